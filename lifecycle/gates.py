@@ -1,0 +1,116 @@
+"""Which moves across the board are allowed, and why one is refused.
+
+Pure functions over an :class:`Item` and the :class:`Facts` a caller gathered
+from the world (git, the deploy target). The CLI and the board both call
+:func:`check_move`, so a refusal reads the same everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lifecycle.items import Item, RunState
+from lifecycle.stages import Stage
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the world says about an item right now; None means unknown."""
+
+    commits_ahead: int | None = None
+    head_sha: str | None = None
+    tag_exists: bool | None = None
+    healthy: bool | None = None
+    baked: bool | None = None
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A move that may not happen, with the reason in the user's words."""
+
+    item_id: str
+    target: Stage
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.item_id} cannot move to {self.target.title}: {self.reason}"
+
+
+def _short(sha: str | None) -> str:
+    return sha[:7] if sha else "?"
+
+
+def exit_gate(item: Item, facts: Facts) -> str | None:
+    """Why the item may not leave its current stage forward, or None if it may."""
+    stage = item.stage
+    state = item.state_of(stage)
+    if state.state is RunState.RUNNING:
+        return f"{stage.title} is still running"
+    if stage is Stage.PLAN:
+        return None
+    if stage is Stage.CODE:
+        if facts.commits_ahead is None:
+            return None if item.branch else "the item has no branch yet"
+        if facts.commits_ahead <= 0:
+            return f"branch {item.branch or '?'} has no commits ahead of the base branch"
+        return None
+    if stage is Stage.BUILD:
+        if state.state is not RunState.PASSED:
+            return f"the build has not passed (it is {state.state.value})"
+        return None
+    if stage is Stage.TEST:
+        if state.state is not RunState.PASSED:
+            return f"tests have not passed on {_short(facts.head_sha or item.sha)}"
+        if facts.head_sha and state.sha and state.sha != facts.head_sha:
+            return (
+                f"tests have not passed on {_short(facts.head_sha)} "
+                f"(they passed on {_short(state.sha)})"
+            )
+        return None
+    if stage is Stage.RELEASE:
+        if state.state is not RunState.PASSED or not item.version:
+            return "the release has not been cut (no version tag)"
+        if facts.tag_exists is False:
+            return f"tag for {item.version} does not exist"
+        return None
+    if stage is Stage.DEPLOY:
+        if state.state is not RunState.PASSED:
+            return "the deploy has not passed its health check"
+        if facts.healthy is False:
+            return f"{item.env or 'the environment'} is not healthy"
+        return None
+    if stage is Stage.OPERATE:
+        if facts.baked is False:
+            return "the bake time has not passed healthy yet"
+        if facts.healthy is False:
+            return f"{item.env or 'the environment'} is not healthy"
+        return None
+    return "Monitor is the last stage; archive the item when it is done"
+
+
+def check_move(item: Item, target: Stage, facts: Facts | None = None) -> Refusal | None:
+    """None if ``item`` may move to ``target`` now; a :class:`Refusal` otherwise.
+
+    Forward moves go one stage at a time and pass the current stage's exit gate.
+    Backward moves are always allowed unless something is running (nothing is
+    undone: the branch, tags and deploys stay).
+    """
+    facts = facts or Facts()
+    if item.archived:
+        return Refusal(item.id, target, "the item is archived")
+    if target is item.stage:
+        return Refusal(item.id, target, f"it is already in {target.title}")
+    if item.running:
+        return Refusal(item.id, target, f"{item.stage.title} is still running")
+    if target.index < item.stage.index:
+        return None
+    if target.index > item.stage.index + 1:
+        nxt = item.stage.next()
+        step = nxt.title if nxt else "?"
+        return Refusal(
+            item.id,
+            target,
+            f"items move one stage at a time; it is in {item.stage.title}, next is {step}",
+        )
+    reason = exit_gate(item, facts)
+    return Refusal(item.id, target, reason) if reason else None

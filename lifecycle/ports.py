@@ -1,0 +1,230 @@
+"""The Protocols backends implement; the engine only ever talks to these.
+
+Backends stream output as *batches* of :class:`Line` through an ``OutputSink``
+callback, so a chatty build costs one call per chunk, not one per line.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import NamedTuple, Protocol, runtime_checkable
+
+
+class Stream(StrEnum):
+    STDOUT = "stdout"
+    STDERR = "stderr"
+    INFO = "info"  # shipdeck's own lines: step headers, markers
+
+
+class Line(NamedTuple):
+    stream: Stream
+    text: str
+
+
+OutputSink = Callable[[Sequence[Line]], None]
+
+
+class Cancelled(Exception):
+    """Raised inside a run when its CancelToken was set."""
+
+
+class CancelToken:
+    """A flag a run checks; ``cancel()`` may be called from any thread."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._callbacks: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+
+    def cancel(self) -> None:
+        with self._lock:
+            if self._event.is_set():
+                return
+            self._event.set()
+            callbacks = list(self._callbacks)
+        for cb in callbacks:
+            cb()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, timeout: float) -> bool:
+        """Sleep up to ``timeout`` seconds; True if cancelled meanwhile."""
+        return self._event.wait(timeout)
+
+    def on_cancel(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback`` on cancel (at once if already cancelled); returns an undo."""
+        with self._lock:
+            already = self._event.is_set()
+            if not already:
+                self._callbacks.append(callback)
+        if already:
+            callback()
+
+        def undo() -> None:
+            with self._lock:
+                if callback in self._callbacks:
+                    self._callbacks.remove(callback)
+
+        return undo
+
+    def raise_if_cancelled(self) -> None:
+        if self._event.is_set():
+            raise Cancelled()
+
+
+# --- processes -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StepResult:
+    exit_code: int | None  # None when it never started or was killed by a signal
+    duration: float
+    timed_out: bool = False
+    cancelled: bool = False
+    error: str | None = None  # could not start: the reason
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not (self.timed_out or self.cancelled or self.error)
+
+
+class ProcessRunner(Protocol):
+    def run(
+        self,
+        command: str,
+        *,
+        cwd: str,
+        env: Mapping[str, str],
+        sink: OutputSink,
+        cancel: CancelToken,
+        timeout: float | None = None,
+    ) -> StepResult:
+        """Run a shell command in its own process group, streaming its output."""
+        ...
+
+
+# --- version control ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    sha: str  # base head after the merge
+    fast_forward: bool
+
+
+class MergeConflict(Exception):
+    def __init__(self, files: Sequence[str]) -> None:
+        super().__init__("merge conflict in " + ", ".join(files))
+        self.files = list(files)
+
+
+class DirtyWorkTree(Exception):
+    """The work tree has changes a checkout would lose."""
+
+
+@runtime_checkable
+class Vcs(Protocol):
+    def head_sha(self, ref: str) -> str: ...
+    def ensure_branch(self, branch: str, base: str) -> str:
+        """Create ``branch`` from ``base`` if missing, check it out; return its head sha."""
+        ...
+    def branch_exists(self, branch: str) -> bool: ...
+    def commits_ahead(self, branch: str, base: str) -> int: ...
+    def first_commit_time(self, branch: str, base: str) -> datetime | None: ...
+    def merge(self, branch: str, base: str, message: str) -> MergeResult: ...
+    def tags(self) -> list[str]: ...
+    def tag(self, name: str, ref: str, message: str) -> None: ...
+    def tag_exists(self, name: str) -> bool: ...
+    def commit_file(self, path: str, content: str, message: str, branch: str) -> str: ...
+    def export(self, ref: str, dest: str) -> None:
+        """Write the tree of ``ref`` into ``dest`` (a clean copy of exactly that code)."""
+        ...
+
+
+# --- deploy targets ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Release:
+    version: str
+    sha: str
+    tag: str
+    image: str | None = None  # docker/swarm: the pushed image reference
+
+
+@dataclass
+class EnvStatus:
+    env: str
+    target: str
+    version: str | None = None
+    state: str = "absent"  # absent, starting, running, stopped, failed
+    healthy: bool | None = None
+    started_at: datetime | None = None
+    replicas: int | None = None
+    replicas_running: int | None = None
+    restarts: int | None = None
+    pid: int | None = None
+    detail: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    ok: bool
+    version: str
+    message: str
+    rolled_back_to: str | None = None
+
+
+class DeployTarget(Protocol):
+    name: str
+
+    def deploy(self, release: Release, sink: OutputSink, cancel: CancelToken) -> DeployResult: ...
+    def rollback(self, sink: OutputSink, cancel: CancelToken) -> DeployResult: ...
+    def restart(self, sink: OutputSink) -> DeployResult: ...
+    def stop(self, sink: OutputSink) -> None: ...
+    def scale(self, replicas: int, sink: OutputSink) -> None: ...
+    def status(self) -> EnvStatus: ...
+    def logs(self, *, follow: bool, tail: int | None, cancel: CancelToken) -> Iterator[Sequence[Line]]:
+        """The environment's live output, in batches."""
+        ...
+
+
+# --- monitoring ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    name: str
+    url: str
+    ok: bool
+    status: int | None
+    latency_ms: float | None
+    slow: bool = False
+    error: str | None = None
+
+
+class Prober(Protocol):
+    def probe(self, name: str, url: str, timeout: float, slow_ms: float) -> ProbeResult: ...
+
+
+@dataclass(frozen=True)
+class HostSample:
+    cpu: float  # percent of all cores
+    memory: float  # percent used
+    disk: float  # percent used of the repository's filesystem
+    net_sent: float  # bytes per second since the previous sample
+    net_recv: float
+
+
+class MetricsSource(Protocol):
+    def sample(self) -> HostSample: ...
+
+
+class Notifier(Protocol):
+    def send(self, event: Mapping[str, object]) -> None: ...
