@@ -156,6 +156,7 @@ class Release:
     sha: str
     tag: str
     image: str | None = None  # docker/swarm: the pushed image reference
+    workdir: str | None = None  # local: a clean export of the tag (.shipdeck/releases/<version>)
 
 
 @dataclass
