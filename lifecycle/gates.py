@@ -33,7 +33,7 @@ class Refusal:
     reason: str
 
     def __str__(self) -> str:
-        return f"{self.item_id} cannot move to {self.target.title}: {self.reason}"
+        return f"{self.item_id} cannot move to {self.target.label}: {self.reason}"
 
 
 def _short(sha: str | None) -> str:
@@ -45,7 +45,7 @@ def exit_gate(item: Item, facts: Facts) -> str | None:
     stage = item.stage
     state = item.state_of(stage)
     if state.state is RunState.RUNNING:
-        return f"{stage.title} is still running"
+        return f"{stage.label} is still running"
     if stage is Stage.PLAN:
         return None
     if stage is Stage.CODE:
@@ -99,18 +99,18 @@ def check_move(item: Item, target: Stage, facts: Facts | None = None) -> Refusal
     if item.archived:
         return Refusal(item.id, target, "the item is archived")
     if target is item.stage:
-        return Refusal(item.id, target, f"it is already in {target.title}")
+        return Refusal(item.id, target, f"it is already in {target.label}")
     if item.running:
-        return Refusal(item.id, target, f"{item.stage.title} is still running")
-    if target.index < item.stage.index:
+        return Refusal(item.id, target, f"{item.stage.label} is still running")
+    if target.position < item.stage.position:
         return None
-    if target.index > item.stage.index + 1:
+    if target.position > item.stage.position + 1:
         nxt = item.stage.next()
-        step = nxt.title if nxt else "?"
+        step = nxt.label if nxt else "?"
         return Refusal(
             item.id,
             target,
-            f"items move one stage at a time; it is in {item.stage.title}, next is {step}",
+            f"items move one stage at a time; it is in {item.stage.label}, next is {step}",
         )
     reason = exit_gate(item, facts)
     return Refusal(item.id, target, reason) if reason else None

@@ -226,9 +226,7 @@ class Item:
             out["artifacts"] = dict(sorted(self.artifacts.items()))
         if self.states:
             out["states"] = {
-                stage.value: self.states[stage].to_dict()
-                for stage in Stage
-                if stage in self.states
+                stage.value: self.states[stage].to_dict() for stage in Stage if stage in self.states
             }
         out["created_at"] = format_time(self.created_at)
         out["updated_at"] = format_time(self.updated_at)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import NamedTuple, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 
 class Stream(StrEnum):
@@ -118,14 +118,26 @@ class MergeResult:
     fast_forward: bool
 
 
-class MergeConflict(Exception):
+class VcsError(Exception):
+    """A version-control operation could not be done; the message says why."""
+
+
+class MergeConflict(VcsError):
     def __init__(self, files: Sequence[str]) -> None:
         super().__init__("merge conflict in " + ", ".join(files))
         self.files = list(files)
 
 
-class DirtyWorkTree(Exception):
-    """The work tree has changes a checkout would lose."""
+class DirtyWorkTree(VcsError):
+    """The work tree has changes a checkout would lose; ``files`` names them."""
+
+    def __init__(self, message: str = "", files: Sequence[str] = ()) -> None:
+        self.files = list(files)
+        if not message:
+            message = "uncommitted changes would be lost"
+            if self.files:
+                message += ": " + ", ".join(self.files)
+        super().__init__(message)
 
 
 @runtime_checkable
@@ -134,6 +146,7 @@ class Vcs(Protocol):
     def ensure_branch(self, branch: str, base: str) -> str:
         """Create ``branch`` from ``base`` if missing, check it out; return its head sha."""
         ...
+
     def branch_exists(self, branch: str) -> bool: ...
     def commits_ahead(self, branch: str, base: str) -> int: ...
     def first_commit_time(self, branch: str, base: str) -> datetime | None: ...
@@ -144,6 +157,22 @@ class Vcs(Protocol):
     def commit_file(self, path: str, content: str, message: str, branch: str) -> str: ...
     def export(self, ref: str, dest: str) -> None:
         """Write the tree of ``ref`` into ``dest`` (a clean copy of exactly that code)."""
+        ...
+
+    def current_branch(self) -> str | None:
+        """The checked-out branch; None when HEAD is detached."""
+        ...
+
+    def latest_version(self, tag_template: str = "v{version}") -> str | None:
+        """The highest semver among tags matching ``tag_template``; None before the first."""
+        ...
+
+    def log(self, base: str, branch: str, limit: int = 20) -> list[dict[str, Any]]:
+        """Commits in ``base..branch``, newest first: sha, short, subject, author, time."""
+        ...
+
+    def read_file(self, path: str, ref: str) -> str | None:
+        """A file's text at ``ref``; None when it does not exist there."""
         ...
 
 
@@ -174,6 +203,10 @@ class EnvStatus:
     detail: dict[str, str] = field(default_factory=dict)
 
 
+class TargetError(Exception):
+    """A deploy target cannot do what was asked; the message is one line for the user."""
+
+
 @dataclass(frozen=True)
 class DeployResult:
     ok: bool
@@ -191,7 +224,9 @@ class DeployTarget(Protocol):
     def stop(self, sink: OutputSink) -> None: ...
     def scale(self, replicas: int, sink: OutputSink) -> None: ...
     def status(self) -> EnvStatus: ...
-    def logs(self, *, follow: bool, tail: int | None, cancel: CancelToken) -> Iterator[Sequence[Line]]:
+    def logs(
+        self, *, follow: bool, tail: int | None, cancel: CancelToken
+    ) -> Iterator[Sequence[Line]]:
         """The environment's live output, in batches."""
         ...
 

@@ -19,21 +19,21 @@ class Stage(StrEnum):
     MONITOR = "monitor"
 
     @property
-    def title(self) -> str:
+    def label(self) -> str:
         return self.value.capitalize()
 
     @property
-    def index(self) -> int:
+    def position(self) -> int:
         return ORDER.index(self)
 
     def next(self) -> Stage | None:
         """The stage after this one, or None after Monitor."""
-        i = self.index
+        i = self.position
         return ORDER[i + 1] if i + 1 < len(ORDER) else None
 
     def previous(self) -> Stage | None:
         """The stage before this one, or None before Plan."""
-        i = self.index
+        i = self.position
         return ORDER[i - 1] if i > 0 else None
 
     @classmethod
@@ -62,7 +62,7 @@ class Span:
 
     @property
     def stages(self) -> tuple[Stage, ...]:
-        return ORDER[self.first.index : self.last.index + 1]
+        return ORDER[self.first.position : self.last.position + 1]
 
 
 # DESIGN.md section 4: Delivery = Plan > Build > Test; Integration adds Release;

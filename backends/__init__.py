@@ -1,0 +1,1 @@
+"""Adapters to the world: each module implements a Protocol from lifecycle.ports."""

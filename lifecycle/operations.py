@@ -1,0 +1,137 @@
+"""Operate an environment outside an item's run: deploy a version, roll back,
+restart, scale, stop. Each is journaled and logged like a stage run, under the
+subject ``env:<name>``, so the board and ``shipdeck logs`` see them the same way.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from lifecycle import events as ev
+from lifecycle.engine import Engine, Reporter, RunFinished, RunStarted, StageFailed, new_run_id
+from lifecycle.items import RunState
+from lifecycle.ports import CancelToken, TargetError, VcsError
+from lifecycle.runlog import RunLog
+from lifecycle.stage_work import deploy_release, release_of
+from lifecycle.stages import Stage
+from lifecycle.templates import TemplateError
+from lifecycle.versioning import latest
+
+
+@dataclass(frozen=True)
+class OpResult:
+    ok: bool
+    message: str
+    run_id: str
+
+
+def _operate(
+    engine: Engine,
+    env: str,
+    action: str,
+    work: Callable[[Reporter], str],
+    cancel: CancelToken | None = None,
+) -> OpResult:
+    engine.config.environment(env)  # KeyError naming the known environments
+    subject = f"env:{env}"
+    run_id = new_run_id(subject, action)
+    log = RunLog(engine.paths.run_log(run_id), engine.masker)
+    rep = Reporter(engine, run_id, subject, log, cancel or CancelToken())
+    engine._notify(RunStarted(run_id, subject, Stage.OPERATE, log.path))
+    t0 = time.monotonic()
+    try:
+        message, state = work(rep), RunState.PASSED
+    except (StageFailed, VcsError, TargetError, TemplateError) as exc:
+        message, state = str(exc), RunState.FAILED
+    except Exception as exc:
+        message, state = f"{type(exc).__name__}: {exc}", RunState.FAILED
+    rep.say(message)
+    log.close()
+    engine._notify(
+        RunFinished(run_id, subject, Stage.OPERATE, state, time.monotonic() - t0, message)
+    )
+    return OpResult(state is RunState.PASSED, message, run_id)
+
+
+def deployed_versions(engine: Engine, env: str) -> list[str]:
+    """Versions that went live on ``env``, oldest first, from the journal."""
+    return [
+        str(e.get("version"))
+        for e in engine.journal.read(types={ev.DEPLOYED})
+        if e.get("env") == env and e.get("version")
+    ]
+
+
+def deploy_version(
+    engine: Engine, env: str, version: str | None, cancel: CancelToken | None = None
+) -> OpResult:
+    """``shipdeck deploy ENV [--version V]``: the newest release by default."""
+
+    def work(rep: Reporter) -> str:
+        want = version
+        if want is None:
+            from lifecycle.versioning import version_from_tag
+
+            template = engine.config.stages.release.tag
+            found = [version_from_tag(template, t) for t in engine.vcs.tags()]
+            want = latest(v for v in found if v)
+            if want is None:
+                raise StageFailed("there is no release yet (no version tag)")
+        return deploy_release(engine, env, release_of(engine, want), rep, None)
+
+    return _operate(engine, env, "deploy", work, cancel)
+
+
+def rollback(engine: Engine, env: str, cancel: CancelToken | None = None) -> OpResult:
+    def work(rep: Reporter) -> str:
+        target = engine.target_for(env)
+        before = target.status().version
+        result = target.rollback(rep.emit, rep.cancel)
+        if not result.ok:
+            raise StageFailed(result.message)
+        engine.record(
+            ev.Event(
+                ev.ROLLED_BACK,
+                None,
+                {
+                    "env": env,
+                    "from_version": before,
+                    "to_version": result.version,
+                    "reason": "requested",
+                },
+            )
+        )
+        return f"{env} rolled back from {before or '?'} to {result.version}"
+
+    return _operate(engine, env, "rollback", work, cancel)
+
+
+def restart(engine: Engine, env: str) -> OpResult:
+    def work(rep: Reporter) -> str:
+        result = engine.target_for(env).restart(rep.emit)
+        if not result.ok:
+            raise StageFailed(result.message)
+        engine.record(ev.Event(ev.RESTARTED, None, {"env": env, "version": result.version}))
+        return f"{env} restarted ({result.version})"
+
+    return _operate(engine, env, "restart", work)
+
+
+def scale(engine: Engine, env: str, replicas: int) -> OpResult:
+    def work(rep: Reporter) -> str:
+        engine.target_for(env).scale(replicas, rep.emit)
+        engine.record(ev.Event(ev.SCALED, None, {"env": env, "replicas": replicas}))
+        return f"{env} scaled to {replicas}"
+
+    return _operate(engine, env, "scale", work)
+
+
+def stop(engine: Engine, env: str) -> OpResult:
+    def work(rep: Reporter) -> str:
+        engine.target_for(env).stop(rep.emit)
+        engine.record(ev.Event(ev.STOPPED, None, {"env": env}))
+        return f"{env} stopped"
+
+    return _operate(engine, env, "stop", work)

@@ -1,0 +1,373 @@
+"""What moving an item into each stage does (DESIGN.md section 4).
+
+Each function takes a :class:`RunContext`, streams what it does, changes the
+item through ``ctx.update`` and returns a short message, or raises
+:class:`StageFailed` with the reason the stage failed.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lifecycle import events as ev
+from lifecycle.engine import Reporter, RunContext, StageFailed
+from lifecycle.items import Item, RunState, format_time, parse_time
+from lifecycle.junit import JunitError, parse_junit
+from lifecycle.ports import DirtyWorkTree, MergeConflict, Release
+from lifecycle.stages import Stage
+from lifecycle.templates import render, render_command
+from lifecycle.versioning import bump, changelog_entry, prepend_changelog
+
+if TYPE_CHECKING:
+    from lifecycle.config import Environment, Step
+    from lifecycle.engine import Engine
+
+
+def fields(ctx: RunContext, **extra: object) -> dict[str, object]:
+    """Template values for this run; never the title or body (DESIGN.md section 3)."""
+    item = ctx.item
+    out: dict[str, object] = {
+        "id": item.id,
+        "slug": item.slug,
+        "kind": item.kind.value,
+        "project": ctx.engine.config.project,
+    }
+    for key, value in (
+        ("branch", item.branch),
+        ("sha", item.sha),
+        ("short_sha", item.short_sha),
+        ("version", item.version),
+        ("env", ctx.env_name),
+    ):
+        if value:
+            out[key] = value
+    out.update({k: v for k, v in extra.items() if v is not None})
+    return out
+
+
+def command_env(ctx: RunContext) -> dict[str, str]:
+    """Item fields reach commands only as environment variables."""
+    item = ctx.item
+    env = dict(ctx.engine.environ)
+    env.update(
+        SHIPDECK_ITEM_ID=item.id,
+        SHIPDECK_ITEM_TITLE=item.title,
+        SHIPDECK_ITEM_KIND=item.kind.value,
+        SHIPDECK_SHA=item.sha or "",
+        SHIPDECK_VERSION=item.version or "",
+        SHIPDECK_ENV=ctx.env_name or "",
+        SHIPDECK_RUN_ID=ctx.run_id,
+    )
+    return env
+
+
+# --- Code ------------------------------------------------------------------------
+
+
+def code(ctx: RunContext) -> str:
+    cfg = ctx.engine.config
+    branch = ctx.item.branch or render(cfg.branch, fields(ctx))
+    vcs = ctx.engine.vcs
+    existed = vcs.branch_exists(branch)
+    try:
+        sha = vcs.ensure_branch(branch, cfg.base_branch)
+    except DirtyWorkTree as exc:
+        raise StageFailed(f"cannot check out {branch}: {exc}") from None
+
+    def set_branch(it: Item) -> None:
+        it.branch, it.sha = branch, sha
+
+    ctx.update(set_branch)
+    verb = "checked out" if existed else f"created from {cfg.base_branch} and checked out"
+    ctx.say(f"branch {branch} {verb} at {sha[:7]}")
+    ahead = vcs.commits_ahead(branch, cfg.base_branch)
+    ctx.say(f"{ahead} commit(s) ahead of {cfg.base_branch}")
+    return f"on {branch}"
+
+
+# --- Build and Test -------------------------------------------------------------------
+
+
+def workdir(ctx: RunContext, sha: str) -> Path:
+    """A clean export of exactly ``sha``, shared by Build and Test of the same item."""
+    base = ctx.engine.paths.dir / "work" / ctx.item.id
+    dest = base / sha[:12]
+    if not dest.exists():
+        if base.exists():
+            shutil.rmtree(base)  # an older sha's tree: its results are stale
+        tmp = base / f".{sha[:12]}.tmp"
+        ctx.engine.vcs.export(sha, str(tmp))
+        tmp.rename(dest)
+    return dest
+
+
+def _run_step(ctx: RunContext, step: Step, cwd: Path, env: Mapping[str, str]) -> None:
+    cfg = ctx.engine.config
+    if step.run is None:
+        raise StageFailed(f"step {step.label!r}: {step.kind} steps need the Docker backend")
+    command = render_command(step.run, fields(ctx))
+    ctx.say(f"$ {command}")
+    result = ctx.engine.runner.run(
+        command,
+        cwd=str(cwd),
+        env=env,
+        sink=ctx.emit,
+        cancel=ctx.cancel,
+        timeout=cfg.stages.timeout_for(step),
+    )
+    if result.cancelled:
+        ctx.cancel.raise_if_cancelled()
+    if result.error:
+        raise StageFailed(f"{step.label}: {result.error}")
+    if result.timed_out:
+        raise StageFailed(f"{step.label}: timed out after {cfg.stages.timeout_for(step):g}s")
+    if result.exit_code != 0:
+        raise StageFailed(f"{step.label}: exit code {result.exit_code}")
+    ctx.say(f"ok ({result.duration:.1f}s)")
+
+
+def steps(ctx: RunContext) -> str:
+    cfg = ctx.engine.config
+    if not ctx.item.branch:
+        raise StageFailed("the item has no branch (run Code first)")
+    sha = ctx.engine.vcs.head_sha(ctx.item.branch)
+    ctx.update(lambda it: setattr(it, "sha", sha))
+    cwd = workdir(ctx, sha)
+    env = command_env(ctx)
+    ctx.say(f"{ctx.stage.label} of {ctx.item.branch} at {sha[:7]} in {cwd}")
+    plan = cfg.stages.steps(ctx.stage)
+    if not plan:
+        ctx.say(f"no {ctx.stage.value} steps configured")
+    for step in plan:
+        try:
+            _run_step(ctx, step, cwd, env)
+        finally:
+            if step.junit:
+                _record_tests(ctx, cwd / step.junit)
+    if ctx.item.tests and (ctx.item.tests.failed or ctx.item.tests.errors):
+        raise StageFailed(f"{ctx.item.tests.failed + ctx.item.tests.errors} test(s) failed")
+    return f"{len(plan)} step(s) passed on {sha[:7]}"
+
+
+def _record_tests(ctx: RunContext, report: Path) -> None:
+    try:
+        tests = parse_junit(report)
+    except JunitError as exc:
+        ctx.say(f"no test report: {exc}")
+        return
+    ctx.update(lambda it: setattr(it, "tests", tests))
+    ctx.say(f"tests: {tests.passed} passed, {tests.failed} failed, {tests.skipped} skipped")
+    for name in tests.failures:
+        ctx.say(f"FAILED {name}")
+
+
+# --- Release ------------------------------------------------------------------------
+
+
+def release(ctx: RunContext) -> str:
+    cfg = ctx.engine.config
+    vcs = ctx.engine.vcs
+    item = ctx.item
+    if not item.branch:
+        raise StageFailed("the item has no branch")
+    rel = cfg.stages.release
+    previous = vcs.latest_version(rel.tag)
+    version = bump(previous, [item.kind], item.breaking)
+    tag = render(rel.tag, fields(ctx, version=version))
+    if vcs.tag_exists(tag):
+        raise StageFailed(f"tag {tag} exists already")
+    ctx.say(f"version {version} (previous: {previous or 'none'}); tag {tag}")
+    base = cfg.base_branch
+    first = vcs.first_commit_time(item.branch, base)  # before the merge: after it, nothing is ahead
+    if first is not None:
+        ctx.update(lambda it: it.artifacts.__setitem__("first_commit", format_time(first) or ""))
+    try:
+        merged = vcs.merge(item.branch, base, f"Merge {item.branch} ({item.id})")
+    except MergeConflict as exc:
+        raise StageFailed(f"merge of {item.branch} into {base} stopped: {exc}") from None
+    except DirtyWorkTree as exc:
+        raise StageFailed(f"cannot merge: {exc}") from None
+    how = "fast-forward" if merged.fast_forward else "merge commit"
+    ctx.say(f"merged {item.branch} into {base} ({how}) at {merged.sha[:7]}")
+    existing = vcs.read_file(rel.changelog, base) or ""
+    entry = changelog_entry(version, datetime.now(UTC).date(), [item])
+    sha = vcs.commit_file(
+        rel.changelog,
+        prepend_changelog(existing, entry),
+        f"Release {version}: {item.id}",
+        base,
+    )
+    ctx.say(f"{rel.changelog} updated in {sha[:7]}")
+    vcs.tag(tag, sha, f"{cfg.project} {version}\n\n{item.id} {item.title}")
+    ctx.say(f"tagged {tag} at {sha[:7]}")
+
+    def cut(it: Item) -> None:
+        it.version, it.sha = version, sha
+        it.artifacts["tag"] = tag
+
+    ctx.update(cut)
+    ctx.engine.record(
+        ev.Event(ev.RELEASE_CUT, item.id, {"version": version, "tag": tag, "sha": sha})
+    )
+    return f"released {tag}"
+
+
+# --- Deploy -----------------------------------------------------------------------------
+
+
+def export_release(engine: Engine, version: str, tag: str) -> Path:
+    """``.shipdeck/releases/<version>/``: exactly the tagged code, exported once."""
+    dest = engine.paths.releases / version
+    if not dest.exists():
+        tmp = engine.paths.releases / f".{version}.tmp"
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        engine.vcs.export(tag, str(tmp))
+        tmp.rename(dest)
+    return dest
+
+
+def release_of(engine: Engine, version: str) -> Release:
+    tag = render(engine.config.stages.release.tag, {"version": version})
+    if not engine.vcs.tag_exists(tag):
+        raise StageFailed(f"no release {version} (tag {tag} does not exist)")
+    sha = engine.vcs.head_sha(tag)
+    return Release(version, sha, tag, workdir=str(export_release(engine, version, tag)))
+
+
+def lead_time(item: Item) -> float | None:
+    """Seconds from the item's first commit (recorded at release) to now."""
+    first = parse_time(item.artifacts.get("first_commit"))
+    if first is None:
+        return None
+    return round((datetime.now(UTC) - first).total_seconds(), 1)
+
+
+def environment(ctx: RunContext) -> tuple[str, Environment]:
+    cfg = ctx.engine.config
+    name = ctx.env_name or ctx.engine.auto_env()
+    if not name:
+        if len(cfg.environments) == 1:
+            name = next(iter(cfg.environments))
+        else:
+            raise StageFailed("no environment named (use --env or set auto: true on one)")
+    try:
+        return name, cfg.environment(name)
+    except KeyError as exc:
+        raise StageFailed(str(exc).strip("'\"")) from None
+
+
+def deploy(ctx: RunContext) -> str:
+    name, env = environment(ctx)
+    ctx.env_name = name
+    item = ctx.item
+    if not item.version:
+        raise StageFailed("the item has no release to deploy")
+    if env.approval and not ctx.approve:
+        raise StageFailed(f"{name} needs approval (--yes on the CLI, confirm on the board)")
+    rel = release_of(ctx.engine, item.version)
+    ctx.update(lambda it: setattr(it, "env", name))
+    return deploy_release(ctx.engine, name, rel, ctx, item)
+
+
+def deploy_release(
+    engine: Engine, name: str, rel: Release, ctx: Reporter, item: Item | None
+) -> str:
+    """Deploy ``rel`` to ``name``, journal the result; StageFailed when it is not healthy."""
+    target = engine.target_for(name)
+    item_id = item.id if item else None
+    engine.record(ev.Event(ev.DEPLOY_STARTED, item_id, {"env": name, "version": rel.version}))
+    ctx.say(f"deploying {rel.version} to {name} ({target.name})")
+    result = target.deploy(rel, ctx.emit, ctx.cancel)
+    if result.ok:
+        lead = lead_time(item) if item else None
+        engine.record(
+            ev.Event(
+                ev.DEPLOYED,
+                item_id,
+                {"env": name, "version": rel.version, "sha": rel.sha, "lead_time": lead},
+            )
+        )
+        return f"{rel.version} is live on {name}"
+    engine.record(
+        ev.Event(
+            ev.DEPLOY_FAILED,
+            item_id,
+            {"env": name, "version": rel.version, "reason": result.message},
+        )
+    )
+    if result.rolled_back_to:
+        engine.record(
+            ev.Event(
+                ev.ROLLED_BACK,
+                item_id,
+                {
+                    "env": name,
+                    "from_version": rel.version,
+                    "to_version": result.rolled_back_to,
+                    "reason": result.message,
+                },
+            )
+        )
+        raise StageFailed(f"{result.message}; rolled back to {result.rolled_back_to}")
+    raise StageFailed(result.message)
+
+
+# --- Operate and Monitor ---------------------------------------------------------------------
+
+
+def _deployed_at(engine: Engine, item: Item) -> datetime | None:
+    st = item.states.get(Stage.DEPLOY)
+    return st.finished_at if st and st.state is RunState.PASSED else None
+
+
+def bake_facts(engine: Engine, item: Item) -> dict[str, Any]:
+    """``baked`` and ``healthy`` for the Operate gate."""
+    if not item.env or item.env not in engine.config.environments:
+        return {}
+    bake = engine.config.environments[item.env].bake
+    since = _deployed_at(engine, item)
+    healthy = engine.target_for(item.env).status().healthy
+    baked = since is not None and (datetime.now(UTC) - since).total_seconds() >= bake
+    return {"baked": baked, "healthy": healthy}
+
+
+def operate(ctx: RunContext) -> str:
+    """Watch the release for the bake time; it passes when it stays healthy throughout."""
+    item = ctx.item
+    if not item.env:
+        raise StageFailed("the item was not deployed to an environment")
+    env = ctx.engine.config.environments[item.env]
+    target = ctx.engine.target_for(item.env)
+    deadline = time.monotonic() + env.bake
+    ctx.say(f"baking {item.version} on {item.env} for {env.bake:g}s")
+    while True:
+        status = target.status()
+        if status.healthy is False or status.state not in ("running", "starting"):
+            raise StageFailed(f"{item.env} became unhealthy ({status.state})")
+        if time.monotonic() >= deadline:
+            break
+        if ctx.cancel.wait(min(1.0, max(0.0, deadline - time.monotonic()))):
+            ctx.cancel.raise_if_cancelled()
+    return f"healthy on {item.env} for {env.bake:g}s"
+
+
+def monitor(ctx: RunContext) -> str:
+    ctx.say("monitoring: probes and alerts run on the board and in `shipdeck monitor`")
+    return "monitored"
+
+
+WORK: Mapping[Stage, Callable[[RunContext], str]] = {
+    Stage.CODE: code,
+    Stage.BUILD: steps,
+    Stage.TEST: steps,
+    Stage.RELEASE: release,
+    Stage.DEPLOY: deploy,
+    Stage.OPERATE: operate,
+    Stage.MONITOR: monitor,
+}

@@ -1,0 +1,61 @@
+"""One monitoring sample: host metrics and probes through the ports, alerts
+through :class:`AlertTracker`, raised alerts journaled (and sent to the webhook).
+
+The board's metrics pane and ``shipdeck monitor`` both drive a :class:`Watcher`;
+the caller decides when to sample (after the previous sample finished).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from lifecycle import events as ev
+from lifecycle.engine import Engine
+from lifecycle.monitor import Alert, AlertRules, AlertTracker, next_alert_number, open_alerts
+from lifecycle.ports import HostSample, MetricsSource, Prober, ProbeResult
+
+
+@dataclass
+class Sample:
+    host: HostSample
+    probes: list[ProbeResult] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+
+
+class Watcher:
+    def __init__(self, engine: Engine, prober: Prober, metrics: MetricsSource) -> None:
+        cfg = engine.config.monitor
+        self.engine = engine
+        self.prober = prober
+        self.metrics = metrics
+        events = engine.journal.read(types={ev.ALERT_RAISED, ev.ALERT_CLEARED})
+        rules = AlertRules(
+            cpu=cfg.alerts.cpu,
+            memory=cfg.alerts.memory,
+            disk=cfg.alerts.disk,
+            probe_failures=cfg.alerts.probe_failures,
+        )
+        envs = {p.name: p.name for p in cfg.probes}
+        self.tracker = AlertTracker(
+            rules, start=next_alert_number(events), probe_envs=envs, active=open_alerts(events)
+        )
+
+    def _version_on(self, env: str | None) -> str | None:
+        if not env or env not in self.engine.config.environments:
+            return None
+        try:
+            return self.engine.target_for(env).status().version
+        except Exception:
+            return None
+
+    def sample(self) -> Sample:
+        host = self.metrics.sample()
+        out = Sample(host, alerts=self.tracker.observe_host(host))
+        for probe in self.engine.config.monitor.probes:
+            result = self.prober.probe(probe.name, probe.url, probe.timeout, probe.slow_ms)
+            out.probes.append(result)
+            out.alerts.extend(self.tracker.observe_probe(result))
+        for alert in out.alerts:
+            version = None if alert.cleared else self._version_on(alert.env)
+            self.engine.record(alert.to_event(version))
+        return out

@@ -1,0 +1,129 @@
+"""WebhookNotifier posts real JSON to a real HTTP server on loopback."""
+
+from __future__ import annotations
+
+import json
+import queue
+import socket
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from backends.notify import WebhookNotifier
+from lifecycle.events import DEPLOYED, ROLLED_BACK, Event
+
+Received = tuple[str, dict[str, str], dict[str, Any]]
+
+
+class Hook:
+    def __init__(self, status: int = 204) -> None:
+        self.status = status
+        self.received: queue.Queue[Received] = queue.Queue()
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                body = json.loads(self.rfile.read(length))
+                hook.received.put((self.path, dict(self.headers), body))
+                self.send_response(hook.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/deploy"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def hook() -> Iterator[Hook]:
+    h = Hook()
+    yield h
+    h.close()
+
+
+def test_event_mapping_is_posted_as_json(hook: Hook) -> None:
+    with WebhookNotifier(hook.url, timeout=5, project="hello") as notifier:
+        error = notifier.deliver({"type": "deployed", "env": "staging", "version": "0.2.0"})
+    assert error is None
+    path, headers, body = hook.received.get(timeout=5)
+    assert path == "/hooks/deploy"
+    assert headers["Content-Type"] == "application/json"
+    assert body == {
+        "source": "shipdeck",
+        "project": "hello",
+        "event": {"type": "deployed", "env": "staging", "version": "0.2.0"},
+    }
+
+
+def test_journal_events_are_posted_with_their_fields(hook: Hook) -> None:
+    ts = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+    notifier = WebhookNotifier(hook.url, timeout=5, project="hello")
+    notifier.send(
+        Event(
+            DEPLOYED, item="SD-4", data={"env": "prod", "version": "1.0.0", "lead_time": 60}, ts=ts
+        )
+    )
+    notifier.send(
+        Event(ROLLED_BACK, data={"env": "prod", "from_version": "1.0.0", "to_version": "0.9.0"})
+    )
+    notifier.close()
+    first = hook.received.get(timeout=5)[2]
+    second = hook.received.get(timeout=5)[2]
+    assert first["event"] == {
+        "ts": "2024-05-01T12:00:00Z",
+        "type": "deployed",
+        "item": "SD-4",
+        "env": "prod",
+        "version": "1.0.0",
+        "lead_time": 60,
+    }
+    assert second["event"]["type"] == "rolled_back"
+    assert second["event"]["to_version"] == "0.9.0"
+    assert notifier.last_error is None
+
+
+def test_non_json_values_are_stringified(hook: Hook) -> None:
+    ts = datetime(2024, 5, 1, tzinfo=UTC)
+    with WebhookNotifier(hook.url, project="p") as notifier:
+        assert notifier.deliver({"type": "alert.raised", "at": ts}) is None
+    body = hook.received.get(timeout=5)[2]
+    assert body["event"]["at"] == "2024-05-01T00:00:00+00:00"
+
+
+def test_error_status_is_returned_not_raised() -> None:
+    hook = Hook(status=500)
+    try:
+        with WebhookNotifier(hook.url, project="p") as notifier:
+            assert notifier.deliver({"type": "deployed"}) == "HTTP 500"
+            assert notifier.last_error == "HTTP 500"
+    finally:
+        hook.close()
+
+
+def test_unreachable_webhook_does_not_raise() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with WebhookNotifier(f"http://127.0.0.1:{port}/hook", timeout=2, project="p") as notifier:
+        notifier.send({"type": "deployed", "env": "staging"})  # must not raise
+        assert notifier.last_error == "connection refused"
+        assert notifier.deliver({"type": "deployed"}) == "connection refused"
+
+
+def test_bad_url_does_not_raise() -> None:
+    with WebhookNotifier("not a url", timeout=1, project="p") as notifier:
+        error = notifier.deliver({"type": "deployed"})
+    assert error

@@ -1,0 +1,64 @@
+"""Items: ids, slugs and the dict form the store and --json use."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from lifecycle.items import (
+    Item,
+    Kind,
+    RunState,
+    StageState,
+    TestReport,
+    item_number,
+    normalise_id,
+    slugify,
+)
+from lifecycle.stages import Stage
+
+
+def test_ids_normalise_and_refuse_garbage() -> None:
+    assert normalise_id("sd-12") == "SD-12"
+    assert normalise_id("7") == "SD-7"
+    assert item_number("SD-3") == 3
+    for bad in ("SD-0", "SD-", "X-1", "SD-1; rm", "-1"):
+        with pytest.raises(ValueError):
+            normalise_id(bad)
+
+
+def test_slugify_is_branch_safe() -> None:
+    assert slugify("Add login (OAuth) !") == "add-login-oauth"
+    assert slugify("$(touch /tmp/pwned); rm -rf ~") == "touch-tmp-pwned-rm-rf"
+    assert slugify("日本語") == "item"
+    assert len(slugify("x" * 200)) <= 40
+
+
+def test_round_trip_keeps_every_field() -> None:
+    t = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
+    item = Item(
+        id="SD-4",
+        title="  $(touch /tmp/pwned); rm -rf ~  ",
+        kind=Kind.BUG,
+        body="line1\nline2",
+        breaking=True,
+        stage=Stage.TEST,
+        states={
+            Stage.BUILD: StageState(RunState.PASSED, t, t, "r1", "abc", None),
+            Stage.TEST: StageState(RunState.FAILED, t, t, "r2", "abc", "1 failed"),
+        },
+        branch="bug/SD-4-x",
+        sha="abc",
+        version=None,
+        links=["release:v0.1.0"],
+        tests=TestReport(3, 1, 0, 0, ["tests/test_a.py::test_b"]),
+        artifacts={"image": "sha256:1"},
+        created_at=t,
+        updated_at=t,
+    )
+    data = item.to_dict()
+    assert list(data)[:4] == ["id", "title", "kind", "stage"]
+    assert Item.from_dict(data) == item
+    assert item.states[Stage.TEST].duration == 0.0
+    assert item.short_sha == "abc"

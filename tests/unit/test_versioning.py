@@ -1,0 +1,167 @@
+"""Semver bumps, tag names and CHANGELOG.md text (pure, no git)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from lifecycle.items import Item, Kind
+from lifecycle.versioning import (
+    bump,
+    changelog_entry,
+    latest,
+    one_line,
+    parse_semver,
+    prepend_changelog,
+    tag_name,
+    version_from_tag,
+)
+
+F, B, C = Kind.FEATURE, Kind.BUG, Kind.CHORE
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1.2.3", (1, 2, 3)),
+        ("0.1.0", (0, 1, 0)),
+        (" 10.20.30 ", (10, 20, 30)),
+        ("1.2", None),
+        ("v1.2.3", None),
+        ("1.2.3-rc.1", None),
+        ("01.2.3", None),
+        ("", None),
+    ],
+)
+def test_parse_semver(text: str, expected: tuple[int, int, int] | None) -> None:
+    assert parse_semver(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("previous", "kinds", "breaking", "expected"),
+    [
+        (None, [F], False, "0.1.0"),
+        (None, [B], False, "0.1.0"),
+        (None, [F], True, "0.1.0"),  # first release is 0.1.0 whatever the kinds
+        ("0.1.0", [F], False, "0.2.0"),
+        ("0.1.0", [B], False, "0.1.1"),
+        ("0.1.0", [C], False, "0.1.1"),
+        ("1.4.7", [F], False, "1.5.0"),
+        ("1.4.7", [B, C], False, "1.4.8"),
+        ("1.4.7", [B, F, C], False, "1.5.0"),  # biggest kind wins
+        ("1.4.7", [B], True, "2.0.0"),
+        ("0.4.2", [C], True, "1.0.0"),  # breaking bumps major in 0.x too
+        ("1.4.7", [], False, "1.4.8"),
+        ("1.4.7", ["feature"], False, "1.5.0"),
+    ],
+)
+def test_bump_table(
+    previous: str | None, kinds: list[Kind | str], breaking: bool, expected: str
+) -> None:
+    assert bump(previous, kinds, breaking) == expected
+
+
+def test_bump_rejects_garbage_previous() -> None:
+    with pytest.raises(ValueError, match="not a semantic version"):
+        bump("one.two", [F], False)
+
+
+def test_tag_name_and_back() -> None:
+    assert tag_name("v{version}", "1.2.0") == "v1.2.0"
+    assert tag_name("release-{version}-final", "0.1.0") == "release-0.1.0-final"
+    assert version_from_tag("v{version}", "v1.2.0") == "1.2.0"
+    assert version_from_tag("release-{version}-final", "release-0.1.0-final") == "0.1.0"
+    assert version_from_tag("v{version}", "1.2.0") is None
+    assert version_from_tag("v{version}", "v1.2.0-rc1") is None
+    assert version_from_tag("v{version}", "vX.Y.Z") is None
+    # The template's dots are literal, not regex wildcards.
+    assert version_from_tag("a.{version}", "aX1.0.0") is None
+    with pytest.raises(ValueError):
+        tag_name("latest", "1.0.0")
+    with pytest.raises(ValueError):
+        tag_name("v{version}", "1.0")
+
+
+def test_latest_orders_numerically() -> None:
+    assert latest(["0.9.0", "0.10.0", "0.2.1", "junk"]) == "0.10.0"
+    assert latest([]) is None
+
+
+def _items() -> list[Item]:
+    return [
+        Item(id="SD-4", title="Crash on empty\nconfig", kind=Kind.BUG),
+        Item(id="SD-3", title="Dark  mode", kind=Kind.FEATURE),
+        Item(id="SD-5", title="Bump deps", kind=Kind.CHORE),
+        Item(id="SD-6", title="New API", kind=Kind.FEATURE, breaking=True),
+    ]
+
+
+def test_changelog_entry_groups_by_kind() -> None:
+    entry = changelog_entry("1.2.0", date(2024, 5, 1), _items())
+    assert entry == (
+        "## [1.2.0] - 2024-05-01\n"
+        "\n"
+        "### Features\n"
+        "- SD-3 Dark  mode (feature)\n"
+        "- SD-6 New API (feature, breaking)\n"
+        "\n"
+        "### Fixes\n"
+        "- SD-4 Crash on empty config (bug)\n"
+        "\n"
+        "### Chores\n"
+        "- SD-5 Bump deps (chore)\n"
+    )
+
+
+def test_changelog_entry_accepts_datetime_and_omits_empty_groups() -> None:
+    when = datetime(2024, 5, 1, 23, 30, tzinfo=UTC)
+    entry = changelog_entry("0.1.1", when, [Item(id="SD-9", title="Fix", kind=Kind.BUG)])
+    assert entry.startswith("## [0.1.1] - 2024-05-01\n")
+    assert "### Features" not in entry
+    assert "- SD-9 Fix (bug)" in entry
+
+
+def test_one_line_collapses_newlines_only() -> None:
+    assert one_line("a\r\n  b\n\nc") == "a b c"
+    assert one_line("keep  double") == "keep  double"
+
+
+def test_prepend_to_nothing_makes_a_changelog() -> None:
+    text = prepend_changelog("", changelog_entry("0.1.0", "2024-01-01", _items()[:1]))
+    assert text.startswith("# Changelog\n")
+    assert "## [0.1.0] - 2024-01-01" in text
+    assert text.endswith("(bug)\n")
+
+
+def test_prepend_keeps_header_and_older_entries_newest_first() -> None:
+    existing = prepend_changelog("", changelog_entry("0.1.0", "2024-01-01", _items()[:1]))
+    existing = existing.replace("\n## [0.1.0]", "\nHand-written note.\n\n## [0.1.0]")
+    text = prepend_changelog(existing, changelog_entry("0.2.0", "2024-02-01", _items()[1:2]))
+    assert text.startswith("# Changelog\n")
+    assert "Hand-written note." in text
+    new, old = text.index("## [0.2.0]"), text.index("## [0.1.0]")
+    assert text.index("Hand-written note.") < new < old
+    assert "- SD-4 Crash on empty config (bug)" in text[old:]
+    assert "- SD-3 Dark  mode (feature)" in text[new:old]
+    assert "\n\n\n" not in text
+
+
+def test_prepend_goes_below_unreleased() -> None:
+    existing = "# Changelog\n\n## [Unreleased]\n\n- wip\n\n## [0.1.0] - 2024-01-01\n\n- x\n"
+    text = prepend_changelog(existing, "## [0.2.0] - 2024-02-01\n\n- y\n")
+    assert text.index("## [Unreleased]") < text.index("## [0.2.0]") < text.index("## [0.1.0]")
+
+
+def test_prepend_same_version_replaces_instead_of_duplicating() -> None:
+    first = prepend_changelog("", "## [0.1.0] - 2024-01-01\n\n- old\n")
+    again = prepend_changelog(first, "## [0.1.0] - 2024-01-02\n\n- new\n")
+    assert again.count("## [0.1.0]") == 1
+    assert "- new" in again
+    assert "- old" not in again
+
+
+def test_prepend_adds_header_to_headerless_file() -> None:
+    text = prepend_changelog("## [0.1.0] - 2024-01-01\n\n- x\n", "## [0.2.0] - 2024-02-01\n")
+    assert text.startswith("# Changelog\n")
+    assert text.index("## [0.2.0]") < text.index("## [0.1.0]")
