@@ -1,0 +1,364 @@
+"""The "local" deploy target: the service as one supervised process on this machine.
+
+One port, one process. A new release cannot bind the port while the old one holds
+it, so a deploy goes: stop old -> start new -> wait for health -> on failure stop
+new and start old again (from its own work dir) and wait for its health. The
+issue's "start new, then stop the previous" order needs two ports; SO_REUSEPORT
+would let both serve at once and split the traffic, so it is not used. After a
+failed deploy exactly the previous release runs again, never two, never none.
+
+Processes are detached (see ``backends.supervise``) and recorded in
+``.shipdeck/state/<env>.json``: the current run and a history of deploys with
+whether each became healthy, which is what ``rollback`` goes back to. Output goes
+to ``.shipdeck/state/<env>/<version>.out`` and ``.err``; as two files, the order
+between stdout and stderr lines is only as good as the 100 ms polling of ``logs``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from backends import supervise
+from backends.probe import HttpProber, wait_healthy
+from backends.supervise import RunRecord, label
+from lifecycle.items import format_time, parse_time, utcnow
+from lifecycle.ports import (
+    CancelToken,
+    DeployResult,
+    EnvStatus,
+    Line,
+    OutputSink,
+    Release,
+    Stream,
+    TargetError,
+)
+
+_HISTORY_KEEP = 50
+_SETTLE = 1.0  # without a health url: alive this long counts as started
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name) or "_"
+
+
+def _info(sink: OutputSink, text: str) -> None:
+    sink([Line(Stream.INFO, text)])
+
+
+class LocalTarget:
+    """A ``DeployTarget`` running ``command`` in the release's exported work dir."""
+
+    target = "local"
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        root: Path,
+        command: str,
+        port: int | None,
+        health_url: str | None,
+        health_timeout: float = 30,
+        health_interval: float = 0.5,
+        env: Mapping[str, str] | None = None,
+        secrets: Mapping[str, str] | None = None,
+        base_env: Mapping[str, str] | None = None,
+        grace: float = 10,
+    ) -> None:
+        self.name = name
+        self.command = command
+        self.port = port
+        self.health_url = health_url
+        self.health_timeout = health_timeout
+        self.health_interval = health_interval
+        self.grace = grace
+        self._env = dict(env or {})
+        self._secrets = dict(secrets or {})  # never written to disk by this class
+        self._base_env = base_env
+        state_dir = Path(root) / ".shipdeck" / "state"
+        self.state_path = state_dir / f"{_safe(name)}.json"
+        self.log_dir = state_dir / _safe(name)
+        self._lock_path = state_dir / f"{_safe(name)}.lock"
+
+    # --- state file ---------------------------------------------------------
+
+    def _load(self) -> tuple[RunRecord | None, list[dict[str, Any]]]:
+        raw = supervise.read_json(self.state_path) or {}
+        current = raw.get("current")
+        rec = RunRecord.from_dict(current) if isinstance(current, dict) else None
+        history = [h for h in raw.get("history", []) if isinstance(h, dict)]
+        return rec, history
+
+    def _save(self, current: RunRecord | None, history: list[dict[str, Any]]) -> None:
+        data = {
+            "schema": 1,
+            "env": self.name,
+            "current": current.to_dict() if current else None,
+            "history": history[-_HISTORY_KEEP:],
+        }
+        supervise.write_json_atomic(self.state_path, data)
+
+    def _locked(self) -> contextlib.AbstractContextManager[None]:
+        busy = TargetError(f"{self.name} is busy: another deploy, rollback or restart runs")
+        return supervise.exclusive(self._lock_path, wait=2.0, busy=busy)
+
+    def log_paths(self, version: str) -> tuple[Path, Path]:
+        base = self.log_dir / _safe(version)
+        return base.with_name(base.name + ".out"), base.with_name(base.name + ".err")
+
+    # --- processes ----------------------------------------------------------
+
+    def _alive(self, rec: RunRecord | None) -> bool:
+        return rec is not None and supervise.find_alive(rec.pid, rec.create_time) is not None
+
+    def _stop(self, rec: RunRecord, sink: OutputSink, why: str = "") -> None:
+        _info(sink, f"stopping {label(rec.version)} (pid {rec.pid}){why}")
+        supervise.stop_tree(rec.pid, rec.pgid, rec.create_time, self.grace)
+
+    def _start(self, version: str, workdir: str, command: str, sink: OutputSink) -> RunRecord:
+        env = dict(os.environ if self._base_env is None else self._base_env)
+        env.update(self._env)
+        env.update(self._secrets)
+        env["SHIPDECK_ENV"] = self.name
+        env["SHIPDECK_VERSION"] = version
+        env.setdefault("PYTHONUNBUFFERED", "1")  # output reaches `logs --follow` at once
+        out, err = self.log_paths(version)
+        offsets = [p.stat().st_size if p.exists() else 0 for p in (out, err)]
+        try:
+            proc, created = supervise.spawn(command, cwd=workdir, env=env, out=out, err=err)
+        except OSError as exc:
+            raise TargetError(f"cannot start {label(version)}: {exc.strerror or exc}") from exc
+        where = f" on port {self.port}" if self.port is not None else ""
+        _info(sink, f"starting {label(version)}{where} (pid {proc.pid})")
+        return RunRecord(
+            version=version,
+            pid=proc.pid,
+            pgid=proc.pid,  # start_new_session: the shell leads its own group
+            create_time=created,
+            started_at=format_time(utcnow()) or "",
+            workdir=workdir,
+            command=command,
+            port=self.port,
+            out_offset=offsets[0],
+            err_offset=offsets[1],
+        )
+
+    def _await(self, rec: RunRecord, sink: OutputSink, cancel: CancelToken) -> tuple[bool, str]:
+        """Wait for health while relaying early output; fail fast if the process exits."""
+        local = CancelToken()
+        undo = cancel.on_cancel(local.cancel)
+        done = threading.Event()
+        exited: list[int | None] = []
+        out, err = self.log_paths(rec.version)
+        relay = [
+            (Stream.STDOUT, supervise.Follower(out, rec.out_offset)),
+            (Stream.STDERR, supervise.Follower(err, rec.err_offset)),
+        ]
+        stderr_tail: list[str] = []
+
+        def pump(final: bool = False) -> None:
+            batch = []
+            for stream, follower in relay:
+                lines = follower.flush() if final else follower.read()
+                batch += [Line(stream, t) for t in lines]
+                if stream is Stream.STDERR:
+                    stderr_tail[:] = (stderr_tail + lines)[-3:]
+            if batch:
+                sink(batch)
+
+        def watch() -> None:
+            while not done.is_set():
+                pump()
+                code = supervise.exit_code(rec.pid)
+                if code is not None or not self._alive(rec):
+                    exited.append(code)
+                    local.cancel()
+                    return
+                done.wait(0.1)
+
+        if self.health_url:
+            _info(sink, f"waiting for {self.health_url}")
+        start = time.monotonic()
+        watcher = threading.Thread(target=watch, name=f"shipdeck-watch-{rec.pid}", daemon=True)
+        watcher.start()
+        try:
+            if self.health_url:
+                result = wait_healthy(
+                    self.health_url, self.health_timeout, self.health_interval, cancel=local
+                )
+                ok, reason = result.ok, result.error or f"HTTP {result.status}"
+            else:
+                ok, reason = not local.wait(min(_SETTLE, self.health_timeout)), ""
+        finally:
+            done.set()
+            watcher.join()
+            undo()
+        pump(final=True)  # the sink is only ever called from one thread at a time
+        if exited:
+            code = exited[0]
+            how = "exited"
+            if code is not None:
+                how = f"exited with code {code}" if code >= 0 else f"was killed by signal {-code}"
+            last = f" (stderr: {stderr_tail[-1]})" if stderr_tail else ""
+            return False, f"{label(rec.version)} {how} before it was healthy{last}"
+        if ok:
+            _info(sink, f"healthy after {time.monotonic() - start:.1f} s")
+            return True, ""
+        return False, "cancelled" if cancel.cancelled else reason
+
+    # --- the DeployTarget operations -------------------------------------------
+
+    def deploy(self, release: Release, sink: OutputSink, cancel: CancelToken) -> DeployResult:
+        """Run ``release`` in place of the current one; on failure put the old one back."""
+        if not release.workdir or not Path(release.workdir).is_dir():
+            raise TargetError(f"{label(release.version)} has no exported work dir to run from")
+        cancel.raise_if_cancelled()
+
+        def choose(current: RunRecord | None, history: list[dict[str, Any]]) -> dict[str, Any]:
+            entry = {"version": release.version, "sha": release.sha, "tag": release.tag}
+            return entry | {"workdir": release.workdir, "command": self.command}
+
+        return self._switch(choose, sink, cancel)
+
+    def rollback(self, sink: OutputSink, cancel: CancelToken) -> DeployResult:
+        """Deploy the most recent healthy release other than the current one.
+
+        ``version`` is the release rolled back to; ``rolled_back_to`` is set only
+        when that one failed too and the current one was put back.
+        """
+
+        def choose(current: RunRecord | None, history: list[dict[str, Any]]) -> dict[str, Any]:
+            now = current.version if current else None
+            for old in reversed(history):
+                if old.get("healthy") and old["version"] != now and Path(old["workdir"]).is_dir():
+                    _info(sink, f"rolling back {self.name} to {label(old['version'])}")
+                    keep = ("version", "sha", "tag", "workdir", "command")
+                    return {k: old.get(k) for k in keep} | {"rollback": True}
+            raise TargetError(f"{self.name} has no previous healthy release to roll back to")
+
+        return self._switch(choose, sink, cancel)
+
+    def _switch(
+        self,
+        choose: Callable[[RunRecord | None, list[dict[str, Any]]], dict[str, Any]],
+        sink: OutputSink,
+        cancel: CancelToken,
+    ) -> DeployResult:
+        """Stop the running release, start the chosen one, keep it or put the old one back."""
+        with self._locked():
+            current, history = self._load()
+            entry = choose(current, history)
+            version = entry["version"]
+            prev = current if self._alive(current) else None
+            if prev is not None:
+                self._stop(prev, sink, f" to free port {self.port}" if self.port else "")
+                if self.port is not None and not supervise.wait_port_free(self.port, 5.0):
+                    _info(sink, f"port {self.port} is still in use after stopping")
+            elif self.port is not None and supervise.port_busy(self.port):
+                why = f"port {self.port} is in use by a process shipdeck did not start"
+                return DeployResult(False, version, why)
+            new = self._start(version, entry["workdir"], entry["command"], sink)
+            self._save(new, history)  # recorded at once: a crash of shipdeck orphans nothing
+            ok, reason = self._await(new, sink, cancel)
+            entry |= {"port": self.port, "deployed_at": new.started_at, "healthy": ok}
+            history.append(entry)
+            if ok:
+                self._save(new, history)
+                where = f" on port {self.port}" if self.port is not None else ""
+                return DeployResult(True, version, f"{label(version)} is running{where}")
+            what = "deploy cancelled" if reason == "cancelled" else f"health check failed: {reason}"
+            _info(sink, what + (f"; rolling back to {label(prev.version)}" if prev else ""))
+            self._stop(new, sink)
+            if prev is None:
+                self._save(None, history)
+                return DeployResult(False, version, what)
+            back = self._start(prev.version, prev.workdir, prev.command, sink)
+            self._save(back, history)
+            ok_back, why_back = self._await(back, sink, CancelToken())  # must not be cancelled
+            message = f"{label(version)}: {what}"  # rolled_back_to says where it went back to
+            if not ok_back:
+                message += f" ({label(prev.version)} is not healthy either: {why_back})"
+            return DeployResult(False, version, message, rolled_back_to=prev.version)
+
+    def restart(self, sink: OutputSink) -> DeployResult:
+        """Stop and start the current version (also one that was stopped or crashed)."""
+        with self._locked():
+            current, history = self._load()
+            if current is None:
+                raise TargetError(f"nothing is deployed to {self.name}")
+            if not Path(current.workdir).is_dir():
+                raise TargetError(f"the work dir of {label(current.version)} is gone")
+            if self._alive(current):
+                self._stop(current, sink)
+            new = self._start(current.version, current.workdir, current.command, sink)
+            self._save(new, history)
+            ok, reason = self._await(new, sink, CancelToken())
+            verb = "restarted" if ok else "restarted but not healthy: " + reason
+            return DeployResult(ok, current.version, f"{label(current.version)} {verb}")
+
+    def stop(self, sink: OutputSink) -> None:
+        with self._locked():
+            current, history = self._load()
+            if current is None or not self._alive(current):
+                _info(sink, f"nothing is running in {self.name}")
+            else:
+                self._stop(current, sink)
+            if current is not None:
+                current.stopped = True
+                self._save(current, history)
+
+    def scale(self, replicas: int, sink: OutputSink) -> None:
+        if replicas != 1:
+            raise TargetError("the local target runs one process; scale needs docker or swarm")
+        _info(sink, f"{self.name} runs one process already")
+
+    def status(self) -> EnvStatus:
+        """What runs now, found again from the state file (pid and create_time must match)."""
+        current, history = self._load()
+        st = EnvStatus(env=self.name, target=self.target)
+        if current is None:
+            if history:
+                st.version = history[-1]["version"]
+                st.state = "stopped" if history[-1].get("healthy") else "failed"
+            return st
+        st.version = current.version
+        st.detail = {"workdir": current.workdir}
+        if current.port is not None:
+            st.detail["port"] = str(current.port)
+        if not self._alive(current):
+            st.state = "stopped"
+            if not current.stopped:
+                st.detail["reason"] = f"process {current.pid} is gone"
+            return st
+        st.state, st.pid = "running", current.pid
+        st.started_at = parse_time(current.started_at)
+        if self.health_url:
+            with HttpProber() as prober:
+                code = prober.probe(self.name, self.health_url, 1.0, float("inf")).status
+            st.healthy = code is not None and 200 <= code < 300  # as a deploy would judge it
+        return st
+
+    def logs(
+        self,
+        *,
+        follow: bool,
+        tail: int | None,
+        cancel: CancelToken,
+        mask: Callable[[str], str] | None = None,
+    ) -> Iterator[Sequence[Line]]:
+        """The current version's output, then (``follow``) new lines every ~100 ms.
+
+        The backlog is the last ``tail`` lines of stdout, then of stderr (two files
+        carry no common order). A deploy or restart shows as a ``---`` marker line.
+        """
+        reader = supervise.LogReader(
+            lambda: self._load()[0], self.log_paths, mask or (lambda text: text)
+        )
+        return reader.run(follow, tail, cancel)

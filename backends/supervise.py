@@ -1,0 +1,366 @@
+"""Detached service processes: start, find again, stop, state files and log files.
+
+A service started here lives in its own session (``start_new_session``) with
+stdin from /dev/null and stdout/stderr appended to files, so it has no pipe back
+to shipdeck and survives shipdeck's exit. It is found again from a JSON record
+by pid *and* psutil ``create_time``, so a reused pid is never mistaken for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from lifecycle.ports import CancelToken, Line, Stream
+
+# Popen objects of services this shipdeck process started, so a dead one is reaped
+# through its own Popen (never left a zombie, never polled after its pid is reused).
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+_CHILDREN_LOCK = threading.Lock()
+_CREATE_TIME_SLACK = 0.05  # psutil create_time is exact per boot; allow float noise
+
+
+@dataclass
+class RunRecord:
+    """One started service process, as stored in ``.shipdeck/state/<env>.json``."""
+
+    version: str
+    pid: int
+    pgid: int
+    create_time: float
+    started_at: str
+    workdir: str
+    command: str
+    port: int | None
+    out_offset: int = 0  # size of <version>.out when this process started
+    err_offset: int = 0
+    stopped: bool = False  # stopped on purpose (stop), not crashed
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> RunRecord:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in raw.items() if k in names})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def label(version: str) -> str:
+    """``0.2.0`` -> ``v0.2.0`` for messages; a version with its own prefix stays."""
+    return f"v{version}" if version[:1].isdigit() else version
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    """The JSON object in ``path``; None when missing or unreadable (a fresh start)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
+    """Temp file, fsync, rename: a reader (another shipdeck) never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2, sort_keys=True)
+        fh.write("\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def exclusive(path: Path, wait: float, busy: Exception) -> Iterator[None]:
+    """Hold an flock on ``path`` (across threads and processes); raise ``busy`` if taken."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise busy from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def spawn(
+    command: str, *, cwd: str, env: Mapping[str, str], out: Path, err: Path
+) -> tuple[subprocess.Popen[bytes], float]:
+    """Start ``/bin/sh -c command`` detached; returns the Popen and its create_time."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "ab") as out_fh, open(err, "ab") as err_fh:
+        proc = subprocess.Popen(
+            ["/bin/sh", "-c", command],
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=out_fh,
+            stderr=err_fh,
+            start_new_session=True,
+            close_fds=True,
+        )
+    with _CHILDREN_LOCK:
+        for pid in [pid for pid, old in _CHILDREN.items() if old.returncode is not None]:
+            del _CHILDREN[pid]  # reaped long ago; keeps the table small
+        _CHILDREN[proc.pid] = proc
+    try:
+        created = psutil.Process(proc.pid).create_time()
+    except psutil.Error:  # exited already; the caller sees it through poll()
+        created = time.time()
+    return proc, created
+
+
+def exit_code(pid: int) -> int | None:
+    """Reap ``pid`` if this process started it; its exit code once it has exited."""
+    with _CHILDREN_LOCK:
+        proc = _CHILDREN.get(pid)
+    return None if proc is None else proc.poll()
+
+
+def _running(proc: psutil.Process) -> bool:
+    exit_code(proc.pid)
+    try:
+        return bool(proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE)
+    except psutil.Error:
+        return False
+
+
+def find_alive(pid: int, create_time: float) -> psutil.Process | None:
+    """The live process ``pid`` if it is the one started at ``create_time``."""
+    try:
+        proc = psutil.Process(pid)
+        if abs(proc.create_time() - create_time) > _CREATE_TIME_SLACK:
+            return None  # the pid was reused by another process
+    except psutil.Error:
+        return None
+    return proc if _running(proc) else None
+
+
+def _group(pgid: int, not_before: float) -> list[psutil.Process]:
+    """Live members of process group ``pgid`` created no earlier than its leader."""
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if os.getpgid(proc.pid) == pgid and proc.create_time() >= not_before - 1:
+                found.append(proc)
+        except (OSError, psutil.Error):
+            continue
+    return found
+
+
+def _signal(pgid: int, procs: list[psutil.Process], sig: signal.Signals) -> None:
+    with contextlib.suppress(OSError):
+        os.killpg(pgid, sig)
+    for proc in procs:  # children that left the group (setsid) are signalled directly
+        with contextlib.suppress(psutil.Error):
+            proc.send_signal(sig)
+
+
+def _wait_gone(procs: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = [p for p in procs if _running(p)]
+        if not alive or time.monotonic() >= deadline:
+            return alive
+        time.sleep(0.05)
+
+
+def stop_tree(pid: int, pgid: int, create_time: float, grace: float) -> bool:
+    """SIGTERM the service's group and descendants, SIGKILL what is left after ``grace``.
+
+    Returns False when nothing of it was running. Descendants are collected before
+    the first signal, since after the leader dies they are re-parented and lost.
+    """
+    procs: dict[int, psutil.Process] = {}
+    leader = find_alive(pid, create_time)
+    if leader is not None:
+        procs[leader.pid] = leader
+        with contextlib.suppress(psutil.Error):
+            procs.update((c.pid, c) for c in leader.children(recursive=True))
+    procs.update((p.pid, p) for p in _group(pgid, create_time) if _running(p))
+    if not procs:
+        exit_code(pid)
+        return False
+    members = list(procs.values())
+    _signal(pgid, members, signal.SIGTERM)
+    left = _wait_gone(members, grace)
+    if left:
+        _signal(pgid, left, signal.SIGKILL)
+        _wait_gone(left, 5.0)
+    exit_code(pid)
+    return True
+
+
+def port_busy(port: int) -> bool:
+    """True when something listens on ``port`` (a bind on all addresses fails)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("0.0.0.0", port))
+        except OSError:
+            return True
+    return False
+
+
+def wait_port_free(port: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while port_busy(port):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def _decode(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="replace").rstrip("\r")
+
+
+def tail_lines(path: Path, count: int | None) -> tuple[list[str], int]:
+    """The last ``count`` complete lines of ``path`` (all when None) and the offset after them.
+
+    Reads backwards in blocks, so a tail of a large log costs a few reads.
+    """
+    try:
+        with open(path, "rb") as fh:
+            end = fh.seek(0, os.SEEK_END)
+            data = b""
+            pos = end
+            while pos > 0 and (count is None or data.count(b"\n") <= count):
+                step = min(pos, 1 << 16)
+                pos -= step
+                fh.seek(pos)
+                data = fh.read(step) + data
+    except FileNotFoundError:
+        return [], 0
+    complete = data.rfind(b"\n") + 1  # a trailing partial line is left to the follower
+    stop = end - (len(data) - complete)
+    parts = data[:complete].split(b"\n")[:-1]
+    if pos > 0:
+        parts = parts[1:]  # the first piece may be the end of a longer line
+    if count is not None:
+        parts = parts[-count:] if count > 0 else []
+    return [_decode(p) for p in parts], stop
+
+
+class Follower:
+    """Reads the complete lines appended to a file since the last call."""
+
+    def __init__(self, path: Path, offset: int) -> None:
+        self.path = path
+        self.offset = offset
+        self._partial = b""
+
+    def read(self, limit: int = 4 << 20) -> list[str]:
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            return []
+        if size < self.offset:  # truncated by hand: start over
+            self.offset, self._partial = 0, b""
+        if size == self.offset:
+            return []
+        with open(self.path, "rb") as fh:
+            fh.seek(self.offset)
+            data = fh.read(limit)
+        self.offset += len(data)
+        *lines, self._partial = (self._partial + data).split(b"\n")
+        return [_decode(line) for line in lines]
+
+    def flush(self) -> list[str]:
+        """The rest: new complete lines and a last unterminated one."""
+        lines = self.read()
+        if self._partial:
+            lines.append(_decode(self._partial))
+            self._partial = b""
+        return lines
+
+
+class LogReader:
+    """A service's output as batches: the backlog, then (follow) what is appended.
+
+    ``load`` returns the current run record; when its pid changes (deploy, restart,
+    rollback) the reader drains the old files, yields a ``---`` marker and goes on
+    from where the new process began writing.
+    """
+
+    def __init__(
+        self,
+        load: Callable[[], RunRecord | None],
+        paths: Callable[[str], tuple[Path, Path]],
+        mask: Callable[[str], str],
+    ) -> None:
+        self.load, self.paths, self.mask = load, paths, mask
+        self.files: list[tuple[Stream, Follower]] = []
+
+    def _lines(self, stream: Stream, texts: list[str]) -> list[Line]:
+        return [Line(stream, self.mask(t)) for t in texts]
+
+    def _open(self, rec: RunRecord) -> None:
+        """Follow ``rec``'s files from where its process began writing."""
+        out, err = self.paths(rec.version)
+        self.files = [
+            (Stream.STDOUT, Follower(out, rec.out_offset)),
+            (Stream.STDERR, Follower(err, rec.err_offset)),
+        ]
+
+    def run(self, follow: bool, tail: int | None, cancel: CancelToken) -> Iterator[Sequence[Line]]:
+        rec = self.load()
+        if rec is not None:
+            out, err = self.paths(rec.version)
+            backlog: list[Line] = []
+            self.files = []
+            for stream, path in ((Stream.STDOUT, out), (Stream.STDERR, err)):
+                lines, end = tail_lines(path, tail)
+                backlog += self._lines(stream, lines)
+                self.files.append((stream, Follower(path, end)))
+            for i in range(0, len(backlog), 1000):
+                yield backlog[i : i + 1000]
+        while follow and not cancel.wait(0.1):
+            batch: list[Line] = []
+            for stream, follower in self.files:
+                batch += self._lines(stream, follower.read())
+            now = self.load()
+            if now is not None and (
+                rec is None or (now.pid, now.stopped) != (rec.pid, rec.stopped)
+            ):
+                batch += self._switch(rec, now)
+                rec = now
+            if batch:
+                yield batch
+
+    def _switch(self, old: RunRecord | None, new: RunRecord) -> list[Line]:
+        """Marker for what happened; a new version's output comes from its own files."""
+        v = label(new.version)
+        if old is not None and old.pid == new.pid:
+            return [Line(Stream.INFO, f"--- {v} stopped ---")] if new.stopped else []
+        rest: list[Line] = []
+        for stream, follower in self.files:
+            rest += self._lines(stream, follower.flush())
+        same = old is not None and old.version == new.version
+        if not same:
+            self._open(new)
+        rest.append(Line(Stream.INFO, f"--- {v} {'restarted' if same else 'started'} ---"))
+        for stream, follower in self.files:
+            rest += self._lines(stream, follower.read())
+        return rest

@@ -1,0 +1,3 @@
+"""hello: the demo service shipdeck deploys. Standard library only."""
+
+GREETING = "hello from the shipdeck demo"

@@ -1,0 +1,1 @@
+"""The Textual app and the command line: the only place that wires backends to the core."""

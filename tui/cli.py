@@ -1,0 +1,213 @@
+"""The ``shipdeck`` command: argument parsing, dispatch and the error contract.
+
+Exit codes (DESIGN.md section 5): 0 done, 1 a stage or operation failed,
+2 usage or config error, 130 interrupted. Errors are one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from importlib import metadata
+from typing import NoReturn
+
+from tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, OperationFailed, UsageError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line, exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        sys.exit(EXIT_USAGE)
+
+
+def _version() -> str:
+    try:
+        return metadata.version("shipdeck")
+    except metadata.PackageNotFoundError:  # running from a source tree
+        return "0+unknown"
+
+
+def _kinds() -> list[str]:
+    from lifecycle.items import Kind
+
+    return [k.value for k in Kind]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from tui import cmd_items
+
+    p = _Parser(prog="shipdeck", description=__doc__.splitlines()[0] if __doc__ else None)
+    p.add_argument("--version", action="version", version=f"shipdeck {_version()}")
+    p.add_argument(
+        "-C", dest="chdir", metavar="PATH", help="run as if started in PATH (like git -C)"
+    )
+    p.set_defaults(handler=None, path=None)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    def cmd(name: str, handler: Handler, help: str) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help, description=help)
+        sp.set_defaults(handler=handler)
+        return sp
+
+    sp = cmd("init", cmd_items.init, "detect the project and write shipdeck.yaml and .shipdeck/")
+    sp.add_argument("path", nargs="?", default=".", help="the repository (default: here)")
+    sp.add_argument("--force", action="store_true", help="overwrite an existing shipdeck.yaml")
+
+    cmd("check", cmd_items.check, "validate shipdeck.yaml")
+
+    sp = cmd("demo", cmd_items.demo, "make a sample service repository with items, then open it")
+    sp.add_argument("path", nargs="?", default="shipdeck-demo", help="where (default: ./shipdeck-demo)")
+    sp.add_argument("--no-open", action="store_true", help="only create it")
+
+    sp = cmd("status", cmd_items.status, "environments and items per stage")
+    sp.add_argument("--json", action="store_true", help="machine-readable output")
+
+    item = sub.add_parser("item", help="add, list, show and move items", description="items")
+    isub = item.add_subparsers(dest="item_command", metavar="ACTION", parser_class=_Parser)
+    item.set_defaults(handler=lambda _a: _missing(item))
+
+    def icmd(name: str, handler: Handler, help: str) -> argparse.ArgumentParser:
+        sp = isub.add_parser(name, help=help, description=help)
+        sp.set_defaults(handler=handler)
+        return sp
+
+    sp = icmd("add", cmd_items.item_add, "add a plan item; prints its id")
+    sp.add_argument("title", nargs="?", help="required unless --from-alert")
+    sp.add_argument("--kind", choices=_kinds(), default="feature")
+    sp.add_argument("--body", default="")
+    sp.add_argument("--breaking", action="store_true", help="a breaking change (major version)")
+    sp.add_argument("--from-alert", metavar="ALERT_ID", help="a bug linked to an alert's release")
+
+    sp = icmd("list", cmd_items.item_list, "list items with their stage and state")
+    sp.add_argument("--json", action="store_true")
+    sp.add_argument("--all", action="store_true", help="include archived items")
+    sp.add_argument("--stage", help="only items in this stage")
+
+    sp = icmd("show", cmd_items.item_show, "one item in full")
+    sp.add_argument("id")
+    sp.add_argument("--json", action="store_true")
+
+    sp = icmd("move", cmd_items.item_move, "move an item to a stage (the gates apply)")
+    sp.add_argument("id")
+    sp.add_argument("stage")
+    sp.add_argument("--force", action="store_true", help="override a gate (journaled)")
+    sp.add_argument("--reason", default="", help="why the gate is overridden")
+
+    sp = icmd("archive", cmd_items.item_archive, "archive an item (its id is never reused)")
+    sp.add_argument("id")
+
+    _ops_commands(cmd)
+    return p
+
+
+def _ops_commands(cmd: Callable[[str, Handler, str], argparse.ArgumentParser]) -> None:
+    from tui import cmd_ops
+
+    sp = cmd("advance", cmd_ops.advance, "run the stages of an item up to STAGE, streaming output")
+    sp.add_argument("id")
+    sp.add_argument("--to", metavar="STAGE", help="stop after this stage (default: the next)")
+    sp.add_argument("--env", help="the environment to deploy to")
+    sp.add_argument("--yes", action="store_true", help="approve deploys that need approval")
+
+    sp = cmd("deploy", cmd_ops.deploy, "deploy a release to an environment")
+    sp.add_argument("env")
+    sp.add_argument("--version", dest="version", help="the release (default: the newest)")
+    sp.add_argument("--yes", action="store_true", help="approve when the environment asks")
+
+    for name, handler, text in (
+        ("rollback", cmd_ops.rollback, "go back to the previous healthy release"),
+        ("restart", cmd_ops.restart, "restart the running release"),
+        ("stop", cmd_ops.stop, "stop the environment's service"),
+    ):
+        cmd(name, handler, text).add_argument("env")
+
+    sp = cmd("scale", cmd_ops.scale, "set the number of replicas")
+    sp.add_argument("env")
+    sp.add_argument("replicas", type=int)
+
+    sp = cmd("logs", cmd_ops.logs, "an item's last run log, or an environment's live output")
+    sp.add_argument("id", nargs="?")
+    sp.add_argument("--env", help="the environment's service output instead of a run")
+    sp.add_argument("--follow", "-f", action="store_true", help="keep printing new lines")
+    sp.add_argument("--tail", type=_tail, default=None, metavar="N", help="last N lines (or all)")
+
+    sp = cmd("dora", cmd_ops.dora, "deployment frequency, lead time, failure rate, restore time")
+    sp.add_argument("--json", action="store_true")
+    sp.add_argument("--days", type=int, default=30, help="the window (default: 30 days)")
+    sp.add_argument("--env", help="only this environment")
+
+    sp = cmd("monitor", cmd_ops.monitor, "probe and sample the host; journal alerts")
+    sp.add_argument("--once", action="store_true", help="one sample, then exit")
+    sp.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+
+
+def _tail(text: str) -> int | None:
+    if text == "all":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of lines: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("--tail must be 0 or more")
+    return value
+
+
+def _missing(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return EXIT_USAGE
+
+
+def _report(message: str) -> None:
+    sys.stderr.write(f"shipdeck: {message}\n")
+
+
+def run(argv: Sequence[str]) -> int:
+    from lifecycle.config import ConfigError
+    from lifecycle.store import BoardError
+
+    parser = build_parser()
+    args = parser.parse_args(list(argv))
+    if args.chdir:
+        import os
+
+        try:
+            os.chdir(args.chdir)
+        except OSError as exc:
+            _report(f"cannot use -C {args.chdir}: {exc.strerror}")
+            return EXIT_USAGE
+    if args.handler is None:
+        from tui import cmd_items
+
+        return cmd_items.open_board(args)
+    try:
+        return int(args.handler(args))
+    except (ConfigError, BoardError) as exc:
+        sys.stderr.write(f"{exc}\n")
+        return EXIT_USAGE
+    except UsageError as exc:
+        _report(str(exc))
+        return EXIT_USAGE
+    except OperationFailed as exc:
+        _report(str(exc))
+        return EXIT_FAILED
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        code = run(sys.argv[1:] if argv is None else argv)
+    except KeyboardInterrupt:
+        _report("interrupted")
+        code = EXIT_INTERRUPTED
+    except BrokenPipeError:  # `shipdeck item list | head`
+        code = 0
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,239 @@
+"""CLI commands over the board: init, check, status and item add/list/show/move."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from lifecycle import events as ev
+from lifecycle.gates import Facts, check_move
+from lifecycle.items import Item, Kind, normalise_id
+from lifecycle.stages import Stage
+from tui.errors import EXIT_OK, OperationFailed, UsageError
+from tui.present import ITEM_HEADER, item_detail, item_rows, printable, table
+from tui.project import Project
+
+
+def _project() -> Project:
+    return Project.discover(Path.cwd())
+
+
+def _dump(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
+
+
+def _item_id(text: str) -> str:
+    try:
+        return normalise_id(text)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _get(project: Project, item_id: str) -> Item:
+    board = project.store.load()
+    try:
+        return board.get(_item_id(item_id))
+    except KeyError:
+        raise UsageError(f"no item {_item_id(item_id)} on the board") from None
+
+
+def init(args: argparse.Namespace) -> int:
+    from lifecycle.config import load_config
+    from lifecycle.paths import ShipdeckPaths
+    from tui.scaffold import detect, render_config
+
+    root = Path(args.path)
+    if not root.is_dir():
+        raise UsageError(f"{root}: not a directory")
+    target = root / "shipdeck.yaml"
+    if target.exists() and not args.force:
+        raise UsageError(f"{target} already exists (use --force to overwrite it)")
+    found = detect(root)
+    text = render_config(found)
+    tmp = target.with_suffix(".yaml.tmp")
+    tmp.write_text(text)
+    try:
+        load_config(str(tmp))  # never write a config shipdeck itself would refuse
+    except Exception:
+        tmp.unlink()
+        raise
+    tmp.replace(target)
+    paths = ShipdeckPaths(root)
+    paths.ensure()
+    print(f"wrote {target} ({', '.join(found.found) or 'no build files detected'})")
+    print(f"wrote {paths.gitignore}")
+    return EXIT_OK
+
+
+def check(_args: argparse.Namespace) -> int:
+    project = _project()
+    cfg = project.config
+    steps = len(cfg.stages.build) + len(cfg.stages.test)
+    envs = ", ".join(cfg.environments) or "none"
+    print(f"{project._display(project.config_path)}: ok ({steps} steps; environments: {envs})")
+    return EXIT_OK
+
+
+def status(args: argparse.Namespace) -> int:
+    project = _project()
+    board = project.store.load()
+    by_stage = board.by_stage()
+    data = {
+        "project": project.config.project,
+        "items": {s.value: [i.id for i in by_stage.get(s, [])] for s in Stage},
+        "counts": {s.value: len(by_stage.get(s, [])) for s in Stage},
+        "environments": {},
+    }
+    if args.json:
+        _dump(data)
+        return EXIT_OK
+    print(f"project {data['project']}")
+    for stage in Stage:
+        ids = " ".join(data["items"][stage.value]) or "-"
+        print(f"  {stage.label:<8} {len(by_stage.get(stage, [])):>3}  {ids}")
+    return EXIT_OK
+
+
+def item_add(args: argparse.Namespace) -> int:
+    project = _project()
+    project.config  # noqa: B018 - a broken config is refused before anything is written
+    title, kind, body, links = args.title, Kind(args.kind), args.body, []
+    if args.from_alert:
+        title, kind, body, links = _from_alert(project, args.from_alert, title)
+    if not title or not title.strip():
+        raise UsageError("an item needs a title")
+    item = project.store.add(title, kind=kind, body=body, breaking=args.breaking, links=links)
+    data = {"title": item.title, "kind": item.kind.value, "links": item.links}
+    project.journal.append(ev.Event(ev.ITEM_CREATED, item.id, data))
+    print(item.id)
+    return EXIT_OK
+
+
+def _from_alert(
+    project: Project, alert_id: str, title: str | None
+) -> tuple[str, Kind, str, list[str]]:
+    from lifecycle.monitor import bug_from_alert
+
+    for event in project.journal.read(types={ev.ALERT_RAISED}):
+        if str(event.get("alert_id", "")).upper() == alert_id.strip().upper():
+            bug = bug_from_alert(event, project.config.stages.release.tag)
+            return title or bug["title"], Kind.BUG, bug["body"], list(bug["links"])
+    raise UsageError(f"no alert {alert_id} in the journal (see: shipdeck monitor, events)")
+
+
+def item_list(args: argparse.Namespace) -> int:
+    project = _project()
+    board = project.store.load()
+    items = board.items if args.all else board.active()
+    if args.stage:
+        try:
+            stage = Stage.parse(args.stage)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        items = [i for i in items if i.stage is stage]
+    if args.json:
+        _dump([i.to_dict() for i in items])
+    elif items:
+        print(table(item_rows(items), ITEM_HEADER))
+    else:
+        print("no items (add one: shipdeck item add TITLE)")
+    return EXIT_OK
+
+
+def item_show(args: argparse.Namespace) -> int:
+    project = _project()
+    item = _get(project, args.id)
+    if args.json:
+        _dump(item.to_dict())
+    else:
+        print(item_detail(item))
+    return EXIT_OK
+
+
+def facts_for(project: Project, item: Item) -> Facts:
+    """What git says about the item, when there is a repository to ask."""
+    if not item.branch or not (project.root / ".git").exists():
+        return Facts()
+    from backends.git import GitRepo
+
+    try:
+        repo = GitRepo(project.root)
+        if not repo.branch_exists(item.branch):
+            return Facts(commits_ahead=0)
+        base = project.config.base_branch
+        return Facts(
+            commits_ahead=repo.commits_ahead(item.branch, base),
+            head_sha=repo.head_sha(item.branch),
+        )
+    except Exception:  # an unreadable repository leaves the facts unknown
+        return Facts()
+
+
+def item_move(args: argparse.Namespace) -> int:
+    project = _project()
+    try:
+        target = Stage.parse(args.stage)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    item = _get(project, args.id)
+    facts = facts_for(project, item)
+    outcome: dict[str, Any] = {}
+
+    def move(it: Item) -> None:
+        # Checked under the board lock, on the item as it is now on disk.
+        refusal = check_move(it, target, facts)
+        if refusal and not args.force:
+            raise OperationFailed(f"{refusal} (use --force to override)")
+        outcome.update({"from": it.stage.value, "to": target.value, "forced": bool(refusal)})
+        if refusal:
+            outcome["reason"] = args.reason or refusal.reason
+        it.stage = target
+
+    moved = project.store.update(item.id, move)
+    data = dict(outcome)
+    project.journal.append(ev.Event(ev.ITEM_MOVED, moved.id, data))
+    note = f" (forced past: {printable(data['reason'])})" if data["forced"] else ""
+    print(f"{moved.id} moved {data['from']} -> {data['to']}{note}")
+    return EXIT_OK
+
+
+def item_archive(args: argparse.Namespace) -> int:
+    project = _project()
+    item = _get(project, args.id)
+
+    def archive(it: Item) -> None:
+        it.archived = True
+
+    project.store.update(item.id, archive)
+    project.journal.append(ev.Event(ev.ITEM_ARCHIVED, item.id))
+    print(f"{item.id} archived")
+    return EXIT_OK
+
+
+def open_board(_args: argparse.Namespace) -> int:
+    project = _project()
+    project.config  # noqa: B018 - refuse a broken config before the screen opens
+    from tui.app import run_board
+
+    return run_board(project)
+
+
+def demo(args: argparse.Namespace) -> int:
+    from tui.demo import create
+
+    path = Path(args.path)
+    if (path / "shipdeck.yaml").is_file() and (path / ".shipdeck").is_dir():
+        project = Project(path.resolve())  # made before: open it again
+    else:
+        project = create(path)
+        print(f"made the demo service repository in {path}")
+    if args.no_open:
+        print(f"next: cd {path} && shipdeck item list")
+        return EXIT_OK
+    from tui.app import run_board
+
+    return run_board(project)

@@ -1,0 +1,259 @@
+"""CLI commands that run the engine: advance, deploy, rollback, restart, scale,
+stop, logs, dora and monitor. Output streams as it comes; Ctrl-C cancels the
+run cleanly (no process left behind) and exits 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from lifecycle.engine import Engine, EngineError, EngineEvent, RunFinished, RunOutput, RunStarted
+from lifecycle.ports import CancelToken, Line, Stream
+from lifecycle.stages import Stage
+from tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, OperationFailed, UsageError
+from tui.present import printable
+from tui.project import Project
+from tui.wiring import build_engine
+
+T = TypeVar("T")
+
+
+def _project() -> Project:
+    return Project.discover(Path.cwd())
+
+
+def print_lines(lines: tuple[Line, ...] | list[Line], prefix: str = "") -> None:
+    out = []
+    err = []
+    for line in lines:
+        text = prefix + printable(line.text)
+        if line.stream is Stream.STDERR:
+            err.append(text)
+        elif line.stream is Stream.INFO:
+            out.append("==> " + text)
+        else:
+            out.append(text)
+    if out:
+        sys.stdout.write("\n".join(out) + "\n")
+        sys.stdout.flush()
+    if err:
+        sys.stderr.write("\n".join(err) + "\n")
+        sys.stderr.flush()
+
+
+def stream_to_terminal(event: EngineEvent) -> None:
+    if isinstance(event, RunStarted):
+        print(f"==> {event.item_id}: {event.stage.label} (run {event.run_id})", flush=True)
+    elif isinstance(event, RunOutput):
+        print_lines(event.lines)
+    elif isinstance(event, RunFinished):
+        took = f"{event.duration:.1f}s"
+        print(f"==> {event.item_id}: {event.stage.label} {event.state.value} in {took}", flush=True)
+
+
+def _terminate(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def run_cancellable(work: Callable[[CancelToken], T], cancel: CancelToken) -> T:
+    """Run ``work`` in a thread so Ctrl-C (or SIGTERM) cancels it and waits for cleanup."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["result"] = work(cancel)
+        except BaseException as exc:
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="shipdeck-run", daemon=True)
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    interrupted = False
+    try:
+        thread.start()
+        while thread.is_alive():
+            try:
+                thread.join(0.2)
+            except KeyboardInterrupt:
+                interrupted = True
+                sys.stderr.write("shipdeck: cancelling...\n")
+                cancel.cancel()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if interrupted:
+        raise KeyboardInterrupt
+    if "error" in box:
+        raise box["error"]
+    return box["result"]  # type: ignore[no-any-return]
+
+
+def _engine(project: Project) -> Engine:
+    engine = build_engine(project)
+    engine.recover()
+    engine.subscribe(stream_to_terminal)
+    return engine
+
+
+def advance(args: argparse.Namespace) -> int:
+    from tui.cmd_items import _item_id
+
+    project = _project()
+    engine = _engine(project)
+    item_id = _item_id(args.id)
+    try:
+        to = Stage.parse(args.to) if args.to else None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.env:
+        project.config.environment(args.env)
+    board = project.store.load()
+    board.get(item_id)
+    try:
+        outcome = run_cancellable(
+            lambda c: engine.advance(item_id, to=to, env=args.env, approve=args.yes, cancel=c),
+            CancelToken(),
+        )
+    except EngineError as exc:
+        raise OperationFailed(str(exc)) from None
+    item = outcome.item
+    where = f"{item.stage.label} ({outcome.state.value})"
+    if not outcome.ok:
+        raise OperationFailed(f"{item.id} stopped in {where}: {printable(outcome.message)}")
+    print(f"{item.id} is in {where}" + (f": {outcome.message}" if outcome.message else ""))
+    return EXIT_OK
+
+
+def _env_op(args: argparse.Namespace, op: Callable[[Engine], Any]) -> int:
+    project = _project()
+    project.config.environment(args.env)
+    engine = _engine(project)
+    result = run_cancellable(lambda c: op(engine), CancelToken())
+    if not result.ok:
+        raise OperationFailed(printable(result.message))
+    return EXIT_OK
+
+
+def deploy(args: argparse.Namespace) -> int:
+    from lifecycle import operations
+
+    project = _project()
+    if project.config.environment(args.env).approval and not args.yes:
+        raise OperationFailed(f"{args.env} needs approval: add --yes")
+    return _env_op(args, lambda e: operations.deploy_version(e, args.env, args.version))
+
+
+def rollback(args: argparse.Namespace) -> int:
+    from lifecycle import operations
+
+    return _env_op(args, lambda e: operations.rollback(e, args.env))
+
+
+def restart(args: argparse.Namespace) -> int:
+    from lifecycle import operations
+
+    return _env_op(args, lambda e: operations.restart(e, args.env))
+
+
+def scale(args: argparse.Namespace) -> int:
+    from lifecycle import operations
+
+    if args.replicas < 0:
+        raise UsageError("replicas must be 0 or more")
+    return _env_op(args, lambda e: operations.scale(e, args.env, args.replicas))
+
+
+def stop(args: argparse.Namespace) -> int:
+    from lifecycle import operations
+
+    return _env_op(args, lambda e: operations.stop(e, args.env))
+
+
+def logs(args: argparse.Namespace) -> int:
+    project = _project()
+    if args.env:
+        return _env_logs(project, args)
+    if not args.id:
+        raise UsageError("name an item (shipdeck logs SD-3) or an environment (--env ENV)")
+    from lifecycle.runlog import read_run_log
+    from tui.cmd_items import _get
+
+    item = _get(project, args.id)
+    runs = sorted(project.paths.runs.glob(f"{item.id}-*.log"), key=lambda p: p.stat().st_mtime)
+    if not runs:
+        raise OperationFailed(f"{item.id} has no runs yet")
+    path = runs[-1]
+    records = list(read_run_log(path))
+    if args.tail is not None:
+        records = records[-args.tail :] if args.tail else []
+    print_lines([Line(r.stream, r.text) for r in records])
+    return EXIT_OK
+
+
+def _env_logs(project: Project, args: argparse.Namespace) -> int:
+    from tui.wiring import make_target
+
+    target = make_target(project, args.env)
+    engine = build_engine(project)
+    cancel = CancelToken()
+
+    def pump(c: CancelToken) -> None:
+        for batch in target.logs(follow=args.follow, tail=args.tail, cancel=c):
+            print_lines(list(engine.masker.mask_lines(batch)))
+
+    try:
+        run_cancellable(pump, cancel)
+    except KeyboardInterrupt:
+        return EXIT_OK if args.follow else EXIT_INTERRUPTED
+    return EXIT_OK
+
+
+def dora(args: argparse.Namespace) -> int:
+    from lifecycle.dora import compute
+    from tui.cmd_items import _dump
+
+    project = _project()
+    report = compute(project.journal.read(), datetime.now(UTC), window_days=args.days, env=args.env)
+    if args.json:
+        _dump(report.to_dict())
+    else:
+        print(report.format_text())
+    return EXIT_OK
+
+
+def monitor(args: argparse.Namespace) -> int:
+    from backends.metrics import HostMetrics
+    from backends.probe import HttpProber
+    from lifecycle.watch import Watcher
+
+    project = _project()
+    engine = build_engine(project)
+    watcher = Watcher(engine, HttpProber(), HostMetrics(str(project.root)))
+    interval = project.config.monitor.interval
+    deadline = time.monotonic() + args.duration if args.duration else None
+
+    def loop(c: CancelToken) -> int:
+        while True:
+            sample = watcher.sample()
+            h = sample.host
+            parts = [f"cpu {h.cpu:.0f}%", f"mem {h.memory:.0f}%", f"disk {h.disk:.0f}%"]
+            for p in sample.probes:
+                state = "ok" if p.ok else "FAIL"
+                ms = f" {p.latency_ms:.0f}ms" if p.latency_ms is not None else ""
+                parts.append(f"{p.name} {state}{ms}{' slow' if p.slow else ''}")
+            print(datetime.now().strftime("%H:%M:%S"), "  ".join(parts), flush=True)
+            for alert in sample.alerts:
+                word = "cleared" if alert.cleared else "ALERT"
+                print(f"{word} {alert.id}: {alert.message}", flush=True)
+            if args.once or (deadline and time.monotonic() >= deadline):
+                return EXIT_FAILED if watcher.tracker.active else EXIT_OK
+            if c.wait(interval):
+                return EXIT_OK
+
+    return run_cancellable(loop, CancelToken())

@@ -1,0 +1,100 @@
+"""Plain-text presentation for the CLI: pure functions from model to strings."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from lifecycle.items import Item, format_time
+from lifecycle.stages import Stage
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str, *, keep_newlines: bool = False) -> str:
+    """``text`` with every control character shown as an escape, never obeyed.
+
+    A title like ``\\x1b]0;pwned\\x07`` must not retitle the user's terminal.
+    """
+    out = _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+    return out if keep_newlines else out.replace("\n", "\\n")
+
+
+def table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
+    widths = [len(h) for h in header]
+    for row in rows:
+        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
+    for row in rows:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    return "\n".join(lines)
+
+
+def item_rows(items: Iterable[Item]) -> list[list[str]]:
+    rows = []
+    for item in items:
+        where = item.version or item.short_sha or ""
+        rows.append(
+            [
+                item.id,
+                item.stage.value,
+                item.current.state.value,
+                item.kind.value + ("!" if item.breaking else ""),
+                where,
+                printable(item.title),
+            ]
+        )
+    return rows
+
+
+ITEM_HEADER = ["ID", "STAGE", "STATE", "KIND", "AT", "TITLE"]
+
+
+def item_detail(item: Item, extra: dict[str, Any] | None = None) -> str:
+    """``item show``: the item, each stage it went through, its tests and links."""
+    lines = [
+        f"{item.id}  {printable(item.title)}",
+        f"kind:     {item.kind.value}{' (breaking)' if item.breaking else ''}",
+        f"stage:    {item.stage.label} ({item.current.state.value})",
+    ]
+    for label, value in (
+        ("branch", item.branch),
+        ("sha", item.sha),
+        ("version", item.version),
+        ("env", item.env),
+    ):
+        if value:
+            lines.append(f"{label + ':':<10}{value}")
+    if item.archived:
+        lines.append("archived: yes")
+    for key, value in (extra or {}).items():
+        lines.append(f"{key + ':':<10}{value}")
+    if item.links:
+        lines.append("links:    " + ", ".join(item.links))
+    if item.body:
+        lines.append("")
+        lines.extend("  " + printable(line) for line in item.body.splitlines())
+    if item.states:
+        lines += ["", "stages:"]
+        for stage in Stage:
+            if stage not in item.states:
+                continue
+            st = item.states[stage]
+            dur = f"{st.duration:.1f}s" if st.duration is not None else ""
+            run = f"run {st.run_id}" if st.run_id else ""
+            when = format_time(st.started_at) or ""
+            msg = printable(st.message) if st.message else ""
+            lines.append(f"  {stage.value:<8} {st.state.value:<9} {dur:>7}  {when}  {run}  {msg}")
+    if item.tests:
+        t = item.tests
+        lines += [
+            "",
+            f"tests:    {t.passed} passed, {t.failed} failed, {t.skipped} skipped"
+            + (f", {t.errors} errors" if t.errors else ""),
+        ]
+        lines.extend(f"  FAILED {printable(name)}" for name in t.failures)
+    if item.artifacts:
+        lines += ["", "artifacts:"]
+        lines.extend(f"  {k}: {v}" for k, v in item.artifacts.items())
+    return "\n".join(lines)
