@@ -78,23 +78,54 @@ def check(_args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def env_statuses(project: Project) -> dict[str, dict[str, Any]]:
+    """Each environment's status; a target that cannot answer gives its error."""
+    from tui.wiring import make_target
+
+    out: dict[str, dict[str, Any]] = {}
+    for name in project.config.environments:
+        try:
+            st = make_target(project, name).status()
+        except Exception as exc:  # noqa: BLE001 - one unreachable target never hides the others
+            out[name] = {"error": str(exc)}
+            continue
+        out[name] = {
+            "target": st.target,
+            "version": st.version,
+            "state": st.state,
+            "healthy": st.healthy,
+            "started_at": st.started_at.isoformat() if st.started_at else None,
+            "replicas": st.replicas,
+            "replicas_running": st.replicas_running,
+            "restarts": st.restarts,
+            "pid": st.pid,
+        }
+    return out
+
+
 def status(args: argparse.Namespace) -> int:
     project = _project()
     board = project.store.load()
     by_stage = board.by_stage()
-    data = {
+    data: dict[str, Any] = {
         "project": project.config.project,
+        "environments": env_statuses(project),
         "items": {s.value: [i.id for i in by_stage.get(s, [])] for s in Stage},
         "counts": {s.value: len(by_stage.get(s, [])) for s in Stage},
-        "environments": {},
     }
     if args.json:
         _dump(data)
         return EXIT_OK
     print(f"project {data['project']}")
+    for name, env in data["environments"].items():
+        if "error" in env:
+            print(f"  {name:<12} error: {printable(env['error'])}")
+            continue
+        health = {True: "healthy", False: "UNHEALTHY", None: "-"}[env["healthy"]]
+        print(f"  {name:<12} {env['version'] or '-':<10} {env['state']:<8} {health}")
     for stage in Stage:
         ids = " ".join(data["items"][stage.value]) or "-"
-        print(f"  {stage.label:<8} {len(by_stage.get(stage, [])):>3}  {ids}")
+        print(f"  {stage.label:<12} {len(by_stage.get(stage, [])):>3}  {ids}")
     return EXIT_OK
 
 

@@ -66,31 +66,35 @@ def _terminate(_signum: int, _frame: object) -> None:
 def run_cancellable(work: Callable[[CancelToken], T], cancel: CancelToken) -> T:
     """Run ``work`` in a thread so Ctrl-C (or SIGTERM) cancels it and waits for cleanup."""
     box: dict[str, Any] = {}
+    done = threading.Event()  # not thread.is_alive(): a join interrupted by Ctrl-C can lie
 
     def target() -> None:
         try:
             box["result"] = work(cancel)
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
             box["error"] = exc
+        finally:
+            done.set()
 
     thread = threading.Thread(target=target, name="shipdeck-run", daemon=True)
     previous = signal.signal(signal.SIGTERM, _terminate)
     interrupted = False
     try:
         thread.start()
-        while thread.is_alive():
+        while True:
             try:
-                thread.join(0.2)
+                if done.wait(0.2):
+                    break
             except KeyboardInterrupt:
                 interrupted = True
                 sys.stderr.write("shipdeck: cancelling...\n")
                 cancel.cancel()
     finally:
         signal.signal(signal.SIGTERM, previous)
+    if "error" in box and not isinstance(box["error"], KeyboardInterrupt):
+        raise box["error"]
     if interrupted:
         raise KeyboardInterrupt
-    if "error" in box:
-        raise box["error"]
     return box["result"]  # type: ignore[no-any-return]
 
 

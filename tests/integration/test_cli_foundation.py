@@ -1,0 +1,157 @@
+"""The foundation's promises, through the real command line (issue 2)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import git, shipdeck
+
+HOSTILE = "$(touch /tmp/pwned-shipdeck); rm -rf ~ `id` \x1b]0;pwned\x07"
+
+
+@pytest.fixture()
+def repo(tmp_path: Path) -> Path:
+    git(tmp_path, "init", "-q", "-b", "main")
+    (tmp_path / "README.md").write_text("hi\n")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-q", "-m", "init")
+    result = shipdeck("init", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    return tmp_path
+
+
+def test_version_and_help_on_every_command(tmp_path: Path) -> None:
+    out = shipdeck("--version", cwd=tmp_path)
+    assert out.returncode == 0
+    assert out.stdout.startswith("shipdeck ")
+    for args in (
+        [], ["init"], ["check"], ["status"], ["demo"], ["item"], ["item", "add"],
+        ["item", "list"], ["item", "show"], ["item", "move"], ["advance"], ["deploy"],
+        ["rollback"], ["restart"], ["scale"], ["stop"], ["logs"], ["dora"], ["monitor"],
+    ):  # fmt: skip
+        result = shipdeck(*args, "--help", cwd=tmp_path)
+        assert result.returncode == 0, (args, result.stderr)
+        assert "usage: shipdeck" in result.stdout
+
+
+def test_init_detects_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.pytest.ini_options]\n")
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    first = shipdeck("init", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    text = (tmp_path / "shipdeck.yaml").read_text()
+    assert "pytest" in text and "junit" in text
+    assert "docker_build" in text
+    assert (tmp_path / ".shipdeck" / ".gitignore").read_text().count("journal.jsonl") == 1
+    assert shipdeck("check", cwd=tmp_path).returncode == 0
+    again = shipdeck("init", cwd=tmp_path)
+    assert again.returncode == 2
+    assert "--force" in again.stderr
+    assert shipdeck("init", "--force", cwd=tmp_path).returncode == 0
+
+
+def test_typo_at_line_7_names_file_line_and_key(repo: Path) -> None:
+    (repo / "shipdeck.yaml").write_text(
+        "version: 1\nproject: hello\nbase_branch: main\nstages:\n  build: []\n  test: []\n"
+        "  relaese: {}\n"
+    )
+    result = shipdeck("check", cwd=repo)
+    assert result.returncode == 2
+    assert result.stderr.startswith("shipdeck.yaml:7:")
+    assert "relaese" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_malformed_yaml_names_the_line(repo: Path) -> None:
+    (repo / "shipdeck.yaml").write_text("version: 1\nproject: hello\nstages: [\n  build\n")
+    result = shipdeck("check", cwd=repo)
+    assert result.returncode == 2
+    assert result.stderr.startswith("shipdeck.yaml:")
+    assert result.stderr.split(":")[1].isdigit()
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_config_stops_item_commands_before_writing(repo: Path) -> None:
+    (repo / "shipdeck.yaml").write_text("version: 1\nproject: hello\nbogus: 1\n")
+    result = shipdeck("item", "add", "x", cwd=repo)
+    assert result.returncode == 2
+    assert "shipdeck.yaml:3:1" in result.stderr
+    assert not (repo / ".shipdeck" / "board.yaml").exists()
+
+
+def test_hostile_title_round_trips_and_never_runs(repo: Path) -> None:
+    pwned = Path("/tmp/pwned-shipdeck")
+    pwned.unlink(missing_ok=True)
+    added = shipdeck("item", "add", HOSTILE, "--body", HOSTILE, cwd=repo)
+    assert added.returncode == 0, added.stderr
+    item_id = added.stdout.strip()
+    assert item_id == "SD-1"
+    shown = json.loads(shipdeck("item", "show", item_id, "--json", cwd=repo).stdout)
+    assert shown["title"] == HOSTILE
+    assert shown["body"] == HOSTILE
+    listed = json.loads(shipdeck("item", "list", "--json", cwd=repo).stdout)
+    assert [i["title"] for i in listed] == [HOSTILE]
+    human = shipdeck("item", "list", cwd=repo).stdout
+    assert "\x1b" not in human and "\x07" not in human  # shown escaped, never obeyed
+    assert "\\x1b]0;pwned\\x07" in human
+    assert not pwned.exists()
+
+
+def test_unknown_item_and_bad_id_are_usage_errors(repo: Path) -> None:
+    missing = shipdeck("item", "show", "SD-9", cwd=repo)
+    assert missing.returncode == 2
+    assert "no item SD-9" in missing.stderr
+    bad = shipdeck("item", "show", "nine", cwd=repo)
+    assert bad.returncode == 2
+    assert "Traceback" not in bad.stderr
+
+
+def test_move_applies_gates_and_force_is_journaled(repo: Path) -> None:
+    shipdeck("item", "add", "Login", cwd=repo)
+    skipped = shipdeck("item", "move", "SD-1", "build", cwd=repo)
+    assert skipped.returncode == 1
+    assert "one stage at a time" in skipped.stderr
+    assert shipdeck("item", "move", "SD-1", "code", cwd=repo).returncode == 0
+    no_branch = shipdeck("item", "move", "SD-1", "build", cwd=repo)
+    assert no_branch.returncode == 1
+    assert "SD-1 cannot move to Build" in no_branch.stderr
+    forced = shipdeck("item", "move", "SD-1", "build", "--force", "--reason", "hotfix", cwd=repo)
+    assert forced.returncode == 0, forced.stderr
+    journal = [
+        json.loads(line) for line in (repo / ".shipdeck" / "journal.jsonl").read_text().splitlines()
+    ]
+    moves = [e for e in journal if e["type"] == "item.moved"]
+    assert moves[-1]["forced"] is True
+    assert moves[-1]["reason"] == "hotfix"
+    status = json.loads(shipdeck("status", "--json", cwd=repo).stdout)
+    assert status["items"]["build"] == ["SD-1"]
+
+
+def test_ids_never_reused_after_archive(repo: Path) -> None:
+    shipdeck("item", "add", "one", cwd=repo)
+    shipdeck("item", "add", "two", cwd=repo)
+    assert shipdeck("item", "archive", "SD-2", cwd=repo).returncode == 0
+    assert shipdeck("item", "add", "three", cwd=repo).stdout.strip() == "SD-3"
+    visible = json.loads(shipdeck("item", "list", "--json", cwd=repo).stdout)
+    assert [i["id"] for i in visible] == ["SD-1", "SD-3"]
+
+
+def test_future_board_is_refused_and_untouched(repo: Path) -> None:
+    board = repo / ".shipdeck" / "board.yaml"
+    board.write_text("schema: 2\nnext_id: 1\nitems: []\n")
+    before = board.read_bytes()
+    result = shipdeck("item", "add", "x", cwd=repo)
+    assert result.returncode == 2
+    assert "schema 2" in result.stderr
+    assert board.read_bytes() == before
+
+
+def test_outside_a_project_is_one_line(tmp_path: Path) -> None:
+    result = shipdeck("item", "list", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "shipdeck init" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

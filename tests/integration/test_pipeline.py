@@ -1,0 +1,233 @@
+"""The engine end to end from the CLI, on real git, real processes and real HTTP (issue 3)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.helpers import ROOT, git, shipdeck
+
+pytestmark = pytest.mark.slow
+
+
+def _get(url: str) -> tuple[int, str]:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(url, timeout=5) as response:
+        return response.status, response.read().decode()
+
+
+def _port(repo: Path) -> int:
+    for line in (repo / "shipdeck.yaml").read_text().splitlines():
+        if line.strip().startswith("port:"):
+            return int(line.split(":")[1])
+    raise AssertionError("no port in the demo config")
+
+
+def _leftovers(root: Path) -> list[psutil.Process]:
+    """Processes still running with a cwd inside ``root``."""
+    found = []
+    for proc in psutil.process_iter(["cwd", "status"]):
+        cwd = proc.info.get("cwd") or ""
+        if cwd.startswith(str(root)) and proc.info.get("status") != psutil.STATUS_ZOMBIE:
+            found.append(proc)
+    return found
+
+
+@pytest.fixture()
+def demo(tmp_path: Path) -> Iterator[Path]:
+    made = shipdeck("demo", "demo", "--no-open", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    repo = tmp_path / "demo"
+    yield repo
+    shipdeck("stop", "staging", cwd=repo)
+    left = _leftovers(tmp_path)
+    for proc in left:
+        proc.kill()
+    assert not left, f"processes left behind: {[p.cmdline() for p in left]}"
+
+
+def _commit_on_branch(repo: Path, path: str, old: str, new: str, message: str) -> None:
+    file = repo / path
+    file.write_text(file.read_text().replace(old, new))
+    git(repo, "commit", "-q", "-am", message)
+
+
+def test_demo_board_is_real(demo: Path) -> None:
+    items = json.loads(shipdeck("item", "list", "--json", cwd=demo).stdout)
+    assert len(items) == 4
+    in_code = [i for i in items if i["stage"] == "code"]
+    assert len(in_code) == 1
+    branch = in_code[0]["branch"]
+    assert git(demo, "rev-list", "--count", f"main..{branch}") == "1"
+    assert all(i["stage"] in ("plan", "code") for i in items)
+
+
+def test_item_from_plan_to_deploy_from_the_cli(demo: Path) -> None:
+    added = shipdeck("item", "add", "Say hola", "--kind", "feature", cwd=demo)
+    item_id = added.stdout.strip()
+    code = shipdeck("advance", item_id, "--to", "code", cwd=demo)
+    assert code.returncode == 0, code.stderr
+    branch = json.loads(shipdeck("item", "show", item_id, "--json", cwd=demo).stdout)["branch"]
+    assert git(demo, "branch", "--list", branch).strip().endswith(branch)
+    _commit_on_branch(
+        demo, "app/__init__.py", "hello from", "hola, hello from", f"{item_id}: say hola"
+    )
+    deployed = shipdeck("advance", item_id, "--to", "deploy", "--env", "staging", cwd=demo)
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    status, body = _get(f"http://127.0.0.1:{_port(demo)}/")
+    assert status == 200
+    assert "hola, hello from" in body
+    assert json.loads(body)["version"] == "0.1.0"
+    assert "v0.1.0" in git(demo, "tag").split()
+    assert item_id in (demo / "CHANGELOG.md").read_text()
+    env = json.loads(shipdeck("status", "--json", cwd=demo).stdout)["environments"]["staging"]
+    assert env["version"] == "0.1.0"
+    assert env["healthy"] is True
+    dora = json.loads(shipdeck("dora", "--json", cwd=demo).stdout)
+    assert dora["deployments"] == 1
+    assert dora["lead_time"]["samples"] == 1
+
+
+def test_unhealthy_release_rolls_back_by_itself(demo: Path) -> None:
+    first = shipdeck("advance", "SD-1", "--to", "deploy", "--env", "staging", cwd=demo)
+    assert first.returncode == 0, first.stdout + first.stderr
+    item_id = shipdeck("item", "add", "Break the service", cwd=demo).stdout.strip()
+    assert shipdeck("advance", item_id, "--to", "code", cwd=demo).returncode == 0
+    _commit_on_branch(
+        demo,
+        "app/__main__.py",
+        "    args = parser.parse_args()\n",
+        "    args = parser.parse_args()\n    sys.exit('refusing to start: broken release')\n",
+        f"{item_id}: break startup",
+    )
+    broken = shipdeck("advance", item_id, "--to", "deploy", "--env", "staging", cwd=demo)
+    assert broken.returncode == 1, broken.stdout
+    assert "rolled back to 0.1.0" in broken.stderr
+    status, body = _get(f"http://127.0.0.1:{_port(demo)}/")
+    assert status == 200
+    assert json.loads(body)["version"] == "0.1.0"
+    journal = [
+        json.loads(line) for line in (demo / ".shipdeck/journal.jsonl").read_text().splitlines()
+    ]
+    failed = [e for e in journal if e["type"] == "deploy.failed"]
+    rolled = [e for e in journal if e["type"] == "rolled_back"]
+    assert failed and failed[-1]["version"] == "0.2.0"
+    assert "refusing to start" in failed[-1]["reason"] or "exit" in failed[-1]["reason"]
+    assert rolled and rolled[-1]["to_version"] == "0.1.0"
+    shown = json.loads(shipdeck("item", "show", item_id, "--json", cwd=demo).stdout)
+    assert shown["stage"] == "deploy"
+    assert shown["states"]["deploy"]["state"] == "failed"
+
+
+def test_failing_test_leaves_item_failed_in_test_with_its_name(demo: Path) -> None:
+    item_id = shipdeck("item", "add", "Return 201", cwd=demo).stdout.strip()
+    assert shipdeck("advance", item_id, "--to", "code", cwd=demo).returncode == 0
+    _commit_on_branch(
+        demo,
+        "app/__main__.py",
+        'if path == "/":\n        return 200,',
+        'if path == "/":\n        return 201,',
+        f"{item_id}: 201",
+    )
+    result = shipdeck("advance", item_id, cwd=demo)
+    assert result.returncode == 1
+    shown = json.loads(shipdeck("item", "show", item_id, "--json", cwd=demo).stdout)
+    assert shown["stage"] == "test"
+    assert shown["states"]["test"]["state"] == "failed"
+    assert shown["tests"]["failed"] == 1
+    assert any("test_root_greets" in name for name in shown["tests"]["failures"])
+    human = shipdeck("item", "show", item_id, cwd=demo).stdout
+    assert "FAILED" in human and "test_root_greets" in human
+    assert "v0.1.0" not in git(demo, "tag")
+
+
+CANCEL_CONFIG = """\
+version: 1
+project: cancelme
+stages:
+  build:
+    - run: "sh -c 'sleep 300 & echo $! > \\"$PIDS\\"; sleep 301 & echo $! >> \\"$PIDS\\"; echo started; wait'"
+"""
+
+SECRET_CONFIG = """\
+version: 1
+project: secretive
+stages:
+  build:
+    - run: "echo the token is $API_TOKEN; echo \\"$API_TOKEN\\" >&2"
+environments:
+  staging:
+    run: "true"
+    secrets: [API_TOKEN]
+"""
+
+
+def _repo_with_item_in_code(root: Path, config: str) -> Path:
+    git(root, "init", "-q", "-b", "main")
+    (root / "shipdeck.yaml").write_text(config)
+    (root / "a.txt").write_text("a\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "init")
+    assert shipdeck("item", "add", "Work", cwd=root).returncode == 0
+    assert shipdeck("advance", "SD-1", "--to", "code", cwd=root).returncode == 0
+    (root / "a.txt").write_text("b\n")
+    git(root, "commit", "-q", "-am", "work")
+    return root
+
+
+def test_sigint_during_build_leaves_no_process(tmp_path: Path) -> None:
+    repo = tmp_path / "r"
+    repo.mkdir()
+    _repo_with_item_in_code(repo, CANCEL_CONFIG)
+    pids_file = tmp_path / "pids"
+    env = dict(os.environ, PIDS=str(pids_file), PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "advance", "SD-1"],
+        cwd=repo,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 60
+    for line in proc.stdout:
+        if line.strip() == "started" or time.monotonic() > deadline:
+            break
+    pids = [int(p) for p in pids_file.read_text().split()]
+    assert len(pids) == 2 and all(psutil.pid_exists(p) for p in pids)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=30) == 130
+    time.sleep(0.2)
+    alive = [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
+    assert alive == []
+    shown = json.loads(shipdeck("item", "show", "SD-1", "--json", cwd=repo).stdout)
+    assert shown["states"]["build"]["state"] == "cancelled"
+
+
+def test_secret_never_reaches_logs_or_terminal(tmp_path: Path) -> None:
+    secret = "s3cr3t-Value-4242"
+    repo = tmp_path / "r"
+    repo.mkdir()
+    _repo_with_item_in_code(repo, SECRET_CONFIG)
+    result = shipdeck("advance", "SD-1", "--to", "build", cwd=repo, env={"API_TOKEN": secret})
+    assert result.returncode == 0, result.stderr
+    assert "the token is ***" in result.stdout
+    assert secret not in result.stdout + result.stderr
+    logs = list((repo / ".shipdeck" / "runs").glob("*.log"))
+    assert logs
+    for log in logs:
+        assert secret not in log.read_text()
+    shown = shipdeck("logs", "SD-1", cwd=repo, env={"API_TOKEN": secret})
+    assert "***" in shown.stdout + shown.stderr
+    assert secret not in shown.stdout + shown.stderr
