@@ -52,7 +52,8 @@ def parse_time(value: Any) -> datetime | None:
     text = str(value)
     if text.endswith("Z"):
         text = text[:-1] + "+00:00"
-    return datetime.fromisoformat(text)
+    parsed = datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)  # naive means UTC
 
 
 def item_number(item_id: str) -> int:

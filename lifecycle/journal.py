@@ -1,0 +1,173 @@
+"""The append-only event journal: ``.shipdeck/journal.jsonl``, one JSON event a line.
+
+DORA metrics, item history and the events pane are computed from it, so an
+append must never be lost or interleaved with another process's: each event is
+one ``write()`` of the whole line on an ``O_APPEND`` descriptor, under a brief
+``flock`` so an appender can see whether the last line was left torn by a killed
+writer (and end it first). A line that cannot be read (torn, a bad hand edit) is
+skipped with a :class:`JournalWarning`, never fatal.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import threading
+import warnings
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from lifecycle.events import Event
+from lifecycle.items import format_time, normalise_id
+from lifecycle.paths import ShipdeckPaths
+
+_RESERVED = frozenset({"ts", "type", "item"})
+
+
+class JournalWarning(UserWarning):
+    """A journal line was skipped; the message names ``journal.jsonl:<line>``."""
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return format_time(value)
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=str)
+    raise TypeError(f"cannot journal a {type(value).__name__}: {value!r}")
+
+
+def encode_event(event: Event) -> bytes:
+    """The event as one compact JSON line, newline included."""
+    clash = _RESERVED & event.data.keys()
+    if clash:
+        raise ValueError(f"event data may not use the reserved keys {sorted(clash)}")
+    raw = event.to_dict()
+    opts: dict[str, Any] = {"separators": (",", ":"), "default": _json_default}
+    try:
+        return (json.dumps(raw, ensure_ascii=False, **opts) + "\n").encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: let JSON escape it instead
+        return (json.dumps(raw, ensure_ascii=True, **opts) + "\n").encode("ascii")
+
+
+def _key_id(item_id: str) -> str:
+    try:
+        return normalise_id(item_id)
+    except ValueError:
+        return item_id
+
+
+class Journal:
+    """Appends events and reads them back, re-parsing only what was added since.
+
+    Reads are incremental (the byte offset of the last complete line is kept),
+    so a UI can call :meth:`tail` every second on a journal of months.
+    """
+
+    def __init__(self, root: Path, *, fsync: bool = False) -> None:
+        self.paths = ShipdeckPaths(Path(root))
+        self.path = self.paths.journal
+        self.name = self.paths.display(self.path)
+        self.fsync = fsync
+        self._write_lock = threading.Lock()
+        self._read_lock = threading.Lock()
+        self._events: list[Event] = []
+        self._offset = 0  # bytes of complete lines already parsed
+        self._lines = 0  # how many complete lines that was
+        self._ident: tuple[int, int] | None = None
+
+    def append(self, event: Event) -> Event:
+        """Write ``event`` as one line, flushed to the OS (and fsynced if asked)."""
+        data = encode_event(event)
+        self.paths.ensure()
+        with self._write_lock:
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)  # only to see a finished last line; brief
+                size = os.fstat(fd).st_size
+                if size and os.pread(fd, 1, size - 1) != b"\n":
+                    data = b"\n" + data  # end a torn line so ours stays readable
+                view = memoryview(data)
+                while view:  # one write() on a regular file; the loop is for disk-full
+                    view = view[os.write(fd, view) :]
+                if self.fsync:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+        return event
+
+    def read(
+        self, since: datetime | None = None, types: Iterable[str] | None = None
+    ) -> list[Event]:
+        """Events in file order, optionally from ``since`` (inclusive) and of ``types``."""
+        events = self._refresh()
+        if since is not None:
+            since = since if since.tzinfo else since.replace(tzinfo=UTC)
+            events = [e for e in events if e.ts >= since]
+        if types is not None:
+            wanted = {types} if isinstance(types, str) else set(types)
+            events = [e for e in events if e.type in wanted]
+        return events
+
+    def tail(self, n: int) -> list[Event]:
+        """The last ``n`` events."""
+        return self._refresh()[-n:] if n > 0 else []
+
+    def for_item(self, item_id: str) -> list[Event]:
+        """An item's history, oldest first."""
+        wanted = _key_id(item_id)
+        return [e for e in self._refresh() if e.item is not None and _key_id(e.item) == wanted]
+
+    def _refresh(self) -> list[Event]:
+        with self._read_lock:
+            try:
+                f = open(self.path, "rb")  # noqa: SIM115 - closed just below
+            except FileNotFoundError:
+                self._reset(None)
+                return []
+            with f:
+                fcntl.flock(f.fileno(), fcntl.LOCK_SH)  # no append half-done while we read
+                st = os.fstat(f.fileno())
+                if (st.st_dev, st.st_ino) != self._ident or st.st_size < self._offset:
+                    self._reset((st.st_dev, st.st_ino))  # replaced or truncated: start over
+                f.seek(self._offset)
+                chunk = f.read()
+            end = chunk.rfind(b"\n") + 1
+            for raw in chunk[:end].split(b"\n")[:-1]:
+                self._lines += 1
+                event = self._decode(raw, self._lines, "an undecodable line")
+                if event is not None:
+                    self._events.append(event)
+            self._offset += end
+            events = list(self._events)
+            # A last line without its newline: torn by a kill, or being written now.
+            last = self._decode(chunk[end:], self._lines + 1, "a torn last line")
+        if last is not None:
+            events.append(last)
+        return events
+
+    def _reset(self, ident: tuple[int, int] | None) -> None:
+        self._events, self._offset, self._lines, self._ident = [], 0, 0, ident
+
+    def _decode(self, raw: bytes, line: int, what: str) -> Event | None:
+        if not raw.strip():
+            return None
+        try:
+            data = json.loads(raw.decode("utf-8"))
+            if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+                raise ValueError("not an event object")
+            if data.get("item") is not None and not isinstance(data["item"], str):
+                raise ValueError("item is not text")
+            event = Event.from_dict(data)
+        except (ValueError, TypeError, KeyError) as e:
+            reason = " ".join(str(e).split())[:120]
+            warnings.warn(f"{self.name}:{line}: skipped {what} ({reason})", JournalWarning, 3)
+            return None
+        if event.ts.tzinfo is None:
+            event = replace(event, ts=event.ts.replace(tzinfo=UTC))
+        return event

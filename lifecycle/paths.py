@@ -1,0 +1,104 @@
+"""Where shipdeck keeps its files inside a repository (DESIGN.md section 2).
+
+One place names them so the store, the journal, the engine and ``shipdeck init``
+never disagree about a path or about what git should ignore.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+DIR_NAME = ".shipdeck"
+
+# Local files: everything in .shipdeck except board.yaml (and this file) stays
+# out of git. ``*.tmp`` covers a temp file left by a writer that was killed.
+GITIGNORE = """\
+# Written by shipdeck: local state. board.yaml is meant to be committed.
+runs/
+journal.jsonl
+releases/
+reports/
+*.lock
+*.tmp
+state/
+"""
+
+_RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+@dataclass(frozen=True)
+class ShipdeckPaths:
+    """The ``.shipdeck`` layout under one repository root."""
+
+    root: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root))
+
+    @property
+    def dir(self) -> Path:
+        return self.root / DIR_NAME
+
+    @property
+    def board(self) -> Path:
+        return self.dir / "board.yaml"
+
+    @property
+    def board_lock(self) -> Path:
+        return self.dir / "board.lock"
+
+    @property
+    def journal(self) -> Path:
+        return self.dir / "journal.jsonl"
+
+    @property
+    def runs(self) -> Path:
+        return self.dir / "runs"
+
+    @property
+    def releases(self) -> Path:
+        return self.dir / "releases"
+
+    @property
+    def reports(self) -> Path:
+        return self.dir / "reports"
+
+    @property
+    def state(self) -> Path:
+        return self.dir / "state"
+
+    @property
+    def gitignore(self) -> Path:
+        return self.dir / ".gitignore"
+
+    def run_log(self, run_id: str) -> Path:
+        """``runs/<run_id>.log``; the id must be a plain file name, never a path."""
+        if not _RUN_ID_RE.match(run_id) or ".." in run_id:
+            raise ValueError(f"not a run id: {run_id!r}")
+        return self.runs / f"{run_id}.log"
+
+    def display(self, path: Path) -> str:
+        """``path`` relative to the root, for messages (``.shipdeck/board.yaml``)."""
+        try:
+            return Path(path).relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
+
+    def ensure(self) -> Path:
+        """Create ``.shipdeck`` (and its .gitignore if missing); never overwrite one.
+
+        Called by every writer, so local files are ignored even before
+        ``shipdeck init`` ran.
+        """
+        self.dir.mkdir(parents=True, exist_ok=True)
+        if not self.gitignore.exists():
+            try:
+                fd = os.open(self.gitignore, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            except FileExistsError:
+                return self.dir
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(GITIGNORE)
+        return self.dir
