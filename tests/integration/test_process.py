@@ -1,0 +1,330 @@
+"""LocalProcessRunner against real processes: streaming, batching, cancel, timeout, orphans."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import psutil
+import pytest
+
+from backends.process import LocalProcessRunner
+from lifecycle.ports import CancelToken, Line, StepResult, Stream
+
+ROOT = Path(__file__).resolve().parents[2]
+PY = shlex.quote(sys.executable)
+# Two background sleeps in a subshell: the tree is guard > sh > sh > sleep, sleep.
+# "ready" comes after both forks have exec'd sleep, so the whole tree exists when it is
+# seen (a fork still running the shell's trap code would drop a SIGTERM meant for it).
+TREE = "(sleep 300 & sleep 300 & sleep 0.1; echo ready; wait) & wait"
+# Without the variables the runner adds, so the tests show that it adds them.
+BASE_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+
+
+class Recorder:
+    """A sink that remembers every batch and when it arrived."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[float, list[Line]]] = []
+
+    def __call__(self, lines: Sequence[Line]) -> None:
+        self.calls.append((time.monotonic(), list(lines)))
+
+    @property
+    def lines(self) -> list[Line]:
+        return [line for _, batch in self.calls for line in batch]
+
+    def texts(self, stream: Stream = Stream.STDOUT) -> list[str]:
+        return [line.text for line in self.lines if line.stream is stream]
+
+
+def run(
+    command: str,
+    *,
+    cwd: str = str(ROOT),
+    env: dict[str, str] | None = None,
+    cancel: CancelToken | None = None,
+) -> tuple[StepResult, Recorder]:
+    sink = Recorder()
+    result = LocalProcessRunner().run(
+        command,
+        cwd=cwd,
+        env=BASE_ENV if env is None else env,
+        sink=sink,
+        cancel=cancel or CancelToken(),
+    )
+    return result, sink
+
+
+def tree_of_guard(parent: psutil.Process) -> list[psutil.Process]:
+    """The guard under ``parent`` and everything it spawned."""
+    guards = [p for p in parent.children() if any("_guard.py" in a for a in _cmdline(p))]
+    assert len(guards) == 1
+    return [guards[0], *guards[0].children(recursive=True)]
+
+
+def _cmdline(proc: psutil.Process) -> list[str]:
+    try:
+        return [str(arg) for arg in proc.cmdline()]
+    except (psutil.Error, OSError):  # exited meanwhile
+        return []
+
+
+def alive(procs: Iterable[psutil.Process]) -> list[psutil.Process]:
+    out = []
+    for p in procs:
+        try:
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                out.append(p)
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
+def wait_all_gone(procs: list[psutil.Process], within: float) -> list[psutil.Process]:
+    deadline = time.monotonic() + within
+    while (left := alive(procs)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
+
+
+def test_output_is_streamed_as_it_comes() -> None:
+    # Python without flush(): only PYTHONUNBUFFERED makes the first line come early.
+    script = "import time; print('first'); time.sleep(1); print('second')"
+    t0 = time.monotonic()
+    result, sink = run(f"{PY} -c {shlex.quote(script)}")
+    ended = time.monotonic()
+    assert result.ok and sink.texts() == ["first", "second"]
+    first_at = next(at for at, batch in sink.calls if any(li.text == "first" for li in batch))
+    assert first_at - t0 < 0.7 and ended - first_at > 0.7
+
+
+def test_known_buffering_variables_are_added_unless_the_caller_set_them() -> None:
+    show = "printf '%s\\n' \"$PYTHONUNBUFFERED\""
+    assert run(show)[1].texts() == ["1"]
+    assert run(show, env=dict(BASE_ENV, PYTHONUNBUFFERED="0"))[1].texts() == ["0"]
+
+
+def test_stdout_and_stderr_are_told_apart_and_exit_code_propagates() -> None:
+    result, sink = run("echo out; echo err >&2; printf 'no newline'; exit 3")
+    assert result.exit_code == 3 and not result.ok and result.error is None
+    assert sink.texts(Stream.STDOUT) == ["out", "no newline"]
+    assert sink.texts(Stream.STDERR) == ["err"]
+
+
+def test_missing_cwd_is_an_error_not_an_exception(tmp_path: Path) -> None:
+    result, sink = run("echo never", cwd=str(tmp_path / "missing"))
+    assert result.exit_code is None and not result.ok
+    assert result.error and "missing" in result.error
+    assert sink.lines == []
+
+
+def test_missing_shell_is_an_error() -> None:
+    result = LocalProcessRunner(shell="/no/such/sh").run(
+        "true", cwd=str(ROOT), env=BASE_ENV, sink=Recorder(), cancel=CancelToken()
+    )
+    assert result.exit_code is None and result.error and "/no/such/sh" in result.error
+
+
+def test_unknown_command_is_exit_127() -> None:
+    result, sink = run("no-such-command-shipdeck")
+    assert result.exit_code == 127
+    assert any("no-such-command-shipdeck" in t for t in sink.texts(Stream.STDERR))
+
+
+def test_many_lines_arrive_in_few_batches_and_in_order() -> None:
+    result, sink = run(f"{PY} -c 'for i in range(100000): print(i)'")
+    assert result.ok
+    assert sink.texts() == [str(i) for i in range(100000)]
+    assert len(sink.calls) < 500
+    assert max(len(batch) for _, batch in sink.calls) <= 1000
+
+
+def test_huge_line_without_newline_is_cut_into_pieces_intact() -> None:
+    script = "import sys; sys.stdout.write('x' * 5_000_000 + 'y\\nafter')"
+    t0 = time.monotonic()
+    result, sink = run(f"{PY} -c {shlex.quote(script)}")
+    assert result.ok and time.monotonic() - t0 < 5
+    texts = sink.texts()
+    assert texts[-1] == "after"
+    assert "".join(texts[:-1]) == "x" * 5_000_000 + "y"
+    assert max(len(t) for t in texts) <= 1 << 20
+
+
+def test_crlf_and_progress_redraws_keep_the_last_state() -> None:
+    result, sink = run(r"printf 'win\r\n 10%%\r 50%%\r100%%\ndone\n'")
+    assert result.ok and sink.texts() == ["win", "100%", "done"]
+
+
+def test_utf8_split_across_reads_is_decoded_whole() -> None:
+    # The odd offset puts read boundaries inside two-byte characters.
+    result, sink = run(f"{PY} -c \"print('x' + 'é' * 100000)\"")
+    assert result.ok and sink.texts() == ["x" + "é" * 100000]
+
+
+def test_item_fields_reach_the_command_as_text_only(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    title = f"$(touch {marker}) `touch {marker}`; touch {marker}"
+    env = dict(BASE_ENV, SHIPDECK_ITEM_TITLE=title)
+    result, sink = run("printf '%s\\n' \"$SHIPDECK_ITEM_TITLE\"", env=env)
+    assert result.ok and sink.texts() == [title]
+    assert not marker.exists()
+
+
+def test_background_leftovers_die_when_the_step_ends() -> None:
+    result, sink = run("sleep 300 & echo $!")
+    assert result.ok
+    leftover = psutil.Process(int(sink.texts()[0]))
+    assert wait_all_gone([leftover], within=2) == []
+
+
+def test_cancel_before_start_starts_nothing() -> None:
+    token = CancelToken()
+    token.cancel()
+    result, sink = run("echo never", cancel=token)
+    assert result.cancelled and result.exit_code is None and sink.lines == []
+
+
+@pytest.mark.parametrize("ignore_term", [False, True], ids=["sigterm", "sigkill-after-grace"])
+def test_cancel_kills_the_whole_tree(ignore_term: bool) -> None:
+    token = CancelToken()
+    tree: list[psutil.Process] = []
+    me = psutil.Process()
+
+    def sink(lines: Sequence[Line]) -> None:
+        if any(li.text == "ready" for li in lines) and not tree:
+            tree.extend(tree_of_guard(me))
+            token.cancel()
+
+    command = ("trap '' TERM; " if ignore_term else "") + TREE
+    t0 = time.monotonic()
+    result = LocalProcessRunner(grace=0.5).run(
+        command, cwd=str(ROOT), env=BASE_ENV, sink=sink, cancel=token
+    )
+    assert result.cancelled and not result.timed_out
+    assert len(tree) >= 5, [p.cmdline() for p in tree]  # guard, sh, sh, sleep, sleep
+    assert wait_all_gone(tree, within=1) == []
+    if ignore_term:
+        assert result.exit_code is None  # SIGKILLed after the grace period
+    else:
+        assert result.exit_code == 128 + 15  # sh died of the SIGTERM, well within the grace
+        assert time.monotonic() - t0 < 2
+
+
+def test_cancel_lets_grandchildren_clean_up_before_the_kill() -> None:
+    token = CancelToken()
+    sink = Recorder()
+
+    def cancel_when_ready(lines: Sequence[Line]) -> None:
+        sink(lines)
+        if any(li.text == "ready" for li in lines):
+            token.cancel()
+
+    cleanup = "trap 'sleep 0.2; echo cleaned up; exit 0' TERM"
+    result = LocalProcessRunner(grace=3).run(
+        f"({cleanup}; sleep 300 & sleep 0.1; echo ready; wait) & wait",
+        cwd=str(ROOT),
+        env=BASE_ENV,
+        sink=cancel_when_ready,
+        cancel=token,
+    )
+    assert result.cancelled and result.duration < 2
+    # The top shell dies at once; its subshell got SIGTERM too and had time to finish.
+    assert sink.texts() == ["ready", "cleaned up"]
+
+
+def test_a_failing_sink_still_leaves_no_process_behind() -> None:
+    tree: list[psutil.Process] = []
+
+    def sink(lines: Sequence[Line]) -> None:
+        tree.extend(tree_of_guard(psutil.Process()))
+        raise RuntimeError("log pane gone")
+
+    with pytest.raises(RuntimeError, match="log pane gone"):
+        LocalProcessRunner().run(TREE, cwd=str(ROOT), env=BASE_ENV, sink=sink, cancel=CancelToken())
+    assert len(tree) >= 5
+    assert wait_all_gone(tree, within=1) == []
+
+
+def test_timeout_kills_the_whole_tree() -> None:
+    tree: list[psutil.Process] = []
+    me = psutil.Process()
+
+    def sink(lines: Sequence[Line]) -> None:
+        if any(li.text == "ready" for li in lines):
+            tree.extend(tree_of_guard(me))
+
+    t0 = time.monotonic()
+    result = LocalProcessRunner(grace=0.5).run(
+        TREE, cwd=str(ROOT), env=BASE_ENV, sink=sink, cancel=CancelToken(), timeout=1.0
+    )
+    assert result.timed_out and not result.cancelled and not result.ok
+    assert 1.0 <= time.monotonic() - t0 < 3
+    assert len(tree) >= 5
+    assert wait_all_gone(tree, within=1) == []
+
+
+KILLED_SCRIPT = """
+import os, sys
+sys.path.insert(0, {root!r})
+from backends.process import LocalProcessRunner
+from lifecycle.ports import CancelToken
+
+def sink(lines):
+    for line in lines:
+        print(line.text, flush=True)
+
+LocalProcessRunner(grace={grace}).run(
+    {command!r}, cwd={root!r}, env=dict(os.environ), sink=sink, cancel=CancelToken()
+)
+"""
+
+
+@pytest.mark.parametrize("ignore_term", [False, True], ids=["sigterm", "sigkill-after-grace"])
+def test_no_orphan_when_shipdeck_is_killed(tmp_path: Path, ignore_term: bool) -> None:
+    marker = tmp_path / "cleaned-up"
+    if ignore_term:
+        command = "trap '' TERM; " + TREE
+    else:  # the subshell may clean up on SIGTERM before the group is SIGKILLed
+        command = f"(trap 'sleep 0.2; touch {marker}; exit 0' TERM; {TREE[1:]}"
+    script = tmp_path / "fake_shipdeck.py"
+    script.write_text(
+        textwrap.dedent(KILLED_SCRIPT).format(root=str(ROOT), grace=1.0, command=command)
+    )
+    shipdeck = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert shipdeck.stdout is not None
+        assert shipdeck.stdout.readline().strip() == "ready"
+        tree = tree_of_guard(psutil.Process(shipdeck.pid))
+        assert len(tree) >= 5
+        shipdeck.kill()
+        shipdeck.wait()
+        assert wait_all_gone(tree, within=4) == []
+        assert marker.exists() is not ignore_term
+    finally:
+        shipdeck.kill()
+        shipdeck.wait()
+
+
+def test_steps_run_side_by_side() -> None:
+    results: list[tuple[StepResult, Recorder]] = []
+
+    def one(i: int) -> None:
+        results.append(run(f"sleep 0.3; echo {i}"))
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(4)]
+    t0 = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert time.monotonic() - t0 < 1.5
+    assert sorted(sink.texts()[0] for _, sink in results) == ["0", "1", "2", "3"]
+    assert all(r.ok for r, _ in results)

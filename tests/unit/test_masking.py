@@ -1,0 +1,65 @@
+"""Secrets named in the config never reach the log pane or the saved log."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from lifecycle.masking import SecretMasker, masked_sink
+from lifecycle.ports import Line, Stream
+
+
+def test_secret_in_a_line_is_masked_everywhere_it_occurs() -> None:
+    masker = SecretMasker({"TOKEN": "s3cr3t-token"})
+    assert masker.mask("login s3cr3t-token and again s3cr3t-token.") == "login *** and again ***."
+    assert masker.mask("nothing to see") == "nothing to see"
+
+
+def test_longest_secret_wins_so_no_suffix_leaks() -> None:
+    # "abc" inside "abcdef": masking the short one first would leave "***def".
+    masker = SecretMasker({"SHORT": "abcd", "LONG": "abcdefgh"})
+    assert masker.mask("x abcdefgh y abcd z") == "x *** y *** z"
+
+
+def test_overlapping_secrets_leave_no_fragment() -> None:
+    masker = SecretMasker({"A": "abcdef", "B": "defghi"})
+    assert masker.mask("<abcdefghi>") == "<***>"
+    assert masker.mask("<defghi abcdef>") == "<*** ***>"
+
+
+def test_a_secret_overlapping_itself_is_masked_whole() -> None:
+    # Non-overlapping search would mask "abab" in "ababab" and leave "ab" behind.
+    assert SecretMasker({"R": "abab"}).mask("ababab!") == "***!"
+
+
+def test_empty_and_regex_special_values_are_safe() -> None:
+    masker = SecretMasker({"EMPTY": "", "RE": "a.b*c"})
+    assert masker.mask("axbbc a.b*c") == "axbbc ***"
+    assert not SecretMasker({"EMPTY": ""})
+    assert SecretMasker({}).mask("text") == "text"
+
+
+def test_multi_line_secret_is_masked_line_by_line() -> None:
+    masker = SecretMasker({"KEY": "-----BEGIN-----\nMIIEvQIBADANBg\n-----END-----\n"})
+    assert masker.mask("MIIEvQIBADANBg") == "***"
+    assert masker.mask("-----END-----") == "***"
+
+
+def test_mask_lines_keeps_streams_and_untouched_lines() -> None:
+    masker = SecretMasker({"PW": "hunter22"})
+    clean = Line(Stream.STDOUT, "ok")
+    lines = [clean, Line(Stream.STDERR, "pw=hunter22"), Line(Stream.INFO, "$ deploy hunter22")]
+    out = masker.mask_lines(lines)
+    assert out[0] is clean
+    assert out[1:] == [Line(Stream.STDERR, "pw=***"), Line(Stream.INFO, "$ deploy ***")]
+
+
+def test_masked_sink_masks_each_batch() -> None:
+    got: list[Sequence[Line]] = []
+    sink = masked_sink(got.append, SecretMasker({"PW": "hunter22"}))
+    sink([Line(Stream.STDOUT, "hunter22 hunter22")])
+    assert got == [[Line(Stream.STDOUT, "*** ***")]]
+
+
+def test_masked_sink_without_secrets_is_the_sink_itself() -> None:
+    got: list[Sequence[Line]] = []
+    assert masked_sink(got.append, SecretMasker({"X": ""})) == got.append
