@@ -1,0 +1,270 @@
+"""Every key of DESIGN.md section 6, pressed in the real app on a real demo repository.
+
+Each test asserts the key's effect on the world (the board file, git, the
+journal, the processes), not only on the screen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+import pytest
+from textual.command import CommandPalette
+from textual.widgets import TabbedContent
+
+from lifecycle.items import RunState
+from lifecycle.stages import Stage
+from tests.tui.conftest import commit
+from tui.app import ShipdeckApp
+from tui.details import ItemDetailsScreen
+from tui.dialogs import ConfirmScreen, HelpScreen
+from tui.item_form import ItemFormScreen
+from tui.project import Project
+
+SIZE = (120, 40)
+
+
+async def until(pilot, check: Callable[[], bool], timeout: float = 60) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for the app")
+        await pilot.pause(0.1)
+
+
+def stage_of(project: Project, item_id: str) -> tuple[Stage, RunState]:
+    item = project.store.load().get(item_id)
+    return item.stage, item.current.state
+
+
+async def test_start_selects_first_card_of_leftmost_column(demo_project: Project) -> None:
+    app = ShipdeckApp(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.board.selected_id() == "SD-2"  # Plan is leftmost; SD-1 sits in Code
+        await pilot.press("l")
+        assert app.board.selected_id() == "SD-1"
+        await pilot.press("h", "j")
+        assert app.board.selected_id() == "SD-3"
+        await pilot.press("k", "right")
+        assert app.board.selected_id() == "SD-1"
+
+
+async def test_n_adds_an_item_and_selects_it(demo_project: Project) -> None:
+    app = ShipdeckApp(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("n")
+        assert isinstance(app.screen, ItemFormScreen)
+        await pilot.press("ctrl+s")  # empty title: refused, form stays
+        assert isinstance(app.screen, ItemFormScreen)
+        await pilot.press(*"Add dark mode")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        board = demo_project.store.load()
+        assert board.get("SD-5").title == "Add dark mode"
+        assert app.board.selected_id() == "SD-5"
+
+
+async def test_e_edits_the_selected_item(demo_project: Project) -> None:
+    app = ShipdeckApp(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("e")
+        assert isinstance(app.screen, ItemFormScreen)
+        await pilot.press("end", *" now", "ctrl+s")
+        await pilot.pause()
+        assert demo_project.store.load().get("SD-2").title.endswith(" now")
+
+
+async def test_enter_opens_details_with_history(demo_project: Project) -> None:
+    app = ShipdeckApp(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("l", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ItemDetailsScreen)
+        assert app.screen.item_id == "SD-1"
+        table = app.screen.query_one("#details-history")
+        assert table.row_count == 1  # the Code run
+        await pilot.press("escape")
+        assert not isinstance(app.screen, ItemDetailsScreen)
+
+
+async def test_a_advances_through_deploy_and_the_service_answers(demo_project: Project) -> None:
+    app = ShipdeckApp(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("l", "a")
+        await until(pilot, lambda: stage_of(demo_project, "SD-1") == (Stage.DEPLOY, RunState.PASSED))
+        assert "v0.1.0" in [t for t in demo_project.store.load().get("SD-1").artifacts.values()]
+        status = app.engine.target_for("staging").status()
+        assert status.healthy is True
+        assert status.version == "0.1.0"
+        assert app.board.selected_id() == "SD-1"  # the cursor followed the card
+
+
+async def test_a_refusal_is_explained_in_the_gates_words(demo_project: Project) -> None:
+    app = ShipdeckApp(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("a")  # SD-2: Plan -> Code creates its branch
+        await until(pilot, lambda: stage_of(demo_project, "SD-2") == (Stage.CODE, RunState.PASSED))
+        await pilot.press("a")  # no commits on the new branch yet
+        await until(pilot, lambda: any("no commits ahead" in n.message for n in app._notifications))
+        assert stage_of(demo_project, "SD-2")[0] is Stage.CODE
+
+
+async def test_b_moves_back_one_stage(demo_project: Project) -> None:
+    app = ShipdeckApp(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("l", "b")
+        await pilot.pause()
+        assert stage_of(demo_project, "SD-1")[0] is Stage.PLAN
+        assert app.board.selected_id() == "SD-1"
+
+
+async def test_r_reruns_the_current_stage(demo_project: Project) -> None:
+    before = demo_project.store.load().get("SD-1").current.run_id
+    app = ShipdeckApp(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("l", "r")
+        await until(
+            pilot,
+            lambda: demo_project.store.load().get("SD-1").current.run_id != before
+            and not demo_project.store.load().get("SD-1").running,
+        )
+        assert stage_of(demo_project, "SD-1") == (Stage.CODE, RunState.PASSED)
+
+
+SLOW = """\
+version: 1
+project: slow
+stages:
+  build:
+    - run: "sh -c 'sleep 120 & echo $! > \\"$PIDFILE\\"; wait'"
+"""
+
+
+async def test_x_cancels_the_run_and_its_processes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = tmp_path / "slow"
+    repo.mkdir()
+    pidfile = tmp_path / "pid"
+    monkeypatch.setenv("PIDFILE", str(pidfile))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    commit(repo, "init", "-q", "-b", "main")
+    (repo / "shipdeck.yaml").write_text(SLOW)
+    commit(repo, "add", "-A")
+    commit(repo, "commit", "-q", "-m", "init")
+    project = Project(repo)
+    project.store.add("Slow build")
+    app = ShipdeckApp(project)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("a")
+        await until(pilot, lambda: stage_of(project, "SD-1")[0] is Stage.CODE)
+        (repo / "f").write_text("x")
+        commit(repo, "add", "f")
+        commit(repo, "commit", "-q", "-m", "work")
+        await pilot.press("a")
+        await until(pilot, lambda: pidfile.exists() and pidfile.read_text().strip() != "")
+        pid = int(pidfile.read_text())
+        assert psutil.pid_exists(pid)
+        await pilot.press("x")
+        await until(pilot, lambda: stage_of(project, "SD-1") == (Stage.BUILD, RunState.CANCELLED))
+        await asyncio.sleep(0.2)
+        gone = not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        assert gone
+
+
+async def test_d_deploys_and_R_rolls_back(demo_project: Project) -> None:
+    app = ShipdeckApp(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("l", "a")
+        await until(pilot, lambda: stage_of(demo_project, "SD-1") == (Stage.DEPLOY, RunState.PASSED))
+        # a second release from SD-2, back in Plan (the cursor followed SD-1 to Deploy)
+        await pilot.press("h", "h", "h", "h", "h")
+        assert app.board.selected_id() == "SD-2"
+        await pilot.press("a")
+        await until(pilot, lambda: stage_of(demo_project, "SD-2") == (Stage.CODE, RunState.PASSED))
+        (demo_project.root / "NOTES.md").write_text("notes\n")
+        commit(demo_project.root, "add", "NOTES.md")
+        commit(demo_project.root, "commit", "-q", "-m", "SD-2: notes")
+        await pilot.press("a")
+        await until(pilot, lambda: stage_of(demo_project, "SD-2") == (Stage.DEPLOY, RunState.PASSED))
+        assert app.engine.target_for("staging").status().version == "0.2.0"
+        await pilot.press("R")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await until(
+            pilot,
+            lambda: any(
+                e.type == "rolled_back" and e.get("to_version") == "0.1.0"
+                for e in demo_project.journal.read()
+            ),
+        )
+        assert app.engine.target_for("staging").status().version == "0.1.0"
+        await pilot.press("d")  # one environment: no picker, no approval asked
+        await until(pilot, lambda: app.engine.target_for("staging").status().version == "0.2.0")
+
+
+async def test_pane_keys_show_and_focus_their_pane(demo_project: Project) -> None:
+    app = ShipdeckApp(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        tabs = app.board.query_one("#panes", TabbedContent)
+        for key, pane in (("m", "metrics"), ("v", "events"), ("o", "envs"), ("L", "logs")):
+            await pilot.press(key)
+            await pilot.pause()
+            assert tabs.active == pane
+            assert app.focused is not None
+            assert app.focused in app.board.query_one(f"#{pane}").query("*")
+
+
+async def test_help_palette_and_quit(demo_project: Project) -> None:
+    app = ShipdeckApp(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        assert isinstance(app.screen, CommandPalette)
+        await pilot.press(*"Go to SD-4", "enter")
+        await pilot.pause(0.3)
+        assert app.board.selected_id() == "SD-4"
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == 0
+
+
+async def test_quit_with_a_run_in_flight_asks_and_cancels(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = tmp_path / "slow"
+    repo.mkdir()
+    pidfile = tmp_path / "pid"
+    monkeypatch.setenv("PIDFILE", str(pidfile))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    commit(repo, "init", "-q", "-b", "main")
+    (repo / "shipdeck.yaml").write_text(SLOW)
+    commit(repo, "add", "-A")
+    commit(repo, "commit", "-q", "-m", "init")
+    project = Project(repo)
+    project.store.add("Slow build")
+    app = ShipdeckApp(project)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("a")
+        await until(pilot, lambda: stage_of(project, "SD-1")[0] is Stage.CODE)
+        (repo / "f").write_text("x")
+        commit(repo, "add", "f")
+        commit(repo, "commit", "-q", "-m", "work")
+        await pilot.press("a")
+        await until(pilot, lambda: pidfile.exists() and pidfile.read_text().strip() != "")
+        pid = int(pidfile.read_text())
+        await pilot.press("q")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await until(pilot, lambda: not app.is_running, timeout=40)
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert json.loads(json.dumps(project.store.load().get("SD-1").current.state.value)) == "cancelled"

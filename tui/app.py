@@ -1,0 +1,258 @@
+"""The shipdeck board app: wires the engine to the screens.
+
+Engine work runs in thread workers; engine events come back as messages
+(``post_message`` is thread-safe) and are handled on the UI thread. Errors
+from any worker are reported in one place, :meth:`on_worker_state_changed`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from textual import on
+from textual.app import App
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from lifecycle import events as ev
+from lifecycle.engine import Engine, EngineEvent, RunFinished, RunOutput, RunStarted
+from lifecycle.items import Item, RunState
+from lifecycle.ports import Line, Stream
+from lifecycle.stages import Stage
+from tui import settings
+from tui.app_actions import BoardActions
+from tui.app_panes import PaneFeeds
+from tui.board_screen import BoardScreen
+from tui.project import Project
+
+
+class EngineEventPosted(Message):
+    """An engine event, carried from a worker thread to the UI thread."""
+
+    def __init__(self, event: EngineEvent) -> None:
+        super().__init__()
+        self.event = event
+
+
+class ShipdeckApp(BoardActions, PaneFeeds, App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "shipdeck"
+    BINDINGS = [
+        Binding("question_mark", "help", "Help"),
+        Binding("ctrl+p", "command_palette", "Palette", show=False),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(self, project: Project, engine: Engine | None = None) -> None:
+        super().__init__()
+        from tui.palette import BoardCommands
+
+        self.COMMANDS = App.COMMANDS | {BoardCommands}
+        self.project = project
+        self._engine = engine
+        self.items: dict[str, Item] = {}
+        self.selected: str | None = None
+        self.frame = 0
+        self._stamp: object = None
+        self.board = BoardScreen()
+        self.follow = LogFollower(self)
+        self.sub_title = f"{project.config.project} · {project.root}"
+        saved = settings.load().get("theme")
+        if isinstance(saved, str) and saved in self.available_themes:
+            self.theme = saved
+
+    # --- wiring ------------------------------------------------------------------------
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            from tui.wiring import build_engine
+
+            self._engine = build_engine(self.project)
+        return self._engine
+
+    def get_default_screen(self) -> Screen[Any]:
+        return self.board
+
+    def on_mount(self) -> None:
+        self.engine.subscribe(self._from_engine)
+        self.engine.recover()
+        self.reload_board()
+        self.board.select_first()
+        self.set_interval(1.0, self._poll_store)
+        self.set_interval(0.1, self._spin)
+
+    def _from_engine(self, event: EngineEvent) -> None:
+        self.post_message(EngineEventPosted(event))  # any thread
+
+    def watch_theme(self, theme: str) -> None:
+        settings.save({"theme": theme})
+
+    # --- the board -----------------------------------------------------------------------
+
+    def reload_board(self) -> None:
+        board = self.project.store.load()
+        self._stamp = self.project.store.stamp()
+        before = self.items.get(self.selected) if self.selected else None
+        self.items = {i.id: i for i in board.active()}
+        self.board.show_items(list(self.items.values()), self.frame)
+        after = self.items.get(self.selected) if self.selected else None
+        if before and after and before.stage is not after.stage:
+            self.board.select(after.id)  # the cursor follows the card it acted on
+
+    def _poll_store(self) -> None:
+        """Another shipdeck (or the CLI) changed the board: show it."""
+        if self.project.store.changed_since(self._stamp):  # type: ignore[arg-type]
+            self.reload_board()
+
+    def _spin(self) -> None:
+        if any(i.running for i in self.items.values()):
+            self.frame += 1
+            self.board.tick(self.frame)
+
+    def selected_item(self) -> Item | None:
+        item_id = self.board.selected_id() or self.selected
+        return self.items.get(item_id) if item_id else None
+
+    def item_selected(self, item_id: str) -> None:
+        if item_id != self.selected:
+            self.selected = item_id
+            self.follow.item(self.items.get(item_id))
+
+    # --- engine events -------------------------------------------------------------------
+
+    @on(EngineEventPosted)
+    def _engine_event(self, message: EngineEventPosted) -> None:
+        event = message.event
+        if isinstance(event, RunOutput):
+            self.follow.output(event)
+            return
+        self.reload_board()
+        if isinstance(event, RunStarted):
+            self.follow.started(event)
+        elif isinstance(event, RunFinished):
+            self.follow.finished(event)
+            self._announce(event)
+            self.refresh_events()
+
+    def _announce(self, event: RunFinished) -> None:
+        who = event.item_id
+        if event.state is RunState.FAILED:
+            self.notify(f"{who}: {event.stage.label} failed: {event.message}", severity="error")
+        elif event.state is RunState.CANCELLED:
+            self.notify(f"{who}: {event.stage.label} cancelled", severity="warning")
+        elif event.stage is Stage.DEPLOY or who.startswith("env:"):
+            self.notify(event.message or f"{who}: {event.stage.label} passed", title="Deployed")
+
+    # --- running engine work ------------------------------------------------------------
+
+    def run_engine(self, name: str, work: Callable[[], object], group: str = "runs") -> None:
+        self.run_worker(work, name=name, group=group, thread=True, exit_on_error=False)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place worker errors are reported: one line, no traceback."""
+        if event.state is WorkerState.ERROR and event.worker.error is not None:
+            self.notify(str(event.worker.error), title=event.worker.name, severity="error")
+
+    def journal(self, event: ev.Event) -> None:
+        self.engine.record(event)
+
+
+class LogFollower:
+    """Decides what the log pane shows: the selected item's current or last run."""
+
+    def __init__(self, app: ShipdeckApp) -> None:
+        self.app = app
+        self.run_id: str | None = None
+        self.item_id: str | None = None
+
+    @property
+    def pane(self) -> Any:
+        return self.app.board.query_one("#log-pane")
+
+    def _log_path(self, run_id: str) -> Path:
+        return self.app.project.paths.run_log(run_id)
+
+    def item(self, item: Item | None) -> None:
+        self.item_id = item.id if item else None
+        run_id = latest_run(item) if item else None
+        if run_id == self.run_id:
+            return
+        self.run_id = run_id
+        self.stop_env_logs()
+        pane = self.pane
+        pane.clear()
+        if run_id and self._log_path(run_id).exists():
+            pane.border_title = run_id
+            pane.load_file(self._log_path(run_id))
+        else:
+            pane.border_title = item.id if item else ""
+            note = f"{item.id}: no runs yet (press a to advance)" if item else "no item selected"
+            pane.write_lines([Line(Stream.INFO, note)])
+
+    def started(self, event: RunStarted) -> None:
+        if event.item_id == self.item_id:
+            self.run_id = event.run_id
+            self.stop_env_logs()
+            pane = self.pane
+            pane.clear()
+            pane.border_title = event.run_id
+            pane.set_source(event.log_path)  # the run is fed live; the file is for saving
+
+    def output(self, event: RunOutput) -> None:
+        if event.run_id == self.run_id:
+            self.pane.write_lines(event.lines)
+
+    def finished(self, event: RunFinished) -> None:
+        if event.run_id != self.run_id:
+            return
+        item = self.app.items.get(event.item_id)
+        if event.stage is Stage.DEPLOY and event.state is RunState.PASSED and item and item.env:
+            self.follow_env(item.env, f"{item.version} started on {item.env}")
+
+    def follow_env(self, env: str, marker: str) -> None:
+        """After a deploy: the new release's own output, below a marker line."""
+        from lifecycle.ports import CancelToken
+
+        self.stop_env_logs()
+        token = self._env_cancel = CancelToken()
+        self.pane.add_marker(marker)
+        app = self.app
+
+        def pump() -> None:
+            target = app.engine.target_for(env)
+            for batch in target.logs(follow=True, tail=0, cancel=token):
+                lines = app.engine.masker.mask_lines(batch)
+                if token.cancelled:
+                    return
+                app.call_from_thread(self.pane.write_lines, lines)
+
+        app.run_engine(f"logs {env}", pump, group="env-logs")
+
+    _env_cancel: Any = None
+
+    def stop_env_logs(self) -> None:
+        if self._env_cancel is not None:
+            self._env_cancel.cancel()
+            self._env_cancel = None
+
+
+def latest_run(item: Item) -> str | None:
+    """The run of the item's current stage, else its most recent run."""
+    if item.current.run_id:
+        return item.current.run_id
+    runs = [s for s in item.states.values() if s.run_id and s.started_at]
+    runs.sort(key=lambda s: s.started_at or 0)  # type: ignore[arg-type, return-value]
+    return runs[-1].run_id if runs else None
+
+
+def run_board(project: Project) -> int:
+    """``shipdeck`` with no command: open the board."""
+    app = ShipdeckApp(project)
+    result = app.run()
+    return int(result or 0)
+

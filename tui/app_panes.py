@@ -1,0 +1,169 @@
+"""Feeding the metrics, events and environments panes. A mixin of the app.
+
+Pollers sample in a thread worker and schedule the next sample only after the
+last one was shown, and only while their pane is visible (DESIGN.md section 7).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from textual import on
+from textual.widgets import TabbedContent
+
+from lifecycle import events as ev
+from lifecycle.ports import EnvStatus
+from widgets.env_pane import EnvironmentsPane
+from widgets.events_pane import EventsPane
+from widgets.metrics_pane import MetricsPane
+
+if TYPE_CHECKING:
+    from lifecycle.watch import Watcher, Sample
+    from tui.app import ShipdeckApp
+
+    _Base = ShipdeckApp
+else:
+    _Base = object
+
+ENV_POLL_SECONDS = 3.0
+
+
+class PaneFeeds(_Base):
+    _watcher: Watcher | None = None
+    _metrics_on = False
+    _envs_on = False
+
+    # --- metrics -----------------------------------------------------------------
+
+    @on(MetricsPane.VisibilityChanged)
+    def _metrics_visibility(self, message: MetricsPane.VisibilityChanged) -> None:
+        self._metrics_on = message.visible
+        if message.visible:
+            self._sample_metrics()
+
+    def _sample_metrics(self) -> None:
+        if not self._metrics_on:
+            return
+        self.run_worker(self._take_sample, thread=True, group="metrics", exit_on_error=False)
+
+    def _take_sample(self) -> None:
+        if self._watcher is None:
+            from backends.metrics import HostMetrics
+            from backends.probe import HttpProber
+            from lifecycle.watch import Watcher
+
+            self._watcher = Watcher(self.engine, HttpProber(), HostMetrics(str(self.project.root)))
+        try:
+            sample = self._watcher.sample()
+        except Exception as exc:  # noqa: BLE001 - a failed sample is reported, the poller goes on
+            self.call_from_thread(self.notify, f"metrics: {exc}", severity="error")
+            self.call_from_thread(self._next_metrics)
+            return
+        self.call_from_thread(self._show_sample, sample)
+
+    def _show_sample(self, sample: Sample) -> None:
+        watcher = self._watcher
+        assert watcher is not None
+        pane = self.board.query_one(MetricsPane)
+        tracker = watcher.tracker
+        pane.show_sample(
+            sample.host, sample.probes, tracker.host, tracker.probes, tracker.active.values()
+        )
+        for alert in sample.alerts:
+            if alert.cleared:
+                self.notify(alert.message, title=f"{alert.id} cleared")
+            else:
+                self.notify(alert.message, title=f"Alert {alert.id}", severity="error")
+        if sample.alerts:
+            self.refresh_events()
+        self._next_metrics()
+
+    def _next_metrics(self) -> None:
+        if self._metrics_on:
+            self.set_timer(self.project.config.monitor.interval, self._sample_metrics)
+
+    # --- events -------------------------------------------------------------------
+
+    def refresh_events(self) -> None:
+        pane = self.board.query_one(EventsPane)
+        pane.set_events(self.project.journal.tail(500))
+
+    @on(TabbedContent.TabActivated)
+    def _tab_activated(self, message: TabbedContent.TabActivated) -> None:
+        pane = message.pane.id
+        self.envs_visible(pane == "envs")
+        if pane == "events":
+            self.refresh_events()
+
+    @on(EventsPane.BugRequested)
+    def _bug_from_alert(self, message: EventsPane.BugRequested) -> None:
+        from lifecycle.items import Kind
+        from lifecycle.monitor import bug_from_alert
+
+        bug = bug_from_alert(message.event, self.project.config.stages.release.tag)
+        item = self.project.store.add(
+            bug["title"], kind=Kind.BUG, body=bug["body"], links=bug["links"]
+        )
+        self.journal(
+            ev.Event(
+                ev.ITEM_CREATED,
+                item.id,
+                {"title": item.title, "kind": "bug", "links": item.links},
+            )
+        )
+        self.reload_board()
+        self.board.select(item.id)
+        self.notify(f"{item.id} opened from {message.event.get('alert_id')}")
+
+    # --- environments ----------------------------------------------------------------
+
+    def envs_visible(self, visible: bool) -> None:
+        self._envs_on = visible
+        if visible:
+            self._poll_envs()
+
+    def _poll_envs(self) -> None:
+        if self._envs_on:
+            self.run_worker(self._read_envs, thread=True, group="envs", exit_on_error=False)
+
+    def _read_envs(self) -> None:
+        statuses: list[EnvStatus] = []
+        errors: dict[str, str] = {}
+        for name in self.project.config.environments:
+            try:
+                statuses.append(self.engine.target_for(name).status())
+            except Exception as exc:  # noqa: BLE001 - an unreachable engine is shown, not raised
+                errors[name] = str(exc)
+        self.call_from_thread(self._show_envs, statuses, errors)
+
+    def _show_envs(self, statuses: list[EnvStatus], errors: dict[str, str]) -> None:
+        self.board.query_one(EnvironmentsPane).set_status(statuses, errors)
+        if self._envs_on:
+            self.set_timer(ENV_POLL_SECONDS, self._poll_envs)
+
+    @on(EnvironmentsPane.RollbackRequested)
+    def _env_rollback(self, message: Any) -> None:
+        self.run_worker(self._rollback_flow(message.env), group="flows", exit_on_error=False)
+
+    @on(EnvironmentsPane.RestartRequested)
+    def _env_restart(self, message: Any) -> None:
+        from lifecycle import operations
+
+        env = message.env
+        self.run_engine(f"restart {env}", lambda: operations.restart(self.engine, env))
+
+    @on(EnvironmentsPane.StopRequested)
+    def _env_stop(self, message: Any) -> None:
+        from lifecycle import operations
+
+        env = message.env
+        self.run_engine(f"stop {env}", lambda: operations.stop(self.engine, env))
+
+    @on(EnvironmentsPane.ScaleRequested)
+    def _env_scale(self, message: Any) -> None:
+        from lifecycle import operations
+
+        env = message.env
+        current = self.board.query_one(EnvironmentsPane).statuses.get(env)
+        wanted = max(0, ((current.replicas if current else None) or 1) + message.delta)
+        self.run_engine(f"scale {env}", lambda: operations.scale(self.engine, env, wanted))

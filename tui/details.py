@@ -1,0 +1,186 @@
+"""Item details: stage history, runs and their logs, commits, tests, artifacts, deploys."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Label, OptionList, Static
+from textual.widgets.option_list import Option
+
+from lifecycle import events as ev
+from widgets.log_pane import LogPane
+from lifecycle.items import Item, format_time
+from lifecycle.stages import Stage
+from widgets.present_board import clean, state_icon
+
+if TYPE_CHECKING:
+    from tui.app import ShipdeckApp
+
+DEPLOY_TYPES = {ev.DEPLOYED, ev.DEPLOY_FAILED, ev.ROLLED_BACK, ev.RELEASE_CUT}
+
+
+def summary(item: Item) -> Table:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    rows: list[tuple[str, Any]] = [
+        ("kind", item.kind.value + (" (breaking)" if item.breaking else "")),
+        ("stage", f"{item.stage.label} · {item.current.state.value}"),
+        ("branch", item.branch),
+        ("sha", item.sha),
+        ("version", item.version),
+        ("env", item.env),
+        ("links", ", ".join(item.links) or None),
+    ]
+    for key, value in rows:
+        if value:
+            grid.add_row(key, Text(clean(str(value))))
+    if item.body:
+        grid.add_row("", "")
+        grid.add_row("body", Text(item.body.replace("\x1b", "␛")))
+    return grid
+
+
+def tests_text(item: Item) -> Text:
+    t = item.tests
+    if t is None:
+        return Text("no test report yet", style="dim")
+    out = Text()
+    out.append(f"{t.passed} passed", "green")
+    out.append(", ")
+    out.append(f"{t.failed} failed", "bold red" if t.failed else "")
+    out.append(f", {t.skipped} skipped")
+    if t.errors:
+        out.append(f", {t.errors} errors", "bold red")
+    for name in t.failures:
+        out.append(f"\n  ✘ {clean(name)}", "red")
+    return out
+
+
+class ItemDetailsScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape,q", "close", "Back to board"),
+        Binding("tab", "app.focus_next", "Next pane", show=False),
+    ]
+
+    def __init__(self, app: ShipdeckApp, item_id: str) -> None:
+        super().__init__(id="details-screen")
+        self.shipdeck = app
+        self.item_id = item_id
+
+    @property
+    def item(self) -> Item:
+        return self.shipdeck.project.store.load().get(self.item_id)
+
+    def compose(self) -> ComposeResult:
+        from widgets.log_pane import LogPane
+
+        item = self.item
+        yield Label(
+            Text.assemble((item.id, "bold"), "  ", clean(item.title)), id="details-title"
+        )
+        with Horizontal(id="details-body"):
+            with VerticalScroll(id="details-left"):
+                yield Static(summary(item), id="details-summary")
+                yield Label("Stage history", classes="section")
+                yield DataTable(id="details-history", cursor_type="row", zebra_stripes=True)
+                yield Label("Tests", classes="section")
+                yield Static(tests_text(item), id="details-tests")
+                yield Label("Commits ahead of base", classes="section")
+                yield Static("…", id="details-commits")
+                yield Label("Artifacts", classes="section")
+                yield Static(self._artifacts(item), id="details-artifacts")
+                yield Label("Releases and deployments", classes="section")
+                yield Static(self._deploys(), id="details-deploys")
+            with Vertical(id="details-right"):
+                yield Label("Runs (enter shows the log)", classes="section")
+                yield OptionList(id="details-runs")
+                yield LogPane(id="details-log")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        item = self.item
+        table = self.query_one("#details-history", DataTable)
+        table.add_columns("stage", "state", "started", "took", "run")
+        for stage in Stage:
+            st = item.states.get(stage)
+            if st is None:
+                continue
+            icon, style = state_icon(st.state)
+            took = f"{st.duration:.1f}s" if st.duration is not None else ""
+            table.add_row(
+                stage.label,
+                Text(f"{icon} {st.state.value}", style=style),
+                format_time(st.started_at) or "",
+                took,
+                st.run_id or "",
+            )
+        runs = sorted(
+            self.shipdeck.project.paths.runs.glob(f"{item.id}-*.log"),
+            key=lambda p: p.name.split("-")[3] if p.name.count("-") >= 4 else p.name,
+            reverse=True,
+        )
+        options = self.query_one("#details-runs", OptionList)
+        options.add_options(Option(p.stem, id=p.stem) for p in runs)
+        if runs:
+            options.highlighted = 0
+            self._show_run(runs[0].stem)
+        self.run_worker(self._load_commits, thread=True, exit_on_error=False)
+
+    def _load_commits(self) -> None:
+        item = self.item
+        text = Text("no branch yet", style="dim")
+        if item.branch:
+            try:
+                base = self.shipdeck.project.config.base_branch
+                commits = self.shipdeck.engine.vcs.log(base, item.branch, 20)  # type: ignore[attr-defined]
+            except Exception as exc:  # noqa: BLE001 - merged or deleted branches have no "ahead"
+                text = Text(f"{item.branch}: {exc}", style="dim")
+            else:
+                text = Text()
+                for c in commits:
+                    text.append(f"{c['short']} ", "yellow")
+                    text.append(clean(str(c["subject"])) + "\n")
+                if not commits:
+                    text = Text(f"{item.branch} has no commits ahead of {base}", style="dim")
+        self.app.call_from_thread(self.query_one("#details-commits", Static).update, text)
+
+    def _artifacts(self, item: Item) -> Text:
+        if not item.artifacts:
+            return Text("none yet", style="dim")
+        return Text("\n".join(f"{k}: {clean(v)}" for k, v in item.artifacts.items()))
+
+    def _deploys(self) -> Text:
+        events = [e for e in self.shipdeck.project.journal.for_item(self.item_id) if e.type in DEPLOY_TYPES]
+        if not events:
+            return Text("none yet", style="dim")
+        out = Text()
+        for e in reversed(events):
+            style = {ev.DEPLOYED: "green", ev.DEPLOY_FAILED: "red", ev.ROLLED_BACK: "yellow"}.get(
+                e.type, ""
+            )
+            detail = " ".join(
+                f"{k}={e.get(k)}" for k in ("version", "env", "to_version", "reason") if e.get(k)
+            )
+            out.append(f"{format_time(e.ts)} {e.type:<14} {clean(detail)}\n", style)
+        return out
+
+    def _show_run(self, run_id: str) -> None:
+        path = self.shipdeck.project.paths.run_log(run_id)
+        pane = self.query_one("#details-log", LogPane)
+        pane.clear()
+        pane.border_title = run_id
+        pane.load_file(path)
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        if event.option.id:
+            self._show_run(event.option.id)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,200 @@
+"""The journal as a timeline, newest first: deploys, rollbacks, failures, alerts.
+
+The app feeds it (``set_events`` once from the journal, ``add_events`` as events
+are recorded); the pane keeps only the newest ``limit`` rows. New events are
+appended to the table and the rows re-sorted by time, which leaves the cached
+cell sizes of existing rows alone, so a new event costs one row, not a rebuild.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import tzinfo
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.coordinate import Coordinate
+from textual.message import Message
+from textual.widgets import DataTable
+
+from lifecycle.events import ALERT_RAISED, Event
+from widgets.present_ops import event_row
+
+COLUMNS = (("when", "TIME"), ("type", "EVENT"), ("where", "ITEM/ENV"), ("text", "WHAT"))
+
+
+class _Stamp:
+    """The time cell: renders as its text, and carries the row's sort key."""
+
+    __slots__ = ("key", "text")
+
+    def __init__(self, text: Text, key: tuple[float, int]) -> None:
+        self.text = text
+        self.key = key
+
+    def __rich__(self) -> Text:
+        return self.text
+
+    @property
+    def plain(self) -> str:
+        return self.text.plain
+
+
+class EventsPane(Vertical):
+    """Journal events, newest first; ``b`` on an alert asks the app for a bug item."""
+
+    DEFAULT_CSS = """
+    EventsPane { height: 1fr; }
+    EventsPane > DataTable { height: 1fr; }
+    """
+
+    BINDINGS = [
+        Binding("b", "bug_from_alert", "bug from alert", id="events.bug"),
+    ]
+
+    class EventSelected(Message):
+        """Enter was pressed on an event's row."""
+
+        def __init__(self, pane: EventsPane, event: Event) -> None:
+            super().__init__()
+            self.pane = pane
+            self.event = event
+
+        @property
+        def control(self) -> EventsPane:
+            return self.pane
+
+    class BugRequested(Message):
+        """The user asked for a bug item from this ``alert.raised`` event."""
+
+        def __init__(self, pane: EventsPane, event: Event) -> None:
+            super().__init__()
+            self.pane = pane
+            self.event = event
+
+        @property
+        def control(self) -> EventsPane:
+            return self.pane
+
+    def __init__(
+        self,
+        *,
+        limit: int = 500,
+        tz: tzinfo | None = None,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        """``limit``: rows kept (the oldest go first); ``tz``: the zone times are shown in."""
+        super().__init__(name=name, id=id, classes=classes)
+        self.limit = max(1, limit)
+        self.tz = tz
+        self._seq = 0
+        self._events: dict[str, Event] = {}
+        self.table: DataTable[Text | _Stamp] = DataTable(cursor_type="row", id="events-table")
+        self._pending: list[Event] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield self.table
+
+    def on_mount(self) -> None:
+        # DataTable measures cells with the app's console: nothing is added before this.
+        for key, label in COLUMNS:
+            self.table.add_column(label, key=key)
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            self.set_events(pending)
+
+    # --- data ------------------------------------------------------------------
+
+    def _add_row(self, event: Event) -> str:
+        self._seq += 1
+        key = f"ev{self._seq}"
+        cells = event_row(event, self.tz)
+        stamp = _Stamp(cells[0], (event.ts.timestamp(), self._seq))
+        self.table.add_row(stamp, *cells[1:], key=key)
+        self._events[key] = event
+        return key
+
+    def _newest(self, events: Sequence[Event]) -> list[Event]:
+        """The newest ``limit`` of ``events`` in their given (journal) order."""
+        ranked = sorted(range(len(events)), key=lambda i: (events[i].ts, i))
+        keep = sorted(ranked[-self.limit :])
+        return [events[i] for i in keep]
+
+    def _sort(self) -> None:
+        self.table.sort("when", key=lambda stamp: stamp.key, reverse=True)
+
+    def set_events(self, events: Sequence[Event]) -> None:
+        """Replace the timeline with ``events`` (journal order, oldest first)."""
+        if not self.table.columns:  # not mounted yet: shown from on_mount
+            self._pending = list(events)
+            return
+        self.table.clear()
+        self._events.clear()
+        for event in self._newest(events):
+            self._add_row(event)
+        self._sort()
+        if self.table.row_count:
+            self.table.move_cursor(row=0)
+
+    def add_events(self, events: Sequence[Event]) -> None:
+        """Put newly recorded events on top; the selected row stays selected.
+
+        With the cursor on the top row the view follows the newest event instead.
+        """
+        if not events:
+            return
+        if self._pending is not None or not self.table.columns:
+            self._pending = [*(self._pending or []), *events]
+            return
+        table = self.table
+        follow = table.cursor_row <= 0
+        selected = self._key_at(table.cursor_row)
+        for event in events:
+            self._add_row(event)
+        self._sort()
+        overflow = table.row_count - self.limit
+        if overflow > 0:
+            for index in range(table.row_count - 1, table.row_count - 1 - overflow, -1):
+                key = self._key_at(index)
+                if key is not None:
+                    table.remove_row(key)
+                    self._events.pop(key, None)
+        if follow:
+            table.move_cursor(row=0)
+        elif selected is not None and selected in self._events:
+            table.move_cursor(row=table.get_row_index(selected))
+
+    @property
+    def events(self) -> list[Event]:
+        """The events shown, newest first (as on screen)."""
+        keys = (self._key_at(i) for i in range(self.table.row_count))
+        return [self._events[k] for k in keys if k is not None]
+
+    @property
+    def selected_event(self) -> Event | None:
+        key = self._key_at(self.table.cursor_row)
+        return None if key is None else self._events.get(key)
+
+    def _key_at(self, index: int) -> str | None:
+        if not 0 <= index < self.table.row_count:
+            return None
+        row_key, _ = self.table.coordinate_to_cell_key(Coordinate(index, 0))
+        return row_key.value
+
+    # --- keys --------------------------------------------------------------------
+
+    def on_data_table_row_selected(self, message: DataTable.RowSelected) -> None:
+        message.stop()
+        event = self._events.get(str(message.row_key.value))
+        if event is not None:
+            self.post_message(self.EventSelected(self, event))
+
+    def action_bug_from_alert(self) -> None:
+        """Only a raised alert can become a bug; on any other row the key does nothing."""
+        event = self.selected_event
+        if event is not None and event.type == ALERT_RAISED:
+            self.post_message(self.BugRequested(self, event))

@@ -1,0 +1,299 @@
+"""Operations presentation: pure functions from lifecycle models to Rich ``Text``.
+
+The metrics, events and environments panes only arrange what these return, so
+every colour and wording choice is tested without starting an app. Times are
+shown in ``tz`` (None: the local zone); "now" is always passed in, never read.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, tzinfo
+
+from rich.text import Text
+
+from lifecycle import events as ev
+from lifecycle.events import Event
+from lifecycle.monitor import Alert
+from lifecycle.ports import EnvStatus, ProbeResult
+
+OK = "green"
+WARN = "yellow"
+ERROR = "red"
+DIM = "dim"
+ALERT = "bold red"
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_SHORT = 160
+
+
+def clean(text: object, limit: int = _SHORT) -> str:
+    """One printable line: control characters shown escaped (never obeyed), cut to ``limit``."""
+    raw = str(text)
+    first, _, rest = raw.partition("\n")
+    out = _CONTROL.sub(lambda m: repr(m.group())[1:-1], first)
+    if rest.strip():
+        out += " …"
+    return out if len(out) <= limit else out[: limit - 1] + "…"
+
+
+def clock(ts: datetime, tz: tzinfo | None = None) -> str:
+    """``MM-DD HH:MM:SS`` in ``tz``; no "today"/"ago" wording, so output never drifts."""
+    return ts.astimezone(tz).strftime("%m-%d %H:%M:%S")
+
+
+# --- host metrics and probes ----------------------------------------------------
+
+
+def human_rate(bytes_per_second: float) -> str:
+    """Network throughput: ``812 B/s``, ``1.2 KB/s``, ``3.4 MB/s`` (powers of 1024)."""
+    value = max(0.0, float(bytes_per_second))
+    for unit in ("B/s", "KB/s", "MB/s", "GB/s"):
+        if value < 1024 or unit == "GB/s":
+            return f"{value:.0f} {unit}" if unit == "B/s" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def percent_text(value: float | None, alerting: bool = False) -> Text:
+    """A host metric's current value; red while an alert is open on it."""
+    if value is None:
+        return Text("–", style=DIM)
+    return Text(f"{value:.1f}%", style=ALERT if alerting else "")
+
+
+def rate_text(value: float | None) -> Text:
+    return Text("–", style=DIM) if value is None else Text(human_rate(value))
+
+
+def probe_style(result: ProbeResult) -> str:
+    """Failing beats slow: a probe that errors is red even if it also took long."""
+    if not result.ok:
+        return ERROR
+    return WARN if result.slow else OK
+
+
+def probe_label(result: ProbeResult) -> Text:
+    """``● name``: the dot carries the probe's state colour."""
+    dot = "✘" if not result.ok else "●"
+    return Text.assemble((dot, probe_style(result)), " ", clean(result.name, 40))
+
+
+def probe_value(result: ProbeResult) -> Text:
+    """Status code and latency, with ``slow`` or ``failed`` spelled out (not colour only)."""
+    style = probe_style(result)
+    status = str(result.status) if result.status is not None else "---"
+    latency = f"{result.latency_ms:.0f} ms" if result.latency_ms is not None else "– ms"
+    text = Text(f"{status} {latency:>7}", style=style)
+    if not result.ok:
+        text.append(" failed", style=f"bold {ERROR}")
+    elif result.slow:
+        text.append(" slow", style=f"bold {WARN}")
+    return text
+
+
+def probe_error(result: ProbeResult) -> Text | None:
+    """Why a probe failed, for the line under it; None while it passes."""
+    if result.ok:
+        return None
+    reason = result.error or (f"HTTP {result.status}" if result.status is not None else "failed")
+    return Text(clean(reason), style=ERROR)
+
+
+def alert_text(alert: Alert, tz: tzinfo | None = None) -> Text:
+    """An active (or cleared, dimmed) alert: id, message, environment, since when."""
+    if alert.cleared:
+        text = Text.assemble(("✓ ", DIM), (alert.id, DIM), " ", (clean(alert.message), DIM))
+    else:
+        text = Text.assemble(("⚠ ", ALERT), (alert.id, ALERT), " ", clean(alert.message))
+    if alert.env:
+        text.append(f"  [{clean(alert.env, 40)}]", style=DIM)
+    text.append(f"  since {clock(alert.raised_at, tz)}", style=DIM)
+    return text
+
+
+# --- journal events -------------------------------------------------------------
+
+# type -> (icon, label, style)
+_EVENT_LOOK: dict[str, tuple[str, str, str]] = {
+    ev.ITEM_CREATED: ("+", "created", ""),
+    ev.ITEM_MOVED: ("→", "moved", ""),
+    ev.ITEM_EDITED: ("✎", "edited", DIM),
+    ev.ITEM_ARCHIVED: ("▣", "archived", DIM),
+    ev.STAGE_STARTED: ("▶", "stage", DIM),
+    ev.STAGE_FINISHED: ("✔", "stage", OK),
+    ev.RELEASE_CUT: ("◆", "release", "cyan"),
+    ev.DEPLOY_STARTED: ("▶", "deploying", DIM),
+    ev.DEPLOYED: ("✔", "deployed", f"bold {OK}"),
+    ev.DEPLOY_FAILED: ("✘", "deploy failed", f"bold {ERROR}"),
+    ev.ROLLED_BACK: ("↶", "rolled back", f"bold {WARN}"),
+    ev.RESTARTED: ("↻", "restarted", ""),
+    ev.SCALED: ("⇅", "scaled", ""),
+    ev.STOPPED: ("■", "stopped", WARN),
+    ev.ALERT_RAISED: ("⚠", "alert", ALERT),
+    ev.ALERT_CLEARED: ("✓", "alert cleared", DIM),
+}
+_STAGE_STATUS_LOOK = {
+    "passed": ("✔", OK),
+    "failed": ("✘", f"bold {ERROR}"),
+    "cancelled": ("■", WARN),
+}
+
+
+def event_style(event: Event) -> str:
+    """The row colour: deploys green, rollbacks yellow, failures and alerts red."""
+    if event.type == ev.STAGE_FINISHED:
+        return _STAGE_STATUS_LOOK.get(str(event.get("status")), ("", ""))[1]
+    return _EVENT_LOOK.get(event.type, ("", "", ""))[2]
+
+
+def _event_label(event: Event) -> str:
+    icon, label, _ = _EVENT_LOOK.get(event.type, ("·", clean(event.type, 30), ""))
+    if event.type == ev.STAGE_FINISHED:
+        icon = _STAGE_STATUS_LOOK.get(str(event.get("status")), ("·", ""))[0]
+    return f"{icon} {label}"
+
+
+def _event_where(event: Event) -> str:
+    parts = [clean(p, 40) for p in (event.item, event.get("env")) if p]
+    return " · ".join(parts)
+
+
+def _seconds(value: object) -> str:
+    try:
+        seconds = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return ""
+    return f" in {seconds:.1f}s" if seconds < 60 else f" in {duration(seconds)}"
+
+
+def _event_summary(event: Event) -> str:
+    g = event.get
+    t = event.type
+    if t == ev.ITEM_CREATED:
+        return f"{g('kind') or 'item'}: {clean(g('title', ''))}"
+    if t == ev.ITEM_MOVED:
+        text = f"{g('from')} → {g('to')}"
+        if g("forced"):
+            text += f" (forced: {clean(g('reason') or 'no reason')})"
+        return text
+    if t == ev.ITEM_EDITED:
+        return ", ".join(str(f) for f in g("fields") or []) or "edited"
+    if t == ev.ITEM_ARCHIVED:
+        return "archived"
+    if t == ev.STAGE_STARTED:
+        return f"{g('stage')} started"
+    if t == ev.STAGE_FINISHED:
+        text = f"{g('stage')} {g('status')}{_seconds(g('duration'))}"
+        if g("status") != "passed" and g("message"):
+            text += f": {clean(g('message'))}"
+        return text
+    if t == ev.RELEASE_CUT:
+        sha = str(g("sha") or "")[:7]
+        return f"{g('tag') or g('version')}" + (f" at {sha}" if sha else "")
+    if t == ev.DEPLOY_STARTED:
+        return f"{g('version')} to {g('env')}"
+    if t == ev.DEPLOYED:
+        return f"{g('version')} on {g('env')}"
+    if t == ev.DEPLOY_FAILED:
+        return f"{g('version')} to {g('env')}: {clean(g('reason') or 'failed')}"
+    if t == ev.ROLLED_BACK:
+        text = f"{g('from_version') or '?'} → {g('to_version') or '?'}"
+        return text + (f": {clean(g('reason'))}" if g("reason") else "")
+    if t == ev.RESTARTED:
+        return f"{g('env')} {g('version') or ''}".strip()
+    if t == ev.SCALED:
+        return f"{g('env')} to {g('replicas')} replicas"
+    if t == ev.STOPPED:
+        return f"{g('env')} stopped"
+    if t in (ev.ALERT_RAISED, ev.ALERT_CLEARED):
+        return f"{g('alert_id', '')} {clean(g('message', ''))}".strip()
+    return clean(" ".join(f"{k}={v}" for k, v in event.data.items()))
+
+
+def event_row(event: Event, tz: tzinfo | None = None) -> list[Text]:
+    """The timeline's columns: time, type, item/environment, short text."""
+    style = event_style(event)
+    return [
+        Text(clock(event.ts, tz), style=DIM),
+        Text(_event_label(event), style=style),
+        Text(_event_where(event)),
+        Text(clean(_event_summary(event)), style=style if style in (DIM, ALERT) else ""),
+    ]
+
+
+def event_text(event: Event, tz: tzinfo | None = None) -> Text:
+    """One event as one line (notifications, narrow layouts, tests)."""
+    cells = [c for c in event_row(event, tz) if c.plain]
+    return Text("  ").join(cells)
+
+
+# --- environments ---------------------------------------------------------------
+
+
+def duration(seconds: float) -> str:
+    """``45s``, ``12m 03s``, ``3h 04m``, ``2d 05h``: two units at most."""
+    s = max(0, int(seconds))
+    days, s = divmod(s, 86400)
+    hours, s = divmod(s, 3600)
+    minutes, s = divmod(s, 60)
+    if days:
+        return f"{days}d {hours:02d}h"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {s:02d}s"
+    return f"{s}s"
+
+
+def uptime(started_at: datetime | None, now: datetime) -> str:
+    return "–" if started_at is None else duration((now - started_at).total_seconds())
+
+
+_STATE_STYLE = {
+    "running": OK,
+    "starting": WARN,
+    "stopped": DIM,
+    "absent": DIM,
+    "failed": f"bold {ERROR}",
+    "error": f"bold {ERROR}",
+}
+
+
+def health_text(healthy: bool | None) -> Text:
+    if healthy is None:
+        return Text("○ unknown", style=DIM)
+    return Text("● healthy", style=OK) if healthy else Text("● unhealthy", style=f"bold {ERROR}")
+
+
+def replicas_text(status: EnvStatus) -> Text:
+    if status.replicas is None and status.replicas_running is None:
+        return Text("–", style=DIM)
+    running = "?" if status.replicas_running is None else str(status.replicas_running)
+    wanted = "?" if status.replicas is None else str(status.replicas)
+    short = status.replicas_running is not None and status.replicas_running < (status.replicas or 0)
+    return Text(f"{running}/{wanted}", style=WARN if short else "")
+
+
+ENV_COLUMNS = ("env", "target", "version", "state", "health", "uptime", "replicas", "restarts")
+
+
+def env_row(status: EnvStatus, now: datetime, error: str | None = None) -> list[Text]:
+    """One environment's cells (``ENV_COLUMNS`` plus a note); ``error`` when status failed."""
+    running = status.state in ("running", "starting")
+    restarts = status.restarts
+    note = Text(clean(error), style=ERROR) if error else Text("")
+    state = "error" if error and status.state == "absent" else status.state
+    return [
+        Text(clean(status.env, 40), style="bold"),
+        Text(clean(status.target, 20), style=DIM),
+        Text(clean(status.version, 40)) if status.version else Text("–", style=DIM),
+        Text(state, style=_STATE_STYLE.get(state, "")),
+        health_text(status.healthy) if not error else Text("○ unknown", style=DIM),
+        Text(uptime(status.started_at, now)) if running else Text("–", style=DIM),
+        replicas_text(status),
+        Text("–", style=DIM)
+        if restarts is None
+        else Text(str(restarts), style=WARN if restarts else ""),
+        note,
+    ]
