@@ -60,7 +60,7 @@ class ShipdeckApp(BoardActions, PaneFeeds, App[int]):
         self._stamp: object = None
         self.board = BoardScreen()
         self.follow = LogFollower(self)
-        self.sub_title = f"{project.config.project} · {project.root}"
+        self.sub_title = f"{project.config.project} · {project.root.name}"
         saved = settings.load().get("theme")
         if isinstance(saved, str) and saved in self.available_themes:
             self.theme = saved

@@ -157,6 +157,12 @@ class BoardScreen(Screen[None]):
             self._last_column.focus()
 
     def on_stage_column_card_highlighted(self, event: StageColumn.CardHighlighted) -> None:
+        if not event.column.has_focus:
+            return  # columns refilled in the background move their own highlight
+        if self._last_column is not event.column:
+            if self._last_column is not None:
+                self._last_column.remove_class("-current")
+            event.column.add_class("-current")
         self._last_column = event.column
         if event.item_id:
             self.shipdeck.item_selected(event.item_id)

@@ -141,7 +141,8 @@ class ItemDetailsScreen(Screen[None]):
                 base = self.shipdeck.project.config.base_branch
                 commits = self.shipdeck.engine.vcs.log(base, item.branch, 20)  # type: ignore[attr-defined]
             except Exception as exc:  # noqa: BLE001 - merged or deleted branches have no "ahead"
-                text = Text(f"{item.branch}: {exc}", style="dim")
+                reason = str(exc).replace(str(self.shipdeck.project.root), ".")
+                text = Text(f"{item.branch}: {reason}", style="dim")
             else:
                 text = Text()
                 for c in commits:
@@ -149,7 +150,13 @@ class ItemDetailsScreen(Screen[None]):
                     text.append(clean(str(c["subject"])) + "\n")
                 if not commits:
                     text = Text(f"{item.branch} has no commits ahead of {base}", style="dim")
-        self.app.call_from_thread(self.query_one("#details-commits", Static).update, text)
+        self.app.call_from_thread(self._show_commits, text)
+
+    def _show_commits(self, text: Text) -> None:
+        self.query_one("#details-commits", Static).update(text)
+        self.commits_loaded = True
+
+    commits_loaded = False
 
     def _artifacts(self, item: Item) -> Text:
         if not item.artifacts:

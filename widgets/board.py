@@ -41,6 +41,19 @@ class StageColumn(OptionList):
         scrollbar-size-vertical: 1;
     }
     StageColumn:focus { border: round $accent; border-title-color: $accent; }
+    /* Only the column the cursor is in shows its highlight; dimmed while a pane has focus. */
+    StageColumn > .option-list--option-highlighted {
+        background: transparent;
+        color: $foreground;
+        text-style: none;
+    }
+    StageColumn.-current > .option-list--option-highlighted {
+        background: $block-cursor-blurred-background;
+    }
+    StageColumn:focus > .option-list--option-highlighted {
+        background: $block-cursor-background;
+        color: $block-cursor-foreground;
+    }
     StageColumn > .option-list--option { padding: 0 0 0 0; }
     """
 

@@ -1,0 +1,59 @@
+"""SVG snapshots of each screen, on a board with fixed content (tests/tui/static_board.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.tui.static_board import build
+from tui.app import ShipdeckApp
+from tui.project import Project
+
+SIZE = (120, 40)
+
+
+@pytest.fixture()
+def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ShipdeckApp:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    return ShipdeckApp(Project(build(tmp_path / "hello")))
+
+
+def test_board(app: ShipdeckApp, snap_compare) -> None:  # type: ignore[no-untyped-def]
+    # The cursor on the failed card in Test: its run log (with ANSI colours and a
+    # neutralised escape sequence) fills the log pane.
+    assert snap_compare(app, press=["l", "l", "l", "_"], terminal_size=SIZE)
+
+
+def test_board_80x24(app: ShipdeckApp, snap_compare) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(app, press=["_"], terminal_size=(80, 24))
+
+
+def test_item_details(app: ShipdeckApp, snap_compare) -> None:  # type: ignore[no-untyped-def]
+    async def commits_loaded(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("l", "l", "l", "enter")
+        for _ in range(100):
+            if getattr(app.screen, "commits_loaded", False):
+                break
+            await pilot.pause(0.05)
+        await pilot.pause()
+
+    assert snap_compare(app, run_before=commits_loaded, terminal_size=SIZE)
+
+
+def test_help(app: ShipdeckApp, snap_compare) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(app, press=["question_mark", "_"], terminal_size=SIZE)
+
+
+def test_new_item_form(app: ShipdeckApp, snap_compare) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(app, press=["n", *"Export to CSV", "_"], terminal_size=SIZE)
+
+
+def test_events(app: ShipdeckApp, snap_compare) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(app, press=["v", "_"], terminal_size=SIZE)
+
+
+def test_log_search(app: ShipdeckApp, snap_compare) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(
+        app, press=["l", "l", "l", "L", "slash", *"fail", "enter", "_"], terminal_size=SIZE
+    )
