@@ -1,6 +1,7 @@
 """Feeding the metrics, events and environments panes. A mixin of the app.
 
-Pollers sample in a thread worker and schedule the next sample only after the
+Handlers use Textual's ``on_<widget>_<message>`` names: ``@on`` is not seen
+on a mixin. Pollers sample in a thread worker and schedule the next sample only after the
 last one was shown, and only while their pane is visible (DESIGN.md section 7).
 """
 
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from textual import on
 from textual.widgets import TabbedContent
 
 from lifecycle import events as ev
@@ -35,8 +35,7 @@ class PaneFeeds(_Base):
 
     # --- metrics -----------------------------------------------------------------
 
-    @on(MetricsPane.VisibilityChanged)
-    def _metrics_visibility(self, message: MetricsPane.VisibilityChanged) -> None:
+    def on_metrics_pane_visibility_changed(self, message: MetricsPane.VisibilityChanged) -> None:
         self._metrics_on = message.visible
         if message.visible:
             self._sample_metrics()
@@ -88,15 +87,13 @@ class PaneFeeds(_Base):
         pane = self.board.query_one(EventsPane)
         pane.set_events(self.project.journal.tail(500))
 
-    @on(TabbedContent.TabActivated)
-    def _tab_activated(self, message: TabbedContent.TabActivated) -> None:
+    def on_tabbed_content_tab_activated(self, message: TabbedContent.TabActivated) -> None:
         pane = message.pane.id
         self.envs_visible(pane == "envs")
         if pane == "events":
             self.refresh_events()
 
-    @on(EventsPane.BugRequested)
-    def _bug_from_alert(self, message: EventsPane.BugRequested) -> None:
+    def on_events_pane_bug_requested(self, message: EventsPane.BugRequested) -> None:
         from lifecycle.items import Kind
         from lifecycle.monitor import bug_from_alert
 
@@ -141,26 +138,22 @@ class PaneFeeds(_Base):
         if self._envs_on:
             self.set_timer(ENV_POLL_SECONDS, self._poll_envs)
 
-    @on(EnvironmentsPane.RollbackRequested)
-    def _env_rollback(self, message: Any) -> None:
+    def on_environments_pane_rollback_requested(self, message: Any) -> None:
         self.run_worker(self._rollback_flow(message.env), group="flows", exit_on_error=False)
 
-    @on(EnvironmentsPane.RestartRequested)
-    def _env_restart(self, message: Any) -> None:
+    def on_environments_pane_restart_requested(self, message: Any) -> None:
         from lifecycle import operations
 
         env = message.env
         self.run_engine(f"restart {env}", lambda: operations.restart(self.engine, env))
 
-    @on(EnvironmentsPane.StopRequested)
-    def _env_stop(self, message: Any) -> None:
+    def on_environments_pane_stop_requested(self, message: Any) -> None:
         from lifecycle import operations
 
         env = message.env
         self.run_engine(f"stop {env}", lambda: operations.stop(self.engine, env))
 
-    @on(EnvironmentsPane.ScaleRequested)
-    def _env_scale(self, message: Any) -> None:
+    def on_environments_pane_scale_requested(self, message: Any) -> None:
         from lifecycle import operations
 
         env = message.env

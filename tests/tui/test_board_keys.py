@@ -268,3 +268,31 @@ async def test_quit_with_a_run_in_flight_asks_and_cancels(
         await until(pilot, lambda: not app.is_running, timeout=40)
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     assert json.loads(json.dumps(project.store.load().get("SD-1").current.state.value)) == "cancelled"
+
+
+async def test_metrics_sample_only_while_visible(
+    demo_project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lifecycle.watch import Watcher
+
+    samples: list[float] = []
+    real = Watcher.sample
+
+    def counted(self: Watcher):  # type: ignore[no-untyped-def]
+        samples.append(time.monotonic())
+        return real(self)
+
+    monkeypatch.setattr(Watcher, "sample", counted)
+    app = ShipdeckApp(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.5)
+        assert samples == []  # the logs pane shows: nothing is sampled
+        await pilot.press("m")
+        await until(pilot, lambda: len(samples) >= 2, timeout=15)
+        pane = app.board.query_one("#metrics-pane")
+        assert "%" in str(pane.query_one("#metric-cpu .metric--value").render())
+        await pilot.press("L")
+        await pilot.pause(0.2)
+        seen = len(samples)
+        await pilot.pause(2.5)  # longer than the demo's 2 s interval
+        assert len(samples) == seen
