@@ -110,7 +110,12 @@ class BoardActions(_Base):
     async def _advance_flow(self, item: Item) -> None:
         nxt = item.stage.next()
         if nxt is None:
-            self.notify(f"{item.id} is in Monitor, the last stage.", severity="warning")
+            question = f"{item.id} is done: archive it? (It leaves the board; its id is never reused.)"
+            if await self.push_screen_wait(ConfirmScreen(question, yes="Archive")):
+                self.project.store.update(item.id, lambda it: setattr(it, "archived", True))
+                self.journal(ev.Event(ev.ITEM_ARCHIVED, item.id))
+                self.reload_board()
+                self.notify(f"{item.id} archived")
             return
         env = None
         deploying = nxt is Stage.DEPLOY or (

@@ -296,3 +296,19 @@ async def test_metrics_sample_only_while_visible(
         seen = len(samples)
         await pilot.pause(2.5)  # longer than the demo's 2 s interval
         assert len(samples) == seen
+
+
+async def test_a_in_monitor_archives_after_confirming(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from tests.tui.static_board import build
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    project = Project(build(tmp_path / "hello"))
+    app = ShipdeckApp(project)
+    async with app.run_test(size=SIZE) as pilot:
+        app.board.select("SD-7")  # the static board's item in Monitor
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await until(pilot, lambda: project.store.load().get("SD-7").archived)
+        assert "SD-7" not in app.items
+        assert project.journal.read(types={"item.archived"})[-1].item == "SD-7"
