@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -231,3 +233,64 @@ def test_secret_never_reaches_logs_or_terminal(tmp_path: Path) -> None:
     shown = shipdeck("logs", "SD-1", cwd=repo, env={"API_TOKEN": secret})
     assert "***" in shown.stdout + shown.stderr
     assert secret not in shown.stdout + shown.stderr
+
+
+def test_logs_follow_tails_the_service(demo: Path) -> None:
+    assert shipdeck("advance", "SD-1", "--to", "deploy", cwd=demo).returncode == 0
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "logs", "--env", "staging", "--follow", "--tail", "0"],
+        cwd=demo,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(1.0)
+        for _ in range(3):
+            with contextlib.suppress(urllib.error.HTTPError):  # 404: the log line is what counts
+                _get(f"http://127.0.0.1:{_port(demo)}/from-the-test")
+        assert follower.stdout is not None
+        deadline = time.monotonic() + 20
+        seen = ""
+        while "from-the-test" not in seen and time.monotonic() < deadline:
+            seen += follower.stdout.readline()
+        assert "GET /from-the-test" in seen
+    finally:
+        follower.send_signal(signal.SIGINT)
+        assert follower.wait(timeout=10) == 0
+
+
+def test_webhook_receives_deploys(demo: Path) -> None:
+    import http.server
+    import threading
+
+    received: list[dict[str, object]] = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers["Content-Length"])
+            received.append(json.loads(self.rfile.read(length)))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        config = demo / "shipdeck.yaml"
+        config.write_text(
+            config.read_text() + f"notify:\n  webhook: http://127.0.0.1:{server.server_port}/hook\n"
+        )
+        git(demo, "commit", "-q", "-am", "notify a webhook")
+        result = shipdeck("advance", "SD-1", "--to", "deploy", cwd=demo)
+        assert result.returncode == 0, result.stderr
+    finally:
+        server.shutdown()
+    events = [r["event"] for r in received]
+    assert [e["type"] for e in events] == ["deployed"]  # type: ignore[index]
+    assert events[0]["version"] == "0.1.0"  # type: ignore[index]
+    assert received[0]["project"] == "hello"
