@@ -7,6 +7,7 @@ from any worker are reported in one place, :meth:`on_worker_state_changed`.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -79,12 +80,18 @@ class ShipdeckApp(BoardActions, PaneFeeds, App[int]):
         return self.board
 
     def on_mount(self) -> None:
+        self._spinner = self.set_interval(0.1, self._spin, pause=True)
         self.engine.subscribe(self._from_engine)
-        self.engine.recover()
         self.reload_board()
         self.board.select_first()
         self.set_interval(1.0, self._poll_store)
-        self.set_interval(0.1, self._spin)
+        self.call_after_refresh(self._after_first_paint)
+
+    def _after_first_paint(self) -> None:
+        """Work that need not delay the first paint."""
+        if self.engine.recover():  # runs left "running" by a shipdeck that died
+            self.reload_board()
+        gc.freeze()  # the board's objects live as long as the app: keep them out of GC passes
 
     def _from_engine(self, event: EngineEvent) -> None:
         self.post_message(EngineEventPosted(event))  # any thread
@@ -100,6 +107,10 @@ class ShipdeckApp(BoardActions, PaneFeeds, App[int]):
         before = self.items.get(self.selected) if self.selected else None
         self.items = {i.id: i for i in board.active()}
         self.board.show_items(list(self.items.values()), self.frame)
+        if any(i.running for i in self.items.values()):
+            self._spinner.resume()  # the spinner timer runs only while something runs
+        else:
+            self._spinner.pause()
         after = self.items.get(self.selected) if self.selected else None
         if before and after and before.stage is not after.stage:
             self.board.select(after.id)  # the cursor follows the card it acted on
@@ -110,9 +121,8 @@ class ShipdeckApp(BoardActions, PaneFeeds, App[int]):
             self.reload_board()
 
     def _spin(self) -> None:
-        if any(i.running for i in self.items.values()):
-            self.frame += 1
-            self.board.tick(self.frame)
+        self.frame += 1
+        self.board.tick(self.frame)
 
     def selected_item(self) -> Item | None:
         item_id = self.board.selected_id() or self.selected

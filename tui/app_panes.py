@@ -84,8 +84,9 @@ class PaneFeeds(_Base):
     # --- events -------------------------------------------------------------------
 
     def refresh_events(self) -> None:
-        pane = self.board.query_one(EventsPane)
-        pane.set_events(self.project.journal.tail(500))
+        panes = self.board.query(EventsPane)
+        if panes:  # not mounted before the first paint
+            panes.first().set_events(self.project.journal.tail(500))
 
     def on_tabbed_content_tab_activated(self, message: TabbedContent.TabActivated) -> None:
         pane = message.pane.id

@@ -11,17 +11,24 @@ from typing import TYPE_CHECKING
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.lazy import Lazy
 from textual.screen import Screen
-from textual.widgets import Footer, Header, TabbedContent, TabPane
+from textual.widgets import Header, TabbedContent, TabPane
 
 from lifecycle.items import Item
 from lifecycle.stages import ORDER, Stage
 from widgets.board import SpanRuler, StageColumn
+from widgets.footer import QuietFooter
 
 if TYPE_CHECKING:
     from tui.app import ShipdeckApp
 
-PANES = ("logs", "metrics", "events", "envs")
+PANE_WIDGETS = {
+    "logs": "#log-pane",
+    "metrics": "#metrics-pane",
+    "events": "#events-pane",
+    "envs": "#env-pane",
+}
 
 
 class BoardScreen(Screen[None]):
@@ -71,13 +78,14 @@ class BoardScreen(Screen[None]):
         with TabbedContent(id="panes", initial="logs"):
             with TabPane("Logs", id="logs"):
                 yield LogPane(id="log-pane")
+            # Hidden panes mount after the first paint (Lazy): startup pays for the board only.
             with TabPane("Metrics", id="metrics"):
-                yield MetricsPane(id="metrics-pane")
+                yield Lazy(MetricsPane(id="metrics-pane"))
             with TabPane("Events", id="events"):
-                yield EventsPane(id="events-pane")
+                yield Lazy(EventsPane(id="events-pane"))
             with TabPane("Environments", id="envs"):
-                yield EnvironmentsPane(id="env-pane")
-        yield Footer()
+                yield Lazy(EnvironmentsPane(id="env-pane"))
+        yield QuietFooter()
 
     # --- showing the board -------------------------------------------------------
 
@@ -134,15 +142,18 @@ class BoardScreen(Screen[None]):
         target.scroll_visible()
 
     def action_show_pane(self, pane: str) -> None:
-        tabs = self.query_one("#panes", TabbedContent)
-        tabs.active = pane
-        target = {
-            "logs": "#log-pane",
-            "metrics": "#metrics-pane",
-            "events": "#events-pane",
-            "envs": "#env-pane",
-        }[pane]
-        widget = self.query_one(target)
+        self.query_one("#panes", TabbedContent).active = pane
+        self._focus_pane(pane, tries=20)
+
+    def _focus_pane(self, pane: str, tries: int) -> None:
+        """Focus the pane's first focusable widget, once its Lazy wrapper has mounted it."""
+        target = PANE_WIDGETS[pane]
+        found = self.query(target)
+        if not found:
+            if tries:
+                self.set_timer(0.02, lambda: self._focus_pane(pane, tries - 1))
+            return
+        widget = found.first()
         focusable = widget if widget.can_focus else next(
             (w for w in widget.query("*") if w.can_focus), None
         )

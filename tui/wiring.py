@@ -11,7 +11,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from lifecycle.engine import Engine
-from lifecycle.ports import DeployTarget
+from lifecycle.ports import DeployTarget, Vcs
 from lifecycle.templates import render, render_command
 from tui.errors import UsageError
 from tui.project import Project
@@ -58,8 +58,13 @@ def make_target(project: Project, name: str) -> DeployTarget:
     raise UsageError(f"environment {name}: target {environment.target} is not available yet")
 
 
+def _git(project: Project) -> Vcs:
+    from backends.git import GitRepo  # GitPython costs ~30 ms: only when git is first asked
+
+    return GitRepo(project.root)
+
+
 def build_engine(project: Project) -> Engine:
-    from backends.git import GitRepo
     from backends.process import LocalProcessRunner
 
     targets: dict[str, DeployTarget] = {}
@@ -85,7 +90,7 @@ def build_engine(project: Project) -> Engine:
         store=project.store,
         journal=project.journal,
         runner=LocalProcessRunner(),
-        vcs=lambda: GitRepo(project.root),
+        vcs=lambda: _git(project),
         target_for=target_for,
         notify=notify,
     )

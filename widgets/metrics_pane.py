@@ -17,9 +17,10 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.events import Hide, Show
 from textual.message import Message
-from textual.widgets import Label, Sparkline, Static
+from textual.widgets import Label, Static
 
 from lifecycle.monitor import Alert, History
+from widgets.spark import TextSparkline as Sparkline
 from lifecycle.ports import HostSample, ProbeResult
 from widgets.present_ops import (
     alert_text,
@@ -57,10 +58,10 @@ class MetricRow(Horizontal):
     DEFAULT_CSS = """
     MetricRow { height: 1; }
     MetricRow > .metric--name { width: 9; color: $text-muted; }
-    MetricRow > Sparkline { width: 1fr; margin: 0 1 0 0; }
+    MetricRow > TextSparkline { width: 1fr; margin: 0 1 0 0; }
     MetricRow > .metric--value { width: 11; text-align: right; }
     MetricRow.-alerting > .metric--name { color: $error; text-style: bold; }
-    MetricRow.-alerting > Sparkline > .sparkline--max-color { color: $error; }
+    MetricRow.-alerting > TextSparkline { color: $error; }
     """
 
     def __init__(self, key: str, label: str) -> None:
@@ -97,12 +98,12 @@ class ProbeRow(Vertical):
     ProbeRow { height: auto; }
     ProbeRow > Horizontal { height: 1; }
     ProbeRow .probe--name { width: 18; }
-    ProbeRow Sparkline { width: 1fr; margin: 0 1 0 0; }
+    ProbeRow TextSparkline { width: 1fr; margin: 0 1 0 0; }
     ProbeRow .probe--value { width: 18; text-align: right; }
     ProbeRow > .probe--error { display: none; padding: 0 0 0 2; color: $error; }
     ProbeRow.-failing > .probe--error { display: block; }
-    ProbeRow.-slow Sparkline > .sparkline--max-color { color: $warning; }
-    ProbeRow.-failing Sparkline > .sparkline--max-color { color: $error; }
+    ProbeRow.-slow TextSparkline { color: $warning; }
+    ProbeRow.-failing TextSparkline { color: $error; }
     """
 
     def __init__(self, name: str, row_id: str) -> None:

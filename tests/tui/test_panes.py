@@ -14,7 +14,7 @@ from typing import Any
 from textual.app import App, ComposeResult
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import DataTable, Sparkline, Static
+from textual.widgets import DataTable, Static
 
 from lifecycle import events as ev
 from lifecycle.events import Event
@@ -23,6 +23,7 @@ from lifecycle.ports import EnvStatus, HostSample, ProbeResult
 from widgets.env_pane import EnvironmentsPane
 from widgets.events_pane import EventsPane
 from widgets.metrics_pane import MetricsPane, ProbeRow
+from widgets.spark import TextSparkline
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 SIZE = (100, 30)
@@ -168,7 +169,7 @@ def test_metrics_pane_shows_values_and_marks_slow_and_failing_probes() -> None:
             assert not pane.query_one("#metric-memory").has_class("-alerting")
             assert plain(pane.query_one("#metric-net_recv .metric--value", Static)) == "1.5 MB/s"
             _, _, host_history, _, _ = metrics_data()
-            spark = pane.query_one("#metric-cpu Sparkline", Sparkline)
+            spark = pane.query_one("#metric-cpu TextSparkline", TextSparkline)
             assert list(spark.data or []) == host_history.values("cpu")
 
             staging, api, prod = (probe_row(pane, n) for n in ("staging", "api", "production"))
