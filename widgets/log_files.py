@@ -1,0 +1,175 @@
+"""Disk side of the log pane: saving the whole log and reading the tail of a run log.
+
+The functions do blocking I/O and are tested without an app; ``LogFiles`` is the
+part of ``LogView`` that runs them in worker threads. Saved files use the run-log
+format (``<UTC time> <o|e|i> <text>``), so a saved log opens again with ``load_file``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from textual import work
+
+from lifecycle.ports import Line, Stream
+from lifecycle.runlog import read_run_log
+
+if TYPE_CHECKING:
+    from widgets.log_model import LogModel
+
+_CODE = {Stream.STDOUT: "o", Stream.STDERR: "e", Stream.INFO: "i"}
+
+
+def _stamp(when: float) -> str:
+    return datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _atomic_write(dest: Path, chunks: Iterable[bytes]) -> int:
+    """Write ``chunks`` to ``dest`` through a temporary file; returns the line count."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
+    lines = 0
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for chunk in chunks:
+                out.write(chunk)
+                lines += chunk.count(b"\n")
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return lines
+
+
+def copy_sources(sources: Sequence[Path], dest: Path) -> int:
+    """Concatenate the on-disk logs ``sources`` into ``dest``; returns the line count."""
+    resolved = dest.resolve()
+    for source in sources:
+        if source.resolve() == resolved:
+            raise OSError(f"{dest} is the log being shown; choose another file")
+
+    def chunks() -> Iterator[bytes]:
+        for source in sources:
+            with source.open("rb") as f:
+                last = b"\n"
+                while block := f.read(1 << 20):
+                    last = block[-1:]
+                    yield block
+                if last != b"\n":
+                    yield b"\n"
+
+    return _atomic_write(dest, chunks())
+
+
+def write_records(records: Iterable[tuple[float, Line]], dest: Path) -> int:
+    """Write ``(time, line)`` pairs to ``dest`` in run-log format; returns the line count."""
+
+    def chunks() -> Iterator[bytes]:
+        batch: list[str] = []
+        for when, line in records:
+            text = line.text.replace("\n", " ")
+            batch.append(f"{_stamp(when)} {_CODE.get(line.stream, 'o')} {text}\n")
+            if len(batch) >= 4096:
+                yield "".join(batch).encode("utf-8", "replace")
+                batch.clear()
+        if batch:
+            yield "".join(batch).encode("utf-8", "replace")
+
+    return _atomic_write(dest, chunks())
+
+
+def read_tail(path: Path, keep: int) -> tuple[int, list[tuple[float, list[Line]]]]:
+    """The last ``keep`` records of a run log as ``(time, lines)`` batches, and the total.
+
+    Consecutive records with one timestamp (one batch when written) stay one batch.
+    """
+    tail: deque[tuple[float, Line]] = deque(maxlen=max(0, keep))
+    total = 0
+    for record in read_run_log(path):
+        total += 1
+        tail.append((record.time.timestamp(), Line(record.stream, record.text)))
+    batches: list[tuple[float, list[Line]]] = []
+    for when, line in tail:
+        if batches and batches[-1][0] == when:
+            batches[-1][1].append(line)
+        else:
+            batches.append((when, [line]))
+    return total, batches
+
+
+class LogFiles:
+    """``LogView``'s on-disk side: where the full log is, loading a run log, saving."""
+
+    model: LogModel
+    _sources: list[Path]
+    _generation: int  # bumped by clear()
+    if TYPE_CHECKING:
+        Saved: Any
+        SaveFailed: Any
+        Loaded: Any
+
+        def clear(self) -> None: ...
+        def flush(self) -> None: ...
+        def write_lines(self, lines: Sequence[Line], when: float | None = None) -> None: ...
+        def post_message(self, message: Any) -> bool: ...
+
+    @property
+    def sources(self) -> list[Path]:
+        return list(self._sources)
+
+    def set_source(self, path: Path | None) -> None:
+        """The full log on disk is at ``path`` (or nowhere): ``save`` copies it."""
+        self._sources = [path] if path else []
+
+    def add_source(self, path: Path) -> None:
+        """Another on-disk log now feeds the view (a deploy's, then the release's own)."""
+        self._sources.append(path)
+
+    def load_file(self, path: Path) -> None:
+        """Show the tail of the run log at ``path``; it becomes the source for ``save``."""
+        self.clear()  # also tells a load still reading another file to drop its lines
+        self.set_source(path)
+        self._load(path, self._generation)
+
+    @work(thread=True, exclusive=True, group="log-load", exit_on_error=False)
+    def _load(self, path: Path, generation: int) -> None:
+        try:
+            total, batches = read_tail(path, self.model.ring_size - 1)
+        except OSError as error:
+            batches, total = (
+                [(time.time(), [Line(Stream.INFO, f"could not read {path}: {error}")])],
+                0,
+            )
+        shown = sum(len(lines) for _, lines in batches)
+        if total > shown:
+            note = f"… {total - shown:,} earlier lines are in {path} (s saves them all)"
+            batches.insert(0, (batches[0][0], [Line(Stream.INFO, note)]))
+        for when, lines in batches:
+            if self._generation != generation:  # cleared meanwhile: not wanted any more
+                return
+            self.write_lines(lines, when)
+        self.post_message(self.Loaded(self, path, total))
+
+    def save(self, path: Path) -> None:
+        """Write the whole log to ``path``: the on-disk sources, else the lines in memory."""
+        self.flush()
+        if self._sources:
+            self._save(path, list(self._sources), [])
+            return
+        self._save(path, [], self.model.records())
+
+    @work(thread=True, exclusive=True, group="log-save", exit_on_error=False)
+    def _save(self, path: Path, sources: list[Path], records: list[tuple[float, Line]]) -> None:
+        try:
+            lines = copy_sources(sources, path) if sources else write_records(records, path)
+        except OSError as error:
+            self.post_message(self.SaveFailed(self, path, str(error)))
+        else:
+            self.post_message(self.Saved(self, path, lines))

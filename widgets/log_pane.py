@@ -1,0 +1,232 @@
+"""What the app mounts for logs: a ``LogView``, a one-line prompt and a status line.
+
+The view does the work; the pane adds what needs typing (a search, a filter, a file
+to save to) and says what state the view is in (following or paused and how many
+lines arrived since, matches, filter, wrap), so the user never wonders why the log
+stopped moving.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from rich.style import Style
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.reactive import var
+from textual.widget import Widget
+from textual.widgets import Input
+
+from lifecycle.ports import Line
+from widgets import ansi
+from widgets.log_lines import LogStatus
+from widgets.log_view import LogView
+
+Styles = Mapping[str, Style | str]
+STATUS_STYLES = ("following", "paused", "dim", "note")
+PROMPTS = {
+    "search": ("/", "search (regex, smart case; empty clears)"),
+    "filter": ("&", "show only lines matching (regex; empty shows all)"),
+    "save": ("save to ", "file to save the whole log to"),
+}
+
+
+def status_text(status: LogStatus, message: str = "", styles: Styles | None = None) -> Text:
+    """The status line for ``status``: pure, so it is tested without an app."""
+    style = (styles or {}).get
+    text = Text(no_wrap=True, overflow="ellipsis", end="")
+    if status.following:
+        text.append("● follow", style("following", "green"))
+    else:
+        text.append("‖ paused", style("paused", "bold yellow"))
+        if status.new_since_pause:
+            text.append(f" · {status.new_since_pause:,} new lines ↓", style("paused", "yellow"))
+        text.append(" (f/end)", style("dim", "dim"))
+    parts = [f"{status.lines:,} lines"]
+    if status.total > status.lines:
+        parts[0] = f"{status.lines:,} of {status.total:,} lines"
+    if status.filter:
+        parts.append(f"&{ansi.plain(status.filter, max_chars=40)}: {status.filter_matches:,} shown")
+    if status.search:
+        parts.append(f"/{ansi.plain(status.search, max_chars=40)}: {status.search_matches:,} lines")
+    flags = [name for name, on in (("wrap", status.wrap), ("time", status.timestamps)) if on]
+    if flags:
+        parts.append(" ".join(flags))
+    for part in parts:
+        text.append(" │ ", style("dim", "dim"))
+        text.append(part)
+    note = message or status.note
+    if note:
+        text.append(" │ ", style("dim", "dim"))
+        text.append(ansi.plain(note, max_chars=200), style("note", "italic"))
+    return text
+
+
+class LogStatusBar(Widget):
+    """One line under the log; a plain render, so an update costs no layout."""
+
+    COMPONENT_CLASSES = {f"log-status--{name}" for name in STATUS_STYLES}
+    DEFAULT_CSS = """
+    LogStatusBar {
+        height: 1; padding: 0 1; background: $panel; color: $foreground;
+        & > .log-status--following { color: $text-success; }
+        & > .log-status--paused { color: $text-warning; text-style: bold; }
+        & > .log-status--dim { color: $text-muted; }
+        & > .log-status--note { color: $text-accent; text-style: italic; }
+    }
+    """
+
+    status: var[LogStatus] = var(LogStatus)
+    message: var[str] = var("")
+
+    def render(self) -> Text:
+        styles = {
+            name: self.get_component_rich_style(f"log-status--{name}", partial=True)
+            for name in STATUS_STYLES
+        }
+        return status_text(self.status, self.message, styles)
+
+    def watch_status(self) -> None:
+        self.refresh()
+
+    def watch_message(self) -> None:
+        self.refresh()
+
+
+class LogPane(Vertical):
+    """A log view with search (/), filter (&) and save (s) prompts and a status line."""
+
+    BINDINGS = [
+        Binding("slash", "prompt('search')", "Search", id="log.search"),
+        Binding("ampersand", "prompt('filter')", "Filter", id="log.filter"),
+        Binding("s", "prompt('save')", "Save", id="log.save"),
+        Binding("escape", "close_prompt", "Close prompt", show=False, id="log.close_prompt"),
+    ]
+    DEFAULT_CSS = """
+    LogPane { height: 1fr; }
+    LogPane > LogView { height: 1fr; }
+    LogPane > Input#log-prompt {
+        display: none; height: 1; border: none; padding: 0 1; background: $boost;
+    }
+    LogPane.-prompting > Input#log-prompt { display: block; }
+    """
+
+    def __init__(
+        self,
+        *,
+        ring_size: int = 100_000,
+        source: Path | None = None,
+        save_dir: Path | None = None,
+        max_line_chars: int = ansi.MAX_CHARS,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        """``save_dir`` is where suggested save paths (and relative ones) go; default cwd."""
+        super().__init__(name=name, id=id, classes=classes)
+        self._view = LogView(ring_size=ring_size, source=source, max_line_chars=max_line_chars)
+        self.save_dir = save_dir
+        self._prompt: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield self._view
+        yield Input(id="log-prompt")
+        yield LogStatusBar()
+
+    @property
+    def log_view(self) -> LogView:
+        return self._view
+
+    # The app talks to the pane as if it were the view.
+    def write_lines(self, lines: Sequence[Line], when: float | None = None) -> None:
+        self._view.write_lines(lines, when)
+
+    def add_marker(self, text: str) -> None:
+        self._view.add_marker(text)
+
+    def clear(self) -> None:
+        self._view.clear()
+
+    def set_source(self, path: Path | None) -> None:
+        self._view.set_source(path)
+
+    def add_source(self, path: Path) -> None:
+        self._view.add_source(path)
+
+    def load_file(self, path: Path) -> None:
+        self._view.load_file(path)
+
+    def focus(self, scroll_visible: bool = True) -> LogPane:
+        self._view.focus(scroll_visible)
+        return self
+
+    # --- status ------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        self.watch(self._view, "status", self._show_status)
+
+    def _show_status(self, status: LogStatus) -> None:
+        self.query_one(LogStatusBar).status = status
+
+    def _say(self, message: str) -> None:
+        self.query_one(LogStatusBar).message = message
+
+    def on_log_view_saved(self, event: LogView.Saved) -> None:
+        self._say(f"saved {event.lines:,} lines to {event.path}")
+
+    def on_log_view_save_failed(self, event: LogView.SaveFailed) -> None:
+        self._say(f"could not save: {event.error}")
+
+    # --- prompt --------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "close_prompt":
+            return self._prompt is not None  # otherwise escape goes on to the app
+        return True
+
+    def action_prompt(self, kind: str) -> None:
+        prompt = self.query_one("#log-prompt", Input)
+        label, placeholder = PROMPTS[kind]
+        self._prompt = kind
+        self._say("")
+        prompt.placeholder = f"{label.strip()}  {placeholder}"
+        prompt.value = {
+            "search": self._view.status.search,
+            "filter": self._view.status.filter,
+            "save": str(self.default_save_path()),
+        }[kind]
+        self.add_class("-prompting")
+        prompt.focus()
+        self.refresh_bindings()
+
+    def action_close_prompt(self) -> None:
+        self._prompt = None
+        self.remove_class("-prompting")
+        self._view.focus()
+        self.refresh_bindings()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        kind, value = self._prompt, event.value
+        self.action_close_prompt()
+        if kind == "search":
+            self._view.search(value)
+        elif kind == "filter":
+            self._view.set_filter(value)
+        elif kind == "save" and value.strip():
+            path = Path(value.strip()).expanduser()
+            if not path.is_absolute():
+                path = (self.save_dir or Path.cwd()) / path
+            self._say(f"saving to {path} …")
+            self._view.save(path)
+
+    def default_save_path(self) -> Path:
+        """``<save_dir>/<source name or "shipdeck-log">-<local time>.log``."""
+        sources = self._view.sources
+        stem = sources[-1].stem if sources else "shipdeck-log"
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        return (self.save_dir or Path.cwd()) / f"{stem}-{stamp}.log"

@@ -1,0 +1,383 @@
+"""The log pane's view: a Line-API widget over a bounded ring, the full log on disk.
+
+Not ``RichLog``: that renders every line as it arrives and keeps them all. Here
+``write_lines`` only queues a batch (cheap, from any thread); at most once a frame
+the queue is folded into the ring (``LogModel``) and the view refreshed once, and a
+line is styled only when it scrolls into view (``LinePainter``). Saving copies the
+on-disk log, so the whole run is saved though memory holds the last ``ring_size``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.style import Style
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import var
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from lifecycle.ports import Line
+from widgets import ansi
+from widgets.log_files import LogFiles
+from widgets.log_lines import Inbox, LogStatus, make_marker
+from widgets.log_model import LogModel
+from widgets.log_paint import STYLE_NAMES, LinePainter
+from widgets.log_search import TOGGLE_BUDGET, LogSearch
+
+FRAME = 1 / 60  # the inbox is folded into the ring at most this often
+FOLD_LIMIT = 50_000  # lines folded per frame; a faster stream skips what the ring drops
+TICK_BUDGET = 0.006  # seconds of index work (filter, search, wrap) per frame
+
+
+class LogView(LogSearch, LogFiles, ScrollView, can_focus=True):
+    """Live log lines: follow, search, filter, wrap, timestamps, save the whole log."""
+
+    BINDINGS = [
+        Binding("f", "toggle_follow", "Follow", id="log.follow"),
+        Binding("n", "next_match", "Next match", id="log.next_match"),
+        Binding("N", "previous_match", "Prev match", id="log.previous_match"),
+        Binding("w", "toggle_wrap", "Wrap", id="log.wrap"),
+        Binding("t", "toggle_timestamps", "Timestamps", id="log.timestamps"),
+        Binding("end", "scroll_end", "Follow from the end", show=False, id="log.end"),
+    ]
+    COMPONENT_CLASSES = {f"log-view--{name}" for name in STYLE_NAMES}
+    DEFAULT_CSS = """
+    LogView {
+        background: $surface;
+        color: $foreground;
+        overflow-x: auto;
+        overflow-y: scroll;
+        &:focus { background-tint: $foreground 5%; }
+        & > .log-view--stderr { color: $text-error; }
+        & > .log-view--info { color: $text-accent; }
+        & > .log-view--marker { color: $accent; text-style: bold; }
+        & > .log-view--timestamp { color: $text-muted; }
+        & > .log-view--match { background: $warning-muted; }
+        & > .log-view--match-current { background: $accent; color: $text; text-style: bold; }
+        & > .log-view--note { color: $text-muted; text-style: italic; }
+        & > .log-view--control { text-style: reverse; }
+    }
+    """
+
+    following: var[bool] = var(True, init=False)
+    wrap: var[bool] = var(False, init=False)
+    show_timestamps: var[bool] = var(False, init=False)
+    status: var[LogStatus] = var(LogStatus, init=False)
+
+    class _Event(Message):
+        def __init__(self, log_view: LogView) -> None:
+            super().__init__()
+            self.log_view = log_view
+            # Sent by the view even when its parent called it (else it stops at the parent).
+            self.set_sender(log_view)
+
+        @property
+        def control(self) -> LogView:
+            return self.log_view
+
+    class FollowChanged(_Event):
+        """Follow mode went on or off (the user scrolled up, pressed f or end)."""
+
+        def __init__(self, log_view: LogView, following: bool) -> None:
+            super().__init__(log_view)
+            self.following = following
+
+    class SearchChanged(_Event):
+        """A search was set or cleared; ``note`` says if the pattern was taken literally."""
+
+        def __init__(self, log_view: LogView, pattern: str, matches: int, note: str) -> None:
+            super().__init__(log_view)
+            self.pattern, self.matches, self.note = pattern, matches, note
+
+    class FilterChanged(SearchChanged):
+        """A filter was set or cleared; ``matches`` is how many lines it shows."""
+
+    class Saved(_Event):
+        """The whole log was written to ``path`` (``lines`` lines)."""
+
+        def __init__(self, log_view: LogView, path: Path, lines: int) -> None:
+            super().__init__(log_view)
+            self.path, self.lines = path, lines
+
+    class Loaded(_Event):
+        """``load_file`` finished; the file held ``lines`` records."""
+
+        def __init__(self, log_view: LogView, path: Path, lines: int) -> None:
+            super().__init__(log_view)
+            self.path, self.lines = path, lines
+
+    class SaveFailed(_Event):
+        """Saving to ``path`` failed; ``error`` says why."""
+
+        def __init__(self, log_view: LogView, path: Path, error: str) -> None:
+            super().__init__(log_view)
+            self.path, self.error = path, error
+
+    class _Wake(Message, bubble=False):
+        """Posted by a writer thread so the UI thread starts folding the inbox."""
+
+    def __init__(
+        self,
+        *,
+        ring_size: int = 100_000,
+        source: Path | None = None,
+        max_line_chars: int = ansi.MAX_CHARS,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+        disabled: bool = False,
+    ) -> None:
+        """``ring_size`` lines stay in memory; ``source`` is the full log on disk, if any."""
+        super().__init__(name=name, id=id, classes=classes, disabled=disabled)
+        self.model = LogModel(ring_size)
+        self.painter = LinePainter(max_line_chars)
+        self._sources: list[Path] = [source] if source else []
+        self._inbox = Inbox()
+        self._ui_thread = threading.get_ident()
+        self._ready = False  # mounted: ticks, styles and scrolling may start
+        self._generation = 0  # bumped by clear(), so a stale load_file writes nothing
+        self._tick_due = False  # a tick is scheduled
+        self._last_tick = 0.0
+        self._wake_posted = False
+        self._moving = False  # True while *we* scroll, so it is not taken as the user's
+        self._new_since_pause = 0
+        self._note = ""
+        self._search_text = self._filter_text = ""
+        self._current_match: int | None = None
+
+    # --- writing ---------------------------------------------------------------
+
+    def write_lines(self, lines: Sequence[Line], when: float | None = None) -> None:
+        """Queue a batch; it shows on the next frame. Safe from any thread, never blocks."""
+        if not lines:
+            return
+        self._inbox.put(lines, time.time() if when is None else when)
+        if threading.get_ident() == self._ui_thread:
+            self._ensure_ticking()
+        elif self._ready and not self._wake_posted:  # before mount, on_mount folds it
+            self._wake_posted = True
+            self.post_message(self._Wake())
+
+    def add_marker(self, text: str) -> None:
+        """A rule labelled ``text`` (e.g. "v0.3.0 started") after the lines queued so far."""
+        self.write_lines([make_marker(text)])
+
+    def clear(self) -> None:
+        """Forget every line in memory (and queued); the on-disk log is untouched."""
+        self._generation += 1
+        self._inbox.clear()
+        self.model.clear()
+        self.painter.forget()
+        self.painter.widest = 0
+        self._current_match = None
+        self._new_since_pause = 0
+        self._sync_view(None)
+
+    # --- folding the inbox, at most once a frame ----------------------------------
+
+    def on_mount(self) -> None:
+        self._ui_thread = threading.get_ident()
+        self._ready = True  # is_mounted only turns True after this handler
+        self._restyle()
+        self._ensure_ticking()
+
+    def _on_log_view__wake(self, _: _Wake) -> None:
+        self._wake_posted = False
+        self._ensure_ticking()
+
+    def _ensure_ticking(self) -> None:
+        """Fold now if the last fold was a frame ago, else schedule it a frame after that."""
+        if self._tick_due or not self._ready:
+            return
+        delay = self._last_tick + FRAME - time.monotonic()
+        if delay <= 0:
+            self._scheduled_tick()
+        else:
+            self._tick_due = True
+            self.set_timer(delay, self._scheduled_tick)
+
+    def _scheduled_tick(self) -> None:
+        self._tick_due = False
+        self._last_tick = time.monotonic()
+        self._tick()
+        if self._inbox or not self.model.up_to_date:
+            self._ensure_ticking()
+
+    def _tick(self) -> None:
+        skipped = self._inbox.skip_beyond(self.model.ring_size)
+        batches = self._inbox.take(FOLD_LIMIT)
+        changed = bool(batches or skipped) or not self.model.up_to_date
+        anchor = self._anchor()
+        if skipped:
+            self.model.skip(skipped)
+        if batches or skipped:
+            arrived = skipped + self.model.append(batches)
+            if not self.following:
+                self._new_since_pause += arrived
+        self.model.catch_up(TICK_BUDGET, self._width_of)
+        if changed:
+            self._sync_view(anchor)
+
+    def flush(self) -> None:
+        """Fold everything queued into the view now (tests; before saving the ring)."""
+        anchor = self._anchor()
+        self._tick()
+        while self._inbox:
+            self._tick()
+        if not self.model.up_to_date:
+            self.model.catch_up(60.0, self._width_of)
+            self._sync_view(anchor)
+
+    def _width_of(self, text: str) -> int:
+        return ansi.display_width(text, max_chars=self.painter.max_line_chars)
+
+    def _anchor(self) -> tuple[int, int] | None:
+        """The line (and row in it) at the top, which stays put while paused."""
+        return None if self.following else self.model.locate(round(self.scroll_y))
+
+    def _sync_view(self, anchor: tuple[int, int] | None) -> None:
+        """Size the scroll area to the view; keep the bottom, or the line the user reads."""
+        if not self._ready:
+            return
+        if self.wrap:
+            width = self.scrollable_content_region.width
+        else:
+            width = self._prefix_width() + max(self.model.max_len, self.painter.widest)
+        size = Size(width, self.model.rows)
+        if size != self.virtual_size:
+            self.virtual_size = size
+        if self.following:
+            self._scroll(y=self.max_scroll_y)
+        elif anchor is not None:
+            seq, row = anchor
+            self._scroll(y=self.model.row_of(seq) + (row if self.model.in_view(seq) else 0))
+        self.refresh()
+        self.status = self.model.status(
+            following=self.following,
+            new_since_pause=self._new_since_pause,
+            search=self._search_text,
+            filter=self._filter_text,
+            note=self._note,
+            wrap=self.wrap,
+            timestamps=self.show_timestamps,
+        )
+
+    def _scroll(self, x: float | None = None, y: float | None = None) -> None:
+        """Scroll without it counting as the user scrolling."""
+        self._moving = True
+        try:
+            self.scroll_to(x=x, y=y, animate=False)
+        finally:
+            self._moving = False
+
+    # --- follow --------------------------------------------------------------------
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if self._moving:
+            return
+        if new_value < old_value and self.following and new_value < self.max_scroll_y:
+            self.following = False  # the user scrolled up: hold still and count
+        elif new_value > old_value and not self.following and new_value >= self.max_scroll_y:
+            self.following = True  # ... and back down to the end
+
+    def watch_following(self, following: bool) -> None:
+        if following:
+            self._new_since_pause = 0
+        self._sync_view(None)
+        self.post_message(self.FollowChanged(self, following))
+
+    def action_toggle_follow(self) -> None:
+        self.following = not self.following
+
+    def action_scroll_end(self) -> None:
+        if self.following:
+            self._sync_view(None)
+        self.following = True
+
+    # --- wrap and timestamps ---------------------------------------------------------
+
+    def action_toggle_wrap(self) -> None:
+        self.wrap = not self.wrap
+
+    def action_toggle_timestamps(self) -> None:
+        self.show_timestamps = not self.show_timestamps
+
+    def watch_wrap(self) -> None:
+        self._rebuild_rows(self._anchor())
+        self._scroll(x=0)
+
+    def watch_show_timestamps(self) -> None:
+        self._rebuild_rows(self._anchor())
+
+    def on_resize(self) -> None:
+        self.painter.forget()  # markers are as wide as the view
+        if self.wrap and self.model.wrap_width != self._wrap_width():
+            self._rebuild_rows(self._anchor())
+        elif self.following:
+            self._sync_view(None)
+
+    def watch_show_horizontal_scrollbar(self) -> None:
+        if self.following:  # the scrollbar took the last row: still show the newest line
+            self.call_after_refresh(self._sync_view, None)
+
+    def _rebuild_rows(self, anchor: tuple[int, int] | None) -> None:
+        self._rewrap()
+        self.model.catch_up(TOGGLE_BUDGET, self._width_of)
+        self._ensure_ticking()
+        self._sync_view(anchor)
+
+    def _rewrap(self) -> None:
+        self.model.set_wrap(self._wrap_width() if self.wrap else None)
+
+    def _wrap_width(self) -> int:
+        return max(1, self.scrollable_content_region.width - self._prefix_width())
+
+    def _prefix_width(self) -> int:
+        return LinePainter.prefix_width(self.show_timestamps)
+
+    # --- drawing ---------------------------------------------------------------------
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._restyle()
+
+    def _restyle(self) -> None:
+        if self._ready:
+            styles = {name: self._component_style(f"log-view--{name}") for name in STYLE_NAMES}
+            self.painter.restyle(self.rich_style, styles)
+
+    def _component_style(self, name: str) -> Style:
+        """What a component class sets, with colours blended (``$text-muted`` has alpha)."""
+        partial = self.get_component_rich_style(name, partial=True)
+        full = self.get_component_rich_style(name)
+        colors = Style.from_color(
+            full.color if partial.color else None, full.bgcolor if partial.bgcolor else None
+        )
+        return partial + colors
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        found = self.model.locate(round(self.scroll_y) + y)
+        if found is None:
+            return Strip.blank(width, self.rich_style)
+        widest = self.painter.widest
+        strip = self.painter.row(
+            self.model,
+            *found,
+            width=width,
+            scroll_x=round(self.scroll_x),
+            wrap=self.wrap,
+            timestamps=self.show_timestamps,
+            current=self._current_match,
+            console=self.app.console,
+        )
+        if self.painter.widest > max(widest, self.model.max_len):
+            self.call_after_refresh(self._sync_view, self._anchor())  # wide characters
+        return strip
