@@ -264,3 +264,102 @@ class MetricsSource(Protocol):
 
 class Notifier(Protocol):
     def send(self, event: Mapping[str, object]) -> None: ...
+
+
+# --- container images (docker_build / docker_run steps, Release push) ----------------
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    id: str  # sha256:...
+    tags: tuple[str, ...] = ()
+    size: int | None = None  # bytes
+
+
+@dataclass(frozen=True)
+class PushedImage:
+    reference: str  # repository:tag as pushed
+    digest: str  # sha256:..., what a deploy can pin with repository@digest
+
+
+class ImageBuilder(Protocol):
+    def build(
+        self,
+        context: str,
+        *,
+        dockerfile: str = "Dockerfile",
+        tags: Sequence[str] = (),
+        buildargs: Mapping[str, str] | None = None,
+        target: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        sink: OutputSink,
+        cancel: CancelToken,
+    ) -> BuiltImage:
+        """Build ``context``, streaming its output; TargetError names the failing step."""
+        ...
+
+    def push(
+        self, image: str, reference: str, *, sink: OutputSink, cancel: CancelToken
+    ) -> PushedImage:
+        """Tag ``image`` as ``reference`` (repository:tag) and push it; TargetError says why not."""
+        ...
+
+
+class ContainerRunner(Protocol):
+    def run_once(
+        self,
+        image: str,
+        command: str | Sequence[str] | None = None,
+        *,
+        env: Mapping[str, str] | None = None,
+        sink: OutputSink,
+        cancel: CancelToken,
+        timeout: float | None = None,
+    ) -> StepResult:
+        """Run ``image`` once, streaming its output; the container is removed afterwards."""
+        ...
+
+
+# --- container stats (monitor pane, status --json) ---------------------------------
+
+
+@dataclass(frozen=True)
+class ContainerStats:
+    """One sample of one container, as ``docker stats`` shows it."""
+
+    name: str
+    id: str
+    cpu: float | None  # percent of one core x cores (200 = two cores busy); None until 2 samples
+    memory: int  # bytes in use, page cache excluded
+    memory_limit: int
+    net_rx: int  # bytes since the container started
+    net_tx: int
+    block_read: int
+    block_write: int
+    pids: int | None
+
+    @property
+    def memory_percent(self) -> float:
+        return 100.0 * self.memory / self.memory_limit if self.memory_limit else 0.0
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "id": self.id[:12],
+            "cpu": None if self.cpu is None else round(self.cpu, 2),
+            "memory": self.memory,
+            "memory_limit": self.memory_limit,
+            "memory_percent": round(self.memory_percent, 2),
+            "net_rx": self.net_rx,
+            "net_tx": self.net_tx,
+            "block_read": self.block_read,
+            "block_write": self.block_write,
+            "pids": self.pids,
+        }
+
+
+@runtime_checkable
+class StatsSource(Protocol):
+    """A deploy target that can sample its containers (docker, swarm)."""
+
+    def stats(self) -> list[ContainerStats]: ...

@@ -239,7 +239,7 @@ class LogFollower:
                 lines = app.engine.masker.mask_lines(batch)
                 if token.cancelled:
                     return
-                app.call_from_thread(self.pane.write_lines, lines)
+                self.pane.write_lines(lines)  # thread-safe: queued for the next frame
 
         app.run_engine(f"logs {env}", pump, group="env-logs")
 
@@ -265,4 +265,3 @@ def run_board(project: Project) -> int:
     app = ShipdeckApp(project)
     result = app.run()
     return int(result or 0)
-

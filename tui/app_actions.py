@@ -110,7 +110,9 @@ class BoardActions(_Base):
     async def _advance_flow(self, item: Item) -> None:
         nxt = item.stage.next()
         if nxt is None:
-            question = f"{item.id} is done: archive it? (It leaves the board; its id is never reused.)"
+            question = (
+                f"{item.id} is done: archive it? (It leaves the board; its id is never reused.)"
+            )
             if await self.push_screen_wait(ConfirmScreen(question, yes="Archive")):
                 self.project.store.update(item.id, lambda it: setattr(it, "archived", True))
                 self.journal(ev.Event(ev.ITEM_ARCHIVED, item.id))
@@ -189,7 +191,9 @@ class BoardActions(_Base):
         env = await self.pick_env("Deploy to")
         if env is None:
             return
-        released = item is not None and item.version and item.stage.position >= Stage.RELEASE.position
+        released = (
+            item is not None and item.version and item.stage.position >= Stage.RELEASE.position
+        )
         what = f"{item.id} ({item.version})" if released and item else "the newest release"
         if not await self._approved(env, f"Deploy {what} to {env}"):
             return
@@ -197,7 +201,9 @@ class BoardActions(_Base):
             self.run_engine(
                 f"deploy {item.id}",
                 lambda: self._refusable(
-                    lambda: self.engine.run_stage(item.id, stage=Stage.DEPLOY, env=env, approve=True)
+                    lambda: self.engine.run_stage(
+                        item.id, stage=Stage.DEPLOY, env=env, approve=True
+                    )
                 ),
             )
             return
@@ -224,13 +230,18 @@ class BoardActions(_Base):
 
     def action_help(self) -> None:
         from tui.board_screen import BoardScreen
+        from widgets.env_pane import EnvironmentsPane
+        from widgets.events_pane import EventsPane
+        from widgets.log_pane import LogPane
         from widgets.log_view import LogView
 
         self.push_screen(
             HelpScreen(
                 [
                     ("Board", BoardScreen.BINDINGS),
-                    ("Logs", LogView.BINDINGS),
+                    ("Logs", [*LogView.BINDINGS, *LogPane.BINDINGS]),
+                    ("Events", EventsPane.BINDINGS),
+                    ("Environments", EnvironmentsPane.BINDINGS),
                     ("App", type(self).BINDINGS),
                 ]
             )

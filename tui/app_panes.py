@@ -18,7 +18,7 @@ from widgets.events_pane import EventsPane
 from widgets.metrics_pane import MetricsPane
 
 if TYPE_CHECKING:
-    from lifecycle.watch import Watcher, Sample
+    from lifecycle.watch import Sample, Watcher
     from tui.app import ShipdeckApp
 
     _Base = ShipdeckApp
@@ -54,7 +54,7 @@ class PaneFeeds(_Base):
             self._watcher = Watcher(self.engine, HttpProber(), HostMetrics(str(self.project.root)))
         try:
             sample = self._watcher.sample()
-        except Exception as exc:  # noqa: BLE001 - a failed sample is reported, the poller goes on
+        except Exception as exc:
             self.call_from_thread(self.notify, f"metrics: {exc}", severity="error")
             self.call_from_thread(self._next_metrics)
             return
@@ -130,7 +130,7 @@ class PaneFeeds(_Base):
         for name in self.project.config.environments:
             try:
                 statuses.append(self.engine.target_for(name).status())
-            except Exception as exc:  # noqa: BLE001 - an unreachable engine is shown, not raised
+            except Exception as exc:
                 errors[name] = str(exc)
         self.call_from_thread(self._show_envs, statuses, errors)
 

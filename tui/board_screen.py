@@ -70,11 +70,10 @@ class BoardScreen(Screen[None]):
         from widgets.metrics_pane import MetricsPane
 
         yield Header()
-        with Vertical(id="board-area"):
-            with Vertical(id="board-inner"):
-                yield SpanRuler(id="spans")
-                with Horizontal(id="columns"):
-                    yield from self.columns.values()
+        with Vertical(id="board-area"), Vertical(id="board-inner"):
+            yield SpanRuler(id="spans")
+            with Horizontal(id="columns"):
+                yield from self.columns.values()
         with TabbedContent(id="panes", initial="logs"):
             with TabPane("Logs", id="logs"):
                 yield LogPane(id="log-pane")
@@ -154,8 +153,10 @@ class BoardScreen(Screen[None]):
                 self.set_timer(0.02, lambda: self._focus_pane(pane, tries - 1))
             return
         widget = found.first()
-        focusable = widget if widget.can_focus else next(
-            (w for w in widget.query("*") if w.can_focus), None
+        focusable = (
+            widget
+            if widget.can_focus
+            else next((w for w in widget.query("*") if w.can_focus), None)
         )
         if focusable is not None:
             focusable.focus()

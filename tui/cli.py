@@ -61,7 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     cmd("check", cmd_items.check, "validate shipdeck.yaml")
 
     sp = cmd("demo", cmd_items.demo, "make a sample service repository with items, then open it")
-    sp.add_argument("path", nargs="?", default="shipdeck-demo", help="where (default: ./shipdeck-demo)")
+    sp.add_argument(
+        "path", nargs="?", default="shipdeck-demo", help="where (default: ./shipdeck-demo)"
+    )
     sp.add_argument("--no-open", action="store_true", help="only create it")
 
     sp = cmd("status", cmd_items.status, "environments and items per stage")

@@ -14,9 +14,9 @@ from textual.widgets import DataTable, Footer, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from lifecycle import events as ev
-from widgets.log_pane import LogPane
 from lifecycle.items import Item, format_time
 from lifecycle.stages import Stage
+from widgets.log_pane import LogPane
 from widgets.present_board import clean, state_icon
 
 if TYPE_CHECKING:
@@ -82,9 +82,7 @@ class ItemDetailsScreen(Screen[None]):
         from widgets.log_pane import LogPane
 
         item = self.item
-        yield Label(
-            Text.assemble((item.id, "bold"), "  ", clean(item.title)), id="details-title"
-        )
+        yield Label(Text.assemble((item.id, "bold"), "  ", clean(item.title)), id="details-title")
         with Horizontal(id="details-body"):
             with VerticalScroll(id="details-left"):
                 yield Static(summary(item), id="details-summary")
@@ -140,7 +138,7 @@ class ItemDetailsScreen(Screen[None]):
             try:
                 base = self.shipdeck.project.config.base_branch
                 commits = self.shipdeck.engine.vcs.log(base, item.branch, 20)  # type: ignore[attr-defined]
-            except Exception as exc:  # noqa: BLE001 - merged or deleted branches have no "ahead"
+            except Exception as exc:
                 reason = str(exc).replace(str(self.shipdeck.project.root), ".")
                 text = Text(f"{item.branch}: {reason}", style="dim")
             else:
@@ -164,7 +162,11 @@ class ItemDetailsScreen(Screen[None]):
         return Text("\n".join(f"{k}: {clean(v)}" for k, v in item.artifacts.items()))
 
     def _deploys(self) -> Text:
-        events = [e for e in self.shipdeck.project.journal.for_item(self.item_id) if e.type in DEPLOY_TYPES]
+        events = [
+            e
+            for e in self.shipdeck.project.journal.for_item(self.item_id)
+            if e.type in DEPLOY_TYPES
+        ]
         if not events:
             return Text("none yet", style="dim")
         out = Text()

@@ -27,7 +27,9 @@ class BoardCommands(Provider):
             label = f"{item.id} {item.title}"
             out.append((f"Go to {label}", partial(_goto, app, item.id), f"in {item.stage.label}"))
             out.append((f"Advance {item.id}", partial(_then, app, item.id, app.action_advance), ""))
-            out.append((f"Details of {item.id}", partial(_then, app, item.id, app.action_details), ""))
+            out.append(
+                (f"Details of {item.id}", partial(_then, app, item.id, app.action_details), "")
+            )
         for env in app.project.config.environments:
             out.append((f"Roll back {env}", partial(_rollback, app, env), "asks to confirm"))
         return out

@@ -20,7 +20,6 @@ from textual.message import Message
 from textual.widgets import Label, Static
 
 from lifecycle.monitor import Alert, History
-from widgets.spark import TextSparkline as Sparkline
 from lifecycle.ports import HostSample, ProbeResult
 from widgets.present_ops import (
     alert_text,
@@ -30,6 +29,7 @@ from widgets.present_ops import (
     probe_value,
     rate_text,
 )
+from widgets.spark import TextSparkline as Sparkline
 
 # (history key, label, percent?) in display order
 HOST_ROWS: tuple[tuple[str, str, bool], ...] = (

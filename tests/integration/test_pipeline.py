@@ -158,7 +158,8 @@ version: 1
 project: cancelme
 stages:
   build:
-    - run: "sh -c 'sleep 300 & echo $! > \\"$PIDS\\"; sleep 301 & echo $! >> \\"$PIDS\\"; echo started; wait'"
+    - run: "sh -c 'sleep 300 & echo $! > \\"$PIDS\\"; sleep 301 & echo $! >> \\"$PIDS\\";
+        echo started; wait'"
 """
 
 SECRET_CONFIG = """\

@@ -97,7 +97,9 @@ async def test_a_advances_through_deploy_and_the_service_answers(demo_project: P
     app = ShipdeckApp(demo_project)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("l", "a")
-        await until(pilot, lambda: stage_of(demo_project, "SD-1") == (Stage.DEPLOY, RunState.PASSED))
+        await until(
+            pilot, lambda: stage_of(demo_project, "SD-1") == (Stage.DEPLOY, RunState.PASSED)
+        )
         assert "v0.1.0" in [t for t in demo_project.store.load().get("SD-1").artifacts.values()]
         status = app.engine.target_for("staging").status()
         assert status.healthy is True
@@ -131,8 +133,10 @@ async def test_r_reruns_the_current_stage(demo_project: Project) -> None:
         await pilot.press("l", "r")
         await until(
             pilot,
-            lambda: demo_project.store.load().get("SD-1").current.run_id != before
-            and not demo_project.store.load().get("SD-1").running,
+            lambda: (
+                demo_project.store.load().get("SD-1").current.run_id != before
+                and not demo_project.store.load().get("SD-1").running
+            ),
         )
         assert stage_of(demo_project, "SD-1") == (Stage.CODE, RunState.PASSED)
 
@@ -182,7 +186,9 @@ async def test_d_deploys_and_R_rolls_back(demo_project: Project) -> None:
     app = ShipdeckApp(demo_project)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("l", "a")
-        await until(pilot, lambda: stage_of(demo_project, "SD-1") == (Stage.DEPLOY, RunState.PASSED))
+        await until(
+            pilot, lambda: stage_of(demo_project, "SD-1") == (Stage.DEPLOY, RunState.PASSED)
+        )
         # a second release from SD-2, back in Plan (the cursor followed SD-1 to Deploy)
         await pilot.press("h", "h", "h", "h", "h")
         assert app.board.selected_id() == "SD-2"
@@ -192,7 +198,9 @@ async def test_d_deploys_and_R_rolls_back(demo_project: Project) -> None:
         commit(demo_project.root, "add", "NOTES.md")
         commit(demo_project.root, "commit", "-q", "-m", "SD-2: notes")
         await pilot.press("a")
-        await until(pilot, lambda: stage_of(demo_project, "SD-2") == (Stage.DEPLOY, RunState.PASSED))
+        await until(
+            pilot, lambda: stage_of(demo_project, "SD-2") == (Stage.DEPLOY, RunState.PASSED)
+        )
         assert app.engine.target_for("staging").status().version == "0.2.0"
         await pilot.press("R")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
@@ -267,7 +275,9 @@ async def test_quit_with_a_run_in_flight_asks_and_cancels(
         await pilot.press("y")
         await until(pilot, lambda: not app.is_running, timeout=40)
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    assert json.loads(json.dumps(project.store.load().get("SD-1").current.state.value)) == "cancelled"
+    assert (
+        json.loads(json.dumps(project.store.load().get("SD-1").current.state.value)) == "cancelled"
+    )
 
 
 async def test_metrics_sample_only_while_visible(
