@@ -1,0 +1,1 @@
+"""Reusable Textual widgets; they import lifecycle types, never backends."""
