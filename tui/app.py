@@ -17,6 +17,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
 from lifecycle import events as ev
@@ -128,10 +129,19 @@ class ShipdeckApp(BoardActions, PaneFeeds, App[int]):
         item_id = self.board.selected_id() or self.selected
         return self.items.get(item_id) if item_id else None
 
+    _follow_timer: Timer | None = None
+
     def item_selected(self, item_id: str) -> None:
-        if item_id != self.selected:
-            self.selected = item_id
-            self.follow.item(self.items.get(item_id))
+        if item_id == self.selected:
+            return
+        self.selected = item_id
+        # Reloading the log pane re-lays out the screen: while the cursor is moving
+        # fast, only the card it stops on loads its log.
+        if self._follow_timer is not None:
+            self._follow_timer.stop()
+        self._follow_timer = self.set_timer(
+            0.06, lambda: self.follow.item(self.items.get(self.selected or ""))
+        )
 
     # --- engine events -------------------------------------------------------------------
 

@@ -137,8 +137,10 @@ class BoardScreen(Screen[None]):
         target = self.columns[ORDER[max(0, min(len(ORDER) - 1, index + delta))]]
         if target.item_ids:
             target.highlighted = min(row, len(target.item_ids) - 1)
-        target.focus()
-        target.scroll_visible()
+        # Scrolling (even by nothing) re-lays out the screen: only when the board is wider.
+        area = self.query_one("#board-area")
+        hidden = not area.region.contains_region(target.region)
+        target.focus(scroll_visible=hidden)
 
     def action_show_pane(self, pane: str) -> None:
         self.query_one("#panes", TabbedContent).active = pane

@@ -40,7 +40,8 @@ class StageColumn(OptionList):
         border-title-style: bold;
         scrollbar-size-vertical: 1;
     }
-    StageColumn:focus { border: round $accent; border-title-color: $accent; }
+    /* The same border focused or not: a border change re-lays out the whole screen. */
+    StageColumn:focus { border: round $panel-lighten-2; border-title-color: $accent; }
     /* Only the column the cursor is in shows its highlight; dimmed while a pane has focus. */
     StageColumn > .option-list--option-highlighted {
         background: transparent;
