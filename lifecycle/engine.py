@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from lifecycle import events as ev
 from lifecycle.gates import Facts, check_move
@@ -27,7 +27,9 @@ from lifecycle.masking import SecretMasker
 from lifecycle.paths import ShipdeckPaths
 from lifecycle.ports import (
     CancelToken,
+    ContainerRunner,
     DeployTarget,
+    ImageBuilder,
     Line,
     ProcessRunner,
     Stream,
@@ -43,6 +45,10 @@ if TYPE_CHECKING:
     from lifecycle.config import Config
     from lifecycle.journal import Journal
     from lifecycle.store import BoardStore
+
+
+class Images(ImageBuilder, ContainerRunner, Protocol):
+    """What docker_build / docker_run steps and registry pushes need."""
 
 
 class EngineError(Exception):
@@ -161,6 +167,7 @@ class Engine:
         target_for: Callable[[str], DeployTarget],
         environ: Mapping[str, str] | None = None,
         notify: Callable[[ev.Event], None] | None = None,
+        images: Callable[[], Images] | None = None,
     ) -> None:
         self.root = root
         self.paths = ShipdeckPaths(root)
@@ -173,6 +180,8 @@ class Engine:
         self.target_for = target_for
         self.environ = dict(os.environ if environ is None else environ)
         self._notify_hook = notify
+        self._images_factory = images
+        self._images: Images | None = None
         self._listeners: list[Listener] = []
         self._cancels: dict[str, CancelToken] = {}
         self._lock = threading.Lock()
@@ -187,6 +196,15 @@ class Engine:
         if self._vcs is None:
             self._vcs = self._vcs_factory()
         return self._vcs
+
+    @property
+    def images(self) -> Images:
+        """Image builds, pushes and one-off containers (Docker), made on first use."""
+        if self._images is None:
+            if self._images_factory is None:
+                raise TargetError("docker steps need the Docker backend, which is not configured")
+            self._images = self._images_factory()
+        return self._images
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         self._listeners.append(listener)

@@ -18,7 +18,7 @@ from lifecycle import events as ev
 from lifecycle.engine import Reporter, RunContext, StageFailed
 from lifecycle.items import Item, RunState, format_time, parse_time
 from lifecycle.junit import JunitError, parse_junit
-from lifecycle.ports import DirtyWorkTree, MergeConflict, Release
+from lifecycle.ports import DirtyWorkTree, MergeConflict, PushedImage, Release, StepResult
 from lifecycle.stages import Stage
 from lifecycle.templates import render, render_command
 from lifecycle.versioning import bump, changelog_entry, prepend_changelog
@@ -106,10 +106,58 @@ def workdir(ctx: RunContext, sha: str) -> Path:
     return dest
 
 
+def _docker_build(ctx: RunContext, step: Step, cwd: Path) -> None:
+    spec = step.docker_build
+    assert spec is not None
+    tag = render(spec.tag, fields(ctx))
+    ctx.say(f"$ docker build {spec.context} -f {spec.dockerfile} -t {tag}")
+    built = ctx.engine.images.build(
+        str(cwd / spec.context),
+        dockerfile=spec.dockerfile,
+        tags=[tag],
+        buildargs=dict(spec.buildargs),
+        target=spec.target,
+        labels={"shipdeck.project": ctx.engine.config.project, "shipdeck.item": ctx.item.id},
+        sink=ctx.emit,
+        cancel=ctx.cancel,
+    )
+
+    def record(it: Item) -> None:
+        it.artifacts.update(image=tag, image_id=built.id)
+        if built.size is not None:
+            it.artifacts["image_size"] = str(built.size)
+
+    ctx.update(record)
+    size = f", {built.size / 1e6:.1f} MB" if built.size else ""
+    ctx.say(f"built {tag} ({built.id[:19]}{size})")
+
+
+def _docker_run(ctx: RunContext, step: Step) -> StepResult:
+    spec = step.docker_run
+    assert spec is not None
+    image = render(spec.image, fields(ctx))
+    env = {k: v for k, v in command_env(ctx).items() if k.startswith("SHIPDECK_")}
+    env.update(spec.env)
+    ctx.say(f"$ docker run --rm {image} {spec.command or ''}".rstrip())
+    return ctx.engine.images.run_once(
+        image,
+        spec.command,
+        env=env,
+        sink=ctx.emit,
+        cancel=ctx.cancel,
+        timeout=ctx.engine.config.stages.timeout_for(step),
+    )
+
+
 def _run_step(ctx: RunContext, step: Step, cwd: Path, env: Mapping[str, str]) -> None:
     cfg = ctx.engine.config
-    if step.run is None:
-        raise StageFailed(f"step {step.label!r}: {step.kind} steps need the Docker backend")
+    if step.docker_build is not None:
+        _docker_build(ctx, step, cwd)
+        return
+    if step.docker_run is not None:
+        _check(ctx, step, _docker_run(ctx, step))
+        return
+    assert step.run is not None
     command = render_command(step.run, fields(ctx))
     ctx.say(f"$ {command}")
     result = ctx.engine.runner.run(
@@ -120,6 +168,12 @@ def _run_step(ctx: RunContext, step: Step, cwd: Path, env: Mapping[str, str]) ->
         cancel=ctx.cancel,
         timeout=cfg.stages.timeout_for(step),
     )
+    _check(ctx, step, result)
+
+
+def _check(ctx: RunContext, step: Step, result: StepResult) -> None:
+    """A step's result as the stage sees it: cancelled, failed (and why), or ok."""
+    cfg = ctx.engine.config
     if result.cancelled:
         ctx.cancel.raise_if_cancelled()
     if result.error:
@@ -182,6 +236,7 @@ def release(ctx: RunContext) -> str:
     if vcs.tag_exists(tag):
         raise StageFailed(f"tag {tag} exists already")
     ctx.say(f"version {version} (previous: {previous or 'none'}); tag {tag}")
+    pushed = _push(ctx, version) if rel.push else None  # before git: a refused push leaves no tag
     base = cfg.base_branch
     first = vcs.first_commit_time(item.branch, base)  # before the merge: after it, nothing is ahead
     if first is not None:
@@ -209,12 +264,28 @@ def release(ctx: RunContext) -> str:
     def cut(it: Item) -> None:
         it.version, it.sha = version, sha
         it.artifacts["tag"] = tag
+        if pushed is not None:
+            it.artifacts.update(pushed=pushed.reference, digest=pushed.digest)
 
     ctx.update(cut)
-    ctx.engine.record(
-        ev.Event(ev.RELEASE_CUT, item.id, {"version": version, "tag": tag, "sha": sha})
-    )
-    return f"released {tag}"
+    data: dict[str, Any] = {"version": version, "tag": tag, "sha": sha}
+    if pushed is not None:
+        data.update(image=pushed.reference, digest=pushed.digest)
+    ctx.engine.record(ev.Event(ev.RELEASE_CUT, item.id, data))
+    return f"released {tag}" + (f" and pushed {pushed.reference}" if pushed else "")
+
+
+def _push(ctx: RunContext, version: str) -> PushedImage:
+    push = ctx.engine.config.stages.release.push
+    assert push is not None
+    image = ctx.item.artifacts.get("image")
+    if not image:
+        raise StageFailed("release.push is set but no image was built (add a docker_build step)")
+    reference = f"{render(push, fields(ctx, version=version))}:{version}"
+    ctx.say(f"pushing {image} as {reference}")
+    pushed = ctx.engine.images.push(image, reference, sink=ctx.emit, cancel=ctx.cancel)
+    ctx.say(f"pushed {pushed.reference} ({pushed.digest})")
+    return pushed
 
 
 # --- Deploy -----------------------------------------------------------------------------
@@ -237,7 +308,11 @@ def release_of(engine: Engine, version: str) -> Release:
     if not engine.vcs.tag_exists(tag):
         raise StageFailed(f"no release {version} (tag {tag} does not exist)")
     sha = engine.vcs.head_sha(tag)
-    return Release(version, sha, tag, workdir=str(export_release(engine, version, tag)))
+    push = engine.config.stages.release.push
+    fields_ = {"version": version, "project": engine.config.project}
+    image = f"{render(push, fields_)}:{version}" if push else None
+    workdir = str(export_release(engine, version, tag))
+    return Release(version, sha, tag, image=image, workdir=workdir)
 
 
 def lead_time(item: Item) -> float | None:

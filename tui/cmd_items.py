@@ -85,12 +85,21 @@ def env_statuses(project: Project) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for name in project.config.environments:
         try:
-            st = make_target(project, name).status()
+            target = make_target(project, name)
+            st = target.status()
         except Exception as exc:
             out[name] = {"error": str(exc)}
             continue
+        stats = []
+        if hasattr(target, "stats"):  # docker and swarm targets: one sample per container
+            try:
+                stats = [s.to_dict() for s in target.stats()]
+            except Exception as exc:
+                stats = [{"error": str(exc)}]
         out[name] = {
             "target": st.target,
+            "containers": stats,
+            "detail": dict(st.detail),
             "version": st.version,
             "state": st.state,
             "healthy": st.healthy,

@@ -10,7 +10,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from lifecycle.engine import Engine
+from lifecycle.engine import Engine, Images
 from lifecycle.ports import DeployTarget, Vcs
 from lifecycle.templates import render, render_command
 from tui.errors import UsageError
@@ -55,7 +55,34 @@ def make_target(project: Project, name: str) -> DeployTarget:
             env=dict(environment.env),
             secrets=secrets,
         )
+    if environment.target == "docker":
+        from backends.docker import DockerTarget
+
+        health = environment.health
+        image = environment.image
+        return DockerTarget(
+            name,
+            project=project.config.project,
+            host=environment.docker_host,
+            image_for=(lambda v: render(image, {**fields, "version": v})) if image else None,
+            ports=dict(environment.ports),
+            env=dict(environment.env),
+            secrets=secrets,
+            restart_policy=environment.restart_policy,
+            labels=dict(environment.labels),
+            health_url=render(health.url, fields) if health else None,
+            health_timeout=health.timeout if health else 30,
+            health_interval=health.interval if health else 0.5,
+            health_expect=health.expect if health else None,
+            lock_path=project.paths.state / f"{name}.lock",
+        )
     raise UsageError(f"environment {name}: target {environment.target} is not available yet")
+
+
+def _images() -> Images:
+    from backends.docker_build import DockerImages  # the docker SDK only when a step needs it
+
+    return DockerImages()
 
 
 def _git(project: Project) -> Vcs:
@@ -93,4 +120,5 @@ def build_engine(project: Project) -> Engine:
         vcs=lambda: _git(project),
         target_for=target_for,
         notify=notify,
+        images=_images,
     )

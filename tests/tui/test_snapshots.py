@@ -13,6 +13,17 @@ from tui.project import Project
 SIZE = (120, 40)
 
 
+def keys(*presses: str, settle: float = 0.3):  # type: ignore[no-untyped-def]
+    """Press keys, then let timers (the log pane's debounced reload) fire before the shot."""
+
+    async def run(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press(*presses)
+        await pilot.pause(settle)
+        await pilot.pause()
+
+    return run
+
+
 @pytest.fixture()
 def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ShipdeckApp:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
@@ -22,16 +33,18 @@ def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ShipdeckApp:
 def test_board(app: ShipdeckApp, snap_compare) -> None:  # type: ignore[no-untyped-def]
     # The cursor on the failed card in Test: its run log (with ANSI colours and a
     # neutralised escape sequence) fills the log pane.
-    assert snap_compare(app, press=["l", "l", "l", "_"], terminal_size=SIZE)
+    assert snap_compare(app, run_before=keys("l", "l", "l"), terminal_size=SIZE)
 
 
 def test_board_80x24(app: ShipdeckApp, snap_compare) -> None:  # type: ignore[no-untyped-def]
-    assert snap_compare(app, press=["_"], terminal_size=(80, 24))
+    assert snap_compare(app, run_before=keys(), terminal_size=(80, 24))
 
 
 def test_item_details(app: ShipdeckApp, snap_compare) -> None:  # type: ignore[no-untyped-def]
     async def commits_loaded(pilot) -> None:  # type: ignore[no-untyped-def]
-        await pilot.press("l", "l", "l", "enter")
+        await pilot.press("l", "l", "l")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
         for _ in range(100):
             if getattr(app.screen, "commits_loaded", False):
                 break
@@ -42,18 +55,18 @@ def test_item_details(app: ShipdeckApp, snap_compare) -> None:  # type: ignore[n
 
 
 def test_help(app: ShipdeckApp, snap_compare) -> None:  # type: ignore[no-untyped-def]
-    assert snap_compare(app, press=["question_mark", "_"], terminal_size=SIZE)
+    assert snap_compare(app, run_before=keys("question_mark"), terminal_size=SIZE)
 
 
 def test_new_item_form(app: ShipdeckApp, snap_compare) -> None:  # type: ignore[no-untyped-def]
-    assert snap_compare(app, press=["n", *"Export to CSV", "_"], terminal_size=SIZE)
+    assert snap_compare(app, run_before=keys("n", *"Export to CSV"), terminal_size=SIZE)
 
 
 def test_events(app: ShipdeckApp, snap_compare) -> None:  # type: ignore[no-untyped-def]
-    assert snap_compare(app, press=["v", "_"], terminal_size=SIZE)
+    assert snap_compare(app, run_before=keys("v"), terminal_size=SIZE)
 
 
 def test_log_search(app: ShipdeckApp, snap_compare) -> None:  # type: ignore[no-untyped-def]
     assert snap_compare(
-        app, press=["l", "l", "l", "L", "slash", *"fail", "enter", "_"], terminal_size=SIZE
+        app, run_before=keys("l", "l", "l", "L", "slash", *"fail", "enter"), terminal_size=SIZE
     )

@@ -1,0 +1,414 @@
+"""The "docker" deploy target: one container per environment on a Docker Engine.
+
+A release runs as ``{project}-{env}-{version}``, labelled so shipdeck finds its
+containers again after a restart of shipdeck (no state file: the engine is the
+state). Host ports collide, so a deploy goes: stop the old container -> start
+the new one -> wait for health -> on failure remove the new one and start the
+old one again by itself. Replaced containers are kept stopped (restart policy
+"no", so a daemon restart cannot revive them) as what ``rollback`` goes back to;
+the newest ``keep`` of them stay, older ones are removed.
+
+Engines: ``docker_host`` per environment (unix://, tcp:// with TLS from the usual
+DOCKER_TLS_VERIFY / DOCKER_CERT_PATH, ssh:// through the ssh binary), else
+DOCKER_HOST. An engine that does not answer is a TargetError of one line naming
+it; ``status()`` reports it as the state ``unreachable`` and never raises.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+
+from backends import supervise
+from backends.docker_engine import (
+    CONNECTION_ERRORS,
+    LABEL_ENV,
+    LABEL_MANAGED,
+    LABEL_PROJECT,
+    LABEL_VERSION,
+    api_error,
+    connect,
+    engine_address,
+    log_config_for,
+    parse_time,
+    unreachable,
+)
+from backends.docker_health import wait_started
+from backends.docker_logs import LogSource, container_logs, source_of
+from backends.docker_stats import StatsPoller
+from backends.probe import HttpProber
+from lifecycle.ports import (
+    CancelToken,
+    ContainerStats,
+    DeployResult,
+    EnvStatus,
+    Line,
+    OutputSink,
+    Release,
+    Stream,
+    TargetError,
+)
+
+
+def _info(sink: OutputSink, text: str) -> None:
+    sink([Line(Stream.INFO, text)])
+
+
+class DockerTarget:
+    """A ``DeployTarget`` (and ``StatsSource``) running each release as one container."""
+
+    target = "docker"
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        project: str,
+        host: str | None = None,
+        image_for: Callable[[str], str] | None = None,
+        ports: Mapping[str, int] | None = None,
+        env: Mapping[str, str] | None = None,
+        secrets: Mapping[str, str] | None = None,
+        restart_policy: str = "unless-stopped",
+        labels: Mapping[str, str] | None = None,
+        health_url: str | None = None,
+        health_timeout: float = 30,
+        health_interval: float = 0.5,
+        health_expect: int | None = None,
+        bind: str = "127.0.0.1",
+        grace: float = 10,
+        keep: int = 3,
+        lock_path: Path | None = None,
+        environ: Mapping[str, str] | None = None,
+        client: docker.DockerClient | None = None,
+    ) -> None:
+        self.name = name
+        self.project = project
+        self.host = engine_address(host, environ)
+        self.image_for = image_for
+        self.ports = dict(ports or {})
+        self._env = {**(env or {}), **(secrets or {})}  # secrets: never logged here
+        policy, _, retries = restart_policy.partition(":")
+        self.restart_policy = {"Name": policy, "MaximumRetryCount": int(retries or 0)}
+        self.labels = {
+            **(labels or {}),
+            LABEL_PROJECT: project,
+            LABEL_ENV: name,
+            LABEL_MANAGED: "true",
+        }
+        self.health_url = health_url
+        self.health_timeout = health_timeout
+        self.health_interval = health_interval
+        self.health_expect = health_expect
+        self.bind = bind
+        self.grace = grace
+        self.keep = keep
+        self._lock_path = lock_path
+        self._environ = environ
+        self._client_obj = client
+        self._stats: StatsPoller | None = None
+
+    # --- engine and containers -------------------------------------------------
+
+    def client(self) -> docker.DockerClient:
+        """The engine's client, connected on first use (and again after a failure)."""
+        if self._client_obj is None:
+            self._client_obj = connect(self.host, self._environ)
+        return self._client_obj
+
+    def _call(self, what: Callable[[], Any]) -> Any:
+        """Run an engine call; connection failures become one TargetError line."""
+        try:
+            return what()
+        except docker.errors.APIError as exc:
+            raise TargetError(api_error(exc)) from None
+        except CONNECTION_ERRORS as exc:
+            self._client_obj = None  # reconnect next time
+            raise TargetError(unreachable(self.host, exc)) from None
+
+    def _locked(self) -> contextlib.AbstractContextManager[None]:
+        if self._lock_path is None:
+            return contextlib.nullcontext()
+        busy = TargetError(f"{self.name} is busy: another deploy, rollback or restart runs")
+        return supervise.exclusive(self._lock_path, wait=2.0, busy=busy)
+
+    def container_name(self, version: str) -> str:
+        return re.sub(r"[^a-zA-Z0-9_.-]", "_", f"{self.project}-{self.name}-{version}")
+
+    def containers(self) -> list[Any]:
+        """This environment's containers, the most recently started first."""
+        filters = {"label": [f"{k}={v}" for k, v in self.labels.items() if k.startswith("shipd")]}
+        found = self._call(lambda: self.client().containers.list(all=True, filters=filters))
+        return sorted(found, key=lambda c: c.attrs["State"].get("StartedAt") or "", reverse=True)
+
+    def _running(self) -> list[Any]:
+        return [c for c in self.containers() if c.attrs["State"].get("Running")]
+
+    # --- health ----------------------------------------------------------------------
+
+    def _await(self, container: Any, sink: OutputSink, cancel: CancelToken) -> tuple[bool, str]:
+        return wait_started(
+            self.client().api,
+            container,
+            url=self.health_url,
+            timeout=self.health_timeout,
+            interval=self.health_interval,
+            expect=self.health_expect,
+            sink=sink,
+            cancel=cancel,
+        )
+
+    # --- deploy and rollback ---------------------------------------------------------
+
+    def _ensure_image(self, ref: str, sink: OutputSink) -> None:
+        client = self.client()
+
+        def present() -> bool:
+            try:
+                client.images.get(ref)
+                return True
+            except docker.errors.ImageNotFound:
+                return False
+
+        if self._call(present):
+            return
+        _info(sink, f"pulling {ref}")
+        repo, tag = docker.utils.parse_repository_tag(ref)
+        try:
+            self._call(lambda: client.images.pull(repo, tag=tag or "latest"))
+        except TargetError as exc:
+            why = f"image {ref} is not on the engine and cannot be pulled"
+            raise TargetError(f"{why}: {exc}") from None
+
+    def deploy(self, release: Release, sink: OutputSink, cancel: CancelToken) -> DeployResult:
+        """Run ``release`` in place of the current container; on failure put the old one back."""
+        ref = release.image or (self.image_for(release.version) if self.image_for else None)
+        if not ref:
+            why = "set push: under release, or image: on the environment"
+            raise TargetError(f"release {release.version} has no image to run ({why})")
+        cancel.raise_if_cancelled()
+        with self._locked():
+            self._ensure_image(ref, sink)
+            running = self._running()
+            return self._switch(release.version, ref, running[0] if running else None, sink, cancel)
+
+    def rollback(self, sink: OutputSink, cancel: CancelToken) -> DeployResult:
+        """Start the most recent kept container of another version in place of the current one."""
+        with self._locked():
+            kept = self.containers()
+            if not kept:
+                raise TargetError(f"nothing is deployed to {self.name}")
+            now = kept[0].labels.get(LABEL_VERSION)
+            older = [c for c in kept[1:] if c.labels.get(LABEL_VERSION) != now]
+            if not older:
+                raise TargetError(f"{self.name} has no previous release to roll back to")
+            back = older[0]
+            version = back.labels.get(LABEL_VERSION, "?")
+            _info(sink, f"rolling back {self.name} to {version}")
+            current = kept[0] if kept[0].attrs["State"].get("Running") else None
+            ref = str(back.attrs["Config"].get("Image", back.short_id))
+            return self._switch(version, ref, current, sink, cancel, reuse=back)
+
+    def _switch(
+        self,
+        version: str,
+        ref: str,
+        prev: Any | None,
+        sink: OutputSink,
+        cancel: CancelToken,
+        reuse: Any | None = None,
+    ) -> DeployResult:
+        name = self.container_name(version)
+        if prev is not None:
+            _info(sink, f"stopping {prev.name} to free its ports")
+            self._call(lambda: prev.stop(timeout=self.grace))
+            self._call(lambda: prev.update(restart_policy={"Name": "no"}))
+        new = reuse
+        renamed = prev.name if prev is not None and prev.name == name else None
+        try:
+            if new is None:
+                self._free_name(name, prev)
+                new = self._call(lambda: self._create(name, version, ref))
+            _info(sink, f"starting {new.name} ({new.short_id}) from {ref}")
+            self._call(new.start)
+            new.reload()
+        except TargetError as exc:
+            ok, what = False, f"cannot start {name}: {exc}"
+        else:
+            ok, reason = self._await(new, sink, cancel)
+            what = "deploy cancelled" if reason == "cancelled" else f"health check failed: {reason}"
+        if ok:
+            # only now: a release that dies at once is not restarted in a loop meanwhile
+            self._call(lambda: new.update(restart_policy=self.restart_policy))
+            self._prune(sink)
+            return DeployResult(True, version, f"{version} is running as {name}")
+        if reuse is None and new is not None:
+            _info(sink, f"removing {new.name}")
+            with contextlib.suppress(TargetError):
+                self._call(lambda: new.remove(force=True))
+        elif new is not None:
+            with contextlib.suppress(TargetError):
+                self._call(lambda: new.stop(timeout=self.grace))
+        if prev is None:
+            return DeployResult(False, version, what)
+        old = prev.labels.get(LABEL_VERSION, "?")
+        _info(sink, f"{what}; starting {renamed or prev.name} again")
+        if renamed:  # a redeploy of the same version: the old one gets its name back
+            self._call(lambda: prev.rename(renamed))
+        self._call(prev.start)
+        prev.reload()
+        ok_back, why = self._await(prev, sink, CancelToken())  # must not be cancelled
+        self._call(lambda: prev.update(restart_policy=self.restart_policy))
+        message = f"{version}: {what}"
+        if not ok_back:
+            message += f"; {old} is back but not healthy either: {why}"
+        return DeployResult(False, version, message, rolled_back_to=old)
+
+    def _free_name(self, name: str, prev: Any | None) -> None:
+        """A container of the same version (a redeploy): rename it if it is the one to restore."""
+        for c in self.containers():
+            if c.name == name:
+                if prev is not None and c.id == prev.id:
+                    self._call(partial(c.rename, f"{name}-{c.short_id}"))
+                else:
+                    self._call(partial(c.remove, force=True))
+
+    def _create(self, name: str, version: str, ref: str) -> Any:
+        ports = {key: (self.bind, port) for key, port in self.ports.items()}
+        return self.client().containers.create(
+            ref,
+            name=name,
+            detach=True,
+            environment={**self._env, "SHIPDECK_ENV": self.name, "SHIPDECK_VERSION": version},
+            labels={**self.labels, LABEL_VERSION: version},
+            ports=ports,
+            restart_policy={"Name": "no"},  # the configured one once it is healthy
+            log_config=log_config_for(self.client()),
+        )
+
+    def _prune(self, sink: OutputSink) -> None:
+        """Keep the newest ``keep`` stopped containers for rollback; remove the rest."""
+        for old in self.containers()[1 + self.keep :]:
+            _info(sink, f"removing old container {old.name}")
+            with contextlib.suppress(TargetError):
+                self._call(partial(old.remove, force=True))
+
+    # --- operate ---------------------------------------------------------------------------
+
+    def restart(self, sink: OutputSink) -> DeployResult:
+        with self._locked():
+            kept = self.containers()
+            if not kept:
+                raise TargetError(f"nothing is deployed to {self.name}")
+            current = kept[0]
+            version = current.labels.get(LABEL_VERSION, "?")
+            _info(sink, f"restarting {current.name}")
+            self._call(lambda: current.update(restart_policy=self.restart_policy))
+            self._call(lambda: current.restart(timeout=self.grace))
+            current.reload()
+            ok, reason = self._await(current, sink, CancelToken())
+            verb = "restarted" if ok else "restarted but not healthy: " + reason
+            return DeployResult(ok, version, f"{version} {verb}")
+
+    def stop(self, sink: OutputSink) -> None:
+        with self._locked():
+            running = self._running()
+            if not running:
+                _info(sink, f"nothing is running in {self.name}")
+            for c in running:
+                _info(sink, f"stopping {c.name}")
+                self._call(partial(c.stop, timeout=self.grace))
+
+    def scale(self, replicas: int, sink: OutputSink) -> None:
+        if replicas != 1:
+            raise TargetError(
+                "the docker target runs one container per environment; use target: swarm to scale"
+            )
+        _info(sink, f"{self.name} runs one container already")
+
+    def status(self) -> EnvStatus:
+        """What the engine says now; an unreachable engine is a state, never an exception."""
+        st = EnvStatus(env=self.name, target=self.target, replicas=1)
+        try:
+            kept = self.containers()
+        except TargetError as exc:
+            st.state, st.detail = "unreachable", {"error": str(exc), "host": self.host}
+            return st
+        if not kept:
+            return st
+        c = kept[0]
+        state = c.attrs["State"]
+        st.version = c.labels.get(LABEL_VERSION)
+        st.restarts = c.attrs.get("RestartCount", 0)
+        st.pid = state.get("Pid") or None
+        st.detail = {"container": c.name, "id": c.short_id, "host": self.host}
+        st.detail["image"] = str(c.attrs["Config"].get("Image", ""))
+        health = (state.get("Health") or {}).get("Status")
+        if state.get("Running"):
+            st.state = "starting" if state.get("Restarting") or health == "starting" else "running"
+            st.replicas_running = 1
+            st.started_at = parse_time(state.get("StartedAt"))
+        else:
+            dead = state.get("Status") == "dead" or state.get("OOMKilled")
+            st.state = "failed" if dead else "stopped"
+            st.replicas_running = 0
+            st.detail["exit_code"] = str(state.get("ExitCode"))
+        if health:
+            st.healthy = health == "healthy"
+            st.detail["health"] = health
+        elif self.health_url and st.state == "running":
+            with HttpProber() as prober:
+                code = prober.probe(self.name, self.health_url, 1.0, float("inf")).status
+            st.healthy = code is not None and 200 <= code < 300
+        return st
+
+    # --- logs and stats ------------------------------------------------------------------
+
+    def _log_sources(self) -> list[LogSource]:
+        return [source_of(c.attrs) for c in self._running()]
+
+    def logs(
+        self,
+        *,
+        follow: bool,
+        tail: int | None,
+        cancel: CancelToken,
+        mask: Callable[[str], str] | None = None,
+        since: datetime | float | str | None = None,
+        timestamps: bool = False,
+    ) -> Iterator[Sequence[Line]]:
+        """The current container's output; following, it reattaches across restarts and deploys."""
+        kept = self.containers()
+        sources = [source_of(kept[0].attrs)] if kept else []
+        api = self.client().api
+        batches = container_logs(
+            api,
+            sources,
+            follow=follow,
+            tail=tail,
+            since=since,
+            timestamps=timestamps,
+            cancel=cancel,
+            resolve=self._log_sources if follow else None,
+        )
+        if mask is None:
+            return batches
+        return ([Line(s, mask(t)) for s, t in batch] for batch in batches)
+
+    def stats(self) -> list[ContainerStats]:
+        """One sample per running container, from background readers of the stats stream."""
+        if self._stats is None:
+            self._stats = StatsPoller(lambda: self.client().api)
+        return self._stats.sample([source_of(c.attrs) for c in self._running()])
+
+    def close(self) -> None:
+        if self._stats is not None:
+            self._stats.close()

@@ -1,0 +1,153 @@
+"""Test images built ``FROM scratch`` with Debian's static busybox copied in.
+
+No registry outside this machine is reachable, so every image the Docker tests
+and benchmarks use is made here: a build context holding ``/bin/busybox`` (also
+as ``/bin/sh``, so ``RUN`` and shell commands work) and a Dockerfile. Every
+image and container carries the label ``shipdeck.test=<run id>`` so teardown
+finds all of this run's, even after a test died half-way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+BUSYBOX = Path(os.environ.get("SHIPDECK_BUSYBOX", "/bin/busybox"))
+TEST_LABEL = "shipdeck.test"
+# This run's value of the label: cleanup removes only what this run made, so two
+# test runs (or a test run and a benchmark) can share one engine.
+RUN_ID = f"{os.getpid()}-{os.urandom(3).hex()}"
+LABELS = {TEST_LABEL: RUN_ID}
+HTTPD_PORT = 8000
+
+
+def busybox_missing() -> str | None:
+    """Why the test images cannot be built here, or None when they can."""
+    if not BUSYBOX.is_file():
+        return f"{BUSYBOX} not found (apt-get install busybox-static)"
+    return None
+
+
+def make_context(
+    dest: Path,
+    *,
+    cmd: Sequence[str] | None = None,
+    files: Mapping[str, str] | None = None,
+    body: str = "",
+    healthcheck: Sequence[str] | None = None,
+) -> Path:
+    """A build context in ``dest``: busybox as /bin/busybox and /bin/sh, ``files``, a Dockerfile.
+
+    ``body`` is Dockerfile text inserted after the COPY lines (RUN, ENV, ARG...);
+    ``cmd`` is an exec-form CMD run through busybox (``["httpd", "-f"]``).
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(BUSYBOX, dest / "busybox")
+    lines = [
+        "FROM scratch",
+        "COPY busybox /bin/busybox",
+        "COPY busybox /bin/sh",
+    ]
+    for rel, text in (files or {}).items():
+        path = dest / "files" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    if files:
+        lines.append("COPY files/ /")
+    if body:
+        lines.append(body.rstrip("\n"))
+    if healthcheck:
+        lines.append(
+            "HEALTHCHECK --interval=1s --timeout=2s --retries=3 CMD "
+            + json.dumps(list(healthcheck))
+        )
+    lines.append('ENTRYPOINT ["/bin/busybox"]')
+    if cmd:
+        lines.append("CMD " + json.dumps(list(cmd)))
+    (dest / "Dockerfile").write_text("\n".join(lines) + "\n")
+    return dest
+
+
+def httpd_context(dest: Path, version: str = "v1", *, broken: bool = False) -> Path:
+    """The deployed service: busybox httpd on :8000 serving ``/health`` and ``/version``.
+
+    The broken variant's CMD exits at once (``false``), so it never becomes healthy.
+    """
+    cmd = ["false"] if broken else ["httpd", "-f", "-v", "-p", str(HTTPD_PORT), "-h", "/www"]
+    files = {"www/health": "ok\n", "www/version": version + "\n", "www/index.html": version + "\n"}
+    return make_context(dest, cmd=cmd, files=files)
+
+
+def printer_context(dest: Path, lines: int, *, stderr_every: int = 0) -> Path:
+    """An image whose CMD prints ``lines`` numbered lines (every Nth to stderr), then exits."""
+    err = f'if (i % {stderr_every} == 0) print l > "/dev/stderr"; else ' if stderr_every else ""
+    script = (
+        f"BEGIN {{ for (i = 1; i <= {lines}; i++) {{ "
+        f'l = sprintf("line %07d the quick brown fox jumps over the lazy dog", i); '
+        f"{err}print l }} }}"
+    )
+    return make_context(dest, cmd=["awk", script])
+
+
+def build(client: Any, context: Path, tag: str, **kwargs: Any) -> str:
+    """Build ``context`` as ``tag`` with the test label (the SDK's high level); the image id."""
+    labels = {**LABELS, **kwargs.pop("labels", {})}
+    image, _ = client.images.build(path=str(context), tag=tag, labels=labels, rm=True, **kwargs)
+    return str(image.id)
+
+
+def cleanup(client: Any, extra_labels: Sequence[str] = ()) -> None:
+    """Remove this run's containers, then images (by the test label, or ``extra_labels``)."""
+    import docker.errors
+
+    for label in (f"{TEST_LABEL}={RUN_ID}", *extra_labels):
+        for container in client.containers.list(all=True, filters={"label": label}):
+            with contextlib.suppress(docker.errors.NotFound):
+                container.remove(force=True)
+    for image in client.images.list(filters={"label": f"{TEST_LABEL}={RUN_ID}"}):
+        for tag in image.tags or [image.id]:
+            with contextlib.suppress(docker.errors.APIError):
+                client.images.remove(tag, noprune=False)  # in use by another run: kept
+
+
+def require_engine() -> Any:
+    """A client for DOCKER_HOST; skips the module without an engine (fails under CI's
+    ``SHIPDECK_REQUIRE_DOCKER=1``, where a missing engine is a broken setup, not a reason)."""
+    import pytest
+
+    from backends.docker_engine import connect
+    from lifecycle.ports import TargetError
+
+    why = busybox_missing()
+    if why is None:
+        try:
+            return connect()
+        except TargetError as exc:
+            why = str(exc)
+    if os.environ.get("SHIPDECK_REQUIRE_DOCKER") == "1":
+        pytest.fail(f"SHIPDECK_REQUIRE_DOCKER=1 but {why}", pytrace=False)
+    pytest.skip(f"no Docker engine: {why} (start one with scripts/docker-up.sh)")
+
+
+def registry() -> str:
+    """The test registry's address (scripts/docker-up.sh prints it)."""
+    return os.environ.get("SHIPDECK_REGISTRY", "127.0.0.1:5000")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def talker_context(dest: Path) -> Path:
+    """An image that prints ``out N`` to stdout and ``err N`` to stderr five times a second."""
+    script = 'i=0; while true; do echo "out $i"; echo "err $i" >&2; i=$((i+1)); sleep 0.2; done'
+    return make_context(dest, cmd=["sh", "-c", script])

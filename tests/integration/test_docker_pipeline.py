@@ -1,0 +1,125 @@
+"""Issue 5's must-show, from the CLI against the real engine and registry: an item goes
+from Code to a healthy container through build, test-in-image, release (the registry
+lists the tag) and deploy; a broken release is rolled back by itself."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import docker_images as di
+import httpx
+import pytest
+
+from tests.helpers import git, shipdeck
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Any]:
+    engine = di.require_engine()
+    yield engine
+    engine.close()
+
+
+def _config(project: str, port: int) -> str:
+    return f"""\
+version: 1
+project: {project}
+stages:
+  build:
+    - docker_build: {{context: ., tag: "{project}:{{short_sha}}"}}
+  test:
+    - docker_run:
+        image: "{project}:{{short_sha}}"
+        command: ["test", "-f", "/www/health"]
+  release:
+    push: "{di.registry()}/{project}"
+environments:
+  staging:
+    target: docker
+    ports: {{"8000/tcp": {port}}}
+    health: {{url: "http://127.0.0.1:{port}/health", timeout: 15}}
+    labels: {{"{di.TEST_LABEL}": "{di.RUN_ID}"}}
+"""
+
+
+@pytest.fixture()
+def repo(tmp_path: Path, client: Any) -> Iterator[tuple[Path, int, str]]:
+    project = f"sdpipe{secrets.token_hex(3)}"
+    port = di.free_port()
+    root = tmp_path / "svc"
+    di.httpd_context(root, "v1")
+    (root / ".gitignore").write_text(".shipdeck/\n")
+    (root / "shipdeck.yaml").write_text(_config(project, port))
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "a busybox httpd service")
+    yield root, port, project
+    for container in client.containers.list(
+        all=True, filters={"label": f"shipdeck.project={project}"}
+    ):
+        container.remove(force=True)
+    for image in client.images.list(filters={"label": f"shipdeck.project={project}"}):
+        for tag in image.tags or [image.id]:
+            with contextlib.suppress(Exception):
+                client.images.remove(tag, force=True)
+
+
+def _item_with_change(root: Path, title: str, version: str, *, broken: bool = False) -> str:
+    item_id = shipdeck("item", "add", title, cwd=root).stdout.strip()
+    moved = shipdeck("advance", item_id, "--to", "code", cwd=root)
+    assert moved.returncode == 0, moved.stderr
+    fresh = root.parent / f"ctx-{version}"
+    di.httpd_context(fresh, version, broken=broken)
+    shutil.copy(fresh / "Dockerfile", root / "Dockerfile")
+    shutil.copytree(fresh / "files", root / "files", dirs_exist_ok=True)
+    git(root, "commit", "-q", "-am", f"{item_id}: {title}")
+    return item_id
+
+
+def _get(port: int, path: str) -> httpx.Response:
+    with httpx.Client(trust_env=False, timeout=5) as http:
+        return http.get(f"http://127.0.0.1:{port}{path}")
+
+
+def test_code_to_healthy_container_then_broken_release_rolls_back(
+    repo: tuple[Path, int, str],
+) -> None:
+    root, port, project = repo
+    first = _item_with_change(root, "Serve v2", "v2")
+    deployed = shipdeck("advance", first, "--to", "deploy", "--env", "staging", cwd=root)
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    out = deployed.stdout
+    assert "Step" in out or "FROM scratch" in out  # the build's own output was streamed
+    assert "pushed" in out
+    assert _get(port, "/health").status_code == 200
+    assert _get(port, "/version").text.strip() == "v2"
+
+    catalog = httpx.get(f"http://{di.registry()}/v2/_catalog", trust_env=False).json()
+    assert project in catalog["repositories"]
+    tags = httpx.get(f"http://{di.registry()}/v2/{project}/tags/list", trust_env=False).json()
+    assert "0.1.0" in tags["tags"]
+    shown = json.loads(shipdeck("item", "show", first, "--json", cwd=root).stdout)
+    assert shown["artifacts"]["digest"].startswith("sha256:")
+    assert shown["artifacts"]["image_id"].startswith("sha256:")
+
+    status = json.loads(shipdeck("status", "--json", cwd=root).stdout)["environments"]["staging"]
+    assert status["version"] == "0.1.0"
+    assert status["healthy"] is True
+
+    broken = _item_with_change(root, "Break httpd", "v3", broken=True)
+    failed = shipdeck("advance", broken, "--to", "deploy", "--env", "staging", cwd=root)
+    assert failed.returncode == 1
+    assert "rolled back to 0.1.0" in failed.stderr
+    assert _get(port, "/version").text.strip() == "v2"  # the previous container answers again
+    journal = [
+        json.loads(line) for line in (root / ".shipdeck/journal.jsonl").read_text().splitlines()
+    ]
+    assert [e["to_version"] for e in journal if e["type"] == "rolled_back"] == ["0.1.0"]
