@@ -155,3 +155,34 @@ def test_outside_a_project_is_one_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "shipdeck init" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_item_from_alert_is_a_bug_linked_to_the_release(repo: Path) -> None:
+    from lifecycle import events as ev
+    from lifecycle.journal import Journal
+
+    Journal(repo).append(
+        ev.Event(
+            ev.ALERT_RAISED,
+            None,
+            {
+                "alert_id": "AL-7",
+                "env": "staging",
+                "metric": "probe:staging",
+                "value": 3.0,
+                "threshold": 3.0,
+                "message": "probe staging failed 3 times in a row: connection refused",
+                "version": "0.4.0",
+            },
+        )
+    )
+    added = shipdeck("item", "add", "--from-alert", "AL-7", cwd=repo)
+    assert added.returncode == 0, added.stderr
+    shown = json.loads(shipdeck("item", "show", added.stdout.strip(), "--json", cwd=repo).stdout)
+    assert shown["kind"] == "bug"
+    assert "release:v0.4.0" in shown["links"]
+    assert "alert:AL-7" in shown["links"]
+    assert "probe staging" in shown["title"]
+    missing = shipdeck("item", "add", "--from-alert", "AL-99", cwd=repo)
+    assert missing.returncode == 2
+    assert "no alert AL-99" in missing.stderr

@@ -322,3 +322,16 @@ async def test_a_in_monitor_archives_after_confirming(tmp_path: Path, monkeypatc
         await until(pilot, lambda: project.store.load().get("SD-7").archived)
         assert "SD-7" not in app.items
         assert project.journal.read(types={"item.archived"})[-1].item == "SD-7"
+
+
+async def test_theme_choice_is_remembered(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from tests.tui.static_board import build
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    project = Project(build(tmp_path / "hello"))
+    app = ShipdeckApp(project)
+    async with app.run_test(size=SIZE) as pilot:
+        app.theme = "nord"
+        await pilot.pause()
+    again = ShipdeckApp(project)
+    assert again.theme == "nord"
