@@ -1,0 +1,19 @@
+"""The config reference in the README is a config shipdeck accepts."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from lifecycle.config import parse_config
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def test_readme_config_reference_is_valid() -> None:
+    blocks = re.findall(r"```yaml\n(.*?)```", README.read_text(), flags=re.S)
+    assert blocks, "the README has no yaml block"
+    config = parse_config(blocks[0], "README.md")
+    assert set(config.environments) == {"staging", "production"}
+    assert config.environments["production"].target == "docker"
+    assert config.secret_names() == {"API_TOKEN"}
