@@ -53,13 +53,9 @@ from lifecycle.ports import (
     Line,
     OutputSink,
     Release,
-    Stream,
     TargetError,
+    say,
 )
-
-
-def _info(sink: OutputSink, text: str) -> None:
-    sink([Line(Stream.INFO, text)])
 
 
 class DockerTarget:
@@ -180,7 +176,7 @@ class DockerTarget:
 
         if self._call(present):
             return
-        _info(sink, f"pulling {ref}")
+        say(sink, f"pulling {ref}")
         repo, tag = docker.utils.parse_repository_tag(ref)
         try:
             self._call(lambda: client.images.pull(repo, tag=tag or "latest"))
@@ -212,7 +208,7 @@ class DockerTarget:
                 raise TargetError(f"{self.name} has no previous release to roll back to")
             back = older[0]
             version = back.labels.get(LABEL_VERSION, "?")
-            _info(sink, f"rolling back {self.name} to {version}")
+            say(sink, f"rolling back {self.name} to {version}")
             current = kept[0] if kept[0].attrs["State"].get("Running") else None
             ref = str(back.attrs["Config"].get("Image", back.short_id))
             return self._switch(version, ref, current, sink, cancel, reuse=back)
@@ -228,7 +224,7 @@ class DockerTarget:
     ) -> DeployResult:
         name = self.container_name(version)
         if prev is not None:
-            _info(sink, f"stopping {prev.name} to free its ports")
+            say(sink, f"stopping {prev.name} to free its ports")
             self._call(lambda: prev.stop(timeout=self.grace))
             self._call(lambda: prev.update(restart_policy={"Name": "no"}))
         new = reuse
@@ -237,7 +233,7 @@ class DockerTarget:
             if new is None:
                 self._free_name(name, prev)
                 new = self._call(lambda: self._create(name, version, ref))
-            _info(sink, f"starting {new.name} ({new.short_id}) from {ref}")
+            say(sink, f"starting {new.name} ({new.short_id}) from {ref}")
             self._call(new.start)
             new.reload()
         except TargetError as exc:
@@ -251,7 +247,7 @@ class DockerTarget:
             self._prune(sink)
             return DeployResult(True, version, f"{version} is running as {name}")
         if reuse is None and new is not None:
-            _info(sink, f"removing {new.name}")
+            say(sink, f"removing {new.name}")
             with contextlib.suppress(TargetError):
                 self._call(lambda: new.remove(force=True))
         elif new is not None:
@@ -260,7 +256,7 @@ class DockerTarget:
         if prev is None:
             return DeployResult(False, version, what)
         old = prev.labels.get(LABEL_VERSION, "?")
-        _info(sink, f"{what}; starting {renamed or prev.name} again")
+        say(sink, f"{what}; starting {renamed or prev.name} again")
         if renamed:  # a redeploy of the same version: the old one gets its name back
             self._call(lambda: prev.rename(renamed))
         self._call(prev.start)
@@ -297,7 +293,7 @@ class DockerTarget:
     def _prune(self, sink: OutputSink) -> None:
         """Keep the newest ``keep`` stopped containers for rollback; remove the rest."""
         for old in self.containers()[1 + self.keep :]:
-            _info(sink, f"removing old container {old.name}")
+            say(sink, f"removing old container {old.name}")
             with contextlib.suppress(TargetError):
                 self._call(partial(old.remove, force=True))
 
@@ -310,7 +306,7 @@ class DockerTarget:
                 raise TargetError(f"nothing is deployed to {self.name}")
             current = kept[0]
             version = current.labels.get(LABEL_VERSION, "?")
-            _info(sink, f"restarting {current.name}")
+            say(sink, f"restarting {current.name}")
             self._call(lambda: current.update(restart_policy=self.restart_policy))
             self._call(lambda: current.restart(timeout=self.grace))
             current.reload()
@@ -322,9 +318,9 @@ class DockerTarget:
         with self._locked():
             running = self._running()
             if not running:
-                _info(sink, f"nothing is running in {self.name}")
+                say(sink, f"nothing is running in {self.name}")
             for c in running:
-                _info(sink, f"stopping {c.name}")
+                say(sink, f"stopping {c.name}")
                 self._call(partial(c.stop, timeout=self.grace))
 
     def scale(self, replicas: int, sink: OutputSink) -> None:
@@ -332,7 +328,7 @@ class DockerTarget:
             raise TargetError(
                 "the docker target runs one container per environment; use target: swarm to scale"
             )
-        _info(sink, f"{self.name} runs one container already")
+        say(sink, f"{self.name} runs one container already")
 
     def status(self) -> EnvStatus:
         """What the engine says now; an unreachable engine is a state, never an exception."""

@@ -16,13 +16,9 @@ from typing import Any
 
 from backends.docker_logs import container_logs, source_of
 from backends.probe import wait_healthy
-from lifecycle.ports import CancelToken, Line, OutputSink, Stream, TargetError
+from lifecycle.ports import CancelToken, OutputSink, Stream, TargetError, say
 
 _SETTLE = 1.0  # without any health check: alive this long counts as started
-
-
-def _info(sink: OutputSink, text: str) -> None:
-    sink([Line(Stream.INFO, text)])
 
 
 def wait_started(
@@ -74,9 +70,9 @@ def wait_started(
     checks = container.attrs["Config"].get("Healthcheck") or {}
     has_check = bool(checks.get("Test")) and checks["Test"][0] != "NONE"
     if url:
-        _info(sink, f"waiting for {url}")
+        say(sink, f"waiting for {url}")
     if has_check:
-        _info(sink, "waiting for the image's HEALTHCHECK")
+        say(sink, "waiting for the image's HEALTHCHECK")
     start = time.monotonic()
     threads = [threading.Thread(target=f, daemon=True) for f in (relay, watch)]
     for thread in threads:
@@ -112,6 +108,6 @@ def wait_started(
         last = f" (stderr: {stderr_tail[-1]})" if stderr_tail else ""
         return False, f"{label} exited with code {seen['exit']} before it was healthy{last}"
     if ok:
-        _info(sink, f"healthy after {time.monotonic() - start:.1f} s")
+        say(sink, f"healthy after {time.monotonic() - start:.1f} s")
         return True, ""
     return False, "cancelled" if cancel.cancelled else reason

@@ -38,6 +38,7 @@ from lifecycle.ports import (
     Release,
     Stream,
     TargetError,
+    say,
 )
 
 _HISTORY_KEEP = 50
@@ -46,10 +47,6 @@ _SETTLE = 1.0  # without a health url: alive this long counts as started
 
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", name) or "_"
-
-
-def _info(sink: OutputSink, text: str) -> None:
-    sink([Line(Stream.INFO, text)])
 
 
 class LocalTarget:
@@ -119,7 +116,7 @@ class LocalTarget:
         return rec is not None and supervise.find_alive(rec.pid, rec.create_time) is not None
 
     def _stop(self, rec: RunRecord, sink: OutputSink, why: str = "") -> None:
-        _info(sink, f"stopping {label(rec.version)} (pid {rec.pid}){why}")
+        say(sink, f"stopping {label(rec.version)} (pid {rec.pid}){why}")
         supervise.stop_tree(rec.pid, rec.pgid, rec.create_time, self.grace)
 
     def _start(self, version: str, workdir: str, command: str, sink: OutputSink) -> RunRecord:
@@ -136,7 +133,7 @@ class LocalTarget:
         except OSError as exc:
             raise TargetError(f"cannot start {label(version)}: {exc.strerror or exc}") from exc
         where = f" on port {self.port}" if self.port is not None else ""
-        _info(sink, f"starting {label(version)}{where} (pid {proc.pid})")
+        say(sink, f"starting {label(version)}{where} (pid {proc.pid})")
         return RunRecord(
             version=version,
             pid=proc.pid,
@@ -184,7 +181,7 @@ class LocalTarget:
                 done.wait(0.1)
 
         if self.health_url:
-            _info(sink, f"waiting for {self.health_url}")
+            say(sink, f"waiting for {self.health_url}")
         start = time.monotonic()
         watcher = threading.Thread(target=watch, name=f"shipdeck-watch-{rec.pid}", daemon=True)
         watcher.start()
@@ -209,7 +206,7 @@ class LocalTarget:
             last = f" (stderr: {stderr_tail[-1]})" if stderr_tail else ""
             return False, f"{label(rec.version)} {how} before it was healthy{last}"
         if ok:
-            _info(sink, f"healthy after {time.monotonic() - start:.1f} s")
+            say(sink, f"healthy after {time.monotonic() - start:.1f} s")
             return True, ""
         return False, "cancelled" if cancel.cancelled else reason
 
@@ -238,7 +235,7 @@ class LocalTarget:
             now = current.version if current else None
             for old in reversed(history):
                 if old.get("healthy") and old["version"] != now and Path(old["workdir"]).is_dir():
-                    _info(sink, f"rolling back {self.name} to {label(old['version'])}")
+                    say(sink, f"rolling back {self.name} to {label(old['version'])}")
                     keep = ("version", "sha", "tag", "workdir", "command")
                     return {k: old.get(k) for k in keep} | {"rollback": True}
             raise TargetError(f"{self.name} has no previous healthy release to roll back to")
@@ -260,7 +257,7 @@ class LocalTarget:
             if prev is not None:
                 self._stop(prev, sink, f" to free port {self.port}" if self.port else "")
                 if self.port is not None and not supervise.wait_port_free(self.port, 5.0):
-                    _info(sink, f"port {self.port} is still in use after stopping")
+                    say(sink, f"port {self.port} is still in use after stopping")
             elif self.port is not None and supervise.port_busy(self.port):
                 why = f"port {self.port} is in use by a process shipdeck did not start"
                 return DeployResult(False, version, why)
@@ -274,7 +271,7 @@ class LocalTarget:
                 where = f" on port {self.port}" if self.port is not None else ""
                 return DeployResult(True, version, f"{label(version)} is running{where}")
             what = "deploy cancelled" if reason == "cancelled" else f"health check failed: {reason}"
-            _info(sink, what + (f"; rolling back to {label(prev.version)}" if prev else ""))
+            say(sink, what + (f"; rolling back to {label(prev.version)}" if prev else ""))
             self._stop(new, sink)
             if prev is None:
                 self._save(None, history)
@@ -307,7 +304,7 @@ class LocalTarget:
         with self._locked():
             current, history = self._load()
             if current is None or not self._alive(current):
-                _info(sink, f"nothing is running in {self.name}")
+                say(sink, f"nothing is running in {self.name}")
             else:
                 self._stop(current, sink)
             if current is not None:
@@ -317,7 +314,7 @@ class LocalTarget:
     def scale(self, replicas: int, sink: OutputSink) -> None:
         if replicas != 1:
             raise TargetError("the local target runs one process; scale needs docker or swarm")
-        _info(sink, f"{self.name} runs one process already")
+        say(sink, f"{self.name} runs one process already")
 
     def status(self) -> EnvStatus:
         """What runs now, found again from the state file (pid and create_time must match)."""

@@ -28,6 +28,11 @@ class Line(NamedTuple):
 OutputSink = Callable[[Sequence[Line]], None]
 
 
+def say(sink: OutputSink, text: str) -> None:
+    """One line of shipdeck's own narration (``Stream.INFO``) into ``sink``."""
+    sink([Line(Stream.INFO, text)])
+
+
 class Cancelled(Exception):
     """Raised inside a run when its CancelToken was set."""
 

@@ -150,9 +150,8 @@ stages:
 """
 
 
-async def test_x_cancels_the_run_and_its_processes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _slow_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Project, Path]:
+    """A repository whose build sleeps, with one item; the build writes its pid to a file."""
     repo = tmp_path / "slow"
     repo.mkdir()
     pidfile = tmp_path / "pid"
@@ -164,16 +163,28 @@ async def test_x_cancels_the_run_and_its_processes(
     commit(repo, "commit", "-q", "-m", "init")
     project = Project(repo)
     project.store.add("Slow build")
+    return project, pidfile
+
+
+async def _start_slow_build(pilot, project: Project, pidfile: Path) -> int:  # type: ignore[no-untyped-def]
+    """a (Code), a commit, a (Build): returns the pid of the build's sleeping grandchild."""
+    await pilot.press("a")
+    await until(pilot, lambda: stage_of(project, "SD-1")[0] is Stage.CODE)
+    (project.root / "f").write_text("x")
+    commit(project.root, "add", "f")
+    commit(project.root, "commit", "-q", "-m", "work")
+    await pilot.press("a")
+    await until(pilot, lambda: pidfile.exists() and pidfile.read_text().strip() != "")
+    return int(pidfile.read_text())
+
+
+async def test_x_cancels_the_run_and_its_processes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project, pidfile = _slow_project(tmp_path, monkeypatch)
     app = ShipdeckApp(project)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("a")
-        await until(pilot, lambda: stage_of(project, "SD-1")[0] is Stage.CODE)
-        (repo / "f").write_text("x")
-        commit(repo, "add", "f")
-        commit(repo, "commit", "-q", "-m", "work")
-        await pilot.press("a")
-        await until(pilot, lambda: pidfile.exists() and pidfile.read_text().strip() != "")
-        pid = int(pidfile.read_text())
+        pid = await _start_slow_build(pilot, project, pidfile)
         assert psutil.pid_exists(pid)
         await pilot.press("x")
         await until(pilot, lambda: stage_of(project, "SD-1") == (Stage.BUILD, RunState.CANCELLED))
@@ -249,27 +260,10 @@ async def test_help_palette_and_quit(demo_project: Project) -> None:
 async def test_quit_with_a_run_in_flight_asks_and_cancels(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    repo = tmp_path / "slow"
-    repo.mkdir()
-    pidfile = tmp_path / "pid"
-    monkeypatch.setenv("PIDFILE", str(pidfile))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    commit(repo, "init", "-q", "-b", "main")
-    (repo / "shipdeck.yaml").write_text(SLOW)
-    commit(repo, "add", "-A")
-    commit(repo, "commit", "-q", "-m", "init")
-    project = Project(repo)
-    project.store.add("Slow build")
+    project, pidfile = _slow_project(tmp_path, monkeypatch)
     app = ShipdeckApp(project)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("a")
-        await until(pilot, lambda: stage_of(project, "SD-1")[0] is Stage.CODE)
-        (repo / "f").write_text("x")
-        commit(repo, "add", "f")
-        commit(repo, "commit", "-q", "-m", "work")
-        await pilot.press("a")
-        await until(pilot, lambda: pidfile.exists() and pidfile.read_text().strip() != "")
-        pid = int(pidfile.read_text())
+        pid = await _start_slow_build(pilot, project, pidfile)
         await pilot.press("q")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")
