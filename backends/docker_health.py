@@ -56,7 +56,7 @@ def wait_started(
         while not local.cancelled:
             try:
                 now = api.inspect_container(container.id)
-            except Exception:
+            except Exception:  # noqa: BLE001 - a HEALTHCHECK we cannot read counts as none
                 now = {"State": {"Running": False, "ExitCode": None}}
             state = now["State"]
             seen["health"] = (state.get("Health") or {}).get("Status")

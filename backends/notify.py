@@ -67,7 +67,7 @@ class WebhookNotifier:
                 content=content.encode("utf-8"),
                 headers={"Content-Type": "application/json", "User-Agent": "shipdeck-webhook"},
             )
-        except Exception as exc:  # never into the engine
+        except Exception as exc:  # noqa: BLE001 - a webhook never breaks the engine
             error = describe_error(exc, self.timeout)
         else:
             error = None if response.is_success else f"HTTP {response.status_code}"

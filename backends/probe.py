@@ -73,7 +73,7 @@ class HttpProber:
         start = time.perf_counter()
         try:
             response = self._client.get(url, timeout=timeout)
-        except Exception as exc:  # a probe reports, it never raises
+        except Exception as exc:  # noqa: BLE001 - a probe reports, it never raises
             return ProbeResult(
                 name=name,
                 url=url,

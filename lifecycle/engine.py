@@ -299,7 +299,7 @@ class Engine:
                     facts["head_sha"] = vcs.head_sha(item.branch)
                 else:
                     facts["commits_ahead"] = 0
-            except Exception:
+            except Exception:  # noqa: BLE001 - an unreadable repo leaves the facts unknown
                 pass
         if item.stage is Stage.OPERATE and item.env:
             from lifecycle.stage_work import bake_facts
@@ -400,7 +400,7 @@ class Engine:
             cancel.raise_if_cancelled()
         except (StageFailed, VcsError, TargetError, TemplateError) as exc:
             state, message = RunState.FAILED, str(exc)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - one failing stage never kills the engine
             from lifecycle.ports import Cancelled
 
             if isinstance(exc, Cancelled) or cancel.cancelled:

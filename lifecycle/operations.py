@@ -45,7 +45,7 @@ def _operate(
         message, state = work(rep), RunState.PASSED
     except (StageFailed, VcsError, TargetError, TemplateError) as exc:
         message, state = str(exc), RunState.FAILED
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - reported as one line, never a traceback
         message, state = f"{type(exc).__name__}: {exc}", RunState.FAILED
     rep.say(message)
     log.close()

@@ -45,7 +45,7 @@ class Watcher:
             return None
         try:
             return self.engine.target_for(env).status().version
-        except Exception:
+        except Exception:  # noqa: BLE001 - an alert is journaled even if the target can't say
             return None
 
     def sample(self) -> Sample:

@@ -88,6 +88,11 @@ class ShipdeckApp(BoardActions, PaneFeeds, App[int]):
         self.set_interval(1.0, self._poll_store)
         self.call_after_refresh(self._after_first_paint)
 
+    def on_unmount(self) -> None:
+        """Threads that follow a live stream end with the app; runs are cancelled by quit."""
+        self.follow.stop_env_logs()
+        self._metrics_on = self._envs_on = False
+
     def _after_first_paint(self) -> None:
         """Work that need not delay the first paint."""
         if self.engine.recover():  # runs left "running" by a shipdeck that died

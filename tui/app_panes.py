@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from textual.widgets import TabbedContent
 
 from lifecycle import events as ev
-from lifecycle.ports import EnvStatus
+from lifecycle.ports import ContainerStats, EnvStatus, StatsSource
 from widgets.env_pane import EnvironmentsPane
 from widgets.events_pane import EventsPane
 from widgets.metrics_pane import MetricsPane
@@ -54,11 +54,28 @@ class PaneFeeds(_Base):
             self._watcher = Watcher(self.engine, HttpProber(), HostMetrics(str(self.project.root)))
         try:
             sample = self._watcher.sample()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a failed sample is reported, the poller goes on
             self.call_from_thread(self.notify, f"metrics: {exc}", severity="error")
             self.call_from_thread(self._next_metrics)
             return
+        stats, errors = self._container_stats()
+        self.call_from_thread(self.board.query_one(MetricsPane).show_containers, stats, errors)
         self.call_from_thread(self._show_sample, sample)
+
+    def _container_stats(self) -> tuple[list[ContainerStats], dict[str, str]]:
+        """One stats sample per container of every environment whose target has them."""
+        stats: list[ContainerStats] = []
+        errors: dict[str, str] = {}
+        for name, environment in self.project.config.environments.items():
+            if environment.target == "local":
+                continue
+            try:
+                target = self.engine.target_for(name)
+                if isinstance(target, StatsSource):
+                    stats.extend(target.stats())
+            except Exception as exc:  # noqa: BLE001 - an engine away is shown, not raised
+                errors[name] = str(exc)
+        return stats, errors
 
     def _show_sample(self, sample: Sample) -> None:
         watcher = self._watcher
@@ -130,7 +147,7 @@ class PaneFeeds(_Base):
         for name in self.project.config.environments:
             try:
                 statuses.append(self.engine.target_for(name).status())
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - an unreachable engine is shown, not raised
                 errors[name] = str(exc)
         self.call_from_thread(self._show_envs, statuses, errors)
 

@@ -87,14 +87,14 @@ def env_statuses(project: Project) -> dict[str, dict[str, Any]]:
         try:
             target = make_target(project, name)
             st = target.status()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - one unreachable target never hides the others
             out[name] = {"error": str(exc)}
             continue
         stats = []
         if hasattr(target, "stats"):  # docker and swarm targets: one sample per container
             try:
                 stats = [s.to_dict() for s in target.stats()]
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - stats are extra; the status still stands
                 stats = [{"error": str(exc)}]
         out[name] = {
             "target": st.target,
@@ -209,7 +209,7 @@ def facts_for(project: Project, item: Item) -> Facts:
             commits_ahead=repo.commits_ahead(item.branch, base),
             head_sha=repo.head_sha(item.branch),
         )
-    except Exception:  # an unreadable repository leaves the facts unknown
+    except Exception:  # noqa: BLE001 - an unreadable repository leaves the facts unknown
         return Facts()
 
 

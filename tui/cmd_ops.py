@@ -71,7 +71,7 @@ def run_cancellable(work: Callable[[CancelToken], T], cancel: CancelToken) -> T:
     def target() -> None:
         try:
             box["result"] = work(cancel)
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
             box["error"] = exc
         finally:
             done.set()

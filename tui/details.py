@@ -138,7 +138,7 @@ class ItemDetailsScreen(Screen[None]):
             try:
                 base = self.shipdeck.project.config.base_branch
                 commits = self.shipdeck.engine.vcs.log(base, item.branch, 20)  # type: ignore[attr-defined]
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - merged or deleted branches have no 'ahead'
                 reason = str(exc).replace(str(self.shipdeck.project.root), ".")
                 text = Text(f"{item.branch}: {reason}", style="dim")
             else:

@@ -9,7 +9,7 @@ mounted once, the first time that probe is seen.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import tzinfo
 
 from rich.text import Text
@@ -20,9 +20,10 @@ from textual.message import Message
 from textual.widgets import Label, Static
 
 from lifecycle.monitor import Alert, History
-from lifecycle.ports import HostSample, ProbeResult
+from lifecycle.ports import ContainerStats, HostSample, ProbeResult
 from widgets.present_ops import (
     alert_text,
+    containers_text,
     percent_text,
     probe_error,
     probe_label,
@@ -152,6 +153,8 @@ class MetricsPane(VerticalScroll):
     MetricsPane > #probes { height: auto; }
     MetricsPane > .empty { color: $text-muted; }
     MetricsPane > #alerts { height: auto; }
+    MetricsPane > #containers { height: auto; }
+    MetricsPane > #containers-title.-none, MetricsPane > #containers.-none { display: none; }
     """
 
     class VisibilityChanged(Message):
@@ -193,6 +196,8 @@ class MetricsPane(VerticalScroll):
         )
         self._alerts_title = Label("Alerts", id="alerts-title", classes="section")
         self._alerts = Static(Text("no active alerts", style="dim"), id="alerts")
+        self._containers_title = Label("Containers", id="containers-title", classes="section -none")
+        self._containers = Static(id="containers", classes="-none")
 
     def compose(self) -> ComposeResult:
         yield Label("Host", classes="section -first")
@@ -202,6 +207,8 @@ class MetricsPane(VerticalScroll):
         yield self._probes_empty
         yield self._alerts_title
         yield self._alerts
+        yield self._containers_title
+        yield self._containers
 
     def on_mount(self) -> None:
         self._ready = True
@@ -249,6 +256,17 @@ class MetricsPane(VerticalScroll):
             self._metric_rows[key].set(host_history.values(key), text, key in alerting)
         self._show_probes(probes, probe_history)
         self._show_alerts(open_alerts)
+
+    def show_containers(
+        self, stats: Sequence[ContainerStats], errors: Mapping[str, str] | None = None
+    ) -> None:
+        """Container CPU, memory, network, block I/O and pids; hidden when there are none."""
+        errors = errors or {}
+        none = not stats and not errors
+        self._containers_title.set_class(none, "-none")
+        self._containers.set_class(none, "-none")
+        if self.is_mounted and not none:
+            _put(self._containers, containers_text(stats, errors), layout=True)
 
     def _show_probes(self, probes: Sequence[ProbeResult], history: History) -> None:
         seen = {result.name for result in probes}

@@ -8,6 +8,7 @@ shown in ``tz`` (None: the local zone); "now" is always passed in, never read.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from datetime import datetime, tzinfo
 
 from rich.text import Text
@@ -15,7 +16,7 @@ from rich.text import Text
 from lifecycle import events as ev
 from lifecycle.events import Event
 from lifecycle.monitor import Alert
-from lifecycle.ports import EnvStatus, ProbeResult
+from lifecycle.ports import ContainerStats, EnvStatus, ProbeResult
 
 OK = "green"
 WARN = "yellow"
@@ -297,3 +298,29 @@ def env_row(status: EnvStatus, now: datetime, error: str | None = None) -> list[
         else Text(str(restarts), style=WARN if restarts else ""),
         note,
     ]
+
+
+def _bytes(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if abs(n) < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"
+
+
+def containers_text(stats: Sequence[ContainerStats], errors: Mapping[str, str]) -> Text:
+    """``docker stats`` as a small table: one line a container, errors (an engine away) after."""
+    out = Text()
+    header = f"{'CONTAINER':<28} {'CPU':>7} {'MEM':>18} {'NET rx/tx':>19} {'BLOCK r/w':>19} PIDS"
+    out.append(header + "\n", "bold")
+    for s in stats:
+        cpu = "   –" if s.cpu is None else f"{s.cpu:6.1f}%"
+        mem = f"{_bytes(s.memory)} {s.memory_percent:4.0f}%"
+        net = f"{_bytes(s.net_rx)}/{_bytes(s.net_tx)}"
+        blk = f"{_bytes(s.block_read)}/{_bytes(s.block_write)}"
+        pids = "–" if s.pids is None else str(s.pids)
+        out.append(f"{clean(s.name)[:28]:<28} {cpu:>7} {mem:>18} {net:>19} {blk:>19} {pids}\n")
+    for env, error in errors.items():
+        out.append(f"{env}: {clean(error)}\n", "red")
+    out.rstrip()
+    return out

@@ -329,3 +329,15 @@ async def test_theme_choice_is_remembered(tmp_path: Path, monkeypatch) -> None: 
         await pilot.pause()
     again = ShipdeckApp(project)
     assert again.theme == "nord"
+
+
+async def test_quitting_ends_the_live_log_follower(demo_project: Project) -> None:
+    app = ShipdeckApp(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("l", "a")
+        await until(
+            pilot, lambda: stage_of(demo_project, "SD-1") == (Stage.DEPLOY, RunState.PASSED)
+        )
+        await until(pilot, lambda: app.follow._env_cancel is not None)  # following the service
+        token = app.follow._env_cancel
+    assert token.cancelled  # else the pump keeps the executor, and the process, alive

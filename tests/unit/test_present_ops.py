@@ -196,3 +196,21 @@ def test_env_row_shows_why_the_status_failed() -> None:
     stale = EnvStatus("prod", "docker", "1.2.0", "running", True, T0)
     assert row(stale, "timeout")["state"] == "running"
     assert row(stale, "timeout")["health"] == "○ unknown"
+
+
+def test_containers_text_lists_stats_and_errors() -> None:
+    from lifecycle.ports import ContainerStats
+    from widgets.present_ops import containers_text
+
+    stats = [
+        ContainerStats("hello-staging-0.1.0", "abcdef123456789", 12.5, 50_000_000, 1_000_000_000,
+                       2_000, 3_000, 0, 4_096, 3),
+        ContainerStats("hello-staging-0.2.0", "fedcba", None, 0, 0, 0, 0, 0, 0, None),
+    ]  # fmt: skip
+    text = containers_text(stats, {"production": "engine unreachable at ssh://prod"}).plain
+    assert "hello-staging-0.1.0" in text
+    assert "12.5%" in text and "50.0 MB" in text and "5%" in text
+    assert "2.0 kB/3.0 kB" in text
+    assert "engine unreachable at ssh://prod" in text
+    lines = text.splitlines()
+    assert lines[0].startswith("CONTAINER") and len(lines) == 4

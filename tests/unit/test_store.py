@@ -247,7 +247,7 @@ def test_concurrent_threads_adding(tmp_path: Path) -> None:
         try:
             for k in range(15):
                 store.add(f"t{n}-{k}")
-        except BaseException as e:  # pragma: no cover - reported below
+        except BaseException as e:  # noqa: BLE001 - reported below
             errors.append(e)
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
