@@ -10,11 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from lifecycle import events as ev
+from lifecycle.deploy_work import deploy_release, release_of
 from lifecycle.engine import Engine, Reporter, RunFinished, RunStarted, StageFailed, new_run_id
 from lifecycle.items import RunState
 from lifecycle.ports import CancelToken, TargetError, VcsError
 from lifecycle.runlog import RunLog
-from lifecycle.stage_work import deploy_release, release_of
 from lifecycle.stages import Stage
 from lifecycle.templates import TemplateError
 from lifecycle.versioning import latest

@@ -8,24 +8,23 @@ item through ``ctx.update`` and returns a short message, or raises
 from __future__ import annotations
 
 import shutil
-import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lifecycle import events as ev
-from lifecycle.engine import Reporter, RunContext, StageFailed
-from lifecycle.items import Item, RunState, format_time, parse_time
+from lifecycle.deploy_work import deploy, monitor, operate
+from lifecycle.engine import RunContext, StageFailed
+from lifecycle.items import Item, format_time
 from lifecycle.junit import JunitError, parse_junit
-from lifecycle.ports import DirtyWorkTree, MergeConflict, PushedImage, Release, StepResult
+from lifecycle.ports import DirtyWorkTree, MergeConflict, PushedImage, StepResult
 from lifecycle.stages import Stage
 from lifecycle.templates import render, render_command
 from lifecycle.versioning import bump, changelog_entry, prepend_changelog
 
 if TYPE_CHECKING:
-    from lifecycle.config import Environment, Step
-    from lifecycle.engine import Engine
+    from lifecycle.config import Step
 
 
 def fields(ctx: RunContext, **extra: object) -> dict[str, object]:
@@ -286,155 +285,6 @@ def _push(ctx: RunContext, version: str) -> PushedImage:
     pushed = ctx.engine.images.push(image, reference, sink=ctx.emit, cancel=ctx.cancel)
     ctx.say(f"pushed {pushed.reference} ({pushed.digest})")
     return pushed
-
-
-# --- Deploy -----------------------------------------------------------------------------
-
-
-def export_release(engine: Engine, version: str, tag: str) -> Path:
-    """``.shipdeck/releases/<version>/``: exactly the tagged code, exported once."""
-    dest = engine.paths.releases / version
-    if not dest.exists():
-        tmp = engine.paths.releases / f".{version}.tmp"
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        engine.vcs.export(tag, str(tmp))
-        tmp.rename(dest)
-    return dest
-
-
-def release_of(engine: Engine, version: str) -> Release:
-    tag = render(engine.config.stages.release.tag, {"version": version})
-    if not engine.vcs.tag_exists(tag):
-        raise StageFailed(f"no release {version} (tag {tag} does not exist)")
-    sha = engine.vcs.head_sha(tag)
-    push = engine.config.stages.release.push
-    fields_ = {"version": version, "project": engine.config.project}
-    image = f"{render(push, fields_)}:{version}" if push else None
-    workdir = str(export_release(engine, version, tag))
-    return Release(version, sha, tag, image=image, workdir=workdir)
-
-
-def lead_time(item: Item) -> float | None:
-    """Seconds from the item's first commit (recorded at release) to now."""
-    first = parse_time(item.artifacts.get("first_commit"))
-    if first is None:
-        return None
-    return round((datetime.now(UTC) - first).total_seconds(), 1)
-
-
-def environment(ctx: RunContext) -> tuple[str, Environment]:
-    cfg = ctx.engine.config
-    name = ctx.env_name or ctx.engine.auto_env()
-    if not name:
-        if len(cfg.environments) == 1:
-            name = next(iter(cfg.environments))
-        else:
-            raise StageFailed("no environment named (use --env or set auto: true on one)")
-    try:
-        return name, cfg.environment(name)
-    except KeyError as exc:
-        raise StageFailed(str(exc).strip("'\"")) from None
-
-
-def deploy(ctx: RunContext) -> str:
-    name, env = environment(ctx)
-    ctx.env_name = name
-    item = ctx.item
-    if not item.version:
-        raise StageFailed("the item has no release to deploy")
-    if env.approval and not ctx.approve:
-        raise StageFailed(f"{name} needs approval (--yes on the CLI, confirm on the board)")
-    rel = release_of(ctx.engine, item.version)
-    ctx.update(lambda it: setattr(it, "env", name))
-    return deploy_release(ctx.engine, name, rel, ctx, item)
-
-
-def deploy_release(
-    engine: Engine, name: str, rel: Release, ctx: Reporter, item: Item | None
-) -> str:
-    """Deploy ``rel`` to ``name``, journal the result; StageFailed when it is not healthy."""
-    target = engine.target_for(name)
-    item_id = item.id if item else None
-    engine.record(ev.Event(ev.DEPLOY_STARTED, item_id, {"env": name, "version": rel.version}))
-    ctx.say(f"deploying {rel.version} to {name} ({target.name})")
-    result = target.deploy(rel, ctx.emit, ctx.cancel)
-    if result.ok:
-        lead = lead_time(item) if item else None
-        engine.record(
-            ev.Event(
-                ev.DEPLOYED,
-                item_id,
-                {"env": name, "version": rel.version, "sha": rel.sha, "lead_time": lead},
-            )
-        )
-        return f"{rel.version} is live on {name}"
-    engine.record(
-        ev.Event(
-            ev.DEPLOY_FAILED,
-            item_id,
-            {"env": name, "version": rel.version, "reason": result.message},
-        )
-    )
-    if result.rolled_back_to:
-        engine.record(
-            ev.Event(
-                ev.ROLLED_BACK,
-                item_id,
-                {
-                    "env": name,
-                    "from_version": rel.version,
-                    "to_version": result.rolled_back_to,
-                    "reason": result.message,
-                },
-            )
-        )
-        raise StageFailed(f"{result.message}; rolled back to {result.rolled_back_to}")
-    raise StageFailed(result.message)
-
-
-# --- Operate and Monitor ---------------------------------------------------------------------
-
-
-def _deployed_at(engine: Engine, item: Item) -> datetime | None:
-    st = item.states.get(Stage.DEPLOY)
-    return st.finished_at if st and st.state is RunState.PASSED else None
-
-
-def bake_facts(engine: Engine, item: Item) -> dict[str, Any]:
-    """``baked`` and ``healthy`` for the Operate gate."""
-    if not item.env or item.env not in engine.config.environments:
-        return {}
-    bake = engine.config.environments[item.env].bake
-    since = _deployed_at(engine, item)
-    healthy = engine.target_for(item.env).status().healthy
-    baked = since is not None and (datetime.now(UTC) - since).total_seconds() >= bake
-    return {"baked": baked, "healthy": healthy}
-
-
-def operate(ctx: RunContext) -> str:
-    """Watch the release for the bake time; it passes when it stays healthy throughout."""
-    item = ctx.item
-    if not item.env:
-        raise StageFailed("the item was not deployed to an environment")
-    env = ctx.engine.config.environments[item.env]
-    target = ctx.engine.target_for(item.env)
-    deadline = time.monotonic() + env.bake
-    ctx.say(f"baking {item.version} on {item.env} for {env.bake:g}s")
-    while True:
-        status = target.status()
-        if status.healthy is False or status.state not in ("running", "starting"):
-            raise StageFailed(f"{item.env} became unhealthy ({status.state})")
-        if time.monotonic() >= deadline:
-            break
-        if ctx.cancel.wait(min(1.0, max(0.0, deadline - time.monotonic()))):
-            ctx.cancel.raise_if_cancelled()
-    return f"healthy on {item.env} for {env.bake:g}s"
-
-
-def monitor(ctx: RunContext) -> str:
-    ctx.say("monitoring: probes and alerts run on the board and in `shipdeck monitor`")
-    return "monitored"
 
 
 WORK: Mapping[Stage, Callable[[RunContext], str]] = {
