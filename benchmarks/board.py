@@ -273,16 +273,16 @@ def install_probes(clock: LoopClock) -> Probes:
     from textual.widgets import OptionList
 
     from tui.board_screen import BoardScreen
-    from widgets.board import StageColumn
+    from widgets.board import BoardColumns, StageColumn
 
     probes = Probes(clock)
     for cls, name in (
         (OptionList, "action_cursor_down"),
         (OptionList, "action_cursor_up"),
-        (BoardScreen, "action_column"),
-        (BoardScreen, "on_stage_column_card_highlighted"),
+        (BoardColumns, "action_column"),
+        (BoardColumns, "on_stage_column_card_highlighted"),
+        (BoardScreen, "on_board_columns_card_highlighted"),
         (StageColumn, "on_option_list_option_highlighted"),
-        (StageColumn, "on_focus"),
     ):
         probes.time_handler(cls, name)
     probes.watch_paints()
@@ -349,18 +349,18 @@ async def cursor_board(repo: Path, downs: int, sideways: int, probes: Probes) ->
         for key in ("j", "j", "k", "k"):  # warm caches
             await pilot.press(key)
         plan = board.columns[Stage.PLAN]
-        start_ok = board.focused is plan and plan.highlighted == 0
+        start_ok = board.board_columns.current is plan and plan.highlighted == 0
         gc0 = probes.gc_ms
         down = await press_all(pilot, ["j"] * downs, clock, probes)
         row = plan.highlighted
         side = await press_all(pilot, column_keys(sideways), clock, probes)
-        focused = board.focused
+        focused = board.board_columns.current
         return {
             "items": sum(columns.values()),
             "columns": columns,
             "started_on_first_plan_card": start_ok,
             "row_after_j": row,
-            "focused_at_end": getattr(focused, "id", None),
+            "current_column_at_end": getattr(focused, "id", None),
             "j": summarise(down),
             "l_h": summarise(side),
             "gc_ms_total": round(probes.gc_ms - gc0, 1),

@@ -144,9 +144,11 @@ class ShipdeckApp(BoardActions, PaneFeeds, App[int]):
         # fast, only the card it stops on loads its log.
         if self._follow_timer is not None:
             self._follow_timer.stop()
-        self._follow_timer = self.set_timer(
-            0.06, lambda: self.follow.item(self.items.get(self.selected or ""))
-        )
+        self._follow_timer = self.set_timer(0.06, self._follow_selected)
+
+    def _follow_selected(self) -> None:
+        if self.board.is_attached and self.board.query("#log-pane"):  # not while exiting
+            self.follow.item(self.items.get(self.selected or ""))
 
     # --- engine events -------------------------------------------------------------------
 

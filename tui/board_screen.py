@@ -10,14 +10,14 @@ from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Vertical
 from textual.lazy import Lazy
 from textual.screen import Screen
 from textual.widgets import Header, TabbedContent, TabPane
 
 from lifecycle.items import Item
 from lifecycle.stages import ORDER, Stage
-from widgets.board import SpanRuler, StageColumn
+from widgets.board import BoardColumns, SpanRuler, StageColumn
 from widgets.footer import QuietFooter
 
 if TYPE_CHECKING:
@@ -32,6 +32,7 @@ PANE_WIDGETS = {
 
 
 class BoardScreen(Screen[None]):
+    AUTO_FOCUS = "#columns"
     BINDINGS = [
         Binding("n", "app.new_item", "New"),
         Binding("e", "app.edit_item", "Edit"),
@@ -46,8 +47,6 @@ class BoardScreen(Screen[None]):
         Binding("m", "show_pane('metrics')", "Metrics"),
         Binding("v", "show_pane('events')", "Events"),
         Binding("o", "show_pane('envs')", "Envs", show=False),
-        Binding("left,h", "column(-1)", "Column left", show=False),
-        Binding("right,l", "column(1)", "Column right", show=False),
         Binding("z", "zoom", "Zoom panes", show=False),
         Binding("escape", "board", "Back to the board", show=False),
     ]
@@ -55,6 +54,7 @@ class BoardScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__(id="board-screen")
         self.columns: dict[Stage, StageColumn] = {s: StageColumn(s) for s in ORDER}
+        self.board_columns = BoardColumns(list(self.columns.values()), id="columns")
 
     @property
     def shipdeck(self) -> ShipdeckApp:
@@ -72,8 +72,7 @@ class BoardScreen(Screen[None]):
         yield Header()
         with Vertical(id="board-area"), Vertical(id="board-inner"):
             yield SpanRuler(id="spans")
-            with Horizontal(id="columns"):
-                yield from self.columns.values()
+            yield self.board_columns
         with TabbedContent(id="panes", initial="logs"):
             with TabPane("Logs", id="logs"):
                 yield LogPane(id="log-pane")
@@ -99,48 +98,24 @@ class BoardScreen(Screen[None]):
         for column in self.columns.values():
             column.tick(frame)
 
-    def focused_column(self) -> StageColumn | None:
-        focused = self.focused
-        return focused if isinstance(focused, StageColumn) else None
-
     def selected_id(self) -> str | None:
-        column = self.focused_column() or self._last_column
-        return column.selected_id if column else None
-
-    _last_column: StageColumn | None = None
+        return self.board_columns.selected_id
 
     def select(self, item_id: str) -> bool:
         """Put the cursor on ``item_id`` wherever it is."""
-        for column in self.columns.values():
-            if column.select_id(item_id):
-                column.focus()
-                self._last_column = column
-                return True
-        return False
+        found = self.board_columns.select(item_id)
+        if found:
+            self.board_columns.focus()
+        return found
 
     def select_first(self) -> None:
         """On start: the first card of the leftmost column that has one."""
-        for column in self.columns.values():
-            if column.item_ids:
-                column.highlighted = 0
-                column.focus()
-                self._last_column = column
-                return
-        self.columns[Stage.PLAN].focus()
+        board = self.board_columns
+        first = next((c for c in self.columns.values() if c.item_ids), self.columns[Stage.PLAN])
+        board.make_current(first, 0)
+        board.focus()
 
     # --- actions --------------------------------------------------------------------
-
-    def action_column(self, delta: int) -> None:
-        current = self.focused_column() or self._last_column or self.columns[Stage.PLAN]
-        index = ORDER.index(current.stage)
-        row = current.highlighted or 0
-        target = self.columns[ORDER[max(0, min(len(ORDER) - 1, index + delta))]]
-        if target.item_ids:
-            target.highlighted = min(row, len(target.item_ids) - 1)
-        # Scrolling (even by nothing) re-lays out the screen: only when the board is wider.
-        area = self.query_one("#board-area")
-        hidden = not area.region.contains_region(target.region)
-        target.focus(scroll_visible=hidden)
 
     def action_show_pane(self, pane: str) -> None:
         self.query_one("#panes", TabbedContent).active = pane
@@ -167,19 +142,11 @@ class BoardScreen(Screen[None]):
         self.toggle_class("-zoomed")
 
     def action_board(self) -> None:
-        if self._last_column is not None:
-            self._last_column.focus()
+        self.board_columns.focus()
 
-    def on_stage_column_card_highlighted(self, event: StageColumn.CardHighlighted) -> None:
-        if not event.column.has_focus:
-            return  # columns refilled in the background move their own highlight
-        if self._last_column is not event.column:
-            if self._last_column is not None:
-                self._last_column.remove_class("-current")
-            event.column.add_class("-current")
-        self._last_column = event.column
+    def on_board_columns_card_highlighted(self, event: BoardColumns.CardHighlighted) -> None:
         if event.item_id:
             self.shipdeck.item_selected(event.item_id)
 
-    def on_stage_column_card_chosen(self, event: StageColumn.CardChosen) -> None:
+    def on_board_columns_card_chosen(self, event: BoardColumns.CardChosen) -> None:
         self.shipdeck.action_details()

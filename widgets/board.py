@@ -20,13 +20,10 @@ from lifecycle.stages import ORDER, SPANS, Stage
 from widgets.present_board import card_text, column_title
 
 
-class StageColumn(OptionList):
-    """The cards of one stage. Enter posts :class:`StageColumn.CardChosen`."""
+class StageColumn(OptionList, can_focus=False):
+    """The cards of one stage. The :class:`BoardColumns` around it owns focus and keys."""
 
-    BINDINGS = [
-        Binding("j", "cursor_down", "Down", show=False),
-        Binding("k", "cursor_up", "Up", show=False),
-    ]
+    BINDINGS = []
 
     DEFAULT_CSS = """
     StageColumn {
@@ -40,18 +37,18 @@ class StageColumn(OptionList):
         border-title-style: bold;
         scrollbar-size-vertical: 1;
     }
-    /* The same border focused or not: a border change re-lays out the whole screen. */
-    StageColumn:focus { border: round $panel-lighten-2; border-title-color: $accent; }
-    /* Only the column the cursor is in shows its highlight; dimmed while a pane has focus. */
+    /* Only the column the cursor is in shows its highlight, bright while the board
+       has focus and dimmed while a pane has it. */
     StageColumn > .option-list--option-highlighted {
         background: transparent;
         color: $foreground;
         text-style: none;
     }
+    StageColumn.-current { border-title-color: $accent; }
     StageColumn.-current > .option-list--option-highlighted {
         background: $block-cursor-blurred-background;
     }
-    StageColumn:focus > .option-list--option-highlighted {
+    StageColumn.-current.-board-focus > .option-list--option-highlighted {
         background: $block-cursor-background;
         color: $block-cursor-foreground;
     }
@@ -135,12 +132,123 @@ class StageColumn(OptionList):
         self.post_message(self.CardHighlighted(self, event.option.id))
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        event.stop()
+        event.stop()  # a click: the board makes this column current and opens the card
         if event.option.id:
             self.post_message(self.CardChosen(self, event.option.id))
 
+
+class BoardColumns(Horizontal, can_focus=True):
+    """The eight columns as one focusable widget.
+
+    Moving between columns moves a ``-current`` class, not focus: in Textual a
+    focus change restyles every ancestor (``:focus-within``) and re-lays out the
+    screen, which made each column move cost a full repaint.
+    """
+
+    BINDINGS = [
+        Binding("down,j", "cursor(1)", "Down", show=False),
+        Binding("up,k", "cursor(-1)", "Up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("home", "edge(0)", "First card", show=False),
+        Binding("end", "edge(-1)", "Last card", show=False),
+        Binding("left,h", "column(-1)", "Column left", show=False),
+        Binding("right,l", "column(1)", "Column right", show=False),
+        Binding("enter", "choose", "Details", show=False),
+    ]
+
+    DEFAULT_CSS = """
+    BoardColumns { height: 1fr; }
+    """
+
+    class CardHighlighted(Message):
+        """The card under the cursor changed (None: the current column is empty)."""
+
+        def __init__(self, item_id: str | None) -> None:
+            super().__init__()
+            self.item_id = item_id
+
+    class CardChosen(Message):
+        def __init__(self, item_id: str) -> None:
+            super().__init__()
+            self.item_id = item_id
+
+    def __init__(self, columns: Sequence[StageColumn], **kwargs: str) -> None:
+        super().__init__(*columns, **kwargs)  # type: ignore[arg-type]
+        self.stage_columns = list(columns)
+        self.current = self.stage_columns[0]
+        self.current.add_class("-current")
+
+    @property
+    def selected_id(self) -> str | None:
+        return self.current.selected_id
+
+    def make_current(self, column: StageColumn, row: int | None = None) -> None:
+        if column is not self.current:
+            self.current.remove_class("-current", "-board-focus")
+            column.add_class("-current")
+            column.set_class(self.has_focus, "-board-focus")
+            self.current = column
+        if row is not None and column.item_ids:
+            column.highlighted = max(0, min(row, len(column.item_ids) - 1))
+        self.post_message(self.CardHighlighted(column.selected_id))
+
+    def select(self, item_id: str) -> bool:
+        for column in self.stage_columns:
+            if item_id in column.item_ids:
+                self.make_current(column, column.item_ids.index(item_id))
+                return True
+        return False
+
+    # A class on the column, not ``BoardColumns:focus`` in CSS: the column's own
+    # component styles (the highlight) refresh only when its own classes change.
     def on_focus(self) -> None:
-        self.post_message(self.CardHighlighted(self, self.selected_id))
+        self.current.add_class("-board-focus")
+
+    def on_blur(self) -> None:
+        self.current.remove_class("-board-focus")
+
+    def action_cursor(self, delta: int) -> None:
+        if delta > 0:
+            self.current.action_cursor_down()
+        else:
+            self.current.action_cursor_up()
+
+    def action_page(self, delta: int) -> None:
+        if delta > 0:
+            self.current.action_page_down()
+        else:
+            self.current.action_page_up()
+
+    def action_edge(self, end: int) -> None:
+        if end:
+            self.current.action_last()
+        else:
+            self.current.action_first()
+
+    def action_column(self, delta: int) -> None:
+        index = self.stage_columns.index(self.current)
+        target = self.stage_columns[max(0, min(len(self.stage_columns) - 1, index + delta))]
+        self.make_current(target, self.current.highlighted or 0)
+        # Scroll sideways only when the board is wider than the screen (a scroll re-lays out).
+        area = self.parent.parent if self.parent is not None else None  # #board-inner's area
+        if area is not None and not area.region.contains_region(target.region):
+            target.scroll_visible(animate=False)
+
+    def action_choose(self) -> None:
+        if self.selected_id:
+            self.post_message(self.CardChosen(self.selected_id))
+
+    def on_stage_column_card_highlighted(self, event: StageColumn.CardHighlighted) -> None:
+        event.stop()
+        if event.column is self.current:  # others are refilled in the background
+            self.post_message(self.CardHighlighted(event.item_id))
+
+    def on_stage_column_card_chosen(self, event: StageColumn.CardChosen) -> None:
+        event.stop()  # a mouse click on a card
+        self.make_current(event.column)
+        self.focus()
+        self.post_message(self.CardChosen(event.item_id))
 
 
 class SpanRuler(Static):
