@@ -12,11 +12,10 @@ from lifecycle import events as ev
 from lifecycle.engine import EngineError
 from lifecycle.items import Item
 from lifecycle.stages import Stage
-from tui.dialogs import ConfirmScreen, EnvPickerScreen, HelpScreen
-from tui.item_form import ItemDraft, ItemFormScreen
 
 if TYPE_CHECKING:
     from tui.app import ShipdeckApp
+    from tui.item_form import ItemDraft
 
     _Base = ShipdeckApp
 else:
@@ -33,6 +32,8 @@ class BoardActions(_Base):
         return item
 
     def action_new_item(self) -> None:
+        from tui.item_form import ItemFormScreen
+
         def created(draft: ItemDraft | None) -> None:
             if draft is None:
                 return
@@ -49,6 +50,8 @@ class BoardActions(_Base):
         self.push_screen(ItemFormScreen(), created)
 
     def action_edit_item(self) -> None:
+        from tui.item_form import ItemFormScreen
+
         item = self._need_item()
         if item is None:
             return
@@ -81,6 +84,8 @@ class BoardActions(_Base):
     # --- running stages -------------------------------------------------------------
 
     async def pick_env(self, title: str, *, only_deployed: bool = False) -> str | None:
+        from tui.dialogs import EnvPickerScreen
+
         envs = self.project.config.environments
         if not envs:
             self.notify("No environments in shipdeck.yaml.", severity="warning")
@@ -95,6 +100,8 @@ class BoardActions(_Base):
         return result
 
     async def _approved(self, env: str, what: str) -> bool:
+        from tui.dialogs import ConfirmScreen
+
         if not self.project.config.environments[env].approval:
             return True
         answer: bool = await self.push_screen_wait(
@@ -108,6 +115,8 @@ class BoardActions(_Base):
             self.run_worker(self._advance_flow(item), group="flows", exit_on_error=False)
 
     async def _advance_flow(self, item: Item) -> None:
+        from tui.dialogs import ConfirmScreen
+
         nxt = item.stage.next()
         if nxt is None:
             question = (
@@ -215,6 +224,8 @@ class BoardActions(_Base):
         self.run_worker(self._rollback_flow(), group="flows", exit_on_error=False)
 
     async def _rollback_flow(self, env: str | None = None) -> None:
+        from tui.dialogs import ConfirmScreen
+
         env = env or await self.pick_env("Roll back")
         if env is None:
             return
@@ -230,6 +241,7 @@ class BoardActions(_Base):
 
     def action_help(self) -> None:
         from tui.board_screen import BoardScreen
+        from tui.dialogs import HelpScreen
         from widgets.env_pane import EnvironmentsPane
         from widgets.events_pane import EventsPane
         from widgets.log_pane import LogPane
@@ -255,6 +267,8 @@ class BoardActions(_Base):
         self.run_worker(self._quit_flow(running), group="flows", exit_on_error=False)
 
     async def _quit_flow(self, running: list[str]) -> None:
+        from tui.dialogs import ConfirmScreen
+
         ids = ", ".join(running)
         if not await self.push_screen_wait(
             ConfirmScreen(f"{ids} still running. Cancel and quit?", yes="Cancel runs and quit")

@@ -13,13 +13,12 @@ from textual.widgets import TabbedContent
 
 from lifecycle import events as ev
 from lifecycle.ports import ContainerStats, EnvStatus, StatsSource
-from widgets.env_pane import EnvironmentsPane
-from widgets.events_pane import EventsPane
-from widgets.metrics_pane import MetricsPane
 
 if TYPE_CHECKING:
     from lifecycle.watch import Sample, Watcher
     from tui.app import ShipdeckApp
+    from widgets.events_pane import EventsPane
+    from widgets.metrics_pane import MetricsPane
 
     _Base = ShipdeckApp
 else:
@@ -46,6 +45,8 @@ class PaneFeeds(_Base):
         self.run_worker(self._take_sample, thread=True, group="metrics", exit_on_error=False)
 
     def _take_sample(self) -> None:
+        from widgets.metrics_pane import MetricsPane
+
         if self._watcher is None:
             from backends.metrics import HostMetrics
             from backends.probe import HttpProber
@@ -78,6 +79,8 @@ class PaneFeeds(_Base):
         return stats, errors
 
     def _show_sample(self, sample: Sample) -> None:
+        from widgets.metrics_pane import MetricsPane
+
         watcher = self._watcher
         assert watcher is not None
         pane = self.board.query_one(MetricsPane)
@@ -101,6 +104,8 @@ class PaneFeeds(_Base):
     # --- events -------------------------------------------------------------------
 
     def refresh_events(self) -> None:
+        from widgets.events_pane import EventsPane
+
         panes = self.board.query(EventsPane)
         if panes:  # not mounted before the first paint
             panes.first().set_events(self.project.journal.tail(500))
@@ -152,6 +157,8 @@ class PaneFeeds(_Base):
         self.call_from_thread(self._show_envs, statuses, errors)
 
     def _show_envs(self, statuses: list[EnvStatus], errors: dict[str, str]) -> None:
+        from widgets.env_pane import EnvironmentsPane
+
         self.board.query_one(EnvironmentsPane).set_status(statuses, errors)
         if self._envs_on:
             self.set_timer(ENV_POLL_SECONDS, self._poll_envs)
@@ -173,6 +180,7 @@ class PaneFeeds(_Base):
 
     def on_environments_pane_scale_requested(self, message: Any) -> None:
         from lifecycle import operations
+        from widgets.env_pane import EnvironmentsPane
 
         env = message.env
         current = self.board.query_one(EnvironmentsPane).statuses.get(env)
