@@ -15,12 +15,14 @@ interpreters so no run inherits another's heap; prints one JSON object:
   as the view publishes it after a fold: lines the ring would drop at once are
   counted there without being stored). A 5 ms ``set_interval`` records how late
   it fires (the event loop's stalls: max, p99). The same reader draining into a
-  counter (no app) is the third column. Rounds are interleaved; medians reported.
+  counter (no app) is the third column. Rounds are interleaved; medians reported,
+  with each thread's CPU time (the UI thread's and the reader's share one GIL).
 - follow: a container printing about 50,000 lines a second (an awk loop paced
   by /proc/uptime) is followed for 60 s (``follow=True``) by the same app and
   pane, then (a fresh container) by the reader alone. RSS is sampled every
   second; reported at the warm-up mark (10 s) and the end, with the growth in
-  between, the lines received and the rate the container actually achieved.
+  between, the lines received and the rate the container actually achieved (and
+  lines the engine sent twice: its follow repeats some when the log file rotates).
 
 Targets (issue 5): board >= 0.7x ``docker logs`` with no stall over 25 ms; RSS
 growth under 50 MB after the first 10 s. Containers and images carry this run's
@@ -193,7 +195,7 @@ async def child_board_ingest(container: str, expected: int, ring: int) -> dict[s
 
     api, source = connect_source(container)
     app = make_app(ring)
-    read: dict[str, Any] = {"lines": 0, "batches": 0, "done": None, "error": None}
+    read: dict[str, Any] = {"lines": 0, "batches": 0, "done": None, "error": None, "cpu": 0.0}
     folds = {"count": 0, "skipped": 0}
     done_at: list[float] = []
     async with app.run_test(size=SIZE) as pilot:
@@ -221,6 +223,7 @@ async def child_board_ingest(container: str, expected: int, ring: int) -> dict[s
         write = app.pane.write_lines
 
         def pump() -> None:
+            cpu = time.thread_time()
             try:
                 for batch in container_logs(
                     api, [source], follow=False, tail=None, cancel=CancelToken()
@@ -232,9 +235,11 @@ async def child_board_ingest(container: str, expected: int, ring: int) -> dict[s
                 read["error"] = repr(exc)
                 loop.call_soon_threadsafe(finished.set)
             read["done"] = time.perf_counter()
+            read["cpu"] = time.thread_time() - cpu
 
         with GcWatch() as gcw:
             app.start_probe()
+            ui_cpu = time.thread_time()
             started = time.perf_counter()
             thread = threading.Thread(target=pump, name="bench-logs", daemon=True)
             thread.start()
@@ -243,6 +248,7 @@ async def child_board_ingest(container: str, expected: int, ring: int) -> dict[s
             except TimeoutError:
                 read["error"] = read["error"] or "timed out waiting for the pane"
             stopped = done_at[0] if done_at else time.perf_counter()
+            ui_cpu = time.thread_time() - ui_cpu
             lateness = [(t, x) for t, x in app.lateness if t <= stopped]
             thread.join(timeout=10)
         model = view.model
@@ -254,6 +260,7 @@ async def child_board_ingest(container: str, expected: int, ring: int) -> dict[s
         "lines_per_s": round((model.end - model.origin) / elapsed),
         "reader_seconds": round((read["done"] or stopped) - started, 3),
         "reader_lines": read["lines"],
+        "cpu_s": {"ui_thread": round(ui_cpu, 3), "reader_thread": round(read["cpu"], 3)},
         "batches": read["batches"],
         "mean_batch": round(read["lines"] / max(1, read["batches"])),
         "folds": folds["count"],
@@ -272,11 +279,17 @@ def child_reader_ingest(container: str) -> dict[str, Any]:
 
     api, source = connect_source(container)
     n = 0
+    cpu = time.thread_time()
     started = time.perf_counter()
     for batch in container_logs(api, [source], follow=False, tail=None, cancel=CancelToken()):
         n += len(batch)
     elapsed = time.perf_counter() - started
-    return {"seconds": round(elapsed, 3), "lines": n, "lines_per_s": round(n / elapsed)}
+    return {
+        "seconds": round(elapsed, 3),
+        "lines": n,
+        "lines_per_s": round(n / elapsed),
+        "cpu_s": round(time.thread_time() - cpu, 3),
+    }
 
 
 class Follower:
@@ -289,6 +302,7 @@ class Follower:
         self.write = write
         self.cancel = CancelToken()
         self.progress: tuple[int, str] = (0, "")  # lines received, the last one (one read)
+        self.repeated = self.skipped = 0  # net, from each batch's first and last numbers
         self.error: str | None = None
         self.samples: list[dict[str, Any]] = []
         self.folded: Callable[[], int] = lambda: self.progress[0]
@@ -298,12 +312,23 @@ class Follower:
 
         write = self.write
         received = 0
+        expect = 1  # the next line number; batches are runs, so their ends tell
         try:
             for batch in container_logs(
                 self.api, [self.source], follow=True, tail=None, cancel=self.cancel
             ):
                 received += len(batch)
                 self.progress = (received, batch[-1].text)
+                first, last = counter_of(batch[0].text), counter_of(batch[-1].text)
+                if first is not None and last is not None:
+                    if first > expect:
+                        self.skipped += first - expect
+                    new = max(0, last + 1 - max(expect, first))  # numbers not seen before
+                    if len(batch) > new:
+                        self.repeated += len(batch) - new
+                    else:
+                        self.skipped += new - len(batch)
+                    expect = max(expect, last + 1)
                 if write is not None:
                     write(batch)
         except Exception as exc:  # noqa: BLE001 - reported in the JSON, which must print
@@ -364,10 +389,12 @@ class Follower:
             "received_per_s_after_warmup": round((end["received"] - at_warm["received"]) / span),
             "container_printed_per_s": produced,
             "container_counter_at_end": end["counter"],
-            # the last line's number less the lines received: 0 when none was lost
-            "lines_missing": (end["counter"] - end["received"]) if end["counter"] else None,
+            # sent twice by the engine (its follow re-reads lines when the log file
+            # rotates; ``docker logs -f`` gets them too) / never sent
+            "lines_repeated": self.repeated,
+            "lines_skipped": self.skipped,
             "pane_behind_at_end": end["received"] - end["folded"],
-            "rss_series_mb": [x["rss_mb"] for x in s],
+            "rss_every_5s_mb": [x["rss_mb"] for x in s if round(x["t"]) % 5 == 0],
             "error": self.error,
         }
 

@@ -7,6 +7,7 @@ Exit codes (DESIGN.md section 5): 0 done, 1 a stage or operation failed,
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from importlib import metadata
@@ -169,34 +170,60 @@ def _report(message: str) -> None:
     sys.stderr.write(f"shipdeck: {message}\n")
 
 
+def _board_path(argv: list[str], commands: Sequence[str]) -> list[str]:
+    """``shipdeck PATH`` (DESIGN.md section 5) is ``shipdeck -C PATH``."""
+    if argv and argv[0] not in commands and not argv[0].startswith("-"):
+        return ["-C", argv[0], *argv[1:]]
+    return argv
+
+
 def run(argv: Sequence[str]) -> int:
-    from lifecycle.config import ConfigError
-    from lifecycle.store import BoardError
-
     parser = build_parser()
-    args = parser.parse_args(list(argv))
+    commands = [
+        name
+        for action in parser._subparsers._group_actions  # type: ignore[union-attr]
+        for name in getattr(action, "choices", {}) or {}
+    ]
+    args = parser.parse_args(_board_path(list(argv), commands))
     if args.chdir:
-        import os
-
         try:
             os.chdir(args.chdir)
         except OSError as exc:
-            _report(f"cannot use -C {args.chdir}: {exc.strerror}")
+            _report(f"cannot open {args.chdir}: {exc.strerror}")
             return EXIT_USAGE
     if args.handler is None:
         from tui import cmd_items
 
-        return cmd_items.open_board(args)
+        args.handler = cmd_items.open_board
+    return _guarded(args)
+
+
+def _guarded(args: argparse.Namespace) -> int:
+    """Run the command; every error becomes one line and an exit code, never a traceback."""
+    from lifecycle.board import ItemNotFound
+    from lifecycle.config import ConfigError, UnknownEnvironment
+    from lifecycle.ports import TargetError, VcsError
+    from lifecycle.runs import EngineError
+    from lifecycle.store import BoardError
+    from lifecycle.templates import TemplateError
+
     try:
         return int(args.handler(args))
     except (ConfigError, BoardError) as exc:
         sys.stderr.write(f"{exc}\n")
         return EXIT_USAGE
-    except UsageError as exc:
-        _report(str(exc))
+    except (UsageError, ItemNotFound, UnknownEnvironment, TemplateError) as exc:
+        _report(str(exc).strip("'\""))
         return EXIT_USAGE
-    except OperationFailed as exc:
+    except (OperationFailed, EngineError, TargetError, VcsError) as exc:
         _report(str(exc))
+        return EXIT_FAILED
+    except (KeyboardInterrupt, BrokenPipeError):
+        raise
+    except Exception as exc:
+        if os.environ.get("SHIPDECK_DEBUG"):
+            raise
+        _report(f"unexpected error: {type(exc).__name__}: {exc} (SHIPDECK_DEBUG=1 shows where)")
         return EXIT_FAILED
 
 

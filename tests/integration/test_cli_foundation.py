@@ -186,3 +186,30 @@ def test_item_from_alert_is_a_bug_linked_to_the_release(repo: Path) -> None:
     missing = shipdeck("item", "add", "--from-alert", "AL-99", cwd=repo)
     assert missing.returncode == 2
     assert "no alert AL-99" in missing.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ([], "shipdeck.yaml:4:3: unknown key 'biuld'"),  # the board refuses before opening
+        (["{repo}"], "shipdeck.yaml:4:3: unknown key 'biuld'"),  # shipdeck PATH
+        (["/nonexistent-dir"], "cannot open /nonexistent-dir"),
+    ],
+)
+def test_opening_the_board_on_bad_input_is_one_line(
+    tmp_path: Path, args: list[str], expected: str
+) -> None:
+    (tmp_path / "shipdeck.yaml").write_text("version: 1\nproject: x\nstages:\n  biuld: []\n")
+    result = shipdeck(*[a.format(repo=tmp_path) for a in args], cwd=tmp_path)
+    assert result.returncode == 2
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_unknown_item_or_environment_in_ops_is_one_line(repo: Path) -> None:
+    for args in (["advance", "SD-99"], ["deploy", "nowhere"], ["logs", "--env", "nowhere"]):
+        result = shipdeck(*args, cwd=repo)
+        assert result.returncode == 2, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
