@@ -108,7 +108,14 @@ class ShipdeckApp(BoardActions, PaneFeeds, App[int]):
     # --- the board -----------------------------------------------------------------------
 
     def reload_board(self) -> None:
-        board = self.project.store.load()
+        from lifecycle.store import BoardError
+
+        try:
+            board = self.project.store.load()
+        except BoardError as exc:  # changed under us into something unreadable: keep showing
+            self.notify(str(exc), title="Board file", severity="error")
+            self._stamp = self.project.store.stamp()
+            return
         self._stamp = self.project.store.stamp()
         before = self.items.get(self.selected) if self.selected else None
         self.items = {i.id: i for i in board.active()}

@@ -341,3 +341,15 @@ async def test_quitting_ends_the_live_log_follower(demo_project: Project) -> Non
         await until(pilot, lambda: app.follow._env_cancel is not None)  # following the service
         token = app.follow._env_cancel
     assert token.cancelled  # else the pump keeps the executor, and the process, alive
+
+
+async def test_a_board_file_broken_while_open_is_reported_not_fatal(
+    demo_project: Project,
+) -> None:
+    app = ShipdeckApp(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        demo_project.paths.board.write_text("schema: 1\nitems: [oops\n")
+        await until(pilot, lambda: any("board.yaml" in n.message for n in app._notifications))
+        assert app.is_running
+        assert "SD-1" in app.items  # the last good board stays on screen
