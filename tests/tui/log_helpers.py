@@ -7,12 +7,9 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from textual.app import App, ComposeResult
-from textual.message import Message
 from textual.pilot import Pilot
 
 from lifecycle.ports import Line, Stream
-from widgets.log_pane import LogPane
 from widgets.log_view import LogView
 
 SIZE = (80, 20)
@@ -28,34 +25,6 @@ def out(*texts: str) -> list[Line]:
 
 def numbered(n: int, start: int = 0, word: str = "line") -> list[Line]:
     return out(*(f"{word} {i}" for i in range(start, start + n)))
-
-
-class PaneApp(App[None]):
-    """Hosts one LogPane and records the messages its view posts."""
-
-    def __init__(self, pane: LogPane, setup: Callable[[LogPane], None] | None = None) -> None:
-        super().__init__()
-        self.pane = pane
-        self.setup = setup
-        self.messages: list[Message] = []
-
-    def compose(self) -> ComposeResult:
-        yield self.pane
-
-    def on_mount(self) -> None:
-        if self.setup is not None:
-            self.setup(self.pane)
-        self.pane.focus()
-
-    def _record(self, message: Message) -> None:
-        self.messages.append(message)
-
-    on_log_view_follow_changed = _record
-    on_log_view_search_changed = _record
-    on_log_view_filter_changed = _record
-    on_log_view_saved = _record
-    on_log_view_save_failed = _record
-    on_log_view_loaded = _record
 
 
 def screen_lines(view: LogView) -> list[str]:

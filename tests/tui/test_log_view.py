@@ -10,7 +10,8 @@ from typing import Any
 from rich.style import Style
 
 from lifecycle.ports import Line, Stream
-from tests.tui.log_helpers import SIZE, PaneApp, numbered, out, run, screen_lines, settle, wait_for
+from tests.tui.host import PaneApp
+from tests.tui.log_helpers import SIZE, numbered, out, run, screen_lines, settle, wait_for
 from widgets.log_pane import LogPane, LogStatusBar
 from widgets.log_view import LogView
 

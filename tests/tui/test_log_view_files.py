@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from lifecycle.runlog import RunLog
-from tests.tui.log_helpers import SIZE, PaneApp, numbered, run, screen_lines, settle, wait_for
+from tests.tui.host import PaneApp
+from tests.tui.log_helpers import SIZE, numbered, run, screen_lines, settle, wait_for
 from widgets.log_pane import LogPane, LogStatusBar
 from widgets.log_view import LogView
 

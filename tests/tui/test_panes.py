@@ -7,19 +7,17 @@ zone, so the snapshots never drift with the date or the machine's timezone.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from textual.app import App, ComposeResult
-from textual.message import Message
-from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
 from lifecycle import events as ev
 from lifecycle.events import Event
 from lifecycle.monitor import Alert, History
 from lifecycle.ports import EnvStatus, HostSample, ProbeResult
+from tests.tui.host import PaneApp
 from widgets.env_pane import EnvironmentsPane
 from widgets.events_pane import EventsPane
 from widgets.metrics_pane import MetricsPane, ProbeRow
@@ -31,42 +29,6 @@ SIZE = (100, 30)
 
 def run(scenario: Coroutine[Any, Any, None]) -> None:
     asyncio.run(scenario)
-
-
-class PaneApp(App[None]):
-    """Hosts one pane and records every message it posts."""
-
-    def __init__(self, pane: Widget, setup: Callable[[Widget], None] | None = None) -> None:
-        super().__init__()
-        self.pane = pane
-        self.setup = setup
-        self.messages: list[Message] = []
-
-    def compose(self) -> ComposeResult:
-        yield self.pane
-
-    def on_mount(self) -> None:
-        if self.setup is not None:
-            self.setup(self.pane)
-        self.pane.focus()
-
-    def _record(self, message: Message) -> None:
-        self.messages.append(message)
-
-    on_metrics_pane_visibility_changed = _record
-    on_events_pane_event_selected = _record
-    on_events_pane_bug_requested = _record
-    on_environments_pane_env_selected = _record
-    on_environments_pane_restart_requested = _record
-    on_environments_pane_rollback_requested = _record
-    on_environments_pane_scale_requested = _record
-    on_environments_pane_stop_requested = _record
-
-    def of(self, kind: type[Message]) -> list[Any]:
-        return [m for m in self.messages if isinstance(m, kind)]
-
-
-# --- fixed data -------------------------------------------------------------------
 
 
 def metrics_data() -> tuple[HostSample, list[ProbeResult], History, History, list[Alert]]:
