@@ -104,7 +104,7 @@ def streamer_context(dest: Path, rate: int) -> Path:
         "ahead = i / rate - (a[1] - t0); "
         'if (ahead > 0.005) system("usleep " int(ahead * 1000000)) } }'
     )
-    return di.make_context(dest, cmd=["awk", script])
+    return Path(di.make_context(dest, cmd=["awk", script]))
 
 
 class GcWatch:
@@ -219,7 +219,7 @@ async def child_board_ingest(container: str, expected: int, ring: int) -> dict[s
             folds["skipped"] += count
             skip(count)
 
-        view.model.skip = counted_skip  # type: ignore[method-assign]
+        view.model.skip = counted_skip
         write = app.pane.write_lines
 
         def pump() -> None:

@@ -31,6 +31,8 @@ from widgets.log_paint import STYLE_NAMES, LinePainter
 from widgets.log_search import TOGGLE_BUDGET, LogSearch
 
 FRAME = 1 / 60  # the inbox is folded into the ring at most this often
+BURST_FRAME = 1 / 20  # ...and at most this often while a flood is arriving
+BURST_LINES = 2_000  # a fold this big (~120k lines/s at 60 Hz) means a flood
 FOLD_LIMIT = 50_000  # lines folded per frame; a faster stream skips what the ring drops
 TICK_BUDGET = 0.006  # seconds of index work (filter, search, wrap) per frame
 
@@ -195,17 +197,24 @@ class LogView(LogSearch, LogFiles, ScrollView, can_focus=True):
         """Fold now if the last fold was a frame ago, else schedule it a frame after that."""
         if self._tick_due or not self._ready:
             return
-        delay = self._last_tick + FRAME - time.monotonic()
+        # While flooded, repainting 60 times a second costs the reader thread the
+        # GIL; 20 folds a second still look live and let the stream through.
+        frame = BURST_FRAME if self._last_fold >= BURST_LINES else FRAME
+        delay = self._last_tick + frame - time.monotonic()
         if delay <= 0:
             self._scheduled_tick()
         else:
             self._tick_due = True
             self.set_timer(delay, self._scheduled_tick)
 
+    _last_fold = 0  # lines the last fold took
+
     def _scheduled_tick(self) -> None:
         self._tick_due = False
         self._last_tick = time.monotonic()
+        before = self.model.end
         self._tick()
+        self._last_fold = self.model.end - before
         if self._inbox or not self.model.up_to_date:
             self._ensure_ticking()
 
