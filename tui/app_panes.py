@@ -45,7 +45,6 @@ class PaneFeeds(_Base):
         self.run_worker(self._take_sample, thread=True, group="metrics", exit_on_error=False)
 
     def _take_sample(self) -> None:
-        from widgets.metrics_pane import MetricsPane
 
         if self._watcher is None:
             from backends.metrics import HostMetrics
@@ -60,8 +59,7 @@ class PaneFeeds(_Base):
             self.call_from_thread(self._next_metrics)
             return
         stats, errors = self._container_stats()
-        self.call_from_thread(self.board.query_one(MetricsPane).show_containers, stats, errors)
-        self.call_from_thread(self._show_sample, sample)
+        self.call_from_thread(self._show_sample, sample, stats, errors)
 
     def _container_stats(self) -> tuple[list[ContainerStats], dict[str, str]]:
         """One stats sample per container of every environment whose target has them."""
@@ -78,12 +76,15 @@ class PaneFeeds(_Base):
                 errors[name] = str(exc)
         return stats, errors
 
-    def _show_sample(self, sample: Sample) -> None:
+    def _show_sample(
+        self, sample: Sample, stats: list[ContainerStats], errors: dict[str, str]
+    ) -> None:
         from widgets.metrics_pane import MetricsPane
 
         watcher = self._watcher
         assert watcher is not None
         pane = self.board.query_one(MetricsPane)
+        pane.show_containers(stats, errors)
         tracker = watcher.tracker
         pane.show_sample(
             sample.host, sample.probes, tracker.host, tracker.probes, tracker.active.values()
@@ -159,9 +160,11 @@ class PaneFeeds(_Base):
     def _show_envs(self, statuses: list[EnvStatus], errors: dict[str, str]) -> None:
         from widgets.env_pane import EnvironmentsPane
 
-        self.board.query_one(EnvironmentsPane).set_status(statuses, errors)
-        if self._envs_on:
-            self.set_timer(ENV_POLL_SECONDS, self._poll_envs)
+        panes = self.board.query(EnvironmentsPane)
+        if panes:
+            panes.first().set_status(statuses, errors)
+        if self._envs_on:  # not mounted yet (Lazy): poll again soon, not in 3 s
+            self.set_timer(ENV_POLL_SECONDS if panes else 0.1, self._poll_envs)
 
     def on_environments_pane_rollback_requested(self, message: Any) -> None:
         self.run_worker(self._rollback_flow(message.env), group="flows", exit_on_error=False)
