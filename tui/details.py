@@ -119,9 +119,9 @@ class ItemDetailsScreen(Screen[None]):
                 took,
                 st.run_id or "",
             )
-        runs = sorted(
+        runs = sorted(  # newest first; the log file's mtime is when the run last wrote
             self.shipdeck.project.paths.runs.glob(f"{item.id}-*.log"),
-            key=lambda p: p.name.split("-")[3] if p.name.count("-") >= 4 else p.name,
+            key=lambda p: p.stat().st_mtime,
             reverse=True,
         )
         options = self.query_one("#details-runs", OptionList)
