@@ -95,7 +95,8 @@ class ShipdeckApp(BoardActions, PaneFeeds, App[int]):
 
     def _after_first_paint(self) -> None:
         """Work that need not delay the first paint."""
-        if self.engine.recover():  # runs left "running" by a shipdeck that died
+        # Runs left "running" by a shipdeck that died: only worth a second read if any.
+        if any(i.running for i in self.items.values()) and self.engine.recover():
             self.reload_board()
         gc.freeze()  # the board's objects live as long as the app: keep them out of GC passes
 

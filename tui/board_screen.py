@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.lazy import Lazy
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Header, TabbedContent, TabPane
 
 from lifecycle.items import Item
@@ -64,10 +64,7 @@ class BoardScreen(Screen[None]):
         return self.app
 
     def compose(self) -> ComposeResult:
-        from widgets.env_pane import EnvironmentsPane
-        from widgets.events_pane import EventsPane
         from widgets.log_pane import LogPane
-        from widgets.metrics_pane import MetricsPane
 
         yield Header()
         with Vertical(id="board-area"), Vertical(id="board-inner"):
@@ -76,13 +73,10 @@ class BoardScreen(Screen[None]):
         with TabbedContent(id="panes", initial="logs"):
             with TabPane("Logs", id="logs"):
                 yield LogPane(id="log-pane")
-            # Hidden panes mount after the first paint (Lazy): startup pays for the board only.
-            with TabPane("Metrics", id="metrics"):
-                yield Lazy(MetricsPane(id="metrics-pane"))
-            with TabPane("Events", id="events"):
-                yield Lazy(EventsPane(id="events-pane"))
-            with TabPane("Environments", id="envs"):
-                yield Lazy(EnvironmentsPane(id="env-pane"))
+            # The other panes mount when first shown: startup pays for the board only.
+            yield TabPane("Metrics", id="metrics")
+            yield TabPane("Events", id="events")
+            yield TabPane("Environments", id="envs")
         yield QuietFooter()
 
     # --- showing the board -------------------------------------------------------
@@ -122,7 +116,7 @@ class BoardScreen(Screen[None]):
         self._focus_pane(pane, tries=20)
 
     def _focus_pane(self, pane: str, tries: int) -> None:
-        """Focus the pane's first focusable widget, once its Lazy wrapper has mounted it."""
+        """Focus the pane's first focusable widget, once it is mounted."""
         target = PANE_WIDGETS[pane]
         found = self.query(target)
         if not found:
@@ -138,6 +132,12 @@ class BoardScreen(Screen[None]):
         if focusable is not None:
             focusable.focus()
 
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        """Mount a pane the first time its tab shows (the app's handler runs after this)."""
+        tab = event.pane
+        if tab.id in PANE_WIDGETS and not tab.children:
+            tab.mount(_make_pane(tab.id))
+
     def action_zoom(self) -> None:
         self.toggle_class("-zoomed")
 
@@ -150,3 +150,17 @@ class BoardScreen(Screen[None]):
 
     def on_board_columns_card_chosen(self, event: BoardColumns.CardChosen) -> None:
         self.shipdeck.action_details()
+
+
+def _make_pane(pane: str) -> Widget:
+    if pane == "metrics":
+        from widgets.metrics_pane import MetricsPane
+
+        return MetricsPane(id="metrics-pane")
+    if pane == "events":
+        from widgets.events_pane import EventsPane
+
+        return EventsPane(id="events-pane")
+    from widgets.env_pane import EnvironmentsPane
+
+    return EnvironmentsPane(id="env-pane")
