@@ -132,11 +132,11 @@ class BoardScreen(Screen[None]):
         if focusable is not None:
             focusable.focus()
 
-    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        """Mount a pane the first time its tab shows (the app's handler runs after this)."""
+    async def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        """Mount a pane the first time its tab shows, before the app's handler fills it."""
         tab = event.pane
         if tab.id in PANE_WIDGETS and not tab.children:
-            tab.mount(_make_pane(tab.id))
+            await tab.mount(_make_pane(tab.id))
 
     def action_zoom(self) -> None:
         self.toggle_class("-zoomed")
