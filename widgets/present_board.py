@@ -44,7 +44,7 @@ def card_text(item: Item, *, frame: int = 0, width: int = 24) -> Text:
     title = clean(item.title)
     if len(title) > 2 * width:
         title = title[: 2 * width - 1] + "…"
-    body = Text(title, style="red" if failed else "")
+    body = Text(title)  # failed cards stand out by their id badge and state, readable on the cursor
     foot = Text(no_wrap=True, overflow="ellipsis")
     foot.append(icon, icon_style)
     label = state.value
