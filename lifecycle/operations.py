@@ -55,15 +55,6 @@ def _operate(
     return OpResult(state is RunState.PASSED, message, run_id)
 
 
-def deployed_versions(engine: Engine, env: str) -> list[str]:
-    """Versions that went live on ``env``, oldest first, from the journal."""
-    return [
-        str(e.get("version"))
-        for e in engine.journal.read(types={ev.DEPLOYED})
-        if e.get("env") == env and e.get("version")
-    ]
-
-
 def deploy_version(
     engine: Engine, env: str, version: str | None, cancel: CancelToken | None = None
 ) -> OpResult:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from lifecycle import events as ev
-from lifecycle.gates import Facts, check_move
+from lifecycle.gates import check_move
 from lifecycle.items import Item, Kind, normalise_id
 from lifecycle.stages import Stage
 from tui.errors import EXIT_OK, OperationFailed, UsageError
@@ -194,25 +194,6 @@ def item_show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def facts_for(project: Project, item: Item) -> Facts:
-    """What git says about the item, when there is a repository to ask."""
-    if not item.branch or not (project.root / ".git").exists():
-        return Facts()
-    from backends.git import GitRepo
-
-    try:
-        repo = GitRepo(project.root)
-        if not repo.branch_exists(item.branch):
-            return Facts(commits_ahead=0)
-        base = project.config.base_branch
-        return Facts(
-            commits_ahead=repo.commits_ahead(item.branch, base),
-            head_sha=repo.head_sha(item.branch),
-        )
-    except Exception:  # noqa: BLE001 - an unreadable repository leaves the facts unknown
-        return Facts()
-
-
 def item_move(args: argparse.Namespace) -> int:
     project = _project()
     try:
@@ -220,7 +201,9 @@ def item_move(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     item = _get(project, args.id)
-    facts = facts_for(project, item)
+    from tui.wiring import build_engine
+
+    facts = build_engine(project).facts(item)  # what git says, as the engine sees it
     outcome: dict[str, Any] = {}
 
     def move(it: Item) -> None:

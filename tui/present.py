@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from lifecycle.items import Item, format_time
 from lifecycle.stages import Stage
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def printable(text: str, *, keep_newlines: bool = False) -> str:
-    """``text`` with every control character shown as an escape, never obeyed.
-
-    A title like ``\\x1b]0;pwned\\x07`` must not retitle the user's terminal.
-    """
-    out = _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
-    return out if keep_newlines else out.replace("\n", "\\n")
+from lifecycle.text import escape_controls as printable
 
 
 def table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:

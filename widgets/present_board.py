@@ -6,6 +6,7 @@ from rich.text import Text
 
 from lifecycle.items import Item, Kind, RunState
 from lifecycle.stages import Stage
+from lifecycle.text import escape_controls
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
@@ -16,12 +17,11 @@ STATE_ICON = {
     RunState.CANCELLED: ("⊘", "yellow"),
 }
 KIND_STYLE = {Kind.FEATURE: "cyan", Kind.BUG: "magenta", Kind.CHORE: "blue"}
-_CONTROL = {c: "�" for c in [*range(0, 32), *range(127, 160)]}
 
 
 def clean(text: str) -> str:
     """One line of plain text: control characters can never reach the terminal."""
-    return text.translate(_CONTROL)
+    return escape_controls(text)
 
 
 def state_icon(state: RunState, frame: int = 0) -> tuple[str, str]:

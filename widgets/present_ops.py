@@ -7,7 +7,6 @@ shown in ``tz`` (None: the local zone); "now" is always passed in, never read.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, tzinfo
 
@@ -17,6 +16,7 @@ from lifecycle import events as ev
 from lifecycle.events import Event
 from lifecycle.monitor import Alert
 from lifecycle.ports import ContainerStats, EnvStatus, ProbeResult
+from lifecycle.text import escape_controls
 
 OK = "green"
 WARN = "yellow"
@@ -24,7 +24,6 @@ ERROR = "red"
 DIM = "dim"
 ALERT = "bold red"
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _SHORT = 160
 
 
@@ -32,7 +31,7 @@ def clean(text: object, limit: int = _SHORT) -> str:
     """One printable line: control characters shown escaped (never obeyed), cut to ``limit``."""
     raw = str(text)
     first, _, rest = raw.partition("\n")
-    out = _CONTROL.sub(lambda m: repr(m.group())[1:-1], first)
+    out = escape_controls(first)
     if rest.strip():
         out += " …"
     return out if len(out) <= limit else out[: limit - 1] + "…"
