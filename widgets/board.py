@@ -12,6 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
+from textual.strip import Strip
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -25,6 +26,8 @@ class StageColumn(OptionList, can_focus=False):
 
     BINDINGS = []
 
+    COMPONENT_CLASSES = {"stage-column--cursor", "stage-column--cursor-blurred"}
+
     DEFAULT_CSS = """
     StageColumn {
         width: 1fr;
@@ -37,18 +40,17 @@ class StageColumn(OptionList, can_focus=False):
         border-title-style: bold;
         scrollbar-size-vertical: 1;
     }
-    /* Only the column the cursor is in shows its highlight, bright while the board
-       has focus and dimmed while a pane has it. */
+    /* The highlight of every column is drawn as a plain card; the cursor's column
+       draws its highlighted card with one of these (see ``render_line``). */
     StageColumn > .option-list--option-highlighted {
         background: transparent;
         color: $foreground;
         text-style: none;
     }
-    StageColumn.-current { border-title-color: $accent; }
-    StageColumn.-current > .option-list--option-highlighted {
+    StageColumn > .stage-column--cursor-blurred {
         background: $block-cursor-blurred-background;
     }
-    StageColumn.-current.-board-focus > .option-list--option-highlighted {
+    StageColumn > .stage-column--cursor {
         background: $block-cursor-background;
         color: $block-cursor-foreground;
     }
@@ -72,6 +74,7 @@ class StageColumn(OptionList, can_focus=False):
         self.stage = stage
         self._ids: list[str] = []
         self._cards: dict[str, Item] = {}
+        self._cursor = ""  # "", or the component class the highlighted card is drawn with
         self.border_title = column_title(stage, 0)
 
     @property
@@ -105,11 +108,54 @@ class StageColumn(OptionList, can_focus=False):
         self.set_options(options[:-1])
         self._ids = ids
         self._cards = {i.id: i for i in items}
-        self.border_title = column_title(self.stage, len(ids))
+        self._show_title()
         if keep in ids:
             self.highlighted = ids.index(keep)
         elif ids:
             self.highlighted = min(self.highlighted or 0, len(ids) - 1)
+
+    def show_cursor(self, current: bool, focused: bool) -> None:
+        """Draw the cursor here or not, without a CSS class change.
+
+        A class change restyles the column and its scrollbars and can re-lay out the
+        screen; this repaints the highlighted card's lines and the title only.
+        """
+        cursor = (
+            ("stage-column--cursor" if focused else "stage-column--cursor-blurred")
+            if current
+            else ""
+        )
+        if cursor == self._cursor:
+            return
+        title_changes = bool(cursor) != bool(self._cursor)
+        self._cursor = cursor
+        if title_changes:
+            self._show_title()  # repaints the whole column
+        elif self.highlighted is not None and self.is_mounted:
+            self._update_lines()
+            line = self._index_to_line.get(self.highlighted)
+            if line is not None:
+                height = self._heights[self.highlighted]
+                self.refresh_lines(line - self.scroll_offset.y, height)
+
+    def _show_title(self) -> None:
+        title = column_title(self.stage, len(self._ids))
+        self.border_title = f"[$accent]{title}[/]" if self._cursor else title
+
+    def render_line(self, y: int) -> Strip:
+        cursor = self._cursor
+        highlighted = self.highlighted
+        if cursor and highlighted is not None:
+            try:
+                index, offset = self._lines[self.scroll_offset.y + y]
+            except IndexError:
+                index = -1
+            if index == highlighted:
+                style = self.get_visual_style("option-list--option", cursor)
+                strips = self._get_option_render(self.options[index], style)
+                if offset < len(strips):
+                    return strips[offset]
+        return super().render_line(y)
 
     def _render(self, item: Item, frame: int) -> object:
         return card_text(item, frame=frame, width=self._width())
@@ -140,9 +186,10 @@ class StageColumn(OptionList, can_focus=False):
 class BoardColumns(Horizontal, can_focus=True):
     """The eight columns as one focusable widget.
 
-    Moving between columns moves a ``-current`` class, not focus: in Textual a
-    focus change restyles every ancestor (``:focus-within``) and re-lays out the
-    screen, which made each column move cost a full repaint.
+    Moving between columns moves where the cursor is drawn, not focus nor a CSS
+    class: in Textual a focus change restyles every ancestor (``:focus-within``)
+    and a class change restyles the column and its scrollbars, and either can
+    re-lay out the screen, which made each column move cost a full repaint.
     """
 
     BINDINGS = [
@@ -177,7 +224,7 @@ class BoardColumns(Horizontal, can_focus=True):
         super().__init__(*columns, **kwargs)  # type: ignore[arg-type]
         self.stage_columns = list(columns)
         self.current = self.stage_columns[0]
-        self.current.add_class("-current")
+        self.current.show_cursor(True, focused=False)
 
     @property
     def selected_id(self) -> str | None:
@@ -185,9 +232,8 @@ class BoardColumns(Horizontal, can_focus=True):
 
     def make_current(self, column: StageColumn, row: int | None = None) -> None:
         if column is not self.current:
-            self.current.remove_class("-current", "-board-focus")
-            column.add_class("-current")
-            column.set_class(self.has_focus, "-board-focus")
+            self.current.show_cursor(False, focused=False)
+            column.show_cursor(True, focused=self.has_focus)
             self.current = column
         if row is not None and column.item_ids:
             column.highlighted = max(0, min(row, len(column.item_ids) - 1))
@@ -200,13 +246,11 @@ class BoardColumns(Horizontal, can_focus=True):
                 return True
         return False
 
-    # A class on the column, not ``BoardColumns:focus`` in CSS: the column's own
-    # component styles (the highlight) refresh only when its own classes change.
     def on_focus(self) -> None:
-        self.current.add_class("-board-focus")
+        self.current.show_cursor(True, focused=True)
 
     def on_blur(self) -> None:
-        self.current.remove_class("-board-focus")
+        self.current.show_cursor(True, focused=False)
 
     def action_cursor(self, delta: int) -> None:
         if delta > 0:

@@ -260,7 +260,7 @@ class LogView(LogSearch, LogFiles, ScrollView, can_focus=True):
             width = self._prefix_width() + max(self.model.max_len, self.painter.widest)
         size = Size(width, self.model.rows)
         if size != self.virtual_size:
-            self.virtual_size = size
+            self._resize_scroll_area(size)
         if self.following:
             self._scroll(y=self.max_scroll_y)
         elif anchor is not None:
@@ -276,6 +276,21 @@ class LogView(LogSearch, LogFiles, ScrollView, can_focus=True):
             wrap=self.wrap,
             timestamps=self.show_timestamps,
         )
+
+    def _resize_scroll_area(self, size: Size) -> None:
+        """Set the virtual size without re-laying out the screen when it can.
+
+        ``virtual_size`` is a layout reactive: every change re-lays out the whole
+        screen, which made each card the cursor passed cost a full layout. The view's
+        own size does not change, so only its scrollbars need telling; when a
+        scrollbar appears or goes, that reactive asks for the layout itself.
+        """
+        if not self.container_size:
+            self.virtual_size = size
+            return
+        self.set_reactive(LogView.virtual_size, size)
+        self._scroll_update(size)  # scrollbar visibility (a layout if it changed) and thumbs
+        self.refresh()
 
     def _scroll(self, x: float | None = None, y: float | None = None) -> None:
         """Scroll without it counting as the user scrolling."""
