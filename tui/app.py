@@ -7,12 +7,11 @@ from any worker are reported in one place, :meth:`on_worker_state_changed`.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from textual import on
+from textual import events, on
 from textual.app import App
 from textual.binding import Binding
 from textual.message import Message
@@ -29,6 +28,7 @@ from tui import settings
 from tui.app_actions import BoardActions
 from tui.app_panes import PaneFeeds
 from tui.board_screen import BoardScreen
+from tui.idle_gc import IdleCollector
 from tui.project import Project
 
 
@@ -62,6 +62,7 @@ class ShipdeckApp(BoardActions, PaneFeeds, App[int]):
         self._stamp: object = None
         self.board = BoardScreen()
         self.follow = LogFollower(self)
+        self._collector = IdleCollector()
         self.sub_title = f"{project.config.project} · {project.root.name}"
         saved = settings.load().get("theme")
         if isinstance(saved, str) and saved in self.available_themes:
@@ -92,13 +93,20 @@ class ShipdeckApp(BoardActions, PaneFeeds, App[int]):
         """Threads that follow a live stream end with the app; runs are cancelled by quit."""
         self.follow.stop_env_logs()
         self._metrics_on = self._envs_on = False
+        self._collector.uninstall()
 
     def _after_first_paint(self) -> None:
         """Work that need not delay the first paint."""
         # Runs left "running" by a shipdeck that died: only worth a second read if any.
         if any(i.running for i in self.items.values()) and self.engine.recover():
             self.reload_board()
-        gc.freeze()  # the board's objects live as long as the app: keep them out of GC passes
+        self._collector.install()
+        self.set_interval(1.0, self._collector.tick)
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.InputEvent):
+            self._collector.touched()  # full collections wait for a quiet moment
+        await super().on_event(event)
 
     def _from_engine(self, event: EngineEvent) -> None:
         self.post_message(EngineEventPosted(event))  # any thread

@@ -1,0 +1,73 @@
+"""The board's full garbage collections wait for quiet input, but never forever."""
+
+from __future__ import annotations
+
+import gc
+
+import pytest
+
+from tui.idle_gc import DUE, NEVER, OVERDUE, QUIET_S, IdleCollector
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def collector():
+    clock = Clock()
+    before = gc.get_threshold()
+    c = IdleCollector(clock)
+    c.install()
+    try:
+        yield c, clock
+    finally:
+        c.uninstall()
+        assert gc.get_threshold() == before
+
+
+def make_young_collections(count: int) -> None:
+    """Run ``count`` generation-1 collections, which is what makes a full one due."""
+    for _ in range(count):
+        gc.collect(1)
+
+
+def test_install_takes_the_full_collection_over(collector):
+    del collector  # installed by the fixture
+    assert gc.get_threshold()[2] == NEVER
+    assert gc.get_freeze_count() > 0
+
+
+def test_due_collection_waits_for_quiet_input(collector):
+    c, clock = collector
+    gc.collect()
+    make_young_collections(DUE)
+    c.touched()
+    clock.now += QUIET_S / 2
+    assert c.tick() is False  # typing: wait
+    assert gc.get_count()[2] >= DUE
+    clock.now += QUIET_S
+    assert c.tick() is True  # quiet now
+    assert gc.get_count()[2] == 0
+    assert c.full_collections == 1
+
+
+def test_overdue_collection_runs_even_while_typing(collector):
+    c, _clock = collector
+    gc.collect()
+    make_young_collections(OVERDUE)
+    c.touched()
+    assert c.tick() is True
+    assert gc.get_count()[2] == 0
+
+
+def test_nothing_due_means_no_collection(collector):
+    c, clock = collector
+    gc.collect()
+    clock.now += 10
+    assert c.tick() is False
+    assert c.full_collections == 0
