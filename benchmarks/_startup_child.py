@@ -3,9 +3,14 @@
 ``python benchmarks/_startup_child.py {minimal|board} REPO`` runs one app headless
 at 120x40 and prints one JSON line after it exits:
 
-- ``t_first_paint``: ``time.time()`` when the app got :class:`textual.events.Ready`,
-  which Textual posts right after the screen's first layout and compositor update
-  (the first frame); the parent subtracts the time it started this process;
+- ``t_first_frame``: ``time.time()`` when the screen's first compositor refresh
+  (layout, then the whole screen rendered into the frame a terminal would be sent)
+  returned; Textual posts :class:`textual.events.Ready` right then. The parent
+  subtracts the time it started this process. ``frame_cards``: how many card ids
+  (``SD-n``) that frame's text shows, so a board painted before its cards does not
+  count;
+- ``t_first_paint``: when the app *handled* ``Ready``, after what Textual queued
+  behind it (the layout that the first frame's new sizes cause, and its repaint);
 - ``since_proc_start``: the same moment measured from the kernel's start time of
   this process (``/proc/self/stat``; 10 ms resolution, a cross-check);
 - ``modules``: which of docker, git, psutil and httpx were imported by then;
@@ -48,9 +53,46 @@ def since_process_start() -> float | None:
     return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
 
 
+FIRST_FRAME: dict[str, Any] = {}
+
+
+def watch_first_frame() -> None:
+    """Time the end of the first compositor refresh and keep the frame's text."""
+    import re
+
+    from rich.console import Console
+    from textual._compositor import Compositor
+    from textual.screen import Screen
+
+    render_update = Compositor.render_update
+    refresh = Screen._compositor_refresh
+
+    def keep(self: Any, *args: Any, **kwargs: Any) -> Any:
+        update = render_update(self, *args, **kwargs)
+        if update is not None and "update" not in FIRST_FRAME:
+            FIRST_FRAME["update"] = update
+        return update
+
+    def timed(self: Any) -> None:
+        refresh(self)
+        if "update" in FIRST_FRAME and "t" not in FIRST_FRAME:
+            FIRST_FRAME["t"] = time.time()
+
+    Compositor.render_update = keep  # type: ignore[method-assign]
+    Screen._compositor_refresh = timed  # type: ignore[method-assign]
+
+    def frame_cards() -> int:
+        text = FIRST_FRAME["update"].render_segments(Console(width=SIZE[0], color_system=None))
+        return len(set(re.findall(r"SD-\d+", re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text))))
+
+    FIRST_FRAME["cards"] = frame_cards
+
+
 def first_paint(app: Any, cards: int | None) -> None:
     """Called on Ready: record, then leave."""
     app.bench_result = {
+        "t_first_frame": FIRST_FRAME.get("t"),
+        "frame_cards": FIRST_FRAME["cards"]() if "update" in FIRST_FRAME else None,
         "t_first_paint": time.time(),
         "since_proc_start": since_process_start(),
         "modules": [name for name in WATCHED if name in sys.modules],
@@ -97,6 +139,7 @@ def run_board(repo: Path) -> dict[str, Any]:
 
 def main(argv: list[str]) -> None:
     kind = argv[1]
+    watch_first_frame()
     result = run_minimal() if kind == "minimal" else run_board(Path(argv[2]))
     sys.stdout.write(json.dumps(result) + "\n")
     sys.stdout.flush()

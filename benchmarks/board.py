@@ -5,9 +5,12 @@ Run ``python benchmarks/board.py`` (full) or ``--quick``; prints one JSON object
 Nothing here asserts: ``meets_targets`` only compares with the targets of issue 4.
 
 - startup: a fresh process per run (``_startup_child.py``), headless at 120x40;
-  time from just before the process was spawned to Textual's ``Ready`` (posted right
-  after the first layout and compositor update), for a minimal app (a Static and
-  a Footer) and for the board on a 200-item demo repository, interleaved. Also
+  time from just before the process was spawned to the end of the screen's first
+  compositor refresh (the first frame: layout done, every visible card rendered;
+  Textual posts ``Ready`` right then), for a minimal app (a Static and a Footer)
+  and for the board on a 200-item demo repository, interleaved. The frame's text
+  is checked for cards. ``ready_handled`` is also reported: when ``Ready`` reached
+  the app, after the second layout Textual queues behind the first frame. Also
   which of docker, git, psutil and httpx were imported by the first paint.
 - cursor: in-process (``run_test``) on a 2,000-item board, ``j`` 200 times then
   ``l``/``h`` 50 times; the same presses on a plain ``OptionList`` of 2,000 options
@@ -148,7 +151,8 @@ def start_once(kind: str, repo: Path, env: dict[str, str]) -> dict[str, Any]:
     if proc.returncode or not lines:
         raise RuntimeError(f"startup child {kind} failed:\n{proc.stderr[-2000:]}")
     out: dict[str, Any] = json.loads(lines[-1])
-    out["ms"] = 1000 * (out["t_first_paint"] - t0)
+    out["ms"] = 1000 * (out["t_first_frame"] - t0)
+    out["ready_ms"] = 1000 * (out["t_first_paint"] - t0)
     return out
 
 
@@ -163,11 +167,13 @@ def startup(repo: Path, runs: int, env: dict[str, str]) -> dict[str, Any]:
 
     def summary(kind: str) -> dict[str, Any]:
         ms = [r["ms"] for r in got[kind]]
+        ready = [r["ready_ms"] for r in got[kind]]
         proc = [1000 * r["since_proc_start"] for r in got[kind] if r["since_proc_start"]]
         return {
             "median": round(statistics.median(ms), 1),
             "min": round(min(ms), 1),
             "runs": [round(v) for v in ms],
+            "ready_handled_median": round(statistics.median(ready), 1),
             "kernel_clock_median": round(statistics.median(proc), 1) if proc else None,
         }
 
@@ -180,12 +186,17 @@ def startup(repo: Path, runs: int, env: dict[str, str]) -> dict[str, Any]:
         "board_ms": board,
         "ratio": round(ratio, 2),
         "ratio_of_mins": round(board["min"] / minimal["min"], 2),
+        "ratio_ready_handled": round(
+            board["ready_handled_median"] / minimal["ready_handled_median"], 2
+        ),
         "target_ratio": TARGETS["startup_ratio"],
-        "cards_at_first_paint": got["board"][-1]["cards"],
+        "cards_on_board": got["board"][-1]["cards"],
+        "cards_in_first_frame": min(r["frame_cards"] for r in got["board"]),
         "imported_at_first_paint": imported,
         "lazy_imports_ok": not imported,
         "meets_targets": {
             "ratio": ratio <= TARGETS["startup_ratio"],
+            "cards_in_first_frame": min(r["frame_cards"] for r in got["board"]) > 0,
             "lazy_imports": not imported,
         },
     }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -28,11 +29,12 @@ from pydantic import (
 from lifecycle.config_errors import ConfigError as ConfigError
 from lifecycle.config_errors import ConfigIssue as ConfigIssue
 from lifecycle.config_errors import UnknownEnvironment as UnknownEnvironment
+from lifecycle.paths import CONFIG_NAME
 from lifecycle.stages import Stage
 from lifecycle.templates import BRANCH_FIELDS, check_template, template_fields
 from lifecycle.yamlpos import validate_yaml
 
-DEFAULT_CONFIG_NAME = "shipdeck.yaml"
+DEFAULT_CONFIG_NAME = CONFIG_NAME
 SUPPORTED_VERSIONS: tuple[int, ...] = (1,)
 
 # --- field types -----------------------------------------------------------------
@@ -336,8 +338,14 @@ class Config(_Model):
 # --- loading -------------------------------------------------------------------------
 
 
-def load_config(path: str | os.PathLike[str]) -> Config:
-    """Read and validate a config file; ConfigError names ``path`` as given."""
+def load_config(
+    path: str | os.PathLike[str], *, on_valid: Callable[[bytes, Config], None] | None = None
+) -> Config:
+    """Read and validate a config file; ConfigError names ``path`` as given.
+
+    ``on_valid`` gets the exact bytes that validated (the UI remembers them, so it
+    can open the board without validating the same file again).
+    """
     shown = os.fspath(path)
     try:
         data = Path(path).read_bytes()
@@ -359,7 +367,10 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         raise ConfigError(
             shown, line, col, f"not valid UTF-8 (byte 0x{bad:02x}); save the file as UTF-8"
         ) from None
-    return parse_config(text, shown)
+    config = parse_config(text, shown)
+    if on_valid is not None:
+        on_valid(data, config)
+    return config
 
 
 def parse_config(text: str, filename: str = DEFAULT_CONFIG_NAME) -> Config:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DIR_NAME = ".shipdeck"
+CONFIG_NAME = "shipdeck.yaml"
 
 # Local files: everything in .shipdeck except board.yaml (and this file) stays
 # out of git. ``*.tmp`` covers a temp file left by a writer that was killed.

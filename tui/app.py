@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import events, on
 from textual.app import App
@@ -20,9 +20,9 @@ from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
 from lifecycle import events as ev
-from lifecycle.engine import Engine, EngineEvent, RunFinished, RunOutput, RunStarted
 from lifecycle.items import Item, RunState
 from lifecycle.ports import Line, Stream
+from lifecycle.runs import EngineEvent, RunFinished, RunOutput, RunStarted
 from lifecycle.stages import Stage
 from tui import settings
 from tui.app_actions import BoardActions
@@ -30,6 +30,9 @@ from tui.app_panes import PaneFeeds
 from tui.board_screen import BoardScreen
 from tui.idle_gc import IdleCollector
 from tui.project import Project
+
+if TYPE_CHECKING:
+    from lifecycle.engine import Engine
 
 
 class EngineEventPosted(Message):
@@ -56,6 +59,8 @@ class ShipdeckApp(BoardActions, PaneFeeds, App[int]):
         self.COMMANDS = App.COMMANDS | {BoardCommands}
         self.project = project
         self._engine = engine
+        if engine is not None:
+            engine.subscribe(self._from_engine)
         self.items: dict[str, Item] = {}
         self.selected: str | None = None
         self.frame = 0
@@ -63,7 +68,8 @@ class ShipdeckApp(BoardActions, PaneFeeds, App[int]):
         self.board = BoardScreen()
         self.follow = LogFollower(self)
         self._collector = IdleCollector()
-        self.sub_title = f"{project.config.project} · {project.root.name}"
+        name = project.validated_name() or project.config.project
+        self.sub_title = f"{name} · {project.root.name}"
         saved = settings.load().get("theme")
         if isinstance(saved, str) and saved in self.available_themes:
             self.theme = saved
@@ -75,7 +81,8 @@ class ShipdeckApp(BoardActions, PaneFeeds, App[int]):
         if self._engine is None:
             from tui.wiring import build_engine
 
-            self._engine = build_engine(self.project)
+            self._engine = build_engine(self.project)  # on first use: config, git, processes
+            self._engine.subscribe(self._from_engine)
         return self._engine
 
     def get_default_screen(self) -> Screen[Any]:
@@ -83,7 +90,6 @@ class ShipdeckApp(BoardActions, PaneFeeds, App[int]):
 
     def on_mount(self) -> None:
         self._spinner = self.set_interval(0.1, self._spin, pause=True)
-        self.engine.subscribe(self._from_engine)
         self.reload_board()
         self.board.select_first()
         self.set_interval(1.0, self._poll_store)
@@ -97,6 +103,13 @@ class ShipdeckApp(BoardActions, PaneFeeds, App[int]):
 
     def _after_first_paint(self) -> None:
         """Work that need not delay the first paint."""
+        from lifecycle.config import ConfigError
+
+        try:
+            self.project.config  # noqa: B018 - validated now if its stamp let the board skip it
+        except ConfigError as exc:  # edited in the moment the board opened: say so, keep the board
+            self.notify(str(exc), title="shipdeck.yaml", severity="error", timeout=30)
+            return
         # Runs left "running" by a shipdeck that died: only worth a second read if any.
         if any(i.running for i in self.items.values()) and self.engine.recover():
             self.reload_board()

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from lifecycle import events as ev
-from lifecycle.engine import EngineError
 from lifecycle.items import Item
+from lifecycle.runs import EngineError
 from lifecycle.stages import Stage
 
 if TYPE_CHECKING:

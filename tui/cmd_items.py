@@ -239,7 +239,7 @@ def item_archive(args: argparse.Namespace) -> int:
 
 def open_board(_args: argparse.Namespace) -> int:
     project = _project()
-    project.config  # noqa: B018 - refuse a broken config before the screen opens
+    project.check_config()  # refuse a broken config before the screen opens
     project.store.load()  # and a board file that cannot be read
     from tui.app import run_board
 

@@ -10,10 +10,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lifecycle.config import DEFAULT_CONFIG_NAME, load_config
 from lifecycle.journal import Journal
+from lifecycle.paths import CONFIG_NAME as DEFAULT_CONFIG_NAME
 from lifecycle.paths import ShipdeckPaths
 from lifecycle.store import BoardStore
+from tui import config_stamp
 from tui.errors import UsageError
 
 if TYPE_CHECKING:
@@ -49,7 +50,27 @@ class Project:
 
     @cached_property
     def config(self) -> Config:
-        return load_config(self._display(self.config_path))
+        from lifecycle.config import load_config  # pydantic: only when the config is needed
+
+        return load_config(self._display(self.config_path), on_valid=self._remember)
+
+    def _remember(self, data: bytes, config: Config) -> None:
+        config_stamp.remember(self.paths.state, data, config.project)
+
+    @property
+    def config_loaded(self) -> bool:
+        return "config" in self.__dict__
+
+    def validated_name(self) -> str | None:
+        """The project's name without validating, if these exact bytes validated before."""
+        if self.config_loaded:
+            return self.config.project
+        return config_stamp.validated_name(self.paths.state, self.config_path)
+
+    def check_config(self) -> None:
+        """Refuse a broken config now, unless these exact bytes validated before."""
+        if self.validated_name() is None:
+            self.config  # noqa: B018 - validates, raising ConfigError
 
     @cached_property
     def store(self) -> BoardStore:

@@ -39,6 +39,7 @@ class StageColumn(OptionList, can_focus=False):
         border-title-color: $text-muted;
         border-title-style: bold;
         scrollbar-size-vertical: 1;
+        scrollbar-gutter: stable;  /* cards are laid out once, at their final width */
     }
     /* The highlight of every column is drawn as a plain card; the cursor's column
        draws its highlighted card with one of these (see ``render_line``). */
@@ -75,6 +76,8 @@ class StageColumn(OptionList, can_focus=False):
         self._ids: list[str] = []
         self._cards: dict[str, Item] = {}
         self._cursor = ""  # "", or the component class the highlighted card is drawn with
+        self._built_width = 0  # the width the cards were cut to
+        self._frame = 0
         self.border_title = column_title(stage, 0)
 
     @property
@@ -88,7 +91,15 @@ class StageColumn(OptionList, can_focus=False):
         return self._ids[min(self.highlighted, len(self._ids) - 1)]
 
     def _width(self) -> int:
-        return max(12, self.scrollable_content_region.width)
+        """The cards' width: the column's, or a guess before the first layout."""
+        return self.scrollable_content_region.width or 12
+
+    def on_resize(self) -> None:
+        """Cards are cut to the column's width: cut them again when it changes."""
+        if self._ids and self._width() != self._built_width:
+            items = [self._cards[i] for i in self._ids]
+            self._ids = []
+            self.set_items(items, self._frame)
 
     def set_items(self, items: Iterable[Item], frame: int = 0) -> None:
         """Show exactly ``items``; cards that did not change are not re-rendered."""
@@ -101,7 +112,8 @@ class StageColumn(OptionList, can_focus=False):
                     self.replace_option_prompt_at_index(index, self._render(item, frame))
                 self._cards[item.id] = item
             return
-        width = self._width()
+        width = self._built_width = self._width()
+        self._frame = frame
         options: list[Option | None] = []
         for i in items:
             options += [Option(card_text(i, frame=frame, width=width), id=i.id), None]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 from rich.text import Text
 
 from lifecycle.items import Item, Kind, RunState
@@ -31,32 +33,52 @@ def state_icon(state: RunState, frame: int = 0) -> tuple[str, str]:
 
 
 def card_text(item: Item, *, frame: int = 0, width: int = 24) -> Text:
-    """A card: id and kind; the title; the stage state with sha/version and env."""
+    """A card: id and kind; the title in at most two lines; the stage state with
+    sha/version and env. Every line fits ``width`` cells already, so the column
+    never has to wrap a card and knows its height without measuring it."""
+    width = max(width, 4)
     state = item.current.state
     icon, icon_style = state_icon(state, frame)
     failed = state is RunState.FAILED
-    head = Text(no_wrap=True, overflow="ellipsis")
-    head.append(item.id, "bold reverse red" if failed else "bold")
-    head.append(" ")
-    head.append(item.kind.value, KIND_STYLE[item.kind])
+    head = [
+        Text(item.id, "bold reverse red" if failed else "bold"),
+        Text(item.kind.value, KIND_STYLE[item.kind]),
+    ]
     if item.breaking:
-        head.append(" !", "bold red")
-    title = clean(item.title)
-    if len(title) > 2 * width:
-        title = title[: 2 * width - 1] + "…"
-    body = Text(title)  # failed cards stand out by their id badge and state, readable on the cursor
-    foot = Text(no_wrap=True, overflow="ellipsis")
-    foot.append(icon, icon_style)
-    label = state.value
-    if state is RunState.RUNNING:
-        label = "running"
-    foot.append(f" {label}", icon_style if state is not RunState.IDLE else "dim")
+        head.append(Text("!", "bold red"))
+    # Failed cards stand out by their id badge and state; the title stays readable.
+    body = [Text(line) for line in title_lines(clean(item.title), width)]
+    label = "running" if state is RunState.RUNNING else state.value
+    foot = [Text.assemble((icon, icon_style), (label, icon_style if label != "idle" else "dim"))]
     where = item.version or item.short_sha
     if where:
-        foot.append(f" {where}", "dim")
+        foot.append(Text(where, "dim"))
     if item.env and item.stage.position >= Stage.DEPLOY.position:
-        foot.append(f" @{item.env}", "green")
-    return Text("\n").join([head, body, foot])
+        foot.append(Text(f"@{item.env}", "green"))
+    return Text("\n").join([*pack(head, width), *body, *pack(foot, width)])
+
+
+def pack(words: list[Text], width: int) -> list[Text]:
+    """``words`` on as few lines of ``width`` cells as they fit, a space apart;
+    a word wider than a line is cut with '…'."""
+    lines: list[Text] = []
+    for word in words:
+        word.truncate(width, overflow="ellipsis")
+        if lines and lines[-1].cell_len + 1 + word.cell_len <= width:
+            lines[-1].append(" ")
+        else:
+            lines.append(Text())  # no base style: each word keeps its own
+        lines[-1].append_text(word)
+    return lines
+
+
+def title_lines(title: str, width: int, most: int = 2) -> list[str]:
+    """``title`` wrapped at words into at most ``most`` lines, the last cut with '…'."""
+    lines = textwrap.wrap(title, width, break_long_words=True, break_on_hyphens=False) or [""]
+    if len(lines) > most:
+        rest = " ".join(lines[most - 1 :])
+        lines = [*lines[: most - 1], rest[: width - 1] + "…"]
+    return lines
 
 
 def column_title(stage: Stage, count: int) -> str:

@@ -1,0 +1,61 @@
+"""A note that these exact shipdeck.yaml bytes validated, so the board can open
+without importing pydantic first.
+
+Validation (pydantic, and the models' own checks) is a pure function of the file's
+bytes and of the code that validates them, and importing it costs about as much as
+drawing the board. The note, in ``.shipdeck/state/config-ok.json``, holds a hash
+of both and the project's name; when they still match, the board paints first and
+the config is validated right after, before anything can use it. Any other byte,
+or another shipdeck, and the file is validated before the screen opens, as always.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+NAME = "config-ok.json"
+
+# The modules whose code decides whether a config is valid.
+_VALIDATORS = ("config.py", "config_errors.py", "yamlpos.py", "templates.py", "stages.py")
+_LIFECYCLE = Path(__file__).resolve().parent.parent / "lifecycle"
+
+
+def _validators_hash() -> str:
+    digest = hashlib.sha256()
+    for name in _VALIDATORS:
+        digest.update((_LIFECYCLE / name).read_bytes())
+    return digest.hexdigest()
+
+
+def _key(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest() + ":" + _validators_hash()
+
+
+def remember(state_dir: Path, data: bytes, project: str) -> None:
+    """Record that ``data`` validated; never fatal (it is only a shortcut)."""
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        target = state_dir / NAME
+        tmp = target.with_name(f"{NAME}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"key": _key(data), "project": project}) + "\n")
+        tmp.replace(target)
+    except OSError:
+        pass
+
+
+def validated_name(state_dir: Path, config_path: Path) -> str | None:
+    """The project's name if ``config_path`` holds exactly the bytes that validated."""
+    try:
+        note = json.loads((state_dir / NAME).read_text())
+        data = config_path.read_bytes()
+    except (OSError, ValueError):
+        return None
+    if not isinstance(note, dict) or not isinstance(note.get("project"), str):
+        return None
+    try:
+        return note["project"] if note.get("key") == _key(data) else None
+    except OSError:
+        return None
