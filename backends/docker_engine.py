@@ -57,6 +57,30 @@ def unreachable(where: Any, exc: BaseException) -> str:
     return f"cannot reach the Docker engine at {where}: {reason(exc)}"
 
 
+class _EngineAPI(docker.APIClient):
+    """The SDK's API client, trusting the engine's own CA when it was given one.
+
+    requests lets ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE`` replace the CA the
+    session was set up with (docker-py issue 2433), so on a machine that sets them
+    (most CI images do) every TLS engine failed as "certificate not trusted".
+    """
+
+    def merge_environment_settings(
+        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> dict[str, Any]:
+        settings: dict[str, Any] = super().merge_environment_settings(
+            url, proxies, stream, verify, cert
+        )
+        if isinstance(self.verify, str):  # DOCKER_CERT_PATH's ca.pem
+            settings["verify"] = self.verify
+        return settings
+
+
+class _EngineClient(docker.DockerClient):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.api = _EngineAPI(*args, **kwargs)
+
+
 def connect(
     host: str | None = None, environ: Mapping[str, str] | None = None, timeout: float = 30
 ) -> docker.DockerClient:
@@ -69,7 +93,7 @@ def connect(
     where = engine_address(host, env)
     env["DOCKER_HOST"] = where
     try:
-        client = docker.DockerClient.from_env(
+        client = _EngineClient.from_env(
             environment=env, timeout=timeout, use_ssh_client=where.startswith("ssh://")
         )
     except CONNECTION_ERRORS as exc:

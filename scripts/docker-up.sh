@@ -8,8 +8,12 @@
 #
 #   eval "$(scripts/docker-up.sh)"   # sets DOCKER_HOST and SHIPDECK_REGISTRY
 #
+# When openssl is there, the engine also listens on tcp://127.0.0.1 with mutual TLS
+# (a throwaway CA, server and client certificates under DIR/tls), the way a remote
+# engine is reached, and SHIPDECK_DOCKER_TLS_HOST / SHIPDECK_DOCKER_CERT_PATH say where.
+#
 # Overrides: SHIPDECK_DOCKER_DIR (the directory), SHIPDECK_REGISTRY_PORT (5000),
-# SHIPDECK_DOCKERD_FLAGS (extra dockerd flags). Running it twice is harmless:
+# SHIPDECK_DOCKER_TLS_PORT (2376), SHIPDECK_DOCKERD_FLAGS (extra dockerd flags). Running it twice is harmless:
 # what already runs is kept. Stop both with scripts/docker-down.sh.
 set -euo pipefail
 
@@ -27,17 +31,48 @@ command -v docker-registry >/dev/null \
   || { say "docker-registry not found (apt-get install docker-registry)"; exit 1; }
 mkdir -p "$DIR/data" "$DIR/exec" "$DIR/registry"
 
+TLS_PORT="${SHIPDECK_DOCKER_TLS_PORT:-2376}"
+TLS="$DIR/tls"
+tls_flags=()
+if command -v openssl >/dev/null; then
+  if [ ! -f "$TLS/client/cert.pem" ]; then
+    mkdir -p "$TLS/client"
+    (
+      cd "$TLS"
+      q() { openssl "$@" >/dev/null 2>&1; }
+      q req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=shipdeck test CA" \
+        -keyout ca-key.pem -out ca.pem
+      q req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout server-key.pem -out server.csr
+      printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >server.ext
+      q x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 30 \
+        -extfile server.ext -out server-cert.pem
+      q req -newkey rsa:2048 -nodes -subj "/CN=shipdeck test client" \
+        -keyout client/key.pem -out client.csr
+      printf 'extendedKeyUsage=clientAuth\n' >client.ext
+      q x509 -req -in client.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 30 \
+        -extfile client.ext -out client/cert.pem
+      cp ca.pem client/ca.pem
+    ) || { say "openssl could not make TLS certificates; the engine stays unix-only"; }
+  fi
+  if [ -f "$TLS/client/cert.pem" ]; then
+    tls_flags=(--host "tcp://127.0.0.1:$TLS_PORT" --tlsverify --tlscacert "$TLS/ca.pem"
+      --tlscert "$TLS/server-cert.pem" --tlskey "$TLS/server-key.pem")
+  fi
+fi
+
 # A private engine: the default bridge and iptables, so -p 127.0.0.1:X:Y works.
 if alive "$DIR/dockerd.pid"; then
   say "dockerd already runs (pid $(cat "$DIR/dockerd.pid"))"
 else
-  rm -f "$SOCK" "$DIR/dockerd.pid"
+  rm -f "$SOCK" "$DIR/dockerd.pid" "$DIR/tls-host"
+  if [ ${#tls_flags[@]} -gt 0 ]; then echo "tcp://127.0.0.1:$TLS_PORT" >"$DIR/tls-host"; fi
   # shellcheck disable=SC2086  # extra flags are meant to split
   setsid dockerd \
     --host "$HOST" \
     --data-root "$DIR/data" \
     --exec-root "$DIR/exec" \
     --pidfile "$DIR/dockerd.pid" \
+    "${tls_flags[@]}" \
     ${SHIPDECK_DOCKERD_FLAGS:-} \
     </dev/null >"$DIR/dockerd.log" 2>&1 &
   say "dockerd starting (log: $DIR/dockerd.log)"
@@ -95,3 +130,7 @@ fi
 say "ready: engine $HOST, registry $REGISTRY"
 echo "export DOCKER_HOST=$HOST"
 echo "export SHIPDECK_REGISTRY=$REGISTRY"
+if [ -f "$DIR/tls-host" ]; then  # what the running engine was started with
+  echo "export SHIPDECK_DOCKER_TLS_HOST=$(cat "$DIR/tls-host")"
+  echo "export SHIPDECK_DOCKER_CERT_PATH=$TLS/client"
+fi
