@@ -151,3 +151,61 @@ def talker_context(dest: Path) -> Path:
     """An image that prints ``out N`` to stdout and ``err N`` to stderr five times a second."""
     script = 'i=0; while true; do echo "out $i"; echo "err $i" >&2; i=$((i+1)); sleep 0.2; done'
     return make_context(dest, cmd=["sh", "-c", script])
+
+
+class Registry:
+    """A ``docker-registry`` of the test's own (an auth realm, read-only...), stopped by pid.
+
+    ``extra`` is YAML appended to its config (``auth:``, ``storage: maintenance:``).
+    """
+
+    def __init__(self, root: Path, extra: str = "") -> None:
+        import subprocess
+        import time
+        import urllib.error
+        import urllib.request
+
+        binary = shutil.which("docker-registry")
+        if binary is None:
+            raise RuntimeError("docker-registry not found (apt-get install docker-registry)")
+        self.address = f"127.0.0.1:{free_port()}"
+        root.mkdir(parents=True, exist_ok=True)
+        config = root / "registry.yml"
+        config.write_text(
+            "version: 0.1\nlog:\n  level: warn\n"
+            f"storage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n"
+            f"http:\n  addr: {self.address}\n{extra}"
+        )
+        self.log = root / "registry.log"
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen(
+                [binary, "serve", str(config)], stdout=log, stderr=log, start_new_session=True
+            )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"http://{self.address}/v2/", timeout=1)
+                return
+            except urllib.error.HTTPError:
+                return  # it answers (401 when it wants credentials)
+            except OSError:
+                if self.proc.poll() is not None:
+                    break
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"registry did not start: {self.log.read_text()[-500:]}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except Exception:  # noqa: BLE001 - a registry that ignores SIGTERM gets SIGKILL
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+def htpasswd_line(user: str, password: str) -> str:
+    import bcrypt
+
+    return f"{user}:{bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=5)).decode()}"

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from backends.docker_build import DockerImages
+from backends.docker_engine import connect
 from lifecycle.ports import CancelToken, ContainerRunner, ImageBuilder, Line, Stream, TargetError
 
 pytestmark = pytest.mark.docker
@@ -190,3 +191,73 @@ def test_build_output_pieces_become_lines_with_stderr_by_colour() -> None:
     got += lines.split("no\n") + lines.split("\x1b[0mback\n")
     assert got == [(Stream.STDOUT, "partial"), (Stream.STDERR, "oh no"), (Stream.STDOUT, "back")]
     assert lines.split("tail") == [] and lines.rest() == [Line(Stream.STDOUT, "tail")]
+
+
+@pytest.fixture
+def auth_registry(tmp_path: Path) -> Iterator[di.Registry]:
+    """A registry of this test's own that wants a user and password (htpasswd, bcrypt)."""
+    htpasswd = tmp_path / "htpasswd"
+    htpasswd.write_text(di.htpasswd_line("ci", "s3cret-pw") + "\n")
+    auth = f"auth:\n  htpasswd:\n    realm: shipdeck-test\n    path: {htpasswd}\n"
+    try:
+        registry = di.Registry(tmp_path / "registry", extra=auth)
+    except RuntimeError as exc:
+        if os.environ.get("SHIPDECK_REQUIRE_DOCKER") == "1":
+            pytest.fail(f"SHIPDECK_REQUIRE_DOCKER=1 but {exc}", pytrace=False)
+        pytest.skip(str(exc))
+    yield registry
+    registry.stop()
+
+
+def docker_config(path: Path, auths: dict[str, str]) -> Path:
+    """A DOCKER_CONFIG directory as ``docker login`` leaves it."""
+    import base64
+    import json
+
+    path.mkdir()
+    entries = {
+        host: {"auth": base64.b64encode(cred.encode()).decode()} for host, cred in auths.items()
+    }
+    (path / "config.json").write_text(json.dumps({"auths": entries}))
+    return path
+
+
+def test_a_registry_that_refuses_says_so_in_its_own_words(
+    client: Any, auth_registry: di.Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_CONFIG", str(docker_config(tmp_path / "nologin", {})))
+    images = DockerImages(client=connect())
+    tag = di.build(client, di.httpd_context(tmp_path / "ctx", "v1"), "shipdeck-test/private:v1")
+    reference = f"{auth_registry.address}/shipdeck-test/private:1.0.0"
+    sink = Sink()
+    with pytest.raises(TargetError) as err:
+        images.push(tag, reference, sink=sink, cancel=CancelToken())
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith(
+        f"push of {auth_registry.address}/shipdeck-test/private:1.0.0 refused"
+    )
+    assert "no basic auth credentials" in message  # the registry's own answer
+    assert any("no basic auth credentials" in t for t in sink.of(Stream.STDERR))
+    client.images.remove(reference)
+
+
+def test_credentials_from_docker_login_let_the_push_through(
+    client: Any, auth_registry: di.Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = docker_config(tmp_path / "login", {auth_registry.address: "ci:s3cret-pw"})
+    monkeypatch.setenv("DOCKER_CONFIG", str(config))
+    images = DockerImages(client=connect())
+    tag = di.build(client, di.httpd_context(tmp_path / "ctx", "v1"), "shipdeck-test/private:v1")
+    reference = f"{auth_registry.address}/shipdeck-test/private:1.0.0"
+    sink = Sink()
+    pushed = images.push(tag, reference, sink=sink, cancel=CancelToken())
+    assert pushed.digest.startswith("sha256:")
+    tags = httpx.get(
+        f"http://{auth_registry.address}/v2/shipdeck-test/private/tags/list",
+        auth=("ci", "s3cret-pw"),
+        timeout=5,
+    ).json()
+    assert tags["tags"] == ["1.0.0"]
+    assert "s3cret-pw" not in "\n".join(t for _, t in sink.lines)
+    client.images.remove(reference)

@@ -123,3 +123,35 @@ def test_code_to_healthy_container_then_broken_release_rolls_back(
         json.loads(line) for line in (root / ".shipdeck/journal.jsonl").read_text().splitlines()
     ]
     assert [e["to_version"] for e in journal if e["type"] == "rolled_back"] == ["0.1.0"]
+
+
+def test_a_refused_push_leaves_the_item_failed_in_release_with_no_tag(
+    repo: tuple[Path, int, str], tmp_path: Path
+) -> None:
+    root, _port, _project = repo
+    htpasswd = tmp_path / "htpasswd"
+    htpasswd.write_text(di.htpasswd_line("ci", "s3cret-pw") + "\n")
+    registry = di.Registry(
+        tmp_path / "registry",
+        extra=f"auth:\n  htpasswd:\n    realm: shipdeck-test\n    path: {htpasswd}\n",
+    )
+    try:
+        config = (root / "shipdeck.yaml").read_text()
+        (root / "shipdeck.yaml").write_text(config.replace(di.registry(), registry.address))
+        git(root, "commit", "-q", "-am", "release to the private registry")
+        (tmp_path / "nologin").mkdir()
+        nologin = {"DOCKER_CONFIG": str(tmp_path / "nologin")}  # no docker login
+        item = _item_with_change(root, "Serve v2", "v2")
+        failed = shipdeck("advance", item, "--to", "release", cwd=root, env=nologin)
+    finally:
+        registry.stop()
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    # The run's output streams above; shipdeck's own verdict is the last line.
+    last = failed.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"shipdeck: {item} stopped in Release (failed): push of ")
+    assert last.endswith("refused: no basic auth credentials")  # the registry's own words
+    shown = json.loads(shipdeck("item", "show", item, "--json", cwd=root).stdout)
+    assert shown["stage"] == "release"
+    assert shown["states"]["release"]["state"] == "failed"
+    assert git(root, "tag", "--list") == ""  # a refused push leaves no version tag
+    assert "digest" not in shown["artifacts"]
