@@ -1,0 +1,114 @@
+"""A build that fills the engine's disk: one clear error naming the step, nothing left.
+
+The engine here is a second private dockerd of the test's own whose data-root is a
+48 MB tmpfs, so "disk full" is real (the kernel's ENOSPC inside the build) without
+touching this machine's disk. Needs root (mount, dockerd), as the CI machine has.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import docker_images as di
+import pytest
+
+from backends.docker_build import DockerImages
+from backends.docker_engine import connect
+from lifecycle.ports import CancelToken, Line, Stream, TargetError
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+
+def _unavailable(why: str) -> None:
+    if os.environ.get("SHIPDECK_REQUIRE_DOCKER") == "1":
+        pytest.fail(f"SHIPDECK_REQUIRE_DOCKER=1 but {why}", pytrace=False)
+    pytest.skip(why)
+
+
+@pytest.fixture(scope="module")
+def small_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    if di.busybox_missing() or shutil.which("dockerd") is None or os.geteuid() != 0:
+        _unavailable("a second dockerd on a tmpfs needs root, dockerd and busybox-static")
+    base = tmp_path_factory.mktemp("small-engine")
+    root, exec_root = base / "root", base / "exec"
+    root.mkdir()
+    exec_root.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", str(root)], capture_output=True
+    )
+    if mounted.returncode:
+        _unavailable(f"cannot mount a tmpfs: {mounted.stderr.decode().strip()}")
+    sock, pidfile = base / "d.sock", base / "d.pid"
+    with open(base / "dockerd.log", "wb") as log:
+        proc = subprocess.Popen(
+            [
+                "dockerd",
+                "--host", f"unix://{sock}",
+                "--data-root", str(root / "data"),
+                "--exec-root", str(exec_root),
+                "--pidfile", str(pidfile),
+                "--bridge", "none",  # builds need no network; the main engine owns docker0
+                "--iptables=false",
+                "--ip-masq=false",
+            ],
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )  # fmt: skip
+    client = None
+    try:
+        deadline = time.monotonic() + 30
+        while client is None and time.monotonic() < deadline:
+            try:
+                client = connect(f"unix://{sock}", timeout=10)
+            except TargetError:
+                if proc.poll() is not None:
+                    break
+                time.sleep(0.2)
+        if client is None:
+            pytest.fail(
+                f"the small dockerd did not start: {(base / 'dockerd.log').read_text()[-800:]}"
+            )
+        yield client
+    finally:
+        if client is not None:
+            client.close()
+        proc.terminate()  # by its pid, never by name
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+        subprocess.run(["umount", str(root)], check=False)
+
+
+def test_a_build_that_fills_the_disk_fails_at_its_step_and_leaves_nothing(
+    small_engine: Any, tmp_path: Path
+) -> None:
+    context = di.make_context(
+        tmp_path, body="RUN busybox dd if=/dev/zero of=/fill bs=1M count=100", cmd=["true"]
+    )
+    lines: list[Line] = []
+    with pytest.raises(TargetError) as err:
+        DockerImages(client=small_engine).build(
+            str(context),
+            tags=["shipdeck-test/fills-disk:1"],
+            labels=di.LABELS,
+            sink=lines.extend,
+            cancel=CancelToken(),
+        )
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith("image build failed at step 4/")
+    assert "dd if=/dev/zero" in message
+    stderr = [t for s, t in lines if s is Stream.STDERR]
+    assert any("No space left on device" in t for t in stderr), stderr
+    # Nothing half-built is left: no container of the failed step, no tagged image.
+    assert small_engine.containers.list(all=True) == []
+    assert small_engine.images.list(name="shipdeck-test/fills-disk") == []
