@@ -33,8 +33,10 @@ def _unavailable(why: str) -> None:
 
 @pytest.fixture(scope="module")
 def small_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    if di.busybox_missing() or shutil.which("dockerd") is None or os.geteuid() != 0:
-        _unavailable("a second dockerd on a tmpfs needs root, dockerd and busybox-static")
+    if any(shutil.which(tool) is None for tool in ("dockerd", "ip", "mount")) or os.geteuid():
+        _unavailable("a second dockerd on a tmpfs needs root, dockerd, ip and mount")
+    if di.busybox_missing():
+        _unavailable(str(di.busybox_missing()))
     base = tmp_path_factory.mktemp("small-engine")
     root, exec_root = base / "root", base / "exec"
     root.mkdir()
@@ -45,6 +47,13 @@ def small_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     if mounted.returncode:
         _unavailable(f"cannot mount a tmpfs: {mounted.stderr.decode().strip()}")
     sock, pidfile = base / "d.sock", base / "d.pid"
+    # A bridge of its own: with --bridge none, dockerd deletes docker0, the main engine's.
+    bridge = f"sdfull{os.getpid() % 10000}"
+    added = subprocess.run(["ip", "link", "add", bridge, "type", "bridge"], capture_output=True)
+    if added.returncode:
+        subprocess.run(["umount", str(root)], check=False)
+        subprocess.run(["ip", "link", "delete", bridge], check=False)
+        _unavailable(f"cannot add a bridge: {added.stderr.decode().strip()}")
     with open(base / "dockerd.log", "wb") as log:
         proc = subprocess.Popen(
             [
@@ -53,7 +62,7 @@ def small_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
                 "--data-root", str(root / "data"),
                 "--exec-root", str(exec_root),
                 "--pidfile", str(pidfile),
-                "--bridge", "none",  # builds need no network; the main engine owns docker0
+                "--bridge", bridge,
                 "--iptables=false",
                 "--ip-masq=false",
             ],
@@ -86,6 +95,7 @@ def small_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
             proc.kill()
             proc.wait(10)
         subprocess.run(["umount", str(root)], check=False)
+        subprocess.run(["ip", "link", "delete", bridge], check=False)
 
 
 def test_a_build_that_fills_the_disk_fails_at_its_step_and_leaves_nothing(
