@@ -28,7 +28,14 @@ import docker
 import docker.errors
 import requests
 
-from backends.docker_engine import LABEL_MANAGED, api_error, connect, engine_address, unreachable
+from backends.docker_engine import (
+    CONNECTION_ERRORS,
+    LABEL_MANAGED,
+    api_error,
+    connect,
+    engine_address,
+    unreachable,
+)
 from backends.docker_logs import container_logs, source_of
 from backends.docker_stream import abort
 from lifecycle.ports import (
@@ -194,16 +201,24 @@ def build_image(
     return BuiltImage(image_id, tuple(tags), size)
 
 
-def push_image(
-    api: Any, image: str, reference: str, *, sink: OutputSink, cancel: CancelToken
-) -> PushedImage:
-    """Tag ``image`` as ``reference`` and push it, summarising layer progress twice a second."""
+def tag_image(api: Any, image: str, reference: str) -> tuple[str, str]:
+    """Tag ``image`` as ``reference``; (repository, tag), TargetError naming both if not."""
     repo, tag = docker.utils.parse_repository_tag(reference)
     tag = tag or "latest"
     try:
         api.tag(image, repo, tag)
     except docker.errors.APIError as exc:
         raise TargetError(f"cannot tag {image} as {repo}:{tag}: {api_error(exc)}") from None
+    except CONNECTION_ERRORS as exc:
+        raise TargetError(unreachable(api, exc)) from None
+    return repo, tag
+
+
+def push_image(
+    api: Any, image: str, reference: str, *, sink: OutputSink, cancel: CancelToken
+) -> PushedImage:
+    """Tag ``image`` as ``reference`` and push it, summarising layer progress twice a second."""
+    repo, tag = tag_image(api, image, reference)
     layers: dict[str, tuple[str, int, int]] = {}  # id -> (status, current, total)
     digest = ""
     last = 0.0
@@ -362,6 +377,9 @@ class DockerImages:
         self, image: str, reference: str, *, sink: OutputSink, cancel: CancelToken
     ) -> PushedImage:
         return push_image(self.client().api, image, reference, sink=sink, cancel=cancel)
+
+    def tag(self, image: str, reference: str) -> None:
+        tag_image(self.client().api, image, reference)
 
     def run_once(
         self,

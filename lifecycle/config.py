@@ -220,6 +220,11 @@ class Stages(_Model):
     def timeout_for(self, step: Step) -> float:
         return step.timeout if step.timeout is not None else self.timeout
 
+    @property
+    def builds_image(self) -> bool:
+        """A docker_build step makes the image a release is made of."""
+        return any(step.docker_build is not None for step in (*self.build, *self.test))
+
 
 class Health(_Model):
     url: HttpTemplate

@@ -39,6 +39,11 @@ def export_release(engine: Engine, version: str, tag: str) -> Path:
     return dest
 
 
+def local_image(project: str, version: str) -> str:
+    """The tag a release's image gets on the engine that built it when nothing is pushed."""
+    return f"{project}:{version}"
+
+
 def release_of(engine: Engine, version: str) -> Release:
     tag = render(engine.config.stages.release.tag, {"version": version})
     if not engine.vcs.tag_exists(tag):
@@ -47,6 +52,8 @@ def release_of(engine: Engine, version: str) -> Release:
     push = engine.config.stages.release.push
     fields_ = {"version": version, "project": engine.config.project}
     image = f"{render(push, fields_)}:{version}" if push else None
+    if image is None and engine.config.stages.builds_image:
+        image = local_image(engine.config.project, version)
     workdir = str(export_release(engine, version, tag))
     return Release(version, sha, tag, image=image, workdir=workdir)
 

@@ -309,6 +309,10 @@ class ImageBuilder(Protocol):
         """Tag ``image`` as ``reference`` (repository:tag) and push it; TargetError says why not."""
         ...
 
+    def tag(self, image: str, reference: str) -> None:
+        """Tag ``image`` as ``reference`` (repository:tag) on the engine only; no registry."""
+        ...
+
 
 class ContainerRunner(Protocol):
     def run_once(

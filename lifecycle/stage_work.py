@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lifecycle import events as ev
-from lifecycle.deploy_work import deploy, monitor, operate
+from lifecycle.deploy_work import deploy, local_image, monitor, operate
 from lifecycle.engine import RunContext, StageFailed
 from lifecycle.items import Item, format_time
 from lifecycle.junit import JunitError, parse_junit
@@ -235,7 +235,14 @@ def release(ctx: RunContext) -> str:
     if vcs.tag_exists(tag):
         raise StageFailed(f"tag {tag} exists already")
     ctx.say(f"version {version} (previous: {previous or 'none'}); tag {tag}")
-    pushed = _push(ctx, version) if rel.push else None  # before git: a refused push leaves no tag
+    # Images before git: a refused push leaves no tag.
+    pushed = _push(ctx, version) if rel.push else None
+    built = item.artifacts.get("image")
+    if pushed is None and built:
+        local = local_image(cfg.project, version)
+        ctx.engine.images.tag(built, local)
+        ctx.say(f"tagged {built} as {local} (no push: configured)")
+        ctx.update(lambda it: it.artifacts.__setitem__("release_image", local))
     base = cfg.base_branch
     first = vcs.first_commit_time(item.branch, base)  # before the merge: after it, nothing is ahead
     if first is not None:

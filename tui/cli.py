@@ -66,6 +66,15 @@ def build_parser() -> argparse.ArgumentParser:
         "path", nargs="?", default="shipdeck-demo", help="where (default: ./shipdeck-demo)"
     )
     sp.add_argument("--no-open", action="store_true", help="only create it")
+    sp.add_argument(
+        "--docker-base",
+        default="python:3.12-slim",
+        metavar="IMAGE",
+        help="base image (with python3) of the demo's container environment",
+    )
+    sp.add_argument(
+        "--no-docker", action="store_true", help="no container environment, even with an engine"
+    )
 
     sp = cmd("status", cmd_items.status, "environments and items per stage")
     sp.add_argument("--json", action="store_true", help="machine-readable output")

@@ -253,7 +253,17 @@ def demo(args: argparse.Namespace) -> int:
     if (path / "shipdeck.yaml").is_file() and (path / ".shipdeck").is_dir():
         project = Project(path.resolve())  # made before: open it again
     else:
-        project = create(path)
+        base = None
+        if not args.no_docker:
+            from tui.demo import docker_base_ready
+
+            engine, why = docker_base_ready(args.docker_base)
+            if engine is None:
+                print(f"no container environment: {why}")
+            else:
+                base = args.docker_base
+                print(f"Docker engine at {engine}: adding the 'container' environment ({base})")
+        project = create(path, docker_base=base)
         print(f"made the demo service repository in {path}")
     if args.no_open:
         print(f"next: cd {path} && shipdeck item list")

@@ -27,7 +27,7 @@ branch: "{{kind}}/{{id}}-{{slug}}"
 stages:
   build:
     - run: "{{python}} -m compileall -q app"
-  test:
+{docker_step}  test:
     - run: "{{python}} -m pytest -q -p no:cacheprovider --junitxml={junit} tests"
       junit: {junit}
   release:
@@ -41,11 +41,39 @@ environments:
     health: {{url: "http://127.0.0.1:{{port}}/health", timeout: 20}}
     auto: true
     bake: 5
-monitor:
+{docker_env}monitor:
   interval: 2
   probes:
     - {{name: staging, url: "http://127.0.0.1:{port}/health", slow_ms: 300}}
 """
+
+# Added when a Docker engine answers: the same service built into an image (Build)
+# and run as a container. Without push: the release tags the image hello:VERSION on
+# that engine, which is what this environment runs.
+DOCKER_STEP = """\
+    - docker_build:
+        tag: "hello:{{short_sha}}"
+        buildargs: {{BASE: "{base}"}}
+"""
+DOCKER_ENV = """\
+  container:
+    target: docker
+    ports: {{"8080/tcp": {port}}}
+    health: {{url: "http://127.0.0.1:{port}/health", timeout: 30}}
+    bake: 5
+"""
+DOCKERFILE = """\
+# The demo service in a container. BASE is any image with python3 on its PATH
+# (shipdeck demo --docker-base IMAGE); the app needs nothing but the stdlib.
+ARG BASE=python:3.12-slim
+FROM ${BASE}
+WORKDIR /srv
+COPY app/ /srv/app/
+ENV PYTHONUNBUFFERED=1
+EXPOSE 8080
+CMD ["python3", "-m", "app", "--host", "0.0.0.0", "--port", "8080"]
+"""
+DEFAULT_BASE = "python:3.12-slim"
 
 PLAN_ITEMS = (
     ("Return the service version on /", Kind.FEATURE, "Users want to see which release answers."),
@@ -68,15 +96,55 @@ def _git(root: Path, *args: str) -> None:
     subprocess.run(["git", *identity, *args], cwd=root, check=True, capture_output=True)
 
 
-def create(path: Path) -> Project:
-    """Make the demo repository at ``path`` (which must not exist or be empty)."""
+def docker_base_ready(base: str) -> tuple[str | None, str]:
+    """(engine address, "") when DOCKER_HOST's engine answers and has ``base`` (pulled
+    if need be), else (None, why not): the demo's Build must work wherever it is made."""
+    from backends.docker_engine import api_error, connect, engine_address
+    from lifecycle.ports import TargetError
+
+    try:
+        client = connect(timeout=5)
+    except TargetError as exc:
+        return None, str(exc)
+    try:
+        import docker.errors
+
+        try:
+            client.images.get(base)
+        except docker.errors.ImageNotFound:
+            repo, _, tag = base.rpartition(":") if ":" in base.split("/")[-1] else (base, "", "")
+            try:
+                client.images.pull(repo, tag=tag or "latest")
+            except docker.errors.APIError as exc:
+                why = api_error(exc)[:160]
+                return None, f"base image {base} is not on the engine and cannot be pulled ({why})"
+        return engine_address(), ""
+    finally:
+        client.close()
+
+
+def create(path: Path, *, docker_base: str | None = None) -> Project:
+    """Make the demo repository at ``path`` (which must not exist or be empty).
+
+    With ``docker_base`` (an image with python3), a Docker environment is added.
+    """
     if path.exists() and any(path.iterdir()):
         raise UsageError(f"{path} exists and is not empty (choose another PATH)")
     if not EXAMPLE.is_dir():
         raise UsageError(f"the demo service is missing from this install ({EXAMPLE})")
     shutil.copytree(EXAMPLE, path, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+    docker_step = docker_env = ""
+    if docker_base:
+        docker_step = DOCKER_STEP.format(base=docker_base)
+        docker_env = DOCKER_ENV.format(port=free_port())
+        (path / "Dockerfile").write_text(DOCKERFILE)
     (path / "shipdeck.yaml").write_text(
-        CONFIG.format(port=free_port(), junit=".shipdeck/reports/junit.xml")
+        CONFIG.format(
+            port=free_port(),
+            junit=".shipdeck/reports/junit.xml",
+            docker_step=docker_step,
+            docker_env=docker_env,
+        )
     )
     (path / ".gitignore").write_text("__pycache__/\n*.pyc\n")
     _git(path, "init", "-q", "-b", "main")

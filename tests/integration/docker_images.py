@@ -209,3 +209,62 @@ def htpasswd_line(user: str, password: str) -> str:
     import bcrypt
 
     return f"{user}:{bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=5)).decode()}"
+
+
+PYTHON_BASE = "shipdeck-test/python:host"
+
+_STDLIB_FILES = """
+import sys, runpy, __future__, argparse, json, http.server, socketserver, encodings.idna, typing
+for m in list(sys.modules.values()):
+    f = getattr(m, "__file__", None)
+    if f:
+        print(f)
+"""
+
+
+def python_base_image(client: Any, dest: Path) -> str:
+    """An image with this machine's own python3 (what the demo's Dockerfile needs as BASE).
+
+    Docker Hub is out of reach, so no ``python:3.12-slim``: instead, the interpreter that
+    runs the tests, the stdlib modules a stdlib HTTP service imports (listed by asking
+    that interpreter), and the shared libraries ``ldd`` says they need, at the same
+    absolute paths, ``FROM scratch``. Labelled like every test image, so a run's
+    cleanup removes it.
+    """
+    import subprocess
+    import sys
+
+    try:
+        client.images.get(PYTHON_BASE)
+        return PYTHON_BASE
+    except Exception:  # noqa: BLE001 - not built yet on this engine
+        pass
+    exe = Path(getattr(sys, "_base_executable", sys.executable)).resolve()
+    listed = subprocess.run(
+        [str(exe), "-I", "-X", "frozen_modules=off", "-c", _STDLIB_FILES],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    stdlib = Path(next(f for f in listed if f.endswith("/os.py"))).parent
+    files = {exe, stdlib / "os.py", *(Path(f) for f in listed)}
+    for binary in [exe, *(f for f in list(files) if f.suffix == ".so")]:
+        out = subprocess.run(["ldd", str(binary)], capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            parts = line.split()
+            path = parts[2] if "=>" in parts and len(parts) > 2 else parts[0]
+            if path.startswith("/"):
+                files.add(Path(path))
+    rootfs = dest / "rootfs"
+    for f in files:
+        target = rootfs / str(f).lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(f.resolve(), target)
+    (rootfs / str(stdlib / "lib-dynload").lstrip("/")).mkdir(parents=True, exist_ok=True)
+    bin_dir = rootfs / "usr/local/bin"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    (bin_dir / "python3").symlink_to(exe)  # the interpreter finds its stdlib from its real path
+    (dest / "Dockerfile").write_text(
+        "FROM scratch\nCOPY rootfs/ /\nENV PATH=/usr/local/bin:/usr/bin:/bin\n"
+        'CMD ["python3", "-c", "print(42)"]\n'
+    )
+    build(client, dest, PYTHON_BASE)
+    return PYTHON_BASE

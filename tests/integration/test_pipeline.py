@@ -47,7 +47,7 @@ def _leftovers(root: Path) -> list[psutil.Process]:
 
 @pytest.fixture()
 def demo(tmp_path: Path) -> Iterator[Path]:
-    made = shipdeck("demo", "demo", "--no-open", cwd=tmp_path)
+    made = shipdeck("demo", "demo", "--no-open", "--no-docker", cwd=tmp_path)
     assert made.returncode == 0, made.stderr
     repo = tmp_path / "demo"
     yield repo

@@ -47,12 +47,13 @@ class Handler(BaseHTTPRequestHandler):
 def main() -> None:
     parser = argparse.ArgumentParser(prog="app")
     parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--host", default="127.0.0.1", help="0.0.0.0 in a container")
     args = parser.parse_args()
     warmup = float(os.environ.get("HELLO_WARMUP", "0"))  # to watch a deploy wait for health
     if warmup:
         print(f"warming up for {warmup:g}s", flush=True)
         time.sleep(warmup)
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    server = ThreadingHTTPServer((args.host, args.port), Handler)
     print(f"hello {os.environ.get('SHIPDECK_VERSION', 'dev')} listening on {args.port}", flush=True)
     try:
         server.serve_forever()
