@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +17,6 @@ import pytest
 from tests.helpers import shipdeck
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[Any]:
-    engine = di.require_engine()
-    yield engine
-    di.cleanup(engine)
 
 
 def test_the_demo_ships_its_service_as_a_container(client: Any, tmp_path: Path) -> None:
@@ -52,7 +44,7 @@ def test_the_demo_ships_its_service_as_a_container(client: Any, tmp_path: Path) 
         assert [c.name for c in running] == ["hello-container-0.1.0"]
         assert running[0].image.tags[0].startswith("hello:")
     finally:
-        shipdeck("stop", "--env", "staging", cwd=repo)  # the auto local deploy, if it ran
+        shipdeck("stop", "staging", cwd=repo)  # the auto local deploy, if it ran
         for container in client.containers.list(
             all=True, filters={"label": "shipdeck.project=hello"}
         ):

@@ -37,13 +37,6 @@ class Sink:
 
 
 @pytest.fixture(scope="module")
-def client() -> Iterator[Any]:
-    c = di.require_engine()
-    yield c
-    di.cleanup(c)
-
-
-@pytest.fixture(scope="module")
 def images(client: Any) -> DockerImages:
     return DockerImages(client=client)
 

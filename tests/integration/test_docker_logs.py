@@ -90,13 +90,6 @@ def test_since_accepts_the_daemons_times() -> None:
 
 
 @pytest.fixture(scope="module")
-def client() -> Iterator[Any]:
-    c = di.require_engine()
-    yield c
-    di.cleanup(c)
-
-
-@pytest.fixture(scope="module")
 def printed(client: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """A container that printed 1,000 lines, every 10th to stderr, and exited."""
     base = tmp_path_factory.mktemp("printer")

@@ -21,13 +21,6 @@ from tests.helpers import git, shipdeck
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 
-@pytest.fixture(scope="module")
-def client() -> Iterator[Any]:
-    engine = di.require_engine()
-    yield engine
-    engine.close()
-
-
 def _config(project: str, port: int) -> str:
     return f"""\
 version: 1

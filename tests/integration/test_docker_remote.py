@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +33,6 @@ def tls_engine() -> tuple[str, str]:
     if os.environ.get("SHIPDECK_REQUIRE_DOCKER") == "1":
         pytest.fail(f"SHIPDECK_REQUIRE_DOCKER=1 but {why}", pytrace=False)
     pytest.skip(why)
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[Any]:
-    c = di.require_engine()
-    yield c
-    di.cleanup(c)
 
 
 @pytest.fixture(scope="module")
