@@ -1,0 +1,164 @@
+"""An environment on an engine reached over ssh (``docker_host: ssh://HOST``), the way
+the docker CLI does it: shipdeck runs the system ``ssh`` and ``docker system dial-stdio``
+on the far side. The far side here is an sshd of the test's own on a loopback port
+whose authorized key points ``docker`` at the private engine; a wrapper first on PATH
+gives ``ssh`` the test's own config, so nothing in ``~/.ssh`` is touched.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import docker_images as di
+import httpx
+import pytest
+
+from backends.docker import DockerTarget
+from lifecycle.ports import CancelToken, Line, Release, TargetError
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+
+def _unavailable(why: str) -> None:
+    if os.environ.get("SHIPDECK_REQUIRE_DOCKER") == "1":
+        pytest.fail(f"SHIPDECK_REQUIRE_DOCKER=1 but {why}", pytrace=False)
+    pytest.skip(why)
+
+
+@pytest.fixture(scope="module")
+def ssh_host(client: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
+    """Start sshd on 127.0.0.1; yield the directory holding the ssh wrapper for PATH,
+    and the engine's address (``ssh://root@127.0.0.1:PORT``)."""
+    sshd = shutil.which("sshd") or "/usr/sbin/sshd"
+    if not (os.path.exists(sshd) and shutil.which("ssh") and shutil.which("ssh-keygen")):
+        _unavailable("ssh tests need openssh-server and openssh-client (apt-get install)")
+    if os.geteuid():
+        _unavailable("sshd needs root here")
+    base = tmp_path_factory.mktemp("ssh")
+    for key in ("host_key", "client_key"):
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(base / key)], check=True
+        )
+    engine = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    public = (base / "client_key.pub").read_text().strip()
+    (base / "authorized_keys").write_text(f'environment="DOCKER_HOST={engine}" {public}\n')
+    port = di.free_port()
+    (base / "sshd_config").write_text(
+        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {base / 'host_key'}\n"
+        f"AuthorizedKeysFile {base / 'authorized_keys'}\nPidFile {base / 'sshd.pid'}\n"
+        "PermitRootLogin prohibit-password\nPasswordAuthentication no\n"
+        "PermitUserEnvironment yes\nStrictModes no\nUsePAM no\n"
+    )
+    (base / "ssh_config").write_text(
+        # The port comes from the URL: the SDK always passes -p (22 when the URL has
+        # none), which overrides a Port here.
+        "Host 127.0.0.1\n"
+        f"  IdentityFile {base / 'client_key'}\n  IdentitiesOnly yes\n"
+        f"  StrictHostKeyChecking no\n  UserKnownHostsFile {base / 'known_hosts'}\n"
+        "  LogLevel ERROR\n"
+    )
+    wrapper_dir = base / "bin"
+    wrapper_dir.mkdir()
+    wrapper = wrapper_dir / "ssh"
+    wrapper.write_text(f'#!/bin/sh\nexec {shutil.which("ssh")} -F {base / "ssh_config"} "$@"\n')
+    wrapper.chmod(0o755)
+    Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege separation directory
+    proc = subprocess.Popen(
+        [sshd, "-D", "-f", str(base / "sshd_config"), "-E", str(base / "sshd.log")],
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            probe = subprocess.run(
+                [str(wrapper), "-p", str(port), "root@127.0.0.1", "docker", "version"],
+                capture_output=True,
+                text=True,
+            )
+            if probe.returncode == 0:
+                break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log = (base / "sshd.log").read_text() if (base / "sshd.log").exists() else ""
+                pytest.fail(f"sshd did not serve docker: {probe.stderr.strip()} {log[-400:]}")
+            time.sleep(0.2)
+        yield wrapper_dir, f"ssh://root@127.0.0.1:{port}"
+    finally:
+        proc.terminate()  # by its pid
+        proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def image(client: Any, tmp_path_factory: pytest.TempPathFactory) -> str:
+    context = di.httpd_context(tmp_path_factory.mktemp("ssh-image"), "v1")
+    di.build(client, context, "shipdeck-test/ssh:v1")
+    return "shipdeck-test/ssh:v1"
+
+
+def served(port: int) -> str | None:
+    """What /version answers; a few tries, as busybox httpd may drop the very first one."""
+    with httpx.Client(trust_env=False, timeout=5) as http:
+        for _ in range(10):
+            try:
+                return http.get(f"http://127.0.0.1:{port}/version").text.strip()
+            except httpx.HTTPError:
+                time.sleep(0.2)
+    return None
+
+
+def test_deploy_and_status_on_an_engine_reached_over_ssh(
+    client: Any,
+    ssh_host: tuple[Path, str],
+    image: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    wrapper_dir, address = ssh_host
+    monkeypatch.setenv("PATH", f"{wrapper_dir}{os.pathsep}{os.environ['PATH']}")
+    port = di.free_port()
+    target = DockerTarget(
+        "ssh" + os.urandom(2).hex(),
+        project="sdssh",
+        host=address,
+        ports={f"{di.HTTPD_PORT}/tcp": port},
+        labels=di.LABELS,
+        health_url=f"http://127.0.0.1:{port}/health",
+        health_timeout=15,
+        health_interval=0.2,
+        grace=1,
+        lock_path=tmp_path / "lock",
+    )
+    lines: list[Line] = []
+    try:
+        result = target.deploy(
+            Release(version="1.0.0", sha="0" * 40, tag="v1.0.0", image=image),
+            lines.extend,
+            CancelToken(),
+        )
+        assert result.ok, "\n".join(t for _, t in lines)
+        assert served(port) == "v1"
+        status = target.status()
+        assert (status.state, status.version, status.healthy) == ("running", "1.0.0", True)
+        assert client.containers.get(f"sdssh-{target.name}-1.0.0").status == "running"
+    finally:
+        target.close()
+        for c in client.containers.list(all=True, filters={"label": f"shipdeck.env={target.name}"}):
+            c.remove(force=True)
+
+
+def test_an_ssh_host_that_refuses_is_one_line_naming_it(
+    ssh_host: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", f"{ssh_host[0]}{os.pathsep}{os.environ['PATH']}")
+    host = f"ssh://root@127.0.0.1:{di.free_port()}"  # nothing listens there
+    target = DockerTarget("gone", project="sdssh", host=host, lock_path=tmp_path / "lock")
+    with pytest.raises(TargetError) as err:
+        target.deploy(Release("1.0.0", "0" * 40, "v1.0.0", "x:y"), lambda _: None, CancelToken())
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith(f"cannot reach the Docker engine at {host}")
