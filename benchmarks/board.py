@@ -21,8 +21,9 @@ Nothing here asserts: ``meets_targets`` only compares with the targets of issue 
   ``handled_ms`` the loop's busy time from the key being sent to the end of the
   last repaint it caused (handlers, layout, render: the 16 ms target);
   ``app_handlers_ms`` the time inside the actions and message handlers that move
-  the cursor (``OptionList.action_cursor_*``, ``BoardScreen.action_column`` and
-  the board's highlight/focus handlers, which include the log pane's reload).
+  the cursor (``BoardColumns.action_cursor``/``action_column``, the screen's
+  highlight handler, which includes the log pane's reload; ``OptionList``'s
+  cursor actions for the baseline).
 - idle: children (``_board_children.py``) on the 200-item repository with
   ``monitor.interval: 1`` and its demo service running, so the probe is healthy:
   the metrics pane shown, the log pane shown, metrics shown then hidden, and the
@@ -284,16 +285,15 @@ def install_probes(clock: LoopClock) -> Probes:
     from textual.widgets import OptionList
 
     from tui.board_screen import BoardScreen
-    from widgets.board import BoardColumns, StageColumn
+    from widgets.board import BoardColumns
 
     probes = Probes(clock)
     for cls, name in (
-        (OptionList, "action_cursor_down"),
+        (OptionList, "action_cursor_down"),  # the baseline's
         (OptionList, "action_cursor_up"),
+        (BoardColumns, "action_cursor"),  # the board's (they call highlight_moved)
         (BoardColumns, "action_column"),
-        (BoardColumns, "on_stage_column_card_highlighted"),
         (BoardScreen, "on_board_columns_card_highlighted"),
-        (StageColumn, "on_option_list_option_highlighted"),
     ):
         probes.time_handler(cls, name)
     probes.watch_paints()

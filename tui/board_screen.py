@@ -10,14 +10,13 @@ from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Header, TabbedContent, TabPane
 
 from lifecycle.items import Item
 from lifecycle.stages import ORDER, Stage
-from widgets.board import BoardColumns, SpanRuler, StageColumn
+from widgets.board import BoardColumns, StageColumn
 from widgets.footer import QuietFooter
 
 if TYPE_CHECKING:
@@ -67,9 +66,7 @@ class BoardScreen(Screen[None]):
         from widgets.log_pane import LogPane
 
         yield Header()
-        with Vertical(id="board-area"), Vertical(id="board-inner"):
-            yield SpanRuler(id="spans")
-            yield self.board_columns
+        yield self.board_columns
         with TabbedContent(id="panes", initial="logs"):
             with TabPane("Logs", id="logs"):
                 yield LogPane(id="log-pane")

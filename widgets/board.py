@@ -1,210 +1,191 @@
-"""The board's columns (one per stage) and the continuous-span ruler above them.
+"""The board: eight stage columns of cards under the continuous-span ruler, drawn by
+one Line-API widget.
 
-A column is an :class:`OptionList` of cards: it renders only what is visible
-(the Line API), keeps its own highlight, and scales to thousands of cards.
+One widget, not a container of eight option lists: Textual styles, lays out and
+renders every widget it has, and eight OptionLists (with sixteen scrollbars and a
+ruler of Statics) made up most of the time to the board's first frame. Here each
+line of the screen is assembled from the visible cards' cached lines, cards are
+rendered only when they come into view, and a cursor move repaints the cards it
+leaves and reaches, nothing else. Columns are plain objects (:class:`StageColumn`)
+that keep their cards, highlight and scroll position.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import ClassVar
 
-from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Horizontal
+from rich.console import Console
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Region
 from textual.message import Message
 from textual.strip import Strip
-from textual.widgets import OptionList, Static
-from textual.widgets.option_list import Option
+from textual.widget import Widget
 
 from lifecycle.items import Item
 from lifecycle.stages import ORDER, SPANS, Stage
-from widgets.present_board import card_text, column_title
+from widgets.present_board import card_height, card_text, column_title
+
+MIN_WIDTH = 14  # a column narrower than this is not readable: the board scrolls sideways
+RULER = 2  # lines of span ruler above the columns
+_CONSOLE = Console(width=400, color_system="truecolor", legacy_windows=False)
 
 
-class StageColumn(OptionList, can_focus=False):
-    """The cards of one stage. The :class:`BoardColumns` around it owns focus and keys."""
-
-    BINDINGS = []
-
-    COMPONENT_CLASSES = {"stage-column--cursor", "stage-column--cursor-blurred"}
-
-    DEFAULT_CSS = """
-    StageColumn {
-        width: 1fr;
-        min-width: 14;
-        height: 1fr;
-        max-height: 100%;
-        padding: 0;
-        border: round $panel-lighten-2;
-        border-title-color: $text-muted;
-        border-title-style: bold;
-        scrollbar-size-vertical: 1;
-        scrollbar-gutter: stable;  /* cards are laid out once, at their final width */
-    }
-    /* The highlight of every column is drawn as a plain card; the cursor's column
-       draws its highlighted card with one of these (see ``render_line``). */
-    StageColumn > .option-list--option-highlighted {
-        background: transparent;
-        color: $foreground;
-        text-style: none;
-    }
-    StageColumn > .stage-column--cursor-blurred {
-        background: $block-cursor-blurred-background;
-    }
-    StageColumn > .stage-column--cursor {
-        background: $block-cursor-background;
-        color: $block-cursor-foreground;
-    }
-    StageColumn > .option-list--option { padding: 0 0 0 0; }
-    """
-
-    class CardHighlighted(Message):
-        def __init__(self, column: StageColumn, item_id: str | None) -> None:
-            super().__init__()
-            self.column = column
-            self.item_id = item_id
-
-    class CardChosen(Message):
-        def __init__(self, column: StageColumn, item_id: str) -> None:
-            super().__init__()
-            self.column = column
-            self.item_id = item_id
+class StageColumn:
+    """The cards of one stage, its highlighted card and how far it is scrolled."""
 
     def __init__(self, stage: Stage) -> None:
-        super().__init__(id=f"col-{stage.value}", classes="stage-column")
         self.stage = stage
+        self.board: BoardColumns | None = None
         self._ids: list[str] = []
         self._cards: dict[str, Item] = {}
-        self._cursor = ""  # "", or the component class the highlighted card is drawn with
-        self._built_width = 0  # the width the cards were cut to
+        self._highlighted: int | None = None
+        self.top = 0  # first line shown (cards and dividers counted in lines)
         self._frame = 0
-        self.border_title = column_title(stage, 0)
+        # item id -> (width, spinner frame, the card's lines): what was last drawn
+        self._lines: dict[str, tuple[int, int, list[list[Segment]]]] = {}
+        self._heights: dict[str, int] = {}  # item id -> lines, at _heights_width
+        self._heights_width = 0
+
+    @property
+    def id(self) -> str:
+        return f"col-{self.stage.value}"
 
     @property
     def item_ids(self) -> Sequence[str]:
         return self._ids
 
     @property
+    def highlighted(self) -> int | None:
+        return self._highlighted
+
+    @highlighted.setter
+    def highlighted(self, index: int | None) -> None:
+        if index is not None:
+            index = max(0, min(index, len(self._ids) - 1)) if self._ids else None
+        if index == self._highlighted:
+            return
+        self._highlighted = index
+        if self.board is not None:
+            self.board.highlight_moved(self)
+
+    @property
     def selected_id(self) -> str | None:
-        if self.highlighted is None or not self._ids:
+        if self._highlighted is None or not self._ids:
             return None
-        return self._ids[min(self.highlighted, len(self._ids) - 1)]
-
-    def _width(self) -> int:
-        """The cards' width: the column's, or a guess before the first layout."""
-        return self.scrollable_content_region.width or 12
-
-    def on_resize(self) -> None:
-        """Cards are cut to the column's width: cut them again when it changes."""
-        if self._ids and self._width() != self._built_width:
-            items = [self._cards[i] for i in self._ids]
-            self._ids = []
-            self.set_items(items, self._frame)
+        return self._ids[min(self._highlighted, len(self._ids) - 1)]
 
     def set_items(self, items: Iterable[Item], frame: int = 0) -> None:
-        """Show exactly ``items``; cards that did not change are not re-rendered."""
+        """Show exactly ``items``; cards that did not change keep their rendering."""
         items = list(items)
-        ids = [i.id for i in items]
         keep = self.selected_id
-        if ids == self._ids:
-            for index, item in enumerate(items):
-                if self._cards.get(item.id) != item or item.running:
-                    self.replace_option_prompt_at_index(index, self._render(item, frame))
-                self._cards[item.id] = item
-            return
-        width = self._built_width = self._width()
+        ids = [i.id for i in items]
         self._frame = frame
-        options: list[Option | None] = []
-        for i in items:
-            options += [Option(card_text(i, frame=frame, width=width), id=i.id), None]
-        self.set_options(options[:-1])
-        self._ids = ids
+        for item in items:
+            if self._cards.get(item.id) != item or item.running:
+                self._lines.pop(item.id, None)
+                self._heights.pop(item.id, None)
         self._cards = {i.id: i for i in items}
-        self._show_title()
-        if keep in ids:
-            self.highlighted = ids.index(keep)
+        self._lines = {k: v for k, v in self._lines.items() if k in self._cards}
+        self._heights = {k: v for k, v in self._heights.items() if k in self._cards}
+        changed = ids != self._ids
+        self._ids = ids
+        if keep in self._cards:
+            self._highlighted = ids.index(keep)
         elif ids:
-            self.highlighted = min(self.highlighted or 0, len(ids) - 1)
-
-    def show_cursor(self, current: bool, focused: bool) -> None:
-        """Draw the cursor here or not, without a CSS class change.
-
-        A class change restyles the column and its scrollbars and can re-lay out the
-        screen; this repaints the highlighted card's lines and the title only.
-        """
-        cursor = (
-            ("stage-column--cursor" if focused else "stage-column--cursor-blurred")
-            if current
-            else ""
-        )
-        if cursor == self._cursor:
-            return
-        title_changes = bool(cursor) != bool(self._cursor)
-        self._cursor = cursor
-        if title_changes:
-            self._show_title()  # repaints the whole column
-        elif self.highlighted is not None and self.is_mounted:
-            self._update_lines()
-            line = self._index_to_line.get(self.highlighted)
-            if line is not None:
-                height = self._heights[self.highlighted]
-                self.refresh_lines(line - self.scroll_offset.y, height)
-
-    def _show_title(self) -> None:
-        title = column_title(self.stage, len(self._ids))
-        self.border_title = f"[$accent]{title}[/]" if self._cursor else title
-
-    def render_line(self, y: int) -> Strip:
-        cursor = self._cursor
-        highlighted = self.highlighted
-        if cursor and highlighted is not None:
-            try:
-                index, offset = self._lines[self.scroll_offset.y + y]
-            except IndexError:
-                index = -1
-            if index == highlighted:
-                style = self.get_visual_style("option-list--option", cursor)
-                strips = self._get_option_render(self.options[index], style)
-                if offset < len(strips):
-                    return strips[offset]
-        return super().render_line(y)
-
-    def _render(self, item: Item, frame: int) -> object:
-        return card_text(item, frame=frame, width=self._width())
+            self._highlighted = min(self._highlighted or 0, len(ids) - 1)
+        else:
+            self._highlighted = None
+        if self.board is not None:
+            self.board.column_changed(self, changed)
 
     def tick(self, frame: int) -> None:
         """Advance the spinner of running cards only."""
-        for index, item_id in enumerate(self._ids):
-            item = self._cards[item_id]
-            if item.running:
-                self.replace_option_prompt_at_index(index, self._render(item, frame))
+        self._frame = frame
+        running = [i for i in self._ids if self._cards[i].running]
+        for item_id in running:
+            self._lines.pop(item_id, None)
+        if running and self.board is not None:
+            self.board.column_changed(self, False)
 
     def select_id(self, item_id: str) -> bool:
-        if item_id in self._ids:
+        if item_id in self._cards:
             self.highlighted = self._ids.index(item_id)
             return True
         return False
 
-    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
-        event.stop()
-        self.post_message(self.CardHighlighted(self, event.option.id))
+    # --- layout of the cards, in lines ------------------------------------------------
+    # Heights are found by rendering a card, so they are found lazily: walking from
+    # the top stops at the last line wanted, and a card never scrolled to is never
+    # rendered (the first frame renders only what it shows).
 
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        event.stop()  # a click: the board makes this column current and opens the card
-        if event.option.id:
-            self.post_message(self.CardChosen(self, event.option.id))
+    def card(self, item_id: str, width: int) -> list[list[Segment]]:
+        """The card's lines as segments, cut to ``width``; rendered on first sight only."""
+        item = self._cards[item_id]
+        frame = self._frame if item.running else 0
+        cached = self._lines.get(item_id)
+        if cached is not None and cached[0] == width and cached[1] == frame:
+            return cached[2]
+        text = card_text(item, frame=frame, width=width)
+        lines = [list(line.render(_CONSOLE)) for line in text.split("\n")]
+        self._lines[item_id] = (width, frame, lines)
+        return lines
+
+    def walk(self, width: int) -> Iterator[tuple[int, int, int]]:
+        """(index, first line, height) of each card from the top; a divider line
+        follows every card but the last. Heights are computed, not rendered."""
+        if self._heights_width != width:
+            self._heights, self._heights_width = {}, width
+        heights = self._heights
+        line = 0
+        for index, item_id in enumerate(self._ids):
+            height = heights.get(item_id)
+            if height is None:
+                height = heights[item_id] = card_height(self._cards[item_id], width)
+            yield index, line, height
+            line += height + 1
+
+    def reveal(self, width: int, height: int) -> None:
+        """Scroll so the highlighted card is in view (all of it, when it fits)."""
+        if self._highlighted is None or height <= 0:
+            self.top = 0
+            return
+        for index, first, size in self.walk(width):
+            if index == self._highlighted:
+                if first < self.top:
+                    self.top = first
+                elif first + size > self.top + height:
+                    self.top = max(0, first + size - height)
+                return
+
+    def line_at(self, row: int, width: int) -> tuple[str, int, int]:
+        """What is on line ``row``: ("card", index, line in it), ("divider", index
+        of the card above, 0) or ("end", 0, 0)."""
+        for index, first, size in self.walk(width):
+            if row < first + size:
+                return ("card", index, row - first) if row >= first else ("end", 0, 0)
+            if row == first + size and index < len(self._ids) - 1:
+                return "divider", index, 0
+        return "end", 0, 0
+
+    def beyond(self, width: int, height: int) -> tuple[int, int]:
+        """How many cards are wholly above the view, and how many start below it."""
+        above = 0
+        for index, first, size in self.walk(width):
+            if first >= self.top + height:
+                return above, len(self._ids) - index
+            if first + size <= self.top:
+                above += 1
+        return above, 0
 
 
-class BoardColumns(Horizontal, can_focus=True):
-    """The eight columns as one focusable widget.
+class BoardColumns(Widget, can_focus=True):
+    """The span ruler and the eight columns, and the keys that move the cursor."""
 
-    Moving between columns moves where the cursor is drawn, not focus nor a CSS
-    class: in Textual a focus change restyles every ancestor (``:focus-within``)
-    and a class change restyles the column and its scrollbars, and either can
-    re-lay out the screen, which made each column move cost a full repaint.
-    """
-
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("down,j", "cursor(1)", "Down", show=False),
         Binding("up,k", "cursor(-1)", "Up", show=False),
         Binding("pagedown", "page(1)", "Page down", show=False),
@@ -216,8 +197,37 @@ class BoardColumns(Horizontal, can_focus=True):
         Binding("enter", "choose", "Details", show=False),
     ]
 
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "board--border",
+        "board--title",
+        "board--title-current",
+        "board--divider",
+        "board--more",
+        "board--cursor",
+        "board--cursor-blurred",
+        "board--span-ci",
+        "board--span-cdel",
+        "board--span-cdep",
+    }
+
     DEFAULT_CSS = """
-    BoardColumns { height: 1fr; }
+    BoardColumns {
+        height: 1fr;
+        background: $surface;
+        & > .board--border { color: $panel-lighten-2; }
+        & > .board--title { color: $text-muted; text-style: bold; }
+        & > .board--title-current { color: $accent; text-style: bold; }
+        & > .board--divider { color: $panel-lighten-1; }
+        & > .board--more { color: $text-muted; }
+        & > .board--cursor-blurred { background: $block-cursor-blurred-background; }
+        & > .board--cursor {
+            background: $block-cursor-background;
+            color: $block-cursor-foreground;
+        }
+        & > .board--span-ci { color: $accent; background: $accent 15%; text-style: bold; }
+        & > .board--span-cdel { color: $success; background: $success 15%; text-style: bold; }
+        & > .board--span-cdep { color: $warning; background: $warning 15%; text-style: bold; }
+    }
     """
 
     class CardHighlighted(Message):
@@ -233,10 +243,14 @@ class BoardColumns(Horizontal, can_focus=True):
             self.item_id = item_id
 
     def __init__(self, columns: Sequence[StageColumn], **kwargs: str) -> None:
-        super().__init__(*columns, **kwargs)  # type: ignore[arg-type]
+        super().__init__(**kwargs)  # type: ignore[arg-type]
         self.stage_columns = list(columns)
+        for column in self.stage_columns:
+            column.board = self
         self.current = self.stage_columns[0]
-        self.current.show_cursor(True, focused=False)
+        self.first_shown = 0  # leftmost column on screen when they do not all fit
+
+    # --- the cursor ---------------------------------------------------------------------
 
     @property
     def selected_id(self) -> str | None:
@@ -244,9 +258,10 @@ class BoardColumns(Horizontal, can_focus=True):
 
     def make_current(self, column: StageColumn, row: int | None = None) -> None:
         if column is not self.current:
-            self.current.show_cursor(False, focused=False)
-            column.show_cursor(True, focused=self.has_focus)
-            self.current = column
+            previous, self.current = self.current, column
+            self._show_column(column)
+            self._refresh_column(previous)
+            self._refresh_column(column)
         if row is not None and column.item_ids:
             column.highlighted = max(0, min(row, len(column.item_ids) - 1))
         self.post_message(self.CardHighlighted(column.selected_id))
@@ -258,87 +273,237 @@ class BoardColumns(Horizontal, can_focus=True):
                 return True
         return False
 
+    def highlight_moved(self, column: StageColumn) -> None:
+        """A column's highlight changed: keep it in view, repaint, say so if current."""
+        self._reveal(column)
+        self._refresh_column(column)
+        if column is self.current:
+            self.post_message(self.CardHighlighted(column.selected_id))
+
+    def column_changed(self, column: StageColumn, ids_changed: bool) -> None:
+        if ids_changed:
+            self._reveal(column)
+        self._refresh_column(column)
+
     def on_focus(self) -> None:
-        self.current.show_cursor(True, focused=True)
+        self._refresh_column(self.current)
 
     def on_blur(self) -> None:
-        self.current.show_cursor(True, focused=False)
+        self._refresh_column(self.current)
+
+    def on_resize(self) -> None:
+        self._show_column(self.current)
+        for column in self.stage_columns:
+            self._reveal(column)
 
     def action_cursor(self, delta: int) -> None:
-        if delta > 0:
-            self.current.action_cursor_down()
-        else:
-            self.current.action_cursor_up()
+        column = self.current
+        if column.item_ids:
+            index = column.highlighted if column.highlighted is not None else -delta
+            column.highlighted = index + delta
 
     def action_page(self, delta: int) -> None:
-        if delta > 0:
-            self.current.action_page_down()
-        else:
-            self.current.action_page_up()
+        """Move by about a screenful of lines, to the card nearest that line."""
+        column = self.current
+        if not column.item_ids:
+            return
+        width, height = self._inner_size(column)
+        starts = [first for _, first, _ in column.walk(width)]
+        index = column.highlighted or 0
+        target = starts[index] + delta * max(1, height - 1)
+        nearest = min(range(len(starts)), key=lambda i: abs(starts[i] - target))
+        if nearest == index:
+            nearest = index + delta
+        column.highlighted = nearest
 
     def action_edge(self, end: int) -> None:
-        if end:
-            self.current.action_last()
-        else:
-            self.current.action_first()
+        column = self.current
+        if column.item_ids:
+            column.highlighted = len(column.item_ids) - 1 if end else 0
 
     def action_column(self, delta: int) -> None:
         index = self.stage_columns.index(self.current)
         target = self.stage_columns[max(0, min(len(self.stage_columns) - 1, index + delta))]
         self.make_current(target, self.current.highlighted or 0)
-        # Scroll sideways only when the board is wider than the screen (a scroll re-lays out).
-        area = self.parent.parent if self.parent is not None else None  # #board-inner's area
-        if area is not None and not area.region.contains_region(target.region):
-            target.scroll_visible(animate=False)
 
     def action_choose(self) -> None:
         if self.selected_id:
             self.post_message(self.CardChosen(self.selected_id))
 
-    def on_stage_column_card_highlighted(self, event: StageColumn.CardHighlighted) -> None:
-        event.stop()
-        if event.column is self.current:  # others are refilled in the background
-            self.post_message(self.CardHighlighted(event.item_id))
-
-    def on_stage_column_card_chosen(self, event: StageColumn.CardChosen) -> None:
-        event.stop()  # a mouse click on a card
-        self.make_current(event.column)
+    def on_click(self, event: events.Click) -> None:
+        """A click on a card makes its column current and opens it."""
+        hit = self._column_at(event.x)
+        if hit is None or event.y <= RULER:
+            return
+        column, width = hit
+        what, index, _ = column.line_at(event.y - RULER - 1 + column.top, width)
         self.focus()
-        self.post_message(self.CardChosen(event.item_id))
+        if what != "card":
+            self.make_current(column)
+            return
+        self.make_current(column, index)
+        if column.selected_id:
+            self.post_message(self.CardChosen(column.selected_id))
+
+    # --- geometry -----------------------------------------------------------------------
+
+    def _shown_count(self) -> int:
+        return max(1, min(len(self.stage_columns), self.size.width // MIN_WIDTH))
+
+    def _show_column(self, column: StageColumn) -> None:
+        """Slide the window of columns so ``column`` is in it (narrow terminals)."""
+        count = self._shown_count()
+        index = self.stage_columns.index(column)
+        first = self.first_shown
+        if index < first:
+            first = index
+        elif index >= first + count:
+            first = index - count + 1
+        first = max(0, min(first, len(self.stage_columns) - count))
+        if first != self.first_shown:
+            self.first_shown = first
+            self.refresh()
+
+    def _columns_shown(self) -> list[tuple[StageColumn, int, int]]:
+        """(column, x, outer width) of each column on screen."""
+        count = self._shown_count()
+        total = self.size.width
+        base, extra = divmod(total, count)
+        out = []
+        x = 0
+        for offset in range(count):
+            width = base + (1 if offset < extra else 0)
+            out.append((self.stage_columns[self.first_shown + offset], x, width))
+            x += width
+        return out
+
+    def _inner_size(self, column: StageColumn) -> tuple[int, int]:
+        """The card area of ``column``: width inside its border, height below the ruler."""
+        height = max(0, self.size.height - RULER - 2)
+        for shown, _, width in self._columns_shown():
+            if shown is column:
+                return max(1, width - 2), height
+        base = self.size.width // self._shown_count()
+        return max(1, base - 2), height
+
+    def _column_at(self, x: int) -> tuple[StageColumn, int] | None:
+        """The column at ``x`` and the width of its cards."""
+        for column, left, width in self._columns_shown():
+            if left <= x < left + width:
+                return column, max(1, width - 2)
+        return None
+
+    def _reveal(self, column: StageColumn) -> None:
+        if self.size.height:
+            column.reveal(*self._inner_size(column))
+
+    def _refresh_column(self, column: StageColumn) -> None:
+        for shown, x, width in self._columns_shown():
+            if shown is column:
+                self.refresh(Region(x, RULER, width, max(0, self.size.height - RULER)))
+                return
+
+    # --- drawing ------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        if y < RULER:
+            return self._ruler_line(y, width)
+        segments: list[Segment] = []
+        for column, _, outer in self._columns_shown():
+            segments.extend(self._column_line(column, y - RULER, outer))
+        return Strip(segments, width)
+
+    def _style(self, name: str) -> Style:
+        return self.get_component_rich_style(name)
+
+    def _column_line(self, column: StageColumn, row: int, outer: int) -> list[Segment]:
+        """Line ``row`` of a column box ``outer`` cells wide (border included)."""
+        border = self._style("board--border")
+        inner = max(1, outer - 2)
+        last = self.size.height - RULER - 1
+        if row == 0:
+            return self._top_border(column, inner, border)
+        if row >= last:
+            return self._bottom_border(column, inner, border)
+        what, index, offset = column.line_at(column.top + row - 1, inner)
+        if what == "card":
+            body = self._card_line(column, index, offset, inner)
+        elif what == "divider":
+            body = [Segment("─" * inner, self._style("board--divider"))]
+        else:
+            body = [Segment(" " * inner, self._style("board--border"))]
+        return [Segment("│", border), *body, Segment("│", border)]
+
+    def _card_line(self, column: StageColumn, index: int, offset: int, inner: int) -> list[Segment]:
+        item_id = column.item_ids[index]
+        lines = column.card(item_id, inner)
+        segments = lines[offset] if offset < len(lines) else []
+        segments = Segment.adjust_line_length(segments, inner)  # exactly the column's width
+        if column is self.current and index == column.highlighted:
+            name = "board--cursor" if self.has_focus else "board--cursor-blurred"
+            base = self._style(name)  # under the card's own colours, as OptionList does
+        else:
+            base = self.rich_style
+        return list(Segment.apply_style(segments, style=base))
+
+    def _top_border(self, column: StageColumn, inner: int, border: Style) -> list[Segment]:
+        title = f" {column_title(column.stage, len(column.item_ids))} "[: max(0, inner - 1)]
+        style = self._style("board--title-current" if column is self.current else "board--title")
+        return [
+            Segment("╭─", border),
+            Segment(title, style),
+            Segment("─" * max(0, inner - 1 - len(title)), border),
+            Segment("╮", border),
+        ]
+
+    def _bottom_border(self, column: StageColumn, inner: int, border: Style) -> list[Segment]:
+        """The box's bottom, saying how many cards are out of view below (or above)."""
+        above, below = column.beyond(inner, max(0, self.size.height - RULER - 2))
+        note = f" ↓ {below} more " if below else (f" ↑ {above} more " if above else "")
+        note = note[: max(0, inner - 1)]
+        return [
+            Segment("╰─", border),
+            Segment(note, self._style("board--more")),
+            Segment("─" * max(0, inner - 1 - len(note)), border),
+            Segment("╯", border),
+        ]
+
+    def _ruler_line(self, y: int, width: int) -> Strip:
+        """Row 0: Integration and Deployment; row 1: Delivery, over their columns."""
+        shown = self._columns_shown()
+        spans = [SPANS[1], SPANS[2]] if y == 0 else [SPANS[0]]
+        classes = {
+            SPANS[0].name: "board--span-cdel",
+            SPANS[1].name: "board--span-ci",
+            SPANS[2].name: "board--span-cdep",
+        }
+        segments: list[Segment] = []
+        x = 0
+        for span in spans:
+            cells = [(left, w) for c, left, w in shown if c.stage in span.stages]
+            if not cells:
+                continue
+            left = cells[0][0]
+            right = cells[-1][0] + cells[-1][1]
+            if left > x:
+                segments.append(Segment(" " * (left - x)))
+            label = f"◂ {span.name} ▸"
+            if not any(c.stage is span.first for c, _, _ in shown):
+                label = f"… {span.name} ▸"
+            label = label[: right - left]
+            pad = right - left - len(label)
+            style = self._style(classes[span.name])
+            fill = Style(bgcolor=style.bgcolor)  # its own segment: SVG viewers keep it
+            segments += [
+                Segment(" " * (pad // 2), fill),
+                Segment(label, style),
+                Segment(" " * (pad - pad // 2), fill),
+            ]
+            x = right
+        if x < width:
+            segments.append(Segment(" " * (width - x)))
+        return Strip(segments, width)
 
 
-class SpanRuler(Static):
-    """The three continuous practices drawn over the columns they span."""
-
-    DEFAULT_CSS = """
-    SpanRuler { height: 2; width: 100%; layout: vertical; }
-    SpanRuler Horizontal { height: 1; }
-    SpanRuler .span { height: 1; content-align: center middle; text-style: bold; }
-    SpanRuler .span-ci { color: $accent; background: $accent 15%; }
-    SpanRuler .span-cdel { color: $success; background: $success 15%; }
-    SpanRuler .span-cdep { color: $warning; background: $warning 15%; }
-    SpanRuler .gap { height: 1; }
-    """
-
-    def compose(self) -> ComposeResult:
-        n = len(ORDER)
-        ci, cdel, cdep = SPANS[1], SPANS[0], SPANS[2]
-        with Horizontal():
-            yield _span(ci.name, len(ci.stages), "span-ci")
-            yield _gap(cdep.first.position - len(ci.stages))
-            yield _span(cdep.name, len(cdep.stages), "span-cdep")
-        with Horizontal():
-            yield _span(cdel.name, len(cdel.stages), "span-cdel")
-            yield _gap(n - len(cdel.stages))
-
-
-def _span(name: str, columns: int, cls: str) -> Static:
-    s = Static(f"◂ {name} ▸", classes=f"span {cls}")
-    s.styles.width = f"{columns}fr"
-    return s
-
-
-def _gap(columns: int) -> Static:
-    s = Static("", classes="gap")
-    s.styles.width = f"{max(columns, 0)}fr" if columns else 0
-    return s
+__all__ = ["ORDER", "BoardColumns", "StageColumn"]

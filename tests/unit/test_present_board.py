@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rich.text import Text
 
 from lifecycle.items import Item, Kind, RunState, StageState
 from lifecycle.stages import Stage
-from widgets.present_board import card_text, pack, title_lines
+from widgets.present_board import card_height, card_text, pack, title_lines
 
 
 def lines_of(text: Text) -> list[str]:
@@ -62,3 +64,32 @@ def test_a_failed_card_keeps_its_version_and_env_on_lines_of_their_own():
         "1.0.0",
         "@staging",
     ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    title=st.text(max_size=80),
+    width=st.integers(min_value=1, max_value=40),
+    breaking=st.booleans(),
+    kind=st.sampled_from(list(Kind)),
+    stage=st.sampled_from(list(Stage)),
+    state=st.sampled_from(list(RunState)),
+    version=st.one_of(st.none(), st.from_regex(r"\A[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\Z")),
+    env=st.one_of(st.none(), st.from_regex(r"\A[a-z][a-z0-9-]{0,20}\Z")),
+)
+def test_card_height_is_the_number_of_lines_card_text_gives(
+    title, width, breaking, kind, stage, state, version, env
+):
+    item = Item(
+        id="SD-42",
+        title=title,
+        kind=kind,
+        breaking=breaking,
+        stage=stage,
+        states={stage: StageState(state=state)},
+        version=version,
+        env=env,
+    )
+    card = card_text(item, width=width)
+    assert card_height(item, width) == len(lines_of(card))
+    assert all(Text(line).cell_len <= max(width, 4) for line in lines_of(card))
