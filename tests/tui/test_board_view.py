@@ -1,0 +1,93 @@
+"""The board widget on its own: what is out of view is counted, the cursor is kept
+in view, narrow terminals slide the columns, clicks choose cards."""
+
+from __future__ import annotations
+
+from host import PaneApp
+
+from lifecycle.items import Item
+from lifecycle.stages import ORDER, Stage
+from widgets.board import BoardColumns, StageColumn
+
+
+def make_board() -> tuple[BoardColumns, dict[Stage, StageColumn]]:
+    columns = {s: StageColumn(s) for s in ORDER}
+    board = BoardColumns(list(columns.values()), id="columns")
+    return board, columns
+
+
+def fill(columns: dict[Stage, StageColumn], plan: int, code: int = 1) -> None:
+    columns[Stage.PLAN].set_items(Item(id=f"SD-{i}", title=f"Plan item {i}") for i in range(plan))
+    columns[Stage.CODE].set_items(
+        Item(id=f"SD-{100 + i}", title="Code item", stage=Stage.CODE) for i in range(code)
+    )
+
+
+def lines(board: BoardColumns) -> list[str]:
+    return [board.render_line(y).text for y in range(board.size.height)]
+
+
+async def test_the_bottom_border_counts_the_cards_out_of_view() -> None:
+    board, columns = make_board()
+    app = PaneApp(board, lambda _: fill(columns, 40))
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+        plan = columns[Stage.PLAN]
+        plan.highlighted = 0
+        await pilot.pause()
+        bottom = lines(board)[-1]
+        shown = sum(1 for line in lines(board) if line.startswith("│SD-"))
+        assert f"↓ {40 - shown} more" in bottom
+        await pilot.press("end")
+        assert plan.selected_id == "SD-39"
+        text = lines(board)
+        assert any(line.startswith("│SD-39") for line in text)  # the cursor's card is in view
+        assert "↑ " in text[-1] and "more" in text[-1]
+
+
+async def test_a_narrow_board_slides_to_keep_the_cursors_column_in_view() -> None:
+    board, columns = make_board()
+    app = PaneApp(board, lambda _: fill(columns, 3))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert "Plan" in lines(board)[2] and "Monitor" not in lines(board)[2]
+        for _ in range(7):
+            await pilot.press("l")
+        assert board.current is columns[Stage.MONITOR]
+        header = lines(board)[2]
+        assert "Monitor" in header and "Plan" not in header
+        assert all(len(line) == 80 for line in lines(board))  # nothing overlaps or spills
+
+
+async def test_a_click_on_a_card_makes_it_current_and_chooses_it() -> None:
+    board, columns = make_board()
+    chosen: list[str] = []
+
+    class Host(PaneApp):
+        def on_board_columns_card_chosen(self, event: BoardColumns.CardChosen) -> None:
+            chosen.append(event.item_id)
+
+    app = Host(board, lambda _: fill(columns, 3))
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+        width = 120 // 8
+        await pilot.click(BoardColumns, offset=(width + 2, 4))  # Code's first card
+        await pilot.pause()
+        assert board.current is columns[Stage.CODE]
+        assert chosen == ["SD-100"]
+
+
+async def test_every_line_is_exactly_as_wide_as_the_board_with_wide_titles() -> None:
+    board, columns = make_board()
+
+    def setup(_: object) -> None:
+        columns[Stage.PLAN].set_items(
+            [Item(id="SD-1", title="発表の準備をする長いタイトル 🚀🚀🚀 and more words")]
+        )
+
+    app = PaneApp(board, setup)
+    async with app.run_test(size=(100, 20)) as pilot:
+        await pilot.pause()
+        from rich.text import Text
+
+        assert all(Text(line).cell_len == 100 for line in lines(board))
