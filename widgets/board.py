@@ -79,19 +79,21 @@ class StageColumn:
         return self._ids[min(self._highlighted, len(self._ids) - 1)]
 
     def set_items(self, items: Iterable[Item], frame: int = 0) -> None:
-        """Show exactly ``items``; cards that did not change keep their rendering."""
+        """Show exactly ``items``; cards that did not change keep their rendering,
+        and a column where nothing changed is not repainted."""
         items = list(items)
         keep = self.selected_id
         ids = [i.id for i in items]
         self._frame = frame
-        for item in items:
-            if self._cards.get(item.id) != item or item.running:
-                self._lines.pop(item.id, None)
-                self._heights.pop(item.id, None)
-        self._cards = {i.id: i for i in items}
-        self._lines = {k: v for k, v in self._lines.items() if k in self._cards}
-        self._heights = {k: v for k, v in self._heights.items() if k in self._cards}
+        stale = [i.id for i in items if self._cards.get(i.id) != i or i.running]
+        for item_id in stale:
+            self._lines.pop(item_id, None)
+            self._heights.pop(item_id, None)
         changed = ids != self._ids
+        self._cards = {i.id: i for i in items}
+        if changed:
+            self._lines = {k: v for k, v in self._lines.items() if k in self._cards}
+            self._heights = {k: v for k, v in self._heights.items() if k in self._cards}
         self._ids = ids
         if keep in self._cards:
             self._highlighted = ids.index(keep)
@@ -99,7 +101,7 @@ class StageColumn:
             self._highlighted = min(self._highlighted or 0, len(ids) - 1)
         else:
             self._highlighted = None
-        if self.board is not None:
+        if (changed or stale) and self.board is not None:
             self.board.column_changed(self, changed)
 
     def tick(self, frame: int) -> None:
