@@ -20,6 +20,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.binding import Binding, BindingType
+from textual.color import Color
 from textual.geometry import Region
 from textual.message import Message
 from textual.strip import Strip
@@ -199,37 +200,11 @@ class BoardColumns(Widget, can_focus=True):
         Binding("enter", "choose", "Details", show=False),
     ]
 
-    COMPONENT_CLASSES: ClassVar[set[str]] = {
-        "board--border",
-        "board--title",
-        "board--title-current",
-        "board--divider",
-        "board--more",
-        "board--cursor",
-        "board--cursor-blurred",
-        "board--span-ci",
-        "board--span-cdel",
-        "board--span-cdep",
-    }
-
+    # Colours come from the theme's variables, not from component classes: each
+    # component class is one more node for Textual to style, and ten of them made
+    # this widget's styling cost more than drawing it.
     DEFAULT_CSS = """
-    BoardColumns {
-        height: 1fr;
-        background: $surface;
-        & > .board--border { color: $panel-lighten-2; }
-        & > .board--title { color: $text-muted; text-style: bold; }
-        & > .board--title-current { color: $accent; text-style: bold; }
-        & > .board--divider { color: $panel-lighten-1; }
-        & > .board--more { color: $text-muted; }
-        & > .board--cursor-blurred { background: $block-cursor-blurred-background; }
-        & > .board--cursor {
-            background: $block-cursor-background;
-            color: $block-cursor-foreground;
-        }
-        & > .board--span-ci { color: $accent; background: $accent 15%; text-style: bold; }
-        & > .board--span-cdel { color: $success; background: $success 15%; text-style: bold; }
-        & > .board--span-cdep { color: $warning; background: $warning 15%; text-style: bold; }
-    }
+    BoardColumns { height: 1fr; background: $surface; }
     """
 
     class CardHighlighted(Message):
@@ -416,8 +391,14 @@ class BoardColumns(Widget, can_focus=True):
             segments.extend(self._column_line(column, y - RULER, outer))
         return Strip(segments, width)
 
+    _palette: tuple[str, dict[str, Style]] | None = None
+
     def _style(self, name: str) -> Style:
-        return self.get_component_rich_style(name)
+        """A style of the board's parts, made from the current theme's variables."""
+        theme = self.app.theme
+        if self._palette is None or self._palette[0] != theme:
+            self._palette = (theme, board_palette(self.app.get_css_variables()))
+        return self._palette[1][name]
 
     def _column_line(self, column: StageColumn, row: int, outer: int) -> list[Segment]:
         """Line ``row`` of a column box ``outer`` cells wide (border included)."""
@@ -446,7 +427,7 @@ class BoardColumns(Widget, can_focus=True):
             name = "board--cursor" if self.has_focus else "board--cursor-blurred"
             base = self._style(name)  # under the card's own colours, as OptionList does
         else:
-            base = self.rich_style
+            base = self._style("base")
         return list(Segment.apply_style(segments, style=base))
 
     def _top_border(self, column: StageColumn, inner: int, border: Style) -> list[Segment]:
@@ -506,6 +487,41 @@ class BoardColumns(Widget, can_focus=True):
         if x < width:
             segments.append(Segment(" " * (width - x)))
         return Strip(segments, width)
+
+
+def board_palette(variables: dict[str, str]) -> dict[str, Style]:
+    """The board's styles from a theme's CSS variables (``$surface``, ``$accent``...),
+    blended over the board's background the way Textual blends them."""
+    surface = Color.parse(variables["surface"])
+
+    def colour(name: str, under: Color = surface) -> Color:
+        value = variables.get(name, "")
+        if value.startswith("auto"):  # "auto 60%": contrasting text at that opacity
+            parts = value.split()
+            alpha = float(parts[1].rstrip("%")) / 100 if len(parts) > 1 else 1.0
+            return under + under.get_contrast_text(alpha)
+        return under + Color.parse(value or "magenta")
+
+    def style(fg: Color, bg: Color = surface, bold: bool = False) -> Style:
+        return Style(color=fg.rich_color, bgcolor=bg.rich_color, bold=bold)
+
+    foreground = colour("foreground")
+    cursor_bg = colour("block-cursor-background")
+    blurred_bg = colour("block-cursor-blurred-background")
+    out = {
+        "base": style(foreground),
+        "board--border": style(colour("panel-lighten-2")),
+        "board--title": style(colour("text-muted"), bold=True),
+        "board--title-current": style(colour("accent"), bold=True),
+        "board--divider": style(colour("panel-lighten-1")),
+        "board--more": style(colour("text-muted")),
+        "board--cursor": style(colour("block-cursor-foreground", cursor_bg), cursor_bg, True),
+        "board--cursor-blurred": style(foreground, blurred_bg),
+    }
+    for span, name in (("ci", "accent"), ("cdel", "success"), ("cdep", "warning")):
+        hue = Color.parse(variables.get(name, "magenta"))
+        out[f"board--span-{span}"] = style(hue, surface + hue.with_alpha(0.15), bold=True)
+    return out
 
 
 __all__ = ["ORDER", "BoardColumns", "StageColumn"]
