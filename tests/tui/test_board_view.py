@@ -91,3 +91,18 @@ async def test_every_line_is_exactly_as_wide_as_the_board_with_wide_titles() -> 
         from rich.text import Text
 
         assert all(Text(line).cell_len == 100 for line in lines(board))
+
+
+async def test_the_board_takes_its_colours_from_the_current_theme() -> None:
+    board, columns = make_board()
+    app = PaneApp(board, lambda _: fill(columns, 3))
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+        dark = board.render_line(5)
+        app.theme = "textual-light"
+        await pilot.pause()
+        light = board.render_line(5)
+        assert dark.text == light.text
+        dark_bg = {s.style.bgcolor for s in dark if s.style and s.style.bgcolor}
+        light_bg = {s.style.bgcolor for s in light if s.style and s.style.bgcolor}
+        assert dark_bg and light_bg and dark_bg.isdisjoint(light_bg)
