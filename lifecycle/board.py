@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
-
-import yaml
+from functools import cache
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from lifecycle.items import (
     Item,
@@ -29,10 +28,32 @@ from lifecycle.stages import ORDER, Stage
 SCHEMA = 1
 _TOP_KEYS = ("schema", "next_id", "items")
 
-# Reading uses libyaml when present (~10x faster). Writing always uses the pure
-# Python emitter: libyaml's escapes emoji and quotes some keys differently, and
-# the file must read the same on every machine.
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+if TYPE_CHECKING:
+    import yaml
+
+
+# PyYAML is imported when a file is read or written, not with this module: the
+# board opens from its cache (lifecycle.store) without it.
+@cache
+def _loader() -> Any:
+    """libyaml's loader when present (~10x faster than the pure Python one)."""
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@cache
+def _dumper() -> Any:
+    """The pure Python emitter, always: libyaml escapes emoji and quotes some keys
+    differently, and the file must read the same on every machine."""
+    import yaml
+
+    class Dumper(yaml.SafeDumper):
+        def ignore_aliases(self, data: Any) -> bool:
+            return True  # never &id001 anchors: every value is written out in full
+
+    Dumper.add_representer(str, _represent_str)
+    return Dumper
 
 
 class BoardError(Exception):
@@ -139,11 +160,6 @@ class Board:
 # --- YAML text -----------------------------------------------------------------
 
 
-class _Dumper(yaml.SafeDumper):
-    def ignore_aliases(self, data: Any) -> bool:
-        return True  # never &id001 anchors: every value is written out in full
-
-
 def _represent_str(dumper: Any, data: str) -> Any:
     style: str | None = None
     if any(c in data for c in "\x85\u2028\u2029"):
@@ -151,9 +167,6 @@ def _represent_str(dumper: Any, data: str) -> Any:
     elif "\n" in data and "\r" not in data:
         style = "|"  # readable multi-line bodies; the emitter falls back if it must
     return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
-
-
-_Dumper.add_representer(str, _represent_str)
 
 
 def dump_board(board: Board, name: str = "board.yaml") -> str:
@@ -173,10 +186,12 @@ def dump_board(board: Board, name: str = "board.yaml") -> str:
         "next_id": board.next_id,
         "items": [i.to_dict() for i in sorted(board.items, key=lambda i: i.number)],
     }
+    import yaml
+
     try:
         text: str = yaml.dump(
             doc,
-            Dumper=_Dumper,
+            Dumper=_dumper(),
             sort_keys=False,
             allow_unicode=True,
             default_flow_style=False,
@@ -201,6 +216,10 @@ def _where(name: str, node: yaml.Node | None) -> str:
 
 def _child(node: yaml.Node | None, key: str) -> yaml.Node | None:
     """The value node of ``key`` in a mapping node, for line numbers in errors."""
+    if node is None:
+        return None
+    import yaml
+
     if isinstance(node, yaml.MappingNode):
         for k, v in node.value:
             if isinstance(k, yaml.ScalarNode) and k.value == key:
@@ -210,7 +229,14 @@ def _child(node: yaml.Node | None, key: str) -> yaml.Node | None:
 
 def parse_board(text: str, name: str = "board.yaml") -> Board:
     """Read the file's text; BoardError (``name:line:col: why``) if it is not a board."""
-    loader = _Loader(text)
+    return parse_board_data(text, name)[0]
+
+
+def parse_board_data(text: str, name: str = "board.yaml") -> tuple[Board, Any]:
+    """:func:`parse_board`, and the plain data the YAML held (what a cache can keep)."""
+    import yaml
+
+    loader = _loader()(text)
     try:
         root = loader.get_single_node()
         data = loader.construct_document(root) if root is not None else None
@@ -222,6 +248,11 @@ def parse_board(text: str, name: str = "board.yaml") -> Board:
         raise BoardError(f"{name}: {_one_line(e)}") from None
     finally:
         loader.dispose()
+    return board_from_data(data, name, root), data
+
+
+def board_from_data(data: Any, name: str = "board.yaml", root: yaml.Node | None = None) -> Board:
+    """The board the file's data describes; ``root`` (its YAML nodes) places errors."""
     if data is None:
         raise BoardError(f"{name}: the file is empty (expected 'schema: {SCHEMA}'); delete it")
     if not isinstance(data, dict):
@@ -246,7 +277,11 @@ def parse_board(text: str, name: str = "board.yaml") -> Board:
     items_node = _child(root, "items")
     if not isinstance(raw_items, list):
         raise BoardError(f"{_where(name, items_node)}: items must be a list")
-    nodes = items_node.value if isinstance(items_node, yaml.SequenceNode) else []
+    nodes: list[Any] = []
+    if items_node is not None:  # only when placing errors in a file just parsed
+        import yaml
+
+        nodes = items_node.value if isinstance(items_node, yaml.SequenceNode) else []
     board = Board(next_id=next_id)
     seen: set[str] = set()
     for n, raw in enumerate(raw_items, start=1):
