@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from lifecycle.ports import Line, OutputSink
+from lifecycle.lines import Line, OutputSink
 
 MASK = "***"
 

@@ -10,27 +10,12 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
-from typing import Any, NamedTuple, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-
-class Stream(StrEnum):
-    STDOUT = "stdout"
-    STDERR = "stderr"
-    INFO = "info"  # shipdeck's own lines: step headers, markers
-
-
-class Line(NamedTuple):
-    stream: Stream
-    text: str
-
-
-OutputSink = Callable[[Sequence[Line]], None]
-
-
-def say(sink: OutputSink, text: str) -> None:
-    """One line of shipdeck's own narration (``Stream.INFO``) into ``sink``."""
-    sink([Line(Stream.INFO, text)])
+from lifecycle.lines import Line as Line
+from lifecycle.lines import OutputSink as OutputSink
+from lifecycle.lines import Stream as Stream
+from lifecycle.lines import say as say
 
 
 class Cancelled(Exception):

@@ -21,8 +21,7 @@ from textual.worker import Worker, WorkerState
 
 from lifecycle import events as ev
 from lifecycle.items import Item, RunState
-from lifecycle.ports import Line, Stream
-from lifecycle.runs import EngineEvent, RunFinished, RunOutput, RunStarted
+from lifecycle.lines import Line, Stream
 from lifecycle.stages import Stage
 from tui import settings
 from tui.app_actions import BoardActions
@@ -33,6 +32,7 @@ from tui.project import Project
 
 if TYPE_CHECKING:
     from lifecycle.engine import Engine
+    from lifecycle.runs import EngineEvent, RunFinished, RunOutput, RunStarted
 
 
 class EngineEventPosted(Message):
@@ -183,6 +183,8 @@ class ShipdeckApp(BoardActions, PaneFeeds, App[int]):
 
     @on(EngineEventPosted)
     def _engine_event(self, message: EngineEventPosted) -> None:
+        from lifecycle.runs import RunFinished, RunOutput, RunStarted  # loaded with the engine
+
         event = message.event
         if isinstance(event, RunOutput):
             self.follow.output(event)

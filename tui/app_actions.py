@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 from lifecycle import events as ev
 from lifecycle.items import Item
-from lifecycle.runs import EngineError
 from lifecycle.stages import Stage
 
 if TYPE_CHECKING:
@@ -149,6 +148,8 @@ class BoardActions(_Base):
 
     def _refusable(self, work: Any) -> Any:
         """Engine refusals become a warning in the gate's own words, not an error."""
+        from lifecycle.runs import EngineError  # loaded with the engine
+
         try:
             return work()
         except (EngineError, KeyError) as exc:
@@ -160,6 +161,8 @@ class BoardActions(_Base):
         item = self._need_item()
         if item is None:
             return
+        from lifecycle.runs import EngineError
+
         try:
             moved = self.engine.back(item.id)
         except EngineError as exc:

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 from textual.widgets import TabbedContent
 
 from lifecycle import events as ev
-from lifecycle.ports import ContainerStats, EnvStatus, StatsSource
 
 if TYPE_CHECKING:
+    from lifecycle.ports import ContainerStats, EnvStatus
     from lifecycle.watch import Sample, Watcher
     from tui.app import ShipdeckApp
     from widgets.events_pane import EventsPane
@@ -63,6 +63,8 @@ class PaneFeeds(_Base):
 
     def _container_stats(self) -> tuple[list[ContainerStats], dict[str, str]]:
         """One stats sample per container of every environment whose target has them."""
+        from lifecycle.ports import StatsSource
+
         stats: list[ContainerStats] = []
         errors: dict[str, str] = {}
         for name, environment in self.project.config.environments.items():

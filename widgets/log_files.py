@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual import work
 
-from lifecycle.ports import Line, Stream
+from lifecycle.lines import Line, Stream
 from lifecycle.runlog import read_run_log
 
 if TYPE_CHECKING:

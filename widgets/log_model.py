@@ -21,7 +21,7 @@ from itertools import islice
 from time import perf_counter
 from typing import TypeVar
 
-from lifecycle.ports import Line, Stream
+from lifecycle.lines import Line, Stream
 from widgets import ansi
 from widgets.log_lines import MARKER, STREAMS, Batch, LogStatus, Marker
 

@@ -17,7 +17,7 @@ from rich.style import Style
 from textual.cache import LRUCache
 from textual.strip import Strip
 
-from lifecycle.ports import Line, Stream
+from lifecycle.lines import Line, Stream
 from widgets import ansi
 from widgets.log_lines import Marker
 from widgets.log_model import LogModel

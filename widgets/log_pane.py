@@ -21,7 +21,7 @@ from textual.reactive import var
 from textual.widget import Widget
 from textual.widgets import Input
 
-from lifecycle.ports import Line
+from lifecycle.lines import Line
 from widgets import ansi
 from widgets.log_lines import LogStatus
 from widgets.log_view import LogView

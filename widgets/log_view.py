@@ -22,7 +22,7 @@ from textual.reactive import var
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from lifecycle.ports import Line
+from lifecycle.lines import Line
 from widgets import ansi
 from widgets.log_files import LogFiles
 from widgets.log_lines import Inbox, LogStatus, make_marker
