@@ -149,9 +149,9 @@ def run_idle(mode: str, repo: Path, seconds: float, warmup: float) -> dict[str, 
         from tui.project import Project
 
         class IdleBoard(board_app_class()):  # type: ignore[misc]
-            def on_ready(self) -> None:
+            async def on_ready(self) -> None:
                 if mode in ("metrics", "toggled"):
-                    self.board.action_show_pane("metrics")
+                    await self.board.action_show_pane("metrics")
                 if mode == "toggled":
                     self.set_timer(1.0, lambda: self.board.action_show_pane("logs"))
                 self.set_timer(warmup, start_window)

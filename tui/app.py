@@ -68,6 +68,7 @@ class ShipdeckApp(BoardActions, PaneFeeds, App[int]):
         self.board = BoardScreen()
         self.follow = LogFollower(self)
         self._collector = IdleCollector()
+        self._collector.hold()  # until the first paint
         name = project.validated_name() or project.config.project
         self.sub_title = f"{name} · {project.root.name}"
         saved = settings.load().get("theme")

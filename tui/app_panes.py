@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from textual.widgets import TabbedContent
-
 from lifecycle import events as ev
 
 if TYPE_CHECKING:
     from lifecycle.ports import ContainerStats, EnvStatus
     from lifecycle.watch import Sample, Watcher
     from tui.app import ShipdeckApp
+    from tui.board_screen import BoardScreen
     from widgets.events_pane import EventsPane
     from widgets.metrics_pane import MetricsPane
 
@@ -113,8 +112,8 @@ class PaneFeeds(_Base):
         if panes:  # not mounted before the first paint
             panes.first().set_events(self.project.journal.tail(500))
 
-    def on_tabbed_content_tab_activated(self, message: TabbedContent.TabActivated) -> None:
-        pane = message.pane.id
+    def on_board_screen_pane_shown(self, message: BoardScreen.PaneShown) -> None:
+        pane = message.pane
         self.envs_visible(pane == "envs")
         if pane == "events":
             self.refresh_events()

@@ -10,18 +10,22 @@ from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import Container, Vertical
+from textual.message import Message
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Header, TabbedContent, TabPane
+from textual.widgets import ContentSwitcher
 
 from lifecycle.items import Item
 from lifecycle.stages import ORDER, Stage
 from widgets.board import BoardColumns, StageColumn
 from widgets.footer import QuietFooter
+from widgets.pane_tabs import PaneTabs, TitleBar
 
 if TYPE_CHECKING:
     from tui.app import ShipdeckApp
 
+TABS = (("logs", "Logs"), ("metrics", "Metrics"), ("events", "Events"), ("envs", "Environments"))
 PANE_WIDGETS = {
     "logs": "#log-pane",
     "metrics": "#metrics-pane",
@@ -50,8 +54,16 @@ class BoardScreen(Screen[None]):
         Binding("escape", "board", "Back to the board", show=False),
     ]
 
+    class PaneShown(Message):
+        """A pane came to the front (mounted first, if it had never been shown)."""
+
+        def __init__(self, pane: str) -> None:
+            super().__init__()
+            self.pane = pane
+
     def __init__(self) -> None:
         super().__init__(id="board-screen")
+        self.active_pane = "logs"
         self.columns: dict[Stage, StageColumn] = {s: StageColumn(s) for s in ORDER}
         self.board_columns = BoardColumns(list(self.columns.values()), id="columns")
 
@@ -65,15 +77,17 @@ class BoardScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         from widgets.log_pane import LogPane
 
-        yield Header()
+        yield TitleBar(id="title")
         yield self.board_columns
-        with TabbedContent(id="panes", initial="logs"):
-            with TabPane("Logs", id="logs"):
-                yield LogPane(id="log-pane")
-            # The other panes mount when first shown: startup pays for the board only.
-            yield TabPane("Metrics", id="metrics")
-            yield TabPane("Events", id="events")
-            yield TabPane("Environments", id="envs")
+        with Vertical(id="panes"):
+            yield PaneTabs(TABS, "logs", id="pane-tabs")
+            with ContentSwitcher(id="pane-switcher", initial="logs"):
+                with Container(id="logs"):
+                    yield LogPane(id="log-pane")
+                # The other panes mount when first shown: startup pays for the board only.
+                yield Container(id="metrics")
+                yield Container(id="events")
+                yield Container(id="envs")
         yield QuietFooter()
 
     # --- showing the board -------------------------------------------------------
@@ -108,9 +122,23 @@ class BoardScreen(Screen[None]):
 
     # --- actions --------------------------------------------------------------------
 
-    def action_show_pane(self, pane: str) -> None:
-        self.query_one("#panes", TabbedContent).active = pane
+    async def action_show_pane(self, pane: str) -> None:
+        await self.show_pane(pane)
         self._focus_pane(pane, tries=20)
+
+    async def show_pane(self, pane: str) -> None:
+        """Bring ``pane`` to the front, mounting it the first time."""
+        holder = self.query_one(f"#{pane}")
+        if pane in PANE_WIDGETS and not holder.children:
+            await holder.mount(_make_pane(pane))
+        self.query_one("#pane-switcher", ContentSwitcher).current = pane
+        self.query_one("#pane-tabs", PaneTabs).active = pane
+        if pane != self.active_pane:
+            self.active_pane = pane
+            self.post_message(self.PaneShown(pane))
+
+    async def on_pane_tabs_clicked(self, event: PaneTabs.Clicked) -> None:
+        await self.show_pane(event.pane)
 
     def _focus_pane(self, pane: str, tries: int) -> None:
         """Focus the pane's first focusable widget, once it is mounted."""
@@ -128,12 +156,6 @@ class BoardScreen(Screen[None]):
         )
         if focusable is not None:
             focusable.focus()
-
-    async def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        """Mount a pane the first time its tab shows, before the app's handler fills it."""
-        tab = event.pane
-        if tab.id in PANE_WIDGETS and not tab.children:
-            await tab.mount(_make_pane(tab.id))
 
     def action_zoom(self) -> None:
         self.toggle_class("-zoomed")

@@ -15,7 +15,7 @@ from pathlib import Path
 import psutil
 import pytest
 from textual.command import CommandPalette
-from textual.widgets import TabbedContent
+from textual.widgets import ContentSwitcher
 
 from lifecycle.items import RunState
 from lifecycle.stages import Stage
@@ -25,6 +25,7 @@ from tui.details import ItemDetailsScreen
 from tui.dialogs import ConfirmScreen, HelpScreen
 from tui.item_form import ItemFormScreen
 from tui.project import Project
+from widgets.pane_tabs import PaneTabs
 
 SIZE = (120, 40)
 
@@ -231,11 +232,12 @@ async def test_d_deploys_and_R_rolls_back(demo_project: Project) -> None:
 async def test_pane_keys_show_and_focus_their_pane(demo_project: Project) -> None:
     app = ShipdeckApp(demo_project)
     async with app.run_test(size=SIZE) as pilot:
-        tabs = app.board.query_one("#panes", TabbedContent)
+        tabs = app.board.query_one("#pane-tabs", PaneTabs)
+        switcher = app.board.query_one("#pane-switcher", ContentSwitcher)
         for key, pane in (("m", "metrics"), ("v", "events"), ("o", "envs"), ("L", "logs")):
             await pilot.press(key)
             await pilot.pause()
-            assert tabs.active == pane
+            assert tabs.active == pane and switcher.current == pane
             assert app.focused is not None
             assert app.focused in app.board.query_one(f"#{pane}").query("*")
 

@@ -71,3 +71,23 @@ def test_nothing_due_means_no_collection(collector):
     clock.now += 10
     assert c.tick() is False
     assert c.full_collections == 0
+
+
+def test_hold_stops_collections_until_install() -> None:
+    c = IdleCollector(Clock())
+    assert gc.isenabled()
+    c.hold()
+    try:
+        assert not gc.isenabled()
+        c.install()
+        assert gc.isenabled()
+    finally:
+        c.uninstall()
+    assert gc.isenabled()
+
+
+def test_an_app_that_never_painted_gives_collections_back() -> None:
+    c = IdleCollector(Clock())
+    c.hold()
+    c.uninstall()  # on_unmount without a first paint
+    assert gc.isenabled()
