@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.style import Style
 from rich.text import Text
@@ -19,12 +20,14 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.reactive import var
 from textual.widget import Widget
-from textual.widgets import Input
 
 from lifecycle.lines import Line
 from widgets import ansi
 from widgets.log_lines import LogStatus
 from widgets.log_view import LogView
+
+if TYPE_CHECKING:
+    from textual.widgets import Input
 
 Styles = Mapping[str, Style | str]
 STATUS_STYLES = ("following", "paused", "dim", "note")
@@ -134,7 +137,8 @@ class LogPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield self._view
-        yield Input(id="log-prompt")
+        # The prompt (an Input) is mounted on its first use: the board's first
+        # frame does not wait to style a widget nobody has asked for yet.
         yield LogStatusBar()
 
     @property
@@ -188,8 +192,15 @@ class LogPane(Vertical):
             return self._prompt is not None  # otherwise escape goes on to the app
         return True
 
-    def action_prompt(self, kind: str) -> None:
-        prompt = self.query_one("#log-prompt", Input)
+    async def action_prompt(self, kind: str) -> None:
+        from textual.widgets import Input
+
+        found = self.query("#log-prompt")
+        if found:
+            prompt = found.first(Input)
+        else:
+            prompt = Input(id="log-prompt")
+            await self.mount(prompt, before=self.query_one(LogStatusBar))
         label, placeholder = PROMPTS[kind]
         self._prompt = kind
         self._say("")
@@ -209,7 +220,7 @@ class LogPane(Vertical):
         self._view.focus()
         self.refresh_bindings()
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
+    def on_input_submitted(self, event: Input.Submitted) -> None:  # the prompt's
         event.stop()
         kind, value = self._prompt, event.value
         self.action_close_prompt()
