@@ -20,8 +20,7 @@ from lifecycle.ports import EnvStatus, HostSample, ProbeResult
 from tests.tui.host import PaneApp
 from widgets.env_pane import EnvironmentsPane
 from widgets.events_pane import EventsPane
-from widgets.metrics_pane import MetricsPane, ProbeRow
-from widgets.spark import TextSparkline
+from widgets.metrics_pane import MetricRow, MetricsPane, ProbeRow
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 SIZE = (100, 30)
@@ -125,14 +124,14 @@ def test_metrics_pane_shows_values_and_marks_slow_and_failing_probes() -> None:
         app = PaneApp(pane, lambda p: p.show_sample(*metrics_data()))  # type: ignore[attr-defined]
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()
-            value = pane.query_one("#metric-cpu .metric--value", Static)
-            assert plain(value) == "93.5%"
+            cpu = pane.query_one("#metric-cpu", MetricRow)
+            assert cpu.value.plain == "93.5%"
+            assert "93.5%" in str(cpu.render())
             assert pane.query_one("#metric-cpu").has_class("-alerting")  # AL-3 is on cpu
             assert not pane.query_one("#metric-memory").has_class("-alerting")
-            assert plain(pane.query_one("#metric-net_recv .metric--value", Static)) == "1.5 MB/s"
+            assert pane.query_one("#metric-net_recv", MetricRow).value.plain == "1.5 MB/s"
             _, _, host_history, _, _ = metrics_data()
-            spark = pane.query_one("#metric-cpu TextSparkline", TextSparkline)
-            assert list(spark.data or []) == host_history.values("cpu")
+            assert cpu.series == host_history.values("cpu")
 
             staging, api, prod = (probe_row(pane, n) for n in ("staging", "api", "production"))
             assert not staging.has_class("-slow") and not staging.has_class("-failing")
@@ -166,7 +165,7 @@ def test_metrics_pane_updates_rows_in_place() -> None:
             assert {r.probe_name: r for r in pane.query(ProbeRow)} == rows  # same widgets
             assert not rows["production"].has_class("-failing")
             assert not pane.query_one("#metric-cpu").has_class("-alerting")
-            assert plain(pane.query_one("#metric-cpu .metric--value", Static)) == "12.0%"
+            assert pane.query_one("#metric-cpu", MetricRow).value.plain == "12.0%"
             assert "no active alerts" in plain(pane.query_one("#alerts", Static))
             # A probe dropped from the config loses its row.
             pane.show_sample(cooler, probes[:1], host_history, probe_history, [])
@@ -183,7 +182,7 @@ def test_metrics_pane_sample_before_mount_is_shown_on_mount() -> None:
         app = PaneApp(pane)
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()
-            assert plain(pane.query_one("#metric-disk .metric--value", Static)) == "67.0%"
+            assert pane.query_one("#metric-disk", MetricRow).value.plain == "67.0%"
             assert probe_row(pane, "production").has_class("-failing")
 
     run(scenario())
