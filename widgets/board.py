@@ -13,6 +13,7 @@ that keep their cards, highlight and scroll position.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from functools import cache
 from typing import ClassVar
 
 from rich.console import Console
@@ -32,7 +33,12 @@ from widgets.present_board import card_height, card_text, column_title
 
 MIN_WIDTH = 14  # a column narrower than this is not readable: the board scrolls sideways
 RULER = 2  # lines of span ruler above the columns
-_CONSOLE = Console(width=400, color_system="truecolor", legacy_windows=False)
+
+
+@cache
+def _console() -> Console:
+    """What Rich renders a card's Text with (made on first use: it is not cheap)."""
+    return Console(width=400, color_system="truecolor", legacy_windows=False)
 
 
 class StageColumn:
@@ -133,7 +139,7 @@ class StageColumn:
         if cached is not None and cached[0] == width and cached[1] == frame:
             return cached[2]
         text = card_text(item, frame=frame, width=width)
-        lines = [list(line.render(_CONSOLE)) for line in text.split("\n")]
+        lines = [list(line.render(_console())) for line in text.split("\n")]
         self._lines[item_id] = (width, frame, lines)
         return lines
 
