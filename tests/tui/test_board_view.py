@@ -106,3 +106,24 @@ async def test_the_board_takes_its_colours_from_the_current_theme() -> None:
         dark_bg = {s.style.bgcolor for s in dark if s.style and s.style.bgcolor}
         light_bg = {s.style.bgcolor for s in light if s.style and s.style.bgcolor}
         assert dark_bg and light_bg and dark_bg.isdisjoint(light_bg)
+
+
+async def test_a_click_on_a_tab_label_asks_for_that_pane() -> None:
+    from widgets.pane_tabs import PaneTabs
+
+    tabs = PaneTabs([("logs", "Logs"), ("metrics", "Metrics")], "logs")
+    asked: list[str] = []
+
+    class Host(PaneApp):
+        def on_pane_tabs_clicked(self, event: PaneTabs.Clicked) -> None:
+            asked.append(event.pane)
+
+    app = Host(tabs)
+    async with app.run_test(size=(60, 4)) as pilot:
+        await pilot.pause()
+        assert tabs.render_line(0).text.split() == ["Logs", "Metrics"]
+        await pilot.click(PaneTabs, offset=(10, 0))  # on " Metrics "
+        assert asked == ["metrics"]
+        tabs.active = "metrics"
+        rule = tabs.render_line(1).text
+        assert rule[8:17] == "━" * 9 and "━" not in rule[:8]  # the heavy rule moved
