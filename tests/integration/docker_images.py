@@ -15,7 +15,7 @@ import os
 import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 BUSYBOX = Path(os.environ.get("SHIPDECK_BUSYBOX", "/bin/busybox"))
 TEST_LABEL = "shipdeck.test"
@@ -115,10 +115,81 @@ def cleanup(client: Any, extra_labels: Sequence[str] = ()) -> None:
                 client.images.remove(tag, noprune=False)  # in use by another run: kept
 
 
+def unavailable(why: str) -> NoReturn:
+    """Skip with ``why``; under CI's ``SHIPDECK_REQUIRE_DOCKER=1`` fail instead, since
+    there a missing engine, registry or tool is a broken setup, not a reason."""
+    import pytest
+
+    if os.environ.get("SHIPDECK_REQUIRE_DOCKER") == "1":
+        pytest.fail(f"SHIPDECK_REQUIRE_DOCKER=1 but {why}", pytrace=False)
+    pytest.skip(why)
+
+
+def httpd_target(name: str, project: str, lock_dir: Path, **options: Any) -> Any:
+    """A DockerTarget for the busybox httpd service on a free loopback port (its
+    ``.port``), healthy when /health answers; ``options`` override the defaults."""
+    from backends.docker import DockerTarget
+
+    port = free_port()
+    settings: dict[str, Any] = {
+        "project": project,
+        "ports": {f"{HTTPD_PORT}/tcp": port},
+        "labels": LABELS,
+        "health_url": f"http://127.0.0.1:{port}/health",
+        "health_timeout": 10,
+        "health_interval": 0.2,
+        "grace": 1,
+        "lock_path": lock_dir / "lock",
+    }
+    target = DockerTarget(name, **{**settings, **options})
+    target.port = port  # type: ignore[attr-defined]
+    return target
+
+
+def served(port: int) -> str | None:
+    """What /version answers on ``port``; a few tries, as a just-started httpd may
+    drop the very first connection."""
+    import time
+
+    import httpx
+
+    with httpx.Client(trust_env=False, timeout=5) as http:
+        for _ in range(10):
+            try:
+                return http.get(f"http://127.0.0.1:{port}/version").text.strip()
+            except httpx.HTTPError:
+                time.sleep(0.2)
+    return None
+
+
+def deploys_and_serves(client: Any, target: Any, image: str) -> None:
+    """Deploy ``image`` as 1.0.0 through ``target`` and check, from this side, that it
+    answers as v1, is healthy, and is a running container on ``client``'s engine."""
+    from lifecycle.ports import CancelToken, Release
+
+    lines: list[Any] = []
+    release = Release(version="1.0.0", sha="0" * 40, tag="v1.0.0", image=image)
+    result = target.deploy(release, lines.extend, CancelToken())
+    assert result.ok, "\n".join(t for _, t in lines)
+    assert served(target.port) == "v1"
+    status = target.status()
+    assert (status.state, status.version, status.healthy) == ("running", "1.0.0", True)
+    name = f"{target.project}-{target.name}-1.0.0"
+    assert client.containers.get(name).status == "running"
+
+
+def remove_environment(client: Any, target: Any) -> None:
+    """Close ``target`` and remove every container of its environment."""
+    target.close()
+    for container in client.containers.list(
+        all=True, filters={"label": f"shipdeck.env={target.name}"}
+    ):
+        container.remove(force=True)
+
+
 def require_engine() -> Any:
     """A client for DOCKER_HOST; skips the module without an engine (fails under CI's
     ``SHIPDECK_REQUIRE_DOCKER=1``, where a missing engine is a broken setup, not a reason)."""
-    import pytest
 
     from backends.docker_engine import connect
     from lifecycle.ports import TargetError
@@ -129,9 +200,7 @@ def require_engine() -> Any:
             return connect()
         except TargetError as exc:
             why = str(exc)
-    if os.environ.get("SHIPDECK_REQUIRE_DOCKER") == "1":
-        pytest.fail(f"SHIPDECK_REQUIRE_DOCKER=1 but {why}", pytrace=False)
-    pytest.skip(f"no Docker engine: {why} (start one with scripts/docker-up.sh)")
+    unavailable(f"no Docker engine: {why} (start one with scripts/docker-up.sh)")
 
 
 def registry() -> str:

@@ -25,18 +25,12 @@ from lifecycle.ports import CancelToken, Line, Stream, TargetError
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 
-def _unavailable(why: str) -> None:
-    if os.environ.get("SHIPDECK_REQUIRE_DOCKER") == "1":
-        pytest.fail(f"SHIPDECK_REQUIRE_DOCKER=1 but {why}", pytrace=False)
-    pytest.skip(why)
-
-
 @pytest.fixture(scope="module")
 def small_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     if any(shutil.which(tool) is None for tool in ("dockerd", "ip", "mount")) or os.geteuid():
-        _unavailable("a second dockerd on a tmpfs needs root, dockerd, ip and mount")
+        di.unavailable("a second dockerd on a tmpfs needs root, dockerd, ip and mount")
     if di.busybox_missing():
-        _unavailable(str(di.busybox_missing()))
+        di.unavailable(str(di.busybox_missing()))
     base = tmp_path_factory.mktemp("small-engine")
     root, exec_root = base / "root", base / "exec"
     root.mkdir()
@@ -45,7 +39,7 @@ def small_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         ["mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", str(root)], capture_output=True
     )
     if mounted.returncode:
-        _unavailable(f"cannot mount a tmpfs: {mounted.stderr.decode().strip()}")
+        di.unavailable(f"cannot mount a tmpfs: {mounted.stderr.decode().strip()}")
     sock, pidfile = base / "d.sock", base / "d.pid"
     # A bridge of its own: with --bridge none, dockerd deletes docker0, the main engine's.
     bridge = f"sdfull{os.getpid() % 10000}"
@@ -53,7 +47,7 @@ def small_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     if added.returncode:
         subprocess.run(["umount", str(root)], check=False)
         subprocess.run(["ip", "link", "delete", bridge], check=False)
-        _unavailable(f"cannot add a bridge: {added.stderr.decode().strip()}")
+        di.unavailable(f"cannot add a bridge: {added.stderr.decode().strip()}")
     with open(base / "dockerd.log", "wb") as log:
         proc = subprocess.Popen(
             [

@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import docker_images as di
-import httpx
 import pytest
 
 from backends.docker import DockerTarget
-from lifecycle.ports import CancelToken, Line, Release, TargetError
+from lifecycle.ports import CancelToken, Release, TargetError
 
 pytestmark = pytest.mark.docker
 
@@ -29,10 +28,7 @@ def tls_engine() -> tuple[str, str]:
     certs = os.environ.get("SHIPDECK_DOCKER_CERT_PATH")
     if host and certs:
         return host, certs
-    why = "no TLS engine address (scripts/docker-up.sh sets one up when openssl is there)"
-    if os.environ.get("SHIPDECK_REQUIRE_DOCKER") == "1":
-        pytest.fail(f"SHIPDECK_REQUIRE_DOCKER=1 but {why}", pytrace=False)
-    pytest.skip(why)
+    di.unavailable("no TLS engine address (scripts/docker-up.sh makes one when openssl is there)")
 
 
 @pytest.fixture(scope="module")
@@ -43,22 +39,9 @@ def image(client: Any, tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 def remote_target(host: str, environ: dict[str, str], tmp_path: Path) -> DockerTarget:
-    port = di.free_port()
-    t = DockerTarget(
-        "prod" + secrets.token_hex(2),
-        project=PROJECT,
-        host=host,
-        environ=environ,
-        ports={f"{di.HTTPD_PORT}/tcp": port},
-        labels=di.LABELS,
-        health_url=f"http://127.0.0.1:{port}/health",
-        health_timeout=10,
-        health_interval=0.2,
-        grace=1,
-        lock_path=tmp_path / "lock",
-    )
-    t.port = port  # type: ignore[attr-defined]
-    return t
+    name = "prod" + secrets.token_hex(2)
+    target: DockerTarget = di.httpd_target(name, PROJECT, tmp_path, host=host, environ=environ)
+    return target
 
 
 def test_deploy_status_and_stop_on_an_engine_reached_over_tls(
@@ -69,26 +52,12 @@ def test_deploy_status_and_stop_on_an_engine_reached_over_tls(
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(Path(certs) / "cert.pem"))
     environ = {"DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": certs}
     target = remote_target(host, environ, tmp_path)
-    lines: list[Line] = []
     try:
-        result = target.deploy(
-            Release(version="1.0.0", sha="0" * 40, tag="v1.0.0", image=image),
-            lines.extend,
-            CancelToken(),
-        )
-        assert result.ok, "\n".join(t for _, t in lines)
-        port = target.port  # type: ignore[attr-defined]
-        assert httpx.get(f"http://127.0.0.1:{port}/version", timeout=3).text.strip() == "v1"
-        status = target.status()
-        assert (status.state, status.version, status.healthy) == ("running", "1.0.0", True)
-        # The container really is on that engine, named as on any other.
-        assert client.containers.get(f"{PROJECT}-{target.name}-1.0.0").status == "running"
-        target.stop(lines.extend)
+        di.deploys_and_serves(client, target, image)  # the container is on that engine
+        target.stop(lambda _: None)
         assert target.status().state in ("stopped", "absent")
     finally:
-        target.close()
-        for c in client.containers.list(all=True, filters={"label": f"shipdeck.env={target.name}"}):
-            c.remove(force=True)
+        di.remove_environment(client, target)
 
 
 def test_an_engine_that_wants_a_client_certificate_is_one_line(tmp_path: Path) -> None:

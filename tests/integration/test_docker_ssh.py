@@ -16,19 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import docker_images as di
-import httpx
 import pytest
 
 from backends.docker import DockerTarget
-from lifecycle.ports import CancelToken, Line, Release, TargetError
+from lifecycle.ports import CancelToken, Release, TargetError
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
-
-
-def _unavailable(why: str) -> None:
-    if os.environ.get("SHIPDECK_REQUIRE_DOCKER") == "1":
-        pytest.fail(f"SHIPDECK_REQUIRE_DOCKER=1 but {why}", pytrace=False)
-    pytest.skip(why)
 
 
 @pytest.fixture(scope="module")
@@ -37,9 +30,9 @@ def ssh_host(client: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     and the engine's address (``ssh://root@127.0.0.1:PORT``)."""
     sshd = shutil.which("sshd") or "/usr/sbin/sshd"
     if not (os.path.exists(sshd) and shutil.which("ssh") and shutil.which("ssh-keygen")):
-        _unavailable("ssh tests need openssh-server and openssh-client (apt-get install)")
+        di.unavailable("ssh tests need openssh-server and openssh-client (apt-get install)")
     if os.geteuid():
-        _unavailable("sshd needs root here")
+        di.unavailable("sshd needs root here")
     base = tmp_path_factory.mktemp("ssh")
     for key in ("host_key", "client_key"):
         subprocess.run(
@@ -100,17 +93,6 @@ def image(client: Any, tmp_path_factory: pytest.TempPathFactory) -> str:
     return "shipdeck-test/ssh:v1"
 
 
-def served(port: int) -> str | None:
-    """What /version answers; a few tries, as busybox httpd may drop the very first one."""
-    with httpx.Client(trust_env=False, timeout=5) as http:
-        for _ in range(10):
-            try:
-                return http.get(f"http://127.0.0.1:{port}/version").text.strip()
-            except httpx.HTTPError:
-                time.sleep(0.2)
-    return None
-
-
 def test_deploy_and_status_on_an_engine_reached_over_ssh(
     client: Any,
     ssh_host: tuple[Path, str],
@@ -120,35 +102,13 @@ def test_deploy_and_status_on_an_engine_reached_over_ssh(
 ) -> None:
     wrapper_dir, address = ssh_host
     monkeypatch.setenv("PATH", f"{wrapper_dir}{os.pathsep}{os.environ['PATH']}")
-    port = di.free_port()
-    target = DockerTarget(
-        "ssh" + os.urandom(2).hex(),
-        project="sdssh",
-        host=address,
-        ports={f"{di.HTTPD_PORT}/tcp": port},
-        labels=di.LABELS,
-        health_url=f"http://127.0.0.1:{port}/health",
-        health_timeout=15,
-        health_interval=0.2,
-        grace=1,
-        lock_path=tmp_path / "lock",
+    target: DockerTarget = di.httpd_target(
+        "ssh" + os.urandom(2).hex(), "sdssh", tmp_path, host=address, health_timeout=15
     )
-    lines: list[Line] = []
     try:
-        result = target.deploy(
-            Release(version="1.0.0", sha="0" * 40, tag="v1.0.0", image=image),
-            lines.extend,
-            CancelToken(),
-        )
-        assert result.ok, "\n".join(t for _, t in lines)
-        assert served(port) == "v1"
-        status = target.status()
-        assert (status.state, status.version, status.healthy) == ("running", "1.0.0", True)
-        assert client.containers.get(f"sdssh-{target.name}-1.0.0").status == "running"
+        di.deploys_and_serves(client, target, image)
     finally:
-        target.close()
-        for c in client.containers.list(all=True, filters={"label": f"shipdeck.env={target.name}"}):
-            c.remove(force=True)
+        di.remove_environment(client, target)
 
 
 def test_an_ssh_host_that_refuses_is_one_line_naming_it(

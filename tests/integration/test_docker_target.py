@@ -53,21 +53,9 @@ def images(client: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, s
 @pytest.fixture
 def target(client: Any, tmp_path: Path) -> Iterator[DockerTarget]:
     env = "e" + secrets.token_hex(3)
-    port = di.free_port()
-    t = DockerTarget(
-        env,
-        project=PROJECT,
-        ports={f"{di.HTTPD_PORT}/tcp": port},
-        env={"GREETING": "hi"},
-        secrets={"API_TOKEN": "s3cr3t-value"},
-        labels=di.LABELS,
-        health_url=f"http://127.0.0.1:{port}/health",
-        health_timeout=10,
-        health_interval=0.2,
-        grace=1,
-        lock_path=tmp_path / "lock",
+    t: DockerTarget = di.httpd_target(
+        env, PROJECT, tmp_path, env={"GREETING": "hi"}, secrets={"API_TOKEN": "s3cr3t-value"}
     )
-    t.port = port  # type: ignore[attr-defined]
     yield t
     t.close()
     for c in client.containers.list(all=True, filters={"label": f"shipdeck.env={env}"}):
@@ -220,10 +208,17 @@ def test_logs_follow_the_environment_across_a_deploy(
     assert target.deploy(release("1.0.0", images["v1"]), Sink(), CancelToken()).ok
     url = f"http://127.0.0.1:{target.port}/version"  # type: ignore[attr-defined]
     httpx.get(url, timeout=2)
-    backlog = [
-        ln for batch in target.logs(follow=False, tail=None, cancel=CancelToken()) for ln in batch
-    ]
-    assert any(s is Stream.STDERR and "response:200" in t for s, t in backlog), backlog
+
+    def backlog() -> list[Line]:
+        batches = target.logs(follow=False, tail=None, cancel=CancelToken())
+        return [line for batch in batches for line in batch]
+
+    # httpd writes its access line after the response: give it a moment under load.
+    deadline = time.monotonic() + 5
+    while not any("response:200" in t for _, t in backlog()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    lines = backlog()
+    assert any(s is Stream.STDERR and "response:200" in t for s, t in lines), lines
 
     cancel = CancelToken()
     seen: list[Line] = []
