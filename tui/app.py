@@ -68,7 +68,6 @@ class ShipdeckApp(BoardActions, PaneFeeds, App[int]):
         self.board = BoardScreen()
         self.follow = LogFollower(self)
         self._collector = IdleCollector()
-        self._collector.hold()  # until the first paint
         name = project.validated_name() or project.config.project
         self.sub_title = f"{name} · {project.root.name}"
         saved = settings.load().get("theme")
@@ -88,6 +87,10 @@ class ShipdeckApp(BoardActions, PaneFeeds, App[int]):
 
     def get_default_screen(self) -> Screen[Any]:
         return self.board
+
+    def on_load(self) -> None:
+        """The app is starting: no garbage collection until the first paint."""
+        self._collector.hold()
 
     def on_mount(self) -> None:
         self._spinner = self.set_interval(0.1, self._spin, pause=True)
