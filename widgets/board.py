@@ -12,7 +12,8 @@ that keep their cards, highlight and scroll position.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Sequence
 from functools import cache
 from typing import ClassVar
 
@@ -56,6 +57,9 @@ class StageColumn:
         self._lines: dict[str, tuple[int, int, list[list[Segment]]]] = {}
         self._heights: dict[str, int] = {}  # item id -> lines, at _heights_width
         self._heights_width = 0
+        self._starts: list[int] = []  # see layout()
+        self._ends: list[int] = []
+        self._layout_width = 0
 
     @property
     def id(self) -> str:
@@ -108,8 +112,10 @@ class StageColumn:
             self._highlighted = min(self._highlighted or 0, len(ids) - 1)
         else:
             self._highlighted = None
-        if (changed or stale) and self.board is not None:
-            self.board.column_changed(self, changed)
+        if changed or stale:
+            self._layout_width = 0  # lay the cards out again when next drawn
+            if self.board is not None:
+                self.board.column_changed(self, changed)
 
     def tick(self, frame: int) -> None:
         """Advance the spinner of running cards only."""
@@ -127,9 +133,9 @@ class StageColumn:
         return False
 
     # --- layout of the cards, in lines ------------------------------------------------
-    # Heights are found by rendering a card, so they are found lazily: walking from
-    # the top stops at the last line wanted, and a card never scrolled to is never
-    # rendered (the first frame renders only what it shows).
+    # A card's height is computed (card_height), not rendered, and only as far down
+    # as a caller needs; a card is rendered the first time it is drawn, so the first
+    # frame renders only what it shows.
 
     def card(self, item_id: str, width: int) -> list[list[Segment]]:
         """The card's lines as segments, cut to ``width``; rendered on first sight only."""
@@ -143,52 +149,62 @@ class StageColumn:
         self._lines[item_id] = (width, frame, lines)
         return lines
 
-    def walk(self, width: int) -> Iterator[tuple[int, int, int]]:
-        """(index, first line, height) of each card from the top; a divider line
-        follows every card but the last. Heights are computed, not rendered."""
-        if self._heights_width != width:
-            self._heights, self._heights_width = {}, width
-        heights = self._heights
-        line = 0
-        for index, item_id in enumerate(self._ids):
+    def layout(
+        self, width: int, *, index: int | None = None, line: int | None = None
+    ) -> tuple[list[int], list[int]]:
+        """First and after-last lines of the cards laid out so far: at least through
+        card ``index``, or until one reaches ``line`` (all of them, given neither).
+        A divider line follows every card but the last. Kept between calls, so a
+        repaint deep in a long column bisects instead of walking from the top."""
+        if self._layout_width != width:
+            self._starts, self._ends, self._layout_width = [], [], width
+        starts, ends = self._starts, self._ends
+        heights = self._heights if self._heights_width == width else {}
+        self._heights, self._heights_width = heights, width
+        while len(starts) < len(self._ids):
+            if index is not None and len(starts) > index:
+                break
+            if line is not None and ends and ends[-1] >= line:
+                break
+            item_id = self._ids[len(starts)]
             height = heights.get(item_id)
             if height is None:
                 height = heights[item_id] = card_height(self._cards[item_id], width)
-            yield index, line, height
-            line += height + 1
+            first = ends[-1] + 1 if ends else 0
+            starts.append(first)
+            ends.append(first + height)
+        return starts, ends
 
     def reveal(self, width: int, height: int) -> None:
         """Scroll so the highlighted card is in view (all of it, when it fits)."""
-        if self._highlighted is None or height <= 0:
+        index = self._highlighted
+        if index is None or height <= 0:
             self.top = 0
             return
-        for index, first, size in self.walk(width):
-            if index == self._highlighted:
-                if first < self.top:
-                    self.top = first
-                elif first + size > self.top + height:
-                    self.top = max(0, first + size - height)
-                return
+        starts, ends = self.layout(width, index=index)
+        if starts[index] < self.top:
+            self.top = starts[index]
+        elif ends[index] > self.top + height:
+            self.top = max(0, ends[index] - height)
 
     def line_at(self, row: int, width: int) -> tuple[str, int, int]:
         """What is on line ``row``: ("card", index, line in it), ("divider", index
         of the card above, 0) or ("end", 0, 0)."""
-        for index, first, size in self.walk(width):
-            if row < first + size:
-                return ("card", index, row - first) if row >= first else ("end", 0, 0)
-            if row == first + size and index < len(self._ids) - 1:
-                return "divider", index, 0
+        starts, ends = self.layout(width, line=row)
+        index = bisect_right(starts, row) - 1
+        if index < 0:
+            return "end", 0, 0
+        if row < ends[index]:
+            return "card", index, row - starts[index]
+        if row == ends[index] and index < len(self._ids) - 1:
+            return "divider", index, 0
         return "end", 0, 0
 
     def beyond(self, width: int, height: int) -> tuple[int, int]:
         """How many cards are wholly above the view, and how many start below it."""
-        above = 0
-        for index, first, size in self.walk(width):
-            if first >= self.top + height:
-                return above, len(self._ids) - index
-            if first + size <= self.top:
-                above += 1
-        return above, 0
+        bottom = self.top + height
+        starts, ends = self.layout(width, line=bottom)
+        return bisect_right(ends, self.top), len(self._ids) - bisect_left(starts, bottom)
 
 
 class BoardColumns(Widget, can_focus=True):
@@ -291,7 +307,7 @@ class BoardColumns(Widget, can_focus=True):
         if not column.item_ids:
             return
         width, height = self._inner_size(column)
-        starts = [first for _, first, _ in column.walk(width)]
+        starts, _ = column.layout(width)
         index = column.highlighted or 0
         target = starts[index] + delta * max(1, height - 1)
         nearest = min(range(len(starts)), key=lambda i: abs(starts[i] - target))
