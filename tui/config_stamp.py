@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from functools import cache
 from pathlib import Path
 
 NAME = "config-ok.json"
@@ -23,7 +24,9 @@ _VALIDATORS = ("config.py", "config_errors.py", "yamlpos.py", "templates.py", "s
 _LIFECYCLE = Path(__file__).resolve().parent.parent / "lifecycle"
 
 
+@cache
 def _validators_hash() -> str:
+    """Once per process: the code cannot change under a running shipdeck."""
     digest = hashlib.sha256()
     for name in _VALIDATORS:
         digest.update((_LIFECYCLE / name).read_bytes())

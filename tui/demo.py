@@ -108,11 +108,12 @@ def docker_base_ready(base: str) -> tuple[str | None, str]:
         return None, str(exc)
     try:
         import docker.errors
+        import docker.utils
 
         try:
             client.images.get(base)
         except docker.errors.ImageNotFound:
-            repo, _, tag = base.rpartition(":") if ":" in base.split("/")[-1] else (base, "", "")
+            repo, tag = docker.utils.parse_repository_tag(base)
             try:
                 client.images.pull(repo, tag=tag or "latest")
             except docker.errors.APIError as exc:
