@@ -21,6 +21,7 @@ from lifecycle.items import (
     StageState,
     TestReport,
     item_number,
+    new_uid,
     normalise_id,
 )
 from lifecycle.stages import ORDER, Stage
@@ -98,7 +99,7 @@ class Board:
 
     next_id: int = 1
     items: list[Item] = field(default_factory=list)
-    stamp: Stamp | None = field(default=None, compare=False, repr=False)
+    stamp: str | None = field(default=None, compare=False, repr=False)  # the ref's commit
 
     def get(self, item_id: str) -> Item:
         """The item with this id (``SD-3``, ``sd-3`` or ``3``); :class:`ItemNotFound` if none."""
@@ -132,6 +133,7 @@ class Board:
             body=body,
             breaking=breaking,
             links=list(links),
+            uid=new_uid(),
         )
         self.items.append(item)
         return item
@@ -303,6 +305,15 @@ def board_from_data(data: Any, name: str = "board.yaml", root: yaml.Node | None 
     return board
 
 
+def item_from_data(raw: Any, where: str) -> Item:
+    """One item's data (a blob of the board ref, or a cache entry), checked strictly."""
+    try:
+        return _read_item(raw)
+    except _Bad as bad:
+        label = f"{raw['id']}" if isinstance(raw, dict) and "id" in raw else "the item"
+        raise BoardError(f"{where}: {label} is invalid: {bad}") from None
+
+
 class _Bad(Exception):
     """One problem with one item, and the key it is about (for the line number)."""
 
@@ -314,7 +325,9 @@ class _Bad(Exception):
 _ITEM_KEYS = frozenset(f.name for f in fields(Item))
 _STATE_KEYS = frozenset(f.name for f in fields(StageState))
 _TESTS_KEYS = frozenset(f.name for f in fields(TestReport))
-_TYPES: dict[str, type] = {k: str for k in ("id", "title", "body", "branch", "sha", "version")}
+_TYPES: dict[str, type] = {
+    k: str for k in ("id", "title", "body", "branch", "sha", "version", "uid")
+}
 _TYPES.update(env=str, breaking=bool, archived=bool, links=list, artifacts=dict, states=dict)
 _TYPES.update(tests=dict)
 _WHAT = {str: "text", bool: "true or false", list: "a list", dict: "a mapping"}

@@ -15,6 +15,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -74,6 +75,8 @@ class Engine:
     ) -> None:
         self.root = root
         self.paths = ShipdeckPaths(root)
+        with suppress(OSError):  # a read-only checkout still reads
+            self.paths.ensure()  # so nothing the engine writes shows in `git status`
         self.config = config
         self.store = store
         self.journal = journal
@@ -216,7 +219,7 @@ class Engine:
 
     def back(self, item_id: str) -> Item:
         """Move one stage back; nothing is undone (branch, tags and deploys stay)."""
-        item = self.store.load().get(item_id)
+        item = self.store.get(item_id)
         target = item.stage.previous()
         if target is None:
             raise EngineError(f"{item.id} is in Plan already")
@@ -269,10 +272,10 @@ class Engine:
         cancel: CancelToken,
         work: Mapping[Stage, Callable[[RunContext], str]],
     ) -> Outcome:
-        item = self.store.load().get(item_id)
+        item = self.store.get(item_id)
         if item.running:  # left running by a dead process: we hold its lock now
             self._mark_interrupted(item_id)
-            item = self.store.load().get(item_id)
+            item = self.store.get(item_id)
         target = stage or item.stage
         if target is not item.stage:
             refusal = self.check(item, target)
@@ -352,7 +355,7 @@ class Engine:
         with ``auto: true`` are deployed right after a release.
         """
         cancel = cancel or CancelToken()
-        item = self.store.load().get(item_id)
+        item = self.store.get(item_id)
         if to is None:
             nxt = item.stage.next()
             if nxt is None:
@@ -367,7 +370,7 @@ class Engine:
             raise EngineError(f"{item.id} is past {to.label} already (use back to move it back)")
         outcome = Outcome(item, item.current.state)
         while True:
-            item = self.store.load().get(item_id)
+            item = self.store.get(item_id)
             needs_run = item.stage is not Stage.PLAN and item.current.state is not RunState.PASSED
             if needs_run:
                 outcome = self.run_stage(item_id, env=env, approve=approve, cancel=cancel)

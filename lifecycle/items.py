@@ -7,6 +7,7 @@ write a stable, human-diffable YAML file and the CLI can print ``--json``.
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -70,6 +71,12 @@ def normalise_id(item_id: str) -> str:
     if text.isdigit():
         text = ID_PREFIX + text
     return f"{ID_PREFIX}{item_number(text)}"
+
+
+def new_uid() -> str:
+    """An item's identity across clones: two clones that each made SD-7 offline made
+    two items, told apart by this when their boards are merged."""
+    return secrets.token_hex(8)
 
 
 def slugify(text: str, limit: int = 40) -> str:
@@ -178,6 +185,7 @@ class Item:
     created_at: datetime = field(default_factory=utcnow)
     updated_at: datetime = field(default_factory=utcnow)
     archived: bool = False
+    uid: str = ""
 
     @property
     def number(self) -> int:
@@ -233,6 +241,8 @@ class Item:
         out["updated_at"] = format_time(self.updated_at)
         if self.archived:
             out["archived"] = True
+        if self.uid:
+            out["uid"] = self.uid
         return out
 
     @classmethod
@@ -258,4 +268,5 @@ class Item:
             created_at=parse_time(data.get("created_at")) or utcnow(),
             updated_at=parse_time(data.get("updated_at")) or utcnow(),
             archived=bool(data.get("archived", False)),
+            uid=str(data.get("uid") or ""),
         )

@@ -14,18 +14,14 @@ from pathlib import Path
 DIR_NAME = ".shipdeck"
 CONFIG_NAME = "shipdeck.yaml"
 
-# Local files: everything in .shipdeck except board.yaml (and this file) stays
-# out of git. ``*.tmp`` covers a temp file left by a writer that was killed.
+# Everything in .shipdeck is local: the board lives in git's object store
+# (refs/shipdeck/board), so nothing here belongs in the user's commits or in
+# their `git status`, even after `git add -A`.
 GITIGNORE = """\
-# Written by shipdeck: local state. board.yaml is meant to be committed.
-runs/
-journal.jsonl
-releases/
-reports/
-*.lock
-*.tmp
-state/
+# Written by shipdeck: everything here is local (the board is refs/shipdeck/board).
+*
 """
+_OURS = "# Written by shipdeck"  # a .gitignore an older shipdeck wrote is replaced
 
 _RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -92,10 +88,21 @@ class ShipdeckPaths:
         """Create ``.shipdeck`` (and its .gitignore if missing); never overwrite one.
 
         Called by every writer, so local files are ignored even before
-        ``shipdeck init`` ran.
+        ``shipdeck init`` ran. The .gitignore an older shipdeck wrote (which
+        kept board.yaml tracked) is brought up to date; a user's own is kept.
         """
         self.dir.mkdir(parents=True, exist_ok=True)
-        if not self.gitignore.exists():
+        try:
+            mine = self.gitignore.read_text(encoding="utf-8")
+        except (FileNotFoundError, UnicodeDecodeError):
+            mine = None
+        except OSError:
+            return self.dir  # unreadable: leave it to the user
+        if mine is not None and mine != GITIGNORE and mine.startswith(_OURS):
+            tmp = self.dir / f".gitignore.{os.getpid()}.tmp"
+            tmp.write_text(GITIGNORE, encoding="utf-8")
+            tmp.replace(self.gitignore)
+        elif mine is None and not self.gitignore.exists():
             try:
                 fd = os.open(self.gitignore, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
             except FileExistsError:

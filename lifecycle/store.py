@@ -1,117 +1,318 @@
-"""Board persistence: ``.shipdeck/board.yaml``, written atomically under a lock.
+"""Board persistence: one file per item on a commit chain, behind :class:`BoardRefs`.
 
-Every write happens inside an inter-process lock and starts by reloading the
-file, so two shipdeck processes (a board and a CLI, say) never lose each
-other's changes. Every write path loads and validates first, so a file this
-version cannot read is refused (:class:`BoardError`) and never overwritten.
+The board is not a file in the work tree (a file differs from branch to branch,
+and every ``git add -A`` drags it into the user's commits). It is a chain of
+commits on its own ref, ``refs/shipdeck/board``, with this tree::
+
+    meta.json                  {"schema": 2, "next_id": N}
+    items/<n // 100>/SD-n.json one item, as Item.to_dict() in JSON
+
+so two changes to different items never touch the same file, and a change
+writes three small trees and one blob whatever the board's size. Every change
+is one commit published with a compare-and-swap of the ref; a writer that lost
+the race reads the new head and applies its change again. A lock file beside
+the ref makes shipdeck's own writers take turns, so the swap rarely fails.
+
+This module holds the model side (what a change is, how blobs read and write,
+the cache); :class:`BoardRefs` is the port the git backend
+(``backends.git_board``) implements. Reading the whole board goes through a
+JSON cache keyed by the ref's commit and brought up to date from the commits
+since, so opening the board reads only what changed.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
 import secrets
 import threading
-import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 from lifecycle.board import (
-    SCHEMA,
     Board,
     BoardError,
     ItemNotFound,
-    Stamp,
-    board_from_data,
     check_title,
-    dump_board,
-    parse_board,
-    parse_board_data,
+    item_from_data,
 )
-from lifecycle.items import Item, Kind, utcnow
+from lifecycle.filelock import hold
+from lifecycle.items import Item, Kind, item_number, new_uid, normalise_id, utcnow
 from lifecycle.paths import ShipdeckPaths
 
 __all__ = [
+    "BOARD_REF",
     "SCHEMA",
     "Board",
+    "BoardChange",
     "BoardError",
     "BoardLocked",
+    "BoardRefs",
     "BoardStore",
     "ItemNotFound",
-    "Stamp",
-    "dump_board",
-    "parse_board",
+    "item_path",
 ]
 
-_TMP_PREFIX, _TMP_SUFFIX = ".board.yaml.", ".tmp"
+SCHEMA = 2  # the ref's layout; schema 1 was .shipdeck/board.yaml
+BOARD_REF = "refs/shipdeck/board"
+META = "meta.json"
+ITEMS = "items"
+MAX_BLOB = 1 << 20  # an item larger than 1 MiB is not one shipdeck wrote
 _CACHE = "board-cache.json"  # in .shipdeck/state/: local, never committed
+_RETRIES = 50
 
 
 class BoardLocked(BoardError):
     """Another process held the board lock for longer than the timeout."""
 
 
-def _stamp_of(st: os.stat_result) -> Stamp:
-    return Stamp(st.st_mtime_ns, st.st_size, st.st_ino)
+def item_path(item_id: str) -> str:
+    """``items/12/SD-1234.json``: a hundred items a folder keeps every tree small."""
+    n = item_number(item_id)
+    return f"{ITEMS}/{n // 100}/SD-{n}.json"
+
+
+def encode_item(item: Item) -> bytes:
+    return (json.dumps(item.to_dict(), ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+
+
+def encode_meta(next_id: int) -> bytes:
+    return (json.dumps({"schema": SCHEMA, "next_id": next_id}, indent=1) + "\n").encode()
+
+
+def decode_blob(data: bytes, where: str) -> Any:
+    """A blob's JSON: bounded in size (a board may come from a remote) and nesting."""
+    if len(data) > MAX_BLOB:
+        raise BoardError(f"{where}: {len(data)} bytes, larger than an item can be")
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise BoardError(f"{where}: nested too deeply") from None
+    except ValueError as e:
+        raise BoardError(f"{where}: not JSON: {e}") from None
+
+
+def decode_meta(data: bytes | None, where: str) -> int:
+    """``next_id`` from meta.json; refuses a board from a newer shipdeck."""
+    if data is None:
+        return 1
+    meta = decode_blob(data, where)
+    if not isinstance(meta, dict):
+        raise BoardError(f"{where}: expected an object with schema and next_id")
+    schema = meta.get("schema")
+    if isinstance(schema, int) and not isinstance(schema, bool) and schema > SCHEMA:
+        raise BoardError(
+            f"{where}: written by a newer shipdeck (schema {schema}; this one reads {SCHEMA})"
+        )
+    next_id = meta.get("next_id")
+    if schema != SCHEMA or not isinstance(next_id, int) or isinstance(next_id, bool):
+        raise BoardError(f"{where}: expected schema {SCHEMA} and a whole next_id")
+    return max(next_id, 1)
+
+
+def decode_item(data: bytes, path: str, where: str) -> Item:
+    """One item blob, checked as strictly as a hand-edited file, and at the path of its id."""
+    item = item_from_data(decode_blob(data, where), where)
+    if item_path(item.id) != path:
+        raise BoardError(f"{where}: holds {item.id}, which belongs at {item_path(item.id)}")
+    return item
+
+
+@dataclass(frozen=True)
+class BoardChange:
+    """Files to write (bytes) or delete (None) in the board's tree, and why."""
+
+    files: Mapping[str, bytes | None]
+    message: str
+
+
+class BoardRefs(Protocol):
+    """The git side of the board: a ref, its commits' trees, and a compare-and-swap."""
+
+    ref: str
+    lock_path: Path
+
+    def head(self) -> str | None:
+        """The ref's commit now; None before the first change. Cheap: polled by the board."""
+        ...
+
+    def read(self, commit: str, paths: Iterable[str]) -> dict[str, bytes | None]:
+        """These files at ``commit`` (None for a file that is not there)."""
+        ...
+
+    def read_all(self, commit: str) -> dict[str, bytes]:
+        """Every file under ``items/`` at ``commit``, and meta.json."""
+        ...
+
+    def changed(self, old: str, new: str) -> list[str] | None:
+        """Paths that differ between two commits; None if ``old`` is not known here."""
+        ...
+
+    def commit(self, parent: str | None, change: BoardChange) -> str:
+        """Write a commit of ``parent``'s tree with ``change`` applied; moves no ref."""
+        ...
+
+    def merge_commit(self, parents: list[str], files: Mapping[str, bytes], message: str) -> str:
+        """A commit of exactly ``files`` (a whole board) with several parents."""
+        ...
+
+    def swap(self, new: str, old: str | None, message: str) -> bool:
+        """Point the ref at ``new`` if it still points at ``old``; False if it moved."""
+        ...
+
+    def release_lock_if_stale(self) -> None:
+        """Remove git's own lock of the ref left by a killed git (we hold our lock)."""
+        ...
 
 
 _held = threading.local()  # lock files this thread holds: edit() is not re-entrant
 
 
 class BoardStore:
-    """Reads and edits one repository's board file.
+    """Reads and changes one repository's board.
 
-    ``load()`` needs no lock: writers replace the file atomically, so a reader
-    sees the old or the new file, never a mix. ``edit()`` is the only way to
-    write: lock, reload from disk, let the caller change the board, write.
+    ``load()`` needs no lock: a commit is immutable, so a reader sees one
+    whole board. Writes (``add``, ``update``, ``edit``) take the board lock,
+    read the head, change what they change, and swap the ref.
     """
 
-    def __init__(self, root: Path, *, lock_timeout: float = 30.0, fsync: bool = True) -> None:
+    def __init__(
+        self,
+        root: Path,
+        refs: BoardRefs,
+        *,
+        lock_timeout: float = 30.0,
+        legacy: Callable[[], tuple[Board, str] | None] | None = None,
+    ) -> None:
         self.paths = ShipdeckPaths(Path(root))
-        self.path = self.paths.board
-        self.lock_path = self.paths.board_lock
-        self.name = self.paths.display(self.path)
+        self.refs = refs
+        self.name = refs.ref
         self.lock_timeout = lock_timeout
-        self.fsync = fsync
+        self._legacy = legacy  # a board.yaml to import once, when the ref is new
+        self.notices: list[str] = []
 
-    def stamp(self) -> Stamp | None:
-        """The file's current :class:`Stamp`; None when there is no file."""
-        try:
-            return _stamp_of(os.stat(self.path))
-        except FileNotFoundError:
-            return None
+    # --- reading ---------------------------------------------------------------------
 
-    def changed_since(self, stamp: Stamp | None) -> bool:
-        """True if the file changed after ``stamp`` (say ``board.stamp``): time to reload."""
+    def stamp(self) -> str | None:
+        """The board's version: the ref's commit (None before the first change)."""
+        head = self.refs.head()
+        if head is None and self._legacy is not None:
+            self._import_legacy()
+            head = self.refs.head()
+        return head
+
+    def _head(self) -> str | None:
+        """The head under the lock (the import, if any, ran before it was taken)."""
+        return self.refs.head()
+
+    def changed_since(self, stamp: str | None) -> bool:
+        """True if the board changed after ``stamp`` (``board.stamp``): time to reload."""
         return self.stamp() != stamp
 
     def load(self) -> Board:
-        """The board on disk; an empty board if there is no file. Creates nothing."""
-        return self._read()[0]
+        """The whole board at the ref's head; an empty board before the first change."""
+        head = self.stamp()
+        board = Board() if head is None else self._board_at(head)
+        board.stamp = head
+        return board
 
-    @contextmanager
-    def edit(self) -> Iterator[Board]:
-        """Lock, reload, yield the board, then write it if the block did not raise."""
-        held: set[str] = _held.__dict__.setdefault("paths", set())
-        key = str(self.lock_path.absolute())
-        if key in held:
-            raise RuntimeError("BoardStore.edit() is not re-entrant; use the board you have")
-        self.paths.ensure()
-        held.add(key)
+    def get(self, item_id: str) -> Item:
+        """One item, read from its own blob (no whole-board load)."""
+        head = self.stamp()
+        path = item_path(normalise_id(item_id))
+        if head is not None:
+            data = self.refs.read(head, [path]).get(path)
+            if data is not None:
+                return decode_item(data, path, self._where(path))
+        raise ItemNotFound(f"no item {normalise_id(item_id)}")
+
+    def board_at(self, commit: str) -> Board:
+        """The whole board at any commit of the ref's history (sync merges from three)."""
+        files = self.refs.read_all(commit)
+        board = _board(self._decode_all(files), decode_meta(files.get(META), self._where(META)))
+        board.stamp = commit
+        return board
+
+    def _where(self, path: str) -> str:
+        return f"{self.name}:{path}"
+
+    def _board_at(self, head: str) -> Board:
+        cached = self._cached(head)
+        if cached is not None:
+            return cached
+        files = self.refs.read_all(head)
+        return self._remember(head, self._decode_all(files), files.get(META))
+
+    def _decode_all(self, files: Mapping[str, bytes]) -> dict[str, Item]:
+        items: dict[str, Item] = {}
+        for path, data in files.items():
+            if path.startswith(ITEMS + "/"):
+                items[path] = decode_item(data, path, self._where(path))
+        return items
+
+    # The cache: {"commit", "next_id", "items": {path: to_dict()}}. Brought up to
+    # date from the paths changed since its commit, so a reload after one change
+    # reads one blob. It is only a shortcut: delete it any time.
+
+    def _cache_file(self) -> Path:
+        return self.paths.state / _CACHE
+
+    def _cached(self, head: str) -> Board | None:
         try:
-            with self._locked():
-                self._remove_temp_files()
-                board, old_text = self._read()
-                yield board
-                text = dump_board(board, self.name)
-                if text != old_text:
-                    self._write(text)
-                board.stamp = self.stamp()
-        finally:
-            held.discard(key)
+            cached = json.loads(self._cache_file().read_bytes())
+            commit, next_id, raw = cached["commit"], cached["next_id"], cached["items"]
+            items = {p: item_from_data(d, self._where(p)) for p, d in raw.items()}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, BoardError):
+            return None
+        if commit == head:
+            return _board(items, next_id)
+        paths = self.refs.changed(commit, head)
+        if paths is None or len(paths) > max(64, len(items) // 4):
+            return None  # unknown commit or a big change: a full read is as cheap
+        fresh = self.refs.read(head, paths)
+        for path, data in fresh.items():
+            if path.startswith(ITEMS + "/"):
+                if data is None:
+                    items.pop(path, None)
+                else:
+                    items[path] = decode_item(data, path, self._where(path))
+        meta = fresh.get(META) if META in fresh else None
+        return self._remember(head, items, meta, next_id if META not in fresh else None)
+
+    def _remember(
+        self,
+        head: str,
+        items: dict[str, Item],
+        meta: bytes | None,
+        next_id: int | None = None,
+    ) -> Board:
+        if next_id is None:
+            next_id = decode_meta(meta, self._where(META))
+        board = _board(items, next_id)
+        cache = self._cache_file()
+        try:
+            encoded = json.dumps(
+                {
+                    "commit": head,
+                    "next_id": board.next_id,
+                    "items": {p: i.to_dict() for p, i in items.items()},
+                },
+                ensure_ascii=False,
+            )
+            self.paths.ensure()
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_name(f"{_CACHE}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
+            tmp.write_text(encoded, encoding="utf-8")
+            tmp.replace(cache)
+        except OSError:
+            pass  # only a shortcut: a read-only checkout works without it
+        return board
+
+    # --- writing ---------------------------------------------------------------------
 
     def add(
         self,
@@ -123,113 +324,203 @@ class BoardStore:
     ) -> Item:
         """Create a Plan item and save it; returns it with its new id."""
         check_title(title)
-        with self.edit() as board:
-            return board.add(title, kind=kind, body=body, breaking=breaking, links=links)
+        links = list(links)
+
+        def change(head: str | None) -> tuple[BoardChange, Item]:
+            files = self.refs.read(head, [META]) if head else {}
+            next_id = decode_meta(files.get(META), self._where(META))
+            item = Item(
+                id=f"SD-{next_id}",
+                title=title,
+                kind=Kind(kind),
+                body=body,
+                breaking=breaking,
+                links=links,
+                uid=new_uid(),
+            )
+            if head is not None and self.refs.read(head, [item_path(item.id)])[item_path(item.id)]:
+                raise BoardError(f"{self._where(META)}: next_id {next_id} is already taken")
+            files_out = {item_path(item.id): encode_item(item), META: encode_meta(next_id + 1)}
+            return BoardChange(files_out, f"{item.id}: add {kind_of(item)}"), item
+
+        return self._commit_change(change)
 
     def update(self, item_id: str, fn: Callable[[Item], object]) -> Item:
-        """Apply ``fn`` to the freshly loaded item, stamp ``updated_at``, save."""
-        with self.edit() as board:
-            item = board.get(item_id)
+        """Apply ``fn`` to the freshly read item, stamp ``updated_at``, save."""
+        wanted = normalise_id(item_id)
+        path = item_path(wanted)
+
+        def change(head: str | None) -> tuple[BoardChange, Item]:
+            data = self.refs.read(head, [path]).get(path) if head else None
+            if data is None:
+                raise ItemNotFound(f"no item {wanted}")
+            item = decode_item(data, path, self._where(path))
+            before = item.to_dict()
             fn(item)
+            after = item.to_dict()
+            if after == before:
+                return BoardChange({}, ""), item
             item.updated_at = utcnow()
-            return item
+            if item.id != wanted:
+                raise ValueError(f"an update cannot change the id of {wanted}")
+            check_title(item.title)
+            return BoardChange({path: encode_item(item)}, describe(wanted, before, after)), item
 
-    def _read(self) -> tuple[Board, str | None]:
-        try:
-            with open(self.path, "rb") as f:
-                stamp = _stamp_of(os.fstat(f.fileno()))
-                data = f.read()
-        except FileNotFoundError:
-            return Board(), None
-        except OSError as e:
-            raise BoardError(f"{self.name}: cannot read: {e.strerror or e}") from None
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise BoardError(f"{self.name}: not UTF-8 text (byte {e.start})") from None
-        board = self._parse(data, text)
-        board.stamp = stamp
-        return board, text
+        return self._commit_change(change)
 
-    # A parsed copy of the file's data, as JSON, keyed by the hash of its bytes:
-    # reading JSON is ~10x faster than YAML and needs no PyYAML import, which is
-    # what the board's first paint waits for. The YAML file stays the only truth:
-    # any other byte in it, and it is parsed (and checked) again.
+    @contextmanager
+    def edit(self) -> Iterator[Board]:
+        """The whole board to change at will; what changed is written in one commit.
 
-    def _parse(self, data: bytes, text: str) -> Board:
-        digest = hashlib.sha256(data).hexdigest()
-        cache = self.paths.state / _CACHE
-        try:
-            cached = json.loads(cache.read_bytes())
-            if cached.get("sha256") == digest:
-                return board_from_data(cached["data"], self.name)
-        except (OSError, ValueError, KeyError, TypeError, AttributeError, BoardError):
-            pass  # no cache, an old one, or a damaged one: the file decides
-        board, raw = parse_board_data(text, self.name)
-        self._remember(cache, digest, raw)
-        return board
+        For changes across many items (imports, benchmarks, tests); one item's
+        change is cheaper through :meth:`update`.
+        """
+        self.stamp()  # a board.yaml is imported before the lock is taken
+        with self._locked():
+            head = self._head()
+            board = Board() if head is None else self._board_at(head)
+            before = {i.id: i.to_dict() for i in board.items}
+            yield board
+            files: dict[str, bytes | None] = {}
+            seen: set[str] = set()
+            for item in board.items:
+                check_title(item.title)
+                if item.id in seen:
+                    raise ValueError(f"two items have the id {item.id}")
+                seen.add(item.id)
+                if not item.uid:
+                    item.uid = new_uid()
+                if before.get(item.id) != item.to_dict():
+                    files[item_path(item.id)] = encode_item(item)
+            for gone in before.keys() - seen:
+                files[item_path(gone)] = None
+            next_id = max(board.next_id, *(i.number + 1 for i in board.items), 1)
+            if files or next_id != board.next_id or head is None:
+                files[META] = encode_meta(next_id)
+            board.next_id = next_id
+            if files:
+                what = f"{len(files) - (META in files)} item(s)"
+                new = self.refs.commit(head, BoardChange(files, f"board: edit {what}"))
+                if not self.refs.swap(new, head, f"board: edit {what}"):
+                    raise BoardError(f"{self.name}: changed by another writer during an edit")
+                head = new
+            board.stamp = head
 
-    def _remember(self, cache: Path, digest: str, raw: object) -> None:
-        try:
-            encoded = json.dumps({"sha256": digest, "data": raw})
-            if json.loads(encoded)["data"] != raw:
-                return  # YAML that JSON cannot hold as it is (dates, number keys)
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache.with_name(f"{_CACHE}.{os.getpid()}.{secrets.token_hex(3)}{_TMP_SUFFIX}")
-            tmp.write_text(encoded)
-            tmp.replace(cache)
-        except (OSError, TypeError, ValueError):
-            pass  # only a shortcut: a read-only checkout works without it
+    def _commit_change(self, change: Callable[[str | None], tuple[BoardChange, Item]]) -> Item:
+        """Lock, then read-change-swap until the swap lands (another writer may win one)."""
+        self.stamp()  # a board.yaml is imported before the lock is taken
+        with self._locked():
+            for _ in range(_RETRIES):
+                head = self._head()
+                edit, item = change(head)
+                if not edit.files:
+                    return item
+                new = self.refs.commit(head, edit)
+                if self.refs.swap(new, head, edit.message):
+                    return item
+            raise BoardLocked(f"{self.name}: other writers kept changing it; try again")
+
+    def prepare(self, item_id: str, fn: Callable[[Item], object]) -> tuple[str, str | None, Item]:
+        """A commit that applies ``fn`` to one item, for the caller to publish with other
+        refs in one transaction: (new commit, the head it replaces, the changed item)."""
+        wanted = normalise_id(item_id)
+        path = item_path(wanted)
+        head = self.stamp()
+        data = self.refs.read(head, [path]).get(path) if head else None
+        if data is None:
+            raise ItemNotFound(f"no item {wanted}")
+        item = decode_item(data, path, self._where(path))
+        before = item.to_dict()
+        fn(item)
+        item.updated_at = utcnow()
+        change = BoardChange({path: encode_item(item)}, describe(wanted, before, item.to_dict()))
+        return self.refs.commit(head, change), head, item
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """The board lock, for a caller that publishes a :meth:`prepare` d commit itself."""
+        with self._locked():
+            yield
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
-        """flock on board.lock, polled so a stuck process gives an error, not a hang."""
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        held: set[str] = _held.__dict__.setdefault("paths", set())
+        key = str(self.refs.lock_path)
+        if key in held:
+            raise RuntimeError("the board lock is not re-entrant; use the board you have")
+        held.add(key)
         try:
-            deadline = time.monotonic() + self.lock_timeout
-            delay = 0.001
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        raise BoardLocked(
-                            f"{self.name}: another shipdeck process has held the lock "
-                            f"for over {self.lock_timeout:g}s"
-                        ) from None
-                    time.sleep(delay)
-                    delay = min(delay * 2, 0.02)
-            yield
+            with hold(self.refs.lock_path, self.lock_timeout, self._locked_out):
+                self.refs.release_lock_if_stale()
+                yield
         finally:
-            os.close(fd)  # closing releases the flock; the lock file itself stays
+            held.discard(key)
 
-    def _remove_temp_files(self) -> None:
-        """Temp files left by a killed writer; safe to delete while we hold the lock."""
-        for tmp in self.paths.dir.glob(f"{_TMP_PREFIX}*{_TMP_SUFFIX}"):
-            tmp.unlink(missing_ok=True)
+    def _locked_out(self) -> BoardError:
+        return BoardLocked(
+            f"{self.name}: another shipdeck process has held the board lock "
+            f"for over {self.lock_timeout:g}s"
+        )
 
-    def _write(self, text: str) -> None:
-        """Temp file, fsync, rename over, fsync the directory: old or new, never half."""
-        data = text.encode("utf-8")
-        tmp = self.paths.dir / f"{_TMP_PREFIX}{os.getpid()}.{secrets.token_hex(4)}{_TMP_SUFFIX}"
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-                if self.fsync:
-                    os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, self.path)
-        except OSError as e:
-            tmp.unlink(missing_ok=True)
-            raise BoardError(f"{self.name}: cannot write: {e.strerror or e}") from None
-        if self.fsync:
-            dfd = os.open(self.paths.dir, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
+    # --- the board.yaml of shipdeck before the ref -------------------------------------
+
+    def _import_legacy(self) -> None:
+        """Import ``.shipdeck/board.yaml`` into the ref once, with nothing lost."""
+        assert self._legacy is not None
+        found = self._legacy()
+        self._legacy = None
+        if found is None:
+            return
+        board, name = found
+        with self._locked():
+            if self.refs.head() is not None:
+                return  # another process imported it first
+            files: dict[str, bytes | None] = {}
+            for item in board.items:
+                if not item.uid:
+                    item.uid = legacy_uid(item)
+                files[item_path(item.id)] = encode_item(item)
+            next_id = max(board.next_id, *(i.number + 1 for i in board.items), 1)
+            files[META] = encode_meta(next_id)
+            message = f"board: import {name} ({len(board.items)} items)"
+            new = self.refs.commit(None, BoardChange(files, message))
+            if not self.refs.swap(new, None, message):
+                return
+        self.notices.append(
+            f"imported {name} ({len(board.items)} items) into {self.name}; the file is no"
+            f" longer read: remove it with `git rm --cached -q {name}; rm {name}`"
+            " (or just `rm` it if it was never committed)"
+        )
+
+
+def board_files(items: Iterable[Item], next_id: int) -> dict[str, bytes]:
+    """The whole tree of a board: every item's blob and meta.json."""
+    files = {item_path(i.id): encode_item(i) for i in items}
+    files[META] = encode_meta(next_id)
+    return files
+
+
+def _board(items: Mapping[str, Item], next_id: int) -> Board:
+    board = Board(next_id=next_id, items=sorted(items.values(), key=lambda i: i.number))
+    board.next_id = max(board.next_id, board._max_number() + 1)
+    return board
+
+
+def kind_of(item: Item) -> str:
+    return f"{item.kind.value} {json.dumps(item.title, ensure_ascii=True)[:72]}"
+
+
+def describe(item_id: str, before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
+    """The commit message of one item's change: ``SD-5: plan -> code``, else the fields."""
+    if before.get("stage") != after.get("stage"):
+        return f"{item_id}: {before.get('stage')} -> {after.get('stage')}"
+    keys = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    keys = [k for k in keys if k != "updated_at"] or keys
+    return f"{item_id}: {', '.join(keys)}"
+
+
+def legacy_uid(item: Item) -> str:
+    """A uid for an item imported from board.yaml: the same in every clone that imports
+    the same file, so two clones' imports merge as the same items."""
+    seed = f"{item.id}\0{item.created_at.isoformat()}\0{item.title}"
+    return hashlib.sha256(seed.encode("utf-8")).hexdigest()[:16]

@@ -46,7 +46,7 @@ async def shoot(out: Path, work: Path) -> list[Path]:
         written.append(Path(app.save_screenshot(f"{name}.svg", str(out))))
 
     def state(item_id: str) -> tuple[Stage, RunState]:
-        item = project.store.load().get(item_id)
+        item = project.store.get(item_id)
         return item.stage, item.current.state
 
     async with app.run_test(size=SIZE) as pilot:

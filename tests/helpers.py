@@ -37,3 +37,20 @@ def git(cwd: Path, *args: str) -> str:
     return subprocess.run(
         ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
     ).stdout.strip()
+
+
+def git_repo(path: Path, branch: str = "main") -> Path:
+    """A real repository at ``path`` with one commit (the board ref needs a repository)."""
+    path.mkdir(parents=True, exist_ok=True)
+    if not (path / ".git").exists():
+        git(path, "init", "-q", "-b", branch)
+        git(path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty",
+            "-m", "first")  # fmt: skip
+    return path
+
+
+def board_store(path: Path, **kwargs: float):  # type: ignore[no-untyped-def]
+    """The board of the repository at ``path``, made a repository if it is not one."""
+    from backends.git_board import open_board
+
+    return open_board(git_repo(path), **kwargs)

@@ -76,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-docker", action="store_true", help="no container environment, even with an engine"
     )
 
+    sp = cmd("sync", cmd_items.sync, "share the board: fetch, merge and push refs/shipdeck/board")
+    sp.add_argument("remote", nargs="?", default="origin", help="the git remote (default: origin)")
+    sp.add_argument("--json", action="store_true", help="machine-readable output")
+
     sp = cmd("status", cmd_items.status, "environments and items per stage")
     sp.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -112,6 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = icmd("archive", cmd_items.item_archive, "archive an item (its id is never reused)")
     sp.add_argument("id")
+
+    sp = icmd("history", cmd_items.item_history, "an item's changes, from the board's commits")
+    sp.add_argument("id")
+    sp.add_argument("--json", action="store_true")
 
     _ops_commands(cmd)
     return p

@@ -271,3 +271,50 @@ def demo(args: argparse.Namespace) -> int:
     from tui.app import run_board
 
     return run_board(project)
+
+
+def sync(args: argparse.Namespace) -> int:
+    """Fetch the remote's board, merge it with ours, push the result."""
+    from backends.git_sync import SyncError
+    from backends.git_sync import sync as sync_board
+
+    project = _project()
+    try:
+        report = sync_board(project.store, args.remote)
+    except SyncError as exc:
+        raise OperationFailed(str(exc)) from None
+    if args.json:
+        _dump(
+            {
+                "remote": report.remote,
+                "merged": report.merged,
+                "fast_forward": report.fast_forward,
+                "pushed": report.pushed,
+                "renumbered": [
+                    {"from": r.old_id, "to": r.new_id, "branch": r.new_branch}
+                    for r in report.renumbered
+                ],
+            }
+        )
+        return EXIT_OK
+    print(printable(report.summary()))
+    for note in report.notes:
+        print(printable(note))
+    return EXIT_OK
+
+
+def item_history(args: argparse.Namespace) -> int:
+    """An item's changes, newest first, from the board ref's commits."""
+    from lifecycle.store import item_path
+
+    project = _project()
+    item = _get(project, _item_id(args.id))
+    rows = project.store.refs.history(item_path(item.id))  # type: ignore[attr-defined]
+    if args.json:
+        _dump(rows)
+        return EXIT_OK
+    for row in rows:
+        print(
+            printable(f"{row['time']}  {row['commit'][:9]}  {row['author']:<16}  {row['subject']}")
+        )
+    return EXIT_OK

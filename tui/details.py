@@ -76,7 +76,7 @@ class ItemDetailsScreen(Screen[None]):
 
     @property
     def item(self) -> Item:
-        return self.shipdeck.project.store.load().get(self.item_id)
+        return self.shipdeck.project.store.get(self.item_id)
 
     def compose(self) -> ComposeResult:
         from widgets.log_pane import LogPane

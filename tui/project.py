@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING
 from lifecycle.journal import Journal
 from lifecycle.paths import CONFIG_NAME as DEFAULT_CONFIG_NAME
 from lifecycle.paths import ShipdeckPaths
-from lifecycle.store import BoardStore
 from tui import config_stamp
 from tui.errors import UsageError
 
 if TYPE_CHECKING:
     from lifecycle.config import Config
+    from lifecycle.store import BoardStore
 
 
 def find_root(start: Path) -> Path | None:
@@ -55,6 +55,7 @@ class Project:
         return load_config(self._display(self.config_path), on_valid=self._remember)
 
     def _remember(self, data: bytes, config: Config) -> None:
+        self.paths.ensure()
         config_stamp.remember(self.paths.state, data, config.project)
 
     @property
@@ -74,7 +75,13 @@ class Project:
 
     @cached_property
     def store(self) -> BoardStore:
-        return BoardStore(self.root)
+        from backends.git_board import open_board
+        from lifecycle.board import BoardError
+
+        try:
+            return open_board(self.root)
+        except BoardError as exc:
+            raise UsageError(str(exc)) from None
 
     @cached_property
     def journal(self) -> Journal:

@@ -16,7 +16,7 @@ from lifecycle.items import RunState
 from lifecycle.journal import Journal
 from lifecycle.ports import CancelToken, OutputSink, StepResult
 from lifecycle.stages import Stage
-from lifecycle.store import BoardStore
+from tests.helpers import board_store
 
 CONFIG = """\
 version: 1
@@ -59,7 +59,7 @@ class FakeVcs:
 
 
 def _engine(tmp_path: Path, runner: SlowRunner) -> Engine:
-    store = BoardStore(tmp_path)
+    store = board_store(tmp_path)
     for title in ("one", "two"):
         item = store.add(title)
         store.update(item.id, lambda it: setattr(it, "branch", f"feature/{it.id}"))

@@ -1,0 +1,367 @@
+"""The board's ref in git's object store: ``lifecycle.store.BoardRefs`` for a repository.
+
+Reads go through ``git cat-file --batch`` (packed or loose, any object format);
+the ref itself is read from its file, so the board's poll costs a ``stat`` and a
+small read, not a process. Writes never touch a work tree or an index: blobs,
+trees and the commit are written as loose objects (gitdb, the object layer of
+GitPython) and the ref moves with ``git update-ref NEW OLD``, git's own
+compare-and-swap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import subprocess
+import time
+from collections.abc import Iterable, Mapping
+from functools import cached_property
+from io import BytesIO
+from pathlib import Path
+
+from lifecycle.board import Board, BoardError
+from lifecycle.paths import ShipdeckPaths
+from lifecycle.store import BOARD_REF, ITEMS, META, BoardChange, BoardStore
+
+FALLBACK_IDENT = "shipdeck <shipdeck@localhost>"
+_ENV = {"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
+_HEX = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+_STALE_LOCK_AGE = 5.0  # seconds: git holds a ref lock for milliseconds
+
+
+def open_board(root: Path, *, lock_timeout: float = 30.0) -> BoardStore:
+    """The board of the repository at ``root``, importing an old board.yaml once."""
+    refs = GitBoardRefs(root)
+    paths = ShipdeckPaths(Path(root))
+
+    def legacy() -> tuple[Board, str] | None:
+        if not paths.board.is_file():
+            return None
+        from lifecycle.board import parse_board
+
+        name = paths.display(paths.board)
+        try:
+            text = paths.board.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise BoardError(f"{name}: cannot read it to import: {e}") from None
+        return parse_board(text, name), str(paths.board.relative_to(paths.root))
+
+    return BoardStore(Path(root), refs, lock_timeout=lock_timeout, legacy=legacy)
+
+
+def git_dirs(root: Path) -> tuple[Path, Path]:
+    """(git dir, common dir) of the work tree at ``root``, read from the files git
+    keeps (no process); a linked worktree's refs live in the common dir."""
+    dot = Path(root) / ".git"
+    if dot.is_dir():
+        gitdir = dot
+    elif dot.is_file():
+        text = dot.read_text(encoding="utf-8").strip()
+        if not text.startswith("gitdir:"):
+            raise BoardError(f"{dot}: not a gitdir file")
+        gitdir = (Path(root) / text.split(":", 1)[1].strip()).resolve()
+    else:
+        raise BoardError(f"{root} is not the top of a git repository (run `git init` there)")
+    common = gitdir
+    commondir = gitdir / "commondir"
+    if commondir.is_file():
+        common = (gitdir / commondir.read_text(encoding="utf-8").strip()).resolve()
+    return gitdir, common
+
+
+class GitBoardRefs:
+    """``refs/shipdeck/board`` of one repository."""
+
+    def __init__(self, root: Path, ref: str = BOARD_REF) -> None:
+        self.root = Path(root)
+        self.ref = ref
+        self.gitdir, self.common = git_dirs(self.root)
+        self.lock_path = self.common / "shipdeck-board.lock"
+
+    # --- processes ---------------------------------------------------------------------
+
+    def _git(self, *args: str, stdin: bytes | None = None, check: bool = True) -> bytes:
+        return self._run(*args, stdin=stdin, check=check)[1]
+
+    def _run(self, *args: str, stdin: bytes | None = None, check: bool = True) -> tuple[int, bytes]:
+        proc = subprocess.run(
+            ["git", *args],
+            cwd=self.root,
+            input=stdin,
+            capture_output=True,
+            env={**os.environ, **_ENV},
+            check=False,
+        )
+        if check and proc.returncode != 0:
+            why = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+            raise BoardError(f"{self.ref}: git {args[0]} failed: {' / '.join(why[:3])}")
+        return proc.returncode, proc.stdout
+
+    @cached_property
+    def _format(self) -> str:
+        out = self._git("rev-parse", "--show-object-format", check=False).decode().strip()
+        return out or "sha1"
+
+    # --- reading -----------------------------------------------------------------------
+
+    def head(self) -> str | None:
+        if (self.common / "reftable").is_dir():
+            out = self._git("rev-parse", "--verify", "-q", self.ref, check=False)
+            return out.decode().strip() or None
+        try:
+            value = (self.common / self.ref).read_text(encoding="ascii").strip()
+            if _HEX.match(value):
+                return value
+        except (FileNotFoundError, NotADirectoryError):
+            pass
+        except (OSError, UnicodeDecodeError) as e:
+            raise BoardError(f"{self.ref}: cannot read: {e}") from None
+        return self._packed()
+
+    def _packed(self) -> str | None:
+        try:
+            with open(self.common / "packed-refs", "rb") as f:
+                suffix = b" " + self.ref.encode() + b"\n"
+                for line in f:
+                    if line.endswith(suffix):
+                        return line.split(b" ", 1)[0].decode()
+        except FileNotFoundError:
+            pass
+        return None
+
+    def _batch(self, requests: list[str]) -> list[tuple[str, bytes] | None]:
+        """``git cat-file --batch``: (type, data) per request, None where missing."""
+        if not requests:
+            return []
+        out = self._git("cat-file", "--batch", stdin=("\n".join(requests) + "\n").encode())
+        results: list[tuple[str, bytes] | None] = []
+        pos = 0
+        for _ in requests:
+            end = out.index(b"\n", pos)
+            header = out[pos:end].split(b" ")
+            pos = end + 1
+            if len(header) != 3 or header[1] == b"missing":
+                results.append(None)
+                continue
+            size = int(header[2])
+            results.append((header[1].decode(), out[pos : pos + size]))
+            pos += size + 1
+        return results
+
+    def read(self, commit: str, paths: Iterable[str]) -> dict[str, bytes | None]:
+        wanted = list(dict.fromkeys(paths))
+        found = self._batch([f"{_sha(commit)}:{p}" for p in wanted])
+        return {
+            p: (r[1] if r and r[0] == "blob" else None) for p, r in zip(wanted, found, strict=True)
+        }
+
+    def read_all(self, commit: str) -> dict[str, bytes]:
+        listing = self._git("ls-tree", "-r", "-z", "--full-tree", _sha(commit))
+        shas: list[str] = []
+        paths: list[str] = []
+        for entry in listing.split(b"\0"):
+            if not entry:
+                continue
+            info, path = entry.split(b"\t", 1)
+            _mode, kind, sha = info.split(b" ")
+            name = path.decode("utf-8", "replace")
+            if kind == b"blob" and (name == META or name.startswith(ITEMS + "/")):
+                shas.append(sha.decode())
+                paths.append(name)
+        blobs = self._batch(shas)
+        return {p: b[1] for p, b in zip(paths, blobs, strict=True) if b is not None}
+
+    def changed(self, old: str, new: str) -> list[str] | None:
+        if not _HEX.match(old):
+            return None
+        code, out = self._run(
+            "diff-tree", "-r", "-z", "--name-only", "--no-renames", _sha(old), _sha(new),
+            check=False,
+        )  # fmt: skip
+        if code != 0:
+            return None  # old is not in this repository (a cache from elsewhere)
+        return [p.decode("utf-8", "replace") for p in out.split(b"\0") if p]
+
+    def history(self, path: str) -> list[dict[str, str]]:
+        """Commits of the ref that changed ``path``, newest first (``item history``)."""
+        if self.head() is None:
+            return []
+        fmt = "%H%x1f%aI%x1f%an%x1f%s%x1e"
+        out = self._git("log", f"--format={fmt}", self.ref, "--", path).decode("utf-8", "replace")
+        keys = ("commit", "time", "author", "subject")
+        rows = [r.strip("\n").split("\x1f") for r in out.split("\x1e")]
+        return [dict(zip(keys, r, strict=True)) for r in rows if len(r) == 4]
+
+    # --- writing -----------------------------------------------------------------------
+
+    def commit(self, parent: str | None, change: BoardChange) -> str:
+        trees = self._trees_for(parent, change.files)
+        root_sha = self._write_tree("", trees, change.files)
+        ident = self._ident()
+        when = f"{int(time.time())} {_tz()}"
+        lines = [f"tree {root_sha}"]
+        if parent:
+            lines.append(f"parent {_sha(parent)}")
+        lines += [f"author {ident} {when}", f"committer {ident} {when}", "", change.message]
+        return self._store("commit", ("\n".join(lines) + "\n").encode("utf-8"))
+
+    def merge_commit(self, parents: list[str], files: Mapping[str, bytes], message: str) -> str:
+        """A commit of exactly ``files`` (the whole board) with several parents (sync)."""
+        change = BoardChange(dict(files), message)
+        root_sha = self._write_tree("", {}, change.files)
+        ident = self._ident()
+        when = f"{int(time.time())} {_tz()}"
+        lines = [f"tree {root_sha}", *(f"parent {_sha(p)}" for p in parents)]
+        lines += [f"author {ident} {when}", f"committer {ident} {when}", "", message]
+        return self._store("commit", ("\n".join(lines) + "\n").encode("utf-8"))
+
+    def _trees_for(
+        self, parent: str | None, files: Mapping[str, bytes | None]
+    ) -> dict[str, dict[bytes, tuple[bytes, bytes]]]:
+        """The entries of every tree the change passes through, as they are at ``parent``."""
+        dirs = {""}
+        for path in files:
+            parts = path.split("/")[:-1]
+            dirs.update("/".join(parts[: i + 1]) for i in range(len(parts)))
+        ordered = sorted(dirs, key=len)
+        if parent is None:
+            return {d: {} for d in ordered}
+        requests = [
+            f"{_sha(parent)}^{{tree}}" if d == "" else f"{_sha(parent)}:{d}" for d in ordered
+        ]
+        out: dict[str, dict[bytes, tuple[bytes, bytes]]] = {}
+        for d, found in zip(ordered, self._batch(requests), strict=True):
+            out[d] = _parse_tree(found[1], self._hash_len) if found and found[0] == "tree" else {}
+        return out
+
+    def _write_tree(
+        self,
+        prefix: str,
+        trees: Mapping[str, dict[bytes, tuple[bytes, bytes]]],
+        files: Mapping[str, bytes | None],
+    ) -> str:
+        """Write the tree at ``prefix`` with ``files`` applied (children first); its sha."""
+        entries = dict(trees.get(prefix, {}))
+        lead = prefix + "/" if prefix else ""
+        children: set[str] = set()
+        for path, data in files.items():
+            if not path.startswith(lead):
+                continue
+            rest = path[len(lead) :]
+            if "/" in rest:
+                children.add(rest.split("/", 1)[0])
+            elif data is None:
+                entries.pop(rest.encode(), None)
+            else:
+                entries[rest.encode()] = (b"100644", bytes.fromhex(self._store("blob", data)))
+        for child in children:
+            sub = self._write_tree(lead + child, trees, files)
+            if sub == self._empty_tree:
+                entries.pop(child.encode(), None)
+            else:
+                entries[child.encode()] = (b"40000", bytes.fromhex(sub))
+        return self._store("tree", _tree_bytes(entries))
+
+    @cached_property
+    def _empty_tree(self) -> str:
+        return _object_id(self._format, "tree", b"")
+
+    @cached_property
+    def _hash_len(self) -> int:
+        return 32 if self._format == "sha256" else 20
+
+    @cached_property
+    def _odb(self) -> object | None:
+        if self._format != "sha1":
+            return None  # gitdb writes sha1 objects only; hash-object does the rest
+        from gitdb import LooseObjectDB
+
+        objects = os.environ.get("GIT_OBJECT_DIRECTORY") or str(self.common / "objects")
+        return LooseObjectDB(objects)
+
+    def _store(self, kind: str, data: bytes) -> str:
+        """Write one object (a no-op when it exists); its id."""
+        odb = self._odb
+        if odb is None:
+            return (
+                self._git("hash-object", "-t", kind, "-w", "--stdin", stdin=data).decode().strip()
+            )
+        from gitdb import IStream
+
+        stream = IStream(kind.encode(), len(data), BytesIO(data))
+        odb.store(stream)  # type: ignore[attr-defined]
+        return str(stream.hexsha.decode())
+
+    @cached_property
+    def _ident_name(self) -> str:
+        out = self._git("var", "GIT_COMMITTER_IDENT", check=False).decode("utf-8", "replace")
+        ident = out.strip().rsplit(" ", 2)[0] if out.strip() else ""
+        return ident if "<" in ident else FALLBACK_IDENT
+
+    def _ident(self) -> str:
+        return self._ident_name
+
+    def swap(self, new: str, old: str | None, message: str) -> bool:
+        proc = subprocess.run(
+            ["git", "update-ref", "-m", f"shipdeck: {message}", self.ref, _sha(new),
+             _sha(old) if old else ""],
+            cwd=self.root, capture_output=True, env={**os.environ, **_ENV}, check=False,
+        )  # fmt: skip
+        if proc.returncode == 0:
+            return True
+        if self.head() != old:
+            return False  # another writer won: the caller reads again and retries
+        why = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise BoardError(f"{self.ref}: cannot update: {' / '.join(why[:2])}")
+
+    def release_lock_if_stale(self) -> None:
+        lock = self.common / f"{self.ref}.lock"
+        try:
+            age = time.time() - lock.stat().st_mtime
+        except FileNotFoundError:
+            return
+        if age > _STALE_LOCK_AGE:
+            lock.unlink(missing_ok=True)  # a git killed mid-update; we hold shipdeck's lock
+
+
+def _sha(value: str) -> str:
+    if not _HEX.match(value):
+        raise BoardError(f"not a commit id: {value!r}")
+    return value
+
+
+def _tz() -> str:
+    offset = -time.altzone if time.localtime().tm_isdst > 0 else -time.timezone
+    sign = "+" if offset >= 0 else "-"
+    offset = abs(offset)
+    return f"{sign}{offset // 3600:02d}{offset % 3600 // 60:02d}"
+
+
+def _parse_tree(data: bytes, hash_len: int) -> dict[bytes, tuple[bytes, bytes]]:
+    """A raw tree object: {name: (mode, binary id)}."""
+    entries: dict[bytes, tuple[bytes, bytes]] = {}
+    pos = 0
+    while pos < len(data):
+        space = data.index(b" ", pos)
+        nul = data.index(b"\0", space)
+        mode, name = data[pos:space], data[space + 1 : nul]
+        entries[name] = (mode, data[nul + 1 : nul + 1 + hash_len])
+        pos = nul + 1 + hash_len
+    return entries
+
+
+def _tree_bytes(entries: Mapping[bytes, tuple[bytes, bytes]]) -> bytes:
+    """Git's tree encoding; entries sorted as git sorts them (a tree as ``name/``)."""
+
+    def key(name: bytes) -> bytes:
+        return name + b"/" if entries[name][0] == b"40000" else name
+
+    return b"".join(
+        entries[n][0] + b" " + n + b"\0" + entries[n][1] for n in sorted(entries, key=key)
+    )
+
+
+def _object_id(fmt: str, kind: str, data: bytes) -> str:
+    algo = hashlib.sha256 if fmt == "sha256" else hashlib.sha1
+    return algo(f"{kind} {len(data)}\0".encode() + data).hexdigest()
