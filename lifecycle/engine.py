@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lifecycle import events as ev
-from lifecycle.gates import Facts, check_move
+from lifecycle.gates import Facts, check_move, moved_since_build, rerun_gate
 from lifecycle.items import Item, RunState, StageState, utcnow
 from lifecycle.masking import SecretMasker
 from lifecycle.paths import ShipdeckPaths
@@ -281,6 +281,10 @@ class Engine:
             refusal = self.check(item, target)
             if refusal:
                 raise EngineError(refusal)
+        else:
+            reason = rerun_gate(item, self.facts(item))
+            if reason:
+                raise EngineError(f"{item.id} cannot run {target.label} again: {reason}")
         run_id = new_run_id(item_id, target.value)
         started = utcnow()
         t0 = time.monotonic()
@@ -371,6 +375,10 @@ class Engine:
         outcome = Outcome(item, item.current.state)
         while True:
             item = self.store.get(item_id)
+            if item.stage in (Stage.BUILD, Stage.TEST) and moved_since_build(
+                item, self.facts(item)
+            ):
+                item = self._rewind_to_build(item)  # one sha through the pipeline
             needs_run = item.stage is not Stage.PLAN and item.current.state is not RunState.PASSED
             if needs_run:
                 outcome = self.run_stage(item_id, env=env, approve=approve, cancel=cancel)
@@ -390,6 +398,21 @@ class Engine:
             outcome = self.run_stage(item_id, stage=nxt, env=env, approve=approve, cancel=cancel)
             if not outcome.ok:
                 return outcome
+
+    def _rewind_to_build(self, item: Item) -> Item:
+        """The branch moved after Build: Build again, so Test and Release see that sha."""
+
+        def rewind(it: Item) -> None:
+            it.stage = Stage.BUILD
+            it.states[Stage.BUILD] = StageState(message="the branch moved: build again")
+            it.states.pop(Stage.TEST, None)
+
+        moved = self.store.update(item.id, rewind)
+        if item.stage is not Stage.BUILD:
+            self.record(
+                ev.Event(ev.ITEM_MOVED, item.id, {"from": item.stage.value, "to": "build"})
+            )
+        return moved
 
     def auto_env(self) -> str | None:
         for name, environment in self.config.environments.items():

@@ -57,7 +57,7 @@ def exit_gate(item: Item, facts: Facts) -> str | None:
     if stage is Stage.BUILD:
         if state.state is not RunState.PASSED:
             return f"the build has not passed (it is {state.state.value})"
-        return None
+        return moved_since_build(item, facts)
     if stage is Stage.TEST:
         if state.state is not RunState.PASSED:
             return f"tests have not passed on {_short(facts.head_sha or item.sha)}"
@@ -86,6 +86,26 @@ def exit_gate(item: Item, facts: Facts) -> str | None:
             return f"{item.env or 'the environment'} is not healthy"
         return None
     return "Monitor is the last stage; archive the item when it is done"
+
+
+def moved_since_build(item: Item, facts: Facts) -> str | None:
+    """Build, Test and Release act on one sha: a branch that moved after Build built
+    it sends the item back to Build (what passed was another commit)."""
+    build = item.state_of(Stage.BUILD)
+    head = facts.head_sha
+    if build.state is RunState.PASSED and build.sha and head and head != build.sha:
+        return (
+            f"the branch moved to {_short(head)} after Build built {_short(build.sha)}; "
+            "run Build again"
+        )
+    return None
+
+
+def rerun_gate(item: Item, facts: Facts) -> str | None:
+    """Why the item's current stage may not run again as it is, or None if it may."""
+    if item.stage is Stage.TEST:
+        return moved_since_build(item, facts)
+    return None
 
 
 def check_move(item: Item, target: Stage, facts: Facts | None = None) -> Refusal | None:

@@ -188,7 +188,9 @@ def steps(ctx: RunContext) -> str:
     cfg = ctx.engine.config
     if not ctx.item.branch:
         raise StageFailed("the item has no branch (run Code first)")
-    sha = ctx.engine.vcs.head_sha(ctx.item.branch)
+    head = ctx.engine.vcs.head_sha(ctx.item.branch)
+    built = ctx.item.state_of(Stage.BUILD).sha
+    sha = built if ctx.stage is Stage.TEST and built else head  # Test tests what Build built
     ctx.update(lambda it: setattr(it, "sha", sha))
     cwd = workdir(ctx, sha)
     env = command_env(ctx)
