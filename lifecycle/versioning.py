@@ -2,7 +2,7 @@
 
 The git backend finds the previous tag and the engine knows which items are
 released; everything in between (the next version, the tag name, the
-CHANGELOG.md text) is decided here so it can be tested without a repository.
+changelog text) is decided here so it can be tested without a repository.
 
 Choices, so they read the same everywhere:
 
@@ -12,28 +12,83 @@ Choices, so they read the same everywhere:
   as breaking expects the version to say so.
 * Otherwise the biggest kind wins: any feature -> minor, else patch
   (bug, chore, or nothing at all: a release always moves the version).
-* CHANGELOG.md is Keep a Changelog style, newest release first under the
+* A new CHANGELOG.md is Keep a Changelog style, newest release first under the
   ``# Changelog`` header (the issue says "appends"; readers expect the latest
   release at the top, which is what Keep a Changelog prescribes).
+
+Learning a project's own scheme (:func:`plan_release`):
+
+* Release tags are ``MAJOR.MINOR`` or ``MAJOR.MINOR.PATCH``, with or without
+  a leading ``v`` (or made from an explicit template such as
+  ``release-{version}``). Anything else (``latest``, ``nightly-2020``,
+  pre-releases like ``v1.3.0-rc1``, leading zeros) is not a release and is
+  ignored. Versions compare as numbers with a missing patch read as 0
+  (``v0.9`` < ``v0.23`` == ``0.23.0``).
+* The next version is one bump above the highest release tag of *any*
+  accepted spelling, so it always sorts above every release the project has.
+  The tag spelling (``v`` or not) is the one of that highest tag; when the
+  same version is tagged both ways, the spelling most tags use wins (then ``v``).
+* Precision is learned from the newest minor release (a two-component tag,
+  or a three-component one ending in ``.0``): a project that tags ``v0.23``
+  gets ``v0.24`` for a feature and ``v1.0`` for a breaking change. A bug or
+  chore release needs a third component there: ``v0.23`` -> ``v0.23.1``
+  (never ``v0.24``: a fix must not look like a feature release), and the
+  next feature after ``v0.23.1`` is ``v0.24`` again.
+
+Changelog files (:func:`prepend_changelog`):
+
+* Markdown (``.md``) and reStructuredText (``.rst``) are written; the format
+  comes from the file name (:func:`changelog_format`).
+* The new entry copies the heading style of the newest release section in the
+  file: its level (Markdown ``##``/``#``...) or adornment (rst ``-----``,
+  ``~~~~``, with or without an overline), and the title's shape with the
+  version and date swapped in (``3.1.3 (2024-01-02)``, ``v0.23``,
+  ``Version 2.1``). It goes right above that section, so any title block,
+  intro or "Unreleased" section stays on top.
+* Existing text is never changed: the new file is the old one with one block
+  inserted (at a line boundary, in the file's own line endings). The one
+  exception is re-running a release: a section for the same version is
+  replaced when the file is Keep a Changelog style (what shipdeck has always
+  written) or when that section holds nothing but lines shipdeck writes;
+  a hand-written section for that version is kept and the entry goes above it.
+* Item ids and titles have control characters escaped (``\\x1b``), so no
+  terminal escape sequence reaches the file.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Protocol
+from pathlib import PurePath
+from typing import Literal, Protocol
 
 from lifecycle.items import Kind
+from lifecycle.text import escape_controls
 
 FIRST_VERSION = "0.1.0"
 VERSION_FIELD = "{version}"
+DEFAULT_TAG_TEMPLATE = "v{version}"
 CHANGELOG_HEADER = "# Changelog"
+CHANGELOG_TITLE = "Changelog"
 CHANGELOG_INTRO = "All notable changes to this project are documented in this file."
+
+ChangelogFormat = Literal["md", "rst"]
+# Changelog file suffixes shipdeck can write, by format.
+CHANGELOG_SUFFIXES: dict[str, ChangelogFormat] = {
+    ".md": "md",
+    ".markdown": "md",
+    ".rst": "rst",
+    ".rest": "rst",
+}
 
 _SEMVER_RE = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$")
 _SEMVER_PART = r"(?:0|[1-9][0-9]*)\.(?:0|[1-9][0-9]*)\.(?:0|[1-9][0-9]*)"
-_UNRELEASED_RE = re.compile(r"^##\s*\[?unreleased\]?\s*$", re.IGNORECASE)
+# A release version as tags spell it: MAJOR.MINOR or MAJOR.MINOR.PATCH.
+_RELEASE_PART = r"(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*)){1,2}"
+_LEARNED_TAG_RE = re.compile(rf"(v?)({_RELEASE_PART})")
 
 # Changelog groups in the order they are written; kinds not listed go last.
 GROUPS: tuple[tuple[Kind, str], ...] = (
@@ -68,6 +123,17 @@ def format_semver(version: tuple[int, int, int]) -> str:
     return "{}.{}.{}".format(*version)
 
 
+def _next_numbers(
+    numbers: tuple[int, int, int], kinds: Iterable[Kind | str], breaking: bool
+) -> tuple[int, int, int]:
+    major, minor, patch = numbers
+    if breaking:
+        return major + 1, 0, 0
+    if any(Kind(k) is Kind.FEATURE for k in kinds):
+        return major, minor + 1, 0
+    return major, minor, patch + 1
+
+
 def bump(previous: str | None, kinds: Iterable[Kind | str], breaking: bool) -> str:
     """The version after ``previous`` for a release of ``kinds`` (see the module doc)."""
     if previous is None:
@@ -75,12 +141,7 @@ def bump(previous: str | None, kinds: Iterable[Kind | str], breaking: bool) -> s
     parsed = parse_semver(previous)
     if parsed is None:
         raise ValueError(f"not a semantic version: {previous!r} (expected MAJOR.MINOR.PATCH)")
-    major, minor, patch = parsed
-    if breaking:
-        return format_semver((major + 1, 0, 0))
-    if any(Kind(k) is Kind.FEATURE for k in kinds):
-        return format_semver((major, minor + 1, 0))
-    return format_semver((major, minor, patch + 1))
+    return format_semver(_next_numbers(parsed, kinds, breaking))
 
 
 def _check_template(template: str) -> None:
@@ -115,93 +176,562 @@ def latest(versions: Iterable[str]) -> str | None:
     return format_semver(best) if best is not None else None
 
 
+# --- Learning the version scheme from tags ------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReleasePlan:
+    """The next release: its version and tag, the release before it, and the tag scheme.
+
+    ``version`` is as the tag spells it (``0.24`` for a project tagging
+    ``v0.23``); ``template`` is the tag template used (``v{version}``,
+    ``{version}`` or the explicit one).
+    """
+
+    version: str
+    tag: str
+    previous: str | None
+    previous_tag: str | None
+    template: str
+
+
+@dataclass(frozen=True)
+class _Release:
+    tag: str
+    template: str
+    version: str
+    numbers: tuple[int, int, int]  # a missing patch reads as 0
+
+    @property
+    def parts(self) -> int:
+        return self.version.count(".") + 1
+
+    @property
+    def minor_release(self) -> bool:
+        """A release that opened a minor (``0.23``, ``0.23.0``), not a patch on one."""
+        return self.parts == 2 or self.numbers[2] == 0
+
+
+def _release(tag: str, template: str, version: str) -> _Release:
+    nums = [int(n) for n in version.split(".")] + [0]
+    return _Release(tag, template, version, (nums[0], nums[1], nums[2]))
+
+
+def _release_tags(tags: Iterable[str], template: str | None) -> list[_Release]:
+    """Every tag that names a release: ``[v]X.Y[.Z]``, or made from ``template``."""
+    explicit: re.Pattern[str] | None = None
+    if template is not None:
+        prefix, suffix = template.split(VERSION_FIELD)
+        explicit = re.compile(re.escape(prefix) + f"({_RELEASE_PART})" + re.escape(suffix))
+    found: list[_Release] = []
+    for tag in dict.fromkeys(tags):
+        if explicit is not None and template is not None and (m := explicit.fullmatch(tag)):
+            found.append(_release(tag, template, m.group(1)))
+        elif m := _LEARNED_TAG_RE.fullmatch(tag):
+            found.append(_release(tag, m.group(1) + VERSION_FIELD, m.group(2)))
+    return found
+
+
+def _highest(releases: Sequence[_Release], template: str | None) -> _Release:
+    """The highest release; for a version tagged several ways, the preferred spelling."""
+    top = max(r.numbers for r in releases)
+    tied = [r for r in releases if r.numbers == top]
+    usage = Counter(r.template for r in releases)
+
+    def preference(r: _Release) -> tuple[bool, int, bool, int, str]:
+        return (
+            r.template == template,
+            usage[r.template],
+            r.template == DEFAULT_TAG_TEMPLATE,
+            r.parts,
+            r.tag,
+        )
+
+    return max(tied, key=preference)
+
+
+def learn_tag_template(tags: Iterable[str]) -> str | None:
+    """The tag template a project's release tags use (``v{version}`` or ``{version}``).
+
+    None when no tag looks like a release version.
+    """
+    releases = _release_tags(tags, None)
+    return _highest(releases, None).template if releases else None
+
+
+def plan_release(
+    tags: Iterable[str],
+    tag_template: str | None,
+    kinds: Iterable[Kind | str],
+    breaking: bool,
+) -> ReleasePlan:
+    """The next release after the project's existing ``tags`` (see the module doc).
+
+    ``tag_template`` None learns the scheme from the tags; a template (one
+    ``{version}`` and no other field) names the tags to make, and tags made
+    from it count as releases besides ``[v]X.Y[.Z]`` ones. ValueError for a
+    template without exactly one ``{version}``, or an unknown kind.
+    """
+    if tag_template is not None:
+        _check_template(tag_template)
+    kinds = list(kinds)
+    for k in kinds:
+        Kind(k)
+    releases = _release_tags(tags, tag_template)
+    if not releases:
+        template = tag_template or DEFAULT_TAG_TEMPLATE
+        return ReleasePlan(
+            version=FIRST_VERSION,
+            tag=template.replace(VERSION_FIELD, FIRST_VERSION),
+            previous=None,
+            previous_tag=None,
+            template=template,
+        )
+    previous = _highest(releases, tag_template)
+    template = tag_template or previous.template
+    same_scheme = [r for r in releases if r.template == previous.template] or releases
+    minors = [r for r in same_scheme if r.minor_release]
+    parts = _highest(minors, tag_template).parts if minors else previous.parts
+    major, minor, patch = _next_numbers(previous.numbers, kinds, breaking)
+    version = f"{major}.{minor}" if parts == 2 and patch == 0 else f"{major}.{minor}.{patch}"
+    return ReleasePlan(
+        version=version,
+        tag=template.replace(VERSION_FIELD, version),
+        previous=previous.version,
+        previous_tag=previous.tag,
+        template=template,
+    )
+
+
+# --- Changelog text ------------------------------------------------------------------
+
+
+def changelog_format(path: str) -> ChangelogFormat:
+    """``"rst"`` for a reStructuredText file name (``CHANGES.rst``), else ``"md"``.
+
+    Any other name (``CHANGELOG.txt``, ``NEWS``) gets Markdown, which is what
+    shipdeck has always written; :func:`known_changelog_format` tells them apart.
+    """
+    return known_changelog_format(path) or "md"
+
+
+def known_changelog_format(path: str) -> ChangelogFormat | None:
+    """The format of a changelog file name, or None if it is neither Markdown nor rst."""
+    return CHANGELOG_SUFFIXES.get(PurePath(path).suffix.lower())
+
+
+def _check_format(fmt: str) -> None:
+    if fmt not in ("md", "rst"):
+        raise ValueError(f"unknown changelog format {fmt!r} (expected 'md' or 'rst')")
+
+
 def one_line(text: str) -> str:
     """The title as written, with line breaks (and the blanks around them) as one space."""
     return re.sub(r"[ \t]*[\r\n]+[ \t]*", " ", text).strip()
 
 
 def changelog_line(item: ReleasedItem) -> str:
-    """``- SD-3 Title (feature)``; a breaking change reads ``(feature, breaking)``."""
+    """``- SD-3 Title (feature)``; a breaking change reads ``(feature, breaking)``.
+
+    Control characters in the id and title are escaped (``\\x1b``), never written.
+    """
     kind = Kind(item.kind).value
     tail = f"{kind}, breaking" if item.breaking else kind
-    return f"- {item.id} {one_line(item.title)} ({tail})"
+    return f"- {escape_controls(item.id)} {escape_controls(one_line(item.title))} ({tail})"
 
 
 def release_heading(version: str) -> str:
     return f"## [{version}]"
 
 
-def changelog_entry(version: str, day: date | str, items: Iterable[ReleasedItem]) -> str:
-    """One release section: a dated heading, then the items grouped by kind."""
-    if isinstance(day, datetime):
-        day = day.date()
-    when = day.isoformat() if isinstance(day, date) else str(day)
-    lines = [f"{release_heading(version)} - {when}"]
+def _groups(items: Iterable[ReleasedItem]) -> list[tuple[str, list[str]]]:
     released = list(items)
     order = {kind: n for n, (kind, _) in enumerate(GROUPS)}
     titles = dict(GROUPS)
     kinds = sorted({Kind(i.kind) for i in released}, key=lambda k: order.get(k, len(order)))
-    for kind in kinds:
-        lines += ["", f"### {titles.get(kind, kind.value.capitalize())}"]
-        lines += [changelog_line(i) for i in released if Kind(i.kind) is kind]
+    return [
+        (
+            titles.get(kind, kind.value.capitalize()),
+            [changelog_line(i) for i in released if Kind(i.kind) is kind],
+        )
+        for kind in kinds
+    ]
+
+
+def changelog_entry(
+    version: str,
+    day: date | str,
+    items: Iterable[ReleasedItem],
+    *,
+    fmt: ChangelogFormat = "md",
+) -> str:
+    """One release section: a dated heading, then the items grouped by kind.
+
+    ``fmt="md"``: ``## [1.2.0] - 2024-05-01`` and ``### Features``;
+    ``fmt="rst"``: ``1.2.0 (2024-05-01)`` underlined with ``-`` and groups
+    underlined with ``~``. :func:`prepend_changelog` restyles the headings
+    to match the file the entry goes into.
+    """
+    _check_format(fmt)
+    if isinstance(day, datetime):
+        day = day.date()
+    when = day.isoformat() if isinstance(day, date) else str(day)
+    if fmt == "md":
+        lines = [f"{release_heading(version)} - {when}"]
+        for label, group in _groups(items):
+            lines += ["", f"### {label}", *group]
+    else:
+        title = f"{version} ({when})"
+        lines = [title, "-" * len(title)]
+        for label, group in _groups(items):
+            lines += ["", label, "~" * len(label), "", *group]
     return "\n".join(lines) + "\n"
 
 
-def _heading_version(line: str) -> str | None:
-    m = re.match(r"^##\s*\[?([^\]\s]+)\]?", line)
+# Headings: where they are and how they look. ``style`` is "##" (Markdown level 2),
+# "-" (rst underline) or "==" (rst overline and underline).
+
+
+@dataclass(frozen=True)
+class _Heading:
+    start: int  # first line (the overline, or the title)
+    end: int  # the line after the heading
+    title: str
+    style: str
+
+
+_ATX_RE = re.compile(r"(#{1,6})[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*")
+_FENCE_RE = re.compile(r" {0,3}(`{3,}|~{3,})")
+_ADORNMENT_RE = re.compile(r"([!-/:-@\[-`{-~])\1{2,}[ \t]*")
+_VERSION_TOKEN_RE = re.compile(
+    r"(?<![\w.])[vV]?"
+    r"([0-9]+(?:\.[0-9]+)+(?:[-.]?(?:a|b|c|rc|alpha|beta|pre|dev|post)[.-]?[0-9]*)?)"
+    r"(?![\w]|\.[0-9])"
+)
+_DATE_RE = re.compile(r"(?<![0-9])[0-9]{4}-[0-9]{2}-[0-9]{2}(?![0-9])")
+_LINKISH_RE = re.compile(r"\]\(|`_|<https?:|https?://")
+_RST_CHARS = "-~^\"'+*:.`#_="
+_KIND_TAILS = "|".join(re.escape(k.value) for k in Kind)
+_SHIPDECK_ITEM_RE = re.compile(rf"- \S+ .*\((?:{_KIND_TAILS})(?:, breaking)?\)")
+
+
+def _md_headings(lines: Sequence[str]) -> list[_Heading]:
+    out: list[_Heading] = []
+    fence: str | None = None
+    for n, line in enumerate(lines):
+        f = _FENCE_RE.match(line)
+        if fence is not None:
+            if f and f.group(1)[0] == fence[0] and len(f.group(1)) >= len(fence):
+                fence = None
+            continue
+        if f:
+            fence = f.group(1)
+            continue
+        m = _ATX_RE.fullmatch(line)
+        if m:
+            out.append(_Heading(n, n + 1, m.group(2), m.group(1)))
+    return out
+
+
+def _is_adornment(line: str) -> bool:
+    return _ADORNMENT_RE.fullmatch(line) is not None
+
+
+def _rst_headings(lines: Sequence[str]) -> list[_Heading]:
+    out: list[_Heading] = []
+    n, count = 0, len(lines)
+    while n < count:
+        line = lines[n]
+        after_blank = n == 0 or not lines[n - 1].strip()
+        if (
+            after_blank
+            and _is_adornment(line)
+            and n + 2 < count
+            and lines[n + 1].strip()
+            and not _is_adornment(lines[n + 1])
+            and _is_adornment(lines[n + 2])
+            and lines[n + 2][0] == line[0]
+        ):
+            out.append(_Heading(n, n + 3, lines[n + 1].strip(), line[0] * 2))
+            n += 3
+            continue
+        if (
+            after_blank
+            and line.strip()
+            and not line[0].isspace()
+            and not _is_adornment(line)
+            and n + 1 < count
+            and _is_adornment(lines[n + 1])
+        ):
+            out.append(_Heading(n, n + 2, line.rstrip(), lines[n + 1][0]))
+            n += 2
+            continue
+        n += 1
+    return out
+
+
+def _title_version(title: str) -> str | None:
+    """The version a heading names; None for no version or an "unreleased" section."""
+    if "unreleased" in title.lower():
+        return None
+    m = _VERSION_TOKEN_RE.search(_DATE_RE.sub(" " * 10, title))
     return m.group(1) if m else None
 
 
-def prepend_changelog(existing: str, entry: str) -> str:
+@dataclass(frozen=True)
+class _TitleShape:
+    """The shape of a release title such as ``3.1.3 (2024-01-02)`` or ``v0.23``."""
+
+    pieces: tuple[tuple[str, str], ...]  # (text before, "version" or "date")
+    tail: str
+
+    @property
+    def has_date(self) -> bool:
+        return any(name == "date" for _, name in self.pieces)
+
+    def render(self, version: str, day: str | None) -> str | None:
+        if self.has_date and day is None:
+            return None
+        values = {"version": version, "date": day or ""}
+        return "".join(text + values[name] for text, name in self.pieces) + self.tail
+
+
+def _learn_title(title: str) -> _TitleShape | None:
+    """The shape of ``title``; None when it is not safe to copy (links, several versions)."""
+    if _LINKISH_RE.search(title):
+        return None
+    dates = list(_DATE_RE.finditer(title))
+    versions = list(_VERSION_TOKEN_RE.finditer(title))
+    if len(versions) != 1 or len(dates) > 1:
+        return None
+    spans = [(versions[0].start(1), versions[0].end(1), "version")]
+    spans += [(d.start(), d.end(), "date") for d in dates]
+    spans.sort()
+    pieces: list[tuple[str, str]] = []
+    at = 0
+    for start, end, name in spans:
+        pieces.append((title[at:start], name))
+        at = end
+    return _TitleShape(tuple(pieces), title[at:])
+
+
+def _entry_version(title: str) -> tuple[str, str | None] | None:
+    """(version, date) from the heading of an entry :func:`changelog_entry` made."""
+    m = re.fullmatch(r"\[?([^\]\s(]+)\]?(?: - | \()?([0-9]{4}-[0-9]{2}-[0-9]{2})?\)?", title)
+    return (m.group(1), m.group(2)) if m else None
+
+
+def _fallback_title(old_title: str, version: str, day: str | None, fmt: str) -> str:
+    """``v1.2.0 - 2024-05-01`` (md) or ``v1.2.0 (2024-05-01)`` (rst), ``v`` as the file has it."""
+    m = _VERSION_TOKEN_RE.search(old_title)
+    v = "v" if m and m.group(0)[:1] in ("v", "V") else ""
+    head = f"[{version}]" if fmt == "md" and old_title.startswith("[") else f"{v}{version}"
+    if day is None:
+        return head
+    return f"{head} - {day}" if fmt == "md" else f"{head} ({day})"
+
+
+def _new_title(old_title: str, entry_title: str, fmt: str) -> str:
+    """The entry's title in the shape of ``old_title``, the file's newest release title."""
+    parsed = _entry_version(entry_title)
+    if parsed is None:
+        return entry_title
+    version, day = parsed
+    shape = _learn_title(old_title)
+    made = shape.render(version, day) if shape is not None else None
+    return made if made is not None else _fallback_title(old_title, version, day, fmt)
+
+
+def _section_end(
+    headings: Sequence[_Heading], index: int, ends_section: Callable[[str], bool]
+) -> int | None:
+    """The line where the section of ``headings[index]`` ends (None: at the end of the file)."""
+    for h in headings[index + 1 :]:
+        if ends_section(h.style):
+            return h.start
+    return None
+
+
+def _shipdeck_wrote(lines: Sequence[str], labels: frozenset[str]) -> bool:
+    """True if every line is one shipdeck writes in a release section."""
+    for line in lines:
+        text = line.strip()
+        if not text or _is_adornment(text) or text.lstrip("#").strip() in labels:
+            continue
+        if not _SHIPDECK_ITEM_RE.fullmatch(text):
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where an entry goes in a file and how its headings are written."""
+
+    at: int | None  # line to insert before; None: at the end
+    replace: tuple[int, int | None] | None  # a same-version section to drop (lines)
+    entry: list[str]
+    header: list[str]  # lines to put above the entry when it opens the file
+
+
+def _split_lines(text: str) -> list[str]:
+    """Lines without their line ending ("\\n" or "\\r\\n"); the last may be partial."""
+    return [ln[:-1] if ln.endswith("\r") else ln for ln in text.split("\n")]
+
+
+def _restyle_md(entry: list[str], level: int, title: str) -> list[str]:
+    out: list[str] = []
+    heads = _md_headings(entry)
+    base = len(heads[0].style) if heads else 2
+    by_line = {h.start: h for h in heads}
+    for n, line in enumerate(entry):
+        h = by_line.get(n)
+        if h is None:
+            out.append(line)
+        elif n == heads[0].start:
+            out.append(f"{'#' * level} {title}")
+        else:
+            out.append(f"{'#' * min(6, len(h.style) - base + level)} {h.title}")
+    return out
+
+
+def _rst_adorned(title: str, style: str) -> list[str]:
+    rule = style[0] * max(len(title), 3)
+    return [rule, title, rule] if len(style) == 2 else [title, rule]
+
+
+def _restyle_rst(entry: list[str], vstyle: str, gstyle: str, title: str | None) -> list[str]:
+    heads = _rst_headings(entry)
+    if not heads:
+        return entry
+    out = entry[: heads[0].start]
+    for n, h in enumerate(heads):
+        if n == 0:
+            out += _rst_adorned(title if title is not None else h.title, vstyle)
+        else:
+            out += _rst_adorned(h.title, gstyle)
+        stop = heads[n + 1].start if n + 1 < len(heads) else len(entry)
+        out += entry[h.end : stop]
+    return out
+
+
+def _unused_style(used: Iterable[str]) -> str:
+    taken = {s[0] for s in used}
+    return next((c for c in _RST_CHARS if c not in taken), "~")
+
+
+_GROUP_LABELS = frozenset({label for _, label in GROUPS} | {k.value.capitalize() for k in Kind})
+
+
+def _layout_md(lines: list[str], entry: list[str]) -> _Layout:
+    heads = _md_headings(lines)
+    found = [(n, h) for n, h in enumerate(heads) if _title_version(h.title) is not None]
+    entry_heads = _md_headings(entry)
+    if not found:
+        return _Layout(None, None, entry, [])
+    first = found[0][1]
+    if not entry_heads:
+        return _Layout(first.start, None, entry, [])
+    level = len(first.style)
+    kac = first.title.startswith("[")
+    new_entry = _restyle_md(entry, level, _new_title(first.title, entry_heads[0].title, "md"))
+    version = _title_version(entry_heads[0].title)
+    replace = None
+    for n, h in found:
+        if len(h.style) == level and version is not None and _title_version(h.title) == version:
+            end = _section_end(heads, n, lambda s: len(s) <= level)
+            body = lines[h.end : end if end is not None else len(lines)]
+            if kac or _shipdeck_wrote(body, _GROUP_LABELS):
+                replace = (h.start, end)
+            break
+    header = [CHANGELOG_HEADER, ""] if kac and level == 2 else []
+    return _Layout(first.start, replace, new_entry, header)
+
+
+def _layout_rst(lines: list[str], entry: list[str]) -> _Layout:
+    heads = _rst_headings(lines)
+    order = list(dict.fromkeys(h.style for h in heads))
+    found = [(n, h) for n, h in enumerate(heads) if _title_version(h.title) is not None]
+    entry_heads = _rst_headings(entry)
+    if found:
+        first = found[0][1]
+        vstyle = first.style
+        level = order.index(vstyle)
+        gstyle = order[level + 1] if level + 1 < len(order) else _unused_style(order)
+        title = _new_title(first.title, entry_heads[0].title, "rst") if entry_heads else None
+        version = _title_version(entry_heads[0].title) if entry_heads else None
+        replace = None
+        for n, h in found:
+            if h.style == vstyle and version is not None and _title_version(h.title) == version:
+                end = _section_end(heads, n, lambda s: order.index(s) <= level)
+                body = lines[h.end : end if end is not None else len(lines)]
+                if _shipdeck_wrote(body, _GROUP_LABELS):
+                    replace = (h.start, end)
+                break
+        return _Layout(first.start, replace, _restyle_rst(entry, vstyle, gstyle, title), [])
+    # No release section yet: the entry goes at the end, below a title on top if there is one.
+    title_on_top = (
+        bool(heads)
+        and sum(h.style == order[0] for h in heads) == 1
+        and not any(ln.strip() for ln in lines[: heads[0].start])
+    )
+    levels = order[1:] if title_on_top else order
+    vstyle = levels[0] if levels else _unused_style(order)
+    below = order[order.index(vstyle) + 1 :] if vstyle in order else []
+    gstyle = below[0] if below else _unused_style([*order, vstyle])
+    return _Layout(None, None, _restyle_rst(entry, vstyle, gstyle, None), [])
+
+
+def prepend_changelog(existing: str, entry: str, *, fmt: ChangelogFormat = "md") -> str:
     """Put ``entry`` above the newest release, below the header and any Unreleased section.
 
-    The header (and any text under it) and every older entry are kept as they
-    are. If a section for the same version is already there it is replaced, so
-    re-running a release that failed after writing the changelog does not
-    repeat it.
+    The file's text is kept byte for byte: the result is ``existing`` with
+    the entry inserted at one line boundary (see the module doc for the one
+    exception, re-running the release of a version already in the file). The
+    entry's headings are rewritten in the style of the file's newest release
+    section; with no release section yet it goes at the end, and an empty
+    file gets a title first.
     """
-    entry_lines = entry.strip("\n").split("\n")
-    version = _heading_version(entry_lines[0]) if entry_lines else None
-    text = existing.replace("\r\n", "\n")
-    lines = text.split("\n") if text.strip() else []
-    if not lines or not lines[0].startswith("# "):
-        preamble = (
-            [CHANGELOG_HEADER, "", CHANGELOG_INTRO] if not text.strip() else [CHANGELOG_HEADER]
-        )
-        lines = [*preamble, "", *lines]
+    _check_format(fmt)
+    entry_lines = _split_lines(entry.strip("\r\n"))
+    if not existing.strip():
+        if fmt == "md":
+            head = [CHANGELOG_HEADER, "", CHANGELOG_INTRO, ""]
+            body = entry_lines
+        else:
+            head = [CHANGELOG_TITLE, "=" * len(CHANGELOG_TITLE), "", CHANGELOG_INTRO, ""]
+            body = _layout_rst(head, entry_lines).entry
+        return "\n".join([*head, *body]) + "\n"
+    lines = _split_lines(existing)
+    layout = _layout_md(lines, entry_lines) if fmt == "md" else _layout_rst(lines, entry_lines)
+    if layout.replace is not None:
+        # Re-running a release: drop the earlier copy of this version's section, then insert.
+        start, end = layout.replace
+        raw = existing.split("\n")
+        if end is None:
+            kept = raw[:start]
+            while kept and not kept[-1].strip():
+                kept.pop()
+            return prepend_changelog("\n".join([*kept, ""]) if kept else "", entry, fmt=fmt)
+        return prepend_changelog("\n".join(raw[:start] + raw[end:]), entry, fmt=fmt)
+    nl = "\r\n" if "\r\n" in existing else "\n"
+    return _insert(existing, lines, layout, nl)
 
-    # Drop an older copy of this version's section.
-    if version is not None:
-        start = next(
-            (
-                n
-                for n, ln in enumerate(lines)
-                if ln.startswith("## ") and _heading_version(ln) == version
-            ),
-            None,
-        )
-        if start is not None:
-            end = next(
-                (n for n in range(start + 1, len(lines)) if lines[n].startswith("## ")), len(lines)
-            )
-            del lines[start:end]
 
-    # Insert before the first release heading that is not "Unreleased".
-    at = next(
-        (
-            n
-            for n, ln in enumerate(lines)
-            if ln.startswith("## ") and not _UNRELEASED_RE.match(ln.strip())
-        ),
-        None,
-    )
-    if at is None:
-        while lines and not lines[-1].strip():
-            lines.pop()
-        out = [*lines, "", *entry_lines]
+def _insert(existing: str, lines: list[str], layout: _Layout, nl: str) -> str:
+    """``existing`` with the layout's entry (and header) inserted before line ``layout.at``."""
+    block = nl.join(layout.entry) + nl
+    if layout.at is None:
+        if not existing.endswith("\n"):
+            sep = nl + nl
+        elif len(lines) >= 2 and not lines[-2].strip():
+            sep = ""
+        else:
+            sep = nl
+        return existing + sep + block
+    offset = sum(len(raw) + 1 for raw in existing.split("\n")[: layout.at])
+    if layout.at == 0:
+        block = nl.join([*layout.header, *layout.entry]) + nl
+        sep = ""
     else:
-        head = lines[:at]
-        while head and not head[-1].strip():
-            head.pop()
-        out = [*head, "", *entry_lines, "", *lines[at:]]
-    return "\n".join(out).rstrip("\n") + "\n"
+        sep = "" if not lines[layout.at - 1].strip() else nl
+    return existing[:offset] + sep + block + nl + existing[offset:]

@@ -7,12 +7,29 @@ result is a starting point the user edits, with comments saying how.
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 import tomllib
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from lifecycle.items import slugify
+from lifecycle.versioning import DEFAULT_TAG_TEMPLATE, known_changelog_format, plan_release
+
+# Changelog files shipdeck writes into, in order of preference (matched case-insensitively).
+CHANGELOG_NAMES = (
+    "CHANGELOG.md",
+    "CHANGES.rst",
+    "HISTORY.md",
+    "CHANGES.md",
+    "HISTORY.rst",
+    "CHANGELOG.rst",
+)
+_CHANGELOG_STEMS = ("changelog", "changes", "history")
+# Changelog-looking files in formats shipdeck cannot write (mentioned, never used).
+_OTHER_SUFFIXES = ("", ".txt", ".text", ".adoc", ".asciidoc", ".org", ".rdoc", ".textile")
+GIT_TIMEOUT = 10.0
 
 
 @dataclass
@@ -24,6 +41,64 @@ class Detected:
     junit: bool = False
     dockerfile: bool = False
     found: list[str] = field(default_factory=list)
+    changelog: str | None = None  # an existing changelog file to write releases into
+    changelog_note: str | None = None  # why another file was not used (one line)
+    tag_template: str | None = None  # learned from the repository's version tags
+    newest_tag: str | None = None
+
+
+def _changelog(root: Path) -> tuple[str | None, str | None]:
+    """The changelog file at ``root`` shipdeck should write, and a note on the others."""
+    try:
+        names = sorted(p.name for p in root.iterdir() if p.is_file())
+    except OSError:
+        return None, None
+    rank = {name.lower(): n for n, name in enumerate(CHANGELOG_NAMES)}
+    usable, other = [], []
+    for name in names:
+        path = PurePath(name)
+        if path.stem.lower() not in _CHANGELOG_STEMS:
+            continue
+        if known_changelog_format(name) is not None:
+            usable.append(name)
+        elif path.suffix.lower() in _OTHER_SUFFIXES:
+            other.append(name)
+    usable.sort(key=lambda name: (rank.get(name.lower(), len(rank)), name))
+    if usable:
+        ignored = usable[1:] + other
+        note = f"also found, not written: {', '.join(ignored)}" if ignored else None
+        return usable[0], note
+    if other:
+        return None, (
+            f"{', '.join(other)}: not Markdown (.md) or reStructuredText (.rst), "
+            "so releases go to CHANGELOG.md"
+        )
+    return None, None
+
+
+def git_tags(root: Path) -> list[str]:
+    """The tags of the repository at ``root``; [] when it is not one or git cannot say."""
+    if not (root / ".git").exists():
+        return []
+    env = dict(os.environ)
+    # Only this repository: never a parent's when .git is broken.
+    env["GIT_CEILING_DIRECTORIES"] = str(root.resolve().parent)
+    try:
+        done = subprocess.run(
+            ["git", "tag", "--list", "--no-column"],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=GIT_TIMEOUT,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return []
+    if done.returncode != 0:
+        return []
+    return [line.strip() for line in done.stdout.splitlines() if line.strip()]
 
 
 def _base_branch(root: Path) -> str:
@@ -84,6 +159,13 @@ def detect(root: Path) -> Detected:
     if (root / "Dockerfile").exists():
         found.found.append("Dockerfile")
         found.dockerfile = True
+    found.changelog, found.changelog_note = _changelog(root)
+    if found.changelog:
+        found.found.append(found.changelog)
+    plan = plan_release(git_tags(root), None, [], False)
+    if plan.previous_tag is not None:
+        found.tag_template, found.newest_tag = plan.template, plan.previous_tag
+        found.found.append(f"version tags up to {plan.previous_tag}")
     return found
 
 
@@ -117,10 +199,17 @@ def render_config(d: Detected) -> str:
     if not d.build:
         i = lines.index("    []")
         lines[i - 1 : i + 1] = ["  build: []"]
+    lines += ["  release:", "    version: semver"]
+    if d.tag_template is not None:
+        lines.append(
+            f"    # tag: spelled like this repository's version tags (newest: {d.newest_tag})"
+        )
+    lines.append(f"    tag: {_q(d.tag_template or DEFAULT_TAG_TEMPLATE)}")
+    if d.changelog_note:
+        lines.append(f"    # changelog: {d.changelog_note}")
+    if d.changelog:
+        lines.append(f"    changelog: {_q(d.changelog)}")
     lines += [
-        "  release:",
-        "    version: semver",
-        '    tag: "v{version}"',
         "environments: {}",
         "# environments:",
         "#   staging:",
