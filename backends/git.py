@@ -4,6 +4,11 @@ Everything goes through the git command line (``Repo.git``) rather than
 GitPython's object layer: porcelain commands give git's own safety checks
 (a checkout never silently drops work) and are safe to call from worker threads.
 Mutating calls are serialised by a lock; git failures become ``VcsError``.
+
+Releases never check anything out: ``prepare_release`` writes only objects
+(merge-tree, a temporary index, commit-tree, mktag) and ``publish`` moves all
+refs in one ``update-ref --stdin`` transaction, so the user's work tree, index
+and checked-out branch stay as they were, and a kill leaves all or nothing.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import shutil
 import tarfile
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -22,7 +27,16 @@ from typing import Any
 
 import git
 
-from lifecycle.ports import DirtyWorkTree, MergeConflict, MergeResult, VcsError
+from lifecycle.ports import (
+    DirtyWorkTree,
+    FoundRelease,
+    MergeConflict,
+    MergeResult,
+    PreparedRelease,
+    RefRaceLost,
+    RefUpdate,
+    VcsError,
+)
 from lifecycle.versioning import latest, version_from_tag
 
 SHIPDECK_DIR = ".shipdeck/"  # the board and journal: never counts as dirty
@@ -34,6 +48,13 @@ _BASE_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_EDITOR": "true", "GIT_MERGE_AUTOED
 # Python >= 3.11.4 checks archive members; git's own archive needs only the basic checks.
 _TAR_FILTER: dict[str, Any] = {"filter": "tar"} if hasattr(tarfile, "tar_filter") else {}
 _OVERWRITE_RE = re.compile(r"following (untracked working tree )?files would be overwritten")
+_OID_RE = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")  # sha1 or sha256, full length
+_TEMP_PREFIX = "shipdeck-tmp-"  # prepare_release's scratch dirs in the git dir
+_LOCKED_RE = re.compile(r"Unable to create '([^']+\.lock)': File exists")
+_RACE_RE = re.compile(
+    r"cannot lock ref '([^']+)': (?:is at (\w+) but expected (\w+)|(reference already exists)"
+    r"|unable to resolve reference|reference is missing)"
+)
 
 
 class GitRepo:
@@ -48,17 +69,37 @@ class GitRepo:
         if repo.bare or repo.working_tree_dir is None:
             raise VcsError(f"{self.root} is a bare git repository; shipdeck needs a work tree")
         self._git = repo.git
+        self._git_dir = Path(repo.git_dir).resolve()
         self._lock = threading.RLock()
 
     # --- plumbing -----------------------------------------------------------
 
     def _exec(
-        self, *args: str, env: Mapping[str, str] | None = None, raw: bool = False
+        self,
+        *args: str,
+        env: Mapping[str, str] | None = None,
+        raw: bool = False,
+        data: bytes | None = None,
     ) -> tuple[int, Any, str]:
-        """Run git; (exit code, stdout, stderr). stdout is bytes when ``raw``."""
+        """Run git; (exit code, stdout, stderr). stdout is bytes when ``raw``.
+
+        ``data`` is git's whole stdin, from a file: git reads all of it even if
+        this process dies meanwhile (``update-ref --stdin`` sees its ``commit``).
+        """
         cmd = [_git_exe(), "-c", "core.quotepath=off", *args]
+        if data is None:
+            return self._execute(cmd, env, raw, None)
+        with tempfile.TemporaryFile() as stdin:
+            stdin.write(data)
+            stdin.seek(0)
+            return self._execute(cmd, env, raw, stdin)
+
+    def _execute(
+        self, cmd: list[str], env: Mapping[str, str] | None, raw: bool, stdin: Any
+    ) -> tuple[int, Any, str]:
         code, out, err = self._git.execute(
             cmd,
+            istream=stdin,
             with_extended_output=True,
             with_exceptions=False,
             env={**_BASE_ENV, **(env or {})},
@@ -67,8 +108,10 @@ class GitRepo:
         )
         return int(code or 0), out, str(err)
 
-    def _run(self, *args: str, env: Mapping[str, str] | None = None) -> str:
-        code, out, err = self._exec(*args, env=env)
+    def _run(
+        self, *args: str, env: Mapping[str, str] | None = None, data: bytes | None = None
+    ) -> str:
+        code, out, err = self._exec(*args, env=env, data=data)
         if code != 0:
             raise VcsError(f"git {args[0]} failed: {_first_lines(err or out)}")
         return str(out)
@@ -186,11 +229,16 @@ class GitRepo:
         if code != 0:
             raise _checkout_error(err or str(out), "checkout")
 
+    def _check_branch_name(self, branch: str) -> None:
+        if not branch or branch.startswith("-") or "\0" in branch:
+            raise VcsError(f"{branch!r} is not a valid branch name")
+        if not self._ok("check-ref-format", "--branch", branch):
+            raise VcsError(f"{branch!r} is not a valid branch name")
+
     def ensure_branch(self, branch: str, base: str) -> str:
         """Create ``branch`` from ``base`` if missing, check it out; return its head sha."""
         with self._lock:
-            if not self._ok("check-ref-format", "--branch", branch) or branch.startswith("-"):
-                raise VcsError(f"{branch!r} is not a valid branch name")
+            self._check_branch_name(branch)
             if self.current_branch() == branch and self.branch_exists(branch):
                 return self.head_sha(branch)
             exists = self.branch_exists(branch)
@@ -288,6 +336,389 @@ class GitRepo:
     def latest_version(self, tag_template: str = "v{version}") -> str | None:
         versions = (version_from_tag(tag_template, t) for t in self.tags())
         return latest(v for v in versions if v is not None)
+
+    # --- refs ---------------------------------------------------------------------
+
+    def ref_sha(self, ref: str) -> str | None:
+        """What the full ref name ``ref`` (``refs/heads/main``) points at; None when missing."""
+        _check_full_ref(ref)
+        return self._out_or_none("show-ref", "--verify", "--hash", ref)
+
+    def is_ancestor(self, a: str, b: str) -> bool:
+        """True when commit ``a`` is ``b`` or in its history."""
+        return self._is_ancestor(self._resolve(a), self._resolve(b))
+
+    def _is_ancestor(self, a: str, b: str) -> bool:
+        code, out, err = self._exec("merge-base", "--is-ancestor", a, b)
+        if code not in (0, 1):
+            raise VcsError(f"git merge-base failed: {_first_lines(err or str(out))}")
+        return code == 0
+
+    def create_branch(self, branch: str, base: str) -> str:
+        """Create ``branch`` at ``base``'s commit without checking it out; return its head.
+
+        An existing branch is left as it is and its head returned, also when it
+        appears between the check and the write (the write refuses to overwrite).
+        """
+        with self._lock:
+            self._check_branch_name(branch)
+            ref = f"refs/heads/{branch}"
+            existing = self.ref_sha(ref)
+            if existing is not None:
+                return existing
+            self._require_base(base)
+            sha = self._resolve(base)
+            code, out, err = self._exec(
+                "update-ref", "-m", f"shipdeck: branch {branch} from {base}", ref, sha, ""
+            )
+            if code != 0:
+                existing = self.ref_sha(ref)
+                if existing is not None:
+                    return existing
+                raise VcsError(f"could not create {branch}: {_first_lines(err or str(out))}")
+            return sha
+
+    def checkout_if_safe(self, branch: str) -> str | None:
+        """Check ``branch`` out when no local change is in the way.
+
+        None once it is checked out (or already was); otherwise nothing changes
+        and a one-line reason names the files and the command to run later.
+        """
+        with self._lock:
+            self._check_branch_name(branch)
+            if not self.branch_exists(branch):
+                raise VcsError(f"branch {branch!r} does not exist")
+            here = self.current_branch()
+            if here == branch:
+                return None
+            where = here or "the detached HEAD"
+            dirty = self.dirty_files()
+            if dirty:
+                return (
+                    f"stayed on {where}: uncommitted changes in {_names(dirty)}; "
+                    f"commit or stash them, then run `git switch {branch}`"
+                )
+            try:
+                self._checkout(branch, "--")
+            except DirtyWorkTree as exc:
+                return (
+                    f"stayed on {where}: switching would overwrite {_names(exc.files)}; "
+                    f"move them away, then run `git switch {branch}`"
+                )
+            return None
+
+    # --- releases: objects first, then every ref in one transaction ----------------
+
+    def prepare_release(
+        self,
+        *,
+        sha: str,
+        base: str,
+        merge_message: str,
+        changelog_path: str,
+        changelog_text: Callable[[str], str],
+        commit_message: str,
+        tag: str,
+        tag_message: str,
+    ) -> PreparedRelease:
+        """Write a release's objects; no ref moves and no file or index is touched.
+
+        ``sha`` is merged into ``base``'s head (fast-forward when base is behind,
+        a ``git merge-tree`` merge commit otherwise, nothing when already in);
+        ``changelog_text(old text)`` is committed as ``changelog_path`` on top
+        (skipped when it returns the text unchanged); an annotated tag object
+        points at that commit. ``publish(prepared.ref_updates())`` makes it real;
+        until then the objects are unreachable and git's gc drops them in time.
+        """
+        with self._lock:
+            tag_ref = f"refs/tags/{tag}"
+            if not tag or tag.startswith("-") or not self._ok("check-ref-format", tag_ref):
+                raise VcsError(f"{tag!r} is not a valid tag name")
+            if self.ref_sha(tag_ref) is not None:
+                raise VcsError(f"tag {tag} already exists")
+            self._check_branch_name(base)
+            base_old = self.ref_sha(f"refs/heads/{base}")
+            if base_old is None:
+                self._require_base(base)
+                raise VcsError(f"base {base!r} is not a local branch; cannot release into it")
+            head = self._resolve(sha)
+            path = self._tree_path(changelog_path)
+            merged, fast_forward = self._merge_objects(base_old, head, merge_message)
+            commit = self._changelog_commit(merged, path, changelog_text, commit_message)
+            return PreparedRelease(
+                base=base,
+                base_old=base_old,
+                merged=merged,
+                commit=commit,
+                tag=tag,
+                tag_object=self._tag_object(tag, commit, tag_message),
+                fast_forward=fast_forward,
+            )
+
+    def _merge_objects(self, base: str, head: str, message: str) -> tuple[str, bool]:
+        """Commit ``head`` merged into commit ``base``, without a work tree: (sha, ff)."""
+        if self._is_ancestor(base, head):
+            return head, True
+        if self._is_ancestor(head, base):
+            return base, True  # already merged: nothing to add
+        code, out, err = self._exec(
+            "merge-tree", "--write-tree", "--no-messages", "--name-only", "-z", base, head
+        )
+        fields = str(out).split("\0")
+        if code == 1:  # conflicts: the tree, then the conflicted paths
+            raise MergeConflict(sorted({f for f in fields[1:] if f}) or ["(unnamed files)"])
+        tree = fields[0].strip()
+        if code != 0 or not _OID_RE.fullmatch(tree):
+            raise VcsError(f"git merge-tree failed: {_first_lines(err or str(out))}")
+        merged = self._run(
+            "commit-tree", tree, "-p", base, "-p", head, "-m", message, env=self._identity_env()
+        )
+        return merged.strip(), False
+
+    def _changelog_commit(
+        self, parent: str, path: str, changelog_text: Callable[[str], str], message: str
+    ) -> str:
+        """A commit on ``parent`` changing only ``path``; ``parent`` when nothing changes."""
+        mode, blob = self._tree_entry(parent, path)
+        old = ""
+        if blob is not None:
+            if mode not in ("100644", "100755"):
+                raise VcsError(f"{path} is not a regular file in {parent[:12]}")
+            code, out, err = self._exec("cat-file", "blob", blob, raw=True)
+            if code != 0:
+                raise VcsError(f"could not read {path}: {_first_lines(err)}")
+            old = bytes(out).decode("utf-8", "surrogateescape")
+        new = changelog_text(old)
+        if new == old:
+            return parent
+        data = new.encode("utf-8", "surrogateescape")
+        new_blob = self._run("hash-object", "-w", "--stdin", data=data).strip()
+        with self._scratch_index() as env:
+            self._run("read-tree", parent, env=env)
+            info = f"{mode or '100644'},{new_blob},{path}"
+            self._run("update-index", "--add", "--cacheinfo", info, env=env)
+            tree = self._run("write-tree", env=env).strip()
+        commit = self._run(
+            "commit-tree", tree, "-p", parent, "-m", message, env=self._identity_env()
+        )
+        return commit.strip()
+
+    def _tree_entry(self, commit: str, path: str) -> tuple[str | None, str | None]:
+        """(mode, object) of ``path`` in ``commit``; (None, None) when it is not there."""
+        code, out, err = self._exec(
+            "ls-tree", "-z", "--full-tree", commit, "--", path, env={"GIT_LITERAL_PATHSPECS": "1"}
+        )
+        if code != 0:
+            raise VcsError(f"git ls-tree failed: {_first_lines(err)}")
+        meta, _, name = str(out).split("\0")[0].partition("\t")
+        if name != path or len(meta.split()) != 3:
+            return None, None
+        mode, _kind, oid = meta.split()
+        return mode, oid
+
+    def _tree_path(self, path: str) -> str:
+        """``path`` as a repository-relative posix path, from its text (no link followed)."""
+        p = Path(path)
+        if p.is_absolute():
+            p = Path(os.path.realpath(p.parent)) / p.name
+            try:
+                p = p.relative_to(self.root)
+            except ValueError:
+                raise VcsError(f"{path} is outside the repository {self.root}") from None
+        parts = PurePosixPath(p.as_posix()).parts
+        if not parts or ".." in parts or ".git" in parts or any("\0" in x for x in parts):
+            raise VcsError(f"{path!r} is not a file path inside the repository")
+        return "/".join(parts)
+
+    @contextmanager
+    def _scratch_index(self) -> Iterator[dict[str, str]]:
+        """``GIT_INDEX_FILE`` of a throwaway index in the git dir, never the user's."""
+        _sweep_scratch(self._git_dir)
+        work = Path(tempfile.mkdtemp(prefix=f"{_TEMP_PREFIX}{os.getpid()}-", dir=self._git_dir))
+        try:
+            yield {"GIT_INDEX_FILE": str(work / "index")}
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    def _tag_object(self, tag: str, commit: str, message: str) -> str:
+        """An annotated tag object (as ``git tag -a`` writes it) with no ref to it yet."""
+        tagger = self._run("var", "GIT_COMMITTER_IDENT", env=self._identity_env()).strip()
+        text = message if message.endswith("\n") else message + "\n"
+        body = f"object {commit}\ntype commit\ntag {tag}\ntagger {tagger}\n\n{text}"
+        return self._run("mktag", data=body.encode("utf-8")).strip()
+
+    def publish(self, updates: Sequence[RefUpdate]) -> None:
+        """Move every ref in ``updates`` in one ``git update-ref --stdin`` transaction.
+
+        git locks all of them and checks each old value before it moves any:
+        either all move or none. A ref not at its ``old`` value raises
+        RefRaceLost (recompute and retry); a lock file left by a killed git is
+        named in the VcsError.
+        """
+        if not updates:
+            return
+        lines = ["start"]
+        for u in updates:
+            _check_full_ref(u.ref)
+            for oid in (u.new, u.old):
+                if oid is not None and not _OID_RE.fullmatch(oid):
+                    raise VcsError(f"{u.ref}: {oid!r} is not a full object id")
+            if u.new is None and u.old is None:
+                raise VcsError(f"{u.ref}: an update needs a new or an old value")
+            if u.new is None:
+                lines.append(f"delete {u.ref} {u.old}")
+            elif u.old is None:
+                lines.append(f"create {u.ref} {u.new}")
+            else:
+                lines.append(f"update {u.ref} {u.new} {u.old}")
+        lines += ["prepare", "commit"]
+        names = ", ".join(_short_ref(u.ref) for u in updates)
+        data = ("\n".join(lines) + "\n").encode()
+        with self._lock:
+            code, out, err = self._exec(
+                "update-ref", "-m", f"shipdeck: release {names}", "--stdin", data=data
+            )
+        if code != 0:
+            raise _publish_error(err or str(out))
+
+    def release_would_touch_checkout(self, base: str, old: str, new: str) -> str | None:
+        """Why moving the checked-out ``base`` from ``old`` to ``new`` would hit local edits.
+
+        None when ``base`` is not checked out here or git's two-way merge
+        (``read-tree -m -u``, as a dry run) would succeed; else a one-line
+        reason naming the files, so a caller can refuse before publishing.
+        """
+        with self._lock:
+            if self.current_branch() != base:
+                return None
+            old_sha, new_sha = self._resolve(old), self._resolve(new)
+            if old_sha == new_sha:
+                return None
+            self._exec("update-index", "-q", "--refresh")  # a touched file is not an edit
+            code, out, err = self._exec("read-tree", "-m", "-u", "-n", old_sha, new_sha)
+            if code == 0:
+                return None
+            files = self._in_the_way(old_sha, new_sha, err)
+            if files:
+                return (
+                    f"{base} is checked out here and the release changes files you have "
+                    f"changed too: {_names(files)}; commit or stash them (or switch to "
+                    "another branch), then release again"
+                )
+            return f"{base} is checked out here and its files cannot be updated: " + (
+                _first_lines(err or str(out), 1)
+            )
+
+    def after_publish_checkout(self, base: str, old: str, new: str) -> str | None:
+        """Bring a checked-out ``base`` from ``old`` to ``new`` after ``publish`` moved it.
+
+        ``git read-tree -m -u old new``: local edits to other files are kept,
+        and nothing is overwritten; None when done or ``base`` is not checked
+        out here, else a one-line message with the commands that catch up.
+        """
+        with self._lock:
+            if self.current_branch() != base:
+                return None
+            old_sha, new_sha = self._resolve(old), self._resolve(new)
+            if old_sha == new_sha:
+                return None
+            catch_up = (
+                f"run `git update-ref --no-deref HEAD {old_sha} && git checkout -m {base}` "
+                "(brings your changes along; conflicts get marked in the files)"
+            )
+            head = self.ref_sha(f"refs/heads/{base}")
+            if head != new_sha:
+                return (
+                    f"{base} moved on to {(head or 'nothing')[:12]} after the release; this "
+                    f"work tree is still at {old_sha[:12]}: {catch_up}"
+                )
+            self._exec("update-index", "-q", "--refresh")
+            code, out, err = self._exec("read-tree", "-m", "-u", old_sha, new_sha)
+            if code == 0:
+                return None
+            files = self._in_the_way(old_sha, new_sha, err)
+            why = f"your changes to {_names(files)}" if files else _first_lines(err or str(out), 1)
+            return (
+                f"{base} has the release but this work tree is still at {old_sha[:12]} "
+                f"({why}); nothing was overwritten. To catch up, {catch_up}"
+            )
+
+    def _in_the_way(self, old: str, new: str, stderr: str) -> list[str]:
+        """Files ``old..new`` changes that are edited (or untracked) here, sorted.
+
+        Edits are counted against ``old``, what the index and files are based on
+        (after ``publish`` HEAD already says ``new``).
+        """
+        tokens = self._run(
+            "diff", "--no-ext-diff", "--name-status", "--no-renames", "-z", old, new
+        ).split("\0")
+        dirty = set(self._run("diff", "--no-ext-diff", "--name-only", "-z", old).split("\0"))
+        dirty.update(
+            self._run("diff", "--no-ext-diff", "--cached", "--name-only", "-z", old).split("\0")
+        )
+        hits = {
+            path
+            for status, path in zip(tokens[0::2], tokens[1::2], strict=False)
+            if path in dirty or (status == "A" and os.path.lexists(self.root / path))
+        }
+        hits.update(
+            re.findall(r"^error: (?:Entry|Untracked working tree file) '([^']+)'", stderr, re.M)
+        )
+        return sorted(hits)
+
+    def find_release(self, item_id: str, sha: str) -> FoundRelease | None:
+        """The newest annotated tag with a ``Shipdeck-Item: <item_id>`` line containing ``sha``.
+
+        One ``for-each-ref`` reads every tag's message; only the matching tags
+        cost an ancestry check. None when the item was never released with it.
+        """
+        if not item_id or any(c in item_id for c in "\0\r\n"):
+            raise VcsError(f"not a valid item id: {item_id!r}")
+        head = self._resolve(sha)
+        fmt = (
+            "%(objecttype)%00%(*objecttype)%00%(*objectname)%00%(refname:lstrip=2)%00%(contents)%00"
+        )
+        code, out, err = self._exec(
+            "for-each-ref", "--sort=-creatordate", f"--format={fmt}", "refs/tags", raw=True
+        )
+        if code != 0:
+            raise VcsError(f"git for-each-ref failed: {_first_lines(err)}")
+        fields = bytes(out).decode("utf-8", "replace").split("\0")
+        trailer = f"Shipdeck-Item: {item_id}"
+        for i in range(0, len(fields) - 4, 5):
+            kind, peeled_kind, commit, name, contents = fields[i : i + 5]
+            if kind.lstrip("\n") != "tag" or peeled_kind != "commit":
+                continue  # lightweight tags and tags of trees or tags
+            if trailer not in (line.strip() for line in contents.splitlines()):
+                continue
+            if self._is_ancestor(head, commit):
+                return FoundRelease(tag=name, commit=commit)
+        return None
+
+    def push_atomic(self, remote: str, refspecs: Sequence[str]) -> None:
+        """``git push --atomic``: the remote takes every refspec or none.
+
+        A refusal raises VcsError with git's reason for the refused refs.
+        """
+        _check_ref(remote)
+        for spec in refspecs:
+            if not spec or spec.startswith("-") or any(c.isspace() for c in spec):
+                raise VcsError(f"not a valid refspec: {spec!r}")
+        if not refspecs:
+            return
+        code, out, err = self._exec("push", "--atomic", "--porcelain", remote, *refspecs)
+        refused = [
+            line.split("\t")
+            for line in str(out).splitlines()
+            if line.startswith("!") and line.count("\t") >= 2
+        ]
+        if code == 0 and not refused:
+            return
+        first = [r for r in refused if "atomic push failed" not in r[2]] or refused
+        if first:
+            why = "; ".join(f"{r[1].rpartition(':')[2]} {r[2]}" for r in first)
+            raise VcsError(f"push to {remote} refused, nothing was pushed: {why}")
+        raise VcsError(f"git push to {remote} failed: {_first_lines(err or str(out))}")
 
     # --- files ------------------------------------------------------------------
 
@@ -394,6 +825,70 @@ def _check_ref(ref: str) -> None:
     """Refs come from config and items; one starting with '-' would be read as an option."""
     if not ref or ref.startswith("-") or any(c in ref for c in "\0\n\r"):
         raise VcsError(f"not a valid git ref: {ref!r}")
+
+
+def _check_full_ref(ref: str) -> None:
+    """A full ref name (``refs/...``) safe on ``update-ref --stdin``; git checks the rest."""
+    if not ref.startswith("refs/") or any(c.isspace() or ord(c) < 32 or c == "\x7f" for c in ref):
+        raise VcsError(f"not a full git ref name: {ref!r}")
+
+
+def _short_ref(ref: str) -> str:
+    for prefix in ("refs/heads/", "refs/tags/"):
+        if ref.startswith(prefix):
+            return ref[len(prefix) :]
+    return ref
+
+
+def _names(files: Sequence[str], limit: int = 5) -> str:
+    shown = ", ".join(files[:limit])
+    return f"{shown} and {len(files) - limit} more" if len(files) > limit else shown or "?"
+
+
+def _publish_error(stderr: str) -> VcsError:
+    """update-ref's failure: a lost race, a lock file in the way, or git's own words."""
+    committing = "fatal: commit:" in stderr
+    outcome = "check the refs" if committing else "nothing was changed"
+    lock = _LOCKED_RE.search(stderr)
+    if lock:
+        path = lock.group(1)
+        return VcsError(
+            f"cannot publish: {path} exists ({outcome}). Another git command is updating "
+            "that ref, or one was killed and left its lock behind: if no git command is "
+            f"running in this repository, delete {path} and try again"
+        )
+    race = _RACE_RE.search(stderr)
+    if race and not committing:
+        ref, now, expected, exists = race.groups()
+        if now and expected:
+            why = f"it is at {now[:12]}, not {expected[:12]}"
+        elif exists:
+            why = "it exists already"
+        else:
+            why = "it no longer exists"
+        return RefRaceLost(ref, f"{ref} changed meanwhile ({why}); nothing was published")
+    return VcsError(f"git update-ref failed ({outcome}): {_first_lines(stderr)}")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _sweep_scratch(git_dir: Path) -> None:
+    """Remove scratch dirs whose process is gone (killed before its ``finally``)."""
+    with suppress(OSError):
+        for entry in git_dir.iterdir():
+            if not entry.name.startswith(_TEMP_PREFIX):
+                continue
+            pid = entry.name[len(_TEMP_PREFIX) :].partition("-")[0]
+            if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+                shutil.rmtree(entry, ignore_errors=True)
 
 
 def _first_lines(text: str, limit: int = 3) -> str:

@@ -96,6 +96,7 @@ Command = Annotated[
 ]
 Text = Annotated[str, BeforeValidator(_number_as_text)]
 Positive = Annotated[float, Field(gt=0)]
+GitRemote = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")]
 Delay = Annotated[float, Field(ge=0)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 Percent = Annotated[float, Field(gt=0, le=100)]
@@ -191,14 +192,15 @@ class Step(_Model):
 
 class ReleaseConfig(_Model):
     version: Literal["semver"] = "semver"
-    tag: Template = "v{version}"
-    push: Template | None = None
+    tag: Template | None = None  # None: learned from the project's tags (v{version} if none)
+    push: Template | None = None  # the image repository a release pushes to
+    remote: GitRemote | None = None  # push the base branch and tag there, atomically
     changelog: str = "CHANGELOG.md"
 
     @field_validator("tag")
     @classmethod
-    def _tag_has_version(cls, value: str) -> str:
-        if "version" not in template_fields(value):
+    def _tag_has_version(cls, value: str | None) -> str | None:
+        if value is not None and "version" not in template_fields(value):
             raise ValueError(f"release tag {value!r} must contain {{version}}")
         return value
 

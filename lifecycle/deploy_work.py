@@ -45,7 +45,7 @@ def local_image(project: str, version: str) -> str:
 
 
 def release_of(engine: Engine, version: str) -> Release:
-    tag = render(engine.config.stages.release.tag, {"version": version})
+    tag = render(engine.tag_template(), {"version": version, "project": engine.config.project})
     if not engine.vcs.tag_exists(tag):
         raise StageFailed(f"no release {version} (tag {tag} does not exist)")
     sha = engine.vcs.head_sha(tag)

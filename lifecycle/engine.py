@@ -409,10 +409,23 @@ class Engine:
 
         moved = self.store.update(item.id, rewind)
         if item.stage is not Stage.BUILD:
-            self.record(
-                ev.Event(ev.ITEM_MOVED, item.id, {"from": item.stage.value, "to": "build"})
-            )
+            self.record(ev.Event(ev.ITEM_MOVED, item.id, {"from": item.stage.value, "to": "build"}))
         return moved
+
+    def tag_template(self) -> str:
+        """The release tag template: the config's, else the one the project's tags use."""
+        from lifecycle.versioning import DEFAULT_TAG_TEMPLATE, learn_tag_template
+
+        configured = self.config.stages.release.tag
+        if configured:
+            return configured
+        return learn_tag_template(self.vcs.tags()) or DEFAULT_TAG_TEMPLATE
+
+    def newest_release(self) -> str | None:
+        """The newest released version (by number, any spelling of its tag)."""
+        from lifecycle.versioning import plan_release
+
+        return plan_release(self.vcs.tags(), self.config.stages.release.tag, [], False).previous
 
     def auto_env(self) -> str | None:
         for name, environment in self.config.environments.items():

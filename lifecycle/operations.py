@@ -17,7 +17,6 @@ from lifecycle.ports import CancelToken, TargetError, VcsError
 from lifecycle.runlog import RunLog
 from lifecycle.stages import Stage
 from lifecycle.templates import TemplateError
-from lifecycle.versioning import latest
 
 
 @dataclass(frozen=True)
@@ -63,11 +62,7 @@ def deploy_version(
     def work(rep: Reporter) -> str:
         want = version
         if want is None:
-            from lifecycle.versioning import version_from_tag
-
-            template = engine.config.stages.release.tag
-            found = [version_from_tag(template, t) for t in engine.vcs.tags()]
-            want = latest(v for v in found if v)
+            want = engine.newest_release()
             if want is None:
                 raise StageFailed("there is no release yet (no version tag)")
         return deploy_release(engine, env, release_of(engine, want), rep, None)

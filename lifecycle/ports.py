@@ -108,8 +108,66 @@ class MergeResult:
     fast_forward: bool
 
 
+@dataclass(frozen=True)
+class RefUpdate:
+    """One ref move inside an atomic :meth:`Vcs.publish`.
+
+    ``ref`` is a full name (``refs/heads/main``); ``old`` None creates the ref
+    (it must not exist), ``new`` None deletes it (it must still be at ``old``).
+    """
+
+    ref: str
+    new: str | None
+    old: str | None
+
+
+@dataclass(frozen=True)
+class PreparedRelease:
+    """The objects of a release, written but not yet pointed at by any ref."""
+
+    base: str  # the branch released into (short name)
+    base_old: str  # its head the release was built on: publish fails if it moved
+    merged: str  # the merge (or fast-forward) commit, before the changelog
+    commit: str  # the release commit: the new head of base
+    tag: str  # the tag name (short)
+    tag_object: str  # the annotated tag object, pointing at ``commit``
+    fast_forward: bool  # no merge commit was needed
+
+    @property
+    def base_ref(self) -> str:
+        return f"refs/heads/{self.base}"
+
+    @property
+    def tag_ref(self) -> str:
+        return f"refs/tags/{self.tag}"
+
+    def ref_updates(self) -> tuple[RefUpdate, RefUpdate]:
+        """What :meth:`Vcs.publish` moves: base from ``base_old`` and a new tag, together."""
+        return (
+            RefUpdate(self.base_ref, self.commit, self.base_old),
+            RefUpdate(self.tag_ref, self.tag_object, None),
+        )
+
+
+@dataclass(frozen=True)
+class FoundRelease:
+    tag: str  # short tag name
+    commit: str  # the commit it points at
+
+
 class VcsError(Exception):
     """A version-control operation could not be done; the message says why."""
+
+
+class RefRaceLost(VcsError):
+    """A ref was not where a publish expected it (moved, created or deleted meanwhile).
+
+    Nothing was published; recompute from the ref's new value and try again.
+    """
+
+    def __init__(self, ref: str, message: str = "") -> None:
+        self.ref = ref
+        super().__init__(message or f"{ref} was changed by someone else meanwhile")
 
 
 class MergeConflict(VcsError):
@@ -163,6 +221,54 @@ class Vcs(Protocol):
 
     def read_file(self, path: str, ref: str) -> str | None:
         """A file's text at ``ref``; None when it does not exist there."""
+        ...
+
+    def create_branch(self, branch: str, base: str) -> str:
+        """Create ``branch`` at ``base`` without checking it out; return its head sha."""
+        ...
+
+    def checkout_if_safe(self, branch: str) -> str | None:
+        """Check ``branch`` out if nothing is in the way; else a one-line reason why not."""
+        ...
+
+    def prepare_release(
+        self,
+        *,
+        sha: str,
+        base: str,
+        merge_message: str,
+        changelog_path: str,
+        changelog_text: Callable[[str], str],
+        commit_message: str,
+        tag: str,
+        tag_message: str,
+    ) -> PreparedRelease:
+        """Write a release's objects (merge, changelog commit, tag); moves no ref."""
+        ...
+
+    def publish(self, updates: Sequence[RefUpdate]) -> None:
+        """Move all refs in one transaction, or none (RefRaceLost when one moved meanwhile)."""
+        ...
+
+    def release_would_touch_checkout(self, base: str, old: str, new: str) -> str | None:
+        """Why moving a checked-out ``base`` from ``old`` to ``new`` would hit local edits."""
+        ...
+
+    def after_publish_checkout(self, base: str, old: str, new: str) -> str | None:
+        """Bring a checked-out ``base`` from ``old`` to ``new``; else the command to run."""
+        ...
+
+    def find_release(self, item_id: str, sha: str) -> FoundRelease | None:
+        """An annotated tag for ``item_id`` (its ``Shipdeck-Item:`` line) containing ``sha``."""
+        ...
+
+    def push_atomic(self, remote: str, refspecs: Sequence[str]) -> None:
+        """Push all refspecs to ``remote`` together, or none of them."""
+        ...
+
+    def is_ancestor(self, a: str, b: str) -> bool: ...
+    def ref_sha(self, ref: str) -> str | None:
+        """What a full ref name (``refs/heads/main``) points at; None when missing."""
         ...
 
 

@@ -18,10 +18,23 @@ from lifecycle.deploy_work import deploy, local_image, monitor, operate
 from lifecycle.engine import RunContext, StageFailed
 from lifecycle.items import Item, format_time
 from lifecycle.junit import JunitError, parse_junit
-from lifecycle.ports import DirtyWorkTree, MergeConflict, PushedImage, StepResult
+from lifecycle.ports import (
+    MergeConflict,
+    PushedImage,
+    RefRaceLost,
+    RefUpdate,
+    StepResult,
+    VcsError,
+)
 from lifecycle.stages import Stage
-from lifecycle.templates import render, render_command
-from lifecycle.versioning import bump, changelog_entry, prepend_changelog
+from lifecycle.templates import render, render_command, render_template
+from lifecycle.text import escape_controls
+from lifecycle.versioning import (
+    changelog_entry,
+    changelog_format,
+    plan_release,
+    prepend_changelog,
+)
 
 if TYPE_CHECKING:
     from lifecycle.config import Step
@@ -69,24 +82,31 @@ def command_env(ctx: RunContext) -> dict[str, str]:
 
 
 def code(ctx: RunContext) -> str:
+    """Create the item's branch from base; check it out only when nothing is in the way.
+
+    The card moves to Code either way: a branch that could not be checked out is
+    there to switch to, and the log says the command.
+    """
     cfg = ctx.engine.config
     branch = ctx.item.branch or render(cfg.branch, fields(ctx))
     vcs = ctx.engine.vcs
     existed = vcs.branch_exists(branch)
-    try:
-        sha = vcs.ensure_branch(branch, cfg.base_branch)
-    except DirtyWorkTree as exc:
-        raise StageFailed(f"cannot check out {branch}: {exc}") from None
+    sha = vcs.create_branch(branch, cfg.base_branch)
 
     def set_branch(it: Item) -> None:
         it.branch, it.sha = branch, sha
 
     ctx.update(set_branch)
-    verb = "checked out" if existed else f"created from {cfg.base_branch} and checked out"
-    ctx.say(f"branch {branch} {verb} at {sha[:7]}")
+    made = "exists" if existed else f"created from {cfg.base_branch}"
+    ctx.say(f"branch {branch} {made} at {sha[:7]}")
+    why_not = vcs.checkout_if_safe(branch)
+    if why_not:
+        ctx.say(f"not checked out: {why_not}")
+    else:
+        ctx.say(f"checked out {branch}")
     ahead = vcs.commits_ahead(branch, cfg.base_branch)
     ctx.say(f"{ahead} commit(s) ahead of {cfg.base_branch}")
-    return f"on {branch}"
+    return f"on {branch}" if not why_not else f"{branch} ready (not checked out)"
 
 
 # --- Build and Test -------------------------------------------------------------------
@@ -224,63 +244,143 @@ def _record_tests(ctx: RunContext, report: Path) -> None:
 # --- Release ------------------------------------------------------------------------
 
 
+_PUBLISH_ATTEMPTS = 5
+
+
 def release(ctx: RunContext) -> str:
+    """Merge the tested sha into base, add the changelog entry, tag it: all in git's
+    object store, published with the item's release in one ref transaction.
+
+    The work tree and the index are never touched (unless base is the checked-out
+    branch, which then moves forward like a ``git pull`` would). A kill leaves no
+    release or the whole release, and a retry adopts a release already made.
+    """
     cfg = ctx.engine.config
     vcs = ctx.engine.vcs
     item = ctx.item
     if not item.branch:
         raise StageFailed("the item has no branch")
     rel = cfg.stages.release
-    previous = vcs.latest_version(rel.tag)
-    version = bump(previous, [item.kind], item.breaking)
-    tag = render(rel.tag, fields(ctx, version=version))
-    if vcs.tag_exists(tag):
-        raise StageFailed(f"tag {tag} exists already")
-    ctx.say(f"version {version} (previous: {previous or 'none'}); tag {tag}")
+    sha = item.state_of(Stage.TEST).sha or item.sha or vcs.head_sha(item.branch)
+    found = vcs.find_release(item.id, sha)
+    if found is not None:
+        return _adopt(ctx, found.tag, found.commit)
+    template = render_template(ctx.engine.tag_template(), {"project": cfg.project}, ["version"])
+    plan = plan_release(vcs.tags(), template, [item.kind], item.breaking)
+    version, tag = plan.version, plan.tag
+    ctx.say(f"version {version} (previous: {plan.previous_tag or 'none'}); tag {tag}")
     # Images before git: a refused push leaves no tag.
     pushed = _push(ctx, version) if rel.push else None
     built = item.artifacts.get("image")
+    local = None
     if pushed is None and built:
         local = local_image(cfg.project, version)
         ctx.engine.images.tag(built, local)
         ctx.say(f"tagged {built} as {local} (no push: configured)")
-        ctx.update(lambda it: it.artifacts.__setitem__("release_image", local))
     base = cfg.base_branch
-    first = vcs.first_commit_time(item.branch, base)  # before the merge: after it, nothing is ahead
-    if first is not None:
-        ctx.update(lambda it: it.artifacts.__setitem__("first_commit", format_time(first) or ""))
-    try:
-        merged = vcs.merge(item.branch, base, f"Merge {item.branch} ({item.id})")
-    except MergeConflict as exc:
-        raise StageFailed(f"merge of {item.branch} into {base} stopped: {exc}") from None
-    except DirtyWorkTree as exc:
-        raise StageFailed(f"cannot merge: {exc}") from None
-    how = "fast-forward" if merged.fast_forward else "merge commit"
-    ctx.say(f"merged {item.branch} into {base} ({how}) at {merged.sha[:7]}")
-    existing = vcs.read_file(rel.changelog, base) or ""
-    entry = changelog_entry(version, datetime.now(UTC).date(), [item])
-    sha = vcs.commit_file(
-        rel.changelog,
-        prepend_changelog(existing, entry),
-        f"Release {version}: {item.id}",
-        base,
-    )
-    ctx.say(f"{rel.changelog} updated in {sha[:7]}")
-    vcs.tag(tag, sha, f"{cfg.project} {version}\n\n{item.id} {item.title}")
-    ctx.say(f"tagged {tag} at {sha[:7]}")
+    first = vcs.first_commit_time(sha, base)  # before the merge: after it, nothing is ahead
+    fmt = changelog_format(rel.changelog)
+    entry = changelog_entry(version, datetime.now(UTC).date(), [item], fmt=fmt)
+    title = escape_controls(item.title)
+    message = f"{cfg.project} {version}\n\n{item.id} {title}\n\n{TRAILER}: {item.id}\n"
 
     def cut(it: Item) -> None:
-        it.version, it.sha = version, sha
+        it.version = version
         it.artifacts["tag"] = tag
+        if first is not None:
+            it.artifacts["first_commit"] = format_time(first) or ""
+        if local is not None:
+            it.artifacts["release_image"] = local
         if pushed is not None:
             it.artifacts.update(pushed=pushed.reference, digest=pushed.digest)
 
-    ctx.update(cut)
-    data: dict[str, Any] = {"version": version, "tag": tag, "sha": sha}
+    store = ctx.engine.store
+    for _ in range(_PUBLISH_ATTEMPTS):
+        try:
+            prepared = vcs.prepare_release(
+                sha=sha,
+                base=base,
+                merge_message=f"Merge {item.branch} ({item.id})",
+                changelog_path=rel.changelog,
+                changelog_text=lambda old: prepend_changelog(old, entry, fmt=fmt),
+                commit_message=f"Release {version}: {item.id}",
+                tag=tag,
+                tag_message=message,
+            )
+        except MergeConflict as exc:
+            raise StageFailed(f"merge of {item.branch} into {base} stopped: {exc}") from None
+        blocked = vcs.release_would_touch_checkout(base, prepared.base_old, prepared.commit)
+        if blocked:
+            raise StageFailed(f"{base} is checked out here: {blocked}")
+        with store.locked():
+
+            def released(it: Item, commit: str = prepared.commit) -> None:
+                cut(it)
+                it.sha = commit
+
+            board_new, board_old, fresh = store.prepare(item.id, released)
+            try:
+                vcs.publish(
+                    [*prepared.ref_updates(), RefUpdate(store.refs.ref, board_new, board_old)]
+                )
+            except RefRaceLost as exc:
+                ctx.say(f"{exc.ref} moved meanwhile; preparing the release again")
+                continue
+        break
+    else:
+        raise StageFailed(f"{base} kept moving; the release was not published (try again)")
+    ctx.item = fresh
+    how = "fast-forward" if prepared.fast_forward else "merge commit"
+    ctx.say(f"merged {sha[:7]} into {base} ({how}); {rel.changelog} in {prepared.commit[:7]}")
+    ctx.say(f"tagged {tag} at {prepared.commit[:7]}")
+    checkout = vcs.after_publish_checkout(base, prepared.base_old, prepared.commit)
+    if checkout:
+        ctx.say(checkout)
+    data: dict[str, Any] = {"version": version, "tag": tag, "sha": prepared.commit}
     if pushed is not None:
         data.update(image=pushed.reference, digest=pushed.digest)
     ctx.engine.record(ev.Event(ev.RELEASE_CUT, item.id, data))
+    _push_git(ctx, tag)
     return f"released {tag}" + (f" and pushed {pushed.reference}" if pushed else "")
+
+
+TRAILER = "Shipdeck-Item"
+
+
+def _adopt(ctx: RunContext, tag: str, commit: str) -> str:
+    """A release of this item exists (a run killed after publishing): take it as ours."""
+    version = plan_release(
+        [tag],
+        render_template(
+            ctx.engine.tag_template(), {"project": ctx.engine.config.project}, ["version"]
+        ),
+        [],
+        False,
+    ).previous
+    if version is None:
+        raise StageFailed(f"tag {tag} names this item but carries no version")
+
+    def adopt(it: Item) -> None:
+        it.version, it.sha = version, commit
+        it.artifacts["tag"] = tag
+
+    ctx.update(adopt)
+    ctx.say(f"{ctx.item.id} was released already as {tag} ({commit[:7]}); adopting it")
+    _push_git(ctx, tag)
+    return f"adopted {tag}"
+
+
+def _push_git(ctx: RunContext, tag: str) -> None:
+    """``release.remote``: the base branch and the tag reach the remote together."""
+    remote = ctx.engine.config.stages.release.remote
+    if not remote:
+        return
+    base = ctx.engine.config.base_branch
+    try:
+        ctx.engine.vcs.push_atomic(remote, [f"refs/heads/{base}", f"refs/tags/{tag}"])
+    except VcsError as exc:
+        raise StageFailed(f"released {tag} here, but the push to {remote} failed: {exc}") from None
+    ctx.say(f"pushed {base} and {tag} to {remote}")
 
 
 def _push(ctx: RunContext, version: str) -> PushedImage:

@@ -425,7 +425,7 @@ class BoardStore:
         refs in one transaction: (new commit, the head it replaces, the changed item)."""
         wanted = normalise_id(item_id)
         path = item_path(wanted)
-        head = self.stamp()
+        head = self._head()
         data = self.refs.read(head, [path]).get(path) if head else None
         if data is None:
             raise ItemNotFound(f"no item {wanted}")

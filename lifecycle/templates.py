@@ -34,8 +34,9 @@ KNOWN_FIELDS: tuple[str, ...] = (
 BRANCH_FIELDS: tuple[str, ...] = ("id", "slug", "kind", "project")
 
 _SAFE_RE = re.compile(r"[A-Za-z0-9._/-]+")
+# MAJOR.MINOR is a version too: projects tagged v0.23 keep their two numbers.
 _SEMVER_RE = re.compile(
-    r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)"
+    r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(?:\.(0|[1-9][0-9]*))?"
     r"(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?"
 )
 _HEX_RE = re.compile(r"[0-9a-fA-F]{4,64}")
@@ -159,11 +160,19 @@ def check_value(name: str, value: object) -> str:
     return check(name, value)
 
 
-def _render(template: str, fields: Mapping[str, object], quote: Callable[[str], str]) -> str:
+def _render(
+    template: str,
+    fields: Mapping[str, object],
+    quote: Callable[[str], str],
+    keep: Collection[str] = (),
+) -> str:
     out: list[str] = []
     for literal, name in _parts(template, KNOWN_FIELDS):
         out.append(literal)
         if name is None:
+            continue
+        if name in keep:
+            out.append("{" + name + "}")
             continue
         value = fields.get(name)
         if value is None and name == "python":
@@ -181,6 +190,12 @@ def render(template: str, fields: Mapping[str, object]) -> str:
     template, a missing value or a value that fails its field's check.
     """
     return _render(template, fields, lambda text: text)
+
+
+def render_template(template: str, fields: Mapping[str, object], keep: Collection[str]) -> str:
+    """:func:`render` for every field but those in ``keep``, which stay as ``{name}``
+    (the release tag template, before the version is known)."""
+    return _render(template, fields, lambda text: text, keep)
 
 
 def render_command(template: str, fields: Mapping[str, object]) -> str:

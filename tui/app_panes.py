@@ -122,7 +122,7 @@ class PaneFeeds(_Base):
         from lifecycle.items import Kind
         from lifecycle.monitor import bug_from_alert
 
-        bug = bug_from_alert(message.event, self.project.config.stages.release.tag)
+        bug = bug_from_alert(message.event, self.project.config.stages.release.tag or "v{version}")
         item = self.project.store.add(
             bug["title"], kind=Kind.BUG, body=bug["body"], links=bug["links"]
         )

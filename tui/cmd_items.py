@@ -160,7 +160,7 @@ def _from_alert(
 
     for event in project.journal.read(types={ev.ALERT_RAISED}):
         if str(event.get("alert_id", "")).upper() == alert_id.strip().upper():
-            bug = bug_from_alert(event, project.config.stages.release.tag)
+            bug = bug_from_alert(event, project.config.stages.release.tag or "v{version}")
             return title or bug["title"], Kind.BUG, bug["body"], list(bug["links"])
     raise UsageError(f"no alert {alert_id} in the journal (see: shipdeck monitor, events)")
 

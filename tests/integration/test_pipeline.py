@@ -91,7 +91,9 @@ def test_item_from_plan_to_deploy_from_the_cli(demo: Path) -> None:
     assert "hola, hello from" in body
     assert json.loads(body)["version"] == "0.1.0"
     assert "v0.1.0" in git(demo, "tag").split()
-    assert item_id in (demo / "CHANGELOG.md").read_text()
+    assert item_id in git(demo, "show", "main:CHANGELOG.md")  # released without a checkout
+    assert git(demo, "symbolic-ref", "--short", "HEAD") == branch
+    assert git(demo, "status", "--porcelain") == ""
     env = json.loads(shipdeck("status", "--json", cwd=demo).stdout)["environments"]["staging"]
     assert env["version"] == "0.1.0"
     assert env["healthy"] is True

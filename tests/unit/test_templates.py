@@ -149,7 +149,7 @@ def test_hostile_names_are_refused(name: str, value: str) -> None:
     [
         ("version", "1.2.3; rm -rf /"),
         ("version", HOSTILE),
-        ("version", "1.2"),
+        ("version", "1"),
         ("version", "v1.2.3"),
         ("sha", "abc$(x)"),
         ("sha", "not-hex"),
