@@ -1,0 +1,242 @@
+"""shipdeck in a repository used the way people use git: `git add -A` after every step,
+edits left uncommitted on other branches, a remote, tags that are not shipdeck's,
+and shipdeck killed in the middle of a release."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import ROOT, git, shipdeck
+
+pytestmark = pytest.mark.slow
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _ok(repo: Path, *args: str) -> str:
+    done = shipdeck(*args, cwd=repo)
+    assert done.returncode == 0, f"shipdeck {' '.join(args)}: {done.stdout}{done.stderr}"
+    return done.stdout
+
+
+def _add_all_and_commit(repo: Path, message: str) -> None:
+    """What most people run after every step; nothing of shipdeck's may be in it."""
+    git(repo, "add", "-A")
+    staged = git(repo, "diff", "--cached", "--name-only")
+    assert ".shipdeck" not in staged
+    if staged:
+        git(repo, "commit", "-qm", message)
+    assert git(repo, "status", "--porcelain") == ""
+    assert git(repo, "ls-files", ".shipdeck") == ""
+
+
+def _item(repo: Path, item_id: str) -> dict[str, object]:
+    return json.loads(_ok(repo, "item", "show", item_id, "--json"))
+
+
+def _edit(repo: Path, path: str, old: str, new: str) -> None:
+    file = repo / path
+    file.write_text(file.read_text().replace(old, new))
+
+
+@pytest.fixture()
+def demo(tmp_path: Path) -> Iterator[Path]:
+    """The demo service, pushed to a real bare remote it tracks."""
+    made = shipdeck("demo", "demo", "--no-open", "--no-docker", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    repo = tmp_path / "demo"
+    remote = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
+    git(repo, "remote", "add", "origin", str(remote))
+    git(repo, "push", "-q", "origin", "main")
+    yield repo
+    shipdeck("stop", "staging", cwd=repo)
+
+
+def test_plan_to_monitor_with_git_add_all_after_every_step(demo: Path) -> None:
+    _add_all_and_commit(demo, "after demo")
+    item_id = _ok(demo, "item", "add", "Say hola").strip()
+    _add_all_and_commit(demo, "after add")
+    _ok(demo, "advance", item_id, "--to", "code")
+    branch = str(_item(demo, item_id)["branch"])
+    assert git(demo, "symbolic-ref", "--short", "HEAD") == branch
+    _add_all_and_commit(demo, "after code")
+    _edit(demo, "app/__init__.py", "hello from", "hola, hello from")
+    _add_all_and_commit(demo, f"{item_id}: say hola")
+    for stage in ("build", "test", "release", "deploy"):
+        _ok(demo, "advance", item_id, "--to", stage, "--env", "staging")
+        assert _item(demo, item_id)["stage"] == stage
+        _add_all_and_commit(demo, f"after {stage}")
+    time.sleep(5.5)  # the demo's bake time
+    _ok(demo, "advance", item_id, "--to", "operate")
+    _add_all_and_commit(demo, "after operate")
+    _ok(demo, "advance", item_id, "--to", "monitor")
+    _add_all_and_commit(demo, "after monitor")
+    item = _item(demo, item_id)
+    assert item["stage"] == "monitor" and item["version"] == "0.1.0"
+    # Nothing of shipdeck's in any commit the user made, the board in its ref.
+    assert git(demo, "log", "--all", "--format=", "--name-only", "--", ".shipdeck") == ""
+    subjects = git(demo, "log", "--format=%s", "refs/shipdeck/board").splitlines()
+    assert f"{item_id}: plan -> code" in subjects
+    assert f"{item_id}: release -> deploy" in subjects
+    # Sync shares it; the release itself went nowhere until asked.
+    _ok(demo, "sync")
+    assert git(demo, "ls-remote", "origin", "refs/shipdeck/board")
+
+
+def test_release_with_uncommitted_edits_on_another_items_branch(demo: Path) -> None:
+    # SD-1 (in Code, with a commit ahead) is released while the user works on SD-2.
+    other = _ok(demo, "item", "add", "Another change").strip()
+    _ok(demo, "advance", other, "--to", "code")
+    assert git(demo, "symbolic-ref", "--short", "HEAD") == _item(demo, other)["branch"]
+    _edit(demo, "app/__init__.py", "hello from", "work in progress, hello from")
+    (demo / "notes.txt").write_text("untracked notes\n")
+    (demo / ".coverage").write_bytes(b"\x00rewritten by a test run\x01")
+    watched = [demo / "app/__init__.py", demo / "notes.txt", demo / ".coverage"]
+    before = {p: _sha256(p) for p in watched}
+    status = git(demo, "status", "--porcelain")
+    base_before = git(demo, "rev-parse", "main")
+
+    _ok(demo, "advance", "SD-1", "--to", "release")
+
+    assert {p: _sha256(p) for p in watched} == before
+    assert git(demo, "status", "--porcelain") == status
+    assert git(demo, "symbolic-ref", "--short", "HEAD") == _item(demo, other)["branch"]
+    assert git(demo, "rev-parse", "main") != base_before
+    assert "v0.1.0" in git(demo, "tag").split()
+    assert git(demo, "merge-base", "--is-ancestor", "v0.1.0", "main") == ""
+    assert "SD-1" in git(demo, "show", "v0.1.0:CHANGELOG.md")
+
+
+def test_release_on_checked_out_clean_base_moves_the_work_tree(demo: Path) -> None:
+    git(demo, "checkout", "-q", "main")
+    _ok(demo, "advance", "SD-1", "--to", "release")
+    assert git(demo, "symbolic-ref", "--short", "HEAD") == "main"
+    assert git(demo, "status", "--porcelain") == ""
+    assert "SD-1" in (demo / "CHANGELOG.md").read_text()
+
+
+def test_release_pushes_base_and_tag_to_the_remote_when_asked(demo: Path) -> None:
+    config = demo / "shipdeck.yaml"
+    text = config.read_text()
+    text = re.sub(r"(\n  release:\n)", r"\1    remote: origin\n", text, count=1)
+    assert "remote: origin" in text, "the demo config has a release section"
+    config.write_text(text)
+    git(demo, "commit", "-qam", "push releases")
+    git(demo, "push", "-q", "origin", "main")
+    git(demo, "checkout", "-q", str(_item(demo, "SD-1")["branch"]))
+    _ok(demo, "advance", "SD-1", "--to", "release")
+    remote = git(demo, "ls-remote", "origin")
+    assert "refs/tags/v0.1.0" in remote
+    assert git(demo, "rev-parse", "main") in remote
+
+
+@pytest.mark.parametrize(
+    ("tags", "expected"),
+    [
+        ([f"v0.{n}" for n in range(1, 24)], "v0.24"),
+        (["3.1.2", "3.1.3"], "3.2.0"),
+    ],
+)
+def test_the_next_release_follows_the_projects_own_tags(
+    demo: Path, tags: list[str], expected: str
+) -> None:
+    config = demo / "shipdeck.yaml"  # no tag: template, as init writes for a new project
+    config.write_text(re.sub(r"\n +tag: .*\n", "\n", config.read_text(), count=1))
+    assert "tag:" not in config.read_text()
+    git(demo, "commit", "-qam", "learn the tag template")
+    first = git(demo, "rev-list", "--max-parents=0", "main")
+    for tag in tags:
+        git(demo, "tag", tag, first)
+    _ok(demo, "advance", "SD-1", "--to", "release")
+    assert _item(demo, "SD-1")["version"] == expected.lstrip("v")
+    assert expected in git(demo, "tag").split()
+
+
+RELEASE_CONFIG = """\
+version: 1
+project: killme
+base_branch: main
+stages:
+  release:
+    changelog: CHANGELOG.md
+"""
+
+
+def _release_tags(repo: Path, item_id: str) -> list[str]:
+    tags = []
+    for name in git(repo, "tag").split():
+        if f"Shipdeck-Item: {item_id}" in git(repo, "tag", "-l", "--format=%(contents)", name):
+            tags.append(name)
+    return tags
+
+
+def _check_release(repo: Path, item_id: str) -> bool:
+    """Either no release of ``item_id`` or one whole one; True if it is there."""
+    tags = _release_tags(repo, item_id)
+    assert len(tags) <= 1, f"{item_id} released twice: {tags}"
+    if not tags:
+        return False
+    tag = tags[0]
+    commit = git(repo, "rev-parse", f"{tag}^{{commit}}")
+    assert git(repo, "rev-parse", "main") == commit  # base moved with the tag
+    assert git(repo, "show", f"{tag}:CHANGELOG.md").count(f"{item_id} ") == 1
+    item = json.loads(_ok(repo, "item", "show", item_id, "--json"))
+    assert item["version"] == tag.lstrip("v")  # the board moved with them
+    return True
+
+
+def test_sigkill_during_release_leaves_none_or_one_whole_release(tmp_path: Path) -> None:
+    repo = tmp_path / "svc"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "shipdeck.yaml").write_text(RELEASE_CONFIG)
+    (repo / "app.txt").write_text("v0\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "start")
+    rng = random.Random(30)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    released_by_retry = released_before_kill = 0
+    for n in range(30):
+        item_id = _ok(repo, "item", "add", f"change {n}").strip()
+        _ok(repo, "advance", item_id, "--to", "code")
+        (repo / "app.txt").write_text(f"v{n + 1}\n")
+        git(repo, "commit", "-qam", f"{item_id}: change")
+        _ok(repo, "advance", item_id, "--to", "test")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tui.cli", "advance", item_id, "--to", "release"],
+            cwd=repo,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        time.sleep(rng.uniform(0.15, 0.9))
+        with_children = proc.poll() is None
+        if with_children:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        if _check_release(repo, item_id):
+            released_before_kill += 1
+        _ok(repo, "advance", item_id, "--to", "release")  # the retry
+        assert _check_release(repo, item_id)
+        released_by_retry += 1
+        git(repo, "checkout", "-q", "main")
+    tags = git(repo, "tag").split()
+    assert len(tags) == 30 == len(set(tags))
+    assert released_by_retry == 30
+    assert 0 < released_before_kill < 30  # the kills landed on both sides of the publish
