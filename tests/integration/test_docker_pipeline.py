@@ -39,6 +39,7 @@ environments:
     target: docker
     ports: {{"8000/tcp": {port}}}
     health: {{url: "http://127.0.0.1:{port}/health", timeout: 15}}
+    bake: 0
     labels: {{"{di.TEST_LABEL}": "{di.RUN_ID}"}}
 """
 
@@ -49,7 +50,6 @@ def repo(tmp_path: Path, client: Any) -> Iterator[tuple[Path, int, str]]:
     port = di.free_port()
     root = tmp_path / "svc"
     di.httpd_context(root, "v1")
-    (root / ".gitignore").write_text(".shipdeck/\n")
     (root / "shipdeck.yaml").write_text(_config(project, port))
     git(root, "init", "-q", "-b", "main")
     git(root, "add", "-A")
@@ -73,7 +73,9 @@ def _item_with_change(root: Path, title: str, version: str, *, broken: bool = Fa
     di.httpd_context(fresh, version, broken=broken)
     shutil.copy(fresh / "Dockerfile", root / "Dockerfile")
     shutil.copytree(fresh / "files", root / "files", dirs_exist_ok=True)
-    git(root, "commit", "-q", "-am", f"{item_id}: {title}")
+    git(root, "add", "-A")  # as most people do: nothing of shipdeck's may come along
+    git(root, "commit", "-q", "-m", f"{item_id}: {title}")
+    assert git(root, "ls-files", ".shipdeck") == ""
     return item_id
 
 
@@ -106,6 +108,14 @@ def test_code_to_healthy_container_then_broken_release_rolls_back(
     status = json.loads(shipdeck("status", "--json", cwd=root).stdout)["environments"]["staging"]
     assert status["version"] == "0.1.0"
     assert status["healthy"] is True
+    assert git(root, "status", "--porcelain") == ""
+    for stage in ("operate", "monitor"):  # bake: 0 in this config
+        moved = shipdeck("advance", first, "--to", stage, cwd=root)
+        assert moved.returncode == 0, moved.stdout + moved.stderr
+    assert json.loads(shipdeck("item", "show", first, "--json", cwd=root).stdout)["stage"] == (
+        "monitor"
+    )
+    assert git(root, "status", "--porcelain") == ""
 
     broken = _item_with_change(root, "Break httpd", "v3", broken=True)
     failed = shipdeck("advance", broken, "--to", "deploy", "--env", "staging", cwd=root)
