@@ -609,6 +609,12 @@ class GitRepo:
                 _first_lines(err or str(out), 1)
             )
 
+    def detach_head(self, sha: str, reason: str) -> None:
+        """Point HEAD at ``sha`` directly (index and files untouched): the branch it was
+        on can then move without the work tree seeming to undo the move."""
+        with self._lock:
+            self._run("update-ref", "--no-deref", "-m", f"shipdeck: {reason}", "HEAD", sha)
+
     def after_publish_checkout(self, base: str, old: str, new: str) -> str | None:
         """Bring a checked-out ``base`` from ``old`` to ``new`` after ``publish`` moved it.
 

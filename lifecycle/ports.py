@@ -254,6 +254,10 @@ class Vcs(Protocol):
         """Why moving a checked-out ``base`` from ``old`` to ``new`` would hit local edits."""
         ...
 
+    def detach_head(self, sha: str, reason: str) -> None:
+        """Point HEAD at ``sha`` without touching the index or files."""
+        ...
+
     def after_publish_checkout(self, base: str, old: str, new: str) -> str | None:
         """Bring a checked-out ``base`` from ``old`` to ``new``; else the command to run."""
         ...

@@ -311,7 +311,14 @@ def release(ctx: RunContext) -> str:
             raise StageFailed(f"merge of {item.branch} into {base} stopped: {exc}") from None
         blocked = vcs.release_would_touch_checkout(base, prepared.base_old, prepared.commit)
         if blocked:
-            raise StageFailed(f"{base} is checked out here: {blocked}")
+            # Never block a release on local edits, never touch them: the work tree
+            # stays where it is, on a detached HEAD, and the user is told how to follow.
+            vcs.detach_head(prepared.base_old, f"release {tag} moves {base} past local edits")
+            ctx.say(
+                f"{base} is checked out with edits the release also changes ({blocked}); "
+                f"they stay as they are on a detached HEAD at {prepared.base_old[:7]}: "
+                f"run `git checkout -m {base}` to bring them onto the release"
+            )
         with store.locked():
 
             def released(it: Item, commit: str = prepared.commit) -> None:

@@ -143,6 +143,8 @@ class ShipdeckApp(BoardActions, PaneFeeds, App[int]):
             self._stamp = self.project.store.stamp()
             return
         self._stamp = self.project.store.stamp()
+        while self.project.store.notices:  # said once: e.g. an old board.yaml was imported
+            self.notify(self.project.store.notices.pop(0), title="Board", timeout=15)
         before = self.items.get(self.selected) if self.selected else None
         self.items = {i.id: i for i in board.active()}
         self.board.show_items(list(self.items.values()), self.frame)

@@ -240,3 +240,21 @@ def test_sigkill_during_release_leaves_none_or_one_whole_release(tmp_path: Path)
     assert len(tags) == 30 == len(set(tags))
     assert released_by_retry == 30
     assert 0 < released_before_kill < 30  # the kills landed on both sides of the publish
+
+
+def test_release_with_overlapping_edits_on_the_checked_out_base_never_blocks(
+    demo: Path,
+) -> None:
+    git(demo, "checkout", "-q", "main")
+    changelog = demo / "CHANGELOG.md"
+    changelog.write_text("# my own notes, not committed\n")  # the release writes this file
+    before = _sha256(changelog)
+    old_main = git(demo, "rev-parse", "main")
+
+    out = _ok(demo, "advance", "SD-1", "--to", "release")
+
+    assert _sha256(changelog) == before
+    assert git(demo, "rev-parse", "main") != old_main  # released all the same
+    assert git(demo, "rev-parse", "HEAD") == old_main  # the work tree did not move
+    assert "git checkout -m main" in out
+    assert git(demo, "status", "--porcelain") == "?? CHANGELOG.md"
