@@ -9,7 +9,6 @@ by pid *and* psutil ``create_time``, so a reused pid is never mistaken for it.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import signal
@@ -24,6 +23,7 @@ from typing import Any
 
 import psutil
 
+from lifecycle.filelock import hold
 from lifecycle.ports import CancelToken, Line, Stream
 
 # Popen objects of services this shipdeck process started, so a dead one is reaped
@@ -87,21 +87,8 @@ def write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
 @contextlib.contextmanager
 def exclusive(path: Path, wait: float, busy: Exception) -> Iterator[None]:
     """Hold an flock on ``path`` (across threads and processes); raise ``busy`` if taken."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise busy from None
-                time.sleep(0.05)
+    with hold(path, wait, lambda: busy):
         yield
-    finally:
-        os.close(fd)  # closing releases the lock
 
 
 def spawn(

@@ -222,13 +222,7 @@ class BoardStore:
 
     def get(self, item_id: str) -> Item:
         """One item, read from its own blob (no whole-board load)."""
-        head = self.stamp()
-        path = item_path(normalise_id(item_id))
-        if head is not None:
-            data = self.refs.read(head, [path]).get(path)
-            if data is not None:
-                return decode_item(data, path, self._where(path))
-        raise ItemNotFound(f"no item {normalise_id(item_id)}")
+        return self._item_at(self.stamp(), normalise_id(item_id))
 
     def board_at(self, commit: str) -> Board:
         """The whole board at any commit of the ref's history (sync merges from three)."""
@@ -351,10 +345,7 @@ class BoardStore:
         path = item_path(wanted)
 
         def change(head: str | None) -> tuple[BoardChange, Item]:
-            data = self.refs.read(head, [path]).get(path) if head else None
-            if data is None:
-                raise ItemNotFound(f"no item {wanted}")
-            item = decode_item(data, path, self._where(path))
+            item = self._item_at(head, wanted)
             before = item.to_dict()
             fn(item)
             after = item.to_dict()
@@ -423,18 +414,21 @@ class BoardStore:
     def prepare(self, item_id: str, fn: Callable[[Item], object]) -> tuple[str, str | None, Item]:
         """A commit that applies ``fn`` to one item, for the caller to publish with other
         refs in one transaction: (new commit, the head it replaces, the changed item)."""
-        wanted = normalise_id(item_id)
-        path = item_path(wanted)
         head = self._head()
-        data = self.refs.read(head, [path]).get(path) if head else None
-        if data is None:
-            raise ItemNotFound(f"no item {wanted}")
-        item = decode_item(data, path, self._where(path))
+        item = self._item_at(head, normalise_id(item_id))
         before = item.to_dict()
         fn(item)
         item.updated_at = utcnow()
-        change = BoardChange({path: encode_item(item)}, describe(wanted, before, item.to_dict()))
+        path = item_path(item.id)
+        change = BoardChange({path: encode_item(item)}, describe(item.id, before, item.to_dict()))
         return self.refs.commit(head, change), head, item
+
+    def _item_at(self, head: str | None, item_id: str) -> Item:
+        path = item_path(item_id)
+        data = self.refs.read(head, [path]).get(path) if head else None
+        if data is None:
+            raise ItemNotFound(f"no item {item_id}")
+        return decode_item(data, path, self._where(path))
 
     @contextmanager
     def locked(self) -> Iterator[None]:
@@ -475,13 +469,10 @@ class BoardStore:
         with self._locked():
             if self.refs.head() is not None:
                 return  # another process imported it first
-            files: dict[str, bytes | None] = {}
             for item in board.items:
-                if not item.uid:
-                    item.uid = legacy_uid(item)
-                files[item_path(item.id)] = encode_item(item)
+                item.uid = item.uid or legacy_uid(item)
             next_id = max(board.next_id, *(i.number + 1 for i in board.items), 1)
-            files[META] = encode_meta(next_id)
+            files: dict[str, bytes | None] = dict(board_files(board.items, next_id))
             message = f"board: import {name} ({len(board.items)} items)"
             new = self.refs.commit(None, BoardChange(files, message))
             if not self.refs.swap(new, None, message):
