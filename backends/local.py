@@ -129,7 +129,9 @@ class LocalTarget:
         out, err = self.log_paths(version)
         offsets = [p.stat().st_size if p.exists() else 0 for p in (out, err)]
         try:
-            proc, created = supervise.spawn(command, cwd=workdir, env=env, out=out, err=err)
+            proc, created = supervise.spawn(
+                command, cwd=workdir, env=env, out=out, err=err, mask=sorted(self._secrets)
+            )
         except OSError as exc:
             raise TargetError(f"cannot start {label(version)}: {exc.strerror or exc}") from exc
         where = f" on port {self.port}" if self.port is not None else ""

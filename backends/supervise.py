@@ -14,6 +14,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -92,13 +93,29 @@ def exclusive(path: Path, wait: float, busy: Exception) -> Iterator[None]:
 
 
 def spawn(
-    command: str, *, cwd: str, env: Mapping[str, str], out: Path, err: Path
+    command: str,
+    *,
+    cwd: str,
+    env: Mapping[str, str],
+    out: Path,
+    err: Path,
+    mask: Sequence[str] = (),
 ) -> tuple[subprocess.Popen[bytes], float]:
-    """Start ``/bin/sh -c command`` detached; returns the Popen and its create_time."""
+    """Start ``/bin/sh -c command`` detached; returns the Popen and its create_time.
+
+    With ``mask`` (names of secret variables in ``env``), the command runs under
+    ``mask_relay``, which writes its output to the files with those values masked.
+    """
     out.parent.mkdir(parents=True, exist_ok=True)
+    argv = ["/bin/sh", "-c", command]
+    if mask:
+        from backends import mask_relay
+
+        relay = [sys.executable, "-I", mask_relay.__file__, str(out), str(err), *mask, "--"]
+        argv = relay + argv
     with open(out, "ab") as out_fh, open(err, "ab") as err_fh:
         proc = subprocess.Popen(
-            ["/bin/sh", "-c", command],
+            argv,
             cwd=cwd,
             env=dict(env),
             stdin=subprocess.DEVNULL,

@@ -94,6 +94,11 @@ class Engine:
         self.masker = SecretMasker(
             {name: self.environ[name] for name in config.secret_names() if name in self.environ}
         )
+        # The outbound gate: whatever the board and the journal persist (and so the
+        # cards, `item show`, the events pane and the webhook) is masked on the way in.
+        if self.masker:
+            store.scrub = self.masker.scrub
+            journal.scrub = self.masker.scrub
 
     # --- plumbing ---------------------------------------------------------
 
@@ -122,7 +127,7 @@ class Engine:
 
     def record(self, event: ev.Event) -> None:
         """Journal an event, and send deploys, rollbacks and alerts to the webhook."""
-        self.journal.append(event)
+        event = self.journal.append(event)  # masked: what the webhook gets too
         if self._notify_hook and event.type in (
             ev.DEPLOYED,
             ev.DEPLOY_FAILED,
@@ -317,6 +322,7 @@ class Engine:
                 state, message = RunState.CANCELLED, "cancelled"
             else:
                 state, message = RunState.FAILED, f"{type(exc).__name__}: {exc}"
+        message = self.masker.mask(message)  # reasons quote stderr: mask before they travel
         if state is not RunState.PASSED and message:
             ctx.emit([Line(Stream.STDERR if state is RunState.FAILED else Stream.INFO, message)])
         duration = round(time.monotonic() - t0, 3)

@@ -15,7 +15,7 @@ import json
 import os
 import threading
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -80,9 +80,14 @@ class Journal:
         self._offset = 0  # bytes of complete lines already parsed
         self._lines = 0  # how many complete lines that was
         self._ident: tuple[int, int] | None = None
+        # Masks secrets in every string of an event before it is written (set by
+        # the engine from the configured secrets); what is returned is the masked one.
+        self.scrub: Callable[[Any], Any] | None = None
 
     def append(self, event: Event) -> Event:
         """Write ``event`` as one line, flushed to the OS (and fsynced if asked)."""
+        if self.scrub is not None:
+            event = Event(event.type, event.item, self.scrub(event.data), event.ts)
         data = encode_event(event)
         self.paths.ensure()
         with self._write_lock:

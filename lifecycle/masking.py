@@ -12,11 +12,31 @@ loader is the place to warn about such values.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import quote
 
 from lifecycle.lines import Line, OutputSink
 
 MASK = "***"
+WEAK = 6  # a secret shorter than this masks unrelated text too: shipdeck warns
+_ENCODED_FROM = 8  # encoded forms of shorter secrets would mask too much ordinary text
+
+
+def encoded_forms(value: str) -> set[str]:
+    """Best effort: the forms a secret commonly travels in besides itself (base64 in
+    basic-auth headers and config dumps, URL-encoding in query strings)."""
+    if len(value) < _ENCODED_FROM:
+        return set()
+    raw = value.encode("utf-8")
+    forms = {
+        base64.b64encode(raw).decode().rstrip("="),
+        base64.urlsafe_b64encode(raw).decode().rstrip("="),
+        quote(value, safe=""),
+    }
+    forms.discard(value)
+    return {f for f in forms if len(f) >= _ENCODED_FROM}
 
 
 class SecretMasker:
@@ -28,10 +48,12 @@ class SecretMasker:
 
     def __init__(self, secrets: Mapping[str, str], mask: str = MASK) -> None:
         values: set[str] = set()
+        self.weak = sorted(name for name, value in secrets.items() if 0 < len(value) < WEAK)
         for value in secrets.values():
             if not value:
                 continue
             values.add(value)
+            values.update(encoded_forms(value))
             if "\n" in value or "\r" in value:
                 # Output is masked per line, so each line of the value must match alone.
                 values.update(part for part in value.replace("\r", "\n").split("\n") if part)
@@ -67,6 +89,19 @@ class SecretMasker:
             cur_start, cur_end = start, end
         out += (text[pos:cur_start], self._mask, text[cur_end:])
         return "".join(out)
+
+    def scrub(self, value: Any) -> Any:
+        """``value`` with every string in it masked, however deeply nested (dicts and
+        lists are copied; other values are kept): what the board and journal store."""
+        if not self._values:
+            return value
+        if isinstance(value, str):
+            return self.mask(value)
+        if isinstance(value, dict):
+            return {self.scrub(k): self.scrub(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.scrub(v) for v in value]
+        return value
 
     def mask_lines(self, lines: Sequence[Line]) -> list[Line]:
         """The lines with secrets masked; untouched lines are the same objects."""

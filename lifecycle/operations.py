@@ -46,6 +46,7 @@ def _operate(
         message, state = str(exc), RunState.FAILED
     except Exception as exc:  # noqa: BLE001 - reported as one line, never a traceback
         message, state = f"{type(exc).__name__}: {exc}", RunState.FAILED
+    message = engine.masker.mask(message)  # reasons quote stderr: mask before they travel
     rep.say(message)
     log.close()
     engine._notify(

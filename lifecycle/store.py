@@ -76,8 +76,11 @@ def item_path(item_id: str) -> str:
     return f"{ITEMS}/{n // 100}/SD-{n}.json"
 
 
-def encode_item(item: Item) -> bytes:
-    return (json.dumps(item.to_dict(), ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+def encode_item(item: Item, scrub: Callable[[Any], Any] | None = None) -> bytes:
+    data = item.to_dict()
+    if scrub is not None:
+        data = scrub(data)
+    return (json.dumps(data, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
 
 
 def encode_meta(next_id: int) -> bytes:
@@ -194,6 +197,9 @@ class BoardStore:
         self.lock_timeout = lock_timeout
         self._legacy = legacy  # a board.yaml to import once, when the ref is new
         self.notices: list[str] = []
+        # Masks secrets in every string an item carries before it is written (the
+        # engine sets it from the configured secrets): nothing reaches the ref unmasked.
+        self.scrub: Callable[[Any], Any] | None = None
 
     # --- reading ---------------------------------------------------------------------
 
@@ -334,7 +340,10 @@ class BoardStore:
             )
             if head is not None and self.refs.read(head, [item_path(item.id)])[item_path(item.id)]:
                 raise BoardError(f"{self._where(META)}: next_id {next_id} is already taken")
-            files_out = {item_path(item.id): encode_item(item), META: encode_meta(next_id + 1)}
+            files_out = {
+                item_path(item.id): encode_item(item, self.scrub),
+                META: encode_meta(next_id + 1),
+            }
             return BoardChange(files_out, f"{item.id}: add {kind_of(item)}"), item
 
         return self._commit_change(change)
@@ -355,7 +364,9 @@ class BoardStore:
             if item.id != wanted:
                 raise ValueError(f"an update cannot change the id of {wanted}")
             check_title(item.title)
-            return BoardChange({path: encode_item(item)}, describe(wanted, before, after)), item
+            return BoardChange(
+                {path: encode_item(item, self.scrub)}, describe(wanted, before, after)
+            ), item
 
         return self._commit_change(change)
 
@@ -382,7 +393,7 @@ class BoardStore:
                 if not item.uid:
                     item.uid = new_uid()
                 if before.get(item.id) != item.to_dict():
-                    files[item_path(item.id)] = encode_item(item)
+                    files[item_path(item.id)] = encode_item(item, self.scrub)
             for gone in before.keys() - seen:
                 files[item_path(gone)] = None
             next_id = max(board.next_id, *(i.number + 1 for i in board.items), 1)
@@ -420,7 +431,9 @@ class BoardStore:
         fn(item)
         item.updated_at = utcnow()
         path = item_path(item.id)
-        change = BoardChange({path: encode_item(item)}, describe(item.id, before, item.to_dict()))
+        change = BoardChange(
+            {path: encode_item(item, self.scrub)}, describe(item.id, before, item.to_dict())
+        )
         return self.refs.commit(head, change), head, item
 
     def _item_at(self, head: str | None, item_id: str) -> Item:

@@ -416,3 +416,25 @@ def test_scale_is_refused_and_an_unused_env_is_absent(world: World) -> None:
     with pytest.raises(TargetError, match="nothing is deployed"):
         target.restart(Sink())
     assert list(target.logs(follow=False, tail=10, cancel=CancelToken())) == []
+
+
+def test_a_service_with_secrets_logs_them_masked_and_stops_whole(world: World) -> None:
+    secret = "tok-9f8e7d6c5b4a"
+    command = f"echo key={secret}; echo err={secret} >&2; exec {shlex.quote(sys.executable)}"
+    target = world.target(
+        command=f"{command} service.py {world.port}", secrets={"API_TOKEN": secret}
+    )
+    result = deploy(target, world.release("0.1.0", "v1"))
+    assert result.ok, result.message
+    out, err = target.log_paths("0.1.0")
+    deadline = time.monotonic() + 5
+    while "err=" not in err.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "key=***" in out.read_text() and "err=***" in err.read_text()
+    assert secret not in out.read_text() + err.read_text()
+    relay = psutil.Process(target.status().pid or 0)
+    service = relay.children()
+    assert service, "the relay leads the service"
+    target.stop(Sink())
+    assert not relay.is_running() or relay.status() == psutil.STATUS_ZOMBIE
+    assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in service)

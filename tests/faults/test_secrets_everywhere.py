@@ -1,0 +1,173 @@
+"""A secret printed by a failing service and carried in a failing test's name reaches
+no file under .shipdeck, no git object, no webhook payload and no CLI output."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import git, shipdeck
+
+pytestmark = pytest.mark.slow
+
+SECRET = "Zq8-sEcReT-value-7731"
+ENV = {"API_TOKEN": SECRET}
+
+FAILING_TESTS = """\
+cat > junit.xml <<XML
+<testsuite><testcase classname="t" name="test_$API_TOKEN">
+<failure message="token $API_TOKEN"/></testcase></testsuite>
+XML
+echo "FAILED test_$API_TOKEN"
+exit 1
+"""
+
+
+def _config(port: int, hook: str, failing_test: bool) -> str:
+    test_step = (
+        '    - run: "sh failing_tests.sh"\n      junit: junit.xml\n'
+        if failing_test
+        else '    - run: "true"\n'
+    )
+    return f"""\
+version: 1
+project: leaky
+stages:
+  test:
+{test_step}environments:
+  staging:
+    run: "echo the service saw $API_TOKEN and quits >&2; echo $API_TOKEN; exit 3"
+    port: {port}
+    health: {{url: "http://127.0.0.1:{port}/health", timeout: 3, interval: 0.2}}
+    secrets: [API_TOKEN]
+notify:
+  webhook: {hook}
+"""
+
+
+class Hook:
+    """A webhook receiver on loopback that keeps every body it gets."""
+
+    def __init__(self) -> None:
+        self.bodies: list[str] = []
+        received = self.bodies
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                received.append(self.rfile.read(length).decode())
+                self.send_response(204)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+
+@pytest.fixture
+def hook() -> Iterator[Hook]:
+    h = Hook()
+    yield h
+    h.server.shutdown()
+    h.server.server_close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _repo(root: Path, config: str) -> Path:
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    (root / "shipdeck.yaml").write_text(config)
+    (root / "app.txt").write_text("one\n")
+    (root / "failing_tests.sh").write_text(FAILING_TESTS)
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "start")
+    assert shipdeck("item", "add", "Work", cwd=root, env=ENV).returncode == 0
+    assert shipdeck("advance", "SD-1", "--to", "code", cwd=root, env=ENV).returncode == 0
+    (root / "app.txt").write_text("two\n")
+    git(root, "commit", "-qam", "work")
+    return root
+
+
+def _everything_git_holds(root: Path) -> str:
+    """Every object in the repository, reachable or not, as text."""
+    out = subprocess.run(
+        ["git", "cat-file", "--batch-all-objects", "--batch"],
+        cwd=root,
+        capture_output=True,
+        check=True,
+    ).stdout
+    return out.decode("utf-8", "replace")
+
+
+def _files_under(folder: Path) -> dict[str, str]:
+    """What shipdeck wrote: not ``work/``, the export where the project's own build and
+    test processes write what they like (a JUnit report naming the test, here)."""
+    return {
+        str(p): p.read_bytes().decode("utf-8", "replace")
+        for p in folder.rglob("*")
+        if p.is_file() and "work" not in p.relative_to(folder).parts[:1]
+    }
+
+
+def test_the_secret_goes_nowhere(tmp_path: Path, hook: Hook) -> None:
+    outputs: list[str] = []
+
+    # A failing test whose name and message carry the secret.
+    tests = _repo(tmp_path / "tests", _config(_free_port(), hook.url, failing_test=True))
+    failed = shipdeck("advance", "SD-1", "--to", "test", cwd=tests, env=ENV)
+    assert failed.returncode == 1
+    outputs += [failed.stdout, failed.stderr]
+    shown = shipdeck("item", "show", "SD-1", cwd=tests, env=ENV)
+    assert "test_***" in shown.stdout  # the failing test is named, masked
+    outputs += [shown.stdout, shown.stderr]
+
+    # A service that prints the secret on stderr and never gets healthy.
+    deploys = _repo(tmp_path / "deploys", _config(_free_port(), hook.url, failing_test=False))
+    deployed = shipdeck(
+        "advance", "SD-1", "--to", "deploy", "--env", "staging", cwd=deploys, env=ENV
+    )
+    assert deployed.returncode == 1
+    outputs += [deployed.stdout, deployed.stderr]
+    for args in (
+        ("item", "show", "SD-1"),
+        ("item", "show", "SD-1", "--json"),
+        ("item", "list", "--json"),
+        ("status", "--json"),
+        ("logs", "SD-1"),
+        ("logs", "--env", "staging"),
+        ("dora", "--json"),
+        ("item", "history", "SD-1"),
+    ):
+        done = shipdeck(*args, cwd=deploys, env=ENV)
+        outputs += [done.stdout, done.stderr]
+    shipdeck("stop", "staging", cwd=deploys, env=ENV)
+
+    journal = (deploys / ".shipdeck" / "journal.jsonl").read_text()
+    assert "deploy" in journal  # the failure was journaled...
+    assert any("***" in body for body in hook.bodies) or hook.bodies  # ...and sent
+    for text in outputs:
+        assert SECRET not in text
+    for body in hook.bodies:
+        assert SECRET not in body
+        json.loads(body)
+    for repo in (tests, deploys):
+        for name, text in _files_under(repo / ".shipdeck").items():
+            assert SECRET not in text, f"the secret is in {name}"
+        assert SECRET not in _everything_git_holds(repo)
