@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,14 @@ def check(_args: argparse.Namespace) -> int:
     steps = len(cfg.stages.build) + len(cfg.stages.test)
     envs = ", ".join(cfg.environments) or "none"
     print(f"{project._display(project.config_path)}: ok ({steps} steps; environments: {envs})")
+    from lifecycle.masking import WEAK, SecretMasker
+
+    values = {n: os.environ[n] for n in cfg.secret_names() if n in os.environ}
+    for name in SecretMasker(values).weak:
+        sys.stderr.write(
+            f"warning: secret {name} is shorter than {WEAK} characters: masking it"
+            " also blanks ordinary text that contains it\n"
+        )
     return EXIT_OK
 
 

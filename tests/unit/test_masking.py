@@ -63,3 +63,19 @@ def test_masked_sink_masks_each_batch() -> None:
 def test_masked_sink_without_secrets_is_the_sink_itself() -> None:
     got: list[Sequence[Line]] = []
     assert masked_sink(got.append, SecretMasker({"X": ""})) == got.append
+
+
+def test_encoded_forms_of_a_secret_are_masked_and_short_ones_are_flagged() -> None:
+    import base64
+    from urllib.parse import quote
+
+    from lifecycle.masking import SecretMasker
+
+    secret = "p@ss word/with+signs"
+    masker = SecretMasker({"TOKEN": secret, "PIN": "1234"})
+    encoded = base64.b64encode(secret.encode()).decode()
+    masked = masker.mask(f"Authorization: Basic {encoded}")
+    assert masked.startswith("Authorization: Basic ***") and encoded.rstrip("=") not in masked
+    assert secret not in masker.mask(f"?token={quote(secret, safe='')}")
+    assert masker.weak == ["PIN"]
+    assert masker.scrub({"a": [secret, 3], secret: "x"}) == {"a": ["***", 3], "***": "x"}
