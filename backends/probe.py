@@ -3,28 +3,77 @@
 A probe never raises: the monitor polls every few seconds and a dead service is
 data (``ok=False`` with a short reason), not an exception. The client ignores
 proxy variables so a loopback service stays reachable behind a corporate proxy.
+
+Every HTTP attempt made here (probes, health waits and, through :func:`fetch`,
+webhooks) is bounded: a total deadline per attempt, not httpx's per-read timeout
+(which a server sending one byte every 0.5 s never trips), at most
+:data:`MAX_BODY` bytes of body, and no redirect that leaves the configured
+scheme, host and port. The sockets are read in slices of :data:`_TICK` seconds,
+so a ``CancelToken`` or :func:`interrupt` (SIGINT/SIGTERM) ends an attempt
+within about 0.1 s, wherever it is blocked: connecting, waiting for the status
+line, or in the middle of the body.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
+import select
+import socket
+import ssl
 import threading
 import time
-from dataclasses import replace
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
 
+import httpcore
 import httpx
 
 from lifecycle.ports import CancelToken, ProbeResult
 
 MAX_REDIRECTS = 3
+MAX_BODY = 4096  # bytes of a response body read at most; the rest is never received
 # One attempt inside wait_healthy never blocks longer than this, so a hung
 # service cannot eat the whole health timeout in a single request.
 _ATTEMPT_CAP = 5.0
+_TICK = 0.1  # longest a socket call blocks before the deadline and the cancel are checked
+
+_interrupted = threading.Event()
+
+
+def interrupt() -> None:
+    """End every HTTP attempt and health wait of this process at once, and all later ones.
+
+    For SIGINT/SIGTERM: the process is on its way out, so nothing waits on the
+    network any more (they fail with "interrupted").
+    """
+    _interrupted.set()
+
+
+def interrupted() -> bool:
+    return _interrupted.is_set()
+
+
+class Stopped(Exception):
+    """An attempt ended by its deadline, its CancelToken or :func:`interrupt`; str() says which."""
+
+
+class RedirectRefused(Exception):
+    """A redirect off the configured origin, or too many; ``status`` is the 3xx that asked."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def describe_error(exc: Exception, timeout: float | None = None) -> str:
     """A short, human reason for a failed request ("connection refused")."""
+    if isinstance(exc, Stopped | RedirectRefused):
+        return str(exc)
     if isinstance(exc, httpx.TimeoutException):
-        return f"timed out after {timeout:g}s" if timeout else "timed out"
+        return f"timed out after {timeout:.3g}s" if timeout else "timed out"
     if isinstance(exc, httpx.TooManyRedirects):
         return "too many redirects"
     text = str(exc) or type(exc).__name__
@@ -43,16 +92,314 @@ def describe_error(exc: Exception, timeout: float | None = None) -> str:
     return text.splitlines()[0][:100]
 
 
+# --- the deadline of one attempt, seen by the sockets of the thread making it ---------
+
+
+class _Limit:
+    def __init__(self, timeout: float, cancel: CancelToken | None, interruptible: bool) -> None:
+        self.timeout = timeout
+        self.deadline = time.monotonic() + timeout
+        self.cancel = cancel
+        self.interruptible = interruptible
+
+    def left(self) -> float:
+        """Seconds left; Stopped when interrupted, cancelled or out of time."""
+        if self.interruptible and _interrupted.is_set():
+            raise Stopped("interrupted")
+        if self.cancel is not None and self.cancel.cancelled:
+            raise Stopped("cancelled")
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise Stopped(f"timed out after {self.timeout:.3g}s")
+        return left
+
+
+_local = threading.local()
+
+
+def _current() -> _Limit | None:
+    limit: _Limit | None = getattr(_local, "limit", None)
+    return limit
+
+
+@contextlib.contextmanager
+def _limited(limit: _Limit) -> Iterator[_Limit]:
+    previous = _current()
+    _local.limit = limit
+    try:
+        yield limit
+    finally:
+        _local.limit = previous
+
+
+def _step(end: float | None, expired: type[Exception]) -> float | None:
+    """How long the next socket call may block: a tick inside the attempt's deadline."""
+    limit = _current()
+    left = None if limit is None else limit.left()
+    if end is not None:
+        rest = end - time.monotonic()
+        if rest <= 0:
+            raise expired("timed out")
+        left = rest if left is None else min(left, rest)
+    return None if left is None else min(_TICK, left)
+
+
+class _Stream(httpcore.NetworkStream):
+    """A blocking socket read in ticks, so the deadline and the cancel are seen while it waits."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        end = None if timeout is None else time.monotonic() + timeout
+        while True:
+            self._sock.settimeout(_step(end, httpcore.ReadTimeout))
+            try:
+                return self._sock.recv(max_bytes)
+            except TimeoutError:
+                continue  # nothing arrived in this tick: nothing was consumed either
+            except OSError as exc:
+                raise httpcore.ReadError(str(exc) or type(exc).__name__) from exc
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        # Not in ticks (a timed-out send may have sent part of the buffer), but never
+        # past the attempt's deadline; requests here are a few hundred bytes.
+        limit = _current()
+        if limit is not None:
+            left = limit.left()
+            timeout = left if timeout is None else min(timeout, left)
+        self._sock.settimeout(timeout)
+        try:
+            self._sock.sendall(buffer)
+        except TimeoutError as exc:
+            raise httpcore.WriteTimeout("timed out") from exc
+        except OSError as exc:
+            raise httpcore.WriteError(str(exc) or type(exc).__name__) from exc
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        limit = _current()
+        if limit is not None:
+            left = limit.left()
+            timeout = left if timeout is None else min(timeout, left)
+        self._sock.settimeout(timeout)
+        try:
+            sock = ssl_context.wrap_socket(self._sock, server_hostname=server_hostname)
+        except TimeoutError as exc:
+            self.close()
+            raise httpcore.ConnectTimeout("TLS handshake timed out") from exc
+        except OSError as exc:
+            self.close()
+            raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
+        return _Stream(sock)
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "ssl_object" and isinstance(self._sock, ssl.SSLSocket):
+            return self._sock._sslobj  # type: ignore[attr-defined]  # what httpcore returns
+        if info == "client_addr":
+            return self._sock.getsockname()
+        if info == "server_addr":
+            return self._sock.getpeername()
+        if info == "socket":
+            return self._sock
+        if info == "is_readable":
+            if self._sock.fileno() < 0:
+                return True
+            poller = select.poll()
+            poller.register(self._sock.fileno(), select.POLLIN)
+            return bool(poller.poll(0))
+        return None
+
+
+def _connect(sock: socket.socket, address: Any, end: float | None) -> None:
+    sock.setblocking(False)
+    code = sock.connect_ex(address)
+    if code in (errno.EINPROGRESS, errno.EAGAIN, errno.EWOULDBLOCK):
+        poller = select.poll()
+        poller.register(sock.fileno(), select.POLLOUT)
+        while True:
+            step = _step(end, httpcore.ConnectTimeout)
+            if poller.poll(None if step is None else step * 1000):
+                code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                break
+    if code:
+        raise OSError(code, os.strerror(code))
+    sock.setblocking(True)
+
+
+class _Backend(httpcore.SyncBackend):
+    """Connects in ticks too (a blackholed host does not hold a cancel for the whole timeout)."""
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.NetworkStream:
+        end = None if timeout is None else time.monotonic() + timeout
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            raise httpcore.ConnectError(str(exc)) from exc
+        error: OSError | None = None
+        for family, kind, proto, _name, address in infos:
+            sock = socket.socket(family, kind, proto)
+            try:
+                if local_address:
+                    sock.bind((local_address, 0))
+                _connect(sock, address, end)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError as exc:
+                sock.close()
+                error = exc
+                continue
+            except BaseException:
+                sock.close()
+                raise
+            return _Stream(sock)
+        raise httpcore.ConnectError(str(error) if error else f"no address for {host}")
+
+
+class _Transport(httpx.HTTPTransport):
+    """httpx's transport over :class:`_Backend` (its handle_request maps httpcore's errors)."""
+
+    def __init__(self) -> None:  # no super().__init__(): it would build a pool replaced here
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=None,  # httpcore's default (certifi), made on the first https use
+            max_connections=20,
+            max_keepalive_connections=4,
+            keepalive_expiry=5.0,
+            network_backend=_Backend(),
+        )
+
+
+def make_client(*, user_agent: str) -> httpx.Client:
+    """A client for :func:`fetch`: bounded sockets, no proxies, no automatic redirects."""
+    return httpx.Client(
+        transport=_Transport(),
+        trust_env=False,
+        follow_redirects=False,
+        headers={"User-Agent": user_agent, "Accept-Encoding": "identity"},
+    )
+
+
+# --- one bounded attempt ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: bytes  # at most MAX_BODY bytes
+    truncated: bool  # the body went on past MAX_BODY (and was not read)
+    url: str  # where the answer came from (after same-origin redirects)
+
+
+def origin(url: httpx.URL) -> str:
+    """``scheme://host:port`` with the port always spelled out."""
+    host = url.host
+    if ":" in host:
+        host = f"[{host}]"
+    port = url.port or {"http": 80, "https": 443}.get(url.scheme, 0)
+    return f"{url.scheme}://{host}:{port}"
+
+
+def fetch(
+    client: httpx.Client,
+    method: str,
+    url: str,
+    *,
+    timeout: float,
+    cancel: CancelToken | None = None,
+    content: bytes | None = None,
+    headers: Mapping[str, str] | None = None,
+    follow_redirects: bool = True,
+    max_body: int = MAX_BODY,
+    interruptible: bool = True,
+) -> Answer:
+    """One request, over within ``timeout`` seconds in total whatever the server does.
+
+    Reads at most ``max_body`` bytes of the body, then closes the connection.
+    Follows at most :data:`MAX_REDIRECTS` redirects, and only those that stay on
+    the scheme, host and port of ``url`` (others raise :class:`RedirectRefused`).
+    Raises :class:`Stopped` past the deadline, on a cancel or (when ``interruptible``)
+    after :func:`interrupt`; httpx errors otherwise.
+    """
+    current = httpx.URL(url)
+    home = origin(current)
+    with _limited(_Limit(timeout, cancel, interruptible)) as limit:
+        for _hop in range(MAX_REDIRECTS + 1):
+            request = client.build_request(
+                method, current, content=content, headers=headers, timeout=limit.left()
+            )
+            response = client.send(request, stream=True, follow_redirects=False)
+            try:
+                body, truncated = _read_capped(response, max_body, limit)
+            finally:
+                response.close()  # unread body: the connection is dropped, not drained
+            location = response.headers.get("location") if response.is_redirect else None
+            if not follow_redirects or not location:
+                return Answer(response.status_code, body, truncated, str(current))
+            target = current.join(location)
+            if origin(target) != home:
+                raise RedirectRefused(
+                    f"redirected off {home} to {origin(target)}", response.status_code
+                )
+            current = target
+            if response.status_code == 303 or method == "POST":
+                method, content = "GET", None
+        raise RedirectRefused(
+            f"too many redirects (more than {MAX_REDIRECTS})", response.status_code
+        )
+
+
+def _read_capped(response: httpx.Response, cap: int, limit: _Limit) -> tuple[bytes, bool]:
+    """At most ``cap`` bytes of the raw body (never decoded: no gzip bomb), within the limit."""
+    body = bytearray()
+    for chunk in response.iter_raw():
+        limit.left()
+        body += chunk[: cap - len(body)]
+        if len(body) >= cap:
+            return bytes(body), True  # the rest is never received: the response is closed
+    return bytes(body), False
+
+
+def _stop_reason(cancel: CancelToken | None) -> str | None:
+    if _interrupted.is_set():
+        return "interrupted"
+    if cancel is not None and cancel.cancelled:
+        return "cancelled"
+    return None
+
+
+def _pause(seconds: float, cancel: CancelToken | None) -> bool:
+    """Sleep in ticks; True as soon as cancelled or interrupted."""
+    end = time.monotonic() + seconds
+    while _stop_reason(cancel) is None:
+        left = end - time.monotonic()
+        if left <= 0:
+            return False
+        step = min(_TICK, left)
+        if cancel is not None:
+            cancel.wait(step)
+        else:
+            _interrupted.wait(step)
+    return True
+
+
 class HttpProber:
     """A ``Prober`` over one reused ``httpx.Client`` (keep-alive, thread-safe)."""
 
     def __init__(self, *, user_agent: str = "shipdeck-probe") -> None:
-        self._client = httpx.Client(
-            trust_env=False,
-            follow_redirects=True,
-            max_redirects=MAX_REDIRECTS,
-            headers={"User-Agent": user_agent},
-        )
+        self._client = make_client(user_agent=user_agent)
         self._lock = threading.Lock()
         self._closed = False
 
@@ -68,11 +415,30 @@ class HttpProber:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def probe(self, name: str, url: str, timeout: float, slow_ms: float) -> ProbeResult:
-        """GET ``url`` once; ok for 2xx/3xx, slow when latency exceeds ``slow_ms``."""
+    def probe(
+        self,
+        name: str,
+        url: str,
+        timeout: float,
+        slow_ms: float,
+        cancel: CancelToken | None = None,
+        *,
+        follow_redirects: bool = True,
+    ) -> ProbeResult:
+        """GET ``url`` once, within ``timeout`` s in all; ok for 2xx/3xx, slow past ``slow_ms``."""
         start = time.perf_counter()
         try:
-            response = self._client.get(url, timeout=timeout)
+            answer = fetch(
+                self._client,
+                "GET",
+                url,
+                timeout=timeout,
+                cancel=cancel,
+                follow_redirects=follow_redirects,
+            )
+        except RedirectRefused as exc:
+            latency = (time.perf_counter() - start) * 1000.0
+            return ProbeResult(name, url, False, exc.status, round(latency, 3), error=str(exc))
         except Exception as exc:  # noqa: BLE001 - a probe reports, it never raises
             return ProbeResult(
                 name=name,
@@ -83,7 +449,7 @@ class HttpProber:
                 error=describe_error(exc, timeout),
             )
         latency = (time.perf_counter() - start) * 1000.0
-        status = response.status_code
+        status = answer.status
         ok = 200 <= status < 400
         return ProbeResult(
             name=name,
@@ -107,28 +473,32 @@ class HttpProber:
     ) -> ProbeResult:
         """Poll ``url`` until it answers 2xx (or exactly ``expect``), times out or is cancelled.
 
-        Returns the last probe; on timeout or cancel ``ok`` is False and
+        Over within ``timeout`` (plus a tick): each attempt gets at most the time
+        left. Returns the last probe; on timeout or cancel ``ok`` is False and
         ``error`` says why, mentioning the last failure so the deploy log is useful.
+        An ``expect`` of 3xx takes the redirect itself as the answer.
         """
         deadline = time.monotonic() + max(0.0, timeout)
+        follow = not (expect is not None and 300 <= expect < 400)
         last: ProbeResult | None = None
         while True:
-            if cancel is not None and cancel.cancelled:
-                return _failed(name, url, last, "cancelled")
+            why = _stop_reason(cancel)
+            if why:
+                return _failed(name, url, last, why)
             remaining = deadline - time.monotonic()
-            attempt_timeout = max(0.1, min(_ATTEMPT_CAP, remaining))
-            last = self.probe(name, url, attempt_timeout, float("inf"))
+            attempt_timeout = max(0.05, min(_ATTEMPT_CAP, remaining))
+            last = self.probe(
+                name, url, attempt_timeout, float("inf"), cancel, follow_redirects=follow
+            )
             if _healthy(last, expect):
                 return replace(last, ok=True, error=None)
+            why = _stop_reason(cancel)
+            if why:
+                return _failed(name, url, last, why)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return _failed(name, url, last, f"not healthy after {timeout:g}s")
-            pause = min(interval, remaining)
-            if cancel is not None:
-                if cancel.wait(pause):
-                    return _failed(name, url, last, "cancelled")
-            else:
-                time.sleep(pause)
+            _pause(min(interval, remaining), cancel)
 
 
 def _healthy(result: ProbeResult, expect: int | None) -> bool:
@@ -136,7 +506,7 @@ def _healthy(result: ProbeResult, expect: int | None) -> bool:
         return False
     if expect is not None:
         return result.status == expect
-    return 200 <= result.status < 300
+    return result.ok and 200 <= result.status < 300
 
 
 def _failed(name: str, url: str, last: ProbeResult | None, reason: str) -> ProbeResult:
@@ -149,7 +519,7 @@ def _failed(name: str, url: str, last: ProbeResult | None, reason: str) -> Probe
         ok=False,
         status=last.status if last else None,
         latency_ms=last.latency_ms if last else None,
-        error=f"{reason} (last: {detail})" if detail else reason,
+        error=f"{reason} (last: {detail})" if detail and detail != reason else reason,
     )
 
 

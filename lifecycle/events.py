@@ -29,6 +29,7 @@ SCALED = "scaled"  # env, replicas
 STOPPED = "stopped"  # env
 ALERT_RAISED = "alert.raised"  # alert_id, env, metric, value, threshold, message, version
 ALERT_CLEARED = "alert.cleared"  # alert_id
+WEBHOOK_FAILED = "webhook.failed"  # event, env, version, alert_id, error, attempts, webhook
 
 ALL_TYPES = frozenset(
     {
@@ -48,6 +49,7 @@ ALL_TYPES = frozenset(
         STOPPED,
         ALERT_RAISED,
         ALERT_CLEARED,
+        WEBHOOK_FAILED,
     }
 )
 

@@ -215,6 +215,27 @@ def run(argv: Sequence[str]) -> int:
     return _guarded(args)
 
 
+_NO_BOARD = frozenset({"init", "check", "demo"})  # commands that never read the board
+
+
+def _import_old_board(args: argparse.Namespace) -> None:
+    """Import an old ``.shipdeck/board.yaml`` into the board's ref before the command
+    reads the board, and say so on stderr: once, since the next command finds the ref."""
+    if args.command in _NO_BOARD:
+        return
+    from pathlib import Path
+
+    from tui.project import Project, find_root
+
+    root = find_root(Path.cwd())
+    if root is None or not Project(root).paths.board.is_file():
+        return
+    store = Project(root).store
+    store.stamp()  # the import, if the ref does not exist yet
+    for notice in store.notices:
+        _report(notice)
+
+
 def _guarded(args: argparse.Namespace) -> int:
     """Run the command; every error becomes one line and an exit code, never a traceback."""
     from lifecycle.board import ItemNotFound
@@ -225,6 +246,7 @@ def _guarded(args: argparse.Namespace) -> int:
     from lifecycle.templates import TemplateError
 
     try:
+        _import_old_board(args)
         return int(args.handler(args))
     except (ConfigError, BoardError) as exc:
         sys.stderr.write(f"{exc}\n")
@@ -244,7 +266,35 @@ def _guarded(args: argparse.Namespace) -> int:
         return EXIT_FAILED
 
 
+def _signals_stop_network_waits() -> None:
+    """SIGINT/SIGTERM end health waits and probes within a tick (``backends.probe.interrupt``;
+    queued webhooks then get 0.5 s at exit), whichever Python handler is installed then:
+    the wakeup fd gets the signal's number even while cmd_ops handles SIGTERM."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    r, w = os.pipe()
+    os.set_blocking(w, False)
+    previous = signal.set_wakeup_fd(w)
+    if previous != -1:  # someone else's: put it back and do without
+        signal.set_wakeup_fd(previous)
+        os.close(r)
+        os.close(w)
+        return
+
+    def watch() -> None:
+        while data := os.read(r, 64):
+            probe = sys.modules.get("backends.probe")  # not imported: nothing to stop
+            if probe is not None and {signal.SIGINT, signal.SIGTERM} & set(data):
+                probe.interrupt()
+
+    threading.Thread(target=watch, name="shipdeck-signals", daemon=True).start()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _signals_stop_network_waits()
     try:
         code = run(sys.argv[1:] if argv is None else argv)
     except KeyboardInterrupt:

@@ -103,12 +103,17 @@ def build_engine(project: Project) -> Engine:
 
     notify = None
     if project.config.notify.webhook:
-        from backends.notify import WebhookNotifier
+        from backends.notify import WebhookFailure, WebhookNotifier
+        from lifecycle.events import WEBHOOK_FAILED, Event
+
+        def journal_failure(failure: WebhookFailure) -> None:  # from the sender thread
+            project.journal.append(Event(WEBHOOK_FAILED, failure.item, failure.journal_data()))
 
         notify = WebhookNotifier(
             project.config.notify.webhook,
             timeout=project.config.notify.timeout,
             project=project.config.project,
+            on_failure=journal_failure,
         ).send
 
     return Engine(

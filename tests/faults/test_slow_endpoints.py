@@ -1,0 +1,683 @@
+"""Health checks, probes and webhooks against servers that misbehave on purpose.
+
+Every server here is real and on 127.0.0.1: one that drip-feeds a byte every
+0.5 s (in the status line, or in the body), one that sends an endless body
+claiming 10 GB, one that accepts and never answers, one whose listen backlog is
+full (connects hang), and redirects off the configured host. Each attempt must
+end by its deadline, read a few KB at most, and stop at a cancel or a signal.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import shlex
+import signal
+import socket
+import socketserver
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+import psutil
+import pytest
+
+from backends.local import LocalTarget
+from backends.notify import WebhookFailure, WebhookNotifier
+from backends.probe import MAX_BODY, HttpProber, wait_healthy
+from lifecycle.ports import CancelToken, Line, Release
+from tests.helpers import ROOT, shipdeck
+
+T = TypeVar("T")
+
+TEN_GB = 10 * 1024**3
+_SERVE_FOR = 120.0  # no handler of these servers runs longer than this, whatever the client does
+_BLOCK = b"x" * 65536
+
+
+class FaultServer:
+    """A loopback HTTP server whose behaviour is picked by the request's path.
+
+    ``/ok`` 200, ``/fail`` 500, ``/drip`` the status line one byte per 0.5 s,
+    ``/drip-body`` headers at once then the body one byte per 0.5 s, ``/silent``
+    reads the request and never answers, ``/huge`` and ``/huge-fail`` 200 or
+    500 with ``Content-Length: 10 GB`` and bytes as fast as the client takes
+    them, ``/away`` a 302 to another port, ``/evil`` a 302 to another host,
+    ``/hop`` a 302 to ``/ok``, ``/loop`` a 302 to itself, ``/switch`` whatever
+    ``mode`` says now.
+    """
+
+    def __init__(self, other_port: int = 9) -> None:
+        self.mode = "ok"
+        self.other_port = other_port
+        self.stop = threading.Event()
+        self.requests: list[tuple[str, str]] = []
+        self.sent = 0  # body bytes of /huge* handed to the kernel, all connections
+        fault = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                fault._handle(self.request)
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        self.stop.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+    # --- the handlers -----------------------------------------------------------------
+
+    def _handle(self, sock: socket.socket) -> None:
+        sock.settimeout(5)
+        head = b""
+        try:
+            while b"\r\n\r\n" not in head and len(head) < 65536:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    return
+                head += chunk
+            lines = head.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+            method, path = lines[0].split(" ")[:2]
+            self.requests.append((method, path))
+            mode = path.strip("/").split("?")[0] or "ok"
+            if mode == "switch":
+                mode = self.mode
+            getattr(self, "_" + mode.replace("-", "_"), self._ok)(sock)
+        except OSError:
+            pass  # the client hung up: what a bounded client does
+
+    def _answer(self, sock: socket.socket, status: str, body: bytes = b"", **headers: str) -> None:
+        extra = "".join(f"{k.replace('_', '-')}: {v}\r\n" for k, v in headers.items())
+        head = f"HTTP/1.1 {status}\r\nContent-Length: {len(body)}\r\nConnection: close\r\n"
+        head += extra + "\r\n"
+        sock.sendall(head.encode() + body)
+
+    def _ok(self, sock: socket.socket) -> None:
+        self._answer(sock, "200 OK", b"ok")
+
+    def _fail(self, sock: socket.socket) -> None:
+        self._answer(sock, "500 Internal Server Error", b"nope")
+
+    def _drip_bytes(self, sock: socket.socket, data: bytes) -> None:
+        end = time.monotonic() + _SERVE_FOR
+        for i in range(10**6):
+            if self.stop.wait(0.5) or time.monotonic() > end:
+                return
+            sock.sendall(data[i % len(data) : i % len(data) + 1])
+
+    def _drip(self, sock: socket.socket) -> None:
+        self._drip_bytes(sock, b"HTTP/1.1 200 OK\r\nX-Drip: " + b"a" * 1000)
+
+    def _drip_body(self, sock: socket.socket) -> None:
+        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
+        self._drip_bytes(sock, b"b" * 1000)
+
+    def _silent(self, sock: socket.socket) -> None:
+        self.stop.wait(_SERVE_FOR)
+
+    def _endless(self, sock: socket.socket, status: str) -> None:
+        sock.sendall(f"HTTP/1.1 {status}\r\nContent-Length: {TEN_GB}\r\n\r\n".encode())
+        end = time.monotonic() + _SERVE_FOR
+        for _ in range(TEN_GB // len(_BLOCK)):
+            if self.stop.is_set() or time.monotonic() > end:
+                return
+            sock.sendall(_BLOCK)
+            self.sent += len(_BLOCK)
+
+    def _huge(self, sock: socket.socket) -> None:
+        self._endless(sock, "200 OK")
+
+    def _huge_fail(self, sock: socket.socket) -> None:
+        self._endless(sock, "500 Internal Server Error")
+
+    def _away(self, sock: socket.socket) -> None:
+        self._answer(sock, "302 Found", Location=f"http://127.0.0.1:{self.other_port}/ok")
+
+    def _evil(self, sock: socket.socket) -> None:
+        self._answer(sock, "302 Found", Location="http://evil.invalid/steal")
+
+    def _hop(self, sock: socket.socket) -> None:
+        self._answer(sock, "302 Found", Location="/ok")
+
+    def _loop(self, sock: socket.socket) -> None:
+        self._answer(sock, "302 Found", Location="/loop")
+
+
+@pytest.fixture
+def other() -> Iterator[FaultServer]:
+    srv = FaultServer()
+    yield srv
+    srv.close()
+
+
+@pytest.fixture
+def fault(other: FaultServer) -> Iterator[FaultServer]:
+    srv = FaultServer(other_port=other.port)
+    yield srv
+    srv.close()
+
+
+@pytest.fixture
+def prober() -> Iterator[HttpProber]:
+    with HttpProber() as p:
+        yield p
+
+
+@pytest.fixture
+def full_backlog() -> Iterator[str]:
+    """A port whose listen queue is full and never served: a connect there just hangs."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    for _ in range(4):
+        s = socket.socket()
+        s.setblocking(False)
+        s.connect_ex(("127.0.0.1", port))
+        fillers.append(s)
+    time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}/health"
+    for s in fillers:
+        s.close()
+    listener.close()
+
+
+def timed(call: Callable[[], T]) -> tuple[T, float]:
+    t0 = time.monotonic()
+    result = call()
+    return result, time.monotonic() - t0
+
+
+# --- probes and health waits: deadlines ------------------------------------------------
+
+STUCK = ["drip", "drip-body", "silent"]
+
+
+@pytest.mark.parametrize("path", STUCK)
+def test_a_probe_ends_by_its_deadline(fault: FaultServer, prober: HttpProber, path: str) -> None:
+    result, took = timed(lambda: prober.probe("p", f"{fault.url}/{path}", 1.0, 300))
+    assert took < 1.0 + 0.5, f"{path}: {took:.2f}s"
+    assert not result.ok and result.error == "timed out after 1s"
+
+
+def test_a_probe_to_a_port_that_never_accepts_ends_by_its_deadline(
+    full_backlog: str, prober: HttpProber
+) -> None:
+    result, took = timed(lambda: prober.probe("p", full_backlog, 1.0, 300))
+    assert took < 1.5
+    assert result.error == "timed out after 1s"
+
+
+@pytest.mark.parametrize("path", [*STUCK, "huge-fail", "away"])
+def test_wait_healthy_ends_by_its_overall_timeout(
+    fault: FaultServer, prober: HttpProber, path: str
+) -> None:
+    result, took = timed(
+        lambda: prober.wait_healthy(f"{fault.url}/{path}", timeout=2, interval=0.2)
+    )
+    assert took < 2 + 0.5, f"{path}: {took:.2f}s"
+    assert not result.ok
+    assert result.error.startswith("not healthy after 2s")
+
+
+@pytest.mark.parametrize("path", ["drip", "silent"])
+def test_a_cancel_ends_a_blocked_health_wait_within_a_tick(fault: FaultServer, path: str) -> None:
+    cancel = CancelToken()
+    timer = threading.Timer(0.5, cancel.cancel)
+    timer.start()
+    result, took = timed(lambda: wait_healthy(f"{fault.url}/{path}", 30, 0.5, cancel=cancel))
+    timer.join()
+    assert took < 0.5 + 0.3, f"{took:.2f}s"
+    assert result.error == "cancelled"
+
+
+def test_a_cancel_ends_a_hanging_connect_within_a_tick(full_backlog: str) -> None:
+    cancel = CancelToken()
+    timer = threading.Timer(0.5, cancel.cancel)
+    timer.start()
+    result, took = timed(lambda: wait_healthy(full_backlog, 30, 0.5, cancel=cancel))
+    timer.join()
+    assert took < 0.5 + 0.3
+    assert result.error == "cancelled"
+
+
+# --- redirects -------------------------------------------------------------------------
+
+
+def test_a_redirect_off_the_configured_port_is_refused(
+    fault: FaultServer, other: FaultServer, prober: HttpProber
+) -> None:
+    result = prober.probe("p", f"{fault.url}/away", 2, 300)
+    assert not result.ok and result.status == 302
+    assert result.error == f"redirected off {fault.url} to {other.url}"
+    assert other.requests == []
+
+
+def test_a_redirect_off_the_configured_host_is_refused(
+    fault: FaultServer, prober: HttpProber
+) -> None:
+    result = prober.probe("p", f"{fault.url}/evil", 2, 300)
+    assert result.error == f"redirected off {fault.url} to http://evil.invalid:80"
+
+
+def test_same_origin_redirects_are_followed_three_times_at_most(
+    fault: FaultServer, prober: HttpProber
+) -> None:
+    assert prober.probe("p", f"{fault.url}/hop", 2, 300).status == 200
+    looped = prober.probe("p", f"{fault.url}/loop", 2, 300)
+    assert not looped.ok and looped.error == "too many redirects (more than 3)"
+    assert [p for _m, p in fault.requests].count("/loop") == 4
+
+
+# --- a 10 GB body -----------------------------------------------------------------------
+
+
+class PeakRss:
+    """The largest RSS of this process, sampled every 20 ms while in the block."""
+
+    def __init__(self) -> None:
+        self.proc = psutil.Process()
+        self.before = self.peak = self.proc.memory_info().rss
+        self._done = threading.Event()
+
+    def __enter__(self) -> PeakRss:
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._done.wait(0.02):
+            self.peak = max(self.peak, self.proc.memory_info().rss)
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.proc.memory_info().rss)
+
+    @property
+    def growth_mb(self) -> float:
+        return (self.peak - self.before) / 1e6
+
+
+def test_a_10gb_body_is_read_4kb_at_a_time_and_rss_stays_flat(
+    fault: FaultServer, prober: HttpProber, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with PeakRss() as rss:
+        ok, took_ok = timed(lambda: prober.probe("p", f"{fault.url}/huge", 2, 10_000))
+        failed, took = timed(
+            lambda: prober.wait_healthy(f"{fault.url}/huge-fail", timeout=3, interval=0.01)
+        )
+        with WebhookNotifier(f"{fault.url}/huge", timeout=2) as hook:
+            assert hook.deliver({"type": "deployed"}) is None
+    attempts = [p for _m, p in fault.requests].count("/huge-fail")
+    assert ok.ok and took_ok < 1
+    assert not failed.ok and "HTTP 500" in failed.error
+    assert took < 3 + 0.5
+    assert attempts >= 10
+    assert rss.growth_mb < 50, f"RSS grew {rss.growth_mb:.1f} MB"
+    # what the server got into the sockets' kernel buffers before each close, not what was read
+    per_connection = fault.sent / (attempts + 2)
+    assert per_connection < 32e6
+    with capsys.disabled():
+        print(
+            f"\n10 GB bodies: {attempts + 2} attempts, RSS +{rss.growth_mb:.1f} MB "
+            f"(peak), <= {MAX_BODY} B read each; {per_connection / 1e6:.1f} MB per connection "
+            "reached the socket buffers before the close"
+        )
+
+
+# --- webhooks ----------------------------------------------------------------------------
+
+
+class Failures:
+    def __init__(self) -> None:
+        self.got: queue.Queue[WebhookFailure] = queue.Queue()
+
+    def __call__(self, failure: WebhookFailure) -> None:
+        self.got.put(failure)
+
+    def next(self, timeout: float = 5) -> WebhookFailure:
+        return self.got.get(timeout=timeout)
+
+
+@pytest.mark.parametrize("path", STUCK)
+def test_a_stuck_webhook_never_delays_send_and_its_failure_is_reported(
+    fault: FaultServer, path: str
+) -> None:
+    failures = Failures()
+    hook = WebhookNotifier(f"{fault.url}/{path}", timeout=1, project="p", on_failure=failures)
+    try:
+        _none, took = timed(lambda: hook.send({"type": "deployed", "env": "staging"}))
+        failure, waited = timed(failures.next)
+    finally:
+        _none, closing = timed(lambda: hook.close(1.0))
+    assert took < 0.05
+    assert failure.error == "timed out after 1s"
+    assert failure.attempts == 1  # a timeout is not retried: the POST may have arrived
+    assert failure.journal_data() == {
+        "event": "deployed",
+        "env": "staging",
+        "error": "timed out after 1s",
+        "attempts": 1,
+        "webhook": fault.url,
+    }
+    assert waited < 1 + 0.5
+    assert closing < 1.2
+
+
+def test_a_refused_webhook_is_retried_with_backoff_then_reported() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    failures = Failures()
+    with WebhookNotifier(
+        f"http://127.0.0.1:{port}/hook", timeout=1, on_failure=failures, backoff=0.05
+    ) as hook:
+        _none, took = timed(lambda: hook.send({"type": "deployed", "item": "SD-3"}))
+        failure = failures.next()
+    assert took < 0.05
+    assert (failure.error, failure.attempts, failure.item) == ("connection refused", 4, "SD-3")
+    assert failure.webhook == f"http://127.0.0.1:{port}"
+
+
+def test_a_5xx_webhook_is_retried_3_times(fault: FaultServer) -> None:
+    failures = Failures()
+    with WebhookNotifier(f"{fault.url}/fail", on_failure=failures, backoff=0.05) as hook:
+        hook.send({"type": "deployed"})
+        failure = failures.next()
+    assert (failure.error, failure.attempts) == ("HTTP 500", 4)
+    assert fault.requests == [("POST", "/fail")] * 4
+
+
+def test_a_webhook_redirect_is_not_followed(fault: FaultServer, other: FaultServer) -> None:
+    failures = Failures()
+    with WebhookNotifier(f"{fault.url}/away", on_failure=failures) as hook:
+        hook.send({"type": "deployed"})
+        failure = failures.next()
+    assert (failure.error, failure.attempts) == ("HTTP 302 (redirects are not followed)", 1)
+    assert other.requests == []
+
+
+def test_a_full_webhook_queue_drops_the_oldest_and_says_so(fault: FaultServer) -> None:
+    failures = Failures()
+    hook = WebhookNotifier(f"{fault.url}/silent", timeout=5, on_failure=failures, queue_size=5)
+    t0 = time.monotonic()
+    for n in range(20):
+        hook.send({"type": "deployed", "version": f"0.{n}.0"})
+    took = time.monotonic() - t0
+    assert took < 0.05 * 20
+    assert hook.dropped >= 14
+    dropped = [failures.next(1) for _ in range(hook.dropped)]
+    assert all(f.error == "dropped: 5 newer events were waiting" for f in dropped)
+    assert dropped[-1].event["version"] in ("0.13.0", "0.14.0")
+    _none, took = timed(lambda: hook.close(1.0))
+    assert took < 1.2  # the one in flight is cancelled, the 5 queued reported
+    rest = [failures.next(1) for _ in range(20 - hook.dropped)]  # queued, or in flight
+    assert {f.event["version"] for f in rest} >= {f"0.{n}.0" for n in range(15, 20)}
+    assert all(f.error.startswith("not delivered before the notifier closed") for f in rest)
+    assert hook.failed == 20
+
+
+# --- a deploy of the local target with a faulty health url -------------------------------
+
+SERVICE = """\
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args):
+        pass
+
+
+ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+"""
+
+
+class FlipOnRollback:
+    """A sink that makes the health url good again once the deploy starts rolling back."""
+
+    def __init__(self, fault: FaultServer) -> None:
+        self.fault = fault
+        self.lines: list[Line] = []
+
+    def __call__(self, batch: Sequence[Line]) -> None:
+        self.lines.extend(batch)
+        if any("rolling back" in line.text for line in batch):
+            self.fault.mode = "ok"
+
+    def text(self) -> str:
+        return "\n".join(line.text for line in self.lines)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["drip", "drip-body", "silent", "huge-fail", "away"])
+def test_a_deploy_with_a_faulty_health_url_rolls_back_in_time(
+    tmp_path: Path, fault: FaultServer, mode: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port = _free_port()
+    health_timeout = 2.0
+    target = LocalTarget(
+        "staging",
+        root=tmp_path,
+        command=f"{shlex.quote(sys.executable)} service.py {port}",
+        port=port,
+        health_url=f"{fault.url}/switch",
+        health_timeout=health_timeout,
+        health_interval=0.1,
+        grace=3,
+    )
+
+    def release(version: str) -> Release:
+        workdir = tmp_path / ".shipdeck" / "releases" / version
+        workdir.mkdir(parents=True)
+        (workdir / "service.py").write_text(SERVICE)
+        return Release(version, "0" * 40, f"v{version}", workdir=str(workdir))
+
+    try:
+        assert target.deploy(release("0.1.0"), FlipOnRollback(fault), CancelToken()).ok
+        fault.mode = mode
+        sink = FlipOnRollback(fault)
+        result, took = timed(lambda: target.deploy(release("0.2.0"), sink, CancelToken()))
+        assert not result.ok, sink.text()
+        assert result.rolled_back_to == "0.1.0", sink.text()
+        assert took < health_timeout + 2, f"{mode}: {took:.2f}s\n{sink.text()}"
+        assert "health check failed: not healthy after 2s" in sink.text()
+        assert target.status().version == "0.1.0"
+        with capsys.disabled():
+            print(f"\n{mode}: deploy rolled back in {took:.2f}s (health timeout 2s)")
+    finally:
+        target.stop(FlipOnRollback(fault))
+
+
+# --- the real command: SIGINT/SIGTERM end `shipdeck restart` at once ----------------------
+
+
+def _leftovers(root: Path) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["cwd", "status"]):
+        cwd = proc.info.get("cwd") or ""
+        if cwd.startswith(str(root)) and proc.info.get("status") != psutil.STATUS_ZOMBIE:
+            found.append(proc)
+    return found
+
+
+class Run:
+    """A ``shipdeck`` subprocess whose stdout lines are stamped as they arrive."""
+
+    def __init__(self, repo: Path, *args: str) -> None:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tui.cli", *args],
+            cwd=repo,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: list[tuple[float, str]] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        self.ended: float | None = None
+        self.stderr = ""
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append((time.monotonic(), line))
+
+    @property
+    def stdout(self) -> str:
+        return "".join(text for _t, text in self.lines)
+
+    def seen(self, text: str, timeout: float) -> float:
+        """When a stdout line containing ``text`` arrived (waits for it, up to ``timeout``)."""
+        end = time.monotonic() + timeout
+        while True:
+            for at, line in list(self.lines):
+                if text in line:
+                    return at
+            if time.monotonic() > end or not self._reader.is_alive():
+                break
+            time.sleep(0.02)
+        raise AssertionError(f"no {text!r} in the output:\n{self.stdout}")
+
+    def wait(self, timeout: float) -> int:
+        try:
+            code = self.proc.wait(timeout=timeout)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+        self.ended = time.monotonic()
+        self._reader.join(5)
+        assert self.proc.stderr is not None
+        self.stderr = self.proc.stderr.read()
+        return code
+
+
+class Deployed:
+    def __init__(self, repo: Path, fault: FaultServer, advance: Run, code: int) -> None:
+        self.repo = repo
+        self.fault = fault
+        self.advance = advance
+        self.advance_code = code
+
+    def journal(self) -> list[dict[str, object]]:
+        path = self.repo / ".shipdeck" / "journal.jsonl"
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    def set_health(self, url: str) -> None:
+        config = self.repo / "shipdeck.yaml"
+        text = re.sub(r'health: \{url: "[^"]*"', f'health: {{url: "{url}"', config.read_text())
+        config.write_text(text)
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
+    """The demo, its webhook on a server that never answers, SD-1 deployed to staging."""
+    tmp = tmp_path_factory.mktemp("faults")
+    fault = FaultServer()
+    made = shipdeck("demo", "demo", "--no-open", "--no-docker", cwd=tmp)
+    assert made.returncode == 0, made.stderr
+    repo = tmp / "demo"
+    config = repo / "shipdeck.yaml"
+    config.write_text(config.read_text() + f'notify:\n  webhook: "{fault.url}/silent"\n')
+    advance = Run(repo, "advance", "SD-1", "--to", "deploy", "--env", "staging")
+    code = advance.wait(240)
+    world = Deployed(repo, fault, advance, code)
+    try:
+        yield world
+    finally:
+        world.set_health("http://127.0.0.1:{port}/health")
+        shipdeck("stop", "staging", cwd=repo)
+        fault.close()
+        left = _leftovers(tmp)
+        for proc in left:
+            proc.kill()
+        assert not left, f"processes left behind: {[p.cmdline() for p in left]}"
+
+
+@pytest.mark.slow
+def test_a_webhook_that_never_answers_does_not_hold_the_deploy(
+    deployed: Deployed, capsys: pytest.CaptureFixture[str]
+) -> None:
+    advance = deployed.advance
+    assert deployed.advance_code == 0, advance.stdout + advance.stderr
+    deploy_took = float(re.findall(r"SD-1: Deploy passed in ([0-9.]+)s", advance.stdout)[0])
+    assert deploy_took < 5  # the webhook's 5 s timeout is nowhere in it
+    last_line = advance.seen("SD-1 is in Deploy (passed)", 0)
+    assert advance.ended is not None
+    exit_wait = advance.ended - last_line
+    assert exit_wait < 2.5, f"the exit waited {exit_wait:.2f}s for the webhook"
+    item = json.loads(shipdeck("item", "show", "SD-1", "--json", cwd=deployed.repo).stdout)
+    assert item["stage"] == "deploy" and item["states"]["deploy"]["state"] == "passed"
+    failed = [e for e in deployed.journal() if e["type"] == "webhook.failed"]
+    assert len(failed) == 1, "the undelivered webhook was not journaled"
+    assert failed[0]["event"] == "deployed" and failed[0]["env"] == "staging"
+    assert failed[0]["item"] == "SD-1"
+    assert str(failed[0]["error"]).startswith("not delivered before the notifier closed")
+    assert failed[0]["webhook"] == deployed.fault.url  # never the path: it may hold a token
+    assert ("POST", "/silent") in deployed.fault.requests
+    with capsys.disabled():
+        print(f"\nwebhook never answers: deploy {deploy_took}s, exit waited {exit_wait:.2f}s")
+
+
+def _restart_then_signal(deployed: Deployed, signum: int) -> tuple[int, float, Run]:
+    """``shipdeck restart staging`` with the health url drip-fed; the signal 1 s into the wait."""
+    deployed.set_health(f"{deployed.fault.url}/drip")
+    run = Run(deployed.repo, "restart", "staging")
+    try:
+        run.seen("waiting for", 60)
+        time.sleep(1.0)
+        assert run.proc.poll() is None, "restart ended before the signal:\n" + run.stdout
+        run.proc.send_signal(signum)
+        t0 = time.monotonic()
+    finally:
+        code = run.wait(10)
+    assert run.ended is not None
+    return code, run.ended - t0, run
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_ends_restart_within_a_second(
+    deployed: Deployed, signum: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, took, run = _restart_then_signal(deployed, signum)
+    out, err = run.stdout, run.stderr
+    assert took < 1.0, f"{took:.2f}s after the signal\n{out}\n{err}"
+    assert code == 130, out + err
+    assert "Traceback" not in err and "Traceback" not in out
+    assert err.strip().endswith("interrupted"), err
+    assert "interrupted" in out  # the health wait says why it stopped
+    # the environment's lock is free again: the next operation need not wait
+    stop = shipdeck("stop", "staging", cwd=deployed.repo, timeout=30)
+    assert stop.returncode == 0, stop.stderr
+    with capsys.disabled():
+        print(f"\n{signal.Signals(signum).name}: restart exited {took:.2f}s after the signal")
