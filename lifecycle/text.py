@@ -8,10 +8,22 @@ from __future__ import annotations
 
 import re
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# C0 and C1 controls (ESC, CSI), and the invisible format characters that reorder
+# or hide text (bidi embeddings, overrides and isolates, zero-width space, word
+# joiner, BOM). The joiners and marks that scripts and emoji need (U+200C, U+200D,
+# U+200E, U+200F) are kept.
+_INVISIBLE = "\u200b\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+_CONTROL = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_INVISIBLE}]")
+_JSON_RAW = re.compile(f"[\x7f-\x9f{_INVISIBLE}]")  # what json.dumps(ensure_ascii=False) keeps
 
 
 def escape_controls(text: str, *, keep_newlines: bool = False) -> str:
     """``text`` with every control character escaped; newlines too unless kept."""
     out = _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
     return out if keep_newlines else out.replace("\n", "\\n")
+
+
+def json_text(encoded: str) -> str:
+    """JSON text (from ``json.dumps(..., ensure_ascii=False)``) with the characters
+    a terminal would obey written as ``\\uXXXX`` escapes: the same data, safe to print."""
+    return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", encoded)

@@ -13,6 +13,7 @@ from lifecycle import events as ev
 from lifecycle.gates import check_move
 from lifecycle.items import Item, Kind, normalise_id
 from lifecycle.stages import Stage
+from lifecycle.text import json_text
 from tui.errors import EXIT_OK, OperationFailed, UsageError
 from tui.present import ITEM_HEADER, item_detail, item_rows, printable, table
 from tui.project import Project
@@ -23,8 +24,8 @@ def _project() -> Project:
 
 
 def _dump(data: Any) -> None:
-    json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
-    sys.stdout.write("\n")
+    """JSON on stdout: readable text, with what a terminal would obey escaped."""
+    sys.stdout.write(json_text(json.dumps(data, indent=2, ensure_ascii=False)) + "\n")
 
 
 def _item_id(text: str) -> str:

@@ -11,6 +11,8 @@ from lifecycle.text import escape_controls as printable
 
 
 def table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
+    """Columns of text; every cell is escaped here, whoever made it."""
+    rows = [[printable(c) for c in row] for row in rows]
     widths = [len(h) for h in header]
     for row in rows:
         widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
@@ -86,4 +88,4 @@ def item_detail(item: Item, extra: dict[str, Any] | None = None) -> str:
     if item.artifacts:
         lines += ["", "artifacts:"]
         lines.extend(f"  {k}: {v}" for k, v in item.artifacts.items())
-    return "\n".join(lines)
+    return "\n".join(printable(line) for line in lines)  # every field, whoever set it

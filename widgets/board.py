@@ -368,11 +368,14 @@ class BoardColumns(Widget, can_focus=True):
         count = self._shown_count()
         total = self.size.width
         base, extra = divmod(total, count)
+        # The window is clamped here, on every use: the terminal may have grown since
+        # the board slid right, and a window past the last column has nothing to show.
+        first = max(0, min(self.first_shown, len(self.stage_columns) - count))
         out = []
         x = 0
         for offset in range(count):
             width = base + (1 if offset < extra else 0)
-            out.append((self.stage_columns[self.first_shown + offset], x, width))
+            out.append((self.stage_columns[first + offset], x, width))
             x += width
         return out
 
