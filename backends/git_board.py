@@ -21,19 +21,20 @@ from io import BytesIO
 from pathlib import Path
 
 from lifecycle.board import Board, BoardError
-from lifecycle.paths import ShipdeckPaths
+from lifecycle.paths import GITIGNORE, OLD_GITIGNORE_MARK, ShipdeckPaths
 from lifecycle.store import BOARD_REF, ITEMS, META, BoardChange, BoardStore
 
 FALLBACK_IDENT = "shipdeck <shipdeck@localhost>"
 _ENV = {"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
 _HEX = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
-_STALE_LOCK_AGE = 5.0  # seconds: git holds a ref lock for milliseconds
+_STALE_LOCK_AGE = 1.0  # seconds: git holds a ref lock for milliseconds
 
 
 def open_board(root: Path, *, lock_timeout: float = 30.0) -> BoardStore:
     """The board of the repository at ``root``, importing an old board.yaml once."""
     refs = GitBoardRefs(root)
     paths = ShipdeckPaths(Path(root))
+    _ignore_all_of_shipdeck(refs, paths)
 
     def legacy() -> tuple[Board, str] | None:
         if not paths.board.is_file():
@@ -48,6 +49,34 @@ def open_board(root: Path, *, lock_timeout: float = 30.0) -> BoardStore:
         return parse_board(text, name), str(paths.board.relative_to(paths.root))
 
     return BoardStore(Path(root), refs, lock_timeout=lock_timeout, legacy=legacy)
+
+
+def _ignore_all_of_shipdeck(refs: GitBoardRefs, paths: ShipdeckPaths) -> None:
+    """An older shipdeck's .shipdeck/.gitignore kept board.yaml tracked and missed
+    work/: replace it with ``*``, unless the user committed it, which is then left
+    as it is and ``/.shipdeck/`` goes to the repository's own info/exclude."""
+    try:
+        text = paths.gitignore.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return
+    if text == GITIGNORE or not text.startswith(OLD_GITIGNORE_MARK):
+        return
+    rel = str(paths.gitignore.relative_to(paths.root))
+    tracked = refs._run("ls-files", "--error-unmatch", "--", rel, check=False)[0] == 0
+    try:
+        if not tracked:
+            tmp = paths.gitignore.with_name(f".gitignore.{os.getpid()}.tmp")
+            tmp.write_text(GITIGNORE, encoding="utf-8")
+            tmp.replace(paths.gitignore)
+            return
+        exclude = refs.common / "info" / "exclude"
+        lines = exclude.read_text(encoding="utf-8").splitlines() if exclude.exists() else []
+        if "/.shipdeck/" not in lines:
+            exclude.parent.mkdir(parents=True, exist_ok=True)
+            with open(exclude, "a", encoding="utf-8") as f:
+                f.write(("\n" if lines and lines[-1] else "") + "/.shipdeck/\n")
+    except OSError:
+        pass  # a read-only checkout: nothing to keep clean
 
 
 def git_dirs(root: Path) -> tuple[Path, Path]:
@@ -312,8 +341,20 @@ class GitBoardRefs:
             return True
         if self.head() != old:
             return False  # another writer won: the caller reads again and retries
+        if b"cannot lock ref" in proc.stderr and self._lock_gone_after_wait():
+            return self.swap(new, old, message)
         why = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         raise BoardError(f"{self.ref}: cannot update: {' / '.join(why[:2])}")
+
+    def _lock_gone_after_wait(self) -> bool:
+        """A ref lock in the way while we hold shipdeck's lock: a git that is finishing
+        (gone in milliseconds) or one killed mid-update (stale once it is a second old)."""
+        lock = self.common / f"{self.ref}.lock"
+        deadline = time.monotonic() + _STALE_LOCK_AGE + 0.5
+        while lock.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+            self.release_lock_if_stale()
+        return not lock.exists()
 
     def release_lock_if_stale(self) -> None:
         lock = self.common / f"{self.ref}.lock"

@@ -238,10 +238,14 @@ def parse_board_data(text: str, name: str = "board.yaml") -> tuple[Board, Any]:
     """:func:`parse_board`, and the plain data the YAML held (what a cache can keep)."""
     import yaml
 
-    loader = _loader()(text)
+    from lifecycle import yamlsafe
+
+    loader = _loader()("")
     try:
-        root = loader.get_single_node()
+        root = yamlsafe.compose(text, _loader())
         data = loader.construct_document(root) if root is not None else None
+    except yamlsafe.YamlTooBig as e:
+        raise BoardError(f"{name}:{e.line}:{e.col}: {e.message}") from None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name

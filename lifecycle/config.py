@@ -31,7 +31,8 @@ from lifecycle.config_errors import ConfigIssue as ConfigIssue
 from lifecycle.config_errors import UnknownEnvironment as UnknownEnvironment
 from lifecycle.paths import CONFIG_NAME
 from lifecycle.stages import Stage
-from lifecycle.templates import BRANCH_FIELDS, check_template, template_fields
+from lifecycle.templates import BRANCH_FIELDS, check_template, render, template_fields
+from lifecycle.text import branch_name_problem
 from lifecycle.yamlpos import validate_yaml
 
 DEFAULT_CONFIG_NAME = CONFIG_NAME
@@ -77,6 +78,25 @@ def _http_url(value: str) -> str:
 def _branch_template(value: str) -> str:
     if "id" not in template_fields(value, BRANCH_FIELDS):
         raise ValueError(f"branch template {value!r} must contain {{id}} so each item's is unique")
+    sample = render(value, {"id": "SD-1", "slug": "item", "kind": "feature", "project": "p"})
+    problem = branch_name_problem(sample)
+    if problem:
+        raise ValueError(f"branch template {value!r} makes branches like {sample!r}: {problem}")
+    return value
+
+
+def _git_branch(value: str) -> str:
+    problem = branch_name_problem(value)
+    if problem:
+        raise ValueError(f"{value!r} is not a branch name git accepts: {problem}")
+    return value
+
+
+def _env_values(value: dict[str, str]) -> dict[str, str]:
+    """What exec accepts: names without '=' (checked by the key type), values without NUL."""
+    for name, text in value.items():
+        if "\0" in text:
+            raise ValueError(f"the value of {name} contains a NUL byte, which exec refuses")
     return value
 
 
@@ -105,7 +125,13 @@ _NAME_HELP = "use lowercase letters, digits, '.', '_' and '-', starting with a l
 ProjectName = Annotated[str, _pattern(r"[a-z0-9][a-z0-9_.-]*", _NAME_HELP + " (it names images)")]
 EnvName = Annotated[str, _pattern(r"[a-z0-9][a-z0-9_-]*", "use lowercase letters, digits, _ and -")]
 SecretName = Annotated[str, _pattern(r"[A-Za-z_][A-Za-z0-9_]*", "expected a variable name")]
-BranchName = Annotated[str, _pattern(r"[A-Za-z0-9._][A-Za-z0-9._/-]*", "not a safe branch name")]
+BranchName = Annotated[
+    str,
+    _pattern(r"[A-Za-z0-9._][A-Za-z0-9._/-]*", "not a safe branch name"),
+    AfterValidator(_git_branch),
+]
+EnvVar = Annotated[str, _pattern(r"[A-Za-z_][A-Za-z0-9_]*", "an environment variable name")]
+EnvMap = Annotated[dict[EnvVar, Text], AfterValidator(_env_values)]
 RestartPolicy = Annotated[
     str,
     _pattern(
@@ -148,7 +174,7 @@ class DockerBuild(_Model):
 class DockerRun(_Model):
     image: Template
     command: Command | None = None
-    env: dict[str, Text] = {}
+    env: EnvMap = {}
 
 
 _ACTIONS = ("run", "docker_build", "docker_run")
@@ -251,7 +277,7 @@ class Environment(_Model):
     docker_host: str | None = None
     image: Template | None = None
     ports: dict[PortKey, Port] = {}
-    env: dict[str, Text] = {}
+    env: EnvMap = {}
     secrets: list[SecretName] = []
     replicas: Annotated[int, Field(ge=0)] = 1
     update: UpdateConfig = Field(default_factory=UpdateConfig)

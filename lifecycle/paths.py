@@ -21,7 +21,7 @@ GITIGNORE = """\
 # Written by shipdeck: everything here is local (the board is refs/shipdeck/board).
 *
 """
-_OURS = "# Written by shipdeck"  # a .gitignore an older shipdeck wrote is replaced
+OLD_GITIGNORE_MARK = "# Written by shipdeck"  # the first line of every .gitignore we wrote
 
 _RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -88,21 +88,11 @@ class ShipdeckPaths:
         """Create ``.shipdeck`` (and its .gitignore if missing); never overwrite one.
 
         Called by every writer, so local files are ignored even before
-        ``shipdeck init`` ran. The .gitignore an older shipdeck wrote (which
-        kept board.yaml tracked) is brought up to date; a user's own is kept.
+        ``shipdeck init`` ran. An existing .gitignore is never changed here
+        (``backends.git_board`` brings an older shipdeck's up to date).
         """
         self.dir.mkdir(parents=True, exist_ok=True)
-        try:
-            mine = self.gitignore.read_text(encoding="utf-8")
-        except (FileNotFoundError, UnicodeDecodeError):
-            mine = None
-        except OSError:
-            return self.dir  # unreadable: leave it to the user
-        if mine is not None and mine != GITIGNORE and mine.startswith(_OURS):
-            tmp = self.dir / f".gitignore.{os.getpid()}.tmp"
-            tmp.write_text(GITIGNORE, encoding="utf-8")
-            tmp.replace(self.gitignore)
-        elif mine is None and not self.gitignore.exists():
+        if not self.gitignore.exists():
             try:
                 fd = os.open(self.gitignore, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
             except FileExistsError:

@@ -77,9 +77,11 @@ def item_path(item_id: str) -> str:
 
 
 def encode_item(item: Item, scrub: Callable[[Any], Any] | None = None) -> bytes:
+    """The item's blob; refuses (BoardError) an item the next read would refuse."""
     data = item.to_dict()
     if scrub is not None:
         data = scrub(data)
+    item_from_data(data, f"{BOARD_REF}:{item_path(item.id)}")
     return (json.dumps(data, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
 
 
@@ -265,6 +267,8 @@ class BoardStore:
         try:
             cached = json.loads(self._cache_file().read_bytes())
             commit, next_id, raw = cached["commit"], cached["next_id"], cached["items"]
+            if not isinstance(commit, str) or type(next_id) is not int or next_id < 1:
+                return None  # not a cache this shipdeck wrote
             items = {p: item_from_data(d, self._where(p)) for p, d in raw.items()}
         except (OSError, ValueError, KeyError, TypeError, AttributeError, BoardError):
             return None
@@ -382,6 +386,7 @@ class BoardStore:
             head = self._head()
             board = Board() if head is None else self._board_at(head)
             before = {i.id: i.to_dict() for i in board.items}
+            loaded_next = board.next_id
             yield board
             files: dict[str, bytes | None] = {}
             seen: set[str] = set()
@@ -397,7 +402,7 @@ class BoardStore:
             for gone in before.keys() - seen:
                 files[item_path(gone)] = None
             next_id = max(board.next_id, *(i.number + 1 for i in board.items), 1)
-            if files or next_id != board.next_id or head is None:
+            if files or next_id != loaded_next or head is None:
                 files[META] = encode_meta(next_id)
             board.next_id = next_id
             if files:
@@ -437,8 +442,11 @@ class BoardStore:
         return self.refs.commit(head, change), head, item
 
     def _item_at(self, head: str | None, item_id: str) -> Item:
+        """The item at ``head``, from a board this shipdeck can read (meta.json checked)."""
         path = item_path(item_id)
-        data = self.refs.read(head, [path]).get(path) if head else None
+        files = self.refs.read(head, [path, META]) if head else {}
+        decode_meta(files.get(META), self._where(META))
+        data = files.get(path)
         if data is None:
             raise ItemNotFound(f"no item {item_id}")
         return decode_item(data, path, self._where(path))

@@ -27,3 +27,26 @@ def json_text(encoded: str) -> str:
     """JSON text (from ``json.dumps(..., ensure_ascii=False)``) with the characters
     a terminal would obey written as ``\\uXXXX`` escapes: the same data, safe to print."""
     return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", encoded)
+
+
+_REF_BAD = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//")
+
+
+def branch_name_problem(name: str) -> str | None:
+    """Why git would refuse ``name`` as a branch (``git check-ref-format --branch``),
+    or None: the rules, checked where the config is read rather than at the first run."""
+    if not name or name == "@":
+        return "it is empty" if not name else "'@' alone is not a branch name"
+    if name.startswith("-"):
+        return "it starts with '-'"
+    bad = _REF_BAD.search(name)
+    if bad:
+        return f"git does not allow {bad.group()!r} in a branch name"
+    if name.startswith("/") or name.endswith(("/", ".")):
+        return "it starts with '/' or ends with '/' or '.'"
+    for part in name.split("/"):
+        if part.startswith("."):
+            return f"the part {part!r} starts with '.'"
+        if part.endswith(".lock"):
+            return f"the part {part!r} ends with '.lock'"
+    return None

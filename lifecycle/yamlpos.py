@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from lifecycle import yamlsafe
 from lifecycle.config_errors import ConfigError, ConfigIssue, describe_error
 
 _MAX_VALUES = 100_000  # an alias chain expanding beyond this is refused, not built
@@ -34,7 +35,9 @@ def _node_kind(node: Node) -> str:
 
 def _compose(text: str, path: str) -> Node | None:
     try:
-        return yaml.compose(text, Loader=yaml.SafeLoader)
+        return yamlsafe.compose(text, yaml.SafeLoader)
+    except yamlsafe.YamlTooBig as exc:
+        raise ConfigError(path, exc.line, exc.col, f"invalid YAML: {exc.message}") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
