@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -45,6 +46,12 @@ _HISTORY_KEEP = 50
 _SETTLE = 1.0  # without a health url: alive this long counts as started
 
 
+def _fault(step: str) -> None:
+    """Tests only: SIGKILL this process at a named step of a switch (the fault suite)."""
+    if os.environ.get("SHIPDECK_FAULT_KILL_AT") == step:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", name) or "_"
 
@@ -68,8 +75,10 @@ class LocalTarget:
         secrets: Mapping[str, str] | None = None,
         base_env: Mapping[str, str] | None = None,
         grace: float = 10,
+        on_recovered: Callable[[str, dict[str, Any]], None] | None = None,
     ) -> None:
         self.name = name
+        self._on_recovered = on_recovered  # journals what recovery found and did
         self.command = command
         self.port = port
         self.health_url = health_url
@@ -93,14 +102,108 @@ class LocalTarget:
         history = [h for h in raw.get("history", []) if isinstance(h, dict)]
         return rec, history
 
-    def _save(self, current: RunRecord | None, history: list[dict[str, Any]]) -> None:
-        data = {
+    def _save(
+        self,
+        current: RunRecord | None,
+        history: list[dict[str, Any]],
+        intent: dict[str, Any] | None = None,
+    ) -> None:
+        """The state file; ``intent`` is a switch in progress (see :meth:`_recover`)."""
+        data: dict[str, Any] = {
             "schema": 1,
             "env": self.name,
             "current": current.to_dict() if current else None,
             "history": history[-_HISTORY_KEEP:],
         }
+        if intent is not None:
+            data["intent"] = intent
         supervise.write_json_atomic(self.state_path, data)
+
+    def _intent(self) -> dict[str, Any] | None:
+        raw = supervise.read_json(self.state_path) or {}
+        intent = raw.get("intent")
+        return intent if isinstance(intent, dict) else None
+
+    def _recover(self, sink: OutputSink) -> str | None:
+        """Finish or reverse a switch a killed shipdeck left half done (lock held).
+
+        The new release is kept only if it is the process shipdeck started, alive,
+        and healthy; otherwise whatever was started is stopped and the previous
+        release is started again. Returns what was done, also journaled.
+        """
+        intent = self._intent()
+        if intent is None:
+            return None
+        current, history = self._load()
+        to = intent.get("to") or {}
+        old = RunRecord.from_dict(intent["from"]) if isinstance(intent.get("from"), dict) else None
+        version = str(to.get("version", "?"))
+        if (
+            intent.get("step") == "checking-new"
+            and current is not None
+            and current.version == version
+            and self._alive(current)
+            and self._healthy_now()
+        ):
+            history.append(to | {"port": self.port, "deployed_at": current.started_at,
+                                 "healthy": True})  # fmt: skip
+            self._save(current, history)
+            return self._recovered(
+                f"an interrupted deploy of {label(version)} to {self.name} was finished: "
+                "it is running and healthy",
+                {"version": version, "outcome": "finished"},
+            )
+        still_old = current is not None and old is not None and current.pid == old.pid
+        if still_old and current is not None and old is not None and self._alive(current):
+            self._save(current, history)  # killed before the old one was stopped
+            return self._recovered(
+                f"an interrupted deploy of {label(version)} to {self.name} never started:"
+                f" {label(old.version)} still runs",
+                {"version": old.version, "outcome": "kept"},
+            )
+        if current is not None and self._alive(current):
+            self._stop(current, sink, " (left by an interrupted deploy)")
+        if old is None or not Path(old.workdir).is_dir():
+            self._save(None, history)
+            return self._recovered(
+                f"an interrupted deploy of {label(version)} to {self.name} was undone;"
+                " nothing ran before it",
+                {"version": None, "outcome": "reversed"},
+            )
+        if self.port is not None:
+            supervise.wait_port_free(self.port, 5.0)
+        back = self._start(old.version, old.workdir, old.command, sink)
+        self._save(back, history)
+        ok, why = self._await(back, sink, CancelToken())
+        state = "is healthy" if ok else f"is not healthy: {why}"
+        return self._recovered(
+            f"an interrupted deploy of {label(version)} to {self.name} was reversed:"
+            f" {label(old.version)} runs again and {state}",
+            {"version": old.version, "outcome": "reversed", "healthy": ok},
+        )
+
+    def _recovered(self, message: str, data: dict[str, Any]) -> str:
+        if self._on_recovered is not None:
+            self._on_recovered(message, {"env": self.name, **data})
+        return message
+
+    def _healthy_now(self) -> bool:
+        if not self.health_url:
+            return True
+        with HttpProber() as prober:
+            code = prober.probe(self.name, self.health_url, 2.0, float("inf")).status
+        return code is not None and 200 <= code < 300
+
+    def recover(self, sink: OutputSink) -> str | None:
+        """:meth:`_recover` under the environment's lock; None when nothing was pending
+        (or another shipdeck holds the lock: it is mid-switch, not interrupted)."""
+        if self._intent() is None:
+            return None
+        try:
+            with self._locked():
+                return self._recover(sink)
+        except TargetError:
+            return None
 
     def _locked(self) -> contextlib.AbstractContextManager[None]:
         busy = TargetError(f"{self.name} is busy: another deploy, rollback or restart runs")
@@ -252,20 +355,30 @@ class LocalTarget:
     ) -> DeployResult:
         """Stop the running release, start the chosen one, keep it or put the old one back."""
         with self._locked():
+            recovered = self._recover(sink)
+            if recovered:
+                say(sink, recovered)
             current, history = self._load()
             entry = choose(current, history)
             version = entry["version"]
             prev = current if self._alive(current) else None
+            intent = {"to": entry, "from": prev.to_dict() if prev else None}
+            self._save(current, history, intent | {"step": "stopping-old"})
+            _fault("stopping-old")
             if prev is not None:
                 self._stop(prev, sink, f" to free port {self.port}" if self.port else "")
+                _fault("old-stopped")
                 if self.port is not None and not supervise.wait_port_free(self.port, 5.0):
                     say(sink, f"port {self.port} is still in use after stopping")
             elif self.port is not None and supervise.port_busy(self.port):
                 why = f"port {self.port} is in use by a process shipdeck did not start"
                 return DeployResult(False, version, why)
             new = self._start(version, entry["workdir"], entry["command"], sink)
-            self._save(new, history)  # recorded at once: a crash of shipdeck orphans nothing
+            # recorded at once: a crash of shipdeck orphans nothing, and recovery knows
+            self._save(new, history, intent | {"step": "checking-new"})
+            _fault("new-started")
             ok, reason = self._await(new, sink, cancel)
+            _fault("new-checked")
             entry |= {"port": self.port, "deployed_at": new.started_at, "healthy": ok}
             history.append(entry)
             if ok:
@@ -274,7 +387,9 @@ class LocalTarget:
                 return DeployResult(True, version, f"{label(version)} is running{where}")
             what = "deploy cancelled" if reason == "cancelled" else f"health check failed: {reason}"
             say(sink, what + (f"; rolling back to {label(prev.version)}" if prev else ""))
+            self._save(new, history, intent | {"step": "restoring-old"})
             self._stop(new, sink)
+            _fault("new-stopped")
             if prev is None:
                 self._save(None, history)
                 return DeployResult(False, version, what)
@@ -289,6 +404,7 @@ class LocalTarget:
     def restart(self, sink: OutputSink) -> DeployResult:
         """Stop and start the current version (also one that was stopped or crashed)."""
         with self._locked():
+            self._recover(sink)
             current, history = self._load()
             if current is None:
                 raise TargetError(f"nothing is deployed to {self.name}")
@@ -304,6 +420,7 @@ class LocalTarget:
 
     def stop(self, sink: OutputSink) -> None:
         with self._locked():
+            self._recover(sink)
             current, history = self._load()
             if current is None or not self._alive(current):
                 say(sink, f"nothing is running in {self.name}")
@@ -319,16 +436,21 @@ class LocalTarget:
         say(sink, f"{self.name} runs one process already")
 
     def status(self) -> EnvStatus:
-        """What runs now, found again from the state file (pid and create_time must match)."""
+        """What runs now, found again from the state file (pid and create_time must match).
+
+        A switch a killed shipdeck left half done is finished or reversed first."""
+        recovered = self.recover(lambda _lines: None)
         current, history = self._load()
         st = EnvStatus(env=self.name, target=self.target)
+        if recovered:
+            st.detail["recovered"] = recovered
         if current is None:
             if history:
                 st.version = history[-1]["version"]
                 st.state = "stopped" if history[-1].get("healthy") else "failed"
             return st
         st.version = current.version
-        st.detail = {"workdir": current.workdir}
+        st.detail["workdir"] = current.workdir
         if current.port is not None:
             st.detail["port"] = str(current.port)
         if not self._alive(current):

@@ -24,6 +24,7 @@ DEPLOY_STARTED = "deploy.started"  # env, version, run_id
 DEPLOYED = "deployed"  # env, version, sha, lead_time (seconds, may be null)
 DEPLOY_FAILED = "deploy.failed"  # env, version, reason
 ROLLED_BACK = "rolled_back"  # env, from_version, to_version, reason
+DEPLOY_RECOVERED = "deploy.recovered"  # env, version (what runs), outcome, message
 RESTARTED = "restarted"  # env, version
 SCALED = "scaled"  # env, replicas
 STOPPED = "stopped"  # env
@@ -44,6 +45,7 @@ ALL_TYPES = frozenset(
         DEPLOYED,
         DEPLOY_FAILED,
         ROLLED_BACK,
+        DEPLOY_RECOVERED,
         RESTARTED,
         SCALED,
         STOPPED,

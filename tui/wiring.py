@@ -31,6 +31,13 @@ def env_fields(project: Project, name: str, environment: Environment) -> dict[st
     return out
 
 
+def _journal_recovery(project: Project, message: str, data: dict[str, object]) -> None:
+    """A deploy a killed shipdeck left half done was finished or reversed: journal it."""
+    from lifecycle import events as ev
+
+    project.journal.append(ev.Event(ev.DEPLOY_RECOVERED, None, {**data, "message": message}))
+
+
 def make_target(project: Project, name: str) -> DeployTarget:
     """The deploy target of environment ``name``, built from its config."""
     try:
@@ -54,6 +61,7 @@ def make_target(project: Project, name: str) -> DeployTarget:
             health_interval=health.interval if health else 0.5,
             env=dict(environment.env),
             secrets=secrets,
+            on_recovered=lambda message, data: _journal_recovery(project, message, data),
         )
     if environment.target == "docker":
         from backends.docker import DockerTarget
