@@ -167,6 +167,8 @@ def test_staged_changes_are_dirty_too(repo: Path) -> None:
 
 
 def test_shipdeck_dir_and_untracked_files_do_not_block(repo: Path) -> None:
+    # An older shipdeck's board.yaml was committed; until the user removes it after
+    # its import into refs/shipdeck/board, it is tracked (and may differ).
     commit(repo, ".shipdeck/board.yaml", "schema: 1\n")
     (repo / ".shipdeck" / "board.yaml").write_text("schema: 1\nitems: []\n")  # tracked, changed
     (repo / ".shipdeck" / "journal.jsonl").write_text("{}\n")  # untracked

@@ -1,7 +1,8 @@
 """A board with fixed content (items in every stage, runs, journal) for SVG snapshots.
 
-Nothing here depends on the clock, a port or a commit sha, so the snapshots
-only change when the screens do.
+Nothing shown depends on the clock, a port or a commit sha (the board's ref and
+the repository's first commit are made now, but no screen shows them), so the
+snapshots only change when the screens do.
 """
 
 from __future__ import annotations
@@ -10,11 +11,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from lifecycle import events as ev
-from lifecycle.board import Board, dump_board
 from lifecycle.items import Item, Kind, RunState, StageState, TestReport
 from lifecycle.journal import Journal
 from lifecycle.paths import ShipdeckPaths
 from lifecycle.stages import Stage
+from tests.helpers import board_store
 
 T0 = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 
@@ -62,6 +63,7 @@ def items() -> list[Item]:
             stage=stage,
             created_at=T0,
             updated_at=T0,
+            uid=f"{n:016x}",  # fixed, like everything else here
             **kw,  # type: ignore[arg-type]
         )
 
@@ -131,11 +133,13 @@ def items() -> list[Item]:
 
 
 def build(root: Path) -> Path:
+    """A repository at ``root`` whose board (``refs/shipdeck/board``) holds :func:`items`."""
     root.mkdir(parents=True, exist_ok=True)
     (root / "shipdeck.yaml").write_text(CONFIG)
     paths = ShipdeckPaths(root)
     paths.ensure()
-    paths.board.write_text(dump_board(Board(next_id=9, items=items())))
+    with board_store(root).edit() as board:
+        board.next_id, board.items = 9, items()
     paths.runs.mkdir(exist_ok=True)
     lines = [
         f"2026-11-02T09:33:{i:02d}.000Z {code} {text}\n" for i, (code, text) in enumerate(RUN_LOG)

@@ -1,6 +1,6 @@
 """Every key of DESIGN.md section 6, pressed in the real app on a real demo repository.
 
-Each test asserts the key's effect on the world (the board file, git, the
+Each test asserts the key's effect on the world (the board's ref, git, the
 journal, the processes), not only on the screen.
 """
 
@@ -345,13 +345,14 @@ async def test_quitting_ends_the_live_log_follower(demo_project: Project) -> Non
     assert token.cancelled  # else the pump keeps the executor, and the process, alive
 
 
-async def test_a_board_file_broken_while_open_is_reported_not_fatal(
-    demo_project: Project,
-) -> None:
+async def test_a_board_broken_while_open_is_reported_not_fatal(demo_project: Project) -> None:
+    from tests.unit.test_store import hand_commit
+
     app = ShipdeckApp(demo_project)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        demo_project.paths.board.write_text("schema: 1\nitems: [oops\n")
-        await until(pilot, lambda: any("board.yaml" in n.message for n in app._notifications))
+        hand_commit(demo_project.root, {"items/0/SD-1.json": b'{"id": "SD-1", "title": [oops'})
+        where = "refs/shipdeck/board:items/0/SD-1.json"
+        await until(pilot, lambda: any(where in n.message for n in app._notifications))
         assert app.is_running
         assert "SD-1" in app.items  # the last good board stays on screen
