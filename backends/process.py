@@ -1,21 +1,30 @@
 """Local processes for build, test and deploy steps (implements ``ProcessRunner``).
 
 Each step runs as ``/bin/sh -c COMMAND`` under a small guard process
-(``backends/_guard.py``) that leads a new session and process group, so that:
+(``backends/_guard.py``) that leads a new session and process group and, on Linux,
+is a child subreaper: every process the step starts stays its descendant, even a
+daemon that double-forks and calls setsid(), or a child that calls setpgid(). So:
 
-- cancel and timeout reach the whole tree: SIGTERM to the group, SIGKILL after
-  a grace period;
-- whatever the step left running in the background dies when the step ends;
-- nothing survives shipdeck being SIGKILLed: the guard notices that its
-  lifeline socket closed and takes the group down;
+- cancel and timeout reach every process of the step: SIGTERM, then, after a grace
+  period, the guard SIGKILLs them all;
+- the step ends when its command (the shell) exits, with the command's exit code;
+  whatever it left running, in the background or daemonised, is killed then. A build
+  or test step cannot leave a server running;
+- nothing survives shipdeck being SIGKILLed: the guard notices that its lifeline
+  socket closed and takes the step down;
 - the step has no controlling terminal, so a tool prompting on /dev/tty fails
   instead of scribbling over the board.
 
+The guard's docstring says what escapes all the same (a setuid program, processes
+started by a service on the step's behalf, everything outside the group without
+the subreaper or if the guard itself is SIGKILLed). shipdeck SIGKILLs the guard's
+group itself only if the guard does not exit in time.
+
 Output is read from two pipes as it comes and handed to the sink in batches
 (at most one call per ``flush_interval`` unless ``max_batch`` lines are waiting).
-Processes that leave the group with ``setsid()`` (daemons) are out of reach;
-if one keeps the output pipes open, reading stops ``drain_timeout`` after the
-step ended rather than hanging.
+The guard exits once the step's processes are dead, which closes the pipes; if one
+that escaped keeps them open, reading stops ``drain_timeout`` after the guard
+exited rather than hanging.
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import os
+import select
 import selectors
 import signal
 import socket
@@ -41,6 +51,9 @@ COLOR_ENV: Mapping[str, str] = {"FORCE_COLOR": "1", "CLICOLOR_FORCE": "1", "PY_C
 
 _READ_SIZE = 64 * 1024
 _GUARD = os.path.abspath(_guard.__file__)
+# How long the guard may take to kill the step and exit before we kill its group.
+_GUARD_EXIT = _guard.SWEEP_LIMIT + 1.0
+_NOSIGNAL = getattr(socket, "MSG_NOSIGNAL", 0)
 
 
 class LocalProcessRunner:
@@ -131,10 +144,11 @@ class _Step:
         self.reaped = False
         self.cancelled = False
         self.timed_out = False
-        self.kill_at: float | None = None
-        self.killed = False  # the SIGKILL escalation was sent
+        self.kill_at: float | None = None  # when the grace period of a cancel runs out
+        self.killed = False  # the guard was told to kill the step
+        self.give_up_at: float | None = None  # when we kill the guard's group ourselves
         self.reported = False  # the guard told us how the command ended
-        self.group_killed = False
+        self.guard_gone = False  # its end of the socket closed: it exited
         self.exit_code: int | None = None
         self.error: str | None = None
         self.batch = _Batcher(sink, runner.flush_interval, runner.max_batch)
@@ -152,11 +166,19 @@ class _Step:
             if self.reaped or self.kill_at is not None:
                 return
             self.kill_at = time.monotonic() + self.r.grace
-            # The guard forwards it to the group once it has spawned the command.
+            # The guard forwards it to every process of the step.
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.proc.pid, signal.SIGTERM)
 
+    def _kill_step(self) -> None:
+        """Tell the guard to kill the step now; it exits when that is done."""
+        self.killed = True
+        self.give_up_at = time.monotonic() + _GUARD_EXIT
+        with contextlib.suppress(OSError):
+            self.sock.send(b"K\n", _NOSIGNAL)
+
     def _kill_group(self) -> None:
+        """The last resort: the guard's group, guard included (a setsid daemon survives)."""
         with self.lock:
             if self.reaped:
                 return  # the group id could belong to someone else by now
@@ -172,7 +194,6 @@ class _Step:
             sel.register(pipe.fileno(), selectors.EVENT_READ)
         sel.register(self.sock.fileno(), selectors.EVENT_READ)
         reports = b""
-        pipes_open = 2
         guard_gone_at: float | None = None
         try:
             while True:
@@ -193,26 +214,20 @@ class _Step:
                             sel.unregister(fd)
                             with self.lock:
                                 self.finished = True
+                            self.guard_gone = True
                             guard_gone_at = time.monotonic()
                         continue
                     stream, splitter = splitters[fd]
                     data = _read(fd)
                     if not data:
                         sel.unregister(fd)
-                        pipes_open -= 1
                     self.batch.add(stream, splitter.feed(data, final=not data))
-                if (
-                    self.reported
-                    and not self.group_killed
-                    and (self.kill_at is None or pipes_open == 0)
-                ):
-                    # The command is done. Leftovers go now (the guard with them); when
-                    # cancelling, only once they closed the pipes or the grace ran out.
-                    self.group_killed = True
-                    self._kill_group()
+                if self.reported and self.kill_at is None and self.give_up_at is None:
+                    # The command is done: the guard kills what it left and exits.
+                    self.give_up_at = time.monotonic() + _GUARD_EXIT
                 self._check_deadlines(time.monotonic())
                 self.batch.flush_if_due()
-            for stream, splitter in splitters.values():  # a daemon kept a pipe open
+            for stream, splitter in splitters.values():  # an escaped process kept a pipe
                 self.batch.add(stream, splitter.feed(b"", final=True))
             self.batch.flush()
         finally:
@@ -246,6 +261,8 @@ class _Step:
             waits.append(self.deadline - now)
         if self.kill_at is not None and not self.killed:
             waits.append(self.kill_at - now)
+        if self.give_up_at is not None and not self.guard_gone:
+            waits.append(self.give_up_at - now)
         if guard_gone_at is not None:
             waits.append(guard_gone_at + self.r.drain_timeout - now)
         return max(0.0, min(waits))
@@ -258,14 +275,27 @@ class _Step:
             if fire:
                 self._terminate()
         if self.kill_at is not None and not self.killed and now >= self.kill_at:
-            self.killed = True
+            self._kill_step()
+        if self.give_up_at is not None and not self.guard_gone and now >= self.give_up_at:
+            self.give_up_at = float("inf")
             self._kill_group()
 
     def _reap(self) -> None:
-        self._kill_group()
+        if not self.guard_gone:  # we are bailing out (the sink raised)
+            self._kill_step()
+            self._wait_guard_gone()
+        self._kill_group()  # harmless: the guard, not yet waited for, holds the group id
         self.proc.wait()
         with self.lock:
             self.reaped = True
+
+    def _wait_guard_gone(self) -> None:
+        assert self.give_up_at is not None
+        while (left := self.give_up_at - time.monotonic()) > 0:
+            ready, _, _ = select.select([self.sock], [], [], left)
+            if ready and not _read(self.sock.fileno()):
+                self.guard_gone = True
+                return
 
     def close(self) -> None:
         """Leave nothing behind, even when the sink raised mid-run."""

@@ -236,7 +236,10 @@ class LogFollower:
 
     @property
     def pane(self) -> Any:
-        return self.app.board.query_one("#log-pane")
+        """The log pane; None while the app exits (late engine events find it gone)."""
+        board = self.app.board
+        found = board.query("#log-pane") if board.is_attached else None
+        return found.first() if found else None
 
     def _log_path(self, run_id: str) -> Path:
         return self.app.project.paths.run_log(run_id)
@@ -249,6 +252,8 @@ class LogFollower:
         self.run_id = run_id
         self.stop_env_logs()
         pane = self.pane
+        if pane is None:
+            return
         pane.clear()
         if run_id and self._log_path(run_id).exists():
             pane.border_title = run_id
@@ -263,13 +268,16 @@ class LogFollower:
             self.run_id = event.run_id
             self.stop_env_logs()
             pane = self.pane
+            if pane is None:
+                return
             pane.clear()
             pane.border_title = event.run_id
             pane.set_source(event.log_path)  # the run is fed live; the file is for saving
 
     def output(self, event: RunOutput) -> None:
-        if event.run_id == self.run_id:
-            self.pane.write_lines(event.lines)
+        pane = self.pane
+        if event.run_id == self.run_id and pane is not None:
+            pane.write_lines(event.lines)
 
     def finished(self, event: RunFinished) -> None:
         if event.run_id != self.run_id:
@@ -284,7 +292,10 @@ class LogFollower:
 
         self.stop_env_logs()
         token = self._env_cancel = CancelToken()
-        self.pane.add_marker(marker)
+        pane = self.pane
+        if pane is None:
+            return
+        pane.add_marker(marker)
         app = self.app
 
         def pump() -> None:
@@ -293,7 +304,7 @@ class LogFollower:
                 lines = app.engine.masker.mask_lines(batch)
                 if token.cancelled:
                     return
-                self.pane.write_lines(lines)  # thread-safe: queued for the next frame
+                pane.write_lines(lines)  # thread-safe: queued for the next frame
 
         app.run_engine(f"logs {env}", pump, group="env-logs")
 

@@ -43,7 +43,8 @@ RUNS = "echo ready; sleep 300"  # what the step does once its escapees are recor
 ENDS = "echo done"
 
 # ( ... & ) forks a subshell that forks again and exits at once; setsid leaves the
-# session and group. The daemon records its own pid and its sleep's.
+# session and group. The daemon records its own pid and its sleep's; the step waits
+# for that file rather than for a fixed 0.2 s.
 DAEMON = "( setsid sh -c '{ignore}sleep 300 & echo $$ $! > {d}/tmp; mv {d}/tmp {d}/pids; wait' & )"
 SETPGID = """
 import os, signal, sys, time
