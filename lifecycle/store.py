@@ -269,7 +269,9 @@ class BoardStore:
             commit, next_id, raw = cached["commit"], cached["next_id"], cached["items"]
             if not isinstance(commit, str) or type(next_id) is not int or next_id < 1:
                 return None  # not a cache this shipdeck wrote
-            items = {p: item_from_data(d, self._where(p)) for p, d in raw.items()}
+            # Written by this store from items it checked strictly, keyed by the commit
+            # they came from: read back without checking each field again.
+            items = {p: Item.from_dict(d) for p, d in raw.items()}
             if any(item_path(i.id) != p for p, i in items.items()):
                 return None  # an item under another's path: not a cache this shipdeck wrote
         except (OSError, ValueError, KeyError, TypeError, AttributeError, BoardError):
