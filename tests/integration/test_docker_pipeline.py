@@ -34,6 +34,7 @@ stages:
         command: ["test", "-f", "/www/health"]
   release:
     push: "{di.registry()}/{project}"
+    remote: origin
 environments:
   staging:
     target: docker
@@ -54,6 +55,10 @@ def repo(tmp_path: Path, client: Any) -> Iterator[tuple[Path, int, str]]:
     git(root, "init", "-q", "-b", "main")
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "a busybox httpd service")
+    remote = tmp_path / "remote.git"  # releases push their base branch and tag here
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
+    git(root, "remote", "add", "origin", str(remote))
+    git(root, "push", "-q", "origin", "main")
     yield root, port, project
     for container in client.containers.list(
         all=True, filters={"label": f"shipdeck.project={project}"}
@@ -109,6 +114,14 @@ def test_code_to_healthy_container_then_broken_release_rolls_back(
     assert status["version"] == "0.1.0"
     assert status["healthy"] is True
     assert git(root, "status", "--porcelain") == ""
+    remote = git(root, "ls-remote", "origin")
+    assert "refs/tags/v0.1.0" in remote and git(root, "rev-parse", "main") in remote
+    teammate = root.parent / "teammate"  # a second clone sees the board after a sync
+    assert shipdeck("sync", cwd=root).returncode == 0
+    git(root.parent, "clone", "-q", str(root.parent / "remote.git"), str(teammate))
+    assert shipdeck("sync", cwd=teammate).returncode == 0
+    seen = json.loads(shipdeck("item", "show", first, "--json", cwd=teammate).stdout)
+    assert seen["version"] == "0.1.0" and seen["stage"] == "deploy"
     for stage in ("operate", "monitor"):  # bake: 0 in this config
         moved = shipdeck("advance", first, "--to", stage, cwd=root)
         assert moved.returncode == 0, moved.stdout + moved.stderr
