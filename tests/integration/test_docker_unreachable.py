@@ -15,6 +15,7 @@ from pathlib import Path
 import docker_images as di
 import pytest
 
+from tests.helpers import git_repo
 from tui.app import ShipdeckApp
 from tui.project import Project
 
@@ -84,8 +85,7 @@ async def test_board_says_engine_unreachable_and_recovers(
     tmp_path: Path, relay: Relay, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    repo = tmp_path / "svc"
-    repo.mkdir()
+    repo = git_repo(tmp_path / "svc")  # the board lives in the repository's refs
     (repo / "shipdeck.yaml").write_text(
         "version: 1\nproject: sdrelay\nenvironments:\n  prod:\n    target: docker\n"
         f'    docker_host: "unix://{relay.path}"\n    image: "sdrelay:{{version}}"\n'
