@@ -272,7 +272,7 @@ class BoardStore:
             # Written by this store from items it checked strictly, keyed by the commit
             # they came from: read back without checking each field again.
             items = {p: Item.from_dict(d) for p, d in raw.items()}
-            if any(item_path(i.id) != p for p, i in items.items()):
+            if any(not p.endswith(f"/{i.id}.json") for p, i in items.items()):
                 return None  # an item under another's path: not a cache this shipdeck wrote
         except (OSError, ValueError, KeyError, TypeError, AttributeError, BoardError):
             return None
@@ -517,9 +517,10 @@ def board_files(items: Iterable[Item], next_id: int) -> dict[str, bytes]:
 
 
 def _board(items: Mapping[str, Item], next_id: int) -> Board:
-    board = Board(next_id=next_id, items=sorted(items.values(), key=lambda i: i.number))
-    board.next_id = max(board.next_id, board._max_number() + 1)
-    return board
+    """A board of items read from the ref (ids normalised ``SD-n``: no regex per item)."""
+    ordered = sorted(items.values(), key=lambda i: int(i.id[3:]))
+    top = int(ordered[-1].id[3:]) if ordered else 0
+    return Board(next_id=max(next_id, top + 1), items=ordered)
 
 
 def kind_of(item: Item) -> str:
