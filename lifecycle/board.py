@@ -76,6 +76,14 @@ class Stamp(NamedTuple):
     inode: int
 
 
+def refuse_newer(schema: object, known: int, where: str) -> None:
+    """A board written by a newer shipdeck is refused, never rewritten in an older shape."""
+    if isinstance(schema, int) and not isinstance(schema, bool) and schema > known:
+        raise BoardError(
+            f"{where}: written by a newer shipdeck (schema {schema}; this one reads schema {known})"
+        )
+
+
 def check_title(title: str) -> str:
     """Titles are kept exactly as typed, but must say something."""
     if not isinstance(title, str):
@@ -264,10 +272,7 @@ def board_from_data(data: Any, name: str = "board.yaml", root: yaml.Node | None 
     if not isinstance(data, dict):
         raise BoardError(f"{_where(name, root)}: expected a mapping with schema, next_id, items")
     schema = data.get("schema")
-    if isinstance(schema, int) and not isinstance(schema, bool) and schema > SCHEMA:
-        raise BoardError(
-            f"{name}: written by a newer shipdeck (schema {schema}; this one reads schema {SCHEMA})"
-        )
+    refuse_newer(schema, SCHEMA, name)
     if schema != SCHEMA or isinstance(schema, bool):
         where = _where(name, _child(root, "schema") or root)
         raise BoardError(f"{where}: expected 'schema: {SCHEMA}', found {schema!r}")

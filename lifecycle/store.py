@@ -39,6 +39,7 @@ from lifecycle.board import (
     ItemNotFound,
     check_title,
     item_from_data,
+    refuse_newer,
 )
 from lifecycle.filelock import hold
 from lifecycle.items import Item, Kind, item_number, new_uid, normalise_id, utcnow
@@ -109,10 +110,7 @@ def decode_meta(data: bytes | None, where: str) -> int:
     if not isinstance(meta, dict):
         raise BoardError(f"{where}: expected an object with schema and next_id")
     schema = meta.get("schema")
-    if isinstance(schema, int) and not isinstance(schema, bool) and schema > SCHEMA:
-        raise BoardError(
-            f"{where}: written by a newer shipdeck (schema {schema}; this one reads {SCHEMA})"
-        )
+    refuse_newer(schema, SCHEMA, where)
     next_id = meta.get("next_id")
     if schema != SCHEMA or not isinstance(next_id, int) or isinstance(next_id, bool):
         raise BoardError(f"{where}: expected schema {SCHEMA} and a whole next_id")
