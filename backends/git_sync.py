@@ -13,15 +13,20 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from lifecycle.board import BoardError
 from lifecycle.board_merge import Renumbered, merge_boards
+from lifecycle.filelock import hold
 from lifecycle.store import BoardStore, board_files
 
 _ENV = {"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
 _REMOTE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
 _ATTEMPTS = 5
+_SYNC_WAIT = 60.0  # seconds another sync of this repository may take
+_STALE = 1.0  # seconds: an older git ref lock is one a killed git left
 
 
 class SyncError(BoardError):
@@ -63,6 +68,14 @@ def sync(store: BoardStore, remote: str = "origin") -> SyncReport:
         raise SyncError(f"no git remote named {remote!r} (see `git remote -v`)")
     report = SyncReport(remote)
     store.stamp()  # an old board.yaml is imported before anything is shared
+    common = store.refs.lock_path.parent
+    busy = SyncError(f"{remote}: another shipdeck is syncing this repository")
+    with hold(common / "shipdeck-sync.lock", _SYNC_WAIT, lambda: busy):
+        _drop_stale_lock(common / f"{tracking_ref(remote)}.lock")  # a fetch killed midway
+        return _sync(store, git, remote, report)
+
+
+def _sync(store: BoardStore, git: _Git, remote: str, report: SyncReport) -> SyncReport:
     for _ in range(_ATTEMPTS):
         theirs = git.fetch(remote)
         report.fetched = theirs is not None
@@ -84,6 +97,16 @@ def sync(store: BoardStore, remote: str = "origin") -> SyncReport:
             return report
         # the remote moved since our fetch: fetch and merge again
     raise SyncError(f"{remote}: the remote's board kept moving; try again")
+
+
+def _drop_stale_lock(lock: Path) -> None:
+    """git's lock of a ref, left by a git killed while it held it (we hold the sync lock,
+    so no shipdeck fetch is running; git itself holds such a lock for milliseconds)."""
+    try:
+        if time.time() - lock.stat().st_mtime > _STALE:
+            lock.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 def _merge(

@@ -150,7 +150,10 @@ def test_sigkill_during_sync_never_loses_an_item(clones: tuple[Path, Path, Path]
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == b"go"
         time.sleep(rng.uniform(0.0, 0.4))
-        os.killpg(proc.pid, signal.SIGKILL)  # git children die too
+        # shipdeck dies; the gits it started finish or fail on their own, as a real
+        # remote's receive-pack does (killing the group here would kill the bare
+        # remote's receive-pack too, mid-update, which no server suffers)
+        os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         after = {d["uid"] for d in _board(b)}  # loads: no half-written board
         assert before <= after
@@ -159,3 +162,19 @@ def test_sigkill_during_sync_never_loses_an_item(clones: tuple[Path, Path, Path]
     assert _board(a) == _board(b)
     ids = [d["id"] for d in _board(a)]
     assert len(ids) == len(set(ids))
+
+
+def test_a_fetch_lock_left_by_a_killed_git_does_not_stop_the_next_sync(
+    clones: tuple[Path, Path, Path],
+) -> None:
+    _remote, a, b = clones
+    board_store(a).add("from a")
+    _sync(a)
+    lock = b / ".git" / "refs" / "shipdeck" / "remotes" / "origin" / "board.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    lock.write_text("")
+    old = time.time() - 60
+    os.utime(lock, (old, old))  # a git fetch killed a minute ago
+    _sync(b)
+    assert [d["title"] for d in _board(b)] == ["from a"]
+    assert not lock.exists()
