@@ -635,7 +635,8 @@ FUTURE_META = b'{"schema": 3, "next_id": 7, "sprints": ["a", "b"]}\n'
 def test_a_newer_schema_is_refused_and_never_overwritten(store: BoardStore) -> None:
     err = _refused_ref(store, {"meta.json": FUTURE_META})
     assert str(err) == (
-        "refs/shipdeck/board:meta.json: written by a newer shipdeck (schema 3; this one reads schema 2)"
+        "refs/shipdeck/board:meta.json: written by a newer shipdeck"
+        " (schema 3; this one reads schema 2)"
     )
     before = head(store)
     with pytest.raises(BoardError, match="newer shipdeck"):
