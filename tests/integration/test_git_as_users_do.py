@@ -258,3 +258,18 @@ def test_release_with_overlapping_edits_on_the_checked_out_base_never_blocks(
     assert git(demo, "rev-parse", "HEAD") == old_main  # the work tree did not move
     assert "git checkout -m main" in out
     assert git(demo, "status", "--porcelain") == "?? CHANGELOG.md"
+
+
+def test_a_commit_after_test_builds_again_and_releases_that_sha(demo: Path) -> None:
+    _ok(demo, "advance", "SD-1", "--to", "test")
+    tested = _item(demo, "SD-1")["sha"]
+    (demo / "LATE.md").write_text("a late change\n")
+    git(demo, "add", "LATE.md")
+    git(demo, "commit", "-qm", "SD-1: a late change")
+    out = _ok(demo, "advance", "SD-1", "--to", "release")
+    assert "SD-1: Build" in out  # the pipeline went back to Build for the new head
+    head = git(demo, "rev-parse", str(_item(demo, "SD-1")["branch"]))
+    assert head != tested
+    shown = _item(demo, "SD-1")
+    assert shown["states"]["test"]["sha"] == head  # what Test passed is what was released
+    assert git(demo, "show", "v0.1.0:LATE.md") == "a late change"

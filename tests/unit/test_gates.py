@@ -121,3 +121,20 @@ def test_archived_and_same_stage_are_refused() -> None:
 def test_monitor_is_the_end() -> None:
     refusal = check_move(_item(Stage.MONITOR), Stage.MONITOR)
     assert refusal is not None
+
+
+def test_a_branch_that_moved_after_build_sends_test_back_to_build() -> None:
+    from lifecycle.gates import Facts, check_move, rerun_gate
+    from lifecycle.items import Item, RunState, StageState
+    from lifecycle.stages import Stage
+
+    item = Item(id="SD-5", title="t", stage=Stage.TEST, branch="feature/SD-5-t")
+    item.states[Stage.BUILD] = StageState(RunState.PASSED, sha="a" * 40)
+    item.states[Stage.TEST] = StageState(RunState.PASSED, sha="a" * 40)
+    moved = Facts(head_sha="b" * 40)
+    assert rerun_gate(item, moved) == (
+        "the branch moved to bbbbbbb after Build built aaaaaaa; run Build again"
+    )
+    assert rerun_gate(item, Facts(head_sha="a" * 40)) is None
+    refusal = check_move(item, Stage.RELEASE, moved)
+    assert refusal is not None and "tests have not passed on bbbbbbb" in str(refusal)
