@@ -373,6 +373,10 @@ def _adopt(ctx: RunContext, tag: str, commit: str) -> str:
 
     ctx.update(adopt)
     ctx.say(f"{ctx.item.id} was released already as {tag} ({commit[:7]}); adopting it")
+    cut = ctx.engine.journal.read(types=[ev.RELEASE_CUT])
+    if not any(e.get("tag") == tag for e in cut):  # the killed run did not get to journal it
+        data = {"version": version, "tag": tag, "sha": commit, "adopted": True}
+        ctx.engine.record(ev.Event(ev.RELEASE_CUT, ctx.item.id, data))
     _push_git(ctx, tag)
     return f"adopted {tag}"
 
