@@ -17,9 +17,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from backends.git import GitRepo
 from lifecycle.board import BoardError
 from lifecycle.board_merge import Renumbered, merge_boards
 from lifecycle.filelock import hold
+from lifecycle.ports import RefRaceLost, RefUpdate, VcsError
 from lifecycle.store import BoardStore, board_files
 
 _ENV = {"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
@@ -76,6 +78,7 @@ def sync(store: BoardStore, remote: str = "origin") -> SyncReport:
 
 
 def _sync(store: BoardStore, git: _Git, remote: str, report: SyncReport) -> SyncReport:
+    repo = GitRepo(store.paths.root)
     for _ in range(_ATTEMPTS):
         theirs = git.fetch(remote)
         report.fetched = theirs is not None
@@ -83,13 +86,18 @@ def _sync(store: BoardStore, git: _Git, remote: str, report: SyncReport) -> Sync
             ours = store.refs.head()
             if theirs is None or ours == theirs:
                 pass
-            elif ours is None or git.is_ancestor(ours, theirs):
+            elif ours is None or repo.is_ancestor(ours, theirs):
                 if not store.refs.swap(theirs, ours, f"sync: fast-forward from {remote}"):
                     continue
                 report.fast_forward = True
                 ours = theirs
-            elif not git.is_ancestor(theirs, ours):
-                ours = _merge(store, git, ours, theirs, remote, report)
+            elif not repo.is_ancestor(theirs, ours):
+                try:
+                    ours = _merge(store, repo, git, ours, theirs, remote, report)
+                except RefRaceLost:
+                    continue  # a branch or the board moved meanwhile: fetch and merge again
+                except VcsError as exc:
+                    raise SyncError(f"could not publish the merged board: {exc}") from None
         if ours is None or ours == theirs:
             return report
         if git.push(remote, ours):
@@ -110,7 +118,13 @@ def _drop_stale_lock(lock: Path) -> None:
 
 
 def _merge(
-    store: BoardStore, git: _Git, ours: str, theirs: str, remote: str, report: SyncReport
+    store: BoardStore,
+    repo: GitRepo,
+    git: _Git,
+    ours: str,
+    theirs: str,
+    remote: str,
+    report: SyncReport,
 ) -> str:
     base = git.merge_base(ours, theirs)
     mine, yours = store.board_at(ours), store.board_at(theirs)
@@ -129,21 +143,21 @@ def _merge(
             for r in merged.renumbered
         )
     commit = store.refs.merge_commit([ours, theirs], files, message)
-    updates = [f"update {store.refs.ref} {commit} {ours}"]
-    current = git.current_branch()
+    updates = [RefUpdate(store.refs.ref, commit, ours)]
+    current = repo.current_branch()
     later: list[Renumbered] = []
     for r in merged.renumbered:
         if not r.old_branch or not r.new_branch or r.old_branch == r.new_branch:
             continue
-        sha = git.branch_sha(r.old_branch)
+        sha = repo.ref_sha(f"refs/heads/{r.old_branch}")
         if sha is None:
             continue  # never created here (or already renamed)
-        updates.append(f"create refs/heads/{r.new_branch} {sha}")
+        updates.append(RefUpdate(f"refs/heads/{r.new_branch}", sha, None))
         if r.old_branch == current:
             later.append(r)  # HEAD points at it: move HEAD first, then delete
         else:
-            updates.append(f"delete refs/heads/{r.old_branch} {sha}")
-    git.transaction(updates, message.splitlines()[0])
+            updates.append(RefUpdate(f"refs/heads/{r.old_branch}", None, sha))
+    repo.publish(updates)  # the merged board and the renames together, or nothing
     for r in later:
         assert r.new_branch and r.old_branch
         git.out("symbolic-ref", "HEAD", f"refs/heads/{r.new_branch}")
@@ -205,26 +219,9 @@ class _Git:
             return False
         raise SyncError(f"cannot push the board to {remote}: {_first(proc.stderr or proc.stdout)}")
 
-    def is_ancestor(self, a: str, b: str) -> bool:
-        return self.run("merge-base", "--is-ancestor", a, b).returncode == 0
-
     def merge_base(self, a: str, b: str) -> str | None:
         proc = self.run("merge-base", a, b)
         return proc.stdout.strip() or None if proc.returncode == 0 else None
-
-    def current_branch(self) -> str | None:
-        proc = self.run("symbolic-ref", "--short", "-q", "HEAD")
-        return proc.stdout.strip() or None
-
-    def branch_sha(self, branch: str) -> str | None:
-        proc = self.run("rev-parse", "--verify", "-q", f"refs/heads/{branch}")
-        return proc.stdout.strip() or None
-
-    def transaction(self, updates: list[str], message: str) -> None:
-        script = "start\n" + "\n".join(updates) + "\nprepare\ncommit\n"
-        proc = self.run("update-ref", "-m", f"shipdeck: {message}", "--stdin", stdin=script)
-        if proc.returncode != 0:
-            raise SyncError(f"could not publish the merged board: {_first(proc.stderr)}")
 
 
 def _first(text: str) -> str:
