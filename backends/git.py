@@ -589,11 +589,10 @@ class GitRepo:
         reason naming the files, so a caller can refuse before publishing.
         """
         with self._lock:
-            if self.current_branch() != base:
+            move = self._checked_out_move(base, old, new)
+            if move is None:
                 return None
-            old_sha, new_sha = self._resolve(old), self._resolve(new)
-            if old_sha == new_sha:
-                return None
+            old_sha, new_sha = move
             self._exec("update-index", "-q", "--refresh")  # a touched file is not an edit
             code, out, err = self._exec("read-tree", "-m", "-u", "-n", old_sha, new_sha)
             if code == 0:
@@ -609,6 +608,13 @@ class GitRepo:
                 _first_lines(err or str(out), 1)
             )
 
+    def _checked_out_move(self, base: str, old: str, new: str) -> tuple[str, str] | None:
+        """(old, new) as shas when ``base`` is checked out here and really moves; else None."""
+        if self.current_branch() != base:
+            return None
+        old_sha, new_sha = self._resolve(old), self._resolve(new)
+        return None if old_sha == new_sha else (old_sha, new_sha)
+
     def detach_head(self, sha: str, reason: str) -> None:
         """Point HEAD at ``sha`` directly (index and files untouched): the branch it was
         on can then move without the work tree seeming to undo the move."""
@@ -623,11 +629,10 @@ class GitRepo:
         out here, else a one-line message with the commands that catch up.
         """
         with self._lock:
-            if self.current_branch() != base:
+            move = self._checked_out_move(base, old, new)
+            if move is None:
                 return None
-            old_sha, new_sha = self._resolve(old), self._resolve(new)
-            if old_sha == new_sha:
-                return None
+            old_sha, new_sha = move
             catch_up = (
                 f"run `git update-ref --no-deref HEAD {old_sha} && git checkout -m {base}` "
                 "(brings your changes along; conflicts get marked in the files)"

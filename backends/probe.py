@@ -117,6 +117,15 @@ class _Limit:
 _local = threading.local()
 
 
+def _within_deadline(timeout: float | None) -> float | None:
+    """``timeout``, cut to what is left of the attempt's deadline (if one is running)."""
+    limit = _current()
+    if limit is None:
+        return timeout
+    left = limit.left()
+    return left if timeout is None else min(timeout, left)
+
+
 def _current() -> _Limit | None:
     limit: _Limit | None = getattr(_local, "limit", None)
     return limit
@@ -164,11 +173,7 @@ class _Stream(httpcore.NetworkStream):
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
         # Not in ticks (a timed-out send may have sent part of the buffer), but never
         # past the attempt's deadline; requests here are a few hundred bytes.
-        limit = _current()
-        if limit is not None:
-            left = limit.left()
-            timeout = left if timeout is None else min(timeout, left)
-        self._sock.settimeout(timeout)
+        self._sock.settimeout(_within_deadline(timeout))
         try:
             self._sock.sendall(buffer)
         except TimeoutError as exc:
@@ -185,11 +190,7 @@ class _Stream(httpcore.NetworkStream):
         server_hostname: str | None = None,
         timeout: float | None = None,
     ) -> httpcore.NetworkStream:
-        limit = _current()
-        if limit is not None:
-            left = limit.left()
-            timeout = left if timeout is None else min(timeout, left)
-        self._sock.settimeout(timeout)
+        self._sock.settimeout(_within_deadline(timeout))
         try:
             sock = ssl_context.wrap_socket(self._sock, server_hostname=server_hostname)
         except TimeoutError as exc:

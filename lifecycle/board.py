@@ -163,6 +163,15 @@ class Board:
             out[item.stage].append(item)
         return out
 
+    def check(self) -> None:
+        """ValueError before a write: a title that says nothing, or one id twice."""
+        seen: set[str] = set()
+        for item in self.items:
+            check_title(item.title)
+            if item.id in seen:
+                raise ValueError(f"two items have the id {item.id}")
+            seen.add(item.id)
+
     def _max_number(self) -> int:
         return max((i.number for i in self.items), default=0)
 
@@ -184,12 +193,7 @@ def dump_board(board: Board, name: str = "board.yaml") -> str:
 
     Raises ValueError (and so writes nothing) if the text would not load back.
     """
-    seen: set[str] = set()
-    for item in board.items:
-        check_title(item.title)
-        if item.id in seen:
-            raise ValueError(f"two items have the id {item.id}")
-        seen.add(item.id)
+    board.check()
     board.next_id = max(board.next_id, board._max_number() + 1)
     doc = {
         "schema": SCHEMA,

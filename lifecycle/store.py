@@ -390,18 +390,14 @@ class BoardStore:
             before = {i.id: i.to_dict() for i in board.items}
             loaded_next = board.next_id
             yield board
+            board.check()
             files: dict[str, bytes | None] = {}
-            seen: set[str] = set()
             for item in board.items:
-                check_title(item.title)
-                if item.id in seen:
-                    raise ValueError(f"two items have the id {item.id}")
-                seen.add(item.id)
                 if not item.uid:
                     item.uid = new_uid()
                 if before.get(item.id) != item.to_dict():
                     files[item_path(item.id)] = encode_item(item, self.scrub)
-            for gone in before.keys() - seen:
+            for gone in before.keys() - {i.id for i in board.items}:
                 files[item_path(gone)] = None
             next_id = max(board.next_id, *(i.number + 1 for i in board.items), 1)
             if files or next_id != loaded_next or head is None:
