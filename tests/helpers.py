@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,3 +55,52 @@ def board_store(path: Path, **kwargs: float):  # type: ignore[no-untyped-def]
     from backends.git_board import open_board
 
     return open_board(git_repo(path), **kwargs)
+
+
+def processes_under(root: Path) -> list[Any]:
+    """Live (not zombie) processes whose cwd is inside ``root``: what a test leaves behind."""
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter(["cwd", "status"]):
+        cwd = proc.info.get("cwd") or ""
+        if cwd.startswith(str(root)) and proc.info.get("status") != psutil.STATUS_ZOMBIE:
+            found.append(proc)
+    return found
+
+
+class WebhookReceiver:
+    """A webhook endpoint on loopback: every POST is answered ``status`` and kept, as
+    (path, headers, parsed JSON) in ``received`` and as raw text in ``bodies``."""
+
+    def __init__(self, status: int = 204, path: str = "/hooks/deploy") -> None:
+        import json
+        import queue
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.status = status
+        self.received: queue.Queue[tuple[str, dict[str, str], Any]] = queue.Queue()
+        self.bodies: list[str] = []
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                hook.bodies.append(raw.decode("utf-8", "replace"))
+                hook.received.put((self.path, dict(self.headers), json.loads(raw)))
+                self.send_response(hook.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
+from tests.helpers import WebhookReceiver as Hook
 from tests.helpers import git, shipdeck
 
 pytestmark = pytest.mark.slow
@@ -52,36 +51,11 @@ notify:
 """
 
 
-class Hook:
-    """A webhook receiver on loopback that keeps every body it gets."""
-
-    def __init__(self) -> None:
-        self.bodies: list[str] = []
-        received = self.bodies
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", "0"))
-                received.append(self.rfile.read(length).decode())
-                self.send_response(204)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
-
 @pytest.fixture
 def hook() -> Iterator[Hook]:
-    h = Hook()
+    h = Hook(path="/hook")
     yield h
-    h.server.shutdown()
-    h.server.server_close()
+    h.close()
 
 
 def _free_port() -> int:
@@ -161,7 +135,7 @@ def test_the_secret_goes_nowhere(tmp_path: Path, hook: Hook) -> None:
 
     journal = (deploys / ".shipdeck" / "journal.jsonl").read_text()
     assert "deploy" in journal  # the failure was journaled...
-    assert any("***" in body for body in hook.bodies) or hook.bodies  # ...and sent
+    assert hook.bodies  # ...and sent to the webhook
     for text in outputs:
         assert SECRET not in text
     for body in hook.bodies:

@@ -32,7 +32,7 @@ from backends.local import LocalTarget
 from backends.notify import WebhookFailure, WebhookNotifier
 from backends.probe import MAX_BODY, HttpProber, wait_healthy
 from lifecycle.ports import CancelToken, Line, Release
-from tests.helpers import ROOT, shipdeck
+from tests.helpers import ROOT, processes_under, shipdeck
 
 T = TypeVar("T")
 
@@ -517,15 +517,6 @@ def test_a_deploy_with_a_faulty_health_url_rolls_back_in_time(
 # --- the real command: SIGINT/SIGTERM end `shipdeck restart` at once ----------------------
 
 
-def _leftovers(root: Path) -> list[psutil.Process]:
-    found = []
-    for proc in psutil.process_iter(["cwd", "status"]):
-        cwd = proc.info.get("cwd") or ""
-        if cwd.startswith(str(root)) and proc.info.get("status") != psutil.STATUS_ZOMBIE:
-            found.append(proc)
-    return found
-
-
 class Run:
     """A ``shipdeck`` subprocess whose stdout lines are stamped as they arrive."""
 
@@ -617,7 +608,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
         world.set_health("http://127.0.0.1:{port}/health")
         shipdeck("stop", "staging", cwd=repo)
         fault.close()
-        left = _leftovers(tmp)
+        left = processes_under(tmp)
         for proc in left:
             proc.kill()
         assert not left, f"processes left behind: {[p.cmdline() for p in left]}"

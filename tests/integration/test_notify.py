@@ -2,49 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import queue
 import socket
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
 
 from backends.notify import WebhookNotifier
 from lifecycle.events import DEPLOYED, ROLLED_BACK, Event
-
-Received = tuple[str, dict[str, str], dict[str, Any]]
-
-
-class Hook:
-    def __init__(self, status: int = 204) -> None:
-        self.status = status
-        self.received: queue.Queue[Received] = queue.Queue()
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", "0"))
-                body = json.loads(self.rfile.read(length))
-                hook.received.put((self.path, dict(self.headers), body))
-                self.send_response(hook.status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/deploy"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+from tests.helpers import WebhookReceiver as Hook
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.helpers import ROOT, git, shipdeck
+from tests.helpers import ROOT, git, processes_under, shipdeck
 
 pytestmark = pytest.mark.slow
 
@@ -35,16 +35,6 @@ def _port(repo: Path) -> int:
     raise AssertionError("no port in the demo config")
 
 
-def _leftovers(root: Path) -> list[psutil.Process]:
-    """Processes still running with a cwd inside ``root``."""
-    found = []
-    for proc in psutil.process_iter(["cwd", "status"]):
-        cwd = proc.info.get("cwd") or ""
-        if cwd.startswith(str(root)) and proc.info.get("status") != psutil.STATUS_ZOMBIE:
-            found.append(proc)
-    return found
-
-
 @pytest.fixture()
 def demo(tmp_path: Path) -> Iterator[Path]:
     made = shipdeck("demo", "demo", "--no-open", "--no-docker", cwd=tmp_path)
@@ -52,7 +42,7 @@ def demo(tmp_path: Path) -> Iterator[Path]:
     repo = tmp_path / "demo"
     yield repo
     shipdeck("stop", "staging", cwd=repo)
-    left = _leftovers(tmp_path)
+    left = processes_under(tmp_path)
     for proc in left:
         proc.kill()
     assert not left, f"processes left behind: {[p.cmdline() for p in left]}"
