@@ -143,7 +143,7 @@ class LocalTarget:
             and current is not None
             and current.version == version
             and self._alive(current)
-            and self._healthy_now()
+            and self._healthy_now(current)
         ):
             history.append(to | {"port": self.port, "deployed_at": current.started_at,
                                  "healthy": True})  # fmt: skip
@@ -174,7 +174,7 @@ class LocalTarget:
             supervise.wait_port_free(self.port, 5.0)
         back = self._start(old.version, old.workdir, old.command, sink)
         self._save(back, history)
-        ok, why = self._await(back, sink, CancelToken())
+        ok, why = self._await(back, sink, CancelToken(), restoring=True)
         state = "is healthy" if ok else f"is not healthy: {why}"
         return self._recovered(
             f"an interrupted deploy of {label(version)} to {self.name} was reversed:"
@@ -187,7 +187,26 @@ class LocalTarget:
             self._on_recovered(message, {"env": self.name, **data})
         return message
 
-    def _healthy_now(self) -> bool:
+    def _owns_port(self, rec: RunRecord, deadline: float, stop: CancelToken) -> tuple[bool, str]:
+        """Wait (until ``deadline``) for ``rec`` to be the listener on the port."""
+        if self.port is None:
+            return True, ""
+        while not stop.cancelled:
+            if supervise.holds_port(rec.pid, rec.create_time, self.port) is not False:
+                return True, ""
+            if time.monotonic() >= deadline:
+                return False, (
+                    f"port {self.port} is answered by another process, not"
+                    f" {label(rec.version)} (pid {rec.pid})"
+                )
+            stop.wait(0.1)
+        return False, "cancelled"
+
+    def _healthy_now(self, rec: RunRecord | None = None) -> bool:
+        """Health as a deploy judges it: the URL answers 2xx and ``rec`` holds the port."""
+        port = self.port
+        if rec and port and supervise.holds_port(rec.pid, rec.create_time, port) is False:
+            return False
         if not self.health_url:
             return True
         with HttpProber() as prober:
@@ -252,8 +271,15 @@ class LocalTarget:
             err_offset=offsets[1],
         )
 
-    def _await(self, rec: RunRecord, sink: OutputSink, cancel: CancelToken) -> tuple[bool, str]:
-        """Wait for health while relaying early output; fail fast if the process exits."""
+    def _await(
+        self, rec: RunRecord, sink: OutputSink, cancel: CancelToken, *, restoring: bool = False
+    ) -> tuple[bool, str]:
+        """Wait for health while relaying early output; fail fast if the process exits.
+
+        Healthy means the health URL answers *and* ``rec`` is the process listening on
+        the port: a stranger answering is not this release. ``restoring`` (the previous
+        release put back) is not ended by SIGINT/SIGTERM, which already ended the deploy.
+        """
         local = CancelToken()
         undo = cancel.on_cancel(local.cancel)
         done = threading.Event()
@@ -293,9 +319,15 @@ class LocalTarget:
         try:
             if self.health_url:
                 result = wait_healthy(
-                    self.health_url, self.health_timeout, self.health_interval, cancel=local
+                    self.health_url,
+                    self.health_timeout,
+                    self.health_interval,
+                    cancel=local,
+                    interruptible=not restoring,
                 )
                 ok, reason = result.ok, result.error or f"HTTP {result.status}"
+                if ok:
+                    ok, reason = self._owns_port(rec, start + self.health_timeout, local)
             else:
                 ok, reason = not local.wait(min(_SETTLE, self.health_timeout)), ""
         finally:
@@ -395,7 +427,7 @@ class LocalTarget:
                 return DeployResult(False, version, what)
             back = self._start(prev.version, prev.workdir, prev.command, sink)
             self._save(back, history)
-            ok_back, why_back = self._await(back, sink, CancelToken())  # must not be cancelled
+            ok_back, why_back = self._await(back, sink, CancelToken(), restoring=True)
             message = f"{label(version)}: {what}"  # rolled_back_to says where it went back to
             if not ok_back:
                 message += f" ({label(prev.version)} is not healthy either: {why_back})"
@@ -464,6 +496,13 @@ class LocalTarget:
             with HttpProber() as prober:
                 code = prober.probe(self.name, self.health_url, 1.0, float("inf")).status
             st.healthy = code is not None and 200 <= code < 300  # as a deploy would judge it
+            if st.healthy and current.port is not None:
+                owned = supervise.holds_port(current.pid, current.create_time, current.port)
+                if owned is False:
+                    st.healthy = False
+                    st.detail["reason"] = (
+                        f"port {current.port} is answered by another process, not pid {current.pid}"
+                    )
         return st
 
     def logs(

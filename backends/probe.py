@@ -373,26 +373,28 @@ def _read_capped(response: httpx.Response, cap: int, limit: _Limit) -> tuple[byt
     return bytes(body), False
 
 
-def _stop_reason(cancel: CancelToken | None) -> str | None:
-    if _interrupted.is_set():
+def _stop_reason(cancel: CancelToken | None, interruptible: bool = True) -> str | None:
+    if interruptible and _interrupted.is_set():
         return "interrupted"
     if cancel is not None and cancel.cancelled:
         return "cancelled"
     return None
 
 
-def _pause(seconds: float, cancel: CancelToken | None) -> bool:
+def _pause(seconds: float, cancel: CancelToken | None, interruptible: bool = True) -> bool:
     """Sleep in ticks; True as soon as cancelled or interrupted."""
     end = time.monotonic() + seconds
-    while _stop_reason(cancel) is None:
+    while _stop_reason(cancel, interruptible) is None:
         left = end - time.monotonic()
         if left <= 0:
             return False
         step = min(_TICK, left)
         if cancel is not None:
             cancel.wait(step)
-        else:
+        elif interruptible:
             _interrupted.wait(step)
+        else:
+            time.sleep(step)
     return True
 
 
@@ -425,6 +427,7 @@ class HttpProber:
         cancel: CancelToken | None = None,
         *,
         follow_redirects: bool = True,
+        interruptible: bool = True,
     ) -> ProbeResult:
         """GET ``url`` once, within ``timeout`` s in all; ok for 2xx/3xx, slow past ``slow_ms``."""
         start = time.perf_counter()
@@ -436,6 +439,7 @@ class HttpProber:
                 timeout=timeout,
                 cancel=cancel,
                 follow_redirects=follow_redirects,
+                interruptible=interruptible,
             )
         except RedirectRefused as exc:
             latency = (time.perf_counter() - start) * 1000.0
@@ -471,8 +475,12 @@ class HttpProber:
         expect: int | None = None,
         *,
         name: str = "health",
+        interruptible: bool = True,
     ) -> ProbeResult:
         """Poll ``url`` until it answers 2xx (or exactly ``expect``), times out or is cancelled.
+
+        Not ``interruptible``: SIGINT/SIGTERM do not end it (the wait for a restored
+        release after an interrupted deploy; its own deadline still bounds it).
 
         Over within ``timeout`` (plus a tick): each attempt gets at most the time
         left. Returns the last probe; on timeout or cancel ``ok`` is False and
@@ -483,23 +491,29 @@ class HttpProber:
         follow = not (expect is not None and 300 <= expect < 400)
         last: ProbeResult | None = None
         while True:
-            why = _stop_reason(cancel)
+            why = _stop_reason(cancel, interruptible)
             if why:
                 return _failed(name, url, last, why)
             remaining = deadline - time.monotonic()
             attempt_timeout = max(0.05, min(_ATTEMPT_CAP, remaining))
             last = self.probe(
-                name, url, attempt_timeout, float("inf"), cancel, follow_redirects=follow
+                name,
+                url,
+                attempt_timeout,
+                float("inf"),
+                cancel,
+                follow_redirects=follow,
+                interruptible=interruptible,
             )
             if _healthy(last, expect):
                 return replace(last, ok=True, error=None)
-            why = _stop_reason(cancel)
+            why = _stop_reason(cancel, interruptible)
             if why:
                 return _failed(name, url, last, why)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return _failed(name, url, last, f"not healthy after {timeout:g}s")
-            _pause(min(interval, remaining), cancel)
+            _pause(min(interval, remaining), cancel, interruptible)
 
 
 def _healthy(result: ProbeResult, expect: int | None) -> bool:
@@ -530,7 +544,11 @@ def wait_healthy(
     interval: float = 0.5,
     cancel: CancelToken | None = None,
     expect: int | None = None,
+    *,
+    interruptible: bool = True,
 ) -> ProbeResult:
     """One-shot ``HttpProber.wait_healthy`` for deploy targets without a prober of their own."""
     with HttpProber() as prober:
-        return prober.wait_healthy(url, timeout, interval, cancel, expect)
+        return prober.wait_healthy(
+            url, timeout, interval, cancel, expect, interruptible=interruptible
+        )

@@ -227,6 +227,34 @@ def port_busy(port: int) -> bool:
     return False
 
 
+def holds_port(pid: int, create_time: float, port: int) -> bool | None:
+    """Whether the process ``pid`` (or a descendant) is the one listening on ``port``.
+
+    A health URL answered by another process proves nothing about the release shipdeck
+    started (an old copy, a stranger on the port). None when it cannot be told: the
+    process is gone, or /proc hides its sockets from this user.
+    """
+    leader = find_alive(pid, create_time)
+    if leader is None:
+        return None
+    try:
+        tree = [leader, *leader.children(recursive=True)]
+    except psutil.Error:
+        tree = [leader]
+    unknown = False
+    for proc in tree:
+        try:
+            conns = proc.net_connections(kind="inet")
+        except psutil.AccessDenied:
+            unknown = True
+            continue
+        except psutil.Error:
+            continue
+        if any(c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port for c in conns):
+            return True
+    return None if unknown else False
+
+
 def wait_port_free(port: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while port_busy(port):

@@ -32,6 +32,9 @@ NAME, MODE = {name!r}, {mode!r}
 if MODE == "crash":
     print("boom: cannot start " + NAME, file=sys.stderr)
     sys.exit(3)
+if MODE == "idle":  # alive, but never listens on its port
+    import time
+    time.sleep(3600)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -438,3 +441,85 @@ def test_a_service_with_secrets_logs_them_masked_and_stops_whole(world: World) -
     target.stop(Sink())
     assert not relay.is_running() or relay.status() == psutil.STATUS_ZOMBIE
     assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in service)
+
+
+class Stranger:
+    """A process shipdeck did not start, answering 200 on every path of ``port``."""
+
+    def __init__(self, port: int) -> None:
+        code = (
+            "import sys\n"
+            "from http.server import BaseHTTPRequestHandler, HTTPServer\n"
+            "class H(BaseHTTPRequestHandler):\n"
+            "    def do_GET(self):\n"
+            "        self.send_response(200); self.send_header('Content-Length', '8')\n"
+            "        self.end_headers(); self.wfile.write(b'stranger')\n"
+            "HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()\n"
+        )
+        self.proc = subprocess.Popen([sys.executable, "-c", code, str(port)])
+        url = f"http://127.0.0.1:{port}/"
+        for _ in range(100):
+            try:
+                httpx.get(url, timeout=1, trust_env=False)
+                return
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        raise AssertionError("the stranger never answered")
+
+    def close(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
+def test_a_health_url_answered_by_a_stranger_is_not_this_release(world: World) -> None:
+    """The release runs but never listens on its port; another process answers health."""
+    stranger = Stranger(free_port())
+    try:
+        health = f"http://127.0.0.1:{stranger.proc.args[-1]}/health"  # type: ignore[index]
+        target = world.target(health_url=health, health_timeout=1.5)
+        result = deploy(target, world.release("0.1.0", "idle", "idle"))
+        assert not result.ok
+        assert f"port {world.port} is answered by another process" in result.message
+        assert procs_under(world.root) == []  # the idle release was stopped
+    finally:
+        stranger.close()
+
+
+def test_restart_with_a_stranger_on_the_port_is_not_reported_healthy(world: World) -> None:
+    """Its own process dies on "address in use" while a stranger answers the health URL."""
+    target = world.target(health_timeout=3)
+    assert deploy(target, world.release("0.1.0", "v1")).ok
+    target.stop(Sink())
+    stranger = Stranger(world.port)
+    try:
+        result = target.restart(Sink())
+        assert not result.ok, result.message
+        assert "not healthy" in result.message
+        status = target.status()
+        assert status.healthy is not True and status.state != "running"
+        assert world.get() == "stranger"  # it was never stopped: not ours
+    finally:
+        stranger.close()
+
+
+def test_an_interrupted_deploy_puts_the_previous_release_back_healthy(world: World) -> None:
+    """SIGINT ends the new release's health wait at once, not the wait for the old one."""
+    from backends import probe
+
+    target = world.target(health_timeout=20)
+    assert deploy(target, world.release("0.1.0", "v1")).ok
+    timer = threading.Timer(1.0, probe.interrupt)
+    timer.start()
+    try:
+        started = time.monotonic()
+        result = deploy(target, world.release("0.2.0", "v2", "nohealth"))
+        took = time.monotonic() - started
+    finally:
+        timer.cancel()
+        probe._interrupted.clear()  # module state: the next tests probe again
+    assert not result.ok and result.rolled_back_to == "0.1.0", result.message
+    assert "interrupted" in result.message
+    assert "not healthy either" not in result.message, result.message
+    assert took < 10
+    assert world.get() == "v1"
+    assert target.status().healthy is True
