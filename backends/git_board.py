@@ -10,6 +10,7 @@ compare-and-swap.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -22,12 +23,19 @@ from pathlib import Path
 
 from lifecycle.board import Board, BoardError
 from lifecycle.paths import GITIGNORE, OLD_GITIGNORE_MARK, ShipdeckPaths
+from lifecycle.runs import StorageError
 from lifecycle.store import BOARD_REF, ITEMS, META, BoardChange, BoardStore
 
 FALLBACK_IDENT = "shipdeck <shipdeck@localhost>"
 _ENV = {"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
 _HEX = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 _STALE_LOCK_AGE = 1.0  # seconds: git holds a ref lock for milliseconds
+# What git prints (LC_ALL=C) when the disk, not the repository, is the problem.
+_STORAGE_CAUSES = {
+    "no space left on device": errno.ENOSPC,
+    "read-only file system": errno.EROFS,
+    "disk quota exceeded": errno.EDQUOT,
+}
 
 
 def open_board(root: Path, *, lock_timeout: float = 30.0) -> BoardStore:
@@ -123,9 +131,27 @@ class GitBoardRefs:
             check=False,
         )
         if check and proc.returncode != 0:
+            storage = self._storage_failure(proc.stderr, self.common / "objects")
+            if storage is not None:
+                raise storage
             why = proc.stderr.decode("utf-8", "replace").strip().splitlines()
             raise BoardError(f"{self.ref}: git {args[0]} failed: {' / '.join(why[:3])}")
         return proc.returncode, proc.stdout
+
+    def _shown(self, path: Path) -> str:
+        """``path`` as messages name it: relative to the work tree (``.git/objects``)."""
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
+
+    def _storage_failure(self, stderr: bytes, path: Path) -> StorageError | None:
+        """A git that failed for want of a writable disk, as the StorageError it is."""
+        text = stderr.decode("utf-8", "replace").lower()
+        for phrase, code in _STORAGE_CAUSES.items():
+            if phrase in text:
+                return StorageError(self._shown(path), phrase, errno=code)
+        return None
 
     @cached_property
     def _format(self) -> str:
@@ -319,7 +345,10 @@ class GitBoardRefs:
         from gitdb import IStream
 
         stream = IStream(kind.encode(), len(data), BytesIO(data))
-        odb.store(stream)  # type: ignore[attr-defined]
+        try:
+            odb.store(stream)  # type: ignore[attr-defined]
+        except OSError as exc:  # gitdb removes its temporary file; nothing is referenced
+            raise StorageError.wrap(exc, self._shown(self.common / "objects")) from None
         return str(stream.hexsha.decode())
 
     @cached_property
@@ -341,6 +370,9 @@ class GitBoardRefs:
             return True
         if self.head() != old:
             return False  # another writer won: the caller reads again and retries
+        storage = self._storage_failure(proc.stderr, self.common / self.ref)
+        if storage is not None:
+            raise storage
         if b"cannot lock ref" in proc.stderr and self._lock_gone_after_wait():
             return self.swap(new, old, message)
         why = proc.stderr.decode("utf-8", "replace").strip().splitlines()

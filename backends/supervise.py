@@ -26,6 +26,7 @@ import psutil
 
 from lifecycle.filelock import hold
 from lifecycle.ports import CancelToken, Line, Stream
+from lifecycle.runs import StorageError
 
 # Popen objects of services this shipdeck process started, so a dead one is reaped
 # through its own Popen (never left a zombie, never polled after its pid is reused).
@@ -75,14 +76,19 @@ def read_json(path: Path) -> dict[str, Any] | None:
 
 def write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
     """Temp file, fsync, rename: a reader (another shipdeck) never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2, sort_keys=True)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2, sort_keys=True)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:  # read-only or full: no half-written file left, one clear line
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise StorageError.wrap(exc, os.path.relpath(path)) from None
 
 
 @contextlib.contextmanager

@@ -6,11 +6,20 @@ batches) and must not block. Runs for different items may go on in parallel;
 a second run of the same item is refused, in this process and in any other
 (a lock file per item), and a run left ``running`` by a killed shipdeck is
 recovered as cancelled the next time anyone looks.
+
+Broken storage (a read-only ``.shipdeck``, a full disk) never leaves half a change.
+Every board change is journaled write-ahead (``BoardStore.update(write_ahead=)``):
+the journal line first, then the ref's swap, and the line taken out again if the
+swap fails, so a change and its event land together or not at all. A run reserves
+room for its result in its item's lock file before it starts: when its result
+cannot be saved, the result goes there, the run says so, and the next look at the
+board (``recover``) records it as failed instead of leaving the item ``running``.
 """
 
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import threading
 import time
@@ -47,6 +56,7 @@ from lifecycle.runs import (
     RunOutput,
     RunStarted,
     StageFailed,
+    StorageError,
     new_run_id,
 )
 from lifecycle.stages import Stage
@@ -55,7 +65,7 @@ from lifecycle.templates import TemplateError
 if TYPE_CHECKING:
     from lifecycle.config import Config
     from lifecycle.journal import Journal
-    from lifecycle.store import BoardStore
+    from lifecycle.store import BoardStore, WriteAhead
 
 
 class Engine:
@@ -91,6 +101,8 @@ class Engine:
         self._listeners: list[Listener] = []
         self._cancels: dict[str, CancelToken] = {}
         self._lock = threading.Lock()
+        # (thread, env): a deploy.started without its outcome yet, and its undo.
+        self._deploys: dict[tuple[int, str], tuple[ev.Event, Callable[[], None]]] = {}
         self.masker = SecretMasker(
             {name: self.environ[name] for name in config.secret_names() if name in self.environ}
         )
@@ -122,12 +134,44 @@ class Engine:
         return lambda: self._listeners.remove(listener)
 
     def _notify(self, event: EngineEvent) -> None:
+        if isinstance(event, RunFinished):
+            self._settle_deploys(event.message)
         for listener in list(self._listeners):
             listener(event)
 
+    def journaled(self, *events: ev.Event) -> WriteAhead:
+        """The ``write_ahead`` of a board change that these events tell of."""
+
+        def write(_item: Item) -> Callable[[], None]:
+            return self.journal.append_undoable(*events)[1]
+
+        return write
+
     def record(self, event: ev.Event) -> None:
-        """Journal an event, and send deploys, rollbacks and alerts to the webhook."""
-        event = self.journal.append(event)  # masked: what the webhook gets too
+        """Journal an event, and send deploys, rollbacks and alerts to the webhook.
+
+        A ``deploy.started`` is remembered until its outcome is journaled: a run that
+        ends without one (the target raised) journals it as failed, and when even that
+        cannot be written, the start is taken out again, so the journal never shows a
+        deploy that began and never ended.
+        """
+        key = (threading.get_ident(), str(event.data.get("env")))
+        try:
+            written, undo = self.journal.append_undoable(event)
+        except StorageError:
+            if event.type in (ev.DEPLOYED, ev.DEPLOY_FAILED):
+                with self._lock:
+                    started = self._deploys.pop(key, None)
+                if started is not None:
+                    with suppress(OSError):
+                        started[1]()
+            raise
+        event = written[0]  # masked: what the webhook gets too
+        with self._lock:
+            if event.type == ev.DEPLOY_STARTED:
+                self._deploys[key] = (event, undo)
+            elif event.type in (ev.DEPLOYED, ev.DEPLOY_FAILED):
+                self._deploys.pop(key, None)
         if self._notify_hook and event.type in (
             ev.DEPLOYED,
             ev.DEPLOY_FAILED,
@@ -135,6 +179,20 @@ class Engine:
             ev.ALERT_RAISED,
         ):
             self._notify_hook(event)
+
+    def _settle_deploys(self, reason: str) -> None:
+        """Deploys this thread's run started and never journaled an outcome for."""
+        me = threading.get_ident()
+        with self._lock:
+            mine = [k for k in self._deploys if k[0] == me]
+            pending = [self._deploys.pop(k) for k in mine]
+        for started, undo in pending:
+            data = {**started.data, "reason": reason or "the deploy stopped"}
+            try:
+                self.record(ev.Event(ev.DEPLOY_FAILED, started.item, data))
+            except StorageError:
+                with suppress(OSError):
+                    undo()
 
     def running(self) -> list[str]:
         with self._lock:
@@ -156,9 +214,12 @@ class Engine:
 
     def _item_lock(self, item_id: str) -> int | None:
         """An exclusive, non-blocking lock file for the item; None if another run holds it."""
-        folder = self.paths.state / "locks"
-        folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(folder / f"{item_id}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        path = self.paths.state / "locks" / f"{item_id}.lock"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise StorageError.wrap(exc, self.paths.display(path)) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -167,7 +228,8 @@ class Engine:
         return fd
 
     def recover(self) -> list[str]:
-        """Mark runs left ``running`` by a process that died as cancelled; their ids."""
+        """Settle runs left ``running`` by a process that died (cancelled) or that could
+        not save their result (failed, with the result it kept); their ids."""
         recovered = []
         for item in self.store.load().items:
             if not item.running:
@@ -176,26 +238,36 @@ class Engine:
             if fd is None:
                 continue  # a live process is running it
             try:
-                self._mark_interrupted(item.id)
+                self._mark_interrupted(item.id, fd)
                 recovered.append(item.id)
             finally:
                 os.close(fd)
         return recovered
 
-    def _mark_interrupted(self, item_id: str) -> None:
-        def fix(it: Item) -> None:
-            for stage, st in it.states.items():
-                if st.state is RunState.RUNNING:
-                    it.states[stage] = StageState(
-                        RunState.CANCELLED,
-                        st.started_at,
-                        utcnow(),
-                        st.run_id,
-                        st.sha,
-                        "interrupted: shipdeck stopped during the run",
-                    )
+    def _mark_interrupted(self, item_id: str, fd: int) -> None:
+        """Settle the item's ``running`` states, under its lock (``fd``), and journal it."""
+        unsaved = _read_unsaved(fd)
+        events: list[ev.Event] = []
 
-        self.store.update(item_id, fix)
+        def fix(it: Item) -> None:
+            events.clear()
+            for stage, st in it.states.items():
+                if st.state is not RunState.RUNNING:
+                    continue
+                kept = unsaved if unsaved and unsaved.get("run_id") == st.run_id else {}
+                state = RunState.FAILED if kept else RunState.CANCELLED
+                message = str(kept.get("message") or "interrupted: shipdeck stopped during the run")
+                it.states[stage] = StageState(
+                    state, st.started_at, utcnow(), st.run_id, st.sha, message
+                )
+                data = {"stage": stage.value, "run_id": st.run_id, "status": state.value}
+                events.append(ev.Event(ev.STAGE_FINISHED, it.id, {**data, "message": message}))
+
+        def journal(it: Item) -> Callable[[], None]:
+            return self.journal.append_undoable(*events)[1] if events else _nothing
+
+        self.store.update(item_id, fix, write_ahead=journal)
+        _clear_unsaved(fd)
 
     # --- facts and moves -----------------------------------------------
 
@@ -231,11 +303,10 @@ class Engine:
         refusal = check_move(item, target)
         if refusal:
             raise EngineError(str(refusal))
-        moved = self.store.update(item_id, lambda it: setattr(it, "stage", target))
-        self.record(
-            ev.Event(ev.ITEM_MOVED, item_id, {"from": item.stage.value, "to": target.value})
+        moved_ev = ev.Event(ev.ITEM_MOVED, item_id, {"from": item.stage.value, "to": target.value})
+        return self.store.update(
+            item_id, lambda it: setattr(it, "stage", target), write_ahead=self.journaled(moved_ev)
         )
-        return moved
 
     # --- running ----------------------------------------------------------
 
@@ -261,7 +332,10 @@ class Engine:
                     raise EngineError(f"{item_id} is already running")
                 self._cancels[item_id] = cancel
             try:
-                return self._run_locked(item_id, stage, env, approve, cancel, WORK)
+                _reserve_unsaved(fd, self.paths.display(self._lock_path(item_id)))
+                outcome = self._run_locked(item_id, stage, env, approve, cancel, WORK, fd)
+                _clear_unsaved(fd)
+                return outcome
             finally:
                 with self._lock:
                     self._cancels.pop(item_id, None)
@@ -276,10 +350,12 @@ class Engine:
         approve: bool,
         cancel: CancelToken,
         work: Mapping[Stage, Callable[[RunContext], str]],
+        fd: int,
     ) -> Outcome:
         item = self.store.get(item_id)
         if item.running:  # left running by a dead process: we hold its lock now
-            self._mark_interrupted(item_id)
+            self._mark_interrupted(item_id, fd)
+            _reserve_unsaved(fd, self.paths.display(self._lock_path(item_id)))
             item = self.store.get(item_id)
         target = stage or item.stage
         if target is not item.stage:
@@ -299,13 +375,22 @@ class Engine:
             it.stage = target
             it.states[target] = StageState(RunState.RUNNING, started, None, run_id, it.sha)
 
-        item = self.store.update(item_id, start)
+        began = [ev.Event(ev.STAGE_STARTED, item_id, {"stage": target.value, "run_id": run_id})]
         if source is not target:
-            self.record(
-                ev.Event(ev.ITEM_MOVED, item_id, {"from": source.value, "to": target.value})
-            )
-        self.record(ev.Event(ev.STAGE_STARTED, item_id, {"stage": target.value, "run_id": run_id}))
-        log = RunLog(self.paths.run_log(run_id), self.masker)
+            moved = {"from": source.value, "to": target.value}
+            began.insert(0, ev.Event(ev.ITEM_MOVED, item_id, moved))
+        log_path = self.paths.run_log(run_id)
+        try:  # before the item says running: a log that cannot be made stops nothing midway
+            log = RunLog(log_path, self.masker)
+        except OSError as exc:
+            raise StorageError.wrap(exc, self.paths.display(log_path)) from None
+        try:
+            item = self.store.update(item_id, start, write_ahead=self.journaled(*began))
+        except BaseException:
+            with suppress(OSError):
+                log.close()
+                log_path.unlink()
+            raise
         self._notify(RunStarted(run_id, item_id, target, log.path))
         ctx = RunContext(self, run_id, item, target, cancel, log, env, approve)
         state, message = RunState.PASSED, ""
@@ -325,28 +410,43 @@ class Engine:
         message = self.masker.mask(message)  # reasons quote stderr: mask before they travel
         if state is not RunState.PASSED and message:
             ctx.emit([Line(Stream.STDERR if state is RunState.FAILED else Stream.INFO, message)])
+        if ctx.log_error is not None:
+            ctx.emit([Line(Stream.INFO, f"the run's log is incomplete: {ctx.log_error}")])
+        with suppress(OSError):
+            log.close()  # a log that cannot be flushed was reported just above
         duration = round(time.monotonic() - t0, 3)
         sha = ctx.item.sha
 
         def finish(it: Item) -> None:
             it.states[target] = StageState(state, started, utcnow(), run_id, sha, message or None)
 
-        item = self.store.update(item_id, finish)
-        log.close()
-        self.record(
-            ev.Event(
-                ev.STAGE_FINISHED,
-                item_id,
-                {
-                    "stage": target.value,
-                    "run_id": run_id,
-                    "status": state.value,
-                    "duration": duration,
-                    "sha": sha,
-                    "message": message or None,
-                },
-            )
+        finished = ev.Event(
+            ev.STAGE_FINISHED,
+            item_id,
+            {
+                "stage": target.value,
+                "run_id": run_id,
+                "status": state.value,
+                "duration": duration,
+                "sha": sha,
+                "message": message or None,
+            },
         )
+        try:
+            item = self.store.update(item_id, finish, write_ahead=self.journaled(finished))
+        except StorageError as exc:
+            # The board still says running: keep the result where room was reserved for
+            # it, so the next look at the board records the run as failed.
+            why = f"{target.label} {state.value}, but its result was not saved ({exc})"
+            _write_unsaved(fd, run_id, why)
+            self._notify(RunFinished(run_id, item_id, target, RunState.FAILED, duration, why))
+            raise StorageError(
+                exc.shown,
+                exc.reason,
+                errno=exc.errno,
+                context=f"{item_id}: {target.label} {state.value}, but its result was not"
+                " saved (it shows as failed once this is fixed): ",
+            ) from None
         self._notify(RunFinished(run_id, item_id, target, state, duration, message))
         return Outcome(item, state, message)
 
@@ -413,10 +513,15 @@ class Engine:
             it.states[Stage.BUILD] = StageState(message="the branch moved: build again")
             it.states.pop(Stage.TEST, None)
 
-        moved = self.store.update(item.id, rewind)
+        events = []
         if item.stage is not Stage.BUILD:
-            self.record(ev.Event(ev.ITEM_MOVED, item.id, {"from": item.stage.value, "to": "build"}))
-        return moved
+            events.append(
+                ev.Event(ev.ITEM_MOVED, item.id, {"from": item.stage.value, "to": "build"})
+            )
+        return self.store.update(item.id, rewind, write_ahead=self.journaled(*events))
+
+    def _lock_path(self, item_id: str) -> Path:
+        return self.paths.state / "locks" / f"{item_id}.lock"
 
     def tag_template(self) -> str:
         """The release tag template: the config's, else the one the project's tags use."""
@@ -438,6 +543,45 @@ class Engine:
             if environment.auto:
                 return name
         return None
+
+
+# The result of a run whose board write failed, kept in its item's lock file in room
+# reserved before the run (so writing it needs no new space): JSON, NUL-padded.
+_UNSAVED_ROOM = 4096
+
+
+def _nothing() -> None:
+    pass
+
+
+def _reserve_unsaved(fd: int, shown: str) -> None:
+    """Room for a result that cannot be saved; before the run changes anything."""
+    try:
+        os.posix_fallocate(fd, 0, _UNSAVED_ROOM)
+    except OSError as exc:
+        raise StorageError.wrap(exc, shown) from None
+
+
+def _write_unsaved(fd: int, run_id: str, message: str) -> None:
+    note = json.dumps({"run_id": run_id, "message": message}, ensure_ascii=True).encode()
+    if len(note) > _UNSAVED_ROOM:
+        note = json.dumps({"run_id": run_id, "message": message[:1000]}, ensure_ascii=True).encode()
+    with suppress(OSError):
+        os.pwrite(fd, note.ljust(_UNSAVED_ROOM, b"\0"), 0)
+
+
+def _read_unsaved(fd: int) -> dict[str, Any] | None:
+    try:
+        raw = os.pread(fd, _UNSAVED_ROOM, 0).rstrip(b"\0")
+        note = json.loads(raw) if raw else None
+    except (OSError, ValueError):
+        return None
+    return note if isinstance(note, dict) else None
+
+
+def _clear_unsaved(fd: int) -> None:
+    with suppress(OSError):
+        os.ftruncate(fd, 0)
 
 
 __all__ = [

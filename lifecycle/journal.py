@@ -16,6 +16,7 @@ import os
 import threading
 import warnings
 from collections.abc import Callable, Iterable
+from contextlib import suppress
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +25,7 @@ from typing import Any
 from lifecycle.events import Event
 from lifecycle.items import format_time, normalise_id
 from lifecycle.paths import ShipdeckPaths
+from lifecycle.runs import StorageError
 
 _RESERVED = frozenset({"ts", "type", "item"})
 
@@ -85,26 +87,73 @@ class Journal:
         self.scrub: Callable[[Any], Any] | None = None
 
     def append(self, event: Event) -> Event:
-        """Write ``event`` as one line, flushed to the OS (and fsynced if asked)."""
+        """Write ``event`` as one line, flushed to the OS (and fsynced if asked).
+
+        Raises :class:`StorageError` naming the journal when it cannot be written
+        (read-only, disk full), and then leaves no part of the line behind.
+        """
+        return self.append_undoable(event)[0][0]
+
+    def append_undoable(self, *events: Event) -> tuple[list[Event], Callable[[], None]]:
+        """Write ``events`` in one ``write()``; also returns how to take them out again.
+
+        For a change whose event must land with it or not at all (a board change):
+        the journal is written first, as it is the write most likely to fail, and the
+        undo (which only shrinks the file, so it works on a full disk) is called if
+        the change then fails.
+        """
         if self.scrub is not None:
-            event = Event(event.type, event.item, self.scrub(event.data), event.ts)
-        data = encode_event(event)
-        self.paths.ensure()
+            events = tuple(Event(e.type, e.item, self.scrub(e.data), e.ts) for e in events)
+        data = b"".join(encode_event(e) for e in events)
         with self._write_lock:
-            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
+            try:
+                self.paths.ensure()
+                fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
+            except OSError as exc:
+                raise StorageError.wrap(exc, self.name) from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)  # only to see a finished last line; brief
-                size = os.fstat(fd).st_size
-                if size and os.pread(fd, 1, size - 1) != b"\n":
+                start = os.fstat(fd).st_size
+                if start and os.pread(fd, 1, start - 1) != b"\n":
                     data = b"\n" + data  # end a torn line so ours stays readable
                 view = memoryview(data)
-                while view:  # one write() on a regular file; the loop is for disk-full
-                    view = view[os.write(fd, view) :]
-                if self.fsync:
-                    os.fsync(fd)
+                try:
+                    while view:  # one write() on a regular file; the loop is for disk-full
+                        view = view[os.write(fd, view) :]
+                    if self.fsync:
+                        os.fsync(fd)
+                except OSError as exc:
+                    with suppress(OSError):
+                        os.ftruncate(fd, start)  # no torn line of ours left behind
+                    raise StorageError.wrap(exc, self.name) from None
             finally:
                 os.close(fd)
-        return event
+        return list(events), lambda: self._undo(start, data)
+
+    def _undo(self, start: int, data: bytes) -> None:
+        """Take out the bytes an :meth:`append_undoable` wrote at ``start``, keeping any
+        line another process appended after them (all appends hold the same flock)."""
+        with self._write_lock:
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CLOEXEC)  # no O_APPEND: pwrite in place
+            except OSError as exc:
+                raise StorageError.wrap(exc, self.name) from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                size = os.fstat(fd).st_size
+                end = start + len(data)
+                if size < end or os.pread(fd, len(data), start) != data:
+                    return  # truncated or replaced meanwhile: ours is not there any more
+                rest = os.pread(fd, size - end, end) if size > end else b""
+                if rest:
+                    os.pwrite(fd, rest, start)  # moves lines back: never needs more space
+                os.ftruncate(fd, start + len(rest))
+            except OSError as exc:
+                raise StorageError.wrap(exc, self.name) from None
+            finally:
+                os.close(fd)
+        with self._read_lock:
+            self._reset(None)
 
     def read(
         self, since: datetime | None = None, types: Iterable[str] | None = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,10 +94,17 @@ class ShipdeckPaths:
         """
         self.dir.mkdir(parents=True, exist_ok=True)
         if not self.gitignore.exists():
+            # Written whole under a temporary name, then linked: a full disk leaves no
+            # empty .gitignore that would stop this from ever being written. Failing
+            # is not fatal (a read-only or full .shipdeck): the writer says what failed.
+            tmp = self.dir / f".gitignore.{os.getpid()}.tmp"
             try:
-                fd = os.open(self.gitignore, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            except FileExistsError:
-                return self.dir
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(GITIGNORE)
+                with open(tmp, "w", encoding="utf-8") as f:
+                    f.write(GITIGNORE)
+                os.link(tmp, self.gitignore)
+            except OSError:
+                pass
+            finally:
+                with suppress(OSError):
+                    tmp.unlink()
         return self.dir

@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets as _secrets
 import time
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -76,6 +77,38 @@ class StageFailed(Exception):
     """Raised by stage work: the stage failed with this message."""
 
 
+class StorageError(StageFailed, OSError):
+    """A file shipdeck keeps could not be written (read-only, disk full, ...).
+
+    An ``OSError``, so code that skips optional files (caches) still skips it, and a
+    ``StageFailed``, so a run or an environment operation whose bookkeeping cannot be
+    written fails with this one line. The CLI reports it as an environment failure
+    (exit 1): ``cannot write .shipdeck/journal.jsonl: no space left on device``.
+    """
+
+    def __init__(
+        self, shown: str, cause: OSError | str, *, errno: int | None = None, context: str = ""
+    ) -> None:
+        if isinstance(cause, OSError):
+            errno = cause.errno if errno is None else errno
+            reason = (cause.strerror or str(cause)).strip()
+        else:
+            reason = cause.strip()
+        reason = reason[:1].lower() + reason[1:]
+        OSError.__init__(self, errno, reason)
+        self.shown = shown
+        self.reason = reason
+        self.context = context  # what could not be done, before the cause
+
+    def __str__(self) -> str:
+        return f"{self.context}cannot write {self.shown}: {self.reason}"
+
+    @classmethod
+    def wrap(cls, exc: OSError, shown: str) -> StorageError:
+        """``exc`` as a StorageError about ``shown`` (one already is: kept as it is)."""
+        return exc if isinstance(exc, StorageError) else cls(shown, exc)
+
+
 class Reporter:
     """Streams one run's output to its log and to the listeners."""
 
@@ -87,12 +120,22 @@ class Reporter:
         self.subject = subject  # an item id, or "env:<name>" for environment operations
         self.log = log
         self.cancel = cancel
+        self.log_error: StorageError | None = None  # the run log's write failed
 
     def say(self, text: str) -> None:
         self.emit([Line(Stream.INFO, text)])
 
     def emit(self, lines: Sequence[Line]) -> None:
-        masked = self.log.write(lines)
+        """Log and show ``lines``; a log that cannot be written is dropped, the run goes on
+        (what it says still reaches the listeners, and the outcome tells of the log)."""
+        try:
+            masked = self.log.write(lines)
+        except OSError as exc:
+            if self.log_error is None:
+                self.log_error = StorageError.wrap(exc, self.engine.paths.display(self.log.path))
+            with suppress(OSError):
+                self.log.close()  # its buffer cannot be written: later writes are skipped
+            masked = self.engine.masker.mask_lines(lines)
         if masked:
             self.engine._notify(RunOutput(self.run_id, self.subject, tuple(masked)))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -326,13 +327,24 @@ def release(ctx: RunContext) -> str:
                 it.sha = commit
 
             board_new, board_old, fresh = store.prepare(item.id, released)
+            # Journaled first and taken out if the publish fails: the release and its
+            # event land together (a journal that cannot be written stops it here).
+            data: dict[str, Any] = {"version": version, "tag": tag, "sha": prepared.commit}
+            if pushed is not None:
+                data.update(image=pushed.reference, digest=pushed.digest)
+            undo = ctx.engine.journal.append_undoable(ev.Event(ev.RELEASE_CUT, item.id, data))[1]
             try:
                 vcs.publish(
                     [*prepared.ref_updates(), RefUpdate(store.refs.ref, board_new, board_old)]
                 )
             except RefRaceLost as exc:
+                undo()
                 ctx.say(f"{exc.ref} moved meanwhile; preparing the release again")
                 continue
+            except BaseException:
+                with suppress(OSError):
+                    undo()
+                raise
         break
     else:
         raise StageFailed(f"{base} kept moving; the release was not published (try again)")
@@ -343,10 +355,6 @@ def release(ctx: RunContext) -> str:
     checkout = vcs.after_publish_checkout(base, prepared.base_old, prepared.commit)
     if checkout:
         ctx.say(checkout)
-    data: dict[str, Any] = {"version": version, "tag": tag, "sha": prepared.commit}
-    if pushed is not None:
-        data.update(image=pushed.reference, digest=pushed.digest)
-    ctx.engine.record(ev.Event(ev.RELEASE_CUT, item.id, data))
     _push_git(ctx, tag)
     return f"released {tag}" + (f" and pushed {pushed.reference}" if pushed else "")
 

@@ -28,7 +28,7 @@ import os
 import secrets
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -55,6 +55,7 @@ __all__ = [
     "BoardRefs",
     "BoardStore",
     "ItemNotFound",
+    "WriteAhead",
     "item_path",
 ]
 
@@ -170,6 +171,17 @@ class BoardRefs(Protocol):
     def release_lock_if_stale(self) -> None:
         """Remove git's own lock of the ref left by a killed git (we hold our lock)."""
         ...
+
+
+WriteAhead = Callable[[Item], Callable[[], None]]
+"""Journals a board change before its swap: called under the board lock with the item
+as it will be saved; returns the undo, called if the swap then fails. A change is
+not made at all when the journal cannot be written (the journal is the write most
+likely to fail, on a read-only ``.shipdeck`` or a full disk)."""
+
+
+def _nothing() -> None:
+    pass
 
 
 _held = threading.local()  # lock files this thread holds: edit() is not re-entrant
@@ -311,11 +323,15 @@ class BoardStore:
             )
             self.paths.ensure()
             cache.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache.with_name(f"{_CACHE}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
+        except OSError:
+            return board  # only a shortcut: a read-only checkout works without it
+        tmp = cache.with_name(f"{_CACHE}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
+        try:
             tmp.write_text(encoded, encoding="utf-8")
             tmp.replace(cache)
-        except OSError:
-            pass  # only a shortcut: a read-only checkout works without it
+        except OSError:  # a full disk: skipped, and no half-written file left behind
+            with suppress(OSError):
+                tmp.unlink()
         return board
 
     # --- writing ---------------------------------------------------------------------
@@ -327,8 +343,12 @@ class BoardStore:
         body: str = "",
         breaking: bool = False,
         links: Iterable[str] = (),
+        *,
+        write_ahead: WriteAhead | None = None,
     ) -> Item:
-        """Create a Plan item and save it; returns it with its new id."""
+        """Create a Plan item and save it; returns it with its new id.
+
+        ``write_ahead`` journals the change (see :data:`WriteAhead`)."""
         check_title(title)
         links = list(links)
 
@@ -352,10 +372,18 @@ class BoardStore:
             }
             return BoardChange(files_out, f"{item.id}: add {kind_of(item)}"), item
 
-        return self._commit_change(change)
+        return self._commit_change(change, write_ahead)
 
-    def update(self, item_id: str, fn: Callable[[Item], object]) -> Item:
-        """Apply ``fn`` to the freshly read item, stamp ``updated_at``, save."""
+    def update(
+        self,
+        item_id: str,
+        fn: Callable[[Item], object],
+        *,
+        write_ahead: WriteAhead | None = None,
+    ) -> Item:
+        """Apply ``fn`` to the freshly read item, stamp ``updated_at``, save.
+
+        ``write_ahead`` journals the change (see :data:`WriteAhead`)."""
         wanted = normalise_id(item_id)
         path = item_path(wanted)
 
@@ -374,7 +402,7 @@ class BoardStore:
                 {path: encode_item(item, self.scrub)}, describe(wanted, before, after)
             ), item
 
-        return self._commit_change(change)
+        return self._commit_change(change, write_ahead)
 
     @contextmanager
     def edit(self) -> Iterator[Board]:
@@ -411,18 +439,37 @@ class BoardStore:
                 head = new
             board.stamp = head
 
-    def _commit_change(self, change: Callable[[str | None], tuple[BoardChange, Item]]) -> Item:
-        """Lock, then read-change-swap until the swap lands (another writer may win one)."""
+    def _commit_change(
+        self,
+        change: Callable[[str | None], tuple[BoardChange, Item]],
+        write_ahead: WriteAhead | None = None,
+    ) -> Item:
+        """Lock, then read-change-swap until the swap lands (another writer may win one).
+
+        The order makes a change and its journal event land together or not at all:
+        the objects first (unreferenced if anything after fails), then the event, then
+        the swap, which is undone in the journal if it does not land.
+        """
         self.stamp()  # a board.yaml is imported before the lock is taken
         with self._locked():
             for _ in range(_RETRIES):
                 head = self._head()
                 edit, item = change(head)
                 if not edit.files:
+                    if write_ahead is not None:
+                        write_ahead(item)  # nothing to change; the event still tells of it
                     return item
                 new = self.refs.commit(head, edit)
-                if self.refs.swap(new, head, edit.message):
+                undo = write_ahead(item) if write_ahead is not None else _nothing
+                try:
+                    swapped = self.refs.swap(new, head, edit.message)
+                except BaseException:
+                    with suppress(OSError):
+                        undo()  # the swap's own error is the one to report
+                    raise
+                if swapped:
                     return item
+                undo()  # lost the race: the event is written again with the next try
             raise BoardLocked(f"{self.name}: other writers kept changing it; try again")
 
     def prepare(self, item_id: str, fn: Callable[[Item], object]) -> tuple[str, str | None, Item]:

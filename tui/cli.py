@@ -7,6 +7,7 @@ Exit codes (DESIGN.md section 5): 0 done, 1 a stage or operation failed,
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -236,18 +237,45 @@ def _import_old_board(args: argparse.Namespace) -> None:
         _report(notice)
 
 
+# A file that cannot be written for want of a writable, non-full disk: the
+# environment's failure, not the user's request (exit 1, like a failed operation).
+_STORAGE_ERRNOS = frozenset(
+    {errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EIO, errno.EFBIG}
+)
+
+
+def _storage_line(exc: OSError) -> str:
+    """``cannot write .shipdeck/x: no space left on device``: the path as the user sees it."""
+    where = exc.filename
+    if where is not None:
+        try:
+            where = os.path.relpath(os.fspath(where))
+        except ValueError:
+            where = os.fspath(where)
+    reason = exc.strerror or str(exc)
+    reason = reason[:1].lower() + reason[1:]
+    return f"cannot write {where}: {reason}" if where else f"cannot write a file: {reason}"
+
+
 def _guarded(args: argparse.Namespace) -> int:
-    """Run the command; every error becomes one line and an exit code, never a traceback."""
+    """Run the command; every error becomes one line and an exit code, never a traceback.
+
+    A read-only or full disk is an environment failure: one line naming the path and
+    the cause, exit 1 (EXIT_FAILED); the writers leave no half-made change behind.
+    """
     from lifecycle.board import ItemNotFound
     from lifecycle.config import ConfigError, UnknownEnvironment
     from lifecycle.ports import TargetError, VcsError
-    from lifecycle.runs import EngineError
+    from lifecycle.runs import EngineError, StorageError
     from lifecycle.store import BoardError
     from lifecycle.templates import TemplateError
 
     try:
         _import_old_board(args)
         return int(args.handler(args))
+    except StorageError as exc:
+        _report(str(exc))
+        return EXIT_FAILED
     except (ConfigError, BoardError) as exc:
         sys.stderr.write(f"{exc}\n")
         return EXIT_USAGE
@@ -262,6 +290,9 @@ def _guarded(args: argparse.Namespace) -> int:
     except Exception as exc:
         if os.environ.get("SHIPDECK_DEBUG"):
             raise
+        if isinstance(exc, OSError) and exc.errno in _STORAGE_ERRNOS:
+            _report(_storage_line(exc))
+            return EXIT_FAILED
         _report(f"unexpected error: {type(exc).__name__}: {exc} (SHIPDECK_DEBUG=1 shows where)")
         return EXIT_FAILED
 

@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -156,9 +157,14 @@ def item_add(args: argparse.Namespace) -> int:
         title, kind, body, links = _from_alert(project, args.from_alert, title)
     if not title or not title.strip():
         raise UsageError("an item needs a title")
-    item = project.store.add(title, kind=kind, body=body, breaking=args.breaking, links=links)
-    data = {"title": item.title, "kind": item.kind.value, "links": item.links}
-    project.journal.append(ev.Event(ev.ITEM_CREATED, item.id, data))
+
+    def journal(it: Item) -> Callable[[], None]:  # the id is known only under the lock
+        data = {"title": it.title, "kind": it.kind.value, "links": it.links}
+        return project.journal.append_undoable(ev.Event(ev.ITEM_CREATED, it.id, data))[1]
+
+    item = project.store.add(
+        title, kind=kind, body=body, breaking=args.breaking, links=links, write_ahead=journal
+    )
     print(item.id)
     return EXIT_OK
 
@@ -175,9 +181,26 @@ def _from_alert(
     raise UsageError(f"no alert {alert_id} in the journal (see: shipdeck monitor, events)")
 
 
+def settle_runs(project: Project, items: list[Item]) -> bool:
+    """Settle runs that show ``running`` but are not (a killed shipdeck, or a result that
+    could not be saved), so a listing never shows a run that is over; True if any was.
+    Best effort: a board that cannot be written yet is shown as it is."""
+    if not any(i.running for i in items):
+        return False
+    from lifecycle.runs import StorageError
+    from tui.wiring import build_engine
+
+    try:
+        return bool(build_engine(project).recover())
+    except StorageError:
+        return False
+
+
 def item_list(args: argparse.Namespace) -> int:
     project = _project()
     board = project.store.load()
+    if settle_runs(project, board.items):
+        board = project.store.load()
     items = board.items if args.all else board.active()
     if args.stage:
         try:
@@ -197,6 +220,8 @@ def item_list(args: argparse.Namespace) -> int:
 def item_show(args: argparse.Namespace) -> int:
     project = _project()
     item = _get(project, args.id)
+    if settle_runs(project, [item]):
+        item = _get(project, args.id)
     if args.json:
         _dump(item.to_dict())
     else:
@@ -226,9 +251,11 @@ def item_move(args: argparse.Namespace) -> int:
             outcome["reason"] = args.reason or refusal.reason
         it.stage = target
 
-    moved = project.store.update(item.id, move)
+    def journal(it: Item) -> Callable[[], None]:  # what moved is known only under the lock
+        return project.journal.append_undoable(ev.Event(ev.ITEM_MOVED, it.id, dict(outcome)))[1]
+
+    moved = project.store.update(item.id, move, write_ahead=journal)
     data = dict(outcome)
-    project.journal.append(ev.Event(ev.ITEM_MOVED, moved.id, data))
     note = f" (forced past: {printable(data['reason'])})" if data["forced"] else ""
     print(f"{moved.id} moved {data['from']} -> {data['to']}{note}")
     return EXIT_OK
@@ -241,8 +268,10 @@ def item_archive(args: argparse.Namespace) -> int:
     def archive(it: Item) -> None:
         it.archived = True
 
-    project.store.update(item.id, archive)
-    project.journal.append(ev.Event(ev.ITEM_ARCHIVED, item.id))
+    archived = ev.Event(ev.ITEM_ARCHIVED, item.id)
+    project.store.update(
+        item.id, archive, write_ahead=lambda _it: project.journal.append_undoable(archived)[1]
+    )
     print(f"{item.id} archived")
     return EXIT_OK
 
