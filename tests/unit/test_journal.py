@@ -209,3 +209,18 @@ def test_two_processes_appending_at_once(tmp_path: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert len(Journal(tmp_path).read()) == 400
+
+
+def test_undo_takes_out_only_its_own_lines(journal: Journal) -> None:
+    journal.append(Event(ev.ITEM_CREATED, "SD-1", ts=at(0)))
+    _, undo = journal.append_undoable(
+        Event(ev.ITEM_MOVED, "SD-1", ts=at(1)), Event(ev.STAGE_STARTED, "SD-1", ts=at(2))
+    )
+    journal.append(Event(ev.ITEM_CREATED, "SD-2", ts=at(3)))  # another writer, after ours
+    undo()
+    assert [(e.type, e.item) for e in journal.read()] == [
+        (ev.ITEM_CREATED, "SD-1"),
+        (ev.ITEM_CREATED, "SD-2"),
+    ]
+    undo()  # twice: ours is not there any more, nothing else is touched
+    assert len(Journal(journal.paths.root).read()) == 2

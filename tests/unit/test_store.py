@@ -915,3 +915,25 @@ def test_any_board_round_trips_through_the_ref(shared_repo: Path, board: Board) 
     assert {p: files[p] for p in files if p != "meta.json"} == {
         item_path(i.id): encode_item(i) for i in board.items
     }
+
+
+def test_a_change_whose_swap_fails_takes_its_journal_line_out(tmp_path: Path) -> None:
+    """Write-ahead: the journal line, then the swap; a failed swap undoes the line."""
+    from lifecycle import events as ev
+    from lifecycle.events import Event
+    from lifecycle.journal import Journal
+
+    store = board_store(tmp_path)
+    journal = Journal(tmp_path)
+    store.add("first", write_ahead=lambda it: journal.append_undoable(
+        Event(ev.ITEM_CREATED, it.id))[1])  # fmt: skip
+
+    def broken_swap(new: str, old: str | None, message: str) -> bool:
+        raise BoardError("cannot update: disk on fire")
+
+    store.refs.swap = broken_swap  # type: ignore[method-assign]
+    with pytest.raises(BoardError):
+        store.add("second", write_ahead=lambda it: journal.append_undoable(
+            Event(ev.ITEM_CREATED, it.id))[1])  # fmt: skip
+    assert [i.id for i in board_store(tmp_path).load().items] == ["SD-1"]
+    assert [e.item for e in Journal(tmp_path).read()] == ["SD-1"]
