@@ -8,6 +8,13 @@ old one again by itself. Replaced containers are kept stopped (restart policy
 "no", so a daemon restart cannot revive them) as what ``rollback`` goes back to;
 the newest ``keep`` of them stay, older ones are removed.
 
+A switch is a recorded transaction (``backends.docker_intent``): written down
+before the old container stops, its step updated as it goes, cleared at the end.
+One left behind (shipdeck was killed, or the engine stopped answering midway) is
+finished or reversed by the next operation or ``status()``, and journaled through
+``on_recovered``. Every container a switch creates carries its id as a label, so
+one that never got started is found and removed too.
+
 Engines: ``docker_host`` per environment (unix://, tcp:// with TLS from the usual
 DOCKER_TLS_VERIFY / DOCKER_CERT_PATH, ssh:// through the ssh binary), else
 DOCKER_HOST. An engine that does not answer is a TargetError of one line naming
@@ -18,6 +25,8 @@ from __future__ import annotations
 
 import contextlib
 import re
+import secrets
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from functools import partial
@@ -42,6 +51,7 @@ from backends.docker_engine import (
     unreachable,
 )
 from backends.docker_health import wait_started
+from backends.docker_intent import IntentFile, fault
 from backends.docker_logs import LogSource, container_logs, source_of
 from backends.docker_stats import StatsPoller
 from backends.probe import HttpProber
@@ -56,6 +66,12 @@ from lifecycle.ports import (
     TargetError,
     say,
 )
+
+LABEL_SWITCH = "shipdeck.switch"  # the switch that created a container (recovery finds it)
+
+
+class EngineLost(TargetError):
+    """The engine stopped answering (as opposed to answering with an error)."""
 
 
 class DockerTarget:
@@ -85,6 +101,7 @@ class DockerTarget:
         lock_path: Path | None = None,
         environ: Mapping[str, str] | None = None,
         client: docker.DockerClient | None = None,
+        on_recovered: Callable[[str, dict[str, Any]], None] | None = None,
     ) -> None:
         self.name = name
         self.project = project
@@ -108,6 +125,8 @@ class DockerTarget:
         self.grace = grace
         self.keep = keep
         self._lock_path = lock_path
+        self._intents = IntentFile(lock_path)  # none without a lock: nothing to recover from
+        self._on_recovered = on_recovered  # journals what recovery found and did
         self._environ = environ
         self._client_obj = client
         self._stats: StatsPoller | None = None
@@ -117,7 +136,10 @@ class DockerTarget:
     def client(self) -> docker.DockerClient:
         """The engine's client, connected on first use (and again after a failure)."""
         if self._client_obj is None:
-            self._client_obj = connect(self.host, self._environ)
+            try:
+                self._client_obj = connect(self.host, self._environ)
+            except TargetError as exc:
+                raise EngineLost(str(exc)) from None
         return self._client_obj
 
     def _call(self, what: Callable[[], Any]) -> Any:
@@ -128,7 +150,16 @@ class DockerTarget:
             raise TargetError(api_error(exc)) from None
         except CONNECTION_ERRORS as exc:
             self._client_obj = None  # reconnect next time
-            raise TargetError(unreachable(self.host, exc)) from None
+            raise EngineLost(unreachable(self.host, exc)) from None
+
+    def _quietly(self, what: Callable[[], Any]) -> None:
+        """An engine call whose error does not matter, unless the engine is gone."""
+        try:
+            self._call(what)
+        except EngineLost:
+            raise
+        except TargetError:
+            pass
 
     def _locked(self) -> contextlib.AbstractContextManager[None]:
         if self._lock_path is None:
@@ -192,6 +223,7 @@ class DockerTarget:
             raise TargetError(f"release {release.version} has no image to run ({why})")
         cancel.raise_if_cancelled()
         with self._locked():
+            self._recover_first(sink)
             self._ensure_image(ref, sink)
             running = self._running()
             return self._switch(release.version, ref, running[0] if running else None, sink, cancel)
@@ -199,6 +231,7 @@ class DockerTarget:
     def rollback(self, sink: OutputSink, cancel: CancelToken) -> DeployResult:
         """Start the most recent kept container of another version in place of the current one."""
         with self._locked():
+            self._recover_first(sink)
             kept = self.containers()
             if not kept:
                 raise TargetError(f"nothing is deployed to {self.name}")
@@ -222,51 +255,116 @@ class DockerTarget:
         cancel: CancelToken,
         reuse: Any | None = None,
     ) -> DeployResult:
-        name = self.container_name(version)
+        """The switch as a recorded transaction; an engine that stops answering midway
+        makes its outcome "state unknown" (not ok) and leaves the intent for recovery."""
+        old = None
+        if prev is not None:
+            old = {"id": prev.id, "name": prev.name, "version": prev.labels.get(LABEL_VERSION)}
+        to = {"version": version, "ref": ref, "name": self.container_name(version)}
+        intent: dict[str, Any] = {
+            "schema": 1,
+            "env": self.name,
+            "switch": secrets.token_hex(8),
+            "from": old,
+            "to": to | {"id": reuse.id if reuse else None, "reused": reuse is not None},
+        }
+        self._intents.write(intent, "stopping-old")  # before anything is stopped
+        fault("stopping-old")
+        try:
+            return self._switch_steps(intent, prev, sink, cancel, reuse)
+        except EngineLost as exc:
+            if intent["step"] == "restoring-old":  # judged again on its facts, not on a
+                intent["step"] = "checking-new"  # health check the lost engine failed
+            self._intents.write(intent | {"engine_lost": str(exc)}, intent["step"])
+            started = intent["step"] == "checking-new"
+            maybe = "the new container may be serving" if started else "the old one may be down"
+            message = (
+                f"{version}: state unknown until the engine answers again ({exc}); {maybe}."
+                " The next operation or status reconciles it"
+            )
+            say(sink, message)
+            return DeployResult(False, version, message)
+
+    def _switch_steps(
+        self,
+        intent: dict[str, Any],
+        prev: Any | None,
+        sink: OutputSink,
+        cancel: CancelToken,
+        reuse: Any | None,
+    ) -> DeployResult:
+        """Stop the old container, start the new one, keep it or put the old one back."""
+        version, ref, name = (intent["to"][k] for k in ("version", "ref", "name"))
         if prev is not None:
             say(sink, f"stopping {prev.name} to free its ports")
             self._call(lambda: prev.stop(timeout=self.grace))
             self._call(lambda: prev.update(restart_policy={"Name": "no"}))
+            self._intents.write(intent, "old-stopped")
+            fault("old-stopped")
         new = reuse
         renamed = prev.name if prev is not None and prev.name == name else None
         try:
             if new is None:
                 self._free_name(name, prev)
-                new = self._call(lambda: self._create(name, version, ref))
+                new = self._call(lambda: self._create(name, version, ref, intent["switch"]))
+                intent["to"]["id"] = new.id
+            self._intents.write(intent, "new-created")
+            fault("new-created")
             say(sink, f"starting {new.name} ({new.short_id}) from {ref}")
             self._call(new.start)
-            new.reload()
+            self._intents.write(intent, "checking-new")
+            fault("new-started")
+            self._call(new.reload)
+        except EngineLost:
+            raise
         except TargetError as exc:
             ok, what = False, f"cannot start {name}: {exc}"
+        except BaseException:  # anything else: no Created container is left behind
+            if reuse is None:
+                with contextlib.suppress(Exception):
+                    self._remove_created(intent["switch"], sink)
+            raise
         else:
-            ok, reason = self._await(new, sink, cancel)
+            ok, reason = self._call(lambda: self._await(new, sink, cancel))
+            fault("new-checked")
             what = "deploy cancelled" if reason == "cancelled" else f"health check failed: {reason}"
-        if ok:
+        if ok and new is not None:
             # only now: a release that dies at once is not restarted in a loop meanwhile
             self._call(lambda: new.update(restart_policy=self.restart_policy))
+            self._intents.clear()
             self._prune(sink)
             return DeployResult(True, version, f"{version} is running as {name}")
-        if reuse is None and new is not None:
-            say(sink, f"removing {new.name}")
-            with contextlib.suppress(TargetError):
-                self._call(lambda: new.remove(force=True))
+        self._intents.write(intent, "restoring-old")
+        if reuse is None:
+            self._remove_created(intent["switch"], sink)
         elif new is not None:
-            with contextlib.suppress(TargetError):
-                self._call(lambda: new.stop(timeout=self.grace))
+            self._quietly(lambda: new.stop(timeout=self.grace))
+        fault("new-stopped")
         if prev is None:
+            self._intents.clear()
             return DeployResult(False, version, what)
         old = prev.labels.get(LABEL_VERSION, "?")
         say(sink, f"{what}; starting {renamed or prev.name} again")
         if renamed:  # a redeploy of the same version: the old one gets its name back
             self._call(lambda: prev.rename(renamed))
         self._call(prev.start)
-        prev.reload()
-        ok_back, why = self._await(prev, sink, CancelToken())  # must not be cancelled
+        self._call(prev.reload)
+        ok_back, why = self._call(lambda: self._await(prev, sink, CancelToken()))  # uncancellable
         self._call(lambda: prev.update(restart_policy=self.restart_policy))
+        self._intents.clear()
         message = f"{version}: {what}"
         if not ok_back:
             message += f"; {old} is back but not healthy either: {why}"
         return DeployResult(False, version, message, rolled_back_to=old)
+
+    def _remove_created(self, switch: str, sink: OutputSink) -> None:
+        """Remove every container this switch created (found by label, started or not)."""
+        if not switch:
+            return
+        filters = {"label": f"{LABEL_SWITCH}={switch}"}
+        for c in self._call(lambda: self.client().containers.list(all=True, filters=filters)):
+            say(sink, f"removing {c.name}")
+            self._quietly(partial(c.remove, force=True))
 
     def _free_name(self, name: str, prev: Any | None) -> None:
         """A container of the same version (a redeploy): rename it if it is the one to restore."""
@@ -277,18 +375,134 @@ class DockerTarget:
                 else:
                     self._call(partial(c.remove, force=True))
 
-    def _create(self, name: str, version: str, ref: str) -> Any:
+    def _create(self, name: str, version: str, ref: str, switch: str) -> Any:
         ports = {key: (self.bind, port) for key, port in self.ports.items()}
         return self.client().containers.create(
             ref,
             name=name,
             detach=True,
             environment={**self._env, "SHIPDECK_ENV": self.name, "SHIPDECK_VERSION": version},
-            labels={**self.labels, LABEL_VERSION: version},
+            labels={**self.labels, LABEL_VERSION: version, LABEL_SWITCH: switch},
             ports=ports,
             restart_policy={"Name": "no"},  # the configured one once it is healthy
             log_config=log_config_for(self.client()),
         )
+
+    # --- recovery --------------------------------------------------------------------
+
+    def _get(self, cid: Any) -> Any | None:
+        """The container ``cid``; None when it is gone (or no id was recorded)."""
+        if not isinstance(cid, str) or not cid:
+            return None
+        try:
+            return self._call(lambda: self.client().containers.get(cid))
+        except EngineLost:
+            raise
+        except TargetError:
+            return None
+
+    def _healthy_now(self, c: Any) -> bool:
+        """Running, not restarting, its HEALTHCHECK (if any) healthy, the URL (if any) 2xx."""
+        state = c.attrs["State"]
+        if not state.get("Running") or state.get("Restarting"):
+            return False
+        health = (state.get("Health") or {}).get("Status")
+        if health is not None and health != "healthy":
+            return False
+        if not self.health_url:
+            return True
+        with HttpProber() as prober:
+            for attempt in range(3):  # a just-started server may drop the first connection
+                code = prober.probe(self.name, self.health_url, 2.0, float("inf")).status
+                if code is not None and (
+                    code == self.health_expect if self.health_expect else 200 <= code < 300
+                ):
+                    return True
+                if attempt < 2:
+                    time.sleep(0.3)
+        return False
+
+    def _recover(self, sink: OutputSink) -> str | None:
+        """Finish or reverse a switch that did not end (lock held; EngineLost propagates).
+
+        The new container is kept only if it is the one this switch created (or
+        reused), running and healthy; otherwise what the switch created is removed
+        and the previous container runs again under its own name and restart policy.
+        """
+        intent = self._intents.read()
+        if intent is None:
+            return None
+        to = intent["to"]
+        frm = intent.get("from") if isinstance(intent.get("from"), dict) else None
+        version = str(to.get("version", "?"))
+        what = f"an interrupted deploy of {version} to {self.name}"
+        new = self._get(to.get("id"))
+        if (
+            intent.get("step") == "checking-new"
+            and new is not None
+            and (to.get("reused") or new.labels.get(LABEL_SWITCH) == intent.get("switch"))
+            and self._healthy_now(new)
+        ):
+            self._call(lambda: new.update(restart_policy=self.restart_policy))
+            self._intents.clear()
+            return self._recovered(
+                f"{what} was finished: {new.name} is running and healthy",
+                {"version": version, "outcome": "finished"},
+            )
+        self._remove_created(str(intent.get("switch", "")), sink)
+        if to.get("reused") and new is not None:
+            self._quietly(lambda: new.stop(timeout=self.grace))
+        prev = self._get(frm.get("id")) if frm else None
+        if frm is None or prev is None:
+            self._intents.clear()
+            return self._recovered(
+                f"{what} was undone; nothing ran before it",
+                {"version": None, "outcome": "reversed"},
+            )
+        back = str(frm.get("version") or prev.labels.get(LABEL_VERSION, "?"))
+        still = bool(prev.attrs["State"].get("Running"))
+        if frm.get("name") and prev.name != frm["name"]:
+            self._call(lambda: prev.rename(frm["name"]))
+        if not still:
+            say(sink, f"starting {frm.get('name') or prev.name} again")
+            self._call(prev.start)
+        self._call(prev.reload)
+        ok, why = self._call(lambda: self._await(prev, sink, CancelToken()))
+        self._call(lambda: prev.update(restart_policy=self.restart_policy))
+        self._intents.clear()
+        state = "is healthy" if ok else f"is not healthy: {why}"
+        if still:
+            return self._recovered(
+                f"{what} never stopped {back}: it still runs and {state}",
+                {"version": back, "outcome": "kept", "healthy": ok},
+            )
+        return self._recovered(
+            f"{what} was reversed: {back} runs again and {state}",
+            {"version": back, "outcome": "reversed", "healthy": ok},
+        )
+
+    def _recovered(self, message: str, data: dict[str, Any]) -> str:
+        if self._on_recovered is not None:
+            self._on_recovered(message, {"env": self.name, **data})
+        return message
+
+    def _recover_first(self, sink: OutputSink) -> None:
+        """At the start of an operation (lock held): settle a switch that did not end."""
+        recovered = self._recover(sink)
+        if recovered:
+            say(sink, recovered)
+
+    def recover(self, sink: OutputSink) -> str | None:
+        """:meth:`_recover` under the environment's lock; None when nothing was pending,
+        the engine does not answer (the intent stays), or another shipdeck holds the
+        lock (it is mid-switch, not interrupted)."""
+        if self._intents.read() is None:
+            return None
+        try:
+            with self._locked():
+                return self._recover(sink)
+        except TargetError:
+            return None
 
     def _prune(self, sink: OutputSink) -> None:
         """Keep the newest ``keep`` stopped containers for rollback; remove the rest."""
@@ -301,6 +515,7 @@ class DockerTarget:
 
     def restart(self, sink: OutputSink) -> DeployResult:
         with self._locked():
+            self._recover_first(sink)
             kept = self.containers()
             if not kept:
                 raise TargetError(f"nothing is deployed to {self.name}")
@@ -316,6 +531,7 @@ class DockerTarget:
 
     def stop(self, sink: OutputSink) -> None:
         with self._locked():
+            self._recover_first(sink)
             running = self._running()
             if not running:
                 say(sink, f"nothing is running in {self.name}")
@@ -331,7 +547,21 @@ class DockerTarget:
         say(sink, f"{self.name} runs one container already")
 
     def status(self) -> EnvStatus:
-        """What the engine says now; an unreachable engine is a state, never an exception."""
+        """What the engine says now; an unreachable engine is a state, never an exception.
+
+        A switch that did not end is finished or reversed first ("recovered" in
+        the detail); while the engine does not answer it stays pending ("pending")."""
+        recovered = self.recover(lambda _lines: None)
+        st = self._status()
+        if recovered:
+            st.detail["recovered"] = recovered
+        pending = self._intents.read()
+        if pending is not None:
+            to = pending["to"].get("version", "?")
+            st.detail["pending"] = f"a deploy of {to} did not end; its state is unknown"
+        return st
+
+    def _status(self) -> EnvStatus:
         st = EnvStatus(env=self.name, target=self.target, replicas=1)
         try:
             kept = self.containers()

@@ -83,6 +83,7 @@ def make_target(project: Project, name: str) -> DeployTarget:
             health_interval=health.interval if health else 0.5,
             health_expect=health.expect if health else None,
             lock_path=project.paths.state / f"{name}.lock",
+            on_recovered=lambda message, data: _journal_recovery(project, message, data),
         )
     raise UsageError(f"environment {name}: target {environment.target} is not available yet")
 
