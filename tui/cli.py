@@ -11,7 +11,6 @@ import errno
 import os
 import sys
 from collections.abc import Callable, Sequence
-from importlib import metadata
 from typing import NoReturn
 
 from tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, OperationFailed, UsageError
@@ -28,10 +27,23 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _version() -> str:
+    from importlib import metadata  # ~30 ms: only for --version, not before the board
+
     try:
         return metadata.version("shipdeck")
     except metadata.PackageNotFoundError:  # running from a source tree
         return "0+unknown"
+
+
+class _VersionAction(argparse.Action):
+    """``--version``, looked up only when asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="show the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: object) -> NoReturn:
+        print(f"shipdeck {_version()}")
+        parser.exit()
 
 
 def _kinds() -> list[str]:
@@ -44,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     from tui import cmd_items
 
     p = _Parser(prog="shipdeck", description=__doc__.splitlines()[0] if __doc__ else None)
-    p.add_argument("--version", action="version", version=f"shipdeck {_version()}")
+    p.add_argument("--version", action=_VersionAction)
     p.add_argument(
         "-C", dest="chdir", metavar="PATH", help="run as if started in PATH (like git -C)"
     )
@@ -257,44 +269,64 @@ def _storage_line(exc: OSError) -> str:
     return f"cannot write {where}: {reason}" if where else f"cannot write a file: {reason}"
 
 
+def _raised(exc: BaseException, *where: str) -> bool:
+    """Whether ``exc`` is one of the ``module:Class`` exception types named.
+
+    Looked up in ``sys.modules`` only: a class whose module was never imported
+    cannot have been raised, and importing lifecycle.config just to catch nothing
+    would load pydantic before the board's first paint (~100 ms).
+    """
+    for spec in where:
+        module, name = spec.split(":")
+        cls = getattr(sys.modules.get(module), name, None)
+        if isinstance(cls, type) and isinstance(exc, cls):
+            return True
+    return False
+
+
 def _guarded(args: argparse.Namespace) -> int:
     """Run the command; every error becomes one line and an exit code, never a traceback.
 
     A read-only or full disk is an environment failure: one line naming the path and
     the cause, exit 1 (EXIT_FAILED); the writers leave no half-made change behind.
     """
-    from lifecycle.board import ItemNotFound
-    from lifecycle.config import ConfigError, UnknownEnvironment
-    from lifecycle.ports import TargetError, VcsError
-    from lifecycle.runs import EngineError, StorageError
-    from lifecycle.store import BoardError
-    from lifecycle.templates import TemplateError
-
     try:
         _import_old_board(args)
         return int(args.handler(args))
-    except StorageError as exc:
-        _report(str(exc))
-        return EXIT_FAILED
-    except (ConfigError, BoardError) as exc:
-        sys.stderr.write(f"{exc}\n")
-        return EXIT_USAGE
-    except (UsageError, ItemNotFound, UnknownEnvironment, TemplateError) as exc:
-        _report(str(exc).strip("'\""))
-        return EXIT_USAGE
-    except (OperationFailed, EngineError, TargetError, VcsError) as exc:
-        _report(str(exc))
-        return EXIT_FAILED
     except (KeyboardInterrupt, BrokenPipeError):
         raise
-    except Exception as exc:
-        if os.environ.get("SHIPDECK_DEBUG"):
-            raise
-        if isinstance(exc, OSError) and exc.errno in _STORAGE_ERRNOS:
-            _report(_storage_line(exc))
-            return EXIT_FAILED
-        _report(f"unexpected error: {type(exc).__name__}: {exc} (SHIPDECK_DEBUG=1 shows where)")
+    except Exception as exc:  # noqa: BLE001 - every error is reported in one line
+        return _error_line(exc)
+
+
+def _error_line(exc: Exception) -> int:
+    """Report ``exc`` in one line; the exit code says whose fault it was."""
+    if _raised(exc, "lifecycle.runs:StorageError"):
+        _report(str(exc))
         return EXIT_FAILED
+    if _raised(exc, "lifecycle.config_errors:ConfigError", "lifecycle.board:BoardError"):
+        sys.stderr.write(f"{exc}\n")  # already "file:line:col: message"
+        return EXIT_USAGE
+    if isinstance(exc, UsageError) or _raised(
+        exc,
+        "lifecycle.board:ItemNotFound",
+        "lifecycle.config_errors:UnknownEnvironment",
+        "lifecycle.templates:TemplateError",
+    ):
+        _report(str(exc).strip("'\""))
+        return EXIT_USAGE
+    if isinstance(exc, OperationFailed) or _raised(
+        exc, "lifecycle.runs:EngineError", "lifecycle.ports:TargetError", "lifecycle.ports:VcsError"
+    ):
+        _report(str(exc))
+        return EXIT_FAILED
+    if os.environ.get("SHIPDECK_DEBUG"):
+        raise exc
+    if isinstance(exc, OSError) and exc.errno in _STORAGE_ERRNOS:
+        _report(_storage_line(exc))
+        return EXIT_FAILED
+    _report(f"unexpected error: {type(exc).__name__}: {exc} (SHIPDECK_DEBUG=1 shows where)")
+    return EXIT_FAILED
 
 
 def _signals_stop_network_waits() -> None:
