@@ -283,7 +283,7 @@ class DockerTarget:
                 " The next operation or status reconciles it"
             )
             say(sink, message)
-            return DeployResult(False, version, message)
+            return DeployResult(False, version, message, unknown=True)
 
     def _switch_steps(
         self,

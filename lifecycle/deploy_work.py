@@ -114,7 +114,7 @@ def deploy_release(
         return f"{rel.version} is live on {name}"
     engine.record(
         ev.Event(
-            ev.DEPLOY_FAILED,
+            ev.DEPLOY_UNKNOWN if result.unknown else ev.DEPLOY_FAILED,
             item_id,
             {"env": name, "version": rel.version, "reason": result.message},
         )

@@ -68,6 +68,8 @@ if TYPE_CHECKING:
     from lifecycle.store import BoardStore, WriteAhead
 
 
+_DEPLOY_OUTCOMES = (ev.DEPLOYED, ev.DEPLOY_FAILED, ev.DEPLOY_UNKNOWN)
+
 class Engine:
     def __init__(
         self,
@@ -159,7 +161,7 @@ class Engine:
         try:
             written, undo = self.journal.append_undoable(event)
         except StorageError:
-            if event.type in (ev.DEPLOYED, ev.DEPLOY_FAILED):
+            if event.type in _DEPLOY_OUTCOMES:
                 with self._lock:
                     started = self._deploys.pop(key, None)
                 if started is not None:
@@ -170,11 +172,10 @@ class Engine:
         with self._lock:
             if event.type == ev.DEPLOY_STARTED:
                 self._deploys[key] = (event, undo)
-            elif event.type in (ev.DEPLOYED, ev.DEPLOY_FAILED):
+            elif event.type in _DEPLOY_OUTCOMES:
                 self._deploys.pop(key, None)
         if self._notify_hook and event.type in (
-            ev.DEPLOYED,
-            ev.DEPLOY_FAILED,
+            *_DEPLOY_OUTCOMES,
             ev.ROLLED_BACK,
             ev.ALERT_RAISED,
         ):

@@ -23,6 +23,7 @@ RELEASE_CUT = "release.cut"  # version, tag, sha, image
 DEPLOY_STARTED = "deploy.started"  # env, version, run_id
 DEPLOYED = "deployed"  # env, version, sha, lead_time (seconds, may be null)
 DEPLOY_FAILED = "deploy.failed"  # env, version, reason
+DEPLOY_UNKNOWN = "deploy.unknown"  # env, version, reason: the target lost track mid-switch
 ROLLED_BACK = "rolled_back"  # env, from_version, to_version, reason
 DEPLOY_RECOVERED = "deploy.recovered"  # env, version (what runs), outcome, message
 RESTARTED = "restarted"  # env, version
@@ -44,6 +45,7 @@ ALL_TYPES = frozenset(
         DEPLOY_STARTED,
         DEPLOYED,
         DEPLOY_FAILED,
+        DEPLOY_UNKNOWN,
         ROLLED_BACK,
         DEPLOY_RECOVERED,
         RESTARTED,

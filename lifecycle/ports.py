@@ -313,6 +313,7 @@ class DeployResult:
     version: str
     message: str
     rolled_back_to: str | None = None
+    unknown: bool = False  # the target lost track mid-switch; it reconciles on its next call
 
 
 class DeployTarget(Protocol):

@@ -126,6 +126,7 @@ _EVENT_LOOK: dict[str, tuple[str, str, str]] = {
     ev.DEPLOY_STARTED: ("▶", "deploying", DIM),
     ev.DEPLOYED: ("✔", "deployed", f"bold {OK}"),
     ev.DEPLOY_FAILED: ("✘", "deploy failed", f"bold {ERROR}"),
+    ev.DEPLOY_UNKNOWN: ("?", "deploy unknown", f"bold {WARN}"),
     ev.ROLLED_BACK: ("↶", "rolled back", f"bold {WARN}"),
     ev.RESTARTED: ("↻", "restarted", ""),
     ev.SCALED: ("⇅", "scaled", ""),
@@ -195,7 +196,7 @@ def _event_summary(event: Event) -> str:
         return f"{g('version')} to {g('env')}"
     if t == ev.DEPLOYED:
         return f"{g('version')} on {g('env')}"
-    if t == ev.DEPLOY_FAILED:
+    if t in (ev.DEPLOY_FAILED, ev.DEPLOY_UNKNOWN):
         return f"{g('version')} to {g('env')}: {clean(g('reason') or 'failed')}"
     if t == ev.ROLLED_BACK:
         text = f"{g('from_version') or '?'} → {g('to_version') or '?'}"

@@ -287,7 +287,7 @@ def test_a_lost_engine_is_state_unknown_then_reconciled(client: Any, tmp_path: P
         with pytest.raises(StageFailed, match="state unknown") as failed:
             deploy_release(_Engine(target, journal), "staging", second, reporter, None)  # type: ignore[arg-type]
         assert "rolled back" not in str(failed.value)
-        outcome = [e for e in journal.read() if e.type == ev.DEPLOY_FAILED]
+        outcome = [e for e in journal.read() if e.type == ev.DEPLOY_UNKNOWN]
         assert len(outcome) == 1 and "state unknown" in outcome[0].get("reason"), outcome
         assert di.served(target.port) == "v2"  # the new release serves meanwhile
 
