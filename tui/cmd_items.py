@@ -276,10 +276,25 @@ def item_archive(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def no_terminal() -> str | None:
+    """Why the board cannot open here, or None: it reads keys from stdin and draws on stdout,
+    so without both being a terminal it would write escape codes into a file and wait."""
+    if sys.stdin.isatty() and sys.stdout.isatty():
+        return None
+    which = "stdin" if not sys.stdin.isatty() else "stdout"
+    return (
+        f"the board needs a terminal ({which} is not one);"
+        " `shipdeck item list` and `shipdeck status` work without"
+    )
+
+
 def open_board(_args: argparse.Namespace) -> int:
     project = _project()
     project.check_config()  # refuse a broken config before the screen opens
     project.store.load()  # and a board file that cannot be read
+    why = no_terminal()
+    if why:
+        raise UsageError(why)
     from tui.app import run_board
 
     return run_board(project)
@@ -304,7 +319,10 @@ def demo(args: argparse.Namespace) -> int:
                 print(f"Docker engine at {engine}: adding the 'container' environment ({base})")
         project = create(path, docker_base=base)
         print(f"made the demo service repository in {path}")
-    if args.no_open:
+    why = None if args.no_open else no_terminal()
+    if args.no_open or why:
+        if why:
+            print(f"not opening the board: {why}", file=sys.stderr)
         print(f"next: cd {path} && shipdeck item list")
         return EXIT_OK
     from tui.app import run_board

@@ -213,3 +213,34 @@ def test_unknown_item_or_environment_in_ops_is_one_line(repo: Path) -> None:
         assert result.returncode == 2, (args, result.stderr)
         assert "Traceback" not in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("where", ["stdin", "stdout"])
+def test_the_board_without_a_terminal_is_one_line_and_exit_2(repo: Path, where: str) -> None:
+    """`shipdeck < /dev/null > file` used to write escape codes into the file and hang."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from tests.helpers import ROOT
+
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    out = repo / "out.txt"
+    with open(out, "w") as sink, open(os.devnull) as nothing:
+        started = time.monotonic()
+        done = subprocess.run(
+            [sys.executable, "-m", "tui.cli"],
+            cwd=repo,
+            env=env,
+            stdin=nothing if where == "stdin" else None,
+            stdout=sink,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=30,
+        )
+    assert done.returncode == 2
+    assert time.monotonic() - started < 20
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "the board needs a terminal" in lines[0], done.stderr
+    assert "\x1b" not in out.read_text() + done.stderr  # no escape codes anywhere
