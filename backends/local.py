@@ -26,12 +26,15 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from backends import supervise
 from backends.probe import HttpProber, wait_healthy
 from backends.supervise import RunRecord, label
 from lifecycle.items import format_time, parse_time, utcnow
 from lifecycle.ports import (
     CancelToken,
+    ContainerStats,
     DeployResult,
     EnvStatus,
     Line,
@@ -92,6 +95,7 @@ class LocalTarget:
         self.state_path = state_dir / f"{_safe(name)}.json"
         self.log_dir = state_dir / _safe(name)
         self._lock_path = state_dir / f"{_safe(name)}.lock"
+        self._sampled: dict[int, psutil.Process] = {}  # for CPU between stats() calls
 
     # --- state file ---------------------------------------------------------
 
@@ -466,6 +470,31 @@ class LocalTarget:
         if replicas != 1:
             raise TargetError("the local target runs one process; scale needs docker or swarm")
         say(sink, f"{self.name} runs one process already")
+
+    def stats(self) -> list[ContainerStats]:
+        """The running release's process tree as one row, in ``docker stats`` terms (psutil).
+
+        Network counters are per host, not per process, so they stay 0 here."""
+        current, _history = self._load()
+        proc = supervise.find_alive(current.pid, current.create_time) if current else None
+        if current is None or proc is None:
+            self._sampled.clear()
+            return []
+        got = supervise.tree_sample(proc, self._sampled)
+        return [
+            ContainerStats(
+                name=f"{self.name} {label(current.version)}",
+                id=str(current.pid),
+                cpu=got["cpu"],
+                memory=got["memory"],
+                memory_limit=psutil.virtual_memory().total,
+                net_rx=0,
+                net_tx=0,
+                block_read=got["read"],
+                block_write=got["written"],
+                pids=got["pids"],
+            )
+        ]
 
     def status(self) -> EnvStatus:
         """What runs now, found again from the state file (pid and create_time must match).

@@ -233,6 +233,46 @@ def port_busy(port: int) -> bool:
     return False
 
 
+def tree_sample(proc: psutil.Process, known: dict[int, psutil.Process]) -> dict[str, Any]:
+    """CPU (percent of one core, summed), RSS, disk I/O and size of ``proc``'s tree.
+
+    ``known`` keeps the Process objects between calls: psutil measures CPU as the
+    difference from the previous call on the same object, so the first sample of a
+    process has no CPU figure (None), as ``docker stats`` has none before two reads.
+    """
+    try:
+        members = [proc, *proc.children(recursive=True)]
+    except psutil.Error:
+        members = [proc]
+    first = known.get(proc.pid) != proc  # psutil has no earlier reading to compare with
+    cpu = 0.0
+    rss = read = written = 0
+    alive: dict[int, psutil.Process] = {}
+    for member in members:
+        same = known.get(member.pid)
+        tracked = same if same is not None and same == member else member
+        try:
+            with tracked.oneshot():
+                percent = tracked.cpu_percent(interval=None)
+                rss += tracked.memory_info().rss
+                io = tracked.io_counters() if hasattr(tracked, "io_counters") else None
+        except psutil.Error:
+            continue
+        if io is not None:
+            read, written = read + io.read_bytes, written + io.write_bytes
+        cpu += percent  # 0.0 for a child seen for the first time
+        alive[member.pid] = tracked
+    known.clear()
+    known.update(alive)
+    return {
+        "cpu": None if first else cpu,
+        "memory": rss,
+        "read": read,
+        "written": written,
+        "pids": len(alive),
+    }
+
+
 def holds_port(pid: int, create_time: float, port: int) -> bool | None:
     """Whether the process ``pid`` (or a descendant) is the one listening on ``port``.
 

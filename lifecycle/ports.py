@@ -465,6 +465,7 @@ class ContainerStats:
 
 @runtime_checkable
 class StatsSource(Protocol):
-    """A deploy target that can sample its containers (docker, swarm)."""
+    """A deploy target that can sample what it runs: containers (docker, swarm) or the
+    local service's process tree."""
 
     def stats(self) -> list[ContainerStats]: ...

@@ -523,3 +523,22 @@ def test_an_interrupted_deploy_puts_the_previous_release_back_healthy(world: Wor
     assert took < 10
     assert world.get() == "v1"
     assert target.status().healthy is True
+
+
+def test_stats_sample_the_service_process_tree(world: World) -> None:
+    """CPU and memory of the local service, as `docker stats` gives them for a container."""
+    target = world.target()
+    assert target.stats() == []  # nothing runs yet
+    assert deploy(target, world.release("0.1.0", "v1")).ok
+    pid = target.status().pid
+    first = target.stats()
+    assert len(first) == 1 and first[0].cpu is None  # psutil needs two readings
+    assert first[0].id == str(pid) and "v0.1.0" in first[0].name
+    assert first[0].memory > 1 << 20 and first[0].pids in (1, 2)  # the shell, maybe
+    assert first[0].memory_limit == psutil.virtual_memory().total
+    for _ in range(50):
+        world.get()
+    again = target.stats()
+    assert again[0].cpu is not None and again[0].cpu > 0
+    target.stop(Sink())
+    assert target.stats() == []
