@@ -316,6 +316,7 @@ class Alerts(_Model):
 class Monitor(_Model):
     interval: Positive = 2.0
     probes: list[Probe] = []
+    probe_environments: bool = True  # each environment's health URL, unless a probe has its name
     alerts: Alerts = Field(default_factory=Alerts)
 
     @field_validator("probes")

@@ -318,6 +318,7 @@ class DeployResult:
 
 class DeployTarget(Protocol):
     name: str
+    health_url: str | None  # rendered; what a deploy waits on and the monitor probes
 
     def deploy(self, release: Release, sink: OutputSink, cancel: CancelToken) -> DeployResult: ...
     def rollback(self, sink: OutputSink, cancel: CancelToken) -> DeployResult: ...

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lifecycle import events as ev
+from lifecycle.config import Probe
 from lifecycle.engine import Engine
 from lifecycle.monitor import Alert, AlertRules, AlertTracker, next_alert_number, open_alerts
 from lifecycle.ports import HostSample, MetricsSource, Prober, ProbeResult
@@ -35,10 +36,28 @@ class Watcher:
             disk=cfg.alerts.disk,
             probe_failures=cfg.alerts.probe_failures,
         )
-        envs = {p.name: p.name for p in cfg.probes}
+        self.probes = list(cfg.probes)
+        if cfg.probe_environments:
+            self.probes += self._environment_probes({p.name for p in cfg.probes})
+        envs = {p.name: p.name for p in self.probes}
         self.tracker = AlertTracker(
             rules, start=next_alert_number(events), probe_envs=envs, active=open_alerts(events)
         )
+
+    def _environment_probes(self, taken: set[str]) -> list[Probe]:
+        """A probe of each environment's own health URL, named after it: the pane charts
+        every environment's latency without a ``monitor.probes`` entry per environment."""
+        found = []
+        for name in self.engine.config.environments:
+            if name in taken:
+                continue
+            try:
+                url = self.engine.target_for(name).health_url
+            except Exception:  # noqa: BLE001 - an environment that cannot be built is not probed
+                continue
+            if url:
+                found.append(Probe(name=name, url=url))
+        return found
 
     def _version_on(self, env: str | None) -> str | None:
         if not env or env not in self.engine.config.environments:
@@ -51,7 +70,7 @@ class Watcher:
     def sample(self) -> Sample:
         host = self.metrics.sample()
         out = Sample(host, alerts=self.tracker.observe_host(host))
-        for probe in self.engine.config.monitor.probes:
+        for probe in self.probes:
             result = self.prober.probe(probe.name, probe.url, probe.timeout, probe.slow_ms)
             out.probes.append(result)
             out.alerts.extend(self.tracker.observe_probe(result))
