@@ -27,12 +27,16 @@ from tui import settings
 from tui.app_actions import BoardActions
 from tui.app_panes import PaneFeeds
 from tui.board_screen import BoardScreen
+from tui.crash import STORAGE_ERRORS, describe
 from tui.idle_gc import IdleCollector
 from tui.project import Project
 
 if TYPE_CHECKING:
     from lifecycle.engine import Engine
     from lifecycle.runs import EngineEvent, RunFinished, RunOutput, RunStarted
+
+
+_UNREAD = object()  # the stamp while the ref cannot be read: equal to no head
 
 
 class EngineEventPosted(Message):
@@ -65,11 +69,13 @@ class ShipdeckApp(BoardActions, PaneFeeds, App[int]):
         self.selected: str | None = None
         self.frame = 0
         self._stamp: object = None
+        self._board_error: str | None = None  # the last load's failure, said once
+        self.crashed: BaseException | None = None  # a bug: written to a crash file at exit
         self.board = BoardScreen()
         self.follow = LogFollower(self)
         self._collector = IdleCollector()
         name = project.validated_name() or project.config.project
-        self.sub_title = f"{name} · {project.root.name}"
+        self._sub_title = self.sub_title = f"{name} · {project.root.name}"
         saved = settings.load().get("theme")
         if isinstance(saved, str) and saved in self.available_themes:
             self.theme = saved
@@ -115,8 +121,11 @@ class ShipdeckApp(BoardActions, PaneFeeds, App[int]):
             self.notify(str(exc), title="shipdeck.yaml", severity="error", timeout=30)
             return
         # Runs left "running" by a shipdeck that died: only worth a second read if any.
-        if any(i.running for i in self.items.values()) and self.engine.recover():
-            self.reload_board()
+        try:
+            if any(i.running for i in self.items.values()) and self.engine.recover():
+                self.reload_board()
+        except STORAGE_ERRORS as exc:  # the board cannot be written: its runs stay "running"
+            self.storage_error("Board not recovered", exc)
         self._collector.install()
         self.set_interval(1.0, self._collector.tick)
 
@@ -133,16 +142,20 @@ class ShipdeckApp(BoardActions, PaneFeeds, App[int]):
 
     # --- the board -----------------------------------------------------------------------
 
-    def reload_board(self) -> None:
-        from lifecycle.store import BoardError
-
+    def reload_board(self) -> bool:
+        """Show the board as stored. If it cannot be read, say why (once while it lasts)
+        and keep showing the last good board; False then."""
         try:
             board = self.project.store.load()
-        except BoardError as exc:  # changed under us into something unreadable: keep showing
-            self.notify(str(exc), title="Board file", severity="error")
-            self._stamp = self.project.store.stamp()
-            return
-        self._stamp = self.project.store.stamp()
+            stamp = self.project.store.stamp()
+        except STORAGE_ERRORS as exc:
+            self._board_unreadable(exc)
+            return False
+        self._stamp = stamp
+        if self._board_error is not None:
+            self._board_error = None
+            self.sub_title = self._sub_title
+            self.notify("The board reads again.", title="Board")
         while self.project.store.notices:  # said once: e.g. an old board.yaml was imported
             self.notify(self.project.store.notices.pop(0), title="Board", timeout=15)
         before = self.items.get(self.selected) if self.selected else None
@@ -155,10 +168,33 @@ class ShipdeckApp(BoardActions, PaneFeeds, App[int]):
         after = self.items.get(self.selected) if self.selected else None
         if before and after and before.stage is not after.stage:
             self.board.select(after.id)  # the cursor follows the card it acted on
+        return True
+
+    def _board_unreadable(self, exc: BaseException) -> None:
+        """One notice per cause, not one a second from the poller; the title bar keeps it."""
+        try:  # a bad commit is read again only once the ref moves off it
+            self._stamp = self.project.store.stamp()
+        except STORAGE_ERRORS:
+            self._stamp = _UNREAD  # the ref itself: reloaded once it reads, even unmoved
+        text = describe(exc)
+        if text == self._board_error:
+            return
+        self._board_error = text
+        self.sub_title = f"{self._sub_title} · board unreadable, showing the last good one"
+        self.storage_error("Board unreadable", exc)
+
+    def storage_error(self, title: str, exc: BaseException) -> None:
+        """A storage error as one line (any thread): no markup, so ``[Errno 30]`` shows."""
+        self.notify(describe(exc), title=title, severity="error", timeout=15, markup=False)
 
     def _poll_store(self) -> None:
         """Another shipdeck (or the CLI) changed the board: show it."""
-        if self.project.store.changed_since(self._stamp):  # type: ignore[arg-type]
+        try:
+            changed = self.project.store.changed_since(self._stamp)  # type: ignore[arg-type]
+        except STORAGE_ERRORS as exc:
+            self._board_unreadable(exc)
+            return
+        if changed:
             self.reload_board()
 
     def _spin(self) -> None:
@@ -220,10 +256,26 @@ class ShipdeckApp(BoardActions, PaneFeeds, App[int]):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The one place worker errors are reported: one line, no traceback."""
         if event.state is WorkerState.ERROR and event.worker.error is not None:
-            self.notify(str(event.worker.error), title=event.worker.name, severity="error")
+            error = event.worker.error
+            self.notify(describe(error), title=event.worker.name, severity="error", markup=False)
 
     def journal(self, event: ev.Event) -> None:
-        self.engine.record(event)
+        """Journal a change already on the board (any thread). A failure is said, not
+        raised: the caller would report the change as not made, and a retry make it twice."""
+        try:
+            self.engine.record(event)  # builds the engine on first use: may fail on config
+        except Exception as exc:  # noqa: BLE001 - said as one line; the change stands
+            self.storage_error("Not journaled", exc)
+
+    # --- bugs ------------------------------------------------------------------------------
+
+    def _handle_exception(self, error: Exception) -> None:
+        """A bug: Textual exits (restoring the terminal) as always, but the traceback goes
+        to a crash file at exit (:func:`run_board`), not over the user's shell."""
+        if self.crashed is None:
+            self.crashed = error
+        super()._handle_exception(error)
+        self._exit_renderables.clear()  # Textual's report, with locals that may hold secrets
 
 
 class LogFollower:
@@ -326,7 +378,15 @@ def latest_run(item: Item) -> str | None:
 
 
 def run_board(project: Project) -> int:
-    """``shipdeck`` with no command: open the board."""
+    """``shipdeck`` with no command: open the board. A bug in the app exits 70 after
+    one line on stderr naming its crash file (:mod:`tui.crash`)."""
+    from tui import crash
+
     app = ShipdeckApp(project)
-    result = app.run()
-    return int(result or 0)
+    try:
+        result = app.run()
+    except Exception as exc:  # noqa: BLE001 - escaped Textual itself: still a crash file
+        return crash.report(exc, project.paths.dir)
+    if app.crashed is not None:
+        return crash.report(app.crashed, project.paths.dir)
+    return int(result or app.return_code or 0)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from lifecycle import events as ev
 from lifecycle.items import Item
 from lifecycle.stages import Stage
+from tui.crash import STORAGE_ERRORS
 
 if TYPE_CHECKING:
     from tui.app import ShipdeckApp
@@ -33,20 +34,23 @@ class BoardActions(_Base):
     def action_new_item(self) -> None:
         from tui.item_form import ItemFormScreen
 
-        def created(draft: ItemDraft | None) -> None:
-            if draft is None:
-                return
+        def save(draft: ItemDraft) -> Item:  # in the form's thread worker
             item = self.project.store.add(
                 draft.title, kind=draft.kind, body=draft.body, breaking=draft.breaking
             )
             self.journal(
                 ev.Event(ev.ITEM_CREATED, item.id, {"title": item.title, "kind": item.kind.value})
             )
+            return item
+
+        def created(item: Item | None) -> None:
+            if item is None:
+                return
             self.reload_board()
             self.board.select(item.id)
             self.notify(f"{item.id} added to Plan")
 
-        self.push_screen(ItemFormScreen(), created)
+        self.push_screen(ItemFormScreen(save=save), created)
 
     def action_edit_item(self) -> None:
         from tui.item_form import ItemFormScreen
@@ -55,10 +59,7 @@ class BoardActions(_Base):
         if item is None:
             return
 
-        def edited(draft: ItemDraft | None) -> None:
-            if draft is None:
-                return
-
+        def save(draft: ItemDraft) -> Item:  # in the form's thread worker
             def change(it: Item) -> None:
                 it.title, it.kind, it.body, it.breaking = (
                     draft.title,
@@ -67,11 +68,15 @@ class BoardActions(_Base):
                     draft.breaking,
                 )
 
-            self.project.store.update(item.id, change)
+            saved = self.project.store.update(item.id, change)
             self.journal(ev.Event(ev.ITEM_EDITED, item.id, {"fields": ["title", "kind", "body"]}))
-            self.reload_board()
+            return saved
 
-        self.push_screen(ItemFormScreen(item), edited)
+        def edited(saved: Item | None) -> None:
+            if saved is not None:
+                self.reload_board()
+
+        self.push_screen(ItemFormScreen(item, save=save), edited)
 
     def action_details(self) -> None:
         from tui.details import ItemDetailsScreen
@@ -122,7 +127,12 @@ class BoardActions(_Base):
                 f"{item.id} is done: archive it? (It leaves the board; its id is never reused.)"
             )
             if await self.push_screen_wait(ConfirmScreen(question, yes="Archive")):
-                self.project.store.update(item.id, lambda it: setattr(it, "archived", True))
+                try:
+                    self.project.store.update(item.id, lambda it: setattr(it, "archived", True))
+                except STORAGE_ERRORS as exc:
+                    self.storage_error(f"{item.id} not archived", exc)
+                    self.reload_board()
+                    return
                 self.journal(ev.Event(ev.ITEM_ARCHIVED, item.id))
                 self.reload_board()
                 self.notify(f"{item.id} archived")
@@ -167,6 +177,10 @@ class BoardActions(_Base):
             moved = self.engine.back(item.id)
         except EngineError as exc:
             self.notify(str(exc), title="Refused", severity="warning")
+            return
+        except STORAGE_ERRORS as exc:  # or moved, and the journal failed: the board says
+            self.storage_error(f"{item.id} not moved back", exc)
+            self.reload_board()
             return
         self.reload_board()
         self.board.select(moved.id)
@@ -263,7 +277,8 @@ class BoardActions(_Base):
         )
 
     async def action_quit(self) -> None:
-        running = self.engine.running()
+        # No engine yet, no runs: quitting does not build one (and cannot fail building it).
+        running = self._engine.running() if self._engine is not None else []
         if not running:
             self.exit(0)
             return

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from lifecycle import events as ev
+from tui.crash import STORAGE_ERRORS
 
 if TYPE_CHECKING:
     from lifecycle.ports import ContainerStats, EnvStatus
@@ -109,8 +110,14 @@ class PaneFeeds(_Base):
         from widgets.events_pane import EventsPane
 
         panes = self.board.query(EventsPane)
-        if panes:  # not mounted before the first paint
-            panes.first().set_events(self.project.journal.tail(500))
+        if not panes:  # not mounted before the first paint
+            return
+        try:
+            events = self.project.journal.tail(500)
+        except STORAGE_ERRORS as exc:  # the pane keeps what it showed
+            self.storage_error("Journal unreadable", exc)
+            return
+        panes.first().set_events(events)
 
     def on_board_screen_pane_shown(self, message: BoardScreen.PaneShown) -> None:
         pane = message.pane
@@ -123,9 +130,13 @@ class PaneFeeds(_Base):
         from lifecycle.monitor import bug_from_alert
 
         bug = bug_from_alert(message.event, self.project.config.stages.release.tag or "v{version}")
-        item = self.project.store.add(
-            bug["title"], kind=Kind.BUG, body=bug["body"], links=bug["links"]
-        )
+        try:
+            item = self.project.store.add(
+                bug["title"], kind=Kind.BUG, body=bug["body"], links=bug["links"]
+            )
+        except STORAGE_ERRORS as exc:  # the alert stays in the pane: b tries again
+            self.storage_error("Bug not opened", exc)
+            return
         self.journal(
             ev.Event(
                 ev.ITEM_CREATED,

@@ -16,6 +16,7 @@ from textual.widgets.option_list import Option
 from lifecycle import events as ev
 from lifecycle.items import Item, format_time
 from lifecycle.stages import Stage
+from tui.crash import STORAGE_ERRORS, describe
 from widgets.log_pane import LogPane
 from widgets.present_board import clean, state_icon
 
@@ -73,10 +74,21 @@ class ItemDetailsScreen(Screen[None]):
         super().__init__(id="details-screen")
         self.shipdeck = app
         self.item_id = item_id
+        self._item: Item | None = None
 
     @property
     def item(self) -> Item:
-        return self.shipdeck.project.store.get(self.item_id)
+        """Read fresh when the screen opens; the board's last good copy if it cannot be."""
+        if self._item is None:
+            try:
+                self._item = self.shipdeck.project.store.get(self.item_id)
+            except STORAGE_ERRORS as exc:
+                shown = self.shipdeck.items.get(self.item_id)
+                if shown is None:
+                    raise
+                self.shipdeck.storage_error("Details from the last good board", exc)
+                self._item = shown
+        return self._item
 
     def compose(self) -> ComposeResult:
         from widgets.log_pane import LogPane
@@ -162,11 +174,11 @@ class ItemDetailsScreen(Screen[None]):
         return Text("\n".join(f"{k}: {clean(v)}" for k, v in item.artifacts.items()))
 
     def _deploys(self) -> Text:
-        events = [
-            e
-            for e in self.shipdeck.project.journal.for_item(self.item_id)
-            if e.type in DEPLOY_TYPES
-        ]
+        try:
+            journal = self.shipdeck.project.journal.for_item(self.item_id)
+        except STORAGE_ERRORS as exc:
+            return Text(f"journal unreadable: {describe(exc)}", style="red")
+        events = [e for e in journal if e.type in DEPLOY_TYPES]
         if not events:
             return Text("none yet", style="dim")
         out = Text()
