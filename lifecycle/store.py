@@ -245,6 +245,7 @@ class BoardStore:
     def board_at(self, commit: str) -> Board:
         """The whole board at any commit of the ref's history (sync merges from three)."""
         files = self.refs.read_all(commit)
+        self._require_board(commit, files)
         board = _board(self._decode_all(files), decode_meta(files.get(META), self._where(META)))
         board.stamp = commit
         return board
@@ -257,7 +258,14 @@ class BoardStore:
         if cached is not None:
             return cached
         files = self.refs.read_all(head)
+        self._require_board(head, files)
         return self._remember(head, self._decode_all(files), files.get(META))
+
+    def _require_board(self, commit: str, files: Mapping[str, bytes | None]) -> None:
+        """Every board commit holds meta.json: one without it is a missing object or not
+        a board, and reading it as empty would let the next write drop every item."""
+        if files.get(META) is None:
+            raise BoardError(f"{self.name}: {commit[:12]} cannot be read as a board")
 
     def _decode_all(self, files: Mapping[str, bytes]) -> dict[str, Item]:
         items: dict[str, Item] = {}
@@ -353,8 +361,7 @@ class BoardStore:
         links = list(links)
 
         def change(head: str | None) -> tuple[BoardChange, Item]:
-            files = self.refs.read(head, [META]) if head else {}
-            next_id = decode_meta(files.get(META), self._where(META))
+            next_id = decode_meta(self._read_at(head, [META])[META], self._where(META))
             item = Item(
                 id=f"SD-{next_id}",
                 title=title,
@@ -486,10 +493,22 @@ class BoardStore:
         )
         return self.refs.commit(head, change), head, item
 
+    def _read_at(self, head: str | None, paths: list[str]) -> dict[str, bytes | None]:
+        """``paths`` at ``head`` for a change; BoardError when ``head`` is no readable board.
+
+        Every board commit holds meta.json, so a head without it is a missing object or
+        not a board: treating it as empty would write a one-item board over every item.
+        """
+        if head is None:
+            return dict.fromkeys(paths)
+        files = self.refs.read(head, [*paths, META])
+        self._require_board(head, files)
+        return files
+
     def _item_at(self, head: str | None, item_id: str) -> Item:
         """The item at ``head``, from a board this shipdeck can read (meta.json checked)."""
         path = item_path(item_id)
-        files = self.refs.read(head, [path, META]) if head else {}
+        files = self._read_at(head, [path, META])
         decode_meta(files.get(META), self._where(META))
         data = files.get(path)
         if data is None:

@@ -228,3 +228,32 @@ def test_without_a_user_name_the_commits_are_shipdecks(
     assert git(repo, "log", "-1", "--format=%an <%ae>", "refs/shipdeck/board") == (
         "shipdeck <shipdeck@localhost>"
     )
+
+
+@pytest.mark.parametrize("bad", ["blob", "empty-tree", "missing"])
+def test_a_ref_that_is_no_board_is_refused_and_never_written_over(tmp_path: Path, bad: str) -> None:
+    """It was read as an empty board, and the next `item add` wrote SD-1 over every item."""
+    repo = git_repo(tmp_path / "r")
+    (repo / "shipdeck.yaml").write_text(CONFIG)
+    (repo / ".shipdeck").mkdir()
+    for title in ("one", "two", "three"):
+        run_ok("item", "add", title, cwd=repo)
+    good = git(repo, "rev-parse", "refs/shipdeck/board")
+    if bad == "blob":
+        wrong = git(repo, "rev-parse", f"{good}:meta.json")
+    elif bad == "empty-tree":
+        empty = git(repo, "hash-object", "-t", "tree", "-w", "/dev/null")
+        wrong = git(repo, "commit-tree", empty, "-p", good, "-m", "not a board")
+    else:
+        wrong = "0123456789abcdef0123456789abcdef01234567"
+    ref = repo / ".git" / "refs" / "shipdeck" / "board"
+    ref.write_text(wrong + "\n")
+    for args in (["item", "add", "four"], ["item", "move", "SD-1", "code"]):
+        result = shipdeck(*args, cwd=repo)
+        assert result.returncode != 0, (args, result.stdout)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert ref.read_text().strip() == wrong  # nothing was written over it
+    ref.write_text(good + "\n")
+    listed = run_ok("item", "list", cwd=repo)[0]
+    assert all(f"SD-{n}" in listed for n in (1, 2, 3)) and "SD-4" not in listed
