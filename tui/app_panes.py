@@ -62,14 +62,12 @@ class PaneFeeds(_Base):
         self.call_from_thread(self._show_sample, sample, stats, errors)
 
     def _container_stats(self) -> tuple[list[ContainerStats], dict[str, str]]:
-        """One stats sample per container of every environment whose target has them."""
+        """One stats sample per container (or local process tree) of every environment."""
         from lifecycle.ports import StatsSource
 
         stats: list[ContainerStats] = []
         errors: dict[str, str] = {}
-        for name, environment in self.project.config.environments.items():
-            if environment.target == "local":
-                continue
+        for name in self.project.config.environments:
             try:
                 target = self.engine.target_for(name)
                 if isinstance(target, StatsSource):
