@@ -122,6 +122,10 @@ def make_repo(path: Path, total: int, shares: dict[str, float], interval: float 
 def child_env(config_home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TEXTUAL")}
     env["XDG_CONFIG_HOME"] = str(config_home)  # the user's theme setting is not touched
+    # As installed: pip writes .pyc files, and the warm-up run writes ours. With this set
+    # (some CI images do), shipdeck's own ~30 modules would be compiled at every start
+    # while Textual's come precompiled from site-packages.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
 
 
