@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from functools import cache
 from typing import ClassVar
 
+from rich.color import Color as RichColor
 from rich.console import Console
 from rich.segment import Segment
 from rich.style import Style
@@ -486,6 +487,9 @@ class BoardColumns(Widget, can_focus=True):
             SPANS[1].name: "board--span-ci",
             SPANS[2].name: "board--span-cdep",
         }
+        # The gaps between spans get a Style too (NO_COLOR's filter fails on None); a
+        # null one, so they are drawn exactly as before.
+        blank = Style()
         segments: list[Segment] = []
         x = 0
         for span in spans:
@@ -495,7 +499,7 @@ class BoardColumns(Widget, can_focus=True):
             left = cells[0][0]
             right = cells[-1][0] + cells[-1][1]
             if left > x:
-                segments.append(Segment(" " * (left - x)))
+                segments.append(Segment(" " * (left - x), blank))
             label = f"◂ {span.name} ▸"
             if not any(c.stage is span.first for c, _, _ in shown):
                 label = f"… {span.name} ▸"
@@ -510,25 +514,27 @@ class BoardColumns(Widget, can_focus=True):
             ]
             x = right
         if x < width:
-            segments.append(Segment(" " * (width - x)))
+            segments.append(Segment(" " * (width - x), blank))
         return Strip(segments, width)
 
 
 def board_palette(variables: dict[str, str]) -> dict[str, Style]:
     """The board's styles from a theme's CSS variables (``$surface``, ``$accent``...),
-    blended over the board's background the way Textual blends them."""
-    surface = Color.parse(variables["surface"])
+    blended over the board's background the way Textual blends them.
+
+    Values may carry an alpha (``auto 60%``, ``ansi_default 50%``), and the ANSI
+    themes use terminal colours and a ``transparent`` surface: a transparent colour
+    becomes no colour at all (the terminal's own), never black."""
+    surface = _parse(variables["surface"], Color(0, 0, 0, 0))
 
     def colour(name: str, under: Color = surface) -> Color:
-        value = variables.get(name, "")
-        if value.startswith("auto"):  # "auto 60%": contrasting text at that opacity
-            parts = value.split()
-            alpha = float(parts[1].rstrip("%")) / 100 if len(parts) > 1 else 1.0
-            return under + under.get_contrast_text(alpha)
-        return under + Color.parse(value or "magenta")
+        return under + _parse(variables.get(name) or "magenta", under)
+
+    def rich(value: Color) -> RichColor | None:
+        return value.rich_color if value.ansi is not None or value.a > 0 else None
 
     def style(fg: Color, bg: Color = surface, bold: bool = False) -> Style:
-        return Style(color=fg.rich_color, bgcolor=bg.rich_color, bold=bold)
+        return Style(color=rich(fg), bgcolor=rich(bg), bold=bold)
 
     foreground = colour("foreground")
     cursor_bg = colour("block-cursor-background")
@@ -544,9 +550,22 @@ def board_palette(variables: dict[str, str]) -> dict[str, Style]:
         "board--cursor-blurred": style(foreground, blurred_bg),
     }
     for span, name in (("ci", "accent"), ("cdel", "success"), ("cdep", "warning")):
-        hue = Color.parse(variables.get(name, "magenta"))
-        out[f"board--span-{span}"] = style(hue, surface + hue.with_alpha(0.15), bold=True)
+        hue = _parse(variables.get(name) or "magenta", surface)
+        # A terminal colour cannot be tinted: the label keeps the board's background.
+        tint = surface if hue.ansi is not None else surface + hue.with_alpha(0.15)
+        out[f"board--span-{span}"] = style(hue, tint, bold=True)
     return out
+
+
+def _parse(value: str, under: Color) -> Color:
+    """A CSS variable's colour: ``#hex``, a name, ``ansi_*``, ``auto`` (contrasting
+    text over ``under``), each optionally followed by an alpha percentage."""
+    name, _, alpha_text = value.strip().partition(" ")
+    alpha = float(alpha_text.strip().rstrip("%")) / 100 if alpha_text.strip() else 1.0
+    if name == "auto":
+        return under.get_contrast_text(alpha)
+    parsed = Color.parse(name)
+    return parsed if parsed.ansi is not None else parsed.multiply_alpha(alpha)
 
 
 __all__ = ["ORDER", "BoardColumns", "StageColumn"]
