@@ -918,3 +918,21 @@ def _checkout_error(stderr: str, doing: str) -> VcsError:
         " (commit, move or remove them first)",
         files,
     )
+
+
+def branch_heads(root: Path) -> dict[str, str]:
+    """Every local branch's head commit, from one ``git for-each-ref`` (for the cards in
+    Code, which show where the item's branch is now, not the base it started from)."""
+    import subprocess
+
+    done = subprocess.run(
+        [_git_exe(), "for-each-ref", "--format=%(refname:short)%00%(objectname)", "refs/heads"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
+    if done.returncode:
+        return {}
+    heads = (line.split("\0", 1) for line in done.stdout.splitlines() if "\0" in line)
+    return {name: sha for name, sha in heads}

@@ -13,7 +13,8 @@ that keep their cards, highlight and scroll position.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from functools import cache
 from typing import ClassVar
 
@@ -31,7 +32,7 @@ from textual.widget import Widget
 
 from lifecycle.items import Item
 from lifecycle.stages import ORDER, SPANS, Stage
-from widgets.present_board import card_height, card_text, column_title
+from widgets.present_board import NO_FACTS, CardFacts, card_height, card_text, column_title
 
 MIN_WIDTH = 14  # a column narrower than this is not readable: the board scrolls sideways
 RULER = 2  # lines of span ruler above the columns
@@ -51,6 +52,8 @@ class StageColumn:
         self.board: BoardColumns | None = None
         self._ids: list[str] = []
         self._cards: dict[str, Item] = {}
+        self._facts: Mapping[str, CardFacts] = {}
+        self._now: datetime | None = None  # one clock for a card's height and its text
         self._highlighted: int | None = None
         self.top = 0  # first line shown (cards and dividers counted in lines)
         self._frame = 0
@@ -90,14 +93,28 @@ class StageColumn:
             return None
         return self._ids[min(self._highlighted, len(self._ids) - 1)]
 
-    def set_items(self, items: Iterable[Item], frame: int = 0) -> None:
-        """Show exactly ``items``; cards that did not change keep their rendering,
-        and a column where nothing changed is not repainted."""
+    def set_items(
+        self,
+        items: Iterable[Item],
+        frame: int = 0,
+        facts: Mapping[str, CardFacts] | None = None,
+    ) -> None:
+        """Show exactly ``items`` (with what ``facts`` says of them beyond the board);
+        cards that did not change keep their rendering, and a column where nothing
+        changed is not repainted."""
         items = list(items)
         keep = self.selected_id
         ids = [i.id for i in items]
         self._frame = frame
-        stale = [i.id for i in items if self._cards.get(i.id) != i or i.running]
+        self._now = datetime.now(UTC)
+        old_facts, self._facts = self._facts, dict(facts or {})
+        stale = [
+            i.id
+            for i in items
+            if self._cards.get(i.id) != i
+            or i.running
+            or old_facts.get(i.id) != self._facts.get(i.id)
+        ]
         for item_id in stale:
             self._lines.pop(item_id, None)
             self._heights.pop(item_id, None)
@@ -119,12 +136,17 @@ class StageColumn:
                 self.board.column_changed(self, changed)
 
     def tick(self, frame: int) -> None:
-        """Advance the spinner of running cards only."""
+        """Advance the spinner (and the elapsed time) of running cards only."""
         self._frame = frame
         running = [i for i in self._ids if self._cards[i].running]
+        if not running:
+            return
+        self._now = datetime.now(UTC)
         for item_id in running:
             self._lines.pop(item_id, None)
-        if running and self.board is not None:
+            self._heights.pop(item_id, None)  # "59s" -> "1m00s" may wrap differently
+        self._layout_width = 0
+        if self.board is not None:
             self.board.column_changed(self, False)
 
     def select_id(self, item_id: str) -> bool:
@@ -145,7 +167,8 @@ class StageColumn:
         cached = self._lines.get(item_id)
         if cached is not None and cached[0] == width and cached[1] == frame:
             return cached[2]
-        text = card_text(item, frame=frame, width=width)
+        facts = self._facts.get(item_id, NO_FACTS)
+        text = card_text(item, frame=frame, width=width, facts=facts, now=self._now)
         lines = [list(line.render(_console())) for line in text.split("\n")]
         self._lines[item_id] = (width, frame, lines)
         return lines
@@ -170,7 +193,9 @@ class StageColumn:
             item_id = self._ids[len(starts)]
             height = heights.get(item_id)
             if height is None:
-                height = heights[item_id] = card_height(self._cards[item_id], width)
+                facts = self._facts.get(item_id, NO_FACTS)
+                item = self._cards[item_id]
+                height = heights[item_id] = card_height(item, width, facts, self._now)
             first = ends[-1] + 1 if ends else 0
             starts.append(first)
             ends.append(first + height)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import textwrap
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from rich.text import Text
 
@@ -35,8 +37,51 @@ def state_icon(state: RunState, frame: int = 0) -> tuple[str, str]:
 Word = tuple[str, str]  # text, Rich style
 
 
-def card_words(item: Item, frame: int = 0) -> tuple[list[Word], str, list[Word]]:
-    """A card's parts: the head's words, the title, the foot's words."""
+@dataclass(frozen=True)
+class CardFacts:
+    """What a card shows beyond its item, found outside the board (git, the journal).
+
+    ``head``: the item branch's head commit while in Code (the item holds the base).
+    ``env_version``: what runs on the item's environment now, and ``env_how`` how it
+    got there ("deployed", "rolled back", "recovered"): a card whose release no longer
+    runs says so. ``bake``: the environment's bake seconds, for the Operate countdown.
+    """
+
+    head: str | None = None
+    env_version: str | None = None
+    env_how: str | None = None
+    bake: float | None = None
+
+
+NO_FACTS = CardFacts()
+
+
+def duration_text(seconds: float) -> str:
+    """``42s``, ``3m05s``, ``1h02m``: short enough for a card's foot."""
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def _elapsed(item: Item, now: datetime | None) -> float | None:
+    started = item.current.started_at
+    if started is None:
+        return None
+    return ((now or datetime.now(UTC)) - started).total_seconds()
+
+
+def card_words(
+    item: Item, frame: int = 0, facts: CardFacts = NO_FACTS, now: datetime | None = None
+) -> tuple[list[Word], str, list[Word]]:
+    """A card's parts: the head's words, the title, the foot's words.
+
+    The foot says what is true now: the branch head in Code, the time a run has
+    taken (or, in Operate, the bake time left), test counts from Test on, and
+    whether the item's release still runs on its environment.
+    """
     state = item.current.state
     icon, icon_style = state_icon(state, frame)
     failed = state is RunState.FAILED
@@ -48,21 +93,48 @@ def card_words(item: Item, frame: int = 0) -> tuple[list[Word], str, list[Word]]
     if item.breaking:
         head.append(("!", "bold red"))
     label = "running" if state is RunState.RUNNING else state.value
+    if state is RunState.RUNNING:
+        elapsed = _elapsed(item, now)
+        if item.stage is Stage.OPERATE and facts.bake is not None and elapsed is not None:
+            label = f"baking {duration_text(facts.bake - elapsed)} left"
+        elif elapsed is not None:
+            label = f"running {duration_text(elapsed)}"
     foot = [(icon + label, icon_style if label != "idle" else "dim")]
-    where = item.version or item.short_sha
-    if where:
+    if item.stage is Stage.CODE and facts.head:
+        foot.append((facts.head[:7], "dim"))
+    elif where := item.version or item.short_sha:
         foot.append((where, "dim"))
+    tests = item.tests
+    if tests is not None and item.stage.position >= Stage.TEST.position:
+        foot.append((f"{tests.passed}✔", "green"))
+        if tests.failed or tests.errors:
+            foot.append((f"{tests.failed + tests.errors}✘", "bold red"))
     if item.env and item.stage.position >= Stage.DEPLOY.position:
-        foot.append((f"@{item.env}", "green"))
+        gone = facts.env_version is not None and facts.env_version != item.version
+        foot.append((f"@{item.env}", "dim" if gone else "green"))
+        if facts.env_how == "stopped":
+            foot.append(("stopped", "yellow"))
+        elif gone:
+            how = "rolled back to" if facts.env_how == "rolled back" else "now"
+            foot.append((f"{how} {facts.env_version}", "yellow"))
+    if item.stage is Stage.OPERATE and state is RunState.PASSED:
+        foot.append(("a→Monitor", "dim"))  # baked: the next key, said where it applies
     return head, clean(item.title), foot
 
 
-def card_text(item: Item, *, frame: int = 0, width: int = 24) -> Text:
+def card_text(
+    item: Item,
+    *,
+    frame: int = 0,
+    width: int = 24,
+    facts: CardFacts = NO_FACTS,
+    now: datetime | None = None,
+) -> Text:
     """A card: id and kind; the title in at most two lines; the stage state with
     sha/version and env. Every line fits ``width`` cells already, so the board
     never has to wrap a card."""
     width = max(width, 4)
-    head, title, foot = card_words(item, frame)
+    head, title, foot = card_words(item, frame, facts, now)
     body = [Text(line) for line in title_lines(title, width)]
     for line in body:  # wide characters: textwrap counts characters, not cells
         line.truncate(width, overflow="ellipsis")
@@ -74,11 +146,13 @@ def card_text(item: Item, *, frame: int = 0, width: int = 24) -> Text:
     )
 
 
-def card_height(item: Item, width: int) -> int:
+def card_height(
+    item: Item, width: int, facts: CardFacts = NO_FACTS, now: datetime | None = None
+) -> int:
     """How many lines :func:`card_text` gives, without building it (cheap: a column
     needs every card's height above the cursor, but draws only what is in view)."""
     width = max(width, 4)
-    head, title, foot = card_words(item)
+    head, title, foot = card_words(item, 0, facts, now)
     return pack_count(head, width) + len(title_lines(title, width)) + pack_count(foot, width)
 
 

@@ -93,3 +93,98 @@ def test_card_height_is_the_number_of_lines_card_text_gives(
     card = card_text(item, width=width)
     assert card_height(item, width) == len(lines_of(card))
     assert all(Text(line).cell_len <= max(width, 4) for line in lines_of(card))
+
+
+# --- what runs now (issue #11 item 2) ------------------------------------------------
+
+from datetime import UTC, datetime, timedelta  # noqa: E402
+
+from lifecycle import events as ev  # noqa: E402
+from lifecycle.items import TestReport  # noqa: E402
+from tui.card_facts import card_facts, env_versions  # noqa: E402
+from widgets.present_board import CardFacts  # noqa: E402
+
+NOW = datetime(2026, 12, 2, 10, 0, 0, tzinfo=UTC)
+
+
+def _event(kind: str, **data: object) -> ev.Event:
+    return ev.Event(kind, None, dict(data))
+
+
+def test_a_card_in_code_shows_its_branch_head_not_its_base():
+    item = Item(id="SD-3", title="t", stage=Stage.CODE, sha="a" * 40, branch="feature/SD-3-t")
+    facts = card_facts([item], {"feature/SD-3-t": "b" * 40}, {}, {})
+    text = card_text(item, width=30, facts=facts["SD-3"]).plain
+    assert "bbbbbbb" in text and "aaaaaaa" not in text
+
+
+def test_a_running_card_shows_its_elapsed_time_and_operate_its_bake_left():
+    started = NOW - timedelta(seconds=75)
+    running = {Stage.BUILD: StageState(state=RunState.RUNNING, started_at=started)}
+    item = Item(id="SD-4", title="t", stage=Stage.BUILD, states=running)
+    assert "running 1m15s" in card_text(item, width=30, now=NOW).plain
+    baking = {Stage.OPERATE: StageState(state=RunState.RUNNING, started_at=started)}
+    item = Item(id="SD-4", title="t", stage=Stage.OPERATE, states=baking, env="staging")
+    text = card_text(item, width=30, facts=CardFacts(bake=300), now=NOW).plain
+    assert "baking 3m45s left" in text
+
+
+def test_test_counts_show_from_test_on():
+    report = TestReport(passed=12, failed=1)
+    item = Item(id="SD-5", title="t", stage=Stage.RELEASE, tests=report)
+    text = card_text(item, width=30).plain
+    assert "12✔" in text and "1✘" in text
+    assert "12✔" not in card_text(Item(id="SD-5", title="t", tests=report), width=30).plain
+
+
+def test_a_release_that_no_longer_runs_says_what_runs_instead():
+    deployed = {Stage.DEPLOY: StageState(state=RunState.PASSED)}
+    old = Item(id="SD-6", title="t", stage=Stage.DEPLOY, states=deployed, version="0.2.0",
+               env="staging")  # fmt: skip
+    events = [
+        _event(ev.DEPLOYED, env="staging", version="0.2.0"),
+        _event(ev.ROLLED_BACK, env="staging", from_version="0.2.0", to_version="0.1.0"),
+    ]
+    facts = card_facts([old], {}, env_versions(events), {})
+    assert "rolled back to 0.1.0" in card_text(old, width=30, facts=facts["SD-6"]).plain
+    events.append(_event(ev.DEPLOYED, env="staging", version="0.3.0"))
+    facts = card_facts([old], {}, env_versions(events), {})
+    assert "now 0.3.0" in card_text(old, width=30, facts=facts["SD-6"]).plain
+    events.append(_event(ev.DEPLOYED, env="staging", version="0.2.0"))
+    facts = card_facts([old], {}, env_versions(events), {})
+    text = card_text(old, width=30, facts=facts["SD-6"]).plain
+    assert "@staging" in text and "now" not in text and "rolled" not in text
+    events.append(_event(ev.STOPPED, env="staging"))
+    facts = card_facts([old], {}, env_versions(events), {})
+    assert "stopped" in card_text(old, width=30, facts=facts["SD-6"]).plain
+
+
+def test_a_baked_card_in_operate_says_which_key_moves_it_on():
+    baked = {Stage.OPERATE: StageState(state=RunState.PASSED)}
+    item = Item(id="SD-7", title="t", stage=Stage.OPERATE, states=baked, env="staging")
+    assert "a→Monitor" in card_text(item, width=30).plain
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    width=st.integers(4, 40),
+    seconds=st.integers(0, 200_000),
+    version=st.sampled_from([None, "0.1.0", "10.20.30"]),
+    now_version=st.sampled_from([None, "", "0.1.0", "0.9.0-rc.1"]),
+    how=st.sampled_from([None, "deployed", "rolled back", "stopped"]),
+    stage=st.sampled_from(list(Stage)),
+    state=st.sampled_from(list(RunState)),
+)
+def test_card_height_matches_the_card_with_any_facts(
+    width, seconds, version, now_version, how, stage, state
+):
+    started = NOW - timedelta(seconds=seconds)
+    item = Item(
+        id="SD-77", title="Cache the item list for thirty seconds", stage=stage,
+        states={stage: StageState(state=state, started_at=started)}, version=version,
+        env="staging", tests=TestReport(passed=3, failed=1), sha="c" * 40, branch="b",
+    )  # fmt: skip
+    facts = CardFacts(head="d" * 40, env_version=now_version, env_how=how, bake=120)
+    text = card_text(item, width=width, facts=facts, now=NOW)
+    assert card_height(item, width, facts, NOW) == len(text.plain.split("\n"))
+    assert all(Text(line).cell_len <= max(width, 4) for line in lines_of(text))

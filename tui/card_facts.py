@@ -1,0 +1,70 @@
+"""What the cards show beyond the board: branch heads, what runs on each environment.
+
+Read in a worker (one ``git for-each-ref`` and the journal's tail, both cheap) and
+handed to the board as :class:`widgets.present_board.CardFacts` per item, so a card
+in Code shows its branch's head and a deployed card says when its release no longer
+runs (a newer deploy, a rollback, a stop).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from lifecycle import events as ev
+from lifecycle.items import Item
+from lifecycle.journal import Journal
+from lifecycle.stages import Stage
+from widgets.present_board import CardFacts
+
+ENV_EVENTS = {ev.DEPLOYED, ev.ROLLED_BACK, ev.DEPLOY_RECOVERED, ev.STOPPED}
+
+
+def env_versions(events: Iterable[ev.Event]) -> dict[str, tuple[str, str]]:
+    """Each environment's (version running now, how it got there), from the journal."""
+    now: dict[str, tuple[str, str]] = {}
+    for event in events:
+        env = event.data.get("env")
+        if not isinstance(env, str):
+            continue
+        if event.type == ev.DEPLOYED and event.data.get("version"):
+            now[env] = (str(event.data["version"]), "deployed")
+        elif event.type == ev.ROLLED_BACK and event.data.get("to_version"):
+            now[env] = (str(event.data["to_version"]), "rolled back")
+        elif event.type == ev.DEPLOY_RECOVERED and event.data.get("version"):
+            now[env] = (str(event.data["version"]), "recovered")
+        elif event.type == ev.STOPPED:
+            now[env] = ("", "stopped")
+    return now
+
+
+def card_facts(
+    items: Iterable[Item],
+    heads: Mapping[str, str],
+    envs: Mapping[str, tuple[str, str]],
+    bakes: Mapping[str, float],
+) -> dict[str, CardFacts]:
+    """The facts of the cards that have any (most cards have none: no entry)."""
+    out: dict[str, CardFacts] = {}
+    for item in items:
+        head = heads.get(item.branch) if item.stage is Stage.CODE and item.branch else None
+        running = envs.get(item.env) if item.env else None
+        bake = bakes.get(item.env) if item.env and item.stage is Stage.OPERATE else None
+        if head or running or bake is not None:
+            out[item.id] = CardFacts(
+                head=head,
+                env_version=running[0] if running else None,
+                env_how=running[1] if running else None,
+                bake=bake,
+            )
+    return out
+
+
+def read_facts(
+    root: Path, journal: Journal, items: list[Item], bakes: Mapping[str, float]
+) -> dict[str, CardFacts]:
+    """Everything :func:`card_facts` needs, read now (blocking: call from a worker)."""
+    from backends.git import branch_heads
+
+    envs = env_versions(journal.read(types=ENV_EVENTS))
+    return card_facts(items, branch_heads(root), envs, bakes)
