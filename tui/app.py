@@ -27,6 +27,7 @@ from tui import settings
 from tui.app_actions import BoardActions
 from tui.app_panes import PaneFeeds
 from tui.board_screen import BoardScreen
+from tui.config_watch import ConfigFollower
 from tui.crash import STORAGE_ERRORS, describe
 from tui.idle_gc import IdleCollector
 from tui.project import Project
@@ -50,10 +51,12 @@ class EngineEventPosted(Message):
 class ShipdeckApp(BoardActions, PaneFeeds, App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "shipdeck"
+    # The footer pins these right (tui/board_screen.py); ctrl+p adds Textual's own commands.
     BINDINGS = [
+        Binding("colon", "command_mode", "Commands"),
         Binding("question_mark", "help", "Help"),
-        Binding("ctrl+p", "command_palette", "Palette", show=False),
         Binding("q", "quit", "Quit"),
+        Binding("ctrl+p", "command_palette", "Palette, with themes", show=False),
     ]
 
     def __init__(self, project: Project, engine: Engine | None = None) -> None:
@@ -70,12 +73,12 @@ class ShipdeckApp(BoardActions, PaneFeeds, App[int]):
         self.frame = 0
         self._stamp: object = None
         self._board_error: str | None = None  # the last load's failure, said once
+        self._any_run = False  # whether any card runs, as the footer last showed it
         self.crashed: BaseException | None = None  # a bug: written to a crash file at exit
         self.board = BoardScreen()
         self.follow = LogFollower(self)
         self._collector = IdleCollector()
-        name = project.validated_name() or project.config.project
-        self._sub_title = self.sub_title = f"{name} · {project.root.name}"
+        self._sub_title = self.sub_title = project_label(project)
         saved = settings.load().get("theme")
         if isinstance(saved, str) and saved in self.available_themes:
             self.theme = saved
@@ -161,10 +164,14 @@ class ShipdeckApp(BoardActions, PaneFeeds, App[int]):
         before = self.items.get(self.selected) if self.selected else None
         self.items = {i.id: i for i in board.active()}
         self.board.show_items(list(self.items.values()), self.frame)
-        if any(i.running for i in self.items.values()):
+        running = any(i.running for i in self.items.values())
+        if running:
             self._spinner.resume()  # the spinner timer runs only while something runs
         else:
             self._spinner.pause()
+        if running != self._any_run:  # x (cancel) is offered only while a run runs
+            self._any_run = running
+            self.board.refresh_bindings()
         after = self.items.get(self.selected) if self.selected else None
         if before and after and before.stage is not after.stage:
             self.board.select(after.id)  # the cursor follows the card it acted on
@@ -189,6 +196,7 @@ class ShipdeckApp(BoardActions, PaneFeeds, App[int]):
 
     def _poll_store(self) -> None:
         """Another shipdeck (or the CLI) changed the board: show it."""
+        ConfigFollower.of(self).poll()  # shipdeck.yaml edited while open: reloaded
         try:
             changed = self.project.store.changed_since(self._stamp)  # type: ignore[arg-type]
         except STORAGE_ERRORS as exc:
@@ -245,7 +253,9 @@ class ShipdeckApp(BoardActions, PaneFeeds, App[int]):
             self.notify(f"{who}: {event.stage.label} failed: {event.message}", severity="error")
         elif event.state is RunState.CANCELLED:
             self.notify(f"{who}: {event.stage.label} cancelled", severity="warning")
-        elif event.stage is Stage.DEPLOY or who.startswith("env:"):
+        elif who.startswith("env:"):  # restarted, stopped, rolled back...: its own words
+            self.notify(event.message or f"{who} done", title=who.removeprefix("env:"))
+        elif event.stage is Stage.DEPLOY:
             self.notify(event.message or f"{who}: {event.stage.label} passed", title="Deployed")
 
     # --- running engine work ------------------------------------------------------------
@@ -338,8 +348,9 @@ class LogFollower:
         if event.stage is Stage.DEPLOY and event.state is RunState.PASSED and item and item.env:
             self.follow_env(item.env, f"{item.version} started on {item.env}")
 
-    def follow_env(self, env: str, marker: str) -> None:
-        """After a deploy: the new release's own output, below a marker line."""
+    def follow_env(self, env: str, marker: str, tail: int = 0) -> None:
+        """The environment's own output below a marker line: after a deploy only the new
+        release's (``tail`` 0), when asked for also its last ``tail`` lines."""
         from lifecycle.ports import CancelToken
 
         self.stop_env_logs()
@@ -352,7 +363,7 @@ class LogFollower:
 
         def pump() -> None:
             target = app.engine.target_for(env)
-            for batch in target.logs(follow=True, tail=0, cancel=token):
+            for batch in target.logs(follow=True, tail=tail, cancel=token):
                 lines = app.engine.masker.mask_lines(batch)
                 if token.cancelled:
                     return
@@ -375,6 +386,13 @@ def latest_run(item: Item) -> str | None:
     runs = [s for s in item.states.values() if s.run_id and s.started_at]
     runs.sort(key=lambda s: s.started_at or 0)  # type: ignore[arg-type, return-value]
     return runs[-1].run_id if runs else None
+
+
+def project_label(project: Project) -> str:
+    """The title bar's sub-title: the project, and its directory only when named otherwise."""
+    name = project.validated_name() or project.config.project
+    folder = project.root.name
+    return name if folder == name else f"{name} (in {folder}/)"
 
 
 def run_board(project: Project) -> int:

@@ -24,7 +24,9 @@ from widgets.pane_tabs import PaneTabs, TitleBar
 
 if TYPE_CHECKING:
     from tui.app import ShipdeckApp
+    from widgets.env_pane import EnvMessage
 
+PINNED = ("command_mode", "help", "quit")  # the app's keys the footer always shows
 TABS = (("logs", "Logs"), ("metrics", "Metrics"), ("events", "Events"), ("envs", "Environments"))
 PANE_WIDGETS = {
     "logs": "#log-pane",
@@ -36,21 +38,25 @@ PANE_WIDGETS = {
 
 class BoardScreen(Screen[None]):
     AUTO_FOCUS = "#columns"
+    # In the footer's order of importance: it shows those that fit, help and quit pinned.
     BINDINGS = [
+        Binding("a", "app.advance", "Advance"),
+        Binding("d", "app.deploy", "Deploy"),
+        Binding("R", "app.rollback", "Roll back"),
+        Binding("x", "app.cancel_run", "Cancel run"),
+        Binding("b", "app.back", "Back"),
+        Binding("r", "app.rerun", "Re-run"),
         Binding("n", "app.new_item", "New"),
         Binding("e", "app.edit_item", "Edit"),
         Binding("enter", "app.details", "Details", show=False),
-        Binding("a", "app.advance", "Advance"),
-        Binding("b", "app.back", "Back"),
-        Binding("r", "app.rerun", "Re-run"),
-        Binding("x", "app.cancel_run", "Cancel"),
-        Binding("d", "app.deploy", "Deploy"),
-        Binding("R", "app.rollback", "Rollback"),
         Binding("L", "show_pane('logs')", "Logs"),
         Binding("m", "show_pane('metrics')", "Metrics"),
         Binding("v", "show_pane('events')", "Events"),
-        Binding("o", "show_pane('envs')", "Envs", show=False),
+        Binding("o", "show_pane('envs')", "Envs"),
         Binding("z", "zoom", "Zoom panes", show=False),
+        # The environments pane scales where its target can; elsewhere these say why not
+        # (no description: help lists + and - once, under the pane).
+        Binding("plus,minus", "not_scalable", "", show=False),
         Binding("escape", "board", "Back to the board", show=False),
     ]
 
@@ -88,7 +94,7 @@ class BoardScreen(Screen[None]):
                 yield Container(id="metrics")
                 yield Container(id="events")
                 yield Container(id="envs")
-        yield QuietFooter()
+        yield QuietFooter(pinned=PINNED)
 
     # --- showing the board -------------------------------------------------------
 
@@ -163,12 +169,36 @@ class BoardScreen(Screen[None]):
     def action_board(self) -> None:
         self.board_columns.focus()
 
+    def action_not_scalable(self) -> None:
+        """``+``/``-`` where the pane did not take them: its environment cannot scale."""
+        pane = self.query("#env-pane")
+        env = pane.first().selected_env if pane and self.active_pane == "envs" else None
+        if env is None:
+            self.notify("+ and - scale the environment chosen in the Environments pane (o).")
+        else:
+            self.shipdeck.scale_env(env, 0)  # not scalable: says why
+
     def on_board_columns_card_highlighted(self, event: BoardColumns.CardHighlighted) -> None:
         if event.item_id:
             self.shipdeck.item_selected(event.item_id)
 
     def on_board_columns_card_chosen(self, event: BoardColumns.CardChosen) -> None:
         self.shipdeck.action_details()
+
+    # The environments pane's keys only ask; the app confirms, naming the versions.
+    # (Name-based handlers: importing the pane here would load it before first paint.)
+
+    def on_environments_pane_restart_requested(self, message: EnvMessage) -> None:
+        message.stop()
+        self.shipdeck.restart_env(message.env)
+
+    def on_environments_pane_stop_requested(self, message: EnvMessage) -> None:
+        message.stop()
+        self.shipdeck.stop_env(message.env)
+
+    def on_environments_pane_scale_requested(self, message: EnvMessage) -> None:
+        message.stop()
+        self.shipdeck.scale_env(message.env, message.delta)  # type: ignore[attr-defined]
 
 
 def _make_pane(pane: str) -> Widget:
@@ -182,4 +212,16 @@ def _make_pane(pane: str) -> Widget:
         return EventsPane(id="events-pane")
     from widgets.env_pane import EnvironmentsPane
 
-    return EnvironmentsPane(id="env-pane")
+    class OperatedEnvironmentsPane(EnvironmentsPane):
+        """The pane, offering ``+``/``-`` only on an environment whose target can scale."""
+
+        def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+            if action == "scale":
+                env = self.selected_env
+                return env is not None and self.app.can_scale(env)  # type: ignore[attr-defined]
+            return True
+
+        def on_data_table_row_highlighted(self) -> None:
+            self.refresh_bindings()  # another environment: maybe other keys
+
+    return OperatedEnvironmentsPane(id="env-pane")

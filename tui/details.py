@@ -10,13 +10,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Label, OptionList, Static
+from textual.widgets import DataTable, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from lifecycle import events as ev
 from lifecycle.items import Item, format_time
 from lifecycle.stages import Stage
 from tui.crash import STORAGE_ERRORS, describe
+from widgets.footer import QuietFooter
 from widgets.log_pane import LogPane
 from widgets.present_board import clean, state_icon
 
@@ -94,7 +95,11 @@ class ItemDetailsScreen(Screen[None]):
         from widgets.log_pane import LogPane
 
         item = self.item
-        yield Label(Text.assemble((item.id, "bold"), "  ", clean(item.title)), id="details-title")
+        yield Label(
+            # the gap ends the id's span: SVG viewers drop a span's leading spaces
+            Text.assemble((f"{item.id}  ", "bold"), clean(item.title)),
+            id="details-title",
+        )
         with Horizontal(id="details-body"):
             with VerticalScroll(id="details-left"):
                 yield Static(summary(item), id="details-summary")
@@ -112,7 +117,7 @@ class ItemDetailsScreen(Screen[None]):
                 yield Label("Runs (enter shows the log)", classes="section")
                 yield OptionList(id="details-runs")
                 yield LogPane(id="details-log")
-        yield Footer()
+        yield QuietFooter(pinned=("command_mode", "help", "quit"))
 
     def on_mount(self) -> None:
         item = self.item

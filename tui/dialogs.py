@@ -67,7 +67,8 @@ class EnvPickerScreen(ModalScreen[str | None]):
 
 
 class HelpScreen(ModalScreen[None]):
-    """Every key, read from the same BINDINGS tables the Footer shows."""
+    """Every key, read from the BINDINGS tables themselves (shown in the footer or not),
+    so it cannot go stale: navigation, the board, each pane, details, the app."""
 
     BINDINGS = [Binding("escape,q,question_mark", "close", "Close")]
 
@@ -75,31 +76,47 @@ class HelpScreen(ModalScreen[None]):
         super().__init__(classes="dialog-screen")
         self.sections = sections
 
+    def rows(self) -> list[tuple[str, list[tuple[str, str]]]]:
+        """(section, [(keys, what they do)]): each key once, in the first section that has
+        it, shown as the footer shows it."""
+        out = []
+        seen: set[tuple[str, str]] = set()
+        for title, bindings in self.sections:
+            rows = []
+            for b in bindings:
+                if not isinstance(b, Binding) or not b.description:
+                    continue
+                row = (", ".join(self._key_label(k) for k in b.key.split(",")), b.description)
+                if row not in seen:
+                    seen.add(row)
+                    rows.append(row)
+            out.append((title, rows))
+        return out
+
+    def _key_label(self, key: str) -> str:
+        key = key.strip()
+        if key in _WORDS:
+            return _WORDS[key]
+        return self.app.get_key_display(Binding(key, ""))
+
     def compose(self) -> ComposeResult:
         table = Table.grid(padding=(0, 2))
         table.add_column(style="bold cyan", no_wrap=True)
         table.add_column()
-        for title, bindings in self.sections:
+        for title, rows in self.rows():
             table.add_row(Text(title, style="bold underline"), "")
-            for b in bindings:
-                if not isinstance(b, Binding) or not b.description:
-                    continue
-                keys = ", ".join(_key_label(k) for k in b.key.split(","))
-                table.add_row(keys, b.description)
+            for keys, description in rows:
+                table.add_row(keys, description)
             table.add_row("", "")
         with Vertical(classes="dialog help-dialog"):
             yield Label("shipdeck keys", classes="dialog-question")
             with VerticalScroll():
                 yield Static(table)
-            yield Label("escape or ? closes", classes="dim")
+            yield Label("escape or ? closes · : or ctrl+p finds any command", classes="dim")
 
     def action_close(self) -> None:
         self.dismiss(None)
 
 
-_NAMES = {"question_mark": "?", "slash": "/", "ampersand": "&", "greater_than_sign": ">"}
-
-
-def _key_label(key: str) -> str:
-    key = key.strip()
-    return _NAMES.get(key, key)
+# Keys whose glyph (⏎) reads less well than their name in a table of keys.
+_WORDS = {"enter": "enter", "escape": "esc", "tab": "tab"}

@@ -1,4 +1,11 @@
-"""Command palette provider: jump to an item, or run an action on one."""
+"""Command palette provider: every board action, on the board, an item or an environment.
+
+``:`` opens the palette with these commands alone (k9s' command mode); ``ctrl+p``
+adds Textual's own (theme, keys). With nothing typed it lists the selected item's
+commands, then each environment's, then the board's; typing searches them all. A
+command the item or the target cannot do is not listed (cancel only while a run
+runs, scale only on a target that scales).
+"""
 
 from __future__ import annotations
 
@@ -9,33 +16,89 @@ from typing import TYPE_CHECKING
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 if TYPE_CHECKING:
+    from lifecycle.items import Item
     from tui.app import ShipdeckApp
+
+Command = tuple[str, Callable[[], object], str]  # name, what it does, help
 
 
 class BoardCommands(Provider):
-    def _commands(self) -> list[tuple[str, Callable[[], object], str]]:
+    @property
+    def shipdeck(self) -> ShipdeckApp:
         from tui.app import ShipdeckApp
 
         app = self.app
         assert isinstance(app, ShipdeckApp)
-        out: list[tuple[str, Callable[[], object], str]] = [
-            ("New item", app.action_new_item, "Add a plan item"),
-            ("Deploy…", app.action_deploy, "Deploy a release to an environment"),
-            ("Roll back…", app.action_rollback, "Roll an environment back"),
+        return app
+
+    def _board(self) -> list[Command]:
+        app = self.shipdeck
+        show = app.board.action_show_pane
+        return [
+            ("New item", app.action_new_item, "add an item to Plan (n)"),
+            ("Deploy…", app.action_deploy, "deploy a release to an environment (d)"),
+            ("Roll back…", app.action_rollback, "roll an environment back (R)"),
+            ("Zoom panes", app.board.action_zoom, "the panes full height, or the board back (z)"),
+            ("Show logs", partial(show, "logs"), "the selected item's run log (L)"),
+            ("Show metrics", partial(show, "metrics"), "host and environments (m)"),
+            ("Show events", partial(show, "events"), "the journal (v)"),
+            ("Show environments", partial(show, "envs"), "versions, health, operate keys (o)"),
+            ("Keys", app.action_help, "every key (?)"),
+            ("Screenshot", app.action_screenshot, "an SVG of the screen in .shipdeck/screenshots"),
         ]
-        for item in app.items.values():
-            label = f"{item.id} {item.title}"
-            out.append((f"Go to {label}", partial(_goto, app, item.id), f"in {item.stage.label}"))
-            out.append((f"Advance {item.id}", partial(_then, app, item.id, app.action_advance), ""))
-            out.append(
-                (f"Details of {item.id}", partial(_then, app, item.id, app.action_details), "")
-            )
+
+    def _item(self, item: Item) -> list[Command]:
+        app = self.shipdeck
+        on = partial(_then, app, item.id)
+        out: list[Command] = [
+            (f"Go to {item.id} {item.title}", partial(_goto, app, item.id), item.stage.label),
+            (f"Advance {item.id}", on(app.action_advance), f"from {item.stage.label} (a)"),
+            (f"Back {item.id}", on(app.action_back), "one stage back (b)"),
+            (f"Re-run {item.id}", on(app.action_rerun), f"{item.stage.label} again (r)"),
+            (f"Edit {item.id}", on(app.action_edit_item), "title, kind, body (e)"),
+            (f"Details of {item.id}", on(app.action_details), "history, runs, tests (enter)"),
+            (f"Archive {item.id}", on(app.action_archive), "off the board, asks first"),
+        ]
+        if item.running:
+            out.insert(1, (f"Cancel {item.id} run", on(app.action_cancel_run), "(x)"))
+        return out
+
+    def _env(self, env: str) -> list[Command]:
+        app = self.shipdeck
+        target = app.project.config.environments[env].target
+        out: list[Command] = [
+            (f"Deploy to {env}", partial(app.deploy_env, env), f"asks first ({target} target)"),
+            (f"Restart {env}", partial(app.restart_env, env), "asks first, naming the version"),
+            (f"Stop {env}", partial(app.stop_env, env), "asks first"),
+            (f"Roll back {env}", partial(app.rollback_env, env), "asks first, naming versions"),
+            (f"Follow {env} logs", partial(app.follow_env_logs, env), "live, in the log pane"),
+        ]
+        if app.can_scale(env):
+            out.append((f"Scale {env} up", partial(app.scale_env, env, 1), "one more replica"))
+            out.append((f"Scale {env} down", partial(app.scale_env, env, -1), "one fewer"))
+        return out
+
+    def _commands(self) -> list[Command]:
+        app = self.shipdeck
+        selected = app.selected_item()
+        out = self._board()
+        if selected is not None:
+            out += self._item(selected)
         for env in app.project.config.environments:
-            out.append((f"Roll back {env}", partial(_rollback, app, env), "asks to confirm"))
+            out += self._env(env)
+        for item in app.items.values():
+            if item is not selected:
+                out += self._item(item)
         return out
 
     async def discover(self) -> Hits:
-        for name, run, help_text in self._commands()[:3]:
+        app = self.shipdeck
+        selected = app.selected_item()
+        shown = self._item(selected) if selected else []
+        for env in app.project.config.environments:
+            shown += self._env(env)
+        shown += self._board()
+        for name, run, help_text in shown:
             yield DiscoveryHit(name, run, help=help_text)
 
     async def search(self, query: str) -> Hits:
@@ -50,11 +113,10 @@ def _goto(app: ShipdeckApp, item_id: str) -> None:
     app.board.select(item_id)
 
 
-def _then(app: ShipdeckApp, item_id: str, action: Callable[[], object]) -> None:
-    app.board.select(item_id)
-    app.selected = item_id
-    action()
+def _then(app: ShipdeckApp, item_id: str, action: Callable[[], object]) -> Callable[[], None]:
+    def run() -> None:
+        app.board.select(item_id)
+        app.selected = item_id
+        action()
 
-
-def _rollback(app: ShipdeckApp, env: str) -> None:
-    app.run_worker(app._rollback_flow(env), group="flows", exit_on_error=False)
+    return run

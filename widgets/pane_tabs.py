@@ -123,4 +123,8 @@ class TitleBar(Static):
 
     def _show(self, _: object = None) -> None:
         title, sub = self.app.title, self.app.sub_title
-        self.update(Text.assemble(title, (f" — {sub}" if sub else "", "dim")))
+        # Spaces end a span, never start one: SVG viewers drop a span's leading spaces.
+        if sub:
+            self.update(Text.assemble((f"{title} ", "bold"), f"· {sub}"))
+        else:
+            self.update(Text(title, style="bold"))

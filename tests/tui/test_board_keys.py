@@ -225,7 +225,10 @@ async def test_d_deploys_and_R_rolls_back(demo_project: Project) -> None:
             ),
         )
         assert app.engine.target_for("staging").status().version == "0.1.0"
-        await pilot.press("d")  # one environment: no picker, no approval asked
+        await pilot.press("d")  # one environment: no picker; it asks, naming the version
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert app.screen.question == "Deploy SD-2's 0.2.0 to staging, replacing 0.1.0?"
+        await pilot.press("y")
         await until(pilot, lambda: app.engine.target_for("staging").status().version == "0.2.0")
 
 

@@ -1,0 +1,215 @@
+"""Operating by keyboard (issue #11 item 3): the palette has every board action, ``:``
+opens it in command mode, confirmations name versions, what a target cannot do is not
+offered, the footer keeps help and quit, help lists every key.
+
+Run on the demo repository with the real engine; the rollback test deploys two real
+releases to the local target.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from textual.command import CommandPalette
+from textual.widgets import Label
+from textual.widgets._footer import FooterKey
+
+from lifecycle.stages import Stage
+from tests.tui.conftest import commit
+from tui.app import ShipdeckApp, project_label
+from tui.details import ItemDetailsScreen
+from tui.dialogs import ConfirmScreen, HelpScreen
+from tui.palette import BoardCommands
+from tui.project import Project
+from tui.wiring import build_engine
+from widgets.footer import QuietFooter
+from widgets.pane_tabs import TitleBar
+
+SIZE = (120, 40)
+
+
+async def until(pilot, check: Callable[[], bool], timeout: float = 60) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for the app")
+        await pilot.pause(0.1)
+
+
+def notices(app: ShipdeckApp) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+def command_names(app: ShipdeckApp) -> list[str]:
+    provider = BoardCommands(app.screen)
+    return [name for name, _run, _help in provider._commands()]
+
+
+def footer_keys(app: ShipdeckApp) -> list[tuple[str, int]]:
+    """(description, right edge) of each key the board's footer shows."""
+    footer = app.board.query_one(QuietFooter)
+    return [(k.description, k.region.right) for k in footer.query(FooterKey)]
+
+
+def deploy_two_releases(project: Project) -> None:
+    """0.1.0 (SD-1) then 0.2.0 (SD-2) deployed to staging, as ``a`` would."""
+    engine = build_engine(project)
+    assert engine.advance("SD-1", to=Stage.DEPLOY, env="staging", approve=True).ok
+    assert engine.advance("SD-2", to=Stage.CODE).ok
+    (project.root / "NOTES.md").write_text("notes\n")
+    commit(project.root, "add", "NOTES.md")
+    commit(project.root, "commit", "-q", "-m", "SD-2: notes")
+    assert engine.advance("SD-2", to=Stage.DEPLOY, env="staging", approve=True).ok
+
+
+# --- the palette -------------------------------------------------------------------------
+
+
+async def test_palette_has_every_board_action(demo_project: Project) -> None:
+    app = ShipdeckApp(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        names = command_names(app)
+        for env_command in ("Restart", "Stop", "Roll back", "Deploy to"):
+            assert f"{env_command} staging" in names
+        assert "Follow staging logs" in names
+        for verb in ("Advance", "Back", "Archive", "Re-run", "Edit"):
+            assert f"{verb} SD-1" in names
+        assert "Details of SD-1" in names
+        assert any(n.startswith("Go to SD-1 ") for n in names)
+        for board_command in ("New item", "Zoom panes", "Screenshot", "Show environments"):
+            assert board_command in names
+        assert not any(n.startswith("Scale") for n in names)  # local: one process
+        assert not any(n.startswith("Cancel") for n in names)  # nothing runs
+
+
+async def test_colon_opens_the_palette_in_command_mode(demo_project: Project) -> None:
+    app = ShipdeckApp(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("colon")
+        await pilot.pause()
+        assert isinstance(app.screen, CommandPalette)
+        assert app.screen._supplied_providers == [BoardCommands]  # no theme, no system commands
+        await pilot.press(*"Go to SD-4", "enter")
+        await pilot.pause(0.3)
+        assert app.board.selected_id() == "SD-4"
+
+
+async def test_screenshot_is_saved_under_shipdeck_and_named(demo_project: Project) -> None:
+    app = ShipdeckApp(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("colon", *"Screenshot", "enter")
+        await until(pilot, lambda: any("Saved to" in n for n in notices(app)), timeout=10)
+        shots = list((demo_project.paths.dir / "screenshots").glob("*.svg"))
+        assert len(shots) == 1
+        assert "shipdeck" in shots[0].read_text()
+        said = next(n for n in notices(app) if "Saved to" in n)
+        assert said == f"Saved to .shipdeck/screenshots/{shots[0].name}"
+        assert "Screenshot" not in [c.title for c in app.get_system_commands(app.screen)]
+
+
+# --- confirmations name what will happen ---------------------------------------------------
+
+
+async def test_rollback_confirmation_names_both_versions(demo_project: Project) -> None:
+    deploy_two_releases(demo_project)
+    app = ShipdeckApp(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("colon", *"Restart staging", "enter")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert app.screen.question == "Restart staging? 0.2.0 stops and starts again."
+        await pilot.press("n")
+        await pilot.press("R")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert app.screen.question == "Roll staging back from 0.2.0 to 0.1.0?"
+        await pilot.press("y")
+        await until(pilot, lambda: app.engine.target_for("staging").status().version == "0.1.0")
+        await pilot.press("R")  # and forward again: the history is the journal's
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert app.screen.question == "Roll staging back from 0.1.0 to 0.2.0?"
+        await pilot.press("n")
+
+
+async def test_rollback_with_nothing_to_roll_back_to_says_so(demo_project: Project) -> None:
+    app = ShipdeckApp(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("R")
+        await until(pilot, lambda: any("nothing to roll back" in n for n in notices(app)))
+        assert not isinstance(app.screen, ConfirmScreen)
+        await pilot.press("d")  # and no release to deploy: said, not asked
+        await until(pilot, lambda: any("no release to deploy" in n for n in notices(app)))
+        assert not isinstance(app.screen, ConfirmScreen)
+
+
+# --- what the target cannot do -------------------------------------------------------------
+
+
+async def test_scale_is_not_offered_on_the_local_target(demo_project: Project) -> None:
+    app = ShipdeckApp(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        assert not app.can_scale("staging")
+        await pilot.press("o")
+        await until(pilot, lambda: app.board.query_one("#env-pane").selected_env == "staging")
+        await pilot.pause(0.2)
+        shown = [d for d, _ in footer_keys(app)]
+        assert "restart" in shown
+        assert not any("scale" in d for d in shown)
+        await pilot.press("plus")
+        await until(pilot, lambda: any("scaling needs target: swarm" in n for n in notices(app)))
+        assert not isinstance(app.screen, ConfirmScreen)
+
+
+# --- footer, help, title, details ----------------------------------------------------------
+
+
+async def test_footer_keeps_help_and_quit_at_80_columns(demo_project: Project) -> None:
+    app = ShipdeckApp(demo_project)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.2)
+        keys = footer_keys(app)
+        shown = [d for d, _ in keys]
+        assert {"Help", "Quit", "Commands"} <= set(shown)
+        assert "Advance" in shown
+        assert all(right <= 80 for _, right in keys)  # every key whole on the screen
+        assert "Cancel run" not in shown  # nothing runs
+        await pilot.resize_terminal(200, 40)
+        await pilot.pause(0.3)
+        assert len(footer_keys(app)) > len(keys)
+
+
+async def test_help_lists_every_key_with_navigation(demo_project: Project) -> None:
+    app = ShipdeckApp(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        rows = {keys: what for _, section in app.screen.rows() for keys, what in section}
+        assert rows["↓, j"] == "Down" and rows["↑, k"] == "Up"
+        assert rows["←, h"] == "Column left" and rows["→, l"] == "Column right"
+        for key in ("?", "q", ":", "^p", "a", "d", "R", "z", "+", "-", "u", "S", "y", "n, esc"):
+            assert key in rows, key
+
+
+def test_title_names_the_directory_only_when_it_differs(tmp_path: Path) -> None:
+    from tests.tui.static_board import build
+
+    assert project_label(Project(build(tmp_path / "hello"))) == "hello"
+    assert project_label(Project(build(tmp_path / "elsewhere"))) == "hello (in elsewhere/)"
+
+
+async def test_title_bar_and_details_title_read_well(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.tui.static_board import build
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    app = ShipdeckApp(Project(build(tmp_path / "hello")))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert str(app.board.query_one(TitleBar).render()).strip() == "shipdeck · hello"
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ItemDetailsScreen))
+        title = str(app.screen.query_one("#details-title", Label).render())
+        assert title.startswith("SD-1  Dark mode")
