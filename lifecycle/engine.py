@@ -70,6 +70,7 @@ if TYPE_CHECKING:
 
 _DEPLOY_OUTCOMES = (ev.DEPLOYED, ev.DEPLOY_FAILED, ev.DEPLOY_UNKNOWN)
 
+
 class Engine:
     def __init__(
         self,
