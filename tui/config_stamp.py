@@ -11,9 +11,11 @@ or another shipdeck, and the file is validated before the screen opens, as alway
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import threading
 from functools import cache
 from pathlib import Path
 
@@ -38,15 +40,36 @@ def _key(data: bytes) -> str:
 
 
 def remember(state_dir: Path, data: bytes, project: str) -> None:
-    """Record that ``data`` validated; never fatal (it is only a shortcut)."""
+    """Record that ``data`` validated; never fatal (it is only a shortcut).
+
+    Written to a temp file and renamed, so a reader never sees half a note; the temp
+    file goes on any failure (a full disk would otherwise leave one per process)."""
+    target = state_dir / NAME
+    # Per thread: the board validates a reload in a worker while another may start up.
+    tmp = target.with_name(f"{NAME}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         state_dir.mkdir(parents=True, exist_ok=True)
-        target = state_dir / NAME
-        tmp = target.with_name(f"{NAME}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps({"key": _key(data), "project": project}) + "\n")
         tmp.replace(target)
     except OSError:
-        pass
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+
+
+FileStamp = tuple[int, int, int]
+
+
+def file_stamp(path: Path) -> FileStamp | None:
+    """What a stat says about ``path`` (mtime, size, inode); None when it cannot be read.
+
+    Cheap enough to ask every second: a different stamp means the file may have
+    changed (an editor's save, or its rename over the old file), the same one that it
+    did not, so the board re-parses only when this moves."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
 def validated_name(state_dir: Path, config_path: Path) -> str | None:

@@ -6,6 +6,7 @@ more than it needs and never imports a backend it does not use.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -48,14 +49,32 @@ class Project:
     def config_path(self) -> Path:
         return self.root / DEFAULT_CONFIG_NAME
 
+    # The file as it was when the config was last read (tui.config_watch compares it
+    # with the file now); None if it could not be stat'ed.
+    config_seen: config_stamp.FileStamp | None = None
+    config_read = False  # whether it was ever read, valid or not
+
     @cached_property
     def config(self) -> Config:
+        return self.read_config()
+
+    def read_config(self) -> Config:
+        """Parse shipdeck.yaml as it is now, without caching (any thread); ConfigError
+        names file:line:col. The stat comes first: an edit racing the read shows as a
+        changed file at the next look, never as one already seen."""
         from lifecycle.config import load_config  # pydantic: only when the config is needed
 
+        self.config_seen = config_stamp.file_stamp(self.config_path)
+        self.config_read = True
         return load_config(self._display(self.config_path), on_valid=self._remember)
 
+    def use_config(self, config: Config) -> None:
+        """Make ``config`` the project's from now on: a reload that validated."""
+        self.__dict__["config"] = config
+
     def _remember(self, data: bytes, config: Config) -> None:
-        self.paths.ensure()
+        with suppress(OSError):  # a read-only .shipdeck: the note is only a shortcut
+            self.paths.ensure()
         config_stamp.remember(self.paths.state, data, config.project)
 
     @property

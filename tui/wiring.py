@@ -2,28 +2,41 @@
 
 Backends are imported here, lazily, so a command that needs no git or no
 Docker never pays for importing them.
+
+Everything the engine gets from the config (targets, webhook, secret masker) comes
+from one config object, which :func:`reconfigure` swaps as a whole between runs when
+the open board sees shipdeck.yaml change (tui/config_watch.py).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import threading
+import weakref
 from typing import TYPE_CHECKING
 
 from lifecycle.engine import Engine, Images
+from lifecycle.masking import SecretMasker
 from lifecycle.ports import DeployTarget, Vcs
 from lifecycle.templates import render, render_command
 from tui.errors import UsageError
 from tui.project import Project
 
 if TYPE_CHECKING:
-    from lifecycle.config import Environment
+    from collections.abc import Callable
+
+    from lifecycle.config import Config, Environment
+    from lifecycle.events import Event
+    from lifecycle.runs import EngineEvent
 
 
-def env_fields(project: Project, name: str, environment: Environment) -> dict[str, object]:
+def env_fields(
+    project: Project, name: str, environment: Environment, config: Config | None = None
+) -> dict[str, object]:
     out: dict[str, object] = {
         "env": name,
-        "project": project.config.project,
+        "project": (project.config if config is None else config).project,
         "python": sys.executable,
     }
     if environment.port is not None:
@@ -38,13 +51,15 @@ def _journal_recovery(project: Project, message: str, data: dict[str, object]) -
     project.journal.append(ev.Event(ev.DEPLOY_RECOVERED, None, {**data, "message": message}))
 
 
-def make_target(project: Project, name: str) -> DeployTarget:
-    """The deploy target of environment ``name``, built from its config."""
+def make_target(project: Project, name: str, config: Config | None = None) -> DeployTarget:
+    """The deploy target of environment ``name``, built from ``config`` (default: the
+    project's)."""
+    config = project.config if config is None else config
     try:
-        environment = project.config.environment(name)
+        environment = config.environment(name)
     except KeyError as exc:
         raise UsageError(str(exc).strip("'\"")) from None
-    fields = env_fields(project, name, environment)
+    fields = env_fields(project, name, environment, config)
     secrets = {s: os.environ[s] for s in environment.secrets if s in os.environ}
     if environment.target == "local":
         from backends.local import LocalTarget
@@ -70,7 +85,7 @@ def make_target(project: Project, name: str) -> DeployTarget:
         image = environment.image
         return DockerTarget(
             name,
-            project=project.config.project,
+            project=config.project,
             host=environment.docker_host,
             image_for=(lambda v: render(image, {**fields, "version": v})) if image else None,
             ports=dict(environment.ports),
@@ -100,39 +115,115 @@ def _git(project: Project) -> Vcs:
     return GitRepo(project.root)
 
 
+class _Parts:
+    """What the engine gets from one config: its targets (made on first use) and its
+    webhook. Replaced whole on a reload, so no target outlives its config."""
+
+    def __init__(self, project: Project, config: Config) -> None:
+        self.project = project
+        self.config = config
+        self.targets: dict[str, DeployTarget] = {}
+        self.send = _webhook(project, config)
+
+    def target_for(self, name: str) -> DeployTarget:
+        if name not in self.targets:
+            self.targets[name] = make_target(self.project, name, self.config)
+        return self.targets[name]
+
+
+class _Live:
+    """An engine's current parts, and the runs it has going, learnt from its own events:
+    ``Engine.running()`` does not count environment operations (deploy, rollback)."""
+
+    def __init__(self, parts: _Parts) -> None:
+        self.parts = parts
+        self.runs: set[str] = set()
+        self._lock = threading.Lock()
+
+    def target_for(self, name: str) -> DeployTarget:
+        return self.parts.target_for(name)
+
+    def notify(self, event: Event) -> None:
+        send = self.parts.send
+        if send is not None:
+            send(event)
+
+    def __call__(self, event: EngineEvent) -> None:  # a listener: from the run's thread
+        from lifecycle.runs import RunFinished, RunStarted
+
+        with self._lock:
+            if isinstance(event, RunStarted):
+                self.runs.add(event.run_id)
+            elif isinstance(event, RunFinished):
+                self.runs.discard(event.run_id)
+
+    def busy(self) -> bool:
+        with self._lock:
+            return bool(self.runs)
+
+
+_LIVE: weakref.WeakKeyDictionary[Engine, _Live] = weakref.WeakKeyDictionary()
+
+
+def _webhook(project: Project, config: Config) -> Callable[[Event], None] | None:
+    if not config.notify.webhook:
+        return None
+    from backends.notify import WebhookFailure, WebhookNotifier
+    from lifecycle import events as ev
+
+    def journal_failure(failure: WebhookFailure) -> None:  # from the sender thread
+        project.journal.append(ev.Event(ev.WEBHOOK_FAILED, failure.item, failure.journal_data()))
+
+    return WebhookNotifier(
+        config.notify.webhook,
+        timeout=config.notify.timeout,
+        project=config.project,
+        on_failure=journal_failure,
+    ).send
+
+
 def build_engine(project: Project) -> Engine:
     from backends.process import LocalProcessRunner
 
-    targets: dict[str, DeployTarget] = {}
-
-    def target_for(name: str) -> DeployTarget:
-        if name not in targets:
-            targets[name] = make_target(project, name)
-        return targets[name]
-
-    notify = None
-    if project.config.notify.webhook:
-        from backends.notify import WebhookFailure, WebhookNotifier
-        from lifecycle.events import WEBHOOK_FAILED, Event
-
-        def journal_failure(failure: WebhookFailure) -> None:  # from the sender thread
-            project.journal.append(Event(WEBHOOK_FAILED, failure.item, failure.journal_data()))
-
-        notify = WebhookNotifier(
-            project.config.notify.webhook,
-            timeout=project.config.notify.timeout,
-            project=project.config.project,
-            on_failure=journal_failure,
-        ).send
-
-    return Engine(
+    config = project.config
+    live = _Live(_Parts(project, config))
+    engine = Engine(
         root=project.root,
-        config=project.config,
+        config=config,
         store=project.store,
         journal=project.journal,
         runner=LocalProcessRunner(),
         vcs=lambda: _git(project),
-        target_for=target_for,
-        notify=notify,
+        target_for=live.target_for,
+        notify=live.notify,
         images=_images,
     )
+    engine.subscribe(live)
+    _LIVE[engine] = live
+    return engine
+
+
+def busy(engine: Engine) -> bool:
+    """Whether any run or environment operation is going on ``engine`` (any thread)."""
+    live = _LIVE.get(engine)
+    return bool(engine.running()) or (live is not None and live.busy())
+
+
+def reconfigure(engine: Engine, config: Config) -> None:
+    """Make ``engine`` work from ``config``: call it only while :func:`busy` is False,
+    as runs read ``engine.config`` all along and must keep the config they began with.
+
+    Mirrors what ``Engine.__init__`` derives from the config (the secret masker and the
+    board's and journal's scrub); the targets and the webhook follow with new parts. The
+    masker keeps the old config's secrets as well: a service started under the old config
+    may still print them, and masking too much is the safe failure."""
+    names = engine.config.secret_names() | config.secret_names()
+    masker = SecretMasker({n: engine.environ[n] for n in names if n in engine.environ})
+    live = _LIVE.get(engine)
+    if live is not None:
+        live.parts = _Parts(live.parts.project, config)
+    engine.masker = masker
+    if masker:
+        engine.store.scrub = masker.scrub
+        engine.journal.scrub = masker.scrub
+    engine.config = config
