@@ -131,6 +131,39 @@ class ShipdeckApp(BoardActions, PaneFeeds, App[int]):
             self.storage_error("Board not recovered", exc)
         self._collector.install()
         self.set_interval(1.0, self._collector.tick)
+        self._facts_on = True
+        self.refresh_card_facts()
+        self.set_interval(5.0, self.refresh_card_facts)  # deploys from the CLI, commits
+
+    # --- what the cards say beyond the board ---------------------------------------
+
+    _facts_on = False  # not before the first paint: the worker reads git and the journal
+    card_facts: dict[str, Any] = {}
+
+    class CardFactsRead(Message):
+        """Branch heads and what runs on each environment were read (a worker)."""
+
+        def __init__(self, facts: dict[str, Any]) -> None:
+            super().__init__()
+            self.facts = facts
+
+    def refresh_card_facts(self) -> None:
+        if self._facts_on:
+            self.run_worker(self._read_card_facts, thread=True, group="card-facts", exclusive=True)
+
+    def _read_card_facts(self) -> None:
+        from tui.card_facts import read_facts
+
+        bakes = {name: env.bake for name, env in self.project.config.environments.items()}
+        items = list(self.items.values())
+        facts = read_facts(self.project.root, self.project.journal, items, bakes)
+        self.post_message(self.CardFactsRead(facts))
+
+    @on(CardFactsRead)
+    def _show_card_facts(self, message: CardFactsRead) -> None:
+        if message.facts != self.card_facts:
+            self.card_facts = message.facts
+            self.board.show_items(list(self.items.values()), self.frame, self.card_facts)
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.InputEvent):
@@ -163,7 +196,8 @@ class ShipdeckApp(BoardActions, PaneFeeds, App[int]):
             self.notify(self.project.store.notices.pop(0), title="Board", timeout=15)
         before = self.items.get(self.selected) if self.selected else None
         self.items = {i.id: i for i in board.active()}
-        self.board.show_items(list(self.items.values()), self.frame)
+        self.board.show_items(list(self.items.values()), self.frame, self.card_facts)
+        self.refresh_card_facts()  # a new stage or deploy: its card's facts may change
         running = any(i.running for i in self.items.values())
         if running:
             self._spinner.resume()  # the spinner timer runs only while something runs

@@ -6,6 +6,7 @@ the app's (``tui/app.py``), so the command palette can call them too.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
@@ -25,6 +26,7 @@ from widgets.pane_tabs import PaneTabs, TitleBar
 if TYPE_CHECKING:
     from tui.app import ShipdeckApp
     from widgets.env_pane import EnvMessage
+    from widgets.present_board import CardFacts
 
 PINNED = ("command_mode", "help", "quit")  # the app's keys the footer always shows
 TABS = (("logs", "Logs"), ("metrics", "Metrics"), ("events", "Events"), ("envs", "Environments"))
@@ -49,6 +51,7 @@ class BoardScreen(Screen[None]):
         Binding("n", "app.new_item", "New"),
         Binding("e", "app.edit_item", "Edit"),
         Binding("enter", "app.details", "Details", show=False),
+        Binding("f", "follow_card_env", "Follow env logs", show=False),
         Binding("L", "show_pane('logs')", "Logs"),
         Binding("m", "show_pane('metrics')", "Metrics"),
         Binding("v", "show_pane('events')", "Events"),
@@ -98,12 +101,14 @@ class BoardScreen(Screen[None]):
 
     # --- showing the board -------------------------------------------------------
 
-    def show_items(self, items: list[Item], frame: int = 0) -> None:
+    def show_items(
+        self, items: list[Item], frame: int = 0, facts: Mapping[str, CardFacts] | None = None
+    ) -> None:
         by_stage: dict[Stage, list[Item]] = {s: [] for s in ORDER}
         for item in items:
             by_stage[item.stage].append(item)
         for stage, column in self.columns.items():
-            column.set_items(by_stage[stage], frame)
+            column.set_items(by_stage[stage], frame, facts)
 
     def tick(self, frame: int) -> None:
         for column in self.columns.values():
@@ -199,6 +204,19 @@ class BoardScreen(Screen[None]):
     def on_environments_pane_scale_requested(self, message: EnvMessage) -> None:
         message.stop()
         self.shipdeck.scale_env(message.env, message.delta)  # type: ignore[attr-defined]
+
+    def on_environments_pane_env_selected(self, message: EnvMessage) -> None:
+        """Enter on an environment follows its live logs (k9s' and lazydocker's habit)."""
+        message.stop()
+        self.shipdeck.follow_env_logs(message.env)
+
+    def action_follow_card_env(self) -> None:
+        """``f`` on a deployed card: follow the logs of the environment it went to."""
+        item = self.shipdeck.items.get(self.selected_id() or "")
+        if item is None or not item.env:
+            self.notify("f follows a deployed card's environment; this card has none.")
+            return
+        self.shipdeck.follow_env_logs(item.env)
 
 
 def _make_pane(pane: str) -> Widget:

@@ -512,9 +512,10 @@ class BoardColumns(Widget, can_focus=True):
             SPANS[1].name: "board--span-ci",
             SPANS[2].name: "board--span-cdep",
         }
-        # The gaps between spans get a Style too (NO_COLOR's filter fails on None); a
-        # null one, so they are drawn exactly as before.
-        blank = Style()
+        # The gaps between spans are drawn in the board's own colours: with no style
+        # (NO_COLOR's filter fails on None) or a null one, a terminal carried the last
+        # span's background on to the end of the line.
+        blank = self._style("base")
         segments: list[Segment] = []
         x = 0
         for span in spans:

@@ -115,7 +115,7 @@ def card_words(
         if facts.env_how == "stopped":
             foot.append(("stopped", "yellow"))
         elif gone:
-            how = "rolled back to" if facts.env_how == "rolled back" else "now"
+            how = "↶ to" if facts.env_how == "rolled back" else "now"  # fits a 14-cell card
             foot.append((f"{how} {facts.env_version}", "yellow"))
     if item.stage is Stage.OPERATE and state is RunState.PASSED:
         foot.append(("a→Monitor", "dim"))  # baked: the next key, said where it applies

@@ -323,13 +323,11 @@ async def step(pilot: Pilot[Any], app: ShipdeckApp, what: Step) -> None:
         await settle(pilot)
 
 
-# tui/app.tcss (not this test's to change) gives the board and the panes minimum
-# heights that add up to 19 rows: on a shorter terminal the screen scrolls, and
-# focusing a pane (L, m, v, o) scrolls the board out of view until escape. Until
-# that is fixed, such a frame may leave the board off screen; nothing else may.
+# A short terminal shrinks the board and the panes (tui/app.tcss): the screen never
+# scrolls, so focusing a pane (L, m, v, o) cannot scroll the board out of view.
 # test_a_short_terminal_keeps_the_board_in_view_with_a_pane_focused is the
-# reproduction: it passes once the layout is fixed, and this goes.
-PANES_SCROLL_THE_BOARD_AWAY = True
+# regression test; nothing is tolerated here any more.
+PANES_SCROLL_THE_BOARD_AWAY = False
 
 
 def scrolled_by_the_panes(app: ShipdeckApp) -> bool:
@@ -483,7 +481,6 @@ async def test_wider_terminal_while_slid_right(root: Path) -> None:
         check_frame(app, "widened, then h")
 
 
-@pytest.mark.xfail(strict=True, reason="tui/app.tcss: minimum heights add up to 19 rows (reported)")
 async def test_a_short_terminal_keeps_the_board_in_view_with_a_pane_focused(root: Path) -> None:
     """100x12, L: the log pane takes the focus and the screen scrolls the board away."""
     global PANES_SCROLL_THE_BOARD_AWAY

@@ -146,14 +146,14 @@ def test_a_release_that_no_longer_runs_says_what_runs_instead():
         _event(ev.ROLLED_BACK, env="staging", from_version="0.2.0", to_version="0.1.0"),
     ]
     facts = card_facts([old], {}, env_versions(events), {})
-    assert "rolled back to 0.1.0" in card_text(old, width=30, facts=facts["SD-6"]).plain
+    assert "↶ to 0.1.0" in card_text(old, width=30, facts=facts["SD-6"]).plain
     events.append(_event(ev.DEPLOYED, env="staging", version="0.3.0"))
     facts = card_facts([old], {}, env_versions(events), {})
     assert "now 0.3.0" in card_text(old, width=30, facts=facts["SD-6"]).plain
     events.append(_event(ev.DEPLOYED, env="staging", version="0.2.0"))
     facts = card_facts([old], {}, env_versions(events), {})
     text = card_text(old, width=30, facts=facts["SD-6"]).plain
-    assert "@staging" in text and "now" not in text and "rolled" not in text
+    assert "@staging" in text and "now" not in text and "↶" not in text
     events.append(_event(ev.STOPPED, env="staging"))
     facts = card_facts([old], {}, env_versions(events), {})
     assert "stopped" in card_text(old, width=30, facts=facts["SD-6"]).plain

@@ -1,0 +1,112 @@
+"""The board shows what runs now (issue #11 item 2): a card in Code shows its branch's
+head, a deployed card whose release was replaced or rolled back says so, and an
+environment's live logs are one key away (Enter in the Environments pane, ``f`` on a
+deployed card), at any time after its deploy.
+
+On the demo repository; what runs on an environment comes from the journal, written
+here as the engine writes it; the follow tests deploy a real release.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable
+
+from lifecycle import events as ev
+from lifecycle.items import RunState, StageState
+from lifecycle.stages import Stage
+from tui.app import ShipdeckApp
+from tui.project import Project
+from tui.wiring import build_engine
+from widgets.log_pane import LogPane
+
+SIZE = (120, 40)
+
+
+async def until(pilot, check: Callable[[], bool], timeout: float = 60) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for the app")
+        await pilot.pause(0.1)
+
+
+def card(app: ShipdeckApp, stage: Stage, item_id: str) -> str:
+    """The card's text as drawn (its segments at the column's width)."""
+    column = app.board.columns[stage]
+    return "\n".join("".join(s.text for s in line) for line in column.card(item_id, 30))
+
+
+def log_texts(pane: LogPane) -> list[str]:
+    model = pane.log_view.model
+    return [model.text(seq) for seq in range(model.first, model.first + len(model))]
+
+
+def git(root, *args: str) -> str:  # type: ignore[no-untyped-def]
+    done = subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=True)
+    return done.stdout.strip()
+
+
+async def test_code_card_shows_the_branch_head_and_deployed_cards_what_replaced_them(
+    demo_project: Project,
+) -> None:
+    root = demo_project.root
+    base = git(root, "rev-parse", "HEAD")
+    git(root, "branch", "feature/SD-2-x", base)
+    git(root, "checkout", "-q", "feature/SD-2-x")
+    (root / "NOTES.md").write_text("a commit on the branch\n")
+    git(root, "add", "NOTES.md")
+    git(root, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "SD-2: notes")
+    head = git(root, "rev-parse", "HEAD")
+    git(root, "checkout", "-q", "-")
+    with demo_project.store.edit() as board:
+        code = board.get("SD-2")
+        code.stage, code.branch, code.sha = Stage.CODE, "feature/SD-2-x", base
+        done = board.get("SD-1")
+        done.stage, done.env, done.version = Stage.DEPLOY, "staging", "0.1.0"
+        done.states[Stage.DEPLOY] = StageState(state=RunState.PASSED)
+    journal = demo_project.journal
+    journal.append(ev.Event(ev.DEPLOYED, "SD-1", {"env": "staging", "version": "0.1.0"}))
+    app = ShipdeckApp(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: head[:7] in card(app, Stage.CODE, "SD-2"))
+        assert base[:7] not in card(app, Stage.CODE, "SD-2")
+        shown = card(app, Stage.DEPLOY, "SD-1")
+        assert "@staging" in shown and "now" not in shown
+        journal.append(
+            ev.Event(ev.DEPLOYED, None, {"env": "staging", "version": "0.2.0"})
+        )  # from the CLI, say: the board notices within its refresh
+        app.refresh_card_facts()
+        await until(pilot, lambda: "now 0.2.0" in card(app, Stage.DEPLOY, "SD-1"))
+        journal.append(
+            ev.Event(
+                ev.ROLLED_BACK,
+                None,
+                {"env": "staging", "from_version": "0.2.0", "to_version": "0.0.9"},
+            )
+        )
+        app.refresh_card_facts()
+        await until(pilot, lambda: "↶ to 0.0.9" in card(app, Stage.DEPLOY, "SD-1"))
+
+
+async def test_enter_on_an_environment_and_f_on_a_card_follow_its_live_logs(
+    demo_project: Project,
+) -> None:
+    engine = build_engine(demo_project)
+    assert engine.advance("SD-1", to=Stage.DEPLOY, env="staging", approve=True).ok
+    app = ShipdeckApp(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("o")  # the Environments pane
+        await until(pilot, lambda: app.board.query_one("#env-pane").selected_env == "staging")
+        await pilot.press("enter")
+        pane = app.board.query_one(LogPane)
+        await until(pilot, lambda: str(pane.border_title) == "staging (live)")
+        await until(pilot, lambda: any("its last 200 lines" in t for t in log_texts(pane)))
+        await until(pilot, lambda: len(log_texts(pane)) > 1)  # the service's own output
+        pane.border_title = ""
+        app.board.board_columns.focus()  # back on the board (f on the log view: follow)
+        app.board.select("SD-1")
+        await pilot.pause(0.3)  # the card's own run log loads first, as when a person moves
+        await pilot.press("f")
+        await until(pilot, lambda: str(pane.border_title) == "staging (live)")
