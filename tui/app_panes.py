@@ -34,6 +34,11 @@ class PaneFeeds(_Base):
 
     # --- metrics -----------------------------------------------------------------
 
+    def on_config_reloaded(self) -> None:
+        """Probes and alert rules are read when a Watcher is made: the next sample makes
+        one from the new config (the charts start over)."""
+        self._watcher = None
+
     def on_metrics_pane_visibility_changed(self, message: MetricsPane.VisibilityChanged) -> None:
         self._metrics_on = message.visible
         if message.visible:
@@ -178,24 +183,3 @@ class PaneFeeds(_Base):
 
     def on_environments_pane_rollback_requested(self, message: Any) -> None:
         self.run_worker(self._rollback_flow(message.env), group="flows", exit_on_error=False)
-
-    def on_environments_pane_restart_requested(self, message: Any) -> None:
-        from lifecycle import operations
-
-        env = message.env
-        self.run_engine(f"restart {env}", lambda: operations.restart(self.engine, env))
-
-    def on_environments_pane_stop_requested(self, message: Any) -> None:
-        from lifecycle import operations
-
-        env = message.env
-        self.run_engine(f"stop {env}", lambda: operations.stop(self.engine, env))
-
-    def on_environments_pane_scale_requested(self, message: Any) -> None:
-        from lifecycle import operations
-        from widgets.env_pane import EnvironmentsPane
-
-        env = message.env
-        current = self.board.query_one(EnvironmentsPane).statuses.get(env)
-        wanted = max(0, ((current.replicas if current else None) or 1) + message.delta)
-        self.run_engine(f"scale {env}", lambda: operations.scale(self.engine, env, wanted))
