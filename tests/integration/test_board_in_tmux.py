@@ -77,3 +77,68 @@ def test_code_to_deploy_from_the_board_in_tmux(tmp_path: Path) -> None:
     assert '"version": "0.1.0"' in item
     assert "v0.1.0" in git(repo, "tag").split()
     _clean(repo)
+
+
+def _all_past_plan(tmp_path: Path) -> Path:
+    """The demo with every item moved out of Plan: the normal state of a real project
+    after its first releases, where the board once crashed at start."""
+    assert shipdeck("demo", "demo", "--no-open", "--no-docker", cwd=tmp_path).returncode == 0
+    repo = tmp_path / "demo"
+    listed = shipdeck("item", "list", "--json", cwd=repo).stdout
+    import json
+
+    for item in json.loads(listed):
+        if item["stage"] == "plan":
+            args = ("item", "move", item["id"], "code", "--force", "--reason", "t")
+            moved = shipdeck(*args, cwd=repo)
+            assert moved.returncode == 0, moved.stderr
+    return repo
+
+
+GREYS_256 = {0, 7, 8, 15, 16, 59, 102, 145, 188, 231, *range(232, 256)}  # the cube's too
+
+
+def _hues(screen: str) -> set[str]:
+    """The colours on screen that are not greys (256-colour or truecolor SGR codes)."""
+    import re
+
+    found = set()
+    for n in re.findall(r"[34]8;5;(\d+)", screen):
+        if int(n) not in GREYS_256:
+            found.add(n)
+    for r, g, b in re.findall(r"[34]8;2;(\d+);(\d+);(\d+)", screen):
+        if not r == g == b:
+            found.add(f"{r},{g},{b}")
+    return found
+
+
+def test_a_board_with_nothing_in_plan_opens_resizes_and_draws_without_colour(
+    tmp_path: Path,
+) -> None:
+    """Issue #11's tmux check: opens at 120x40; slid right and resized to 80x24 and
+    250x60 it keeps drawing; NO_COLOR=1 draws it in monochrome."""
+    repo = _all_past_plan(tmp_path)
+    for no_color in (False, True):
+        tmux = Tmux(tmp_path / f"tmux-{no_color}.sock")  # a server of its own each time
+        env = "NO_COLOR=1 " if no_color else ""
+        # COLUMNS/LINES (pytest exports them) would pin the app's size against resizes
+        run = f"env -u COLUMNS -u LINES {env}PYTHONPATH={ROOT} {sys.executable} -m tui.cli"
+        command = f"cd {repo} && {run}; sleep 30"
+        tmux("-f", "/dev/null", "new-session", "-d", "-x", "120", "-y", "40", "-s", "t", command)
+        try:
+            tmux.wait_for(lambda s: "Plan 0" in s and "Monitor" in s)
+            for _ in range(12):  # slid right, to Monitor (extra presses stay there)
+                tmux("send-keys", "-t", "t", "l")
+                time.sleep(0.3)
+            for cols, rows in ((80, 24), (250, 60), (120, 40)):
+                tmux("resize-window", "-t", "t", "-x", str(cols), "-y", str(rows))
+                # the window of columns slides to keep the cursor's (Monitor's) in view
+                screen = tmux.wait_for(lambda s: "╭─ Monitor" in s and "Quit" in s)
+                assert "Traceback" not in screen
+                assert len(screen.splitlines()[0]) <= cols
+            hues = _hues(tmux("capture-pane", "-p", "-e", "-t", "t"))
+            assert bool(hues) is not no_color, f"NO_COLOR draws in greys only: {hues}"
+            tmux("send-keys", "-t", "t", "q")
+            tmux.wait_for(lambda s: "Monitor" not in s, timeout=20)
+        finally:
+            tmux("kill-server")
