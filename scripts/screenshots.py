@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Drive the real app on a fresh demo repository and write screenshots/*.svg.
+"""Drive the real app on a fresh demo repository and write screenshots/*.svg, at two
+sizes and in a dark and a light theme (each pass its own demo and deploy).
 
     .venv/bin/python scripts/screenshots.py [--out screenshots]
 
@@ -20,7 +21,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-SIZE = (120, 40)
+# (columns, rows, theme, file suffix): every screen at each
+PASSES = (
+    (120, 40, "textual-dark", ""),
+    (80, 24, "textual-light", "-80x24-light"),
+)
 
 
 async def until(pilot, check, timeout: float = 90.0) -> None:  # type: ignore[no-untyped-def]
@@ -31,7 +36,9 @@ async def until(pilot, check, timeout: float = 90.0) -> None:  # type: ignore[no
         await pilot.pause(0.1)
 
 
-async def shoot(out: Path, work: Path) -> list[Path]:
+async def shoot(
+    out: Path, work: Path, size: tuple[int, int], theme: str, suffix: str
+) -> list[Path]:
     from lifecycle.items import RunState
     from lifecycle.stages import Stage
     from tui.app import ShipdeckApp
@@ -43,13 +50,14 @@ async def shoot(out: Path, work: Path) -> list[Path]:
     written: list[Path] = []
 
     def save(name: str) -> None:
-        written.append(Path(app.save_screenshot(f"{name}.svg", str(out))))
+        written.append(Path(app.save_screenshot(f"{name}{suffix}.svg", str(out))))
 
     def state(item_id: str) -> tuple[Stage, RunState]:
         item = project.store.get(item_id)
         return item.stage, item.current.state
 
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=size) as pilot:
+        app.theme = theme
         await pilot.pause(0.5)
         await pilot.press("l", "a")
         await until(pilot, lambda: state("SD-1") == (Stage.DEPLOY, RunState.RUNNING))
@@ -83,9 +91,10 @@ def main() -> int:
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="shipdeck-shots-") as tmp:
-        for path in asyncio.run(shoot(out, Path(tmp))):
-            print(path)
+    for cols, rows, theme, suffix in PASSES:
+        with tempfile.TemporaryDirectory(prefix="shipdeck-shots-") as tmp:
+            for path in asyncio.run(shoot(out, Path(tmp), (cols, rows), theme, suffix)):
+                print(path)
     return 0
 
 
