@@ -24,17 +24,27 @@ from textual.widgets import Label, Static
 
 from lifecycle.monitor import Alert, History
 from lifecycle.ports import ContainerStats, HostSample, ProbeResult
+from widgets.chart import (
+    BAR,
+    EMPTY,
+    FAIL,
+    HOT,
+    latency_scale,
+    percent_scale,
+    plot,
+    rate_scale,
+    time_axis,
+)
 from widgets.present_ops import (
     alert_text,
-    containers_text,
+    clean,
+    human_rate,
     percent_text,
     probe_error,
     probe_label,
     probe_value,
     rate_text,
 )
-from widgets.spark import TextSparkline as Sparkline
-from widgets.spark import spark_text
 
 # (history key, label, percent?) in display order
 HOST_ROWS: tuple[tuple[str, str, bool], ...] = (
@@ -44,6 +54,16 @@ HOST_ROWS: tuple[tuple[str, str, bool], ...] = (
     ("net_recv", "net in", False),
     ("net_sent", "net out", False),
 )
+
+GUTTER = 24  # label and current value, left of every chart
+SCALE = 10  # the scale's labels, right of every chart
+DEFAULT_INTERVAL = 2.0  # monitor.interval's default, when the app has no project
+MAX_CHART_HEIGHT = 3
+
+
+def chart_width(width: int) -> int:
+    """Columns left for the bars in a row ``width`` wide: gutter, a space, bars, a space, scale."""
+    return max(0, width - GUTTER - 1 - 1 - SCALE)
 
 
 def _put(widget: Static, text: Text | str, layout: bool = False) -> None:
@@ -57,91 +77,280 @@ def _put(widget: Static, text: Text | str, layout: bool = False) -> None:
     widget.update(text, layout=layout)
 
 
-class MetricRow(Widget):
-    """``label  ▁▂▅▇▃  value`` for one host metric, drawn by one widget.
+def _bytes(n: float) -> str:
+    return human_rate(n).removesuffix("/s")
 
-    One widget rather than a label, a sparkline and a value: a sample repaints
-    each row, and every widget in a repainted line is rendered again, so three
-    widgets a row made an idle board with metrics showing cost 1% of a core.
+
+class Chart(Widget):
+    """A time chart as one widget: ``label value | bars | scale``, ``height`` rows high.
+
+    One widget rather than a label, a chart and a value: a sample repaints each
+    row, and every widget in a repainted line is rendered again. ``gutter=False``
+    draws the bars and the scale only (a probe's row draws its own gutter).
     """
 
-    COMPONENT_CLASSES: ClassVar[set[str]] = {"metric--name", "metric--spark"}
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "chart--label",
+        "chart--value",
+        "chart--note",
+        "chart--bar",
+        "chart--hot",
+        "chart--fail",
+        "chart--scale",
+        "chart--empty",
+        "chart--line",
+    }
     DEFAULT_CSS = """
-    MetricRow {
+    Chart {
         height: 1;
-        & > .metric--name { color: $text-muted; }
-        & > .metric--spark { color: $accent; }
+        & > .chart--label { color: $text; }
+        & > .chart--value { color: $text; text-style: bold; }
+        & > .chart--note { color: $text-muted; }
+        & > .chart--bar { color: $accent; }
+        & > .chart--hot { color: $error; }
+        & > .chart--fail { color: $error; text-style: bold; }
+        & > .chart--scale { color: $text-muted; }
+        & > .chart--empty { color: $text-disabled; }
+        & > .chart--line { color: $warning 60%; }
     }
-    MetricRow.-alerting {
-        & > .metric--name { color: $error; text-style: bold; }
-        & > .metric--spark { color: $error; }
+    Chart.-alerting {
+        & > .chart--label { color: $error; text-style: bold; }
+        & > .chart--value { color: $error; }
+        & > .chart--note { color: $error; }
+        & > .chart--bar { color: $error 70%; }
+        & > .chart--line { color: $error; }
     }
     """
-    NAME_WIDTH, VALUE_WIDTH = 9, 11
 
-    def __init__(self, key: str, label: str) -> None:
-        super().__init__(id=f"metric-{key}", classes="metric")
-        self.key = key
+    def __init__(
+        self, label: str = "", *, gutter: bool = True, id: str | None = None, classes: str = ""
+    ) -> None:
+        super().__init__(id=id, classes=f"chart {classes}".strip())
         self.label = label
-        self.series: list[float] = []
+        self.with_gutter = gutter
+        self.series: list[float | None] = []
         self.value = Text("–", style="dim")
+        self.note = ""
+        self.high = 100.0
+        self.scale = "100%"
+        self.threshold: float | None = None
+        self.window = 60
+        self.mark_none = False
+        self._shown: tuple[object, ...] = ()
 
-    def set(self, series: list[float], value: Text, alerting: bool) -> None:
+    def set(
+        self,
+        series: Sequence[float | None],
+        value: Text,
+        *,
+        high: float,
+        scale: str,
+        alerting: bool = False,
+        threshold: float | None = None,
+        note: str = "",
+        window: int = 60,
+        mark_none: bool = False,
+    ) -> None:
+        """Repaint only when something shown changed."""
         self.set_class(alerting, "-alerting")
-        series = list(series)
-        if series != self.series or value != self.value:
-            self.series, self.value = series, value
+        self.series, self.value, self.note = list(series), value, note
+        self.high, self.scale, self.threshold = high, scale, threshold
+        self.window, self.mark_none = window, mark_none
+        shown = (self.series, value.plain, note, high, scale, threshold, window)
+        if shown != self._shown:
+            self._shown = shown
             self.refresh()
 
     def render(self) -> Text:
-        width = self.size.width
-        spark = max(0, width - self.NAME_WIDTH - self.VALUE_WIDTH - 1)
-        value = self.value.copy()
-        value.truncate(self.VALUE_WIDTH)
-        value.align("right", self.VALUE_WIDTH)
-        return Text.assemble(
-            (self.label[: self.NAME_WIDTH].ljust(self.NAME_WIDTH), self._part("metric--name")),
-            (spark_text(self.series, spark).rjust(spark), self._part("metric--spark")),
-            " ",
-            value,
+        width, height = self.size.width, max(1, self.size.height)
+        bars = chart_width(width) if self.with_gutter else max(0, width - 1 - SCALE)
+        drawn = plot(
+            self.series,
+            bars,
+            height,
+            self.high,
+            window=self.window,
+            threshold=self.threshold,
+            mark_none=self.mark_none,
         )
+        style = {
+            kind: self._part(name)
+            for kind, name in (
+                (BAR, "chart--bar"),
+                (HOT, "chart--hot"),
+                (FAIL, "chart--fail"),
+                (EMPTY, "chart--empty"),
+            )
+        }
+        line_row = self._threshold_row(height)
+        out = Text(no_wrap=True, overflow="crop", end="")
+        for row in range(height):
+            if row:
+                out.append("\n")
+            if self.with_gutter:
+                out.append_text(self._gutter(row, height))
+                out.append(" ")
+            cells = drawn.rows[row]
+            kinds = drawn.kinds
+            if row == line_row:  # the alert threshold, where no bar hides it
+                cells = "".join("╌" if c == " " else c for c in cells)
+            start = 0
+            for col in range(1, len(cells) + 1):
+                if (
+                    col == len(cells)
+                    or kinds[col] != kinds[start]
+                    or (row == line_row and (cells[col] == "╌") != (cells[start] == "╌"))
+                ):
+                    piece = cells[start:col]
+                    part = style[kinds[start]]
+                    if row == line_row and piece[:1] == "╌":
+                        part = self._part("chart--line")
+                    out.append(piece, part)
+                    start = col
+            out.append(" ")
+            out.append(self._scale(row, height).ljust(SCALE)[:SCALE], self._part("chart--scale"))
+        return out
+
+    def _threshold_row(self, height: int) -> int | None:
+        if self.threshold is None or height < 2 or not 0 < self.threshold < self.high:
+            return None
+        eighths = self.threshold / self.high * 8 * height
+        return height - 1 - min(height - 1, int(eighths // 8))
+
+    def _gutter(self, row: int, height: int) -> Text:
+        label, value = self.label, self.value.copy()
+        value.truncate(GUTTER - 2)
+        value.stylize(self._part("chart--value"), 0, len(value))
+        if row == 0 or height == 1:
+            room = max(0, GUTTER - len(value) - 1)
+            shown = label if len(label) <= room else label[: max(0, room - 1)] + "…"
+            text = Text(shown.ljust(room), self._part("chart--label"))
+            text.append(" ")
+            text.append_text(value)
+            return text
+        note = self.note if row == 1 else ""
+        return Text(note[:GUTTER].ljust(GUTTER), self._part("chart--note"))
+
+    def _scale(self, row: int, height: int) -> str:
+        if height == 1:
+            if self.threshold is not None and self.has_class("-alerting"):
+                return f"⚠{self.threshold:g}"[:SCALE]
+            return f"0–{self.scale}"
+        if row == 0:
+            return self.scale
+        if row == height - 1:
+            return "0"
+        line = self._threshold_row(height)
+        if row == line and self.threshold is not None:
+            return f"{self.threshold:g}"
+        return ""
 
     def _part(self, name: str) -> Style:
         return self.get_component_rich_style(name, partial=True)
 
 
+class MetricRow(Chart):
+    """One host metric: ``cpu  93.5% | bars | 100%``; percents on a fixed 0–100 scale."""
+
+    DEFAULT_CSS = """
+    MetricRow#metric-memory > .chart--bar { color: $secondary; }
+    MetricRow#metric-disk > .chart--bar { color: $primary; }
+    MetricRow#metric-net_recv > .chart--bar, MetricRow#metric-net_sent > .chart--bar {
+        color: $success;
+    }
+    """
+
+    def __init__(self, key: str, label: str) -> None:
+        super().__init__(label, id=f"metric-{key}", classes="metric")
+        self.key = key
+
+
+class SectionTitle(Widget):
+    """``Host`` in the gutter and the time axis over the charts' columns."""
+
+    DEFAULT_CSS = """
+    SectionTitle {
+        height: 1; margin: 1 0 0 0; color: $text-accent; text-style: bold;
+        & > .section--axis { color: $text-muted; text-style: not bold; }
+    }
+    SectionTitle.-first { margin: 0; }
+    SectionTitle.-alerting { color: $error; }
+    """
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"section--axis"}
+
+    def __init__(self, title: str, *, axis: bool = True, id: str, classes: str = "") -> None:
+        super().__init__(id=id, classes=f"section {classes}".strip())
+        self.title = title
+        self.axis = axis
+        self.span = 0.0
+
+    @property
+    def content(self) -> str:  # as Static's, for callers reading a title
+        return self.title
+
+    def set(self, title: str, span: float | None = None) -> None:
+        if span is None:
+            span = self.span
+        if (title, span) != (self.title, self.span):
+            self.title, self.span = title, span
+            self.refresh()
+
+    def render(self) -> Text:
+        width = self.size.width
+        text = Text(self.title[:GUTTER].ljust(GUTTER + 1), end="")
+        if self.axis and self.span > 0:
+            axis = time_axis(chart_width(width), self.span)
+            text.append(axis, self.get_component_rich_style("section--axis", partial=True))
+        return text
+
+
 class ProbeRow(Vertical):
-    """One probe: name, latency sparkline, status and latency; the error underneath."""
+    """One probe: state dot and name, status and latency, its latency chart; the error under it.
+
+    The latency scale is labelled with its top (the nice ceiling of the highest
+    latency shown); a failed probe is a gap with a mark on the bottom row."""
 
     DEFAULT_CSS = """
     ProbeRow { height: auto; }
-    ProbeRow > Horizontal { height: 1; }
-    ProbeRow .probe--name { width: 18; }
-    ProbeRow TextSparkline { width: 1fr; margin: 0 1 0 0; }
-    ProbeRow .probe--value { width: 18; text-align: right; }
+    ProbeRow > Horizontal { height: auto; }
+    ProbeRow .probe--gutter { width: 25; height: 1; layout: horizontal; }
+    ProbeRow .probe--name { width: 1fr; }
+    ProbeRow .probe--value { width: auto; margin: 0 1 0 0; }
+    ProbeRow.-tall .probe--gutter { layout: vertical; height: auto; }
+    ProbeRow.-tall .probe--name, ProbeRow.-tall .probe--value { width: 1fr; }
+    ProbeRow Chart { width: 1fr; }
+    ProbeRow Chart > .chart--bar { color: $success; }
     ProbeRow > .probe--error { display: none; padding: 0 0 0 2; color: $error; }
     ProbeRow.-failing > .probe--error { display: block; }
-    ProbeRow.-slow TextSparkline { color: $warning; }
-    ProbeRow.-failing TextSparkline { color: $error; }
-    """
+    ProbeRow.-slow Chart > .chart--bar { color: $warning; }
+    ProbeRow.-failing Chart > .chart--bar { color: $error; }
+    """  # .probe--gutter width: GUTTER + 1, so the charts line up
 
     def __init__(self, name: str, row_id: str) -> None:
         super().__init__(id=row_id, classes="probe")
         self.probe_name = name
-        self._shown: tuple[ProbeResult, list[float]] | None = None
+        self.chart = Chart(gutter=False, classes="probe--chart")
+        self._shown: tuple[ProbeResult, list[float | None], int, bool] | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal():
-            yield Static(classes="probe--name")
-            yield Sparkline([])
-            yield Static(classes="probe--value")
+            with Horizontal(classes="probe--gutter"):
+                yield Static(classes="probe--name")
+                yield Static(classes="probe--value")
+            yield self.chart
         yield Static(classes="probe--error")
 
-    def set(self, result: ProbeResult, series: list[float]) -> None:
+    def set(
+        self,
+        result: ProbeResult,
+        series: list[float | None],
+        window: int = 60,
+        alerting: bool = False,
+    ) -> None:
         """Show ``result``; before the row is composed it is kept and shown on mount."""
         self.set_class(not result.ok, "-failing")
         self.set_class(result.ok and result.slow, "-slow")
-        self._shown = (result, series)
+        self._shown = (result, series, window, alerting)
         if self.is_mounted:
             self._apply()
 
@@ -151,28 +360,105 @@ class ProbeRow(Vertical):
     def _apply(self) -> None:
         if self._shown is None:
             return
-        result, series = self._shown
+        result, series, window, alerting = self._shown
         _put(self.query_one(".probe--name", Static), probe_label(result))
-        self.query_one(Sparkline).data = series
-        _put(self.query_one(".probe--value", Static), probe_value(result))
+        _put(self.query_one(".probe--value", Static), probe_value(result), layout=True)
+        high, scale = latency_scale(series)
+        self.chart.set(
+            series,
+            Text(""),
+            high=high,
+            scale=scale,
+            alerting=alerting,
+            window=window,
+            mark_none=True,
+        )
         _put(self.query_one(".probe--error", Static), probe_error(result) or "", layout=True)
 
 
+def env_key(name: str) -> str:
+    """A chart's history key: the local target's ``"staging v0.1.0"`` is ``staging``,
+    so a new release goes on the same chart; a container's name is its own key."""
+    return name.partition(" ")[0] or name
+
+
+class EnvRows(Vertical):
+    """One running environment (a container, or the local target's process tree):
+    a heading with pids and I/O, then its CPU and memory charts."""
+
+    DEFAULT_CSS = """
+    EnvRows { height: auto; }
+    EnvRows > .env--title { height: 1; color: $text; text-style: bold; }
+    EnvRows > .env--title.-none { display: none; }
+    EnvRows > .env-cpu > .chart--bar { color: $accent; }
+    EnvRows > .env-memory > .chart--bar { color: $secondary; }
+    """
+
+    def __init__(self, key: str, row_id: str, window: int) -> None:
+        super().__init__(id=row_id, classes="env")
+        self.key = key
+        self.history = History(window)
+        self.title = Static(classes="env--title")
+        self.cpu = Chart("  cpu", classes="env-cpu")
+        self.memory = Chart("  memory", classes="env-memory")
+        self.stats: ContainerStats | None = None
+
+    def compose(self) -> ComposeResult:
+        yield self.title
+        yield self.cpu
+        yield self.memory
+
+    def add(self, stats: ContainerStats) -> None:
+        self.stats = stats
+        self.history.add("cpu", stats.cpu)
+        self.history.add("memory", stats.memory_percent)
+        if self.is_mounted:
+            self.show()
+
+    def on_mount(self) -> None:
+        self.show()
+
+    def show(self) -> None:
+        s = self.stats
+        if s is None:
+            return
+        title = Text(clean(s.name, 60), style="bold")
+        details = []
+        if s.pids is not None:
+            details.append(f"{s.pids} pid{'s' if s.pids != 1 else ''}")
+        if s.net_rx or s.net_tx:
+            details.append(f"net {_bytes(s.net_rx)} in / {_bytes(s.net_tx)} out")
+        details.append(f"disk {_bytes(s.block_read)} read / {_bytes(s.block_write)} written")
+        title.append("  " + " · ".join(details), style="dim")
+        _put(self.title, title)
+        window = self.history.size
+        cpu = self.history.series("cpu")
+        high, scale = percent_scale(cpu)
+        value = Text("–", style="dim") if s.cpu is None else Text(f"{s.cpu:.1f}%")
+        self.cpu.set(cpu, value, high=high, scale=scale, window=window)
+        memory = Text(f"{_bytes(s.memory)} {s.memory_percent:.1f}%")
+        self.memory.set(
+            self.history.series("memory"), memory, high=100.0, scale="100%", window=window
+        )
+
+
 class MetricsPane(VerticalScroll):
-    """Host metrics with sparklines, probe status and latency, active alerts."""
+    """Host metrics, each environment's CPU and memory, probe latencies, as time charts
+    over the poller's history (a time axis in each section's title); active alerts."""
 
     DEFAULT_CSS = """
     MetricsPane { height: 1fr; padding: 0 1; }
-    MetricsPane > .section {
-        width: 1fr; margin: 1 0 0 0; color: $text-accent; text-style: bold;
-    }
-    MetricsPane > .section.-first { margin: 0; }
-    MetricsPane > .section.-alerting { color: $error; }
     MetricsPane > #probes { height: auto; }
     MetricsPane > .empty { color: $text-muted; }
+    MetricsPane > Label.section {
+        width: 1fr; margin: 1 0 0 0; color: $text-accent; text-style: bold;
+    }
+    MetricsPane > Label.section.-alerting { color: $error; }
     MetricsPane > #alerts { height: auto; }
-    MetricsPane > #containers { height: auto; }
-    MetricsPane > #containers-title.-none, MetricsPane > #containers.-none { display: none; }
+    MetricsPane > #envs { height: auto; }
+    MetricsPane > #env-errors { height: auto; color: $error; }
+    MetricsPane > #envs-title.-none, MetricsPane > #envs.-none,
+    MetricsPane > #env-errors.-none { display: none; }
     """
 
     class VisibilityChanged(Message):
@@ -191,45 +477,59 @@ class MetricsPane(VerticalScroll):
         self,
         *,
         tz: tzinfo | None = None,
+        interval: float | None = None,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
-        """``tz``: the zone alert times are shown in (None: local)."""
+        """``tz``: the zone alert times are shown in (None: local). ``interval``: seconds
+        between samples, for the time axis (None: the app's ``monitor.interval``)."""
         super().__init__(name=name, id=id, classes=classes)
         self.tz = tz
+        self.interval = interval
         self.showing = False
+        self.chart_height = 1
         self._probe_rows: dict[str, ProbeRow] = {}
+        self._env_rows: dict[str, EnvRows] = {}
         self._next_probe = 0
+        self._next_env = 0
+        self._window = 60
         self._ready = False
         self._pending: (
             tuple[HostSample | None, list[ProbeResult], History, History, list[Alert]] | None
         ) = None
+        self._pending_envs: tuple[list[ContainerStats], dict[str, str]] | None = None
         # Children made here, so a sample never has to query the DOM for them.
+        self._host_title = SectionTitle("Host", id="host-title", classes="-first")
         self._metric_rows = {key: MetricRow(key, label) for key, label, _ in HOST_ROWS}
+        self._envs_title = SectionTitle("Environments", id="envs-title", classes="-none")
+        self._envs = Vertical(id="envs", classes="-none")
+        self._env_errors = Static(id="env-errors", classes="-none")
         self._probes = Vertical(id="probes")
-        self._probes_title = Label("Probes", id="probes-title", classes="section")
+        self._probes_title = SectionTitle("Probes", id="probes-title")
         self._probes_empty = Static(
             Text("no probes yet", style="dim"), id="probes-empty", classes="empty"
         )
         self._alerts_title = Label("Alerts", id="alerts-title", classes="section")
         self._alerts = Static(Text("no active alerts", style="dim"), id="alerts")
-        self._containers_title = Label("Containers", id="containers-title", classes="section -none")
-        self._containers = Static(id="containers", classes="-none")
 
     def compose(self) -> ComposeResult:
-        yield Label("Host", classes="section -first")
+        yield self._host_title
         yield from self._metric_rows.values()
+        yield self._envs_title
+        yield self._envs
+        yield self._env_errors
         yield self._probes_title
         yield self._probes
         yield self._probes_empty
         yield self._alerts_title
         yield self._alerts
-        yield self._containers_title
-        yield self._containers
 
     def on_mount(self) -> None:
         self._ready = True
+        if self._pending_envs is not None:
+            envs, self._pending_envs = self._pending_envs, None
+            self.show_containers(*envs)
         if self._pending is not None:
             pending, self._pending = self._pending, None
             self.show_sample(*pending)
@@ -247,7 +547,52 @@ class MetricsPane(VerticalScroll):
     def on_hide(self, event: Hide) -> None:
         self._set_showing(False)
 
+    # --- chart height: as tall as the pane allows, 1 to 3 rows --------------
+
+    def on_resize(self) -> None:
+        self._fit()
+
+    def _fit(self) -> None:
+        """Give every chart the same height: the most rows (up to 3) that fit without
+        scrolling, counting the titles, headings, alerts and probe errors around them."""
+        charts = len(self._metric_rows) + len(self._probe_rows) + 2 * len(self._env_rows)
+        fixed = 4 + 3  # section titles and the blank lines above them
+        fixed += max(
+            1,
+            len(self._alerts.content.plain.splitlines())
+            if isinstance(self._alerts.content, Text)
+            else 1,
+        )
+        fixed += len(self._env_rows) + sum(
+            r.has_class("-failing") for r in self._probe_rows.values()
+        )
+        fixed += 1 if not self._probe_rows else 0
+        room = self.size.height - fixed
+        height = max(1, min(MAX_CHART_HEIGHT, room // max(1, charts)))
+        if height != self.chart_height:
+            self.chart_height = height
+            for chart in self.query(Chart):
+                chart.styles.height = height
+            for probe in self._probe_rows.values():
+                probe.set_class(height > 1, "-tall")
+
+    def _new_chart_height(self, rows: Iterable[Widget]) -> None:
+        for row in rows:
+            for chart in [row] if isinstance(row, Chart) else row.query(Chart):
+                chart.styles.height = self.chart_height
+            if isinstance(row, ProbeRow):
+                row.set_class(self.chart_height > 1, "-tall")
+
     # --- data ----------------------------------------------------------------
+
+    def _span(self) -> float:
+        """Seconds the charts span: the history's size times ``monitor.interval``."""
+        interval = self.interval
+        if interval is None:
+            project = getattr(self.app, "project", None)
+            monitor = getattr(getattr(project, "config", None), "monitor", None)
+            interval = getattr(monitor, "interval", None) or DEFAULT_INTERVAL
+        return self._window * float(interval)
 
     def show_sample(
         self,
@@ -257,8 +602,8 @@ class MetricsPane(VerticalScroll):
         probe_history: History,
         active: Iterable[Alert],
     ) -> None:
-        """Show one sample: current values from ``host``/``probes``, sparklines from
-        the histories, and the alerts open now.
+        """Show one sample: current values from ``host``/``probes``, charts from the
+        histories, and the alerts open now (their metric's chart is marked).
 
         Call it on the UI thread before the next sample starts, since the histories
         are the poller's own (``AlertTracker.host`` / ``.probes``), read here unlocked.
@@ -267,28 +612,84 @@ class MetricsPane(VerticalScroll):
             self._pending = (host, list(probes), host_history, probe_history, list(active))
             return
         open_alerts = sorted((a for a in active if not a.cleared), key=lambda a: a.raised_at)
-        alerting = {a.metric for a in open_alerts}
+        alerting = {a.metric: a for a in open_alerts}
+        self._window = max(1, host_history.size)
+        span = self._span()
+        self._host_title.set("Host", span)
+        self._envs_title.set("Environments", span)
         for key, _, is_percent in HOST_ROWS:
             value = None if host is None else float(getattr(host, key))
-            text = percent_text(value, key in alerting) if is_percent else rate_text(value)
-            self._metric_rows[key].set(host_history.values(key), text, key in alerting)
-        self._show_probes(probes, probe_history)
+            alert = alerting.get(key)
+            series = host_history.series(key)
+            if is_percent:
+                text = percent_text(value, alert is not None)
+                high, scale = 100.0, "100%"
+            else:
+                text = rate_text(value)
+                high, scale = rate_scale(series)
+            note = f"⚠ {alert.id} ≥ {alert.threshold:g}%" if alert is not None else ""
+            self._metric_rows[key].set(
+                series,
+                text,
+                high=high,
+                scale=scale,
+                alerting=alert is not None,
+                threshold=None if alert is None else alert.threshold,
+                note=note,
+                window=self._window,
+            )
+        self._show_probes(probes, probe_history, alerting, span)
         self._show_alerts(open_alerts)
 
     def show_containers(
         self, stats: Sequence[ContainerStats], errors: Mapping[str, str] | None = None
     ) -> None:
-        """Container CPU, memory, network, block I/O and pids; hidden when there are none."""
-        errors = errors or {}
+        """Each environment's container (or local process tree): CPU and memory charts
+        kept here, one sample a call; hidden when there are none."""
+        errors = dict(errors or {})
+        if not self._ready:
+            self._pending_envs = (list(stats), errors)
+            return
         none = not stats and not errors
-        self._containers_title.set_class(none, "-none")
-        self._containers.set_class(none, "-none")
-        if self.is_mounted and not none:
-            _put(self._containers, containers_text(stats, errors), layout=True)
+        self._envs_title.set_class(none, "-none")
+        self._envs.set_class(not stats, "-none")
+        self._env_errors.set_class(not errors, "-none")
+        if errors:
+            _put(
+                self._env_errors,
+                Text("\n").join(Text(f"{env}: {clean(e)}") for env, e in errors.items()),
+                layout=True,
+            )
+        seen = {env_key(s.name) for s in stats}
+        gone = [key for key in self._env_rows if key not in seen]
+        for key in gone:
+            self._env_rows.pop(key).remove()
+        new_rows: list[EnvRows] = []
+        for s in stats:
+            key = env_key(s.name)
+            row = self._env_rows.get(key)
+            if row is None:
+                row = EnvRows(key, f"env-{self._next_env}", self._window)
+                self._next_env += 1
+                self._env_rows[key] = row
+                new_rows.append(row)
+            row.add(s)
+        if new_rows:
+            self._envs.mount_all(new_rows)
+            self._new_chart_height(new_rows)
+        if new_rows or gone:
+            self.call_after_refresh(self._fit)
 
-    def _show_probes(self, probes: Sequence[ProbeResult], history: History) -> None:
+    def _show_probes(
+        self,
+        probes: Sequence[ProbeResult],
+        history: History,
+        alerting: Mapping[str, Alert],
+        span: float,
+    ) -> None:
         seen = {result.name for result in probes}
-        for name in [n for n in self._probe_rows if n not in seen]:
+        gone = [n for n in self._probe_rows if n not in seen]
+        for name in gone:
             self._probe_rows.pop(name).remove()
         new_rows: list[ProbeRow] = []
         for result in probes:
@@ -298,11 +699,20 @@ class MetricsPane(VerticalScroll):
                 self._next_probe += 1
                 self._probe_rows[result.name] = row
                 new_rows.append(row)
-            row.set(result, history.values(result.name))
+            row.set(
+                result,
+                history.series(result.name),
+                max(1, history.size),
+                f"probe:{result.name}" in alerting,
+            )
         if new_rows:
             self._probes.mount_all(new_rows)
+            self._new_chart_height(new_rows)
+        if new_rows or gone:
+            self.call_after_refresh(self._fit)
         self._probes_empty.display = not self._probe_rows
-        _put(self._probes_title, f"Probes ({len(self._probe_rows)})", layout=True)
+        count = len(self._probe_rows)
+        self._probes_title.set(f"Probes ({count})" if count else "Probes", span)
 
     def _show_alerts(self, open_alerts: list[Alert]) -> None:
         title, body = self._alerts_title, self._alerts

@@ -10,3 +10,68 @@ def test_spark_keeps_the_last_values_and_handles_flat_and_empty() -> None:
     assert spark_text([5, 5, 5], 10) == BLOCKS[0] * 3
     assert spark_text([], 5) == ""
     assert spark_text([1, 2], 0) == ""
+
+
+# --- widgets.chart: the metrics pane's full-width time charts ------------------------
+
+from widgets.chart import (  # noqa: E402
+    BASELINE,
+    EIGHTHS,
+    FAIL,
+    FAIL_MARK,
+    HOT,
+    latency_scale,
+    level,
+    percent_scale,
+    plot,
+    rate_scale,
+    time_axis,
+)
+
+
+def test_a_fixed_percent_scale_keeps_a_small_change_small() -> None:
+    # 6.1% -> 7.3% memory is no spike on 0-100: the same bar, one eighth of a row.
+    two_rows = plot([6.1, 7.3], 2, 2, 100.0, window=2)
+    assert two_rows.rows == ["  ", EIGHTHS[1] * 2]
+    assert abs(level(6.1, 100.0, 3) - level(7.3, 100.0, 3)) <= 1
+    full = plot([100.0, 50.0], 2, 2, 100.0, window=2).rows
+    assert full == [EIGHTHS[8] + " ", EIGHTHS[8] * 2]
+
+
+def test_the_chart_fills_the_width_with_the_history_right_aligned() -> None:
+    drawn = plot([50.0] * 60, 90, 1, 100.0, window=60)
+    assert [len(r) for r in drawn.rows] == [90] and BASELINE not in drawn.rows[0]
+    # Ten samples of a sixty-sample window take the right sixth; the rest is baseline.
+    young = plot([50.0] * 10, 60, 1, 100.0, window=60).rows[0]
+    assert young == BASELINE * 50 + EIGHTHS[4] * 10
+    # Narrower than the window: a column is the highest of its samples.
+    assert plot([10.0, 90.0] * 30, 30, 1, 100.0, window=60).rows[0] == EIGHTHS[7] * 30
+
+
+def test_a_none_sample_is_a_gap_or_a_failure_mark() -> None:
+    gap = plot([50.0, None, 50.0], 3, 2, 100.0, window=3)
+    assert [r[1] for r in gap.rows] == [" ", BASELINE]
+    failed = plot([50.0, None, 50.0], 3, 2, 100.0, window=3, mark_none=True)
+    assert [r[1] for r in failed.rows] == [" ", FAIL_MARK] and failed.kinds[1] == FAIL
+
+
+def test_columns_over_the_threshold_are_hot() -> None:
+    drawn = plot([50.0, 95.0], 2, 1, 100.0, window=2, threshold=90.0)
+    assert drawn.kinds[0] != HOT and drawn.kinds[1] == HOT
+
+
+def test_time_axis_labels_the_span_and_now() -> None:
+    axis = time_axis(90, 120.0)
+    assert len(axis) == 90
+    assert axis.startswith("-2m") and axis.endswith("now")
+    assert "-1m" in axis and "-30s" in axis
+    assert time_axis(20, 60.0).startswith("-1m")
+    assert time_axis(5, 120.0) == "  now"
+
+
+def test_scales_are_fixed_or_labelled_with_their_top() -> None:
+    assert percent_scale([6.1, 7.3]) == (100.0, "100%")
+    assert percent_scale([150.0]) == (200.0, "200%")  # two cores busy
+    assert latency_scale([42.0, 212.0, None]) == (250.0, "250 ms")
+    assert latency_scale([1800.0]) == (2000.0, "2 s")
+    assert rate_scale([950.0]) == (1024.0, "1 KB/s")

@@ -1,0 +1,193 @@
+"""Full-width time charts for the metrics pane, as plain strings and column kinds.
+
+Pure functions, no widgets: the pane's rows call them in ``render`` once per sample.
+
+A chart shows the last ``window`` samples (the poller's history size) across the
+whole width, newest at the right: each sample gets ``width / window`` columns (a
+column takes the highest of its samples when the width is smaller), and a history
+not yet full leaves the left empty, so a column always means the same moment and
+the time axis under it stays true. Bars are eighth blocks stacked ``height`` rows
+high against a fixed scale (``0..high``), so 6.1% and 7.3% of memory are the same
+bar, not a spike. ``None`` is a gap (no sample: a container's first CPU reading)
+or, for probes, a failure drawn as a mark on the bottom row.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+EIGHTHS = " ▁▂▃▄▅▆▇█"
+BASELINE = "·"  # the bottom row where there is no bar: the chart's extent stays visible
+FAIL_MARK = "×"
+
+# column kinds, for colouring
+EMPTY, BAR, HOT, FAIL = 0, 1, 2, 3
+
+_NICE = (1.0, 2.0, 2.5, 5.0)
+
+
+@dataclass(frozen=True)
+class Plot:
+    """``rows`` top first, each ``width`` characters; ``kinds`` one per column."""
+
+    rows: list[str]
+    kinds: list[int]
+
+
+def columns(
+    values: Sequence[float | None], width: int, window: int
+) -> list[tuple[bool, float | None]]:
+    """One ``(has_data, value)`` per column: ``values`` right-aligned in ``window`` slots.
+
+    ``has_data`` is False left of the first sample; ``value`` None there and for a
+    ``None`` sample (when every sample of a column is None)."""
+    if width <= 0:
+        return []
+    window = max(window, len(values), 1)
+    tail = list(values)[-window:]
+    missing = window - len(tail)
+    out: list[tuple[bool, float | None]] = []
+    for col in range(width):
+        first = col * window // width
+        last = max(first + 1, (col + 1) * window // width)
+        picked = [tail[s - missing] for s in range(first, last) if s >= missing]
+        if not picked:
+            out.append((False, None))
+            continue
+        real = [v for v in picked if v is not None]
+        out.append((True, max(real) if real else None))
+    return out
+
+
+def level(value: float, high: float, height: int) -> int:
+    """Eighths of a cell filled, 0..8*height; any value above zero shows at least one."""
+    if high <= 0 or value <= 0:
+        return 0
+    levels = 8 * height
+    filled = round(min(value, high) / high * levels)
+    return max(1, min(levels, filled))
+
+
+def plot(
+    values: Sequence[float | None],
+    width: int,
+    height: int,
+    high: float,
+    *,
+    window: int = 60,
+    threshold: float | None = None,
+    mark_none: bool = False,
+) -> Plot:
+    """Bars of ``values`` on a ``0..high`` scale, ``height`` rows by ``width`` columns.
+
+    A column at or above ``threshold`` is ``HOT``; a ``None`` sample is a gap (the dotted
+    baseline only), or
+    a ``FAIL_MARK`` on the bottom row when ``mark_none`` (a failed probe)."""
+    height = max(1, height)
+    width = max(0, width)
+    grid = [[" "] * width for _ in range(height - 1)] + [[BASELINE] * width]
+    kinds = [EMPTY] * width
+    for col, (has_data, value) in enumerate(columns(values, width, window)):
+        if not has_data:
+            continue
+        if value is None:
+            if mark_none:
+                grid[-1][col] = FAIL_MARK
+                kinds[col] = FAIL
+            continue
+        filled = level(value, high, height)
+        if not filled:
+            continue
+        for row in range(height):
+            below = (height - 1 - row) * 8  # eighths under this row
+            grid[row][col] = EIGHTHS[max(0, min(8, filled - below))]
+        kinds[col] = HOT if threshold is not None and value >= threshold else BAR
+    return Plot(["".join(r) for r in grid], kinds)
+
+
+def nice_ceiling(value: float, floor: float = 1.0) -> float:
+    """The smallest 1, 2, 2.5 or 5 times a power of ten at or above ``value``."""
+    value = max(float(value), floor)
+    power = 10.0 ** math.floor(math.log10(value))
+    for step in (*_NICE, 10.0):
+        if step * power >= value * (1 - 1e-9):
+            return step * power
+    return 10.0 * power  # pragma: no cover - the loop ends at 10
+
+
+def duration(seconds: float) -> str:
+    """Axis text: ``45s``, ``2m``, ``1m30s``, ``1h``."""
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        minutes, rest = divmod(seconds, 60)
+        return f"{minutes}m" if not rest else f"{minutes}m{rest:02d}s"
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}h" if not rest else f"{hours}h{rest // 60:02d}m"
+
+
+def time_axis(width: int, span_seconds: float) -> str:
+    """``-2m      -1m30s      -1m  ...  now`` under a ``width``-column chart.
+
+    Ticks at quarters of the span (fewer when they would not fit), each label
+    ending or starting where its moment is; always the oldest and ``now``."""
+    if width <= 0:
+        return ""
+    line = [" "] * width
+    now = "now"
+    oldest = f"-{duration(span_seconds)}"
+    if width < len(oldest) + len(now) + 1:
+        return now.rjust(width)[:width]
+
+    def put(text: str, start: int) -> None:
+        for i, ch in enumerate(text):
+            line[start + i] = ch
+
+    put(oldest, 0)
+    put(now, width - len(now))
+    taken = [(0, len(oldest)), (width - len(now), width)]
+    for parts in (4, 2):
+        ticks: list[tuple[str, int, int]] = []
+        for k in range(1, parts):
+            label = f"-{duration(span_seconds * (parts - k) / parts)}"
+            centre = round(width * k / parts)
+            start = max(0, min(width - len(label), centre - len(label) // 2))
+            ticks.append((label, start, start + len(label)))
+        spans = taken + [(s, e) for _, s, e in ticks]
+        if all(
+            a == b or e1 + 2 <= s2 or e2 + 2 <= s1
+            for a, (s1, e1) in enumerate(spans)
+            for b, (s2, e2) in enumerate(spans)
+        ):
+            for label, start, _ in ticks:
+                put(label, start)
+            break
+    return "".join(line)
+
+
+def latency_scale(values: Sequence[float | None]) -> tuple[float, str]:
+    """A probe chart's top: the nice ceiling of its highest latency (ms), and its label."""
+    high = nice_ceiling(max((v for v in values if v is not None), default=0.0), floor=10.0)
+    return high, (f"{high:g} ms" if high < 1000 else f"{high / 1000:g} s")
+
+
+def rate_scale(values: Sequence[float | None]) -> tuple[float, str]:
+    """A byte rate chart's top (bytes/s) and its label, nice in B, KB, MB or GB per second."""
+    top = max((v for v in values if v is not None), default=0.0)
+    units = ("B/s", "KB/s", "MB/s", "GB/s")
+    for power, unit in enumerate(units):
+        base = 1024.0**power
+        nice = nice_ceiling(top / base, floor=1.0)
+        if nice < 1000 or unit == units[-1]:
+            return nice * base, f"{nice:g} {unit}"
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def percent_scale(values: Sequence[float | None]) -> tuple[float, str]:
+    """0–100% fixed; a container using more than one core gets 200%, 300%, ..."""
+    top = max((v for v in values if v is not None), default=0.0)
+    high = 100.0 * max(1, math.ceil(top / 100.0 - 1e-9))
+    return high, f"{high:g}%"
