@@ -49,6 +49,7 @@ class LogStatus:
     note: str = ""  # e.g. "not a regex ...; searched literally"
     wrap: bool = False
     timestamps: bool = False
+    json: bool = False  # JSON lines pretty-printed
 
 
 Batch = tuple[float, list[str], bytes]  # arrival time, texts, one kind byte per line

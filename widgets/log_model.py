@@ -21,8 +21,11 @@ from itertools import islice
 from time import perf_counter
 from typing import TypeVar
 
+from rich.cells import cell_len
+
 from lifecycle.lines import Line, Stream
 from widgets import ansi
+from widgets.log_json import pretty_lines
 from widgets.log_lines import MARKER, STREAMS, Batch, LogStatus, Marker
 
 T = TypeVar("T")
@@ -91,6 +94,7 @@ class LogModel:
         self.filter: MatchIndex | None = None
         self.search: MatchIndex | None = None
         self.wrap_width: int | None = None
+        self.pretty = False  # JSON objects over several rows (``log_json.pretty_lines``)
         self._reset_wrap()
 
     # --- lines -------------------------------------------------------------
@@ -214,6 +218,29 @@ class LogModel:
         self.wrap_width = max(1, width) if width is not None else None
         self._reset_wrap()
 
+    def set_pretty(self, pretty: bool) -> None:
+        self.pretty = pretty
+        self._reset_wrap()
+
+    @property
+    def row_indexed(self) -> bool:
+        """Whether a line may take more than one row (wrapped, or JSON pretty-printed):
+        then rows are found through the row index, else a row is a line."""
+        return self.wrap_width is not None or self.pretty
+
+    def rows_of(self, text: str, width_of: Callable[[str], int]) -> int:
+        """How many rows a (non-marker) line takes in the current view."""
+        width = self.wrap_width
+        if self.pretty:
+            block = pretty_lines(text)
+            if block is not None:
+                if width is None:
+                    return len(block)
+                return sum(max(1, -(-cell_len(row) // width)) for row in block)
+        if width is None:
+            return 1
+        return max(1, -(-width_of(text) // width))
+
     def _reset_wrap(self) -> None:
         self._wrap_seq = []
         self._wrap_start = []
@@ -226,7 +253,7 @@ class LogModel:
         for index in (self.filter, self.search):
             if index and index.scanned < self.end:
                 return False
-        if self.wrap_width is None:
+        if not self.row_indexed:
             return True
         limit = self.filter.scanned if self.filter else self.end
         return self._wrap_next >= limit
@@ -237,7 +264,7 @@ class LogModel:
         for index in (self.filter, self.search):
             if index and not self._scan(index, deadline):
                 return False
-        if self.wrap_width is not None:
+        if self.row_indexed:
             return self._wrap(deadline, width_of)
         return True
 
@@ -258,7 +285,7 @@ class LogModel:
         return True
 
     def _wrap(self, deadline: float, width_of: Callable[[str], int]) -> bool:
-        width = self.wrap_width or 1
+        rows_of = self.rows_of
         while True:
             first = self.first
             todo: Sequence[int]
@@ -278,7 +305,7 @@ class LogModel:
                 self._wrap_next = limit
                 return True
             for seq, kind, text in zip(todo, kinds, texts, strict=True):
-                rows = 1 if kind == MARKER else max(1, -(-width_of(text) // width))
+                rows = 1 if kind == MARKER else rows_of(text, width_of)
                 self._wrap_seq.append(seq)
                 self._wrap_start.append(self._wrap_end)
                 self._wrap_end += rows
@@ -291,7 +318,7 @@ class LogModel:
     @property
     def rows(self) -> int:
         """How many rows the current view has (lines, filtered lines or wrapped rows)."""
-        if self.wrap_width is not None:
+        if self.row_indexed:
             return self._wrap_end - self._wrap_base
         if self.filter:
             return len(self.filter.seqs)
@@ -305,7 +332,7 @@ class LogModel:
         """``(sequence number, row within the line)`` shown at ``row``, if any."""
         if row < 0:
             return None
-        if self.wrap_width is not None:
+        if self.row_indexed:
             target = self._wrap_base + row
             if target >= self._wrap_end:
                 return None
@@ -318,7 +345,7 @@ class LogModel:
 
     def row_of(self, seq: int) -> int:
         """The first row of line ``seq``, or of the next line the view shows."""
-        if self.wrap_width is not None:
+        if self.row_indexed:
             i = bisect_left(self._wrap_seq, seq)
             if i >= len(self._wrap_seq):
                 return max(0, self.rows - 1)
@@ -347,3 +374,56 @@ class LogModel:
             if self.in_view(seq):
                 return seq
         return None
+
+    # --- lines the view shows (a cursor, a selection) ------------------------
+
+    def nearest(self, seq: int) -> int | None:
+        """``seq`` if the view shows it, else the next line it shows (or the last one)."""
+        if self.end == self.first:
+            return None
+        seq = min(max(seq, self.first), self.end - 1)
+        if not self.filter:
+            return seq
+        seqs = self.filter.seqs
+        if not seqs:
+            return None
+        i = bisect_left(seqs, seq)
+        return seqs[min(i, len(seqs) - 1)]
+
+    def step(self, seq: int, delta: int) -> int | None:
+        """The line ``delta`` lines after (or before) ``seq`` in the view, at the ends kept."""
+        seq_ = self.nearest(seq)
+        if seq_ is None:
+            return None
+        if not self.filter:
+            return min(max(seq_ + delta, self.first), self.end - 1)
+        seqs = self.filter.seqs
+        i = bisect_left(seqs, seq_) + delta
+        return seqs[min(max(i, 0), len(seqs) - 1)]
+
+    def span(self, seq: int) -> tuple[int, int]:
+        """The first and last row of line ``seq`` in the view."""
+        first = self.row_of(seq)
+        if not self.row_indexed:
+            return first, first
+        i = bisect_left(self._wrap_seq, seq)
+        if i >= len(self._wrap_seq) or self._wrap_seq[i] != seq:
+            return first, first
+        stop = self._wrap_start[i + 1] if i + 1 < len(self._wrap_start) else self._wrap_end
+        return first, first + max(0, stop - self._wrap_start[i] - 1)
+
+    def shown_between(self, low: int, high: int) -> list[int]:
+        """The lines the view shows from ``low`` to ``high`` (both included), in order."""
+        low, high = max(low, self.first), min(high, self.end - 1)
+        if low > high:
+            return []
+        if not self.filter:
+            return list(range(low, high + 1))
+        seqs = self.filter.seqs
+        return seqs[bisect_left(seqs, low) : bisect_right(seqs, high)]
+
+    def hits_shown(self) -> list[int]:
+        """The search hits the view shows (all of them, or those the filter keeps)."""
+        if not self.search:
+            return []
+        return [seq for seq in self.search.seqs if self.in_view(seq)]

@@ -19,11 +19,31 @@ from textual.strip import Strip
 
 from lifecycle.lines import Line, Stream
 from widgets import ansi
+from widgets.log_json import json_row, level_of, pretty_lines
 from widgets.log_lines import Marker
 from widgets.log_model import LogModel
 
 GUTTER = {Stream.STDOUT: " ", Stream.STDERR: "▌", Stream.INFO: " "}
-STYLE_NAMES = ("stderr", "info", "marker", "timestamp", "match", "match-current", "note", "control")
+STYLE_NAMES = (
+    "stderr",
+    "info",
+    "marker",
+    "timestamp",
+    "match",
+    "match-current",
+    "note",
+    "control",
+    "level-error",
+    "level-warn",
+    "level-info",
+    "level-debug",
+    "json-key",
+    "json-string",
+    "json-number",
+    "json-literal",
+    "cursor",
+    "selection",
+)
 
 
 def clock(when: float) -> str:
@@ -40,6 +60,7 @@ class LinePainter:
         self.base = Style()
         self.widest = 0  # widest line drawn so far, in cells
         self._lines: LRUCache[tuple[int, int], Strip] = LRUCache(256)
+        self._blocks: LRUCache[int, list[Strip]] = LRUCache(64)  # pretty JSON, per line
         self._prefixes: LRUCache[tuple[Stream, float, bool, bool], Strip] = LRUCache(256)
 
     def restyle(self, base: Style, styles: dict[str, Style]) -> None:
@@ -51,8 +72,10 @@ class LinePainter:
         if seq is None:
             self._lines.clear()
             self._prefixes.clear()
+            self._blocks.clear()
         else:
             self._lines.discard((seq, 0))
+            self._blocks.discard(seq)
 
     @staticmethod
     def prefix_width(timestamps: bool) -> int:
@@ -70,22 +93,82 @@ class LinePainter:
         timestamps: bool,
         current: int | None,
         console: Console,
+        mark: str | None = None,
     ) -> Strip:
-        """Row ``row`` of line ``seq``, ``width`` cells wide."""
+        """Row ``row`` of line ``seq``, ``width`` cells wide; ``mark`` is ``"cursor"`` or
+        ``"selection"`` for a line so marked (drawn over everything else)."""
         line = model.line(seq)
         if type(line) is Marker:
-            return self._marker(seq, line.text, width)
+            return self._over(self._marker(seq, line.text, width), mark)
         when = model.time_of(seq) if timestamps else 0.0
         prefix = self._prefix(line.stream, when, row > 0, timestamps)
         visible = max(1, width - prefix.cell_length)
         search = model.search.pattern if model.search else None
-        content = self._content(seq, line, search, seq == current, console)
+        block = pretty_lines(line.text) if model.pretty else None
+        if block is not None:
+            content, row = self._block_row(seq, line, block, row, visible, wrap, search, console)
+        else:
+            content = self._content(seq, line, search, seq == current, console)
         if wrap:
             body = content.crop(row * visible, (row + 1) * visible)
             body = body.extend_cell_length(visible, self.base)
         else:
             body = content.crop_extend(scroll_x, scroll_x + visible, self.base)
-        return Strip.join([prefix, body])
+        return self._over(Strip.join([prefix, body]), mark)
+
+    def _over(self, strip: Strip, mark: str | None) -> Strip:
+        if mark is None:
+            return strip
+        style = self.styles.get(mark) or Style(reverse=True)
+        return Strip(Segment.apply_style(strip, post_style=style), strip.cell_length)
+
+    def _line_style(self, line: Line) -> Style:
+        """The base, the stream's colour, then the level's (``log_json.level_of``)."""
+        style = self.base
+        if line.stream is not Stream.STDOUT:
+            style += self.styles.get(line.stream.value, Style())
+        level = level_of(line.text)
+        if level is not None:
+            style += self.styles.get(f"level-{level}", Style())
+        return style
+
+    def _block_row(
+        self,
+        seq: int,
+        line: Line,
+        block: tuple[str, ...],
+        row: int,
+        visible: int,
+        wrap: bool,
+        search: re.Pattern[str] | None,
+        console: Console,
+    ) -> tuple[Strip, int]:
+        """The pretty JSON row a view row falls in, and the row within it (wrapped)."""
+        strips = self._blocks.get(seq)
+        if strips is None:
+            style = self.base
+            if line.stream is not Stream.STDOUT:
+                style += self.styles.get(line.stream.value, Style())
+            highlight = self.styles.get("match", Style())
+            strips = []
+            for text_row in block:
+                text = json_row(text_row, style, self.styles)
+                if search is not None:
+                    for found in search.finditer(text_row):
+                        if found.end() > found.start():
+                            text.stylize(highlight, found.start(), found.end())
+                strip = Strip(Segment.apply_style(text.render(console), style), text.cell_len)
+                self.widest = max(self.widest, strip.cell_length)
+                strips.append(strip)
+            self._blocks[seq] = strips
+        if not wrap:
+            return (strips[row] if row < len(strips) else Strip([])), 0
+        for strip in strips:
+            rows = max(1, -(-strip.cell_length // visible))
+            if row < rows:
+                return strip, row
+            row -= rows
+        return Strip([]), 0
 
     def _content(
         self,
@@ -98,9 +181,7 @@ class LinePainter:
         strip = self._lines.get((seq, 0))
         if strip is not None:
             return strip
-        style = self.base
-        if line.stream is not Stream.STDOUT:
-            style += self.styles.get(line.stream.value, Style())
+        style = self._line_style(line)
         note = self.styles.get("note", Style(dim=True))
         text = ansi.to_text(
             line.text,

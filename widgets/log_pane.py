@@ -56,7 +56,15 @@ def status_text(status: LogStatus, message: str = "", styles: Styles | None = No
         parts.append(f"&{ansi.plain(status.filter, max_chars=40)}: {status.filter_matches:,} shown")
     if status.search:
         parts.append(f"/{ansi.plain(status.search, max_chars=40)}: {status.search_matches:,} lines")
-    flags = [name for name, on in (("wrap", status.wrap), ("time", status.timestamps)) if on]
+    flags = [
+        name
+        for name, on in (
+            ("wrap", status.wrap),
+            ("time", status.timestamps),
+            ("json", status.json),
+        )
+        if on
+    ]
     if flags:
         parts.append(" ".join(flags))
     for part in parts:
@@ -101,12 +109,16 @@ class LogStatusBar(Widget):
 
 
 class LogPane(Vertical):
-    """A log view with search (/), filter (&) and save (s) prompts and a status line."""
+    """A log view with search (/), filter (&) and save (s) prompts and a status line;
+    copy (y), select lines (V) and JSON (J) are the view's, keyed here for the footer."""
 
     BINDINGS = [
         Binding("slash", "prompt('search')", "Search", id="log.search"),
         Binding("ampersand", "prompt('filter')", "Filter", id="log.filter"),
         Binding("s", "prompt('save')", "Save", id="log.save"),
+        Binding("y", "copy", "Copy", id="log.copy"),
+        Binding("V", "select", "Select lines", id="log.select"),
+        Binding("J", "toggle_json", "JSON", id="log.json"),
         Binding("escape", "close_prompt", "Close prompt", show=False, id="log.close_prompt"),
     ]
     DEFAULT_CSS = """
@@ -213,6 +225,17 @@ class LogPane(Vertical):
         self.add_class("-prompting")
         prompt.focus()
         self.refresh_bindings()
+
+    # --- copy, select, JSON: the view's (widgets/log_copy.py) -----------------------
+
+    def action_copy(self) -> None:
+        self._view.action_copy()
+
+    def action_select(self) -> None:
+        self._view.action_select()
+
+    def action_toggle_json(self) -> None:
+        self._view.action_toggle_json()
 
     def action_close_prompt(self) -> None:
         self._prompt = None

@@ -24,6 +24,7 @@ from textual.strip import Strip
 
 from lifecycle.lines import Line
 from widgets import ansi
+from widgets.log_copy import LogCopy
 from widgets.log_files import LogFiles
 from widgets.log_lines import Inbox, LogStatus, make_marker
 from widgets.log_model import LogModel
@@ -37,7 +38,7 @@ FOLD_LIMIT = 50_000  # lines folded per frame; a faster stream skips what the ri
 TICK_BUDGET = 0.006  # seconds of index work (filter, search, wrap) per frame
 
 
-class LogView(LogSearch, LogFiles, ScrollView, can_focus=True):
+class LogView(LogSearch, LogCopy, LogFiles, ScrollView, can_focus=True):
     """Live log lines: follow, search, filter, wrap, timestamps, save the whole log."""
 
     BINDINGS = [
@@ -47,6 +48,15 @@ class LogView(LogSearch, LogFiles, ScrollView, can_focus=True):
         Binding("w", "toggle_wrap", "Wrap", id="log.wrap"),
         Binding("t", "toggle_timestamps", "Timestamps", id="log.timestamps"),
         Binding("end", "scroll_end", "Follow from the end", show=False, id="log.end"),
+        # y (copy), V (select) and J (JSON) are the pane's: the footer lists them after
+        # search, filter and save, so they show where there is room for them.
+        Binding("Y", "copy_hits", "Copy search hits", show=False, id="log.copy_hits"),
+        Binding("j", "cursor(1)", "Cursor down", show=False, id="log.cursor_down"),
+        Binding("k", "cursor(-1)", "Cursor up", show=False, id="log.cursor_up"),
+        # With a cursor, the arrows move it too; without one they scroll as always.
+        Binding("down", "cursor(1, True)", "", show=False, id="log.down"),
+        Binding("up", "cursor(-1, True)", "", show=False, id="log.up"),
+        Binding("escape", "drop_cursor", "Drop cursor", show=False, id="log.drop_cursor"),
     ]
     COMPONENT_CLASSES = {f"log-view--{name}" for name in STYLE_NAMES}
     DEFAULT_CSS = """
@@ -64,12 +74,22 @@ class LogView(LogSearch, LogFiles, ScrollView, can_focus=True):
         & > .log-view--match-current { background: $accent; color: $text; text-style: bold; }
         & > .log-view--note { color: $text-muted; text-style: italic; }
         & > .log-view--control { text-style: reverse; }
+        & > .log-view--level-error { color: $text-error; }
+        & > .log-view--level-warn { color: $text-warning; }
+        & > .log-view--level-debug { color: $text-muted; }
+        & > .log-view--json-key { color: $text-primary; }
+        & > .log-view--json-string { color: $text-success; }
+        & > .log-view--json-number { color: $text-accent; }
+        & > .log-view--json-literal { color: $text-secondary; text-style: italic; }
+        & > .log-view--cursor { background: $accent 45%; }
+        & > .log-view--selection { background: $primary 35%; }
     }
     """
 
     following: var[bool] = var(True, init=False)
     wrap: var[bool] = var(False, init=False)
     show_timestamps: var[bool] = var(False, init=False)
+    pretty: var[bool] = var(False, init=False)  # JSON lines indented (J)
     status: var[LogStatus] = var(LogStatus, init=False)
 
     class _Event(Message):
@@ -152,6 +172,8 @@ class LogView(LogSearch, LogFiles, ScrollView, can_focus=True):
         self._note = ""
         self._search_text = self._filter_text = ""
         self._current_match: int | None = None
+        self._cursor: int | None = None  # the line under the cursor (j/k, V, y)
+        self._mark: int | None = None  # where a selection (V) started
 
     # --- writing ---------------------------------------------------------------
 
@@ -178,6 +200,7 @@ class LogView(LogSearch, LogFiles, ScrollView, can_focus=True):
         self.painter.forget()
         self.painter.widest = 0
         self._current_match = None
+        self._cursor = self._mark = None
         self._new_since_pause = 0
         self._sync_view(None)
 
@@ -275,6 +298,7 @@ class LogView(LogSearch, LogFiles, ScrollView, can_focus=True):
             note=self._note,
             wrap=self.wrap,
             timestamps=self.show_timestamps,
+            json=self.pretty,
         )
 
     def _resize_scroll_area(self, size: Size) -> None:
@@ -340,6 +364,15 @@ class LogView(LogSearch, LogFiles, ScrollView, can_focus=True):
     def watch_show_timestamps(self) -> None:
         self._rebuild_rows(self._anchor())
 
+    def action_toggle_json(self) -> None:
+        self.pretty = not self.pretty
+
+    def watch_pretty(self, pretty: bool) -> None:
+        anchor = self._anchor()  # found in the rows as they were
+        self.model.set_pretty(pretty)
+        self.painter.forget()
+        self._rebuild_rows(anchor)
+
     def on_resize(self) -> None:
         self.painter.forget()  # markers are as wide as the view
         if self.wrap and self.model.wrap_width != self._wrap_width():
@@ -391,6 +424,15 @@ class LogView(LogSearch, LogFiles, ScrollView, can_focus=True):
         found = self.model.locate(round(self.scroll_y) + y)
         if found is None:
             return Strip.blank(width, self.rich_style)
+        seq = found[0]
+        mark = None
+        if self._cursor is not None:
+            if seq == self._cursor:
+                mark = "cursor"
+            elif self._mark is not None and min(self._mark, self._cursor) <= seq <= max(
+                self._mark, self._cursor
+            ):
+                mark = "selection"
         widest = self.painter.widest
         strip = self.painter.row(
             self.model,
@@ -401,6 +443,7 @@ class LogView(LogSearch, LogFiles, ScrollView, can_focus=True):
             timestamps=self.show_timestamps,
             current=self._current_match,
             console=self.app.console,
+            mark=mark,
         )
         if self.painter.widest > max(widest, self.model.max_len):
             self.call_after_refresh(self._sync_view, self._anchor())  # wide characters
