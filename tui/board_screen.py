@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container, Vertical
@@ -20,6 +21,7 @@ from textual.widgets import ContentSwitcher
 from lifecycle.items import Item
 from lifecycle.stages import ORDER, Stage
 from widgets.board import BoardColumns, StageColumn
+from widgets.board_filter import BoardFilter, CardFilter, card_filter
 from widgets.footer import QuietFooter
 from widgets.pane_tabs import PaneTabs, TitleBar
 
@@ -57,6 +59,7 @@ class BoardScreen(Screen[None]):
         Binding("v", "show_pane('events')", "Events"),
         Binding("o", "show_pane('envs')", "Envs"),
         Binding("z", "zoom", "Zoom panes", show=False),
+        Binding("slash", "filter_cards", "Filter cards", show=False),
         # The environments pane scales where its target can; elsewhere these say why not
         # (no description: help lists + and - once, under the pane).
         Binding("plus,minus", "not_scalable", "", show=False),
@@ -75,6 +78,12 @@ class BoardScreen(Screen[None]):
         self.active_pane = "logs"
         self.columns: dict[Stage, StageColumn] = {s: StageColumn(s) for s in ORDER}
         self.board_columns = BoardColumns(list(self.columns.values()), id="columns")
+        # What the app last showed, unfiltered: a filter narrows it, clearing restores it.
+        self._items: list[Item] = []
+        self._frame = 0
+        self._facts: Mapping[str, CardFacts] | None = None
+        self.card_filter: CardFilter | None = None  # the `/` filter's predicate, if on
+        self._typing = False  # the `/` prompt has the keys
 
     @property
     def shipdeck(self) -> ShipdeckApp:
@@ -104,13 +113,31 @@ class BoardScreen(Screen[None]):
     def show_items(
         self, items: list[Item], frame: int = 0, facts: Mapping[str, CardFacts] | None = None
     ) -> None:
+        """Show ``items`` in their stages' columns: those the filter keeps, if one is on."""
+        self._items, self._frame, self._facts = list(items), frame, facts
+        self._distribute()
+
+    def _distribute(self) -> None:
         by_stage: dict[Stage, list[Item]] = {s: [] for s in ORDER}
-        for item in items:
+        for item in self._items:
             by_stage[item.stage].append(item)
+        keep = self.card_filter
+        shown = 0
         for stage, column in self.columns.items():
-            column.set_items(by_stage[stage], frame, facts)
+            cards = by_stage[stage]
+            if keep is None:
+                column.set_items(cards, self._frame, self._facts)
+                continue
+            kept = [i for i in cards if keep(i)]
+            shown += len(kept)
+            column.set_items(kept, self._frame, self._facts, total=len(cards))
+        bar = self._filter_bar()
+        if bar is not None and bar.has_class("-on"):
+            total = len(self._items)
+            bar.say(shown, total, on=keep is not None, typing=self._typing)
 
     def tick(self, frame: int) -> None:
+        self._frame = frame
         for column in self.columns.values():
             column.tick(frame)
 
@@ -172,7 +199,80 @@ class BoardScreen(Screen[None]):
         self.toggle_class("-zoomed")
 
     def action_board(self) -> None:
+        """Escape: back to the board; on the board, it clears a filter that is on."""
+        if self.card_filter is not None and self.board_columns.has_focus:
+            self.clear_filter()
+            return
         self.board_columns.focus()
+
+    # --- the `/` filter ---------------------------------------------------------------
+
+    def _filter_bar(self) -> BoardFilter | None:
+        found = self.query("#board-filter")
+        return found.first(BoardFilter) if found else None
+
+    async def action_filter_cards(self) -> None:
+        """``/``: a prompt under the board; the columns narrow as the query is typed."""
+        bar = self._filter_bar()
+        if bar is None:  # mounted on first use: the first frame does not style it
+            bar = BoardFilter(id="board-filter")
+            await self.mount(bar, after=self.board_columns)
+        self.remove_class("-zoomed")  # a filter is for the board: show it
+        bar.open(bar.value if self.card_filter is not None else "")
+        self._typing = True
+        self._distribute()  # the note now says "enter keeps"
+
+    @on(BoardFilter.Typed)
+    def _filter_typed(self, message: BoardFilter.Typed) -> None:
+        self.apply_filter(message.query)
+
+    @on(BoardFilter.Kept)
+    def _filter_kept(self, message: BoardFilter.Kept) -> None:
+        self.apply_filter(message.query)
+        if self.card_filter is None:
+            self.clear_filter()  # Enter on an empty query: no filter, no prompt
+            return
+        self.board_columns.focus()
+        self._typing = False
+        self._distribute()  # the note now says "/ edits"
+
+    @on(BoardFilter.Cleared)
+    def _filter_cleared(self) -> None:
+        self.clear_filter()
+
+    def apply_filter(self, query: str) -> None:
+        """Show only the cards ``query`` matches (all of them for a blank one), the
+        cursor on a card still shown."""
+        self.card_filter = card_filter(query)
+        self._distribute()
+        self._cursor_to_a_shown_card()
+
+    def clear_filter(self) -> None:
+        """Every card again, as last shown (no reload); the prompt goes."""
+        bar = self._filter_bar()
+        if bar is not None:
+            bar.remove_class("-on")
+        self.card_filter = None
+        self._typing = False
+        self._distribute()
+        self._cursor_to_a_shown_card()
+        self.board_columns.focus()
+
+    def _cursor_to_a_shown_card(self) -> None:
+        """Keep the cursor's column if it still shows a card, else go to the nearest
+        column that does. With nothing shown the app has no card selected, so the
+        board's keys ask for one instead of acting on a hidden card."""
+        board = self.board_columns
+        columns = board.stage_columns
+        here = columns.index(board.current)
+        with_cards = [c for c in columns if c.item_ids]
+        if not board.current.item_ids and with_cards:
+            nearest = min(with_cards, key=lambda c: abs(columns.index(c) - here))
+            board.make_current(nearest, nearest.highlighted or 0)
+        else:
+            board.make_current(board.current)  # says which card is under the cursor now
+        if not with_cards:
+            self.shipdeck.selected = None
 
     def action_not_scalable(self) -> None:
         """``+``/``-`` where the pane did not take them: its environment cannot scale."""

@@ -55,6 +55,7 @@ class StageColumn:
         self._facts: Mapping[str, CardFacts] = {}
         self._now: datetime | None = None  # one clock for a card's height and its text
         self._highlighted: int | None = None
+        self.total: int | None = None  # the stage's cards while a filter shows fewer
         self.top = 0  # first line shown (cards and dividers counted in lines)
         self._frame = 0
         # item id -> (width, spinner frame, the card's lines): what was last drawn
@@ -98,11 +99,15 @@ class StageColumn:
         items: Iterable[Item],
         frame: int = 0,
         facts: Mapping[str, CardFacts] | None = None,
+        total: int | None = None,
     ) -> None:
         """Show exactly ``items`` (with what ``facts`` says of them beyond the board);
         cards that did not change keep their rendering, and a column where nothing
-        changed is not repainted."""
+        changed is not repainted. ``total``: how many cards the stage has while a
+        filter shows only ``items`` (the title says "Plan 3/40"); None when unfiltered."""
         items = list(items)
+        retitled = total != self.total
+        self.total = total
         keep = self.selected_id
         ids = [i.id for i in items]
         self._frame = frame
@@ -132,8 +137,8 @@ class StageColumn:
             self._highlighted = None
         if changed or stale:
             self._layout_width = 0  # lay the cards out again when next drawn
-            if self.board is not None:
-                self.board.column_changed(self, changed)
+        if (changed or stale or retitled) and self.board is not None:
+            self.board.column_changed(self, changed)
 
     def tick(self, frame: int) -> None:
         """Advance the spinner (and the elapsed time) of running cards only."""
@@ -482,7 +487,8 @@ class BoardColumns(Widget, can_focus=True):
         return list(Segment.apply_style(segments, style=base))
 
     def _top_border(self, column: StageColumn, inner: int, border: Style) -> list[Segment]:
-        title = f" {column_title(column.stage, len(column.item_ids))} "[: max(0, inner - 1)]
+        count = len(column.item_ids)
+        title = f" {column_title(column.stage, count, column.total)} "[: max(0, inner - 1)]
         style = self._style("board--title-current" if column is self.current else "board--title")
         return [
             Segment("╭─", border),

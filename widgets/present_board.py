@@ -191,5 +191,7 @@ def title_lines(title: str, width: int, most: int = 2) -> list[str]:
     return lines
 
 
-def column_title(stage: Stage, count: int) -> str:
-    return f"{stage.label} {count}"
+def column_title(stage: Stage, count: int, total: int | None = None) -> str:
+    """``Plan 40``; ``Plan 3/40`` while a filter shows 3 of its 40 cards (an empty
+    stage stays ``Build 0``)."""
+    return f"{stage.label} {count}" if not total else f"{stage.label} {count}/{total}"

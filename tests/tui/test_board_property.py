@@ -290,7 +290,7 @@ def make_app(
     return app
 
 
-CHARACTERS = {"question_mark": "?", "escape": "\x1b"}
+CHARACTERS = {"question_mark": "?", "escape": "\x1b", "slash": "/"}  # "/" opens the filter prompt
 
 
 async def settle(pilot: Pilot[Any]) -> None:

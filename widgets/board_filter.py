@@ -1,0 +1,135 @@
+"""The board's ``/`` filter (k9s' habit): what a query matches, and the one-line prompt.
+
+A query is words, all of which a card must match, case-insensitively: a plain word
+anywhere in "SD-12 title kind state stage version env", ``kind:bug``,
+``state:failed``, ``stage:test``, ``env:prod`` or ``version:1.2`` in that field
+only (a prefix of it: ``state:fail``). A whole id (``SD-2``) is that card, not
+SD-20 to SD-29 as well. The prompt looks like the log pane's ``/`` and ``&``
+prompts and stays on screen while a filter is on, saying how to clear it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.widgets import Input, Static
+
+from lifecycle.items import Item
+
+CardFilter = Callable[[Item], bool]
+
+_ID = re.compile(r"sd-\d+")
+FIELDS = ("kind", "state", "stage", "env", "version", "id")
+
+
+def _fields(item: Item) -> dict[str, str]:
+    return {
+        "id": item.id.lower(),
+        "kind": item.kind.value,
+        "state": item.current.state.value,
+        "stage": f"{item.stage.value} {item.stage.label.lower()}",
+        "env": (item.env or "").lower(),
+        "version": (item.version or "").lower(),
+    }
+
+
+def haystack(item: Item) -> str:
+    """What a plain word is looked for in."""
+    f = _fields(item)
+    words = [f["id"], item.title.lower(), f["kind"], f["state"], f["stage"]]
+    words += [f["version"], f["env"]]
+    return " ".join(w for w in words if w)
+
+
+def _word_test(word: str) -> CardFilter:
+    field, colon, value = word.partition(":")
+    if colon and field in FIELDS and value:
+        return lambda item: any(v.startswith(value) for v in _fields(item)[field].split())
+    if _ID.fullmatch(word):
+        return lambda item: item.id.lower() == word or word in item.title.lower()
+    return lambda item: word in haystack(item)
+
+
+def card_filter(query: str) -> CardFilter | None:
+    """The predicate ``query`` means; None for a blank query (no filter)."""
+    tests = [_word_test(w) for w in query.lower().split()]
+    if not tests:
+        return None
+    return lambda item: all(test(item) for test in tests)
+
+
+class BoardFilter(Horizontal):
+    """The ``/`` prompt under the board and, while a filter is on, how many cards it
+    shows and how to clear it. Says what happens as typed, kept (Enter) or cleared
+    (Escape); the board screen does the filtering."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "clear", "Clear the filter", show=False),
+    ]
+
+    class Typed(Message):
+        """The query was edited: the board narrows to it as it is typed."""
+
+        def __init__(self, query: str) -> None:
+            super().__init__()
+            self.query = query
+
+    class Kept(Message):
+        """Enter: the filter stays on, the board takes the keys again."""
+
+        def __init__(self, query: str) -> None:
+            super().__init__()
+            self.query = query
+
+    class Cleared(Message):
+        """Escape: the filter is off, every card shows again."""
+
+    def compose(self) -> ComposeResult:
+        yield Static("/", id="board-filter-slash")
+        yield Input(id="board-filter-input", placeholder="filter: words, kind:bug, state:failed")
+        yield Static("", id="board-filter-note")
+
+    @property
+    def input(self) -> Input:
+        return self.query_one("#board-filter-input", Input)
+
+    @property
+    def value(self) -> str:
+        return self.input.value
+
+    def open(self, query: str) -> None:
+        """Show the prompt holding ``query``, the cursor at its end, and take the keys."""
+        self.add_class("-on")
+        prompt = self.input
+        if prompt.value != query:
+            prompt.value = query
+        prompt.cursor_position = len(query)
+        # At once, not after the keys already queued (``focus()`` waits its turn):
+        # "/bug" typed fast goes into the prompt, not to the board's b, u and g.
+        self.screen.set_focus(prompt)
+
+    def say(self, shown: int, total: int, *, on: bool, typing: bool) -> None:
+        """What the filter shows, and the keys that keep or clear it."""
+        if not on:
+            note = f"{total} cards · esc closes"
+        else:
+            keys = "enter keeps · esc clears" if typing else "/ edits · esc clears"
+            note = f"filter on: {shown} of {total} cards · {keys}"
+        self.query_one("#board-filter-note", Static).update(note)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self.post_message(self.Typed(event.value))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.post_message(self.Kept(event.value))
+
+    def action_clear(self) -> None:
+        self.post_message(self.Cleared())
