@@ -316,6 +316,9 @@ class BoardScreen(Screen[None]):
         if item is None or not item.env:
             self.notify("f follows a deployed card's environment; this card has none.")
             return
+        if item.env not in self.shipdeck.project.config.environments:
+            self.notify(f"{item.env} is no longer in shipdeck.yaml: no logs to follow.")
+            return
         self.shipdeck.follow_env_logs(item.env)
 
 
