@@ -34,6 +34,7 @@ from lifecycle.items import Item
 from lifecycle.stages import ORDER, SPANS, Stage
 from widgets.present_board import NO_FACTS, CardFacts, card_height, card_text, column_title
 
+_NOT_DIM = Style(dim=False)
 MIN_WIDTH = 14  # a column narrower than this is not readable: the board scrolls sideways
 RULER = 2  # lines of span ruler above the columns
 
@@ -484,7 +485,12 @@ class BoardColumns(Widget, can_focus=True):
             base = self._style(name)  # under the card's own colours, as OptionList does
         else:
             base = self._style("base")
-        return list(Segment.apply_style(segments, style=base))
+        line = Segment.apply_style(segments, style=base)
+        if base.bgcolor is None:  # an ANSI theme: the terminal's own background
+            # Textual dims a colour against the background's RGB, which a terminal
+            # default does not have: under a modal screen, dim words crashed the app.
+            return [Segment(t, s + _NOT_DIM if s and s.dim else s, c) for t, s, c in line]
+        return list(line)
 
     def _top_border(self, column: StageColumn, inner: int, border: Style) -> list[Segment]:
         count = len(column.item_ids)

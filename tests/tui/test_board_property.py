@@ -517,3 +517,20 @@ async def test_no_color_draws_monochrome(root: Path) -> None:
         assert all(c.r == c.g == c.b for c in colours), colours
     if app._exception is not None:
         raise app._exception
+
+
+@pytest.mark.parametrize("no_colour", [False, True])
+async def test_an_ansi_theme_under_a_modal_screen(root: Path, no_colour: bool) -> None:
+    """The generator's case, shrunk: ansi-light, then `e` (the edit form over the board).
+    Textual dims a colour against the background's RGB, which an ANSI theme's terminal
+    default lacks; the board's dim card words crashed the app."""
+    app = make_app(root, the_demo_board(), no_colour=no_colour)
+    async with app.run_test(size=(105, 40)) as pilot:
+        app.theme = "ansi-light"
+        await pilot.pause()
+        await pilot.press("e")
+        await pilot.pause(0.3)
+        app.theme = "gruvbox"
+        await pilot.pause()
+    if app._exception is not None:
+        raise app._exception
