@@ -10,9 +10,10 @@ no Style (Textual's NO_COLOR filter crashes on those).
 
 Keys come from the app's, the board screen's and the board widget's BINDINGS,
 minus :data:`EXCLUDED`. ``benchmarks/board_property.py`` runs the same cases
-longer. Profiles: ``ci`` (the default: no example database, a failure prints a
-``@reproduce_failure`` blob) and ``dev`` (keeps failing examples in .hypothesis/),
-picked with ``SHIPDECK_HYPOTHESIS_PROFILE``.
+longer, on new random cases each run. Profiles: ``ci`` (the default: derandomized, so
+CI runs the same 300 generated cases every time and a failure reproduces; no example
+database; a failure prints a ``@reproduce_failure`` blob) and ``dev`` (random cases,
+keeps failing examples in .hypothesis/), picked with ``SHIPDECK_HYPOTHESIS_PROFILE``.
 """
 
 from __future__ import annotations
@@ -405,6 +406,7 @@ settings.register_profile(
     max_examples=300,
     deadline=None,
     database=None,
+    derandomize=True,  # the same 300 cases each run: a red CI reproduces exactly
     print_blob=True,
     suppress_health_check=SUPPRESSED,
 )
