@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -19,7 +18,7 @@ from textual.widgets import ContentSwitcher
 
 from lifecycle.items import RunState
 from lifecycle.stages import Stage
-from tests.tui.conftest import commit
+from tests.tui.conftest import commit, until
 from tui.app import ShipdeckApp
 from tui.details import ItemDetailsScreen
 from tui.dialogs import ConfirmScreen, HelpScreen
@@ -28,14 +27,6 @@ from tui.project import Project
 from widgets.pane_tabs import PaneTabs
 
 SIZE = (120, 40)
-
-
-async def until(pilot, check: Callable[[], bool], timeout: float = 60) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for the app")
-        await pilot.pause(0.1)
 
 
 def stage_of(project: Project, item_id: str) -> tuple[Stage, RunState]:

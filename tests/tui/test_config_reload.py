@@ -9,7 +9,6 @@ going keeps the config it began with, and the engine takes the new one after it.
 from __future__ import annotations
 
 import errno
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from lifecycle.config import Config
 from lifecycle.items import RunState
 from lifecycle.ports import DeployTarget
 from lifecycle.stages import Stage
+from tests.tui.conftest import until
 from tui import app as app_module
 from tui import config_stamp
 from tui.app import ShipdeckApp
@@ -44,14 +44,6 @@ class Recording(ShipdeckApp):
 
     def on_config_reloaded(self, message: ConfigReloaded) -> None:
         self.reloads = [*getattr(self, "reloads", []), message]
-
-
-async def until(pilot, check: Callable[[], bool], timeout: float = 30) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for the app")
-        await pilot.pause(0.1)
 
 
 def notices(app: ShipdeckApp, severity: str | None = None) -> list[str]:

@@ -8,8 +8,6 @@ releases to the local target.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,7 +16,7 @@ from textual.widgets import Label
 from textual.widgets._footer import FooterKey
 
 from lifecycle.stages import Stage
-from tests.tui.conftest import commit
+from tests.tui.conftest import commit, until
 from tui.app import ShipdeckApp, project_label
 from tui.details import ItemDetailsScreen
 from tui.dialogs import ConfirmScreen, HelpScreen
@@ -29,14 +27,6 @@ from widgets.footer import QuietFooter
 from widgets.pane_tabs import TitleBar
 
 SIZE = (120, 40)
-
-
-async def until(pilot, check: Callable[[], bool], timeout: float = 60) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for the app")
-        await pilot.pause(0.1)
 
 
 def notices(app: ShipdeckApp) -> list[str]:

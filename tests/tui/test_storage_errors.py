@@ -16,7 +16,6 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from textual.widgets import Input, TextArea
 
 from lifecycle.stages import Stage
 from lifecycle.store import BoardError, BoardLocked
+from tests.tui.conftest import until
 from tui.app import ShipdeckApp
 from tui.crash import EXIT_CRASHED
 from tui.item_form import ItemFormScreen
@@ -32,14 +32,6 @@ from tui.project import Project
 
 SIZE = (120, 40)
 REPO = Path(__file__).resolve().parents[2]
-
-
-async def until(pilot: Any, check: Callable[[], bool], timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for the app")
-        await pilot.pause(0.05)
 
 
 def notices(app: ShipdeckApp, title: str) -> list[Any]:

@@ -10,26 +10,17 @@ here as the engine writes it; the follow tests deploy a real release.
 from __future__ import annotations
 
 import subprocess
-import time
-from collections.abc import Callable
 
 from lifecycle import events as ev
 from lifecycle.items import RunState, StageState
 from lifecycle.stages import Stage
+from tests.tui.conftest import until
 from tui.app import ShipdeckApp
 from tui.project import Project
 from tui.wiring import build_engine
 from widgets.log_pane import LogPane
 
 SIZE = (120, 40)
-
-
-async def until(pilot, check: Callable[[], bool], timeout: float = 60) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for the app")
-        await pilot.pause(0.1)
 
 
 def card(app: ShipdeckApp, stage: Stage, item_id: str) -> str:
