@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 EIGHTHS = " ▁▂▃▄▅▆▇█"
 BASELINE = "·"  # the bottom row where there is no bar: the chart's extent stays visible
@@ -49,16 +50,26 @@ def columns(
     tail = list(values)[-window:]
     missing = window - len(tail)
     out: list[tuple[bool, float | None]] = []
-    for col in range(width):
-        first = col * window // width
-        last = max(first + 1, (col + 1) * window // width)
-        picked = [tail[s - missing] for s in range(first, last) if s >= missing]
-        if not picked:
+    for first, last in _slots(width, window):
+        if last <= missing:
             out.append((False, None))
-            continue
-        real = [v for v in picked if v is not None]
-        out.append((True, max(real) if real else None))
+        elif last - first == 1:  # the usual case: a column shows one sample
+            out.append((True, tail[first - missing]))
+        else:
+            shown = tail[max(first, missing) - missing : last - missing]
+            real = [v for v in shown if v is not None]
+            out.append((True, max(real) if real else None))
     return out
+
+
+@lru_cache(maxsize=64)
+def _slots(width: int, window: int) -> tuple[tuple[int, int], ...]:
+    """The samples ``[first, last)`` each of ``width`` columns shows: the same for
+    every chart of one width, so computed once, not per column per repaint."""
+    return tuple(
+        (col * window // width, max(col * window // width + 1, (col + 1) * window // width))
+        for col in range(width)
+    )
 
 
 def level(value: float, high: float, height: int) -> int:

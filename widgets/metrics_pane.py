@@ -13,12 +13,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import tzinfo
 from typing import ClassVar
 
+from rich.cells import cell_len
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.events import Hide, Show
+from textual.geometry import Size
 from textual.message import Message
+from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Label, Static
 
@@ -67,14 +71,21 @@ def chart_width(width: int) -> int:
 
 
 def _put(widget: Static, text: Text | str, layout: bool = False) -> None:
-    """Update only on change; fixed-size cells skip layout, so a sample costs a repaint."""
+    """Update only on change, and lay out only when the text's shape changed: a
+    probe's ``200   3 ms`` becoming ``200   4 ms`` costs a repaint, not a layout."""
     old = widget.content
     if isinstance(old, Text) and isinstance(text, Text):
         if old.plain == text.plain and old.style == text.style and old.spans == text.spans:
             return
     elif old == text:
         return
-    widget.update(text, layout=layout)
+    widget.update(text, layout=layout and _shape(old) != _shape(text))
+
+
+def _shape(text: object) -> tuple[int, ...]:
+    """The cell width of each line: what a ``width: auto`` widget's size depends on."""
+    plain = text.plain if isinstance(text, Text) else str(text)
+    return tuple(cell_len(line) for line in plain.split("\n"))
 
 
 def _bytes(n: float) -> str:
@@ -125,6 +136,9 @@ class Chart(Widget):
     def __init__(
         self, label: str = "", *, gutter: bool = True, id: str | None = None, classes: str = ""
     ) -> None:
+        self._parts: dict[str, Style] = {}
+        self._strips: list[Strip] | None = None
+        self._strips_size: Size | None = None
         super().__init__(id=id, classes=f"chart {classes}".strip())
         self.label = label
         self.with_gutter = gutter
@@ -159,9 +173,38 @@ class Chart(Widget):
         shown = (self.series, value.plain, note, high, scale, threshold, window)
         if shown != self._shown:
             self._shown = shown
+            self._strips = None
             self.refresh()
 
+    def render_line(self, y: int) -> Strip:
+        """Rows from strips built once per change, straight from segments: a frame then
+        costs no Text-to-Content conversion, which was most of the pane's idle cost."""
+        size = self.size
+        if self._strips is None or self._strips_size != size:
+            base = self.rich_style
+            self._strips = [
+                Strip(
+                    [Segment(text, base + style) for text, style in row if text], size.width
+                ).adjust_cell_length(size.width, base)
+                for row in self._rows()
+            ]
+            self._strips_size = size
+        if 0 <= y < len(self._strips):
+            return self._strips[y]
+        return Strip.blank(size.width, self.rich_style)
+
     def render(self) -> Text:
+        """The same rows as one Text (what tests and screenshots read)."""
+        out = Text(no_wrap=True, overflow="crop", end="")
+        for index, row in enumerate(self._rows()):
+            if index:
+                out.append("\n")
+            for text, style in row:
+                out.append(text, style)
+        return out
+
+    def _rows(self) -> list[list[tuple[str, Style]]]:
+        """Each row as (text, style) pieces: gutter, bars by kind, threshold line, scale."""
         width, height = self.size.width, max(1, self.size.height)
         bars = chart_width(width) if self.with_gutter else max(0, width - 1 - SCALE)
         drawn = plot(
@@ -182,14 +225,20 @@ class Chart(Widget):
                 (EMPTY, "chart--empty"),
             )
         }
+        plain = Style()
         line_row = self._threshold_row(height)
-        out = Text(no_wrap=True, overflow="crop", end="")
+        rows: list[list[tuple[str, Style]]] = []
         for row in range(height):
-            if row:
-                out.append("\n")
+            pieces: list[tuple[str, Style]] = []
             if self.with_gutter:
-                out.append_text(self._gutter(row, height))
-                out.append(" ")
+                gutter = self._gutter(row, height)
+                console = self.app.console
+                own = console.get_style(gutter.style)  # Text.render leaves this to its caller
+                pieces.extend(
+                    (seg.text, own + seg.style if seg.style else own)
+                    for seg in gutter.render(console)
+                )
+                pieces.append((" ", plain))
             cells = drawn.rows[row]
             kinds = drawn.kinds
             if row == line_row:  # the alert threshold, where no bar hides it
@@ -205,11 +254,13 @@ class Chart(Widget):
                     part = style[kinds[start]]
                     if row == line_row and piece[:1] == "╌":
                         part = self._part("chart--line")
-                    out.append(piece, part)
+                    pieces.append((piece, part))
                     start = col
-            out.append(" ")
-            out.append(self._scale(row, height).ljust(SCALE)[:SCALE], self._part("chart--scale"))
-        return out
+            pieces.append((" ", plain))
+            scale = self._scale(row, height).ljust(SCALE)[:SCALE]
+            pieces.append((scale, self._part("chart--scale")))
+            rows.append(pieces)
+        return rows
 
     def _threshold_row(self, height: int) -> int | None:
         if self.threshold is None or height < 2 or not 0 < self.threshold < self.high:
@@ -246,7 +297,17 @@ class Chart(Widget):
         return ""
 
     def _part(self, name: str) -> Style:
-        return self.get_component_rich_style(name, partial=True)
+        """A component's style, resolved once per style change (a theme, ``-alerting``):
+        resolving walks the CSS, and a chart asks for eight of them every repaint."""
+        style = self._parts.get(name)
+        if style is None:
+            style = self._parts[name] = self.get_component_rich_style(name, partial=True)
+        return style
+
+    def notify_style_update(self) -> None:
+        self._parts.clear()
+        self._strips = None
+        super().notify_style_update()
 
 
 class MetricRow(Chart):

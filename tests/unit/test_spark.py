@@ -1,3 +1,6 @@
+from hypothesis import given
+from hypothesis import strategies as st
+
 from widgets.spark import BLOCKS, spark_text
 
 
@@ -20,6 +23,7 @@ from widgets.chart import (  # noqa: E402
     FAIL,
     FAIL_MARK,
     HOT,
+    columns,
     latency_scale,
     level,
     percent_scale,
@@ -75,3 +79,31 @@ def test_scales_are_fixed_or_labelled_with_their_top() -> None:
     assert latency_scale([42.0, 212.0, None]) == (250.0, "250 ms")
     assert latency_scale([1800.0]) == (2000.0, "2 s")
     assert rate_scale([950.0]) == (1024.0, "1 KB/s")
+
+
+def _columns_by_definition(
+    values: list[float | None], width: int, window: int
+) -> list[tuple[bool, float | None]]:
+    """Each column's samples picked one by one: what ``columns`` computes faster."""
+    window = max(window, len(values), 1)
+    tail = values[-window:]
+    missing = window - len(tail)
+    out: list[tuple[bool, float | None]] = []
+    for col in range(width):
+        first = col * window // width
+        last = max(first + 1, (col + 1) * window // width)
+        picked = [tail[s - missing] for s in range(first, last) if s >= missing]
+        real = [v for v in picked if v is not None]
+        out.append((bool(picked), max(real) if real else None))
+    return out
+
+
+@given(
+    st.lists(st.one_of(st.none(), st.floats(0, 1e6)), max_size=200),
+    st.integers(0, 300),
+    st.integers(1, 200),
+)
+def test_columns_pick_each_columns_samples(
+    values: list[float | None], width: int, window: int
+) -> None:
+    assert columns(values, width, window) == _columns_by_definition(values, width, window)
