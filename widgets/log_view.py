@@ -163,6 +163,7 @@ class LogView(LogSearch, LogCopy, LogFiles, ScrollView, can_focus=True):
         self._inbox = Inbox()
         self._ui_thread = threading.get_ident()
         self._ready = False  # mounted: ticks, styles and scrolling may start
+        self._styles_stale = False  # the theme or classes changed: restyle before painting
         self._generation = 0  # bumped by clear(), so a stale load_file writes nothing
         self._tick_due = False  # a tick is scheduled
         self._last_tick = 0.0
@@ -402,10 +403,14 @@ class LogView(LogSearch, LogCopy, LogFiles, ScrollView, can_focus=True):
     # --- drawing ---------------------------------------------------------------------
 
     def notify_style_update(self) -> None:
+        """Restyle at the next paint, not now: Textual calls this before it recomputes
+        the component classes, so styles read here would be the old theme's."""
         super().notify_style_update()
-        self._restyle()
+        self._styles_stale = True
+        self.refresh()
 
     def _restyle(self) -> None:
+        self._styles_stale = False
         if self._ready:
             styles = {name: self._component_style(f"log-view--{name}") for name in STYLE_NAMES}
             self.painter.restyle(self.rich_style, styles)
@@ -420,6 +425,8 @@ class LogView(LogSearch, LogCopy, LogFiles, ScrollView, can_focus=True):
         return partial + colors
 
     def render_line(self, y: int) -> Strip:
+        if self._styles_stale:
+            self._restyle()
         width = self.scrollable_content_region.width
         found = self.model.locate(round(self.scroll_y) + y)
         if found is None:

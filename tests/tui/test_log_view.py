@@ -267,6 +267,36 @@ def test_stderr_is_told_apart_from_stdout() -> None:
     run(scenario())
 
 
+def test_a_theme_switch_restyles_lines_already_shown() -> None:
+    """Regression: the view read its component styles when Textual announced the new
+    theme, which is before Textual recomputes them, so stderr kept the old colour."""
+
+    async def scenario() -> None:
+        app = PaneApp(LogPane())
+        async with app.run_test(size=SIZE) as pilot:
+            app.theme = "textual-dark"
+            view = app.pane.log_view
+            view.write_lines([Line(Stream.STDERR, "broken")])
+            await settle(pilot, view)
+
+            def stderr_colour() -> object:
+                line = list(view.render_line(0))
+                return next(s.style for s in line if "broken" in s.text).color  # type: ignore[union-attr]
+
+            def expected() -> object:
+                return view.get_component_rich_style("log-view--stderr").color
+
+            dark = stderr_colour()
+            assert dark == expected()
+            app.theme = "textual-light"
+            await pilot.pause()
+            await pilot.pause()
+            assert expected() != dark  # the themes differ here, so the test can fail
+            assert stderr_colour() == expected()
+
+    run(scenario())
+
+
 def test_ansi_colours_are_rendered() -> None:
     async def scenario() -> None:
         app = PaneApp(LogPane())
