@@ -132,6 +132,7 @@ class StageState:
     run_id: str | None = None
     sha: str | None = None
     message: str | None = None
+    step: str | None = None  # while running: "2/3 unit tests", so a card says how far
 
     @property
     def duration(self) -> float | None:
@@ -147,6 +148,7 @@ class StageState:
             ("run_id", self.run_id),
             ("sha", self.sha),
             ("message", self.message),
+            ("step", self.step),
         ):
             if value is not None:
                 out[key] = value
@@ -161,6 +163,7 @@ class StageState:
             run_id=data.get("run_id"),
             sha=data.get("sha"),
             message=data.get("message"),
+            step=data.get("step"),
         )
 
 

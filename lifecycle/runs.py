@@ -165,6 +165,20 @@ class RunContext(Reporter):
         self.item = self.engine.store.update(self.item.id, change)
         return self.item
 
+    def progress(self, number: int, total: int, label: str) -> None:
+        """Record which step of how many runs now, on the board (so a card, another
+        process's board and ``shipdeck status`` all see it) and in the log."""
+        step = f"{number}/{total} {self.engine.masker.mask(label)}"[:60]
+        stage = self.stage
+
+        def record(it: Item) -> None:
+            state = it.states.get(stage)
+            if state is not None and state.state is RunState.RUNNING:
+                state.step = step
+
+        self.update(record)
+        self.say(f"step {step}")
+
 
 def new_run_id(subject: str, action: str) -> str:
     """``SD-3-build-20261122T193000-1a2b``: sortable, and says what ran."""

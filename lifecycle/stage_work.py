@@ -219,7 +219,8 @@ def steps(ctx: RunContext) -> str:
     plan = cfg.stages.steps(ctx.stage)
     if not plan:
         ctx.say(f"no {ctx.stage.value} steps configured")
-    for step in plan:
+    for number, step in enumerate(plan, 1):
+        ctx.progress(number, len(plan), step.label)
         try:
             _run_step(ctx, step, cwd, env)
         finally:

@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from lifecycle import events as ev
-from lifecycle.items import Item, format_time
+from lifecycle.items import Item, RunState, format_time
 from lifecycle.stages import Stage
 from tui.crash import STORAGE_ERRORS, describe
 from widgets.footer import QuietFooter
@@ -33,7 +33,7 @@ def summary(item: Item) -> Table:
     grid.add_column()
     rows: list[tuple[str, Any]] = [
         ("kind", item.kind.value + (" (breaking)" if item.breaking else "")),
-        ("stage", f"{item.stage.label} · {item.current.state.value}"),
+        ("stage", _stage_line(item)),
         ("branch", item.branch),
         ("sha", item.sha),
         ("version", item.version),
@@ -210,3 +210,12 @@ class ItemDetailsScreen(Screen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+def _stage_line(item: Item) -> str:
+    """``Test · running · step 2/3 unit tests``: the step while a run runs."""
+    current = item.current
+    line = f"{item.stage.label} · {current.state.value}"
+    if current.state is RunState.RUNNING and current.step:
+        line += f" · step {current.step}"
+    return line

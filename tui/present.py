@@ -47,7 +47,8 @@ def item_detail(item: Item, extra: dict[str, Any] | None = None) -> str:
     lines = [
         f"{item.id}  {printable(item.title)}",
         f"kind:     {item.kind.value}{' (breaking)' if item.breaking else ''}",
-        f"stage:    {item.stage.label} ({item.current.state.value})",
+        f"stage:    {item.stage.label} ({item.current.state.value})"
+        + (f", step {item.current.step}" if item.running and item.current.step else ""),
     ]
     for label, value in (
         ("branch", item.branch),

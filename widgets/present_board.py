@@ -100,6 +100,8 @@ def card_words(
         elif elapsed is not None:
             label = f"running {duration_text(elapsed)}"
     foot = [(icon + label, icon_style if label != "idle" else "dim")]
+    if state is RunState.RUNNING and item.current.step:
+        foot.append((item.current.step.partition(" ")[0], "bold"))  # "2/3": how far
     if item.stage is Stage.CODE and facts.head:
         foot.append((facts.head[:7], "dim"))
     elif where := item.version or item.short_sha:

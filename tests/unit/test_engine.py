@@ -121,3 +121,30 @@ def test_a_run_left_running_by_a_dead_process_is_recovered(tmp_path: Path) -> No
     state = engine.store.load().get("SD-1").current
     assert state.state is RunState.CANCELLED
     assert state.message is not None and "interrupted" in state.message
+
+
+class PeekingRunner(SlowRunner):
+    """Reads the item's step from the board while each step 'runs'."""
+
+    def __init__(self, store_of: list[Engine]) -> None:
+        super().__init__(0)
+        self.store_of = store_of
+        self.seen: list[str | None] = []
+
+    def run(self, command: str, **kwargs: object) -> StepResult:  # type: ignore[override]
+        item = self.store_of[0].store.load().get("SD-1")
+        self.seen.append(item.current.step)
+        return StepResult(0, 0.0)
+
+
+def test_a_running_card_says_which_step_of_how_many(tmp_path: Path) -> None:
+    engines: list[Engine] = []
+    runner = PeekingRunner(engines)
+    engine = _engine(tmp_path, runner)  # type: ignore[arg-type]
+    lint = '    - run: "make"\n    - name: lint\n      run: "ruff"'
+    engine.config = parse_config(CONFIG.replace('    - run: "make"', lint))
+    engines.append(engine)
+    assert engine.run_stage("SD-1").state is RunState.PASSED
+    assert runner.seen == ["1/2 make", "2/2 lint"]  # on the board, where any reader sees it
+    done = engine.store.load().get("SD-1").current
+    assert done.state is RunState.PASSED and done.step is None  # only while running

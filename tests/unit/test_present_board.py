@@ -129,6 +129,15 @@ def test_a_running_card_shows_its_elapsed_time_and_operate_its_bake_left():
     assert "baking 3m45s left" in text
 
 
+def test_a_running_card_shows_its_step_of_how_many():
+    started = NOW - timedelta(seconds=5)
+    state = StageState(state=RunState.RUNNING, started_at=started, step="2/3 unit tests")
+    item = Item(id="SD-4", title="t", stage=Stage.TEST, states={Stage.TEST: state})
+    assert "running 5s 2/3" in card_text(item, width=30, now=NOW).plain
+    state.state = RunState.PASSED  # a step left over from a run that ended is not shown
+    assert "2/3" not in card_text(item, width=30, now=NOW).plain
+
+
 def test_test_counts_show_from_test_on():
     report = TestReport(passed=12, failed=1)
     item = Item(id="SD-5", title="t", stage=Stage.RELEASE, tests=report)
