@@ -25,6 +25,8 @@ sys.path.insert(0, str(ROOT))
 PASSES = (
     (120, 40, "textual-dark", ""),
     (80, 24, "textual-light", "-80x24-light"),
+    (240, 70, "textual-dark", "-240x70"),
+    (120, 40, "textual-light", "-light"),
 )
 
 

@@ -15,13 +15,14 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import ClassVar
 
 from rich.color import Color as RichColor
 from rich.console import Console
 from rich.segment import Segment
 from rich.style import Style
+from rich.terminal_theme import TerminalTheme
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.color import Color
@@ -483,9 +484,15 @@ class BoardColumns(Widget, can_focus=True):
         if column is self.current and index == column.highlighted:
             name = "board--cursor" if self.has_focus else "board--cursor-blurred"
             base = self._style(name)  # under the card's own colours, as OptionList does
+            on_cursor = True
         else:
             base = self._style("base")
+            on_cursor = False
         line = Segment.apply_style(segments, style=base)
+        if on_cursor and base.bgcolor is not None:
+            dark = self.app.current_theme.dark
+            palette = self.app.ansi_theme_dark if dark else self.app.ansi_theme_light
+            line = _legible(line, base, palette)
         if base.bgcolor is None:  # an ANSI theme: the terminal's own background
             # Textual dims a colour against the background's RGB, which a terminal
             # default does not have: under a modal screen, dim words crashed the app.
@@ -577,12 +584,21 @@ def board_palette(variables: dict[str, str]) -> dict[str, Style]:
     foreground = colour("foreground")
     cursor_bg = colour("block-cursor-background")
     blurred_bg = colour("block-cursor-blurred-background")
+
+    def faint(alpha: float, fallback: str) -> Color:
+        """The foreground thinned over the surface: lines that show on a dark and a light
+        theme alike (``$panel-lighten-2`` is near white on a light one). A terminal
+        colour cannot be thinned: the theme's own ``fallback`` then."""
+        if foreground.ansi is not None or surface.ansi is not None:
+            return colour(fallback)
+        return surface + foreground.with_alpha(alpha)
+
     out = {
         "base": style(foreground),
-        "board--border": style(colour("panel-lighten-2")),
+        "board--border": style(faint(0.22, "panel-lighten-2")),
         "board--title": style(colour("text-muted"), bold=True),
         "board--title-current": style(colour("accent"), bold=True),
-        "board--divider": style(colour("panel-lighten-1")),
+        "board--divider": style(faint(0.12, "panel-lighten-1")),
         "board--more": style(colour("text-muted")),
         "board--cursor": style(colour("block-cursor-foreground", cursor_bg), cursor_bg, True),
         "board--cursor-blurred": style(foreground, blurred_bg),
@@ -593,6 +609,33 @@ def board_palette(variables: dict[str, str]) -> dict[str, Style]:
         tint = surface if hue.ansi is not None else surface + hue.with_alpha(0.15)
         out[f"board--span-{span}"] = style(hue, tint, bold=True)
     return out
+
+
+def _legible(line: Iterable[Segment], base: Style, palette: TerminalTheme) -> list[Segment]:
+    """The cursor card's words in the cursor's foreground where their own colour
+    would not show on its background (a blue kind word on a light theme's navy cursor).
+    A reversed word (a failed card's id badge) is its own background: kept.
+    ``palette`` is the ANSI theme Textual turns terminal colours (``cyan``) into."""
+    assert base.bgcolor is not None
+    out: list[Segment] = []
+    for text, style, control in line:
+        colour = style.color if style is not None else None
+        if (
+            colour is not None
+            and colour != base.color
+            and _too_close(colour, base.bgcolor, palette)
+        ):
+            style = style + Style(color=base.color)  # type: ignore[operator]
+        out.append(Segment(text, style, control))
+    return out
+
+
+@lru_cache(maxsize=256)
+def _too_close(colour: RichColor, background: RichColor, palette: TerminalTheme) -> bool:
+    """Less than a quarter of the brightness range apart: hard to read."""
+    fg = Color.from_rich_color(RichColor.from_triplet(colour.get_truecolor(palette)))
+    bg = Color.from_rich_color(RichColor.from_triplet(background.get_truecolor(palette, False)))
+    return abs(fg.brightness - bg.brightness) < 0.25
 
 
 def _parse(value: str, under: Color) -> Color:

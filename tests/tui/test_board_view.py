@@ -108,6 +108,40 @@ async def test_the_board_takes_its_colours_from_the_current_theme() -> None:
         assert dark_bg and light_bg and dark_bg.isdisjoint(light_bg)
 
 
+async def test_every_theme_draws_the_borders_and_the_cursor_cards_words_legibly() -> None:
+    """Light themes drew the column borders near white on near white, and the cursor
+    card's blue kind word on a navy cursor."""
+    from rich.color import Color as RichColor
+    from textual.color import Color
+
+    def brightness(colour: RichColor) -> float:  # as shown: Textual's ANSI palette for cyan
+        dark = app.current_theme.dark
+        palette = app.ansi_theme_dark if dark else app.ansi_theme_light
+        return Color.from_rich_color(
+            RichColor.from_triplet(colour.get_truecolor(palette))
+        ).brightness
+
+    board, columns = make_board()
+    app = PaneApp(board, lambda _: fill(columns, 3))
+    async with app.run_test(size=(120, 30)) as pilot:
+        board.focus()
+        for theme in ("textual-dark", "textual-light", "solarized-light", "nord", "gruvbox"):
+            app.theme = theme
+            await pilot.pause()
+            top = board.render_line(2)  # under the two span banners
+            border = next(s.style for s in top if s.text.startswith("╭"))
+            assert border and border.color and border.bgcolor
+            assert abs(brightness(border.color) - brightness(border.bgcolor)) >= 0.1, theme
+            cursor_card = [s for y in (3, 4, 5) for s in board.render_line(y) if s.style]
+            cursor_bg = cursor_card[1].style.bgcolor  # the first cell inside the border
+            on_cursor = [s for s in cursor_card if s.style.bgcolor == cursor_bg]
+            assert len(on_cursor) >= 3
+            for segment in on_cursor:
+                if segment.text.strip() and segment.style.color and segment.style.bgcolor:
+                    gap = brightness(segment.style.color) - brightness(segment.style.bgcolor)
+                    assert abs(gap) >= 0.25, (theme, segment.text)
+
+
 async def test_a_click_on_a_tab_label_asks_for_that_pane() -> None:
     from widgets.pane_tabs import PaneTabs
 
