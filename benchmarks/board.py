@@ -289,7 +289,7 @@ def install_probes(clock: LoopClock) -> Probes:
     from textual.widgets import OptionList
 
     from tui.board_screen import BoardScreen
-    from widgets.board import BoardColumns
+    from widgets.board.columns import BoardColumns
 
     probes = Probes(clock)
     for cls, name in (

@@ -9,7 +9,7 @@ interpreters so no run inherits another's heap; prints one JSON object:
   /dev/null`` (the CLI's start-up included), then a headless Textual app
   (``run_test(size=(120, 40))``, ``gc.freeze()`` after mount as the board does)
   holding a ``LogPane(ring_size=100_000)``: a worker thread iterates
-  ``backends.docker_logs.container_logs(follow=False, tail=None)`` and calls
+  ``backends.docker.logs.container_logs(follow=False, tail=None)`` and calls
   ``pane.write_lines(batch)`` per batch; the clock stops when the view's model
   has taken every line (``LogStatus.total``, i.e. ``model.end - model.origin``,
   as the view publishes it after a fold: lines the ring would drop at once are
@@ -139,8 +139,8 @@ class GcWatch:
 
 def connect_source(container: str) -> tuple[Any, Any]:
     """The low-level API client and the container as a ``LogSource``."""
-    from backends.docker_engine import connect
-    from backends.docker_logs import source_of
+    from backends.docker.engine import connect
+    from backends.docker.logs import source_of
 
     api = connect().api
     return api, source_of(api.inspect_container(container))
@@ -153,7 +153,7 @@ def make_app(ring: int) -> Any:
     """A headless app holding one LogPane, with the 5 ms stall probe."""
     from textual.app import App, ComposeResult
 
-    from widgets.log_pane import LogPane
+    from widgets.log.pane import LogPane
 
     class BoardBench(App[None]):
         def __init__(self) -> None:
@@ -189,9 +189,9 @@ def stalls(lateness: Sequence[tuple[float, float]], since: float = 0.0) -> dict[
 
 
 async def child_board_ingest(container: str, expected: int, ring: int) -> dict[str, Any]:
-    from backends.docker_logs import container_logs
+    from backends.docker.logs import container_logs
     from lifecycle.ports import CancelToken
-    from widgets.log_lines import LogStatus
+    from widgets.log.lines import LogStatus
 
     api, source = connect_source(container)
     app = make_app(ring)
@@ -274,7 +274,7 @@ async def child_board_ingest(container: str, expected: int, ring: int) -> dict[s
 
 
 def child_reader_ingest(container: str) -> dict[str, Any]:
-    from backends.docker_logs import container_logs
+    from backends.docker.logs import container_logs
     from lifecycle.ports import CancelToken
 
     api, source = connect_source(container)
@@ -308,7 +308,7 @@ class Follower:
         self.folded: Callable[[], int] = lambda: self.progress[0]
 
     def pump(self) -> None:
-        from backends.docker_logs import container_logs
+        from backends.docker.logs import container_logs
 
         write = self.write
         received = 0
@@ -477,7 +477,7 @@ def median_of(rows: list[dict[str, Any]], key: str) -> float | None:
 
 
 def measure(args: argparse.Namespace, client: Any, report: dict[str, Any]) -> None:
-    from backends.docker_engine import engine_address, log_config_for
+    from backends.docker.engine import engine_address, log_config_for
 
     host = engine_address()
     docker = shutil.which("docker")
@@ -568,7 +568,7 @@ def main(args: argparse.Namespace) -> int:
     import psutil
     import textual
 
-    from backends.docker_engine import connect
+    from backends.docker.engine import connect
     from lifecycle.ports import TargetError
 
     why = di.busybox_missing()

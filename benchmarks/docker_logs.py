@@ -8,7 +8,7 @@ driver ``DockerTarget`` deploys with (``local`` on a factory-default engine;
 drains the whole log (``--tail all``, no follow) into a counter, which is what
 ``> /dev/null`` costs it:
 
-- shipdeck: ``DockerTarget.logs(follow=False, tail=None)`` (backends.docker_logs)
+- shipdeck: ``DockerTarget.logs(follow=False, tail=None)`` (backends.docker.logs)
 - docker CLI: ``docker logs NAME >/dev/null 2>&1`` (includes the CLI's start-up)
 - sdk: ``container.logs(stream=True)`` iterated, as most Python tools do; for a
   TTY container the SDK reads one byte per iteration, so that one is measured on
@@ -41,8 +41,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "integration")]
 
 import docker_images as di  # noqa: E402
 
-from backends.docker import DockerTarget  # noqa: E402
-from backends.docker_engine import connect, log_config_for  # noqa: E402
+from backends.docker.engine import connect, log_config_for  # noqa: E402
+from backends.docker.target import DockerTarget  # noqa: E402
 from lifecycle.ports import CancelToken  # noqa: E402
 
 PROJECT = "shipdeck-bench"

@@ -38,7 +38,7 @@ from textual.widget import Widget
 from textual.widgets import Log, RichLog
 
 from lifecycle.ports import Line, Stream
-from widgets.log_view import LogView
+from widgets.log.view import LogView
 
 SIZE = (120, 40)
 PROBE = 0.005  # the stall probe's interval

@@ -460,11 +460,11 @@ class BoardActions(_Base):
         from tui.board_screen import BoardScreen
         from tui.details import ItemDetailsScreen
         from tui.dialogs import ConfirmScreen, HelpScreen
-        from widgets.board import BoardColumns
-        from widgets.env_pane import EnvironmentsPane
-        from widgets.events_pane import EventsPane
-        from widgets.log_pane import LogPane
-        from widgets.log_view import LogView
+        from widgets.board.columns import BoardColumns
+        from widgets.log.pane import LogPane
+        from widgets.log.view import LogView
+        from widgets.ops.envs import EnvironmentsPane
+        from widgets.ops.events import EventsPane
 
         self.push_screen(
             HelpScreen(

@@ -2,7 +2,7 @@
 
 Handlers use Textual's ``on_<widget>_<message>`` names: ``@on`` is not seen
 on a mixin. Pollers sample in a thread worker and schedule the next sample only after the
-last one was shown, and only while their pane is visible (DESIGN.md section 7).
+last one was shown, and only while their pane is visible (docs/architecture.md section 7).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ if TYPE_CHECKING:
     from lifecycle.watch import Sample, Watcher
     from tui.app import ShipdeckApp
     from tui.board_screen import BoardScreen
-    from widgets.events_pane import EventsPane
-    from widgets.metrics_pane import MetricsPane
+    from widgets.ops.events import EventsPane
+    from widgets.ops.metrics import MetricsPane
 
     _Base = ShipdeckApp
 else:
@@ -84,7 +84,7 @@ class PaneFeeds(_Base):
     def _show_sample(
         self, sample: Sample, stats: list[ContainerStats], errors: dict[str, str]
     ) -> None:
-        from widgets.metrics_pane import MetricsPane
+        from widgets.ops.metrics import MetricsPane
 
         watcher = self._watcher
         assert watcher is not None
@@ -110,7 +110,7 @@ class PaneFeeds(_Base):
     # --- events -------------------------------------------------------------------
 
     def refresh_events(self) -> None:
-        from widgets.events_pane import EventsPane
+        from widgets.ops.events import EventsPane
 
         panes = self.board.query(EventsPane)
         if not panes:  # not mounted before the first paint
@@ -173,7 +173,7 @@ class PaneFeeds(_Base):
         self.call_from_thread(self._show_envs, statuses, errors)
 
     def _show_envs(self, statuses: list[EnvStatus], errors: dict[str, str]) -> None:
-        from widgets.env_pane import EnvironmentsPane
+        from widgets.ops.envs import EnvironmentsPane
 
         panes = self.board.query(EnvironmentsPane)
         if panes:

@@ -20,15 +20,15 @@ from textual.widgets import ContentSwitcher
 
 from lifecycle.items import Item
 from lifecycle.stages import ORDER, Stage
-from widgets.board import BoardColumns, StageColumn
-from widgets.board_filter import BoardFilter, CardFilter, card_filter
+from widgets.board.columns import BoardColumns, StageColumn
+from widgets.board.filter import BoardFilter, CardFilter, card_filter
 from widgets.footer import QuietFooter
 from widgets.pane_tabs import PaneTabs, TitleBar
 
 if TYPE_CHECKING:
     from tui.app import ShipdeckApp
-    from widgets.env_pane import EnvMessage
-    from widgets.present_board import CardFacts
+    from widgets.board.cards import CardFacts
+    from widgets.ops.envs import EnvMessage
 
 PINNED = ("command_mode", "help", "quit")  # the app's keys the footer always shows
 TABS = (("logs", "Logs"), ("metrics", "Metrics"), ("events", "Events"), ("envs", "Environments"))
@@ -93,7 +93,7 @@ class BoardScreen(Screen[None]):
         return self.app
 
     def compose(self) -> ComposeResult:
-        from widgets.log_pane import LogPane
+        from widgets.log.pane import LogPane
 
         yield TitleBar(id="title")
         yield self.board_columns
@@ -324,14 +324,14 @@ class BoardScreen(Screen[None]):
 
 def _make_pane(pane: str) -> Widget:
     if pane == "metrics":
-        from widgets.metrics_pane import MetricsPane
+        from widgets.ops.metrics import MetricsPane
 
         return MetricsPane(id="metrics-pane")
     if pane == "events":
-        from widgets.events_pane import EventsPane
+        from widgets.ops.events import EventsPane
 
         return EventsPane(id="events-pane")
-    from widgets.env_pane import EnvironmentsPane
+    from widgets.ops.envs import EnvironmentsPane
 
     class OperatedEnvironmentsPane(EnvironmentsPane):
         """The pane, offering ``+``/``-`` only on an environment whose target can scale."""

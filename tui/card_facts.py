@@ -1,7 +1,7 @@
 """What the cards show beyond the board: branch heads, what runs on each environment.
 
 Read in a worker (one ``git for-each-ref`` and the journal's tail, both cheap) and
-handed to the board as :class:`widgets.present_board.CardFacts` per item, so a card
+handed to the board as :class:`widgets.board.cards.CardFacts` per item, so a card
 in Code shows its branch's head and a deployed card says when its release no longer
 runs (a newer deploy, a rollback, a stop).
 """
@@ -15,7 +15,7 @@ from lifecycle import events as ev
 from lifecycle.items import Item
 from lifecycle.journal import Journal
 from lifecycle.stages import Stage
-from widgets.present_board import CardFacts
+from widgets.board.cards import CardFacts
 
 ENV_EVENTS = {ev.DEPLOYED, ev.ROLLED_BACK, ev.DEPLOY_RECOVERED, ev.STOPPED}
 

@@ -99,7 +99,7 @@ def _git(root: Path, *args: str) -> None:
 def docker_base_ready(base: str) -> tuple[str | None, str]:
     """(engine address, "") when DOCKER_HOST's engine answers and has ``base`` (pulled
     if need be), else (None, why not): the demo's Build must work wherever it is made."""
-    from backends.docker_engine import api_error, connect, engine_address
+    from backends.docker.engine import api_error, connect, engine_address
     from lifecycle.ports import TargetError
 
     try:

@@ -17,9 +17,9 @@ from lifecycle import events as ev
 from lifecycle.items import Item, RunState, format_time
 from lifecycle.stages import Stage
 from tui.crash import STORAGE_ERRORS, describe
+from widgets.board.cards import clean, state_icon
 from widgets.footer import QuietFooter
-from widgets.log_pane import LogPane
-from widgets.present_board import clean, state_icon
+from widgets.log.pane import LogPane
 
 if TYPE_CHECKING:
     from tui.app import ShipdeckApp
@@ -92,7 +92,7 @@ class ItemDetailsScreen(Screen[None]):
         return self._item
 
     def compose(self) -> ComposeResult:
-        from widgets.log_pane import LogPane
+        from widgets.log.pane import LogPane
 
         item = self.item
         yield Label(

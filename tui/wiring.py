@@ -62,7 +62,7 @@ def make_target(project: Project, name: str, config: Config | None = None) -> De
     fields = env_fields(project, name, environment, config)
     secrets = {s: os.environ[s] for s in environment.secrets if s in os.environ}
     if environment.target == "local":
-        from backends.local import LocalTarget
+        from backends.local.target import LocalTarget
 
         assert environment.run is not None  # the config requires it for local
         health = environment.health
@@ -79,7 +79,7 @@ def make_target(project: Project, name: str, config: Config | None = None) -> De
             on_recovered=lambda message, data: _journal_recovery(project, message, data),
         )
     if environment.target == "docker":
-        from backends.docker import DockerTarget
+        from backends.docker.target import DockerTarget
 
         health = environment.health
         image = environment.image
@@ -104,7 +104,7 @@ def make_target(project: Project, name: str, config: Config | None = None) -> De
 
 
 def _images() -> Images:
-    from backends.docker_build import DockerImages  # the docker SDK only when a step needs it
+    from backends.docker.images import DockerImages  # the docker SDK only when a step needs it
 
     return DockerImages()
 
@@ -183,7 +183,7 @@ def _webhook(project: Project, config: Config) -> Callable[[Event], None] | None
 
 
 def build_engine(project: Project) -> Engine:
-    from backends.process import LocalProcessRunner
+    from backends.local.runner import LocalProcessRunner
 
     config = project.config
     live = _Live(_Parts(project, config))

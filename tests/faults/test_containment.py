@@ -22,7 +22,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from backends.process import LocalProcessRunner
+from backends.local.runner import LocalProcessRunner
 from lifecycle.ports import CancelToken
 from tests.integration.test_process import (
     BASE_ENV,

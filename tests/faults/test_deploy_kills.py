@@ -2,7 +2,7 @@
 finishes or reverses the switch, exactly one healthy release serves, the journal says
 which, and no process is left behind.
 
-The kill is injected with SHIPDECK_FAULT_KILL_AT (read by backends.local in tests
+The kill is injected with SHIPDECK_FAULT_KILL_AT (read by backends.local.target in tests
 only): shipdeck kills itself with SIGKILL at that step, as `kill -9` would.
 """
 

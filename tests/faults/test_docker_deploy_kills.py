@@ -2,7 +2,7 @@
 finishes or reverses the switch, exactly one healthy container serves, the journal says
 which, and no Created (or other stray) container and no process is left behind.
 
-The kill is injected with SHIPDECK_FAULT_KILL_AT (read by backends.docker_intent in
+The kill is injected with SHIPDECK_FAULT_KILL_AT (read by backends.docker.intent in
 tests only): shipdeck kills itself with SIGKILL at that step, as `kill -9` would. A
 second test cuts the engine's socket after the new container started: the deploy is
 "state unknown" (journaled), and the next status once the engine answers reconciles.

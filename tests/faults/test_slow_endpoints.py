@@ -28,7 +28,7 @@ from typing import TypeVar
 import psutil
 import pytest
 
-from backends.local import LocalTarget
+from backends.local.target import LocalTarget
 from backends.notify import WebhookFailure, WebhookNotifier
 from backends.probe import MAX_BODY, HttpProber, wait_healthy
 from lifecycle.ports import CancelToken, Line, Release

@@ -128,7 +128,7 @@ def unavailable(why: str) -> NoReturn:
 def httpd_target(name: str, project: str, lock_dir: Path, **options: Any) -> Any:
     """A DockerTarget for the busybox httpd service on a free loopback port (its
     ``.port``), healthy when /health answers; ``options`` override the defaults."""
-    from backends.docker import DockerTarget
+    from backends.docker.target import DockerTarget
 
     port = free_port()
     settings: dict[str, Any] = {
@@ -191,7 +191,7 @@ def require_engine() -> Any:
     """A client for DOCKER_HOST; skips the module without an engine (fails under CI's
     ``SHIPDECK_REQUIRE_DOCKER=1``, where a missing engine is a broken setup, not a reason)."""
 
-    from backends.docker_engine import connect
+    from backends.docker.engine import connect
     from lifecycle.ports import TargetError
 
     why = busybox_missing()

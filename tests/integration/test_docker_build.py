@@ -13,8 +13,8 @@ import docker_images as di
 import httpx
 import pytest
 
-from backends.docker_build import DockerImages
-from backends.docker_engine import connect
+from backends.docker.engine import connect
+from backends.docker.images import DockerImages
 from lifecycle.ports import CancelToken, ContainerRunner, ImageBuilder, Line, Stream, TargetError
 
 pytestmark = pytest.mark.docker
@@ -174,7 +174,7 @@ def test_run_once_of_a_missing_image(images: DockerImages) -> None:
 
 
 def test_build_output_pieces_become_lines_with_stderr_by_colour() -> None:
-    from backends.docker_build import _Lines
+    from backends.docker.images import _Lines
 
     lines = _Lines()
     got = lines.split("par") + lines.split("tial\n\x1b[91moh ")

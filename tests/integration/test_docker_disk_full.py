@@ -18,8 +18,8 @@ from typing import Any
 import docker_images as di
 import pytest
 
-from backends.docker_build import DockerImages
-from backends.docker_engine import connect
+from backends.docker.engine import connect
+from backends.docker.images import DockerImages
 from lifecycle.ports import CancelToken, Line, Stream, TargetError
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]

@@ -14,8 +14,8 @@ from typing import Any
 import docker_images as di
 import pytest
 
-from backends.docker_logs import LogSource, container_logs, since_param, source_of
-from backends.docker_stream import Dechunker, Splitter
+from backends.docker.logs import LogSource, container_logs, since_param, source_of
+from backends.docker.stream import Dechunker, Splitter
 from lifecycle.ports import CancelToken, Line, Stream, TargetError
 
 # --- decoding, no engine needed -------------------------------------------------------

@@ -15,7 +15,7 @@ from typing import Any
 import docker_images as di
 import pytest
 
-from backends.docker import DockerTarget
+from backends.docker.target import DockerTarget
 from lifecycle.ports import CancelToken, Release, TargetError
 
 pytestmark = pytest.mark.docker

@@ -17,7 +17,7 @@ import docker_images as di
 import httpx
 import pytest
 
-from backends.docker import DockerTarget
+from backends.docker.target import DockerTarget
 from lifecycle.ports import CancelToken, Line, Release, StatsSource, Stream, TargetError
 
 pytestmark = pytest.mark.docker

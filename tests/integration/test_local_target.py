@@ -21,7 +21,7 @@ import httpx
 import psutil
 import pytest
 
-from backends.local import LocalTarget
+from backends.local.target import LocalTarget
 from lifecycle.ports import CancelToken, Line, Release, Stream, TargetError
 
 SERVICE = """\
@@ -266,7 +266,7 @@ def test_the_service_survives_the_shipdeck_process_that_started_it(world: World)
     release = world.release("0.1.0", "v1")
     target = world.target()  # its stop() in teardown cleans up after the child process
     script = (
-        "import sys; from pathlib import Path; from backends.local import LocalTarget;"
+        "import sys; from pathlib import Path; from backends.local.target import LocalTarget;"
         "from lifecycle.ports import CancelToken, Release;"
         f"t = LocalTarget('staging', root=Path({str(world.root)!r}),"
         f" command={target.command!r}, port={world.port},"

@@ -15,7 +15,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from backends.process import LocalProcessRunner
+from backends.local.runner import LocalProcessRunner
 from lifecycle.ports import CancelToken, Line, StepResult, Stream
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,7 +65,11 @@ def run(
 
 def tree_of_guard(parent: psutil.Process) -> list[psutil.Process]:
     """The guard under ``parent`` and everything it spawned."""
-    guards = [p for p in parent.children() if any("_guard.py" in a for a in _cmdline(p))]
+
+    def is_guard(p: psutil.Process) -> bool:
+        return any(a.endswith("local/guard.py") for a in _cmdline(p))
+
+    guards = [p for p in parent.children() if is_guard(p)]
     assert len(guards) == 1
     return [guards[0], *guards[0].children(recursive=True)]
 
@@ -278,7 +282,7 @@ def test_timeout_kills_the_whole_tree() -> None:
 KILLED_SCRIPT = """
 import os, sys
 sys.path.insert(0, {root!r})
-from backends.process import LocalProcessRunner
+from backends.local.runner import LocalProcessRunner
 from lifecycle.ports import CancelToken
 
 def sink(lines):

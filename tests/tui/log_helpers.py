@@ -10,7 +10,7 @@ from typing import Any
 from textual.pilot import Pilot
 
 from lifecycle.ports import Line, Stream
-from widgets.log_view import LogView
+from widgets.log.view import LogView
 
 SIZE = (80, 20)
 

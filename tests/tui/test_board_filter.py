@@ -12,8 +12,8 @@ from lifecycle.items import Item, Kind, RunState, StageState
 from lifecycle.stages import Stage
 from tui.app import ShipdeckApp
 from tui.project import Project
-from widgets.board import RULER
-from widgets.board_filter import BoardFilter, card_filter
+from widgets.board.columns import RULER
+from widgets.board.filter import BoardFilter, card_filter
 
 SIZE = (120, 40)
 

@@ -1,4 +1,4 @@
-"""Every key of DESIGN.md section 6, pressed in the real app on a real demo repository.
+"""Every key of docs/architecture.md section 6, pressed in the real app on a real demo repository.
 
 Each test asserts the key's effect on the world (the board's ref, git, the
 journal, the processes), not only on the screen.

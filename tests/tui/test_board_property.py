@@ -50,7 +50,7 @@ from tests.tui.static_board import build
 from tui.app import ShipdeckApp
 from tui.board_screen import BoardScreen
 from tui.project import Project
-from widgets.board import RULER, BoardColumns
+from widgets.board.columns import RULER, BoardColumns
 
 # --- the keys -----------------------------------------------------------------------------
 

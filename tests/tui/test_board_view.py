@@ -7,7 +7,7 @@ from host import PaneApp
 
 from lifecycle.items import Item
 from lifecycle.stages import ORDER, Stage
-from widgets.board import BoardColumns, StageColumn
+from widgets.board.columns import BoardColumns, StageColumn
 
 
 def make_board() -> tuple[BoardColumns, dict[Stage, StageColumn]]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from backends.local import LocalTarget
+from backends.local.target import LocalTarget
 from lifecycle.config import Config
 from lifecycle.items import RunState
 from lifecycle.ports import DeployTarget

@@ -1,5 +1,5 @@
 """Pilot tests for the log view's cursor, selection and copy (y, V, Y), its JSON
-toggle (J) and its level colours (widgets/log_copy.py, log_json.py, log_paint.py)."""
+toggle (J) and its level colours (widgets/log/clipboard.py, json_lines.py, paint.py)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from rich.style import Style
 from lifecycle.ports import Line, Stream
 from tests.tui.host import PaneApp
 from tests.tui.log_helpers import SIZE, numbered, out, run, screen_lines, settle
-from widgets.log_json import level_of, pretty_lines
-from widgets.log_pane import LogPane, LogStatusBar
-from widgets.log_view import LogView
+from widgets.log.json_lines import level_of, pretty_lines
+from widgets.log.pane import LogPane, LogStatusBar
+from widgets.log.view import LogView
 
 OSC52 = re.compile(r"\x1b\]52;c;([A-Za-z0-9+/=]*)\x07")
 

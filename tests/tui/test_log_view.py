@@ -1,4 +1,4 @@
-"""Pilot and snapshot tests for the log pane (widgets/log_view.py, log_pane.py)."""
+"""Pilot and snapshot tests for the log pane (widgets/log/view.py, widgets/log/pane.py)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from rich.style import Style
 from lifecycle.ports import Line, Stream
 from tests.tui.host import PaneApp
 from tests.tui.log_helpers import SIZE, numbered, out, run, screen_lines, settle, wait_for
-from widgets.log_pane import LogPane, LogStatusBar
-from widgets.log_view import LogView
+from widgets.log.pane import LogPane, LogStatusBar
+from widgets.log.view import LogView
 
 
 def test_lines_appear_after_a_batch() -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 from lifecycle.runlog import RunLog
 from tests.tui.host import PaneApp
 from tests.tui.log_helpers import SIZE, numbered, run, screen_lines, settle, wait_for
-from widgets.log_pane import LogPane, LogStatusBar
-from widgets.log_view import LogView
+from widgets.log.pane import LogPane, LogStatusBar
+from widgets.log.view import LogView
 
 
 def test_save_writes_the_whole_source_not_only_the_ring(tmp_path: Path) -> None:

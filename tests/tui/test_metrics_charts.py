@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from lifecycle.monitor import Alert, History
 from lifecycle.ports import ContainerStats, HostSample, ProbeResult
 from tests.tui.host import PaneApp
-from widgets.chart import FAIL_MARK
-from widgets.metrics_pane import Chart, EnvRows, MetricRow, MetricsPane, ProbeRow, SectionTitle
+from widgets.ops.chart import FAIL_MARK
+from widgets.ops.metrics import Chart, EnvRows, MetricRow, MetricsPane, ProbeRow, SectionTitle
 
 SIZE = (120, 40)
 T0 = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)

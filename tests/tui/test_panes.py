@@ -18,9 +18,9 @@ from lifecycle.events import Event
 from lifecycle.monitor import Alert, History
 from lifecycle.ports import EnvStatus, HostSample, ProbeResult
 from tests.tui.host import PaneApp
-from widgets.env_pane import EnvironmentsPane
-from widgets.events_pane import EventsPane
-from widgets.metrics_pane import MetricRow, MetricsPane, ProbeRow
+from widgets.ops.envs import EnvironmentsPane
+from widgets.ops.events import EventsPane
+from widgets.ops.metrics import MetricRow, MetricsPane, ProbeRow
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 SIZE = (100, 30)

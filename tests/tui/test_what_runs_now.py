@@ -18,7 +18,7 @@ from tests.tui.conftest import until
 from tui.app import ShipdeckApp
 from tui.project import Project
 from tui.wiring import build_engine
-from widgets.log_pane import LogPane
+from widgets.log.pane import LogPane
 
 SIZE = (120, 40)
 

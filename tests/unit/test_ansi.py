@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rich.color import Color
 
-from widgets.ansi import display_width, plain, sanitize, to_text
+from widgets.log.ansi import display_width, plain, sanitize, to_text
 
 # Every character a terminal would act on, other than printing it.
 RAW_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")

@@ -21,7 +21,7 @@ from lifecycle.stages import Stage
 
 MINIMAL = "version: 1\nproject: hello\nbase_branch: main"
 
-# DESIGN.md section 3, verbatim.
+# docs/architecture.md section 3, verbatim.
 FULL = """\
 version: 1
 project: hello                     # names images, containers, services

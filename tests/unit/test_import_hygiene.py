@@ -1,4 +1,4 @@
-"""The domain core must not pull in UI or I/O libraries (DESIGN.md section 1)."""
+"""The domain core must not pull in UI or I/O libraries (docs/architecture.md section 1)."""
 
 from __future__ import annotations
 

@@ -8,9 +8,9 @@ import pytest
 
 from lifecycle.ports import Line, Stream
 from lifecycle.runlog import RunLog
-from widgets.log_files import copy_sources, read_tail, write_records
-from widgets.log_lines import Inbox, make_marker, pack
-from widgets.log_model import LogModel, compile_pattern
+from widgets.log.files import copy_sources, read_tail, write_records
+from widgets.log.lines import Inbox, make_marker, pack
+from widgets.log.model import LogModel, compile_pattern
 
 
 def out(*texts: str) -> list[Line]:

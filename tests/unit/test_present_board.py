@@ -9,7 +9,7 @@ from rich.text import Text
 
 from lifecycle.items import Item, Kind, RunState, StageState
 from lifecycle.stages import Stage
-from widgets.present_board import card_height, card_text, pack, title_lines
+from widgets.board.cards import card_height, card_text, pack, title_lines
 
 
 def lines_of(text: Text) -> list[str]:
@@ -102,7 +102,7 @@ from datetime import UTC, datetime, timedelta  # noqa: E402
 from lifecycle import events as ev  # noqa: E402
 from lifecycle.items import TestReport  # noqa: E402
 from tui.card_facts import card_facts, env_versions  # noqa: E402
-from widgets.present_board import CardFacts  # noqa: E402
+from widgets.board.cards import CardFacts  # noqa: E402
 
 NOW = datetime(2026, 12, 2, 10, 0, 0, tzinfo=UTC)
 

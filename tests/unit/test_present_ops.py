@@ -12,7 +12,7 @@ from lifecycle import events as ev
 from lifecycle.events import Event
 from lifecycle.monitor import Alert
 from lifecycle.ports import EnvStatus, ProbeResult
-from widgets.present_ops import (
+from widgets.ops.text import (
     ENV_COLUMNS,
     alert_text,
     clean,
@@ -200,7 +200,7 @@ def test_env_row_shows_why_the_status_failed() -> None:
 
 def test_containers_text_lists_stats_and_errors() -> None:
     from lifecycle.ports import ContainerStats
-    from widgets.present_ops import containers_text
+    from widgets.ops.text import containers_text
 
     stats = [
         ContainerStats("hello-staging-0.1.0", "abcdef123456789", 12.5, 50_000_000, 1_000_000_000,

@@ -1,7 +1,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from widgets.spark import BLOCKS, spark_text
+from widgets.ops.spark import BLOCKS, spark_text
 
 
 def test_spark_scales_between_min_and_max() -> None:
@@ -15,9 +15,9 @@ def test_spark_keeps_the_last_values_and_handles_flat_and_empty() -> None:
     assert spark_text([1, 2], 0) == ""
 
 
-# --- widgets.chart: the metrics pane's full-width time charts ------------------------
+# --- widgets.ops.chart: the metrics pane's full-width time charts ------------------------
 
-from widgets.chart import (  # noqa: E402
+from widgets.ops.chart import (  # noqa: E402
     BASELINE,
     EIGHTHS,
     FAIL,

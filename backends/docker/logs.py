@@ -1,6 +1,6 @@
 """Container logs: tail, since, timestamps, follow across restarts, replicas merged.
 
-The bytes are decoded by ``backends.docker_stream`` at the daemon's own speed.
+The bytes are decoded by ``backends.docker.stream`` at the daemon's own speed.
 ``container_logs`` follows across a restart or a replacement: when a followed
 stream ends it asks ``resolve`` for the environment's containers again, waits
 for one that runs, and reattaches with a ``--- reattached to NAME (ID) ---``
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from backends.docker_stream import Splitter, body_blocks, open_stream
+from backends.docker.stream import Splitter, body_blocks, open_stream
 from lifecycle.ports import CancelToken, Line, Stream, TargetError
 
 _POLL = 0.25  # seconds between looks for the container to follow next

@@ -1,7 +1,7 @@
 """Local processes for build, test and deploy steps (implements ``ProcessRunner``).
 
 Each step runs as ``/bin/sh -c COMMAND`` under a small guard process
-(``backends/_guard.py``) that leads a new session and process group and, on Linux,
+(``backends/local/guard.py``) that leads a new session and process group and, on Linux,
 is a child subreaper: every process the step starts stays its descendant, even a
 daemon that double-forks and calls setsid(), or a child that calls setpgid(). So:
 
@@ -42,7 +42,7 @@ import threading
 import time
 from collections.abc import Mapping
 
-from backends import _guard
+from backends.local import guard as _guard
 from lifecycle.ports import CancelToken, Line, OutputSink, StepResult, Stream
 
 # Tools that buffer or go quiet when stdout is a pipe; set only if the caller did not.

@@ -28,7 +28,7 @@ from textual.widgets import Label, Static
 
 from lifecycle.monitor import Alert, History
 from lifecycle.ports import ContainerStats, HostSample, ProbeResult
-from widgets.chart import (
+from widgets.ops.chart import (
     BAR,
     EMPTY,
     FAIL,
@@ -39,7 +39,7 @@ from widgets.chart import (
     rate_scale,
     time_axis,
 )
-from widgets.present_ops import (
+from widgets.ops.text import (
     alert_text,
     clean,
     human_rate,

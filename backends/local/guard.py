@@ -3,7 +3,7 @@
 Every step runs under this tiny process, started by shipdeck in a new session (it
 leads the session and its process group) as::
 
-    python -I -S _guard.py FD GRACE SHELL COMMAND
+    python -I -S guard.py FD GRACE SHELL COMMAND
 
 ``FD`` is one end of a socketpair whose other end only shipdeck holds. The guard
 spawns ``SHELL -c COMMAND`` in its own group. Before that, on Linux, it makes itself a

@@ -24,9 +24,9 @@ from typing import TypeVar
 from rich.cells import cell_len
 
 from lifecycle.lines import Line, Stream
-from widgets import ansi
-from widgets.log_json import pretty_lines
-from widgets.log_lines import MARKER, STREAMS, Batch, LogStatus, Marker
+from widgets.log import ansi
+from widgets.log.json_lines import pretty_lines
+from widgets.log.lines import MARKER, STREAMS, Batch, LogStatus, Marker
 
 T = TypeVar("T")
 CHUNK = 1024  # lines indexed between two looks at the clock

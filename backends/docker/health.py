@@ -14,7 +14,7 @@ import time
 from collections import deque
 from typing import Any
 
-from backends.docker_logs import container_logs, source_of
+from backends.docker.logs import container_logs, source_of
 from backends.probe import wait_healthy
 from lifecycle.ports import CancelToken, OutputSink, Stream, TargetError, say
 

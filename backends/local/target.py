@@ -7,7 +7,7 @@ issue's "start new, then stop the previous" order needs two ports; SO_REUSEPORT
 would let both serve at once and split the traffic, so it is not used. After a
 failed deploy exactly the previous release runs again, never two, never none.
 
-Processes are detached (see ``backends.supervise``) and recorded in
+Processes are detached (see ``backends.local.supervise``) and recorded in
 ``.shipdeck/state/<env>.json``: the current run and a history of deploys with
 whether each became healthy, which is what ``rollback`` goes back to. Output goes
 to ``.shipdeck/state/<env>/<version>.out`` and ``.err``; as two files, the order
@@ -28,9 +28,9 @@ from typing import Any
 
 import psutil
 
-from backends import supervise
+from backends.local import supervise
+from backends.local.supervise import RunRecord, label
 from backends.probe import HttpProber, wait_healthy
-from backends.supervise import RunRecord, label
 from lifecycle.items import format_time, parse_time, utcnow
 from lifecycle.ports import (
     CancelToken,

@@ -28,7 +28,7 @@ import docker
 import docker.errors
 import requests
 
-from backends.docker_engine import (
+from backends.docker.engine import (
     CONNECTION_ERRORS,
     LABEL_MANAGED,
     api_error,
@@ -36,8 +36,8 @@ from backends.docker_engine import (
     engine_address,
     unreachable,
 )
-from backends.docker_logs import container_logs, source_of
-from backends.docker_stream import abort
+from backends.docker.logs import container_logs, source_of
+from backends.docker.stream import abort
 from lifecycle.ports import (
     BuiltImage,
     CancelToken,

@@ -21,15 +21,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from widgets import ansi
-from widgets.log_lines import MARKER
+from widgets.log import ansi
+from widgets.log.lines import MARKER
 
 if TYPE_CHECKING:
     from textual.app import App
     from textual.geometry import Region
 
-    from widgets.log_model import LogModel
-    from widgets.log_paint import LinePainter
+    from widgets.log.model import LogModel
+    from widgets.log.paint import LinePainter
 
 COPY_BUDGET = 5.0  # seconds the search index may take to catch up before Y copies
 

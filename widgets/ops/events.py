@@ -20,7 +20,7 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from lifecycle.events import ALERT_RAISED, Event
-from widgets.present_ops import event_row
+from widgets.ops.text import event_row
 
 COLUMNS = (("when", "TIME"), ("type", "EVENT"), ("where", "ITEM/ENV"), ("text", "WHAT"))
 

@@ -23,13 +23,13 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from lifecycle.lines import Line
-from widgets import ansi
-from widgets.log_copy import LogCopy
-from widgets.log_files import LogFiles
-from widgets.log_lines import Inbox, LogStatus, make_marker
-from widgets.log_model import LogModel
-from widgets.log_paint import STYLE_NAMES, LinePainter
-from widgets.log_search import TOGGLE_BUDGET, LogSearch
+from widgets.log import ansi
+from widgets.log.clipboard import LogCopy
+from widgets.log.files import LogFiles
+from widgets.log.lines import Inbox, LogStatus, make_marker
+from widgets.log.model import LogModel
+from widgets.log.paint import STYLE_NAMES, LinePainter
+from widgets.log.search import TOGGLE_BUDGET, LogSearch
 
 FRAME = 1 / 60  # the inbox is folded into the ring at most this often
 BURST_FRAME = 1 / 20  # ...and at most this often while a flood is arriving

@@ -16,7 +16,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from backends import supervise
+from backends.local import supervise
 
 
 def fault(step: str) -> None:

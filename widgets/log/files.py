@@ -22,7 +22,7 @@ from lifecycle.lines import Line, Stream
 from lifecycle.runlog import read_run_log
 
 if TYPE_CHECKING:
-    from widgets.log_model import LogModel
+    from widgets.log.model import LogModel
 
 _CODE = {Stream.STDOUT: "o", Stream.STDERR: "e", Stream.INFO: "i"}
 

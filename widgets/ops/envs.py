@@ -22,7 +22,7 @@ from textual.widgets import DataTable
 
 from lifecycle.items import utcnow
 from lifecycle.ports import EnvStatus
-from widgets.present_ops import ENV_COLUMNS, env_row
+from widgets.ops.text import ENV_COLUMNS, env_row
 
 HEADERS = ("ENV", "TARGET", "VERSION", "STATE", "HEALTH", "UPTIME", "REPLICAS", "RESTARTS", "")
 COLUMN_KEYS = (*ENV_COLUMNS, "note")

@@ -20,7 +20,7 @@ from functools import lru_cache
 from rich.style import Style
 from rich.text import Text
 
-from widgets import ansi
+from widgets.log import ansi
 
 HEAD = 80  # a level word counts when it starts this near the beginning of the line
 JSON_LEVEL_SPAN = 2_000  # where a JSON line's level field is looked for

@@ -18,10 +18,10 @@ from textual.cache import LRUCache
 from textual.strip import Strip
 
 from lifecycle.lines import Line, Stream
-from widgets import ansi
-from widgets.log_json import json_row, level_of, pretty_lines
-from widgets.log_lines import Marker
-from widgets.log_model import LogModel
+from widgets.log import ansi
+from widgets.log.json_lines import json_row, level_of, pretty_lines
+from widgets.log.lines import Marker
+from widgets.log.model import LogModel
 
 GUTTER = {Stream.STDOUT: " ", Stream.STDERR: "▌", Stream.INFO: " "}
 STYLE_NAMES = (

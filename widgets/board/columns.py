@@ -33,7 +33,7 @@ from textual.widget import Widget
 
 from lifecycle.items import Item
 from lifecycle.stages import ORDER, SPANS, Stage
-from widgets.present_board import NO_FACTS, CardFacts, card_height, card_text, column_title
+from widgets.board.cards import NO_FACTS, CardFacts, card_height, card_text, column_title
 
 _NOT_DIM = Style(dim=False)
 MIN_WIDTH = 14  # a column narrower than this is not readable: the board scrolls sideways

@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 from rich.cells import cell_len
 
-from widgets import ansi
-from widgets.log_model import compile_pattern
+from widgets.log import ansi
+from widgets.log.model import compile_pattern
 
 if TYPE_CHECKING:
     from textual.geometry import Region
 
-    from widgets.log_model import LogModel
-    from widgets.log_paint import LinePainter
+    from widgets.log.model import LogModel
+    from widgets.log.paint import LinePainter
 
 TOGGLE_BUDGET = 0.25  # seconds of index work right after the user asked for a new view
 

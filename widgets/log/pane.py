@@ -22,9 +22,9 @@ from textual.reactive import var
 from textual.widget import Widget
 
 from lifecycle.lines import Line
-from widgets import ansi
-from widgets.log_lines import LogStatus
-from widgets.log_view import LogView
+from widgets.log import ansi
+from widgets.log.lines import LogStatus
+from widgets.log.view import LogView
 
 if TYPE_CHECKING:
     from textual.widgets import Input
@@ -226,7 +226,7 @@ class LogPane(Vertical):
         prompt.focus()
         self.refresh_bindings()
 
-    # --- copy, select, JSON: the view's (widgets/log_copy.py) -----------------------
+    # --- copy, select, JSON: the view's (widgets/log/clipboard.py) -----------------------
 
     def action_copy(self) -> None:
         self._view.action_copy()

@@ -16,8 +16,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from backends.docker_logs import LogSource
-from backends.docker_stream import body_blocks, open_stream
+from backends.docker.logs import LogSource
+from backends.docker.stream import body_blocks, open_stream
 from lifecycle.ports import CancelToken, ContainerStats, TargetError
 
 

@@ -8,7 +8,7 @@ old one again by itself. Replaced containers are kept stopped (restart policy
 "no", so a daemon restart cannot revive them) as what ``rollback`` goes back to;
 the newest ``keep`` of them stay, older ones are removed.
 
-A switch is a recorded transaction (``backends.docker_intent``): written down
+A switch is a recorded transaction (``backends.docker.intent``): written down
 before the old container stops, its step updated as it goes, cleared at the end.
 One left behind (shipdeck was killed, or the engine stopped answering midway) is
 finished or reversed by the next operation or ``status()``, and journaled through
@@ -36,8 +36,7 @@ from typing import Any
 import docker
 import docker.errors
 
-from backends import supervise
-from backends.docker_engine import (
+from backends.docker.engine import (
     CONNECTION_ERRORS,
     LABEL_ENV,
     LABEL_MANAGED,
@@ -50,10 +49,11 @@ from backends.docker_engine import (
     parse_time,
     unreachable,
 )
-from backends.docker_health import wait_started
-from backends.docker_intent import IntentFile, fault
-from backends.docker_logs import LogSource, container_logs, source_of
-from backends.docker_stats import StatsPoller
+from backends.docker.health import wait_started
+from backends.docker.intent import IntentFile, fault
+from backends.docker.logs import LogSource, container_logs, source_of
+from backends.docker.stats import StatsPoller
+from backends.local import supervise
 from backends.probe import HttpProber
 from lifecycle.ports import (
     CancelToken,

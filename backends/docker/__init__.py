@@ -1,0 +1,1 @@
+"""Docker Engine: images, containers, logs, stats, health, the deploy target."""

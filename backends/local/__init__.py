@@ -1,0 +1,1 @@
+"""Local processes: the runner, its guard, supervision, the local target."""

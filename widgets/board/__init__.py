@@ -1,0 +1,1 @@
+"""The board: columns of cards, the card text, the / filter."""

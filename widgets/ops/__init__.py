@@ -1,0 +1,1 @@
+"""Operating panes: environments, events, metrics and their charts."""
