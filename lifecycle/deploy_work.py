@@ -1,4 +1,4 @@
-"""What moving an item into Deploy, Operate and Monitor does (DESIGN.md section 4).
+"""What moving an item into Deploy, Operate and Monitor does (docs/architecture.md section 4).
 
 Also the pieces environment operations share with a deploy: exporting a
 release tag and journaling a deploy's outcome.

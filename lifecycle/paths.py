@@ -1,4 +1,4 @@
-"""Where shipdeck keeps its files inside a repository (DESIGN.md section 2).
+"""Where shipdeck keeps its files inside a repository (docs/architecture.md section 2).
 
 One place names them so the store, the journal, the engine and ``shipdeck init``
 never disagree about a path or about what git should ignore.

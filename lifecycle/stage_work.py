@@ -1,4 +1,4 @@
-"""What moving an item into each stage does (DESIGN.md section 4).
+"""What moving an item into each stage does (docs/architecture.md section 4).
 
 Each function takes a :class:`RunContext`, streams what it does, changes the
 item through ``ctx.update`` and returns a short message, or raises
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
 
 def fields(ctx: RunContext, **extra: object) -> dict[str, object]:
-    """Template values for this run; never the title or body (DESIGN.md section 3)."""
+    """Template values for this run; never the title or body (docs/architecture.md section 3)."""
     item = ctx.item
     out: dict[str, object] = {
         "id": item.id,

@@ -65,7 +65,7 @@ class Span:
         return ORDER[self.first.position : self.last.position + 1]
 
 
-# DESIGN.md section 4: Delivery = Plan > Build > Test; Integration adds Release;
+# docs/architecture.md section 4: Delivery = Plan > Build > Test; Integration adds Release;
 # Deployment is Deploy > Operate > Monitor.
 SPANS: tuple[Span, ...] = (
     Span("Continuous Delivery", Stage.PLAN, Stage.TEST),

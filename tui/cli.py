@@ -1,6 +1,6 @@
 """The ``shipdeck`` command: argument parsing, dispatch and the error contract.
 
-Exit codes (DESIGN.md section 5): 0 done, 1 a stage or operation failed,
+Exit codes (docs/architecture.md section 5): 0 done, 1 a stage or operation failed,
 2 usage or config error, 130 interrupted. Errors are one line on stderr.
 """
 
@@ -55,7 +55,10 @@ def _kinds() -> list[str]:
 def build_parser() -> argparse.ArgumentParser:
     from tui import cmd_items
 
-    p = _Parser(prog="shipdeck", description=__doc__.splitlines()[0] if __doc__ else None)
+    p = _Parser(
+        prog="shipdeck",
+        description="The DevOps lifecycle of a service as a board: shipdeck [PATH] opens it.",
+    )
     p.add_argument("--version", action=_VersionAction)
     p.add_argument(
         "-C", dest="chdir", metavar="PATH", help="run as if started in PATH (like git -C)"
@@ -201,7 +204,7 @@ def _report(message: str) -> None:
 
 
 def _board_path(argv: list[str], commands: Sequence[str]) -> list[str]:
-    """``shipdeck PATH`` (DESIGN.md section 5) is ``shipdeck -C PATH``."""
+    """``shipdeck PATH`` (docs/architecture.md section 5) is ``shipdeck -C PATH``."""
     if argv and argv[0] not in commands and not argv[0].startswith("-"):
         return ["-C", argv[0], *argv[1:]]
     return argv
