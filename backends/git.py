@@ -19,6 +19,7 @@ import shutil
 import tarfile
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
@@ -552,8 +553,9 @@ class GitRepo:
 
         git locks all of them and checks each old value before it moves any:
         either all move or none. A ref not at its ``old`` value raises
-        RefRaceLost (recompute and retry); a lock file left by a killed git is
-        named in the VcsError.
+        RefRaceLost (recompute and retry). A ref's lock file in the way is waited
+        for, and removed once stale (a git killed mid-update leaves it behind); one
+        still fresh after that is named in the VcsError.
         """
         if not updates:
             return
@@ -574,12 +576,16 @@ class GitRepo:
         lines += ["prepare", "commit"]
         names = ", ".join(_short_ref(u.ref) for u in updates)
         data = ("\n".join(lines) + "\n").encode()
-        with self._lock:
-            code, out, err = self._exec(
-                "update-ref", "-m", f"shipdeck: release {names}", "--stdin", data=data
-            )
-        if code != 0:
-            raise _publish_error(err or str(out))
+        for attempt in range(3):
+            with self._lock:
+                code, out, err = self._exec(
+                    "update-ref", "-m", f"shipdeck: release {names}", "--stdin", data=data
+                )
+            if code == 0:
+                return
+            lock = _LOCKED_RE.search(err or "")
+            if attempt == 2 or lock is None or not _ref_lock_cleared(Path(lock.group(1))):
+                raise _publish_error(err or str(out))
 
     def release_would_touch_checkout(self, base: str, old: str, new: str) -> str | None:
         """Why moving the checked-out ``base`` from ``old`` to ``new`` would hit local edits.
@@ -854,6 +860,30 @@ def _short_ref(ref: str) -> str:
 def _names(files: Sequence[str], limit: int = 5) -> str:
     shown = ", ".join(files[:limit])
     return f"{shown} and {len(files) - limit} more" if len(files) > limit else shown or "?"
+
+
+STALE_REF_LOCK = 1.0  # seconds: git holds a ref lock for milliseconds; older, it was killed
+
+
+def _ref_lock_cleared(lock: Path) -> bool:
+    """A ref's lock file in the way of a publish: wait while a git finishes with it, and
+    remove it once it is stale (a git killed mid-update, e.g. with shipdeck's process
+    group). Only ``*.lock`` files of refs are touched, and nothing is ever published
+    over one: the transaction is simply run again."""
+    name = lock.as_posix()
+    if not name.endswith(".lock") or not ("/refs/" in name or name.endswith("/packed-refs.lock")):
+        return False
+    deadline = time.monotonic() + STALE_REF_LOCK + 1.0
+    while time.monotonic() < deadline:
+        try:
+            age = time.time() - lock.stat().st_mtime
+        except FileNotFoundError:
+            return True  # the git that held it finished
+        if age > STALE_REF_LOCK:
+            lock.unlink(missing_ok=True)
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def _publish_error(stderr: str) -> VcsError:

@@ -12,6 +12,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -326,22 +327,49 @@ def test_tag_created_meanwhile_is_a_lost_race(repo: Path) -> None:
     assert refs(repo) == before
 
 
-def test_stale_lock_file_is_reported_clearly(repo: Path) -> None:
+def test_a_lock_held_by_a_live_git_is_reported_clearly(repo: Path) -> None:
+    """A lock another git keeps fresh is never removed: the publish fails, naming it."""
     vcs = GitRepo(repo)
     prepared = prepare(vcs, feature(repo))
     lock = repo / ".git" / "refs" / "heads" / "master.lock"
     lock.write_text("")
+    held = threading.Event()
+
+    def keep_fresh() -> None:  # as a git would that is slow to finish with it
+        while not held.wait(0.1):
+            os.utime(lock)
+
+    toucher = threading.Thread(target=keep_fresh)
+    toucher.start()
     before = refs(repo)
-    with pytest.raises(VcsError) as err:
-        vcs.publish(prepared.ref_updates())
+    try:
+        with pytest.raises(VcsError) as err:
+            vcs.publish(prepared.ref_updates())
+    finally:
+        held.set()
+        toucher.join()
     assert not isinstance(err.value, RefRaceLost)
     message = str(err.value)
     assert str(lock) in message and "delete" in message and "nothing was changed" in message
     assert "\n" not in message
-    assert refs(repo) == before
+    assert refs(repo) == before and lock.exists()
     lock.unlink()
     vcs.publish(prepared.ref_updates())
     assert git(repo, "rev-parse", "master") == prepared.commit
+
+
+def test_a_lock_left_by_a_killed_git_is_cleared_and_the_release_published(repo: Path) -> None:
+    """Found by the SIGKILL test: a kill of shipdeck's process group mid-publish left
+    refs/heads/main.lock behind, and every retry failed until a person deleted it."""
+    vcs = GitRepo(repo)
+    prepared = prepare(vcs, feature(repo))
+    lock = repo / ".git" / "refs" / "heads" / "master.lock"
+    lock.write_text("")
+    old = time.time() - 30
+    os.utime(lock, (old, old))
+    vcs.publish(prepared.ref_updates())
+    assert git(repo, "rev-parse", "master") == prepared.commit
+    assert not lock.exists()
 
 
 def test_publish_creates_updates_and_deletes_together(repo: Path) -> None:
