@@ -146,7 +146,7 @@ def run_idle(mode: str, repo: Path, seconds: float, warmup: float) -> dict[str, 
         app: Any = Minimal()
     else:
         _count_samples()
-        from tui.project import Project
+        from project.repo import Project
 
         class IdleBoard(board_app_class()):  # type: ignore[misc]
             async def on_ready(self) -> None:

@@ -97,9 +97,9 @@ def stage_counts(total: int, shares: dict[str, float]) -> dict[str, int]:
 def make_repo(path: Path, total: int, shares: dict[str, float], interval: float | None) -> Path:
     """``shipdeck demo`` at ``path``, then items added in one ``BoardStore.edit()``
     until the board holds ``total``, spread over the stages (states stay idle)."""
+    from cli import demo
     from lifecycle.items import Kind
     from lifecycle.stages import Stage
-    from tui import demo
 
     project = demo.create(path)
     if interval is not None:
@@ -352,7 +352,7 @@ async def cursor_board(repo: Path, downs: int, sideways: int, probes: Probes) ->
     from _board_children import board_app_class
 
     from lifecycle.stages import Stage
-    from tui.project import Project
+    from project.repo import Project
 
     clock = probes.clock
     clock.install(asyncio.get_running_loop())
@@ -440,7 +440,7 @@ def cursor(repo: Path, items: int, downs: int, sideways: int) -> dict[str, Any]:
 
 def start_service(repo: Path) -> tuple[subprocess.Popen[bytes], str, float]:
     """The demo service on the port its probe watches, so the probe answers 200."""
-    from tui.project import Project
+    from project.repo import Project
 
     monitor = Project(repo).config.monitor
     probe = monitor.probes[0]

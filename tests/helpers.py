@@ -19,12 +19,12 @@ def shipdeck(
     timeout: float = 240,
     input: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """``python -m tui.cli ARGS`` in ``cwd``; never raises on a non-zero exit."""
+    """``python -m cli.main ARGS`` in ``cwd``; never raises on a non-zero exit."""
     full_env = dict(os.environ)
     full_env["PYTHONPATH"] = str(ROOT) + os.pathsep + full_env.get("PYTHONPATH", "")
     full_env.update(env or {})
     return subprocess.run(
-        [sys.executable, "-m", "tui.cli", *args],
+        [sys.executable, "-m", "cli.main", *args],
         cwd=cwd,
         env=full_env,
         capture_output=True,

@@ -23,6 +23,7 @@ from lifecycle import events as ev
 from lifecycle.items import Item, RunState
 from lifecycle.lines import Line, Stream
 from lifecycle.stages import Stage
+from project.repo import Project
 from tui import settings
 from tui.app_actions import BoardActions
 from tui.app_panes import PaneFeeds
@@ -30,7 +31,6 @@ from tui.board_screen import BoardScreen
 from tui.config_watch import ConfigFollower
 from tui.crash import STORAGE_ERRORS, describe
 from tui.idle_gc import IdleCollector
-from tui.project import Project
 
 if TYPE_CHECKING:
     from lifecycle.engine import Engine
@@ -88,7 +88,7 @@ class ShipdeckApp(BoardActions, PaneFeeds, App[int]):
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            from tui.wiring import build_engine
+            from project.wiring import build_engine
 
             self._engine = build_engine(self.project)  # on first use: config, git, processes
             self._engine.subscribe(self._from_engine)

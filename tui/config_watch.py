@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING
 from textual.message import Message
 from textual.notifications import Notification, Notify
 
-from tui import config_stamp
+from project import config_stamp
 
 if TYPE_CHECKING:
     from lifecycle.config import Config
+    from project.repo import Project
     from tui.app import ShipdeckApp
-    from tui.project import Project
 
 TITLE = "shipdeck.yaml"
 ERROR_SECONDS = 60  # an invalid config: long enough to read, removed once fixed
@@ -177,7 +177,7 @@ class ConfigFollower:
 
     def _to_engine(self, config: Config) -> bool:
         """Give ``config`` to the engine now if no run is going; True if it must wait."""
-        from tui.wiring import busy, reconfigure
+        from project.wiring import busy, reconfigure
 
         engine = self.app._engine  # not built yet: it will be, from Project.config
         if engine is None or engine.config is config:

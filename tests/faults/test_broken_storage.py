@@ -182,7 +182,7 @@ def _assert_consistent(repo: Path) -> dict[str, dict[str, object]]:
     deploys = sum(e["type"] == "deploy.started" for e in journal)
     ended = sum(e["type"] in ("deployed", "deploy.failed") for e in journal)
     assert deploys == ended, journal
-    # config-ok.json's temporary file is tui/config_stamp.py's (not covered here).
+    # config-ok.json's temporary file is project/config_stamp.py's (not covered here).
     tmp = (repo / ".shipdeck").rglob("*.tmp")
     leftovers = [p for p in tmp if not p.name.startswith("config-ok.json")]
     assert not leftovers, leftovers

@@ -273,7 +273,7 @@ def test_a_lost_engine_is_state_unknown_then_reconciled(client: Any, tmp_path: P
     relay.start()
     journal = Journal(tmp_path / "proj")
 
-    def journal_recovery(message: str, data: dict[str, Any]) -> None:  # as tui.wiring does
+    def journal_recovery(message: str, data: dict[str, Any]) -> None:  # as project.wiring does
         journal.append(ev.Event(ev.DEPLOY_RECOVERED, None, {**data, "message": message}))
 
     target = di.httpd_target(

@@ -524,7 +524,7 @@ class Run:
         env = dict(os.environ)
         env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tui.cli", *args],
+            [sys.executable, "-m", "cli.main", *args],
             cwd=repo,
             env=env,
             stdout=subprocess.PIPE,

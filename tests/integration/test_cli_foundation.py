@@ -230,7 +230,7 @@ def test_the_board_without_a_terminal_is_one_line_and_exit_2(repo: Path, where: 
     with open(out, "w") as sink, open(os.devnull) as nothing:
         started = time.monotonic()
         done = subprocess.run(
-            [sys.executable, "-m", "tui.cli"],
+            [sys.executable, "-m", "cli.main"],
             cwd=repo,
             env=env,
             stdin=nothing if where == "stdin" else None,

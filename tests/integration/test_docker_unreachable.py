@@ -15,9 +15,9 @@ from pathlib import Path
 import docker_images as di
 import pytest
 
+from project.repo import Project
 from tests.helpers import git_repo
 from tui.app import ShipdeckApp
-from tui.project import Project
 
 pytestmark = pytest.mark.docker
 

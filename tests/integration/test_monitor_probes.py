@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cli.demo import create
 from lifecycle.ports import HostSample, ProbeResult
-from tui.demo import create
-from tui.project import Project
-from tui.wiring import build_engine
+from project.repo import Project
+from project.wiring import build_engine
 
 
 class Recorder:

@@ -10,18 +10,18 @@ from typing import Any
 
 import pytest
 
-from tui.project import Project
+from project.repo import Project
 
 
 @pytest.fixture()
 def demo_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project]:
-    from tui.demo import create
+    from cli.demo import create
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     project = create(tmp_path / "demo")
     yield project
     # Stop whatever a test deployed: no service may outlive the test.
-    from tui.wiring import make_target
+    from project.wiring import make_target
 
     for name in project.config.environments:
         make_target(project, name).stop(lambda _lines: None)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from lifecycle.items import Item, Kind, RunState, StageState
 from lifecycle.stages import Stage
+from project.repo import Project
 from tui.app import ShipdeckApp
-from tui.project import Project
 from widgets.board.columns import RULER
 from widgets.board.filter import BoardFilter, card_filter
 

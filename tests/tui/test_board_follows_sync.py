@@ -6,9 +6,9 @@ import subprocess
 import time
 from pathlib import Path
 
+from project.repo import Project
 from tests.helpers import board_store, git, shipdeck
 from tui.app import ShipdeckApp
-from tui.project import Project
 
 
 async def _until(pilot, check, timeout: float = 20) -> None:  # type: ignore[no-untyped-def]

@@ -18,12 +18,12 @@ from textual.widgets import ContentSwitcher
 
 from lifecycle.items import RunState
 from lifecycle.stages import Stage
+from project.repo import Project
 from tests.tui.conftest import commit, until
 from tui.app import ShipdeckApp
 from tui.details import ItemDetailsScreen
 from tui.dialogs import ConfirmScreen, HelpScreen
 from tui.item_form import ItemFormScreen
-from tui.project import Project
 from widgets.pane_tabs import PaneTabs
 
 SIZE = (120, 40)

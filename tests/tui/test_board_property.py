@@ -46,10 +46,10 @@ import tui.settings
 from lifecycle.board import Board
 from lifecycle.items import Item, Kind, RunState, StageState
 from lifecycle.stages import ORDER, Stage
+from project.repo import Project
 from tests.tui.static_board import build
 from tui.app import ShipdeckApp
 from tui.board_screen import BoardScreen
-from tui.project import Project
 from widgets.board.columns import RULER, BoardColumns
 
 # --- the keys -----------------------------------------------------------------------------
@@ -277,7 +277,7 @@ def make_app(
     """The app on ``items``, in ``theme`` from its first frame. Its engine is real, but
     settles no run: the running cards belong to a live shipdeck elsewhere, as they do
     when two are open. The theme is saved where the caller pointed XDG_CONFIG_HOME."""
-    from tui.wiring import build_engine
+    from project.wiring import build_engine
 
     assert os.environ.get("XDG_CONFIG_HOME"), "the theme would be saved in the user's settings"
     tui.settings.save({"theme": theme})  # what the app starts in, not the last case's

@@ -19,12 +19,12 @@ from lifecycle.config import Config
 from lifecycle.items import RunState
 from lifecycle.ports import DeployTarget
 from lifecycle.stages import Stage
+from project import config_stamp
+from project.repo import Project
 from tests.tui.conftest import until
 from tui import app as app_module
-from tui import config_stamp
 from tui.app import ShipdeckApp
 from tui.config_watch import ConfigFollower, ConfigReloaded, ConfigWatch, Invalid, Reloaded
-from tui.project import Project
 
 SIZE = (120, 40)
 
@@ -183,7 +183,7 @@ def test_a_full_disk_leaves_no_temp_stamp(tmp_path: Path, monkeypatch: pytest.Mo
 def test_reconfigure_swaps_what_the_engine_derives_from_the_config(
     demo_project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tui.wiring import build_engine, reconfigure
+    from project.wiring import build_engine, reconfigure
 
     monkeypatch.setenv("DEMO_TOKEN", "s3cr3t-token-value")
     engine = build_engine(demo_project)
@@ -199,7 +199,7 @@ def test_reconfigure_swaps_what_the_engine_derives_from_the_config(
 
 def test_an_environment_operation_counts_as_a_run_going(demo_project: Project) -> None:
     from lifecycle.runs import RunFinished, RunStarted
-    from tui.wiring import build_engine, busy
+    from project.wiring import build_engine, busy
 
     engine = build_engine(demo_project)
     assert not busy(engine)

@@ -16,13 +16,13 @@ from textual.widgets import Label
 from textual.widgets._footer import FooterKey
 
 from lifecycle.stages import Stage
+from project.repo import Project
+from project.wiring import build_engine
 from tests.tui.conftest import commit, until
 from tui.app import ShipdeckApp, project_label
 from tui.details import ItemDetailsScreen
 from tui.dialogs import ConfirmScreen, HelpScreen
 from tui.palette import BoardCommands
-from tui.project import Project
-from tui.wiring import build_engine
 from widgets.footer import QuietFooter
 from widgets.pane_tabs import TitleBar
 

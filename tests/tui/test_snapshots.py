@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from project.repo import Project
 from tests.tui.static_board import build
 from tui.app import ShipdeckApp
-from tui.project import Project
 
 SIZE = (120, 40)
 

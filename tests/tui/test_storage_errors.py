@@ -24,11 +24,11 @@ from textual.widgets import Input, TextArea
 
 from lifecycle.stages import Stage
 from lifecycle.store import BoardError, BoardLocked
+from project.repo import Project
 from tests.tui.conftest import until
 from tui.app import ShipdeckApp
 from tui.crash import EXIT_CRASHED
 from tui.item_form import ItemFormScreen
-from tui.project import Project
 
 SIZE = (120, 40)
 REPO = Path(__file__).resolve().parents[2]
@@ -198,7 +198,7 @@ def action_help(self):
     raise RuntimeError("injected bug: the help key raised")
 
 ShipdeckApp.action_help = action_help
-from tui.cli import main
+from cli.main import main
 sys.exit(main())
 """
 

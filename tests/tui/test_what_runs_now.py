@@ -14,10 +14,10 @@ import subprocess
 from lifecycle import events as ev
 from lifecycle.items import RunState, StageState
 from lifecycle.stages import Stage
+from project.repo import Project
+from project.wiring import build_engine
 from tests.tui.conftest import until
 from tui.app import ShipdeckApp
-from tui.project import Project
-from tui.wiring import build_engine
 from widgets.log.pane import LogPane
 
 SIZE = (120, 40)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from lifecycle.config import ConfigError
-from tui import config_stamp
-from tui.project import Project
+from project import config_stamp
+from project.repo import Project
 
 GOOD = "version: 1\nproject: hello\n"
 
@@ -52,7 +52,7 @@ def test_the_board_opens_without_pydantic_once_the_config_validated(project: Pro
     script = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from tui.project import Project\n"
+        "from project.repo import Project\n"
         "from tui.app import ShipdeckApp\n"
         f"p = Project(Path({str(project.root)!r}))\n"
         "p.check_config()\n"

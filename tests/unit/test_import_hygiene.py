@@ -42,3 +42,18 @@ def test_widgets_import_no_backend() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     ).stdout.strip()
     assert out == ""
+
+
+def test_the_composition_root_imports_no_front_end() -> None:
+    """project/ is what cli/ and tui/ share: it must not need either, nor Textual."""
+    script = (
+        "import importlib, pkgutil, sys, project\n"
+        "for m in pkgutil.walk_packages(project.__path__, 'project.'):\n"
+        "    importlib.import_module(m.name)\n"
+        "print(' '.join(sorted(m for m in sys.modules\n"
+        "    if m.split('.')[0] in {'tui', 'cli', 'widgets', 'textual'})))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert out == ""

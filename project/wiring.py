@@ -20,8 +20,8 @@ from lifecycle.engine import Engine, Images
 from lifecycle.masking import SecretMasker
 from lifecycle.ports import DeployTarget, Vcs
 from lifecycle.templates import render, render_command
-from tui.errors import UsageError
-from tui.project import Project
+from project.errors import UsageError
+from project.repo import Project
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 from lifecycle.journal import Journal
 from lifecycle.paths import CONFIG_NAME as DEFAULT_CONFIG_NAME
 from lifecycle.paths import ShipdeckPaths
-from tui import config_stamp
-from tui.errors import UsageError
+from project import config_stamp
+from project.errors import UsageError
 
 if TYPE_CHECKING:
     from lifecycle.config import Config

@@ -15,13 +15,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from cli.text import printable
 from lifecycle.engine import Engine, EngineError, EngineEvent, RunFinished, RunOutput, RunStarted
 from lifecycle.ports import CancelToken, Line, Stream
 from lifecycle.stages import Stage
-from tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, OperationFailed, UsageError
-from tui.present import printable
-from tui.project import Project
-from tui.wiring import build_engine
+from project.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, OperationFailed, UsageError
+from project.repo import Project
+from project.wiring import build_engine
 
 T = TypeVar("T")
 
@@ -106,7 +106,7 @@ def _engine(project: Project) -> Engine:
 
 
 def advance(args: argparse.Namespace) -> int:
-    from tui.cmd_items import _item_id
+    from cli.items import _item_id
 
     project = _project()
     engine = _engine(project)
@@ -185,8 +185,8 @@ def logs(args: argparse.Namespace) -> int:
         return _env_logs(project, args)
     if not args.id:
         raise UsageError("name an item (shipdeck logs SD-3) or an environment (--env ENV)")
+    from cli.items import _get
     from lifecycle.runlog import read_run_log
-    from tui.cmd_items import _get
 
     item = _get(project, args.id)
     runs = sorted(project.paths.runs.glob(f"{item.id}-*.log"), key=lambda p: p.stat().st_mtime)
@@ -201,7 +201,7 @@ def logs(args: argparse.Namespace) -> int:
 
 
 def _env_logs(project: Project, args: argparse.Namespace) -> int:
-    from tui.wiring import make_target
+    from project.wiring import make_target
 
     target = make_target(project, args.env)
     engine = build_engine(project)
@@ -219,8 +219,8 @@ def _env_logs(project: Project, args: argparse.Namespace) -> int:
 
 
 def dora(args: argparse.Namespace) -> int:
+    from cli.items import _dump
     from lifecycle.dora import compute
-    from tui.cmd_items import _dump
 
     project = _project()
     report = compute(project.journal.read(), datetime.now(UTC), window_days=args.days, env=args.env)

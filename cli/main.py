@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, OperationFailed, UsageError
+from project.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, OperationFailed, UsageError
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -53,7 +53,7 @@ def _kinds() -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from tui import cmd_items
+    from cli import items as cmd_items
 
     p = _Parser(
         prog="shipdeck",
@@ -142,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _ops_commands(cmd: Callable[[str, Handler, str], argparse.ArgumentParser]) -> None:
-    from tui import cmd_ops
+    from cli import ops as cmd_ops
 
     sp = cmd("advance", cmd_ops.advance, "run the stages of an item up to STAGE, streaming output")
     sp.add_argument("id")
@@ -225,7 +225,7 @@ def run(argv: Sequence[str]) -> int:
             _report(f"cannot open {args.chdir}: {exc.strerror}")
             return EXIT_USAGE
     if args.handler is None:
-        from tui import cmd_items
+        from cli import items as cmd_items
 
         args.handler = cmd_items.open_board
     return _guarded(args)
@@ -241,7 +241,7 @@ def _import_old_board(args: argparse.Namespace) -> None:
         return
     from pathlib import Path
 
-    from tui.project import Project, find_root
+    from project.repo import Project, find_root
 
     root = find_root(Path.cwd())
     if root is None or not Project(root).paths.board.is_file():

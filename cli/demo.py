@@ -13,8 +13,8 @@ import subprocess
 from pathlib import Path
 
 from lifecycle.items import Kind
-from tui.errors import UsageError
-from tui.project import Project
+from project.errors import UsageError
+from project.repo import Project
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "hello"
 
@@ -164,7 +164,7 @@ def create(path: Path, *, docker_base: str | None = None) -> Project:
         return item.id
 
     from lifecycle.stages import Stage
-    from tui.wiring import build_engine
+    from project.wiring import build_engine
 
     code_id = add(*CODE_ITEM)
     for spec in PLAN_ITEMS:

@@ -10,14 +10,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from cli.text import ITEM_HEADER, item_detail, item_rows, printable, table
 from lifecycle import events as ev
 from lifecycle.gates import check_move
 from lifecycle.items import Item, Kind, normalise_id
 from lifecycle.stages import Stage
 from lifecycle.text import json_text
-from tui.errors import EXIT_OK, OperationFailed, UsageError
-from tui.present import ITEM_HEADER, item_detail, item_rows, printable, table
-from tui.project import Project
+from project.errors import EXIT_OK, OperationFailed, UsageError
+from project.repo import Project
 
 
 def _project() -> Project:
@@ -45,9 +45,9 @@ def _get(project: Project, item_id: str) -> Item:
 
 
 def init(args: argparse.Namespace) -> int:
+    from cli.init import detect, render_config
     from lifecycle.config import load_config
     from lifecycle.paths import ShipdeckPaths
-    from tui.scaffold import detect, render_config
 
     root = Path(args.path)
     if not root.is_dir():
@@ -91,7 +91,7 @@ def check(_args: argparse.Namespace) -> int:
 
 def env_statuses(project: Project) -> dict[str, dict[str, Any]]:
     """Each environment's status; a target that cannot answer gives its error."""
-    from tui.wiring import make_target
+    from project.wiring import make_target
 
     out: dict[str, dict[str, Any]] = {}
     for name in project.config.environments:
@@ -188,7 +188,7 @@ def settle_runs(project: Project, items: list[Item]) -> bool:
     if not any(i.running for i in items):
         return False
     from lifecycle.runs import StorageError
-    from tui.wiring import build_engine
+    from project.wiring import build_engine
 
     try:
         return bool(build_engine(project).recover())
@@ -236,7 +236,7 @@ def item_move(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     item = _get(project, args.id)
-    from tui.wiring import build_engine
+    from project.wiring import build_engine
 
     facts = build_engine(project).facts(item)  # what git says, as the engine sees it
     outcome: dict[str, Any] = {}
@@ -301,7 +301,7 @@ def open_board(_args: argparse.Namespace) -> int:
 
 
 def demo(args: argparse.Namespace) -> int:
-    from tui.demo import create
+    from cli.demo import create
 
     path = Path(args.path)
     if (path / "shipdeck.yaml").is_file() and (path / ".shipdeck").is_dir():
@@ -309,7 +309,7 @@ def demo(args: argparse.Namespace) -> int:
     else:
         base = None
         if not args.no_docker:
-            from tui.demo import docker_base_ready
+            from cli.demo import docker_base_ready
 
             engine, why = docker_base_ready(args.docker_base)
             if engine is None:

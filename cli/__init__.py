@@ -1,0 +1,1 @@
+"""The ``shipdeck`` command line: parsing, commands, their text output, init and demo."""
