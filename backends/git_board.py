@@ -22,8 +22,8 @@ from io import BytesIO
 from pathlib import Path
 
 from lifecycle.board import Board, BoardError
+from lifecycle.errors import StorageError
 from lifecycle.paths import GITIGNORE, OLD_GITIGNORE_MARK, ShipdeckPaths
-from lifecycle.runs import StorageError
 from lifecycle.store import BOARD_REF, ITEMS, META, BoardChange, BoardStore
 
 FALLBACK_IDENT = "shipdeck <shipdeck@localhost>"

@@ -31,6 +31,7 @@ from typing import Any
 import httpcore
 import httpx
 
+from lifecycle.errors import ShipdeckError
 from lifecycle.ports import CancelToken, ProbeResult
 
 MAX_REDIRECTS = 3
@@ -56,11 +57,11 @@ def interrupted() -> bool:
     return _interrupted.is_set()
 
 
-class Stopped(Exception):
+class Stopped(ShipdeckError):
     """An attempt ended by its deadline, its CancelToken or :func:`interrupt`; str() says which."""
 
 
-class RedirectRefused(Exception):
+class RedirectRefused(ShipdeckError):
     """A redirect off the configured origin, or too many; ``status`` is the 3xx that asked."""
 
     def __init__(self, message: str, status: int) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from cli.text import ITEM_HEADER, item_detail, item_rows, printable, table
 from lifecycle import events as ev
+from lifecycle.board import ItemNotFound
 from lifecycle.gates import check_move
 from lifecycle.items import Item, Kind, normalise_id
 from lifecycle.stages import Stage
@@ -40,7 +41,7 @@ def _get(project: Project, item_id: str) -> Item:
     """One item, read from its own blob: costs the same on 200 items or 20,000."""
     try:
         return project.store.get(_item_id(item_id))
-    except KeyError:
+    except ItemNotFound:
         raise UsageError(f"no item {_item_id(item_id)} on the board") from None
 
 
@@ -187,7 +188,7 @@ def settle_runs(project: Project, items: list[Item]) -> bool:
     Best effort: a board that cannot be written yet is shown as it is."""
     if not any(i.running for i in items):
         return False
-    from lifecycle.runs import StorageError
+    from lifecycle.errors import StorageError
     from project.wiring import build_engine
 
     try:

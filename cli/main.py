@@ -304,7 +304,7 @@ def _guarded(args: argparse.Namespace) -> int:
 
 def _error_line(exc: Exception) -> int:
     """Report ``exc`` in one line; the exit code says whose fault it was."""
-    if _raised(exc, "lifecycle.runs:StorageError"):
+    if _raised(exc, "lifecycle.errors:StorageError"):
         _report(str(exc))
         return EXIT_FAILED
     if _raised(exc, "lifecycle.config_errors:ConfigError", "lifecycle.board:BoardError"):

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from lifecycle.errors import ShipdeckError
 from lifecycle.items import (
     Item,
     Kind,
@@ -57,12 +58,12 @@ def _dumper() -> Any:
     return Dumper
 
 
-class BoardError(Exception):
+class BoardError(ShipdeckError):
     """The board file cannot be used. ``str()`` is one line naming the file and why."""
 
 
-class ItemNotFound(KeyError):
-    """No item with that id; ``str()`` reads ``no item SD-9`` (no KeyError quotes)."""
+class ItemNotFound(ShipdeckError, LookupError):
+    """No item with that id; ``str()`` reads ``no item SD-9``."""
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else "no such item"
@@ -327,7 +328,7 @@ def item_from_data(raw: Any, where: str) -> Item:
         raise BoardError(f"{where}: {label} is invalid: {bad}") from None
 
 
-class _Bad(Exception):
+class _Bad(ShipdeckError):
     """One problem with one item, and the key it is about (for the line number)."""
 
     def __init__(self, key: str | None, problem: str) -> None:

@@ -359,7 +359,7 @@ class Config(_Model):
         return {name for env in self.environments.values() for name in env.secrets}
 
     def environment(self, name: str) -> Environment:
-        """The named environment; UnknownEnvironment (a KeyError) listing the names if absent."""
+        """The named environment; UnknownEnvironment (a LookupError) listing the names if absent."""
         try:
             return self.environments[name]
         except KeyError:

@@ -18,6 +18,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel
 from pydantic_core import ErrorDetails
 
+from lifecycle.errors import ShipdeckError
+
 # --- errors ------------------------------------------------------------------------
 
 
@@ -37,7 +39,7 @@ class ConfigIssue:
         return f"{where}: {self.message}"
 
 
-class ConfigError(Exception):
+class ConfigError(ShipdeckError):
     """A config that cannot be used. ``str()`` is the first problem; ``errors`` has them all."""
 
     def __init__(
@@ -59,11 +61,8 @@ class ConfigError(Exception):
         return cls(first.path, first.line, first.col, first.message, issues)
 
 
-class UnknownEnvironment(KeyError):
+class UnknownEnvironment(ShipdeckError, LookupError):
     """An environment name the config does not define; ``str()`` lists the ones it does."""
-
-    def __str__(self) -> str:
-        return str(self.args[0])
 
 
 # --- error messages -------------------------------------------------------------------

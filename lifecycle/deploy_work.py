@@ -76,8 +76,8 @@ def environment(ctx: RunContext) -> tuple[str, Environment]:
             raise StageFailed("no environment named (use --env or set auto: true on one)")
     try:
         return name, cfg.environment(name)
-    except KeyError as exc:
-        raise StageFailed(str(exc).strip("'\"")) from None
+    except LookupError as exc:  # UnknownEnvironment, naming the environments there are
+        raise StageFailed(str(exc)) from None
 
 
 def deploy(ctx: RunContext) -> str:

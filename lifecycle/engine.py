@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lifecycle import events as ev
+from lifecycle.errors import StorageError
 from lifecycle.gates import Facts, check_move, moved_since_build, rerun_gate
 from lifecycle.items import Item, RunState, StageState, utcnow
 from lifecycle.masking import SecretMasker
@@ -56,7 +57,6 @@ from lifecycle.runs import (
     RunOutput,
     RunStarted,
     StageFailed,
-    StorageError,
     new_run_id,
 )
 from lifecycle.stages import Stage
@@ -400,7 +400,7 @@ class Engine:
             cancel.raise_if_cancelled()
             message = work[target](ctx) if target in work else ""
             cancel.raise_if_cancelled()
-        except (StageFailed, VcsError, TargetError, TemplateError) as exc:
+        except (StageFailed, StorageError, VcsError, TargetError, TemplateError) as exc:
             state, message = RunState.FAILED, str(exc)
         except Exception as exc:  # noqa: BLE001 - one failing stage never kills the engine
             from lifecycle.ports import Cancelled

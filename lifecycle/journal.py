@@ -22,15 +22,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from lifecycle.errors import ShipdeckError, StorageError
 from lifecycle.events import Event
 from lifecycle.items import format_time, normalise_id
 from lifecycle.paths import ShipdeckPaths
-from lifecycle.runs import StorageError
 
 _RESERVED = frozenset({"ts", "type", "item"})
 
 
-class JournalWarning(UserWarning):
+class JournalWarning(ShipdeckError, UserWarning):
     """A journal line was skipped; the message names ``journal.jsonl:<line>``."""
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from lifecycle.errors import ShipdeckError
 from lifecycle.items import TestReport
 
 
-class JunitError(ValueError):
+class JunitError(ShipdeckError, ValueError):
     """The report is missing or not JUnit XML."""
 
 

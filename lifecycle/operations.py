@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from lifecycle import events as ev
 from lifecycle.deploy_work import deploy_release, release_of
 from lifecycle.engine import Engine, Reporter, RunFinished, RunStarted, StageFailed, new_run_id
+from lifecycle.errors import StorageError
 from lifecycle.items import RunState
 from lifecycle.ports import CancelToken, TargetError, VcsError
 from lifecycle.runlog import RunLog
@@ -33,7 +34,7 @@ def _operate(
     work: Callable[[Reporter], str],
     cancel: CancelToken | None = None,
 ) -> OpResult:
-    engine.config.environment(env)  # KeyError naming the known environments
+    engine.config.environment(env)  # UnknownEnvironment naming the known ones
     subject = f"env:{env}"
     run_id = new_run_id(subject, action)
     log = RunLog(engine.paths.run_log(run_id), engine.masker)
@@ -42,7 +43,7 @@ def _operate(
     t0 = time.monotonic()
     try:
         message, state = work(rep), RunState.PASSED
-    except (StageFailed, VcsError, TargetError, TemplateError) as exc:
+    except (StageFailed, StorageError, VcsError, TargetError, TemplateError) as exc:
         message, state = str(exc), RunState.FAILED
     except Exception as exc:  # noqa: BLE001 - reported as one line, never a traceback
         message, state = f"{type(exc).__name__}: {exc}", RunState.FAILED

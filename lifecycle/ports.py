@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
+from lifecycle.errors import ShipdeckError
 from lifecycle.lines import Line as Line
 from lifecycle.lines import OutputSink as OutputSink
 from lifecycle.lines import Stream as Stream
 from lifecycle.lines import say as say
 
 
-class Cancelled(Exception):
+class Cancelled(ShipdeckError):
     """Raised inside a run when its CancelToken was set."""
 
 
@@ -155,7 +156,7 @@ class FoundRelease:
     commit: str  # the commit it points at
 
 
-class VcsError(Exception):
+class VcsError(ShipdeckError):
     """A version-control operation could not be done; the message says why."""
 
 
@@ -303,7 +304,7 @@ class EnvStatus:
     detail: dict[str, str] = field(default_factory=dict)
 
 
-class TargetError(Exception):
+class TargetError(ShipdeckError):
     """A deploy target cannot do what was asked; the message is one line for the user."""
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from lifecycle.errors import ShipdeckError, StorageError
 from lifecycle.items import Item, RunState
 from lifecycle.ports import CancelToken, ContainerRunner, ImageBuilder, Line, Stream
 from lifecycle.runlog import RunLog
@@ -27,7 +28,7 @@ class Images(ImageBuilder, ContainerRunner, Protocol):
     """What docker_build / docker_run steps and registry pushes need."""
 
 
-class EngineError(Exception):
+class EngineError(ShipdeckError):
     """A run could not start (refused move, unknown environment, busy item)."""
 
 
@@ -73,40 +74,8 @@ class Outcome:
         return self.state is RunState.PASSED
 
 
-class StageFailed(Exception):
+class StageFailed(ShipdeckError):
     """Raised by stage work: the stage failed with this message."""
-
-
-class StorageError(StageFailed, OSError):
-    """A file shipdeck keeps could not be written (read-only, disk full, ...).
-
-    An ``OSError``, so code that skips optional files (caches) still skips it, and a
-    ``StageFailed``, so a run or an environment operation whose bookkeeping cannot be
-    written fails with this one line. The CLI reports it as an environment failure
-    (exit 1): ``cannot write .shipdeck/journal.jsonl: no space left on device``.
-    """
-
-    def __init__(
-        self, shown: str, cause: OSError | str, *, errno: int | None = None, context: str = ""
-    ) -> None:
-        if isinstance(cause, OSError):
-            errno = cause.errno if errno is None else errno
-            reason = (cause.strerror or str(cause)).strip()
-        else:
-            reason = cause.strip()
-        reason = reason[:1].lower() + reason[1:]
-        OSError.__init__(self, errno, reason)
-        self.shown = shown
-        self.reason = reason
-        self.context = context  # what could not be done, before the cause
-
-    def __str__(self) -> str:
-        return f"{self.context}cannot write {self.shown}: {self.reason}"
-
-    @classmethod
-    def wrap(cls, exc: OSError, shown: str) -> StorageError:
-        """``exc`` as a StorageError about ``shown`` (one already is: kept as it is)."""
-        return exc if isinstance(exc, StorageError) else cls(shown, exc)
 
 
 class Reporter:

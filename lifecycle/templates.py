@@ -17,6 +17,8 @@ import string
 import sys
 from collections.abc import Callable, Collection, Iterator, Mapping
 
+from lifecycle.errors import ShipdeckError
+
 KNOWN_FIELDS: tuple[str, ...] = (
     "id",
     "slug",
@@ -43,7 +45,7 @@ _HEX_RE = re.compile(r"[0-9a-fA-F]{4,64}")
 _FORMATTER = string.Formatter()
 
 
-class TemplateError(ValueError):
+class TemplateError(ShipdeckError, ValueError):
     """A template that is malformed, names an unknown field, or lacks a safe value."""
 
 

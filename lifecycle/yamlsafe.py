@@ -13,11 +13,13 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, SequenceNode
 
+from lifecycle.errors import ShipdeckError
+
 MAX_DEPTH = 64  # nesting of mappings and lists
 MAX_VALUES = 100_000  # nodes once every alias is expanded
 
 
-class YamlTooBig(Exception):
+class YamlTooBig(ShipdeckError):
     """The document nests too deeply or expands too far; ``line``/``col`` are 1-based."""
 
     def __init__(self, line: int, col: int, message: str) -> None:

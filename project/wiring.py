@@ -54,11 +54,13 @@ def _journal_recovery(project: Project, message: str, data: dict[str, object]) -
 def make_target(project: Project, name: str, config: Config | None = None) -> DeployTarget:
     """The deploy target of environment ``name``, built from ``config`` (default: the
     project's)."""
+    from lifecycle.config_errors import UnknownEnvironment  # pydantic: loaded with the config
+
     config = project.config if config is None else config
     try:
         environment = config.environment(name)
-    except KeyError as exc:
-        raise UsageError(str(exc).strip("'\"")) from None
+    except UnknownEnvironment as exc:
+        raise UsageError(str(exc)) from None
     fields = env_fields(project, name, environment, config)
     secrets = {s: os.environ[s] for s in environment.secrets if s in os.environ}
     if environment.target == "local":

@@ -24,9 +24,9 @@ from typing import Any
 
 import psutil
 
+from lifecycle.errors import StorageError
 from lifecycle.filelock import hold
 from lifecycle.ports import CancelToken, Line, Stream
-from lifecycle.runs import StorageError
 
 # Popen objects of services this shipdeck process started, so a dead one is reaped
 # through its own Popen (never left a zombie, never polled after its pid is reused).

@@ -3,6 +3,9 @@ in parallel, and a run left 'running' by a dead process recovered as cancelled."
 
 from __future__ import annotations
 
+import importlib
+import inspect
+import pkgutil
 import threading
 import time
 from collections.abc import Mapping
@@ -10,8 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from lifecycle.board import ItemNotFound
 from lifecycle.config import parse_config
+from lifecycle.config_errors import UnknownEnvironment
 from lifecycle.engine import Engine, EngineError
+from lifecycle.errors import ShipdeckError
 from lifecycle.items import RunState
 from lifecycle.journal import Journal
 from lifecycle.ports import CancelToken, OutputSink, StepResult
@@ -148,3 +154,27 @@ def test_a_running_card_says_which_step_of_how_many(tmp_path: Path) -> None:
     assert runner.seen == ["1/2 make", "2/2 lint"]  # on the board, where any reader sees it
     done = engine.store.load().get("SD-1").current
     assert done.state is RunState.PASSED and done.step is None  # only while running
+
+
+def test_every_shipdeck_error_is_a_shipdeck_error_and_none_a_key_error() -> None:
+    """One base to catch what shipdeck raises on purpose (issue #12); a missing item or
+    environment is a LookupError, never a KeyError (whose str() is quoted, and whose
+    handlers would catch a bug's dictionary lookup too)."""
+    found: list[type[BaseException]] = []
+    for package in ("lifecycle", "backends", "project", "cli"):
+        root = importlib.import_module(package)
+        for info in pkgutil.walk_packages(root.__path__, f"{package}."):
+            module = importlib.import_module(info.name)
+            found += [
+                obj
+                for obj in vars(module).values()
+                if inspect.isclass(obj)
+                and issubclass(obj, BaseException)
+                and obj.__module__ == info.name
+            ]
+    assert len(found) > 20
+    assert [e for e in found if not issubclass(e, ShipdeckError)] == []
+    assert [e for e in found if issubclass(e, KeyError)] == []
+    for missing in (ItemNotFound("no item SD-9"), UnknownEnvironment("no environment 'x'")):
+        assert isinstance(missing, LookupError)
+        assert str(missing).startswith("no ")  # not quoted as a KeyError's would be

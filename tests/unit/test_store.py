@@ -339,7 +339,7 @@ def test_get_update_and_missing_items(store: BoardStore) -> None:
     assert str(err.value) == "no item SD-9"
     with pytest.raises(ItemNotFound, match="SD-9"):
         store.get("SD-9")
-    with pytest.raises(KeyError):
+    with pytest.raises(ItemNotFound):
         store.update("SD-9", lambda it: None)
     with pytest.raises(ValueError, match="id"):
         store.update("SD-1", lambda it: setattr(it, "id", "SD-2"))
