@@ -7,7 +7,7 @@ from any worker are reported in one place, :meth:`on_worker_state_changed`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,20 +21,22 @@ from textual.worker import Worker, WorkerState
 
 from lifecycle import events as ev
 from lifecycle.items import Item, RunState
-from lifecycle.lines import Line, Stream
 from lifecycle.stages import Stage
 from project.repo import Project
 from tui import settings
-from tui.app_actions import BoardActions
-from tui.app_panes import PaneFeeds
 from tui.board_screen import BoardScreen
 from tui.config_watch import ConfigFollower
 from tui.crash import STORAGE_ERRORS, describe
+from tui.host import Host
 from tui.idle_gc import IdleCollector
+from tui.log_follower import LogFollower
+from tui.palette import BoardCommands
 
 if TYPE_CHECKING:
+    from textual.app import SystemCommand
+
     from lifecycle.engine import Engine
-    from lifecycle.runs import EngineEvent, RunFinished, RunOutput, RunStarted
+    from lifecycle.runs import EngineEvent, RunFinished
 
 
 _UNREAD = object()  # the stamp while the ref cannot be read: equal to no head
@@ -48,7 +50,7 @@ class EngineEventPosted(Message):
         self.event = event
 
 
-class ShipdeckApp(BoardActions, PaneFeeds, App[int]):
+class ShipdeckApp(Host):
     CSS_PATH = "app.tcss"
     TITLE = "shipdeck"
     # The footer pins these right (tui/board_screen.py); ctrl+p adds Textual's own commands.
@@ -59,11 +61,10 @@ class ShipdeckApp(BoardActions, PaneFeeds, App[int]):
         Binding("ctrl+p", "command_palette", "Palette, with themes", show=False),
     ]
 
+    COMMANDS = App.COMMANDS | {BoardCommands}
+
     def __init__(self, project: Project, engine: Engine | None = None) -> None:
         super().__init__()
-        from tui.palette import BoardCommands
-
-        self.COMMANDS = App.COMMANDS | {BoardCommands}
         self.project = project
         self._engine = engine
         if engine is not None:
@@ -75,8 +76,8 @@ class ShipdeckApp(BoardActions, PaneFeeds, App[int]):
         self._board_error: str | None = None  # the last load's failure, said once
         self._any_run = False  # whether any card runs, as the footer last showed it
         self.crashed: BaseException | None = None  # a bug: written to a crash file at exit
-        self.board = BoardScreen()
-        self.follow = LogFollower(self)
+        self.board = BoardScreen(self)
+        self.follow = LogFollower(self, self.board)
         self._collector = IdleCollector()
         self._sub_title = self.sub_title = project_label(project)
         saved = settings.load().get("theme")
@@ -94,8 +95,19 @@ class ShipdeckApp(BoardActions, PaneFeeds, App[int]):
             self._engine.subscribe(self._from_engine)
         return self._engine
 
+    @property
+    def engine_if_built(self) -> Engine | None:
+        """The engine if something built it already (None: nothing runs)."""
+        return self._engine
+
+    @property
+    def any_run(self) -> bool:
+        """Whether a card runs, as the board last showed it."""
+        return self._any_run
+
     def get_default_screen(self) -> Screen[Any]:
-        return self.board
+        board: Screen[Any] = self.board
+        return board
 
     def on_load(self) -> None:
         """The app is starting: no garbage collection until the first paint."""
@@ -111,7 +123,6 @@ class ShipdeckApp(BoardActions, PaneFeeds, App[int]):
     def on_unmount(self) -> None:
         """Threads that follow a live stream end with the app; runs are cancelled by quit."""
         self.follow.stop_env_logs()
-        self._metrics_on = self._envs_on = False
         self._collector.uninstall()
 
     def _after_first_paint(self) -> None:
@@ -279,7 +290,7 @@ class ShipdeckApp(BoardActions, PaneFeeds, App[int]):
         elif isinstance(event, RunFinished):
             self.follow.finished(event)
             self._announce(event)
-            self.refresh_events()
+            self.board.panes.refresh_events()
 
     def _announce(self, event: RunFinished) -> None:
         who = event.item_id
@@ -311,6 +322,110 @@ class ShipdeckApp(BoardActions, PaneFeeds, App[int]):
         except Exception as exc:  # noqa: BLE001 - said as one line; the change stands
             self.storage_error("Not journaled", exc)
 
+    def follow_env_logs(self, env: str, tail: int) -> None:
+        """``env``'s last ``tail`` lines, then live, in the log pane (shown first)."""
+        self.follow.live(env, tail)
+
+    def retitle(self, old: str, new: str) -> None:
+        """The project was renamed in shipdeck.yaml: the title bar follows."""
+        shown = self._sub_title.replace(old, new, 1)
+        self.sub_title = self.sub_title.replace(self._sub_title, shown, 1)
+        self._sub_title = shown
+
+    def can_scale(self, env: str) -> bool:
+        from tui.env_ops import can_scale
+
+        return can_scale(self.project.config, env)
+
+    # --- app-wide keys ---------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        """Every key, read from the BINDINGS of each widget that has some: never stale."""
+        from tui.board_screen import BoardScreen
+        from tui.details import ItemDetailsScreen
+        from tui.dialogs import ConfirmScreen, HelpScreen
+        from widgets.board.columns import BoardColumns
+        from widgets.log.pane import LogPane
+        from widgets.log.view import LogView
+        from widgets.ops.envs import EnvironmentsPane
+        from widgets.ops.events import EventsPane
+
+        self.push_screen(
+            HelpScreen(
+                [
+                    ("Move on the board", BoardColumns.BINDINGS),
+                    ("Items and panes", BoardScreen.BINDINGS),
+                    ("Logs pane", [*LogView.BINDINGS, *LogPane.BINDINGS]),
+                    ("Events pane", EventsPane.BINDINGS),
+                    ("Environments pane", EnvironmentsPane.BINDINGS),
+                    ("Item details", ItemDetailsScreen.BINDINGS),
+                    ("Questions", ConfirmScreen.BINDINGS),
+                    ("Anywhere", type(self).BINDINGS),
+                ]
+            )
+        )
+
+    def action_command_mode(self) -> None:
+        """``:`` as in k9s: the palette with the board's commands alone (no themes)."""
+        from textual.command import CommandPalette
+
+        from tui.palette import BoardCommands
+
+        if not CommandPalette.is_open(self):  # type: ignore[arg-type]  # App[int] is an App
+            hint = "Command: deploy, restart staging, roll back, SD-3…"
+            palette = CommandPalette([BoardCommands], placeholder=hint, id="--command-palette")
+            self.push_screen(palette)
+
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        """An SVG of the screen under ``.shipdeck/screenshots``, once the palette has closed."""
+        self.set_timer(0.1, self._save_screenshot)
+
+    def _save_screenshot(self) -> None:
+        folder = self.project.paths.ensure() / "screenshots"
+        try:
+            folder.mkdir(exist_ok=True)
+            path = self.save_screenshot(path=str(folder))
+        except OSError as exc:
+            self.storage_error("Screenshot not saved", exc)
+            return
+        where = self.project.paths.display(Path(path))
+        self.notify(f"Saved to {where}", title="Screenshot", markup=False)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """Textual's, but the screenshot is the board's own: saved where it says."""
+        for command in super().get_system_commands(screen):
+            if command.title != "Screenshot":
+                yield command
+
+    async def action_quit(self) -> None:
+        # No engine yet, no runs: quitting does not build one (and cannot fail building it).
+        running = self._engine.running() if self._engine is not None else []
+        if not running:
+            self.exit(0)
+            return
+        self.run_worker(self._quit_flow(running), group="flows", exit_on_error=False)
+
+    async def _quit_flow(self, running: list[str]) -> None:
+        from tui.dialogs import ConfirmScreen
+
+        ids = ", ".join(running)
+        if not await self.push_screen_wait(
+            ConfirmScreen(f"{ids} still running. Cancel and quit?", yes="Cancel runs and quit")
+        ):
+            return
+        self.notify("Cancelling runs…")
+        self.engine.cancel_all()
+        self.run_engine("quit", self._wait_then_exit, group="quit")
+
+    def _wait_then_exit(self) -> None:
+        """Quit only after every run has cleaned up its processes: no orphans."""
+        import time
+
+        deadline = time.monotonic() + 30
+        while self.engine.running() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.call_from_thread(self.exit, 0)
+
     # --- bugs ------------------------------------------------------------------------------
 
     def _handle_exception(self, error: Exception) -> None:
@@ -320,106 +435,6 @@ class ShipdeckApp(BoardActions, PaneFeeds, App[int]):
             self.crashed = error
         super()._handle_exception(error)
         self._exit_renderables.clear()  # Textual's report, with locals that may hold secrets
-
-
-class LogFollower:
-    """Decides what the log pane shows: the selected item's current or last run."""
-
-    def __init__(self, app: ShipdeckApp) -> None:
-        self.app = app
-        self.run_id: str | None = None
-        self.item_id: str | None = None
-
-    @property
-    def pane(self) -> Any:
-        """The log pane; None while the app exits (late engine events find it gone)."""
-        board = self.app.board
-        found = board.query("#log-pane") if board.is_attached else None
-        return found.first() if found else None
-
-    def _log_path(self, run_id: str) -> Path:
-        return self.app.project.paths.run_log(run_id)
-
-    def item(self, item: Item | None) -> None:
-        self.item_id = item.id if item else None
-        run_id = latest_run(item) if item else None
-        if run_id == self.run_id:
-            return
-        self.run_id = run_id
-        self.stop_env_logs()
-        pane = self.pane
-        if pane is None:
-            return
-        pane.clear()
-        if run_id and self._log_path(run_id).exists():
-            pane.border_title = run_id
-            pane.load_file(self._log_path(run_id))
-        else:
-            pane.border_title = item.id if item else ""
-            note = f"{item.id}: no runs yet (press a to advance)" if item else "no item selected"
-            pane.write_lines([Line(Stream.INFO, note)])
-
-    def started(self, event: RunStarted) -> None:
-        if event.item_id == self.item_id:
-            self.run_id = event.run_id
-            self.stop_env_logs()
-            pane = self.pane
-            if pane is None:
-                return
-            pane.clear()
-            pane.border_title = event.run_id
-            pane.set_source(event.log_path)  # the run is fed live; the file is for saving
-
-    def output(self, event: RunOutput) -> None:
-        pane = self.pane
-        if event.run_id == self.run_id and pane is not None:
-            pane.write_lines(event.lines)
-
-    def finished(self, event: RunFinished) -> None:
-        if event.run_id != self.run_id:
-            return
-        item = self.app.items.get(event.item_id)
-        if event.stage is Stage.DEPLOY and event.state is RunState.PASSED and item and item.env:
-            self.follow_env(item.env, f"{item.version} started on {item.env}")
-
-    def follow_env(self, env: str, marker: str, tail: int = 0) -> None:
-        """The environment's own output below a marker line: after a deploy only the new
-        release's (``tail`` 0), when asked for also its last ``tail`` lines."""
-        from lifecycle.ports import CancelToken
-
-        self.stop_env_logs()
-        token = self._env_cancel = CancelToken()
-        pane = self.pane
-        if pane is None:
-            return
-        pane.add_marker(marker)
-        app = self.app
-
-        def pump() -> None:
-            target = app.engine.target_for(env)
-            for batch in target.logs(follow=True, tail=tail, cancel=token):
-                lines = app.engine.masker.mask_lines(batch)
-                if token.cancelled:
-                    return
-                pane.write_lines(lines)  # thread-safe: queued for the next frame
-
-        app.run_engine(f"logs {env}", pump, group="env-logs")
-
-    _env_cancel: Any = None
-
-    def stop_env_logs(self) -> None:
-        if self._env_cancel is not None:
-            self._env_cancel.cancel()
-            self._env_cancel = None
-
-
-def latest_run(item: Item) -> str | None:
-    """The run of the item's current stage, else its most recent run."""
-    if item.current.run_id:
-        return item.current.run_id
-    runs = [s for s in item.states.values() if s.run_id and s.started_at]
-    runs.sort(key=lambda s: s.started_at or 0)  # type: ignore[arg-type, return-value]
-    return runs[-1].run_id if runs else None
 
 
 def project_label(project: Project) -> str:

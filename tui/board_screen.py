@@ -1,7 +1,8 @@
-"""The board: eight stage columns under the span ruler, panes below.
+"""The board: eight stage columns under the span ruler, panes below, and its keys.
 
-Navigation and selection live here; the actions that touch the engine are
-the app's (``tui/app.py``), so the command palette can call them too.
+Each key's action is here, next to the binding that names it; what the item and
+environment keys do lives in :mod:`tui.item_ops` and :mod:`tui.env_ops`, which the
+command palette calls too.
 """
 
 from __future__ import annotations
@@ -12,47 +13,38 @@ from typing import TYPE_CHECKING
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Container, Vertical
-from textual.message import Message
 from textual.screen import Screen
-from textual.widget import Widget
-from textual.widgets import ContentSwitcher
 
 from lifecycle.items import Item
 from lifecycle.stages import ORDER, Stage
+from tui.env_ops import EnvOperations
+from tui.host import Host
+from tui.item_ops import ItemOperations
+from tui.panes import Panes
 from widgets.board.columns import BoardColumns, StageColumn
 from widgets.board.filter import BoardFilter, CardFilter, card_filter
 from widgets.footer import QuietFooter
-from widgets.pane_tabs import PaneTabs, TitleBar
+from widgets.pane_tabs import TitleBar
 
 if TYPE_CHECKING:
-    from tui.app import ShipdeckApp
     from widgets.board.cards import CardFacts
-    from widgets.ops.envs import EnvMessage
 
 PINNED = ("command_mode", "help", "quit")  # the app's keys the footer always shows
-TABS = (("logs", "Logs"), ("metrics", "Metrics"), ("events", "Events"), ("envs", "Environments"))
-PANE_WIDGETS = {
-    "logs": "#log-pane",
-    "metrics": "#metrics-pane",
-    "events": "#events-pane",
-    "envs": "#env-pane",
-}
 
 
 class BoardScreen(Screen[None]):
     AUTO_FOCUS = "#columns"
     # In the footer's order of importance: it shows those that fit, help and quit pinned.
     BINDINGS = [
-        Binding("a", "app.advance", "Advance"),
-        Binding("d", "app.deploy", "Deploy"),
-        Binding("R", "app.rollback", "Roll back"),
-        Binding("x", "app.cancel_run", "Cancel run"),
-        Binding("b", "app.back", "Back"),
-        Binding("r", "app.rerun", "Re-run"),
-        Binding("n", "app.new_item", "New"),
-        Binding("e", "app.edit_item", "Edit"),
-        Binding("enter", "app.details", "Details", show=False),
+        Binding("a", "advance", "Advance"),
+        Binding("d", "deploy", "Deploy"),
+        Binding("R", "rollback", "Roll back"),
+        Binding("x", "cancel_run", "Cancel run"),
+        Binding("b", "move_back", "Back"),
+        Binding("r", "rerun", "Re-run"),
+        Binding("n", "new_item", "New"),
+        Binding("e", "edit_item", "Edit"),
+        Binding("enter", "details", "Details", show=False),
         Binding("f", "follow_card_env", "Follow env logs", show=False),
         Binding("L", "show_pane('logs')", "Logs"),
         Binding("m", "show_pane('metrics')", "Metrics"),
@@ -66,18 +58,47 @@ class BoardScreen(Screen[None]):
         Binding("escape", "board", "Back to the board", show=False),
     ]
 
-    class PaneShown(Message):
-        """A pane came to the front (mounted first, if it had never been shown)."""
+    def action_advance(self) -> None:
+        self.item_ops.advance()
 
-        def __init__(self, pane: str) -> None:
-            super().__init__()
-            self.pane = pane
+    def action_deploy(self) -> None:
+        self.env_ops.deploy()
 
-    def __init__(self) -> None:
+    def action_rollback(self) -> None:
+        self.env_ops.rollback()
+
+    def action_cancel_run(self) -> None:
+        self.item_ops.cancel_run()
+
+    def action_move_back(self) -> None:
+        self.item_ops.back()
+
+    def action_rerun(self) -> None:
+        self.item_ops.rerun()
+
+    def action_new_item(self) -> None:
+        self.item_ops.new_item()
+
+    def action_edit_item(self) -> None:
+        self.item_ops.edit_item()
+
+    def action_details(self) -> None:
+        self.item_ops.details()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Keys that can do nothing now are not offered: cancel only while a run runs."""
+        if action == "cancel_run":
+            return self.shipdeck.any_run
+        return True
+
+    def __init__(self, app: Host) -> None:
         super().__init__(id="board-screen")
-        self.active_pane = "logs"
+        self.shipdeck = app  # the app, as the board uses it (passed in: no import of it)
+        self.item_ops = ItemOperations(app, self)
+        self.env_ops = EnvOperations(app, self)
         self.columns: dict[Stage, StageColumn] = {s: StageColumn(s) for s in ORDER}
         self.board_columns = BoardColumns(list(self.columns.values()), id="columns")
+        self.panes = Panes(id="panes")
         # What the app last showed, unfiltered: a filter narrows it, clearing restores it.
         self._items: list[Item] = []
         self._frame = 0
@@ -86,26 +107,13 @@ class BoardScreen(Screen[None]):
         self._typing = False  # the `/` prompt has the keys
 
     @property
-    def shipdeck(self) -> ShipdeckApp:
-        from tui.app import ShipdeckApp
-
-        assert isinstance(self.app, ShipdeckApp)
-        return self.app
+    def active_pane(self) -> str:
+        return self.panes.active
 
     def compose(self) -> ComposeResult:
-        from widgets.log.pane import LogPane
-
         yield TitleBar(id="title")
         yield self.board_columns
-        with Vertical(id="panes"):
-            yield PaneTabs(TABS, "logs", id="pane-tabs")
-            with ContentSwitcher(id="pane-switcher", initial="logs"):
-                with Container(id="logs"):
-                    yield LogPane(id="log-pane")
-                # The other panes mount when first shown: startup pays for the board only.
-                yield Container(id="metrics")
-                yield Container(id="events")
-                yield Container(id="envs")
+        yield self.panes
         yield QuietFooter(pinned=PINNED)
 
     # --- showing the board -------------------------------------------------------
@@ -162,38 +170,11 @@ class BoardScreen(Screen[None]):
 
     async def action_show_pane(self, pane: str) -> None:
         await self.show_pane(pane)
-        self._focus_pane(pane, tries=20)
+        self.panes.focus_pane(pane)
 
     async def show_pane(self, pane: str) -> None:
         """Bring ``pane`` to the front, mounting it the first time."""
-        holder = self.query_one(f"#{pane}")
-        if pane in PANE_WIDGETS and not holder.children:
-            await holder.mount(_make_pane(pane))
-        self.query_one("#pane-switcher", ContentSwitcher).current = pane
-        self.query_one("#pane-tabs", PaneTabs).active = pane
-        if pane != self.active_pane:
-            self.active_pane = pane
-            self.post_message(self.PaneShown(pane))
-
-    async def on_pane_tabs_clicked(self, event: PaneTabs.Clicked) -> None:
-        await self.show_pane(event.pane)
-
-    def _focus_pane(self, pane: str, tries: int) -> None:
-        """Focus the pane's first focusable widget, once it is mounted."""
-        target = PANE_WIDGETS[pane]
-        found = self.query(target)
-        if not found:
-            if tries:
-                self.set_timer(0.02, lambda: self._focus_pane(pane, tries - 1))
-            return
-        widget = found.first()
-        focusable = (
-            widget
-            if widget.can_focus
-            else next((w for w in widget.query("*") if w.can_focus), None)
-        )
-        if focusable is not None:
-            focusable.focus()
+        await self.panes.show(pane)
 
     def action_zoom(self) -> None:
         self.toggle_class("-zoomed")
@@ -277,38 +258,22 @@ class BoardScreen(Screen[None]):
     def action_not_scalable(self) -> None:
         """``+``/``-`` where the pane did not take them: its environment cannot scale."""
         pane = self.query("#env-pane")
-        env = pane.first().selected_env if pane and self.active_pane == "envs" else None
+        env = (
+            getattr(pane.first(), "selected_env", None)
+            if pane and self.active_pane == "envs"
+            else None
+        )
         if env is None:
             self.notify("+ and - scale the environment chosen in the Environments pane (o).")
         else:
-            self.shipdeck.scale_env(env, 0)  # not scalable: says why
+            self.env_ops.scale_env(env, 0)  # not scalable: says why
 
     def on_board_columns_card_highlighted(self, event: BoardColumns.CardHighlighted) -> None:
         if event.item_id:
             self.shipdeck.item_selected(event.item_id)
 
     def on_board_columns_card_chosen(self, event: BoardColumns.CardChosen) -> None:
-        self.shipdeck.action_details()
-
-    # The environments pane's keys only ask; the app confirms, naming the versions.
-    # (Name-based handlers: importing the pane here would load it before first paint.)
-
-    def on_environments_pane_restart_requested(self, message: EnvMessage) -> None:
-        message.stop()
-        self.shipdeck.restart_env(message.env)
-
-    def on_environments_pane_stop_requested(self, message: EnvMessage) -> None:
-        message.stop()
-        self.shipdeck.stop_env(message.env)
-
-    def on_environments_pane_scale_requested(self, message: EnvMessage) -> None:
-        message.stop()
-        self.shipdeck.scale_env(message.env, message.delta)  # type: ignore[attr-defined]
-
-    def on_environments_pane_env_selected(self, message: EnvMessage) -> None:
-        """Enter on an environment follows its live logs (k9s' and lazydocker's habit)."""
-        message.stop()
-        self.shipdeck.follow_env_logs(message.env)
+        self.item_ops.details()
 
     def action_follow_card_env(self) -> None:
         """``f`` on a deployed card: follow the logs of the environment it went to."""
@@ -319,30 +284,4 @@ class BoardScreen(Screen[None]):
         if item.env not in self.shipdeck.project.config.environments:
             self.notify(f"{item.env} is no longer in shipdeck.yaml: no logs to follow.")
             return
-        self.shipdeck.follow_env_logs(item.env)
-
-
-def _make_pane(pane: str) -> Widget:
-    if pane == "metrics":
-        from widgets.ops.metrics import MetricsPane
-
-        return MetricsPane(id="metrics-pane")
-    if pane == "events":
-        from widgets.ops.events import EventsPane
-
-        return EventsPane(id="events-pane")
-    from widgets.ops.envs import EnvironmentsPane
-
-    class OperatedEnvironmentsPane(EnvironmentsPane):
-        """The pane, offering ``+``/``-`` only on an environment whose target can scale."""
-
-        def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-            if action == "scale":
-                env = self.selected_env
-                return env is not None and self.app.can_scale(env)  # type: ignore[attr-defined]
-            return True
-
-        def on_data_table_row_highlighted(self) -> None:
-            self.refresh_bindings()  # another environment: maybe other keys
-
-    return OperatedEnvironmentsPane(id="env-pane")
+        self.env_ops.follow_env_logs(item.env)

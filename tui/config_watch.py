@@ -16,17 +16,19 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 from textual.notifications import Notification, Notify
 
 from project import config_stamp
+from tui.host import host
 
 if TYPE_CHECKING:
+    from textual.app import App
+
     from lifecycle.config import Config
     from project.repo import Project
-    from tui.app import ShipdeckApp
 
 TITLE = "shipdeck.yaml"
 ERROR_SECONDS = 60  # an invalid config: long enough to read, removed once fixed
@@ -103,24 +105,24 @@ class ConfigFollower:
 
     One per app (:meth:`of`), so the app needs one line to drive it."""
 
-    _followers: weakref.WeakKeyDictionary[ShipdeckApp, ConfigFollower] = weakref.WeakKeyDictionary()
+    _followers: weakref.WeakKeyDictionary[App[Any], ConfigFollower] = weakref.WeakKeyDictionary()
 
-    def __init__(self, app: ShipdeckApp) -> None:
+    def __init__(self, app: App[Any]) -> None:
         self._app = weakref.ref(app)  # the app owns this: no cycle keeping it alive
-        self.watch = ConfigWatch(app.project)
+        self.watch = ConfigWatch(host(app).project)
         self.pending: Config | None = None  # valid, waiting for the engine's runs to end
         self._error: Notification | None = None  # the invalid-config notice on screen
         self._generation = 0  # of the latest change: an older parse is dropped
 
     @classmethod
-    def of(cls, app: ShipdeckApp) -> ConfigFollower:
+    def of(cls, app: App[Any]) -> ConfigFollower:
         follower = cls._followers.get(app)
         if follower is None:
             follower = cls._followers[app] = cls(app)
         return follower
 
     @property
-    def app(self) -> ShipdeckApp:
+    def app(self) -> App[Any]:
         app = self._app()
         assert app is not None, "the follower outlived its app"
         return app
@@ -152,7 +154,7 @@ class ConfigFollower:
     # --- applying ------------------------------------------------------------------
 
     def _reloaded(self, config: Config) -> None:
-        app = self.app
+        app = host(self.app)
         project = app.project
         old = project.config if project.config_loaded else None
         fixed = self._clear_error()
@@ -165,12 +167,12 @@ class ConfigFollower:
             note += ": the engine takes it once the running runs end"
         app.notify(note, title=TITLE, markup=False)
         if old is not None and old.project != config.project:
-            self._rename(old.project, config.project)
+            app.retitle(old.project, config.project)  # the title bar names the project
         before = set(old.environments) if old is not None else set()
         after = set(config.environments)
         added = tuple(sorted(after - before))
         removed = tuple(sorted(before - after))
-        app.post_message(ConfigReloaded(config, added, removed))
+        self.app.post_message(ConfigReloaded(config, added, removed))
         if app.board.is_attached:
             for pane in app.board.query(PANES):
                 pane.post_message(ConfigReloaded(config, added, removed))
@@ -179,7 +181,7 @@ class ConfigFollower:
         """Give ``config`` to the engine now if no run is going; True if it must wait."""
         from project.wiring import busy, reconfigure
 
-        engine = self.app._engine  # not built yet: it will be, from Project.config
+        engine = host(self.app).engine_if_built  # not built yet: it will be, from Project.config
         if engine is None or engine.config is config:
             self.pending = None
             return False
@@ -193,13 +195,6 @@ class ConfigFollower:
     def _apply_pending(self) -> None:
         if self.pending is not None:
             self._to_engine(self.pending)
-
-    def _rename(self, old: str, new: str) -> None:
-        """The title bar names the project: follow a renamed one."""
-        app = self.app
-        shown = app._sub_title.replace(old, new, 1)
-        app.sub_title = app.sub_title.replace(app._sub_title, shown, 1)
-        app._sub_title = shown
 
     # --- the error notice ----------------------------------------------------------
 

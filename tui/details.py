@@ -22,7 +22,7 @@ from widgets.footer import QuietFooter
 from widgets.log.pane import LogPane
 
 if TYPE_CHECKING:
-    from tui.app import ShipdeckApp
+    from tui.host import Host
 
 DEPLOY_TYPES = {ev.DEPLOYED, ev.DEPLOY_FAILED, ev.ROLLED_BACK, ev.RELEASE_CUT}
 
@@ -71,7 +71,7 @@ class ItemDetailsScreen(Screen[None]):
         Binding("tab", "app.focus_next", "Next pane", show=False),
     ]
 
-    def __init__(self, app: ShipdeckApp, item_id: str) -> None:
+    def __init__(self, app: Host, item_id: str) -> None:
         super().__init__(id="details-screen")
         self.shipdeck = app
         self.item_id = item_id
@@ -154,7 +154,7 @@ class ItemDetailsScreen(Screen[None]):
         if item.branch:
             try:
                 base = self.shipdeck.project.config.base_branch
-                commits = self.shipdeck.engine.vcs.log(base, item.branch, 20)  # type: ignore[attr-defined]
+                commits = self.shipdeck.engine.vcs.log(base, item.branch, 20)
             except Exception as exc:  # noqa: BLE001 - merged or deleted branches have no 'ahead'
                 reason = str(exc).replace(str(self.shipdeck.project.root), ".")
                 text = Text(f"{item.branch}: {reason}", style="dim")

@@ -15,29 +15,27 @@ from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from tui.host import Host, host
+
 if TYPE_CHECKING:
     from lifecycle.items import Item
-    from tui.app import ShipdeckApp
 
 Command = tuple[str, Callable[[], object], str]  # name, what it does, help
 
 
 class BoardCommands(Provider):
     @property
-    def shipdeck(self) -> ShipdeckApp:
-        from tui.app import ShipdeckApp
-
-        app = self.app
-        assert isinstance(app, ShipdeckApp)
-        return app
+    def shipdeck(self) -> Host:
+        return host(self.app)
 
     def _board(self) -> list[Command]:
         app = self.shipdeck
         show = app.board.action_show_pane
+        items, envs = app.board.item_ops, app.board.env_ops
         return [
-            ("New item", app.action_new_item, "add an item to Plan (n)"),
-            ("Deploy…", app.action_deploy, "deploy a release to an environment (d)"),
-            ("Roll back…", app.action_rollback, "roll an environment back (R)"),
+            ("New item", items.new_item, "add an item to Plan (n)"),
+            ("Deploy…", envs.deploy, "deploy a release to an environment (d)"),
+            ("Roll back…", envs.rollback, "roll an environment back (R)"),
             ("Zoom panes", app.board.action_zoom, "the panes full height, or the board back (z)"),
             ("Show logs", partial(show, "logs"), "the selected item's run log (L)"),
             ("Show metrics", partial(show, "metrics"), "host and environments (m)"),
@@ -49,33 +47,35 @@ class BoardCommands(Provider):
 
     def _item(self, item: Item) -> list[Command]:
         app = self.shipdeck
+        ops = app.board.item_ops
         on = partial(_then, app, item.id)
         out: list[Command] = [
             (f"Go to {item.id} {item.title}", partial(_goto, app, item.id), item.stage.label),
-            (f"Advance {item.id}", on(app.action_advance), f"from {item.stage.label} (a)"),
-            (f"Back {item.id}", on(app.action_back), "one stage back (b)"),
-            (f"Re-run {item.id}", on(app.action_rerun), f"{item.stage.label} again (r)"),
-            (f"Edit {item.id}", on(app.action_edit_item), "title, kind, body (e)"),
-            (f"Details of {item.id}", on(app.action_details), "history, runs, tests (enter)"),
-            (f"Archive {item.id}", on(app.action_archive), "off the board, asks first"),
+            (f"Advance {item.id}", on(ops.advance), f"from {item.stage.label} (a)"),
+            (f"Back {item.id}", on(ops.back), "one stage back (b)"),
+            (f"Re-run {item.id}", on(ops.rerun), f"{item.stage.label} again (r)"),
+            (f"Edit {item.id}", on(ops.edit_item), "title, kind, body (e)"),
+            (f"Details of {item.id}", on(ops.details), "history, runs, tests (enter)"),
+            (f"Archive {item.id}", on(ops.archive), "off the board, asks first"),
         ]
         if item.running:
-            out.insert(1, (f"Cancel {item.id} run", on(app.action_cancel_run), "(x)"))
+            out.insert(1, (f"Cancel {item.id} run", on(ops.cancel_run), "(x)"))
         return out
 
     def _env(self, env: str) -> list[Command]:
         app = self.shipdeck
+        ops = app.board.env_ops
         target = app.project.config.environments[env].target
         out: list[Command] = [
-            (f"Deploy to {env}", partial(app.deploy_env, env), f"asks first ({target} target)"),
-            (f"Restart {env}", partial(app.restart_env, env), "asks first, naming the version"),
-            (f"Stop {env}", partial(app.stop_env, env), "asks first"),
-            (f"Roll back {env}", partial(app.rollback_env, env), "asks first, naming versions"),
-            (f"Follow {env} logs", partial(app.follow_env_logs, env), "live, in the log pane"),
+            (f"Deploy to {env}", partial(ops.deploy_env, env), f"asks first ({target} target)"),
+            (f"Restart {env}", partial(ops.restart_env, env), "asks first, naming the version"),
+            (f"Stop {env}", partial(ops.stop_env, env), "asks first"),
+            (f"Roll back {env}", partial(ops.rollback_env, env), "asks first, naming versions"),
+            (f"Follow {env} logs", partial(ops.follow_env_logs, env), "live, in the log pane"),
         ]
-        if app.can_scale(env):
-            out.append((f"Scale {env} up", partial(app.scale_env, env, 1), "one more replica"))
-            out.append((f"Scale {env} down", partial(app.scale_env, env, -1), "one fewer"))
+        if ops.can_scale(env):
+            out.append((f"Scale {env} up", partial(ops.scale_env, env, 1), "one more replica"))
+            out.append((f"Scale {env} down", partial(ops.scale_env, env, -1), "one fewer"))
         return out
 
     def _commands(self) -> list[Command]:
@@ -109,11 +109,11 @@ class BoardCommands(Provider):
                 yield Hit(score, matcher.highlight(name), run, help=help_text or None)
 
 
-def _goto(app: ShipdeckApp, item_id: str) -> None:
+def _goto(app: Host, item_id: str) -> None:
     app.board.select(item_id)
 
 
-def _then(app: ShipdeckApp, item_id: str, action: Callable[[], object]) -> Callable[[], None]:
+def _then(app: Host, item_id: str, action: Callable[[], object]) -> Callable[[], None]:
     def run() -> None:
         app.board.select(item_id)
         app.selected = item_id

@@ -87,7 +87,7 @@ async def test_enter_keeps_the_filter_and_the_keys_act_on_a_shown_card(
         item = app.selected_item()
         advanced.append(item.id if item else None)
 
-    app.action_advance = advance  # type: ignore[method-assign]
+    app.board.item_ops.advance = advance  # type: ignore[method-assign]
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert app.board.selected_id() == "SD-2"  # the first card in Plan
@@ -119,7 +119,7 @@ async def test_a_filter_matching_nothing_leaves_empty_columns_and_no_card(
 ) -> None:
     app = ShipdeckApp(demo_project)
     advanced: list[str | None] = []
-    app.action_advance = lambda: advanced.append(  # type: ignore[method-assign]
+    app.board.item_ops.advance = lambda: advanced.append(  # type: ignore[method-assign]
         getattr(app.selected_item(), "id", None)
     )
     async with app.run_test(size=SIZE) as pilot:

@@ -1,0 +1,119 @@
+"""The board app as its screens, panes and operations see it.
+
+Screens never import the app (``tui/app.py`` imports them): they use what they
+need through :class:`Host`, the app's interface, so the import graph has no cycle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol, cast
+
+from textual.app import App
+
+if TYPE_CHECKING:
+    from lifecycle.engine import Engine
+    from lifecycle.events import Event
+    from lifecycle.items import Item
+    from project.repo import Project
+
+
+class ItemActions(Protocol):
+    """The item keys' work (:class:`tui.item_ops.ItemOperations`)."""
+
+    def new_item(self) -> None: ...
+    def edit_item(self) -> None: ...
+    def details(self) -> None: ...
+    def advance(self) -> None: ...
+    def back(self) -> None: ...
+    def rerun(self) -> None: ...
+    def cancel_run(self) -> None: ...
+    def archive(self) -> None: ...
+
+
+class EnvActions(Protocol):
+    """Environment operations (:class:`tui.env_ops.EnvOperations`)."""
+
+    def can_scale(self, env: str) -> bool: ...
+    def deploy(self) -> None: ...
+    def rollback(self) -> None: ...
+    def deploy_env(self, env: str) -> None: ...
+    def rollback_env(self, env: str) -> None: ...
+    def restart_env(self, env: str) -> None: ...
+    def stop_env(self, env: str) -> None: ...
+    def scale_env(self, env: str, delta: int) -> None: ...
+    def follow_env_logs(self, env: str) -> None: ...
+
+
+class Board(Protocol):
+    """The board screen (:class:`tui.board_screen.BoardScreen`), as operations use it."""
+
+    @property
+    def item_ops(self) -> ItemActions: ...
+    @property
+    def env_ops(self) -> EnvActions: ...
+
+    def select(self, item_id: str) -> bool: ...
+    def selected_id(self) -> str | None: ...
+    async def show_pane(self, pane: str) -> None: ...
+    async def action_show_pane(self, pane: str) -> None: ...
+    def action_zoom(self) -> None: ...
+
+
+class Host(App[int]):
+    """What the board's screens, panes and operations use of the app: the app's
+    interface, which :class:`tui.app.ShipdeckApp` implements. A base class rather than
+    a Protocol so Textual's own members (notify, push_screen_wait, run_worker...) keep
+    their exact types."""
+
+    project: Project
+    items: dict[str, Item]
+    selected: str | None
+    card_facts: dict[str, Any]
+    board: Any  # the BoardScreen: a Board, and a Textual Screen to query
+
+    @property
+    def engine(self) -> Engine:
+        raise NotImplementedError
+
+    @property
+    def engine_if_built(self) -> Engine | None:
+        """The engine if something built it already (None: nothing runs)."""
+        raise NotImplementedError
+
+    @property
+    def any_run(self) -> bool:
+        """Whether a card runs, as the board last showed it."""
+        raise NotImplementedError
+
+    def reload_board(self) -> bool:
+        raise NotImplementedError
+
+    def selected_item(self) -> Item | None:
+        raise NotImplementedError
+
+    def item_selected(self, item_id: str) -> None:
+        raise NotImplementedError
+
+    def storage_error(self, title: str, exc: BaseException) -> None:
+        raise NotImplementedError
+
+    def journal(self, event: Event) -> None:
+        raise NotImplementedError
+
+    def run_engine(self, name: str, work: Callable[[], object], group: str = "runs") -> None:
+        raise NotImplementedError
+
+    def follow_env_logs(self, env: str, tail: int) -> None:
+        raise NotImplementedError
+
+    def retitle(self, old: str, new: str) -> None:
+        raise NotImplementedError
+
+    def action_help(self) -> None:
+        raise NotImplementedError
+
+
+def host(app: App[Any]) -> Host:
+    """``app`` as the board sees it (the running :class:`tui.app.ShipdeckApp`)."""
+    return cast(Host, app)

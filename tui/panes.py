@@ -1,0 +1,332 @@
+"""The panes under the board: logs, metrics, events, environments, and their feeds.
+
+A pane other than the log pane mounts the first time it is shown, so startup pays
+for the board only. The feeds sample in thread workers (``@work``) and post what
+they read as messages, handled here on the UI thread; each schedules its next
+sample only after the last one was shown, and only while its pane is visible
+(docs/architecture.md section 7). Handlers of the panes' own messages use
+Textual's ``on_<widget>_<message>`` names: importing a pane here would load it
+before the first paint.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, cast
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Container, Vertical
+from textual.message import Message
+from textual.widget import Widget
+from textual.widgets import ContentSwitcher
+
+from lifecycle import events as ev
+from tui.crash import STORAGE_ERRORS
+from tui.host import Board, host
+from widgets.pane_tabs import PaneTabs
+
+if TYPE_CHECKING:
+    from lifecycle.ports import ContainerStats, EnvStatus
+    from lifecycle.watch import Sample, Watcher
+    from tui.host import Host
+
+TABS = (("logs", "Logs"), ("metrics", "Metrics"), ("events", "Events"), ("envs", "Environments"))
+PANE_WIDGETS = {
+    "logs": "#log-pane",
+    "metrics": "#metrics-pane",
+    "events": "#events-pane",
+    "envs": "#env-pane",
+}
+ENV_POLL_SECONDS = 3.0
+
+
+class Panes(Vertical):
+    """The tab strip and the pane in front; the feeds of the panes that need one."""
+
+    class MetricsSampled(Message):
+        """A metrics sample and the environments' stats were read (in a worker)."""
+
+        def __init__(
+            self, sample: Sample, stats: list[ContainerStats], errors: dict[str, str]
+        ) -> None:
+            super().__init__()
+            self.sample, self.stats, self.errors = sample, stats, errors
+
+    class MetricsFailed(Message):
+        """A metrics sample could not be taken; the poller goes on."""
+
+        def __init__(self, error: str) -> None:
+            super().__init__()
+            self.error = error
+
+    class EnvsRead(Message):
+        """Each environment's status was read (in a worker)."""
+
+        def __init__(self, statuses: list[EnvStatus], errors: dict[str, str]) -> None:
+            super().__init__()
+            self.statuses, self.errors = statuses, errors
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.active = "logs"
+        self._watcher: Watcher | None = None
+        self._metrics_on = False
+        self._envs_on = False
+
+    @property
+    def shipdeck(self) -> Host:
+        return host(self.app)
+
+    @property
+    def board(self) -> Board:
+        return cast(Board, self.screen)
+
+    def compose(self) -> ComposeResult:
+        from widgets.log.pane import LogPane
+
+        yield PaneTabs(TABS, "logs", id="pane-tabs")
+        with ContentSwitcher(id="pane-switcher", initial="logs"):
+            with Container(id="logs"):
+                yield LogPane(id="log-pane")
+            yield Container(id="metrics")
+            yield Container(id="events")
+            yield Container(id="envs")
+
+    def on_unmount(self) -> None:
+        self._metrics_on = self._envs_on = False
+
+    # --- which pane is in front ------------------------------------------------------
+
+    async def show(self, pane: str) -> None:
+        """Bring ``pane`` to the front, mounting it the first time."""
+        holder = self.query_one(f"#{pane}")
+        if pane in PANE_WIDGETS and not holder.children:
+            await holder.mount(_make_pane(pane))
+        self.query_one("#pane-switcher", ContentSwitcher).current = pane
+        self.query_one("#pane-tabs", PaneTabs).active = pane
+        if pane != self.active:
+            self.active = pane
+            self._envs_visible(pane == "envs")
+            if pane == "events":
+                self.refresh_events()
+
+    async def on_pane_tabs_clicked(self, event: PaneTabs.Clicked) -> None:
+        await self.show(event.pane)
+
+    def focus_pane(self, pane: str, tries: int = 20) -> None:
+        """Focus the pane's first focusable widget, once it is mounted."""
+        target = PANE_WIDGETS[pane]
+        found = self.query(target)
+        if not found:
+            if tries:
+                self.set_timer(0.02, lambda: self.focus_pane(pane, tries - 1))
+            return
+        widget = found.first()
+        focusable = (
+            widget
+            if widget.can_focus
+            else next((w for w in widget.query("*") if w.can_focus), None)
+        )
+        if focusable is not None:
+            focusable.focus()
+
+    # --- metrics -------------------------------------------------------------------------
+
+    def on_config_reloaded(self) -> None:
+        """Probes and alert rules are read when a Watcher is made: the next sample makes
+        one from the new config (the charts start over)."""
+        self._watcher = None
+
+    def on_metrics_pane_visibility_changed(self, message: Any) -> None:
+        self._metrics_on = message.visible
+        if message.visible:
+            self._take_sample()
+
+    @work(thread=True, group="metrics", exit_on_error=False)
+    def _take_sample(self) -> None:
+        if not self._metrics_on:
+            return
+        app = self.shipdeck
+        if self._watcher is None:
+            from backends.metrics import HostMetrics
+            from backends.probe import HttpProber
+            from lifecycle.watch import Watcher
+
+            self._watcher = Watcher(app.engine, HttpProber(), HostMetrics(str(app.project.root)))
+        try:
+            sample = self._watcher.sample()
+        except Exception as exc:  # noqa: BLE001 - a failed sample is reported, the poller goes on
+            self.post_message(self.MetricsFailed(f"metrics: {exc}"))
+            return
+        stats, errors = self._container_stats()
+        self.post_message(self.MetricsSampled(sample, stats, errors))
+
+    def _container_stats(self) -> tuple[list[ContainerStats], dict[str, str]]:
+        """One stats sample per container (or local process tree) of every environment."""
+        from lifecycle.ports import StatsSource
+
+        app = self.shipdeck
+        stats: list[ContainerStats] = []
+        errors: dict[str, str] = {}
+        for name in app.project.config.environments:
+            try:
+                target = app.engine.target_for(name)
+                if isinstance(target, StatsSource):
+                    stats.extend(target.stats())
+            except Exception as exc:  # noqa: BLE001 - an engine away is shown, not raised
+                errors[name] = str(exc)
+        return stats, errors
+
+    @on(MetricsFailed)
+    def _sample_failed(self, message: MetricsFailed) -> None:
+        self.notify(message.error, severity="error")
+        self._next_metrics()
+
+    @on(MetricsSampled)
+    def _show_sample(self, message: MetricsSampled) -> None:
+        from widgets.ops.metrics import MetricsPane
+
+        watcher = self._watcher
+        panes = self.query(MetricsPane)
+        if watcher is None or not panes:  # the config changed meanwhile: the next one shows
+            self._next_metrics()
+            return
+        pane, sample = panes.first(), message.sample
+        pane.show_containers(message.stats, message.errors)
+        tracker = watcher.tracker
+        pane.show_sample(
+            sample.host, sample.probes, tracker.host, tracker.probes, tracker.active.values()
+        )
+        for alert in sample.alerts:
+            if alert.cleared:
+                self.notify(alert.message, title=f"{alert.id} cleared")
+            else:
+                self.notify(alert.message, title=f"Alert {alert.id}", severity="error")
+        if sample.alerts:
+            self.refresh_events()
+        self._next_metrics()
+
+    def _next_metrics(self) -> None:
+        if self._metrics_on:
+            self.set_timer(self.shipdeck.project.config.monitor.interval, self._take_sample)
+
+    # --- events ----------------------------------------------------------------------------
+
+    def refresh_events(self) -> None:
+        """The events pane from the journal's tail, if the pane was ever shown."""
+        from widgets.ops.events import EventsPane
+
+        panes = self.query(EventsPane)
+        if not panes:
+            return
+        try:
+            events = self.shipdeck.project.journal.tail(500)
+        except STORAGE_ERRORS as exc:  # the pane keeps what it showed
+            self.shipdeck.storage_error("Journal unreadable", exc)
+            return
+        panes.first().set_events(events)
+
+    def on_events_pane_bug_requested(self, message: Any) -> None:
+        from lifecycle.items import Kind
+        from lifecycle.monitor import bug_from_alert
+
+        app = self.shipdeck
+        tag = app.project.config.stages.release.tag or "v{version}"
+        bug = bug_from_alert(message.event, tag)
+        try:
+            item = app.project.store.add(
+                bug["title"], kind=Kind.BUG, body=bug["body"], links=bug["links"]
+            )
+        except STORAGE_ERRORS as exc:  # the alert stays in the pane: b tries again
+            app.storage_error("Bug not opened", exc)
+            return
+        app.journal(
+            ev.Event(
+                ev.ITEM_CREATED,
+                item.id,
+                {"title": item.title, "kind": "bug", "links": item.links},
+            )
+        )
+        app.reload_board()
+        self.board.select(item.id)
+        self.notify(f"{item.id} opened from {message.event.get('alert_id')}")
+
+    # --- environments --------------------------------------------------------------------
+
+    def _envs_visible(self, visible: bool) -> None:
+        self._envs_on = visible
+        if visible:
+            self._read_envs()
+
+    @work(thread=True, group="envs", exit_on_error=False)
+    def _read_envs(self) -> None:
+        if not self._envs_on:
+            return
+        app = self.shipdeck
+        statuses: list[EnvStatus] = []
+        errors: dict[str, str] = {}
+        for name in app.project.config.environments:
+            try:
+                statuses.append(app.engine.target_for(name).status())
+            except Exception as exc:  # noqa: BLE001 - an unreachable engine is shown, not raised
+                errors[name] = str(exc)
+        self.post_message(self.EnvsRead(statuses, errors))
+
+    @on(EnvsRead)
+    def _show_envs(self, message: EnvsRead) -> None:
+        from widgets.ops.envs import EnvironmentsPane
+
+        panes = self.query(EnvironmentsPane)
+        if panes:
+            panes.first().set_status(message.statuses, message.errors)
+        if self._envs_on:  # not mounted yet: poll again soon, not in 3 s
+            self.set_timer(ENV_POLL_SECONDS if panes else 0.1, self._read_envs)
+
+    # The environments pane's keys only ask; the operations confirm, naming versions.
+
+    def on_environments_pane_restart_requested(self, message: Any) -> None:
+        message.stop()
+        self.board.env_ops.restart_env(message.env)
+
+    def on_environments_pane_stop_requested(self, message: Any) -> None:
+        message.stop()
+        self.board.env_ops.stop_env(message.env)
+
+    def on_environments_pane_scale_requested(self, message: Any) -> None:
+        message.stop()
+        self.board.env_ops.scale_env(message.env, message.delta)
+
+    def on_environments_pane_rollback_requested(self, message: Any) -> None:
+        message.stop()
+        self.board.env_ops.rollback_env(message.env)
+
+    def on_environments_pane_env_selected(self, message: Any) -> None:
+        """Enter on an environment follows its live logs (k9s' and lazydocker's habit)."""
+        message.stop()
+        self.board.env_ops.follow_env_logs(message.env)
+
+
+def _make_pane(pane: str) -> Widget:
+    if pane == "metrics":
+        from widgets.ops.metrics import MetricsPane
+
+        return MetricsPane(id="metrics-pane")
+    if pane == "events":
+        from widgets.ops.events import EventsPane
+
+        return EventsPane(id="events-pane")
+    from widgets.ops.envs import EnvironmentsPane
+
+    class OperatedEnvironmentsPane(EnvironmentsPane):
+        """The pane, offering ``+``/``-`` only on an environment whose target can scale."""
+
+        def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+            if action == "scale":
+                env = self.selected_env
+                return env is not None and cast(Board, self.screen).env_ops.can_scale(env)
+            return True
+
+        def on_data_table_row_highlighted(self) -> None:
+            self.refresh_bindings()  # another environment: maybe other keys
+
+    return OperatedEnvironmentsPane(id="env-pane")
