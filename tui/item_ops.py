@@ -221,12 +221,14 @@ async def approved(app: Host, env: str, what: str) -> bool:
 
 
 def refusable(app: Host, work: Any) -> Any:
-    """Engine refusals become a warning in the gate's own words, not an error."""
+    """Engine refusals (a gate, a card or environment gone meanwhile) become a warning
+    in the engine's own words, not an error; a bug is still reported as one."""
+    from lifecycle.board import ItemNotFound
+    from lifecycle.config_errors import UnknownEnvironment
     from lifecycle.runs import EngineError  # loaded with the engine
 
     try:
         return work()
-    except (EngineError, KeyError) as exc:
-        text = str(exc).strip("'\"")
-        app.call_from_thread(app.notify, text, title="Refused", severity="warning")
+    except (EngineError, ItemNotFound, UnknownEnvironment) as exc:
+        app.call_from_thread(app.notify, str(exc), title="Refused", severity="warning")
         return None
