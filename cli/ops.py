@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from cli.text import printable
-from lifecycle.engine import Engine, EngineError, EngineEvent, RunFinished, RunOutput, RunStarted
+from lifecycle.engine import Engine
 from lifecycle.ports import CancelToken, Line, Stream
+from lifecycle.runs import EngineError, EngineEvent, RunFinished, RunOutput, RunStarted
 from lifecycle.stages import Stage
 from project.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, OperationFailed, UsageError
 from project.repo import Project

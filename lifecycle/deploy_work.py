@@ -10,24 +10,22 @@ import shutil
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from lifecycle import events as ev
-from lifecycle.items import Item, RunState, parse_time
+from lifecycle.items import Item, parse_time
 from lifecycle.ports import Release
-from lifecycle.runs import Reporter, RunContext, StageFailed
-from lifecycle.stages import Stage
+from lifecycle.runs import Reporter, RunContext, RunHost, StageFailed
 from lifecycle.templates import render
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # pydantic: only the type, so the engine's modules load without it
     from lifecycle.config import Environment
-    from lifecycle.engine import Engine
 
 
 # --- Deploy -----------------------------------------------------------------------------
 
 
-def export_release(engine: Engine, version: str, tag: str) -> Path:
+def export_release(engine: RunHost, version: str, tag: str) -> Path:
     """``.shipdeck/releases/<version>/``: exactly the tagged code, exported once."""
     dest = engine.paths.releases / version
     if not dest.exists():
@@ -44,7 +42,7 @@ def local_image(project: str, version: str) -> str:
     return f"{project}:{version}"
 
 
-def release_of(engine: Engine, version: str) -> Release:
+def release_of(engine: RunHost, version: str) -> Release:
     tag = render(engine.tag_template(), {"version": version, "project": engine.config.project})
     if not engine.vcs.tag_exists(tag):
         raise StageFailed(f"no release {version} (tag {tag} does not exist)")
@@ -94,7 +92,7 @@ def deploy(ctx: RunContext) -> str:
 
 
 def deploy_release(
-    engine: Engine, name: str, rel: Release, ctx: Reporter, item: Item | None
+    engine: RunHost, name: str, rel: Release, ctx: Reporter, item: Item | None
 ) -> str:
     """Deploy ``rel`` to ``name``, journal the result; StageFailed when it is not healthy."""
     target = engine.target_for(name)
@@ -137,22 +135,6 @@ def deploy_release(
 
 
 # --- Operate and Monitor ---------------------------------------------------------------------
-
-
-def _deployed_at(engine: Engine, item: Item) -> datetime | None:
-    st = item.states.get(Stage.DEPLOY)
-    return st.finished_at if st and st.state is RunState.PASSED else None
-
-
-def bake_facts(engine: Engine, item: Item) -> dict[str, Any]:
-    """``baked`` and ``healthy`` for the Operate gate."""
-    if not item.env or item.env not in engine.config.environments:
-        return {}
-    bake = engine.config.environments[item.env].bake
-    since = _deployed_at(engine, item)
-    healthy = engine.target_for(item.env).status().healthy
-    baked = since is not None and (datetime.now(UTC) - since).total_seconds() >= bake
-    return {"baked": baked, "healthy": healthy}
 
 
 def operate(ctx: RunContext) -> str:

@@ -14,6 +14,12 @@ swap fails, so a change and its event land together or not at all. A run reserve
 room for its result in its item's lock file before it starts: when its result
 cannot be saved, the result goes there, the run says so, and the next look at the
 board (``recover``) records it as failed instead of leaving the item ``running``.
+
+What each stage does is not the engine's business: it gets its stage table (a
+:data:`lifecycle.runs.StageWork` per stage, ``lifecycle.stage_work.WORK``) from the
+composition root, and the work sees it only through :class:`lifecycle.runs.RunHost`.
+Item stages and environment operations (:mod:`lifecycle.operations`) start the same
+way, with :meth:`Engine.open_run`, and keep the same books (:class:`OpenRun`).
 """
 
 from __future__ import annotations
@@ -25,16 +31,19 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from contextlib import suppress
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from lifecycle import events as ev
 from lifecycle.errors import StorageError
 from lifecycle.gates import Facts, check_move, moved_since_build, rerun_gate
 from lifecycle.items import Item, RunState, StageState, utcnow
+from lifecycle.journal import Journal
 from lifecycle.masking import SecretMasker
 from lifecycle.paths import ShipdeckPaths
 from lifecycle.ports import (
+    Cancelled,
     CancelToken,
     DeployTarget,
     Line,
@@ -54,21 +63,23 @@ from lifecycle.runs import (
     Reporter,
     RunContext,
     RunFinished,
-    RunOutput,
     RunStarted,
     StageFailed,
+    StageWork,
     new_run_id,
 )
 from lifecycle.stages import Stage
+from lifecycle.store import BoardStore, WriteAhead
 from lifecycle.templates import TemplateError
+from lifecycle.versioning import DEFAULT_TAG_TEMPLATE, learn_tag_template, plan_release
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # pydantic: only the type, so the engine's modules load without it
     from lifecycle.config import Config
-    from lifecycle.journal import Journal
-    from lifecycle.store import BoardStore, WriteAhead
 
 
 _DEPLOY_OUTCOMES = (ev.DEPLOYED, ev.DEPLOY_FAILED, ev.DEPLOY_UNKNOWN)
+
+R = TypeVar("R", bound=Reporter)  # what a run's work gets: a RunContext, or a Reporter
 
 
 class Engine:
@@ -82,6 +93,7 @@ class Engine:
         runner: ProcessRunner,
         vcs: Callable[[], Vcs],
         target_for: Callable[[str], DeployTarget],
+        work: Mapping[Stage, StageWork],
         environ: Mapping[str, str] | None = None,
         notify: Callable[[ev.Event], None] | None = None,
         images: Callable[[], Images] | None = None,
@@ -97,6 +109,7 @@ class Engine:
         self._vcs_factory = vcs
         self._vcs: Vcs | None = None
         self.target_for = target_for
+        self._work = work  # what each stage does: stage_work.WORK, from the composition root
         self.environ = dict(os.environ if environ is None else environ)
         self._notify_hook = notify
         self._images_factory = images
@@ -136,11 +149,14 @@ class Engine:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
 
-    def _notify(self, event: EngineEvent) -> None:
+    def notify(self, event: EngineEvent) -> None:
+        """Tell the listeners (from the run's thread); a run's end settles its deploys."""
         if isinstance(event, RunFinished):
             self._settle_deploys(event.message)
         for listener in list(self._listeners):
             listener(event)
+
+    _notify = notify  # the old name, which tests/tui/test_config_reload.py still calls
 
     def journaled(self, *events: ev.Event) -> WriteAhead:
         """The ``write_ahead`` of a board change that these events tell of."""
@@ -287,10 +303,20 @@ class Engine:
             except Exception:  # noqa: BLE001 - an unreadable repo leaves the facts unknown
                 pass
         if item.stage is Stage.OPERATE and item.env:
-            from lifecycle.deploy_work import bake_facts
-
-            facts.update(bake_facts(self, item))
+            facts.update(self._bake_facts(item))
         return Facts(**facts)
+
+    def _bake_facts(self, item: Item) -> dict[str, Any]:
+        """``baked`` and ``healthy`` for the Operate gate."""
+        if not item.env or item.env not in self.config.environments:
+            return {}
+        bake = self.config.environments[item.env].bake
+        deployed = item.states.get(Stage.DEPLOY)
+        passed = deployed is not None and deployed.state is RunState.PASSED
+        since = deployed.finished_at if deployed is not None and passed else None
+        healthy = self.target_for(item.env).status().healthy
+        baked = since is not None and (datetime.now(UTC) - since).total_seconds() >= bake
+        return {"baked": baked, "healthy": healthy}
 
     def check(self, item: Item, target: Stage) -> str | None:
         refusal = check_move(item, target, self.facts(item))
@@ -322,8 +348,6 @@ class Engine:
         cancel: CancelToken | None = None,
     ) -> Outcome:
         """Move the item into ``stage`` (default: re-run its current one) and do its work."""
-        from lifecycle.stage_work import WORK
-
         cancel = cancel or CancelToken()
         fd = self._item_lock(item_id)
         if fd is None:
@@ -335,7 +359,7 @@ class Engine:
                 self._cancels[item_id] = cancel
             try:
                 _reserve_unsaved(fd, self.paths.display(self._lock_path(item_id)))
-                outcome = self._run_locked(item_id, stage, env, approve, cancel, WORK, fd)
+                outcome = self._run_locked(item_id, stage, env, approve, cancel, fd)
                 _clear_unsaved(fd)
                 return outcome
             finally:
@@ -351,7 +375,6 @@ class Engine:
         env: str | None,
         approve: bool,
         cancel: CancelToken,
-        work: Mapping[Stage, Callable[[RunContext], str]],
         fd: int,
     ) -> Outcome:
         item = self.store.get(item_id)
@@ -368,68 +391,44 @@ class Engine:
             reason = rerun_gate(item, self.facts(item))
             if reason:
                 raise EngineError(f"{item.id} cannot run {target.label} again: {reason}")
-        run_id = new_run_id(item_id, target.value)
         started = utcnow()
-        t0 = time.monotonic()
         source = item.stage
 
-        def start(it: Item) -> None:
-            it.stage = target
-            it.states[target] = StageState(RunState.RUNNING, started, None, run_id, it.sha)
+        def begin(run_id: str, log: RunLog) -> RunContext:
+            """The card says running, journaled with the move into the stage."""
 
-        began = [ev.Event(ev.STAGE_STARTED, item_id, {"stage": target.value, "run_id": run_id})]
-        if source is not target:
-            moved = {"from": source.value, "to": target.value}
-            began.insert(0, ev.Event(ev.ITEM_MOVED, item_id, moved))
-        log_path = self.paths.run_log(run_id)
-        try:  # before the item says running: a log that cannot be made stops nothing midway
-            log = RunLog(log_path, self.masker)
-        except OSError as exc:
-            raise StorageError.wrap(exc, self.paths.display(log_path)) from None
-        try:
-            item = self.store.update(item_id, start, write_ahead=self.journaled(*began))
-        except BaseException:
-            with suppress(OSError):
-                log.close()
-                log_path.unlink()
-            raise
-        self._notify(RunStarted(run_id, item_id, target, log.path))
-        ctx = RunContext(self, run_id, item, target, cancel, log, env, approve)
-        state, message = RunState.PASSED, ""
-        try:
-            cancel.raise_if_cancelled()
-            message = work[target](ctx) if target in work else ""
-            cancel.raise_if_cancelled()
-        except (StageFailed, StorageError, VcsError, TargetError, TemplateError) as exc:
-            state, message = RunState.FAILED, str(exc)
-        except Exception as exc:  # noqa: BLE001 - one failing stage never kills the engine
-            from lifecycle.ports import Cancelled
+            def start(it: Item) -> None:
+                it.stage = target
+                it.states[target] = StageState(RunState.RUNNING, started, None, run_id, it.sha)
 
-            if isinstance(exc, Cancelled) or cancel.cancelled:
-                state, message = RunState.CANCELLED, "cancelled"
-            else:
-                state, message = RunState.FAILED, f"{type(exc).__name__}: {exc}"
-        message = self.masker.mask(message)  # reasons quote stderr: mask before they travel
+            began = [ev.Event(ev.STAGE_STARTED, item_id, {"stage": target.value, "run_id": run_id})]
+            if source is not target:
+                moved = {"from": source.value, "to": target.value}
+                began.insert(0, ev.Event(ev.ITEM_MOVED, item_id, moved))
+            running = self.store.update(item_id, start, write_ahead=self.journaled(*began))
+            return RunContext(self, run_id, running, target, cancel, log, env, approve)
+
+        run = self.open_run(item_id, target, target.value, begin)
+        ctx = run.context
+        state, message = run.perform(self._work.get(target, _no_work))
         if state is not RunState.PASSED and message:
             ctx.emit([Line(Stream.STDERR if state is RunState.FAILED else Stream.INFO, message)])
-        if ctx.log_error is not None:
-            ctx.emit([Line(Stream.INFO, f"the run's log is incomplete: {ctx.log_error}")])
-        with suppress(OSError):
-            log.close()  # a log that cannot be flushed was reported just above
-        duration = round(time.monotonic() - t0, 3)
+        run.close()
         sha = ctx.item.sha
 
         def finish(it: Item) -> None:
-            it.states[target] = StageState(state, started, utcnow(), run_id, sha, message or None)
+            it.states[target] = StageState(
+                state, started, utcnow(), run.run_id, sha, message or None
+            )
 
         finished = ev.Event(
             ev.STAGE_FINISHED,
             item_id,
             {
                 "stage": target.value,
-                "run_id": run_id,
+                "run_id": run.run_id,
                 "status": state.value,
-                "duration": duration,
+                "duration": run.duration,
                 "sha": sha,
                 "message": message or None,
             },
@@ -440,8 +439,8 @@ class Engine:
             # The board still says running: keep the result where room was reserved for
             # it, so the next look at the board records the run as failed.
             why = f"{target.label} {state.value}, but its result was not saved ({exc})"
-            _write_unsaved(fd, run_id, why)
-            self._notify(RunFinished(run_id, item_id, target, RunState.FAILED, duration, why))
+            _write_unsaved(fd, run.run_id, why)
+            run.finish(RunState.FAILED, why)
             raise StorageError(
                 exc.shown,
                 exc.reason,
@@ -449,8 +448,32 @@ class Engine:
                 context=f"{item_id}: {target.label} {state.value}, but its result was not"
                 " saved (it shows as failed once this is fixed): ",
             ) from None
-        self._notify(RunFinished(run_id, item_id, target, state, duration, message))
+        run.finish(state, message)
         return Outcome(item, state, message)
+
+    def open_run(
+        self, subject: str, stage: Stage, action: str, begin: Callable[[str, RunLog], R]
+    ) -> OpenRun[R]:
+        """Start a run, an item's stage and an environment operation alike: its id, its
+        log (made first: a log that cannot be made stops nothing midway), ``begin`` making
+        the context its work gets (an item's card says running; when that fails, the run
+        never started and leaves no log), then RunStarted to the listeners."""
+        t0 = time.monotonic()
+        run_id = new_run_id(subject, action)
+        path = self.paths.run_log(run_id)
+        try:
+            log = RunLog(path, self.masker)
+        except OSError as exc:
+            raise StorageError.wrap(exc, self.paths.display(path)) from None
+        try:
+            context = begin(run_id, log)
+        except BaseException:
+            with suppress(OSError):
+                log.close()
+                path.unlink()
+            raise
+        self.notify(RunStarted(run_id, subject, stage, log.path))
+        return OpenRun(self, context, stage, t0)
 
     def advance(
         self,
@@ -527,8 +550,6 @@ class Engine:
 
     def tag_template(self) -> str:
         """The release tag template: the config's, else the one the project's tags use."""
-        from lifecycle.versioning import DEFAULT_TAG_TEMPLATE, learn_tag_template
-
         configured = self.config.stages.release.tag
         if configured:
             return configured
@@ -536,8 +557,6 @@ class Engine:
 
     def newest_release(self) -> str | None:
         """The newest released version (by number, any spelling of its tag)."""
-        from lifecycle.versioning import plan_release
-
         return plan_release(self.vcs.tags(), self.config.stages.release.tag, [], False).previous
 
     def auto_env(self) -> str | None:
@@ -545,6 +564,61 @@ class Engine:
             if environment.auto:
                 return name
         return None
+
+
+def _no_work(_ctx: RunContext) -> str:
+    return ""  # Plan: the item exists, nothing to do
+
+
+# What a run's work raises to fail it, in its own words (anything else is named too).
+_FAILURES = (StageFailed, StorageError, VcsError, TargetError, TemplateError)
+
+
+class OpenRun(Generic[R]):
+    """A run between its RunStarted and its RunFinished, an item's stage and an
+    environment operation alike: its work done once (``perform``), its log closed
+    (``close``) and the listeners told that it is over (``finish``)."""
+
+    def __init__(self, engine: Engine, context: R, stage: Stage, t0: float) -> None:
+        self.engine = engine
+        self.context = context  # what the work gets: a RunContext, or a Reporter
+        self.run_id = context.run_id
+        self.stage = stage
+        self.t0 = t0
+        self.duration = 0.0  # seconds, once closed
+
+    def perform(self, work: Callable[[R], str]) -> tuple[RunState, str]:
+        """Do the work: how it ended and its message, masked (reasons quote stderr).
+        A failing stage never kills the engine."""
+        cancel = self.context.cancel
+        try:
+            cancel.raise_if_cancelled()
+            message = work(self.context)
+            cancel.raise_if_cancelled()
+            state = RunState.PASSED
+        except _FAILURES as exc:
+            state, message = RunState.FAILED, str(exc)
+        except Exception as exc:  # noqa: BLE001 - one failing stage never kills the engine
+            if isinstance(exc, Cancelled) or cancel.cancelled:
+                state, message = RunState.CANCELLED, "cancelled"
+            else:
+                state, message = RunState.FAILED, f"{type(exc).__name__}: {exc}"
+        return state, self.engine.masker.mask(message)
+
+    def close(self) -> None:
+        """Close the log, saying first if it is incomplete; the run's duration is known."""
+        if self.context.log_error is not None:
+            self.context.say(f"the run's log is incomplete: {self.context.log_error}")
+        with suppress(OSError):
+            self.context.log.close()  # a log that cannot be flushed was reported just above
+        self.duration = round(time.monotonic() - self.t0, 3)
+
+    def finish(self, state: RunState, message: str) -> None:
+        """RunFinished to the listeners: the run is over."""
+        run = self.context
+        self.engine.notify(
+            RunFinished(run.run_id, run.subject, self.stage, state, self.duration, message)
+        )
 
 
 # The result of a run whose board write failed, kept in its item's lock file in room
@@ -584,20 +658,3 @@ def _read_unsaved(fd: int) -> dict[str, Any] | None:
 def _clear_unsaved(fd: int) -> None:
     with suppress(OSError):
         os.ftruncate(fd, 0)
-
-
-__all__ = [
-    "Engine",
-    "EngineError",
-    "EngineEvent",
-    "Images",
-    "Listener",
-    "Outcome",
-    "Reporter",
-    "RunContext",
-    "RunFinished",
-    "RunOutput",
-    "RunStarted",
-    "StageFailed",
-    "new_run_id",
-]

@@ -1,23 +1,22 @@
 """Operate an environment outside an item's run: deploy a version, roll back,
-restart, scale, stop. Each is journaled and logged like a stage run, under the
-subject ``env:<name>``, so the board and ``shipdeck logs`` see them the same way.
+restart, scale, stop. Each is a run like a stage's (``Engine.open_run``), journaled
+and logged under the subject ``env:<name>``, so the board and ``shipdeck logs`` see
+them the same way.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from lifecycle import events as ev
 from lifecycle.deploy_work import deploy_release, release_of
-from lifecycle.engine import Engine, Reporter, RunFinished, RunStarted, StageFailed, new_run_id
-from lifecycle.errors import StorageError
+from lifecycle.engine import Engine
 from lifecycle.items import RunState
-from lifecycle.ports import CancelToken, TargetError, VcsError
+from lifecycle.ports import CancelToken
 from lifecycle.runlog import RunLog
+from lifecycle.runs import Reporter, StageFailed
 from lifecycle.stages import Stage
-from lifecycle.templates import TemplateError
 
 
 @dataclass(frozen=True)
@@ -34,26 +33,20 @@ def _operate(
     work: Callable[[Reporter], str],
     cancel: CancelToken | None = None,
 ) -> OpResult:
+    """Run ``work`` as the run ``action`` of environment ``env``; its message is logged."""
     engine.config.environment(env)  # UnknownEnvironment naming the known ones
     subject = f"env:{env}"
-    run_id = new_run_id(subject, action)
-    log = RunLog(engine.paths.run_log(run_id), engine.masker)
-    rep = Reporter(engine, run_id, subject, log, cancel or CancelToken())
-    engine._notify(RunStarted(run_id, subject, Stage.OPERATE, log.path))
-    t0 = time.monotonic()
-    try:
-        message, state = work(rep), RunState.PASSED
-    except (StageFailed, StorageError, VcsError, TargetError, TemplateError) as exc:
-        message, state = str(exc), RunState.FAILED
-    except Exception as exc:  # noqa: BLE001 - reported as one line, never a traceback
-        message, state = f"{type(exc).__name__}: {exc}", RunState.FAILED
-    message = engine.masker.mask(message)  # reasons quote stderr: mask before they travel
-    rep.say(message)
-    log.close()
-    engine._notify(
-        RunFinished(run_id, subject, Stage.OPERATE, state, time.monotonic() - t0, message)
-    )
-    return OpResult(state is RunState.PASSED, message, run_id)
+    token = cancel or CancelToken()
+
+    def begin(run_id: str, log: RunLog) -> Reporter:
+        return Reporter(engine, run_id, subject, log, token)
+
+    run = engine.open_run(subject, Stage.OPERATE, action, begin)
+    state, message = run.perform(work)
+    run.context.say(message)
+    run.close()
+    run.finish(state, message)
+    return OpResult(state is RunState.PASSED, message, run.run_id)
 
 
 def deploy_version(

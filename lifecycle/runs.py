@@ -1,27 +1,45 @@
-"""What one run is made of: its events, its outcome, and the context its work gets.
+"""The run contract: what a run is made of (its events, its outcome, its errors), what
+its work needs from the engine that runs it (:class:`RunHost`), and the context the
+work gets (:class:`RunContext`).
 
-Kept apart from :mod:`lifecycle.engine` so the engine module holds only the
-scheduling: locks, bookkeeping, the advance loop.
+Stage work (:mod:`lifecycle.stage_work`, :mod:`lifecycle.deploy_work`) depends on this
+module, never on the engine; the engine implements :class:`RunHost` and gets its stage
+table (``stage_work.WORK``) from the composition root (``project/wiring.py``), so the
+modules read top-down: contract, stage work, engine.
 """
 
 from __future__ import annotations
 
 import secrets as _secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from lifecycle import events as ev
 from lifecycle.errors import ShipdeckError, StorageError
 from lifecycle.items import Item, RunState
-from lifecycle.ports import CancelToken, ContainerRunner, ImageBuilder, Line, Stream
+from lifecycle.journal import Journal
+from lifecycle.masking import SecretMasker
+from lifecycle.paths import ShipdeckPaths
+from lifecycle.ports import (
+    CancelToken,
+    ContainerRunner,
+    DeployTarget,
+    ImageBuilder,
+    Line,
+    ProcessRunner,
+    Stream,
+    Vcs,
+)
 from lifecycle.runlog import RunLog
 from lifecycle.stages import Stage
+from lifecycle.store import BoardStore
 
-if TYPE_CHECKING:
-    from lifecycle.engine import Engine
+if TYPE_CHECKING:  # pydantic: only the type, so the engine's modules load without it
+    from lifecycle.config import Config
 
 
 class Images(ImageBuilder, ContainerRunner, Protocol):
@@ -30,6 +48,10 @@ class Images(ImageBuilder, ContainerRunner, Protocol):
 
 class EngineError(ShipdeckError):
     """A run could not start (refused move, unknown environment, busy item)."""
+
+
+class StageFailed(ShipdeckError):
+    """Raised by stage work: the stage failed with this message."""
 
 
 @dataclass(frozen=True)
@@ -74,15 +96,55 @@ class Outcome:
         return self.state is RunState.PASSED
 
 
-class StageFailed(ShipdeckError):
-    """Raised by stage work: the stage failed with this message."""
+class RunHost(Protocol):
+    """What a run's work needs from the engine that runs it: the config, the board,
+    the journal and the ports, and a way to tell listeners (the engine is one)."""
+
+    @property
+    def config(self) -> Config: ...
+    @property
+    def environ(self) -> Mapping[str, str]: ...
+    @property
+    def paths(self) -> ShipdeckPaths: ...
+    @property
+    def store(self) -> BoardStore: ...
+    @property
+    def journal(self) -> Journal: ...
+    @property
+    def masker(self) -> SecretMasker: ...
+    @property
+    def runner(self) -> ProcessRunner: ...
+    @property
+    def vcs(self) -> Vcs: ...
+    @property
+    def images(self) -> Images: ...
+
+    def target_for(self, name: str) -> DeployTarget:
+        """The deploy target of environment ``name``."""
+        ...
+
+    def record(self, event: ev.Event) -> None:
+        """Journal ``event`` (and send deploys, rollbacks and alerts to the webhook)."""
+        ...
+
+    def notify(self, event: EngineEvent) -> None:
+        """Tell the engine's listeners; from any thread."""
+        ...
+
+    def tag_template(self) -> str:
+        """The release tag template: the config's, else the one the project's tags use."""
+        ...
+
+    def auto_env(self) -> str | None:
+        """The environment with ``auto: true``, if any."""
+        ...
 
 
 class Reporter:
     """Streams one run's output to its log and to the listeners."""
 
     def __init__(
-        self, engine: Engine, run_id: str, subject: str, log: RunLog, cancel: CancelToken
+        self, engine: RunHost, run_id: str, subject: str, log: RunLog, cancel: CancelToken
     ) -> None:
         self.engine = engine
         self.run_id = run_id
@@ -106,7 +168,7 @@ class Reporter:
                 self.log.close()  # its buffer cannot be written: later writes are skipped
             masked = self.engine.masker.mask_lines(lines)
         if masked:
-            self.engine._notify(RunOutput(self.run_id, self.subject, tuple(masked)))
+            self.engine.notify(RunOutput(self.run_id, self.subject, tuple(masked)))
 
 
 class RunContext(Reporter):
@@ -114,7 +176,7 @@ class RunContext(Reporter):
 
     def __init__(
         self,
-        engine: Engine,
+        engine: RunHost,
         run_id: str,
         item: Item,
         stage: Stage,
@@ -147,6 +209,10 @@ class RunContext(Reporter):
 
         self.update(record)
         self.say(f"step {step}")
+
+
+StageWork = Callable[[RunContext], str]
+"""What moving an item into a stage does: a short message, or StageFailed with why."""
 
 
 def new_run_id(subject: str, action: str) -> str:

@@ -8,7 +8,7 @@ item through ``ctx.update`` and returns a short message, or raises
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 from lifecycle import events as ev
 from lifecycle.deploy_work import deploy, local_image, monitor, operate
-from lifecycle.engine import RunContext, StageFailed
 from lifecycle.items import Item, format_time
 from lifecycle.junit import JunitError, parse_junit
 from lifecycle.ports import (
@@ -27,6 +26,7 @@ from lifecycle.ports import (
     StepResult,
     VcsError,
 )
+from lifecycle.runs import RunContext, StageFailed, StageWork
 from lifecycle.stages import Stage
 from lifecycle.templates import render, render_command, render_template
 from lifecycle.text import escape_controls
@@ -37,7 +37,7 @@ from lifecycle.versioning import (
     prepend_changelog,
 )
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # pydantic: only the type, so the engine's modules load without it
     from lifecycle.config import Step
 
 
@@ -416,7 +416,8 @@ def _push(ctx: RunContext, version: str) -> PushedImage:
     return pushed
 
 
-WORK: Mapping[Stage, Callable[[RunContext], str]] = {
+WORK: Mapping[Stage, StageWork] = {
+    # the engine's stage table, handed to it by the composition root (project/wiring.py)
     Stage.CODE: code,
     Stage.BUILD: steps,
     Stage.TEST: steps,

@@ -16,9 +16,11 @@ import threading
 import weakref
 from typing import TYPE_CHECKING
 
-from lifecycle.engine import Engine, Images
+from lifecycle.engine import Engine
 from lifecycle.masking import SecretMasker
 from lifecycle.ports import DeployTarget, Vcs
+from lifecycle.runs import EngineEvent, Images, RunFinished, RunStarted
+from lifecycle.stage_work import WORK
 from lifecycle.templates import render, render_command
 from project.errors import UsageError
 from project.repo import Project
@@ -28,7 +30,6 @@ if TYPE_CHECKING:
 
     from lifecycle.config import Config, Environment
     from lifecycle.events import Event
-    from lifecycle.runs import EngineEvent
 
 
 def env_fields(
@@ -151,8 +152,6 @@ class _Live:
             send(event)
 
     def __call__(self, event: EngineEvent) -> None:  # a listener: from the run's thread
-        from lifecycle.runs import RunFinished, RunStarted
-
         with self._lock:
             if isinstance(event, RunStarted):
                 self.runs.add(event.run_id)
@@ -197,6 +196,7 @@ def build_engine(project: Project) -> Engine:
         runner=LocalProcessRunner(),
         vcs=lambda: _git(project),
         target_for=live.target_for,
+        work=WORK,  # what each stage does
         notify=live.notify,
         images=_images,
     )

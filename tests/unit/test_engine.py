@@ -13,14 +13,17 @@ from pathlib import Path
 
 import pytest
 
+from lifecycle import operations
 from lifecycle.board import ItemNotFound
 from lifecycle.config import parse_config
 from lifecycle.config_errors import UnknownEnvironment
-from lifecycle.engine import Engine, EngineError
+from lifecycle.engine import Engine
 from lifecycle.errors import ShipdeckError
 from lifecycle.items import RunState
 from lifecycle.journal import Journal
-from lifecycle.ports import CancelToken, OutputSink, StepResult
+from lifecycle.ports import CancelToken, DeployResult, OutputSink, StepResult
+from lifecycle.runs import EngineError, EngineEvent, RunContext, StageWork
+from lifecycle.stage_work import WORK
 from lifecycle.stages import Stage
 from tests.helpers import board_store
 
@@ -64,7 +67,13 @@ class FakeVcs:
         Path(dest).mkdir(parents=True)
 
 
-def _engine(tmp_path: Path, runner: SlowRunner) -> Engine:
+def _engine(
+    tmp_path: Path,
+    runner: SlowRunner,
+    work: Mapping[Stage, StageWork] = WORK,
+    config: str = CONFIG,
+    target: object = None,
+) -> Engine:
     store = board_store(tmp_path)
     for title in ("one", "two"):
         item = store.add(title)
@@ -72,12 +81,13 @@ def _engine(tmp_path: Path, runner: SlowRunner) -> Engine:
         store.update(item.id, lambda it: setattr(it, "stage", Stage.BUILD))
     return Engine(
         root=tmp_path,
-        config=parse_config(CONFIG),
+        config=parse_config(config),
         store=store,
         journal=Journal(tmp_path),
         runner=runner,
         vcs=FakeVcs,  # type: ignore[arg-type]
-        target_for=lambda name: pytest.fail("no deploys here"),  # type: ignore[arg-type,return-value]
+        target_for=lambda name: target or pytest.fail("no deploys here"),  # type: ignore[arg-type,return-value]
+        work=work,
         environ={},
     )
 
@@ -178,3 +188,40 @@ def test_every_shipdeck_error_is_a_shipdeck_error_and_none_a_key_error() -> None
     for missing in (ItemNotFound("no item SD-9"), UnknownEnvironment("no environment 'x'")):
         assert isinstance(missing, LookupError)
         assert str(missing).startswith("no ")  # not quoted as a KeyError's would be
+
+
+def test_the_engine_runs_the_stage_table_it_is_given(tmp_path: Path) -> None:
+    """The composition root hands the engine its stage table; the engine imports none."""
+
+    def build(ctx: RunContext) -> str:
+        ctx.say(f"building {ctx.item.id} for {ctx.engine.config.project}")
+        return "built by the table"
+
+    engine = _engine(tmp_path, SlowRunner(0), work={Stage.BUILD: build})
+    events: list[EngineEvent] = []
+    engine.subscribe(events.append)
+    outcome = engine.run_stage("SD-1")
+    assert (outcome.state, outcome.message) == (RunState.PASSED, "built by the table")
+    assert [type(e).__name__ for e in events] == ["RunStarted", "RunOutput", "RunFinished"]
+    assert events[1].lines[0].text == "building SD-1 for fake"  # type: ignore[union-attr]
+
+
+class RestartOnly:
+    name = "local"
+
+    def restart(self, sink: OutputSink) -> DeployResult:
+        return DeployResult(True, "1.2.3", "restarted")
+
+
+def test_an_environment_operation_is_a_run_as_a_stage_is(tmp_path: Path) -> None:
+    config = CONFIG + 'environments:\n  staging:\n    target: local\n    run: "true"\n'
+    engine = _engine(tmp_path, SlowRunner(0), config=config, target=RestartOnly())
+    events: list[EngineEvent] = []
+    engine.subscribe(events.append)
+    result = operations.restart(engine, "staging")
+    assert result.ok and result.message == "staging restarted (1.2.3)"
+    assert [type(e).__name__ for e in events] == ["RunStarted", "RunOutput", "RunFinished"]
+    assert {e.item_id for e in events} == {"env:staging"}
+    assert engine.paths.run_log(result.run_id).read_text().endswith("staging restarted (1.2.3)\n")
+    with pytest.raises(UnknownEnvironment, match="environments: staging"):
+        operations.restart(engine, "production")
