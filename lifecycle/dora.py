@@ -47,6 +47,7 @@ from lifecycle.events import (
     Event,
 )
 from lifecycle.items import format_time
+from lifecycle.units import duration
 
 DAY = 86400.0
 
@@ -72,22 +73,6 @@ def frequency_band(per_day: float | None) -> str | None:
     if per_day >= 1.0 / 30:
         return "medium"  # between once per week and once per month
     return "low"
-
-
-def format_duration(seconds: float | None) -> str:
-    """45s, 12m 3s, 3h 20m, 2d 4h: enough precision to compare, short enough to scan."""
-    if seconds is None:
-        return "-"
-    s = round(seconds)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m {s % 60}s" if s % 60 else f"{s // 60}m"
-    if s < 86400:
-        h, m = divmod(s // 60, 60)
-        return f"{h}h {m}m" if m else f"{h}h"
-    d, h = divmod(s // 3600, 24)
-    return f"{d}d {h}h" if h else f"{d}d"
 
 
 @dataclass(frozen=True)
@@ -160,8 +145,8 @@ class DoraReport:
             lead = "no data"
         else:
             lead = (
-                f"median {format_duration(self.lead_time_median)}, "
-                f"p90 {format_duration(self.lead_time_p90)} ({self.lead_time_samples} changes)"
+                f"median {duration(self.lead_time_median)}, "
+                f"p90 {duration(self.lead_time_p90)} ({self.lead_time_samples} changes)"
             )
         lines.append(f"  Lead time for changes  {lead}")
         if self.change_failure_rate is None:
@@ -175,9 +160,7 @@ class DoraReport:
         if self.time_to_restore_median is None:
             ttr = "no incidents restored"
         else:
-            ttr = (
-                f"median {format_duration(self.time_to_restore_median)} ({self.restores} restored)"
-            )
+            ttr = f"median {duration(self.time_to_restore_median)} ({self.restores} restored)"
         if self.open_incidents:
             ttr += f", {self.open_incidents} still open"
         lines.append(f"  Time to restore        {ttr}")

@@ -186,8 +186,9 @@ def test_step_helpers() -> None:
 
 def test_environment_lookup_names_the_known_ones() -> None:
     cfg = parse_config(FULL)
-    with pytest.raises(KeyError) as info:
+    with pytest.raises(LookupError) as info:  # a ShipdeckError too, never a KeyError
         cfg.environment("prod")
+    assert not isinstance(info.value, KeyError)
     assert str(info.value) == (
         "no environment 'prod' in shipdeck.yaml (environments: staging, production)"
     )

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from lifecycle.dora import compute, format_duration, frequency_band, percentile
+from lifecycle.dora import compute, frequency_band, percentile
 from lifecycle.events import (
     ALERT_CLEARED,
     ALERT_RAISED,
@@ -184,6 +184,3 @@ def test_helpers() -> None:
     assert percentile([], 90) is None
     assert percentile([5.0], 90) == 5.0
     assert percentile([1.0, 2.0, 3.0, 4.0, 5.0], 50) == 3.0
-    assert [format_duration(s) for s in (None, 45, 120, 725, 3600, 12000, 90000)] == [
-        "-", "45s", "2m", "12m 5s", "1h", "3h 20m", "1d 1h"
-    ]  # fmt: skip

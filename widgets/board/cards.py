@@ -11,6 +11,7 @@ from rich.text import Text
 from lifecycle.items import Item, Kind, RunState
 from lifecycle.stages import Stage
 from lifecycle.text import escape_controls
+from lifecycle.units import duration
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
@@ -56,16 +57,6 @@ class CardFacts:
 NO_FACTS = CardFacts()
 
 
-def duration_text(seconds: float) -> str:
-    """``42s``, ``3m05s``, ``1h02m``: short enough for a card's foot."""
-    seconds = max(0, int(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-
-
 def _elapsed(item: Item, now: datetime | None) -> float | None:
     started = item.current.started_at
     if started is None:
@@ -96,9 +87,9 @@ def card_words(
     if state is RunState.RUNNING:
         elapsed = _elapsed(item, now)
         if item.stage is Stage.OPERATE and facts.bake is not None and elapsed is not None:
-            label = f"baking {duration_text(facts.bake - elapsed)} left"
+            label = f"baking {duration(facts.bake - elapsed, compact=True)} left"
         elif elapsed is not None:
-            label = f"running {duration_text(elapsed)}"
+            label = f"running {duration(elapsed, compact=True)}"
     foot = [(icon + label, icon_style if label != "idle" else "dim")]
     if state is RunState.RUNNING and item.current.step:
         foot.append((item.current.step.partition(" ")[0], "bold"))  # "2/3": how far

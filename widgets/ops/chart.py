@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from lifecycle.units import duration
+
 EIGHTHS = " ▁▂▃▄▅▆▇█"
 BASELINE = "·"  # the bottom row where there is no bar: the chart's extent stays visible
 FAIL_MARK = "×"
@@ -128,18 +130,6 @@ def nice_ceiling(value: float, floor: float = 1.0) -> float:
     return 10.0 * power  # pragma: no cover - the loop ends at 10
 
 
-def duration(seconds: float) -> str:
-    """Axis text: ``45s``, ``2m``, ``1m30s``, ``1h``."""
-    seconds = round(seconds)
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        minutes, rest = divmod(seconds, 60)
-        return f"{minutes}m" if not rest else f"{minutes}m{rest:02d}s"
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}h" if not rest else f"{hours}h{rest // 60:02d}m"
-
-
 def time_axis(width: int, span_seconds: float) -> str:
     """``-2m      -1m30s      -1m  ...  now`` under a ``width``-column chart.
 
@@ -149,7 +139,7 @@ def time_axis(width: int, span_seconds: float) -> str:
         return ""
     line = [" "] * width
     now = "now"
-    oldest = f"-{duration(span_seconds)}"
+    oldest = f"-{duration(span_seconds, compact=True)}"
     if width < len(oldest) + len(now) + 1:
         return now.rjust(width)[:width]
 
@@ -163,7 +153,7 @@ def time_axis(width: int, span_seconds: float) -> str:
     for parts in (4, 2):
         ticks: list[tuple[str, int, int]] = []
         for k in range(1, parts):
-            label = f"-{duration(span_seconds * (parts - k) / parts)}"
+            label = f"-{duration(span_seconds * (parts - k) / parts, compact=True)}"
             centre = round(width * k / parts)
             start = max(0, min(width - len(label), centre - len(label) // 2))
             ticks.append((label, start, start + len(label)))

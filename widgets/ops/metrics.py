@@ -28,6 +28,7 @@ from textual.widgets import Label, Static
 
 from lifecycle.monitor import Alert, History
 from lifecycle.ports import ContainerStats, HostSample, ProbeResult
+from lifecycle.units import byte_size
 from widgets.ops.chart import (
     BAR,
     EMPTY,
@@ -42,7 +43,6 @@ from widgets.ops.chart import (
 from widgets.ops.text import (
     alert_text,
     clean,
-    human_rate,
     percent_text,
     probe_error,
     probe_label,
@@ -86,10 +86,6 @@ def _shape(text: object) -> tuple[int, ...]:
     """The cell width of each line: what a ``width: auto`` widget's size depends on."""
     plain = text.plain if isinstance(text, Text) else str(text)
     return tuple(cell_len(line) for line in plain.split("\n"))
-
-
-def _bytes(n: float) -> str:
-    return human_rate(n).removesuffix("/s")
 
 
 class Chart(Widget):
@@ -488,8 +484,8 @@ class EnvRows(Vertical):
         if s.pids is not None:
             details.append(f"{s.pids} pid{'s' if s.pids != 1 else ''}")
         if s.net_rx or s.net_tx:
-            details.append(f"net {_bytes(s.net_rx)} in / {_bytes(s.net_tx)} out")
-        details.append(f"disk {_bytes(s.block_read)} read / {_bytes(s.block_write)} written")
+            details.append(f"net {byte_size(s.net_rx)} in / {byte_size(s.net_tx)} out")
+        details.append(f"disk {byte_size(s.block_read)} read / {byte_size(s.block_write)} written")
         title.append("  " + " · ".join(details), style="dim")
         _put(self.title, title)
         window = self.history.size
@@ -497,7 +493,7 @@ class EnvRows(Vertical):
         high, scale = percent_scale(cpu)
         value = Text("–", style="dim") if s.cpu is None else Text(f"{s.cpu:.1f}%")
         self.cpu.set(cpu, value, high=high, scale=scale, window=window)
-        memory = Text(f"{_bytes(s.memory)} {s.memory_percent:.1f}%")
+        memory = Text(f"{byte_size(s.memory)} {s.memory_percent:.1f}%")
         self.memory.set(
             self.history.series("memory"), memory, high=100.0, scale="100%", window=window
         )

@@ -17,6 +17,7 @@ from lifecycle.events import Event
 from lifecycle.monitor import Alert
 from lifecycle.ports import ContainerStats, EnvStatus, ProbeResult
 from lifecycle.text import escape_controls
+from lifecycle.units import byte_rate, byte_size, duration
 
 OK = "green"
 WARN = "yellow"
@@ -45,16 +46,6 @@ def clock(ts: datetime, tz: tzinfo | None = None) -> str:
 # --- host metrics and probes ----------------------------------------------------
 
 
-def human_rate(bytes_per_second: float) -> str:
-    """Network throughput: ``812 B/s``, ``1.2 KB/s``, ``3.4 MB/s`` (powers of 1024)."""
-    value = max(0.0, float(bytes_per_second))
-    for unit in ("B/s", "KB/s", "MB/s", "GB/s"):
-        if value < 1024 or unit == "GB/s":
-            return f"{value:.0f} {unit}" if unit == "B/s" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
-
-
 def percent_text(value: float | None, alerting: bool = False) -> Text:
     """A host metric's current value; red while an alert is open on it."""
     if value is None:
@@ -63,7 +54,7 @@ def percent_text(value: float | None, alerting: bool = False) -> Text:
 
 
 def rate_text(value: float | None) -> Text:
-    return Text("–", style=DIM) if value is None else Text(human_rate(value))
+    return Text("–", style=DIM) if value is None else Text(byte_rate(value))
 
 
 def probe_style(result: ProbeResult) -> str:
@@ -232,21 +223,6 @@ def event_text(event: Event, tz: tzinfo | None = None) -> Text:
 # --- environments ---------------------------------------------------------------
 
 
-def duration(seconds: float) -> str:
-    """``45s``, ``12m 03s``, ``3h 04m``, ``2d 05h``: two units at most."""
-    s = max(0, int(seconds))
-    days, s = divmod(s, 86400)
-    hours, s = divmod(s, 3600)
-    minutes, s = divmod(s, 60)
-    if days:
-        return f"{days}d {hours:02d}h"
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    if minutes:
-        return f"{minutes}m {s:02d}s"
-    return f"{s}s"
-
-
 def uptime(started_at: datetime | None, now: datetime) -> str:
     return "–" if started_at is None else duration((now - started_at).total_seconds())
 
@@ -300,14 +276,6 @@ def env_row(status: EnvStatus, now: datetime, error: str | None = None) -> list[
     ]
 
 
-def _bytes(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if abs(n) < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} GB"
-
-
 def containers_text(stats: Sequence[ContainerStats], errors: Mapping[str, str]) -> Text:
     """``docker stats`` as a small table: one line a container, errors (an engine away) after."""
     out = Text()
@@ -315,9 +283,9 @@ def containers_text(stats: Sequence[ContainerStats], errors: Mapping[str, str]) 
     out.append(header + "\n", "bold")
     for s in stats:
         cpu = "   –" if s.cpu is None else f"{s.cpu:6.1f}%"
-        mem = f"{_bytes(s.memory)} {s.memory_percent:4.0f}%"
-        net = f"{_bytes(s.net_rx)}/{_bytes(s.net_tx)}"
-        blk = f"{_bytes(s.block_read)}/{_bytes(s.block_write)}"
+        mem = f"{byte_size(s.memory)} {s.memory_percent:4.0f}%"
+        net = f"{byte_size(s.net_rx)}/{byte_size(s.net_tx)}"
+        blk = f"{byte_size(s.block_read)}/{byte_size(s.block_write)}"
         pids = "–" if s.pids is None else str(s.pids)
         out.append(f"{clean(s.name)[:28]:<28} {cpu:>7} {mem:>18} {net:>19} {blk:>19} {pids}\n")
     for env, error in errors.items():
