@@ -333,7 +333,8 @@ class GitBoardRefs:
         from gitdb import LooseObjectDB
 
         objects = os.environ.get("GIT_OBJECT_DIRECTORY") or str(self.common / "objects")
-        return LooseObjectDB(objects)
+        odb: object = LooseObjectDB(objects)  # gitdb has no types
+        return odb
 
     def _store(self, kind: str, data: bytes) -> str:
         """Write one object (a no-op when it exists); its id."""

@@ -10,12 +10,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cli.text import ITEM_HEADER, item_detail, item_rows, printable, table
+from cli.text import ITEM_HEADER, item_detail, item_rows, table
 from lifecycle import events as ev
 from lifecycle.board import ItemNotFound
 from lifecycle.gates import check_move
 from lifecycle.items import Item, Kind, normalise_id
 from lifecycle.stages import Stage
+from lifecycle.text import escape_controls as printable
 from lifecycle.text import json_text
 from project.errors import EXIT_OK, OperationFailed, UsageError
 from project.repo import Project
@@ -153,7 +154,8 @@ def status(args: argparse.Namespace) -> int:
 def item_add(args: argparse.Namespace) -> int:
     project = _project()
     project.config  # noqa: B018 - a broken config is refused before anything is written
-    title, kind, body, links = args.title, Kind(args.kind), args.body, []
+    links: list[str] = []
+    title, kind, body = args.title, Kind(args.kind), args.body
     if args.from_alert:
         title, kind, body, links = _from_alert(project, args.from_alert, title)
     if not title or not title.strip():
@@ -312,9 +314,9 @@ def demo(args: argparse.Namespace) -> int:
         if not args.no_docker:
             from cli.demo import docker_base_ready
 
-            engine, why = docker_base_ready(args.docker_base)
+            engine, unready = docker_base_ready(args.docker_base)
             if engine is None:
-                print(f"no container environment: {why}")
+                print(f"no container environment: {unready}")
             else:
                 base = args.docker_base
                 print(f"Docker engine at {engine}: adding the 'container' environment ({base})")

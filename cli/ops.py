@@ -15,11 +15,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from cli.text import printable
 from lifecycle.engine import Engine
 from lifecycle.ports import CancelToken, Line, Stream
 from lifecycle.runs import EngineError, EngineEvent, RunFinished, RunOutput, RunStarted
 from lifecycle.stages import Stage
+from lifecycle.text import escape_controls as printable
 from project.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, OperationFailed, UsageError
 from project.repo import Project
 from project.wiring import build_engine

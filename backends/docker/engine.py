@@ -57,7 +57,7 @@ def unreachable(where: Any, exc: BaseException) -> str:
     return f"cannot reach the Docker engine at {where}: {reason(exc)}"
 
 
-class _EngineAPI(docker.APIClient):
+class _EngineAPI(docker.APIClient):  # type: ignore[misc]  # the docker SDK has no types
     """The SDK's API client, trusting the engine's own CA when it was given one.
 
     requests lets ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE`` replace the CA the
@@ -76,7 +76,7 @@ class _EngineAPI(docker.APIClient):
         return settings
 
 
-class _EngineClient(docker.DockerClient):
+class _EngineClient(docker.DockerClient):  # type: ignore[misc]  # the docker SDK has no types
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.api = _EngineAPI(*args, **kwargs)
 

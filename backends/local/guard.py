@@ -74,27 +74,35 @@ def _become_subreaper() -> bool:
     try:  # _ctypes directly: `import ctypes` alone costs ~5 ms more
         import _ctypes
 
-        class Int(_ctypes._SimpleCData):
+        # typeshed makes _SimpleCData generic; at run time it is not subscriptable
+        class Int(_ctypes._SimpleCData):  # type: ignore[type-arg]
             _type_ = "i"
 
-        class ULong(_ctypes._SimpleCData):
+        class ULong(_ctypes._SimpleCData):  # type: ignore[type-arg]
             _type_ = "L"
 
         class Func(_ctypes.CFuncPtr):
             _flags_ = _ctypes.FUNCFLAG_CDECL
             _restype_ = Int
 
-        prctl = Func(_ctypes.dlsym(_ctypes.dlopen(None), "prctl"))
+        libc = _ctypes.dlopen(None)  # type: ignore[arg-type]  # None: the process's own symbols
+        prctl = Func(_ctypes.dlsym(libc, "prctl"))
         one, zero = ULong(1), ULong(0)
     except (ImportError, AttributeError, TypeError, OSError):
-        try:
-            import ctypes
+        return _become_subreaper_with_ctypes()
+    return bool(prctl(PR_SET_CHILD_SUBREAPER, one, zero, zero, zero) == 0)
 
-            prctl = ctypes.CDLL(None).prctl
-            one, zero = ctypes.c_ulong(1), ctypes.c_ulong(0)
-        except (ImportError, AttributeError, OSError):
-            return False
-    return prctl(PR_SET_CHILD_SUBREAPER, one, zero, zero, zero) == 0
+
+def _become_subreaper_with_ctypes() -> bool:
+    """The same through ``ctypes``, where ``_ctypes`` alone would not do."""
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None).prctl
+        one, zero = ctypes.c_ulong(1), ctypes.c_ulong(0)
+    except (ImportError, AttributeError, OSError):
+        return False
+    return bool(prctl(PR_SET_CHILD_SUBREAPER, one, zero, zero, zero) == 0)
 
 
 def main(argv: list[str]) -> int:
