@@ -16,6 +16,7 @@ import threading
 import weakref
 from typing import TYPE_CHECKING
 
+from lifecycle import events as ev
 from lifecycle.engine import Engine
 from lifecycle.masking import SecretMasker
 from lifecycle.ports import DeployTarget, Vcs
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from lifecycle.config import Config, Environment
-    from lifecycle.events import Event
 
 
 def env_fields(
@@ -47,8 +47,6 @@ def env_fields(
 
 def _journal_recovery(project: Project, message: str, data: dict[str, object]) -> None:
     """A deploy a killed shipdeck left half done was finished or reversed: journal it."""
-    from lifecycle import events as ev
-
     project.journal.append(ev.Event(ev.DEPLOY_RECOVERED, None, {**data, "message": message}))
 
 
@@ -146,7 +144,7 @@ class _Live:
     def target_for(self, name: str) -> DeployTarget:
         return self.parts.target_for(name)
 
-    def notify(self, event: Event) -> None:
+    def notify(self, event: ev.Event) -> None:
         send = self.parts.send
         if send is not None:
             send(event)
@@ -166,11 +164,10 @@ class _Live:
 _LIVE: weakref.WeakKeyDictionary[Engine, _Live] = weakref.WeakKeyDictionary()
 
 
-def _webhook(project: Project, config: Config) -> Callable[[Event], None] | None:
+def _webhook(project: Project, config: Config) -> Callable[[ev.Event], None] | None:
     if not config.notify.webhook:
         return None
     from backends.notify import WebhookFailure, WebhookNotifier
-    from lifecycle import events as ev
 
     def journal_failure(failure: WebhookFailure) -> None:  # from the sender thread
         project.journal.append(ev.Event(ev.WEBHOOK_FAILED, failure.item, failure.journal_data()))
