@@ -16,6 +16,7 @@ from textual.widgets.option_list import Option
 from lifecycle import events as ev
 from lifecycle.items import Item, RunState, format_time
 from lifecycle.stages import Stage
+from lifecycle.text import escape_controls
 from tui.crash import STORAGE_ERRORS, describe
 from widgets.board.cards import clean, state_icon
 from widgets.footer import QuietFooter
@@ -45,7 +46,7 @@ def summary(item: Item) -> Table:
             grid.add_row(key, Text(clean(str(value))))
     if item.body:
         grid.add_row("", "")
-        grid.add_row("body", Text(item.body.replace("\x1b", "␛")))
+        grid.add_row("body", Text(escape_controls(item.body, keep_newlines=True)))
     return grid
 
 
