@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -29,12 +27,3 @@ def demo_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pr
 
 def commit(root: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
-
-
-async def until(pilot: Any, check: Callable[[], bool], timeout: float = 60) -> None:
-    """Let the app run until ``check()`` holds; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for the app")
-        await pilot.pause(0.05)

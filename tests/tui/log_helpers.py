@@ -1,10 +1,9 @@
-"""Shared pieces of the log pane's Pilot tests: a host app and a few waits."""
+"""Shared pieces of the log pane's Pilot tests (waiting is tests/waiting.py's)."""
 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from typing import Any
 
 from textual.pilot import Pilot
@@ -34,10 +33,3 @@ def screen_lines(view: LogView) -> list[str]:
 async def settle(pilot: Pilot[None], view: LogView) -> None:
     view.flush()
     await pilot.pause()
-
-
-async def wait_for(pilot: Pilot[None], condition: Callable[[], bool], timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        await pilot.pause(0.02)

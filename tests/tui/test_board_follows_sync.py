@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import subprocess
-import time
 from pathlib import Path
 
 from project.repo import Project
 from tests.helpers import board_store, git, shipdeck
+from tests.waiting import until
 from tui.app import ShipdeckApp
-
-
-async def _until(pilot, check, timeout: float = 20) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "the board did not follow the ref"
-        await pilot.pause(0.1)
 
 
 async def test_the_board_shows_items_a_sync_brought_in(
@@ -39,8 +32,12 @@ async def test_the_board_shows_items_a_sync_brought_in(
         assert new_id not in app.items
         synced = shipdeck("sync", cwd=root)  # as a person would, in another terminal
         assert synced.returncode == 0, synced.stderr
-        await _until(pilot, lambda: new_id in app.items)
+        await until(pilot, lambda: new_id in app.items, what="the board to follow the ref")
         assert app.items[new_id].title == "Added by a teammate"
         # ...and a change made by another shipdeck on this machine, the same way.
         demo_project.store.update("SD-2", lambda it: setattr(it, "title", "Renamed elsewhere"))
-        await _until(pilot, lambda: app.items["SD-2"].title == "Renamed elsewhere")
+        await until(
+            pilot,
+            lambda: app.items["SD-2"].title == "Renamed elsewhere",
+            what="the board to follow the ref",
+        )

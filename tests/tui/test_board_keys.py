@@ -19,7 +19,8 @@ from textual.widgets import ContentSwitcher
 from lifecycle.items import RunState
 from lifecycle.stages import Stage
 from project.repo import Project
-from tests.tui.conftest import commit, until
+from tests.tui.conftest import commit
+from tests.waiting import Notices, until
 from tui.app import ShipdeckApp
 from tui.details import ItemDetailsScreen
 from tui.dialogs import ConfirmScreen, HelpScreen
@@ -101,11 +102,12 @@ async def test_a_advances_through_deploy_and_the_service_answers(demo_project: P
 
 async def test_a_refusal_is_explained_in_the_gates_words(demo_project: Project) -> None:
     app = ShipdeckApp(demo_project)
-    async with app.run_test(size=SIZE) as pilot:
+    notices = Notices()
+    async with app.run_test(size=SIZE, message_hook=notices) as pilot:
         await pilot.press("a")  # SD-2: Plan -> Code creates its branch
         await until(pilot, lambda: stage_of(demo_project, "SD-2") == (Stage.CODE, RunState.PASSED))
         await pilot.press("a")  # no commits on the new branch yet
-        await until(pilot, lambda: any("no commits ahead" in n.message for n in app._notifications))
+        await until(pilot, notices.said("no commits ahead"))
         assert stage_of(demo_project, "SD-2")[0] is Stage.CODE
 
 
@@ -343,10 +345,11 @@ async def test_a_board_broken_while_open_is_reported_not_fatal(demo_project: Pro
     from tests.unit.test_store import hand_commit
 
     app = ShipdeckApp(demo_project)
-    async with app.run_test(size=SIZE) as pilot:
+    notices = Notices()
+    async with app.run_test(size=SIZE, message_hook=notices) as pilot:
         await pilot.pause()
         hand_commit(demo_project.root, {"items/0/SD-1.json": b'{"id": "SD-1", "title": [oops'})
         where = "refs/shipdeck/board:items/0/SD-1.json"
-        await until(pilot, lambda: any(where in n.message for n in app._notifications))
+        await until(pilot, notices.said(where))
         assert app.is_running
         assert "SD-1" in app.items  # the last good board stays on screen

@@ -9,7 +9,6 @@ going keeps the config it began with, and the engine takes the new one after it.
 from __future__ import annotations
 
 import errno
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,7 @@ from lifecycle.ports import DeployTarget
 from lifecycle.stages import Stage
 from project import config_stamp
 from project.repo import Project
-from tests.tui.conftest import until
+from tests.waiting import Notices, until
 from tui import app as app_module
 from tui.app import ShipdeckApp
 from tui.config_watch import ConfigFollower, ConfigReloaded, ConfigWatch, Invalid, Reloaded
@@ -46,12 +45,9 @@ class Recording(ShipdeckApp):
         self.reloads = [*getattr(self, "reloads", []), message]
 
 
-def notices(app: ShipdeckApp, severity: str | None = None) -> list[str]:
-    return [n.message for n in app._notifications if severity is None or n.severity == severity]
-
-
-def said(app: ShipdeckApp, text: str, severity: str | None = None) -> Callable[[], bool]:
-    return lambda: any(text in m for m in notices(app, severity))
+def error_toasts(app: ShipdeckApp) -> list[str]:
+    """The error notices on screen now (Textual draws each notification as a Toast)."""
+    return [str(toast.render()).split("\n", 1)[1] for toast in app.screen.query("Toast.-error")]
 
 
 def port(target: DeployTarget) -> int | None:
@@ -70,12 +66,13 @@ def edit(project: Project, old: str, new: str) -> None:
 
 async def test_a_valid_edit_reaches_the_project_and_the_engine(demo_project: Project) -> None:
     app = Recording(demo_project)
-    async with app.run_test(size=SIZE) as pilot:
+    notices = Notices()
+    async with app.run_test(size=SIZE, message_hook=notices) as pilot:
         engine = app.engine  # built before the edit: the edit must reach it
         before = port(engine.target_for("staging"))
         await pilot.pause(1.2)
         edit(demo_project, "    bake: 5\n", "    bake: 9\n" + PREVIEW)
-        await until(pilot, said(app, "shipdeck.yaml reloaded"))
+        await until(pilot, notices.said("shipdeck.yaml reloaded"))
         assert demo_project.config.environments["staging"].bake == 9
         assert app.engine is engine  # the same engine, its config swapped between runs
         assert engine.config is demo_project.config
@@ -88,20 +85,24 @@ async def test_an_invalid_edit_keeps_the_last_good_config_until_fixed(
     demo_project: Project,
 ) -> None:
     app = ShipdeckApp(demo_project)
-    async with app.run_test(size=SIZE) as pilot:
+    notices = Notices()
+    # Toasts on: that the error notice goes away is only seen on the screen.
+    async with app.run_test(size=SIZE, message_hook=notices, notifications=True) as pilot:
         engine = app.engine
         good = demo_project.config
         await pilot.pause(1.2)
         edit(demo_project, "project: hello\n", "project: hello\nprojekt: typo\n")  # line 4
-        await until(pilot, said(app, "shipdeck.yaml:4:1", "error"))
-        [error] = notices(app, "error")
+        await until(pilot, notices.said("shipdeck.yaml:4:1", "error"))
+        [error] = notices.messages("error")
         assert "projekt" in error and "last good config stays" in error
         assert demo_project.config is good and engine.config is good
-        assert not said(app, "reloaded")()
+        assert not notices.said("reloaded")()
+        await until(pilot, lambda: error_toasts(app) == [error])
 
         edit(demo_project, "projekt: typo\n", "")
-        await until(pilot, said(app, "shipdeck.yaml reloaded"))
-        assert notices(app, "error") == []  # the error notice went with the error
+        await until(pilot, notices.said("shipdeck.yaml reloaded"))
+        await pilot.pause()
+        assert error_toasts(app) == []  # the error notice went with the error
         assert demo_project.config == good
 
 
@@ -112,13 +113,14 @@ async def test_a_run_going_keeps_its_config_and_the_engine_takes_the_new_one_aft
     edit(demo_project, '- run: "{python} -m compileall -q app"', slow)
     project = Project(demo_project.root)
     app = ShipdeckApp(project)
-    async with app.run_test(size=SIZE) as pilot:
+    notices = Notices()
+    async with app.run_test(size=SIZE, message_hook=notices) as pilot:
         engine = app.engine
         old = engine.config
         app.run_engine("build", lambda: engine.run_stage("SD-1", stage=Stage.BUILD))
         await until(pilot, lambda: engine.running() == ["SD-1"])
         edit(project, "    bake: 5\n", "    bake: 8\n")
-        await until(pilot, said(app, "once the running runs end"))
+        await until(pilot, notices.said("once the running runs end"))
         assert project.config.environments["staging"].bake == 8
         assert engine.config is old  # the run reads engine.config as it goes
         await until(pilot, lambda: project.store.get("SD-1").current.state is RunState.PASSED)
@@ -132,7 +134,8 @@ async def test_an_unchanged_file_is_never_parsed_again(
     app = ShipdeckApp(demo_project)
     parsed: list[int] = []
     real = demo_project.read_config
-    async with app.run_test(size=SIZE) as pilot:
+    notices = Notices()
+    async with app.run_test(size=SIZE, message_hook=notices) as pilot:
         await until(pilot, lambda: demo_project.config_loaded)
 
         def counted() -> Config:
@@ -146,7 +149,7 @@ async def test_an_unchanged_file_is_never_parsed_again(
         await until(pilot, lambda: parsed == [1])
         await pilot.pause(1.2)
         assert parsed == [1]
-        assert not said(app, "reloaded")()  # same config: nothing to say
+        assert not notices.said("reloaded")()  # same config: nothing to say
 
 
 def test_the_watch_reads_only_after_the_project_did(tmp_path: Path) -> None:

@@ -18,7 +18,8 @@ from textual.widgets._footer import FooterKey
 from lifecycle.stages import Stage
 from project.repo import Project
 from project.wiring import build_engine
-from tests.tui.conftest import commit, until
+from tests.tui.conftest import commit
+from tests.waiting import Notices, until
 from tui.app import ShipdeckApp, project_label
 from tui.details import ItemDetailsScreen
 from tui.dialogs import ConfirmScreen, HelpScreen
@@ -27,10 +28,6 @@ from widgets.footer import QuietFooter
 from widgets.pane_tabs import TitleBar
 
 SIZE = (120, 40)
-
-
-def notices(app: ShipdeckApp) -> list[str]:
-    return [n.message for n in app._notifications]
 
 
 def command_names(app: ShipdeckApp) -> list[str]:
@@ -90,13 +87,14 @@ async def test_colon_opens_the_palette_in_command_mode(demo_project: Project) ->
 
 async def test_screenshot_is_saved_under_shipdeck_and_named(demo_project: Project) -> None:
     app = ShipdeckApp(demo_project)
-    async with app.run_test(size=SIZE) as pilot:
+    notices = Notices()
+    async with app.run_test(size=SIZE, message_hook=notices) as pilot:
         await pilot.press("colon", *"Screenshot", "enter")
-        await until(pilot, lambda: any("Saved to" in n for n in notices(app)), timeout=10)
+        await until(pilot, notices.said("Saved to"), timeout=10)
         shots = list((demo_project.paths.dir / "screenshots").glob("*.svg"))
         assert len(shots) == 1
         assert "shipdeck" in shots[0].read_text()
-        said = next(n for n in notices(app) if "Saved to" in n)
+        said = next(n for n in notices.messages() if "Saved to" in n)
         assert said == f"Saved to .shipdeck/screenshots/{shots[0].name}"
         assert "Screenshot" not in [c.title for c in app.get_system_commands(app.screen)]
 
@@ -125,12 +123,13 @@ async def test_rollback_confirmation_names_both_versions(demo_project: Project) 
 
 async def test_rollback_with_nothing_to_roll_back_to_says_so(demo_project: Project) -> None:
     app = ShipdeckApp(demo_project)
-    async with app.run_test(size=SIZE) as pilot:
+    notices = Notices()
+    async with app.run_test(size=SIZE, message_hook=notices) as pilot:
         await pilot.press("R")
-        await until(pilot, lambda: any("nothing to roll back" in n for n in notices(app)))
+        await until(pilot, notices.said("nothing to roll back"))
         assert not isinstance(app.screen, ConfirmScreen)
         await pilot.press("d")  # and no release to deploy: said, not asked
-        await until(pilot, lambda: any("no release to deploy" in n for n in notices(app)))
+        await until(pilot, notices.said("no release to deploy"))
         assert not isinstance(app.screen, ConfirmScreen)
 
 
@@ -139,7 +138,8 @@ async def test_rollback_with_nothing_to_roll_back_to_says_so(demo_project: Proje
 
 async def test_scale_is_not_offered_on_the_local_target(demo_project: Project) -> None:
     app = ShipdeckApp(demo_project)
-    async with app.run_test(size=SIZE) as pilot:
+    notices = Notices()
+    async with app.run_test(size=SIZE, message_hook=notices) as pilot:
         assert not app.can_scale("staging")
         await pilot.press("o")
         await until(pilot, lambda: app.board.query_one("#env-pane").selected_env == "staging")
@@ -148,7 +148,7 @@ async def test_scale_is_not_offered_on_the_local_target(demo_project: Project) -
         assert "restart" in shown
         assert not any("scale" in d for d in shown)
         await pilot.press("plus")
-        await until(pilot, lambda: any("scaling needs target: swarm" in n for n in notices(app)))
+        await until(pilot, notices.said("scaling needs target: swarm"))
         assert not isinstance(app.screen, ConfirmScreen)
 
 

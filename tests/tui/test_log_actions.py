@@ -15,6 +15,7 @@ from rich.style import Style
 from lifecycle.ports import Line, Stream
 from tests.tui.host import PaneApp
 from tests.tui.log_helpers import SIZE, numbered, out, run, screen_lines, settle
+from tests.waiting import Notices
 from widgets.log.json_lines import level_of, pretty_lines
 from widgets.log.pane import LogPane, LogStatusBar
 from widgets.log.view import LogView
@@ -35,14 +36,11 @@ def spy_clipboard(app: PaneApp) -> list[str]:
     return copied
 
 
-def notices(app: PaneApp) -> list[str]:
-    return [n.message for n in app._notifications]
-
-
 def test_y_copies_the_last_line_on_screen_without_a_cursor() -> None:
     async def scenario() -> None:
         app = PaneApp(LogPane())
-        async with app.run_test(size=SIZE) as pilot:
+        notices = Notices()
+        async with app.run_test(size=SIZE, message_hook=notices) as pilot:
             copied = spy_clipboard(app)
             view = app.pane.log_view
             view.write_lines(numbered(100))
@@ -50,7 +48,7 @@ def test_y_copies_the_last_line_on_screen_without_a_cursor() -> None:
             await pilot.press("y")
             assert copied == ["line 99"]
             assert app.clipboard == "line 99"
-            assert "copied 1 line" in notices(app)
+            assert "copied 1 line" in notices.messages()
 
     run(scenario())
 
@@ -58,7 +56,8 @@ def test_y_copies_the_last_line_on_screen_without_a_cursor() -> None:
 def test_v_selects_j_k_extend_and_y_copies_exactly_those_lines() -> None:
     async def scenario() -> None:
         app = PaneApp(LogPane())
-        async with app.run_test(size=SIZE) as pilot:
+        notices = Notices()
+        async with app.run_test(size=SIZE, message_hook=notices) as pilot:
             copied = spy_clipboard(app)
             view = app.pane.log_view
             view.write_lines(numbered(100))
@@ -68,7 +67,7 @@ def test_v_selects_j_k_extend_and_y_copies_exactly_those_lines() -> None:
             await pilot.press("k", "k", "k", "j")  # up to line 97
             await pilot.press("y")
             assert copied == ["line 97\nline 98\nline 99"]
-            assert "copied 3 lines" in notices(app)
+            assert "copied 3 lines" in notices.messages()
             # the selection ended with y; the cursor stays, so y copies its line
             await pilot.press("up", "y")
             assert copied[-1] == "line 96"
@@ -103,7 +102,8 @@ def test_selection_drawn_and_copied_text_is_plain() -> None:
 def test_Y_copies_every_search_hit_the_view_shows() -> None:
     async def scenario() -> None:
         app = PaneApp(LogPane())
-        async with app.run_test(size=SIZE) as pilot:
+        notices = Notices()
+        async with app.run_test(size=SIZE, message_hook=notices) as pilot:
             copied = spy_clipboard(app)
             view = app.pane.log_view
             lines = numbered(300)
@@ -112,12 +112,12 @@ def test_Y_copies_every_search_hit_the_view_shows() -> None:
             view.write_lines(lines)
             await settle(pilot, view)
             await pilot.press("Y")  # no search yet: nothing copied, and said why
-            assert copied == [] and any("no search" in n for n in notices(app))
+            assert copied == [] and any("no search" in n for n in notices.messages())
             view.search("needle")
             await pilot.pause()
             await pilot.press("Y")
             assert copied == ["line 5 needle\nline 150 needle\nline 280 needle"]
-            assert "copied 3 lines" in notices(app)
+            assert "copied 3 lines" in notices.messages()
             view.set_filter("1")  # hits the filter hides are not copied
             await settle(pilot, view)
             await pilot.press("Y")

@@ -11,7 +11,8 @@ from rich.style import Style
 
 from lifecycle.ports import Line, Stream
 from tests.tui.host import PaneApp
-from tests.tui.log_helpers import SIZE, numbered, out, run, screen_lines, settle, wait_for
+from tests.tui.log_helpers import SIZE, numbered, out, run, screen_lines, settle
+from tests.waiting import until
 from widgets.log.pane import LogPane, LogStatusBar
 from widgets.log.view import LogView
 
@@ -40,7 +41,7 @@ def test_lines_written_from_a_thread_appear() -> None:
             writer = threading.Thread(target=lambda: view.write_lines(numbered(50)))
             writer.start()
             writer.join()
-            await wait_for(pilot, lambda: view.model.end == 50)
+            await until(pilot, lambda: view.model.end == 50)
             await pilot.pause()
             assert screen_lines(view)[-1].strip() == "line 49"  # following: the newest shows
 
@@ -55,7 +56,7 @@ def test_lines_written_before_mount_appear_and_are_styled() -> None:
         app = PaneApp(pane)
         async with app.run_test(size=SIZE) as pilot:
             view = pane.log_view
-            await wait_for(pilot, lambda: view.model.end == 2)
+            await until(pilot, lambda: view.model.end == 2)
             await pilot.pause()
             assert [line[1:].strip() for line in screen_lines(view)[:2]] == [
                 "early",

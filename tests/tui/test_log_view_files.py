@@ -6,7 +6,8 @@ from pathlib import Path
 
 from lifecycle.runlog import RunLog
 from tests.tui.host import PaneApp
-from tests.tui.log_helpers import SIZE, numbered, run, screen_lines, settle, wait_for
+from tests.tui.log_helpers import SIZE, numbered, run, screen_lines, settle
+from tests.waiting import until
 from widgets.log.pane import LogPane, LogStatusBar
 from widgets.log.view import LogView
 
@@ -24,7 +25,7 @@ def test_save_writes_the_whole_source_not_only_the_ring(tmp_path: Path) -> None:
         async with app.run_test(size=SIZE) as pilot:
             view = app.pane.log_view
             view.load_file(source)
-            await wait_for(pilot, lambda: any(isinstance(m, LogView.Loaded) for m in app.messages))
+            await until(pilot, lambda: any(isinstance(m, LogView.Loaded) for m in app.messages))
             await settle(pilot, view)
             assert len(view.model) == 100
             assert screen_lines(view)[-1].strip() == "line 999"
@@ -33,7 +34,7 @@ def test_save_writes_the_whole_source_not_only_the_ring(tmp_path: Path) -> None:
             assert str(prompt.value).startswith(str(tmp_path / "run-"))  # type: ignore[attr-defined]
             prompt.value = "saved.log"  # type: ignore[attr-defined]
             await pilot.press("enter")
-            await wait_for(pilot, lambda: any(isinstance(m, LogView.Saved) for m in app.messages))
+            await until(pilot, lambda: any(isinstance(m, LogView.Saved) for m in app.messages))
             saved = next(m for m in app.messages if isinstance(m, LogView.Saved))
             assert saved.path == dest and saved.lines == 1000
             assert dest.read_text().splitlines()[0].endswith(" o line 0")
@@ -58,7 +59,7 @@ def test_loading_another_file_drops_the_first_and_a_missing_file_says_so(
             view = app.pane.log_view
             view.load_file(tmp_path / "big.log")
             view.load_file(tmp_path / "small.log")
-            await wait_for(pilot, lambda: any(isinstance(m, LogView.Loaded) for m in app.messages))
+            await until(pilot, lambda: any(isinstance(m, LogView.Loaded) for m in app.messages))
             await pilot.pause(0.3)
             view.flush()
             assert [view.model.text(s) for s in range(view.model.first, view.model.end)] == [
@@ -67,7 +68,7 @@ def test_loading_another_file_drops_the_first_and_a_missing_file_says_so(
                 "small 2",
             ]
             view.load_file(tmp_path / "missing.log")
-            await wait_for(pilot, lambda: view.model.end > view.model.origin)
+            await until(pilot, lambda: view.model.end > view.model.origin)
             view.flush()
             assert "could not read" in view.model.text(view.model.first)
 
@@ -81,7 +82,7 @@ def test_save_without_a_source_writes_the_lines_in_memory(tmp_path: Path) -> Non
             view = app.pane.log_view
             view.write_lines(numbered(25))
             view.save(tmp_path / "ring.log")
-            await wait_for(pilot, lambda: any(isinstance(m, LogView.Saved) for m in app.messages))
+            await until(pilot, lambda: any(isinstance(m, LogView.Saved) for m in app.messages))
             lines = (tmp_path / "ring.log").read_text().splitlines()
             assert len(lines) == 10 and lines[-1].endswith(" o line 24")
 

@@ -8,6 +8,7 @@ import pytest
 
 from project.repo import Project
 from tests.tui.static_board import build
+from tests.waiting import until
 from tui.app import ShipdeckApp
 
 SIZE = (120, 40)
@@ -45,10 +46,7 @@ def test_item_details(app: ShipdeckApp, snap_compare) -> None:  # type: ignore[n
         await pilot.press("l", "l", "l")
         await pilot.pause(0.3)
         await pilot.press("enter")
-        for _ in range(100):
-            if getattr(app.screen, "commits_loaded", False):
-                break
-            await pilot.pause(0.05)
+        await until(pilot, lambda: getattr(app.screen, "commits_loaded", False))
         await pilot.pause()
 
     assert snap_compare(app, run_before=commits_loaded, terminal_size=SIZE)

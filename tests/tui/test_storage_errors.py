@@ -15,7 +15,6 @@ import select
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -25,17 +24,13 @@ from textual.widgets import Input, TextArea
 from lifecycle.stages import Stage
 from lifecycle.store import BoardError, BoardLocked
 from project.repo import Project
-from tests.tui.conftest import until
+from tests.waiting import Notices, until, wait_until
 from tui.app import ShipdeckApp
 from tui.crash import EXIT_CRASHED
 from tui.item_form import ItemFormScreen
 
 SIZE = (120, 40)
 REPO = Path(__file__).resolve().parents[2]
-
-
-def notices(app: ShipdeckApp, title: str) -> list[Any]:
-    return [n for n in app._notifications if n.title == title]
 
 
 def board_ref(project: Project) -> Path:
@@ -70,16 +65,17 @@ async def test_a_failed_save_keeps_the_form_and_what_was_typed(
 
     monkeypatch.setattr(store, "add", failing_add)
     app = ShipdeckApp(demo_project)
-    async with app.run_test(size=SIZE) as pilot:
+    notices = Notices()
+    async with app.run_test(size=SIZE, message_hook=notices) as pilot:
         await pilot.press("n", *"Add dark mode")
         form = app.screen
         assert isinstance(form, ItemFormScreen)
         form.query_one("#body", TextArea).focus()
         await pilot.press(*"Users asked twice.")
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: bool(notices(app, "Not saved")))
+        await until(pilot, lambda: bool(notices.of(title="Not saved")))
 
-        (notice,) = notices(app, "Not saved")
+        (notice,) = notices.of(title="Not saved")
         assert notice.severity == "error"
         assert notice.message == said
         assert "\n" not in notice.message
@@ -106,15 +102,16 @@ async def test_a_failed_edit_keeps_the_form(
 
     monkeypatch.setattr(demo_project.store, "update", failing_update)
     app = ShipdeckApp(demo_project)
-    async with app.run_test(size=SIZE) as pilot:
+    notices = Notices()
+    async with app.run_test(size=SIZE, message_hook=notices) as pilot:
         await pilot.press("e", "end", *" now")
         form = app.screen
         assert isinstance(form, ItemFormScreen)
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: bool(notices(app, "Not saved")))
+        await until(pilot, lambda: bool(notices.of(title="Not saved")))
         assert app.screen is form
         assert form.query_one("#title", Input).value.endswith(" now")
-        assert notices(app, "Not saved")[0].message.endswith("cannot lock ref")
+        assert notices.of(title="Not saved")[0].message.endswith("cannot lock ref")
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -135,25 +132,26 @@ async def test_a_reload_that_fails_keeps_the_last_good_board(demo_project: Proje
         check=True,
     ).stdout.decode()
     app = ShipdeckApp(demo_project)
-    async with app.run_test(size=SIZE) as pilot:
+    notices = Notices()
+    async with app.run_test(size=SIZE, message_hook=notices) as pilot:
         await pilot.pause()
         before = shown_ids(app)
         assert before == {"SD-1", "SD-2", "SD-3", "SD-4"}
 
         ref.write_text(blob)  # as a bad fetch or a hand edit would leave it
-        await until(pilot, lambda: bool(notices(app, "Board unreadable")))
-        (notice,) = notices(app, "Board unreadable")
+        await until(pilot, lambda: bool(notices.of(title="Board unreadable")))
+        (notice,) = notices.of(title="Board unreadable")
         assert notice.severity == "error"
         assert "refs/shipdeck/board" in notice.message and "\n" not in notice.message
         assert shown_ids(app) == before  # the last good board
         assert set(app.items) == before
         assert "board unreadable" in app.sub_title
         await pilot.pause(2.5)  # the poller looks again each second: still one notice
-        assert len(notices(app, "Board unreadable")) == 1
+        assert len(notices.of(title="Board unreadable")) == 1
         assert app.is_running and app._exception is None
 
         ref.write_text(good)
-        await until(pilot, lambda: bool(notices(app, "Board")))
+        await until(pilot, lambda: bool(notices.of(title="Board")))
         assert "board unreadable" not in app.sub_title
         assert shown_ids(app) == before
 
@@ -164,14 +162,15 @@ async def test_an_unreadable_ref_is_said_once_and_the_board_comes_back(
     ref = board_ref(demo_project)
     good = ref.read_text()
     app = ShipdeckApp(demo_project)
-    async with app.run_test(size=SIZE) as pilot:
+    notices = Notices()
+    async with app.run_test(size=SIZE, message_hook=notices) as pilot:
         await pilot.pause()
         before = shown_ids(app)
         ref.unlink()
         ref.mkdir()  # the ref file itself cannot be read (EISDIR): every poll fails
-        await until(pilot, lambda: bool(notices(app, "Board unreadable")))
+        await until(pilot, lambda: bool(notices.of(title="Board unreadable")))
         await pilot.pause(2.5)
-        assert len(notices(app, "Board unreadable")) == 1
+        assert len(notices.of(title="Board unreadable")) == 1
         assert shown_ids(app) == before
         # The user starts an item meanwhile: the form outlives the repair.
         await pilot.press("n", *"Typed meanwhile")
@@ -179,7 +178,7 @@ async def test_an_unreadable_ref_is_said_once_and_the_board_comes_back(
 
         ref.rmdir()
         ref.write_text(good)  # the same head as before: shown again all the same
-        await until(pilot, lambda: bool(notices(app, "Board")))
+        await until(pilot, lambda: bool(notices.of(title="Board")))
         assert "board unreadable" not in app.sub_title
         assert app.screen.query_one("#title", Input).value == "Typed meanwhile"
         await pilot.press("ctrl+s")
@@ -214,30 +213,35 @@ def run_on_a_pty(
     if pid == 0:  # the child: stdin, stdout and stderr are the terminal
         os.chdir(cwd)
         os.execve(argv[0], argv, env)
-    out = b""
+    out = bytearray()
     sent = False
-    deadline = time.monotonic() + 60
+
+    def closed() -> bool:
+        """Read what is there (types ``keys`` once ``ready`` shows); True at the end."""
+        nonlocal sent
+        if not sent and ready in ANSI.sub(b"", out):
+            os.write(fd, keys)
+            sent = True
+        readable, _, _ = select.select([fd], [], [], 0.1)
+        if not readable:
+            return False
+        try:
+            data = os.read(fd, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            return True
+        out.extend(data)
+        return not data
+
     try:
-        while time.monotonic() < deadline:
-            if not sent and ready in ANSI.sub(b"", out):
-                os.write(fd, keys)
-                sent = True
-            readable, _, _ = select.select([fd], [], [], 0.1)
-            if readable:
-                try:
-                    data = os.read(fd, 65536)
-                except OSError:  # EIO: the child closed the terminal
-                    break
-                if not data:
-                    break
-                out += data
-        else:
-            screen = ANSI.sub(b"", out)[-2000:]
-            raise AssertionError(f"shipdeck did not exit; its screen: {screen!r}")
+        wait_until(
+            closed,
+            what=lambda: f"shipdeck to exit; its screen: {ANSI.sub(b'', out)[-2000:]!r}",
+            interval=0,
+        )
     finally:
         os.close(fd)
     _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status), out
+    return os.waitstatus_to_exitcode(status), bytes(out)
 
 
 def test_a_bug_writes_a_crash_file_and_one_line_and_exits_non_zero(

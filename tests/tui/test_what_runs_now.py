@@ -16,7 +16,7 @@ from lifecycle.items import RunState, StageState
 from lifecycle.stages import Stage
 from project.repo import Project
 from project.wiring import build_engine
-from tests.tui.conftest import until
+from tests.waiting import until
 from tui.app import ShipdeckApp
 from widgets.log.pane import LogPane
 
