@@ -5,6 +5,11 @@ Every server here is real and on 127.0.0.1: one that drip-feeds a byte every
 claiming 10 GB, one that accepts and never answers, one whose listen backlog is
 full (connects hang), and redirects off the configured host. Each attempt must
 end by its deadline, read a few KB at most, and stop at a cancel or a signal.
+
+Nothing here times a call. A stuck server holds a client for _SERVE_FOR seconds, far
+longer than tests.waiting's generous DEADLINE, so a call that returns by then was ended
+by its own deadline, cancel or signal (and its error says which). How close to its
+deadline each call ends is measured by benchmarks/deadlines.py.
 """
 
 from __future__ import annotations
@@ -21,9 +26,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TypeVar
 
 import psutil
 import pytest
@@ -33,11 +37,10 @@ from backends.notify import WebhookFailure, WebhookNotifier
 from backends.probe import MAX_BODY, HttpProber, wait_healthy
 from lifecycle.ports import CancelToken, Line, Release
 from tests.helpers import ROOT, processes_under, shipdeck
-
-T = TypeVar("T")
+from tests.waiting import DEADLINE, returns, wait_until
 
 TEN_GB = 10 * 1024**3
-_SERVE_FOR = 120.0  # no handler of these servers runs longer than this, whatever the client does
+_SERVE_FOR = 2 * DEADLINE  # no handler runs longer than this, whatever the client does
 _BLOCK = b"x" * 65536
 
 
@@ -194,12 +197,6 @@ def full_backlog() -> Iterator[str]:
     listener.close()
 
 
-def timed(call: Callable[[], T]) -> tuple[T, float]:
-    t0 = time.monotonic()
-    result = call()
-    return result, time.monotonic() - t0
-
-
 # --- probes and health waits: deadlines ------------------------------------------------
 
 STUCK = ["drip", "drip-body", "silent"]
@@ -207,16 +204,14 @@ STUCK = ["drip", "drip-body", "silent"]
 
 @pytest.mark.parametrize("path", STUCK)
 def test_a_probe_ends_by_its_deadline(fault: FaultServer, prober: HttpProber, path: str) -> None:
-    result, took = timed(lambda: prober.probe("p", f"{fault.url}/{path}", 1.0, 300))
-    assert took < 1.0 + 0.5, f"{path}: {took:.2f}s"
+    result = returns(lambda: prober.probe("p", f"{fault.url}/{path}", 1.0, 300), what=path)
     assert not result.ok and result.error == "timed out after 1s"
 
 
 def test_a_probe_to_a_port_that_never_accepts_ends_by_its_deadline(
     full_backlog: str, prober: HttpProber
 ) -> None:
-    result, took = timed(lambda: prober.probe("p", full_backlog, 1.0, 300))
-    assert took < 1.5
+    result = returns(lambda: prober.probe("p", full_backlog, 1.0, 300), what="the probe")
     assert result.error == "timed out after 1s"
 
 
@@ -224,10 +219,9 @@ def test_a_probe_to_a_port_that_never_accepts_ends_by_its_deadline(
 def test_wait_healthy_ends_by_its_overall_timeout(
     fault: FaultServer, prober: HttpProber, path: str
 ) -> None:
-    result, took = timed(
-        lambda: prober.wait_healthy(f"{fault.url}/{path}", timeout=2, interval=0.2)
+    result = returns(
+        lambda: prober.wait_healthy(f"{fault.url}/{path}", timeout=2, interval=0.2), what=path
     )
-    assert took < 2 + 0.5, f"{path}: {took:.2f}s"
     assert not result.ok
     assert result.error.startswith("not healthy after 2s")
 
@@ -237,9 +231,9 @@ def test_a_cancel_ends_a_blocked_health_wait_within_a_tick(fault: FaultServer, p
     cancel = CancelToken()
     timer = threading.Timer(0.5, cancel.cancel)
     timer.start()
-    result, took = timed(lambda: wait_healthy(f"{fault.url}/{path}", 30, 0.5, cancel=cancel))
+    # Its own timeout is far beyond the deadline on the call: only the cancel ends it.
+    result = returns(lambda: wait_healthy(f"{fault.url}/{path}", 600, 0.5, cancel=cancel))
     timer.join()
-    assert took < 0.5 + 0.3, f"{took:.2f}s"
     assert result.error == "cancelled"
 
 
@@ -247,9 +241,8 @@ def test_a_cancel_ends_a_hanging_connect_within_a_tick(full_backlog: str) -> Non
     cancel = CancelToken()
     timer = threading.Timer(0.5, cancel.cancel)
     timer.start()
-    result, took = timed(lambda: wait_healthy(full_backlog, 30, 0.5, cancel=cancel))
+    result = returns(lambda: wait_healthy(full_backlog, 600, 0.5, cancel=cancel))
     timer.join()
-    assert took < 0.5 + 0.3
     assert result.error == "cancelled"
 
 
@@ -315,16 +308,16 @@ def test_a_10gb_body_is_read_4kb_at_a_time_and_rss_stays_flat(
     fault: FaultServer, prober: HttpProber, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with PeakRss() as rss:
-        ok, took_ok = timed(lambda: prober.probe("p", f"{fault.url}/huge", 2, 10_000))
-        failed, took = timed(
+        ok = returns(lambda: prober.probe("p", f"{fault.url}/huge", 2, 10_000))
+        failed = returns(
             lambda: prober.wait_healthy(f"{fault.url}/huge-fail", timeout=3, interval=0.01)
         )
         with WebhookNotifier(f"{fault.url}/huge", timeout=2) as hook:
             assert hook.deliver({"type": "deployed"}) is None
     attempts = [p for _m, p in fault.requests].count("/huge-fail")
-    assert ok.ok and took_ok < 1
+    assert ok.ok
     assert not failed.ok and "HTTP 500" in failed.error
-    assert took < 3 + 0.5
+    assert failed.error.startswith("not healthy after 3s")
     assert attempts >= 10
     assert rss.growth_mb < 50, f"RSS grew {rss.growth_mb:.1f} MB"
     # what the server got into the sockets' kernel buffers before each close, not what was read
@@ -342,13 +335,21 @@ def test_a_10gb_body_is_read_4kb_at_a_time_and_rss_stays_flat(
 
 
 class Failures:
-    def __init__(self) -> None:
+    """The failures a notifier reports. With ``after``, each report first waits for that
+    event (set by the test once ``send`` returned) and notes whether it came: a ``send``
+    that waited for its POST would be waiting for its own report, and note False."""
+
+    def __init__(self, after: threading.Event | None = None) -> None:
         self.got: queue.Queue[WebhookFailure] = queue.Queue()
+        self.after = after
+        self.after_send: list[bool] = []
 
     def __call__(self, failure: WebhookFailure) -> None:
+        if self.after is not None:
+            self.after_send.append(self.after.wait(DEADLINE))
         self.got.put(failure)
 
-    def next(self, timeout: float = 5) -> WebhookFailure:
+    def next(self, timeout: float = DEADLINE) -> WebhookFailure:
         return self.got.get(timeout=timeout)
 
 
@@ -356,14 +357,16 @@ class Failures:
 def test_a_stuck_webhook_never_delays_send_and_its_failure_is_reported(
     fault: FaultServer, path: str
 ) -> None:
-    failures = Failures()
+    sent = threading.Event()
+    failures = Failures(after=sent)
     hook = WebhookNotifier(f"{fault.url}/{path}", timeout=1, project="p", on_failure=failures)
     try:
-        _none, took = timed(lambda: hook.send({"type": "deployed", "env": "staging"}))
-        failure, waited = timed(failures.next)
+        hook.send({"type": "deployed", "env": "staging"})
+        sent.set()
+        failure = failures.next()
     finally:
-        _none, closing = timed(lambda: hook.close(1.0))
-    assert took < 0.05
+        returns(lambda: hook.close(1.0), what="close")
+    assert failures.after_send == [True]  # send() returned before its POST had ended
     assert failure.error == "timed out after 1s"
     assert failure.attempts == 1  # a timeout is not retried: the POST may have arrived
     assert failure.journal_data() == {
@@ -373,21 +376,21 @@ def test_a_stuck_webhook_never_delays_send_and_its_failure_is_reported(
         "attempts": 1,
         "webhook": fault.url,
     }
-    assert waited < 1 + 0.5
-    assert closing < 1.2
 
 
 def test_a_refused_webhook_is_retried_with_backoff_then_reported() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    failures = Failures()
+    sent = threading.Event()
+    failures = Failures(after=sent)
     with WebhookNotifier(
         f"http://127.0.0.1:{port}/hook", timeout=1, on_failure=failures, backoff=0.05
     ) as hook:
-        _none, took = timed(lambda: hook.send({"type": "deployed", "item": "SD-3"}))
+        hook.send({"type": "deployed", "item": "SD-3"})
+        sent.set()
         failure = failures.next()
-    assert took < 0.05
+    assert failures.after_send == [True]  # the retries ran after send() had returned
     assert (failure.error, failure.attempts, failure.item) == ("connection refused", 4, "SD-3")
     assert failure.webhook == f"http://127.0.0.1:{port}"
 
@@ -412,19 +415,17 @@ def test_a_webhook_redirect_is_not_followed(fault: FaultServer, other: FaultServ
 
 def test_a_full_webhook_queue_drops_the_oldest_and_says_so(fault: FaultServer) -> None:
     failures = Failures()
-    hook = WebhookNotifier(f"{fault.url}/silent", timeout=5, on_failure=failures, queue_size=5)
-    t0 = time.monotonic()
-    for n in range(20):
+    # A POST times out after 600 s and the server never answers: only close() can end the
+    # one in flight before the deadline on the wait for its report.
+    hook = WebhookNotifier(f"{fault.url}/silent", timeout=600, on_failure=failures, queue_size=5)
+    for n in range(20):  # a full queue drops the oldest: send() never waits for room
         hook.send({"type": "deployed", "version": f"0.{n}.0"})
-    took = time.monotonic() - t0
-    assert took < 0.05 * 20
     assert hook.dropped >= 14
-    dropped = [failures.next(1) for _ in range(hook.dropped)]
+    dropped = [failures.next() for _ in range(hook.dropped)]
     assert all(f.error == "dropped: 5 newer events were waiting" for f in dropped)
     assert dropped[-1].event["version"] in ("0.13.0", "0.14.0")
-    _none, took = timed(lambda: hook.close(1.0))
-    assert took < 1.2  # the one in flight is cancelled, the 5 queued reported
-    rest = [failures.next(1) for _ in range(20 - hook.dropped)]  # queued, or in flight
+    returns(lambda: hook.close(1.0), what="close")  # the one in flight is cancelled
+    rest = [failures.next() for _ in range(20 - hook.dropped)]  # queued, or in flight
     assert {f.event["version"] for f in rest} >= {f"0.{n}.0" for n in range(15, 20)}
     assert all(f.error.startswith("not delivered before the notifier closed") for f in rest)
     assert hook.failed == 20
@@ -477,7 +478,7 @@ def _free_port() -> int:
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["drip", "drip-body", "silent", "huge-fail", "away"])
 def test_a_deploy_with_a_faulty_health_url_rolls_back_in_time(
-    tmp_path: Path, fault: FaultServer, mode: str, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, fault: FaultServer, mode: str
 ) -> None:
     port = _free_port()
     health_timeout = 2.0
@@ -502,14 +503,11 @@ def test_a_deploy_with_a_faulty_health_url_rolls_back_in_time(
         assert target.deploy(release("0.1.0"), FlipOnRollback(fault), CancelToken()).ok
         fault.mode = mode
         sink = FlipOnRollback(fault)
-        result, took = timed(lambda: target.deploy(release("0.2.0"), sink, CancelToken()))
+        result = returns(lambda: target.deploy(release("0.2.0"), sink, CancelToken()), what=mode)
         assert not result.ok, sink.text()
         assert result.rolled_back_to == "0.1.0", sink.text()
-        assert took < health_timeout + 2, f"{mode}: {took:.2f}s\n{sink.text()}"
         assert "health check failed: not healthy after 2s" in sink.text()
         assert target.status().version == "0.1.0"
-        with capsys.disabled():
-            print(f"\n{mode}: deploy rolled back in {took:.2f}s (health timeout 2s)")
     finally:
         target.stop(FlipOnRollback(fault))
 
@@ -518,7 +516,7 @@ def test_a_deploy_with_a_faulty_health_url_rolls_back_in_time(
 
 
 class Run:
-    """A ``shipdeck`` subprocess whose stdout lines are stamped as they arrive."""
+    """A ``shipdeck`` subprocess whose stdout lines are read as they arrive."""
 
     def __init__(self, repo: Path, *args: str) -> None:
         env = dict(os.environ)
@@ -531,32 +529,28 @@ class Run:
             stderr=subprocess.PIPE,
             text=True,
         )
-        self.lines: list[tuple[float, str]] = []
+        self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
-        self.ended: float | None = None
         self.stderr = ""
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
-            self.lines.append((time.monotonic(), line))
+            self.lines.append(line)
 
     @property
     def stdout(self) -> str:
-        return "".join(text for _t, text in self.lines)
+        return "".join(self.lines)
 
-    def seen(self, text: str, timeout: float) -> float:
-        """When a stdout line containing ``text`` arrived (waits for it, up to ``timeout``)."""
-        end = time.monotonic() + timeout
-        while True:
-            for at, line in list(self.lines):
-                if text in line:
-                    return at
-            if time.monotonic() > end or not self._reader.is_alive():
-                break
-            time.sleep(0.02)
-        raise AssertionError(f"no {text!r} in the output:\n{self.stdout}")
+    def seen(self, text: str, timeout: float) -> None:
+        """Wait (up to ``timeout``) for a stdout line containing ``text``."""
+
+        def found() -> bool:
+            return any(text in line for line in list(self.lines))
+
+        wait_until(lambda: found() or not self._reader.is_alive(), timeout, interval=0.02)
+        assert found(), f"no {text!r} in the output:\n{self.stdout}"
 
     def wait(self, timeout: float) -> int:
         try:
@@ -565,7 +559,6 @@ class Run:
             if self.proc.poll() is None:
                 self.proc.kill()
                 self.proc.wait()
-        self.ended = time.monotonic()
         self._reader.join(5)
         assert self.proc.stderr is not None
         self.stderr = self.proc.stderr.read()
@@ -615,17 +608,14 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
 
 
 @pytest.mark.slow
-def test_a_webhook_that_never_answers_does_not_hold_the_deploy(
-    deployed: Deployed, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_webhook_that_never_answers_does_not_hold_the_deploy(deployed: Deployed) -> None:
+    """Neither the deploy nor the exit waits for the webhook's 5 s timeout: had either
+    waited, its POST would have failed "timed out after 5s"; it was still in flight when
+    the process closed the notifier at exit, and is journaled so."""
     advance = deployed.advance
     assert deployed.advance_code == 0, advance.stdout + advance.stderr
-    deploy_took = float(re.findall(r"SD-1: Deploy passed in ([0-9.]+)s", advance.stdout)[0])
-    assert deploy_took < 5  # the webhook's 5 s timeout is nowhere in it
-    last_line = advance.seen("SD-1 is in Deploy (passed)", 0)
-    assert advance.ended is not None
-    exit_wait = advance.ended - last_line
-    assert exit_wait < 2.5, f"the exit waited {exit_wait:.2f}s for the webhook"
+    assert re.search(r"SD-1: Deploy passed in [0-9.]+s", advance.stdout), advance.stdout
+    advance.seen("SD-1 is in Deploy (passed)", 0)
     item = json.loads(shipdeck("item", "show", "SD-1", "--json", cwd=deployed.repo).stdout)
     assert item["stage"] == "deploy" and item["states"]["deploy"]["state"] == "passed"
     failed = [e for e in deployed.journal() if e["type"] == "webhook.failed"]
@@ -635,34 +625,29 @@ def test_a_webhook_that_never_answers_does_not_hold_the_deploy(
     assert str(failed[0]["error"]).startswith("not delivered before the notifier closed")
     assert failed[0]["webhook"] == deployed.fault.url  # never the path: it may hold a token
     assert ("POST", "/silent") in deployed.fault.requests
-    with capsys.disabled():
-        print(f"\nwebhook never answers: deploy {deploy_took}s, exit waited {exit_wait:.2f}s")
 
 
-def _restart_then_signal(deployed: Deployed, signum: int) -> tuple[int, float, Run]:
-    """``shipdeck restart staging`` with the health url drip-fed; the signal 1 s into the wait."""
+def _restart_then_signal(deployed: Deployed, signum: int) -> tuple[int, Run]:
+    """``shipdeck restart staging`` with the health url drip-fed; the signal 1 s into the wait.
+
+    Had the signal not ended the wait, its health timeout (20 s) would: exit code 1."""
     deployed.set_health(f"{deployed.fault.url}/drip")
     run = Run(deployed.repo, "restart", "staging")
     try:
-        run.seen("waiting for", 60)
+        run.seen("waiting for", DEADLINE)
         time.sleep(1.0)
         assert run.proc.poll() is None, "restart ended before the signal:\n" + run.stdout
         run.proc.send_signal(signum)
-        t0 = time.monotonic()
     finally:
-        code = run.wait(10)
-    assert run.ended is not None
-    return code, run.ended - t0, run
+        code = run.wait(DEADLINE)
+    return code, run
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_a_signal_ends_restart_within_a_second(
-    deployed: Deployed, signum: int, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code, took, run = _restart_then_signal(deployed, signum)
+def test_a_signal_ends_restart_within_a_second(deployed: Deployed, signum: int) -> None:
+    code, run = _restart_then_signal(deployed, signum)
     out, err = run.stdout, run.stderr
-    assert took < 1.0, f"{took:.2f}s after the signal\n{out}\n{err}"
     assert code == 130, out + err
     assert "Traceback" not in err and "Traceback" not in out
     assert err.strip().endswith("interrupted"), err
@@ -670,5 +655,3 @@ def test_a_signal_ends_restart_within_a_second(
     # the environment's lock is free again: the next operation need not wait
     stop = shipdeck("stop", "staging", cwd=deployed.repo, timeout=30)
     assert stop.returncode == 0, stop.stderr
-    with capsys.disabled():
-        print(f"\n{signal.Signals(signum).name}: restart exited {took:.2f}s after the signal")
