@@ -1,4 +1,7 @@
-"""HttpProber against a real HTTP server on loopback (no mocks: sockets, timing, errors)."""
+"""HttpProber against a real HTTP server on loopback (no mocks: sockets, timing, errors).
+
+Thresholds that would flag a probe slow, and timeouts that would fail it, are far above
+what a loaded machine takes, unless they are what a test is about."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import pytest
 
 from backends.probe import HttpProber, wait_healthy
 from lifecycle.ports import CancelToken
+from tests.waiting import DEADLINE, returns
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -64,10 +68,10 @@ def prober() -> Iterator[HttpProber]:
 
 
 def test_200_is_ok_with_latency(server: str, prober: HttpProber) -> None:
-    result = prober.probe("staging", server + "/ok", timeout=2, slow_ms=1000)
+    result = prober.probe("staging", server + "/ok", timeout=DEADLINE, slow_ms=60_000)
     assert result.ok and result.status == 200
     assert result.name == "staging" and result.url == server + "/ok"
-    assert result.latency_ms is not None and 0 < result.latency_ms < 1000
+    assert result.latency_ms is not None and result.latency_ms > 0
     assert not result.slow and result.error is None
 
 
@@ -119,27 +123,23 @@ def test_wait_healthy_succeeds_once_the_server_starts() -> None:
     timer = threading.Timer(1.0, lambda: started.append(start_server(port)))
     timer.start()
     try:
-        t0 = time.monotonic()
-        result = wait_healthy(f"http://127.0.0.1:{port}/ok", timeout=10, interval=0.1)
-        elapsed = time.monotonic() - t0
+        result = wait_healthy(f"http://127.0.0.1:{port}/ok", timeout=DEADLINE, interval=0.1)
     finally:
         timer.join()
         for srv in started:
             srv.shutdown()
             srv.server_close()
+    # Only the server the timer starts answers on the port: an ok is an answer from it,
+    # so the wait went on through the refused connects until it came.
     assert result.ok and result.status == 200
-    assert 0.8 <= elapsed < 5
 
 
 def test_wait_healthy_fails_after_timeout(server: str, prober: HttpProber) -> None:
-    t0 = time.monotonic()
-    result = prober.wait_healthy(server + "/fail", timeout=0.6, interval=0.1)
-    elapsed = time.monotonic() - t0
+    result = returns(lambda: prober.wait_healthy(server + "/fail", timeout=0.6, interval=0.1))
     assert not result.ok
     assert result.status == 500
     assert result.error is not None and "not healthy after 0.6s" in result.error
     assert "HTTP 500" in result.error
-    assert 0.5 <= elapsed < 3
 
 
 def test_wait_healthy_expect_exact_status(server: str, prober: HttpProber) -> None:
@@ -151,12 +151,9 @@ def test_wait_healthy_returns_early_on_cancel(prober: HttpProber) -> None:
     cancel = CancelToken()
     timer = threading.Timer(0.3, cancel.cancel)
     timer.start()
-    t0 = time.monotonic()
-    result = prober.wait_healthy(
-        f"http://127.0.0.1:{free_port()}/health", timeout=30, interval=0.2, cancel=cancel
-    )
-    elapsed = time.monotonic() - t0
+    url = f"http://127.0.0.1:{free_port()}/health"
+    # A timeout far beyond the deadline on the call: only the cancel can end it in time.
+    result = returns(lambda: prober.wait_healthy(url, timeout=600, interval=0.2, cancel=cancel))
     timer.join()
     assert not result.ok
     assert result.error is not None and result.error.startswith("cancelled")
-    assert elapsed < 2

@@ -26,6 +26,7 @@ from lifecycle.runs import EngineError, EngineEvent, RunContext, StageWork
 from lifecycle.stage_work import WORK
 from lifecycle.stages import Stage
 from tests.helpers import board_store
+from tests.waiting import DEADLINE, wait_until
 
 CONFIG = """\
 version: 1
@@ -92,8 +93,28 @@ def _engine(
     )
 
 
+class MeetingRunner(SlowRunner):
+    """Each step waits inside its run until ``count`` steps are running at once, then
+    until the test lets them end: both held at once can only be runs side by side."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(0)
+        self.meeting = threading.Barrier(count)
+        self.met: list[str] = []
+        self.release = threading.Event()
+
+    def run(self, command: str, **kwargs: object) -> StepResult:  # type: ignore[override]
+        env = kwargs["env"]
+        assert isinstance(env, Mapping)
+        self.started.append(env["SHIPDECK_ITEM_ID"])
+        self.meeting.wait(DEADLINE)  # BrokenBarrierError (a failed run): not side by side
+        self.met.append(env["SHIPDECK_ITEM_ID"])
+        assert self.release.wait(DEADLINE)
+        return StepResult(0, 0.0)
+
+
 def test_one_run_per_item_but_items_run_in_parallel(tmp_path: Path) -> None:
-    runner = SlowRunner(1.0)
+    runner = MeetingRunner(2)
     engine = _engine(tmp_path, runner)
     outcomes: dict[str, RunState] = {}
 
@@ -101,16 +122,15 @@ def test_one_run_per_item_but_items_run_in_parallel(tmp_path: Path) -> None:
         outcomes[item_id] = engine.run_stage(item_id).state
 
     threads = [threading.Thread(target=run, args=(i,)) for i in ("SD-1", "SD-2")]
-    t0 = time.monotonic()
     for t in threads:
         t.start()
-    time.sleep(0.3)
+    wait_until(lambda: len(runner.met) == 2, what="both runs to be inside a step at once")
     with pytest.raises(EngineError, match="already running"):
-        engine.run_stage("SD-1")
+        engine.run_stage("SD-1")  # SD-1's run is held inside its step
+    runner.release.set()
     for t in threads:
         t.join()
     assert outcomes == {"SD-1": RunState.PASSED, "SD-2": RunState.PASSED}
-    assert time.monotonic() - t0 < 1.9  # in parallel, not one after the other
     assert sorted(runner.started) == ["SD-1", "SD-2"]
 
 

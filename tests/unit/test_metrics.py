@@ -12,12 +12,23 @@ from backends.metrics import HostMetrics
 from lifecycle.ports import HostSample
 
 
-def test_sample_values_are_in_range(tmp_path: object) -> None:
+def test_sample_values_are_in_range(tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    intervals: list[object] = []
+    real_cpu_percent = psutil.cpu_percent
+
+    def cpu_percent(interval: float | None = None, percpu: bool = False) -> object:
+        intervals.append(interval)
+        return real_cpu_percent(interval=None, percpu=percpu)  # never blocks the test
+
+    def no_sleep(seconds: float) -> None:
+        raise AssertionError(f"a sample slept {seconds}s")
+
+    monkeypatch.setattr(psutil, "cpu_percent", cpu_percent)
+    monkeypatch.setattr(time, "sleep", no_sleep)
     metrics = HostMetrics(str(tmp_path))
-    t0 = time.perf_counter()
     first = metrics.sample()
     second = metrics.sample()
-    assert time.perf_counter() - t0 < 1.0  # no blocking cpu interval
+    assert intervals and set(intervals) == {None}  # no blocking cpu interval, no sleep
     for sample in (first, second):
         assert isinstance(sample, HostSample)
         for value in (sample.cpu, sample.memory, sample.disk):
