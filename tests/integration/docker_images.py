@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from tests.waiting import TimedOut, wait_until
+
 BUSYBOX = Path(os.environ.get("SHIPDECK_BUSYBOX", "/bin/busybox"))
 TEST_LABEL = "shipdeck.test"
 # This run's value of the label: cleanup removes only what this run made, so two
@@ -147,18 +149,18 @@ def httpd_target(name: str, project: str, lock_dir: Path, **options: Any) -> Any
 
 
 def served(port: int) -> str | None:
-    """What /version answers on ``port``; a few tries, as a just-started httpd may
+    """What /version answers on ``port``; tries again, as a just-started httpd may
     drop the very first connection."""
-    import time
-
     import httpx
 
-    with httpx.Client(trust_env=False, timeout=5) as http:
-        for _ in range(10):
-            try:
-                return http.get(f"http://127.0.0.1:{port}/version").text.strip()
-            except httpx.HTTPError:
-                time.sleep(0.2)
+    def answer() -> str | None:
+        try:
+            return http.get(f"http://127.0.0.1:{port}/version").text.strip()
+        except httpx.HTTPError:
+            return None
+
+    with httpx.Client(trust_env=False, timeout=5) as http, contextlib.suppress(TimedOut):
+        return wait_until(answer, what=f"an answer on port {port}", interval=0.2)
     return None
 
 
@@ -230,7 +232,6 @@ class Registry:
 
     def __init__(self, root: Path, extra: str = "") -> None:
         import subprocess
-        import time
         import urllib.error
         import urllib.request
 
@@ -250,17 +251,24 @@ class Registry:
             self.proc = subprocess.Popen(
                 [binary, "serve", str(config)], stdout=log, stderr=log, start_new_session=True
             )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
+        up = False
+
+        def answers() -> bool:
+            nonlocal up
             try:
                 urllib.request.urlopen(f"http://{self.address}/v2/", timeout=1)
-                return
             except urllib.error.HTTPError:
-                return  # it answers (401 when it wants credentials)
+                up = True  # it answers (401 when it wants credentials)
             except OSError:
-                if self.proc.poll() is not None:
-                    break
-                time.sleep(0.1)
+                return self.proc.poll() is not None  # it died: no use waiting
+            else:
+                up = True
+            return up
+
+        with contextlib.suppress(TimedOut):
+            wait_until(answers, what="the registry", interval=0.1)
+        if up:
+            return
         self.stop()
         raise RuntimeError(f"registry did not start: {self.log.read_text()[-500:]}")
 

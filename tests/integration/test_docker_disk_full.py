@@ -7,10 +7,10 @@ touching this machine's disk. Needs root (mount, dockerd), as the CI machine has
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ import pytest
 from backends.docker.engine import connect
 from backends.docker.images import DockerImages
 from lifecycle.ports import CancelToken, Line, Stream, TargetError
+from tests.waiting import TimedOut, wait_until
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -65,15 +66,18 @@ def small_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
             start_new_session=True,
         )  # fmt: skip
     client = None
+
+    def started() -> bool:
+        nonlocal client
+        try:
+            client = connect(f"unix://{sock}", timeout=10)
+        except TargetError:
+            return proc.poll() is not None  # it died: no use waiting
+        return True
+
     try:
-        deadline = time.monotonic() + 30
-        while client is None and time.monotonic() < deadline:
-            try:
-                client = connect(f"unix://{sock}", timeout=10)
-            except TargetError:
-                if proc.poll() is not None:
-                    break
-                time.sleep(0.2)
+        with contextlib.suppress(TimedOut):
+            wait_until(started, what="the small dockerd", interval=0.2)
         if client is None:
             pytest.fail(
                 f"the small dockerd did not start: {(base / 'dockerd.log').read_text()[-800:]}"

@@ -7,10 +7,10 @@ gives ``ssh`` the test's own config, so nothing in ``~/.ssh`` is touched.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ import pytest
 
 from backends.docker.target import DockerTarget
 from lifecycle.ports import CancelToken, Release, TargetError
+from tests.waiting import TimedOut, wait_until
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -67,19 +68,23 @@ def ssh_host(client: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         start_new_session=True,
     )
     try:
-        deadline = time.monotonic() + 15
-        while True:
-            probe = subprocess.run(
-                [str(wrapper), "-p", str(port), "root@127.0.0.1", "docker", "version"],
-                capture_output=True,
-                text=True,
+        probes: list[subprocess.CompletedProcess[str]] = []
+
+        def serves() -> bool:
+            probes.append(
+                subprocess.run(
+                    [str(wrapper), "-p", str(port), "root@127.0.0.1", "docker", "version"],
+                    capture_output=True,
+                    text=True,
+                )
             )
-            if probe.returncode == 0:
-                break
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log = (base / "sshd.log").read_text() if (base / "sshd.log").exists() else ""
-                pytest.fail(f"sshd did not serve docker: {probe.stderr.strip()} {log[-400:]}")
-            time.sleep(0.2)
+            return probes[-1].returncode == 0 or proc.poll() is not None
+
+        with contextlib.suppress(TimedOut):
+            wait_until(serves, what="sshd to serve docker", interval=0.2)
+        if probes[-1].returncode != 0:
+            log = (base / "sshd.log").read_text() if (base / "sshd.log").exists() else ""
+            pytest.fail(f"sshd did not serve docker: {probes[-1].stderr.strip()} {log[-400:]}")
         yield wrapper_dir, f"ssh://root@127.0.0.1:{port}"
     finally:
         proc.terminate()  # by its pid
