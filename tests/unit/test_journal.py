@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 import warnings
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +16,7 @@ import pytest
 from lifecycle import events as ev
 from lifecycle.events import Event
 from lifecycle.journal import Journal, JournalWarning, encode_event
+from tests.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 T0 = datetime(2024, 6, 1, 12, 0, 0, tzinfo=UTC)
@@ -191,9 +191,12 @@ def test_two_processes_appending_at_once(tmp_path: Path) -> None:
         )
         for name in ("a", "b")
     ]
-    while not all((tmp_path / f"ready-{n}").exists() for n in "ab"):
+
+    def ready() -> bool:
         assert all(p.poll() is None for p in procs), "an appender died early"
-        time.sleep(0.005)
+        return all((tmp_path / f"ready-{n}").exists() for n in "ab")
+
+    wait_until(ready, what="the appenders to start", interval=0.005)
     (tmp_path / "go").touch()
     for proc in procs:
         _out, err = proc.communicate(timeout=60)
