@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import ROOT, git, shipdeck
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -74,14 +75,17 @@ def test_the_board_in_tmux_leaves_clipboard_and_title_alone(repo: Path, tmp_path
     try:
         subprocess.run([*tmux, "set", "-g", "set-clipboard", "on"], check=True)
         subprocess.run([*tmux, "set", "-g", "allow-rename", "on"], check=True)
-        deadline = time.monotonic() + 30
-        screen = ""
-        while "SD-1" not in screen and time.monotonic() < deadline:
-            time.sleep(0.3)
-            screen = subprocess.run(
-                [*tmux, "capture-pane", "-p", "-t", "t"], capture_output=True, text=True
-            ).stdout
-        assert "SD-1" in screen, screen
+        screens = [""]
+
+        def board_shown() -> bool:
+            screens.append(
+                subprocess.run(
+                    [*tmux, "capture-pane", "-p", "-t", "t"], capture_output=True, text=True
+                ).stdout
+            )
+            return "SD-1" in screens[-1]
+
+        wait_until(board_shown, what=lambda: f"the board; the screen:\n{screens[-1]}", interval=0.3)
         subprocess.run([*tmux, "send-keys", "-t", "t", "Enter"], check=True)  # details
         time.sleep(1.5)
         details = subprocess.run(

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import ROOT, git, shipdeck
+from tests.waiting import DEADLINE, wait_until
 
 pytestmark = [
     pytest.mark.slow,
@@ -32,14 +33,18 @@ class Tmux:
     def screen(self) -> str:
         return self("capture-pane", "-p", "-t", "t")
 
-    def wait_for(self, check: Callable[[str], bool], timeout: float = 60) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            screen = self.screen()
-            if check(screen):
-                return screen
-            assert time.monotonic() < deadline, f"timed out; the screen:\n{screen}"
-            time.sleep(0.3)
+    def wait_for(self, check: Callable[[str], bool], timeout: float = DEADLINE) -> str:
+        """The screen, once ``check`` holds for it."""
+        screens = [""]
+
+        def shown() -> bool:
+            screens.append(self.screen())
+            return check(screens[-1])
+
+        wait_until(
+            shown, timeout, what=lambda: f"the screen; it shows:\n{screens[-1]}", interval=0.3
+        )
+        return screens[-1]
 
 
 def _clean(repo: Path) -> None:

@@ -31,6 +31,7 @@ from lifecycle.ports import (
 )
 from tests.helpers import ROOT
 from tests.integration.test_git import T0, commit, git, isolated_git, make_repo, status
+from tests.waiting import wait_until
 
 __all__ = ["isolated_git"]  # the autouse fixture: no user or system git config leaks in
 
@@ -454,22 +455,15 @@ for _line in sys.stdin:
 """
 
 
-def wait_for_group(pgid: int, timeout: float = 10) -> None:
-    """Until no live process of the group is left (git outlives the killed python)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        alive = False
-        for proc in psutil.process_iter(["status"]):
-            try:
-                if os.getpgid(proc.pid) == pgid and proc.info["status"] != psutil.STATUS_ZOMBIE:
-                    alive = True
-                    break
-            except (OSError, psutil.Error):
-                continue
-        if not alive:
-            return
-        time.sleep(0.005)
-    raise AssertionError(f"processes of group {pgid} still running after {timeout}s")
+def group_alive(pgid: int) -> bool:
+    """A live process of the group is left (git outlives the killed python)."""
+    for proc in psutil.process_iter(["status"]):
+        try:
+            if os.getpgid(proc.pid) == pgid and proc.info["status"] != psutil.STATUS_ZOMBIE:
+                return True
+        except (OSError, psutil.Error):
+            continue
+    return False
 
 
 @pytest.mark.slow
@@ -498,7 +492,7 @@ def test_sigkill_at_random_moments_leaves_all_or_nothing(repo: Path, tmp_path: P
             pid = int(forker.stdout.readline())
             time.sleep(rng.uniform(0, 0.3))
             os.kill(pid, signal.SIGKILL)
-            wait_for_group(pid)
+            wait_until(lambda pid=pid: not group_alive(pid), what=f"process group {pid} to end")
             assert not errors.exists(), errors.read_text()  # it never failed by itself
 
             released = sorted(int(t[4:]) for t in GitRepo(repo).tags() if t.startswith("rel-"))

@@ -18,6 +18,7 @@ import psutil
 import pytest
 
 from tests.helpers import ROOT, git, processes_under, shipdeck
+from tests.waiting import TimedOut, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -195,17 +196,29 @@ def test_sigint_during_build_leaves_no_process(tmp_path: Path) -> None:
         text=True,
     )
     assert proc.stdout is not None
-    deadline = time.monotonic() + 60
-    for line in proc.stdout:
-        if line.strip() == "started" or time.monotonic() > deadline:
-            break
+    stdout = proc.stdout
+
+    def started() -> bool:
+        line = stdout.readline()
+        return line.strip() == "started" or not line  # at the end: no use waiting
+
+    wait_until(started, what="the step to start")
     pids = [int(p) for p in pids_file.read_text().split()]
     assert len(pids) == 2 and all(psutil.pid_exists(p) for p in pids)
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=30) == 130
-    time.sleep(0.2)
-    alive = [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
-    assert alive == []
+
+    def alive() -> list[int]:
+        live = []
+        for p in pids:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                if psutil.Process(p).status() != psutil.STATUS_ZOMBIE:
+                    live.append(p)
+        return live
+
+    with contextlib.suppress(TimedOut):
+        wait_until(lambda: not alive(), what="the step's processes to end")
+    assert alive() == []
     shown = json.loads(shipdeck("item", "show", "SD-1", "--json", cwd=repo).stdout)
     assert shown["states"]["build"]["state"] == "cancelled"
 
@@ -245,10 +258,15 @@ def test_logs_follow_tails_the_service(demo: Path) -> None:
             with contextlib.suppress(urllib.error.HTTPError):  # 404: the log line is what counts
                 _get(f"http://127.0.0.1:{_port(demo)}/from-the-test")
         assert follower.stdout is not None
-        deadline = time.monotonic() + 20
-        seen = ""
-        while "from-the-test" not in seen and time.monotonic() < deadline:
-            seen += follower.stdout.readline()
+        stdout = follower.stdout
+        lines: list[str] = []
+
+        def followed() -> bool:
+            lines.append(stdout.readline())
+            return "from-the-test" in lines[-1] or not lines[-1]
+
+        wait_until(followed, what="the service's log line")
+        seen = "".join(lines)
         assert "GET /from-the-test" in seen
     finally:
         follower.send_signal(signal.SIGINT)
