@@ -33,7 +33,7 @@ class Tmux:
     def screen(self) -> str:
         return self("capture-pane", "-p", "-t", "t")
 
-    def wait_for(self, check: Callable[[str], bool], timeout: float = DEADLINE) -> str:
+    def screen_when(self, check: Callable[[str], bool], timeout: float = DEADLINE) -> str:
         """The screen, once ``check`` holds for it."""
         screens = [""]
 
@@ -65,16 +65,16 @@ def test_code_to_deploy_from_the_board_in_tmux(tmp_path: Path) -> None:
     command = f"cd {repo} && PYTHONPATH={ROOT} {sys.executable} -m cli.main; sleep 30"
     tmux("-f", "/dev/null", "new-session", "-d", "-x", "120", "-y", "40", "-s", "t", command)
     try:
-        tmux.wait_for(lambda s: "SD-1" in s and "Plan" in s)
+        tmux.screen_when(lambda s: "SD-1" in s and "Plan" in s)
         tmux("send-keys", "-t", "t", "l")  # to SD-1 in Code
         time.sleep(0.5)
         tmux("send-keys", "-t", "t", "a")  # Build, Test, Release and the auto deploy
-        tmux.wait_for(lambda s: "started on staging" in s, timeout=120)
+        tmux.screen_when(lambda s: "started on staging" in s, timeout=120)
         _clean(repo)
         screen = tmux.screen()
         assert "Deploy 1" in screen
         tmux("send-keys", "-t", "t", "q")
-        tmux.wait_for(lambda s: "Plan" not in s, timeout=20)
+        tmux.screen_when(lambda s: "Plan" not in s, timeout=20)
     finally:
         tmux("kill-server")
         shipdeck("stop", "staging", cwd=repo)
@@ -131,19 +131,19 @@ def test_a_board_with_nothing_in_plan_opens_resizes_and_draws_without_colour(
         command = f"cd {repo} && {run}; sleep 30"
         tmux("-f", "/dev/null", "new-session", "-d", "-x", "120", "-y", "40", "-s", "t", command)
         try:
-            tmux.wait_for(lambda s: "Plan 0" in s and "Monitor" in s)
+            tmux.screen_when(lambda s: "Plan 0" in s and "Monitor" in s)
             for _ in range(12):  # slid right, to Monitor (extra presses stay there)
                 tmux("send-keys", "-t", "t", "l")
                 time.sleep(0.3)
             for cols, rows in ((80, 24), (250, 60), (120, 40)):
                 tmux("resize-window", "-t", "t", "-x", str(cols), "-y", str(rows))
                 # the window of columns slides to keep the cursor's (Monitor's) in view
-                screen = tmux.wait_for(lambda s: "╭─ Monitor" in s and "Quit" in s)
+                screen = tmux.screen_when(lambda s: "╭─ Monitor" in s and "Quit" in s)
                 assert "Traceback" not in screen
                 assert len(screen.splitlines()[0]) <= cols
             hues = _hues(tmux("capture-pane", "-p", "-e", "-t", "t"))
             assert bool(hues) is not no_color, f"NO_COLOR draws in greys only: {hues}"
             tmux("send-keys", "-t", "t", "q")
-            tmux.wait_for(lambda s: "Monitor" not in s, timeout=20)
+            tmux.screen_when(lambda s: "Monitor" not in s, timeout=20)
         finally:
             tmux("kill-server")
