@@ -74,7 +74,7 @@ def test_code_to_deploy_from_the_board_in_tmux(tmp_path: Path) -> None:
         screen = tmux.screen()
         assert "Deploy 1" in screen
         tmux("send-keys", "-t", "t", "q")
-        tmux.screen_when(lambda s: "Plan" not in s, timeout=20)
+        tmux.screen_when(lambda s: "Plan" not in s)
     finally:
         tmux("kill-server")
         shipdeck("stop", "staging", cwd=repo)
@@ -144,6 +144,6 @@ def test_a_board_with_nothing_in_plan_opens_resizes_and_draws_without_colour(
             hues = _hues(tmux("capture-pane", "-p", "-e", "-t", "t"))
             assert bool(hues) is not no_color, f"NO_COLOR draws in greys only: {hues}"
             tmux("send-keys", "-t", "t", "q")
-            tmux.screen_when(lambda s: "Monitor" not in s, timeout=20)
+            tmux.screen_when(lambda s: "Monitor" not in s)
         finally:
             tmux("kill-server")
