@@ -11,6 +11,7 @@ import pytest
 from backends.notify import WebhookNotifier
 from lifecycle.events import DEPLOYED, ROLLED_BACK, Event
 from tests.helpers import WebhookReceiver as Hook
+from tests.waiting import DEADLINE
 
 
 @pytest.fixture
@@ -24,7 +25,7 @@ def test_event_mapping_is_posted_as_json(hook: Hook) -> None:
     with WebhookNotifier(hook.url, timeout=5, project="hello") as notifier:
         error = notifier.deliver({"type": "deployed", "env": "staging", "version": "0.2.0"})
     assert error is None
-    path, headers, body = hook.received.get(timeout=5)
+    path, headers, body = hook.received.get(timeout=DEADLINE)
     assert path == "/hooks/deploy"
     assert headers["Content-Type"] == "application/json"
     assert body == {
@@ -46,8 +47,8 @@ def test_journal_events_are_posted_with_their_fields(hook: Hook) -> None:
         Event(ROLLED_BACK, data={"env": "prod", "from_version": "1.0.0", "to_version": "0.9.0"})
     )
     notifier.close()
-    first = hook.received.get(timeout=5)[2]
-    second = hook.received.get(timeout=5)[2]
+    first = hook.received.get(timeout=DEADLINE)[2]
+    second = hook.received.get(timeout=DEADLINE)[2]
     assert first["event"] == {
         "ts": "2024-05-01T12:00:00Z",
         "type": "deployed",
@@ -65,7 +66,7 @@ def test_non_json_values_are_stringified(hook: Hook) -> None:
     ts = datetime(2024, 5, 1, tzinfo=UTC)
     with WebhookNotifier(hook.url, project="p") as notifier:
         assert notifier.deliver({"type": "alert.raised", "at": ts}) is None
-    body = hook.received.get(timeout=5)[2]
+    body = hook.received.get(timeout=DEADLINE)[2]
     assert body["event"]["at"] == "2024-05-01T00:00:00+00:00"
 
 

@@ -265,7 +265,7 @@ async def test_quit_with_a_run_in_flight_asks_and_cancels(
         await pilot.press("q")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")
-        await until(pilot, lambda: not app.is_running, timeout=40)
+        await until(pilot, lambda: not app.is_running)
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     assert (
         json.loads(json.dumps(project.store.load().get("SD-1").current.state.value)) == "cancelled"
@@ -290,7 +290,7 @@ async def test_metrics_sample_only_while_visible(
         await pilot.pause(0.5)
         assert samples == []  # the logs pane shows: nothing is sampled
         await pilot.press("m")
-        await until(pilot, lambda: len(samples) >= 2, timeout=15)
+        await until(pilot, lambda: len(samples) >= 2)
         pane = app.board.query_one("#metrics-pane")
         assert "%" in str(pane.query_one("#metric-cpu").render())
         await pilot.press("L")

@@ -90,7 +90,7 @@ async def test_screenshot_is_saved_under_shipdeck_and_named(demo_project: Projec
     notices = Notices()
     async with app.run_test(size=SIZE, message_hook=notices) as pilot:
         await pilot.press("colon", *"Screenshot", "enter")
-        await until(pilot, notices.said("Saved to"), timeout=10)
+        await until(pilot, notices.said("Saved to"))
         shots = list((demo_project.paths.dir / "screenshots").glob("*.svg"))
         assert len(shots) == 1
         assert "shipdeck" in shots[0].read_text()
