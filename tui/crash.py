@@ -27,7 +27,7 @@ STORAGE_ERRORS: tuple[type[Exception], ...] = (BoardError, ItemNotFound, OSError
 
 def describe(error: BaseException) -> str:
     """The cause on one line: a plain OSError without its ``[Errno n]`` noise or quotes
-    (one that words itself, as ``lifecycle.runs.StorageError`` does, is kept as it is)."""
+    (one that words itself, as ``lifecycle.errors.StorageError`` does, is kept as it is)."""
     plain = isinstance(error, OSError) and type(error).__str__ is OSError.__str__
     if plain and isinstance(error, OSError) and error.strerror:
         text = f"{error.strerror}: {error.filename}" if error.filename else error.strerror

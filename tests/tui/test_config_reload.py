@@ -207,7 +207,7 @@ def test_an_environment_operation_counts_as_a_run_going(demo_project: Project) -
     engine = build_engine(demo_project)
     assert not busy(engine)
     log = demo_project.paths.run_log("op")
-    engine._notify(RunStarted("op", "env:staging", Stage.OPERATE, log))
+    engine.notify(RunStarted("op", "env:staging", Stage.OPERATE, log))
     assert busy(engine) and engine.running() == []  # the engine itself does not count it
-    engine._notify(RunFinished("op", "env:staging", Stage.OPERATE, RunState.PASSED, 0.1, ""))
+    engine.notify(RunFinished("op", "env:staging", Stage.OPERATE, RunState.PASSED, 0.1, ""))
     assert not busy(engine)
