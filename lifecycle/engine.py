@@ -156,7 +156,6 @@ class Engine:
         for listener in list(self._listeners):
             listener(event)
 
-
     def journaled(self, *events: ev.Event) -> WriteAhead:
         """The ``write_ahead`` of a board change that these events tell of."""
 
