@@ -11,6 +11,8 @@ import pytest
 from lifecycle.board import BoardError, parse_board
 from tests.helpers import git, git_repo, shipdeck
 
+pytestmark = pytest.mark.slow  # the shipdeck command in subprocesses
+
 HEAD = "version: 1\nproject: x\n"
 BOMB = "".join(
     f"{name}: &{name} [{', '.join([f'*{prev}'] * 9) if prev else ', '.join(['lol'] * 9)}]\n"

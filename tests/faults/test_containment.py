@@ -35,9 +35,12 @@ from tests.integration.test_process import (
 )
 from tests.waiting import TimedOut, returns, wait_until
 
-pytestmark = pytest.mark.skipif(
-    not sys.platform.startswith("linux"), reason="the guard is a child subreaper on Linux only"
-)
+pytestmark = [
+    pytest.mark.slow,  # real escapees, killed with the steps and processes that started them
+    pytest.mark.skipif(
+        not sys.platform.startswith("linux"), reason="the guard is a child subreaper on Linux only"
+    ),
+]
 
 TAG = "SHIPDECK_CONTAINMENT_TAG"
 RUNS = "echo ready; sleep 300"  # what the step does once its escapees are recorded

@@ -39,6 +39,8 @@ from lifecycle.ports import CancelToken, Line, Release
 from tests.helpers import ROOT, processes_under, shipdeck
 from tests.waiting import DEADLINE, returns, wait_until
 
+pytestmark = pytest.mark.slow  # misbehaving servers waited out, real deploys and signals
+
 TEN_GB = 10 * 1024**3
 _SERVE_FOR = 2 * DEADLINE  # no handler runs longer than this, whatever the client does
 _BLOCK = b"x" * 65536

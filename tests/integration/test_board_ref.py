@@ -14,6 +14,8 @@ from lifecycle.items import Item, Kind
 from lifecycle.stages import Stage
 from tests.helpers import git, git_repo, shipdeck
 
+pytestmark = pytest.mark.slow  # real git and the shipdeck command in subprocesses
+
 CONFIG = "version: 1\nproject: hello\nbase_branch: main\nstages:\n  build: []\n  test: []\n"
 
 # What .shipdeck/.gitignore held when the board was .shipdeck/board.yaml.

@@ -15,6 +15,8 @@ import pytest
 from lifecycle.stages import Stage
 from tests.helpers import ROOT, board_store, git, shipdeck
 
+pytestmark = pytest.mark.slow  # real clones, remotes and shipdeck sync in subprocesses
+
 CONFIG = "version: 1\nproject: hello\nbase_branch: main\n"
 
 

@@ -9,6 +9,8 @@ import pytest
 
 from tests.helpers import git, shipdeck
 
+pytestmark = pytest.mark.slow  # the shipdeck command in subprocesses
+
 HOSTILE = "$(touch /tmp/pwned-shipdeck); rm -rf ~ `id` \x1b]0;pwned\x07"
 
 

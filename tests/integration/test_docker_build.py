@@ -17,7 +17,7 @@ from backends.docker.images import DockerImages
 from lifecycle.ports import CancelToken, ContainerRunner, ImageBuilder, Line, Stream, TargetError
 from tests.waiting import returns
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 
 class Sink:

@@ -111,6 +111,7 @@ def lines_of(batches: Any) -> list[Line]:
 
 
 @pytest.mark.docker
+@pytest.mark.slow
 def test_tail_and_streams_kept_apart(client: Any, printed: Any) -> None:
     source = source_of(printed.attrs)
     everything = lines_of(container_logs(client.api, [source]))
@@ -132,6 +133,7 @@ def test_tail_and_streams_kept_apart(client: Any, printed: Any) -> None:
 
 
 @pytest.mark.docker
+@pytest.mark.slow
 def test_a_tty_container_reads_the_same(client: Any, printed: Any) -> None:
     container = client.containers.run(printed.image.id, detach=True, tty=True, labels=di.LABELS)
     container.wait()
@@ -143,6 +145,7 @@ def test_a_tty_container_reads_the_same(client: Any, printed: Any) -> None:
 
 
 @pytest.mark.docker
+@pytest.mark.slow
 def test_follow_survives_a_restart(client: Any, talker_image: str) -> None:
     container = client.containers.run(
         talker_image, detach=True, name=f"talker-{time.time_ns()}", labels=di.LABELS
@@ -200,6 +203,7 @@ def test_follow_survives_a_restart(client: Any, talker_image: str) -> None:
 
 
 @pytest.mark.docker
+@pytest.mark.slow
 def test_replicas_merge_with_a_prefix(client: Any, talker_image: str) -> None:
     containers = [
         client.containers.run(
@@ -225,6 +229,7 @@ def test_replicas_merge_with_a_prefix(client: Any, talker_image: str) -> None:
 
 
 @pytest.mark.docker
+@pytest.mark.slow
 def test_cancel_unblocks_a_quiet_follow(client: Any, talker_image: str) -> None:
     container = client.containers.run(talker_image, ["sleep", "600"], detach=True, labels=di.LABELS)
     try:
@@ -242,6 +247,7 @@ def test_cancel_unblocks_a_quiet_follow(client: Any, talker_image: str) -> None:
 
 
 @pytest.mark.docker
+@pytest.mark.slow
 def test_a_vanished_container_is_a_clear_error(client: Any) -> None:
     ghost = LogSource("0" * 64, "ghost")
     with pytest.raises(TargetError, match="ghost is gone"):

@@ -18,7 +18,7 @@ import pytest
 from backends.docker.target import DockerTarget
 from lifecycle.ports import CancelToken, Release, TargetError
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 PROJECT = "sdremote"
 

@@ -20,7 +20,7 @@ from backends.docker.target import DockerTarget
 from lifecycle.ports import CancelToken, Line, Release, StatsSource, Stream, TargetError
 from tests.waiting import returns, wait_until
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 PROJECT = "sdtest"
 

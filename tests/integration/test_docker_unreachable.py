@@ -19,7 +19,7 @@ from tests.helpers import git_repo
 from tests.waiting import until
 from tui.app import ShipdeckApp
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 
 class Relay:

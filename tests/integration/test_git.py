@@ -12,6 +12,8 @@ import pytest
 from backends.git import GitRepo
 from lifecycle.ports import DirtyWorkTree, MergeConflict, Vcs, VcsError
 
+pytestmark = pytest.mark.slow  # real git repositories
+
 T0 = 1_700_000_000  # a fixed commit time, so times can be asserted exactly
 
 

@@ -33,6 +33,8 @@ from tests.helpers import ROOT
 from tests.integration.test_git import T0, commit, git, isolated_git, make_repo, status
 from tests.waiting import wait_until
 
+pytestmark = pytest.mark.slow  # real git, and processes killed mid-release
+
 __all__ = ["isolated_git"]  # the autouse fixture: no user or system git config leaks in
 
 CHANGELOG = "# Changelog\n"

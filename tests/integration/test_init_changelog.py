@@ -11,6 +11,8 @@ import pytest
 from lifecycle.config import load_config
 from tests.helpers import git, shipdeck
 
+pytestmark = pytest.mark.slow  # shipdeck init and real git in subprocesses
+
 
 @pytest.fixture(autouse=True)
 def isolated_git(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

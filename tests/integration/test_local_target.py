@@ -25,6 +25,8 @@ from backends.local.target import LocalTarget
 from lifecycle.ports import CancelToken, Line, Release, Stream, TargetError
 from tests.waiting import returns, wait_until
 
+pytestmark = pytest.mark.slow  # real services deployed, health-checked and stopped
+
 SERVICE = """\
 import json, os, sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer

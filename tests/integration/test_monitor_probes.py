@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from cli.demo import create
 from lifecycle.ports import HostSample, ProbeResult
 from project.repo import Project
 from project.wiring import build_engine
+
+pytestmark = pytest.mark.slow  # the demo repository and its engine, for real
 
 
 class Recorder:

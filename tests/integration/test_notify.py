@@ -13,6 +13,8 @@ from lifecycle.events import DEPLOYED, ROLLED_BACK, Event
 from tests.helpers import WebhookReceiver as Hook
 from tests.waiting import DEADLINE
 
+pytestmark = pytest.mark.slow  # real webhook servers and the shipdeck command
+
 
 @pytest.fixture
 def hook() -> Iterator[Hook]:

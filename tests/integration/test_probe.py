@@ -17,6 +17,8 @@ from backends.probe import HttpProber, wait_healthy
 from lifecycle.ports import CancelToken
 from tests.waiting import DEADLINE, returns
 
+pytestmark = pytest.mark.slow  # real HTTP servers, health waits that run out
+
 
 class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:

@@ -19,6 +19,8 @@ from backends.local.runner import LocalProcessRunner
 from lifecycle.ports import CancelToken, Line, StepResult, Stream
 from tests.waiting import DEADLINE, TimedOut, returns, wait_until
 
+pytestmark = pytest.mark.slow  # real process trees started, cancelled and killed
+
 ROOT = Path(__file__).resolve().parents[2]
 PY = shlex.quote(sys.executable)
 # Two background sleeps in a subshell: the tree is guard > sh > sh > sleep, sleep.
