@@ -21,6 +21,7 @@ from functools import cached_property
 from io import BytesIO
 from pathlib import Path
 
+from lifecycle import atomic
 from lifecycle.board import Board, BoardError
 from lifecycle.errors import StorageError
 from lifecycle.paths import GITIGNORE, OLD_GITIGNORE_MARK, ShipdeckPaths
@@ -73,9 +74,7 @@ def _ignore_all_of_shipdeck(refs: GitBoardRefs, paths: ShipdeckPaths) -> None:
     tracked = refs._run("ls-files", "--error-unmatch", "--", rel, check=False)[0] == 0
     try:
         if not tracked:
-            tmp = paths.gitignore.with_name(f".gitignore.{os.getpid()}.tmp")
-            tmp.write_text(GITIGNORE, encoding="utf-8")
-            tmp.replace(paths.gitignore)
+            atomic.write_text(paths.gitignore, GITIGNORE, fsync=False)
             return
         exclude = refs.common / "info" / "exclude"
         lines = exclude.read_text(encoding="utf-8").splitlines() if exclude.exists() else []

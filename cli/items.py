@@ -48,6 +48,7 @@ def _get(project: Project, item_id: str) -> Item:
 
 def init(args: argparse.Namespace) -> int:
     from cli.init import detect, render_config
+    from lifecycle import atomic
     from lifecycle.config import load_config
     from lifecycle.paths import ShipdeckPaths
 
@@ -59,14 +60,8 @@ def init(args: argparse.Namespace) -> int:
         raise UsageError(f"{target} already exists (use --force to overwrite it)")
     found = detect(root)
     text = render_config(found)
-    tmp = target.with_suffix(".yaml.tmp")
-    tmp.write_text(text)
-    try:
-        load_config(str(tmp))  # never write a config shipdeck itself would refuse
-    except Exception:
-        tmp.unlink()
-        raise
-    tmp.replace(target)
+    # Never write a config shipdeck itself would refuse: the temporary file is checked.
+    atomic.write_text(target, text, fsync=False, check=lambda tmp: load_config(str(tmp)))
     paths = ShipdeckPaths(root)
     paths.ensure()
     print(f"wrote {target} ({', '.join(found.found) or 'no build files detected'})")

@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import secrets
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -33,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from lifecycle import atomic
 from lifecycle.board import (
     Board,
     BoardError,
@@ -333,13 +332,8 @@ class BoardStore:
             cache.parent.mkdir(parents=True, exist_ok=True)
         except OSError:
             return board  # only a shortcut: a read-only checkout works without it
-        tmp = cache.with_name(f"{_CACHE}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
-        try:
-            tmp.write_text(encoded, encoding="utf-8")
-            tmp.replace(cache)
-        except OSError:  # a full disk: skipped, and no half-written file left behind
-            with suppress(OSError):
-                tmp.unlink()
+        with suppress(OSError):  # a full disk: skipped, and no half-written file left behind
+            atomic.write_text(cache, encoded, fsync=False)  # only a cache: no fsync
         return board
 
     # --- writing ---------------------------------------------------------------------

@@ -14,10 +14,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
-import threading
 from functools import cache
 from pathlib import Path
+
+from lifecycle import atomic
 
 NAME = "config-ok.json"
 
@@ -45,15 +45,12 @@ def remember(state_dir: Path, data: bytes, project: str) -> None:
     Written to a temp file and renamed, so a reader never sees half a note; the temp
     file goes on any failure (a full disk would otherwise leave one per process)."""
     target = state_dir / NAME
-    # Per thread: the board validates a reload in a worker while another may start up.
-    tmp = target.with_name(f"{NAME}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
+    # The temporary name is per thread: the board validates a reload in a worker
+    # while another may start up.
+    with contextlib.suppress(OSError):
         state_dir.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps({"key": _key(data), "project": project}) + "\n")
-        tmp.replace(target)
-    except OSError:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
+        text = json.dumps({"key": _key(data), "project": project}) + "\n"
+        atomic.write_text(target, text, fsync=False)  # only a shortcut: no fsync
 
 
 FileStamp = tuple[int, int, int]

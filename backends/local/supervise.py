@@ -24,6 +24,7 @@ from typing import Any
 
 import psutil
 
+from lifecycle import atomic
 from lifecycle.errors import StorageError
 from lifecycle.filelock import hold
 from lifecycle.ports import CancelToken, Line, Stream
@@ -76,18 +77,11 @@ def read_json(path: Path) -> dict[str, Any] | None:
 
 def write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
     """Temp file, fsync, rename: a reader (another shipdeck) never sees half a file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, sort_keys=True)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+        atomic.write_text(path, text)
     except OSError as exc:  # read-only or full: no half-written file left, one clear line
-        with contextlib.suppress(OSError):
-            tmp.unlink()
         raise StorageError.wrap(exc, os.path.relpath(path)) from None
 
 
