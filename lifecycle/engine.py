@@ -24,7 +24,6 @@ way, with :meth:`Engine.open_run`, and keep the same books (:class:`OpenRun`).
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import threading
@@ -36,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from lifecycle import events as ev
+from lifecycle import filelock
 from lifecycle.errors import StorageError
 from lifecycle.gates import Facts, check_move, moved_since_build, rerun_gate
 from lifecycle.items import Item, RunState, StageState, utcnow
@@ -230,18 +230,11 @@ class Engine:
 
     def _item_lock(self, item_id: str) -> int | None:
         """An exclusive, non-blocking lock file for the item; None if another run holds it."""
-        path = self.paths.state / "locks" / f"{item_id}.lock"
+        path = self._lock_path(item_id)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            return filelock.try_lock(path, mode=0o644)
         except OSError as exc:
             raise StorageError.wrap(exc, self.paths.display(path)) from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return None
-        return fd
 
     def recover(self) -> list[str]:
         """Settle runs left ``running`` by a process that died (cancelled) or that could

@@ -14,6 +14,20 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+def _open(path: Path, mode: int) -> int:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, mode)
+
+
+def _take(fd: int) -> bool:
+    """The lock taken now (True), or held by another descriptor (False)."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
 @contextmanager
 def hold(path: Path, timeout: float, refused: Callable[[], Exception]) -> Iterator[None]:
     """Hold ``path``'s lock for the block; raise ``refused()`` after ``timeout`` seconds.
@@ -21,20 +35,34 @@ def hold(path: Path, timeout: float, refused: Callable[[], Exception]) -> Iterat
     Closing the descriptor releases the lock, so a killed holder never leaves it
     taken; the file itself stays (deleting it would let two holders in).
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+    fd = _open(path, 0o666)
     try:
         deadline = time.monotonic() + timeout
         delay = 0.001
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise refused() from None
-                time.sleep(delay)
-                delay = min(delay * 2, 0.02)
+        while not _take(fd):
+            if time.monotonic() >= deadline:
+                raise refused() from None
+            time.sleep(delay)
+            delay = min(delay * 2, 0.02)
         yield
     finally:
         os.close(fd)
+
+
+def try_lock(path: Path, *, mode: int = 0o666) -> int | None:
+    """``path``'s lock taken without waiting: its descriptor, or None if another holds it.
+
+    For a holder that keeps the lock beyond one block and uses the file itself (an
+    item's run writes into its lock file); closing the descriptor releases it. An
+    ``OSError`` (the file cannot be created) is the caller's to word.
+    """
+    fd = _open(path, mode)
+    try:
+        taken = _take(fd)
+    except BaseException:
+        os.close(fd)
+        raise
+    if not taken:
+        os.close(fd)
+        return None
+    return fd
