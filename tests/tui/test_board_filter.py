@@ -8,12 +8,16 @@ and SD-4 (a chore) in Plan.
 
 from __future__ import annotations
 
+import pytest
+
 from lifecycle.items import Item, Kind, RunState, StageState
 from lifecycle.stages import Stage
 from project.repo import Project
 from tui.app import ShipdeckApp
 from widgets.board.columns import RULER
 from widgets.board.filter import BoardFilter, card_filter
+
+pytestmark = pytest.mark.slow  # Pilot on the demo repository, seconds a test
 
 SIZE = (120, 40)
 

@@ -5,10 +5,14 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from project.repo import Project
 from tests.helpers import board_store, git, shipdeck
 from tests.waiting import until
 from tui.app import ShipdeckApp
+
+pytestmark = pytest.mark.slow  # real clones and shipdeck sync under an open board
 
 
 async def test_the_board_shows_items_a_sync_brought_in(

@@ -27,6 +27,10 @@ from tui.dialogs import ConfirmScreen, HelpScreen
 from tui.item_form import ItemFormScreen
 from widgets.pane_tabs import PaneTabs
 
+pytestmark = (
+    pytest.mark.slow
+)  # Pilot on the demo repository with the real engine: runs, deploys, processes
+
 SIZE = (120, 40)
 
 

@@ -52,6 +52,8 @@ from tui.app import ShipdeckApp
 from tui.board_screen import BoardScreen
 from widgets.board.columns import RULER, BoardColumns
 
+pytestmark = pytest.mark.slow  # property tests of the board, and the app under many terminals
+
 # --- the keys -----------------------------------------------------------------------------
 
 # Keys a case never presses, and why. Every other key bound on the app, the board

@@ -3,6 +3,7 @@ in view, narrow terminals slide the columns, clicks choose cards."""
 
 from __future__ import annotations
 
+import pytest
 from host import PaneApp
 
 from lifecycle.items import Item
@@ -27,6 +28,7 @@ def lines(board: BoardColumns) -> list[str]:
     return [board.render_line(y).text for y in range(board.size.height)]
 
 
+@pytest.mark.slow  # a Pilot test of a second or so
 async def test_the_bottom_border_counts_the_cards_out_of_view() -> None:
     board, columns = make_board()
     app = PaneApp(board, lambda _: fill(columns, 40))
@@ -45,6 +47,7 @@ async def test_the_bottom_border_counts_the_cards_out_of_view() -> None:
         assert "↑ " in text[-1] and "more" in text[-1]
 
 
+@pytest.mark.slow  # a Pilot test of a second or so
 async def test_a_narrow_board_slides_to_keep_the_cursors_column_in_view() -> None:
     board, columns = make_board()
     app = PaneApp(board, lambda _: fill(columns, 3))
@@ -108,6 +111,7 @@ async def test_the_board_takes_its_colours_from_the_current_theme() -> None:
         assert dark_bg and light_bg and dark_bg.isdisjoint(light_bg)
 
 
+@pytest.mark.slow  # a Pilot test of a second or so
 async def test_every_theme_draws_the_borders_and_the_cursor_cards_words_legibly() -> None:
     """Light themes drew the column borders near white on near white, and the cursor
     card's blue kind word on a navy cursor."""

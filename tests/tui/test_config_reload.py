@@ -64,6 +64,7 @@ def edit(project: Project, old: str, new: str) -> None:
     tmp.replace(project.config_path)
 
 
+@pytest.mark.slow  # Pilot on the demo repository, waiting out file polls
 async def test_a_valid_edit_reaches_the_project_and_the_engine(demo_project: Project) -> None:
     app = Recording(demo_project)
     notices = Notices()
@@ -81,6 +82,7 @@ async def test_a_valid_edit_reaches_the_project_and_the_engine(demo_project: Pro
         assert [(m.added, m.removed) for m in app.reloads] == [(("preview",), ())]
 
 
+@pytest.mark.slow  # Pilot on the demo repository, waiting out file polls
 async def test_an_invalid_edit_keeps_the_last_good_config_until_fixed(
     demo_project: Project,
 ) -> None:
@@ -106,6 +108,7 @@ async def test_an_invalid_edit_keeps_the_last_good_config_until_fixed(
         assert demo_project.config == good
 
 
+@pytest.mark.slow  # Pilot on the demo repository, waiting out file polls
 async def test_a_run_going_keeps_its_config_and_the_engine_takes_the_new_one_after(
     demo_project: Project,
 ) -> None:
@@ -128,6 +131,7 @@ async def test_a_run_going_keeps_its_config_and_the_engine_takes_the_new_one_aft
         assert ConfigFollower.of(app).pending is None
 
 
+@pytest.mark.slow  # Pilot on the demo repository, waiting out file polls
 async def test_an_unchanged_file_is_never_parsed_again(
     demo_project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -27,6 +27,8 @@ from tui.palette import BoardCommands
 from widgets.footer import QuietFooter
 from widgets.pane_tabs import TitleBar
 
+pytestmark = pytest.mark.slow  # Pilot on the demo repository with the real engine; real deploys
+
 SIZE = (120, 40)
 
 

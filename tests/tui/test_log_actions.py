@@ -36,6 +36,7 @@ def spy_clipboard(app: PaneApp) -> list[str]:
     return copied
 
 
+@pytest.mark.slow  # a Pilot test of many keys
 def test_y_copies_the_last_line_on_screen_without_a_cursor() -> None:
     async def scenario() -> None:
         app = PaneApp(LogPane())
@@ -53,6 +54,7 @@ def test_y_copies_the_last_line_on_screen_without_a_cursor() -> None:
     run(scenario())
 
 
+@pytest.mark.slow  # a Pilot test of many keys
 def test_v_selects_j_k_extend_and_y_copies_exactly_those_lines() -> None:
     async def scenario() -> None:
         app = PaneApp(LogPane())
@@ -77,6 +79,7 @@ def test_v_selects_j_k_extend_and_y_copies_exactly_those_lines() -> None:
     run(scenario())
 
 
+@pytest.mark.slow  # a Pilot test of many keys
 def test_selection_drawn_and_copied_text_is_plain() -> None:
     async def scenario() -> None:
         app = PaneApp(LogPane())
@@ -99,6 +102,7 @@ def test_selection_drawn_and_copied_text_is_plain() -> None:
     run(scenario())
 
 
+@pytest.mark.slow  # a Pilot test of many keys
 def test_Y_copies_every_search_hit_the_view_shows() -> None:
     async def scenario() -> None:
         app = PaneApp(LogPane())
@@ -126,6 +130,7 @@ def test_Y_copies_every_search_hit_the_view_shows() -> None:
     run(scenario())
 
 
+@pytest.mark.slow  # a Pilot test of many keys
 def test_a_selection_under_a_filter_copies_the_lines_shown() -> None:
     async def scenario() -> None:
         app = PaneApp(LogPane())
@@ -142,6 +147,7 @@ def test_a_selection_under_a_filter_copies_the_lines_shown() -> None:
     run(scenario())
 
 
+@pytest.mark.slow  # a Pilot test of many keys
 def test_osc52_reaches_the_driver() -> None:
     """Textual's headless driver writes what the app sends it; read that for OSC 52."""
 
@@ -162,6 +168,7 @@ def test_osc52_reaches_the_driver() -> None:
     run(scenario())
 
 
+@pytest.mark.slow  # a Pilot test of many keys
 def test_J_pretty_prints_json_lines_and_toggles_back() -> None:
     async def scenario() -> None:
         app = PaneApp(LogPane())
@@ -205,6 +212,7 @@ def test_J_pretty_prints_json_lines_and_toggles_back() -> None:
     run(scenario())
 
 
+@pytest.mark.slow  # a Pilot test of many keys
 def test_J_with_wrap_wraps_each_pretty_row() -> None:
     async def scenario() -> None:
         app = PaneApp(LogPane())

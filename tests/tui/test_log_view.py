@@ -68,6 +68,7 @@ def test_lines_written_before_mount_appear_and_are_styled() -> None:
     run(scenario())
 
 
+@pytest.mark.slow  # a Pilot test of many lines or keys
 def test_ring_bound_is_respected() -> None:
     async def scenario() -> None:
         app = PaneApp(LogPane(ring_size=100))
@@ -85,6 +86,7 @@ def test_ring_bound_is_respected() -> None:
     run(scenario())
 
 
+@pytest.mark.slow  # a Pilot test of many lines or keys
 def test_follow_pauses_on_scroll_up_counts_and_resumes() -> None:
     async def scenario() -> None:
         app = PaneApp(LogPane())
@@ -114,6 +116,7 @@ def test_follow_pauses_on_scroll_up_counts_and_resumes() -> None:
     run(scenario())
 
 
+@pytest.mark.slow  # a Pilot test of many lines or keys
 def test_paused_view_stays_put_when_the_ring_drops_lines() -> None:
     async def scenario() -> None:
         app = PaneApp(LogPane(ring_size=100))
@@ -130,6 +133,7 @@ def test_paused_view_stays_put_when_the_ring_drops_lines() -> None:
     run(scenario())
 
 
+@pytest.mark.slow  # a Pilot test of many lines or keys
 def test_search_finds_matches_and_n_moves_to_the_next() -> None:
     async def scenario() -> None:
         app = PaneApp(LogPane())
@@ -189,6 +193,7 @@ def test_bad_regex_is_searched_literally_and_says_so() -> None:
     run(scenario())
 
 
+@pytest.mark.slow  # a Pilot test of many lines or keys
 def test_filter_shows_only_matching_lines_and_keeps_up() -> None:
     async def scenario() -> None:
         app = PaneApp(LogPane())
@@ -210,6 +215,7 @@ def test_filter_shows_only_matching_lines_and_keeps_up() -> None:
     run(scenario())
 
 
+@pytest.mark.slow  # a Pilot test of many lines or keys
 def test_wrap_and_timestamp_toggles_change_rendering() -> None:
     async def scenario() -> None:
         app = PaneApp(LogPane())
@@ -235,6 +241,7 @@ def test_wrap_and_timestamp_toggles_change_rendering() -> None:
     run(scenario())
 
 
+@pytest.mark.slow  # a Pilot test of many lines or keys
 def test_escape_sequences_are_harmless() -> None:
     async def scenario() -> None:
         app = PaneApp(LogPane())
@@ -269,6 +276,7 @@ def test_stderr_is_told_apart_from_stdout() -> None:
     run(scenario())
 
 
+@pytest.mark.slow  # a Pilot test of many lines or keys
 def test_a_theme_switch_restyles_lines_already_shown() -> None:
     """Regression: the view read its component styles when Textual announced the new
     theme, which is before Textual recomputes them, so stderr kept the old colour."""
@@ -315,6 +323,7 @@ def test_ansi_colours_are_rendered() -> None:
     run(scenario())
 
 
+@pytest.mark.slow  # a Pilot test of many lines or keys
 def test_a_5mb_line_renders_quickly_with_the_cap_marker(monkeypatch: pytest.MonkeyPatch) -> None:
     """Quickly because only its first ansi.MAX_CHARS characters are ever made into text
     to draw, search or measure (how quickly: benchmarks/deadlines.py)."""
@@ -368,6 +377,7 @@ def test_markers_render_as_a_rule() -> None:
     run(scenario())
 
 
+@pytest.mark.slow  # a Pilot test of many lines or keys
 def test_escape_closes_the_prompt_and_keys_are_declared() -> None:
     async def scenario() -> None:
         app = PaneApp(LogPane())
@@ -398,5 +408,6 @@ def snapshot_setup(pane: LogPane) -> None:
     pane.write_lines([Line(Stream.STDOUT, "listening on http://127.0.0.1:8080")])
 
 
+@pytest.mark.slow  # a Pilot test of many lines or keys
 def test_snapshot_log_pane(snap_compare: Any) -> None:
     assert snap_compare(PaneApp(LogPane(), snapshot_setup), terminal_size=(80, 12))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from lifecycle.runlog import RunLog
 from tests.tui.host import PaneApp
 from tests.tui.log_helpers import SIZE, numbered, run, screen_lines, settle
@@ -12,6 +14,7 @@ from widgets.log.pane import LogPane, LogStatusBar
 from widgets.log.view import LogView
 
 
+@pytest.mark.slow  # a Pilot test that loads and saves files
 def test_save_writes_the_whole_source_not_only_the_ring(tmp_path: Path) -> None:
     source = tmp_path / "run.log"
     log = RunLog(source)
@@ -43,6 +46,7 @@ def test_save_writes_the_whole_source_not_only_the_ring(tmp_path: Path) -> None:
     run(scenario())
 
 
+@pytest.mark.slow  # a Pilot test that loads and saves files
 def test_loading_another_file_drops_the_first_and_a_missing_file_says_so(
     tmp_path: Path,
 ) -> None:

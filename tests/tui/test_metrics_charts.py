@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from lifecycle.monitor import Alert, History
 from lifecycle.ports import ContainerStats, HostSample, ProbeResult
 from tests.tui.host import PaneApp
@@ -44,6 +46,7 @@ def sample(n: int) -> tuple[HostSample, list[ProbeResult], History, History]:
     return now, [result], host, probes
 
 
+@pytest.mark.slow  # a Pilot test on the demo repository
 async def test_a_local_environment_gets_cpu_and_memory_rows_at_120x40() -> None:
     pane = MetricsPane(tz=UTC, interval=1.0)
     app = PaneApp(pane)

@@ -11,6 +11,7 @@ from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from textual.widgets import DataTable, Static
 
 from lifecycle import events as ev
@@ -118,6 +119,7 @@ def probe_row(pane: MetricsPane, name: str) -> ProbeRow:
 # --- metrics pane -----------------------------------------------------------------
 
 
+@pytest.mark.slow  # a Pilot test of a pane, polls and keys
 def test_metrics_pane_shows_values_and_marks_slow_and_failing_probes() -> None:
     async def scenario() -> None:
         pane = MetricsPane(tz=UTC)
@@ -149,6 +151,7 @@ def test_metrics_pane_shows_values_and_marks_slow_and_failing_probes() -> None:
     run(scenario())
 
 
+@pytest.mark.slow  # a Pilot test of a pane, polls and keys
 def test_metrics_pane_updates_rows_in_place() -> None:
     async def scenario() -> None:
         pane = MetricsPane(tz=UTC)
@@ -188,6 +191,7 @@ def test_metrics_pane_sample_before_mount_is_shown_on_mount() -> None:
     run(scenario())
 
 
+@pytest.mark.slow  # a Pilot test of a pane, polls and keys
 def test_metrics_pane_reports_visibility_so_the_app_can_stop_sampling() -> None:
     async def scenario() -> None:
         pane = MetricsPane()
@@ -214,6 +218,7 @@ def events_app(limit: int = 500) -> tuple[PaneApp, EventsPane]:
     return PaneApp(pane, lambda p: p.set_events(journal())), pane  # type: ignore[attr-defined]
 
 
+@pytest.mark.slow  # a Pilot test of a pane, polls and keys
 def test_events_pane_orders_newest_first_and_keeps_the_newest() -> None:
     async def scenario() -> None:
         app, pane = events_app(limit=6)
@@ -243,6 +248,7 @@ def test_events_pane_orders_newest_first_and_keeps_the_newest() -> None:
     run(scenario())
 
 
+@pytest.mark.slow  # a Pilot test of a pane, polls and keys
 def test_events_pane_b_on_an_alert_requests_a_bug_and_enter_selects() -> None:
     async def scenario() -> None:
         app, pane = events_app()
@@ -297,6 +303,7 @@ def test_env_pane_renders_health_uptime_and_error() -> None:
     run(scenario())
 
 
+@pytest.mark.slow  # a Pilot test of a pane, polls and keys
 def test_env_pane_keys_post_requests_for_the_selected_env() -> None:
     async def scenario() -> None:
         app, pane = envs_app()
@@ -319,6 +326,7 @@ def test_env_pane_keys_post_requests_for_the_selected_env() -> None:
     run(scenario())
 
 
+@pytest.mark.slow  # a Pilot test of a pane, polls and keys
 def test_env_pane_poll_updates_in_place_and_keeps_the_selection() -> None:
     async def scenario() -> None:
         app, pane = envs_app()
@@ -348,17 +356,20 @@ def test_env_pane_poll_updates_in_place_and_keeps_the_selection() -> None:
 # --- snapshots ----------------------------------------------------------------------
 
 
+@pytest.mark.slow  # a Pilot test of a pane, polls and keys
 def test_snapshot_metrics_pane(snap_compare: Any) -> None:
     pane = MetricsPane(tz=UTC)
     app = PaneApp(pane, lambda p: p.show_sample(*metrics_data()))  # type: ignore[attr-defined]
     assert snap_compare(app, terminal_size=SIZE)
 
 
+@pytest.mark.slow  # a Pilot test of a pane, polls and keys
 def test_snapshot_events_pane(snap_compare: Any) -> None:
     app, _ = events_app()
     assert snap_compare(app, terminal_size=SIZE, press=["down"])
 
 
+@pytest.mark.slow  # a Pilot test of a pane, polls and keys
 def test_snapshot_env_pane(snap_compare: Any) -> None:
     app, _ = envs_app()
     assert snap_compare(app, terminal_size=SIZE)

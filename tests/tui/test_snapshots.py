@@ -11,6 +11,8 @@ from tests.tui.static_board import build
 from tests.waiting import until
 from tui.app import ShipdeckApp
 
+pytestmark = pytest.mark.slow  # SVG snapshots of the whole app, a second each
+
 SIZE = (120, 40)
 
 

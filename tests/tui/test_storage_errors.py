@@ -29,6 +29,8 @@ from tui.app import ShipdeckApp
 from tui.crash import EXIT_CRASHED
 from tui.item_form import ItemFormScreen
 
+pytestmark = pytest.mark.slow  # Pilot on the demo repository; a real shipdeck on a terminal
+
 SIZE = (120, 40)
 REPO = Path(__file__).resolve().parents[2]
 

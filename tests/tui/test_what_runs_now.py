@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import subprocess
 
+import pytest
+
 from lifecycle import events as ev
 from lifecycle.items import RunState, StageState
 from lifecycle.stages import Stage
@@ -19,6 +21,8 @@ from project.wiring import build_engine
 from tests.waiting import until
 from tui.app import ShipdeckApp
 from widgets.log.pane import LogPane
+
+pytestmark = pytest.mark.slow  # Pilot with real runs and a deployed service
 
 SIZE = (120, 40)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from rich.color import Color
@@ -112,6 +113,7 @@ def test_sanitize_keeps_only_sgr() -> None:
     assert out == "\x1b[31mred\x1b[0m gone ^[]0;t^G"
 
 
+@pytest.mark.slow  # a property test
 @given(hostile)
 def test_nothing_raw_survives_to_text(line: str) -> None:
     assert not RAW_CONTROL.search(to_text(line).plain)
@@ -123,6 +125,7 @@ def test_sanitize_leaves_only_sgr_escapes(line: str) -> None:
     assert not RAW_CONTROL.search(out.replace("\t", " "))
 
 
+@pytest.mark.slow  # a property test
 @given(hostile)
 def test_display_width_matches_what_is_drawn(line: str) -> None:
     assert display_width(line) == to_text(line).cell_len

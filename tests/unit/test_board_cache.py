@@ -68,6 +68,7 @@ def test_a_second_load_reads_the_cache_and_gives_the_same_board(tmp_path: Path) 
     assert again.stamp == first.stamp
 
 
+@pytest.mark.slow  # big boards, or a fresh interpreter
 def test_a_cache_of_an_older_commit_is_brought_up_to_date_from_the_changes(
     tmp_path: Path,
 ) -> None:
@@ -99,6 +100,7 @@ def test_a_cache_of_an_older_commit_is_brought_up_to_date_from_the_changes(
     assert board == board_store(tmp_path).load()  # the same as a whole read
 
 
+@pytest.mark.slow  # big boards, or a fresh interpreter
 def test_a_big_change_since_the_cache_is_read_whole(tmp_path: Path) -> None:
     store = store_with_items(tmp_path, 10)
     store.load()
@@ -214,6 +216,7 @@ def _child(root: Path, mode: str = "") -> list[str]:
     ).stdout.split()
 
 
+@pytest.mark.slow  # big boards, or a fresh interpreter
 def test_the_cached_board_opens_without_yaml_gitdb_or_gitpython(tmp_path: Path) -> None:
     store = store_with_items(tmp_path)
     store.load()

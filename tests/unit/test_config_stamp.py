@@ -47,6 +47,7 @@ def test_a_damaged_stamp_is_ignored(project: Project) -> None:
     assert Project(project.root).validated_name() is None
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_the_board_opens_without_pydantic_once_the_config_validated(project: Project) -> None:
     project.check_config()
     script = (

@@ -134,6 +134,7 @@ def test_one_run_per_item_but_items_run_in_parallel(tmp_path: Path) -> None:
     assert sorted(runner.started) == ["SD-1", "SD-2"]
 
 
+@pytest.mark.slow  # waits for a cancel on a timer
 def test_cancel_leaves_the_item_cancelled_where_it_was(tmp_path: Path) -> None:
     engine = _engine(tmp_path, SlowRunner(30))
     token = CancelToken()
@@ -186,6 +187,7 @@ def test_a_running_card_says_which_step_of_how_many(tmp_path: Path) -> None:
     assert done.state is RunState.PASSED and done.step is None  # only while running
 
 
+@pytest.mark.slow  # imports every module
 def test_every_shipdeck_error_is_a_shipdeck_error_and_none_a_key_error() -> None:
     """One base to catch what shipdeck raises on purpose (issue #12); a missing item or
     environment is a LookupError, never a KeyError (whose str() is quoted, and whose

@@ -5,6 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = pytest.mark.slow  # each check imports in a fresh interpreter
+
 FORBIDDEN = ("textual", "rich", "docker", "git", "psutil", "httpx")
 
 SCRIPT = """

@@ -66,6 +66,7 @@ def test_a_failed_card_keeps_its_version_and_env_on_lines_of_their_own():
     ]
 
 
+@pytest.mark.slow  # a property test
 @settings(max_examples=300, deadline=None)
 @given(
     title=st.text(max_size=80),
@@ -174,6 +175,7 @@ def test_a_baked_card_in_operate_says_which_key_moves_it_on():
     assert "a→Monitor" in card_text(item, width=30).plain
 
 
+@pytest.mark.slow  # a property test
 @settings(max_examples=200, deadline=None)
 @given(
     width=st.integers(4, 40),

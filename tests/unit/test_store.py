@@ -255,6 +255,7 @@ def test_round_trip_of_a_full_item(store: BoardStore) -> None:
     assert board_store(store.paths.root).get("SD-1") == expected
 
 
+@pytest.mark.slow  # many writes
 def test_blobs_are_canonical_and_unchanged_boards_write_nothing(store: BoardStore) -> None:
     for title in NASTY_TITLES[:10]:
         store.add(title, body="a\nb\n")
@@ -451,6 +452,7 @@ def test_a_lost_swap_is_retried_on_the_new_head(store: BoardStore) -> None:
     assert [(i.id, i.body) for i in other.load().items] == [("SD-1", "ours"), ("SD-7", "")]
 
 
+@pytest.mark.slow  # threads and a killed writer
 def test_concurrent_threads_adding(tmp_path: Path) -> None:
     board_store(tmp_path)  # the repository, before the threads
     errors: list[BaseException] = []
@@ -477,6 +479,7 @@ def test_concurrent_threads_adding(tmp_path: Path) -> None:
     assert commits(store) == 120
 
 
+@pytest.mark.slow  # waits out a lock timeout
 def test_lock_timeout_is_a_clear_error(store: BoardStore) -> None:
     store.add("x")
     before = head(store)
@@ -516,6 +519,7 @@ def test_a_stale_git_ref_lock_is_removed_by_the_next_write(store: BoardStore) ->
     assert not lock.exists()
 
 
+@pytest.mark.slow  # threads and a killed writer
 def test_a_fresh_git_ref_lock_left_by_a_killed_writer_does_not_fail_the_next_write(
     store: BoardStore,
 ) -> None:
@@ -895,6 +899,7 @@ def shared_repo() -> Iterator[Path]:
         yield Path(root)
 
 
+@pytest.mark.slow  # a property test
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(board=boards())
 def test_any_board_round_trips_through_the_ref(shared_repo: Path, board: Board) -> None:

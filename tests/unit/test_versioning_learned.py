@@ -125,6 +125,7 @@ _RELEASE_TAGS = st.builds(
 _JUNK_TAGS = st.sampled_from(["latest", "nightly-2020", "v9.9.9-rc1", "v99", "foo", "99.0.0.1"])
 
 
+@pytest.mark.slow  # a property test
 @settings(max_examples=300, deadline=None)
 @given(
     tags=st.lists(st.one_of(_RELEASE_TAGS, _JUNK_TAGS), max_size=25),
@@ -499,6 +500,7 @@ def _rst_files(draw: st.DrawFn) -> _File:
     )
 
 
+@pytest.mark.slow  # a property test
 @settings(max_examples=200, deadline=None)
 @given(f=_md_files())
 def test_md_property_one_insertion_above_every_release(f: _File) -> None:
@@ -511,6 +513,7 @@ def test_md_property_one_insertion_above_every_release(f: _File) -> None:
     assert "- SD-4 Crash on empty config (bug)" in new
 
 
+@pytest.mark.slow  # a property test
 @settings(max_examples=200, deadline=None)
 @given(f=_rst_files())
 def test_rst_property_one_insertion_in_the_files_style(f: _File) -> None:
@@ -528,6 +531,7 @@ def test_rst_property_one_insertion_in_the_files_style(f: _File) -> None:
         assert group.group(1) not in f.used_chars
 
 
+@pytest.mark.slow  # a property test
 @settings(max_examples=300, deadline=None)
 @given(
     old=st.text(st.characters(blacklist_categories=("Cs",)), max_size=300).filter(
@@ -542,6 +546,7 @@ def test_any_text_is_kept_as_one_piece(old: str, fmt: ChangelogFormat) -> None:
     assert new.count("SD-6 New API") == old.count("SD-6 New API") + 1
 
 
+@pytest.mark.slow  # a property test
 @settings(max_examples=200, deadline=None)
 @given(
     old=st.lists(
