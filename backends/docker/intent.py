@@ -11,18 +11,10 @@ the next operation reads it and finishes or reverses it (``DockerTarget._recover
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
 from pathlib import Path
 from typing import Any
 
 from backends.local import supervise
-
-
-def fault(step: str) -> None:
-    """Tests only: SIGKILL this process at a named step of a switch (the fault suite)."""
-    if os.environ.get("SHIPDECK_FAULT_KILL_AT") == step:
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 class IntentFile:

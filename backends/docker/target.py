@@ -36,6 +36,7 @@ from typing import Any
 import docker
 import docker.errors
 
+from backends import switch
 from backends.docker.engine import (
     CONNECTION_ERRORS,
     LABEL_ENV,
@@ -50,10 +51,9 @@ from backends.docker.engine import (
     unreachable,
 )
 from backends.docker.health import wait_started
-from backends.docker.intent import IntentFile, fault
+from backends.docker.intent import IntentFile
 from backends.docker.logs import LogSource, container_logs, source_of
 from backends.docker.stats import StatsPoller
-from backends.local import supervise
 from backends.probe import HttpProber
 from lifecycle.ports import (
     CancelToken,
@@ -162,10 +162,7 @@ class DockerTarget:
             pass
 
     def _locked(self) -> contextlib.AbstractContextManager[None]:
-        if self._lock_path is None:
-            return contextlib.nullcontext()
-        busy = TargetError(f"{self.name} is busy: another deploy, rollback or restart runs")
-        return supervise.exclusive(self._lock_path, wait=2.0, busy=busy)
+        return switch.env_lock(self.name, self._lock_path)
 
     def container_name(self, version: str) -> str:
         return re.sub(r"[^a-zA-Z0-9_.-]", "_", f"{self.project}-{self.name}-{version}")
@@ -269,7 +266,7 @@ class DockerTarget:
             "to": to | {"id": reuse.id if reuse else None, "reused": reuse is not None},
         }
         self._intents.write(intent, "stopping-old")  # before anything is stopped
-        fault("stopping-old")
+        switch.fault("stopping-old")
         try:
             return self._switch_steps(intent, prev, sink, cancel, reuse)
         except EngineLost as exc:
@@ -300,7 +297,7 @@ class DockerTarget:
             self._call(lambda: prev.stop(timeout=self.grace))
             self._call(lambda: prev.update(restart_policy={"Name": "no"}))
             self._intents.write(intent, "old-stopped")
-            fault("old-stopped")
+            switch.fault("old-stopped")
         new = reuse
         renamed = prev.name if prev is not None and prev.name == name else None
         try:
@@ -309,11 +306,11 @@ class DockerTarget:
                 new = self._call(lambda: self._create(name, version, ref, intent["switch"]))
                 intent["to"]["id"] = new.id
             self._intents.write(intent, "new-created")
-            fault("new-created")
+            switch.fault("new-created")
             say(sink, f"starting {new.name} ({new.short_id}) from {ref}")
             self._call(new.start)
             self._intents.write(intent, "checking-new")
-            fault("new-started")
+            switch.fault("new-started")
             self._call(new.reload)
         except EngineLost:
             raise
@@ -326,7 +323,7 @@ class DockerTarget:
             raise
         else:
             ok, reason = self._call(lambda: self._await(new, sink, cancel))
-            fault("new-checked")
+            switch.fault("new-checked")
             what = "deploy cancelled" if reason == "cancelled" else f"health check failed: {reason}"
         if ok and new is not None:
             # only now: a release that dies at once is not restarted in a loop meanwhile
@@ -339,7 +336,7 @@ class DockerTarget:
             self._remove_created(intent["switch"], sink)
         elif new is not None:
             self._quietly(lambda: new.stop(timeout=self.grace))
-        fault("new-stopped")
+        switch.fault("new-stopped")
         if prev is None:
             self._intents.clear()
             return DeployResult(False, version, what)
@@ -482,27 +479,18 @@ class DockerTarget:
         )
 
     def _recovered(self, message: str, data: dict[str, Any]) -> str:
-        if self._on_recovered is not None:
-            self._on_recovered(message, {"env": self.name, **data})
-        return message
+        return switch.report(self._on_recovered, self.name, message, data)
 
     def _recover_first(self, sink: OutputSink) -> None:
         """At the start of an operation (lock held): settle a switch that did not end."""
-        recovered = self._recover(sink)
-        if recovered:
-            say(sink, recovered)
+        switch.recover_first(self._recover, sink)
 
     def recover(self, sink: OutputSink) -> str | None:
         """:meth:`_recover` under the environment's lock; None when nothing was pending,
         the engine does not answer (the intent stays), or another shipdeck holds the
         lock (it is mid-switch, not interrupted)."""
-        if self._intents.read() is None:
-            return None
-        try:
-            with self._locked():
-                return self._recover(sink)
-        except TargetError:
-            return None
+        pending = self._intents.read() is not None
+        return switch.recover_pending(pending, self._locked, self._recover, sink)
 
     def _prune(self, sink: OutputSink) -> None:
         """Keep the newest ``keep`` stopped containers for rollback; remove the rest."""

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -28,6 +27,7 @@ from typing import Any
 
 import psutil
 
+from backends import switch
 from backends.local import supervise
 from backends.local.supervise import RunRecord, label
 from backends.probe import HttpProber, wait_healthy
@@ -47,12 +47,6 @@ from lifecycle.ports import (
 
 _HISTORY_KEEP = 50
 _SETTLE = 1.0  # without a health url: alive this long counts as started
-
-
-def _fault(step: str) -> None:
-    """Tests only: SIGKILL this process at a named step of a switch (the fault suite)."""
-    if os.environ.get("SHIPDECK_FAULT_KILL_AT") == step:
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _safe(name: str) -> str:
@@ -187,9 +181,7 @@ class LocalTarget:
         )
 
     def _recovered(self, message: str, data: dict[str, Any]) -> str:
-        if self._on_recovered is not None:
-            self._on_recovered(message, {"env": self.name, **data})
-        return message
+        return switch.report(self._on_recovered, self.name, message, data)
 
     def _owns_port(self, rec: RunRecord, deadline: float, stop: CancelToken) -> tuple[bool, str]:
         """Wait (until ``deadline``) for ``rec`` to be the listener on the port."""
@@ -220,17 +212,10 @@ class LocalTarget:
     def recover(self, sink: OutputSink) -> str | None:
         """:meth:`_recover` under the environment's lock; None when nothing was pending
         (or another shipdeck holds the lock: it is mid-switch, not interrupted)."""
-        if self._intent() is None:
-            return None
-        try:
-            with self._locked():
-                return self._recover(sink)
-        except TargetError:
-            return None
+        return switch.recover_pending(self._intent() is not None, self._locked, self._recover, sink)
 
     def _locked(self) -> contextlib.AbstractContextManager[None]:
-        busy = TargetError(f"{self.name} is busy: another deploy, rollback or restart runs")
-        return supervise.exclusive(self._lock_path, wait=2.0, busy=busy)
+        return switch.env_lock(self.name, self._lock_path)
 
     def log_paths(self, version: str) -> tuple[Path, Path]:
         base = self.log_dir / _safe(version)
@@ -391,19 +376,17 @@ class LocalTarget:
     ) -> DeployResult:
         """Stop the running release, start the chosen one, keep it or put the old one back."""
         with self._locked():
-            recovered = self._recover(sink)
-            if recovered:
-                say(sink, recovered)
+            switch.recover_first(self._recover, sink)
             current, history = self._load()
             entry = choose(current, history)
             version = entry["version"]
             prev = current if self._alive(current) else None
             intent = {"to": entry, "from": prev.to_dict() if prev else None}
             self._save(current, history, intent | {"step": "stopping-old"})
-            _fault("stopping-old")
+            switch.fault("stopping-old")
             if prev is not None:
                 self._stop(prev, sink, f" to free port {self.port}" if self.port else "")
-                _fault("old-stopped")
+                switch.fault("old-stopped")
                 if self.port is not None and not supervise.wait_port_free(self.port, 5.0):
                     say(sink, f"port {self.port} is still in use after stopping")
             elif self.port is not None and supervise.port_busy(self.port):
@@ -412,9 +395,9 @@ class LocalTarget:
             new = self._start(version, entry["workdir"], entry["command"], sink)
             # recorded at once: a crash of shipdeck orphans nothing, and recovery knows
             self._save(new, history, intent | {"step": "checking-new"})
-            _fault("new-started")
+            switch.fault("new-started")
             ok, reason = self._await(new, sink, cancel)
-            _fault("new-checked")
+            switch.fault("new-checked")
             entry |= {"port": self.port, "deployed_at": new.started_at, "healthy": ok}
             history.append(entry)
             if ok:
@@ -425,7 +408,7 @@ class LocalTarget:
             say(sink, what + (f"; rolling back to {label(prev.version)}" if prev else ""))
             self._save(new, history, intent | {"step": "restoring-old"})
             self._stop(new, sink)
-            _fault("new-stopped")
+            switch.fault("new-stopped")
             if prev is None:
                 self._save(None, history)
                 return DeployResult(False, version, what)
