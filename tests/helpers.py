@@ -1,13 +1,15 @@
-"""Running the real ``shipdeck`` command in tests."""
+"""Running the real ``shipdeck`` command in tests, and a few other shared pieces."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,6 +34,17 @@ def shipdeck(
         timeout=timeout,
         input=input,
     )
+
+
+def fast_first(cases: Sequence[Any], keep: int = 1) -> list[Any]:
+    """``cases`` for ``parametrize``, all but the first ``keep`` marked slow: the fast lane
+    (``pytest -m "not slow"``) runs the test on its first case, the whole suite on every
+    case. A case of several arguments is a tuple."""
+    slow = [
+        pytest.param(*(case if isinstance(case, tuple) else (case,)), marks=pytest.mark.slow)
+        for case in cases[keep:]
+    ]
+    return [*cases[:keep], *slow]
 
 
 def git(cwd: Path, *args: str) -> str:
