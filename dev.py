@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Set up a virtual environment for shipdeck and run it or its test suite.
 
-    python3 dev.py demo      make a demo service repository and open its board
-    python3 dev.py test      lint, type-check and run the whole test suite
+    python3 dev.py demo          make a demo service repository and open its board
+    python3 dev.py test          lint, type-check and run the whole test suite
+    python3 dev.py test --fast   lint, type-check and run the fast lane only: the tests
+                                 not marked slow (pytest -m "not slow"), in seconds
     python3 dev.py shipdeck ARGS...   run shipdeck itself from the venv
 
 Only the standard library is used here, so it works on a machine that has
@@ -50,7 +52,13 @@ def run(args: list[str]) -> int:
 
 
 def test(extra: list[str]) -> int:
-    """Everything CI runs: ruff, mypy (strict on lifecycle/), pytest."""
+    """Everything CI runs: ruff, mypy, pytest; with ``--fast``, pytest -m "not slow".
+
+    Other arguments go to pytest (``python3 dev.py test --fast tests/unit -x``)."""
+    fast = "--fast" in extra
+    extra = [arg for arg in extra if arg != "--fast"]
+    if fast:
+        extra = ["-m", "not slow", *extra]
     steps = [
         [str(BIN / "ruff"), "check", "."],
         [str(BIN / "ruff"), "format", "--check", "."],
