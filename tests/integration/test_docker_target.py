@@ -290,7 +290,10 @@ def test_a_cancelled_deploy_puts_the_previous_release_back(
 ) -> None:
     assert target.deploy(release("1.0.0", images["v1"]), Sink(), CancelToken()).ok
     target.health_url = target.health_url.replace("/health", "/missing")  # type: ignore[union-attr]
-    target.health_timeout = 600  # far beyond the deadline on the call: only the cancel ends it
+    # The new release never gets healthy; its message says the cancel, not the health
+    # timeout, ended it. The timeout stays short: putting 1.0.0 back waits on the same
+    # (missing) health URL, and that wait is not cut short by the cancel.
+    target.health_timeout = 3
     cancel = CancelToken()
     threading.Timer(1.0, cancel.cancel).start()
     result = returns(lambda: target.deploy(release("2.0.0", images["v2"]), Sink(), cancel))
