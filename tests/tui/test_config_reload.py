@@ -177,13 +177,34 @@ def test_the_watch_reads_only_after_the_project_did(tmp_path: Path) -> None:
 
 
 def test_a_full_disk_leaves_no_temp_stamp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def full(self: Path, text: str, *args: object, **kwargs: object) -> int:
-        with open(self, "w") as f:
-            f.write(text[:3])  # part of it landed, then the disk filled
-        raise OSError(errno.ENOSPC, "No space left on device")
+    import os
 
-    monkeypatch.setattr(Path, "write_text", full)
+    from lifecycle import atomic
+
+    real_fdopen = os.fdopen
+    written: list[bytes] = []
+
+    class FillsUp:
+        """The stamp's file: part of a write lands, then the disk is full."""
+
+        def __init__(self, fd: int, mode: str) -> None:
+            self.file = real_fdopen(fd, mode)
+
+        def __enter__(self) -> FillsUp:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.file.close()
+
+        def write(self, data: bytes) -> int:
+            self.file.write(data[:3])
+            self.file.flush()
+            written.append(data[:3])
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(atomic.os, "fdopen", FillsUp)
     config_stamp.remember(tmp_path, b"version: 1\n", "hello")
+    assert written  # the write really began (and failed)
     assert list(tmp_path.iterdir()) == []
 
 
