@@ -54,29 +54,23 @@ class EventsPane(Vertical):
         Binding("b", "bug_from_alert", "bug from alert", id="events.bug"),
     ]
 
-    class EventSelected(Message):
+    class _AboutAnEvent(Message):
+        """A message from the pane about one journal event."""
+
+        def __init__(self, pane: EventsPane, event: Event) -> None:
+            super().__init__()
+            self.pane = pane
+            self.event = event
+
+        @property
+        def control(self) -> EventsPane:
+            return self.pane
+
+    class EventSelected(_AboutAnEvent):
         """Enter was pressed on an event's row."""
 
-        def __init__(self, pane: EventsPane, event: Event) -> None:
-            super().__init__()
-            self.pane = pane
-            self.event = event
-
-        @property
-        def control(self) -> EventsPane:
-            return self.pane
-
-    class BugRequested(Message):
+    class BugRequested(_AboutAnEvent):
         """The user asked for a bug item from this ``alert.raised`` event."""
-
-        def __init__(self, pane: EventsPane, event: Event) -> None:
-            super().__init__()
-            self.pane = pane
-            self.event = event
-
-        @property
-        def control(self) -> EventsPane:
-            return self.pane
 
     def __init__(
         self,
