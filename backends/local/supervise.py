@@ -343,14 +343,19 @@ class Follower:
         self.offset = offset
         self._partial = b""
 
-    def read(self, limit: int = 4 << 20) -> list[str]:
+    def read(self, limit: int = 4 << 20, upto: int | None = None) -> list[str]:
+        """Complete lines appended since the last call; only those before byte ``upto``
+        when given (what an earlier process wrote, up to where the next one began)."""
         try:
             size = self.path.stat().st_size
         except FileNotFoundError:
             return []
         if size < self.offset:  # truncated by hand: start over
             self.offset, self._partial = 0, b""
-        if size == self.offset:
+        if upto is not None:
+            size = min(size, upto)
+            limit = min(limit, max(0, upto - self.offset))
+        if size <= self.offset:
             return []
         with open(self.path, "rb") as fh:
             fh.seek(self.offset)
@@ -359,9 +364,9 @@ class Follower:
         *lines, self._partial = (self._partial + data).split(b"\n")
         return [_decode(line) for line in lines]
 
-    def flush(self) -> list[str]:
-        """The rest: new complete lines and a last unterminated one."""
-        lines = self.read()
+    def flush(self, upto: int | None = None) -> list[str]:
+        """The rest (up to byte ``upto``): new complete lines and a last unterminated one."""
+        lines = self.read(upto=upto)
         if self._partial:
             lines.append(_decode(self._partial))
             self._partial = b""
@@ -410,14 +415,17 @@ class LogReader:
                 yield backlog[i : i + 1000]
         while follow and not cancel.wait(0.1):
             batch: list[Line] = []
-            for stream, follower in self.files:
-                batch += self._lines(stream, follower.read())
+            # The record first: after a restart (same files) the new process's lines
+            # must not be read as the old one's, ahead of the marker.
             now = self.load()
             if now is not None and (
                 rec is None or (now.pid, now.stopped) != (rec.pid, rec.stopped)
             ):
                 batch += self._switch(rec, now)
                 rec = now
+            else:
+                for stream, follower in self.files:
+                    batch += self._lines(stream, follower.read())
             if batch:
                 yield batch
 
@@ -427,9 +435,12 @@ class LogReader:
         if old is not None and old.pid == new.pid:
             return [Line(Stream.INFO, f"--- {v} stopped ---")] if new.stopped else []
         rest: list[Line] = []
-        for stream, follower in self.files:
-            rest += self._lines(stream, follower.flush())
         same = old is not None and old.version == new.version
+        # The old process's last lines; in the same files (a restart) only up to where
+        # the new process began writing, so its first lines come after the marker.
+        ends = (new.out_offset, new.err_offset) if same else (None, None)
+        for (stream, follower), end in zip(self.files, ends, strict=False):
+            rest += self._lines(stream, follower.flush(upto=end))
         if not same:
             self._open(new)
         rest.append(Line(Stream.INFO, f"--- {v} {'restarted' if same else 'started'} ---"))
