@@ -13,7 +13,7 @@ headless and prints one JSON line when it exits. MODE is
 After WARMUP seconds (the first sample imports psutil and httpx and reads the
 journal) the child records its CPU time (user + system, all threads: what psutil's
 ``cpu_times`` reports), runs SECONDS more, records again and exits.
-``Watcher.sample`` is wrapped to count samples (in the window and since start), their
+``Sampler.sample`` is wrapped to count samples (in the window and since start), their
 alerts and the CPU they took on their worker thread (``sampling_cpu_s``; the rest of
 ``cpu_s`` is the UI), and ``Screen._compositor_refresh`` to count frames painted.
 """
@@ -53,9 +53,9 @@ class Counters:
 
 
 def _count_samples() -> None:
-    from lifecycle.watch import Watcher
+    from lifecycle.sampling import Sampler
 
-    original = Watcher.sample
+    original = Sampler.sample
 
     def sample(self: Any) -> Any:
         t0, cpu0 = time.perf_counter(), time.thread_time()
@@ -72,7 +72,7 @@ def _count_samples() -> None:
         ]
         return out
 
-    Watcher.sample = sample  # type: ignore[method-assign]
+    Sampler.sample = sample  # type: ignore[method-assign]
 
 
 def _count_frames() -> None:

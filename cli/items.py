@@ -13,9 +13,9 @@ from typing import Any
 from cli.text import ITEM_HEADER, item_detail, item_rows, table
 from lifecycle import events as ev
 from lifecycle.board import ItemNotFound
-from lifecycle.gates import check_move
 from lifecycle.items import Item, Kind, normalise_id
 from lifecycle.stages import Stage
+from lifecycle.stages.gates import check_move
 from lifecycle.text import escape_controls as printable
 from lifecycle.text import json_text
 from project.errors import EXIT_OK, OperationFailed, UsageError
@@ -49,7 +49,7 @@ def _get(project: Project, item_id: str) -> Item:
 def init(args: argparse.Namespace) -> int:
     from cli.init import detect, render_config
     from lifecycle import atomic
-    from lifecycle.config import load_config
+    from lifecycle.config.schema import load_config
     from lifecycle.paths import ShipdeckPaths
 
     root = Path(args.path)
@@ -170,7 +170,7 @@ def item_add(args: argparse.Namespace) -> int:
 def _from_alert(
     project: Project, alert_id: str, title: str | None
 ) -> tuple[str, Kind, str, list[str]]:
-    from lifecycle.monitor import bug_from_alert
+    from lifecycle.alerts import bug_from_alert
 
     for event in project.journal.read(types={ev.ALERT_RAISED}):
         if str(event.get("alert_id", "")).upper() == alert_id.strip().upper():

@@ -276,7 +276,7 @@ def _raised(exc: BaseException, *where: str) -> bool:
     """Whether ``exc`` is one of the ``module:Class`` exception types named.
 
     Looked up in ``sys.modules`` only: a class whose module was never imported
-    cannot have been raised, and importing lifecycle.config just to catch nothing
+    cannot have been raised, and importing lifecycle.config.schema just to catch nothing
     would load pydantic before the board's first paint (~100 ms).
     """
     for spec in where:
@@ -307,14 +307,14 @@ def _error_line(exc: Exception) -> int:
     if _raised(exc, "lifecycle.errors:StorageError"):
         _report(str(exc))
         return EXIT_FAILED
-    if _raised(exc, "lifecycle.config_errors:ConfigError", "lifecycle.board:BoardError"):
+    if _raised(exc, "lifecycle.config.errors:ConfigError", "lifecycle.board:BoardError"):
         sys.stderr.write(f"{exc}\n")  # already "file:line:col: message"
         return EXIT_USAGE
     if isinstance(exc, UsageError) or _raised(
         exc,
         "lifecycle.board:ItemNotFound",
-        "lifecycle.config_errors:UnknownEnvironment",
-        "lifecycle.templates:TemplateError",
+        "lifecycle.config.errors:UnknownEnvironment",
+        "lifecycle.config.templates:TemplateError",
     ):
         _report(str(exc).strip("'\""))
         return EXIT_USAGE

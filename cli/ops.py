@@ -235,17 +235,17 @@ def dora(args: argparse.Namespace) -> int:
 def monitor(args: argparse.Namespace) -> int:
     from backends.metrics import HostMetrics
     from backends.probe import HttpProber
-    from lifecycle.watch import Watcher
+    from lifecycle.sampling import Sampler
 
     project = _project()
     engine = build_engine(project)
-    watcher = Watcher(engine, HttpProber(), HostMetrics(str(project.root)))
+    sampler = Sampler(engine, HttpProber(), HostMetrics(str(project.root)))
     interval = project.config.monitor.interval
     deadline = time.monotonic() + args.duration if args.duration else None
 
     def loop(c: CancelToken) -> int:
         while True:
-            sample = watcher.sample()
+            sample = sampler.sample()
             h = sample.host
             parts = [f"cpu {h.cpu:.0f}%", f"mem {h.memory:.0f}%", f"disk {h.disk:.0f}%"]
             for p in sample.probes:
@@ -257,7 +257,7 @@ def monitor(args: argparse.Namespace) -> int:
                 word = "cleared" if alert.cleared else "ALERT"
                 print(f"{word} {alert.id}: {alert.message}", flush=True)
             if args.once or (deadline and time.monotonic() >= deadline):
-                return EXIT_FAILED if watcher.tracker.active else EXIT_OK
+                return EXIT_FAILED if sampler.tracker.active else EXIT_OK
             if c.wait(interval):
                 return EXIT_OK
 

@@ -251,7 +251,7 @@ def parse_board_data(text: str, name: str = "board.yaml") -> tuple[Board, Any]:
     """:func:`parse_board`, and the plain data the YAML held (what a cache can keep)."""
     import yaml
 
-    from lifecycle import yamlsafe
+    from lifecycle.config import yamlsafe
 
     loader = _loader()("")
     try:

@@ -16,7 +16,7 @@ cannot be saved, the result goes there, the run says so, and the next look at th
 board (``recover``) records it as failed instead of leaving the item ``running``.
 
 What each stage does is not the engine's business: it gets its stage table (a
-:data:`lifecycle.runs.StageWork` per stage, ``lifecycle.stage_work.WORK``) from the
+:data:`lifecycle.runs.StageWork` per stage, ``lifecycle.stages.work.WORK``) from the
 composition root, and the work sees it only through :class:`lifecycle.runs.RunHost`.
 Item stages and environment operations (:mod:`lifecycle.operations`) start the same
 way, with :meth:`Engine.open_run`, and keep the same books (:class:`OpenRun`).
@@ -36,8 +36,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from lifecycle import events as ev
 from lifecycle import filelock
+from lifecycle.config.templates import TemplateError
 from lifecycle.errors import StorageError
-from lifecycle.gates import Facts, check_move, moved_since_build, rerun_gate
 from lifecycle.items import Item, RunState, StageState, utcnow
 from lifecycle.journal import Journal
 from lifecycle.masking import SecretMasker
@@ -69,12 +69,12 @@ from lifecycle.runs import (
     new_run_id,
 )
 from lifecycle.stages import Stage
+from lifecycle.stages.gates import Facts, check_move, moved_since_build, rerun_gate
 from lifecycle.store import BoardStore, WriteAhead
-from lifecycle.templates import TemplateError
 from lifecycle.versioning import DEFAULT_TAG_TEMPLATE, learn_tag_template, plan_release
 
 if TYPE_CHECKING:  # pydantic: only the type, so the engine's modules load without it
-    from lifecycle.config import Config
+    from lifecycle.config.schema import Config
 
 
 _DEPLOY_OUTCOMES = (ev.DEPLOYED, ev.DEPLOY_FAILED, ev.DEPLOY_UNKNOWN)

@@ -10,13 +10,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from lifecycle import events as ev
-from lifecycle.deploy_work import deploy_release, release_of
 from lifecycle.engine import Engine
 from lifecycle.items import RunState
 from lifecycle.ports import CancelToken
 from lifecycle.runlog import RunLog
 from lifecycle.runs import Reporter, StageFailed
 from lifecycle.stages import Stage
+from lifecycle.stages.deploy import deploy_release, release_of
 
 
 @dataclass(frozen=True)

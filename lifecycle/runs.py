@@ -2,7 +2,7 @@
 its work needs from the engine that runs it (:class:`RunHost`), and the context the
 work gets (:class:`RunContext`).
 
-Stage work (:mod:`lifecycle.stage_work`, :mod:`lifecycle.deploy_work`) depends on this
+Stage work (:mod:`lifecycle.stages.work`, :mod:`lifecycle.stages.deploy`) depends on this
 module, never on the engine; the engine implements :class:`RunHost` and gets its stage
 table (``stage_work.WORK``) from the composition root (``project/wiring.py``), so the
 modules read top-down: contract, stage work, engine.
@@ -39,7 +39,7 @@ from lifecycle.stages import Stage
 from lifecycle.store import BoardStore
 
 if TYPE_CHECKING:  # pydantic: only the type, so the engine's modules load without it
-    from lifecycle.config import Config
+    from lifecycle.config.schema import Config
 
 
 class Images(ImageBuilder, ContainerRunner, Protocol):

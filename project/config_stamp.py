@@ -21,8 +21,7 @@ from lifecycle import atomic
 
 NAME = "config-ok.json"
 
-# The modules whose code decides whether a config is valid.
-_VALIDATORS = ("config.py", "config_errors.py", "yamlpos.py", "templates.py", "stages.py")
+# The code that decides whether a config is valid: the config package and the stages.
 _LIFECYCLE = Path(__file__).resolve().parent.parent / "lifecycle"
 
 
@@ -30,8 +29,11 @@ _LIFECYCLE = Path(__file__).resolve().parent.parent / "lifecycle"
 def _validators_hash() -> str:
     """Once per process: the code cannot change under a running shipdeck."""
     digest = hashlib.sha256()
-    for name in _VALIDATORS:
-        digest.update((_LIFECYCLE / name).read_bytes())
+    for path in [
+        *sorted((_LIFECYCLE / "config").glob("*.py")),
+        _LIFECYCLE / "stages" / "__init__.py",
+    ]:
+        digest.update(path.read_bytes())
     return digest.hexdigest()
 
 

@@ -18,7 +18,7 @@ from project import config_stamp
 from project.errors import UsageError
 
 if TYPE_CHECKING:
-    from lifecycle.config import Config
+    from lifecycle.config.schema import Config
     from lifecycle.store import BoardStore
 
 
@@ -62,7 +62,7 @@ class Project:
         """Parse shipdeck.yaml as it is now, without caching (any thread); ConfigError
         names file:line:col. The stat comes first: an edit racing the read shows as a
         changed file at the next look, never as one already seen."""
-        from lifecycle.config import load_config  # pydantic: only when the config is needed
+        from lifecycle.config.schema import load_config  # pydantic: only when the config is needed
 
         self.config_seen = config_stamp.file_stamp(self.config_path)
         self.config_read = True

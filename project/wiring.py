@@ -17,19 +17,19 @@ import weakref
 from typing import TYPE_CHECKING
 
 from lifecycle import events as ev
+from lifecycle.config.templates import render, render_command
 from lifecycle.engine import Engine
 from lifecycle.masking import SecretMasker
 from lifecycle.ports import DeployTarget, Vcs
 from lifecycle.runs import EngineEvent, Images, RunFinished, RunStarted
-from lifecycle.stage_work import WORK
-from lifecycle.templates import render, render_command
+from lifecycle.stages.work import WORK
 from project.errors import UsageError
 from project.repo import Project
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from lifecycle.config import Config, Environment
+    from lifecycle.config.schema import Config, Environment
 
 
 def env_fields(
@@ -53,7 +53,7 @@ def _journal_recovery(project: Project, message: str, data: dict[str, object]) -
 def make_target(project: Project, name: str, config: Config | None = None) -> DeployTarget:
     """The deploy target of environment ``name``, built from ``config`` (default: the
     project's)."""
-    from lifecycle.config_errors import UnknownEnvironment  # pydantic: loaded with the config
+    from lifecycle.config.errors import UnknownEnvironment  # pydantic: loaded with the config
 
     config = project.config if config is None else config
     try:

@@ -127,7 +127,7 @@ class ShipdeckApp(Host):
 
     def _after_first_paint(self) -> None:
         """Work that need not delay the first paint."""
-        from lifecycle.config import ConfigError
+        from lifecycle.config.schema import ConfigError
 
         try:
             self.project.config  # noqa: B018 - validated now if its stamp let the board skip it

@@ -27,7 +27,7 @@ from tui.host import host
 if TYPE_CHECKING:
     from textual.app import App
 
-    from lifecycle.config import Config
+    from lifecycle.config.schema import Config
     from project.repo import Project
 
 TITLE = "shipdeck.yaml"
@@ -42,7 +42,7 @@ class ConfigReloaded(Message, bubble=False):
     Posted to the app and to each environments and metrics pane on the board (it does
     not bubble: each gets it once). A pane listing environments can redraw from
     ``config.environments`` (``added``/``removed`` name what changed); the app's metrics
-    feed can make a new ``Watcher``, which reads probes and alert rules when made.
+    feed can make a new ``Sampler``, which reads probes and alert rules when made.
     The engine may take the config later than this: only once no run is going.
     """
 
@@ -92,7 +92,7 @@ class ConfigWatch:
 
     def check(self) -> Reloaded | Invalid:
         """Parse the file as it is now: pydantic, so from a thread worker."""
-        from lifecycle.config import ConfigError
+        from lifecycle.config.schema import ConfigError
 
         try:
             return Reloaded(self.project.read_config())

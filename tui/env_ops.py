@@ -20,7 +20,7 @@ from tui.item_ops import pick_env, refusable
 from tui.log_follower import FOLLOW_TAIL
 
 if TYPE_CHECKING:
-    from lifecycle.config import Config
+    from lifecycle.config.schema import Config
     from lifecycle.ports import EnvStatus
     from tui.host import Board, Host
 

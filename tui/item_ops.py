@@ -224,7 +224,7 @@ def refusable(app: Host, work: Any) -> Any:
     """Engine refusals (a gate, a card or environment gone meanwhile) become a warning
     in the engine's own words, not an error; a bug is still reported as one."""
     from lifecycle.board import ItemNotFound
-    from lifecycle.config_errors import UnknownEnvironment
+    from lifecycle.config.errors import UnknownEnvironment
     from lifecycle.runs import EngineError  # loaded with the engine
 
     try:

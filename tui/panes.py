@@ -27,7 +27,7 @@ from widgets.pane_tabs import PaneTabs
 
 if TYPE_CHECKING:
     from lifecycle.ports import ContainerStats, EnvStatus
-    from lifecycle.watch import Sample, Watcher
+    from lifecycle.sampling import Sample, Sampler
     from tui.host import Host
 
 TABS = (("logs", "Logs"), ("metrics", "Metrics"), ("events", "Events"), ("envs", "Environments"))
@@ -69,7 +69,7 @@ class Panes(Vertical):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.active = "logs"
-        self._watcher: Watcher | None = None
+        self._sampler: Sampler | None = None
         self._metrics_on = False
         self._envs_on = False
 
@@ -133,9 +133,9 @@ class Panes(Vertical):
     # --- metrics -------------------------------------------------------------------------
 
     def on_config_reloaded(self) -> None:
-        """Probes and alert rules are read when a Watcher is made: the next sample makes
+        """Probes and alert rules are read when a Sampler is made: the next sample makes
         one from the new config (the charts start over)."""
-        self._watcher = None
+        self._sampler = None
 
     def on_metrics_pane_visibility_changed(self, message: Any) -> None:
         self._metrics_on = message.visible
@@ -147,14 +147,14 @@ class Panes(Vertical):
         if not self._metrics_on:
             return
         app = self.shipdeck
-        if self._watcher is None:
+        if self._sampler is None:
             from backends.metrics import HostMetrics
             from backends.probe import HttpProber
-            from lifecycle.watch import Watcher
+            from lifecycle.sampling import Sampler
 
-            self._watcher = Watcher(app.engine, HttpProber(), HostMetrics(str(app.project.root)))
+            self._sampler = Sampler(app.engine, HttpProber(), HostMetrics(str(app.project.root)))
         try:
-            sample = self._watcher.sample()
+            sample = self._sampler.sample()
         except Exception as exc:  # noqa: BLE001 - a failed sample is reported, the poller goes on
             self.post_message(self.MetricsFailed(f"metrics: {exc}"))
             return
@@ -186,14 +186,14 @@ class Panes(Vertical):
     def _show_sample(self, message: MetricsSampled) -> None:
         from widgets.ops.metrics import MetricsPane
 
-        watcher = self._watcher
+        sampler = self._sampler
         panes = self.query(MetricsPane)
-        if watcher is None or not panes:  # the config changed meanwhile: the next one shows
+        if sampler is None or not panes:  # the config changed meanwhile: the next one shows
             self._next_metrics()
             return
         pane, sample = panes.first(), message.sample
         pane.show_containers(message.stats, message.errors)
-        tracker = watcher.tracker
+        tracker = sampler.tracker
         pane.show_sample(
             sample.host, sample.probes, tracker.host, tracker.probes, tracker.active.values()
         )
@@ -227,8 +227,8 @@ class Panes(Vertical):
         panes.first().set_events(events)
 
     def on_events_pane_bug_requested(self, message: Any) -> None:
+        from lifecycle.alerts import bug_from_alert
         from lifecycle.items import Kind
-        from lifecycle.monitor import bug_from_alert
 
         app = self.shipdeck
         tag = app.project.config.stages.release.tag or "v{version}"

@@ -42,24 +42,24 @@ def _config_with_second_env(root: Path, extra: str = "") -> None:
 
 
 def test_each_environment_health_url_is_probed_by_its_name(tmp_path: Path) -> None:
-    from lifecycle.watch import Watcher
+    from lifecycle.sampling import Sampler
 
     project = create(tmp_path / "demo")
     _config_with_second_env(project.root)
     project = Project(project.root)  # the edited config
     prober = Recorder()
-    sample = Watcher(build_engine(project), prober, Host()).sample()  # type: ignore[arg-type]
+    sample = Sampler(build_engine(project), prober, Host()).sample()  # type: ignore[arg-type]
     names = [p.name for p in sample.probes]
     assert sorted(names) == ["preview", "staging"]  # staging: the configured probe, once
     assert ("preview", "http://127.0.0.1:18931/ready") in prober.asked  # {port} rendered
 
 
 def test_probe_environments_false_probes_only_the_listed_ones(tmp_path: Path) -> None:
-    from lifecycle.watch import Watcher
+    from lifecycle.sampling import Sampler
 
     project = create(tmp_path / "demo")
     _config_with_second_env(project.root, "  probe_environments: false\n")
     project = Project(project.root)
     prober = Recorder()
-    sample = Watcher(build_engine(project), prober, Host()).sample()  # type: ignore[arg-type]
+    sample = Sampler(build_engine(project), prober, Host()).sample()  # type: ignore[arg-type]
     assert [p.name for p in sample.probes] == ["staging"]

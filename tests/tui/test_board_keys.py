@@ -279,16 +279,16 @@ async def test_quit_with_a_run_in_flight_asks_and_cancels(
 async def test_metrics_sample_only_while_visible(
     demo_project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from lifecycle.watch import Watcher
+    from lifecycle.sampling import Sampler
 
     samples: list[float] = []
-    real = Watcher.sample
+    real = Sampler.sample
 
-    def counted(self: Watcher):  # type: ignore[no-untyped-def]
+    def counted(self: Sampler):  # type: ignore[no-untyped-def]
         samples.append(time.monotonic())
         return real(self)
 
-    monkeypatch.setattr(Watcher, "sample", counted)
+    monkeypatch.setattr(Sampler, "sample", counted)
     app = ShipdeckApp(demo_project)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause(0.5)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from backends.local.target import LocalTarget
-from lifecycle.config import Config
+from lifecycle.config.schema import Config
 from lifecycle.items import RunState
 from lifecycle.ports import DeployTarget
 from lifecycle.stages import Stage

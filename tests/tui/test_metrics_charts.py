@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from lifecycle.monitor import Alert, History
+from lifecycle.alerts import Alert, History
 from lifecycle.ports import ContainerStats, HostSample, ProbeResult
 from tests.tui.host import PaneApp
 from widgets.ops.chart import FAIL_MARK

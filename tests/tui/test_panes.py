@@ -15,8 +15,8 @@ import pytest
 from textual.widgets import DataTable, Static
 
 from lifecycle import events as ev
+from lifecycle.alerts import Alert, History
 from lifecycle.events import Event
-from lifecycle.monitor import Alert, History
 from lifecycle.ports import EnvStatus, HostSample, ProbeResult
 from tests.tui.host import PaneApp
 from widgets.ops.envs import EnvironmentsPane

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lifecycle.config import (
+from lifecycle.config.schema import (
     DEFAULT_CONFIG_NAME,
     Config,
     ConfigError,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lifecycle.config import ConfigError
+from lifecycle.config.schema import ConfigError
 from project import config_stamp
 from project.repo import Project
 

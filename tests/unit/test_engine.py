@@ -15,16 +15,16 @@ import pytest
 
 from lifecycle import operations
 from lifecycle.board import ItemNotFound
-from lifecycle.config import parse_config
-from lifecycle.config_errors import UnknownEnvironment
+from lifecycle.config.errors import UnknownEnvironment
+from lifecycle.config.schema import parse_config
 from lifecycle.engine import Engine
 from lifecycle.errors import ShipdeckError
 from lifecycle.items import RunState
 from lifecycle.journal import Journal
 from lifecycle.ports import CancelToken, DeployResult, OutputSink, StepResult
 from lifecycle.runs import EngineError, EngineEvent, RunContext, StageWork
-from lifecycle.stage_work import WORK
 from lifecycle.stages import Stage
+from lifecycle.stages.work import WORK
 from tests.helpers import board_store
 from tests.waiting import DEADLINE, wait_until
 

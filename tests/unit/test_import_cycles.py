@@ -131,7 +131,7 @@ def test_the_graph_is_read() -> None:
     # function-local import of a backend, and one under TYPE_CHECKING.
     assert "lifecycle.stages" in graph["lifecycle.items"]
     assert "backends.git" in graph["project.wiring"]
-    assert "lifecycle.config" in graph["lifecycle.runs"]
+    assert "lifecycle.config.schema" in graph["lifecycle.runs"]
     # ``from package import module`` names the module, relative imports resolve.
     assert "lifecycle.events" in graph["lifecycle.engine"]
 

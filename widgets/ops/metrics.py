@@ -26,7 +26,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Label, Static
 
-from lifecycle.monitor import Alert, History
+from lifecycle.alerts import Alert, History
 from lifecycle.ports import ContainerStats, HostSample, ProbeResult
 from lifecycle.units import byte_size
 from widgets.ops.chart import (

@@ -13,8 +13,8 @@ from datetime import datetime, tzinfo
 from rich.text import Text
 
 from lifecycle import events as ev
+from lifecycle.alerts import Alert
 from lifecycle.events import Event
-from lifecycle.monitor import Alert
 from lifecycle.ports import ContainerStats, EnvStatus, ProbeResult
 from lifecycle.text import escape_controls
 from lifecycle.units import byte_rate, byte_size, duration

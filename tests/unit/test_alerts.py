@@ -6,8 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from lifecycle.events import ALERT_CLEARED, ALERT_RAISED, DEPLOYED, Event
-from lifecycle.monitor import (
+from lifecycle.alerts import (
     Alert,
     AlertRules,
     AlertTracker,
@@ -16,6 +15,7 @@ from lifecycle.monitor import (
     next_alert_number,
     open_alerts,
 )
+from lifecycle.events import ALERT_CLEARED, ALERT_RAISED, DEPLOYED, Event
 from lifecycle.ports import HostSample, ProbeResult
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)

@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lifecycle import events as ev
-from lifecycle.deploy_work import deploy, local_image, monitor, operate
+from lifecycle.config.templates import render, render_command, render_template
 from lifecycle.items import Item, format_time
-from lifecycle.junit import JunitError, parse_junit
 from lifecycle.ports import (
     MergeConflict,
     PushedImage,
@@ -28,7 +27,8 @@ from lifecycle.ports import (
 )
 from lifecycle.runs import RunContext, StageFailed, StageWork
 from lifecycle.stages import Stage
-from lifecycle.templates import render, render_command, render_template
+from lifecycle.stages.deploy import deploy, local_image, monitor, operate
+from lifecycle.stages.junit import JunitError, parse_junit
 from lifecycle.text import escape_controls
 from lifecycle.versioning import (
     changelog_entry,
@@ -38,7 +38,7 @@ from lifecycle.versioning import (
 )
 
 if TYPE_CHECKING:  # pydantic: only the type, so the engine's modules load without it
-    from lifecycle.config import Step
+    from lifecycle.config.schema import Step
 
 
 def fields(ctx: RunContext, **extra: object) -> dict[str, object]:

@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lifecycle import events as ev
+from lifecycle.config.templates import render
 from lifecycle.items import Item, parse_time
 from lifecycle.ports import Release
 from lifecycle.runs import Reporter, RunContext, RunHost, StageFailed
-from lifecycle.templates import render
 
 if TYPE_CHECKING:  # pydantic: only the type, so the engine's modules load without it
-    from lifecycle.config import Environment
+    from lifecycle.config.schema import Environment
 
 
 # --- Deploy -----------------------------------------------------------------------------

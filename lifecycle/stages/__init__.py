@@ -1,4 +1,6 @@
-"""The eight lifecycle stages, their order, and the three continuous spans."""
+"""The eight lifecycle stages, their order and the three continuous spans; the
+modules beside this one say what moving an item into each stage does (``work``,
+``deploy``), which moves are allowed (``gates``) and how test reports are read (``junit``)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """One monitoring sample: host metrics and probes through the ports, alerts
 through :class:`AlertTracker`, raised alerts journaled (and sent to the webhook).
 
-The board's metrics pane and ``shipdeck monitor`` both drive a :class:`Watcher`;
+The board's metrics pane and ``shipdeck monitor`` both drive a :class:`Sampler`;
 the caller decides when to sample (after the previous sample finished).
 """
 
@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lifecycle import events as ev
-from lifecycle.config import Probe
+from lifecycle.alerts import Alert, AlertRules, AlertTracker, next_alert_number, open_alerts
+from lifecycle.config.schema import Probe
 from lifecycle.engine import Engine
-from lifecycle.monitor import Alert, AlertRules, AlertTracker, next_alert_number, open_alerts
 from lifecycle.ports import HostSample, MetricsSource, Prober, ProbeResult
 
 
@@ -23,7 +23,7 @@ class Sample:
     alerts: list[Alert] = field(default_factory=list)
 
 
-class Watcher:
+class Sampler:
     def __init__(self, engine: Engine, prober: Prober, metrics: MetricsSource) -> None:
         cfg = engine.config.monitor
         self.engine = engine

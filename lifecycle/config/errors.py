@@ -1,8 +1,8 @@
 """Config errors: the ``file:line:col: message`` values and the words in them.
 
-Kept apart from the schema (``lifecycle.config``) and from the YAML walking
-(``lifecycle.yamlpos``) so both can raise and describe problems without
-importing each other. ``lifecycle.config`` re-exports the exception types.
+Kept apart from the schema (``lifecycle.config.schema``) and from the YAML walking
+(``lifecycle.config.yamlpos``) so both can raise and describe problems without
+importing each other. ``lifecycle.config.schema`` re-exports the exception types.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """shipdeck.yaml: the schema, loading, and errors that name ``file:line:col``.
 
-The models here are strict pydantic; ``lifecycle.yamlpos`` parses the YAML while
-remembering where each key and value came from, and ``lifecycle.config_errors``
+The models here are strict pydantic; ``lifecycle.config.yamlpos`` parses the YAML while
+remembering where each key and value came from, and ``lifecycle.config.errors``
 turns every problem, from a stray tab to an unknown template field, into
 ``path:line:col: message``, so nothing runs on a bad config.
 """
@@ -26,14 +26,14 @@ from pydantic import (
     model_validator,
 )
 
-from lifecycle.config_errors import ConfigError as ConfigError
-from lifecycle.config_errors import ConfigIssue as ConfigIssue
-from lifecycle.config_errors import UnknownEnvironment as UnknownEnvironment
+from lifecycle.config.errors import ConfigError as ConfigError
+from lifecycle.config.errors import ConfigIssue as ConfigIssue
+from lifecycle.config.errors import UnknownEnvironment as UnknownEnvironment
+from lifecycle.config.templates import BRANCH_FIELDS, check_template, render, template_fields
+from lifecycle.config.yamlpos import validate_yaml
 from lifecycle.paths import CONFIG_NAME
 from lifecycle.stages import Stage
-from lifecycle.templates import BRANCH_FIELDS, check_template, render, template_fields
 from lifecycle.text import branch_name_problem
-from lifecycle.yamlpos import validate_yaml
 
 DEFAULT_CONFIG_NAME = CONFIG_NAME
 SUPPORTED_VERSIONS: tuple[int, ...] = (1,)

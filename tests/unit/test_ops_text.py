@@ -9,8 +9,8 @@ import pytest
 from rich.text import Text
 
 from lifecycle import events as ev
+from lifecycle.alerts import Alert
 from lifecycle.events import Event
-from lifecycle.monitor import Alert
 from lifecycle.ports import EnvStatus, ProbeResult
 from widgets.ops.text import (
     ENV_COLUMNS,
