@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from lifecycle.errors import ShipdeckError
 from lifecycle.events import ALERT_CLEARED, ALERT_RAISED, Event
 from lifecycle.items import Kind, format_time, utcnow
 from lifecycle.ports import HostSample, ProbeResult
@@ -275,10 +276,14 @@ def release_link(version: str, tag_format: str = "v{version}") -> str:
     return f"release:{tag}"
 
 
+class NotAnAlert(ShipdeckError, ValueError):
+    """A bug was asked of an event that is not an ``alert.raised``."""
+
+
 def bug_from_alert(alert_event: Event, tag_format: str = "v{version}") -> dict[str, Any]:
     """Title, kind, body and links for ``item add --from-alert``: a bug linked to the release."""
     if alert_event.type != ALERT_RAISED:
-        raise ValueError(f"not an alert event: {alert_event.type}")
+        raise NotAnAlert(f"not an alert event: {alert_event.type}")
     alert = alert_from_event(alert_event)
     version = alert_event.get("version")
     where = f" on {alert.env}" if alert.env else ""
