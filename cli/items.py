@@ -6,16 +6,15 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from cli.text import ITEM_HEADER, item_detail, item_rows, table
 from lifecycle import events as ev
+from lifecycle import verbs
 from lifecycle.board import ItemNotFound
 from lifecycle.items import Item, Kind, normalise_id
 from lifecycle.stages import Stage
-from lifecycle.stages.gates import check_move
 from lifecycle.text import escape_controls as printable
 from lifecycle.text import json_text
 from project.errors import EXIT_OK, OperationFailed, UsageError
@@ -149,34 +148,26 @@ def status(args: argparse.Namespace) -> int:
 def item_add(args: argparse.Namespace) -> int:
     project = _project()
     project.config  # noqa: B018 - a broken config is refused before anything is written
-    links: list[str] = []
-    title, kind, body = args.title, Kind(args.kind), args.body
+    store, journal = project.store, project.journal
     if args.from_alert:
-        title, kind, body, links = _from_alert(project, args.from_alert, title)
-    if not title or not title.strip():
-        raise UsageError("an item needs a title")
-
-    def journal(it: Item) -> Callable[[], None]:  # the id is known only under the lock
-        data = {"title": it.title, "kind": it.kind.value, "links": it.links}
-        return project.journal.append_undoable(ev.Event(ev.ITEM_CREATED, it.id, data))[1]
-
-    item = project.store.add(
-        title, kind=kind, body=body, breaking=args.breaking, links=links, write_ahead=journal
-    )
+        alert = _from_alert(project, args.from_alert)
+        release_tag = project.config.stages.release.tag
+        item = verbs.add_bug_from_alert(
+            store, journal, alert, release_tag=release_tag, title=args.title
+        )
+    else:
+        item = verbs.add(
+            store, journal, args.title, kind=Kind(args.kind), body=args.body, breaking=args.breaking
+        )
     print(item.id)
     return EXIT_OK
 
 
-def _from_alert(
-    project: Project, alert_id: str, title: str | None
-) -> tuple[str, Kind, str, list[str]]:
-    from lifecycle.alerts import bug_from_alert
-
-    for event in project.journal.read(types={ev.ALERT_RAISED}):
-        if str(event.get("alert_id", "")).upper() == alert_id.strip().upper():
-            bug = bug_from_alert(event, project.config.stages.release.tag or "v{version}")
-            return title or bug["title"], Kind.BUG, bug["body"], list(bug["links"])
-    raise UsageError(f"no alert {alert_id} in the journal (see: shipdeck monitor, events)")
+def _from_alert(project: Project, alert_id: str) -> ev.Event:
+    try:
+        return verbs.find_alert(project.journal, alert_id)
+    except verbs.AlertNotFound as exc:
+        raise UsageError(f"{exc} (see: shipdeck monitor, events)") from None
 
 
 def settle_runs(project: Project, items: list[Item]) -> bool:
@@ -236,40 +227,28 @@ def item_move(args: argparse.Namespace) -> int:
     item = _get(project, args.id)
     from project.wiring import build_engine
 
-    facts = build_engine(project).facts(item)  # what git says, as the engine sees it
-    outcome: dict[str, Any] = {}
-
-    def move(it: Item) -> None:
-        # Checked under the board lock, on the item as it is now on disk.
-        refusal = check_move(it, target, facts)
-        if refusal and not args.force:
-            raise OperationFailed(f"{refusal} (use --force to override)")
-        outcome.update({"from": it.stage.value, "to": target.value, "forced": bool(refusal)})
-        if refusal:
-            outcome["reason"] = args.reason or refusal.reason
-        it.stage = target
-
-    def journal(it: Item) -> Callable[[], None]:  # what moved is known only under the lock
-        return project.journal.append_undoable(ev.Event(ev.ITEM_MOVED, it.id, dict(outcome)))[1]
-
-    moved = project.store.update(item.id, move, write_ahead=journal)
-    data = dict(outcome)
-    note = f" (forced past: {printable(data['reason'])})" if data["forced"] else ""
-    print(f"{moved.id} moved {data['from']} -> {data['to']}{note}")
+    engine = build_engine(project)  # what git says, as the engine sees it
+    try:
+        moved = verbs.move(
+            project.store,
+            project.journal,
+            item.id,
+            target,
+            facts=engine.facts,
+            force=args.force,
+            reason=args.reason,
+        )
+    except verbs.Refused as exc:
+        raise OperationFailed(f"{exc} (use --force to override)") from None
+    note = f" (forced past: {printable(moved.forced)})" if moved.forced is not None else ""
+    print(f"{moved.item.id} moved {moved.source.value} -> {moved.target.value}{note}")
     return EXIT_OK
 
 
 def item_archive(args: argparse.Namespace) -> int:
     project = _project()
     item = _get(project, args.id)
-
-    def archive(it: Item) -> None:
-        it.archived = True
-
-    archived = ev.Event(ev.ITEM_ARCHIVED, item.id)
-    project.store.update(
-        item.id, archive, write_ahead=lambda _it: project.journal.append_undoable(archived)[1]
-    )
+    verbs.archive(project.store, project.journal, item.id)
     print(f"{item.id} archived")
     return EXIT_OK
 

@@ -149,6 +149,9 @@ def _ops_commands(cmd: Callable[[str, Handler, str], argparse.ArgumentParser]) -
     sp.add_argument("--to", metavar="STAGE", help="stop after this stage (default: the next)")
     sp.add_argument("--env", help="the environment to deploy to")
     sp.add_argument("--yes", action="store_true", help="approve deploys that need approval")
+    sp.add_argument(
+        "--dry-run", action="store_true", help="say what advancing would do, and run nothing"
+    )
 
     sp = cmd("deploy", cmd_ops.deploy, "deploy a release to an environment")
     sp.add_argument("env")
@@ -315,6 +318,8 @@ def _error_line(exc: Exception) -> int:
         "lifecycle.board:ItemNotFound",
         "lifecycle.config.errors:UnknownEnvironment",
         "lifecycle.config.templates:TemplateError",
+        "lifecycle.verbs:InvalidItem",
+        "lifecycle.verbs:AlertNotFound",
     ):
         _report(str(exc).strip("'\""))
         return EXIT_USAGE

@@ -120,6 +120,12 @@ def advance(args: argparse.Namespace) -> int:
         project.config.environment(args.env)
     board = project.store.load()
     board.get(item_id)
+    if args.dry_run:
+        plan = engine.plan_advance(item_id, to=to, env=args.env)
+        if plan.refusal:
+            raise OperationFailed(printable(plan.refusal))
+        print(printable(plan.describe()))
+        return EXIT_OK
     try:
         outcome = run_cancellable(
             lambda c: engine.advance(item_id, to=to, env=args.env, approve=args.yes, cancel=c),

@@ -71,6 +71,7 @@ from lifecycle.runs import (
 from lifecycle.stages import Stage
 from lifecycle.stages.gates import Facts, check_move, moved_since_build, rerun_gate
 from lifecycle.store import BoardStore, WriteAhead
+from lifecycle.verbs import AdvancePlan, default_target, moved_event, plan_advance
 from lifecycle.versioning import DEFAULT_TAG_TEMPLATE, learn_tag_template, plan_release
 
 if TYPE_CHECKING:  # pydantic: only the type, so the engine's modules load without it
@@ -313,19 +314,13 @@ class Engine:
         refusal = check_move(item, target, self.facts(item))
         return str(refusal) if refusal else None
 
-    def back(self, item_id: str) -> Item:
-        """Move one stage back; nothing is undone (branch, tags and deploys stay)."""
+    def plan_advance(
+        self, item_id: str, *, to: Stage | None = None, env: str | None = None
+    ) -> AdvancePlan:
+        """What :meth:`advance` would do with the item now, or why it would be refused
+        (reads git and the environment: not for the UI thread)."""
         item = self.store.get(item_id)
-        target = item.stage.previous()
-        if target is None:
-            raise EngineError(f"{item.id} is in Plan already")
-        refusal = check_move(item, target)
-        if refusal:
-            raise EngineError(str(refusal))
-        moved_ev = ev.Event(ev.ITEM_MOVED, item_id, {"from": item.stage.value, "to": target.value})
-        return self.store.update(
-            item_id, lambda it: setattr(it, "stage", target), write_ahead=self.journaled(moved_ev)
-        )
+        return plan_advance(item, self.facts(item), self.auto_env(), to=to, env=env)
 
     # --- running ----------------------------------------------------------
 
@@ -394,8 +389,7 @@ class Engine:
 
             began = [ev.Event(ev.STAGE_STARTED, item_id, {"stage": target.value, "run_id": run_id})]
             if source is not target:
-                moved = {"from": source.value, "to": target.value}
-                began.insert(0, ev.Event(ev.ITEM_MOVED, item_id, moved))
+                began.insert(0, moved_event(item_id, source, target))
             running = self.store.update(item_id, start, write_ahead=self.journaled(*began))
             return RunContext(self, run_id, running, target, cancel, log, env, approve)
 
@@ -483,15 +477,12 @@ class Engine:
         cancel = cancel or CancelToken()
         item = self.store.get(item_id)
         if to is None:
-            nxt = item.stage.next()
-            if nxt is None:
+            # After Code the pipeline runs by itself, and deploys where `auto: true` says so.
+            to = default_target(item, self.auto_env(), env)
+            if to is None:
                 raise EngineError(f"{item.id} is in Monitor, the last stage")
-            to = nxt
-            if Stage.BUILD.position <= nxt.position <= Stage.RELEASE.position:
-                to = Stage.RELEASE  # after Code the pipeline runs by itself...
+            if to is Stage.DEPLOY:
                 env = env or self.auto_env()
-                if env:
-                    to = Stage.DEPLOY  # ...and deploys where `auto: true` says so
         if to.position < item.stage.position:
             raise EngineError(f"{item.id} is past {to.label} already (use back to move it back)")
         outcome = Outcome(item, item.current.state)
@@ -531,9 +522,7 @@ class Engine:
 
         events = []
         if item.stage is not Stage.BUILD:
-            events.append(
-                ev.Event(ev.ITEM_MOVED, item.id, {"from": item.stage.value, "to": "build"})
-            )
+            events.append(moved_event(item.id, item.stage, Stage.BUILD))
         return self.store.update(item.id, rewind, write_ahead=self.journaled(*events))
 
     def _lock_path(self, item_id: str) -> Path:

@@ -365,7 +365,7 @@ def plan_advance(
         if to is None:
             return AdvancePlan(item, None)  # archiving: refused while it runs (archive)
     elif to.position < item.stage.position:
-        refusal = f"{item.id} is past {to.label} already (move it back first)"
+        refusal = f"{item.id} is past {to.label} already (use back to move it back)"
         return AdvancePlan(item, to, refusal=refusal)
     if to.position >= Stage.DEPLOY.position:
         env = env or auto_env

@@ -8,9 +8,10 @@ refusal (a gate) is a warning in the gate's own words, not an error.
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
-from lifecycle import events as ev
+from lifecycle import verbs
 from lifecycle.items import Item
 from lifecycle.stages import Stage
 from tui.crash import STORAGE_ERRORS
@@ -37,13 +38,15 @@ class ItemOperations:
         from tui.item_form import ItemFormScreen
 
         def save(draft: ItemDraft) -> Item:  # in the form's thread worker
-            item = self.app.project.store.add(
-                draft.title, kind=draft.kind, body=draft.body, breaking=draft.breaking
+            engine = self.app.engine  # built first: it masks what the board and journal keep
+            return verbs.add(
+                engine.store,
+                engine.journal,
+                draft.title,
+                kind=draft.kind,
+                body=draft.body,
+                breaking=draft.breaking,
             )
-            self.app.journal(
-                ev.Event(ev.ITEM_CREATED, item.id, {"title": item.title, "kind": item.kind.value})
-            )
-            return item
 
         def created(item: Item | None) -> None:
             if item is None:
@@ -62,19 +65,16 @@ class ItemOperations:
             return
 
         def save(draft: ItemDraft) -> Item:  # in the form's thread worker
-            def change(it: Item) -> None:
-                it.title, it.kind, it.body, it.breaking = (
-                    draft.title,
-                    draft.kind,
-                    draft.body,
-                    draft.breaking,
-                )
-
-            saved = self.app.project.store.update(item.id, change)
-            self.app.journal(
-                ev.Event(ev.ITEM_EDITED, item.id, {"fields": ["title", "kind", "body"]})
+            engine = self.app.engine
+            return verbs.edit(
+                engine.store,
+                engine.journal,
+                item.id,
+                title=draft.title,
+                kind=draft.kind,
+                body=draft.body,
+                breaking=draft.breaking,
             )
-            return saved
 
         def edited(saved: Item | None) -> None:
             if saved is not None:
@@ -97,48 +97,54 @@ class ItemOperations:
             self.app.run_worker(self._advance_flow(item), group="flows", exit_on_error=False)
 
     async def _advance_flow(self, item: Item) -> None:
-        nxt = item.stage.next()
-        if nxt is None:
+        engine = self.app.engine
+        try:  # git and the environment are read: not on the UI thread
+            plan = await asyncio.to_thread(engine.plan_advance, item.id)
+        except refusals() as exc:
+            self.app.notify(str(exc), title="Refused", severity="warning")
+            return
+        except STORAGE_ERRORS as exc:
+            self.app.storage_error(f"{item.id} not advanced", exc)
+            return
+        if plan.refusal:
+            self.app.notify(plan.refusal, title="Refused", severity="warning")
+            return
+        item = plan.item  # as stored now
+        if plan.archives:
             await self._archive_flow(item, f"{item.id} is done: archive it?")
             return
-        env = None
-        deploying = nxt is Stage.DEPLOY or (
-            Stage.BUILD.position <= nxt.position <= Stage.RELEASE.position
-            and self.app.engine.auto_env() is not None
-        )
-        if deploying:
-            env = self.app.engine.auto_env() or await pick_env(self.app, f"Deploy {item.id} to")
-            if env is None and nxt is Stage.DEPLOY:
+        env = plan.env if plan.deploys else None
+        if plan.needs_env:  # from Release: no environment is `auto`
+            env = await pick_env(self.app, f"Deploy {item.id} to")
+            if env is None:
                 return
+            plan = plan.with_env(env)
         approve = True
-        if env is not None:
-            approve = await approved(self.app, env, f"Deploy {item.id} to {env}")
-            if not approve and nxt is Stage.DEPLOY:
-                return
+        if env is not None:  # the confirmation says what the advance will do
+            approve = await approved(self.app, env, plan.describe())
+            if not approve and item.stage is Stage.RELEASE:
+                return  # the next stage is the deploy itself
         self.app.run_engine(
             f"advance {item.id}",
-            lambda: refusable(
-                self.app, lambda: self.app.engine.advance(item.id, env=env, approve=approve)
-            ),
+            lambda: refusable(self.app, lambda: engine.advance(item.id, env=env, approve=approve)),
         )
 
     def back(self) -> None:
         item = self._need_item()
         if item is None:
             return
-        from lifecycle.runs import EngineError
-
+        project = self.app.project
         try:
-            moved = self.app.engine.back(item.id)
-        except EngineError as exc:
+            moved = verbs.back(project.store, project.journal, item.id)
+        except refusals() as exc:
             self.app.notify(str(exc), title="Refused", severity="warning")
             return
-        except STORAGE_ERRORS as exc:  # or moved, and the journal failed: the board says
+        except STORAGE_ERRORS as exc:  # nothing moved: the event and the move land together
             self.app.storage_error(f"{item.id} not moved back", exc)
             self.app.reload_board()
             return
         self.app.reload_board()
-        self.board.select(moved.id)
+        self.board.select(moved.item.id)
 
     def rerun(self) -> None:
         item = self._need_item()
@@ -174,19 +180,23 @@ class ItemOperations:
     async def _archive_flow(self, item: Item, question: str) -> None:
         from tui.dialogs import ConfirmScreen
 
-        if item.running:
-            self.app.notify(f"{item.id} is running: cancel its run first (x).", severity="warning")
+        refusal = verbs.archive_refusal(item)
+        if refusal:
+            self.app.notify(f"{refusal} (x).", severity="warning")
             return
         question += " It leaves the board; its id is never reused."
         if not await self.app.push_screen_wait(ConfirmScreen(question, yes="Archive")):
             return
+        project = self.app.project
         try:
-            self.app.project.store.update(item.id, lambda it: setattr(it, "archived", True))
+            verbs.archive(project.store, project.journal, item.id)
+        except refusals() as exc:  # it started running meanwhile
+            self.app.notify(str(exc), title="Refused", severity="warning")
+            return
         except STORAGE_ERRORS as exc:
             self.app.storage_error(f"{item.id} not archived", exc)
             self.app.reload_board()
             return
-        self.app.journal(ev.Event(ev.ITEM_ARCHIVED, item.id))
         self.app.reload_board()
         self.app.notify(f"{item.id} archived")
 
@@ -220,15 +230,21 @@ async def approved(app: Host, env: str, what: str) -> bool:
     return answer
 
 
-def refusable(app: Host, work: Any) -> Any:
-    """Engine refusals (a gate, a card or environment gone meanwhile) become a warning
-    in the engine's own words, not an error; a bug is still reported as one."""
+def refusals() -> tuple[type[Exception], ...]:
+    """Refusals (a gate, a card or environment gone meanwhile): a warning, not an error.
+    Imported here: the config's errors load pydantic, which the first paint does without."""
     from lifecycle.board import ItemNotFound
     from lifecycle.config.errors import UnknownEnvironment
-    from lifecycle.runs import EngineError  # loaded with the engine
+    from lifecycle.runs import EngineError
 
+    return (EngineError, ItemNotFound, UnknownEnvironment)
+
+
+def refusable(app: Host, work: Any) -> Any:
+    """Engine refusals become a warning in the engine's own words, not an error; a bug
+    is still reported as one."""
     try:
         return work()
-    except (EngineError, ItemNotFound, UnknownEnvironment) as exc:
+    except refusals() as exc:
         app.call_from_thread(app.notify, str(exc), title="Refused", severity="warning")
         return None

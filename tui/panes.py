@@ -20,7 +20,8 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import ContentSwitcher
 
-from lifecycle import events as ev
+from lifecycle import verbs
+from lifecycle.errors import ShipdeckError
 from tui.crash import STORAGE_ERRORS
 from tui.host import Board, host
 from widgets.pane_tabs import PaneTabs
@@ -38,6 +39,8 @@ PANE_WIDGETS = {
     "envs": "#env-pane",
 }
 ENV_POLL_SECONDS = 3.0
+# A bug not opened from an alert: the board or journal unwritable, the config broken.
+NOT_OPENED: tuple[type[Exception], ...] = (*STORAGE_ERRORS, ShipdeckError)
 
 
 class Panes(Vertical):
@@ -227,26 +230,18 @@ class Panes(Vertical):
         panes.first().set_events(events)
 
     def on_events_pane_bug_requested(self, message: Any) -> None:
-        from lifecycle.alerts import bug_from_alert
-        from lifecycle.items import Kind
-
         app = self.shipdeck
-        tag = app.project.config.stages.release.tag or "v{version}"
-        bug = bug_from_alert(message.event, tag)
         try:
-            item = app.project.store.add(
-                bug["title"], kind=Kind.BUG, body=bug["body"], links=bug["links"]
+            engine = app.engine  # built first: it masks what the board and journal keep
+            item = verbs.add_bug_from_alert(
+                engine.store,
+                engine.journal,
+                message.event,
+                release_tag=app.project.config.stages.release.tag,
             )
-        except STORAGE_ERRORS as exc:  # the alert stays in the pane: b tries again
+        except NOT_OPENED as exc:  # the alert stays in the pane: b tries again
             app.storage_error("Bug not opened", exc)
             return
-        app.journal(
-            ev.Event(
-                ev.ITEM_CREATED,
-                item.id,
-                {"title": item.title, "kind": "bug", "links": item.links},
-            )
-        )
         app.reload_board()
         self.board.select(item.id)
         self.notify(f"{item.id} opened from {message.event.get('alert_id')}")
