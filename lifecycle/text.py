@@ -1,25 +1,43 @@
 """Text from users, commands and logs made safe to show on a terminal.
 
-One rule everywhere (CLI tables, cards, panes): control characters are shown
-as escapes such as ``\\x1b``, never sent to the terminal to obey.
+One rule everywhere (CLI tables, cards, panes, the log pane): control characters
+are shown as escapes such as ``\\x1b``, never sent to the terminal to obey.
 """
 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 # C0 and C1 controls (ESC, CSI), and the invisible format characters that reorder
 # or hide text (bidi embeddings, overrides and isolates, zero-width space, word
 # joiner, BOM). The joiners and marks that scripts and emoji need (U+200C, U+200D,
 # U+200E, U+200F) are kept.
 _INVISIBLE = "\u200b\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
-_CONTROL = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_INVISIBLE}]")
+_NOT_NEWLINE = f"\x00-\x08\x0b-\x1f\x7f-\x9f{_INVISIBLE}"  # never the tab either
+_CONTROL = re.compile(f"[{_NOT_NEWLINE}]")
+# Every character shown as an escape, the newline too, as the inside of a regex
+# character class (the log pane adds the tab, which it expands to spaces).
+CONTROL_CHARACTERS = f"\n{_NOT_NEWLINE}"
 _JSON_RAW = re.compile(f"[\x7f-\x9f{_INVISIBLE}]")  # what json.dumps(ensure_ascii=False) keeps
+
+
+@lru_cache(maxsize=256)
+def escape_char(char: str) -> str:
+    """How one control character is shown: ``\\x1b``, ``\\n``, ``\\x9b``, ``\\u202e``.
+
+    For code that escapes piece by piece (the log pane draws each escape reversed).
+    """
+    return repr(char)[1:-1]
+
+
+def _escape(match: re.Match[str]) -> str:
+    return escape_char(match.group())
 
 
 def escape_controls(text: str, *, keep_newlines: bool = False) -> str:
     """``text`` with every control character escaped; newlines too unless kept."""
-    out = _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+    out = _CONTROL.sub(_escape, text)
     return out if keep_newlines else out.replace("\n", "\\n")
 
 

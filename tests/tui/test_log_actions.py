@@ -96,7 +96,7 @@ def test_selection_drawn_and_copied_text_is_plain() -> None:
             assert drawn[0] != before[0] and drawn[1] != before[1]  # cursor and selection
             assert drawn[2] == before[2]
             await pilot.press("y")
-            assert copied == ["red text\n^[]0;title^G after"]
+            assert copied == ["red text\n\\x1b]0;title\\x07 after"]
             assert "\x1b" not in copied[0] and "\x07" not in copied[0]
 
     run(scenario())
@@ -296,7 +296,7 @@ def test_pretty_lines_only_for_json_objects() -> None:
     assert pretty_lines("[1, 2]") is None
     assert pretty_lines("{oops}") is None
     assert pretty_lines("plain") is None
-    assert pretty_lines('{"s": "\\u009b2J"}') == ("{", '  "s": "<U+009B>2J"', "}")
+    assert pretty_lines('{"s": "\\u009b2J"}') == ("{", '  "s": "\\u009b2J"', "}")
 
 
 def test_new_keys_are_declared() -> None:

@@ -252,8 +252,8 @@ def test_escape_sequences_are_harmless() -> None:
             for y in range(2):
                 text = "".join(segment.text for segment in view.render_line(y))
                 assert not re.search(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]", text)
-            assert screen_lines(view)[0].strip() == "^[]0;pwned^G"
-            assert screen_lines(view)[1].strip() == "<U+009B>2J^[c tail"
+            assert screen_lines(view)[0].strip() == "\\x1b]0;pwned\\x07"
+            assert screen_lines(view)[1].strip() == "\\x9b2J\\x1bc tail"
             svg = app.export_screenshot()
             assert "pwned" in svg and "\x1b" not in svg and "\x07" not in svg
 

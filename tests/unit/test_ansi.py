@@ -9,10 +9,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rich.color import Color
 
+from lifecycle.text import escape_controls
 from widgets.log.ansi import display_width, plain, sanitize, to_text
 
 # Every character a terminal would act on, other than printing it.
-RAW_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+RAW_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 ALLOWED_ESCAPE = re.compile(r"\x1b\[[0-9;:]*m")
 
 # Text built from the pieces that matter: escapes, controls, printable text.
@@ -35,6 +36,8 @@ pieces = st.sampled_from(
         "\x90",
         "\x7f",
         "\u202e",
+        "\u200b",
+        "\ufeff",
         "8;;",
         "P",
         "_",
@@ -67,14 +70,14 @@ def test_the_title_and_clear_screen_line_is_harmless_text() -> None:
     line = "\x1b]0;pwned\x07\x1b[2J\x1b[H"
     text = to_text(line)
     assert not RAW_CONTROL.search(text.plain)
-    assert text.plain == "^[]0;pwned^G"  # OSC shown; cursor home and clear dropped
-    assert sanitize(line) == "^[]0;pwned^G"
+    assert text.plain == "\\x1b]0;pwned\\x07"  # OSC shown; cursor home and clear dropped
+    assert sanitize(line) == "\\x1b]0;pwned\\x07"
 
 
 def test_neutralised_controls_are_drawn_distinctly() -> None:
     text = to_text("a\x07b", control_style="reverse")
-    assert text.plain == "a^Gb"
-    assert [(s.start, s.end, s.style) for s in text.spans] == [(1, 3, "reverse")]
+    assert text.plain == "a\\x07b"
+    assert [(s.start, s.end, s.style) for s in text.spans] == [(1, 5, "reverse")]
 
 
 def test_cursor_and_erase_sequences_are_dropped() -> None:
@@ -86,7 +89,20 @@ def test_osc8_hyperlinks_keep_their_text() -> None:
 
 
 def test_c1_del_and_bidi_controls_are_shown() -> None:
-    assert plain("\x9b31mx\x7fy\u202ez") == "<U+009B>31mx^?y<U+202E>z"
+    assert plain("\x9b31mx\x7fy\u202ez") == "\\x9b31mx\\x7fy\\u202ez"
+
+
+def test_invisible_format_characters_are_shown_as_everywhere_else() -> None:
+    # Zero-width space, word joiner and BOM: escaped in cards and the CLI, so here too.
+    assert plain("a\u200bb\u2060c\ufeffd") == "a\\u200bb\\u2060c\\ufeffd"
+
+
+@given(st.lists(pieces.filter(lambda p: p not in ("\r", "\t")), max_size=30).map("".join))
+def test_the_pane_writes_controls_as_the_cli_and_cards_do(line: str) -> None:
+    # One notation: without sequences to drop (or a \r, a tab), the pane shows
+    # exactly what lifecycle/text.py's escape_controls writes.
+    if "\x1b[" not in line and "\x1b]8;" not in line:
+        assert plain(line) == escape_controls(line)
 
 
 def test_carriage_return_keeps_what_a_terminal_would_show() -> None:
@@ -98,7 +114,7 @@ def test_carriage_return_keeps_what_a_terminal_would_show() -> None:
 def test_tabs_expand_to_cell_columns() -> None:
     assert plain("ab\tc") == "ab      c"
     assert plain("\x1b[31mab\x1b[0m\tc") == "ab      c"  # escapes take no columns
-    assert plain("\x07\tc") == "^G      c"  # a shown control takes its columns
+    assert plain("\x07\tc") == "\\x07    c"  # a shown control takes its columns
 
 
 def test_long_lines_are_cut_and_say_how_long_they_were() -> None:
@@ -110,7 +126,7 @@ def test_long_lines_are_cut_and_say_how_long_they_were() -> None:
 
 def test_sanitize_keeps_only_sgr() -> None:
     out = sanitize("\x1b[31mred\x1b[0m \x1b[2Jgone \x1b]0;t\x07")
-    assert out == "\x1b[31mred\x1b[0m gone ^[]0;t^G"
+    assert out == "\x1b[31mred\x1b[0m gone \\x1b]0;t\\x07"
 
 
 @pytest.mark.slow  # a property test

@@ -8,10 +8,12 @@ bell), so it never reaches it raw:
 - Other CSI sequences (``ESC [ 2J``, ``ESC [ H``, ``ESC [ K`` ...) and OSC 8
   hyperlinks are dropped: they are formatting meant for a terminal, noise in a log.
 - Every other control character, including the ESC that starts an OSC, DCS, APC,
-  PM or single-character escape, C1 controls (U+0080-U+009F), DEL and the bidi
-  overrides, is shown in caret notation like ``cat -v`` (``^[]0;title^G``, or
-  ``<U+009B>`` above ASCII), drawn reversed so it never looks typed: a reader
-  sees that something was there, and the bytes after it are plain text.
+  PM or single-character escape, C1 controls (U+0080-U+009F), DEL, the bidi
+  overrides and the invisible format characters (zero-width space, BOM), is shown
+  as an escape (``\\x1b]0;title\\x07``, ``\\x9b``, ``\\u202e``),
+  as the CLI, cards and panes show it (``lifecycle/text.py``, one rule and one
+  notation), drawn reversed so it never looks typed: a reader sees that something
+  was there, and the bytes after it are plain text.
 - A bare carriage return keeps what a terminal would end up showing: the text after
   the last ``\\r`` (a trailing ``\\r`` from CRLF output is ignored).
 - Tabs become spaces to the next multiple of 8 cells.
@@ -31,35 +33,19 @@ from rich.color import Color
 from rich.style import Style
 from rich.text import Text
 
+from lifecycle.text import CONTROL_CHARACTERS, escape_char
+
 MAX_CHARS = 10_000
 TAB_SIZE = 8
 
-# Anything that needs more than "show it as it is": controls, ESC, C1, DEL, bidi.
-_NEEDS_WORK = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-# What may be shown after tokenising: the same set minus the tab (expanded separately).
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# Anything that needs more than "show it as it is": the tab, and the controls
+# lifecycle/text.py escapes (ESC, C1, DEL, bidi and the invisible format characters).
+_NEEDS_WORK = re.compile(f"[\t{CONTROL_CHARACTERS}]")
+# What is shown as an escape after tokenising: the same set minus the tab (expanded).
+_CONTROL = re.compile(f"[{CONTROL_CHARACTERS}]")
 # CSI (params, intermediates, final) or an OSC 8 hyperlink (dropped, its text stays).
 _SEQUENCE = re.compile(r"\x1b\[([0-?]*)([ -/]*)([@-~])|\x1b\]8;[^\x07\x1b]*(?:\x07|\x1b\\)")
 _SGR_PARAMS = re.compile(r"[0-9;:]*")
-
-
-def picture(char: str) -> str:
-    """How a control character is shown: caret notation like ``cat -v`` (``^[`` is ESC)."""
-    code = ord(char)
-    if code < 0x20:
-        return "^" + chr(code + 0x40)
-    if code == 0x7F:
-        return "^?"
-    return f"<U+{code:04X}>"
-
-
-def _picture(match: re.Match[str]) -> str:
-    return picture(match.group())
-
-
-def neutralise(text: str) -> str:
-    """``text`` with every control character (but tab) replaced by its visible form."""
-    return _CONTROL.sub(_picture, text)
 
 
 def _cap(text: str, max_chars: int) -> tuple[str, str]:
@@ -78,7 +64,7 @@ def _last_carriage_return(text: str) -> str:
 def _tokens(text: str) -> Iterator[tuple[str, str | None]]:
     """``(text, None)`` and ``("", sgr params)`` pairs; other sequences are dropped.
 
-    The text may still hold control characters: callers show them with ``picture``.
+    The text may still hold control characters: callers show them with ``escape_char``.
     """
     position = 0
     for match in _SEQUENCE.finditer(text):
@@ -158,7 +144,7 @@ def to_text(
     """A Rich ``Text`` safe to draw: ANSI colours as styles, no control characters.
 
     ``style`` is the base (under the line's own colours), e.g. the stderr colour;
-    neutralised controls are drawn in ``control_style`` so ``^[`` never looks typed.
+    escaped controls are drawn in ``control_style`` so ``\\x1b`` never looks typed.
     """
     shown, note = _cap(text, max_chars)
     if not _NEEDS_WORK.search(shown):  # the common case: plain printable text
@@ -186,7 +172,7 @@ def _pieces(chunk: str, tabs: _Tabs | None) -> Iterator[tuple[str, bool]]:
         if match.start() > position:
             piece = chunk[position : match.start()]
             yield (tabs.expand(piece) if tabs else piece), False
-        shown = picture(match.group())
+        shown = escape_char(match.group())
         if tabs:
             tabs.column += len(shown)
         yield shown, True

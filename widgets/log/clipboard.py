@@ -11,7 +11,7 @@
 - ``Y`` copies every search hit the view shows (those the filter keeps).
 
 Copies go through ``App.copy_to_clipboard`` (OSC 52 to the terminal) as plain text:
-no colours, controls shown as on screen (``^[``), a line longer than the pane's cap
+no colours, controls shown as on screen (``\\x1b``), a line longer than the pane's cap
 cut there with its note, a release marker as ``── label ──``, one line per line
 (the original text, also when JSON lines are pretty-printed), no timestamps.
 A notice says how many lines went.

@@ -20,6 +20,7 @@ from functools import lru_cache
 from rich.style import Style
 from rich.text import Text
 
+from lifecycle.text import json_text
 from widgets.log import ansi
 
 HEAD = 80  # a level word counts when it starts this near the beginning of the line
@@ -68,7 +69,7 @@ def pretty_lines(text: str) -> tuple[str, ...] | None:
     """``text`` indented over several rows if it is a JSON object, else None.
 
     Cheap for a line that is not one (its first character says so). Control
-    characters inside strings are shown neutralised, as everywhere in the pane.
+    characters inside strings are shown as JSON escapes (``\\u001b``, ``\\u009b``).
     """
     if text[:1] != "{" and text.lstrip()[:1] != "{":
         return None
@@ -87,7 +88,7 @@ def _pretty(text: str) -> tuple[str, ...] | None:
     if not isinstance(value, dict):
         return None
     dumped = json.dumps(value, indent=2, ensure_ascii=False)
-    return tuple(ansi.neutralise(row) for row in dumped.split("\n"))
+    return tuple(json_text(row) for row in dumped.split("\n"))
 
 
 _TOKEN = re.compile(
