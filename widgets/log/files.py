@@ -7,8 +7,6 @@ format (``<UTC time> <o|e|i> <text>``), so a saved log opens again with ``load_f
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
@@ -18,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual import work
 
+from lifecycle import atomic
 from lifecycle.lines import Line, Stream
 from lifecycle.runlog import read_run_log
 
@@ -31,20 +30,19 @@ def _stamp(when: float) -> str:
     return datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def _atomic_write(dest: Path, chunks: Iterable[bytes]) -> int:
-    """Write ``chunks`` to ``dest`` through a temporary file; returns the line count."""
+def _write(dest: Path, chunks: Iterable[bytes]) -> int:
+    """Write ``chunks`` to ``dest`` atomically (``lifecycle/atomic.py``), creating its
+    folder; returns the line count."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
     lines = 0
-    try:
-        with os.fdopen(fd, "wb") as out:
-            for chunk in chunks:
-                out.write(chunk)
-                lines += chunk.count(b"\n")
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    def counted() -> Iterator[bytes]:
+        nonlocal lines
+        for chunk in chunks:
+            lines += chunk.count(b"\n")
+            yield chunk
+
+    atomic.write_chunks(dest, counted())
     return lines
 
 
@@ -65,7 +63,7 @@ def copy_sources(sources: Sequence[Path], dest: Path) -> int:
                 if last != b"\n":
                     yield b"\n"
 
-    return _atomic_write(dest, chunks())
+    return _write(dest, chunks())
 
 
 def write_records(records: Iterable[tuple[float, Line]], dest: Path) -> int:
@@ -82,7 +80,7 @@ def write_records(records: Iterable[tuple[float, Line]], dest: Path) -> int:
         if batch:
             yield "".join(batch).encode("utf-8", "replace")
 
-    return _atomic_write(dest, chunks())
+    return _write(dest, chunks())
 
 
 def read_tail(path: Path, keep: int) -> tuple[int, list[tuple[float, list[Line]]]]:
