@@ -30,6 +30,7 @@ from widgets.log.lines import Inbox, LogStatus, make_marker
 from widgets.log.model import LogModel
 from widgets.log.paint import STYLE_NAMES, LinePainter
 from widgets.log.search import TOGGLE_BUDGET, LogSearch
+from widgets.until_mounted import UntilMounted
 
 FRAME = 1 / 60  # the inbox is folded into the ring at most this often
 BURST_FRAME = 1 / 20  # ...and at most this often while a flood is arriving
@@ -162,7 +163,9 @@ class LogView(LogSearch, LogCopy, LogFiles, ScrollView, can_focus=True):
         self._sources: list[Path] = [source] if source else []
         self._inbox = Inbox()
         self._ui_thread = threading.get_ident()
-        self._ready = False  # mounted: ticks, styles and scrolling may start
+        # Mounted: ticks, styles and scrolling may start. Lines written before wait in
+        # the inbox (any thread may write), so nothing else is held here.
+        self._until_mounted: UntilMounted[None] = UntilMounted()
         self._styles_stale = False  # the theme or classes changed: restyle before painting
         self._generation = 0  # bumped by clear(), so a stale load_file writes nothing
         self._tick_due = False  # a tick is scheduled
@@ -185,7 +188,7 @@ class LogView(LogSearch, LogCopy, LogFiles, ScrollView, can_focus=True):
         self._inbox.put(lines, time.time() if when is None else when)
         if threading.get_ident() == self._ui_thread:
             self._ensure_ticking()
-        elif self._ready and not self._wake_posted:  # before mount, on_mount folds it
+        elif self._until_mounted.mounted and not self._wake_posted:  # else on_mount folds it
             self._wake_posted = True
             self.post_message(self._Wake())
 
@@ -209,7 +212,7 @@ class LogView(LogSearch, LogCopy, LogFiles, ScrollView, can_focus=True):
 
     def on_mount(self) -> None:
         self._ui_thread = threading.get_ident()
-        self._ready = True  # is_mounted only turns True after this handler
+        self._until_mounted.mount()  # is_mounted only turns True after this handler
         self._restyle()
         self._ensure_ticking()
 
@@ -219,7 +222,7 @@ class LogView(LogSearch, LogCopy, LogFiles, ScrollView, can_focus=True):
 
     def _ensure_ticking(self) -> None:
         """Fold now if the last fold was a frame ago, else schedule it a frame after that."""
-        if self._tick_due or not self._ready:
+        if self._tick_due or not self._until_mounted.mounted:
             return
         # While flooded, repainting 60 times a second costs the reader thread the
         # GIL; 20 folds a second still look live and let the stream through.
@@ -276,7 +279,7 @@ class LogView(LogSearch, LogCopy, LogFiles, ScrollView, can_focus=True):
 
     def _sync_view(self, anchor: tuple[int, int] | None) -> None:
         """Size the scroll area to the view; keep the bottom, or the line the user reads."""
-        if not self._ready:
+        if not self._until_mounted.mounted:
             return
         if self.wrap:
             width = self.scrollable_content_region.width
@@ -411,7 +414,7 @@ class LogView(LogSearch, LogCopy, LogFiles, ScrollView, can_focus=True):
 
     def _restyle(self) -> None:
         self._styles_stale = False
-        if self._ready:
+        if self._until_mounted.mounted:
             styles = {name: self._component_style(f"log-view--{name}") for name in STYLE_NAMES}
             self.painter.restyle(self.rich_style, styles)
 

@@ -23,6 +23,7 @@ from textual.widgets import DataTable
 from lifecycle.items import utcnow
 from lifecycle.ports import EnvStatus
 from widgets.ops.text import ENV_COLUMNS, env_row
+from widgets.until_mounted import UntilMounted
 
 HEADERS = ("ENV", "TARGET", "VERSION", "STATE", "HEALTH", "UPTIME", "REPLICAS", "RESTARTS", "")
 COLUMN_KEYS = (*ENV_COLUMNS, "note")
@@ -95,7 +96,7 @@ class EnvironmentsPane(Vertical):
         self.statuses: dict[str, EnvStatus] = {}
         self.errors: dict[str, str] = {}
         self.table: DataTable[Text] = DataTable(cursor_type="row", id="envs-table")
-        self._pending: tuple[list[EnvStatus], dict[str, str]] | None = None
+        self._held: UntilMounted[tuple[list[EnvStatus], dict[str, str]]] = UntilMounted()
 
     def compose(self) -> ComposeResult:
         yield self.table
@@ -104,9 +105,9 @@ class EnvironmentsPane(Vertical):
         # DataTable measures cells with the app's console: nothing is added before this.
         for key, label in zip(COLUMN_KEYS, HEADERS, strict=True):
             self.table.add_column(label, key=key)
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            self.set_status(*pending)
+        held = self._held.mount()
+        if held is not None:
+            self.set_status(*held)
 
     # --- data ------------------------------------------------------------------
 
@@ -117,8 +118,7 @@ class EnvironmentsPane(Vertical):
         could not be read to why (such an environment may be missing from
         ``statuses``; it still gets a row)."""
         errors = dict(error or {})
-        if not self.table.columns:  # not mounted yet: shown from on_mount
-            self._pending = (list(statuses), errors)
+        if self._held.hold((list(statuses), errors)):  # shown from on_mount
             return
         rows = {s.env: s for s in statuses}
         for env in errors:

@@ -21,6 +21,7 @@ from textual.widgets import DataTable
 
 from lifecycle.events import ALERT_RAISED, Event
 from widgets.ops.text import event_row
+from widgets.until_mounted import UntilMounted
 
 COLUMNS = (("when", "TIME"), ("type", "EVENT"), ("where", "ITEM/ENV"), ("text", "WHAT"))
 
@@ -88,7 +89,7 @@ class EventsPane(Vertical):
         self._seq = 0
         self._events: dict[str, Event] = {}
         self.table: DataTable[Text | _Stamp] = DataTable(cursor_type="row", id="events-table")
-        self._pending: list[Event] | None = None
+        self._held: UntilMounted[list[Event]] = UntilMounted()
 
     def compose(self) -> ComposeResult:
         yield self.table
@@ -97,9 +98,9 @@ class EventsPane(Vertical):
         # DataTable measures cells with the app's console: nothing is added before this.
         for key, label in COLUMNS:
             self.table.add_column(label, key=key)
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            self.set_events(pending)
+        held = self._held.mount()
+        if held is not None:
+            self.set_events(held)
 
     # --- data ------------------------------------------------------------------
 
@@ -123,8 +124,7 @@ class EventsPane(Vertical):
 
     def set_events(self, events: Sequence[Event]) -> None:
         """Replace the timeline with ``events`` (journal order, oldest first)."""
-        if not self.table.columns:  # not mounted yet: shown from on_mount
-            self._pending = list(events)
+        if self._held.hold(list(events)):  # shown from on_mount
             return
         self.table.clear()
         self._events.clear()
@@ -141,8 +141,7 @@ class EventsPane(Vertical):
         """
         if not events:
             return
-        if self._pending is not None or not self.table.columns:
-            self._pending = [*(self._pending or []), *events]
+        if self._held.hold([*(self._held.held or []), *events]):  # shown from on_mount
             return
         table = self.table
         follow = table.cursor_row <= 0

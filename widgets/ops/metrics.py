@@ -49,6 +49,7 @@ from widgets.ops.text import (
     probe_value,
     rate_text,
 )
+from widgets.until_mounted import UntilMounted
 
 # (history key, label, percent?) in display order
 HOST_ROWS: tuple[tuple[str, str, bool], ...] = (
@@ -551,11 +552,10 @@ class MetricsPane(VerticalScroll):
         self._next_probe = 0
         self._next_env = 0
         self._window = 60
-        self._ready = False
-        self._pending: (
-            tuple[HostSample | None, list[ProbeResult], History, History, list[Alert]] | None
-        ) = None
-        self._pending_envs: tuple[list[ContainerStats], dict[str, str]] | None = None
+        self._held_sample: UntilMounted[
+            tuple[HostSample | None, list[ProbeResult], History, History, list[Alert]]
+        ] = UntilMounted()
+        self._held_envs: UntilMounted[tuple[list[ContainerStats], dict[str, str]]] = UntilMounted()
         # Children made here, so a sample never has to query the DOM for them.
         self._host_title = SectionTitle("Host", id="host-title", classes="-first")
         self._metric_rows = {key: MetricRow(key, label) for key, label, _ in HOST_ROWS}
@@ -583,13 +583,11 @@ class MetricsPane(VerticalScroll):
         yield self._alerts
 
     def on_mount(self) -> None:
-        self._ready = True
-        if self._pending_envs is not None:
-            envs, self._pending_envs = self._pending_envs, None
+        envs, sample = self._held_envs.mount(), self._held_sample.mount()
+        if envs is not None:
             self.show_containers(*envs)
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            self.show_sample(*pending)
+        if sample is not None:
+            self.show_sample(*sample)
 
     # --- visibility: the app's poller runs only while this is True ----------
 
@@ -665,8 +663,8 @@ class MetricsPane(VerticalScroll):
         Call it on the UI thread before the next sample starts, since the histories
         are the poller's own (``AlertTracker.host`` / ``.probes``), read here unlocked.
         """
-        if not self._ready:  # shown once composed: see on_mount
-            self._pending = (host, list(probes), host_history, probe_history, list(active))
+        held = (host, list(probes), host_history, probe_history, list(active))
+        if self._held_sample.hold(held):  # shown once composed: see on_mount
             return
         open_alerts = sorted((a for a in active if not a.cleared), key=lambda a: a.raised_at)
         alerting = {a.metric: a for a in open_alerts}
@@ -704,8 +702,7 @@ class MetricsPane(VerticalScroll):
         """Each environment's container (or local process tree): CPU and memory charts
         kept here, one sample a call; hidden when there are none."""
         errors = dict(errors or {})
-        if not self._ready:
-            self._pending_envs = (list(stats), errors)
+        if self._held_envs.hold((list(stats), errors)):  # shown once composed
             return
         none = not stats and not errors
         self._envs_title.set_class(none, "-none")
