@@ -19,151 +19,63 @@ A notice says how many lines went.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from widgets.log import ansi
 from widgets.log.lines import MARKER
-
-if TYPE_CHECKING:
-    from textual.app import App
-    from textual.geometry import Region
-
-    from widgets.log.model import LogModel
-    from widgets.log.paint import LinePainter
+from widgets.log.model import LogModel
 
 COPY_BUDGET = 5.0  # seconds the search index may take to catch up before Y copies
 
 
-class LogCopy:
-    """The cursor and copy half of ``LogView``: a mixin over the view's own state."""
+class LineCursor:
+    """A log view's line cursor and selection, as sequence numbers over its model.
+    The view owns one; its actions move it and do the scrolling."""
 
-    if TYPE_CHECKING:
-        model: LogModel
-        painter: LinePainter
-        following: bool
-        scroll_y: float
-        scrollable_content_region: Region
-        _current_match: int | None
-        _cursor: int | None
-        _mark: int | None
+    def __init__(self, model: LogModel) -> None:
+        self.model = model
+        self.at: int | None = None  # the line under the cursor (j/k, V, y)
+        self.mark: int | None = None  # where a selection (V) started
 
-        app: App[Any]
+    def drop(self) -> None:
+        self.at = self.mark = None
 
-        def refresh(self, *args: Any, **kwargs: Any) -> Any: ...
-        def notify(self, message: str, **kwargs: Any) -> None: ...
-        def _scroll(self, x: float | None = None, y: float | None = None) -> None: ...
-        def _width_of(self, text: str) -> int: ...
-        def action_scroll_down(self) -> None: ...
-        def action_scroll_up(self) -> None: ...
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "drop_cursor":
-            return self._cursor is not None  # otherwise escape goes on (back to the board)
-        return True
-
-    # --- the cursor and the selection -------------------------------------------------
-
-    def _cursor_start(self) -> int | None:
-        """Where a new cursor goes: the current search hit if on screen, else the last
-        line on screen."""
-        top = round(self.scroll_y)
-        height = self.scrollable_content_region.height
-        hit = self._current_match
-        if hit is not None and self.model.in_view(hit):
-            first, last = self.model.span(hit)
+    def start(self, top: int, height: int, hit: int | None) -> int | None:
+        """Where a new cursor goes on rows ``top`` to ``top + height``: the search hit
+        ``hit`` if on screen, else the last line on screen."""
+        model = self.model
+        if hit is not None and model.in_view(hit):
+            first, last = model.span(hit)
             if first < top + height and last >= top:
                 return hit
-        found = self.model.locate(top + height - 1) or self.model.locate(self.model.rows - 1)
+        found = model.locate(top + height - 1) or model.locate(model.rows - 1)
         return found[0] if found else None
 
-    def action_cursor(self, delta: int, scroll: bool = False) -> None:
-        """Move the cursor ``delta`` lines (placing it first); ``scroll``: the arrows,
-        which scroll when there is no cursor."""
-        if self._cursor is None:
-            if scroll:
-                (self.action_scroll_down if delta > 0 else self.action_scroll_up)()
-                return
-            self._cursor = self._cursor_start()
-        else:
-            self._cursor = self.model.step(self._cursor, delta)
-        self._show_cursor()
+    def mark_of(self, seq: int) -> str | None:
+        """How line ``seq`` is drawn: ``"cursor"``, ``"selection"`` or None."""
+        if self.at is None:
+            return None
+        if seq == self.at:
+            return "cursor"
+        if self.mark is not None and min(self.mark, self.at) <= seq <= max(self.mark, self.at):
+            return "selection"
+        return None
 
-    def action_select(self) -> None:
-        if self._mark is not None:
-            self._mark = None
-            self.refresh()
-            return
-        if self._cursor is None:
-            self._cursor = self._cursor_start()
-        self._mark = self._cursor
-        self._show_cursor()
-
-    def action_drop_cursor(self) -> None:
-        self._cursor = self._mark = None
-        self.refresh()
-
-    def _show_cursor(self) -> None:
-        """Pause following and scroll so the cursor's line is on screen."""
-        if self._cursor is None:
-            return
-        self.following = False
-        first, last = self.model.span(self._cursor)
-        top = round(self.scroll_y)
-        height = self.scrollable_content_region.height
-        if first < top:
-            self._scroll(y=first)
-        elif last >= top + height:
-            self._scroll(y=min(first, last - height + 1))
-        self.refresh()
-
-    # --- copying ------------------------------------------------------------------------
-
-    def selected(self) -> list[int]:
-        """The lines ``y`` copies (sequence numbers), see the module's docstring."""
+    def selected(self, top: int, height: int, hit: int | None) -> list[int]:
+        """The lines ``y`` copies (see the module's docstring)."""
         model = self.model
-        if self._cursor is not None and self._mark is not None:
-            low, high = sorted((self._cursor, self._mark))
+        if self.at is not None and self.mark is not None:
+            low, high = sorted((self.at, self.mark))
             return model.shown_between(low, high)
-        for seq in (self._cursor, self._current_match):
+        for seq in (self.at, hit):
             if seq is not None:
                 near = model.nearest(seq)
                 return [] if near is None else [near]
-        start = self._cursor_start()
+        start = self.start(top, height, hit)
         return [] if start is None else [start]
 
-    def action_copy(self) -> None:
-        seqs = self.selected()
-        if self._mark is not None:
-            self._mark = None
-            self.refresh()
-        self.copy_lines(seqs)
 
-    def action_copy_hits(self) -> None:
-        if not self.model.search:
-            self.notify("Nothing to copy: no search (/ searches)", severity="warning")
-            return
-        self.model.catch_up(COPY_BUDGET, self._width_of)
-        seqs = self.model.hits_shown()
-        if not seqs:
-            self.notify("Nothing to copy: the search found no lines", severity="warning")
-            return
-        self.copy_lines(seqs)
-
-    def copy_lines(self, seqs: list[int]) -> str:
-        """Put lines ``seqs`` on the clipboard as plain text; returns the text."""
-        model = self.model
-        texts = [self.plain_line(seq) for seq in seqs if model.first <= seq < model.end]
-        if not texts:
-            self.notify("Nothing to copy", severity="warning")
-            return ""
-        text = "\n".join(texts)
-        self.app.copy_to_clipboard(text)
-        self.notify(f"copied {len(texts):,} line{'' if len(texts) == 1 else 's'}")
-        return text
-
-    def plain_line(self, seq: int) -> str:
-        """Line ``seq`` as copied: its visible text, no styles, no escapes."""
-        text = self.model.text(seq)
-        if self.model.kind(seq) == MARKER:
-            return f"── {ansi.plain(text, max_chars=200)} ──"
-        return ansi.plain(text, max_chars=self.painter.max_line_chars)
+def plain_line(model: LogModel, seq: int, max_chars: int) -> str:
+    """Line ``seq`` as copied: its visible text, no styles, no escapes."""
+    text = model.text(seq)
+    if model.kind(seq) == MARKER:
+        return f"── {ansi.plain(text, max_chars=200)} ──"
+    return ansi.plain(text, max_chars=max_chars)

@@ -1,8 +1,8 @@
 """Disk side of the log pane: saving the whole log and reading the tail of a run log.
 
-The functions do blocking I/O and are tested without an app; ``LogFiles`` is the
-part of ``LogView`` that runs them in worker threads. Saved files use the run-log
-format (``<UTC time> <o|e|i> <text>``), so a saved log opens again with ``load_file``.
+The functions do blocking I/O and are tested without an app; ``LogView`` runs them
+in worker threads. Saved files use the run-log format (``<UTC time> <o|e|i> <text>``),
+so a saved log opens again with ``load_file``.
 """
 
 from __future__ import annotations
@@ -12,16 +12,10 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-from textual import work
 
 from lifecycle import atomic
 from lifecycle.lines import Line, Stream
 from lifecycle.runlog import read_run_log
-
-if TYPE_CHECKING:
-    from widgets.log.model import LogModel
 
 _CODE = {Stream.STDOUT: "o", Stream.STDERR: "e", Stream.INFO: "i"}
 
@@ -102,72 +96,20 @@ def read_tail(path: Path, keep: int) -> tuple[int, list[tuple[float, list[Line]]
     return total, batches
 
 
-class LogFiles:
-    """``LogView``'s on-disk side: where the full log is, loading a run log, saving."""
+def load_tail(path: Path, keep: int) -> tuple[int, list[tuple[float, list[Line]]]]:
+    """What the pane shows of the run log at ``path``: ``read_tail`` with a first
+    line saying where the earlier lines are, or one saying why it could not be read."""
+    try:
+        total, batches = read_tail(path, keep)
+    except OSError as error:
+        return 0, [(time.time(), [Line(Stream.INFO, f"could not read {path}: {error}")])]
+    shown = sum(len(lines) for _, lines in batches)
+    if total > shown:
+        note = f"… {total - shown:,} earlier lines are in {path} (s saves them all)"
+        batches.insert(0, (batches[0][0], [Line(Stream.INFO, note)]))
+    return total, batches
 
-    model: LogModel
-    _sources: list[Path]
-    _generation: int  # bumped by clear()
-    if TYPE_CHECKING:
-        Saved: Any
-        SaveFailed: Any
-        Loaded: Any
 
-        def clear(self) -> None: ...
-        def flush(self) -> None: ...
-        def write_lines(self, lines: Sequence[Line], when: float | None = None) -> None: ...
-        def post_message(self, message: Any) -> bool: ...
-
-    @property
-    def sources(self) -> list[Path]:
-        return list(self._sources)
-
-    def set_source(self, path: Path | None) -> None:
-        """The full log on disk is at ``path`` (or nowhere): ``save`` copies it."""
-        self._sources = [path] if path else []
-
-    def add_source(self, path: Path) -> None:
-        """Another on-disk log now feeds the view (a deploy's, then the release's own)."""
-        self._sources.append(path)
-
-    def load_file(self, path: Path) -> None:
-        """Show the tail of the run log at ``path``; it becomes the source for ``save``."""
-        self.clear()  # also tells a load still reading another file to drop its lines
-        self.set_source(path)
-        self._load(path, self._generation)
-
-    @work(thread=True, exclusive=True, group="log-load", exit_on_error=False)
-    def _load(self, path: Path, generation: int) -> None:
-        try:
-            total, batches = read_tail(path, self.model.ring_size - 1)
-        except OSError as error:
-            batches, total = (
-                [(time.time(), [Line(Stream.INFO, f"could not read {path}: {error}")])],
-                0,
-            )
-        shown = sum(len(lines) for _, lines in batches)
-        if total > shown:
-            note = f"… {total - shown:,} earlier lines are in {path} (s saves them all)"
-            batches.insert(0, (batches[0][0], [Line(Stream.INFO, note)]))
-        for when, lines in batches:
-            if self._generation != generation:  # cleared meanwhile: not wanted any more
-                return
-            self.write_lines(lines, when)
-        self.post_message(self.Loaded(self, path, total))
-
-    def save(self, path: Path) -> None:
-        """Write the whole log to ``path``: the on-disk sources, else the lines in memory."""
-        self.flush()
-        if self._sources:
-            self._save(path, list(self._sources), [])
-            return
-        self._save(path, [], self.model.records())
-
-    @work(thread=True, exclusive=True, group="log-save", exit_on_error=False)
-    def _save(self, path: Path, sources: list[Path], records: list[tuple[float, Line]]) -> None:
-        try:
-            lines = copy_sources(sources, path) if sources else write_records(records, path)
-        except OSError as error:
-            self.post_message(self.SaveFailed(self, path, str(error)))
-        else:
-            self.post_message(self.Saved(self, path, lines))
+def save_log(dest: Path, sources: Sequence[Path], records: Iterable[tuple[float, Line]]) -> int:
+    """The whole log to ``dest``: the on-disk ``sources`` if any, else ``records``."""
+    return copy_sources(sources, dest) if sources else write_records(records, dest)

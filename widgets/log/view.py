@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rich.style import Style
+from textual import work
 from textual.binding import Binding
 from textual.geometry import Size
 from textual.message import Message
@@ -24,8 +25,8 @@ from textual.strip import Strip
 
 from lifecycle.lines import Line
 from widgets.log import ansi
-from widgets.log.clipboard import LogCopy
-from widgets.log.files import LogFiles
+from widgets.log.clipboard import COPY_BUDGET, LineCursor, plain_line
+from widgets.log.files import load_tail, save_log
 from widgets.log.lines import Inbox, LogStatus, make_marker
 from widgets.log.model import LogModel
 from widgets.log.paint import STYLE_NAMES, LinePainter
@@ -39,8 +40,13 @@ FOLD_LIMIT = 50_000  # lines folded per frame; a faster stream skips what the ri
 TICK_BUDGET = 0.006  # seconds of index work (filter, search, wrap) per frame
 
 
-class LogView(LogSearch, LogCopy, LogFiles, ScrollView, can_focus=True):
-    """Live log lines: follow, search, filter, wrap, timestamps, save the whole log."""
+class LogView(ScrollView, can_focus=True):
+    """Live log lines: follow, search, filter, wrap, timestamps, save the whole log.
+
+    Its parts are objects it owns: the ring (``LogModel``), the painter, the search
+    and filter (``LogSearch``), the line cursor (``LineCursor``); the disk side is
+    functions (``files.py``) run in its workers. Keys and actions are all here.
+    """
 
     BINDINGS = [
         Binding("f", "toggle_follow", "Follow", id="log.follow"),
@@ -173,11 +179,8 @@ class LogView(LogSearch, LogCopy, LogFiles, ScrollView, can_focus=True):
         self._wake_posted = False
         self._moving = False  # True while *we* scroll, so it is not taken as the user's
         self._new_since_pause = 0
-        self._note = ""
-        self._search_text = self._filter_text = ""
-        self._current_match: int | None = None
-        self._cursor: int | None = None  # the line under the cursor (j/k, V, y)
-        self._mark: int | None = None  # where a selection (V) started
+        self._search = LogSearch(self.model, self.painter)
+        self._cursor = LineCursor(self.model)
 
     # --- writing ---------------------------------------------------------------
 
@@ -203,8 +206,8 @@ class LogView(LogSearch, LogCopy, LogFiles, ScrollView, can_focus=True):
         self.model.clear()
         self.painter.forget()
         self.painter.widest = 0
-        self._current_match = None
-        self._cursor = self._mark = None
+        self._search.current = None
+        self._cursor.drop()
         self._new_since_pause = 0
         self._sync_view(None)
 
@@ -297,9 +300,9 @@ class LogView(LogSearch, LogCopy, LogFiles, ScrollView, can_focus=True):
         self.status = self.model.status(
             following=self.following,
             new_since_pause=self._new_since_pause,
-            search=self._search_text,
-            filter=self._filter_text,
-            note=self._note,
+            search=self._search.text,
+            filter=self._search.filter_text,
+            note=self._search.note,
             wrap=self.wrap,
             timestamps=self.show_timestamps,
             json=self.pretty,
@@ -403,6 +406,204 @@ class LogView(LogSearch, LogCopy, LogFiles, ScrollView, can_focus=True):
     def _prefix_width(self) -> int:
         return LinePainter.prefix_width(self.show_timestamps)
 
+    # --- search and filter (the state is LogSearch's) --------------------------------
+
+    def search(self, pattern: str) -> int:
+        """Highlight ``pattern`` (regex, smart case; "" clears), go to the latest match."""
+        matches = self._search.search(pattern, self._width_of)
+        self._ensure_ticking()
+        if matches:
+            below = self.model.locate(round(self.scroll_y) + self.scrollable_content_region.height)
+            self._go_to_match(backwards=True, start=below[0] if below else self.model.end)
+        self.post_message(self.SearchChanged(self, pattern, matches, self._search.note))
+        self._sync_view(self._anchor())
+        return matches
+
+    def set_filter(self, pattern: str) -> int:
+        """Show only lines ``pattern`` matches (markers stay); "" shows every line."""
+        anchor = self._anchor()
+        self._search.filter(pattern)
+        self._rewrap()
+        self.model.catch_up(TOGGLE_BUDGET, self._width_of)
+        self._ensure_ticking()
+        matches = self._search.filter_matches
+        self.post_message(self.FilterChanged(self, pattern, matches, self._search.note))
+        self._sync_view(anchor)
+        return matches
+
+    def action_next_match(self) -> None:
+        self._go_to_match(backwards=False)
+
+    def action_previous_match(self) -> None:
+        self._go_to_match(backwards=True)
+
+    def _go_to_match(self, backwards: bool, start: int | None = None) -> None:
+        if start is None:
+            if self._search.current is not None:
+                start = self._search.current
+            else:
+                top = self.model.locate(round(self.scroll_y))
+                start = (top[0] - (0 if backwards else 1)) if top else self.model.end
+        seq = self._search.step(start, backwards)
+        if seq is None:
+            return
+        row = self.model.row_of(seq)
+        height = self.scrollable_content_region.height
+        if not round(self.scroll_y) <= row < round(self.scroll_y) + height:
+            self.following = False
+            self._scroll(y=max(0, row - height // 3))
+        self._scroll_to_column(seq)
+        self.refresh()
+
+    def _scroll_to_column(self, seq: int) -> None:
+        """Without wrap, scroll sideways so the match is on screen."""
+        if self.wrap:
+            return
+        column = self._search.column_of(seq)
+        if column is None:
+            return
+        visible = self.scrollable_content_region.width - self._prefix_width()
+        if not self.scroll_x <= column < self.scroll_x + visible - 1:
+            self._scroll(x=max(0, column - visible // 4))
+
+    # --- the cursor, the selection and copying (widgets/log/clipboard.py) ------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "drop_cursor":
+            return self._cursor.at is not None  # otherwise escape goes on (back to the board)
+        return True
+
+    def _cursor_start(self) -> int | None:
+        top, height = round(self.scroll_y), self.scrollable_content_region.height
+        return self._cursor.start(top, height, self._search.current)
+
+    def action_cursor(self, delta: int, scroll: bool = False) -> None:
+        """Move the cursor ``delta`` lines (placing it first); ``scroll``: the arrows,
+        which scroll when there is no cursor."""
+        cursor = self._cursor
+        if cursor.at is None:
+            if scroll:
+                (self.action_scroll_down if delta > 0 else self.action_scroll_up)()
+                return
+            cursor.at = self._cursor_start()
+        else:
+            cursor.at = self.model.step(cursor.at, delta)
+        self._show_cursor()
+
+    def action_select(self) -> None:
+        cursor = self._cursor
+        if cursor.mark is not None:
+            cursor.mark = None
+            self.refresh()
+            return
+        if cursor.at is None:
+            cursor.at = self._cursor_start()
+        cursor.mark = cursor.at
+        self._show_cursor()
+
+    def action_drop_cursor(self) -> None:
+        self._cursor.drop()
+        self.refresh()
+
+    def _show_cursor(self) -> None:
+        """Pause following and scroll so the cursor's line is on screen."""
+        if self._cursor.at is None:
+            return
+        self.following = False
+        first, last = self.model.span(self._cursor.at)
+        top = round(self.scroll_y)
+        height = self.scrollable_content_region.height
+        if first < top:
+            self._scroll(y=first)
+        elif last >= top + height:
+            self._scroll(y=min(first, last - height + 1))
+        self.refresh()
+
+    def selected(self) -> list[int]:
+        """The lines ``y`` copies (sequence numbers), see widgets/log/clipboard.py."""
+        top, height = round(self.scroll_y), self.scrollable_content_region.height
+        return self._cursor.selected(top, height, self._search.current)
+
+    def action_copy(self) -> None:
+        seqs = self.selected()
+        if self._cursor.mark is not None:
+            self._cursor.mark = None
+            self.refresh()
+        self.copy_lines(seqs)
+
+    def action_copy_hits(self) -> None:
+        if not self.model.search:
+            self.notify("Nothing to copy: no search (/ searches)", severity="warning")
+            return
+        self.model.catch_up(COPY_BUDGET, self._width_of)
+        seqs = self.model.hits_shown()
+        if not seqs:
+            self.notify("Nothing to copy: the search found no lines", severity="warning")
+            return
+        self.copy_lines(seqs)
+
+    def copy_lines(self, seqs: list[int]) -> str:
+        """Put lines ``seqs`` on the clipboard as plain text; returns the text."""
+        model = self.model
+        texts = [self.plain_line(seq) for seq in seqs if model.first <= seq < model.end]
+        if not texts:
+            self.notify("Nothing to copy", severity="warning")
+            return ""
+        text = "\n".join(texts)
+        self.app.copy_to_clipboard(text)
+        self.notify(f"copied {len(texts):,} line{'' if len(texts) == 1 else 's'}")
+        return text
+
+    def plain_line(self, seq: int) -> str:
+        """Line ``seq`` as copied: its visible text, no styles, no escapes."""
+        return plain_line(self.model, seq, self.painter.max_line_chars)
+
+    # --- the log on disk (widgets/log/files.py) ------------------------------------------
+
+    @property
+    def sources(self) -> list[Path]:
+        return list(self._sources)
+
+    def set_source(self, path: Path | None) -> None:
+        """The full log on disk is at ``path`` (or nowhere): ``save`` copies it."""
+        self._sources = [path] if path else []
+
+    def add_source(self, path: Path) -> None:
+        """Another on-disk log now feeds the view (a deploy's, then the release's own)."""
+        self._sources.append(path)
+
+    def load_file(self, path: Path) -> None:
+        """Show the tail of the run log at ``path``; it becomes the source for ``save``."""
+        self.clear()  # also tells a load still reading another file to drop its lines
+        self.set_source(path)
+        self._load(path, self._generation)
+
+    @work(thread=True, exclusive=True, group="log-load", exit_on_error=False)
+    def _load(self, path: Path, generation: int) -> None:
+        total, batches = load_tail(path, self.model.ring_size - 1)
+        for when, lines in batches:
+            if self._generation != generation:  # cleared meanwhile: not wanted any more
+                return
+            self.write_lines(lines, when)
+        self.post_message(self.Loaded(self, path, total))
+
+    def save(self, path: Path) -> None:
+        """Write the whole log to ``path``: the on-disk sources, else the lines in memory."""
+        self.flush()
+        if self._sources:
+            self._save(path, list(self._sources), [])
+            return
+        self._save(path, [], self.model.records())
+
+    @work(thread=True, exclusive=True, group="log-save", exit_on_error=False)
+    def _save(self, path: Path, sources: list[Path], records: list[tuple[float, Line]]) -> None:
+        try:
+            lines = save_log(path, sources, records)
+        except OSError as error:
+            self.post_message(self.SaveFailed(self, path, str(error)))
+        else:
+            self.post_message(self.Saved(self, path, lines))
+
     # --- drawing ---------------------------------------------------------------------
 
     def notify_style_update(self) -> None:
@@ -434,15 +635,7 @@ class LogView(LogSearch, LogCopy, LogFiles, ScrollView, can_focus=True):
         found = self.model.locate(round(self.scroll_y) + y)
         if found is None:
             return Strip.blank(width, self.rich_style)
-        seq = found[0]
-        mark = None
-        if self._cursor is not None:
-            if seq == self._cursor:
-                mark = "cursor"
-            elif self._mark is not None and min(self._mark, self._cursor) <= seq <= max(
-                self._mark, self._cursor
-            ):
-                mark = "selection"
+        mark = self._cursor.mark_of(found[0])
         widest = self.painter.widest
         strip = self.painter.row(
             self.model,
@@ -451,7 +644,7 @@ class LogView(LogSearch, LogCopy, LogFiles, ScrollView, can_focus=True):
             scroll_x=round(self.scroll_x),
             wrap=self.wrap,
             timestamps=self.show_timestamps,
-            current=self._current_match,
+            current=self._search.current,
             console=self.app.console,
             mark=mark,
         )
