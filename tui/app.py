@@ -332,11 +332,6 @@ class ShipdeckApp(Host):
         self.sub_title = self.sub_title.replace(self._sub_title, shown, 1)
         self._sub_title = shown
 
-    def can_scale(self, env: str) -> bool:
-        from tui.env_ops import can_scale
-
-        return can_scale(self.project.config, env)
-
     # --- app-wide keys ---------------------------------------------------------------------
 
     def action_help(self) -> None:

@@ -23,6 +23,7 @@ from tests.waiting import Notices, until
 from tui.app import ShipdeckApp, project_label
 from tui.details import ItemDetailsScreen
 from tui.dialogs import ConfirmScreen, HelpScreen
+from tui.env_ops import can_scale
 from tui.palette import BoardCommands
 from widgets.footer import QuietFooter
 from widgets.pane_tabs import TitleBar
@@ -142,7 +143,7 @@ async def test_scale_is_not_offered_on_the_local_target(demo_project: Project) -
     app = ShipdeckApp(demo_project)
     notices = Notices()
     async with app.run_test(size=SIZE, message_hook=notices) as pilot:
-        assert not app.can_scale("staging")
+        assert not can_scale(app.project.config, "staging")
         await pilot.press("o")
         await until(pilot, lambda: app.board.query_one("#env-pane").selected_env == "staging")
         await pilot.pause(0.2)
