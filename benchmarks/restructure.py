@@ -3,8 +3,8 @@
 in one run, with the ratio current/baseline of each figure.
 
 Run ``python benchmarks/restructure.py`` (both benchmarks with ``--quick``, but the
-log pane's ingest at its full 1,000,000 lines; three rounds: about twelve minutes on
-a 2-core machine) or ``--full`` (their full sizes); prints one JSON document.
+log pane's ingest at its full 1,000,000 lines; three rounds: about fifteen minutes on
+a busy 2-core machine) or ``--full`` (their full sizes); prints one JSON document.
 Nothing here asserts: the figures are printed.
 
 - The baseline is the tree of ``--baseline REF`` (default 24c0c2c, the last commit
