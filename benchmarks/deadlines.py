@@ -22,7 +22,6 @@ import os
 import platform
 import shlex
 import signal
-import socket
 import statistics
 import sys
 import tempfile
@@ -40,6 +39,7 @@ from backends.metrics import HostMetrics
 from backends.notify import WebhookNotifier
 from backends.probe import HttpProber, wait_healthy
 from lifecycle.ports import CancelToken
+from tests.faults.servers import FaultServer, full_backlog
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = shlex.quote(sys.executable)
@@ -66,10 +66,8 @@ def repeat(runs: int, call: Callable[[], object], budget: float | None = None) -
 
 
 @contextmanager
-def fault_server() -> Iterator[Any]:
+def fault_server() -> Iterator[FaultServer]:
     """The misbehaving loopback server of the fault tests (drip, silent, huge, ...)."""
-    from tests.faults.test_slow_endpoints import FaultServer
-
     other = FaultServer()
     srv = FaultServer(other_port=other.port)
     try:
@@ -77,28 +75,6 @@ def fault_server() -> Iterator[Any]:
     finally:
         srv.close()
         other.close()
-
-
-@contextmanager
-def full_backlog() -> Iterator[str]:
-    """A port whose listen queue is full: a connect there hangs."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(0)
-    port = listener.getsockname()[1]
-    fillers = []
-    for _ in range(4):
-        s = socket.socket()
-        s.setblocking(False)
-        s.connect_ex(("127.0.0.1", port))
-        fillers.append(s)
-    time.sleep(0.1)
-    try:
-        yield f"http://127.0.0.1:{port}/health"
-    finally:
-        for s in fillers:
-            s.close()
-        listener.close()
 
 
 def cancelled_after(delay: float, call: Callable[[CancelToken], object]) -> float:
@@ -294,7 +270,7 @@ async def log_view_5mb_line() -> float:
 
 def restart_signals(runs: int) -> dict[str, Any]:
     """``shipdeck restart`` on the demo, its health url drip-fed: exit after the signal."""
-    from tests.faults.test_slow_endpoints import Deployed, FaultServer, Run
+    from tests.faults.test_slow_endpoints import Deployed, Run
     from tests.helpers import shipdeck
 
     out: dict[str, Any] = {}
