@@ -19,7 +19,6 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
-from lifecycle import events as ev
 from lifecycle.items import Item, RunState
 from lifecycle.stages import Stage
 from project.repo import Project
@@ -313,14 +312,6 @@ class ShipdeckApp(Host):
         if event.state is WorkerState.ERROR and event.worker.error is not None:
             error = event.worker.error
             self.notify(describe(error), title=event.worker.name, severity="error", markup=False)
-
-    def journal(self, event: ev.Event) -> None:
-        """Journal a change already on the board (any thread). A failure is said, not
-        raised: the caller would report the change as not made, and a retry make it twice."""
-        try:
-            self.engine.record(event)  # builds the engine on first use: may fail on config
-        except Exception as exc:  # noqa: BLE001 - said as one line; the change stands
-            self.storage_error("Not journaled", exc)
 
     def follow_env_logs(self, env: str, tail: int) -> None:
         """``env``'s last ``tail`` lines, then live, in the log pane (shown first)."""

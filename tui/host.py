@@ -13,7 +13,6 @@ from textual.app import App
 
 if TYPE_CHECKING:
     from lifecycle.engine import Engine
-    from lifecycle.events import Event
     from lifecycle.items import Item
     from project.repo import Project
 
@@ -96,9 +95,6 @@ class Host(App[int]):
         raise NotImplementedError
 
     def storage_error(self, title: str, exc: BaseException) -> None:
-        raise NotImplementedError
-
-    def journal(self, event: Event) -> None:
         raise NotImplementedError
 
     def run_engine(self, name: str, work: Callable[[], object], group: str = "runs") -> None:
