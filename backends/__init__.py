@@ -1,1 +1,1 @@
-"""Adapters to the world: each module implements a Protocol from lifecycle.ports."""
+"""Adapters to the world: each module implements a Protocol from shipdeck.lifecycle.ports."""

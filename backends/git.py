@@ -28,7 +28,7 @@ from typing import Any
 
 import git
 
-from lifecycle.ports import (
+from shipdeck.lifecycle.ports import (
     DirtyWorkTree,
     FoundRelease,
     MergeConflict,
@@ -38,7 +38,7 @@ from lifecycle.ports import (
     RefUpdate,
     VcsError,
 )
-from lifecycle.versioning import latest, version_from_tag
+from shipdeck.lifecycle.versioning import latest, version_from_tag
 
 SHIPDECK_DIR = ".shipdeck/"  # the board and journal: never counts as dirty
 FALLBACK_NAME = "shipdeck"

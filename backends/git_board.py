@@ -21,11 +21,11 @@ from functools import cached_property
 from io import BytesIO
 from pathlib import Path
 
-from lifecycle import atomic
-from lifecycle.board import Board, BoardError
-from lifecycle.errors import StorageError
-from lifecycle.paths import GITIGNORE, OLD_GITIGNORE_MARK, ShipdeckPaths
-from lifecycle.store import BOARD_REF, ITEMS, META, BoardChange, BoardStore
+from shipdeck.lifecycle import atomic
+from shipdeck.lifecycle.board import Board, BoardError
+from shipdeck.lifecycle.errors import StorageError
+from shipdeck.lifecycle.paths import GITIGNORE, OLD_GITIGNORE_MARK, ShipdeckPaths
+from shipdeck.lifecycle.store import BOARD_REF, ITEMS, META, BoardChange, BoardStore
 
 FALLBACK_IDENT = "shipdeck <shipdeck@localhost>"
 _ENV = {"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
@@ -48,7 +48,7 @@ def open_board(root: Path, *, lock_timeout: float = 30.0) -> BoardStore:
     def legacy() -> tuple[Board, str] | None:
         if not paths.board.is_file():
             return None
-        from lifecycle.board import parse_board
+        from shipdeck.lifecycle.board import parse_board
 
         name = paths.display(paths.board)
         try:

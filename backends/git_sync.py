@@ -17,12 +17,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from backends.git import GitRepo
-from lifecycle.board import BoardError
-from lifecycle.board_merge import Renumbered, merge_boards
-from lifecycle.filelock import hold
-from lifecycle.ports import RefRaceLost, RefUpdate, VcsError
-from lifecycle.store import BoardStore, board_files
+from shipdeck.backends.git import GitRepo
+from shipdeck.lifecycle.board import BoardError
+from shipdeck.lifecycle.board_merge import Renumbered, merge_boards
+from shipdeck.lifecycle.filelock import hold
+from shipdeck.lifecycle.ports import RefRaceLost, RefUpdate, VcsError
+from shipdeck.lifecycle.store import BoardStore, board_files
 
 _ENV = {"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
 _REMOTE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")

@@ -24,7 +24,7 @@ from typing import BinaryIO
 if __name__ == "__main__":  # run by path with -I: the service's PYTHONPATH is not ours
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lifecycle.masking import SecretMasker
+from shipdeck.lifecycle.masking import SecretMasker
 
 _LINE = 1 << 16  # a longer line is masked in pieces (best effort)
 

@@ -13,7 +13,7 @@ import time
 
 import psutil
 
-from lifecycle.ports import HostSample
+from shipdeck.lifecycle.ports import HostSample
 
 
 class HostMetrics:

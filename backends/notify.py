@@ -27,10 +27,10 @@ from typing import Any
 
 import httpx
 
-from backends import probe
-from backends.probe import Stopped, describe_error, fetch, make_client
-from lifecycle.events import Event
-from lifecycle.ports import CancelToken
+from shipdeck.backends import probe
+from shipdeck.backends.probe import Stopped, describe_error, fetch, make_client
+from shipdeck.lifecycle.events import Event
+from shipdeck.lifecycle.ports import CancelToken
 
 log = logging.getLogger(__name__)
 

@@ -31,8 +31,8 @@ from typing import Any
 import httpcore
 import httpx
 
-from lifecycle.errors import ShipdeckError
-from lifecycle.ports import CancelToken, ProbeResult
+from shipdeck.lifecycle.errors import ShipdeckError
+from shipdeck.lifecycle.ports import CancelToken, ProbeResult
 
 MAX_REDIRECTS = 3
 MAX_BODY = 4096  # bytes of a response body read at most; the rest is never received

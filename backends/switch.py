@@ -16,8 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from backends.local import supervise
-from lifecycle.ports import OutputSink, TargetError, say
+from shipdeck.backends.local import supervise
+from shipdeck.lifecycle.ports import OutputSink, TargetError, say
 
 LOCK_WAIT = 2.0  # seconds an operation waits for another one on the same environment
 

@@ -35,7 +35,7 @@ SIZE = (120, 40)
 def board_app_class() -> type:
     """ShipdeckApp, unchanged but for its stylesheet path (relative paths resolve
     next to the subclass's own file, so it is made absolute)."""
-    from tui.app import ShipdeckApp
+    from shipdeck.tui.app import ShipdeckApp
 
     class BenchBoard(ShipdeckApp):
         CSS_PATH = str(ROOT / "tui" / "app.tcss")
@@ -53,7 +53,7 @@ class Counters:
 
 
 def _count_samples() -> None:
-    from lifecycle.sampling import Sampler
+    from shipdeck.lifecycle.sampling import Sampler
 
     original = Sampler.sample
 
@@ -146,7 +146,7 @@ def run_idle(mode: str, repo: Path, seconds: float, warmup: float) -> dict[str, 
         app: Any = Minimal()
     else:
         _count_samples()
-        from project.repo import Project
+        from shipdeck.project.repo import Project
 
         class IdleBoard(board_app_class()):  # type: ignore[misc]
             async def on_ready(self) -> None:

@@ -121,8 +121,8 @@ def run_minimal() -> dict[str, Any]:
 
 
 def run_board(repo: Path) -> dict[str, Any]:
-    from project.repo import Project
-    from tui.app import ShipdeckApp
+    from shipdeck.project.repo import Project
+    from shipdeck.tui.app import ShipdeckApp
 
     class Board(ShipdeckApp):
         CSS_PATH = str(ROOT / "tui" / "app.tcss")  # relative paths resolve next to the subclass

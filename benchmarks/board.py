@@ -97,9 +97,9 @@ def stage_counts(total: int, shares: dict[str, float]) -> dict[str, int]:
 def make_repo(path: Path, total: int, shares: dict[str, float], interval: float | None) -> Path:
     """``shipdeck demo`` at ``path``, then items added in one ``BoardStore.edit()``
     until the board holds ``total``, spread over the stages (states stay idle)."""
-    from cli import demo
-    from lifecycle.items import Kind
-    from lifecycle.stages import Stage
+    from shipdeck.cli import demo
+    from shipdeck.lifecycle.items import Kind
+    from shipdeck.lifecycle.stages import Stage
 
     project = demo.create(path)
     if interval is not None:
@@ -288,8 +288,8 @@ class Probes:
 def install_probes(clock: LoopClock) -> Probes:
     from textual.widgets import OptionList
 
-    from tui.board_screen import BoardScreen
-    from widgets.board.columns import BoardColumns
+    from shipdeck.tui.board_screen import BoardScreen
+    from shipdeck.widgets.board.columns import BoardColumns
 
     probes = Probes(clock)
     for cls, name in (
@@ -351,8 +351,8 @@ def column_keys(count: int) -> list[str]:
 async def cursor_board(repo: Path, downs: int, sideways: int, probes: Probes) -> dict[str, Any]:
     from _board_children import board_app_class
 
-    from lifecycle.stages import Stage
-    from project.repo import Project
+    from shipdeck.lifecycle.stages import Stage
+    from shipdeck.project.repo import Project
 
     clock = probes.clock
     clock.install(asyncio.get_running_loop())
@@ -440,7 +440,7 @@ def cursor(repo: Path, items: int, downs: int, sideways: int) -> dict[str, Any]:
 
 def start_service(repo: Path) -> tuple[subprocess.Popen[bytes], str, float]:
     """The demo service on the port its probe watches, so the probe answers 200."""
-    from project.repo import Project
+    from shipdeck.project.repo import Project
 
     monitor = Project(repo).config.monitor
     probe = monitor.probes[0]

@@ -17,7 +17,7 @@ than the old store.
 - Boards are built in one ``store.edit()`` from generated items (``Board.add``
   recomputes the highest id, so adding 20,000 one by one is quadratic), spread
   over Plan, Code and Build; each repository has a ``shipdeck.yaml`` and a commit.
-- CLI figures (``cli_*``): wall time of ``python -m cli.main ...`` in a fresh
+- CLI figures (``cli_*``): wall time of ``python -m shipdeck ...`` in a fresh
   process, median of ``--runs``: ``item add``, ``item show SD-n``, ``item move
   SD-n code --force`` (a Plan item each time; the gate is overridden, so the move
   is the store's update plus the gate's git queries, the same for both stores) and
@@ -79,11 +79,11 @@ from pathlib import Path
 kind, root, mode, count = sys.argv[1], Path(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 assert mode in ("build", "measure")
 if kind == "new":
-    from backends.git_board import open_board as make
+    from shipdeck.backends.git_board import open_board as make
 else:
-    from lifecycle.store import BoardStore as make
-from lifecycle.items import Item, Kind
-from lifecycle.stages import Stage
+    from shipdeck.lifecycle.store import BoardStore as make
+from shipdeck.lifecycle.items import Item, Kind
+from shipdeck.lifecycle.stages import Stage
 
 TITLES = (
     "Return the service version on /",
@@ -209,7 +209,7 @@ class Side:
     def cli(self, repo: Path, *args: str) -> float:
         t0 = time.perf_counter()
         out = subprocess.run(
-            [sys.executable, "-m", "cli.main", *args],
+            [sys.executable, "-m", "shipdeck", *args],
             cwd=repo,
             env=self.env,
             capture_output=True,

@@ -34,11 +34,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from backends.local.runner import LocalProcessRunner
-from backends.metrics import HostMetrics
-from backends.notify import WebhookNotifier
-from backends.probe import HttpProber, wait_healthy
-from lifecycle.ports import CancelToken
+from shipdeck.backends.local.runner import LocalProcessRunner
+from shipdeck.backends.metrics import HostMetrics
+from shipdeck.backends.notify import WebhookNotifier
+from shipdeck.backends.probe import HttpProber, wait_healthy
+from shipdeck.lifecycle.ports import CancelToken
 from tests.faults.servers import FaultServer, full_backlog
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -249,9 +249,9 @@ def in_process(runs: int) -> dict[str, Any]:
 
 
 async def log_view_5mb_line() -> float:
+    from shipdeck.widgets.log.pane import LogPane
     from tests.tui.host import PaneApp
     from tests.tui.log_helpers import SIZE, out, settle
-    from widgets.log.pane import LogPane
 
     app = PaneApp(LogPane())
     async with app.run_test(size=SIZE) as pilot:

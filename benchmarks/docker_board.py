@@ -139,8 +139,8 @@ class GcWatch:
 
 def connect_source(container: str) -> tuple[Any, Any]:
     """The low-level API client and the container as a ``LogSource``."""
-    from backends.docker.engine import connect
-    from backends.docker.logs import source_of
+    from shipdeck.backends.docker.engine import connect
+    from shipdeck.backends.docker.logs import source_of
 
     api = connect().api
     return api, source_of(api.inspect_container(container))
@@ -153,7 +153,7 @@ def make_app(ring: int) -> Any:
     """A headless app holding one LogPane, with the 5 ms stall probe."""
     from textual.app import App, ComposeResult
 
-    from widgets.log.pane import LogPane
+    from shipdeck.widgets.log.pane import LogPane
 
     class BoardBench(App[None]):
         def __init__(self) -> None:
@@ -189,9 +189,9 @@ def stalls(lateness: Sequence[tuple[float, float]], since: float = 0.0) -> dict[
 
 
 async def child_board_ingest(container: str, expected: int, ring: int) -> dict[str, Any]:
-    from backends.docker.logs import container_logs
-    from lifecycle.ports import CancelToken
-    from widgets.log.lines import LogStatus
+    from shipdeck.backends.docker.logs import container_logs
+    from shipdeck.lifecycle.ports import CancelToken
+    from shipdeck.widgets.log.lines import LogStatus
 
     api, source = connect_source(container)
     app = make_app(ring)
@@ -274,8 +274,8 @@ async def child_board_ingest(container: str, expected: int, ring: int) -> dict[s
 
 
 def child_reader_ingest(container: str) -> dict[str, Any]:
-    from backends.docker.logs import container_logs
-    from lifecycle.ports import CancelToken
+    from shipdeck.backends.docker.logs import container_logs
+    from shipdeck.lifecycle.ports import CancelToken
 
     api, source = connect_source(container)
     n = 0
@@ -296,7 +296,7 @@ class Follower:
     """Follows a container on a thread; a second thread samples RSS and counts each second."""
 
     def __init__(self, container: str, write: Callable[[Any], None] | None) -> None:
-        from lifecycle.ports import CancelToken
+        from shipdeck.lifecycle.ports import CancelToken
 
         self.api, self.source = connect_source(container)
         self.write = write
@@ -308,7 +308,7 @@ class Follower:
         self.folded: Callable[[], int] = lambda: self.progress[0]
 
     def pump(self) -> None:
-        from backends.docker.logs import container_logs
+        from shipdeck.backends.docker.logs import container_logs
 
         write = self.write
         received = 0
@@ -477,7 +477,7 @@ def median_of(rows: list[dict[str, Any]], key: str) -> float | None:
 
 
 def measure(args: argparse.Namespace, client: Any, report: dict[str, Any]) -> None:
-    from backends.docker.engine import engine_address, log_config_for
+    from shipdeck.backends.docker.engine import engine_address, log_config_for
 
     host = engine_address()
     docker = shutil.which("docker")
@@ -568,8 +568,8 @@ def main(args: argparse.Namespace) -> int:
     import psutil
     import textual
 
-    from backends.docker.engine import connect
-    from lifecycle.ports import TargetError
+    from shipdeck.backends.docker.engine import connect
+    from shipdeck.lifecycle.ports import TargetError
 
     why = di.busybox_missing()
     if why:

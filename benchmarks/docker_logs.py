@@ -41,9 +41,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "integration")]
 
 import docker_images as di  # noqa: E402
 
-from backends.docker.engine import connect, log_config_for  # noqa: E402
-from backends.docker.target import DockerTarget  # noqa: E402
-from lifecycle.ports import CancelToken  # noqa: E402
+from shipdeck.backends.docker.engine import connect, log_config_for  # noqa: E402
+from shipdeck.backends.docker.target import DockerTarget  # noqa: E402
+from shipdeck.lifecycle.ports import CancelToken  # noqa: E402
 
 PROJECT = "shipdeck-bench"
 

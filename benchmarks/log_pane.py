@@ -37,8 +37,8 @@ from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Log, RichLog
 
-from lifecycle.ports import Line, Stream
-from widgets.log.view import LogView
+from shipdeck.lifecycle.ports import Line, Stream
+from shipdeck.widgets.log.view import LogView
 
 SIZE = (120, 40)
 PROBE = 0.005  # the stall probe's interval

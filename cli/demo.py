@@ -12,9 +12,9 @@ import socket
 import subprocess
 from pathlib import Path
 
-from lifecycle.items import Kind
-from project.errors import UsageError
-from project.repo import Project
+from shipdeck.lifecycle.items import Kind
+from shipdeck.project.errors import UsageError
+from shipdeck.project.repo import Project
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "hello"
 
@@ -99,8 +99,8 @@ def _git(root: Path, *args: str) -> None:
 def docker_base_ready(base: str) -> tuple[str | None, str]:
     """(engine address, "") when DOCKER_HOST's engine answers and has ``base`` (pulled
     if need be), else (None, why not): the demo's Build must work wherever it is made."""
-    from backends.docker.engine import api_error, connect, engine_address
-    from lifecycle.ports import TargetError
+    from shipdeck.backends.docker.engine import api_error, connect, engine_address
+    from shipdeck.lifecycle.ports import TargetError
 
     try:
         client = connect(timeout=5)
@@ -154,7 +154,7 @@ def create(path: Path, *, docker_base: str | None = None) -> Project:
 
     project = Project(path.resolve())
     project.paths.ensure()
-    from lifecycle import events as ev
+    from shipdeck.lifecycle import events as ev
 
     def add(title: str, kind: Kind, body: str) -> str:
         item = project.store.add(title, kind=kind, body=body)
@@ -163,8 +163,8 @@ def create(path: Path, *, docker_base: str | None = None) -> Project:
         )
         return item.id
 
-    from lifecycle.stages import Stage
-    from project.wiring import build_engine
+    from shipdeck.lifecycle.stages import Stage
+    from shipdeck.project.wiring import build_engine
 
     code_id = add(*CODE_ITEM)
     for spec in PLAN_ITEMS:

@@ -14,8 +14,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
-from lifecycle.items import slugify
-from lifecycle.versioning import DEFAULT_TAG_TEMPLATE, known_changelog_format, plan_release
+from shipdeck.lifecycle.items import slugify
+from shipdeck.lifecycle.versioning import DEFAULT_TAG_TEMPLATE, known_changelog_format, plan_release
 
 # Changelog files shipdeck writes into, in order of preference (matched case-insensitively).
 CHANGELOG_NAMES = (

@@ -9,16 +9,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cli.text import ITEM_HEADER, item_detail, item_rows, table
-from lifecycle import events as ev
-from lifecycle import verbs
-from lifecycle.board import ItemNotFound
-from lifecycle.items import Item, Kind, normalise_id
-from lifecycle.stages import Stage
-from lifecycle.text import escape_controls as printable
-from lifecycle.text import json_text
-from project.errors import EXIT_OK, OperationFailed, UsageError
-from project.repo import Project
+from shipdeck.cli.text import ITEM_HEADER, item_detail, item_rows, table
+from shipdeck.lifecycle import events as ev
+from shipdeck.lifecycle import verbs
+from shipdeck.lifecycle.board import ItemNotFound
+from shipdeck.lifecycle.items import Item, Kind, normalise_id
+from shipdeck.lifecycle.stages import Stage
+from shipdeck.lifecycle.text import escape_controls as printable
+from shipdeck.lifecycle.text import json_text
+from shipdeck.project.errors import EXIT_OK, OperationFailed, UsageError
+from shipdeck.project.repo import Project
 
 
 def _project() -> Project:
@@ -46,10 +46,10 @@ def _get(project: Project, item_id: str) -> Item:
 
 
 def init(args: argparse.Namespace) -> int:
-    from cli.init import detect, render_config
-    from lifecycle import atomic
-    from lifecycle.config.schema import load_config
-    from lifecycle.paths import ShipdeckPaths
+    from shipdeck.cli.init import detect, render_config
+    from shipdeck.lifecycle import atomic
+    from shipdeck.lifecycle.config.schema import load_config
+    from shipdeck.lifecycle.paths import ShipdeckPaths
 
     root = Path(args.path)
     if not root.is_dir():
@@ -74,7 +74,7 @@ def check(_args: argparse.Namespace) -> int:
     steps = len(cfg.stages.build) + len(cfg.stages.test)
     envs = ", ".join(cfg.environments) or "none"
     print(f"{project._display(project.config_path)}: ok ({steps} steps; environments: {envs})")
-    from lifecycle.masking import WEAK, SecretMasker
+    from shipdeck.lifecycle.masking import WEAK, SecretMasker
 
     values = {n: os.environ[n] for n in cfg.secret_names() if n in os.environ}
     for name in SecretMasker(values).weak:
@@ -87,7 +87,7 @@ def check(_args: argparse.Namespace) -> int:
 
 def env_statuses(project: Project) -> dict[str, dict[str, Any]]:
     """Each environment's status; a target that cannot answer gives its error."""
-    from project.wiring import make_target
+    from shipdeck.project.wiring import make_target
 
     out: dict[str, dict[str, Any]] = {}
     for name in project.config.environments:
@@ -176,8 +176,8 @@ def settle_runs(project: Project, items: list[Item]) -> bool:
     Best effort: a board that cannot be written yet is shown as it is."""
     if not any(i.running for i in items):
         return False
-    from lifecycle.errors import StorageError
-    from project.wiring import build_engine
+    from shipdeck.lifecycle.errors import StorageError
+    from shipdeck.project.wiring import build_engine
 
     try:
         return bool(build_engine(project).recover())
@@ -225,7 +225,7 @@ def item_move(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     item = _get(project, args.id)
-    from project.wiring import build_engine
+    from shipdeck.project.wiring import build_engine
 
     engine = build_engine(project)  # what git says, as the engine sees it
     try:
@@ -272,13 +272,13 @@ def open_board(_args: argparse.Namespace) -> int:
     why = no_terminal()
     if why:
         raise UsageError(why)
-    from tui.app import run_board
+    from shipdeck.tui.app import run_board
 
     return run_board(project)
 
 
 def demo(args: argparse.Namespace) -> int:
-    from cli.demo import create
+    from shipdeck.cli.demo import create
 
     path = Path(args.path)
     if (path / "shipdeck.yaml").is_file() and (path / ".shipdeck").is_dir():
@@ -286,7 +286,7 @@ def demo(args: argparse.Namespace) -> int:
     else:
         base = None
         if not args.no_docker:
-            from cli.demo import docker_base_ready
+            from shipdeck.cli.demo import docker_base_ready
 
             engine, unready = docker_base_ready(args.docker_base)
             if engine is None:
@@ -302,15 +302,15 @@ def demo(args: argparse.Namespace) -> int:
             print(f"not opening the board: {why}", file=sys.stderr)
         print(f"next: cd {path} && shipdeck item list")
         return EXIT_OK
-    from tui.app import run_board
+    from shipdeck.tui.app import run_board
 
     return run_board(project)
 
 
 def sync(args: argparse.Namespace) -> int:
     """Fetch the remote's board, merge it with ours, push the result."""
-    from backends.git_sync import SyncError
-    from backends.git_sync import sync as sync_board
+    from shipdeck.backends.git_sync import SyncError
+    from shipdeck.backends.git_sync import sync as sync_board
 
     project = _project()
     try:
@@ -339,7 +339,7 @@ def sync(args: argparse.Namespace) -> int:
 
 def item_history(args: argparse.Namespace) -> int:
     """An item's changes, newest first, from the board ref's commits."""
-    from lifecycle.store import item_path
+    from shipdeck.lifecycle.store import item_path
 
     project = _project()
     item = _get(project, _item_id(args.id))

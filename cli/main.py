@@ -13,7 +13,13 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from project.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, OperationFailed, UsageError
+from shipdeck.project.errors import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    OperationFailed,
+    UsageError,
+)
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -47,13 +53,13 @@ class _VersionAction(argparse.Action):
 
 
 def _kinds() -> list[str]:
-    from lifecycle.items import Kind
+    from shipdeck.lifecycle.items import Kind
 
     return [k.value for k in Kind]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from cli import items as cmd_items
+    from shipdeck.cli import items as cmd_items
 
     p = _Parser(
         prog="shipdeck",
@@ -142,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _ops_commands(cmd: Callable[[str, Handler, str], argparse.ArgumentParser]) -> None:
-    from cli import ops as cmd_ops
+    from shipdeck.cli import ops as cmd_ops
 
     sp = cmd("advance", cmd_ops.advance, "run the stages of an item up to STAGE, streaming output")
     sp.add_argument("id")
@@ -228,7 +234,7 @@ def run(argv: Sequence[str]) -> int:
             _report(f"cannot open {args.chdir}: {exc.strerror}")
             return EXIT_USAGE
     if args.handler is None:
-        from cli import items as cmd_items
+        from shipdeck.cli import items as cmd_items
 
         args.handler = cmd_items.open_board
     return _guarded(args)
@@ -244,7 +250,7 @@ def _import_old_board(args: argparse.Namespace) -> None:
         return
     from pathlib import Path
 
-    from project.repo import Project, find_root
+    from shipdeck.project.repo import Project, find_root
 
     root = find_root(Path.cwd())
     if root is None or not Project(root).paths.board.is_file():
@@ -307,24 +313,29 @@ def _guarded(args: argparse.Namespace) -> int:
 
 def _error_line(exc: Exception) -> int:
     """Report ``exc`` in one line; the exit code says whose fault it was."""
-    if _raised(exc, "lifecycle.errors:StorageError"):
+    if _raised(exc, "shipdeck.lifecycle.errors:StorageError"):
         _report(str(exc))
         return EXIT_FAILED
-    if _raised(exc, "lifecycle.config.errors:ConfigError", "lifecycle.board:BoardError"):
+    if _raised(
+        exc, "shipdeck.lifecycle.config.errors:ConfigError", "shipdeck.lifecycle.board:BoardError"
+    ):
         sys.stderr.write(f"{exc}\n")  # already "file:line:col: message"
         return EXIT_USAGE
     if isinstance(exc, UsageError) or _raised(
         exc,
-        "lifecycle.board:ItemNotFound",
-        "lifecycle.config.errors:UnknownEnvironment",
-        "lifecycle.config.templates:TemplateError",
-        "lifecycle.verbs:InvalidItem",
-        "lifecycle.verbs:AlertNotFound",
+        "shipdeck.lifecycle.board:ItemNotFound",
+        "shipdeck.lifecycle.config.errors:UnknownEnvironment",
+        "shipdeck.lifecycle.config.templates:TemplateError",
+        "shipdeck.lifecycle.verbs:InvalidItem",
+        "shipdeck.lifecycle.verbs:AlertNotFound",
     ):
         _report(str(exc).strip("'\""))
         return EXIT_USAGE
     if isinstance(exc, OperationFailed) or _raised(
-        exc, "lifecycle.runs:EngineError", "lifecycle.ports:TargetError", "lifecycle.ports:VcsError"
+        exc,
+        "shipdeck.lifecycle.runs:EngineError",
+        "shipdeck.lifecycle.ports:TargetError",
+        "shipdeck.lifecycle.ports:VcsError",
     ):
         _report(str(exc))
         return EXIT_FAILED
@@ -357,7 +368,7 @@ def _signals_stop_network_waits() -> None:
 
     def watch() -> None:
         while data := os.read(r, 64):
-            probe = sys.modules.get("backends.probe")  # not imported: nothing to stop
+            probe = sys.modules.get("shipdeck.backends.probe")  # not imported: nothing to stop
             if probe is not None and {signal.SIGINT, signal.SIGTERM} & set(data):
                 probe.interrupt()
 

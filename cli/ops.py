@@ -15,14 +15,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from lifecycle.engine import Engine
-from lifecycle.ports import CancelToken, Line, Stream
-from lifecycle.runs import EngineError, EngineEvent, RunFinished, RunOutput, RunStarted
-from lifecycle.stages import Stage
-from lifecycle.text import escape_controls as printable
-from project.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, OperationFailed, UsageError
-from project.repo import Project
-from project.wiring import build_engine
+from shipdeck.lifecycle.engine import Engine
+from shipdeck.lifecycle.ports import CancelToken, Line, Stream
+from shipdeck.lifecycle.runs import EngineError, EngineEvent, RunFinished, RunOutput, RunStarted
+from shipdeck.lifecycle.stages import Stage
+from shipdeck.lifecycle.text import escape_controls as printable
+from shipdeck.project.errors import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    OperationFailed,
+    UsageError,
+)
+from shipdeck.project.repo import Project
+from shipdeck.project.wiring import build_engine
 
 T = TypeVar("T")
 
@@ -107,7 +113,7 @@ def _engine(project: Project) -> Engine:
 
 
 def advance(args: argparse.Namespace) -> int:
-    from cli.items import _item_id
+    from shipdeck.cli.items import _item_id
 
     project = _project()
     engine = _engine(project)
@@ -152,7 +158,7 @@ def _env_op(args: argparse.Namespace, op: Callable[[Engine], Any]) -> int:
 
 
 def deploy(args: argparse.Namespace) -> int:
-    from lifecycle import operations
+    from shipdeck.lifecycle import operations
 
     project = _project()
     if project.config.environment(args.env).approval and not args.yes:
@@ -161,19 +167,19 @@ def deploy(args: argparse.Namespace) -> int:
 
 
 def rollback(args: argparse.Namespace) -> int:
-    from lifecycle import operations
+    from shipdeck.lifecycle import operations
 
     return _env_op(args, lambda e: operations.rollback(e, args.env))
 
 
 def restart(args: argparse.Namespace) -> int:
-    from lifecycle import operations
+    from shipdeck.lifecycle import operations
 
     return _env_op(args, lambda e: operations.restart(e, args.env))
 
 
 def scale(args: argparse.Namespace) -> int:
-    from lifecycle import operations
+    from shipdeck.lifecycle import operations
 
     if args.replicas < 0:
         raise UsageError("replicas must be 0 or more")
@@ -181,7 +187,7 @@ def scale(args: argparse.Namespace) -> int:
 
 
 def stop(args: argparse.Namespace) -> int:
-    from lifecycle import operations
+    from shipdeck.lifecycle import operations
 
     return _env_op(args, lambda e: operations.stop(e, args.env))
 
@@ -192,8 +198,8 @@ def logs(args: argparse.Namespace) -> int:
         return _env_logs(project, args)
     if not args.id:
         raise UsageError("name an item (shipdeck logs SD-3) or an environment (--env ENV)")
-    from cli.items import _get
-    from lifecycle.runlog import read_run_log
+    from shipdeck.cli.items import _get
+    from shipdeck.lifecycle.runlog import read_run_log
 
     item = _get(project, args.id)
     runs = sorted(project.paths.runs.glob(f"{item.id}-*.log"), key=lambda p: p.stat().st_mtime)
@@ -208,7 +214,7 @@ def logs(args: argparse.Namespace) -> int:
 
 
 def _env_logs(project: Project, args: argparse.Namespace) -> int:
-    from project.wiring import make_target
+    from shipdeck.project.wiring import make_target
 
     target = make_target(project, args.env)
     engine = build_engine(project)
@@ -226,8 +232,8 @@ def _env_logs(project: Project, args: argparse.Namespace) -> int:
 
 
 def dora(args: argparse.Namespace) -> int:
-    from cli.items import _dump
-    from lifecycle.dora import compute
+    from shipdeck.cli.items import _dump
+    from shipdeck.lifecycle.dora import compute
 
     project = _project()
     report = compute(project.journal.read(), datetime.now(UTC), window_days=args.days, env=args.env)
@@ -239,9 +245,9 @@ def dora(args: argparse.Namespace) -> int:
 
 
 def monitor(args: argparse.Namespace) -> int:
-    from backends.metrics import HostMetrics
-    from backends.probe import HttpProber
-    from lifecycle.sampling import Sampler
+    from shipdeck.backends.metrics import HostMetrics
+    from shipdeck.backends.probe import HttpProber
+    from shipdeck.lifecycle.sampling import Sampler
 
     project = _project()
     engine = build_engine(project)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from lifecycle.items import Item, format_time
-from lifecycle.stages import Stage
-from lifecycle.text import escape_controls as printable
+from shipdeck.lifecycle.items import Item, format_time
+from shipdeck.lifecycle.stages import Stage
+from shipdeck.lifecycle.text import escape_controls as printable
 
 
 def table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:

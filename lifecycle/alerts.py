@@ -16,10 +16,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from lifecycle.errors import ShipdeckError
-from lifecycle.events import ALERT_CLEARED, ALERT_RAISED, Event
-from lifecycle.items import Kind, format_time, utcnow
-from lifecycle.ports import HostSample, ProbeResult
+from shipdeck.lifecycle.errors import ShipdeckError
+from shipdeck.lifecycle.events import ALERT_CLEARED, ALERT_RAISED, Event
+from shipdeck.lifecycle.items import Kind, format_time, utcnow
+from shipdeck.lifecycle.ports import HostSample, ProbeResult
 
 ALERT_PREFIX = "AL-"
 HOST_METRICS = ("cpu", "memory", "disk")

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from lifecycle.errors import ShipdeckError
-from lifecycle.items import (
+from shipdeck.lifecycle.errors import ShipdeckError
+from shipdeck.lifecycle.items import (
     Item,
     Kind,
     RunState,
@@ -25,7 +25,7 @@ from lifecycle.items import (
     new_uid,
     normalise_id,
 )
-from lifecycle.stages import ORDER, Stage
+from shipdeck.lifecycle.stages import ORDER, Stage
 
 SCHEMA = 1
 _TOP_KEYS = ("schema", "next_id", "items")
@@ -251,7 +251,7 @@ def parse_board_data(text: str, name: str = "board.yaml") -> tuple[Board, Any]:
     """:func:`parse_board`, and the plain data the YAML held (what a cache can keep)."""
     import yaml
 
-    from lifecycle.config import yamlsafe
+    from shipdeck.lifecycle.config import yamlsafe
 
     loader = _loader()("")
     try:

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from lifecycle.items import Item
+from shipdeck.lifecycle.items import Item
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from lifecycle.events import (
+from shipdeck.lifecycle.events import (
     ALERT_CLEARED,
     ALERT_RAISED,
     DEPLOY_FAILED,
@@ -46,8 +46,8 @@ from lifecycle.events import (
     ROLLED_BACK,
     Event,
 )
-from lifecycle.items import format_time
-from lifecycle.units import duration
+from shipdeck.lifecycle.items import format_time
+from shipdeck.lifecycle.units import duration
 
 DAY = 86400.0
 

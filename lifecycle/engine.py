@@ -34,15 +34,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from lifecycle import events as ev
-from lifecycle import filelock
-from lifecycle.config.templates import TemplateError
-from lifecycle.errors import StorageError
-from lifecycle.items import Item, RunState, StageState, utcnow
-from lifecycle.journal import Journal
-from lifecycle.masking import SecretMasker
-from lifecycle.paths import ShipdeckPaths
-from lifecycle.ports import (
+from shipdeck.lifecycle import events as ev
+from shipdeck.lifecycle import filelock
+from shipdeck.lifecycle.config.templates import TemplateError
+from shipdeck.lifecycle.errors import StorageError
+from shipdeck.lifecycle.items import Item, RunState, StageState, utcnow
+from shipdeck.lifecycle.journal import Journal
+from shipdeck.lifecycle.masking import SecretMasker
+from shipdeck.lifecycle.paths import ShipdeckPaths
+from shipdeck.lifecycle.ports import (
     Cancelled,
     CancelToken,
     DeployTarget,
@@ -53,8 +53,8 @@ from lifecycle.ports import (
     Vcs,
     VcsError,
 )
-from lifecycle.runlog import RunLog
-from lifecycle.runs import (
+from shipdeck.lifecycle.runlog import RunLog
+from shipdeck.lifecycle.runs import (
     EngineError,
     EngineEvent,
     Images,
@@ -68,14 +68,14 @@ from lifecycle.runs import (
     StageWork,
     new_run_id,
 )
-from lifecycle.stages import Stage
-from lifecycle.stages.gates import Facts, check_move, moved_since_build, rerun_gate
-from lifecycle.store import BoardStore, WriteAhead
-from lifecycle.verbs import AdvancePlan, default_target, moved_event, plan_advance
-from lifecycle.versioning import DEFAULT_TAG_TEMPLATE, learn_tag_template, plan_release
+from shipdeck.lifecycle.stages import Stage
+from shipdeck.lifecycle.stages.gates import Facts, check_move, moved_since_build, rerun_gate
+from shipdeck.lifecycle.store import BoardStore, WriteAhead
+from shipdeck.lifecycle.verbs import AdvancePlan, default_target, moved_event, plan_advance
+from shipdeck.lifecycle.versioning import DEFAULT_TAG_TEMPLATE, learn_tag_template, plan_release
 
 if TYPE_CHECKING:  # pydantic: only the type, so the engine's modules load without it
-    from lifecycle.config.schema import Config
+    from shipdeck.lifecycle.config.schema import Config
 
 
 _DEPLOY_OUTCOMES = (ev.DEPLOYED, ev.DEPLOY_FAILED, ev.DEPLOY_UNKNOWN)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from lifecycle.items import format_time, parse_time, utcnow
+from shipdeck.lifecycle.items import format_time, parse_time, utcnow
 
 ITEM_CREATED = "item.created"  # title, kind, links
 ITEM_MOVED = "item.moved"  # from, to, forced (bool), reason (when forced)

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from lifecycle.stages import Stage
+from shipdeck.lifecycle.stages import Stage
 
 ID_PREFIX = "SD-"
 _ID_RE = re.compile(r"^SD-([1-9][0-9]*)$")

@@ -22,10 +22,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from lifecycle.errors import ShipdeckError, StorageError
-from lifecycle.events import Event
-from lifecycle.items import format_time, normalise_id
-from lifecycle.paths import ShipdeckPaths
+from shipdeck.lifecycle.errors import ShipdeckError, StorageError
+from shipdeck.lifecycle.events import Event
+from shipdeck.lifecycle.items import format_time, normalise_id
+from shipdeck.lifecycle.paths import ShipdeckPaths
 
 _RESERVED = frozenset({"ts", "type", "item"})
 

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from lifecycle.lines import Line, OutputSink
+from shipdeck.lifecycle.lines import Line, OutputSink
 
 MASK = "***"
 WEAK = 6  # a secret shorter than this masks unrelated text too: shipdeck warns

@@ -9,14 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lifecycle import events as ev
-from lifecycle.engine import Engine
-from lifecycle.items import RunState
-from lifecycle.ports import CancelToken
-from lifecycle.runlog import RunLog
-from lifecycle.runs import Reporter, StageFailed
-from lifecycle.stages import Stage
-from lifecycle.stages.deploy import deploy_release, release_of
+from shipdeck.lifecycle import events as ev
+from shipdeck.lifecycle.engine import Engine
+from shipdeck.lifecycle.items import RunState
+from shipdeck.lifecycle.ports import CancelToken
+from shipdeck.lifecycle.runlog import RunLog
+from shipdeck.lifecycle.runs import Reporter, StageFailed
+from shipdeck.lifecycle.stages import Stage
+from shipdeck.lifecycle.stages.deploy import deploy_release, release_of
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
-from lifecycle.errors import ShipdeckError
-from lifecycle.lines import Line as Line
-from lifecycle.lines import OutputSink as OutputSink
-from lifecycle.lines import Stream as Stream
-from lifecycle.lines import say as say
+from shipdeck.lifecycle.errors import ShipdeckError
+from shipdeck.lifecycle.lines import Line as Line
+from shipdeck.lifecycle.lines import OutputSink as OutputSink
+from shipdeck.lifecycle.lines import Stream as Stream
+from shipdeck.lifecycle.lines import say as say
 
 
 class Cancelled(ShipdeckError):

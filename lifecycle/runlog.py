@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
-from lifecycle.lines import Line, Stream
-from lifecycle.masking import SecretMasker
+from shipdeck.lifecycle.lines import Line, Stream
+from shipdeck.lifecycle.masking import SecretMasker
 
 _CODE = {Stream.STDOUT: "o", Stream.STDERR: "e", Stream.INFO: "i"}
 _STREAM = {v: k for k, v in _CODE.items()}

@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from lifecycle import events as ev
-from lifecycle.errors import ShipdeckError, StorageError
-from lifecycle.items import Item, RunState
-from lifecycle.journal import Journal
-from lifecycle.masking import SecretMasker
-from lifecycle.paths import ShipdeckPaths
-from lifecycle.ports import (
+from shipdeck.lifecycle import events as ev
+from shipdeck.lifecycle.errors import ShipdeckError, StorageError
+from shipdeck.lifecycle.items import Item, RunState
+from shipdeck.lifecycle.journal import Journal
+from shipdeck.lifecycle.masking import SecretMasker
+from shipdeck.lifecycle.paths import ShipdeckPaths
+from shipdeck.lifecycle.ports import (
     CancelToken,
     ContainerRunner,
     DeployTarget,
@@ -34,12 +34,12 @@ from lifecycle.ports import (
     Stream,
     Vcs,
 )
-from lifecycle.runlog import RunLog
-from lifecycle.stages import Stage
-from lifecycle.store import BoardStore
+from shipdeck.lifecycle.runlog import RunLog
+from shipdeck.lifecycle.stages import Stage
+from shipdeck.lifecycle.store import BoardStore
 
 if TYPE_CHECKING:  # pydantic: only the type, so the engine's modules load without it
-    from lifecycle.config.schema import Config
+    from shipdeck.lifecycle.config.schema import Config
 
 
 class Images(ImageBuilder, ContainerRunner, Protocol):

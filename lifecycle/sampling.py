@@ -9,11 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lifecycle import events as ev
-from lifecycle.alerts import Alert, AlertRules, AlertTracker, next_alert_number, open_alerts
-from lifecycle.config.schema import Probe
-from lifecycle.engine import Engine
-from lifecycle.ports import HostSample, MetricsSource, Prober, ProbeResult
+from shipdeck.lifecycle import events as ev
+from shipdeck.lifecycle.alerts import (
+    Alert,
+    AlertRules,
+    AlertTracker,
+    next_alert_number,
+    open_alerts,
+)
+from shipdeck.lifecycle.config.schema import Probe
+from shipdeck.lifecycle.engine import Engine
+from shipdeck.lifecycle.ports import HostSample, MetricsSource, Prober, ProbeResult
 
 
 @dataclass

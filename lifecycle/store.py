@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from lifecycle import atomic
-from lifecycle.board import (
+from shipdeck.lifecycle import atomic
+from shipdeck.lifecycle.board import (
     Board,
     BoardError,
     ItemNotFound,
@@ -40,9 +40,9 @@ from lifecycle.board import (
     item_from_data,
     refuse_newer,
 )
-from lifecycle.filelock import hold
-from lifecycle.items import Item, Kind, item_number, new_uid, normalise_id, utcnow
-from lifecycle.paths import ShipdeckPaths
+from shipdeck.lifecycle.filelock import hold
+from shipdeck.lifecycle.items import Item, Kind, item_number, new_uid, normalise_id, utcnow
+from shipdeck.lifecycle.paths import ShipdeckPaths
 
 __all__ = [
     "BOARD_REF",

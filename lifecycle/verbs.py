@@ -19,15 +19,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
-from lifecycle import events as ev
-from lifecycle.alerts import bug_from_alert
-from lifecycle.errors import ShipdeckError
-from lifecycle.items import Item, Kind, RunState, normalise_id
-from lifecycle.journal import Journal
-from lifecycle.runs import EngineError
-from lifecycle.stages import Stage
-from lifecycle.stages.gates import Facts, Refusal, check_move, moved_since_build
-from lifecycle.store import BoardStore
+from shipdeck.lifecycle import events as ev
+from shipdeck.lifecycle.alerts import bug_from_alert
+from shipdeck.lifecycle.errors import ShipdeckError
+from shipdeck.lifecycle.items import Item, Kind, RunState, normalise_id
+from shipdeck.lifecycle.journal import Journal
+from shipdeck.lifecycle.runs import EngineError
+from shipdeck.lifecycle.stages import Stage
+from shipdeck.lifecycle.stages.gates import Facts, Refusal, check_move, moved_since_build
+from shipdeck.lifecycle.store import BoardStore
 
 DEFAULT_TAG = "v{version}"  # how a release link is spelled when the config names no tag
 

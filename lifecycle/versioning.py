@@ -65,8 +65,8 @@ from datetime import date, datetime
 from pathlib import PurePath
 from typing import Literal, Protocol
 
-from lifecycle.items import Kind
-from lifecycle.text import escape_controls
+from shipdeck.lifecycle.items import Kind
+from shipdeck.lifecycle.text import escape_controls
 
 FIRST_VERSION = "0.1.0"
 VERSION_FIELD = "{version}"

@@ -17,7 +17,7 @@ import json
 from functools import cache
 from pathlib import Path
 
-from lifecycle import atomic
+from shipdeck.lifecycle import atomic
 
 NAME = "config-ok.json"
 

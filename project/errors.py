@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lifecycle.errors import ShipdeckError
+from shipdeck.lifecycle.errors import ShipdeckError
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # a stage or an operation failed, or a move was refused

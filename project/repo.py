@@ -11,15 +11,15 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lifecycle.journal import Journal
-from lifecycle.paths import CONFIG_NAME as DEFAULT_CONFIG_NAME
-from lifecycle.paths import ShipdeckPaths
-from project import config_stamp
-from project.errors import UsageError
+from shipdeck.lifecycle.journal import Journal
+from shipdeck.lifecycle.paths import CONFIG_NAME as DEFAULT_CONFIG_NAME
+from shipdeck.lifecycle.paths import ShipdeckPaths
+from shipdeck.project import config_stamp
+from shipdeck.project.errors import UsageError
 
 if TYPE_CHECKING:
-    from lifecycle.config.schema import Config
-    from lifecycle.store import BoardStore
+    from shipdeck.lifecycle.config.schema import Config
+    from shipdeck.lifecycle.store import BoardStore
 
 
 def find_root(start: Path) -> Path | None:
@@ -62,7 +62,9 @@ class Project:
         """Parse shipdeck.yaml as it is now, without caching (any thread); ConfigError
         names file:line:col. The stat comes first: an edit racing the read shows as a
         changed file at the next look, never as one already seen."""
-        from lifecycle.config.schema import load_config  # pydantic: only when the config is needed
+        from shipdeck.lifecycle.config.schema import (
+            load_config,  # pydantic: only when the config is needed
+        )
 
         self.config_seen = config_stamp.file_stamp(self.config_path)
         self.config_read = True
@@ -94,8 +96,8 @@ class Project:
 
     @cached_property
     def store(self) -> BoardStore:
-        from backends.git_board import open_board
-        from lifecycle.board import BoardError
+        from shipdeck.backends.git_board import open_board
+        from shipdeck.lifecycle.board import BoardError
 
         try:
             return open_board(self.root)

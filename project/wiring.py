@@ -16,20 +16,20 @@ import threading
 import weakref
 from typing import TYPE_CHECKING
 
-from lifecycle import events as ev
-from lifecycle.config.templates import render, render_command
-from lifecycle.engine import Engine
-from lifecycle.masking import SecretMasker
-from lifecycle.ports import DeployTarget, Vcs
-from lifecycle.runs import EngineEvent, Images, RunFinished, RunStarted
-from lifecycle.stages.work import WORK
-from project.errors import UsageError
-from project.repo import Project
+from shipdeck.lifecycle import events as ev
+from shipdeck.lifecycle.config.templates import render, render_command
+from shipdeck.lifecycle.engine import Engine
+from shipdeck.lifecycle.masking import SecretMasker
+from shipdeck.lifecycle.ports import DeployTarget, Vcs
+from shipdeck.lifecycle.runs import EngineEvent, Images, RunFinished, RunStarted
+from shipdeck.lifecycle.stages.work import WORK
+from shipdeck.project.errors import UsageError
+from shipdeck.project.repo import Project
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from lifecycle.config.schema import Config, Environment
+    from shipdeck.lifecycle.config.schema import Config, Environment
 
 
 def env_fields(
@@ -53,7 +53,9 @@ def _journal_recovery(project: Project, message: str, data: dict[str, object]) -
 def make_target(project: Project, name: str, config: Config | None = None) -> DeployTarget:
     """The deploy target of environment ``name``, built from ``config`` (default: the
     project's)."""
-    from lifecycle.config.errors import UnknownEnvironment  # pydantic: loaded with the config
+    from shipdeck.lifecycle.config.errors import (
+        UnknownEnvironment,  # pydantic: loaded with the config
+    )
 
     config = project.config if config is None else config
     try:
@@ -63,7 +65,7 @@ def make_target(project: Project, name: str, config: Config | None = None) -> De
     fields = env_fields(project, name, environment, config)
     secrets = {s: os.environ[s] for s in environment.secrets if s in os.environ}
     if environment.target == "local":
-        from backends.local.target import LocalTarget
+        from shipdeck.backends.local.target import LocalTarget
 
         assert environment.run is not None  # the config requires it for local
         health = environment.health
@@ -80,7 +82,7 @@ def make_target(project: Project, name: str, config: Config | None = None) -> De
             on_recovered=lambda message, data: _journal_recovery(project, message, data),
         )
     if environment.target == "docker":
-        from backends.docker.target import DockerTarget
+        from shipdeck.backends.docker.target import DockerTarget
 
         health = environment.health
         image = environment.image
@@ -105,13 +107,17 @@ def make_target(project: Project, name: str, config: Config | None = None) -> De
 
 
 def _images() -> Images:
-    from backends.docker.images import DockerImages  # the docker SDK only when a step needs it
+    from shipdeck.backends.docker.images import (
+        DockerImages,  # the docker SDK only when a step needs it
+    )
 
     return DockerImages()
 
 
 def _git(project: Project) -> Vcs:
-    from backends.git import GitRepo  # GitPython costs ~30 ms: only when git is first asked
+    from shipdeck.backends.git import (
+        GitRepo,  # GitPython costs ~30 ms: only when git is first asked
+    )
 
     return GitRepo(project.root)
 
@@ -167,7 +173,7 @@ _LIVE: weakref.WeakKeyDictionary[Engine, _Live] = weakref.WeakKeyDictionary()
 def _webhook(project: Project, config: Config) -> Callable[[ev.Event], None] | None:
     if not config.notify.webhook:
         return None
-    from backends.notify import WebhookFailure, WebhookNotifier
+    from shipdeck.backends.notify import WebhookFailure, WebhookNotifier
 
     def journal_failure(failure: WebhookFailure) -> None:  # from the sender thread
         project.journal.append(ev.Event(ev.WEBHOOK_FAILED, failure.item, failure.journal_data()))
@@ -181,7 +187,7 @@ def _webhook(project: Project, config: Config) -> Callable[[ev.Event], None] | N
 
 
 def build_engine(project: Project) -> Engine:
-    from backends.local.runner import LocalProcessRunner
+    from shipdeck.backends.local.runner import LocalProcessRunner
 
     config = project.config
     live = _Live(_Parts(project, config))

@@ -41,10 +41,10 @@ async def until(pilot, check, timeout: float = 90.0) -> None:  # type: ignore[no
 async def shoot(
     out: Path, work: Path, size: tuple[int, int], theme: str, suffix: str
 ) -> list[Path]:
-    from cli.demo import create
-    from lifecycle.items import RunState
-    from lifecycle.stages import Stage
-    from tui.app import ShipdeckApp
+    from shipdeck.cli.demo import create
+    from shipdeck.lifecycle.items import RunState
+    from shipdeck.lifecycle.stages import Stage
+    from shipdeck.tui.app import ShipdeckApp
 
     os.environ["HELLO_WARMUP"] = "4"  # the service inherits shipdeck's environment
     project = create(work / "hello")

@@ -21,12 +21,12 @@ def shipdeck(
     timeout: float = 240,
     input: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """``python -m cli.main ARGS`` in ``cwd``; never raises on a non-zero exit."""
+    """``python -m shipdeck ARGS`` in ``cwd``; never raises on a non-zero exit."""
     full_env = dict(os.environ)
     full_env["PYTHONPATH"] = str(ROOT) + os.pathsep + full_env.get("PYTHONPATH", "")
     full_env.update(env or {})
     return subprocess.run(
-        [sys.executable, "-m", "cli.main", *args],
+        [sys.executable, "-m", "shipdeck", *args],
         cwd=cwd,
         env=full_env,
         capture_output=True,
@@ -65,7 +65,7 @@ def git_repo(path: Path, branch: str = "main") -> Path:
 
 def board_store(path: Path, **kwargs: float):  # type: ignore[no-untyped-def]
     """The board of the repository at ``path``, made a repository if it is not one."""
-    from backends.git_board import open_board
+    from shipdeck.backends.git_board import open_board
 
     return open_board(git_repo(path), **kwargs)
 

@@ -19,23 +19,23 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
-from lifecycle.items import Item, RunState
-from lifecycle.stages import Stage
-from project.repo import Project
-from tui import settings
-from tui.board_screen import BoardScreen
-from tui.config_watch import ConfigFollower
-from tui.crash import STORAGE_ERRORS, describe
-from tui.host import Host
-from tui.idle_gc import IdleCollector
-from tui.log_follower import LogFollower
-from tui.palette import BoardCommands
+from shipdeck.lifecycle.items import Item, RunState
+from shipdeck.lifecycle.stages import Stage
+from shipdeck.project.repo import Project
+from shipdeck.tui import settings
+from shipdeck.tui.board_screen import BoardScreen
+from shipdeck.tui.config_watch import ConfigFollower
+from shipdeck.tui.crash import STORAGE_ERRORS, describe
+from shipdeck.tui.host import Host
+from shipdeck.tui.idle_gc import IdleCollector
+from shipdeck.tui.log_follower import LogFollower
+from shipdeck.tui.palette import BoardCommands
 
 if TYPE_CHECKING:
     from textual.app import SystemCommand
 
-    from lifecycle.engine import Engine
-    from lifecycle.runs import EngineEvent, RunFinished
+    from shipdeck.lifecycle.engine import Engine
+    from shipdeck.lifecycle.runs import EngineEvent, RunFinished
 
 
 _UNREAD = object()  # the stamp while the ref cannot be read: equal to no head
@@ -88,7 +88,7 @@ class ShipdeckApp(Host):
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            from project.wiring import build_engine
+            from shipdeck.project.wiring import build_engine
 
             self._engine = build_engine(self.project)  # on first use: config, git, processes
             self._engine.subscribe(self._from_engine)
@@ -126,7 +126,7 @@ class ShipdeckApp(Host):
 
     def _after_first_paint(self) -> None:
         """Work that need not delay the first paint."""
-        from lifecycle.config.schema import ConfigError
+        from shipdeck.lifecycle.config.schema import ConfigError
 
         try:
             self.project.config  # noqa: B018 - validated now if its stamp let the board skip it
@@ -162,7 +162,7 @@ class ShipdeckApp(Host):
             self.run_worker(self._read_card_facts, thread=True, group="card-facts", exclusive=True)
 
     def _read_card_facts(self) -> None:
-        from tui.card_facts import read_facts
+        from shipdeck.tui.card_facts import read_facts
 
         bakes = {name: env.bake for name, env in self.project.config.environments.items()}
         items = list(self.items.values())
@@ -277,7 +277,11 @@ class ShipdeckApp(Host):
 
     @on(EngineEventPosted)
     def _engine_event(self, message: EngineEventPosted) -> None:
-        from lifecycle.runs import RunFinished, RunOutput, RunStarted  # loaded with the engine
+        from shipdeck.lifecycle.runs import (  # loaded with the engine
+            RunFinished,
+            RunOutput,
+            RunStarted,
+        )
 
         event = message.event
         if isinstance(event, RunOutput):
@@ -327,14 +331,14 @@ class ShipdeckApp(Host):
 
     def action_help(self) -> None:
         """Every key, read from the BINDINGS of each widget that has some: never stale."""
-        from tui.board_screen import BoardScreen
-        from tui.details import ItemDetailsScreen
-        from tui.dialogs import ConfirmScreen, HelpScreen
-        from widgets.board.columns import BoardColumns
-        from widgets.log.pane import LogPane
-        from widgets.log.view import LogView
-        from widgets.ops.envs import EnvironmentsPane
-        from widgets.ops.events import EventsPane
+        from shipdeck.tui.board_screen import BoardScreen
+        from shipdeck.tui.details import ItemDetailsScreen
+        from shipdeck.tui.dialogs import ConfirmScreen, HelpScreen
+        from shipdeck.widgets.board.columns import BoardColumns
+        from shipdeck.widgets.log.pane import LogPane
+        from shipdeck.widgets.log.view import LogView
+        from shipdeck.widgets.ops.envs import EnvironmentsPane
+        from shipdeck.widgets.ops.events import EventsPane
 
         self.push_screen(
             HelpScreen(
@@ -355,7 +359,7 @@ class ShipdeckApp(Host):
         """``:`` as in k9s: the palette with the board's commands alone (no themes)."""
         from textual.command import CommandPalette
 
-        from tui.palette import BoardCommands
+        from shipdeck.tui.palette import BoardCommands
 
         if not CommandPalette.is_open(self):  # type: ignore[arg-type]  # App[int] is an App
             hint = "Command: deploy, restart staging, roll back, SD-3…"
@@ -392,7 +396,7 @@ class ShipdeckApp(Host):
         self.run_worker(self._quit_flow(running), group="flows", exit_on_error=False)
 
     async def _quit_flow(self, running: list[str]) -> None:
-        from tui.dialogs import ConfirmScreen
+        from shipdeck.tui.dialogs import ConfirmScreen
 
         ids = ", ".join(running)
         if not await self.push_screen_wait(
@@ -433,7 +437,7 @@ def project_label(project: Project) -> str:
 def run_board(project: Project) -> int:
     """``shipdeck`` with no command: open the board. A bug in the app exits 70 after
     one line on stderr naming its crash file (:mod:`tui.crash`)."""
-    from tui import crash
+    from shipdeck.tui import crash
 
     app = ShipdeckApp(project)
     try:

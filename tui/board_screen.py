@@ -15,19 +15,19 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 
-from lifecycle.items import Item
-from lifecycle.stages import ORDER, Stage
-from tui.env_ops import EnvOperations
-from tui.host import Host
-from tui.item_ops import ItemOperations
-from tui.panes import Panes
-from widgets.board.columns import BoardColumns, StageColumn
-from widgets.board.filter import BoardFilter, CardFilter, card_filter
-from widgets.footer import QuietFooter
-from widgets.pane_tabs import TitleBar
+from shipdeck.lifecycle.items import Item
+from shipdeck.lifecycle.stages import ORDER, Stage
+from shipdeck.tui.env_ops import EnvOperations
+from shipdeck.tui.host import Host
+from shipdeck.tui.item_ops import ItemOperations
+from shipdeck.tui.panes import Panes
+from shipdeck.widgets.board.columns import BoardColumns, StageColumn
+from shipdeck.widgets.board.filter import BoardFilter, CardFilter, card_filter
+from shipdeck.widgets.footer import QuietFooter
+from shipdeck.widgets.pane_tabs import TitleBar
 
 if TYPE_CHECKING:
-    from widgets.board.cards import CardFacts
+    from shipdeck.widgets.board.cards import CardFacts
 
 PINNED = ("command_mode", "help", "quit")  # the app's keys the footer always shows
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from lifecycle import events as ev
-from lifecycle.items import Item
-from lifecycle.journal import Journal
-from lifecycle.stages import Stage
-from widgets.board.cards import CardFacts
+from shipdeck.lifecycle import events as ev
+from shipdeck.lifecycle.items import Item
+from shipdeck.lifecycle.journal import Journal
+from shipdeck.lifecycle.stages import Stage
+from shipdeck.widgets.board.cards import CardFacts
 
 ENV_EVENTS = {ev.DEPLOYED, ev.ROLLED_BACK, ev.DEPLOY_RECOVERED, ev.STOPPED}
 
@@ -64,7 +64,7 @@ def read_facts(
     root: Path, journal: Journal, items: list[Item], bakes: Mapping[str, float]
 ) -> dict[str, CardFacts]:
     """Everything :func:`card_facts` needs, read now (blocking: call from a worker)."""
-    from backends.git import branch_heads
+    from shipdeck.backends.git import branch_heads
 
     envs = env_versions(journal.read(types=ENV_EVENTS))
     return card_facts(items, branch_heads(root), envs, bakes)

@@ -21,14 +21,14 @@ from typing import TYPE_CHECKING, Any
 from textual.message import Message
 from textual.notifications import Notification, Notify
 
-from project import config_stamp
-from tui.host import host
+from shipdeck.project import config_stamp
+from shipdeck.tui.host import host
 
 if TYPE_CHECKING:
     from textual.app import App
 
-    from lifecycle.config.schema import Config
-    from project.repo import Project
+    from shipdeck.lifecycle.config.schema import Config
+    from shipdeck.project.repo import Project
 
 TITLE = "shipdeck.yaml"
 ERROR_SECONDS = 60  # an invalid config: long enough to read, removed once fixed
@@ -92,7 +92,7 @@ class ConfigWatch:
 
     def check(self) -> Reloaded | Invalid:
         """Parse the file as it is now: pydantic, so from a thread worker."""
-        from lifecycle.config.schema import ConfigError
+        from shipdeck.lifecycle.config.schema import ConfigError
 
         try:
             return Reloaded(self.project.read_config())
@@ -179,7 +179,7 @@ class ConfigFollower:
 
     def _to_engine(self, config: Config) -> bool:
         """Give ``config`` to the engine now if no run is going; True if it must wait."""
-        from project.wiring import busy, reconfigure
+        from shipdeck.project.wiring import busy, reconfigure
 
         engine = host(self.app).engine_if_built  # not built yet: it will be, from Project.config
         if engine is None or engine.config is config:

@@ -16,7 +16,7 @@ import time
 import traceback
 from pathlib import Path
 
-from lifecycle.board import BoardError, ItemNotFound
+from shipdeck.lifecycle.board import BoardError, ItemNotFound
 
 EXIT_CRASHED = 70  # EX_SOFTWARE: an internal error, not the user's input
 

@@ -13,17 +13,17 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from lifecycle import events as ev
-from lifecycle.items import Item, RunState, format_time
-from lifecycle.stages import Stage
-from lifecycle.text import escape_controls
-from tui.crash import STORAGE_ERRORS, describe
-from widgets.board.cards import clean, state_icon
-from widgets.footer import QuietFooter
-from widgets.log.pane import LogPane
+from shipdeck.lifecycle import events as ev
+from shipdeck.lifecycle.items import Item, RunState, format_time
+from shipdeck.lifecycle.stages import Stage
+from shipdeck.lifecycle.text import escape_controls
+from shipdeck.tui.crash import STORAGE_ERRORS, describe
+from shipdeck.widgets.board.cards import clean, state_icon
+from shipdeck.widgets.footer import QuietFooter
+from shipdeck.widgets.log.pane import LogPane
 
 if TYPE_CHECKING:
-    from tui.host import Host
+    from shipdeck.tui.host import Host
 
 DEPLOY_TYPES = {ev.DEPLOYED, ev.DEPLOY_FAILED, ev.ROLLED_BACK, ev.RELEASE_CUT}
 
@@ -93,7 +93,7 @@ class ItemDetailsScreen(Screen[None]):
         return self._item
 
     def compose(self) -> ComposeResult:
-        from widgets.log.pane import LogPane
+        from shipdeck.widgets.log.pane import LogPane
 
         item = self.item
         yield Label(

@@ -12,17 +12,17 @@ import asyncio
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from lifecycle import events as ev
-from lifecycle.items import Item
-from lifecycle.stages import Stage
-from tui.crash import describe
-from tui.item_ops import pick_env, refusable
-from tui.log_follower import FOLLOW_TAIL
+from shipdeck.lifecycle import events as ev
+from shipdeck.lifecycle.items import Item
+from shipdeck.lifecycle.stages import Stage
+from shipdeck.tui.crash import describe
+from shipdeck.tui.item_ops import pick_env, refusable
+from shipdeck.tui.log_follower import FOLLOW_TAIL
 
 if TYPE_CHECKING:
-    from lifecycle.config.schema import Config
-    from lifecycle.ports import EnvStatus
-    from tui.host import Board, Host
+    from shipdeck.lifecycle.config.schema import Config
+    from shipdeck.lifecycle.ports import EnvStatus
+    from shipdeck.tui.host import Board, Host
 
 # Targets that run more than one replica: local runs one process and docker one
 # container per environment, and their ``scale`` refuses any other count.
@@ -80,7 +80,7 @@ class EnvOperations:
         return now, (self.app.engine.newest_release() if newest else None)
 
     async def _confirm(self, question: str, yes: str) -> bool:
-        from tui.dialogs import ConfirmScreen
+        from shipdeck.tui.dialogs import ConfirmScreen
 
         answer: bool = await self.app.push_screen_wait(ConfirmScreen(question, yes=yes))
         return answer
@@ -141,7 +141,7 @@ class EnvOperations:
                 ),
             )
             return
-        from lifecycle import operations
+        from shipdeck.lifecycle import operations
 
         self.app.run_engine(
             f"deploy {env}", lambda: operations.deploy_version(self.app.engine, env, version)
@@ -175,7 +175,7 @@ class EnvOperations:
         )
         if not await self._confirm(question, "Roll back"):
             return
-        from lifecycle import operations
+        from shipdeck.lifecycle import operations
 
         self.app.run_engine(f"rollback {env}", lambda: operations.rollback(self.app.engine, env))
 
@@ -194,7 +194,7 @@ class EnvOperations:
         question = f"Restart {env}? {status.version} stops and starts again."
         if not await self._confirm(question, "Restart"):
             return
-        from lifecycle import operations
+        from shipdeck.lifecycle import operations
 
         self.app.run_engine(f"restart {env}", lambda: operations.restart(self.app.engine, env))
 
@@ -211,7 +211,7 @@ class EnvOperations:
         question = f"Stop {env}? {status.version} stays stopped until a restart or a deploy."
         if not await self._confirm(question, "Stop"):
             return
-        from lifecycle import operations
+        from shipdeck.lifecycle import operations
 
         self.app.run_engine(f"stop {env}", lambda: operations.stop(self.app.engine, env))
 
@@ -242,7 +242,7 @@ class EnvOperations:
         question = f"Scale {env} ({status.version}) from {current} to {wanted} replicas?"
         if not await self._confirm(question, "Scale"):
             return
-        from lifecycle import operations
+        from shipdeck.lifecycle import operations
 
         self.app.run_engine(f"scale {env}", lambda: operations.scale(self.app.engine, env, wanted))
 

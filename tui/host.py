@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 from textual.app import App
 
 if TYPE_CHECKING:
-    from lifecycle.engine import Engine
-    from lifecycle.items import Item
-    from project.repo import Project
+    from shipdeck.lifecycle.engine import Engine
+    from shipdeck.lifecycle.items import Item
+    from shipdeck.project.repo import Project
 
 
 class ItemActions(Protocol):
@@ -61,7 +61,7 @@ class Board(Protocol):
 
 class Host(App[int]):
     """What the board's screens, panes and operations use of the app: the app's
-    interface, which :class:`tui.app.ShipdeckApp` implements. A base class rather than
+    interface, which :class:`shipdeck.tui.app.ShipdeckApp` implements. A base class rather than
     a Protocol so Textual's own members (notify, push_screen_wait, run_worker...) keep
     their exact types."""
 
@@ -111,5 +111,5 @@ class Host(App[int]):
 
 
 def host(app: App[Any]) -> Host:
-    """``app`` as the board sees it (the running :class:`tui.app.ShipdeckApp`)."""
+    """``app`` as the board sees it (the running :class:`shipdeck.tui.app.ShipdeckApp`)."""
     return cast(Host, app)

@@ -18,7 +18,7 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, TextArea
 
-from lifecycle.items import Item, Kind
+from shipdeck.lifecycle.items import Item, Kind
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,7 @@ class ItemFormScreen(ModalScreen[Item | None]):
     @work(thread=True, group="item-form", exit_on_error=False)
     def _save(self, draft: ItemDraft) -> None:
         """Any failure keeps the form: the user's text outlives even a bug in the save."""
-        from tui.crash import STORAGE_ERRORS, describe
+        from shipdeck.tui.crash import STORAGE_ERRORS, describe
 
         try:
             item = self.save(draft)

@@ -11,14 +11,14 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from lifecycle import verbs
-from lifecycle.items import Item
-from lifecycle.stages import Stage
-from tui.crash import STORAGE_ERRORS
+from shipdeck.lifecycle import verbs
+from shipdeck.lifecycle.items import Item
+from shipdeck.lifecycle.stages import Stage
+from shipdeck.tui.crash import STORAGE_ERRORS
 
 if TYPE_CHECKING:
-    from tui.host import Board, Host
-    from tui.item_form import ItemDraft
+    from shipdeck.tui.host import Board, Host
+    from shipdeck.tui.item_form import ItemDraft
 
 
 class ItemOperations:
@@ -35,7 +35,7 @@ class ItemOperations:
         return item
 
     def new_item(self) -> None:
-        from tui.item_form import ItemFormScreen
+        from shipdeck.tui.item_form import ItemFormScreen
 
         def save(draft: ItemDraft) -> Item:  # in the form's thread worker
             engine = self.app.engine  # built first: it masks what the board and journal keep
@@ -58,7 +58,7 @@ class ItemOperations:
         self.app.push_screen(ItemFormScreen(save=save), created)
 
     def edit_item(self) -> None:
-        from tui.item_form import ItemFormScreen
+        from shipdeck.tui.item_form import ItemFormScreen
 
         item = self._need_item()
         if item is None:
@@ -83,7 +83,7 @@ class ItemOperations:
         self.app.push_screen(ItemFormScreen(item, save=save), edited)
 
     def details(self) -> None:
-        from tui.details import ItemDetailsScreen
+        from shipdeck.tui.details import ItemDetailsScreen
 
         item = self._need_item()
         if item is not None:
@@ -178,7 +178,7 @@ class ItemOperations:
             )
 
     async def _archive_flow(self, item: Item, question: str) -> None:
-        from tui.dialogs import ConfirmScreen
+        from shipdeck.tui.dialogs import ConfirmScreen
 
         refusal = verbs.archive_refusal(item)
         if refusal:
@@ -203,7 +203,7 @@ class ItemOperations:
 
 async def pick_env(app: Host, title: str) -> str | None:
     """The environment to act on: the only one, or the one picked in a dialog."""
-    from tui.dialogs import EnvPickerScreen
+    from shipdeck.tui.dialogs import EnvPickerScreen
 
     envs = app.project.config.environments
     if not envs:
@@ -220,7 +220,7 @@ async def pick_env(app: Host, title: str) -> str | None:
 
 async def approved(app: Host, env: str, what: str) -> bool:
     """Yes when ``env`` needs no approval, else what the person answered."""
-    from tui.dialogs import ConfirmScreen
+    from shipdeck.tui.dialogs import ConfirmScreen
 
     if not app.project.config.environments[env].approval:
         return True
@@ -233,9 +233,9 @@ async def approved(app: Host, env: str, what: str) -> bool:
 def refusals() -> tuple[type[Exception], ...]:
     """Refusals (a gate, a card or environment gone meanwhile): a warning, not an error.
     Imported here: the config's errors load pydantic, which the first paint does without."""
-    from lifecycle.board import ItemNotFound
-    from lifecycle.config.errors import UnknownEnvironment
-    from lifecycle.runs import EngineError
+    from shipdeck.lifecycle.board import ItemNotFound
+    from shipdeck.lifecycle.config.errors import UnknownEnvironment
+    from shipdeck.lifecycle.runs import EngineError
 
     return (EngineError, ItemNotFound, UnknownEnvironment)
 

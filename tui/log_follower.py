@@ -1,7 +1,7 @@
 """What the log pane shows: the selected item's current or last run, or an
 environment's live output (after a deploy, or when a person asks to follow it).
 
-Engine events reach it from the app (:class:`tui.app.EngineEventPosted`); the
+Engine events reach it from the app (:class:`shipdeck.tui.app.EngineEventPosted`); the
 environment's stream is read in a thread worker and written to the pane, which is
 thread-safe (lines are folded in at the next frame).
 """
@@ -11,15 +11,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lifecycle.items import Item, RunState
-from lifecycle.lines import Line, Stream
-from lifecycle.stages import Stage
+from shipdeck.lifecycle.items import Item, RunState
+from shipdeck.lifecycle.lines import Line, Stream
+from shipdeck.lifecycle.stages import Stage
 
 if TYPE_CHECKING:
     from textual.screen import Screen
 
-    from lifecycle.runs import RunFinished, RunOutput, RunStarted
-    from tui.host import Host
+    from shipdeck.lifecycle.runs import RunFinished, RunOutput, RunStarted
+    from shipdeck.tui.host import Host
 
 FOLLOW_TAIL = 200  # lines of an environment's past output shown when following it
 
@@ -88,7 +88,7 @@ class LogFollower:
     def follow_env(self, env: str, marker: str, tail: int = 0) -> None:
         """The environment's own output below a marker line: after a deploy only the new
         release's (``tail`` 0), when asked for also its last ``tail`` lines."""
-        from lifecycle.ports import CancelToken
+        from shipdeck.lifecycle.ports import CancelToken
 
         self.stop_env_logs()
         token = self._env_cancel = CancelToken()

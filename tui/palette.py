@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from tui.host import Host, host
+from shipdeck.tui.host import Host, host
 
 if TYPE_CHECKING:
-    from lifecycle.items import Item
+    from shipdeck.lifecycle.items import Item
 
 Command = tuple[str, Callable[[], object], str]  # name, what it does, help
 

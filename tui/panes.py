@@ -20,16 +20,16 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import ContentSwitcher
 
-from lifecycle import verbs
-from lifecycle.errors import ShipdeckError
-from tui.crash import STORAGE_ERRORS
-from tui.host import Board, host
-from widgets.pane_tabs import PaneTabs
+from shipdeck.lifecycle import verbs
+from shipdeck.lifecycle.errors import ShipdeckError
+from shipdeck.tui.crash import STORAGE_ERRORS
+from shipdeck.tui.host import Board, host
+from shipdeck.widgets.pane_tabs import PaneTabs
 
 if TYPE_CHECKING:
-    from lifecycle.ports import ContainerStats, EnvStatus
-    from lifecycle.sampling import Sample, Sampler
-    from tui.host import Host
+    from shipdeck.lifecycle.ports import ContainerStats, EnvStatus
+    from shipdeck.lifecycle.sampling import Sample, Sampler
+    from shipdeck.tui.host import Host
 
 TABS = (("logs", "Logs"), ("metrics", "Metrics"), ("events", "Events"), ("envs", "Environments"))
 PANE_WIDGETS = {
@@ -85,7 +85,7 @@ class Panes(Vertical):
         return cast(Board, self.screen)
 
     def compose(self) -> ComposeResult:
-        from widgets.log.pane import LogPane
+        from shipdeck.widgets.log.pane import LogPane
 
         yield PaneTabs(TABS, "logs", id="pane-tabs")
         with ContentSwitcher(id="pane-switcher", initial="logs"):
@@ -151,9 +151,9 @@ class Panes(Vertical):
             return
         app = self.shipdeck
         if self._sampler is None:
-            from backends.metrics import HostMetrics
-            from backends.probe import HttpProber
-            from lifecycle.sampling import Sampler
+            from shipdeck.backends.metrics import HostMetrics
+            from shipdeck.backends.probe import HttpProber
+            from shipdeck.lifecycle.sampling import Sampler
 
             self._sampler = Sampler(app.engine, HttpProber(), HostMetrics(str(app.project.root)))
         try:
@@ -166,7 +166,7 @@ class Panes(Vertical):
 
     def _container_stats(self) -> tuple[list[ContainerStats], dict[str, str]]:
         """One stats sample per container (or local process tree) of every environment."""
-        from lifecycle.ports import StatsSource
+        from shipdeck.lifecycle.ports import StatsSource
 
         app = self.shipdeck
         stats: list[ContainerStats] = []
@@ -187,7 +187,7 @@ class Panes(Vertical):
 
     @on(MetricsSampled)
     def _show_sample(self, message: MetricsSampled) -> None:
-        from widgets.ops.metrics import MetricsPane
+        from shipdeck.widgets.ops.metrics import MetricsPane
 
         sampler = self._sampler
         panes = self.query(MetricsPane)
@@ -217,7 +217,7 @@ class Panes(Vertical):
 
     def refresh_events(self) -> None:
         """The events pane from the journal's tail, if the pane was ever shown."""
-        from widgets.ops.events import EventsPane
+        from shipdeck.widgets.ops.events import EventsPane
 
         panes = self.query(EventsPane)
         if not panes:
@@ -269,7 +269,7 @@ class Panes(Vertical):
 
     @on(EnvsRead)
     def _show_envs(self, message: EnvsRead) -> None:
-        from widgets.ops.envs import EnvironmentsPane
+        from shipdeck.widgets.ops.envs import EnvironmentsPane
 
         panes = self.query(EnvironmentsPane)
         if panes:
@@ -303,14 +303,14 @@ class Panes(Vertical):
 
 def _make_pane(pane: str) -> Widget:
     if pane == "metrics":
-        from widgets.ops.metrics import MetricsPane
+        from shipdeck.widgets.ops.metrics import MetricsPane
 
         return MetricsPane(id="metrics-pane")
     if pane == "events":
-        from widgets.ops.events import EventsPane
+        from shipdeck.widgets.ops.events import EventsPane
 
         return EventsPane(id="events-pane")
-    from widgets.ops.envs import EnvironmentsPane
+    from shipdeck.widgets.ops.envs import EnvironmentsPane
 
     class OperatedEnvironmentsPane(EnvironmentsPane):
         """The pane, offering ``+``/``-`` only on an environment whose target can scale."""

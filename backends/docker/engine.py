@@ -18,7 +18,7 @@ import docker
 import docker.errors
 import requests
 
-from lifecycle.ports import TargetError
+from shipdeck.lifecycle.ports import TargetError
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 LABEL_PROJECT, LABEL_ENV = "shipdeck.project", "shipdeck.env"

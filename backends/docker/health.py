@@ -14,9 +14,9 @@ import time
 from collections import deque
 from typing import Any
 
-from backends.docker.logs import container_logs, source_of
-from backends.probe import wait_healthy
-from lifecycle.ports import CancelToken, OutputSink, Stream, TargetError, say
+from shipdeck.backends.docker.logs import container_logs, source_of
+from shipdeck.backends.probe import wait_healthy
+from shipdeck.lifecycle.ports import CancelToken, OutputSink, Stream, TargetError, say
 
 _SETTLE = 1.0  # without any health check: alive this long counts as started
 

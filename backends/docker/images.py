@@ -28,7 +28,7 @@ import docker
 import docker.errors
 import requests
 
-from backends.docker.engine import (
+from shipdeck.backends.docker.engine import (
     CONNECTION_ERRORS,
     LABEL_MANAGED,
     api_error,
@@ -36,9 +36,9 @@ from backends.docker.engine import (
     engine_address,
     unreachable,
 )
-from backends.docker.logs import container_logs, source_of
-from backends.docker.stream import abort
-from lifecycle.ports import (
+from shipdeck.backends.docker.logs import container_logs, source_of
+from shipdeck.backends.docker.stream import abort
+from shipdeck.lifecycle.ports import (
     BuiltImage,
     CancelToken,
     Line,

@@ -14,7 +14,7 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
-from backends.local import supervise
+from shipdeck.backends.local import supervise
 
 
 class IntentFile:

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from backends.docker.stream import Splitter, body_blocks, open_stream
-from lifecycle.ports import CancelToken, Line, Stream, TargetError
+from shipdeck.backends.docker.stream import Splitter, body_blocks, open_stream
+from shipdeck.lifecycle.ports import CancelToken, Line, Stream, TargetError
 
 _POLL = 0.25  # seconds between looks for the container to follow next
 

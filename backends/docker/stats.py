@@ -16,9 +16,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from backends.docker.logs import LogSource
-from backends.docker.stream import body_blocks, open_stream
-from lifecycle.ports import CancelToken, ContainerStats, TargetError
+from shipdeck.backends.docker.logs import LogSource
+from shipdeck.backends.docker.stream import body_blocks, open_stream
+from shipdeck.lifecycle.ports import CancelToken, ContainerStats, TargetError
 
 
 def _total(cpu: dict[str, Any]) -> tuple[int, int]:

@@ -19,7 +19,7 @@ from typing import Any
 import docker.errors
 import requests
 
-from lifecycle.ports import CancelToken, Line, Stream, TargetError
+from shipdeck.lifecycle.ports import CancelToken, Line, Stream, TargetError
 
 CHUNK = 1 << 16
 _MAX_LINE = 1 << 20  # a "line" without a newline is cut here so memory stays bounded

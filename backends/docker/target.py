@@ -36,8 +36,8 @@ from typing import Any
 import docker
 import docker.errors
 
-from backends import switch
-from backends.docker.engine import (
+from shipdeck.backends import switch
+from shipdeck.backends.docker.engine import (
     CONNECTION_ERRORS,
     LABEL_ENV,
     LABEL_MANAGED,
@@ -50,12 +50,12 @@ from backends.docker.engine import (
     parse_time,
     unreachable,
 )
-from backends.docker.health import wait_started
-from backends.docker.intent import IntentFile
-from backends.docker.logs import LogSource, container_logs, source_of
-from backends.docker.stats import StatsPoller
-from backends.probe import HttpProber
-from lifecycle.ports import (
+from shipdeck.backends.docker.health import wait_started
+from shipdeck.backends.docker.intent import IntentFile
+from shipdeck.backends.docker.logs import LogSource, container_logs, source_of
+from shipdeck.backends.docker.stats import StatsPoller
+from shipdeck.backends.probe import HttpProber
+from shipdeck.lifecycle.ports import (
     CancelToken,
     ContainerStats,
     DeployResult,

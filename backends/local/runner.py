@@ -42,8 +42,8 @@ import threading
 import time
 from collections.abc import Mapping
 
-from backends.local import guard as _guard
-from lifecycle.ports import CancelToken, Line, OutputSink, StepResult, Stream
+from shipdeck.backends.local import guard as _guard
+from shipdeck.lifecycle.ports import CancelToken, Line, OutputSink, StepResult, Stream
 
 # Tools that buffer or go quiet when stdout is a pipe; set only if the caller did not.
 UNBUFFERED_ENV: Mapping[str, str] = {"PYTHONUNBUFFERED": "1"}

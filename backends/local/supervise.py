@@ -24,10 +24,10 @@ from typing import Any
 
 import psutil
 
-from lifecycle import atomic
-from lifecycle.errors import StorageError
-from lifecycle.filelock import hold
-from lifecycle.ports import CancelToken, Line, Stream
+from shipdeck.lifecycle import atomic
+from shipdeck.lifecycle.errors import StorageError
+from shipdeck.lifecycle.filelock import hold
+from shipdeck.lifecycle.ports import CancelToken, Line, Stream
 
 # Popen objects of services this shipdeck process started, so a dead one is reaped
 # through its own Popen (never left a zombie, never polled after its pid is reused).
@@ -109,7 +109,7 @@ def spawn(
     out.parent.mkdir(parents=True, exist_ok=True)
     argv = ["/bin/sh", "-c", command]
     if mask:
-        from backends import mask_relay
+        from shipdeck.backends import mask_relay
 
         relay = [sys.executable, "-I", mask_relay.__file__, str(out), str(err), *mask, "--"]
         argv = relay + argv

@@ -27,12 +27,12 @@ from typing import Any
 
 import psutil
 
-from backends import switch
-from backends.local import supervise
-from backends.local.supervise import RunRecord, label
-from backends.probe import HttpProber, wait_healthy
-from lifecycle.items import format_time, parse_time, utcnow
-from lifecycle.ports import (
+from shipdeck.backends import switch
+from shipdeck.backends.local import supervise
+from shipdeck.backends.local.supervise import RunRecord, label
+from shipdeck.backends.probe import HttpProber, wait_healthy
+from shipdeck.lifecycle.items import format_time, parse_time, utcnow
+from shipdeck.lifecycle.ports import (
     CancelToken,
     ContainerStats,
     DeployResult,

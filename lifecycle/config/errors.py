@@ -18,7 +18,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel
 from pydantic_core import ErrorDetails
 
-from lifecycle.errors import ShipdeckError
+from shipdeck.lifecycle.errors import ShipdeckError
 
 # --- errors ------------------------------------------------------------------------
 

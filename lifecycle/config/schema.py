@@ -26,14 +26,19 @@ from pydantic import (
     model_validator,
 )
 
-from lifecycle.config.errors import ConfigError as ConfigError
-from lifecycle.config.errors import ConfigIssue as ConfigIssue
-from lifecycle.config.errors import UnknownEnvironment as UnknownEnvironment
-from lifecycle.config.templates import BRANCH_FIELDS, check_template, render, template_fields
-from lifecycle.config.yamlpos import validate_yaml
-from lifecycle.paths import CONFIG_NAME
-from lifecycle.stages import Stage
-from lifecycle.text import branch_name_problem
+from shipdeck.lifecycle.config.errors import ConfigError as ConfigError
+from shipdeck.lifecycle.config.errors import ConfigIssue as ConfigIssue
+from shipdeck.lifecycle.config.errors import UnknownEnvironment as UnknownEnvironment
+from shipdeck.lifecycle.config.templates import (
+    BRANCH_FIELDS,
+    check_template,
+    render,
+    template_fields,
+)
+from shipdeck.lifecycle.config.yamlpos import validate_yaml
+from shipdeck.lifecycle.paths import CONFIG_NAME
+from shipdeck.lifecycle.stages import Stage
+from shipdeck.lifecycle.text import branch_name_problem
 
 DEFAULT_CONFIG_NAME = CONFIG_NAME
 SUPPORTED_VERSIONS: tuple[int, ...] = (1,)

@@ -17,7 +17,7 @@ import string
 import sys
 from collections.abc import Callable, Collection, Iterator, Mapping
 
-from lifecycle.errors import ShipdeckError
+from shipdeck.lifecycle.errors import ShipdeckError
 
 KNOWN_FIELDS: tuple[str, ...] = (
     "id",

@@ -14,8 +14,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from lifecycle.config import yamlsafe
-from lifecycle.config.errors import ConfigError, ConfigIssue, describe_error
+from shipdeck.lifecycle.config import yamlsafe
+from shipdeck.lifecycle.config.errors import ConfigError, ConfigIssue, describe_error
 
 _MAX_VALUES = 100_000  # an alias chain expanding beyond this is refused, not built
 _MERGE_TAG = "tag:yaml.org,2002:merge"

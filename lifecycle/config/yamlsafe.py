@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, SequenceNode
 
-from lifecycle.errors import ShipdeckError
+from shipdeck.lifecycle.errors import ShipdeckError
 
 MAX_DEPTH = 64  # nesting of mappings and lists
 MAX_VALUES = 100_000  # nodes once every alias is expanded

@@ -12,14 +12,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lifecycle import events as ev
-from lifecycle.config.templates import render
-from lifecycle.items import Item, parse_time
-from lifecycle.ports import Release
-from lifecycle.runs import Reporter, RunContext, RunHost, StageFailed
+from shipdeck.lifecycle import events as ev
+from shipdeck.lifecycle.config.templates import render
+from shipdeck.lifecycle.items import Item, parse_time
+from shipdeck.lifecycle.ports import Release
+from shipdeck.lifecycle.runs import Reporter, RunContext, RunHost, StageFailed
 
 if TYPE_CHECKING:  # pydantic: only the type, so the engine's modules load without it
-    from lifecycle.config.schema import Environment
+    from shipdeck.lifecycle.config.schema import Environment
 
 
 # --- Deploy -----------------------------------------------------------------------------

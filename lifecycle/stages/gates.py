@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lifecycle.items import Item, RunState
-from lifecycle.stages import Stage
+from shipdeck.lifecycle.items import Item, RunState
+from shipdeck.lifecycle.stages import Stage
 
 
 @dataclass(frozen=True)

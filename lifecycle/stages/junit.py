@@ -5,8 +5,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from lifecycle.errors import ShipdeckError
-from lifecycle.items import TestReport
+from shipdeck.lifecycle.errors import ShipdeckError
+from shipdeck.lifecycle.items import TestReport
 
 
 class JunitError(ShipdeckError, ValueError):

@@ -14,10 +14,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lifecycle import events as ev
-from lifecycle.config.templates import render, render_command, render_template
-from lifecycle.items import Item, format_time
-from lifecycle.ports import (
+from shipdeck.lifecycle import events as ev
+from shipdeck.lifecycle.config.templates import render, render_command, render_template
+from shipdeck.lifecycle.items import Item, format_time
+from shipdeck.lifecycle.ports import (
     MergeConflict,
     PushedImage,
     RefRaceLost,
@@ -25,12 +25,12 @@ from lifecycle.ports import (
     StepResult,
     VcsError,
 )
-from lifecycle.runs import RunContext, StageFailed, StageWork
-from lifecycle.stages import Stage
-from lifecycle.stages.deploy import deploy, local_image, monitor, operate
-from lifecycle.stages.junit import JunitError, parse_junit
-from lifecycle.text import escape_controls
-from lifecycle.versioning import (
+from shipdeck.lifecycle.runs import RunContext, StageFailed, StageWork
+from shipdeck.lifecycle.stages import Stage
+from shipdeck.lifecycle.stages.deploy import deploy, local_image, monitor, operate
+from shipdeck.lifecycle.stages.junit import JunitError, parse_junit
+from shipdeck.lifecycle.text import escape_controls
+from shipdeck.lifecycle.versioning import (
     changelog_entry,
     changelog_format,
     plan_release,
@@ -38,7 +38,7 @@ from lifecycle.versioning import (
 )
 
 if TYPE_CHECKING:  # pydantic: only the type, so the engine's modules load without it
-    from lifecycle.config.schema import Step
+    from shipdeck.lifecycle.config.schema import Step
 
 
 def fields(ctx: RunContext, **extra: object) -> dict[str, object]:

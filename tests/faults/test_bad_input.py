@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lifecycle.board import BoardError, parse_board
+from shipdeck.lifecycle.board import BoardError, parse_board
 from tests.helpers import git, git_repo, shipdeck
 
 pytestmark = pytest.mark.slow  # the shipdeck command in subprocesses

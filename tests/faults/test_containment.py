@@ -22,8 +22,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from backends.local.runner import LocalProcessRunner
-from lifecycle.ports import CancelToken
+from shipdeck.backends.local.runner import LocalProcessRunner
+from shipdeck.lifecycle.ports import CancelToken
 from tests.integration.test_process import (
     BASE_ENV,
     KILLED_SCRIPT,

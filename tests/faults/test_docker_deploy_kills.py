@@ -25,11 +25,11 @@ from typing import Any
 
 import pytest
 
-from lifecycle import events as ev
-from lifecycle.journal import Journal
-from lifecycle.ports import CancelToken, Line, Release
-from lifecycle.runs import StageFailed
-from lifecycle.stages.deploy import deploy_release
+from shipdeck.lifecycle import events as ev
+from shipdeck.lifecycle.journal import Journal
+from shipdeck.lifecycle.ports import CancelToken, Line, Release
+from shipdeck.lifecycle.runs import StageFailed
+from shipdeck.lifecycle.stages.deploy import deploy_release
 from tests.helpers import git, git_repo, processes_under, shipdeck
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))

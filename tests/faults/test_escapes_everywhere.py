@@ -69,7 +69,7 @@ def test_tag_changelog_and_cli_show_the_title_as_text(repo: Path) -> None:
 def test_the_board_in_tmux_leaves_clipboard_and_title_alone(repo: Path, tmp_path: Path) -> None:
     socket = str(tmp_path / "tmux.sock")
     tmux = ["tmux", "-S", socket]
-    shell = f"cd {repo} && PYTHONPATH={ROOT} {sys.executable} -m cli.main; sleep 60"
+    shell = f"cd {repo} && PYTHONPATH={ROOT} {sys.executable} -m shipdeck; sleep 60"
     subprocess.run([*tmux, "-f", "/dev/null", "new-session", "-d", "-x", "120", "-y", "40",
                     "-s", "t", shell], check=True)  # fmt: skip
     try:

@@ -31,10 +31,10 @@ from pathlib import Path
 import psutil
 import pytest
 
-from backends.local.target import LocalTarget
-from backends.notify import WebhookFailure, WebhookNotifier
-from backends.probe import MAX_BODY, HttpProber, wait_healthy
-from lifecycle.ports import CancelToken, Line, Release
+from shipdeck.backends.local.target import LocalTarget
+from shipdeck.backends.notify import WebhookFailure, WebhookNotifier
+from shipdeck.backends.probe import MAX_BODY, HttpProber, wait_healthy
+from shipdeck.lifecycle.ports import CancelToken, Line, Release
 from tests.faults import servers
 from tests.faults.servers import FaultServer
 from tests.helpers import ROOT, processes_under, shipdeck
@@ -394,7 +394,7 @@ class Run:
         env = dict(os.environ)
         env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", *args],
+            [sys.executable, "-m", "shipdeck", *args],
             cwd=repo,
             env=env,
             stdout=subprocess.PIPE,

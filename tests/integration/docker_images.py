@@ -130,7 +130,7 @@ def unavailable(why: str) -> NoReturn:
 def httpd_target(name: str, project: str, lock_dir: Path, **options: Any) -> Any:
     """A DockerTarget for the busybox httpd service on a free loopback port (its
     ``.port``), healthy when /health answers; ``options`` override the defaults."""
-    from backends.docker.target import DockerTarget
+    from shipdeck.backends.docker.target import DockerTarget
 
     port = free_port()
     settings: dict[str, Any] = {
@@ -167,7 +167,7 @@ def served(port: int) -> str | None:
 def deploys_and_serves(client: Any, target: Any, image: str) -> None:
     """Deploy ``image`` as 1.0.0 through ``target`` and check, from this side, that it
     answers as v1, is healthy, and is a running container on ``client``'s engine."""
-    from lifecycle.ports import CancelToken, Release
+    from shipdeck.lifecycle.ports import CancelToken, Release
 
     lines: list[Any] = []
     release = Release(version="1.0.0", sha="0" * 40, tag="v1.0.0", image=image)
@@ -193,8 +193,8 @@ def require_engine() -> Any:
     """A client for DOCKER_HOST; skips the module without an engine (fails under CI's
     ``SHIPDECK_REQUIRE_DOCKER=1``, where a missing engine is a broken setup, not a reason)."""
 
-    from backends.docker.engine import connect
-    from lifecycle.ports import TargetError
+    from shipdeck.backends.docker.engine import connect
+    from shipdeck.lifecycle.ports import TargetError
 
     why = busybox_missing()
     if why is None:

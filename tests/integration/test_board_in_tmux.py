@@ -62,7 +62,7 @@ def test_code_to_deploy_from_the_board_in_tmux(tmp_path: Path) -> None:
     repo = tmp_path / "demo"
     _clean(repo)
     tmux = Tmux(tmp_path / "tmux.sock")
-    command = f"cd {repo} && PYTHONPATH={ROOT} {sys.executable} -m cli.main; sleep 30"
+    command = f"cd {repo} && PYTHONPATH={ROOT} {sys.executable} -m shipdeck; sleep 30"
     tmux("-f", "/dev/null", "new-session", "-d", "-x", "120", "-y", "40", "-s", "t", command)
     try:
         tmux.screen_when(lambda s: "SD-1" in s and "Plan" in s)
@@ -127,7 +127,7 @@ def test_a_board_with_nothing_in_plan_opens_resizes_and_draws_without_colour(
         tmux = Tmux(tmp_path / f"tmux-{no_color}.sock")  # a server of its own each time
         env = "NO_COLOR=1 " if no_color else ""
         # COLUMNS/LINES (pytest exports them) would pin the app's size against resizes
-        run = f"env -u COLUMNS -u LINES {env}PYTHONPATH={ROOT} {sys.executable} -m cli.main"
+        run = f"env -u COLUMNS -u LINES {env}PYTHONPATH={ROOT} {sys.executable} -m shipdeck"
         command = f"cd {repo} && {run}; sleep 30"
         tmux("-f", "/dev/null", "new-session", "-d", "-x", "120", "-y", "40", "-s", "t", command)
         try:

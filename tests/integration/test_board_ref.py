@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from lifecycle.board import Board, dump_board
-from lifecycle.items import Item, Kind
-from lifecycle.stages import Stage
+from shipdeck.lifecycle.board import Board, dump_board
+from shipdeck.lifecycle.items import Item, Kind
+from shipdeck.lifecycle.stages import Stage
 from tests.helpers import git, git_repo, shipdeck
 
 pytestmark = pytest.mark.slow  # real git and the shipdeck command in subprocesses

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from lifecycle.stages import Stage
+from shipdeck.lifecycle.stages import Stage
 from tests.helpers import ROOT, board_store, git, shipdeck
 
 pytestmark = pytest.mark.slow  # real clones, remotes and shipdeck sync in subprocesses
@@ -123,8 +123,8 @@ def test_sync_names_a_missing_remote_and_exits_1(clones: tuple[Path, Path, Path]
 SYNCER = r"""
 import sys
 from pathlib import Path
-from backends.git_board import open_board
-from backends.git_sync import sync
+from shipdeck.backends.git_board import open_board
+from shipdeck.backends.git_sync import sync
 store = open_board(Path(sys.argv[1]))
 print("go", flush=True)
 while True:

@@ -160,8 +160,8 @@ def test_outside_a_project_is_one_line(tmp_path: Path) -> None:
 
 
 def test_item_from_alert_is_a_bug_linked_to_the_release(repo: Path) -> None:
-    from lifecycle import events as ev
-    from lifecycle.journal import Journal
+    from shipdeck.lifecycle import events as ev
+    from shipdeck.lifecycle.journal import Journal
 
     Journal(repo).append(
         ev.Event(
@@ -231,7 +231,7 @@ def test_the_board_without_a_terminal_is_one_line_and_exit_2(repo: Path, where: 
     out = repo / "out.txt"
     with open(out, "w") as sink, open(os.devnull) as nothing:
         done = subprocess.run(  # a hang is a TimeoutExpired
-            [sys.executable, "-m", "cli.main"],
+            [sys.executable, "-m", "shipdeck"],
             cwd=repo,
             env=env,
             stdin=nothing if where == "stdin" else None,

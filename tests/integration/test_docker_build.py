@@ -12,9 +12,16 @@ import docker_images as di
 import httpx
 import pytest
 
-from backends.docker.engine import connect
-from backends.docker.images import DockerImages
-from lifecycle.ports import CancelToken, ContainerRunner, ImageBuilder, Line, Stream, TargetError
+from shipdeck.backends.docker.engine import connect
+from shipdeck.backends.docker.images import DockerImages
+from shipdeck.lifecycle.ports import (
+    CancelToken,
+    ContainerRunner,
+    ImageBuilder,
+    Line,
+    Stream,
+    TargetError,
+)
 from tests.waiting import returns
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -175,7 +182,7 @@ def test_run_once_of_a_missing_image(images: DockerImages) -> None:
 
 
 def test_build_output_pieces_become_lines_with_stderr_by_colour() -> None:
-    from backends.docker.images import _Lines
+    from shipdeck.backends.docker.images import _Lines
 
     lines = _Lines()
     got = lines.split("par") + lines.split("tial\n\x1b[91moh ")

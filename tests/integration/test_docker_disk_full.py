@@ -18,9 +18,9 @@ from typing import Any
 import docker_images as di
 import pytest
 
-from backends.docker.engine import connect
-from backends.docker.images import DockerImages
-from lifecycle.ports import CancelToken, Line, Stream, TargetError
+from shipdeck.backends.docker.engine import connect
+from shipdeck.backends.docker.images import DockerImages
+from shipdeck.lifecycle.ports import CancelToken, Line, Stream, TargetError
 from tests.waiting import TimedOut, wait_until
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]

@@ -14,9 +14,9 @@ from typing import Any
 import docker_images as di
 import pytest
 
-from backends.docker.logs import LogSource, container_logs, since_param, source_of
-from backends.docker.stream import Dechunker, Splitter
-from lifecycle.ports import CancelToken, Line, Stream, TargetError
+from shipdeck.backends.docker.logs import LogSource, container_logs, since_param, source_of
+from shipdeck.backends.docker.stream import Dechunker, Splitter
+from shipdeck.lifecycle.ports import CancelToken, Line, Stream, TargetError
 from tests.waiting import returns, wait_until
 
 # --- decoding, no engine needed -------------------------------------------------------

@@ -18,8 +18,8 @@ from typing import Any
 import docker_images as di
 import pytest
 
-from backends.docker.target import DockerTarget
-from lifecycle.ports import CancelToken, Release, TargetError
+from shipdeck.backends.docker.target import DockerTarget
+from shipdeck.lifecycle.ports import CancelToken, Release, TargetError
 from tests.waiting import TimedOut, wait_until
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]

@@ -16,8 +16,8 @@ import docker_images as di
 import httpx
 import pytest
 
-from backends.docker.target import DockerTarget
-from lifecycle.ports import CancelToken, Line, Release, StatsSource, Stream, TargetError
+from shipdeck.backends.docker.target import DockerTarget
+from shipdeck.lifecycle.ports import CancelToken, Line, Release, StatsSource, Stream, TargetError
 from tests.waiting import returns, wait_until
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -176,7 +176,7 @@ def test_a_missing_image_is_a_clear_error(target: DockerTarget) -> None:
 def test_stats_sample_has_cpu_and_memory(
     target: DockerTarget, images: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from backends.docker import stats
+    from shipdeck.backends.docker import stats
 
     opened: list[str] = []
     real_open = stats.open_stream

@@ -14,10 +14,10 @@ from pathlib import Path
 import docker_images as di
 import pytest
 
-from project.repo import Project
+from shipdeck.project.repo import Project
+from shipdeck.tui.app import ShipdeckApp
 from tests.helpers import git_repo
 from tests.waiting import until
-from tui.app import ShipdeckApp
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

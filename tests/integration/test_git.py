@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from backends.git import GitRepo
-from lifecycle.ports import DirtyWorkTree, MergeConflict, Vcs, VcsError
+from shipdeck.backends.git import GitRepo
+from shipdeck.lifecycle.ports import DirtyWorkTree, MergeConflict, Vcs, VcsError
 
 pytestmark = pytest.mark.slow  # real git repositories
 

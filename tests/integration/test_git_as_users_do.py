@@ -218,7 +218,7 @@ def test_sigkill_during_release_leaves_none_or_one_whole_release(tmp_path: Path)
         git(repo, "commit", "-qam", f"{item_id}: change")
         _ok(repo, "advance", item_id, "--to", "test")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "advance", item_id, "--to", "release"],
+            [sys.executable, "-m", "shipdeck", "advance", item_id, "--to", "release"],
             cwd=repo,
             env=env,
             stdout=subprocess.DEVNULL,

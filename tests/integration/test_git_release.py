@@ -19,8 +19,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from backends.git import GitRepo
-from lifecycle.ports import (
+from shipdeck.backends.git import GitRepo
+from shipdeck.lifecycle.ports import (
     FoundRelease,
     MergeConflict,
     PreparedRelease,
@@ -409,7 +409,7 @@ def test_publish_creates_updates_and_deletes_together(repo: Path) -> None:
 # a kill can land anywhere in a release without paying python's start-up each time.
 CHILDREN = r"""
 import os, signal, subprocess, sys, time, traceback
-from backends.git import GitRepo
+from shipdeck.backends.git import GitRepo
 
 root, errors = sys.argv[1], sys.argv[2]
 signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the killed children

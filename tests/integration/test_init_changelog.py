@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lifecycle.config.schema import load_config
+from shipdeck.lifecycle.config.schema import load_config
 from tests.helpers import git, shipdeck
 
 pytestmark = pytest.mark.slow  # shipdeck init and real git in subprocesses

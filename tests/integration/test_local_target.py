@@ -21,8 +21,8 @@ import httpx
 import psutil
 import pytest
 
-from backends.local.target import LocalTarget
-from lifecycle.ports import CancelToken, Line, Release, Stream, TargetError
+from shipdeck.backends.local.target import LocalTarget
+from shipdeck.lifecycle.ports import CancelToken, Line, Release, Stream, TargetError
 from tests.waiting import returns, wait_until
 
 pytestmark = pytest.mark.slow  # real services deployed, health-checked and stopped
@@ -270,8 +270,9 @@ def test_the_service_survives_the_shipdeck_process_that_started_it(world: World)
     release = world.release("0.1.0", "v1")
     target = world.target()  # its stop() in teardown cleans up after the child process
     script = (
-        "import sys; from pathlib import Path; from backends.local.target import LocalTarget;"
-        "from lifecycle.ports import CancelToken, Release;"
+        "import sys; from pathlib import Path;"
+        "from shipdeck.backends.local.target import LocalTarget;"
+        "from shipdeck.lifecycle.ports import CancelToken, Release;"
         f"t = LocalTarget('staging', root=Path({str(world.root)!r}),"
         f" command={target.command!r}, port={world.port},"
         f" health_url={world.url + '/health'!r}, health_interval=0.05);"
@@ -501,7 +502,7 @@ def test_restart_with_a_stranger_on_the_port_is_not_reported_healthy(world: Worl
 
 def test_an_interrupted_deploy_puts_the_previous_release_back_healthy(world: World) -> None:
     """SIGINT ends the new release's health wait at once, not the wait for the old one."""
-    from backends import probe
+    from shipdeck.backends import probe
 
     # A health timeout far longer than the wait for the deploy: only the interrupt ends it.
     target = world.target(health_timeout=600)

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from cli.demo import create
-from lifecycle.ports import HostSample, ProbeResult
-from project.repo import Project
-from project.wiring import build_engine
+from shipdeck.cli.demo import create
+from shipdeck.lifecycle.ports import HostSample, ProbeResult
+from shipdeck.project.repo import Project
+from shipdeck.project.wiring import build_engine
 
 pytestmark = pytest.mark.slow  # the demo repository and its engine, for real
 
@@ -42,7 +42,7 @@ def _config_with_second_env(root: Path, extra: str = "") -> None:
 
 
 def test_each_environment_health_url_is_probed_by_its_name(tmp_path: Path) -> None:
-    from lifecycle.sampling import Sampler
+    from shipdeck.lifecycle.sampling import Sampler
 
     project = create(tmp_path / "demo")
     _config_with_second_env(project.root)
@@ -55,7 +55,7 @@ def test_each_environment_health_url_is_probed_by_its_name(tmp_path: Path) -> No
 
 
 def test_probe_environments_false_probes_only_the_listed_ones(tmp_path: Path) -> None:
-    from lifecycle.sampling import Sampler
+    from shipdeck.lifecycle.sampling import Sampler
 
     project = create(tmp_path / "demo")
     _config_with_second_env(project.root, "  probe_environments: false\n")

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from backends.notify import WebhookNotifier
-from lifecycle.events import DEPLOYED, ROLLED_BACK, Event
+from shipdeck.backends.notify import WebhookNotifier
+from shipdeck.lifecycle.events import DEPLOYED, ROLLED_BACK, Event
 from tests.helpers import WebhookReceiver as Hook
 from tests.waiting import DEADLINE
 

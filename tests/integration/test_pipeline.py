@@ -188,7 +188,7 @@ def test_sigint_during_build_leaves_no_process(tmp_path: Path) -> None:
     pids_file = tmp_path / "pids"
     env = dict(os.environ, PIDS=str(pids_file), PYTHONPATH=str(ROOT))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "advance", "SD-1"],
+        [sys.executable, "-m", "shipdeck", "advance", "SD-1"],
         cwd=repo,
         env=env,
         stdout=subprocess.PIPE,
@@ -245,7 +245,7 @@ def test_logs_follow_tails_the_service(demo: Path) -> None:
     assert shipdeck("advance", "SD-1", "--to", "deploy", cwd=demo).returncode == 0
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     follower = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "logs", "--env", "staging", "--follow", "--tail", "0"],
+        [sys.executable, "-m", "shipdeck", "logs", "--env", "staging", "--follow", "--tail", "0"],
         cwd=demo,
         env=env,
         stdout=subprocess.PIPE,

@@ -13,8 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from backends.probe import HttpProber, wait_healthy
-from lifecycle.ports import CancelToken
+from shipdeck.backends.probe import HttpProber, wait_healthy
+from shipdeck.lifecycle.ports import CancelToken
 from tests.waiting import DEADLINE, returns
 
 pytestmark = pytest.mark.slow  # real HTTP servers, health waits that run out

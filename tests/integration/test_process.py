@@ -15,8 +15,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from backends.local.runner import LocalProcessRunner
-from lifecycle.ports import CancelToken, Line, StepResult, Stream
+from shipdeck.backends.local.runner import LocalProcessRunner
+from shipdeck.lifecycle.ports import CancelToken, Line, StepResult, Stream
 from tests.waiting import DEADLINE, TimedOut, returns, wait_until
 
 pytestmark = pytest.mark.slow  # real process trees started, cancelled and killed
@@ -311,8 +311,8 @@ def test_timeout_kills_the_whole_tree() -> None:
 KILLED_SCRIPT = """
 import os, sys
 sys.path.insert(0, {root!r})
-from backends.local.runner import LocalProcessRunner
-from lifecycle.ports import CancelToken
+from shipdeck.backends.local.runner import LocalProcessRunner
+from shipdeck.lifecycle.ports import CancelToken
 
 def sink(lines):
     for line in lines:

@@ -8,18 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from project.repo import Project
+from shipdeck.project.repo import Project
 
 
 @pytest.fixture()
 def demo_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project]:
-    from cli.demo import create
+    from shipdeck.cli.demo import create
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     project = create(tmp_path / "demo")
     yield project
     # Stop whatever a test deployed: no service may outlive the test.
-    from project.wiring import make_target
+    from shipdeck.project.wiring import make_target
 
     for name in project.config.environments:
         make_target(project, name).stop(lambda _lines: None)

@@ -8,8 +8,8 @@ from typing import Any
 
 from textual.pilot import Pilot
 
-from lifecycle.ports import Line, Stream
-from widgets.log.view import LogView
+from shipdeck.lifecycle.ports import Line, Stream
+from shipdeck.widgets.log.view import LogView
 
 SIZE = (80, 20)
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from lifecycle import events as ev
-from lifecycle.items import Item, Kind, RunState, StageState, TestReport
-from lifecycle.journal import Journal
-from lifecycle.paths import ShipdeckPaths
-from lifecycle.stages import Stage
+from shipdeck.lifecycle import events as ev
+from shipdeck.lifecycle.items import Item, Kind, RunState, StageState, TestReport
+from shipdeck.lifecycle.journal import Journal
+from shipdeck.lifecycle.paths import ShipdeckPaths
+from shipdeck.lifecycle.stages import Stage
 from tests.helpers import board_store
 
 T0 = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)

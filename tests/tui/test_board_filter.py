@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import pytest
 
-from lifecycle.items import Item, Kind, RunState, StageState
-from lifecycle.stages import Stage
-from project.repo import Project
-from tui.app import ShipdeckApp
-from widgets.board.columns import RULER
-from widgets.board.filter import BoardFilter, card_filter
+from shipdeck.lifecycle.items import Item, Kind, RunState, StageState
+from shipdeck.lifecycle.stages import Stage
+from shipdeck.project.repo import Project
+from shipdeck.tui.app import ShipdeckApp
+from shipdeck.widgets.board.columns import RULER
+from shipdeck.widgets.board.filter import BoardFilter, card_filter
 
 pytestmark = pytest.mark.slow  # Pilot on the demo repository, seconds a test
 

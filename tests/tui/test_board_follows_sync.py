@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from project.repo import Project
+from shipdeck.project.repo import Project
+from shipdeck.tui.app import ShipdeckApp
 from tests.helpers import board_store, git, shipdeck
 from tests.waiting import until
-from tui.app import ShipdeckApp
 
 pytestmark = pytest.mark.slow  # real clones and shipdeck sync under an open board
 

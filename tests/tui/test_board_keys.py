@@ -16,16 +16,16 @@ import pytest
 from textual.command import CommandPalette
 from textual.widgets import ContentSwitcher
 
-from lifecycle.items import RunState
-from lifecycle.stages import Stage
-from project.repo import Project
+from shipdeck.lifecycle.items import RunState
+from shipdeck.lifecycle.stages import Stage
+from shipdeck.project.repo import Project
+from shipdeck.tui.app import ShipdeckApp
+from shipdeck.tui.details import ItemDetailsScreen
+from shipdeck.tui.dialogs import ConfirmScreen, HelpScreen
+from shipdeck.tui.item_form import ItemFormScreen
+from shipdeck.widgets.pane_tabs import PaneTabs
 from tests.tui.conftest import commit
 from tests.waiting import Notices, until
-from tui.app import ShipdeckApp
-from tui.details import ItemDetailsScreen
-from tui.dialogs import ConfirmScreen, HelpScreen
-from tui.item_form import ItemFormScreen
-from widgets.pane_tabs import PaneTabs
 
 pytestmark = (
     pytest.mark.slow
@@ -279,7 +279,7 @@ async def test_quit_with_a_run_in_flight_asks_and_cancels(
 async def test_metrics_sample_only_while_visible(
     demo_project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from lifecycle.sampling import Sampler
+    from shipdeck.lifecycle.sampling import Sampler
 
     samples: list[float] = []
     real = Sampler.sample

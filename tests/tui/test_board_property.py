@@ -41,16 +41,16 @@ from textual.screen import ModalScreen
 from textual.theme import BUILTIN_THEMES
 from textual.worker import Worker, WorkerState
 
-import tui.app
-import tui.settings
-from lifecycle.board import Board
-from lifecycle.items import Item, Kind, RunState, StageState
-from lifecycle.stages import ORDER, Stage
-from project.repo import Project
+from shipdeck.lifecycle.board import Board
+from shipdeck.lifecycle.items import Item, Kind, RunState, StageState
+from shipdeck.lifecycle.stages import ORDER, Stage
+from shipdeck.project.repo import Project
+from shipdeck.tui import app as tui_app
+from shipdeck.tui import settings as tui_settings
+from shipdeck.tui.app import ShipdeckApp
+from shipdeck.tui.board_screen import BoardScreen
+from shipdeck.widgets.board.columns import RULER, BoardColumns
 from tests.tui.static_board import build
-from tui.app import ShipdeckApp
-from tui.board_screen import BoardScreen
-from widgets.board.columns import RULER, BoardColumns
 
 pytestmark = pytest.mark.slow  # property tests of the board, and the app under many terminals
 
@@ -250,7 +250,7 @@ class MemoryStore:
 class PropertyApp(ShipdeckApp):
     """The app, recording worker errors (the app turns them into notifications)."""
 
-    CSS_PATH = str(Path(tui.app.__file__).with_name("app.tcss"))  # not beside this file
+    CSS_PATH = str(Path(tui_app.__file__).with_name("app.tcss"))  # not beside this file
     worker_errors: list[BaseException]
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -279,10 +279,10 @@ def make_app(
     """The app on ``items``, in ``theme`` from its first frame. Its engine is real, but
     settles no run: the running cards belong to a live shipdeck elsewhere, as they do
     when two are open. The theme is saved where the caller pointed XDG_CONFIG_HOME."""
-    from project.wiring import build_engine
+    from shipdeck.project.wiring import build_engine
 
     assert os.environ.get("XDG_CONFIG_HOME"), "the theme would be saved in the user's settings"
-    tui.settings.save({"theme": theme})  # what the app starts in, not the last case's
+    tui_settings.save({"theme": theme})  # what the app starts in, not the last case's
     project = Project(root)
     project.__dict__["store"] = MemoryStore(items)  # the cached_property, filled in
     engine = build_engine(project)

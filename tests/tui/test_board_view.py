@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from host import PaneApp
 
-from lifecycle.items import Item
-from lifecycle.stages import ORDER, Stage
-from widgets.board.columns import BoardColumns, StageColumn
+from shipdeck.lifecycle.items import Item
+from shipdeck.lifecycle.stages import ORDER, Stage
+from shipdeck.widgets.board.columns import BoardColumns, StageColumn
 
 
 def make_board() -> tuple[BoardColumns, dict[Stage, StageColumn]]:
@@ -147,7 +147,7 @@ async def test_every_theme_draws_the_borders_and_the_cursor_cards_words_legibly(
 
 
 async def test_a_click_on_a_tab_label_asks_for_that_pane() -> None:
-    from widgets.pane_tabs import PaneTabs
+    from shipdeck.widgets.pane_tabs import PaneTabs
 
     tabs = PaneTabs([("logs", "Logs"), ("metrics", "Metrics")], "logs")
     asked: list[str] = []

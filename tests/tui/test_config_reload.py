@@ -13,17 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from backends.local.target import LocalTarget
-from lifecycle.config.schema import Config
-from lifecycle.items import RunState
-from lifecycle.ports import DeployTarget
-from lifecycle.stages import Stage
-from project import config_stamp
-from project.repo import Project
+from shipdeck.backends.local.target import LocalTarget
+from shipdeck.lifecycle.config.schema import Config
+from shipdeck.lifecycle.items import RunState
+from shipdeck.lifecycle.ports import DeployTarget
+from shipdeck.lifecycle.stages import Stage
+from shipdeck.project import config_stamp
+from shipdeck.project.repo import Project
+from shipdeck.tui import app as app_module
+from shipdeck.tui.app import ShipdeckApp
+from shipdeck.tui.config_watch import ConfigFollower, ConfigReloaded, ConfigWatch, Invalid, Reloaded
 from tests.waiting import Notices, until
-from tui import app as app_module
-from tui.app import ShipdeckApp
-from tui.config_watch import ConfigFollower, ConfigReloaded, ConfigWatch, Invalid, Reloaded
 
 SIZE = (120, 40)
 
@@ -179,7 +179,7 @@ def test_the_watch_reads_only_after_the_project_did(tmp_path: Path) -> None:
 def test_a_full_disk_leaves_no_temp_stamp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import os
 
-    from lifecycle import atomic
+    from shipdeck.lifecycle import atomic
 
     real_fdopen = os.fdopen
     written: list[bytes] = []
@@ -211,7 +211,7 @@ def test_a_full_disk_leaves_no_temp_stamp(tmp_path: Path, monkeypatch: pytest.Mo
 def test_reconfigure_swaps_what_the_engine_derives_from_the_config(
     demo_project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from project.wiring import build_engine, reconfigure
+    from shipdeck.project.wiring import build_engine, reconfigure
 
     monkeypatch.setenv("DEMO_TOKEN", "s3cr3t-token-value")
     engine = build_engine(demo_project)
@@ -226,8 +226,8 @@ def test_reconfigure_swaps_what_the_engine_derives_from_the_config(
 
 
 def test_an_environment_operation_counts_as_a_run_going(demo_project: Project) -> None:
-    from lifecycle.runs import RunFinished, RunStarted
-    from project.wiring import build_engine, busy
+    from shipdeck.lifecycle.runs import RunFinished, RunStarted
+    from shipdeck.project.wiring import build_engine, busy
 
     engine = build_engine(demo_project)
     assert not busy(engine)

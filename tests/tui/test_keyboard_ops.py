@@ -15,18 +15,18 @@ from textual.command import CommandPalette
 from textual.widgets import Label
 from textual.widgets._footer import FooterKey
 
-from lifecycle.stages import Stage
-from project.repo import Project
-from project.wiring import build_engine
+from shipdeck.lifecycle.stages import Stage
+from shipdeck.project.repo import Project
+from shipdeck.project.wiring import build_engine
+from shipdeck.tui.app import ShipdeckApp, project_label
+from shipdeck.tui.details import ItemDetailsScreen
+from shipdeck.tui.dialogs import ConfirmScreen, HelpScreen
+from shipdeck.tui.env_ops import can_scale
+from shipdeck.tui.palette import BoardCommands
+from shipdeck.widgets.footer import QuietFooter
+from shipdeck.widgets.pane_tabs import TitleBar
 from tests.tui.conftest import commit
 from tests.waiting import Notices, until
-from tui.app import ShipdeckApp, project_label
-from tui.details import ItemDetailsScreen
-from tui.dialogs import ConfirmScreen, HelpScreen
-from tui.env_ops import can_scale
-from tui.palette import BoardCommands
-from widgets.footer import QuietFooter
-from widgets.pane_tabs import TitleBar
 
 pytestmark = pytest.mark.slow  # Pilot on the demo repository with the real engine; real deploys
 

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from rich.style import Style
 
-from lifecycle.ports import Line, Stream
+from shipdeck.lifecycle.ports import Line, Stream
+from shipdeck.widgets.log.json_lines import level_of, pretty_lines
+from shipdeck.widgets.log.pane import LogPane, LogStatusBar
+from shipdeck.widgets.log.view import LogView
 from tests.tui.host import PaneApp
 from tests.tui.log_helpers import SIZE, numbered, out, run, screen_lines, settle
 from tests.waiting import Notices
-from widgets.log.json_lines import level_of, pretty_lines
-from widgets.log.pane import LogPane, LogStatusBar
-from widgets.log.view import LogView
 
 OSC52 = re.compile(r"\x1b\]52;c;([A-Za-z0-9+/=]*)\x07")
 

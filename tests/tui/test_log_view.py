@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 from rich.style import Style
 
-from lifecycle.ports import Line, Stream
+from shipdeck.lifecycle.ports import Line, Stream
+from shipdeck.widgets.log import ansi
+from shipdeck.widgets.log.pane import LogPane, LogStatusBar
+from shipdeck.widgets.log.view import LogView
 from tests.tui.host import PaneApp
 from tests.tui.log_helpers import SIZE, numbered, out, run, screen_lines, settle
 from tests.waiting import until
-from widgets.log import ansi
-from widgets.log.pane import LogPane, LogStatusBar
-from widgets.log.view import LogView
 
 
 def test_lines_appear_after_a_batch() -> None:

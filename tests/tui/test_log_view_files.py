@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from lifecycle.runlog import RunLog
+from shipdeck.lifecycle.runlog import RunLog
+from shipdeck.widgets.log.pane import LogPane, LogStatusBar
+from shipdeck.widgets.log.view import LogView
 from tests.tui.host import PaneApp
 from tests.tui.log_helpers import SIZE, numbered, run, screen_lines, settle
 from tests.waiting import until
-from widgets.log.pane import LogPane, LogStatusBar
-from widgets.log.view import LogView
 
 
 @pytest.mark.slow  # a Pilot test that loads and saves files

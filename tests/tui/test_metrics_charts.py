@@ -7,11 +7,18 @@ from datetime import UTC, datetime
 
 import pytest
 
-from lifecycle.alerts import Alert, History
-from lifecycle.ports import ContainerStats, HostSample, ProbeResult
+from shipdeck.lifecycle.alerts import Alert, History
+from shipdeck.lifecycle.ports import ContainerStats, HostSample, ProbeResult
+from shipdeck.widgets.ops.chart import FAIL_MARK
+from shipdeck.widgets.ops.metrics import (
+    Chart,
+    EnvRows,
+    MetricRow,
+    MetricsPane,
+    ProbeRow,
+    SectionTitle,
+)
 from tests.tui.host import PaneApp
-from widgets.ops.chart import FAIL_MARK
-from widgets.ops.metrics import Chart, EnvRows, MetricRow, MetricsPane, ProbeRow, SectionTitle
 
 SIZE = (120, 40)
 T0 = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)

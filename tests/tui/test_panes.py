@@ -14,14 +14,14 @@ from typing import Any
 import pytest
 from textual.widgets import DataTable, Static
 
-from lifecycle import events as ev
-from lifecycle.alerts import Alert, History
-from lifecycle.events import Event
-from lifecycle.ports import EnvStatus, HostSample, ProbeResult
+from shipdeck.lifecycle import events as ev
+from shipdeck.lifecycle.alerts import Alert, History
+from shipdeck.lifecycle.events import Event
+from shipdeck.lifecycle.ports import EnvStatus, HostSample, ProbeResult
+from shipdeck.widgets.ops.envs import EnvironmentsPane
+from shipdeck.widgets.ops.events import EventsPane
+from shipdeck.widgets.ops.metrics import MetricRow, MetricsPane, ProbeRow
 from tests.tui.host import PaneApp
-from widgets.ops.envs import EnvironmentsPane
-from widgets.ops.events import EventsPane
-from widgets.ops.metrics import MetricRow, MetricsPane, ProbeRow
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 SIZE = (100, 30)

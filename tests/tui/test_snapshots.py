@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from project.repo import Project
+from shipdeck.project.repo import Project
+from shipdeck.tui.app import ShipdeckApp
 from tests.tui.static_board import build
 from tests.waiting import until
-from tui.app import ShipdeckApp
 
 pytestmark = pytest.mark.slow  # SVG snapshots of the whole app, a second each
 

@@ -21,13 +21,13 @@ from typing import Any
 import pytest
 from textual.widgets import Input, TextArea
 
-from lifecycle.stages import Stage
-from lifecycle.store import BoardError, BoardLocked
-from project.repo import Project
+from shipdeck.lifecycle.stages import Stage
+from shipdeck.lifecycle.store import BoardError, BoardLocked
+from shipdeck.project.repo import Project
+from shipdeck.tui.app import ShipdeckApp
+from shipdeck.tui.crash import EXIT_CRASHED
+from shipdeck.tui.item_form import ItemFormScreen
 from tests.waiting import Notices, until, wait_until
-from tui.app import ShipdeckApp
-from tui.crash import EXIT_CRASHED
-from tui.item_form import ItemFormScreen
 
 pytestmark = pytest.mark.slow  # Pilot on the demo repository; a real shipdeck on a terminal
 
@@ -193,13 +193,13 @@ async def test_an_unreadable_ref_is_said_once_and_the_board_comes_back(
 # The real `shipdeck` on a terminal, with one bug put in: `?` raises.
 CRASHING_SHIPDECK = """
 import sys
-from tui.app import ShipdeckApp
+from shipdeck.tui.app import ShipdeckApp
 
 def action_help(self):
     raise RuntimeError("injected bug: the help key raised")
 
 ShipdeckApp.action_help = action_help
-from cli.main import main
+from shipdeck.cli.main import main
 sys.exit(main())
 """
 
@@ -288,7 +288,7 @@ def test_a_bug_writes_a_crash_file_and_one_line_and_exits_non_zero(
 def test_a_crash_file_falls_back_to_the_temp_dir(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tui import crash
+    from shipdeck.tui import crash
 
     monkeypatch.setattr("tempfile.gettempdir", lambda: str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()

@@ -13,14 +13,14 @@ import subprocess
 
 import pytest
 
-from lifecycle import events as ev
-from lifecycle.items import RunState, StageState
-from lifecycle.stages import Stage
-from project.repo import Project
-from project.wiring import build_engine
+from shipdeck.lifecycle import events as ev
+from shipdeck.lifecycle.items import RunState, StageState
+from shipdeck.lifecycle.stages import Stage
+from shipdeck.project.repo import Project
+from shipdeck.project.wiring import build_engine
+from shipdeck.tui.app import ShipdeckApp
+from shipdeck.widgets.log.pane import LogPane
 from tests.waiting import until
-from tui.app import ShipdeckApp
-from widgets.log.pane import LogPane
 
 pytestmark = pytest.mark.slow  # Pilot with real runs and a deployed service
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from lifecycle.alerts import (
+from shipdeck.lifecycle.alerts import (
     Alert,
     AlertRules,
     AlertTracker,
@@ -15,8 +15,8 @@ from lifecycle.alerts import (
     next_alert_number,
     open_alerts,
 )
-from lifecycle.events import ALERT_CLEARED, ALERT_RAISED, DEPLOYED, Event
-from lifecycle.ports import HostSample, ProbeResult
+from shipdeck.lifecycle.events import ALERT_CLEARED, ALERT_RAISED, DEPLOYED, Event
+from shipdeck.lifecycle.ports import HostSample, ProbeResult
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 

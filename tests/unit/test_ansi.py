@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rich.color import Color
 
-from lifecycle.text import escape_controls
-from widgets.log.ansi import display_width, plain, sanitize, to_text
+from shipdeck.lifecycle.text import escape_controls
+from shipdeck.widgets.log.ansi import display_width, plain, sanitize, to_text
 
 # Every character a terminal would act on, other than printing it.
 RAW_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")

@@ -1,4 +1,4 @@
-"""lifecycle.atomic: the one atomic file write."""
+"""shipdeck.lifecycle.atomic: the one atomic file write."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lifecycle import atomic
+from shipdeck.lifecycle import atomic
 
 
 def test_writes_text_and_replaces_the_old_file(tmp_path: Path) -> None:

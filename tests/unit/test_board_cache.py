@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from lifecycle.stages import Stage
-from lifecycle.store import BOARD_REF, BoardStore
+from shipdeck.lifecycle.stages import Stage
+from shipdeck.lifecycle.store import BOARD_REF, BoardStore
 from tests.helpers import board_store, fast_first
 from tests.unit.test_store import hand_commit
 
@@ -197,7 +197,7 @@ def test_an_unwritable_state_dir_only_costs_the_shortcut(tmp_path: Path) -> None
 CHILD = """
 import subprocess, sys
 from pathlib import Path
-from backends.git_board import open_board
+from shipdeck.backends.git_board import open_board
 store = open_board(Path(sys.argv[1]))
 if sys.argv[2] == "no-processes":
     def refuse(*a, **k):

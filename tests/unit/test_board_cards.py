@@ -7,9 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.text import Text
 
-from lifecycle.items import Item, Kind, RunState, StageState
-from lifecycle.stages import Stage
-from widgets.board.cards import card_height, card_text, pack, title_lines
+from shipdeck.lifecycle.items import Item, Kind, RunState, StageState
+from shipdeck.lifecycle.stages import Stage
+from shipdeck.widgets.board.cards import card_height, card_text, pack, title_lines
 
 
 def lines_of(text: Text) -> list[str]:
@@ -100,10 +100,10 @@ def test_card_height_is_the_number_of_lines_card_text_gives(
 
 from datetime import UTC, datetime, timedelta  # noqa: E402
 
-from lifecycle import events as ev  # noqa: E402
-from lifecycle.items import TestReport  # noqa: E402
-from tui.card_facts import card_facts, env_versions  # noqa: E402
-from widgets.board.cards import CardFacts  # noqa: E402
+from shipdeck.lifecycle import events as ev  # noqa: E402
+from shipdeck.lifecycle.items import TestReport  # noqa: E402
+from shipdeck.tui.card_facts import card_facts, env_versions  # noqa: E402
+from shipdeck.widgets.board.cards import CardFacts  # noqa: E402
 
 NOW = datetime(2026, 12, 2, 10, 0, 0, tzinfo=UTC)
 

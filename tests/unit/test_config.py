@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lifecycle.config.schema import (
+from shipdeck.lifecycle.config.schema import (
     DEFAULT_CONFIG_NAME,
     Config,
     ConfigError,
@@ -17,7 +17,7 @@ from lifecycle.config.schema import (
     load_config,
     parse_config,
 )
-from lifecycle.stages import Stage
+from shipdeck.lifecycle.stages import Stage
 
 MINIMAL = "version: 1\nproject: hello\nbase_branch: main"
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from lifecycle.config.schema import ConfigError
-from project import config_stamp
-from project.repo import Project
+from shipdeck.lifecycle.config.schema import ConfigError
+from shipdeck.project import config_stamp
+from shipdeck.project.repo import Project
 
 GOOD = "version: 1\nproject: hello\n"
 
@@ -53,8 +53,8 @@ def test_the_board_opens_without_pydantic_once_the_config_validated(project: Pro
     script = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from project.repo import Project\n"
-        "from tui.app import ShipdeckApp\n"
+        "from shipdeck.project.repo import Project\n"
+        "from shipdeck.tui.app import ShipdeckApp\n"
         f"p = Project(Path({str(project.root)!r}))\n"
         "p.check_config()\n"
         "app = ShipdeckApp(p)\n"

@@ -11,8 +11,8 @@ import re
 
 from rich.console import Console
 
-from lifecycle.items import Item
-from tui.details import summary
+from shipdeck.lifecycle.items import Item
+from shipdeck.tui.details import summary
 
 HOSTILE = "line one\n\x9b2J\x1b]0;pwned\x07 \u202eevil\u202c \x1b[31mred\x1b[0m"
 

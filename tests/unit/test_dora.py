@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from lifecycle.dora import compute, frequency_band, percentile
-from lifecycle.events import (
+from shipdeck.lifecycle.dora import compute, frequency_band, percentile
+from shipdeck.lifecycle.events import (
     ALERT_CLEARED,
     ALERT_RAISED,
     DEPLOY_FAILED,

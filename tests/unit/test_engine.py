@@ -13,18 +13,18 @@ from pathlib import Path
 
 import pytest
 
-from lifecycle import operations
-from lifecycle.board import ItemNotFound
-from lifecycle.config.errors import UnknownEnvironment
-from lifecycle.config.schema import parse_config
-from lifecycle.engine import Engine
-from lifecycle.errors import ShipdeckError
-from lifecycle.items import RunState
-from lifecycle.journal import Journal
-from lifecycle.ports import CancelToken, DeployResult, OutputSink, StepResult
-from lifecycle.runs import EngineError, EngineEvent, RunContext, StageWork
-from lifecycle.stages import Stage
-from lifecycle.stages.work import WORK
+from shipdeck.lifecycle import operations
+from shipdeck.lifecycle.board import ItemNotFound
+from shipdeck.lifecycle.config.errors import UnknownEnvironment
+from shipdeck.lifecycle.config.schema import parse_config
+from shipdeck.lifecycle.engine import Engine
+from shipdeck.lifecycle.errors import ShipdeckError
+from shipdeck.lifecycle.items import RunState
+from shipdeck.lifecycle.journal import Journal
+from shipdeck.lifecycle.ports import CancelToken, DeployResult, OutputSink, StepResult
+from shipdeck.lifecycle.runs import EngineError, EngineEvent, RunContext, StageWork
+from shipdeck.lifecycle.stages import Stage
+from shipdeck.lifecycle.stages.work import WORK
 from tests.helpers import board_store
 from tests.waiting import DEADLINE, wait_until
 
@@ -149,7 +149,7 @@ def test_a_run_left_running_by_a_dead_process_is_recovered(tmp_path: Path) -> No
     engine = _engine(tmp_path, SlowRunner(0))
 
     def crashed(it):  # type: ignore[no-untyped-def]
-        from lifecycle.items import StageState
+        from shipdeck.lifecycle.items import StageState
 
         it.states[Stage.BUILD] = StageState(RunState.RUNNING, run_id="SD-1-build-x")
 

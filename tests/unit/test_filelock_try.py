@@ -1,4 +1,4 @@
-"""lifecycle.filelock.try_lock: the lock taken without waiting, kept as a descriptor."""
+"""shipdeck.lifecycle.filelock.try_lock: the lock taken without waiting, kept as a descriptor."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lifecycle import filelock
+from shipdeck.lifecycle import filelock
 
 
 def test_taken_once_then_refused_until_closed(tmp_path: Path) -> None:

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from lifecycle.items import Item, RunState, StageState
-from lifecycle.stages import ORDER, SPANS, Stage
-from lifecycle.stages.gates import Facts, check_move
+from shipdeck.lifecycle.items import Item, RunState, StageState
+from shipdeck.lifecycle.stages import ORDER, SPANS, Stage
+from shipdeck.lifecycle.stages.gates import Facts, check_move
 
 
 def _item(stage: Stage, **states: RunState) -> Item:
@@ -124,9 +124,9 @@ def test_monitor_is_the_end() -> None:
 
 
 def test_a_branch_that_moved_after_build_sends_test_back_to_build() -> None:
-    from lifecycle.items import Item, RunState, StageState
-    from lifecycle.stages import Stage
-    from lifecycle.stages.gates import Facts, check_move, rerun_gate
+    from shipdeck.lifecycle.items import Item, RunState, StageState
+    from shipdeck.lifecycle.stages import Stage
+    from shipdeck.lifecycle.stages.gates import Facts, check_move, rerun_gate
 
     item = Item(id="SD-5", title="t", stage=Stage.TEST, branch="feature/SD-5-t")
     item.states[Stage.BUILD] = StageState(RunState.PASSED, sha="a" * 40)

@@ -6,7 +6,7 @@ import gc
 
 import pytest
 
-from tui.idle_gc import DUE, NEVER, OVERDUE, QUIET_S, IdleCollector
+from shipdeck.tui.idle_gc import DUE, NEVER, OVERDUE, QUIET_S, IdleCollector
 
 
 class Clock:

@@ -20,7 +20,8 @@ PACKAGES = ("lifecycle", "backends", "widgets", "cli", "project", "tui")
 
 
 def module_name(path: Path) -> str:
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    """``shipdeck.lifecycle.engine`` for lifecycle/engine.py: the one namespace."""
+    parts = ["shipdeck", *path.relative_to(ROOT).with_suffix("").parts]
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
@@ -129,11 +130,11 @@ def test_the_graph_is_read() -> None:
     assert len(graph) > 100, "expected every module of the packages"
     # Imports of each kind are seen: a top-level one, the composition root's
     # function-local import of a backend, and one under TYPE_CHECKING.
-    assert "lifecycle.stages" in graph["lifecycle.items"]
-    assert "backends.git" in graph["project.wiring"]
-    assert "lifecycle.config.schema" in graph["lifecycle.runs"]
+    assert "shipdeck.lifecycle.stages" in graph["shipdeck.lifecycle.items"]
+    assert "shipdeck.backends.git" in graph["shipdeck.project.wiring"]
+    assert "shipdeck.lifecycle.config.schema" in graph["shipdeck.lifecycle.runs"]
     # ``from package import module`` names the module, relative imports resolve.
-    assert "lifecycle.events" in graph["lifecycle.engine"]
+    assert "shipdeck.lifecycle.events" in graph["shipdeck.lifecycle.engine"]
 
 
 def test_every_kind_of_import_counts(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from lifecycle.items import (
+from shipdeck.lifecycle.items import (
     Item,
     Kind,
     RunState,
@@ -16,7 +16,7 @@ from lifecycle.items import (
     normalise_id,
     slugify,
 )
-from lifecycle.stages import Stage
+from shipdeck.lifecycle.stages import Stage
 
 
 def test_ids_normalise_and_refuse_garbage() -> None:

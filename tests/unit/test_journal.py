@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from lifecycle import events as ev
-from lifecycle.events import Event
-from lifecycle.journal import Journal, JournalWarning, encode_event
+from shipdeck.lifecycle import events as ev
+from shipdeck.lifecycle.events import Event
+from shipdeck.lifecycle.journal import Journal, JournalWarning, encode_event
 from tests.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
@@ -166,8 +166,8 @@ def test_threads_appending_at_once(journal: Journal) -> None:
 APPENDER = r"""
 import sys, time
 from pathlib import Path
-from lifecycle.events import Event
-from lifecycle.journal import Journal
+from shipdeck.lifecycle.events import Event
+from shipdeck.lifecycle.journal import Journal
 root, name = Path(sys.argv[1]), sys.argv[2]
 (root / f"ready-{name}").touch()
 while not (root / "go").exists():

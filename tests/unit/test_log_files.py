@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from lifecycle import atomic
-from lifecycle.lines import Line, Stream
-from widgets.log.files import copy_sources, write_records
+from shipdeck.lifecycle import atomic
+from shipdeck.lifecycle.lines import Line, Stream
+from shipdeck.widgets.log.files import copy_sources, write_records
 
 
 def test_saving_uses_the_one_atomic_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from lifecycle.ports import Line, Stream
-from lifecycle.runlog import RunLog
-from widgets.log.files import copy_sources, read_tail, write_records
-from widgets.log.lines import Inbox, make_marker, pack
-from widgets.log.model import LogModel, compile_pattern
+from shipdeck.lifecycle.ports import Line, Stream
+from shipdeck.lifecycle.runlog import RunLog
+from shipdeck.widgets.log.files import copy_sources, read_tail, write_records
+from shipdeck.widgets.log.lines import Inbox, make_marker, pack
+from shipdeck.widgets.log.model import LogModel, compile_pattern
 
 
 def out(*texts: str) -> list[Line]:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from backends.local.supervise import LogReader, RunRecord
-from lifecycle.ports import CancelToken, Line, Stream
+from shipdeck.backends.local.supervise import LogReader, RunRecord
+from shipdeck.lifecycle.ports import CancelToken, Line, Stream
 
 
 def record(pid: int, offset: int) -> RunRecord:

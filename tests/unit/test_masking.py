@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from lifecycle.masking import SecretMasker, masked_sink
-from lifecycle.ports import Line, Stream
+from shipdeck.lifecycle.masking import SecretMasker, masked_sink
+from shipdeck.lifecycle.ports import Line, Stream
 
 
 def test_secret_in_a_line_is_masked_everywhere_it_occurs() -> None:
@@ -69,7 +69,7 @@ def test_encoded_forms_of_a_secret_are_masked_and_short_ones_are_flagged() -> No
     import base64
     from urllib.parse import quote
 
-    from lifecycle.masking import SecretMasker
+    from shipdeck.lifecycle.masking import SecretMasker
 
     secret = "p@ss word/with+signs"
     masker = SecretMasker({"TOKEN": secret, "PIN": "1234"})

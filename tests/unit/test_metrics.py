@@ -8,8 +8,8 @@ import time
 import psutil
 import pytest
 
-from backends.metrics import HostMetrics
-from lifecycle.ports import HostSample
+from shipdeck.backends.metrics import HostMetrics
+from shipdeck.lifecycle.ports import HostSample
 
 
 def test_sample_values_are_in_range(tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:

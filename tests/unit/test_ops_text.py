@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from rich.text import Text
 
-from lifecycle import events as ev
-from lifecycle.alerts import Alert
-from lifecycle.events import Event
-from lifecycle.ports import EnvStatus, ProbeResult
-from widgets.ops.text import (
+from shipdeck.lifecycle import events as ev
+from shipdeck.lifecycle.alerts import Alert
+from shipdeck.lifecycle.events import Event
+from shipdeck.lifecycle.ports import EnvStatus, ProbeResult
+from shipdeck.widgets.ops.text import (
     ENV_COLUMNS,
     alert_text,
     clean,
@@ -190,8 +190,8 @@ def test_env_row_shows_why_the_status_failed() -> None:
 
 
 def test_containers_text_lists_stats_and_errors() -> None:
-    from lifecycle.ports import ContainerStats
-    from widgets.ops.text import containers_text
+    from shipdeck.lifecycle.ports import ContainerStats
+    from shipdeck.widgets.ops.text import containers_text
 
     stats = [
         ContainerStats("hello-staging-0.1.0", "abcdef123456789", 12.5, 50_000_000, 1_000_000_000,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from lifecycle.config.schema import parse_config
+from shipdeck.lifecycle.config.schema import parse_config
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

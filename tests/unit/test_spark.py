@@ -1,7 +1,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from widgets.ops.spark import BLOCKS, spark_text
+from shipdeck.widgets.ops.spark import BLOCKS, spark_text
 
 
 def test_spark_scales_between_min_and_max() -> None:
@@ -17,7 +17,7 @@ def test_spark_keeps_the_last_values_and_handles_flat_and_empty() -> None:
 
 # --- widgets.ops.chart: the metrics pane's full-width time charts ------------------------
 
-from widgets.ops.chart import (  # noqa: E402
+from shipdeck.widgets.ops.chart import (  # noqa: E402
     BASELINE,
     EIGHTHS,
     FAIL,

@@ -19,13 +19,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backends.git_board import GitBoardRefs
-from lifecycle.board import SCHEMA as YAML_SCHEMA
-from lifecycle.board import Board, dump_board, parse_board
-from lifecycle.items import Item, Kind, RunState, StageState, TestReport
-from lifecycle.paths import GITIGNORE, ShipdeckPaths
-from lifecycle.stages import Stage
-from lifecycle.store import (
+from shipdeck.backends.git_board import GitBoardRefs
+from shipdeck.lifecycle.board import SCHEMA as YAML_SCHEMA
+from shipdeck.lifecycle.board import Board, dump_board, parse_board
+from shipdeck.lifecycle.items import Item, Kind, RunState, StageState, TestReport
+from shipdeck.lifecycle.paths import GITIGNORE, ShipdeckPaths
+from shipdeck.lifecycle.stages import Stage
+from shipdeck.lifecycle.store import (
     BOARD_REF,
     SCHEMA,
     BoardError,
@@ -540,7 +540,7 @@ def test_a_leftover_cache_temp_file_is_ignored(store: BoardStore) -> None:
 
 
 def test_a_repository_is_required(tmp_path: Path) -> None:
-    from backends.git_board import open_board
+    from shipdeck.backends.git_board import open_board
 
     with pytest.raises(BoardError, match="git init"):
         open_board(tmp_path)
@@ -930,9 +930,9 @@ def test_any_board_round_trips_through_the_ref(shared_repo: Path, board: Board) 
 
 def test_a_change_whose_swap_fails_takes_its_journal_line_out(tmp_path: Path) -> None:
     """Write-ahead: the journal line, then the swap; a failed swap undoes the line."""
-    from lifecycle import events as ev
-    from lifecycle.events import Event
-    from lifecycle.journal import Journal
+    from shipdeck.lifecycle import events as ev
+    from shipdeck.lifecycle.events import Event
+    from shipdeck.lifecycle.journal import Journal
 
     store = board_store(tmp_path)
     journal = Journal(tmp_path)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from lifecycle.store import BOARD_REF, BoardStore, encode_item, item_path
+from shipdeck.lifecycle.store import BOARD_REF, BoardStore, encode_item, item_path
 from tests.helpers import board_store, git
 from tests.waiting import returns, wait_until
 
@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 ADDER = r"""
 import sys, time
 from pathlib import Path
-from backends.git_board import open_board
+from shipdeck.backends.git_board import open_board
 root, name = Path(sys.argv[1]), sys.argv[2]
 go = root / "go"
 (root / f"ready-{name}").touch()
@@ -35,7 +35,7 @@ print(" ".join(store.add(f"{name}-{k}").id for k in range(100)))
 WRITER = r"""
 import sys
 from pathlib import Path
-from backends.git_board import open_board
+from shipdeck.backends.git_board import open_board
 store = open_board(Path(sys.argv[1]))
 print("started", flush=True)
 while True:

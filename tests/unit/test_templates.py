@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lifecycle.config.templates import (
+from shipdeck.lifecycle.config.templates import (
     BRANCH_FIELDS,
     KNOWN_FIELDS,
     TemplateError,

@@ -7,7 +7,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lifecycle.units import byte_rate, byte_size, duration
+from shipdeck.lifecycle.units import byte_rate, byte_size, duration
 
 
 def test_durations_read_the_same_everywhere() -> None:

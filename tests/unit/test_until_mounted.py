@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from widgets.until_mounted import UntilMounted
+from shipdeck.widgets.until_mounted import UntilMounted
 
 
 def test_the_latest_value_is_held_until_mount_and_handed_back_once() -> None:

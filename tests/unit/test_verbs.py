@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from lifecycle import events as ev
-from lifecycle import verbs
-from lifecycle.board import ItemNotFound
-from lifecycle.errors import ShipdeckError, StorageError
-from lifecycle.items import Item, Kind, RunState, StageState
-from lifecycle.journal import Journal
-from lifecycle.runs import EngineError
-from lifecycle.stages import Stage
-from lifecycle.stages.gates import Facts
-from lifecycle.store import BoardStore
+from shipdeck.lifecycle import events as ev
+from shipdeck.lifecycle import verbs
+from shipdeck.lifecycle.board import ItemNotFound
+from shipdeck.lifecycle.errors import ShipdeckError, StorageError
+from shipdeck.lifecycle.items import Item, Kind, RunState, StageState
+from shipdeck.lifecycle.journal import Journal
+from shipdeck.lifecycle.runs import EngineError
+from shipdeck.lifecycle.stages import Stage
+from shipdeck.lifecycle.stages.gates import Facts
+from shipdeck.lifecycle.store import BoardStore
 from tests.helpers import board_store
 
 

@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from lifecycle.items import Item, Kind
-from lifecycle.versioning import (
+from shipdeck.lifecycle.items import Item, Kind
+from shipdeck.lifecycle.versioning import (
     bump,
     changelog_entry,
     latest,

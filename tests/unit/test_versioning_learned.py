@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lifecycle.items import Item, Kind
-from lifecycle.versioning import (
+from shipdeck.lifecycle.items import Item, Kind
+from shipdeck.lifecycle.versioning import (
     ChangelogFormat,
     ReleasePlan,
     changelog_entry,

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 
 from rich.text import Text
 
-from lifecycle.items import Item, Kind, RunState
-from lifecycle.stages import Stage
-from lifecycle.text import escape_controls
-from lifecycle.units import duration
+from shipdeck.lifecycle.items import Item, Kind, RunState
+from shipdeck.lifecycle.stages import Stage
+from shipdeck.lifecycle.text import escape_controls
+from shipdeck.lifecycle.units import duration
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 

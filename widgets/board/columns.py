@@ -31,9 +31,9 @@ from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
-from lifecycle.items import Item
-from lifecycle.stages import ORDER, SPANS, Stage
-from widgets.board.cards import NO_FACTS, CardFacts, card_height, card_text, column_title
+from shipdeck.lifecycle.items import Item
+from shipdeck.lifecycle.stages import ORDER, SPANS, Stage
+from shipdeck.widgets.board.cards import NO_FACTS, CardFacts, card_height, card_text, column_title
 
 _NOT_DIM = Style(dim=False)
 MIN_WIDTH = 14  # a column narrower than this is not readable: the board scrolls sideways

@@ -20,7 +20,7 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import Input, Static
 
-from lifecycle.items import Item
+from shipdeck.lifecycle.items import Item
 
 CardFilter = Callable[[Item], bool]
 

@@ -33,7 +33,7 @@ from rich.color import Color
 from rich.style import Style
 from rich.text import Text
 
-from lifecycle.text import CONTROL_CHARACTERS, escape_char
+from shipdeck.lifecycle.text import CONTROL_CHARACTERS, escape_char
 
 MAX_CHARS = 10_000
 TAB_SIZE = 8

@@ -19,9 +19,9 @@ A notice says how many lines went.
 
 from __future__ import annotations
 
-from widgets.log import ansi
-from widgets.log.lines import MARKER
-from widgets.log.model import LogModel
+from shipdeck.widgets.log import ansi
+from shipdeck.widgets.log.lines import MARKER
+from shipdeck.widgets.log.model import LogModel
 
 COPY_BUDGET = 5.0  # seconds the search index may take to catch up before Y copies
 

@@ -13,9 +13,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from lifecycle import atomic
-from lifecycle.lines import Line, Stream
-from lifecycle.runlog import read_run_log
+from shipdeck.lifecycle import atomic
+from shipdeck.lifecycle.lines import Line, Stream
+from shipdeck.lifecycle.runlog import read_run_log
 
 _CODE = {Stream.STDOUT: "o", Stream.STDERR: "e", Stream.INFO: "i"}
 

@@ -20,8 +20,8 @@ from functools import lru_cache
 from rich.style import Style
 from rich.text import Text
 
-from lifecycle.text import json_text
-from widgets.log import ansi
+from shipdeck.lifecycle.text import json_text
+from shipdeck.widgets.log import ansi
 
 HEAD = 80  # a level word counts when it starts this near the beginning of the line
 JSON_LEVEL_SPAN = 2_000  # where a JSON line's level field is looked for

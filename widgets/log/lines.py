@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 
-from lifecycle.lines import Line, Stream
+from shipdeck.lifecycle.lines import Line, Stream
 
 STDOUT, STDERR, INFO, MARKER = 0, 1, 2, 3  # a line's kind
 STREAMS = (Stream.STDOUT, Stream.STDERR, Stream.INFO, Stream.INFO)

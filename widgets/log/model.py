@@ -23,10 +23,10 @@ from typing import TypeVar
 
 from rich.cells import cell_len
 
-from lifecycle.lines import Line, Stream
-from widgets.log import ansi
-from widgets.log.json_lines import pretty_lines
-from widgets.log.lines import MARKER, STREAMS, Batch, LogStatus, Marker
+from shipdeck.lifecycle.lines import Line, Stream
+from shipdeck.widgets.log import ansi
+from shipdeck.widgets.log.json_lines import pretty_lines
+from shipdeck.widgets.log.lines import MARKER, STREAMS, Batch, LogStatus, Marker
 
 T = TypeVar("T")
 CHUNK = 1024  # lines indexed between two looks at the clock

@@ -17,11 +17,11 @@ from rich.style import Style
 from textual.cache import LRUCache
 from textual.strip import Strip
 
-from lifecycle.lines import Line, Stream
-from widgets.log import ansi
-from widgets.log.json_lines import json_row, level_of, pretty_lines
-from widgets.log.lines import Marker
-from widgets.log.model import LogModel
+from shipdeck.lifecycle.lines import Line, Stream
+from shipdeck.widgets.log import ansi
+from shipdeck.widgets.log.json_lines import json_row, level_of, pretty_lines
+from shipdeck.widgets.log.lines import Marker
+from shipdeck.widgets.log.model import LogModel
 
 GUTTER = {Stream.STDOUT: " ", Stream.STDERR: "▌", Stream.INFO: " "}
 STYLE_NAMES = (

@@ -21,10 +21,10 @@ from textual.containers import Vertical
 from textual.reactive import var
 from textual.widget import Widget
 
-from lifecycle.lines import Line
-from widgets.log import ansi
-from widgets.log.lines import LogStatus
-from widgets.log.view import LogView
+from shipdeck.lifecycle.lines import Line
+from shipdeck.widgets.log import ansi
+from shipdeck.widgets.log.lines import LogStatus
+from shipdeck.widgets.log.view import LogView
 
 if TYPE_CHECKING:
     from textual.widgets import Input

@@ -11,9 +11,9 @@ from collections.abc import Callable
 
 from rich.cells import cell_len
 
-from widgets.log import ansi
-from widgets.log.model import LogModel, compile_pattern
-from widgets.log.paint import LinePainter
+from shipdeck.widgets.log import ansi
+from shipdeck.widgets.log.model import LogModel, compile_pattern
+from shipdeck.widgets.log.paint import LinePainter
 
 TOGGLE_BUDGET = 0.25  # seconds of index work right after the user asked for a new view
 

@@ -23,15 +23,15 @@ from textual.reactive import var
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from lifecycle.lines import Line
-from widgets.log import ansi
-from widgets.log.clipboard import COPY_BUDGET, LineCursor, plain_line
-from widgets.log.files import load_tail, save_log
-from widgets.log.lines import Inbox, LogStatus, make_marker
-from widgets.log.model import LogModel
-from widgets.log.paint import STYLE_NAMES, LinePainter
-from widgets.log.search import TOGGLE_BUDGET, LogSearch
-from widgets.until_mounted import UntilMounted
+from shipdeck.lifecycle.lines import Line
+from shipdeck.widgets.log import ansi
+from shipdeck.widgets.log.clipboard import COPY_BUDGET, LineCursor, plain_line
+from shipdeck.widgets.log.files import load_tail, save_log
+from shipdeck.widgets.log.lines import Inbox, LogStatus, make_marker
+from shipdeck.widgets.log.model import LogModel
+from shipdeck.widgets.log.paint import STYLE_NAMES, LinePainter
+from shipdeck.widgets.log.search import TOGGLE_BUDGET, LogSearch
+from shipdeck.widgets.until_mounted import UntilMounted
 
 FRAME = 1 / 60  # the inbox is folded into the ring at most this often
 BURST_FRAME = 1 / 20  # ...and at most this often while a flood is arriving

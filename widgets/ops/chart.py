@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from lifecycle.units import duration
+from shipdeck.lifecycle.units import duration
 
 EIGHTHS = " ▁▂▃▄▅▆▇█"
 BASELINE = "·"  # the bottom row where there is no bar: the chart's extent stays visible

@@ -20,10 +20,10 @@ from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import DataTable
 
-from lifecycle.items import utcnow
-from lifecycle.ports import EnvStatus
-from widgets.ops.text import ENV_COLUMNS, env_row
-from widgets.until_mounted import UntilMounted
+from shipdeck.lifecycle.items import utcnow
+from shipdeck.lifecycle.ports import EnvStatus
+from shipdeck.widgets.ops.text import ENV_COLUMNS, env_row
+from shipdeck.widgets.until_mounted import UntilMounted
 
 HEADERS = ("ENV", "TARGET", "VERSION", "STATE", "HEALTH", "UPTIME", "REPLICAS", "RESTARTS", "")
 COLUMN_KEYS = (*ENV_COLUMNS, "note")

@@ -19,9 +19,9 @@ from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import DataTable
 
-from lifecycle.events import ALERT_RAISED, Event
-from widgets.ops.text import event_row
-from widgets.until_mounted import UntilMounted
+from shipdeck.lifecycle.events import ALERT_RAISED, Event
+from shipdeck.widgets.ops.text import event_row
+from shipdeck.widgets.until_mounted import UntilMounted
 
 COLUMNS = (("when", "TIME"), ("type", "EVENT"), ("where", "ITEM/ENV"), ("text", "WHAT"))
 

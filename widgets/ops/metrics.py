@@ -26,10 +26,10 @@ from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Label, Static
 
-from lifecycle.alerts import Alert, History
-from lifecycle.ports import ContainerStats, HostSample, ProbeResult
-from lifecycle.units import byte_size
-from widgets.ops.chart import (
+from shipdeck.lifecycle.alerts import Alert, History
+from shipdeck.lifecycle.ports import ContainerStats, HostSample, ProbeResult
+from shipdeck.lifecycle.units import byte_size
+from shipdeck.widgets.ops.chart import (
     BAR,
     EMPTY,
     FAIL,
@@ -40,7 +40,7 @@ from widgets.ops.chart import (
     rate_scale,
     time_axis,
 )
-from widgets.ops.text import (
+from shipdeck.widgets.ops.text import (
     alert_text,
     clean,
     percent_text,
@@ -49,7 +49,7 @@ from widgets.ops.text import (
     probe_value,
     rate_text,
 )
-from widgets.until_mounted import UntilMounted
+from shipdeck.widgets.until_mounted import UntilMounted
 
 # (history key, label, percent?) in display order
 HOST_ROWS: tuple[tuple[str, str, bool], ...] = (

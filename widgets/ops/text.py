@@ -12,12 +12,12 @@ from datetime import datetime, tzinfo
 
 from rich.text import Text
 
-from lifecycle import events as ev
-from lifecycle.alerts import Alert
-from lifecycle.events import Event
-from lifecycle.ports import ContainerStats, EnvStatus, ProbeResult
-from lifecycle.text import escape_controls
-from lifecycle.units import byte_rate, byte_size, duration
+from shipdeck.lifecycle import events as ev
+from shipdeck.lifecycle.alerts import Alert
+from shipdeck.lifecycle.events import Event
+from shipdeck.lifecycle.ports import ContainerStats, EnvStatus, ProbeResult
+from shipdeck.lifecycle.text import escape_controls
+from shipdeck.lifecycle.units import byte_rate, byte_size, duration
 
 OK = "green"
 WARN = "yellow"
