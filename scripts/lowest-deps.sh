@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The suite against the lowest versions pyproject.toml allows for shipdeck's direct
+# dependencies (uv's --resolution lowest-direct), in a venv of its own: the floors
+# it declares are the ones it passes with, not hopes (issue #13).
+#
+#   scripts/lowest-deps.sh            the fast lane and the slow tests that lean on each
+#                                     library (textual, rich, pydantic, git, docker, httpx)
+#   scripts/lowest-deps.sh ARGS...    pytest ARGS instead
+#
+# Needs uv (the test extra installs it into .venv). The venv lives in
+# ${SHIPDECK_LOWEST_VENV:-/tmp/shipdeck-lowest}; it prints what it installed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+uv=${UV:-.venv/bin/uv}
+[ -x "$uv" ] || uv=$(command -v uv) || { echo "lowest-deps: uv is not installed" >&2; exit 2; }
+venv=${SHIPDECK_LOWEST_VENV:-/tmp/shipdeck-lowest}
+
+rm -rf "$venv"
+"$uv" venv -q --python "${PYTHON:-python3}" "$venv"
+VIRTUAL_ENV="$venv" "$uv" pip install -q --resolution lowest-direct -e '.[test]'
+echo "== lowest direct versions:"
+VIRTUAL_ENV="$venv" "$uv" pip list 2>/dev/null \
+  | grep -iE '^(textual|rich|pydantic|pyyaml|gitpython|docker|psutil|httpx) ' | sed 's/^/   /'
+
+if [ $# -gt 0 ]; then
+  exec "$venv/bin/python" -m pytest "$@"
+fi
+# The fast lane covers the domain and the widgets; these slow tests are the ones that
+# drive the libraries for real: Pilot and snapshots (textual, rich), git repositories
+# and remotes (gitpython), the Docker Engine (docker), probes (httpx), the CLI.
+"$venv/bin/python" -m pytest -q -p no:cacheprovider -m "not slow"
+"$venv/bin/python" -m pytest -q -p no:cacheprovider \
+  tests/tui/test_snapshots.py \
+  tests/tui/test_board_keys.py \
+  tests/tui/test_panes.py \
+  tests/integration/test_cli_foundation.py \
+  tests/integration/test_pipeline.py \
+  tests/integration/test_git_as_users_do.py \
+  tests/integration/test_monitor_probes.py \
+  tests/integration/test_docker_pipeline.py

@@ -1,0 +1,116 @@
+"""shipdeck as users install it: a built wheel in a fresh venv, and with pipx.
+
+Editable installs hid three breakages (issue #13): ``shipdeck demo`` needs the
+demo service as package data, ``python -m shipdeck`` needs ``__main__``, and the
+wheel must put everything under the one ``shipdeck`` package. These tests build
+the wheel as a user's ``pip install .`` would and use it from outside the checkout.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import venv
+import zipfile
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ("lifecycle", "backends", "widgets", "tui", "cli", "project")
+
+
+def _run(args: list[str | Path], cwd: Path, env: dict[str, str] | None = None, timeout: int = 600):
+    """A command from a directory outside the checkout, with no PYTHONPATH to it."""
+    clean = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "VIRTUAL_ENV"}}
+    clean.update(env or {})
+    return subprocess.run(
+        [str(a) for a in args],
+        cwd=cwd,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    built = _run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", out, ROOT], cwd=out
+    )
+    assert built.returncode == 0, built.stderr[-2000:]
+    (found,) = out.glob("shipdeck-*.whl")
+    return found
+
+
+def test_the_wheel_holds_one_package_with_the_demo(wheel: Path) -> None:
+    names = zipfile.ZipFile(wheel).namelist()
+    tops = {n.split("/")[0] for n in names}
+    assert {t for t in tops if not t.endswith(".dist-info")} == {"shipdeck"}
+    for package in PACKAGES:
+        assert f"shipdeck/{package}/__init__.py" in names
+    assert "shipdeck/__main__.py" in names
+    assert "shipdeck/examples/hello/app/__main__.py" in names
+    assert "shipdeck/tui/app.tcss" in names
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
+
+
+def _demo_flow(shipdeck: list[str | Path], where: Path) -> None:
+    """``shipdeck demo``, then the demo's card in Code all the way to Deploy, then stop."""
+    demo = where / "demo"
+    made = _run([*shipdeck, "demo", demo, "--no-open"], cwd=where)
+    assert made.returncode == 0, made.stderr[-2000:]
+    assert (demo / "shipdeck.yaml").is_file()
+    listed = _run([*shipdeck, "item", "list", "--json"], cwd=demo)
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    assert '"SD-1"' in listed.stdout
+    try:
+        went = _run([*shipdeck, "advance", "SD-1", "--to", "deploy"], cwd=demo)
+        assert went.returncode == 0, (went.stdout + went.stderr)[-3000:]
+        assert "Deploy passed" in went.stdout + went.stderr
+        shown = _run([*shipdeck, "item", "show", "SD-1", "--json"], cwd=demo)
+        assert '"deploy"' in shown.stdout
+    finally:
+        _run([*shipdeck, "stop", "staging"], cwd=demo, timeout=120)
+
+
+def test_a_wheel_in_a_fresh_venv_runs_the_demo_pipeline(wheel: Path, tmp_path: Path) -> None:
+    env_dir = tmp_path / "venv"
+    venv.EnvBuilder(with_pip=True).create(env_dir)
+    python = env_dir / "bin" / "python"
+    installed = _run([python, "-m", "pip", "install", "-q", wheel], cwd=tmp_path)
+    assert installed.returncode == 0, installed.stderr[-2000:]
+    version = _run([python, "-m", "shipdeck", "--version"], cwd=tmp_path)
+    assert version.returncode == 0 and version.stdout.startswith("shipdeck "), version.stderr
+    # Nothing of the checkout is importable from there: the venv's own copy runs.
+    where = _run([python, "-c", "import shipdeck; print(shipdeck.__file__)"], cwd=tmp_path)
+    assert str(env_dir) in where.stdout and str(ROOT) not in where.stdout
+    bare = _run([python, "-c", "import lifecycle"], cwd=tmp_path)
+    assert bare.returncode != 0  # no generic top-level names in site-packages
+    _demo_flow([env_dir / "bin" / "shipdeck"], tmp_path)
+
+
+def _pipx() -> str | None:
+    beside = Path(sys.executable).with_name("pipx")  # the test extra's, in .venv/bin
+    return str(beside) if beside.exists() else shutil.which("pipx")
+
+
+@pytest.mark.skipif(_pipx() is None, reason="pipx is not installed (the test extra has it)")
+def test_pipx_install_gives_a_working_shipdeck(wheel: Path, tmp_path: Path) -> None:
+    pipx = _pipx()
+    assert pipx is not None
+    home, bin_dir = tmp_path / "pipx-home", tmp_path / "pipx-bin"
+    env = {"PIPX_HOME": str(home), "PIPX_BIN_DIR": str(bin_dir), "PIPX_MAN_DIR": str(tmp_path)}
+    done = _run([pipx, "install", "--python", sys.executable, wheel], cwd=tmp_path, env=env)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-2000:]
+    shipdeck = bin_dir / "shipdeck"
+    version = _run([shipdeck, "--version"], cwd=tmp_path)
+    assert version.returncode == 0 and version.stdout.startswith("shipdeck "), version.stderr
+    _demo_flow([shipdeck], tmp_path)
