@@ -341,12 +341,13 @@ class DockerImages:
         client: docker.DockerClient | None = None,
     ) -> None:
         self.host = engine_address(host, environ)
+        self._given = host  # None: DOCKER_HOST or the docker context, TLS and all
         self._environ = environ
         self._client = client
 
     def client(self) -> docker.DockerClient:
         if self._client is None:
-            self._client = connect(self.host, self._environ)
+            self._client = connect(self._given, self._environ)
         return self._client
 
     def build(
