@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
 
 for _key, _value in (
     ("GIT_AUTHOR_NAME", "shipdeck tests"),
@@ -11,3 +17,38 @@ for _key, _value in (
     ("GIT_COMMITTER_EMAIL", "tests@shipdeck.invalid"),
 ):
     os.environ.setdefault(_key, _value)
+
+
+PODMAN_WHY: list[str] = []  # why the podman_host fixture has no service (for the skip)
+
+
+@pytest.fixture(scope="session")
+def podman_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str | None]:
+    """The address of a Podman service's Docker-compatible API: SHIPDECK_PODMAN_HOST, else
+    one started with scripts/podman-up.sh (podman installed, as root) in a directory of
+    this session's and stopped by its pid at the end; None when there is none (why in
+    ``PODMAN_WHY``)."""
+    given = os.environ.get("SHIPDECK_PODMAN_HOST")
+    if given:
+        yield given
+        return
+    if shutil.which("podman") is None:
+        PODMAN_WHY.append("podman is not installed (apt-get install podman)")
+        yield None
+        return
+    if os.geteuid() != 0:
+        PODMAN_WHY.append("the test podman service runs as root; or set SHIPDECK_PODMAN_HOST")
+        yield None
+        return
+    scripts = Path(__file__).resolve().parent.parent / "scripts"
+    env = {**os.environ, "SHIPDECK_PODMAN_DIR": str(tmp_path_factory.mktemp("podman"))}
+    try:
+        up = subprocess.run(
+            [str(scripts / "podman-up.sh")], env=env, capture_output=True, text=True, timeout=120
+        )
+        lines = [x for x in up.stdout.splitlines() if "SHIPDECK_PODMAN_HOST=" in x]
+        if not lines:
+            PODMAN_WHY.append(f"scripts/podman-up.sh failed: {up.stderr.strip()[-300:]}")
+        yield lines[0].split("=", 1)[1] if lines else None
+    finally:
+        subprocess.run([str(scripts / "podman-down.sh")], env=env, capture_output=True, timeout=60)

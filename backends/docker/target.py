@@ -17,8 +17,16 @@ one that never got started is found and removed too.
 
 Engines: ``docker_host`` per environment (unix://, tcp:// with TLS from the usual
 DOCKER_TLS_VERIFY / DOCKER_CERT_PATH, ssh:// through the ssh binary), else
-DOCKER_HOST. An engine that does not answer is a TargetError of one line naming
-it; ``status()`` reports it as the state ``unreachable`` and never raises.
+DOCKER_HOST, else the docker context (``backends.docker.engine``). An engine that
+does not answer is a TargetError of one line naming it (and its context);
+``status()`` reports it as the state ``unreachable`` and never raises.
+
+Podman's Docker-compatible API has no container update endpoint: there a container
+gets the configured restart policy when it is created (a release that crash-loops
+under it still fails its health wait), and replaced containers keep theirs (stopped,
+they stay stopped). Any engine that answers the update call with 404 is treated so.
+No error between stopping the old container and the new one being healthy leaves
+the environment down: the old container is started again.
 """
 
 from __future__ import annotations
@@ -46,6 +54,8 @@ from shipdeck.backends.docker.engine import (
     api_error,
     connect,
     engine_address,
+    engine_where,
+    is_podman,
     log_config_for,
     parse_time,
     unreachable,
@@ -106,6 +116,9 @@ class DockerTarget:
         self.name = name
         self.project = project
         self.host = engine_address(host, environ)
+        self._given_host = host  # None: DOCKER_HOST or the docker context, TLS and all
+        self._where = engine_where(host, environ)
+        self._no_update = False  # the engine has no container update endpoint (Podman)
         self.image_for = image_for
         self.ports = dict(ports or {})
         self._env = {**(env or {}), **(secrets or {})}  # secrets: never logged here
@@ -137,7 +150,7 @@ class DockerTarget:
         """The engine's client, connected on first use (and again after a failure)."""
         if self._client_obj is None:
             try:
-                self._client_obj = connect(self.host, self._environ)
+                self._client_obj = connect(self._given_host, self._environ)
             except TargetError as exc:
                 raise EngineLost(str(exc)) from None
         return self._client_obj
@@ -150,7 +163,7 @@ class DockerTarget:
             raise TargetError(api_error(exc)) from None
         except CONNECTION_ERRORS as exc:
             self._client_obj = None  # reconnect next time
-            raise EngineLost(unreachable(self.host, exc)) from None
+            raise EngineLost(unreachable(self._where, exc)) from None
 
     def _quietly(self, what: Callable[[], Any]) -> None:
         """An engine call whose error does not matter, unless the engine is gone."""
@@ -160,6 +173,26 @@ class DockerTarget:
             raise
         except TargetError:
             pass
+
+    def _updatable(self) -> bool:
+        """Whether restart policies can be changed on existing containers."""
+        if not self._no_update and is_podman(self.client()):
+            self._no_update = True
+        return not self._no_update
+
+    def _set_policy(self, container: Any, policy: Mapping[str, Any]) -> None:
+        """Change ``container``'s restart policy where the engine can (not Podman)."""
+        if not self._updatable():
+            return
+        try:
+            self._call(lambda: container.update(restart_policy=dict(policy)))
+        except TargetError as exc:
+            if isinstance(exc, EngineLost) or "not found" not in str(exc).lower():
+                raise
+            # a bare 404: no update endpoint (a gone container says "no such container")
+            if "no such container" in str(exc).lower():
+                raise
+            self._no_update = True
 
     def _locked(self) -> contextlib.AbstractContextManager[None]:
         return switch.env_lock(self.name, self._lock_path)
@@ -292,15 +325,18 @@ class DockerTarget:
     ) -> DeployResult:
         """Stop the old container, start the new one, keep it or put the old one back."""
         version, ref, name = (intent["to"][k] for k in ("version", "ref", "name"))
-        if prev is not None:
-            say(sink, f"stopping {prev.name} to free its ports")
-            self._call(lambda: prev.stop(timeout=self.grace))
-            self._call(lambda: prev.update(restart_policy={"Name": "no"}))
-            self._intents.write(intent, "old-stopped")
-            switch.fault("old-stopped")
         new = reuse
         renamed = prev.name if prev is not None and prev.name == name else None
-        try:
+        doing = f"cannot start {name}"  # what failed, for the message
+        try:  # from here on, an error the engine answers with puts the old one back
+            if prev is not None:
+                doing = f"cannot stop {prev.name}"
+                say(sink, f"stopping {prev.name} to free its ports")
+                self._call(lambda: prev.stop(timeout=self.grace))
+                self._set_policy(prev, {"Name": "no"})
+                self._intents.write(intent, "old-stopped")
+                switch.fault("old-stopped")
+                doing = f"cannot start {name}"
             if new is None:
                 self._free_name(name, prev)
                 new = self._call(lambda: self._create(name, version, ref, intent["switch"]))
@@ -315,7 +351,7 @@ class DockerTarget:
         except EngineLost:
             raise
         except TargetError as exc:
-            ok, what = False, f"cannot start {name}: {exc}"
+            ok, what = False, f"{doing}: {exc}"
         except BaseException:  # anything else: no Created container is left behind
             if reuse is None:
                 with contextlib.suppress(Exception):
@@ -327,7 +363,12 @@ class DockerTarget:
             what = "deploy cancelled" if reason == "cancelled" else f"health check failed: {reason}"
         if ok and new is not None:
             # only now: a release that dies at once is not restarted in a loop meanwhile
-            self._call(lambda: new.update(restart_policy=self.restart_policy))
+            try:
+                self._set_policy(new, self.restart_policy)
+            except EngineLost:
+                raise
+            except TargetError as exc:  # it runs and is healthy: that stands
+                say(sink, f"{name} keeps restart policy 'no': {exc}")
             self._intents.clear()
             self._prune(sink)
             return DeployResult(True, version, f"{version} is running as {name}")
@@ -347,7 +388,7 @@ class DockerTarget:
         self._call(prev.start)
         self._call(prev.reload)
         ok_back, why = self._call(lambda: self._await(prev, sink, CancelToken()))  # uncancellable
-        self._call(lambda: prev.update(restart_policy=self.restart_policy))
+        self._set_policy(prev, self.restart_policy)
         self._intents.clear()
         message = f"{version}: {what}"
         if not ok_back:
@@ -381,7 +422,8 @@ class DockerTarget:
             environment={**self._env, "SHIPDECK_ENV": self.name, "SHIPDECK_VERSION": version},
             labels={**self.labels, LABEL_VERSION: version, LABEL_SWITCH: switch},
             ports=ports,
-            restart_policy={"Name": "no"},  # the configured one once it is healthy
+            # the configured one once it is healthy; at once where it cannot change later
+            restart_policy={"Name": "no"} if self._updatable() else self.restart_policy,
             log_config=log_config_for(self.client()),
         )
 
@@ -440,7 +482,7 @@ class DockerTarget:
             and (to.get("reused") or new.labels.get(LABEL_SWITCH) == intent.get("switch"))
             and self._healthy_now(new)
         ):
-            self._call(lambda: new.update(restart_policy=self.restart_policy))
+            self._set_policy(new, self.restart_policy)
             self._intents.clear()
             return self._recovered(
                 f"{what} was finished: {new.name} is running and healthy",
@@ -465,7 +507,7 @@ class DockerTarget:
             self._call(prev.start)
         self._call(prev.reload)
         ok, why = self._call(lambda: self._await(prev, sink, CancelToken()))
-        self._call(lambda: prev.update(restart_policy=self.restart_policy))
+        self._set_policy(prev, self.restart_policy)
         self._intents.clear()
         state = "is healthy" if ok else f"is not healthy: {why}"
         if still:
@@ -510,7 +552,7 @@ class DockerTarget:
             current = kept[0]
             version = current.labels.get(LABEL_VERSION, "?")
             say(sink, f"restarting {current.name}")
-            self._call(lambda: current.update(restart_policy=self.restart_policy))
+            self._set_policy(current, self.restart_policy)
             self._call(lambda: current.restart(timeout=self.grace))
             current.reload()
             ok, reason = self._await(current, sink, CancelToken())
