@@ -1,21 +1,37 @@
 """``shipdeck init``: look at a repository and write a shipdeck.yaml that works.
 
-Detection is deliberately shallow (file names and a few well-known keys): the
-result is a starting point the user edits, with comments saying how.
+Detection reads well-known files and the project's own code (cli/init_detect.py) and
+asks git (cli/init_git.py); the result is a starting point the user edits, with
+comments saying how, and init says on stdout what it found and what it did not.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
-import re
+import shutil
 import subprocess
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
+from shipdeck.cli.init_detect import (
+    HealthRoute,
+    Service,
+    Sources,
+    TestRunner,
+    detect_health,
+    detect_service,
+    detect_tests,
+    make_targets,
+    makefile_path,
+    package_scripts,
+)
+from shipdeck.cli.init_git import default_branch, repo_root
 from shipdeck.lifecycle.items import slugify
+from shipdeck.lifecycle.text import escape_controls
 from shipdeck.lifecycle.versioning import DEFAULT_TAG_TEMPLATE, known_changelog_format, plan_release
+from shipdeck.project.errors import EXIT_OK, UsageError
 
 # Changelog files shipdeck writes into, in order of preference (matched case-insensitively).
 CHANGELOG_NAMES = (
@@ -32,10 +48,16 @@ _OTHER_SUFFIXES = ("", ".txt", ".text", ".adoc", ".asciidoc", ".org", ".rdoc", "
 GIT_TIMEOUT = 10.0
 
 
+# Where `shipdeck schema` output is looked for: the yaml-language-server line points
+# at it (relative to shipdeck.yaml) only when it exists, else a comment says how.
+SCHEMA_PATHS = (".vscode/shipdeck.schema.json", "shipdeck.schema.json")
+
+
 @dataclass
 class Detected:
     project: str
     base_branch: str = "main"
+    base_branch_how: str = "nothing better known"
     build: list[str] = field(default_factory=list)
     test: list[str] = field(default_factory=list)
     junit: bool = False
@@ -45,6 +67,44 @@ class Detected:
     changelog_note: str | None = None  # why another file was not used (one line)
     tag_template: str | None = None  # learned from the repository's version tags
     newest_tag: str | None = None
+    runner: TestRunner | None = None
+    other_runners: list[str] = field(default_factory=list)
+    service: Service | None = None
+    health: HealthRoute | None = None
+    schema: str | None = None  # a JSON Schema file, relative to the config
+
+    def report(self) -> list[str]:
+        """What was detected and what was not, one line each, for stdout."""
+        lines = [f"base branch: {self.base_branch} ({self.base_branch_how})"]
+        if self.runner:
+            lines.append(f"test runner: {self.runner.name} ({self.runner.evidence})")
+        else:
+            lines.append("test runner: not found - add a step under stages.test")
+        if self.other_runners:
+            lines.append(f"  also found, not used: {', '.join(self.other_runners)}")
+        svc = self.service
+        if svc is None:
+            lines.append("service: not found - add environments.staging.run")
+        elif svc.run:
+            lines.append(f"service: {svc.kind} on port {svc.port} ({svc.evidence})")
+        elif svc.port:
+            lines.append(
+                f"service: a container from the Dockerfile on port {svc.port} ({svc.evidence})"
+            )
+        else:
+            lines.append(
+                f"service: a container from the Dockerfile ({svc.evidence}); no EXPOSE,"
+                " so no port - add environments.staging.ports"
+            )
+        if svc is not None:
+            if self.health:
+                lines.append(f"health: {self.health.path} ({self.health.evidence})")
+            else:
+                lines.append(
+                    "health: no /health, /healthz, /ping or /status route found"
+                    " - add environments.staging.health"
+                )
+        return [escape_controls(line) for line in lines]
 
 
 def _changelog(root: Path) -> tuple[str | None, str | None]:
@@ -101,61 +161,55 @@ def git_tags(root: Path) -> list[str]:
     return [line.strip() for line in done.stdout.splitlines() if line.strip()]
 
 
-def _base_branch(root: Path) -> str:
-    head = root / ".git" / "HEAD"
-    try:
-        text = head.read_text().strip()
-    except OSError:
-        return "main"
-    m = re.match(r"ref: refs/heads/(.+)", text)
-    return m.group(1) if m else "main"
-
-
-def _uses_pytest(root: Path) -> bool:
-    try:
-        data = tomllib.loads((root / "pyproject.toml").read_text())
-    except (OSError, tomllib.TOMLDecodeError):
-        data = {}
-    if "pytest" in data.get("tool", {}):
-        return True
-    text = json.dumps(data)
-    return "pytest" in text or (root / "pytest.ini").exists() or (root / "tests").is_dir()
-
-
-def _make_targets(root: Path) -> set[str]:
-    try:
-        text = (root / "Makefile").read_text(errors="replace")
-    except OSError:
-        return set()
-    return set(re.findall(r"^([A-Za-z0-9_.-]+)\s*:(?!=)", text, flags=re.M))
+def repository(start: Path) -> Path:
+    """The root of the work tree ``start`` is in; UsageError when there is none, when
+    git is missing, or when a ``.git`` on the way up is broken (never a parent's)."""
+    where = escape_controls(str(start.resolve()))
+    if shutil.which("git") is None:
+        raise UsageError("git is not on PATH: shipdeck keeps its board in git and needs it")
+    top = repo_root(start)
+    if top is None:
+        raise UsageError(
+            f"{where}: not in a git repository"
+            " (shipdeck keeps its board in git: run 'git init' first)"
+        )
+    for folder in (start.resolve(), *start.resolve().parents):
+        if folder == top.resolve():
+            break
+        if (folder / ".git").exists():
+            raise UsageError(f"{escape_controls(str(folder / '.git'))}: not a git repository")
+    return top
 
 
 def detect(root: Path) -> Detected:
-    found = Detected(project=slugify(root.resolve().name, limit=30), base_branch=_base_branch(root))
-    if (root / "Makefile").exists():
-        found.found.append("Makefile")
-        targets = _make_targets(root)
-        if "build" in targets:
+    """Everything init writes, read from the repository whose work tree holds ``root``;
+    UsageError outside git (shipdeck keeps its board in the repository)."""
+    branch, how = default_branch(repository(root))
+    found = Detected(
+        project=slugify(root.resolve().name, limit=30), base_branch=branch, base_branch_how=how
+    )
+    makefile = makefile_path(root)
+    if makefile is not None:
+        found.found.append(makefile.name)
+        if "build" in make_targets(makefile):
             found.build.append("make build")
-        if "test" in targets:
-            found.test.append("make test")
+    scripts = package_scripts(root)
     if (root / "package.json").exists():
         found.found.append("package.json")
-        try:
-            scripts = json.loads((root / "package.json").read_text()).get("scripts", {})
-        except (OSError, ValueError, AttributeError):
-            scripts = {}
         if "build" in scripts and not found.build:
             found.build.append("npm run build")
-        if "test" in scripts and not found.test:
-            found.test.append("npm test")
-    if (root / "pyproject.toml").exists() or (root / "setup.py").exists():
-        found.found.append("pyproject.toml" if (root / "pyproject.toml").exists() else "setup.py")
-        if not found.build:
-            found.build.append("{python} -m compileall -q -x '(^|/)\\.' .")
-        if not found.test and _uses_pytest(root):
-            found.test.append("{python} -m pytest -q --junitxml=.shipdeck/reports/junit.xml")
-            found.junit = True
+    sources = Sources.read(root)
+    markers = [n for n in ("pyproject.toml", "setup.py", "requirements.txt") if (root / n).exists()]
+    found.found += markers[:1]
+    if (markers or any(rel.endswith(".py") for rel in sources.files)) and not found.build:
+        found.build.append("{python} -m compileall -q -x '(^|/)\\.' .")
+    found.runner, found.other_runners = detect_tests(root, sources)
+    if found.runner is not None:
+        found.test.append(found.runner.command)
+        found.junit = found.runner.junit is not None
+    found.service = detect_service(root, sources)
+    if found.service is not None:
+        found.health = detect_health(root, sources)
     if (root / "Dockerfile").exists():
         found.found.append("Dockerfile")
         found.dockerfile = True
@@ -166,6 +220,7 @@ def detect(root: Path) -> Detected:
     if plan.previous_tag is not None:
         found.tag_template, found.newest_tag = plan.template, plan.previous_tag
         found.found.append(f"version tags up to {plan.previous_tag}")
+    found.schema = next((p for p in SCHEMA_PATHS if (root / p).is_file()), None)
     return found
 
 
@@ -174,8 +229,57 @@ def _q(text: str) -> str:
     return json.dumps(text)
 
 
+def _environments(d: Detected) -> list[str]:
+    svc = d.service
+    if svc is None:
+        return [
+            "environments: {}",
+            "# environments:",
+            "#   staging:",
+            "#     target: local",
+            '#     run: "{python} -m app --port {port}"',
+            "#     port: 8081",
+            '#     health: {url: "http://127.0.0.1:{port}/health", timeout: 20}',
+            "#     auto: true",
+        ]
+    lines = ["environments:", f"  # staging: {svc.evidence}", "  staging:"]
+    if svc.run:
+        lines += [
+            "    target: local",
+            f"    run: {_q(svc.run)}",
+            f"    port: {svc.port}  # the service's own port: change it if something else uses it",
+        ]
+        if svc.env:
+            pairs = ", ".join(f"{k}: {_q(v)}" for k, v in svc.env.items())
+            lines.append(f"    env: {{{pairs}}}")
+        url = "http://127.0.0.1:{port}"
+    else:
+        lines.append("    target: docker")
+        if svc.port and svc.container_port:
+            lines.append(f"    ports: {{{_q(f'{svc.container_port}/tcp')}: {svc.port}}}")
+        else:
+            lines.append('    # ports: {"8080/tcp": 8080}   # the Dockerfile EXPOSEs no port')
+        url = f"http://127.0.0.1:{svc.port}" if svc.port else ""
+    if d.health and url:
+        lines.append(f"    health: {{url: {_q(url + d.health.path)}, timeout: 30}}")
+    elif url:
+        lines.append(
+            f'    # health: {{url: "{url}/health", timeout: 30}}   # no health route found'
+        )
+    lines.append("    auto: true             # deploy each release here without asking")
+    return lines
+
+
 def render_config(d: Detected) -> str:
+    if d.schema:
+        head = [f"# yaml-language-server: $schema={d.schema}"]
+    else:
+        head = [
+            "# For completion in editors: shipdeck schema > .vscode/shipdeck.schema.json, then",
+            f"# make this the first line: # yaml-language-server: $schema={SCHEMA_PATHS[0]}",
+        ]
     lines = [
+        *head,
         "# shipdeck pipeline: see the README's config reference.",
         f"# Detected: {', '.join(d.found) or 'nothing in particular'}.",
         "version: 1",
@@ -183,22 +287,27 @@ def render_config(d: Detected) -> str:
         f"base_branch: {_q(d.base_branch)}",
         'branch: "{kind}/{id}-{slug}"',
         "stages:",
-        "  build:",
     ]
-    lines += [f"    - run: {_q(c)}" for c in d.build] or ["    []"]
-    if d.dockerfile:
-        tag = "{project}:{short_sha}"
-        lines.append(f'    # - docker_build: {{context: ., dockerfile: Dockerfile, tag: "{tag}"}}')
-    lines.append("  test:")
-    for c in d.test:
-        lines.append(f"    - run: {_q(c)}")
-        if d.junit and "junit" in c:
-            lines.append("      junit: .shipdeck/reports/junit.xml")
-    if not d.test:
-        lines[-1] = "  test: []"
-    if not d.build:
-        i = lines.index("    []")
-        lines[i - 1 : i + 1] = ["  build: []"]
+    docker_step = 'docker_build: {context: ., dockerfile: Dockerfile, tag: "{project}:{short_sha}"}'
+    image_env = d.service is not None and d.service.target == "docker"
+    build = [f"    - run: {_q(c)}" for c in d.build]
+    if image_env:
+        build.append(f"    - {docker_step}   # the image staging runs")
+    lines += ["  build:", *build] if build else ["  build: []"]
+    if d.dockerfile and not image_env:
+        lines.append(f"    # - {docker_step}")
+    if d.test:
+        lines.append("  test:")
+        if d.runner is not None:
+            lines.append(f"    # {d.runner.name}: {escape_controls(d.runner.evidence)}")
+        for c in d.test:
+            lines.append(f"    - run: {_q(c)}")
+            if d.runner is not None and d.runner.junit:
+                lines.append(f"      junit: {d.runner.junit}")
+    else:
+        lines.append(
+            "  test: []   # no test runner found: add a step, or Test passes with no tests"
+        )
     lines += ["  release:", "    version: semver"]
     if d.tag_template is not None:
         lines.append(
@@ -209,15 +318,45 @@ def render_config(d: Detected) -> str:
         lines.append(f"    # changelog: {d.changelog_note}")
     if d.changelog:
         lines.append(f"    changelog: {_q(d.changelog)}")
-    lines += [
-        "environments: {}",
-        "# environments:",
-        "#   staging:",
-        "#     target: local",
-        '#     run: "{python} -m app --port {port}"',
-        "#     port: 8081",
-        '#     health: {url: "http://127.0.0.1:{port}/health", timeout: 20}',
-        "#     auto: true",
-        "",
-    ]
+    lines += [*_environments(d), ""]
     return "\n".join(lines)
+
+
+def command(args: argparse.Namespace) -> int:
+    """``shipdeck init [PATH] [--force]``: the config goes to the repository's root,
+    wherever in it init runs; outside a repository, nothing is written (exit 2)."""
+    from shipdeck.lifecycle import atomic
+    from shipdeck.lifecycle.config.schema import DEFAULT_CONFIG_NAME, load_config
+    from shipdeck.lifecycle.paths import ShipdeckPaths
+
+    start = Path(args.path)
+    if not start.is_dir():
+        raise UsageError(f"{escape_controls(str(start))}: not a directory")
+    root = repository(start)
+    target = root / DEFAULT_CONFIG_NAME
+    if target.exists() and not args.force:
+        raise UsageError(
+            f"{escape_controls(_shown(target))} already exists (use --force to overwrite it)"
+        )
+    found = detect(root)
+    # Never write a config shipdeck itself would refuse: the temporary file is checked.
+    atomic.write_text(
+        target, render_config(found), fsync=False, check=lambda tmp: load_config(str(tmp))
+    )
+    paths = ShipdeckPaths(root)
+    paths.ensure()
+    for line in found.report():
+        print(line)
+    where = "" if start.resolve() == root.resolve() else f" (the repository's root, {root})"
+    print(escape_controls(f"wrote {_shown(target)}{where}"))
+    print(escape_controls(f"wrote {_shown(paths.gitignore)}"))
+    return EXIT_OK
+
+
+def _shown(path: Path) -> str:
+    """``path`` as the user sees it from here: relative when that is short."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return str(path)
+    return rel if not rel.startswith("../../") else str(path)

@@ -40,6 +40,7 @@ def test_version_and_help_on_every_command(tmp_path: Path) -> None:
 
 
 def test_init_detects_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    git(tmp_path, "init", "-q", "-b", "main")
     (tmp_path / "pyproject.toml").write_text("[tool.pytest.ini_options]\n")
     (tmp_path / "Dockerfile").write_text("FROM scratch\n")
     first = shipdeck("init", cwd=tmp_path)

@@ -126,18 +126,18 @@ def test_not_a_repository_and_no_git_binary(tmp_path: Path) -> None:
     plain = tmp_path / "plain"
     plain.mkdir()
     (plain / "CHANGELOG.md").write_text("# Changelog\n")
-    _, text = init(plain)
-    assert '    tag: "v{version}"' in text and "# tag:" not in text
-    assert '    changelog: "CHANGELOG.md"' in text
+    refused = shipdeck("init", cwd=plain, env={"GIT_CEILING_DIRECTORIES": str(tmp_path)})
+    assert refused.returncode == 2 and "not in a git repository" in refused.stderr
+    assert not (plain / "shipdeck.yaml").exists()
 
     repo = make_repo(tmp_path / "proj", tags=["1.0.0"])
     no_git = tmp_path / "bin"
     no_git.mkdir()
     assert shutil.which("git", path=str(no_git)) is None
-    _, text = init(repo, env={"PATH": str(no_git)})
-    assert '    tag: "v{version}"' in text and "# tag:" not in text
-    # With git back, the same repository's scheme is learned.
-    _, text = init_force(repo)
+    refused = shipdeck("init", cwd=repo, env={"PATH": str(no_git)})
+    assert refused.returncode == 2 and "git is not on PATH" in refused.stderr
+    # With git back, the repository's scheme is learned.
+    _, text = init(repo)
     assert '    tag: "{version}"' in text
 
 
@@ -145,6 +145,7 @@ def test_a_broken_git_dir_never_reads_a_parents_tags(tmp_path: Path) -> None:
     parent = make_repo(tmp_path / "outer", tags=["9.9.9"])
     inner = parent / "inner"
     (inner / ".git").mkdir(parents=True)
-    _, text = init(inner)
-    assert '    tag: "v{version}"' in text
-    assert "9.9.9" not in text
+    refused = shipdeck("init", cwd=inner)
+    assert refused.returncode == 2, refused.stdout
+    assert "inner/.git: not a git repository" in refused.stderr
+    assert not (inner / "shipdeck.yaml").exists() and not (parent / "shipdeck.yaml").exists()

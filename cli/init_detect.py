@@ -1,0 +1,566 @@
+"""What ``shipdeck init`` reads in a project's files: its test runner, its service and
+the service's health route.
+
+Pure functions over a directory (no processes, no network): each answer carries the
+file that gave it away, so init can say why it wrote what it wrote. Detection reads
+well-known files and a bounded number of source files; it is a starting point the
+user edits, never a guarantee.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import yaml
+
+JUNIT = ".shipdeck/reports/junit.xml"
+# Directories never read: environments, caches, dependencies, build output.
+_SKIP_DIRS = frozenset(
+    {"node_modules", "site-packages", "__pycache__", "build", "dist", "venv", "env", "htmlcov"}
+)
+_MAX_FILES = 4000  # source files looked at, at most
+_MAX_BYTES = 512 * 1024  # a bigger file is generated or vendored: not read
+_MAX_DEPTH = 6
+HEALTH_PATHS = ("/health", "/healthz", "/ping", "/status")
+_DEFAULT_PORTS = {"uvicorn": 8000, "gunicorn": 8000, "flask": 5000, "npm": 3000}
+_NPM_PLACEHOLDER = "no test specified"  # what `npm init` writes as scripts.test
+
+
+@dataclass(frozen=True)
+class TestRunner:
+    name: str  # pytest, unittest, tox, nox, npm, make
+    command: str
+    evidence: str  # the file (and key) that gave it away
+    junit: str | None = None  # the report the command writes, if it writes one
+
+
+@dataclass(frozen=True)
+class Service:
+    kind: str  # uvicorn, gunicorn, flask, npm, docker
+    evidence: str
+    run: str | None = None  # the local command; None for a docker environment
+    port: int | None = None  # the port it listens on (the host's, for docker)
+    container_port: int | None = None  # docker: the port the image EXPOSEs
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def target(self) -> str:
+        return "local" if self.run else "docker"
+
+
+@dataclass(frozen=True)
+class HealthRoute:
+    path: str
+    evidence: str
+
+
+@dataclass
+class Sources:
+    """The project's text files, read once and shared by every detector."""
+
+    root: Path
+    files: dict[str, str] = field(default_factory=dict)  # posix path relative to root -> text
+
+    @classmethod
+    def read(cls, root: Path, suffixes: tuple[str, ...] = (".py", ".js", ".mjs", ".ts")) -> Sources:
+        out = cls(root)
+        for rel in _walk(root, suffixes):
+            try:
+                if (root / rel).stat().st_size > _MAX_BYTES:
+                    continue
+                out.files[rel] = (root / rel).read_text(errors="replace")
+            except OSError:
+                continue
+        return out
+
+    def python(self) -> Iterator[tuple[str, str]]:
+        return ((p, t) for p, t in self.files.items() if p.endswith(".py"))
+
+
+def _walk(root: Path, suffixes: tuple[str, ...]) -> Iterator[str]:
+    count = 0
+    for folder, dirs, files in os.walk(root):
+        rel_dir = Path(folder).relative_to(root)
+        depth = len(rel_dir.parts)
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if not d.startswith(".") and d not in _SKIP_DIRS and depth < _MAX_DEPTH
+            and not (Path(folder, d) / "pyvenv.cfg").exists()
+        )  # fmt: skip
+        for name in sorted(files):
+            if name.endswith(suffixes):
+                yield (rel_dir / name).as_posix()
+                count += 1
+                if count >= _MAX_FILES:
+                    return
+
+
+def read_text(path: Path) -> str | None:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return None
+
+
+def pyproject(root: Path) -> dict[str, Any]:
+    text = read_text(root / "pyproject.toml")
+    try:
+        return tomllib.loads(text) if text else {}
+    except tomllib.TOMLDecodeError:
+        return {}
+
+
+def _req_name(spec: object) -> str | None:
+    if not isinstance(spec, str):
+        return None
+    m = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", spec)
+    return m.group(1).lower().replace("_", "-") if m else None
+
+
+def dependencies(root: Path) -> dict[str, str]:
+    """Every dependency name the project declares (runtime, dev, test), with where."""
+    found: dict[str, str] = {}
+
+    def add(names: object, where: str) -> None:
+        items = names.keys() if isinstance(names, dict) else names
+        if isinstance(items, str) or not hasattr(items, "__iter__"):
+            return
+        for spec in items:
+            name = _req_name(spec)
+            if name and name != "python":
+                found.setdefault(name, where)
+
+    data = pyproject(root)
+    project = data.get("project", {})
+    add(project.get("dependencies", []), "pyproject.toml")
+    for group in (project.get("optional-dependencies") or {}).values():
+        add(group, "pyproject.toml")
+    for group in (data.get("dependency-groups") or {}).values():
+        add(group, "pyproject.toml")
+    poetry = data.get("tool", {}).get("poetry", {})
+    add(poetry.get("dependencies", {}), "pyproject.toml")
+    add(poetry.get("dev-dependencies", {}), "pyproject.toml")
+    for group in (poetry.get("group") or {}).values():
+        if isinstance(group, dict):
+            add(group.get("dependencies", {}), "pyproject.toml")
+    add(data.get("tool", {}).get("uv", {}).get("dev-dependencies", []), "pyproject.toml")
+    reqs = sorted(root.glob("requirements*.txt")) + sorted(root.glob("requirements/*.txt"))
+    for path in reqs:
+        lines = (read_text(path) or "").splitlines()
+        add([ln for ln in lines if not ln.lstrip().startswith(("#", "-"))], path.name)
+    pipfile = read_text(root / "Pipfile")
+    if pipfile:
+        try:
+            data = tomllib.loads(pipfile)
+            add(data.get("packages", {}), "Pipfile")
+            add(data.get("dev-packages", {}), "Pipfile")
+        except tomllib.TOMLDecodeError:
+            pass
+    return found
+
+
+# --- the test runner -----------------------------------------------------------------
+
+
+def _is_test_file(rel: str) -> bool:
+    name = PurePosixPath(rel).name
+    return (name.startswith("test_") and name.endswith(".py")) or name.endswith("_test.py")
+
+
+def _pytest_config(root: Path) -> str | None:
+    if (root / "pytest.ini").is_file():
+        return "pytest.ini"
+    if "pytest" in pyproject(root).get("tool", {}):
+        return "pyproject.toml [tool.pytest]"
+    for name, section in (("setup.cfg", "[tool:pytest]"), ("tox.ini", "[pytest]")):
+        if section in (read_text(root / name) or ""):
+            return f"{name} {section}"
+    return None
+
+
+def _unittest_command(root: Path, tests: list[str]) -> str:
+    """``python -m unittest discover`` where the test files are."""
+    dirs = {str(PurePosixPath(t).parent) for t in tests}
+    start = min(dirs, key=lambda d: (d.count("/"), d))
+    parts = ["{python}", "-m", "unittest", "discover"]
+    if start != ".":
+        parts += ["-s", start]
+        if (root / start / "__init__.py").is_file():
+            parts += ["-t", "."]  # a package: imported as tests.test_x, relative imports work
+    if all(PurePosixPath(t).name.endswith("_test.py") for t in tests):
+        parts += ["-p", '"*_test.py"']
+    return " ".join(parts)
+
+
+def detect_tests(root: Path, sources: Sources | None = None) -> tuple[TestRunner | None, list[str]]:
+    """The test runner, and the other runners also found (the first one wins)."""
+    sources = sources or Sources.read(root, (".py",))
+    tests = sorted(p for p in sources.files if _is_test_file(p))
+    runners: list[TestRunner] = []
+
+    why = _pytest_config(root)
+    if why is None:
+        conftest = sorted(p for p in sources.files if PurePosixPath(p).name == "conftest.py")
+        why = conftest[0] if conftest else None
+    if why is None:
+        uses = [
+            t for t in tests if re.search(r"^\s*(import|from)\s+pytest\b", sources.files[t], re.M)
+        ]
+        why = f"{uses[0]} imports pytest" if uses else None
+    if why is None and "pytest" in (deps := dependencies(root)):
+        why = f"pytest in {deps['pytest']}"
+    if why is not None:
+        runners.append(
+            TestRunner("pytest", f"{{python}} -m pytest -q --junitxml={JUNIT}", why, JUNIT)
+        )
+    else:
+        unit = [
+            t for t in tests if re.search(r"^\s*(import|from)\s+unittest\b", sources.files[t], re.M)
+        ]
+        if unit:
+            shown = ", ".join(unit[:2]) + (f" and {len(unit) - 2} more" if len(unit) > 2 else "")
+            runners.append(TestRunner("unittest", _unittest_command(root, unit), shown))
+
+    if (root / "tox.ini").is_file() or (root / "tox.toml").is_file():
+        name = "tox.ini" if (root / "tox.ini").is_file() else "tox.toml"
+        runners.append(TestRunner("tox", "{python} -m tox", name))
+    elif "tox" in pyproject(root).get("tool", {}):
+        runners.append(TestRunner("tox", "{python} -m tox", "pyproject.toml [tool.tox]"))
+    if (root / "noxfile.py").is_file():
+        runners.append(TestRunner("nox", "{python} -m nox", "noxfile.py"))
+
+    scripts = package_scripts(root)
+    test = scripts.get("test")
+    if isinstance(test, str) and _NPM_PLACEHOLDER not in test:
+        runners.append(TestRunner("npm", "npm test", "package.json scripts.test"))
+
+    makefile = makefile_path(root)
+    if makefile is not None and "test" in make_targets(makefile):
+        runners.append(TestRunner("make", "make test", f"{makefile.name} target test"))
+    return (runners[0] if runners else None), [f"{r.name} ({r.evidence})" for r in runners[1:]]
+
+
+def package_scripts(root: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(read_text(root / "package.json") or "{}")
+        scripts = data.get("scripts", {}) if isinstance(data, dict) else {}
+    except ValueError:
+        return {}
+    return scripts if isinstance(scripts, dict) else {}
+
+
+def makefile_path(root: Path) -> Path | None:
+    for name in ("GNUmakefile", "makefile", "Makefile"):
+        if (root / name).is_file():
+            return root / name
+    return None
+
+
+def make_targets(path: Path) -> set[str]:
+    text = read_text(path) or ""
+    return set(re.findall(r"^([A-Za-z0-9_.-]+)\s*:(?!=)", text, flags=re.M))
+
+
+# --- the service ---------------------------------------------------------------------
+
+_APP_RE = re.compile(
+    r"^(?P<var>[A-Za-z_]\w*)\s*(?::\s*[\w.]+\s*)?=\s*(?:\w+\.)?(?P<cls>FastAPI|Starlette|Flask|Quart)\(",
+    re.M,
+)
+_FACTORY_RE = re.compile(r"^def (create_app|make_app)\(", re.M)
+_FACTORY_CLS_RE = re.compile(r"\b(FastAPI|Starlette|Flask|Quart)\(")
+_ASGI = frozenset({"FastAPI", "Starlette", "Quart"})
+_SERVERS = ("uvicorn", "gunicorn", "flask", "hypercorn")
+
+
+@dataclass(frozen=True)
+class _App:
+    framework: str  # the class: FastAPI, Flask...
+    module: str  # importable name, from the project's root (or src/)
+    obj: str  # the variable, or "create_app" for a factory
+    file: str
+    factory: bool = False
+    src: bool = False  # under src/: uvicorn needs --app-dir src
+
+    @property
+    def spec(self) -> str:
+        return f"{self.module}:{self.obj}"
+
+
+def _module(rel: str) -> tuple[str, bool]:
+    parts = list(PurePosixPath(rel).with_suffix("").parts)
+    src = len(parts) > 1 and parts[0] == "src"
+    if src:
+        parts = parts[1:]
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts), src
+
+
+def find_apps(sources: Sources) -> list[_App]:
+    """Web application objects defined at module level (``app = FastAPI()``), or a
+    ``create_app`` factory in a module that builds one; test files are not read."""
+    apps = []
+    for rel, text in sources.python():
+        if _is_test_file(rel) or "/tests/" in f"/{rel}" or not re.match(r"[\w/]+\.py$", rel):
+            continue
+        module, src = _module(rel)
+        if not module:
+            continue
+        m = _APP_RE.search(text)
+        if m:
+            apps.append(_App(m.group("cls"), module, m.group("var"), rel, src=src))
+            continue
+        f, cls = _FACTORY_RE.search(text), _FACTORY_CLS_RE.search(text)
+        if f and cls:
+            apps.append(_App(cls.group(1), module, f.group(1), rel, factory=True, src=src))
+    # The shallowest, most conventional module first: app.py, main.py, app/__init__.py.
+    return sorted(apps, key=lambda a: (a.module.count("."), a.file))
+
+
+def _launch(command: list[str]) -> tuple[str | None, str | None, list[str], int | None]:
+    """(server, app spec, extra args kept, port) of a command line such as
+    ``gunicorn -k uvicorn.workers.UvicornWorker -b 0.0.0.0:8000 app:app``."""
+    tokens = list(command)
+    while tokens and (
+        tokens[0] in ("exec", "poetry", "run", "uv", "pipenv", "--") or "=" in tokens[0]
+    ):
+        tokens = tokens[1:]  # exec, poetry run, uv run, VAR=value
+    if (
+        len(tokens) >= 3
+        and re.fullmatch(r"python[0-9.]*", PurePosixPath(tokens[0]).name)
+        and tokens[1] == "-m"
+    ):
+        tokens = tokens[2:]
+    if not tokens or PurePosixPath(tokens[0]).name not in _SERVERS:
+        return None, None, [], None
+    server, args = PurePosixPath(tokens[0]).name, tokens[1:]
+    spec, keep, port = None, [], None
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        value = args[i + 1] if i + 1 < len(args) else ""
+        if arg in ("--port", "-p") and value.isdigit():
+            port, i = int(value), i + 2
+            continue
+        if arg in ("-b", "--bind") and value:
+            m = re.search(r":(\d+)$", value)
+            port, i = (int(m.group(1)) if m else port), i + 2
+            continue
+        if arg.startswith(("--port=", "--bind=")):
+            m = re.search(r"[:=](\d+)$", arg)
+            port = int(m.group(1)) if m else port
+        elif arg in ("-k", "--worker-class", "-w", "--workers") and value:
+            keep += [arg, value]
+            i += 2
+            continue
+        elif arg in ("--host", "-h"):
+            i += 2
+            continue
+        elif arg == "--app" and value:
+            spec, i = value, i + 2
+            continue
+        elif spec is None and re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_][\w()]*", arg):
+            spec = arg
+        i += 1
+    return server, spec, keep, port
+
+
+def dockerfile_facts(root: Path) -> tuple[list[str] | None, int | None, str | None]:
+    """(CMD or ENTRYPOINT as words, the first EXPOSEd port, the HEALTHCHECK's URL path)."""
+    text = read_text(root / "Dockerfile")
+    if text is None:
+        return None, None, None
+    text = re.sub(r"\\\n", " ", text)  # continuation lines
+    command: list[str] | None = None
+    port = health = None
+    for line in text.splitlines():
+        m = re.match(r"\s*(CMD|ENTRYPOINT|EXPOSE|HEALTHCHECK)\s+(.*)", line, re.I)
+        if not m:
+            continue
+        word, rest = m.group(1).upper(), m.group(2).strip()
+        if word == "EXPOSE" and port is None:
+            p = re.match(r"(\d+)", rest)
+            port = int(p.group(1)) if p else None
+        elif word == "HEALTHCHECK":
+            h = re.search(r"https?://[^/\s\"']+(/[^\s\"']*)", rest)
+            health = h.group(1) if h else health
+        elif word in ("CMD", "ENTRYPOINT"):
+            try:
+                words = json.loads(rest) if rest.startswith("[") else shlex.split(rest)
+            except ValueError:
+                continue
+            usable = isinstance(words, list) and all(isinstance(w, str) for w in words)
+            if usable and (word == "ENTRYPOINT" or command is None or _launch(words)[0]):
+                command = words
+    return command, port, health
+
+
+def compose_ports(root: Path) -> tuple[str | None, int | None, int | None, list[str] | None]:
+    """The compose file's service that builds this project: (name, host port,
+    container port, command), from compose.yaml or docker-compose.yml."""
+    for name in ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"):
+        text = read_text(root / name)
+        if text is None:
+            continue
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError:
+            return None, None, None, None
+        services = data.get("services") if isinstance(data, dict) else None
+        if not isinstance(services, dict):
+            return None, None, None, None
+        ranked = sorted(
+            (s for s in services.items() if isinstance(s[1], dict)),
+            key=lambda s: ("build" not in s[1], not s[1].get("ports")),
+        )
+        for svc, spec in ranked:
+            host = container = None
+            for entry in spec.get("ports") or []:
+                if isinstance(entry, dict):
+                    container, host = _int(entry.get("target")), _int(entry.get("published"))
+                else:
+                    bits = str(entry).split("/")[0].split(":")
+                    container, host = _int(bits[-1]), _int(bits[-2]) if len(bits) > 1 else None
+                if container:
+                    break
+            command = spec.get("command")
+            if isinstance(command, str):
+                command = shlex.split(command)
+            if not (isinstance(command, list) and all(isinstance(w, str) for w in command)):
+                command = None
+            if container or command:
+                return f"{name} service {svc}", host or container, container, command
+        return None, None, None, None
+    return None, None, None, None
+
+
+def _int(value: object) -> int | None:
+    try:
+        n = int(str(value))
+    except ValueError:
+        return None
+    return n if 0 < n < 65536 else None
+
+
+def _code_port(text: str) -> int | None:
+    """``app.run(port=5000)`` / ``uvicorn.run(app, port=8000)`` in the app's module."""
+    m = re.search(r"\.run\([^)]*\bport\s*=\s*(\d{2,5})", text)
+    return _int(m.group(1)) if m else None
+
+
+def _python_command(server: str, spec: str, app: _App | None, keep: list[str]) -> str:
+    extra = " ".join(shlex.quote(k) for k in keep)
+    if server == "flask":
+        target = spec.split(":")[0] if app and app.factory else spec
+        return f"{{python}} -m flask --app {target} run --port {{port}}"
+    if server == "gunicorn":
+        return " ".join(
+            filter(None, ["{python} -m gunicorn", extra, spec, "--bind 127.0.0.1:{port}"])
+        )
+    parts = [f"{{python}} -m {server}", spec]
+    if app and app.src:
+        parts.append("--app-dir src")
+    if app and app.factory:
+        parts.append("--factory")
+    parts.append(
+        "--host 127.0.0.1 --port {port}" if server == "uvicorn" else "--bind 127.0.0.1:{port}"
+    )
+    return " ".join(parts)
+
+
+def detect_service(root: Path, sources: Sources | None = None) -> Service | None:
+    """How to start the service, and on which port: a local command when one fits
+    (uvicorn, gunicorn, flask, npm start), else the Dockerfile as a container."""
+    sources = sources or Sources.read(root)
+    cmd, exposed, _ = dockerfile_facts(root)
+    where, host_port, container_port, compose_cmd = compose_ports(root)
+    procfile = None
+    for line in (read_text(root / "Procfile") or "").splitlines():
+        if line.startswith("web:"):
+            procfile = shlex.split(line[4:]) if line[4:].strip() else None
+    apps = find_apps(sources)
+    deps = dependencies(root)
+
+    # An explicit launch line wins: Procfile, compose command, Dockerfile CMD.
+    for words, origin in ((procfile, "Procfile"), (compose_cmd, where), (cmd, "Dockerfile CMD")):
+        server, spec, keep, port = _launch(words or [])
+        if server and (spec or apps):
+            app = next((a for a in apps if spec and a.spec == spec), apps[0] if apps else None)
+            spec = spec or (app.spec if app else "")
+            port = host_port or port or exposed or _DEFAULT_PORTS.get(server, 8000)
+            return Service(
+                server, f"{origin}: {server} {spec}", _python_command(server, spec, app, keep), port
+            )
+
+    if apps:
+        app = apps[0]
+        if app.framework in _ASGI:
+            server = "hypercorn" if "hypercorn" in deps and "uvicorn" not in deps else "uvicorn"
+        else:
+            server = "gunicorn" if "gunicorn" in deps else "flask"
+        port = (
+            host_port
+            or exposed
+            or _code_port(sources.files[app.file])
+            or _DEFAULT_PORTS.get(server, 8000)
+        )
+        run = _python_command(server, app.spec, app, [])
+        return Service(server, f"{app.framework} app {app.spec} in {app.file}", run, port)
+
+    start = package_scripts(root).get("start")
+    if isinstance(start, str) and start.strip():
+        port = host_port or exposed or _DEFAULT_PORTS["npm"]
+        return Service(
+            "npm", "package.json scripts.start", "npm start", port, env={"PORT": str(port)}
+        )
+
+    if (root / "Dockerfile").is_file():
+        inner = container_port or exposed
+        evidence = (
+            "Dockerfile"
+            + (f" EXPOSE {exposed}" if exposed else "")
+            + (f", {where}" if where else "")
+        )
+        return Service("docker", evidence, None, host_port or inner, container_port=inner)
+    return None
+
+
+# --- the health route ----------------------------------------------------------------
+
+_ROUTE_RE = re.compile(
+    r"""\b(?:route|get|head|api_route|add_url_rule|add_api_route|add_route|path|use)\(\s*"""
+    r"""["'](/(?:health|healthz|ping|status))/?["']"""
+)
+
+
+def detect_health(root: Path, sources: Sources | None = None) -> HealthRoute | None:
+    """A health route the service's code defines (``@app.get("/health")``), or the
+    Dockerfile HEALTHCHECK's; the most conventional name first."""
+    sources = sources or Sources.read(root)
+    found: dict[str, str] = {}
+    for rel, text in sources.files.items():
+        if (
+            _is_test_file(rel)
+            or "/tests/" in f"/{rel}"
+            or rel.endswith((".test.js", ".spec.js", ".test.ts", ".spec.ts"))
+        ):
+            continue
+        for m in _ROUTE_RE.finditer(text):
+            found.setdefault(m.group(1), rel)
+    for path in HEALTH_PATHS:
+        if path in found:
+            return HealthRoute(path, found[path])
+    _, _, healthcheck = dockerfile_facts(root)
+    if healthcheck:
+        return HealthRoute(healthcheck, "Dockerfile HEALTHCHECK")
+    return None

@@ -1,0 +1,56 @@
+"""What ``shipdeck init`` asks git: where the repository's root is, and which branch
+releases merge into (its default branch)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+GIT_TIMEOUT = 10.0
+
+
+def git(cwd: Path, *args: str) -> str | None:
+    """git's stdout, stripped; None when git fails or is missing."""
+    try:
+        done = subprocess.run(
+            ["git", *args],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=GIT_TIMEOUT,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def repo_root(start: Path) -> Path | None:
+    """The top of the work tree ``start`` is in; None outside one (or in a bare repository)."""
+    top = git(start, "rev-parse", "--show-toplevel")
+    return Path(top) if top else None
+
+
+def default_branch(root: Path) -> tuple[str, str]:
+    """(the branch, how it was found): origin's HEAD; else the only branch; else
+    ``init.defaultBranch``, main or master when that branch exists; else the current one."""
+    origin = git(root, "symbolic-ref", "--quiet", "refs/remotes/origin/HEAD")
+    if origin and origin.startswith("refs/remotes/origin/"):
+        return origin.removeprefix("refs/remotes/origin/"), "origin/HEAD"
+    listed = git(root, "for-each-ref", "--format=%(refname:short)", "refs/heads")
+    branches = [b for b in (listed or "").splitlines() if b]
+    current = git(root, "symbolic-ref", "--quiet", "--short", "HEAD")
+    if len(branches) == 1:
+        return branches[0], "the only branch"
+    configured = git(root, "config", "--get", "init.defaultBranch")
+    for name, how in ((configured, "init.defaultBranch"), ("main", "exists"), ("master", "exists")):
+        if name and name in branches:
+            return name, how
+    remote = git(root, "for-each-ref", "--format=%(refname:short)", "refs/remotes/origin")
+    for name in ("main", "master"):
+        if f"origin/{name}" in (remote or "").splitlines():
+            return name, f"origin/{name} exists"
+    if current:
+        return current, "the current branch"
+    return "main", "nothing better known"
