@@ -1,0 +1,151 @@
+"""init's detectors over files alone (no git, no processes): test runner, service, health."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from shipdeck.cli.init import Detected, render_config
+from shipdeck.cli.init_detect import (
+    Service,
+    compose_ports,
+    dependencies,
+    detect_health,
+    detect_service,
+    detect_tests,
+    dockerfile_facts,
+)
+from shipdeck.lifecycle.config.schema import parse_config
+
+
+def tree(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+def test_pytest_from_a_poetry_dev_dependency(tmp_path: Path) -> None:
+    tree(tmp_path, {
+        "pyproject.toml": '[tool.poetry.group.dev.dependencies]\npytest-cov = "*"\npytest = "^8"\n',
+        "tests/test_a.py": "def test_a():\n    assert True\n",
+    })  # fmt: skip
+    runner, _ = detect_tests(tmp_path)
+    assert runner is not None and runner.name == "pytest"
+    assert runner.evidence == "pytest in pyproject.toml"
+    assert runner.junit and f"--junitxml={runner.junit}" in runner.command
+    assert runner.command.startswith("{python} -m pytest")
+    assert set(dependencies(tmp_path)) == {"pytest", "pytest-cov"}
+
+
+def test_unittest_in_a_package_and_pytest_imports_win(tmp_path: Path) -> None:
+    tree(tmp_path, {
+        "tests/__init__.py": "",
+        "tests/test_a.py": "import unittest\n",
+        "tests/test_b.py": "from unittest import TestCase\n",
+        "tests/test_c.py": "import unittest\n",
+        ".venv/lib/test_x.py": "import pytest\n",  # an environment is never read
+    })  # fmt: skip
+    runner, _ = detect_tests(tmp_path)
+    assert runner is not None and runner.name == "unittest" and runner.junit is None
+    assert runner.command == "{python} -m unittest discover -s tests -t ."
+    assert runner.evidence == "tests/test_a.py, tests/test_b.py and 1 more"
+    (tmp_path / "tests" / "test_d.py").write_text("import pytest\n")
+    runner, _ = detect_tests(tmp_path)
+    assert runner is not None and runner.name == "pytest"
+
+
+def test_tox_nox_npm_make_and_what_is_not_a_runner(tmp_path: Path) -> None:
+    tree(tmp_path, {
+        "tox.ini": "[tox]\n", "noxfile.py": "",
+        "package.json": '{"scripts": {"test": "echo \\"Error: no test specified\\" && exit 1"}}',
+        "Makefile": "VAR := 1\ntest:\n\ttrue\n",
+    })  # fmt: skip
+    runner, others = detect_tests(tmp_path)
+    assert runner is not None and (runner.name, runner.command) == ("tox", "{python} -m tox")
+    assert others == ["nox (noxfile.py)", "make (Makefile target test)"]  # npm's placeholder: no
+    assert detect_tests(tmp_path / "none")[0] is None
+
+
+def test_uvicorn_from_code_gunicorn_from_a_dependency(tmp_path: Path) -> None:
+    tree(tmp_path, {
+        "src/svc/__init__.py": "",
+        "src/svc/api.py": "from fastapi import FastAPI\napi: FastAPI = FastAPI()\n",
+    })  # fmt: skip
+    svc = detect_service(tmp_path)
+    assert svc is not None and svc.target == "local" and svc.port == 8000
+    assert svc.run == "{python} -m uvicorn svc.api:api --app-dir src --host 127.0.0.1 --port {port}"
+
+    flask = tree(tmp_path / "f", {
+        "web/__init__.py": "from flask import Flask\n\n"
+        "def create_app():\n    return Flask(__name__)\n",
+        "requirements.txt": "Flask==3.0\ngunicorn>=21\n",
+    })  # fmt: skip
+    svc = detect_service(flask)
+    assert svc is not None and svc.kind == "gunicorn"
+    assert svc.run == "{python} -m gunicorn web:create_app --bind 127.0.0.1:{port}"
+
+
+def test_a_launch_line_wins_with_its_port_and_worker(tmp_path: Path) -> None:
+    tree(tmp_path, {
+        "main.py": "from fastapi import FastAPI\napp = FastAPI()\n",
+        "Dockerfile": "FROM python\nEXPOSE 80\nCMD gunicorn -k uvicorn.workers.UvicornWorker \\\n"
+        "  -b 0.0.0.0:7000 main:app\n",
+    })  # fmt: skip
+    assert dockerfile_facts(tmp_path) == (
+        ["gunicorn", "-k", "uvicorn.workers.UvicornWorker", "-b", "0.0.0.0:7000", "main:app"],
+        80,
+        None,
+    )
+    svc = detect_service(tmp_path)
+    assert svc is not None
+    assert svc.run == (
+        "{python} -m gunicorn -k uvicorn.workers.UvicornWorker main:app --bind 127.0.0.1:{port}"
+    )
+    assert svc.port == 7000
+    (tmp_path / "Procfile").write_text("web: python -m flask --app main run -p 5050\n")
+    svc = detect_service(tmp_path)
+    assert svc is not None and svc.kind == "flask" and svc.port == 5050
+
+
+def test_compose_service_that_builds_and_docker_only(tmp_path: Path) -> None:
+    tree(tmp_path, {
+        "docker-compose.yml": "services:\n  cache: {image: redis, ports: ['6379:6379']}\n"
+        "  api:\n    build: .\n    ports:\n      - target: 8080\n        published: 18080\n",
+        "Dockerfile": "FROM scratch\nEXPOSE 8080\n",
+    })  # fmt: skip
+    assert compose_ports(tmp_path) == ("docker-compose.yml service api", 18080, 8080, None)
+    svc = detect_service(tmp_path)
+    assert svc == Service("docker", "Dockerfile EXPOSE 8080, docker-compose.yml service api",
+                          None, 18080, container_port=8080)  # fmt: skip
+    assert detect_service(tmp_path / "nothing") is None
+
+
+def test_health_route_not_from_tests_and_most_conventional_first(tmp_path: Path) -> None:
+    tree(tmp_path, {
+        "app.py": '@app.get("/status")\ndef s(): ...\n'
+        '@router.api_route("/healthz/")\ndef h(): ...\n'
+        'requests.get("https://example.com/health")\n',
+        "tests/test_app.py": 'client.get("/health")\n',
+    })  # fmt: skip
+    route = detect_health(tmp_path)
+    assert route is not None and (route.path, route.evidence) == ("/healthz", "app.py")
+    assert detect_health(tmp_path / "none") is None
+
+
+def test_rendered_configs_load(tmp_path: Path) -> None:
+    """Every shape render_config writes is a config shipdeck accepts."""
+    for svc in (
+        None,
+        Service("npm", "package.json", "npm start", 3000, env={"PORT": "3000"}),
+        Service("docker", "Dockerfile", None, None),
+        Service("docker", "Dockerfile EXPOSE 80", None, 80, container_port=80),
+    ):
+        d = Detected(project="p", base_branch="master", service=svc, dockerfile=True)
+        text = render_config(d)
+        cfg = parse_config(text)
+        assert cfg.base_branch == "master"
+        assert text.startswith("# For completion in editors: shipdeck schema")
+        assert ("staging" in cfg.environments) == (svc is not None)
+    d = Detected(project="p", schema=".vscode/shipdeck.schema.json")
+    head = render_config(d).splitlines()[0]
+    assert head == "# yaml-language-server: $schema=.vscode/shipdeck.schema.json"
