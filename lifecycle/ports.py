@@ -6,10 +6,12 @@ callback, so a chatty build costs one call per chunk, not one per line.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from shipdeck.lifecycle.errors import ShipdeckError
@@ -287,6 +289,44 @@ class Release:
     tag: str
     image: str | None = None  # docker/swarm: the pushed image reference
     workdir: str | None = None  # local: a clean export of the tag (.shipdeck/releases/<version>)
+
+
+@dataclass(frozen=True)
+class Interpreter:
+    """The project's interpreter (an absolute path, symlinks kept: a venv's python is a
+    link) and the virtual environment it belongs to, if any. Found by
+    project/interpreter.py; a local target records it with each release it starts."""
+
+    python: str
+    venv: str | None = None
+    source: str = "PATH"  # config, .venv, venv, poetry, uv, PATH
+
+    def activate(self, environ: Mapping[str, str]) -> dict[str, str]:
+        """``environ`` as activating the venv would leave it: ``VIRTUAL_ENV`` set and its
+        ``bin`` first on PATH, ``PYTHONHOME`` unset. Without a venv, PATH is left as it
+        is (``{python}`` is an absolute path) and another venv's ``VIRTUAL_ENV`` goes."""
+        env = dict(environ)
+        env.pop("PYTHONHOME", None)
+        if not self.venv:
+            env.pop("VIRTUAL_ENV", None)
+            return env
+        first = str(Path(self.venv) / "bin")
+        rest = [p for p in env.get("PATH", os.defpath).split(os.pathsep) if p and p != first]
+        env["VIRTUAL_ENV"] = self.venv
+        env["PATH"] = os.pathsep.join([first, *rest])
+        return env
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"python": self.python, "venv": self.venv, "source": self.source}
+
+    @classmethod
+    def from_dict(cls, raw: object) -> Interpreter | None:
+        """A recorded interpreter; None for a record from before they were recorded."""
+        if not isinstance(raw, Mapping) or not isinstance(raw.get("python"), str):
+            return None
+        venv = raw.get("venv")
+        return cls(raw["python"], venv if isinstance(venv, str) else None,
+                   str(raw.get("source") or "recorded"))  # fmt: skip
 
 
 @dataclass

@@ -11,7 +11,6 @@ the open board sees shipdeck.yaml change (tui/config_watch.py).
 from __future__ import annotations
 
 import os
-import sys
 import threading
 import weakref
 from typing import TYPE_CHECKING
@@ -23,22 +22,52 @@ from shipdeck.lifecycle.masking import SecretMasker
 from shipdeck.lifecycle.ports import DeployTarget, Vcs
 from shipdeck.lifecycle.runs import EngineEvent, Images, RunFinished, RunStarted
 from shipdeck.lifecycle.stages.work import WORK
+from shipdeck.project import interpreter
 from shipdeck.project.errors import UsageError
 from shipdeck.project.repo import Project
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
     from shipdeck.lifecycle.config.schema import Config, Environment
 
 
+def data_dir(project: Project, name: str) -> Path:
+    """Environment ``name``'s data: kept across deploys and rollbacks (SHIPDECK_DATA_DIR)."""
+    return project.paths.dir / "data" / name
+
+
+def project_python(
+    project: Project, config: Config | None = None, environment: Environment | None = None
+) -> interpreter.Interpreter:
+    """``{python}``: the environment's ``python:``, the config's, else the one found."""
+    config = project.config if config is None else config
+    configured = (environment.python if environment else None) or config.python
+    return interpreter.find(project.root, configured)
+
+
+def step_environ(python: interpreter.Interpreter) -> dict[str, str]:
+    """What build and test steps run with: shipdeck's environment with the project's
+    venv activated, and ``SHIPDECK_PYTHON`` (which ``{python}`` is, lifecycle/stages/work.py)."""
+    return python.activate(os.environ) | {"SHIPDECK_PYTHON": python.python}
+
+
 def env_fields(
-    project: Project, name: str, environment: Environment, config: Config | None = None
+    project: Project,
+    name: str,
+    environment: Environment,
+    config: Config | None = None,
+    python: interpreter.Interpreter | None = None,
 ) -> dict[str, object]:
+    config = project.config if config is None else config
+    if python is None:
+        python = project_python(project, config, environment)
     out: dict[str, object] = {
         "env": name,
-        "project": (project.config if config is None else config).project,
-        "python": sys.executable,
+        "project": config.project,
+        "python": python.python,
+        "data_dir": str(data_dir(project, name)),
     }
     if environment.port is not None:
         out["port"] = environment.port
@@ -62,17 +91,21 @@ def make_target(project: Project, name: str, config: Config | None = None) -> De
         environment = config.environment(name)
     except UnknownEnvironment as exc:
         raise UsageError(str(exc)) from None
-    fields = env_fields(project, name, environment, config)
     secrets = {s: os.environ[s] for s in environment.secrets if s in os.environ}
     if environment.target == "local":
         from shipdeck.backends.local.target import LocalTarget
 
         assert environment.run is not None  # the config requires it for local
+        python = project_python(project, config, environment)
+        fields = env_fields(project, name, environment, config, python)
         health = environment.health
         return LocalTarget(
             name,
             root=project.root,
             command=render_command(environment.run, fields),
+            python=python,
+            data_dir=data_dir(project, name),
+            workdir=render(environment.workdir, fields) if environment.workdir else None,
             port=environment.port,
             health_url=render(health.url, fields) if health else None,
             health_timeout=health.timeout if health else 30,
@@ -81,6 +114,7 @@ def make_target(project: Project, name: str, config: Config | None = None) -> De
             secrets=secrets,
             on_recovered=lambda message, data: _journal_recovery(project, message, data),
         )
+    fields = env_fields(project, name, environment, config)
     if environment.target == "docker":
         from shipdeck.backends.docker.target import DockerTarget
 
@@ -202,6 +236,7 @@ def build_engine(project: Project) -> Engine:
         work=WORK,  # what each stage does
         notify=live.notify,
         images=_images,
+        environ=step_environ(project_python(project, config)),
     )
     engine.subscribe(live)
     _LIVE[engine] = live
@@ -227,6 +262,8 @@ def reconfigure(engine: Engine, config: Config) -> None:
     live = _LIVE.get(engine)
     if live is not None:
         live.parts = _Parts(live.parts.project, config)
+        if config.python != engine.config.python:
+            engine.environ = step_environ(project_python(live.parts.project, config))
     engine.masker = masker
     if masker:
         engine.store.scrub = masker.scrub

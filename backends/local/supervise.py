@@ -51,6 +51,8 @@ class RunRecord:
     out_offset: int = 0  # size of <version>.out when this process started
     err_offset: int = 0
     stopped: bool = False  # stopped on purpose (stop), not crashed
+    python: dict[str, Any] | None = None  # the interpreter (ports.Interpreter.to_dict)
+    cwd: str | None = None  # where it runs, when not ``workdir`` (the environment's workdir:)
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> RunRecord:

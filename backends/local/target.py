@@ -37,6 +37,7 @@ from shipdeck.lifecycle.ports import (
     ContainerStats,
     DeployResult,
     EnvStatus,
+    Interpreter,
     Line,
     OutputSink,
     Release,
@@ -73,8 +74,15 @@ class LocalTarget:
         base_env: Mapping[str, str] | None = None,
         grace: float = 10,
         on_recovered: Callable[[str, dict[str, Any]], None] | None = None,
+        python: Interpreter | None = None,
+        data_dir: Path | None = None,
+        workdir: str | None = None,
     ) -> None:
         self.name = name
+        # The interpreter ``command`` names, recorded with each release started from it:
+        # restart and rollback use the recorded one, whatever shell they run from.
+        self.python = python
+        self.workdir = workdir  # where to run, relative to the release's export; None: there
         self._on_recovered = on_recovered  # journals what recovery found and did
         self.command = command
         self.port = port
@@ -88,6 +96,7 @@ class LocalTarget:
         state_dir = Path(root) / ".shipdeck" / "state"
         self.state_path = state_dir / f"{_safe(name)}.json"
         self.log_dir = state_dir / _safe(name)
+        self.data_dir = data_dir or Path(root) / ".shipdeck" / "data" / _safe(name)
         self._lock_path = state_dir / f"{_safe(name)}.lock"
         self._sampled: dict[int, psutil.Process] = {}  # for CPU between stats() calls
 
@@ -170,7 +179,7 @@ class LocalTarget:
             )
         if self.port is not None:
             supervise.wait_port_free(self.port, 5.0)
-        back = self._start(old.version, old.workdir, old.command, sink)
+        back = self._restart(old, sink)
         self._save(back, history)
         ok, why = self._await(back, sink, CancelToken(), restoring=True)
         state = "is healthy" if ok else f"is not healthy: {why}"
@@ -230,18 +239,40 @@ class LocalTarget:
         say(sink, f"stopping {label(rec.version)} (pid {rec.pid}){why}")
         supervise.stop_tree(rec.pid, rec.pgid, rec.create_time, self.grace)
 
-    def _start(self, version: str, workdir: str, command: str, sink: OutputSink) -> RunRecord:
+    def _start(
+        self,
+        version: str,
+        workdir: str,
+        command: str,
+        sink: OutputSink,
+        python: Mapping[str, Any] | None = None,
+        cwd: str | None = None,
+    ) -> RunRecord:
+        """Start ``command`` with the recorded interpreter's environment activated, in
+        ``cwd`` (default: the release's ``workdir``), with the environment's data dir."""
         env = dict(os.environ if self._base_env is None else self._base_env)
+        interpreter = Interpreter.from_dict(python)
+        if interpreter is not None:
+            env = interpreter.activate(env)
+            env["SHIPDECK_PYTHON"] = interpreter.python
         env.update(self._env)
         env.update(self._secrets)
         env["SHIPDECK_ENV"] = self.name
         env["SHIPDECK_VERSION"] = version
+        env["SHIPDECK_DATA_DIR"] = str(self.data_dir)
+        env["SHIPDECK_RELEASE_DIR"] = workdir
         env.setdefault("PYTHONUNBUFFERED", "1")  # output reaches `logs --follow` at once
+        run_in = cwd or workdir
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            Path(run_in).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise TargetError(f"cannot make {exc.filename}: {exc.strerror or exc}") from exc
         out, err = self.log_paths(version)
         offsets = [p.stat().st_size if p.exists() else 0 for p in (out, err)]
         try:
             proc, created = supervise.spawn(
-                command, cwd=workdir, env=env, out=out, err=err, mask=sorted(self._secrets)
+                command, cwd=run_in, env=env, out=out, err=err, mask=sorted(self._secrets)
             )
         except OSError as exc:
             raise TargetError(f"cannot start {label(version)}: {exc.strerror or exc}") from exc
@@ -258,7 +289,19 @@ class LocalTarget:
             port=self.port,
             out_offset=offsets[0],
             err_offset=offsets[1],
+            python=dict(python) if python else None,
+            cwd=cwd,
         )
+
+    def _restart(self, rec: RunRecord, sink: OutputSink) -> RunRecord:
+        """Start ``rec``'s release again, exactly as it was started (interpreter, cwd)."""
+        return self._start(rec.version, rec.workdir, rec.command, sink, rec.python, rec.cwd)
+
+    def _cwd(self, release_dir: str) -> str | None:
+        """The environment's ``workdir:`` for a release: relative to its export."""
+        if not self.workdir:
+            return None
+        return str(Path(release_dir) / self.workdir)  # an absolute workdir stays as it is
 
     def _await(
         self, rec: RunRecord, sink: OutputSink, cancel: CancelToken, *, restoring: bool = False
@@ -346,7 +389,9 @@ class LocalTarget:
 
         def choose(current: RunRecord | None, history: list[dict[str, Any]]) -> dict[str, Any]:
             entry = {"version": release.version, "sha": release.sha, "tag": release.tag}
-            return entry | {"workdir": release.workdir, "command": self.command}
+            python = self.python.to_dict() if self.python else None
+            where = {"cwd": self._cwd(release.workdir or ""), "python": python}
+            return entry | {"workdir": release.workdir, "command": self.command} | where
 
         return self._switch(choose, sink, cancel)
 
@@ -362,7 +407,7 @@ class LocalTarget:
             for old in reversed(history):
                 if old.get("healthy") and old["version"] != now and Path(old["workdir"]).is_dir():
                     say(sink, f"rolling back {self.name} to {label(old['version'])}")
-                    keep = ("version", "sha", "tag", "workdir", "command")
+                    keep = ("version", "sha", "tag", "workdir", "command", "python", "cwd")
                     return {k: old.get(k) for k in keep} | {"rollback": True}
             raise TargetError(f"{self.name} has no previous healthy release to roll back to")
 
@@ -392,7 +437,14 @@ class LocalTarget:
             elif self.port is not None and supervise.port_busy(self.port):
                 why = f"port {self.port} is in use by a process shipdeck did not start"
                 return DeployResult(False, version, why)
-            new = self._start(version, entry["workdir"], entry["command"], sink)
+            new = self._start(
+                version,
+                entry["workdir"],
+                entry["command"],
+                sink,
+                entry.get("python"),
+                entry.get("cwd"),
+            )
             # recorded at once: a crash of shipdeck orphans nothing, and recovery knows
             self._save(new, history, intent | {"step": "checking-new"})
             switch.fault("new-started")
@@ -412,7 +464,7 @@ class LocalTarget:
             if prev is None:
                 self._save(None, history)
                 return DeployResult(False, version, what)
-            back = self._start(prev.version, prev.workdir, prev.command, sink)
+            back = self._restart(prev, sink)
             self._save(back, history)
             ok_back, why_back = self._await(back, sink, CancelToken(), restoring=True)
             message = f"{label(version)}: {what}"  # rolled_back_to says where it went back to
@@ -431,7 +483,7 @@ class LocalTarget:
                 raise TargetError(f"the work dir of {label(current.version)} is gone")
             if self._alive(current):
                 self._stop(current, sink)
-            new = self._start(current.version, current.workdir, current.command, sink)
+            new = self._restart(current, sink)
             self._save(new, history)
             ok, reason = self._await(new, sink, CancelToken())
             verb = "restarted" if ok else "restarted but not healthy: " + reason
@@ -494,7 +546,10 @@ class LocalTarget:
                 st.state = "stopped" if history[-1].get("healthy") else "failed"
             return st
         st.version = current.version
-        st.detail["workdir"] = current.workdir
+        st.detail["workdir"] = current.cwd or current.workdir
+        st.detail["data_dir"] = str(self.data_dir)
+        if current.python and isinstance(current.python.get("python"), str):
+            st.detail["python"] = current.python["python"]
         if current.port is not None:
             st.detail["port"] = str(current.port)
         if not self._alive(current):

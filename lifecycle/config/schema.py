@@ -137,6 +137,10 @@ BranchName = Annotated[
 ]
 EnvVar = Annotated[str, _pattern(r"[A-Za-z_][A-Za-z0-9_]*", "an environment variable name")]
 EnvMap = Annotated[dict[EnvVar, Text], AfterValidator(_env_values)]
+Interpreter = Annotated[
+    str,
+    _pattern(r"[^\x00-\x1f\x7f]+", "a path or a command name without control characters"),
+]
 RestartPolicy = Annotated[
     str,
     _pattern(
@@ -289,6 +293,8 @@ class Environment(_Model):
     restart_policy: RestartPolicy = "unless-stopped"
     bake: Delay = 60.0
     labels: dict[str, Text] = {}
+    python: Interpreter | None = None  # this environment's {python}; default: the project's
+    workdir: Template | None = None  # local: where the service runs; default: the release
 
     @model_validator(mode="after")
     def _fits_target(self) -> Environment:
@@ -297,6 +303,8 @@ class Environment(_Model):
                 "target local needs 'run', the command that starts the service "
                 '(e.g. run: "{python} -m app --port {port}")'
             )
+        if self.workdir is not None and self.target != "local":
+            raise ValueError(f"workdir is for target local (this one is {self.target})")
         health_url = self.health.url if self.health else None
         for key, value in (("run", self.run), ("image", self.image), ("health.url", health_url)):
             if value and self.port is None and "port" in template_fields(value):
@@ -350,6 +358,7 @@ class Config(_Model):
     environments: dict[EnvName, Environment] = {}
     monitor: Monitor = Field(default_factory=Monitor)
     notify: Notify = Field(default_factory=Notify)
+    python: Interpreter | None = None  # {python}; default: found (project/interpreter.py)
 
     @field_validator("version")
     @classmethod

@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 import shlex
 import string
-import sys
 from collections.abc import Callable, Collection, Iterator, Mapping
 
 from shipdeck.lifecycle.errors import ShipdeckError
@@ -31,6 +30,7 @@ KNOWN_FIELDS: tuple[str, ...] = (
     "env",
     "project",
     "python",
+    "data_dir",
 )
 # What is known when an item's branch is named (Code stage): no sha, version or env yet.
 BRANCH_FIELDS: tuple[str, ...] = ("id", "slug", "kind", "project")
@@ -151,6 +151,7 @@ _CHECKS: dict[str, Callable[[str, object], str]] = {
     "short_sha": _hex,
     "port": _port,
     "python": _path,
+    "data_dir": _path,
 }
 
 
@@ -177,8 +178,6 @@ def _render(
             out.append("{" + name + "}")
             continue
         value = fields.get(name)
-        if value is None and name == "python":
-            value = sys.executable
         if value is None:
             raise TemplateError(f"no value for template field {{{name}}} in {template!r}")
         out.append(quote(check_value(name, value)))
@@ -188,7 +187,8 @@ def _render(
 def render(template: str, fields: Mapping[str, object]) -> str:
     """Fill a non-shell template (a URL, an image tag, a git tag) with checked values.
 
-    ``{python}`` defaults to the running interpreter. TemplateError for a bad
+    ``{python}`` is the project's interpreter, which the caller supplies (shipdeck's own
+    is never a default: project/interpreter.py). TemplateError for a bad
     template, a missing value or a value that fails its field's check.
     """
     return _render(template, fields, lambda text: text)

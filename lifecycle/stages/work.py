@@ -7,8 +7,9 @@ item through ``ctx.update`` and returns a short message, or raises
 
 from __future__ import annotations
 
+import re
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from shipdeck.lifecycle import events as ev
 from shipdeck.lifecycle.config.templates import render, render_command, render_template
-from shipdeck.lifecycle.items import Item, format_time
+from shipdeck.lifecycle.items import Item, TestReport, format_time
 from shipdeck.lifecycle.ports import (
+    Line,
     MergeConflict,
     PushedImage,
     RefRaceLost,
@@ -56,6 +58,8 @@ def fields(ctx: RunContext, **extra: object) -> dict[str, object]:
         ("short_sha", item.short_sha),
         ("version", item.version),
         ("env", ctx.env_name),
+        # the project's interpreter, found by the composition root (project/wiring.py)
+        ("python", ctx.engine.environ.get("SHIPDECK_PYTHON")),
     ):
         if value:
             out[key] = value
@@ -169,6 +173,69 @@ def _docker_run(ctx: RunContext, step: Step) -> StepResult:
     )
 
 
+# --- test counts from a runner's summary, when no JUnit report is configured ----------
+
+_UNITTEST_RAN = re.compile(r"^Ran (\d+) tests? in ")
+_UNITTEST_END = re.compile(r"^(OK|FAILED)(?: \((.*)\))?\s*$")
+_UNITTEST_FAIL = re.compile(r"^(?:FAIL|ERROR): (\S+) \((.+)\)")
+_PYTEST_END = re.compile(r"^=*\s*((?:\d+ [a-z]+(?:, )?)+) in [0-9.]+s")
+_PYTEST_FAIL = re.compile(r"^(?:FAILED|ERROR) (\S+)")
+_PYTEST_KINDS = {"passed": "passed", "xpassed": "passed", "failed": "failed",
+                 "error": "errors", "errors": "errors", "skipped": "skipped",
+                 "xfailed": "skipped"}  # fmt: skip
+
+
+class TestSummary:
+    """Reads a step's output for unittest's ``Ran N tests`` / ``OK`` / ``FAILED (...)``
+    or pytest's ``N passed, M failed in Xs`` lines: the Test stage's counts when the
+    step names no JUnit report. The last summary in the output wins."""
+
+    __test__ = False  # not a pytest class
+
+    def __init__(self) -> None:
+        self.report: TestReport | None = None
+        self._ran: int | None = None
+        self._failing: list[str] = []
+
+    def feed(self, lines: Sequence[Line]) -> None:
+        for line in lines:
+            self._line(line.text.strip())
+
+    def _line(self, text: str) -> None:
+        if m := _UNITTEST_FAIL.match(text):
+            name, where = m.groups()
+            self._failing.append(where if where.endswith(name) else f"{where}::{name}")
+        elif m := _UNITTEST_RAN.match(text):
+            self._ran = int(m.group(1))
+        elif self._ran is not None and (m := _UNITTEST_END.match(text)):
+            counts = dict(
+                (key.strip(), int(value))
+                for key, _, value in (part.partition("=") for part in (m.group(2) or "").split(","))
+                if value.strip().isdigit()
+            )
+            report = TestReport(
+                failed=counts.get("failures", 0) + counts.get("unexpected successes", 0),
+                errors=counts.get("errors", 0),
+                skipped=counts.get("skipped", 0) + counts.get("expected failures", 0),
+            )
+            report.passed = max(0, self._ran - report.total)
+            self._finish(report)
+        elif m := _PYTEST_FAIL.match(text):
+            self._failing.append(m.group(1))
+        elif m := _PYTEST_END.match(text):
+            report = TestReport()
+            for part in m.group(1).split(", "):
+                number, _, kind = part.partition(" ")
+                if kind in _PYTEST_KINDS:
+                    field = _PYTEST_KINDS[kind]
+                    setattr(report, field, getattr(report, field) + int(number))
+            self._finish(report)
+
+    def _finish(self, report: TestReport) -> None:
+        report.failures = self._failing[: report.failed + report.errors]
+        self.report, self._ran, self._failing = report, None, []
+
+
 def _run_step(ctx: RunContext, step: Step, cwd: Path, env: Mapping[str, str]) -> None:
     cfg = ctx.engine.config
     if step.docker_build is not None:
@@ -180,14 +247,25 @@ def _run_step(ctx: RunContext, step: Step, cwd: Path, env: Mapping[str, str]) ->
     assert step.run is not None
     command = render_command(step.run, fields(ctx))
     ctx.say(f"$ {command}")
-    result = ctx.engine.runner.run(
-        command,
-        cwd=str(cwd),
-        env=env,
-        sink=ctx.emit,
-        cancel=ctx.cancel,
-        timeout=cfg.stages.timeout_for(step),
-    )
+    summary = TestSummary() if ctx.stage is Stage.TEST and not step.junit else None
+
+    def sink(lines: Sequence[Line]) -> None:
+        if summary is not None:
+            summary.feed(lines)
+        ctx.emit(lines)
+
+    try:
+        result = ctx.engine.runner.run(
+            command,
+            cwd=str(cwd),
+            env=env,
+            sink=sink,
+            cancel=ctx.cancel,
+            timeout=cfg.stages.timeout_for(step),
+        )
+    finally:
+        if summary is not None and summary.report is not None:
+            _show_tests(ctx, summary.report)
     _check(ctx, step, result)
 
 
@@ -237,6 +315,10 @@ def _record_tests(ctx: RunContext, report: Path) -> None:
     except JunitError as exc:
         ctx.say(f"no test report: {exc}")
         return
+    _show_tests(ctx, tests)
+
+
+def _show_tests(ctx: RunContext, tests: TestReport) -> None:
     ctx.update(lambda it: setattr(it, "tests", tests))
     ctx.say(f"tests: {tests.passed} passed, {tests.failed} failed, {tests.skipped} skipped")
     for name in tests.failures:

@@ -35,13 +35,14 @@ GOOD = {
     "env": "staging",
     "project": "hello",
     "python": "/usr/bin/python3",
+    "data_dir": "/srv/repo/.shipdeck/data/staging",
 }
 
 
 def test_known_fields_are_the_documented_ones() -> None:
     assert set(KNOWN_FIELDS) == {
         "id", "slug", "kind", "sha", "short_sha", "version",
-        "branch", "port", "env", "project", "python",
+        "branch", "port", "env", "project", "python", "data_dir",
     }  # fmt: skip
     assert set(BRANCH_FIELDS) <= set(KNOWN_FIELDS)
 
@@ -116,9 +117,13 @@ def test_port_may_be_digit_text() -> None:
     assert render("{port}", {"port": "8081"}) == "8081"
 
 
-def test_python_defaults_to_the_running_interpreter() -> None:
-    assert render("{python}", {}) == sys.executable
-    assert shlex.split(render_command("{python} -V", {}))[0] == sys.executable
+def test_python_is_never_shipdecks_own_by_default() -> None:
+    """{python} is the project's interpreter: the caller must say which (issue #13)."""
+    with pytest.raises(TemplateError, match=r"no value for template field \{python\}"):
+        render("{python}", {})
+    assert shlex.split(render_command("{python} -V", {"python": sys.executable}))[0] == (
+        sys.executable
+    )
 
 
 def test_missing_value_names_the_field() -> None:

@@ -1,0 +1,185 @@
+"""The project's interpreter: what ``{python}`` is, and the environment it runs in.
+
+shipdeck runs a project's tests and service with the project's own Python, so they
+see the project's dependencies, never shipdeck's. The order (README, Decisions):
+
+1. ``python:`` in shipdeck.yaml (an environment's own, else the top-level one);
+2. the project's ``.venv`` or ``venv`` at the repository root;
+3. Poetry's environment (``poetry env info -p``), when poetry is installed and
+   pyproject.toml has ``[tool.poetry]``;
+4. uv's environment: ``UV_PROJECT_ENVIRONMENT`` when set, for a uv project
+   (its default, ``.venv``, is step 2);
+5. the ``python3`` on PATH now.
+
+:func:`choose` is the order alone, pure: it is given what it needs to look up
+(``which``, Poetry's answer) as functions. :func:`find` is the one that asks
+the machine (a subprocess for Poetry and for the real path behind a PATH shim).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from shipdeck.lifecycle.ports import Interpreter as Interpreter
+
+_POETRY_TIMEOUT = 20.0
+
+
+def venv_of(python: Path) -> str | None:
+    """The virtual environment ``python`` (``<venv>/bin/python``) belongs to, if any."""
+    home = python.parent.parent
+    return str(home) if (home / "pyvenv.cfg").is_file() else None
+
+
+def _in_venv(folder: Path) -> Path | None:
+    for name in ("python", "python3"):
+        candidate = folder / "bin" / name
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def _pyproject(root: Path) -> str:
+    try:
+        return (root / "pyproject.toml").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def is_poetry_project(root: Path) -> bool:
+    return "[tool.poetry]" in _pyproject(root)
+
+
+def is_uv_project(root: Path) -> bool:
+    return (root / "uv.lock").is_file() or "[tool.uv]" in _pyproject(root)
+
+
+def _configured(root: Path, value: str, which: Callable[[str], str | None]) -> Interpreter:
+    """``python:`` from the config: a path (relative to the config's folder) or a name
+    looked up on PATH. Kept as given when it cannot be found: the step then says so."""
+    if "/" in value:
+        path = Path(value).expanduser()
+        path = path if path.is_absolute() else root / path
+    else:
+        found = which(value)
+        path = Path(found) if found else Path(value)
+    return Interpreter(str(path), venv_of(path), "config")
+
+
+def choose(
+    root: Path,
+    configured: str | None,
+    *,
+    environ: Mapping[str, str],
+    which: Callable[[str], str | None],
+    poetry_env: Callable[[], str | None],
+) -> Interpreter:
+    """The interpreter by the order above; pure but for looking at files.
+
+    ``which(name)`` finds a command on PATH; ``poetry_env()`` is Poetry's environment
+    folder (None when there is none or poetry is not installed). Raises nothing: with
+    no python3 on PATH, shipdeck's own interpreter is the last resort."""
+    if configured:
+        return _configured(root, configured, which)
+    for name in (".venv", "venv"):
+        python = _in_venv(root / name)
+        if python is not None:
+            return Interpreter(str(python), str(root / name), name)
+    if is_poetry_project(root):
+        folder = poetry_env()
+        python = _in_venv(Path(folder)) if folder else None
+        if folder and python is not None:
+            return Interpreter(str(python), folder, "poetry")
+    uv_env = environ.get("UV_PROJECT_ENVIRONMENT")
+    if uv_env and is_uv_project(root):
+        uv_folder = Path(uv_env) if Path(uv_env).is_absolute() else root / uv_env
+        python = _in_venv(uv_folder)
+        if python is not None:
+            return Interpreter(str(python), str(uv_folder), "uv")
+    found = which("python3")
+    if found:
+        path = Path(found)
+        return Interpreter(str(path), venv_of(path), "PATH")
+    return Interpreter(sys.executable, venv_of(Path(sys.executable)), "shipdeck")
+
+
+# --- asking the machine ---------------------------------------------------------------
+
+
+class _Frozen(dict[str, str]):
+    """An environment as a cache key (compared by content)."""
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(tuple(sorted(self.items())))
+
+
+def _run(argv: list[str], cwd: Path, environ: Mapping[str, str]) -> str | None:
+    """stdout's last line of a short command, or None if it failed or took too long."""
+    try:
+        done = subprocess.run(
+            argv,
+            cwd=cwd,
+            env=dict(environ),
+            capture_output=True,
+            text=True,
+            timeout=_POETRY_TIMEOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    lines = done.stdout.strip().splitlines()
+    return lines[-1].strip() if done.returncode == 0 and lines else None
+
+
+def poetry_env_path(root: Path, environ: Mapping[str, str]) -> str | None:
+    """``poetry env info -p`` in ``root``: Poetry's environment for the project, if any."""
+    poetry = shutil.which("poetry", path=environ.get("PATH"))
+    if poetry is None:
+        return None
+    clean = {k: v for k, v in environ.items() if k != "VIRTUAL_ENV"}  # poetry honours it
+    return _run([poetry, "env", "info", "-p"], root, clean)
+
+
+def _is_script(path: str) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(2) == b"#!"
+    except OSError:
+        return False
+
+
+@functools.lru_cache(maxsize=16)
+def real_python(python: str, environ: Mapping[str, str]) -> str:
+    """The interpreter a PATH entry runs: a pyenv or asdf shim (a script) picks one by
+    the shell's state, so it is asked, once per process, and the answer recorded; a real
+    interpreter (a binary or a link to one) is taken as it is, without a subprocess."""
+    if not _is_script(python):
+        return python
+    asked = _run([python, "-c", "import sys; print(sys.executable)"], Path("/"), environ)
+    return asked if asked and Path(asked).is_absolute() else python
+
+
+def find(
+    root: Path, configured: str | None, environ: Mapping[str, str] | None = None
+) -> Interpreter:
+    """The project's interpreter, asking Poetry and the PATH's python3 as need be."""
+    env = os.environ if environ is None else environ
+    path = env.get("PATH", os.defpath)
+    got = choose(
+        root,
+        configured,
+        environ=env,
+        which=lambda name: shutil.which(name, path=path),
+        poetry_env=lambda: poetry_env_path(root, env),
+    )
+    if got.source == "PATH" and got.venv is None:
+        real = real_python(got.python, _Frozen(env))
+        if real != got.python:
+            got = Interpreter(real, venv_of(Path(real)), "PATH")
+    return got

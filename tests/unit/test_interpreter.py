@@ -1,0 +1,169 @@
+"""Which interpreter {python} is (project/interpreter.py): the order, pure, and what
+activating its environment does; and the Test stage's counts from a runner's summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from shipdeck.lifecycle.lines import Line, Stream
+from shipdeck.lifecycle.ports import Interpreter
+from shipdeck.lifecycle.stages.work import TestSummary
+from shipdeck.project.interpreter import choose, venv_of
+
+
+def _venv(folder: Path) -> Path:
+    (folder / "bin").mkdir(parents=True)
+    (folder / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    python = folder / "bin" / "python"
+    python.write_text("#!/bin/sh\n")
+    python.chmod(0o755)
+    return python
+
+
+def _choose(
+    root: Path,
+    configured: str | None = None,
+    *,
+    environ: dict[str, str] | None = None,
+    on_path: dict[str, str] | None = None,
+    poetry: str | None = None,
+) -> Interpreter:
+    asked: list[str] = []
+
+    def poetry_env() -> str | None:
+        asked.append("poetry")
+        return poetry
+
+    got = choose(
+        root,
+        configured,
+        environ=environ or {},
+        which=lambda name: (on_path or {}).get(name),
+        poetry_env=poetry_env,
+    )
+    if got.source in ("config", ".venv", "venv"):
+        assert not asked, "Poetry is asked only when nothing before it answered"
+    return got
+
+
+def test_the_config_wins_over_a_venv(tmp_path: Path) -> None:
+    _venv(tmp_path / ".venv")
+    got = _choose(tmp_path, "tools/py", on_path={"python3": "/usr/bin/python3"})
+    assert got == Interpreter(str(tmp_path / "tools/py"), None, "config")
+    named = _choose(tmp_path, "python3.12", on_path={"python3.12": "/opt/py/bin/python3.12"})
+    assert named.python == "/opt/py/bin/python3.12" and named.source == "config"
+
+
+def test_a_configured_venv_python_brings_its_venv(tmp_path: Path) -> None:
+    python = _venv(tmp_path / "env")
+    assert _choose(tmp_path, str(python)).venv == str(tmp_path / "env")
+
+
+def test_dot_venv_then_venv(tmp_path: Path) -> None:
+    _venv(tmp_path / "venv")
+    assert _choose(tmp_path).source == "venv"
+    python = _venv(tmp_path / ".venv")
+    got = _choose(tmp_path, on_path={"python3": "/usr/bin/python3"})
+    assert got == Interpreter(str(python), str(tmp_path / ".venv"), ".venv")
+
+
+def test_poetry_only_for_a_poetry_project(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "cache" / "demo-py3.11"
+    python = _venv(elsewhere)
+    root = tmp_path / "repo"
+    root.mkdir()
+    path = {"python3": "/usr/bin/python3"}
+    assert _choose(root, poetry=str(elsewhere), on_path=path).source == "PATH"
+    (root / "pyproject.toml").write_text('[tool.poetry]\nname = "demo"\n')
+    got = _choose(root, poetry=str(elsewhere), on_path=path)
+    assert got == Interpreter(str(python), str(elsewhere), "poetry")
+    assert _choose(root, poetry=None, on_path=path).source == "PATH"  # no poetry, no env
+
+
+def test_uv_project_environment(tmp_path: Path) -> None:
+    python = _venv(tmp_path / "envs" / "uv")
+    environ = {"UV_PROJECT_ENVIRONMENT": "envs/uv"}
+    path = {"python3": "/usr/bin/python3"}
+    assert _choose(tmp_path, environ=environ, on_path=path).source == "PATH"  # not a uv project
+    (tmp_path / "uv.lock").write_text("version = 1\n")
+    got = _choose(tmp_path, environ=environ, on_path=path)
+    assert got == Interpreter(str(python), str(tmp_path / "envs" / "uv"), "uv")
+
+
+def test_path_python3_last(tmp_path: Path) -> None:
+    got = _choose(tmp_path, on_path={"python3": "/usr/bin/python3"})
+    assert got == Interpreter("/usr/bin/python3", None, "PATH")
+    assert _choose(tmp_path).source == "shipdeck"  # no python3 at all: shipdeck's own
+
+
+def test_venv_of(tmp_path: Path) -> None:
+    assert venv_of(_venv(tmp_path / "v")) == str(tmp_path / "v")
+    assert venv_of(Path("/usr/bin/python3")) is None
+
+
+def test_activate_like_a_venv_does() -> None:
+    interp = Interpreter("/p/.venv/bin/python", "/p/.venv", ".venv")
+    env = interp.activate({"PATH": "/usr/bin:/p/.venv/bin", "PYTHONHOME": "/x", "A": "1"})
+    assert env == {"PATH": "/p/.venv/bin:/usr/bin", "VIRTUAL_ENV": "/p/.venv", "A": "1"}
+    plain = Interpreter("/usr/bin/python3").activate({"PATH": "/a", "VIRTUAL_ENV": "/other"})
+    assert plain == {"PATH": "/a"}  # another venv's VIRTUAL_ENV is not this interpreter's
+    assert Interpreter.from_dict(interp.to_dict()) == interp
+    assert Interpreter.from_dict(None) is None
+
+
+def _summary(text: str) -> TestSummary:
+    summary = TestSummary()
+    summary.feed([Line(Stream.STDERR, line) for line in text.splitlines()])
+    return summary
+
+
+def test_unittest_summary() -> None:
+    report = _summary("...\n" + "-" * 70 + "\nRan 3 tests in 0.001s\n\nOK\n").report
+    assert report is not None and (report.passed, report.failed, report.total) == (3, 0, 3)
+    failing = _summary(
+        "FAIL: test_b (tests.test_app.AppTest.test_b)\n"
+        "ERROR: test_c (tests.test_app.AppTest.test_c)\n"
+        "Ran 5 tests in 0.01s\n\nFAILED (failures=1, errors=1, skipped=1)\n"
+    ).report
+    assert failing is not None
+    assert (failing.passed, failing.failed, failing.errors, failing.skipped) == (2, 1, 1, 1)
+    assert failing.failures == ["tests.test_app.AppTest.test_b", "tests.test_app.AppTest.test_c"]
+
+
+@pytest.mark.parametrize(
+    ("line", "counts"),
+    [
+        ("3 passed in 0.02s", (3, 0, 0, 0)),
+        ("==== 2 failed, 5 passed, 1 skipped, 2 warnings in 1.20s ====", (5, 2, 1, 0)),
+        ("1 passed, 1 xfailed, 1 error in 0.1s", (1, 0, 1, 1)),
+    ],
+)
+def test_pytest_summary(line: str, counts: tuple[int, int, int, int]) -> None:
+    report = _summary("FAILED tests/test_x.py::test_y - boom\n" + line).report
+    assert report is not None
+    assert (report.passed, report.failed, report.skipped, report.errors) == counts
+    assert report.failures == (["tests/test_x.py::test_y"] if counts[1] + counts[3] else [])
+
+
+def test_no_summary_no_report() -> None:
+    assert _summary("OK\nall good\n").report is None
+
+
+def test_python_and_workdir_keys() -> None:
+    from shipdeck.lifecycle.config.schema import ConfigError, parse_config
+
+    config = parse_config(
+        "version: 1\nproject: p\npython: .venv/bin/python\nenvironments:\n"
+        "  staging:\n    run: '{python} -m app'\n    python: python3.12\n"
+        "    workdir: '{data_dir}'\n"
+    )
+    assert config.python == ".venv/bin/python"
+    assert config.environments["staging"].python == "python3.12"
+    assert config.environments["staging"].workdir == "{data_dir}"
+    with pytest.raises(ConfigError, match="workdir is for target local"):
+        parse_config(
+            "version: 1\nproject: p\nenvironments:\n"
+            "  prod:\n    target: docker\n    image: x\n    workdir: /srv\n"
+        )
