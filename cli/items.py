@@ -68,16 +68,36 @@ def init(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def check(_args: argparse.Namespace) -> int:
+def check(args: argparse.Namespace) -> int:
+    from shipdeck.lifecycle.config.errors import ConfigError
+
     project = _project()
-    cfg = project.config
+    try:
+        cfg = project.config
+    except ConfigError as exc:
+        if args.json:
+            _dump({"config": project._display(project.config_path), "ok": False, "error": str(exc)})
+        raise
     steps = len(cfg.stages.build) + len(cfg.stages.test)
-    envs = ", ".join(cfg.environments) or "none"
-    print(f"{project._display(project.config_path)}: ok ({steps} steps; environments: {envs})")
     from shipdeck.lifecycle.masking import WEAK, SecretMasker
 
     values = {n: os.environ[n] for n in cfg.secret_names() if n in os.environ}
-    for name in SecretMasker(values).weak:
+    weak = sorted(SecretMasker(values).weak)
+    if args.json:
+        _dump(
+            {
+                "config": project._display(project.config_path),
+                "ok": True,
+                "project": cfg.project,
+                "steps": steps,
+                "environments": list(cfg.environments),
+                "weak_secrets": weak,
+            }
+        )
+    else:
+        envs = ", ".join(cfg.environments) or "none"
+        print(f"{project._display(project.config_path)}: ok ({steps} steps; environments: {envs})")
+    for name in weak:
         sys.stderr.write(
             f"warning: secret {name} is shorter than {WEAK} characters: masking it"
             " also blanks ordinary text that contains it\n"
@@ -159,7 +179,10 @@ def item_add(args: argparse.Namespace) -> int:
         item = verbs.add(
             store, journal, args.title, kind=Kind(args.kind), body=args.body, breaking=args.breaking
         )
-    print(item.id)
+    if args.json:
+        _dump(item.to_dict())
+    else:
+        print(item.id)
     return EXIT_OK
 
 
@@ -240,6 +263,16 @@ def item_move(args: argparse.Namespace) -> int:
         )
     except verbs.Refused as exc:
         raise OperationFailed(f"{exc} (use --force to override)") from None
+    if args.json:
+        _dump(
+            {
+                "id": moved.item.id,
+                "from": moved.source.value,
+                "to": moved.target.value,
+                "forced": moved.forced,
+            }
+        )
+        return EXIT_OK
     note = f" (forced past: {printable(moved.forced)})" if moved.forced is not None else ""
     print(f"{moved.item.id} moved {moved.source.value} -> {moved.target.value}{note}")
     return EXIT_OK
@@ -249,7 +282,10 @@ def item_archive(args: argparse.Namespace) -> int:
     project = _project()
     item = _get(project, args.id)
     verbs.archive(project.store, project.journal, item.id)
-    print(f"{item.id} archived")
+    if args.json:
+        _dump({"id": item.id, "archived": True})
+    else:
+        print(f"{item.id} archived")
     return EXIT_OK
 
 

@@ -7,8 +7,10 @@ Exit codes (docs/architecture.md section 5): 0 done, 1 a stage or operation fail
 from __future__ import annotations
 
 import argparse
+import difflib
 import errno
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
@@ -21,13 +23,38 @@ from shipdeck.project.errors import (
     UsageError,
 )
 
-Handler = Callable[[argparse.Namespace], int]
+# A command's function, or "module:function" in shipdeck.cli, imported only when run:
+# building the parser imports no command module (completion and --help stay fast).
+Handler = Callable[[argparse.Namespace], int] | str
+
+_INVALID_CHOICE = re.compile(r"argument (\S+): invalid choice: '([^']*)' \(choose from (.*)\)")
+
+
+def did_you_mean(word: str, choices: Sequence[str]) -> str:
+    """`` (did you mean status?)`` for a near miss among ``choices``, else the choices."""
+    shown = [c for c in choices if not c.startswith("_")]
+    close = difflib.get_close_matches(word, shown, n=3, cutoff=0.6)
+    if close:
+        return f" (did you mean {' or '.join(close)}?)"
+    return f" (one of: {', '.join(shown)})"
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse that reports a usage error as one line, exit 2."""
 
     def error(self, message: str) -> NoReturn:
+        invalid = _INVALID_CHOICE.fullmatch(message)
+        if invalid and invalid.group(1) in ("COMMAND", "ACTION"):
+            word = invalid.group(2)
+            choices = re.findall(r"'([^']*)'", invalid.group(3))
+            what = "command" if invalid.group(1) == "COMMAND" else "action"
+            message = f"unknown {what} '{word}'{did_you_mean(word, choices)}"
+        elif invalid:
+            choices = re.findall(r"'([^']*)'", invalid.group(3))
+            message = (
+                f"argument {invalid.group(1)}: invalid choice '{invalid.group(2)}'"
+                f"{did_you_mean(invalid.group(2), choices)}"
+            )
         sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog} --help)\n")
         sys.exit(EXIT_USAGE)
 
@@ -58,32 +85,261 @@ def _kinds() -> list[str]:
     return [k.value for k in Kind]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from shipdeck.cli import items as cmd_items
+STAGES = ["plan", "code", "build", "test", "release", "deploy", "operate", "monitor"]
 
+DESCRIPTION = """\
+shipdeck: one service's DevOps loop as a board you can drive.
+
+  Plan > Code > Build > Test > Release > Deploy > Operate > Monitor
+
+Every move on the board does the real work: a git branch, the build, the tests, a
+tag, a deploy, a restart or rollback, health probes. With no command, shipdeck opens
+the board for the repository here (or PATH); the commands below do the same work
+headless, for scripts and CI."""
+
+EXIT_CODES = """\
+exit codes:
+  0    done
+  1    a stage or operation failed, or a move was refused
+  2    usage or config error (config errors name file:line:col)
+  130  interrupted (Ctrl-C)"""
+
+TOP_EXAMPLES = f"""\
+examples:
+  shipdeck                          open the board for the repository here
+  shipdeck ~/src/api                open the board for another repository
+  shipdeck init                     detect the project, write shipdeck.yaml
+  shipdeck item add "Say hola"      add a plan item (prints its id)
+  shipdeck advance SD-5 --to deploy --env staging
+  shipdeck status --json | jq .environments
+  shipdeck COMMAND --help           a command's options and examples
+  source <(shipdeck completion bash)
+
+{EXIT_CODES}"""
+
+
+class _Help(argparse.RawDescriptionHelpFormatter):
+    """Descriptions and examples as written; a little more room for option names."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=32)
+
+
+def _examples(*lines: str) -> str:
+    return "examples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+# name: (one-line help, description, examples). One table, so --help, the README and
+# completion all list the same commands.
+COMMANDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "init": (
+        "detect the project and write shipdeck.yaml and .shipdeck/",
+        "Detect the project (Dockerfile, pyproject/pytest, package.json, Makefile) and\n"
+        "write shipdeck.yaml and .shipdeck/ (with its .gitignore). Refuses to overwrite\n"
+        "an existing shipdeck.yaml unless --force.",
+        ("shipdeck init", "shipdeck init ~/src/api", "shipdeck init --force"),
+    ),
+    "check": (
+        "validate shipdeck.yaml",
+        "Validate shipdeck.yaml: exit 0 when it is valid, 2 with file:line:col when not.\n"
+        "Warns about secrets too short to mask safely.",
+        ("shipdeck check", "shipdeck check --json"),
+    ),
+    "demo": (
+        "make a sample service repository with items, then open it",
+        "Make a sample service repository (a tiny web service with tests and items, one\n"
+        "in Code ready to build), then open its board. With a Docker engine that has (or\n"
+        "can pull) the base image, it also gets a 'container' environment.",
+        ("shipdeck demo", "shipdeck demo /tmp/demo --no-open", "shipdeck demo --no-docker"),
+    ),
+    "sync": (
+        "share the board: fetch, merge and push refs/shipdeck/board",
+        "Share the board with a remote: fetch its board ref, merge it with ours (ids\n"
+        "taken on both sides are renumbered) and push the result.",
+        ("shipdeck sync", "shipdeck sync upstream --json"),
+    ),
+    "status": (
+        "environments and items per stage",
+        "Each environment's version, state, health and replicas, and the items in each\nstage.",
+        ("shipdeck status", "shipdeck status --json | jq .environments.staging"),
+    ),
+    "item": (
+        "add, list, show, move, archive items; their history",
+        "Items are the cards on the board: a feature, fix or chore moving from Plan to\n"
+        "Monitor. Their ids (SD-1, SD-2...) are never reused.",
+        (
+            'shipdeck item add "Say hola" --kind feature',
+            "shipdeck item list",
+            "shipdeck item show SD-5 --json",
+            "shipdeck item move SD-5 code",
+        ),
+    ),
+    "advance": (
+        "run the stages of an item up to STAGE, streaming output",
+        "Run an item's stages, one after the other, up to STAGE (default: the next one),\n"
+        "streaming each step's output; the gates apply. Ctrl-C cancels the run cleanly\n"
+        "(nothing it started is left behind) and exits 130.",
+        (
+            "shipdeck advance SD-5",
+            "shipdeck advance SD-5 --to deploy --env staging",
+            "shipdeck advance SD-5 --to test --dry-run",
+            "shipdeck advance SD-5 --to release --json | jq -c 'select(.event==\"finished\")'",
+        ),
+    ),
+    "deploy": (
+        "deploy a release to an environment",
+        "Deploy a release (default: the newest) to an environment and wait until it is\n"
+        "healthy; an unhealthy release is rolled back.",
+        ("shipdeck deploy staging", "shipdeck deploy production --version v1.2.0 --yes"),
+    ),
+    "rollback": (
+        "go back to the previous healthy release",
+        "Go back to the environment's previous healthy release.",
+        ("shipdeck rollback staging",),
+    ),
+    "restart": (
+        "restart the running release",
+        "Restart the environment's running release and wait until it is healthy.",
+        ("shipdeck restart staging",),
+    ),
+    "stop": (
+        "stop the environment's service",
+        "Stop the environment's service (shipdeck deploy starts it again).",
+        ("shipdeck stop staging",),
+    ),
+    "scale": (
+        "set the number of replicas",
+        "Set the number of replicas the environment runs (0 stops them all).",
+        ("shipdeck scale staging 3",),
+    ),
+    "logs": (
+        "an item's last run log, or an environment's live output",
+        "Print an item's last run log, or an environment's service output (--env);\n"
+        "--follow keeps printing new lines until Ctrl-C (exit 130).",
+        (
+            "shipdeck logs SD-5",
+            "shipdeck logs SD-5 --tail 50",
+            "shipdeck logs --env staging --follow",
+            "shipdeck logs --env staging --json",
+        ),
+    ),
+    "dora": (
+        "deployment frequency, lead time, failure rate, restore time",
+        "The four DORA metrics from the journal: deployment frequency, lead time for\n"
+        "changes, change failure rate and time to restore.",
+        ("shipdeck dora", "shipdeck dora --days 90 --env production --json"),
+    ),
+    "monitor": (
+        "probe and sample the host; journal alerts",
+        "Probe the environments' health URLs and sample the host (cpu, memory, disk)\n"
+        "every monitor.interval seconds; alerts go to the journal and the webhook.\n"
+        "With --once, exit 1 while an alert is active.",
+        ("shipdeck monitor", "shipdeck monitor --once --json", "shipdeck monitor --duration 60"),
+    ),
+    "schema": (
+        "print the JSON Schema of shipdeck.yaml",
+        "Print the JSON Schema of shipdeck.yaml, for editors (yaml-language-server) and\n"
+        "validators.",
+        (
+            "shipdeck schema > shipdeck.schema.json",
+            "# first line of shipdeck.yaml:",
+            "# yaml-language-server: $schema=shipdeck.schema.json",
+        ),
+    ),
+    "completion": (
+        "print a shell completion script (bash, zsh or fish)",
+        "Print a completion script for your shell: it completes commands, options,\n"
+        "stages, environment names and item ids.",
+        (
+            "source <(shipdeck completion bash)       # in ~/.bashrc",
+            "source <(shipdeck completion zsh)        # in ~/.zshrc",
+            "shipdeck completion fish > ~/.config/fish/completions/shipdeck.fish",
+        ),
+    ),
+}
+
+ITEM_COMMANDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "add": (
+        "add a plan item; prints its id",
+        "Add an item to Plan and print its id. --from-alert makes a bug linked to the\n"
+        "release the alert fired on.",
+        (
+            'shipdeck item add "Say hola"',
+            'shipdeck item add "Drop v1 API" --breaking',
+            "shipdeck item add --from-alert A-3",
+        ),
+    ),
+    "list": (
+        "list items with their stage and state",
+        "List the active items (--all: archived ones too) with stage, state and kind.",
+        ("shipdeck item list", "shipdeck item list --stage test --json"),
+    ),
+    "show": (
+        "one item in full",
+        "One item in full: each stage it went through, its tests, branch and version.",
+        ("shipdeck item show SD-5", "shipdeck item show SD-5 --json"),
+    ),
+    "move": (
+        "move an item to a stage (the gates apply)",
+        "Move an item to a stage without running anything; the gates apply, and --force\n"
+        "overrides one (journaled, with --reason).",
+        (
+            "shipdeck item move SD-5 code",
+            'shipdeck item move SD-5 deploy --force --reason "hotfix"',
+        ),
+    ),
+    "archive": (
+        "archive an item (its id is never reused)",
+        "Archive an item: it leaves the board; its id is never reused.",
+        ("shipdeck item archive SD-5",),
+    ),
+    "history": (
+        "an item's changes, from the board's commits",
+        "An item's changes, newest first, from the board ref's commits.",
+        ("shipdeck item history SD-5", "shipdeck item history SD-5 --json"),
+    ),
+}
+
+JSON_HELP = "machine-readable output (JSON)"
+JSON_LINES_HELP = "machine-readable output: one JSON object per line"
+
+
+def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="shipdeck",
-        description="The DevOps lifecycle of a service as a board: shipdeck [PATH] opens it.",
+        usage="shipdeck [-C PATH] [PATH | COMMAND ...]",
+        description=DESCRIPTION,
+        epilog=TOP_EXAMPLES,
+        formatter_class=_Help,
     )
     p.add_argument("--version", action=_VersionAction)
     p.add_argument(
         "-C", dest="chdir", metavar="PATH", help="run as if started in PATH (like git -C)"
     )
     p.set_defaults(handler=None, path=None)
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = p.add_subparsers(
+        dest="command", metavar="COMMAND", parser_class=_Parser, title="commands", prog="shipdeck"
+    )
 
-    def cmd(name: str, handler: Handler, help: str) -> argparse.ArgumentParser:
-        sp = sub.add_parser(name, help=help, description=help)
+    def cmd(name: str, handler: Handler) -> argparse.ArgumentParser:
+        short, long, examples = COMMANDS[name]
+        sp = sub.add_parser(
+            name,
+            help=short,
+            description=long,
+            epilog=_examples(*examples),
+            formatter_class=_Help,
+        )
         sp.set_defaults(handler=handler)
         return sp
 
-    sp = cmd("init", cmd_items.init, "detect the project and write shipdeck.yaml and .shipdeck/")
+    sp = cmd("init", "items:init")
     sp.add_argument("path", nargs="?", default=".", help="the repository (default: here)")
     sp.add_argument("--force", action="store_true", help="overwrite an existing shipdeck.yaml")
 
-    cmd("check", cmd_items.check, "validate shipdeck.yaml")
+    cmd("check", "items:check").add_argument("--json", action="store_true", help=JSON_HELP)
 
-    sp = cmd("demo", cmd_items.demo, "make a sample service repository with items, then open it")
+    sp = cmd("demo", "items:demo")
     sp.add_argument(
         "path", nargs="?", default="shipdeck-demo", help="where (default: ./shipdeck-demo)"
     )
@@ -98,97 +354,119 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-docker", action="store_true", help="no container environment, even with an engine"
     )
 
-    sp = cmd("sync", cmd_items.sync, "share the board: fetch, merge and push refs/shipdeck/board")
+    sp = cmd("sync", "items:sync")
     sp.add_argument("remote", nargs="?", default="origin", help="the git remote (default: origin)")
-    sp.add_argument("--json", action="store_true", help="machine-readable output")
+    sp.add_argument("--json", action="store_true", help=JSON_HELP)
 
-    sp = cmd("status", cmd_items.status, "environments and items per stage")
-    sp.add_argument("--json", action="store_true", help="machine-readable output")
+    cmd("status", "items:status").add_argument("--json", action="store_true", help=JSON_HELP)
 
-    item = sub.add_parser("item", help="add, list, show and move items", description="items")
-    isub = item.add_subparsers(dest="item_command", metavar="ACTION", parser_class=_Parser)
+    item = cmd("item", "items:item_list")
     item.set_defaults(handler=lambda _a: _missing(item))
+    isub = item.add_subparsers(
+        dest="item_command",
+        metavar="ACTION",
+        parser_class=_Parser,
+        title="actions",
+        prog="shipdeck item",
+    )
 
-    def icmd(name: str, handler: Handler, help: str) -> argparse.ArgumentParser:
-        sp = isub.add_parser(name, help=help, description=help)
+    def icmd(name: str, handler: Handler) -> argparse.ArgumentParser:
+        short, long, examples = ITEM_COMMANDS[name]
+        sp = isub.add_parser(
+            name,
+            help=short,
+            description=long,
+            epilog=_examples(*examples),
+            formatter_class=_Help,
+        )
         sp.set_defaults(handler=handler)
         return sp
 
-    sp = icmd("add", cmd_items.item_add, "add a plan item; prints its id")
+    sp = icmd("add", "items:item_add")
     sp.add_argument("title", nargs="?", help="required unless --from-alert")
-    sp.add_argument("--kind", choices=_kinds(), default="feature")
-    sp.add_argument("--body", default="")
+    sp.add_argument("--kind", choices=_kinds(), default="feature", help="default: feature")
+    sp.add_argument("--body", default="", help="the description")
     sp.add_argument("--breaking", action="store_true", help="a breaking change (major version)")
     sp.add_argument("--from-alert", metavar="ALERT_ID", help="a bug linked to an alert's release")
+    sp.add_argument("--json", action="store_true", help=JSON_HELP)
 
-    sp = icmd("list", cmd_items.item_list, "list items with their stage and state")
-    sp.add_argument("--json", action="store_true")
+    sp = icmd("list", "items:item_list")
+    sp.add_argument("--json", action="store_true", help=JSON_HELP)
     sp.add_argument("--all", action="store_true", help="include archived items")
-    sp.add_argument("--stage", help="only items in this stage")
+    sp.add_argument("--stage", metavar="STAGE", help="only items in this stage")
 
-    sp = icmd("show", cmd_items.item_show, "one item in full")
-    sp.add_argument("id")
-    sp.add_argument("--json", action="store_true")
+    sp = icmd("show", "items:item_show")
+    sp.add_argument("id", metavar="ID", help="the item (SD-5, or just 5)")
+    sp.add_argument("--json", action="store_true", help=JSON_HELP)
 
-    sp = icmd("move", cmd_items.item_move, "move an item to a stage (the gates apply)")
-    sp.add_argument("id")
-    sp.add_argument("stage")
+    sp = icmd("move", "items:item_move")
+    sp.add_argument("id", metavar="ID", help="the item")
+    sp.add_argument("stage", metavar="STAGE", help="plan, code, build ... monitor")
     sp.add_argument("--force", action="store_true", help="override a gate (journaled)")
     sp.add_argument("--reason", default="", help="why the gate is overridden")
+    sp.add_argument("--json", action="store_true", help=JSON_HELP)
 
-    sp = icmd("archive", cmd_items.item_archive, "archive an item (its id is never reused)")
-    sp.add_argument("id")
+    sp = icmd("archive", "items:item_archive")
+    sp.add_argument("id", metavar="ID", help="the item")
+    sp.add_argument("--json", action="store_true", help=JSON_HELP)
 
-    sp = icmd("history", cmd_items.item_history, "an item's changes, from the board's commits")
-    sp.add_argument("id")
-    sp.add_argument("--json", action="store_true")
+    sp = icmd("history", "items:item_history")
+    sp.add_argument("id", metavar="ID", help="the item")
+    sp.add_argument("--json", action="store_true", help=JSON_HELP)
 
     _ops_commands(cmd)
+
+    sp = cmd("schema", "schema:schema")
+    sp = cmd("completion", "completion:completion")
+    sp.add_argument("shell", choices=["bash", "zsh", "fish"], help="bash, zsh or fish")
     return p
 
 
-def _ops_commands(cmd: Callable[[str, Handler, str], argparse.ArgumentParser]) -> None:
-    from shipdeck.cli import ops as cmd_ops
-
-    sp = cmd("advance", cmd_ops.advance, "run the stages of an item up to STAGE, streaming output")
-    sp.add_argument("id")
+def _ops_commands(cmd: Callable[[str, Handler], argparse.ArgumentParser]) -> None:
+    sp = cmd("advance", "ops:advance")
+    sp.add_argument("id", metavar="ID", help="the item")
     sp.add_argument("--to", metavar="STAGE", help="stop after this stage (default: the next)")
-    sp.add_argument("--env", help="the environment to deploy to")
+    sp.add_argument("--env", metavar="ENV", help="the environment to deploy to")
     sp.add_argument("--yes", action="store_true", help="approve deploys that need approval")
     sp.add_argument(
         "--dry-run", action="store_true", help="say what advancing would do, and run nothing"
     )
+    sp.add_argument("--json", action="store_true", help=JSON_LINES_HELP)
 
-    sp = cmd("deploy", cmd_ops.deploy, "deploy a release to an environment")
-    sp.add_argument("env")
+    sp = cmd("deploy", "ops:deploy")
+    sp.add_argument("env", metavar="ENV", help="the environment")
     sp.add_argument("--version", dest="version", help="the release (default: the newest)")
     sp.add_argument("--yes", action="store_true", help="approve when the environment asks")
+    sp.add_argument("--json", action="store_true", help=JSON_LINES_HELP)
 
-    for name, handler, text in (
-        ("rollback", cmd_ops.rollback, "go back to the previous healthy release"),
-        ("restart", cmd_ops.restart, "restart the running release"),
-        ("stop", cmd_ops.stop, "stop the environment's service"),
-    ):
-        cmd(name, handler, text).add_argument("env")
+    for name in ("rollback", "restart", "stop"):
+        sp = cmd(name, f"ops:{name}")
+        sp.add_argument("env", metavar="ENV", help="the environment")
+        sp.add_argument("--json", action="store_true", help=JSON_LINES_HELP)
 
-    sp = cmd("scale", cmd_ops.scale, "set the number of replicas")
-    sp.add_argument("env")
-    sp.add_argument("replicas", type=int)
+    sp = cmd("scale", "ops:scale")
+    sp.add_argument("env", metavar="ENV", help="the environment")
+    sp.add_argument("replicas", metavar="N", type=int, help="how many replicas")
+    sp.add_argument("--json", action="store_true", help=JSON_LINES_HELP)
 
-    sp = cmd("logs", cmd_ops.logs, "an item's last run log, or an environment's live output")
-    sp.add_argument("id", nargs="?")
-    sp.add_argument("--env", help="the environment's service output instead of a run")
+    sp = cmd("logs", "ops:logs")
+    sp.add_argument("id", metavar="ID", nargs="?", help="the item whose last run to print")
+    sp.add_argument("--env", metavar="ENV", help="the environment's service output instead")
     sp.add_argument("--follow", "-f", action="store_true", help="keep printing new lines")
     sp.add_argument("--tail", type=_tail, default=None, metavar="N", help="last N lines (or all)")
+    sp.add_argument("--json", action="store_true", help=JSON_LINES_HELP)
 
-    sp = cmd("dora", cmd_ops.dora, "deployment frequency, lead time, failure rate, restore time")
-    sp.add_argument("--json", action="store_true")
+    sp = cmd("dora", "ops:dora")
+    sp.add_argument("--json", action="store_true", help=JSON_HELP)
     sp.add_argument("--days", type=int, default=30, help="the window (default: 30 days)")
-    sp.add_argument("--env", help="only this environment")
+    sp.add_argument("--env", metavar="ENV", help="only this environment")
 
-    sp = cmd("monitor", cmd_ops.monitor, "probe and sample the host; journal alerts")
+    sp = cmd("monitor", "ops:monitor")
     sp.add_argument("--once", action="store_true", help="one sample, then exit")
-    sp.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    sp.add_argument(
+        "--duration", type=float, default=None, metavar="S", help="stop after S seconds"
+    )
+    sp.add_argument("--json", action="store_true", help=JSON_LINES_HELP)
 
 
 def _tail(text: str) -> int | None:
@@ -212,21 +490,37 @@ def _report(message: str) -> None:
     sys.stderr.write(f"shipdeck: {message}\n")
 
 
+def _looks_like_path(word: str) -> bool:
+    return os.sep in word or word in (".", "..") or word.startswith("~") or os.path.isdir(word)
+
+
 def _board_path(argv: list[str], commands: Sequence[str]) -> list[str]:
-    """``shipdeck PATH`` (docs/architecture.md section 5) is ``shipdeck -C PATH``."""
+    """``shipdeck PATH`` (docs/architecture.md section 5) is ``shipdeck -C PATH``; a word
+    that is neither a command nor a path is a mistyped command: "did you mean", exit 2."""
     if argv and argv[0] not in commands and not argv[0].startswith("-"):
+        if not _looks_like_path(argv[0]):
+            raise UsageError(f"unknown command '{argv[0]}'{did_you_mean(argv[0], commands)}")
         return ["-C", argv[0], *argv[1:]]
     return argv
 
 
 def run(argv: Sequence[str]) -> int:
+    if argv[:1] == ["__complete"]:  # completion asks for ids or environments: no parser
+        from shipdeck.cli.completion import complete
+
+        return complete(list(argv[1:]), build_parser)
     parser = build_parser()
     commands = [
         name
         for action in parser._subparsers._group_actions  # type: ignore[union-attr]
         for name in getattr(action, "choices", {}) or {}
     ]
-    args = parser.parse_args(_board_path(list(argv), commands))
+    try:
+        argv = _board_path(list(argv), commands)
+    except UsageError as exc:
+        _report(f"{exc} (see shipdeck --help)")
+        return EXIT_USAGE
+    args = parser.parse_args(argv)
     if args.chdir:
         try:
             os.chdir(args.chdir)
@@ -234,13 +528,17 @@ def run(argv: Sequence[str]) -> int:
             _report(f"cannot open {args.chdir}: {exc.strerror}")
             return EXIT_USAGE
     if args.handler is None:
-        from shipdeck.cli import items as cmd_items
+        args.handler = "items:open_board"
+    if isinstance(args.handler, str):
+        import importlib
 
-        args.handler = cmd_items.open_board
+        module, name = args.handler.split(":")
+        args.handler = getattr(importlib.import_module(f"shipdeck.cli.{module}"), name)
     return _guarded(args)
 
 
-_NO_BOARD = frozenset({"init", "check", "demo"})  # commands that never read the board
+# Commands that never read the board.
+_NO_BOARD = frozenset({"init", "check", "demo", "schema", "completion"})
 
 
 def _import_old_board(args: argparse.Namespace) -> None:

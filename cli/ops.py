@@ -13,22 +13,26 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from shipdeck.cli.text import json_line
 from shipdeck.lifecycle.engine import Engine
 from shipdeck.lifecycle.ports import CancelToken, Line, Stream
 from shipdeck.lifecycle.runs import EngineError, EngineEvent, RunFinished, RunOutput, RunStarted
 from shipdeck.lifecycle.stages import Stage
 from shipdeck.lifecycle.text import escape_controls as printable
+from shipdeck.lifecycle.text import shows_colour, step_colour_env, terminal_text
 from shipdeck.project.errors import (
     EXIT_FAILED,
-    EXIT_INTERRUPTED,
     EXIT_OK,
     OperationFailed,
     UsageError,
 )
 from shipdeck.project.repo import Project
 from shipdeck.project.wiring import build_engine
+
+if TYPE_CHECKING:
+    from shipdeck.lifecycle.sampling import Sample
 
 T = TypeVar("T")
 
@@ -38,22 +42,35 @@ def _project() -> Project:
 
 
 def print_lines(lines: tuple[Line, ...] | list[Line], prefix: str = "") -> None:
+    """Step output on the terminal: stderr lines to stderr, shipdeck's own as ``==>``;
+    SGR colours kept where they show (lifecycle/text.py), every other control escaped."""
     out = []
     err = []
+    colour_out, colour_err = shows_colour(sys.stdout), shows_colour(sys.stderr)
     for line in lines:
-        text = prefix + printable(line.text)
         if line.stream is Stream.STDERR:
-            err.append(text)
+            err.append(prefix + terminal_text(line.text, colour=colour_err))
         elif line.stream is Stream.INFO:
-            out.append("==> " + text)
+            out.append("==> " + prefix + terminal_text(line.text, colour=colour_out))
         else:
-            out.append(text)
+            out.append(prefix + terminal_text(line.text, colour=colour_out))
     if out:
         sys.stdout.write("\n".join(out) + "\n")
         sys.stdout.flush()
     if err:
         sys.stderr.write("\n".join(err) + "\n")
         sys.stderr.flush()
+
+
+def emit(data: dict[str, Any]) -> None:
+    """One JSON line on stdout, flushed: the ``--json`` form of a stream."""
+    sys.stdout.write(json_line(data) + "\n")
+    sys.stdout.flush()
+
+
+def json_lines(lines: tuple[Line, ...] | list[Line], **fields: Any) -> None:
+    for line in lines:
+        emit({"event": "line", **fields, "stream": line.stream.value, "text": line.text})
 
 
 def stream_to_terminal(event: EngineEvent) -> None:
@@ -64,6 +81,33 @@ def stream_to_terminal(event: EngineEvent) -> None:
     elif isinstance(event, RunFinished):
         took = f"{event.duration:.1f}s"
         print(f"==> {event.item_id}: {event.stage.label} {event.state.value} in {took}", flush=True)
+
+
+def stream_json(event: EngineEvent) -> None:
+    """The engine's events as JSON lines (``--json``): started, line, finished."""
+    if isinstance(event, RunStarted):
+        emit(
+            {
+                "event": "started",
+                "item": event.item_id,
+                "stage": event.stage.value,
+                "run": event.run_id,
+            }
+        )
+    elif isinstance(event, RunOutput):
+        json_lines(event.lines, item=event.item_id, run=event.run_id)
+    elif isinstance(event, RunFinished):
+        emit(
+            {
+                "event": "finished",
+                "item": event.item_id,
+                "stage": event.stage.value,
+                "run": event.run_id,
+                "state": event.state.value,
+                "duration": round(event.duration, 3),
+                "message": event.message,
+            }
+        )
 
 
 def _terminate(_signum: int, _frame: object) -> None:
@@ -105,10 +149,12 @@ def run_cancellable(work: Callable[[CancelToken], T], cancel: CancelToken) -> T:
     return box["result"]  # type: ignore[no-any-return]
 
 
-def _engine(project: Project) -> Engine:
+def _engine(project: Project, as_json: bool = False) -> Engine:
     engine = build_engine(project)
     engine.recover()
-    engine.subscribe(stream_to_terminal)
+    # Steps may colour only when their output reaches a terminal that shows it.
+    engine.environ.update(step_colour_env(pane=False, stream=None if as_json else sys.stdout))
+    engine.subscribe(stream_json if as_json else stream_to_terminal)
     return engine
 
 
@@ -116,7 +162,7 @@ def advance(args: argparse.Namespace) -> int:
     from shipdeck.cli.items import _item_id
 
     project = _project()
-    engine = _engine(project)
+    engine = _engine(project, args.json)
     item_id = _item_id(args.id)
     try:
         to = Stage.parse(args.to) if args.to else None
@@ -128,9 +174,14 @@ def advance(args: argparse.Namespace) -> int:
     board.get(item_id)
     if args.dry_run:
         plan = engine.plan_advance(item_id, to=to, env=args.env)
+        if args.json:
+            emit(
+                {"event": "plan", "item": item_id, "refusal": plan.refusal, "plan": plan.describe()}
+            )
         if plan.refusal:
             raise OperationFailed(printable(plan.refusal))
-        print(printable(plan.describe()))
+        if not args.json:
+            print(printable(plan.describe()))
         return EXIT_OK
     try:
         outcome = run_cancellable(
@@ -141,17 +192,41 @@ def advance(args: argparse.Namespace) -> int:
         raise OperationFailed(str(exc)) from None
     item = outcome.item
     where = f"{item.stage.label} ({outcome.state.value})"
+    if args.json:
+        emit(
+            {
+                "event": "result",
+                "ok": outcome.ok,
+                "item": item.id,
+                "stage": item.stage.value,
+                "state": outcome.state.value,
+                "version": item.version,
+                "message": outcome.message,
+            }
+        )
     if not outcome.ok:
         raise OperationFailed(f"{item.id} stopped in {where}: {printable(outcome.message)}")
-    print(f"{item.id} is in {where}" + (f": {outcome.message}" if outcome.message else ""))
+    if not args.json:
+        print(f"{item.id} is in {where}" + (f": {outcome.message}" if outcome.message else ""))
     return EXIT_OK
 
 
 def _env_op(args: argparse.Namespace, op: Callable[[Engine], Any]) -> int:
     project = _project()
     project.config.environment(args.env)
-    engine = _engine(project)
+    engine = _engine(project, args.json)
     result = run_cancellable(lambda c: op(engine), CancelToken())
+    if args.json:
+        emit(
+            {
+                "event": "result",
+                "ok": result.ok,
+                "env": args.env,
+                "operation": args.command,
+                "run": result.run_id,
+                "message": result.message,
+            }
+        )
     if not result.ok:
         raise OperationFailed(printable(result.message))
     return EXIT_OK
@@ -209,11 +284,17 @@ def logs(args: argparse.Namespace) -> int:
     records = list(read_run_log(path))
     if args.tail is not None:
         records = records[-args.tail :] if args.tail else []
-    print_lines([Line(r.stream, r.text) for r in records])
+    lines = [Line(r.stream, r.text) for r in records]
+    if args.json:
+        json_lines(lines, item=item.id, run=path.stem)
+    else:
+        print_lines(lines)
     return EXIT_OK
 
 
 def _env_logs(project: Project, args: argparse.Namespace) -> int:
+    """An environment's output; ``--follow`` until Ctrl-C, which exits 130 as every
+    interrupted command does (README, exit codes)."""
     from shipdeck.project.wiring import make_target
 
     target = make_target(project, args.env)
@@ -222,12 +303,13 @@ def _env_logs(project: Project, args: argparse.Namespace) -> int:
 
     def pump(c: CancelToken) -> None:
         for batch in target.logs(follow=args.follow, tail=args.tail, cancel=c):
-            print_lines(list(engine.masker.mask_lines(batch)))
+            masked = list(engine.masker.mask_lines(batch))
+            if args.json:
+                json_lines(masked, env=args.env)
+            else:
+                print_lines(masked)
 
-    try:
-        run_cancellable(pump, cancel)
-    except KeyboardInterrupt:
-        return EXIT_OK if args.follow else EXIT_INTERRUPTED
+    run_cancellable(pump, cancel)  # KeyboardInterrupt: main() reports it, exit 130
     return EXIT_OK
 
 
@@ -258,19 +340,66 @@ def monitor(args: argparse.Namespace) -> int:
     def loop(c: CancelToken) -> int:
         while True:
             sample = sampler.sample()
-            h = sample.host
-            parts = [f"cpu {h.cpu:.0f}%", f"mem {h.memory:.0f}%", f"disk {h.disk:.0f}%"]
-            for p in sample.probes:
-                state = "ok" if p.ok else "FAIL"
-                ms = f" {p.latency_ms:.0f}ms" if p.latency_ms is not None else ""
-                parts.append(f"{p.name} {state}{ms}{' slow' if p.slow else ''}")
-            print(datetime.now().strftime("%H:%M:%S"), "  ".join(parts), flush=True)
+            if args.json:
+                emit(_sample_dict(sample))
+            else:
+                print(_sample_text(sample), flush=True)
             for alert in sample.alerts:
                 word = "cleared" if alert.cleared else "ALERT"
-                print(f"{word} {alert.id}: {alert.message}", flush=True)
+                if args.json:
+                    emit(
+                        {
+                            "event": "alert",
+                            "state": word.lower(),
+                            "id": alert.id,
+                            "metric": alert.metric,
+                            "env": alert.env,
+                            "message": alert.message,
+                        }
+                    )
+                else:
+                    print(f"{word} {alert.id}: {printable(alert.message)}", flush=True)
             if args.once or (deadline and time.monotonic() >= deadline):
                 return EXIT_FAILED if sampler.tracker.active else EXIT_OK
             if c.wait(interval):
                 return EXIT_OK
 
     return run_cancellable(loop, CancelToken())
+
+
+def _sample_text(sample: Sample) -> str:
+    h = sample.host
+    parts = [f"cpu {h.cpu:.0f}%", f"mem {h.memory:.0f}%", f"disk {h.disk:.0f}%"]
+    for p in sample.probes:
+        state = "ok" if p.ok else "FAIL"
+        ms = f" {p.latency_ms:.0f}ms" if p.latency_ms is not None else ""
+        parts.append(f"{printable(p.name)} {state}{ms}{' slow' if p.slow else ''}")
+    return datetime.now().strftime("%H:%M:%S") + " " + "  ".join(parts)
+
+
+def _sample_dict(sample: Sample) -> dict[str, Any]:
+    """One ``monitor --json`` sample line."""
+    h = sample.host
+    return {
+        "event": "sample",
+        "time": datetime.now(UTC).isoformat(timespec="seconds"),
+        "host": {
+            "cpu": h.cpu,
+            "memory": h.memory,
+            "disk": h.disk,
+            "net_sent": h.net_sent,
+            "net_recv": h.net_recv,
+        },
+        "probes": [
+            {
+                "name": p.name,
+                "url": p.url,
+                "ok": p.ok,
+                "status": p.status,
+                "latency_ms": p.latency_ms,
+                "slow": p.slow,
+                "error": p.error,
+            }
+            for p in sample.probes
+        ],
+    }

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from shipdeck.lifecycle.items import Item, format_time
 from shipdeck.lifecycle.stages import Stage
 from shipdeck.lifecycle.text import escape_controls as printable
+from shipdeck.lifecycle.text import json_text
+
+
+def json_line(data: Any) -> str:
+    """One line of JSON (``--json`` streams are JSON lines), with what a terminal would
+    obey written as escapes: ``json.loads`` gives back the same data."""
+    return json_text(json.dumps(data, ensure_ascii=False, default=str))
 
 
 def table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:

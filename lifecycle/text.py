@@ -6,7 +6,9 @@ are shown as escapes such as ``\\x1b``, never sent to the terminal to obey.
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Mapping
 from functools import lru_cache
 
 # C0 and C1 controls (ESC, CSI), and the invisible format characters that reorder
@@ -68,3 +70,63 @@ def branch_name_problem(name: str) -> str | None:
         if part.endswith(".lock"):
             return f"the part {part!r} ends with '.lock'"
     return None
+
+
+# Colour from steps: SGR (``ESC [ params m``) only, the one sequence worth passing on.
+_SGR = re.compile(r"\x1b\[[0-9;:]*m")
+_RESET = "\x1b[0m"
+# What a step's environment gains when its output goes where colour shows.
+STEP_COLOUR_ENV = {"FORCE_COLOR": "1", "CLICOLOR_FORCE": "1", "PY_COLORS": "1"}
+
+
+def shows_colour(stream: object, environ: Mapping[str, str] | None = None) -> bool:
+    """Whether text written to ``stream`` should keep its colours: never with ``NO_COLOR``
+    set (no-color.org), always with ``FORCE_COLOR`` set (and not ``0``), else when the
+    stream is a terminal that is not ``TERM=dumb``."""
+    env = os.environ if environ is None else environ
+    if env.get("NO_COLOR"):
+        return False
+    if env.get("FORCE_COLOR", "") not in ("", "0", "false"):
+        return True
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty and isatty()) and env.get("TERM") != "dumb"
+    except ValueError:  # a closed stream
+        return False
+
+
+def step_colour_env(*, pane: bool, stream: object = None) -> dict[str, str]:
+    """What a step's environment gains so the step may colour its output: the board's log
+    pane always shows colour (``pane=True``); the command line when ``stream`` (its
+    stdout) :func:`shows_colour`. Nothing otherwise: a step never colours text that ends
+    up stripped, in a file or in JSON."""
+    if pane or (stream is not None and shows_colour(stream)):
+        return dict(STEP_COLOUR_ENV)
+    return {}
+
+
+def terminal_text(text: str, *, colour: bool) -> str:
+    """``text`` from a step, made safe for a terminal: SGR colour sequences kept when
+    ``colour`` (with a reset at the end, so a colour never leaks into the next line)
+    and dropped otherwise; every other control, the ESC of any other sequence included,
+    escaped as :func:`escape_controls` does."""
+    if "\x1b" not in text:
+        return escape_controls(text)
+    parts = []
+    pos = 0
+    coloured = False
+    for match in _SGR.finditer(text):
+        parts.append(escape_controls(text[pos : match.start()]))
+        if colour:
+            parts.append(match.group())
+            coloured = True
+        pos = match.end()
+    parts.append(escape_controls(text[pos:]))
+    if coloured:
+        parts.append(_RESET)
+    return "".join(parts)
+
+
+def strip_colour(text: str) -> str:
+    """``text`` without its SGR colour sequences (nothing else is touched)."""
+    return _SGR.sub("", text)

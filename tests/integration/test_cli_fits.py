@@ -1,0 +1,165 @@
+"""A CLI that fits (issue 13 step 7), through the real command: completion sourced in
+bash, every reporting command's --json parsed, and every exit code the README lists."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import ROOT, git, shipdeck
+
+pytestmark = pytest.mark.slow  # the shipdeck command in subprocesses
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo service (no Docker): items SD-1 (in Code) to SD-4, a local staging."""
+    path = tmp_path_factory.mktemp("fits") / "demo"
+    made = shipdeck("demo", str(path), "--no-open", "--no-docker", cwd=path.parent)
+    assert made.returncode == 0, made.stderr
+    return path
+
+
+def _bash_complete(repo: Path, *words: str) -> list[str]:
+    """COMPREPLY for ``words`` (the last is the one under the cursor), with the script
+    ``shipdeck completion bash`` printed sourced into a plain bash."""
+    runner = f"PYTHONPATH={shlex.quote(str(ROOT))} {shlex.quote(sys.executable)} -m shipdeck"
+    script = f"""
+        shipdeck() {{ {runner} "$@"; }}
+        source <(shipdeck completion bash)
+        COMP_WORDS=({" ".join(shlex.quote(w) for w in words)})
+        COMP_CWORD={len(words) - 1}
+        _shipdeck
+        printf '%s\\n' "${{COMPREPLY[@]}}"
+    """
+    done = subprocess.run(
+        ["bash", "--norc", "--noprofile", "-c", script],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return [w for w in done.stdout.splitlines() if w]
+
+
+def test_bash_completion_completes_commands_ids_and_environments(demo: Path) -> None:
+    assert _bash_complete(demo, "shipdeck", "ad") == ["advance"]
+    assert "status" in _bash_complete(demo, "shipdeck", "")
+    assert _bash_complete(demo, "shipdeck", "advance", "") == ["SD-1", "SD-2", "SD-3", "SD-4"]
+    assert _bash_complete(demo, "shipdeck", "item", "show", "SD-") == [
+        "SD-1", "SD-2", "SD-3", "SD-4",
+    ]  # fmt: skip
+    assert _bash_complete(demo, "shipdeck", "deploy", "") == ["staging"]
+    assert "--follow" in _bash_complete(demo, "shipdeck", "logs", "--f")
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_completion_scripts_for_each_shell(tmp_path: Path, shell: str) -> None:
+    out = shipdeck("completion", shell, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "shipdeck __complete words" in out.stdout
+    if shell == "bash":
+        check = subprocess.run(["bash", "-n"], input=out.stdout, capture_output=True, text=True)
+        assert check.returncode == 0, check.stderr
+
+
+def _parse(args: tuple[str, ...], stdout: str) -> list[object]:
+    """The output of ``shipdeck ARGS --json``: one JSON document, or JSON lines."""
+    try:
+        return [json.loads(stdout)]
+    except json.JSONDecodeError:
+        lines = [json.loads(line) for line in stdout.splitlines()]  # each one parses
+        assert lines, args
+        return lines
+
+
+def test_every_reporting_command_has_json_that_parses(demo: Path, tmp_path: Path) -> None:
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    git(demo, "remote", "add", "origin", str(remote))
+    commands: list[tuple[str, ...]] = [
+        ("check",),
+        ("status",),
+        ("item", "add", "Say hola"),
+        ("item", "list"),
+        ("item", "show", "SD-5"),
+        ("item", "history", "SD-5"),
+        ("item", "move", "SD-5", "code"),
+        ("item", "archive", "SD-5"),
+        ("sync",),
+        ("advance", "SD-1", "--to", "test", "--dry-run"),
+        ("advance", "SD-1", "--to", "release"),
+        ("logs", "SD-1"),
+        ("deploy", "staging"),
+        ("logs", "--env", "staging", "--tail", "5"),
+        ("restart", "staging"),
+        ("scale", "staging", "1"),
+        ("monitor", "--once"),
+        ("dora",),
+        ("stop", "staging"),
+        ("rollback", "staging"),
+        ("stop", "staging"),
+    ]
+    events: dict[str, set[str]] = {}
+    try:
+        for args in commands:
+            out = shipdeck(*args, "--json", cwd=demo)
+            assert out.returncode in (0, 1), (args, out.stderr)
+            if args[0] != "monitor" and args[0] != "rollback":  # (no earlier healthy release)
+                assert out.returncode == 0, (args, out.stderr)
+            docs = _parse(args, out.stdout)
+            events[" ".join(args[:2])] = {str(d.get("event")) for d in docs if isinstance(d, dict)}
+    finally:
+        shipdeck("stop", "staging", cwd=demo)
+    advance = events["advance SD-1"]
+    assert {"started", "line", "finished", "result"} <= advance
+    assert "sample" in events["monitor --once"]
+    assert {"line", "result"} <= events["deploy staging"]
+
+
+def test_exit_codes_as_documented(demo: Path) -> None:
+    """README: 0 done, 1 a stage or operation failed (or a move was refused), 2 usage
+    or config error, 130 interrupted."""
+    assert shipdeck("status", cwd=demo).returncode == 0
+    refused = shipdeck("item", "move", "SD-2", "release", cwd=demo)
+    assert refused.returncode == 1, refused.stderr
+    assert shipdeck("stauts", cwd=demo).returncode == 2
+    assert shipdeck("advance", "--bogus", cwd=demo).returncode == 2
+    bad = demo.parent / "bad"
+    bad.mkdir()
+    (bad / "shipdeck.yaml").write_text("version: 1\nproject: x\nstagse: {}\n")
+    config = shipdeck("check", "--json", cwd=bad)
+    assert config.returncode == 2 and "shipdeck.yaml:3:1" in config.stderr
+    assert json.loads(config.stdout)["ok"] is False
+
+
+def test_logs_follow_interrupted_exits_130(demo: Path) -> None:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shipdeck", "logs", "--env", "staging", "--follow"],
+        cwd=demo,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(3)  # started and following
+        assert proc.poll() is None, proc.communicate()
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
