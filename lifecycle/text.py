@@ -1,7 +1,10 @@
 """Text from users, commands and logs made safe to show on a terminal.
 
 One rule everywhere (CLI tables, cards, panes, the log pane): control characters
-are shown as escapes such as ``\\x1b``, never sent to the terminal to obey.
+are shown as escapes such as ``\\x1b``, never sent to the terminal to obey. The one
+exception is a step's colours (SGR, ``ESC [ ... m``), passed on by
+:func:`terminal_text` where :func:`shows_colour` says colour shows; steps are told
+they may colour by :func:`step_colour_env`.
 """
 
 from __future__ import annotations
