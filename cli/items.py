@@ -45,29 +45,6 @@ def _get(project: Project, item_id: str) -> Item:
         raise UsageError(f"no item {_item_id(item_id)} on the board") from None
 
 
-def init(args: argparse.Namespace) -> int:
-    from shipdeck.cli.init import detect, render_config
-    from shipdeck.lifecycle import atomic
-    from shipdeck.lifecycle.config.schema import load_config
-    from shipdeck.lifecycle.paths import ShipdeckPaths
-
-    root = Path(args.path)
-    if not root.is_dir():
-        raise UsageError(f"{root}: not a directory")
-    target = root / "shipdeck.yaml"
-    if target.exists() and not args.force:
-        raise UsageError(f"{target} already exists (use --force to overwrite it)")
-    found = detect(root)
-    text = render_config(found)
-    # Never write a config shipdeck itself would refuse: the temporary file is checked.
-    atomic.write_text(target, text, fsync=False, check=lambda tmp: load_config(str(tmp)))
-    paths = ShipdeckPaths(root)
-    paths.ensure()
-    print(f"wrote {target} ({', '.join(found.found) or 'no build files detected'})")
-    print(f"wrote {paths.gitignore}")
-    return EXIT_OK
-
-
 def check(args: argparse.Namespace) -> int:
     from shipdeck.lifecycle.config.errors import ConfigError
 

@@ -333,7 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.set_defaults(handler=handler)
         return sp
 
-    sp = cmd("init", "items:init")
+    sp = cmd("init", "init:command")
     sp.add_argument("path", nargs="?", default=".", help="the repository (default: here)")
     sp.add_argument("--force", action="store_true", help="overwrite an existing shipdeck.yaml")
 

@@ -21,6 +21,7 @@ from textual.worker import Worker, WorkerState
 
 from shipdeck.lifecycle.items import Item, RunState
 from shipdeck.lifecycle.stages import Stage
+from shipdeck.lifecycle.text import step_colour_env
 from shipdeck.project.repo import Project
 from shipdeck.tui import settings
 from shipdeck.tui.board_screen import BoardScreen
@@ -91,6 +92,8 @@ class ShipdeckApp(Host):
             from shipdeck.project.wiring import build_engine
 
             self._engine = build_engine(self.project)  # on first use: config, git, processes
+            # The log pane shows colour: steps are told they may use it.
+            self._engine.environ.update(step_colour_env(pane=True))
             self._engine.subscribe(self._from_engine)
         return self._engine
 

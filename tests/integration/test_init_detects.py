@@ -307,11 +307,6 @@ def test_init_in_a_subdirectory_writes_at_the_root(
         command(argparse.Namespace(path=".", force=False))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the CLI's init handler (cli/items.py) writes where it runs: it must call "
-    "shipdeck.cli.init.command (not this change's file)",
-)
 def test_cli_init_in_a_subdirectory_writes_at_the_root(flask_unittest: Path) -> None:
     result = shipdeck("init", cwd=flask_unittest / "tests")
     assert result.returncode == 0, result.stderr
