@@ -113,6 +113,7 @@ def make_target(project: Project, name: str, config: Config | None = None) -> De
             env=dict(environment.env),
             secrets=secrets,
             on_recovered=lambda message, data: _journal_recovery(project, message, data),
+            log_rotate=(config.retention.log_size, config.retention.log_files),
         )
     fields = env_fields(project, name, environment, config)
     if environment.target == "docker":

@@ -102,19 +102,22 @@ def spawn(
     out: Path,
     err: Path,
     mask: Sequence[str] = (),
+    rotate: tuple[int, int] | None = None,
 ) -> tuple[subprocess.Popen[bytes], float]:
     """Start ``/bin/sh -c command`` detached; returns the Popen and its create_time.
 
-    With ``mask`` (names of secret variables in ``env``), the command runs under
-    ``mask_relay``, which writes its output to the files with those values masked.
+    With ``mask`` (names of secret variables in ``env``) or ``rotate`` (a file's size
+    limit in bytes and how many files to keep), the command runs under ``mask_relay``,
+    which writes its output to the files, those values masked, rotated by size.
     """
     out.parent.mkdir(parents=True, exist_ok=True)
     argv = ["/bin/sh", "-c", command]
-    if mask:
+    if mask or (rotate and rotate[0] > 0):
         from shipdeck.backends import mask_relay
 
-        relay = [sys.executable, "-I", mask_relay.__file__, str(out), str(err), *mask, "--"]
-        argv = relay + argv
+        sizes = [f"--rotate={rotate[0]}:{rotate[1]}"] if rotate and rotate[0] > 0 else []
+        relay = [sys.executable, "-I", mask_relay.__file__, str(out), str(err), *sizes]
+        argv = [*relay, *mask, "--", *argv]
     with open(out, "ab") as out_fh, open(err, "ab") as err_fh:
         proc = subprocess.Popen(
             argv,
@@ -240,6 +243,8 @@ def tree_sample(proc: psutil.Process, known: dict[int, psutil.Process]) -> dict[
         members = [proc, *proc.children(recursive=True)]
     except psutil.Error:
         members = [proc]
+    if len(members) > 1 and _is_relay(proc):
+        members = members[1:]  # the log relay is shipdeck's, not the service's
     first = known.get(proc.pid) != proc  # psutil has no earlier reading to compare with
     cpu = 0.0
     rss = read = written = 0
@@ -260,6 +265,7 @@ def tree_sample(proc: psutil.Process, known: dict[int, psutil.Process]) -> dict[
         alive[member.pid] = tracked
     known.clear()
     known.update(alive)
+    known.setdefault(proc.pid, proc)  # the relay, measured or not: the next call compares
     return {
         "cpu": None if first else cpu,
         "memory": rss,
@@ -267,6 +273,13 @@ def tree_sample(proc: psutil.Process, known: dict[int, psutil.Process]) -> dict[
         "written": written,
         "pids": len(alive),
     }
+
+
+def _is_relay(proc: psutil.Process) -> bool:
+    try:
+        return any(arg.endswith("mask_relay.py") for arg in proc.cmdline()[:4])
+    except psutil.Error:
+        return False
 
 
 def holds_port(pid: int, create_time: float, port: int) -> bool | None:
@@ -310,11 +323,32 @@ def _decode(raw: bytes) -> str:
     return raw.decode("utf-8", errors="replace").rstrip("\r")
 
 
+_ROTATED_MAX = 9  # older files a reader looks for (service.out.1 .. .9)
+
+
+def _rotated(path: Path, n: int) -> Path:
+    return path.with_name(f"{path.name}.{n}") if n else path
+
+
 def tail_lines(path: Path, count: int | None) -> tuple[list[str], int]:
     """The last ``count`` complete lines of ``path`` (all when None) and the offset after them.
 
-    Reads backwards in blocks, so a tail of a large log costs a few reads.
+    When ``path`` holds fewer, the rest come from its rotated files (``path.1`` ...).
     """
+    lines, stop = _tail_one(path, count)
+    for n in range(1, _ROTATED_MAX + 1):
+        if count is not None and len(lines) >= count:
+            break
+        older = _rotated(path, n)
+        if not older.exists():
+            break
+        more, _end = _tail_one(older, None if count is None else count - len(lines))
+        lines = more + lines
+    return lines, stop
+
+
+def _tail_one(path: Path, count: int | None) -> tuple[list[str], int]:
+    """Reads backwards in blocks, so a tail of a large log costs a few reads."""
     try:
         with open(path, "rb") as fh:
             end = fh.seek(0, os.SEEK_END)
@@ -338,31 +372,71 @@ def tail_lines(path: Path, count: int | None) -> tuple[list[str], int]:
 
 
 class Follower:
-    """Reads the complete lines appended to a file since the last call."""
+    """Reads the complete lines appended to a file since the last call.
+
+    A file rotated by ``mask_relay`` (renamed to ``path.1``, a new ``path`` begun) is
+    followed across the rename: the follower knows its file by inode, reads the rest
+    of it under its new name, then goes on at the start of the new file, so no line
+    is lost or read twice. The relay closes a file before renaming it and renames it
+    before making the new one, so when a new ``path`` is seen the old one is complete.
+    """
 
     def __init__(self, path: Path, offset: int) -> None:
         self.path = path
         self.offset = offset
         self._partial = b""
+        self._inode = _inode(path)  # the file ``offset`` is in (None: not there yet)
+
+    def _older(self) -> list[Path]:
+        """The rotated files from the one this follower read (oldest first) to the newest."""
+        found: list[Path] = []
+        for n in range(1, _ROTATED_MAX + 1):
+            older = _rotated(self.path, n)
+            ino = _inode(older)
+            if ino is None:
+                return []  # ours is gone (rotated out): nothing left to read of it
+            found.append(older)
+            if ino == self._inode:
+                return found[::-1]
+        return []
+
+    def _drain(self, path: Path, offset: int) -> bytes:
+        try:
+            with open(path, "rb") as fh:
+                fh.seek(offset)
+                return fh.read()
+        except OSError:
+            return b""
 
     def read(self, limit: int = 4 << 20, upto: int | None = None) -> list[str]:
         """Complete lines appended since the last call; only those before byte ``upto``
         when given (what an earlier process wrote, up to where the next one began)."""
         try:
-            size = self.path.stat().st_size
+            st = self.path.stat()
         except FileNotFoundError:
-            return []
+            return []  # mid-rotation (renamed, not yet made again) or not started
+        data = b""
+        if self._inode is None:
+            self._inode = st.st_ino
+        elif st.st_ino != self._inode and upto is None:  # rotated since the last read
+            for i, older in enumerate(self._older()):
+                data += self._drain(older, self.offset if i == 0 else 0)
+            self._inode, self.offset = st.st_ino, 0
+        size = st.st_size
         if size < self.offset:  # truncated by hand: start over
             self.offset, self._partial = 0, b""
         if upto is not None:
             size = min(size, upto)
             limit = min(limit, max(0, upto - self.offset))
-        if size <= self.offset:
+        if size > self.offset:
+            with open(self.path, "rb") as fh:
+                if os.fstat(fh.fileno()).st_ino == self._inode:  # not rotated meanwhile
+                    fh.seek(self.offset)
+                    got = fh.read(limit)
+                    self.offset += len(got)
+                    data += got
+        if not data:
             return []
-        with open(self.path, "rb") as fh:
-            fh.seek(self.offset)
-            data = fh.read(limit)
-        self.offset += len(data)
         *lines, self._partial = (self._partial + data).split(b"\n")
         return [_decode(line) for line in lines]
 
@@ -373,6 +447,13 @@ class Follower:
             lines.append(_decode(self._partial))
             self._partial = b""
         return lines
+
+
+def _inode(path: Path) -> int | None:
+    try:
+        return path.stat().st_ino
+    except OSError:
+        return None
 
 
 class LogReader:

@@ -10,7 +10,8 @@ failed deploy exactly the previous release runs again, never two, never none.
 Processes are detached (see ``backends.local.supervise``) and recorded in
 ``.shipdeck/state/<env>.json``: the current run and a history of deploys with
 whether each became healthy, which is what ``rollback`` goes back to. Output goes
-to ``.shipdeck/state/<env>/<version>.out`` and ``.err``; as two files, the order
+to ``.shipdeck/state/<env>/<version>.out`` and ``.err`` (rotated by size through
+``backends/mask_relay.py``: ``.out.1``, ``.out.2``); as two files, the order
 between stdout and stderr lines is only as good as the 100 ms polling of ``logs``.
 """
 
@@ -77,8 +78,12 @@ class LocalTarget:
         python: Interpreter | None = None,
         data_dir: Path | None = None,
         workdir: str | None = None,
+        log_rotate: tuple[int, int] | None = (10 << 20, 3),
     ) -> None:
         self.name = name
+        # (bytes, files): a service's log file is rotated before it passes this size,
+        # keeping this many files (``<version>.out``, ``.out.1``, ...); None: never
+        self.log_rotate = log_rotate
         # The interpreter ``command`` names, recorded with each release started from it:
         # restart and rollback use the recorded one, whatever shell they run from.
         self.python = python
@@ -272,7 +277,13 @@ class LocalTarget:
         offsets = [p.stat().st_size if p.exists() else 0 for p in (out, err)]
         try:
             proc, created = supervise.spawn(
-                command, cwd=run_in, env=env, out=out, err=err, mask=sorted(self._secrets)
+                command,
+                cwd=run_in,
+                env=env,
+                out=out,
+                err=err,
+                mask=sorted(self._secrets),
+                rotate=self.log_rotate,
             )
         except OSError as exc:
             raise TargetError(f"cannot start {label(version)}: {exc.strerror or exc}") from exc

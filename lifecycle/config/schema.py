@@ -347,6 +347,37 @@ class Notify(_Model):
     timeout: Positive = 5.0
 
 
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMG]?B?)\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+
+
+def _byte_size(value: object) -> object:
+    """``10 MB`` / ``512KB`` / ``1048576`` -> bytes (powers of 1024, as units.byte_size)."""
+    if isinstance(value, str):
+        match = _SIZE.match(value)
+        if not match:
+            raise ValueError(f"not a size: {value!r} (e.g. 10 MB, 512 KB, 1048576)")
+        unit = match.group(2).upper()
+        unit = unit[0] if len(unit) == 2 else unit  # MB -> M; B and "" stay
+        return int(float(match.group(1)) * _SIZE_UNITS[unit])
+    return value
+
+
+ByteSize = Annotated[int, BeforeValidator(_byte_size), Field(ge=0)]
+Keep = Annotated[int, Field(ge=1)]
+
+
+class Retention(_Model):
+    """What ``shipdeck gc`` (and a finished run or deploy, when over a limit) keeps under
+    .shipdeck/; the journal is never pruned."""
+
+    runs: Keep = 200  # run logs (.shipdeck/runs/), newest first
+    releases: Keep = 5  # release exports (.shipdeck/releases/) besides those in use
+    builds: Keep = 20  # items' build trees (.shipdeck/work/), besides those in use
+    log_size: ByteSize = 10 << 20  # a local service's log file is rotated past this; 0: never
+    log_files: Keep = 3  # files kept per log: service.out, .out.1, .out.2
+
+
 class Config(_Model):
     """A whole shipdeck.yaml."""
 
@@ -358,6 +389,7 @@ class Config(_Model):
     environments: dict[EnvName, Environment] = {}
     monitor: Monitor = Field(default_factory=Monitor)
     notify: Notify = Field(default_factory=Notify)
+    retention: Retention = Field(default_factory=Retention)
     python: Interpreter | None = None  # {python}; default: found (project/interpreter.py)
 
     @field_validator("version")
