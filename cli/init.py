@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import shutil
+import socket
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
@@ -95,6 +96,20 @@ class Detected:
             lines.append(
                 f"service: a container from the Dockerfile ({svc.evidence}); no EXPOSE,"
                 " so no port - add environments.staging.ports"
+            )
+        if svc is not None and svc.data_evidence:
+            if svc.data_env:
+                names = ", ".join(f"{k}={v}" for k, v in svc.data_env.items())
+                lines.append(
+                    f"data: {names} ({svc.data_evidence}): the environment's data"
+                    " directory, kept across deploys"
+                )
+            else:
+                lines.append(f"data: the environment's data directory ({svc.data_evidence})")
+        if svc is not None and svc.port and port_in_use(svc.port):
+            lines.append(
+                f"  port {svc.port} is in use now: change environments.staging.port"
+                " if that is not this service"
             )
         if svc is not None:
             if self.health:
@@ -224,6 +239,15 @@ def detect(root: Path) -> Detected:
     return found
 
 
+def port_in_use(port: int) -> bool:
+    """Whether something answers on 127.0.0.1:``port`` now (a hint, never a refusal)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
 def _q(text: str) -> str:
     """A YAML double-quoted scalar."""
     return json.dumps(text)
@@ -244,9 +268,12 @@ def _environments(d: Detected) -> list[str]:
         ]
     lines = ["environments:", f"  # staging: {svc.evidence}", "  staging:"]
     if svc.run:
+        if svc.data_evidence:
+            lines.append(f"    # data: {svc.data_evidence}; {{data_dir}} is kept across deploys")
+        run = " ".join([*(f"{k}={v}" for k, v in svc.data_env.items()), svc.run])
         lines += [
             "    target: local",
-            f"    run: {_q(svc.run)}",
+            f"    run: {_q(run)}",
             f"    port: {svc.port}  # the service's own port: change it if something else uses it",
         ]
         if svc.env:

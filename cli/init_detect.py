@@ -15,7 +15,7 @@ import re
 import shlex
 import tomllib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -30,7 +30,13 @@ _MAX_FILES = 4000  # source files looked at, at most
 _MAX_BYTES = 512 * 1024  # a bigger file is generated or vendored: not read
 _MAX_DEPTH = 6
 HEALTH_PATHS = ("/health", "/healthz", "/ping", "/status")
-_DEFAULT_PORTS = {"uvicorn": 8000, "gunicorn": 8000, "flask": 5000, "npm": 3000}
+_DEFAULT_PORTS = {
+    "uvicorn": 8000,
+    "gunicorn": 8000,
+    "flask": 5000,
+    "npm": 3000,
+    "http.server": 8000,
+}
 _NPM_PLACEHOLDER = "no test specified"  # what `npm init` writes as scripts.test
 
 
@@ -50,6 +56,10 @@ class Service:
     port: int | None = None  # the port it listens on (the host's, for docker)
     container_port: int | None = None  # docker: the port the image EXPOSEs
     env: dict[str, str] = field(default_factory=dict)
+    # Variables the code reads for where it keeps its data, set on the command line to
+    # the environment's data directory (kept across deploys): {"DATA_DIR": "{data_dir}"}.
+    data_env: dict[str, str] = field(default_factory=dict)
+    data_evidence: str | None = None  # the file that reads them (or SHIPDECK_DATA_DIR)
 
     @property
     def target(self) -> str:
@@ -480,8 +490,16 @@ def _python_command(server: str, spec: str, app: _App | None, keep: list[str]) -
 
 def detect_service(root: Path, sources: Sources | None = None) -> Service | None:
     """How to start the service, and on which port: a local command when one fits
-    (uvicorn, gunicorn, flask, npm start), else the Dockerfile as a container."""
+    (uvicorn, gunicorn, flask, the standard library's http.server, npm start), else the
+    Dockerfile as a container; with the variables its code reads for its data's place."""
     sources = sources or Sources.read(root)
+    found = _detect_service(root, sources)
+    if found is None or not found.run or found.kind == "npm":
+        return found
+    return _with_data_dir(found, sources)
+
+
+def _detect_service(root: Path, sources: Sources) -> Service | None:
     cmd, exposed, _ = dockerfile_facts(root)
     where, host_port, container_port, compose_cmd = compose_ports(root)
     procfile = None
@@ -508,14 +526,17 @@ def detect_service(root: Path, sources: Sources | None = None) -> Service | None
             server = "hypercorn" if "hypercorn" in deps and "uvicorn" not in deps else "uvicorn"
         else:
             server = "gunicorn" if "gunicorn" in deps else "flask"
-        port = (
-            host_port
-            or exposed
-            or _code_port(sources.files[app.file])
-            or _DEFAULT_PORTS.get(server, 8000)
-        )
+        code_port = _code_port(sources.files[app.file])
+        port = host_port or exposed or code_port or _DEFAULT_PORTS.get(server, 8000)
         run = _python_command(server, app.spec, app, [])
-        return Service(server, f"{app.framework} app {app.spec} in {app.file}", run, port)
+        evidence = f"{app.framework} app {app.spec} in {app.file}"
+        if code_port and port == code_port and not (host_port or exposed):
+            evidence += f", port from its .run(port={code_port})"
+        return Service(server, evidence, run, port)
+
+    stdlib = find_stdlib_server(sources)
+    if stdlib is not None:
+        return stdlib
 
     start = package_scripts(root).get("start")
     if isinstance(start, str) and start.strip():
@@ -535,11 +556,133 @@ def detect_service(root: Path, sources: Sources | None = None) -> Service | None
     return None
 
 
+# --- a service on the standard library (http.server, wsgiref) --------------------------
+
+_STDLIB_IMPORT_RE = re.compile(
+    r"^\s*(?:from\s+(?:http\.server|wsgiref\.simple_server|socketserver)\s+import"
+    r"|import\s+(?:http\.server|wsgiref\.simple_server|socketserver)\b)",
+    re.M,
+)
+_MAIN_RE = re.compile(r"^if\s+__name__\s*==\s*[\"']__main__[\"']\s*:", re.M)
+_ARG_PORT_RE = re.compile(r"add_argument\(\s*(?:[\"']-\w[\"']\s*,\s*)?[\"']--port[\"']([^)]*)\)")
+_ENV_PORT_RE = re.compile(
+    r"(?:environ\.get|getenv)\(\s*[\"']PORT[\"']\s*(?:,\s*[\"']?(\d{2,5})[\"']?)?"
+    r"|environ\[\s*[\"']PORT[\"']\s*\]"
+)
+_LITERAL_PORT_RE = re.compile(
+    r"(?:HTTPServer|TCPServer|make_server)\(\s*\(?\s*[\"'][^\"']*[\"']\s*,\s*(\d{2,5})"
+)
+
+
+def _stdlib_port(text: str) -> tuple[str, int | None, str] | None:
+    """How the port reaches a standard-library server: ("flag", default, why) for an
+    argparse ``--port``, ("env", default, why) for ``$PORT``, ("fixed", port, why) for
+    a literal in the code; None when it cannot be told."""
+    m = _ARG_PORT_RE.search(text)
+    if m:
+        d = re.search(r"\bdefault\s*=\s*[\"']?(\d{2,5})\b", m.group(1))
+        return "flag", _int(d.group(1)) if d else None, "argparse --port"
+    m = _ENV_PORT_RE.search(text)
+    if m:
+        return "env", _int(m.group(1)) if m.group(1) else None, "$PORT"
+    m = _LITERAL_PORT_RE.search(text)
+    if m:
+        return "fixed", _int(m.group(1)), "a port in the code"
+    return None
+
+
+def find_stdlib_server(sources: Sources) -> Service | None:
+    """A program that serves HTTP with the standard library (``ThreadingHTTPServer``,
+    ``wsgiref``) when run: a package's ``__main__.py``, or a module with an
+    ``if __name__ == "__main__":`` block; started as ``{python} -m module``."""
+    candidates = []
+    for rel, text in sources.python():
+        if _is_test_file(rel) or "/tests/" in f"/{rel}" or not re.match(r"[\w/]+\.py$", rel):
+            continue
+        if not (_STDLIB_IMPORT_RE.search(text) and "serve_forever" in text):
+            continue
+        if not (rel.endswith("__main__.py") or _MAIN_RE.search(text)):
+            continue
+        module, src = _module(rel)
+        module = module.removesuffix(".__main__")
+        if module and module != "__main__":
+            candidates.append((module.count("."), rel, module, src, text))
+    if not candidates:
+        return None
+    _, rel, module, src, text = min(candidates)
+    how = _stdlib_port(text)
+    kind, port, why = how or ("fixed", None, "")
+    run = ("PYTHONPATH=src " if src else "") + f"{{python}} -m {module}"
+    env: dict[str, str] = {}
+    port = port or _DEFAULT_PORTS["http.server"]
+    if kind == "flag":
+        run += " --port {port}"
+    elif kind == "env":
+        env["PORT"] = str(port)
+    evidence = f"http.server in {rel}" + (f", port from {why}" if why else "")
+    return Service("http.server", evidence, run, port, env=env)
+
+
+# --- where the service keeps its data ------------------------------------------------
+
+_ENV_READ_RE = re.compile(
+    r"""(?:environ\.get|getenv|environ\.setdefault)\(\s*["']([A-Z][A-Z0-9_]*)["']"""
+    r"""|environ\[\s*["']([A-Z][A-Z0-9_]*)["']\s*\]"""
+)
+# A folder: DATA_DIR, APP_STATE_DIR... A SQLite file (only in code that uses sqlite3, so
+# that POSTGRES_DB or DATABASE naming a server's database is left alone): DATABASE,
+# DB_PATH, SQLITE_FILE... DATABASE_URL and the like are never touched.
+_DATA_DIR_VAR = re.compile(r"(?:[A-Z0-9]+_)?(?:DATA|STATE|STORAGE|INSTANCE|VAR)_?DIR")
+_DB_FILE_VAR = re.compile(r"(?:[A-Z0-9]+_)?(?:DB|DATABASE|SQLITE)(?:_?(?:PATH|FILE))?")
+_DB_NAME_RE = re.compile(r"""["']([\w.-]+\.(?:db|sqlite3?))["']""")
+
+
+def _with_data_dir(service: Service, sources: Sources) -> Service:
+    """``service`` with the variables its code reads for where its data goes set to the
+    environment's data directory: ``DATA_DIR`` to ``{data_dir}``, ``DATABASE`` to
+    ``{data_dir}/app.db`` (the file name the code uses). A release runs in its own
+    export, so data beside the code would be lost at the next deploy."""
+    data_env: dict[str, str] = {}
+    files: list[str] = []  # the files that read them
+    own: str | None = None  # a file that reads SHIPDECK_DATA_DIR itself
+    for rel, text in sources.python():
+        if _is_test_file(rel) or "/tests/" in f"/{rel}":
+            continue
+        if "SHIPDECK_DATA_DIR" in text and own is None:
+            own = rel
+        for m in _ENV_READ_RE.finditer(text):
+            name = m.group(1) or m.group(2)
+            if name in data_env or name.startswith("SHIPDECK_"):
+                continue
+            if _DATA_DIR_VAR.fullmatch(name):
+                data_env[name] = "{data_dir}"
+            elif _DB_FILE_VAR.fullmatch(name) and "sqlite" in text.lower():
+                end = text.find("\n", m.end())
+                db = _DB_NAME_RE.search(text, m.end(), end if end >= 0 else len(text))
+                data_env[name] = "{data_dir}/" + (db.group(1) if db else "app.db")
+            else:
+                continue
+            if rel not in files:
+                files.append(rel)
+    if data_env:
+        where = f"{', '.join(data_env)} read in {', '.join(files)}"
+    elif own is not None:
+        where = f"SHIPDECK_DATA_DIR read in {own}"
+    else:
+        return service
+    return replace(service, data_env=data_env, data_evidence=where)
+
+
 # --- the health route ----------------------------------------------------------------
 
 _ROUTE_RE = re.compile(
     r"""\b(?:route|get|head|api_route|add_url_rule|add_api_route|add_route|path|use)\(\s*"""
     r"""["'](/(?:health|healthz|ping|status))/?["']"""
+    # a handler of its own (http.server): if self.path == "/health", case "/health":
+    r"""|\bpath\s*==\s*["'](/(?:health|healthz|ping|status))["']"""
+    r"""|^\s*case\s+["'](/(?:health|healthz|ping|status))["']"""
+    r"""|\bpath\s+in\s*[(\[{]\s*["'](/(?:health|healthz|ping|status))["']""",
+    re.M,
 )
 
 
@@ -556,7 +699,7 @@ def detect_health(root: Path, sources: Sources | None = None) -> HealthRoute | N
         ):
             continue
         for m in _ROUTE_RE.finditer(text):
-            found.setdefault(m.group(1), rel)
+            found.setdefault(next(g for g in m.groups() if g), rel)
     for path in HEALTH_PATHS:
         if path in found:
             return HealthRoute(path, found[path])

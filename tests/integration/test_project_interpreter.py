@@ -1,22 +1,32 @@
-"""A project's own interpreter and a local service's data, end to end (issue #13 steps 2, 3).
+"""A project's own interpreter and a local service's data, end to end (issue #13 steps 2, 3,
+6): the config is the one ``shipdeck init`` writes, unedited.
 
 Two generated projects, each with its own ``.venv`` holding what shipdeck's interpreter
-lacks (``greetlib``, a tiny local package, installed with pip from a wheel made here: no
-network): a stdlib HTTP service with unittest tests, and a Poetry-style one (pyproject
-with ``[tool.poetry]``) whose tests need pytest and a pytest plugin installed only in
-its venv. Each goes Plan -> Deploy twice; a row its service writes to
-``$SHIPDECK_DATA_DIR/app.db`` survives two deploys and a rollback, and rollback and
-restart run from a shell without the venv (PATH without it, VIRTUAL_ENV unset).
+lacks (``greetlib``, a tiny local package, installed with pip from a wheel made here):
+a small JSON service on the standard library's ``http.server`` (``python -m svc
+--port N``, its data under ``$DATA_DIR``) with unittest tests, and a Poetry-style
+project (pyproject with ``[tool.poetry]``) serving a Flask app (``DATABASE`` names its
+SQLite file) whose tests need pytest and a pytest plugin installed only in its venv.
+Flask comes from pip (its cache or PyPI) into the project's venv; where pip cannot get
+it, the Poetry-style project serves the ``http.server`` service instead. ``shipdeck
+init`` detects the runner, the service, its port, its health route and its data
+variable, and prints them; each project then goes Plan -> Deploy twice with that
+config; a row written to its SQLite file survives two deploys and a rollback, and
+rollback and restart run from a shell without the venv (PATH without it, VIRTUAL_ENV
+unset).
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import os
+import socket
 import subprocess
 import sys
+import tempfile
 import urllib.request
 import zipfile
 from collections.abc import Iterator
@@ -28,8 +38,10 @@ from tests.helpers import ROOT, git, processes_under, shipdeck
 
 pytestmark = pytest.mark.slow
 
-SERVICE = '''\
-"""A Flask-like service on the standard library: greetlib's greeting, rows in SQLite."""
+# A typical small service on the standard library: the port from --port (its default
+# is the port the test picked), the data under $DATA_DIR, a /health route.
+STDLIB_SERVICE = '''\
+"""notes: a small JSON service on the standard library (greetlib's greeting, rows in SQLite)."""
 
 import argparse
 import json
@@ -41,22 +53,30 @@ from urllib.parse import parse_qs, urlparse
 
 import greetlib
 
-DB = os.path.join(os.environ["SHIPDECK_DATA_DIR"], "app.db")
+DATA_DIR = os.environ.get("DATA_DIR", "data")
+DB = os.path.join(DATA_DIR, "app.db")
 
 
 def rows():
+    os.makedirs(DATA_DIR, exist_ok=True)
     with sqlite3.connect(DB) as db:
         db.execute("create table if not exists notes (text text)")
         return [r[0] for r in db.execute("select text from notes order by rowid")]
 
 
+def add(text):
+    with sqlite3.connect(DB) as db:
+        db.execute("create table if not exists notes (text text)")
+        db.execute("insert into notes values (?)", (text,))
+
+
 class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         url = urlparse(self.path)
+        if url.path == "/health":
+            return self.reply({"status": "ok"})
         if url.path == "/add":
-            with sqlite3.connect(DB) as db:
-                db.execute("create table if not exists notes (text text)")
-                db.execute("insert into notes values (?)", (parse_qs(url.query)["text"][0],))
+            add(parse_qs(url.query)["text"][0])
         body = {
             "greeting": greetlib.greet("shipdeck"),
             "version": os.environ.get("SHIPDECK_VERSION"),
@@ -65,8 +85,12 @@ class Handler(BaseHTTPRequestHandler):
             "cwd": os.getcwd(),
             "rows": rows(),
         }
+        self.reply(body)
+
+    def reply(self, body):
         data = json.dumps(body).encode()
         self.send_response(200)
+        self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -75,9 +99,67 @@ class Handler(BaseHTTPRequestHandler):
         print(format % args, flush=True)
 
 
-parser = argparse.ArgumentParser()
-parser.add_argument("--port", type=int)
-ThreadingHTTPServer(("127.0.0.1", parser.parse_args().port), Handler).serve_forever()
+def main():
+    parser = argparse.ArgumentParser(description="the notes service")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=PORT)
+    args = parser.parse_args()
+    ThreadingHTTPServer((args.host, args.port), Handler).serve_forever()
+
+
+if __name__ == "__main__":
+    main()
+'''
+
+# A typical small Flask app: DATABASE names its SQLite file (the Flask tutorial's way),
+# app.run(port=...) for a developer's own runs, a /health route.
+FLASK_SERVICE = '''\
+"""notes: a small Flask app (greetlib's greeting, rows in SQLite)."""
+
+import os
+import sqlite3
+import sys
+
+import greetlib
+from flask import Flask, request
+
+app = Flask(__name__)
+DATABASE = os.environ.get("DATABASE", os.path.join(app.instance_path, "app.db"))
+
+
+def rows():
+    with sqlite3.connect(DATABASE) as db:
+        db.execute("create table if not exists notes (text text)")
+        return [r[0] for r in db.execute("select text from notes order by rowid")]
+
+
+@app.get("/health")
+def health():
+    return {"status": "ok"}
+
+
+@app.get("/add")
+def add():
+    with sqlite3.connect(DATABASE) as db:
+        db.execute("create table if not exists notes (text text)")
+        db.execute("insert into notes values (?)", (request.args["text"],))
+    return index()
+
+
+@app.get("/")
+def index():
+    return {
+        "greeting": greetlib.greet("shipdeck"),
+        "version": os.environ.get("SHIPDECK_VERSION"),
+        "python": sys.executable,
+        "virtual_env": os.environ.get("VIRTUAL_ENV"),
+        "cwd": os.getcwd(),
+        "rows": rows(),
+    }
+
+
+if __name__ == "__main__":
+    app.run(port=PORT)
 '''
 
 UNITTEST = """\
@@ -116,31 +198,10 @@ authors = ["t <t@t>"]
 [tool.poetry.dependencies]
 python = "^3.11"
 greetlib = "*"
-
+{flask}
 [tool.poetry.group.dev.dependencies]
 pytest = "*"
 pytest-greet = "*"
-"""
-
-# Written by hand: cli/init.py (another part of issue #13, step 6) does not yet write an
-# environment for a service it detects. Nothing in it names an interpreter or a venv.
-CONFIG = """\
-version: 1
-project: svc
-stages:
-  build:
-    - run: "{{python}} -m compileall -q svc"
-  test:
-    - run: "{test}"
-  release:
-    tag: "v{{version}}"
-environments:
-  staging:
-    run: "{{python}} -m svc --port {{port}}"
-    port: {port}
-    health: {{url: "http://127.0.0.1:{{port}}/", timeout: 30}}
-    auto: true
-    bake: 1
 """
 
 
@@ -165,13 +226,40 @@ def _wheel(dest: Path, name: str, files: dict[str, str], entry_points: str = "")
     return wheel
 
 
-def _venv(repo: Path, wheels: list[Path], with_pytest: bool) -> Path:
-    """``repo/.venv`` with ``wheels`` installed by pip, offline; pytest (and only what it
-    needs) made visible from shipdeck's environment for the Poetry-style project."""
+@functools.cache
+def _flask_wheels() -> Path | None:
+    """A folder with Flask and its dependencies as wheels, from pip's cache or PyPI once
+    (kept for the next run); None when pip cannot get them (offline, no cache)."""
+    folder = Path(tempfile.gettempdir()) / f"shipdeck-test-flask-{os.getuid()}"
+    if sorted(folder.glob("flask-*.whl")):
+        return folder
+    partial = Path(tempfile.mkdtemp(prefix=folder.name + "-"))
+    pip = [sys.executable, "-m", "pip", "download", "-q", "--only-binary", ":all:"]
+    try:
+        done = subprocess.run(
+            [*pip, "-d", str(partial), "flask>=3"], capture_output=True, text=True, timeout=120
+        )
+    except subprocess.TimeoutExpired:
+        return None
+    if done.returncode != 0 or not sorted(partial.glob("flask-*.whl")):
+        return None
+    try:
+        partial.rename(folder)  # whole or not at all: another run may be reading it
+    except OSError:
+        return partial  # another run got there first
+    return folder
+
+
+def _venv(repo: Path, wheels: list[Path], with_pytest: bool, flask: Path | None) -> Path:
+    """``repo/.venv`` with ``wheels`` (and Flask, from ``flask``) installed by pip, with no
+    index; pytest (and only what it needs) made visible from shipdeck's environment for
+    the Poetry-style project."""
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", repo / ".venv"], check=True)
     python = repo / ".venv" / "bin" / "python"
     pip = [sys.executable, "-m", "pip", "--python", str(python), "install", "-q"]
     subprocess.run([*pip, "--no-index", "--no-deps", *map(str, wheels)], check=True)
+    if flask is not None:
+        subprocess.run([*pip, "--no-index", "--find-links", str(flask), "flask"], check=True)
     if with_pytest:
         import pytest as shipdecks_pytest
 
@@ -188,29 +276,37 @@ def _venv(repo: Path, wheels: list[Path], with_pytest: bool) -> Path:
     return python
 
 
-def _project(tmp_path: Path, kind: str) -> Path:
+def _project(tmp_path: Path, kind: str) -> tuple[Path, Path, list[str]]:
+    """The project (a git repository with its .venv), its service's file, and the lines
+    ``shipdeck init`` printed for it."""
     repo = tmp_path / kind
     (repo / "svc").mkdir(parents=True)
     (repo / "svc" / "__init__.py").write_text("")
-    (repo / "svc" / "__main__.py").write_text(SERVICE)
     (repo / "tests").mkdir()
     (repo / "tests" / "__init__.py").write_text("")
     wheels = tmp_path / "wheels"
     wheels.mkdir(exist_ok=True)
     greet = 'def greet(name):\n    return f"hello, {name}"\n'
     made = [_wheel(wheels, "greetlib", {"greetlib/__init__.py": greet})]
+    port = _free_port()  # the service's own default port: one nothing else uses now
+    flask = _flask_wheels() if kind == "poetry" else None
+    if flask is not None:
+        service = repo / "svc" / "app.py"
+        service.write_text(FLASK_SERVICE.replace("PORT", str(port)))
+    else:
+        service = repo / "svc" / "__main__.py"
+        service.write_text(STDLIB_SERVICE.replace("default=PORT", f"default={port}"))
     if kind == "poetry":
-        (repo / "pyproject.toml").write_text(PYPROJECT)
+        flask_dep = 'flask = "^3"\n' if flask is not None else ""
+        (repo / "pyproject.toml").write_text(PYPROJECT.format(flask=flask_dep))
         (repo / "tests" / "test_svc.py").write_text(PYTEST)
         plugin = "import pytest\n\n\n@pytest.fixture\ndef greeting():\n    return 'hello, you'\n"
         entry = "[pytest11]\ngreet = pytest_greet\n"
         made.append(_wheel(wheels, "pytest-greet", {"pytest_greet.py": plugin}, entry))
-        test = "{python} -m pytest -q -p no:cacheprovider tests"
     else:
         (repo / "tests" / "test_svc.py").write_text(UNITTEST)
-        test = "{python} -m unittest discover -s tests -t ."
-    python = _venv(repo, made, with_pytest=kind == "poetry")
-    (repo / ".gitignore").write_text(".venv/\n__pycache__/\n")
+    python = _venv(repo, made, with_pytest=kind == "poetry", flask=flask)
+    (repo / ".gitignore").write_text(".venv/\n__pycache__/\ninstance/\ndata/\n")
     git(repo, "init", "-q", "-b", "main")
     git(repo, "add", "-A")
     git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "svc")
@@ -219,23 +315,48 @@ def _project(tmp_path: Path, kind: str) -> Path:
     assert lacks.returncode != 0
     subprocess.run([python, "-c", "import greetlib"], check=True)
     inited = shipdeck("init", cwd=repo)
+    print(f"shipdeck init ({kind}):\n{inited.stdout}{inited.stderr}")
     assert inited.returncode == 0, inited.stdout + inited.stderr
-    (repo / "shipdeck.yaml").write_text(CONFIG.format(test=test, port=_free_port()))
-    return repo
+    print((repo / "shipdeck.yaml").read_text())
+    return repo, service, inited.stdout.splitlines()
+
+
+def _expected_init(kind: str, service: Path, port: int) -> list[str]:
+    """The lines init prints about the runner, the service, its data and its health."""
+    if kind == "poetry":
+        runner = "test runner: pytest (pytest in pyproject.toml)"
+    else:
+        runner = "test runner: unittest (tests/test_svc.py)"
+    if service.name == "app.py":
+        return [
+            runner,
+            f"service: flask on port {port}"
+            f" (Flask app svc.app:app in svc/app.py, port from its .run(port={port}))",
+            "data: DATABASE={data_dir}/app.db (DATABASE read in svc/app.py): the"
+            " environment's data directory, kept across deploys",
+            "health: /health (svc/app.py)",
+        ]
+    return [
+        runner,
+        f"service: http.server on port {port}"
+        " (http.server in svc/__main__.py, port from argparse --port)",
+        "data: DATA_DIR={data_dir} (DATA_DIR read in svc/__main__.py): the"
+        " environment's data directory, kept across deploys",
+        "health: /health (svc/__main__.py)",
+    ]
 
 
 def _free_port() -> int:
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
 def _port(repo: Path) -> int:
+    """The staging port init wrote (the only ``port:`` key in its config)."""
     for line in (repo / "shipdeck.yaml").read_text().splitlines():
         if line.strip().startswith("port:"):
-            return int(line.split(":")[1])
+            return int(line.split(":")[1].split("#")[0])
     raise AssertionError("no port")
 
 
@@ -264,12 +385,12 @@ def _bare_shell(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _ship(repo: Path, title: str, old: str, new: str) -> dict[str, object]:
+def _ship(repo: Path, service: Path, title: str, old: str, new: str) -> dict[str, object]:
     """One item from Plan to Deploy on staging, with a commit on its branch."""
     item_id = shipdeck("item", "add", title, "--kind", "feature", cwd=repo).stdout.strip()
     code = shipdeck("advance", item_id, "--to", "code", cwd=repo)
     assert code.returncode == 0, code.stdout + code.stderr
-    service = repo / "svc" / "__main__.py"
+    assert old in service.read_text()
     service.write_text(service.read_text().replace(old, new))
     git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-am", title)
     went = shipdeck("advance", item_id, "--to", "deploy", "--env", "staging", cwd=repo)
@@ -280,9 +401,11 @@ def _ship(repo: Path, title: str, old: str, new: str) -> dict[str, object]:
 
 
 @pytest.fixture(params=["unittest", "poetry"])
-def project(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path]:
-    repo = _project(tmp_path, request.param)
-    yield repo
+def project(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[str, Path, Path, list[str]]]:
+    repo, service, said = _project(tmp_path, request.param)
+    yield request.param, repo, service, said
     shipdeck("stop", "staging", cwd=repo)
     left = processes_under(tmp_path)
     for proc in left:
@@ -290,9 +413,20 @@ def project(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path]:
     assert not left, f"processes left behind: {[p.cmdline() for p in left]}"
 
 
-def test_the_projects_interpreter_and_data_survive(project: Path) -> None:
+def test_the_projects_interpreter_and_data_survive(
+    project: tuple[str, Path, Path, list[str]],
+) -> None:
+    kind, project_dir, service, said = project
+    port = _port(project_dir)
+    for line in _expected_init(kind, service, port):
+        assert line in said, f"init did not say {line!r}: {said}"
+    assert said[-2:] == ["wrote shipdeck.yaml", "wrote .shipdeck/.gitignore"], said
+    _deploys(project_dir, service)
+
+
+def _deploys(project: Path, service: Path) -> None:
     venv = project / ".venv"
-    first = _ship(project, "First", '"rows": rows(),', '"rows": rows(), "n": 1,')
+    first = _ship(project, service, "First", '"rows": rows(),', '"rows": rows(), "n": 1,')
     tests = first["tests"]
     assert isinstance(tests, dict)
     assert tests["passed"] == 2 and tests["failed"] == 0  # read from the runner's summary
@@ -305,7 +439,7 @@ def test_the_projects_interpreter_and_data_survive(project: Path) -> None:
     assert _get(project, "/add?text=kept")["rows"] == ["kept"]
     assert (data_dir / "app.db").is_file()
 
-    _ship(project, "Second", '"n": 1,', '"n": 2,')  # deploy 0.2.0
+    _ship(project, service, "Second", '"n": 1,', '"n": 2,')  # deploy 0.2.0
     assert _get(project)["version"] == "0.2.0"
     again = shipdeck("deploy", "staging", "--version", "0.1.0", cwd=project)  # deploy again
     assert again.returncode == 0, again.stdout + again.stderr

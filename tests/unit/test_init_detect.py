@@ -149,3 +149,107 @@ def test_rendered_configs_load(tmp_path: Path) -> None:
     d = Detected(project="p", schema=".vscode/shipdeck.schema.json")
     head = render_config(d).splitlines()[0]
     assert head == "# yaml-language-server: $schema=.vscode/shipdeck.schema.json"
+
+
+_STDLIB = """\
+import argparse
+import os
+import sqlite3
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+DATA_DIR = os.environ.get("DATA_DIR", "data")
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == "/healthz":
+            self.send_response(200)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("-p", "--port", type=int, default=8123)
+    ThreadingHTTPServer(("127.0.0.1", parser.parse_args().port), Handler).serve_forever()
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def test_a_standard_library_server_its_port_flag_data_dir_and_health(tmp_path: Path) -> None:
+    tree(tmp_path, {
+        "svc/__init__.py": "",
+        "svc/__main__.py": _STDLIB.replace('if __name__ == "__main__":\n    main()', "main()"),
+        "tests/test_svc.py": "from http.server import HTTPServer\nHTTPServer.serve_forever\n",
+    })  # fmt: skip
+    svc = detect_service(tmp_path)
+    assert svc is not None and (svc.kind, svc.port) == ("http.server", 8123)
+    assert svc.run == "{python} -m svc --port {port}"
+    assert svc.evidence == "http.server in svc/__main__.py, port from argparse --port"
+    assert svc.data_env == {"DATA_DIR": "{data_dir}"}
+    assert svc.data_evidence == "DATA_DIR read in svc/__main__.py"
+    route = detect_health(tmp_path)
+    assert route is not None and (route.path, route.evidence) == ("/healthz", "svc/__main__.py")
+    text = render_config(Detected(project="p", service=svc, health=route))
+    staging = parse_config(text).environments["staging"]
+    assert staging.run == "DATA_DIR={data_dir} {python} -m svc --port {port}"
+    assert staging.port == 8123 and staging.health is not None
+    assert staging.health.url == "http://127.0.0.1:{port}/healthz"
+
+
+def test_a_standard_library_server_on_port_or_a_fixed_port(tmp_path: Path) -> None:
+    env_port = (
+        "import os\nfrom http.server import HTTPServer, SimpleHTTPRequestHandler\n"
+        'if __name__ == "__main__":\n'
+        '    port = int(os.environ.get("PORT", "9000"))\n'
+        '    HTTPServer(("", port), SimpleHTTPRequestHandler).serve_forever()\n'
+    )
+    tree(tmp_path, {"server.py": env_port})
+    svc = detect_service(tmp_path)
+    assert svc is not None and svc.run == "{python} -m server" and svc.port == 9000
+    assert svc.env == {"PORT": "9000"} and svc.data_env == {}
+    parse_config(render_config(Detected(project="p", service=svc)))
+    fixed = (
+        'import http.server\nif __name__ == "__main__":\n'
+        '    http.server.HTTPServer(("", 8080), None).serve_forever()\n'
+    )
+    (tmp_path / "server.py").write_text(fixed)
+    svc = detect_service(tmp_path)
+    assert svc is not None and svc.run == "{python} -m server" and svc.port == 8080
+    assert svc.evidence == "http.server in server.py, port from a port in the code"
+    # a module that is never run as a program is not a service
+    (tmp_path / "server.py").write_text(
+        fixed.replace('if __name__ == "__main__":\n    ', "def f():\n    ")
+    )
+    assert detect_service(tmp_path) is None
+
+
+def test_a_flask_apps_sqlite_file_goes_to_the_data_dir(tmp_path: Path) -> None:
+    app = (
+        "import os, sqlite3\nfrom flask import Flask\napp = Flask(__name__)\n"
+        'DATABASE = os.environ.get("DATABASE", os.path.join(app.instance_path, "notes.sqlite"))\n'
+        'POSTGRES = os.getenv("POSTGRES_DB_URL")\n'
+        'if __name__ == "__main__":\n    app.run(port=5055)\n'
+    )
+    tree(tmp_path, {"app.py": app})
+    svc = detect_service(tmp_path)
+    assert svc is not None and svc.kind == "flask" and svc.port == 5055
+    assert svc.evidence == "Flask app app:app in app.py, port from its .run(port=5055)"
+    assert svc.data_env == {"DATABASE": "{data_dir}/notes.sqlite"}
+    staging = parse_config(render_config(Detected(project="p", service=svc))).environments
+    assert staging["staging"].run == (
+        "DATABASE={data_dir}/notes.sqlite {python} -m flask --app app:app run --port {port}"
+    )
+    # without sqlite, DATABASE names a server's database: left alone
+    (tmp_path / "app.py").write_text(app.replace("sqlite3", "psycopg").replace(".sqlite", ""))
+    svc = detect_service(tmp_path)
+    assert svc is not None and svc.data_env == {} and svc.data_evidence is None
+    # a service that reads SHIPDECK_DATA_DIR itself needs nothing set
+    (tmp_path / "app.py").write_text(app + 'DB = os.environ["SHIPDECK_DATA_DIR"]\n')
+    (tmp_path / "app.py").write_text((tmp_path / "app.py").read_text().replace('"DATABASE"', '"X"'))
+    svc = detect_service(tmp_path)
+    assert svc is not None and svc.data_env == {}
+    assert svc.data_evidence == "SHIPDECK_DATA_DIR read in app.py"
+    lines = Detected(project="p", service=svc).report()
+    assert "data: the environment's data directory (SHIPDECK_DATA_DIR read in app.py)" in lines
