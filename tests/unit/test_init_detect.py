@@ -253,3 +253,17 @@ def test_a_flask_apps_sqlite_file_goes_to_the_data_dir(tmp_path: Path) -> None:
     assert svc.data_evidence == "SHIPDECK_DATA_DIR read in app.py"
     lines = Detected(project="p", service=svc).report()
     assert "data: the environment's data directory (SHIPDECK_DATA_DIR read in app.py)" in lines
+
+
+def test_init_says_when_the_port_it_wrote_is_in_use_now() -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        svc = Service("http.server", "http.server in app.py", "{python} -m app", port)
+        lines = Detected(project="p", service=svc).report()
+        said = f"  port {port} is in use now: change environments.staging.port"
+        assert lines[3].startswith(said), lines
+    assert not any("in use" in line for line in Detected(project="p", service=svc).report())
