@@ -61,10 +61,11 @@ async def test_n_adds_an_item_and_selects_it(demo_project: Project) -> None:
         assert isinstance(app.screen, ItemFormScreen)
         await pilot.press(*"Add dark mode")
         await pilot.press("ctrl+s")
-        await pilot.pause()
+        # The form saves in a worker (the engine is built on first use, to journal it).
+        await until(pilot, lambda: not isinstance(app.screen, ItemFormScreen), what="the save")
         board = demo_project.store.load()
         assert board.get("SD-5").title == "Add dark mode"
-        assert app.board.selected_id() == "SD-5"
+        await until(pilot, lambda: app.board.selected_id() == "SD-5", what="the selection")
 
 
 async def test_e_edits_the_selected_item(demo_project: Project) -> None:
@@ -73,7 +74,7 @@ async def test_e_edits_the_selected_item(demo_project: Project) -> None:
         await pilot.press("e")
         assert isinstance(app.screen, ItemFormScreen)
         await pilot.press("end", *" now", "ctrl+s")
-        await pilot.pause()
+        await until(pilot, lambda: not isinstance(app.screen, ItemFormScreen), what="the save")
         assert demo_project.store.load().get("SD-2").title.endswith(" now")
 
 
