@@ -236,6 +236,13 @@ COMMANDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
         "With --once, exit 1 while an alert is active.",
         ("shipdeck monitor", "shipdeck monitor --once --json", "shipdeck monitor --duration 60"),
     ),
+    "gc": (
+        "prune old run logs, release exports and builds in .shipdeck/",
+        "Delete what the retention: block of shipdeck.yaml does not keep: old run logs,\n"
+        "release exports no environment runs or would roll back to, old build trees.\n"
+        "The journal is never pruned. Runs by itself after each run and deploy.",
+        ("shipdeck gc", "shipdeck gc --dry-run", "shipdeck gc --json | jq .freed"),
+    ),
     "schema": (
         "print the JSON Schema of shipdeck.yaml",
         "Print the JSON Schema of shipdeck.yaml, for editors (yaml-language-server) and\n"
@@ -415,6 +422,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true", help=JSON_HELP)
 
     _ops_commands(cmd)
+
+    sp = cmd("gc", "gc:gc")
+    sp.add_argument("--dry-run", action="store_true", help="say what would go; delete nothing")
+    sp.add_argument("--json", action="store_true", help=JSON_HELP)
 
     sp = cmd("schema", "schema:schema")
     sp = cmd("completion", "completion:completion")

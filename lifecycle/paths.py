@@ -61,6 +61,11 @@ class ShipdeckPaths:
         return self.dir / "releases"
 
     @property
+    def work(self) -> Path:
+        """``work/<item-id>/<sha>/``: the tree an item's Build and Test ran in."""
+        return self.dir / "work"
+
+    @property
     def reports(self) -> Path:
         return self.dir / "reports"
 

@@ -223,6 +223,7 @@ def _webhook(project: Project, config: Config) -> Callable[[ev.Event], None] | N
 
 def build_engine(project: Project) -> Engine:
     from shipdeck.backends.local.runner import LocalProcessRunner
+    from shipdeck.project.gc import AutoPrune
 
     config = project.config
     live = _Live(_Parts(project, config))
@@ -240,6 +241,7 @@ def build_engine(project: Project) -> Engine:
         environ=step_environ(project_python(project, config)),
     )
     engine.subscribe(live)
+    engine.subscribe(AutoPrune(project, engine))  # retention: after runs and deploys
     _LIVE[engine] = live
     return engine
 

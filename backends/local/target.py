@@ -600,3 +600,25 @@ class LocalTarget:
             lambda: self._load()[0], self.log_paths, mask or (lambda text: text)
         )
         return reader.run(follow, tail, cancel)
+
+
+def releases_in_use(state_dir: Path) -> set[str]:
+    """The release work dirs local environments need (``.shipdeck/state/*.json``, also of
+    an environment no longer in the config): each one's current release, the one its
+    ``rollback`` would go back to, and both sides of a switch in progress."""
+    used: set[str] = set()
+    for path in sorted(state_dir.glob("*.json")):
+        raw = supervise.read_json(path) or {}
+        current = raw.get("current") if isinstance(raw.get("current"), dict) else None
+        history = [h for h in raw.get("history", []) if isinstance(h, dict)]
+        intent = raw.get("intent") if isinstance(raw.get("intent"), dict) else {}
+        records = [current, *(intent.get(k) for k in ("to", "from"))] if intent else [current]
+        used |= {str(r["workdir"]) for r in records if isinstance(r, dict) and r.get("workdir")}
+        now = current.get("version") if current else None
+        for old in reversed(history):  # what LocalTarget.rollback would choose
+            workdir = str(old.get("workdir") or "")
+            wanted = old.get("healthy") and old.get("version") != now
+            if wanted and workdir and Path(workdir).is_dir():
+                used.add(workdir)
+                break
+    return used

@@ -22,6 +22,7 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -347,7 +348,7 @@ class Notify(_Model):
     timeout: Positive = 5.0
 
 
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMG]?B?)\s*$", re.IGNORECASE)
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KkMmGg]?[Bb]?)\s*$")
 _SIZE_UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
 
 
@@ -363,7 +364,20 @@ def _byte_size(value: object) -> object:
     return value
 
 
-ByteSize = Annotated[int, BeforeValidator(_byte_size), Field(ge=0)]
+ByteSize = Annotated[
+    int,
+    BeforeValidator(_byte_size),
+    Field(ge=0),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 0},
+                {"type": "string", "pattern": _SIZE.pattern},
+            ],
+            "description": "bytes, or a size such as 10 MB or 512 KB (powers of 1024)",
+        }
+    ),
+]
 Keep = Annotated[int, Field(ge=1)]
 
 
