@@ -6,6 +6,8 @@ release tag and journaling a deploy's outcome.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 import time
 from datetime import UTC, datetime
@@ -34,6 +36,9 @@ def export_release(engine: RunHost, version: str, tag: str) -> Path:
             shutil.rmtree(tmp)
         engine.vcs.export(tag, str(tmp))
         tmp.rename(dest)
+    else:  # used again: the newest again, so retention keeps it (lifecycle/retention.py)
+        with contextlib.suppress(OSError):
+            os.utime(dest)
     return dest
 
 
