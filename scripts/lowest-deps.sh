@@ -30,9 +30,12 @@ fi
 # drive the libraries for real: Pilot (textual, rich), git repositories and remotes
 # (gitpython), the Docker Engine (docker), probes and processes (httpx, psutil), the
 # CLI. Not the SVG snapshots: they are pictures made with the newest Textual, and an
-# older one draws a few cells differently by design.
+# older one draws a few cells differently by design. Not the release-kill test either:
+# it aims its kills by time, which an older, slower import moves (it needs kills on
+# both sides of the publish), and it tests git plumbing, not a library's floor.
 "$venv/bin/python" -m pytest -q -p no:cacheprovider -m "not slow"
-"$venv/bin/python" -m pytest -q -p no:cacheprovider \
+"$venv/bin/python" -m pytest -q -p no:cacheprovider -k "not snapshot" \
+  --deselect tests/integration/test_git_as_users_do.py::test_sigkill_during_release_leaves_none_or_one_whole_release \
   tests/tui/test_board_keys.py \
   tests/tui/test_panes.py \
   tests/integration/test_cli_foundation.py \

@@ -8,7 +8,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -252,11 +252,18 @@ def test_logs_follow_tails_the_service(demo: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    try:
-        time.sleep(1.0)
-        for _ in range(3):
-            with contextlib.suppress(urllib.error.HTTPError):  # 404: the log line is what counts
+    # With --tail 0 the follower shows only what comes after it started, and when it
+    # has started is not visible from here: the requests go on until a line shows.
+    done = threading.Event()
+
+    def ask() -> None:
+        while not done.wait(0.2):
+            with contextlib.suppress(urllib.error.HTTPError, OSError):  # 404: the line counts
                 _get(f"http://127.0.0.1:{_port(demo)}/from-the-test")
+
+    asker = threading.Thread(target=ask, daemon=True)
+    asker.start()
+    try:
         assert follower.stdout is not None
         stdout = follower.stdout
         lines: list[str] = []
@@ -269,6 +276,8 @@ def test_logs_follow_tails_the_service(demo: Path) -> None:
         seen = "".join(lines)
         assert "GET /from-the-test" in seen
     finally:
+        done.set()
+        asker.join()
         follower.send_signal(signal.SIGINT)
         assert follower.wait(timeout=10) == 130  # interrupted (README: exit codes)
 
