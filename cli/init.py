@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import socket
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
@@ -28,7 +27,7 @@ from shipdeck.cli.init_detect import (
     makefile_path,
     package_scripts,
 )
-from shipdeck.cli.init_git import default_branch, repo_root
+from shipdeck.cli.init_git import default_branch, git, repo_root
 from shipdeck.lifecycle.items import slugify
 from shipdeck.lifecycle.text import escape_controls
 from shipdeck.lifecycle.versioning import DEFAULT_TAG_TEMPLATE, known_changelog_format, plan_release
@@ -119,6 +118,13 @@ class Detected:
                     "health: no /health, /healthz, /ping or /status route found"
                     " - add environments.staging.health"
                 )
+        release = []
+        if self.newest_tag:
+            release.append(f"tags like {self.newest_tag} ({self.tag_template})")
+        if self.changelog:
+            release.append(f"changelog {self.changelog}")
+        if release:
+            lines.append(f"release: {', '.join(release)}")
         return [escape_controls(line) for line in lines]
 
 
@@ -155,25 +161,9 @@ def git_tags(root: Path) -> list[str]:
     """The tags of the repository at ``root``; [] when it is not one or git cannot say."""
     if not (root / ".git").exists():
         return []
-    env = dict(os.environ)
     # Only this repository: never a parent's when .git is broken.
-    env["GIT_CEILING_DIRECTORIES"] = str(root.resolve().parent)
-    try:
-        done = subprocess.run(
-            ["git", "tag", "--list", "--no-column"],
-            cwd=root,
-            env=env,
-            capture_output=True,
-            text=True,
-            errors="replace",
-            timeout=GIT_TIMEOUT,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return []
-    if done.returncode != 0:
-        return []
-    return [line.strip() for line in done.stdout.splitlines() if line.strip()]
+    out = git(root, "tag", "--list", "--no-column", ceiling=root.resolve().parent)
+    return [line.strip() for line in (out or "").splitlines() if line.strip()]
 
 
 def repository(start: Path) -> Path:

@@ -3,18 +3,24 @@ releases merge into (its default branch)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
 GIT_TIMEOUT = 10.0
 
 
-def git(cwd: Path, *args: str) -> str | None:
-    """git's stdout, stripped; None when git fails or is missing."""
+def git(cwd: Path, *args: str, ceiling: Path | None = None) -> str | None:
+    """git's stdout, stripped; None when git fails or is missing. With ``ceiling``, git
+    never looks above it for a repository (a broken ``.git`` must not find a parent's)."""
+    env = None
+    if ceiling is not None:
+        env = dict(os.environ, GIT_CEILING_DIRECTORIES=str(ceiling))
     try:
         done = subprocess.run(
             ["git", *args],
             cwd=cwd,
+            env=env,
             capture_output=True,
             text=True,
             errors="replace",
