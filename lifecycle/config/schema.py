@@ -154,7 +154,10 @@ RestartPolicy = Annotated[
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    # Attribute docstrings become the JSON Schema's descriptions (shipdeck schema).
+    model_config = ConfigDict(
+        extra="forbid", strict=True, frozen=True, use_attribute_docstrings=True
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -175,16 +178,24 @@ class _Model(BaseModel):
 
 class DockerBuild(_Model):
     context: str = "."
+    """The build context, relative to the item's checkout."""
     dockerfile: str = "Dockerfile"
+    """The Dockerfile, relative to the context."""
     tag: Template
+    """The image tag to build, e.g. hello:{short_sha}."""
     buildargs: dict[str, Text] = {}
+    """Build arguments (ARG values)."""
     target: str | None = None
+    """The stage of a multi-stage Dockerfile to build."""
 
 
 class DockerRun(_Model):
     image: Template
+    """The image the step runs in."""
     command: Command | None = None
+    """The command run in the container (default: the image's)."""
     env: EnvMap = {}
+    """Environment variables for the container."""
 
 
 _ACTIONS = ("run", "docker_build", "docker_run")
@@ -194,11 +205,17 @@ class Step(_Model):
     """One build or test step: a shell command, an image build, or a container run."""
 
     name: str | None = None
+    """What the board and logs call the step (default: its command)."""
     run: Template | None = None
+    """A shell command run in the item's checkout; {python} is the project's interpreter."""
     docker_build: DockerBuild | None = None
+    """Build an image with the Docker Engine instead of running a command."""
     docker_run: DockerRun | None = None
+    """Run the step in a container instead of on the host."""
     junit: str | None = None
+    """A JUnit XML report the step writes; the Test stage reads its counts from it."""
     timeout: Positive | None = None
+    """Seconds before the step is stopped (default: stages.timeout)."""
 
     @model_validator(mode="after")
     def _one_action(self) -> Step:
@@ -228,10 +245,15 @@ class Step(_Model):
 
 class ReleaseConfig(_Model):
     version: Literal["semver"] = "semver"
-    tag: Template | None = None  # None: learned from the project's tags (v{version} if none)
-    push: Template | None = None  # the image repository a release pushes to
-    remote: GitRemote | None = None  # push the base branch and tag there, atomically
+    """How versions are chosen: semver, from the kinds of the released items."""
+    tag: Template | None = None
+    """The version tag's spelling, e.g. v{version} (default: learned from the repository's tags)."""
+    push: Template | None = None
+    """The image repository a release pushes to, e.g. registry:5000/hello."""
+    remote: GitRemote | None = None
+    """A git remote the base branch and the tag are pushed to, atomically."""
     changelog: str = "CHANGELOG.md"
+    """The changelog file a release writes its entry into."""
 
     @field_validator("tag")
     @classmethod
@@ -243,9 +265,13 @@ class ReleaseConfig(_Model):
 
 class Stages(_Model):
     build: list[Step] = []
+    """The Build stage's steps, in order."""
     test: list[Step] = []
+    """The Test stage's steps, in order."""
     release: ReleaseConfig = Field(default_factory=ReleaseConfig)
+    """How the Release stage versions, tags and pushes."""
     timeout: Positive = 1800.0
+    """Seconds a step may run unless it sets its own timeout."""
 
     def steps(self, stage: Stage) -> list[Step]:
         """The steps of a step stage (Build or Test)."""
@@ -266,36 +292,61 @@ class Stages(_Model):
 
 class Health(_Model):
     url: HttpTemplate
+    """The URL a deploy waits on and the monitor probes, e.g. http://127.0.0.1:{port}/health."""
     timeout: Positive = 30.0
+    """Seconds a deploy waits for the service to answer before it rolls back."""
     interval: Positive = 0.5
+    """Seconds between two health requests."""
     expect: Annotated[int, Field(ge=100, le=599)] | None = None
+    """The HTTP status that means healthy (default: any 2xx)."""
 
 
 class UpdateConfig(_Model):
-    parallelism: Annotated[int, Field(ge=0)] = 1  # 0: all at once (as in docker swarm)
+    parallelism: Annotated[int, Field(ge=0)] = 1
+    """Swarm: replicas updated at once (0: all)."""
     delay: Delay = 5.0
+    """Swarm: seconds between two batches."""
     failure_action: Literal["rollback", "pause", "continue"] = "rollback"
+    """Swarm: what a failed update does."""
 
 
 class Environment(_Model):
     target: Literal["local", "docker", "swarm"] = "local"
+    """Where it runs: a local process, a Docker container, or a Swarm service."""
     run: Template | None = None
+    """local: the service's command; {port} is the environment's port."""
     port: Port | None = None
+    """The port the service listens on (local) or is published on (docker)."""
     health: Health | None = None
+    """The health check a deploy waits on before it counts."""
     auto: bool = False
+    """Deploy here by itself when an item reaches Deploy."""
     approval: bool = False
+    """Ask before deploying here (the board asks; the CLI needs --yes)."""
     docker_host: str | None = None
+    """The Docker Engine to use (default: DOCKER_HOST, then the docker context)."""
     image: Template | None = None
+    """docker/swarm: the image to run (default: the release's image)."""
     ports: dict[PortKey, Port] = {}
+    """docker/swarm: container port (e.g. 8000/tcp) to host port."""
     env: EnvMap = {}
+    """Environment variables for the service."""
     secrets: list[SecretName] = []
+    """Names of environment variables passed to the service and masked in every output."""
     replicas: Annotated[int, Field(ge=0)] = 1
+    """docker/swarm: how many copies run."""
     update: UpdateConfig = Field(default_factory=UpdateConfig)
+    """swarm: how a rolling update proceeds."""
     restart_policy: RestartPolicy = "unless-stopped"
+    """docker/swarm: when the engine restarts the container."""
     bake: Delay = 60.0
+    """Seconds a release must stay healthy in Operate before it moves on."""
     labels: dict[str, Text] = {}
-    python: Interpreter | None = None  # this environment's {python}; default: the project's
-    workdir: Template | None = None  # local: where the service runs; default: the release
+    """docker/swarm: labels put on the container or service."""
+    python: Interpreter | None = None
+    """This environment's {python} (default: the project's interpreter)."""
+    workdir: Template | None = None
+    """local: where the service runs (default: the release's export)."""
 
     @model_validator(mode="after")
     def _fits_target(self) -> Environment:
@@ -315,23 +366,35 @@ class Environment(_Model):
 
 class Probe(_Model):
     name: str
+    """Its name on the metrics pane and in alerts (an environment's name replaces its probe)."""
     url: HttpTemplate
+    """The URL probed."""
     slow_ms: Positive = 300.0
+    """Milliseconds above which an answer counts as slow."""
     timeout: Positive = 5.0
+    """Seconds before a probe counts as failed."""
 
 
 class Alerts(_Model):
     cpu: Percent = 90.0
+    """Host CPU percent that raises an alert."""
     memory: Percent = 90.0
+    """Host memory percent that raises an alert."""
     disk: Percent = 90.0
+    """Disk use percent that raises an alert."""
     probe_failures: Annotated[int, Field(ge=1)] = 3
+    """Failed probes in a row that raise an alert."""
 
 
 class Monitor(_Model):
     interval: Positive = 2.0
+    """Seconds between two samples."""
     probes: list[Probe] = []
-    probe_environments: bool = True  # each environment's health URL, unless a probe has its name
+    """URLs probed each sample."""
+    probe_environments: bool = True
+    """Probe each environment's health URL too."""
     alerts: Alerts = Field(default_factory=Alerts)
+    """The thresholds of the alerts."""
 
     @field_validator("probes")
     @classmethod
@@ -345,7 +408,9 @@ class Monitor(_Model):
 
 class Notify(_Model):
     webhook: Annotated[str, AfterValidator(_http_url)] | None = None
+    """An http(s) URL that gets each deploy, rollback and alert as JSON."""
     timeout: Positive = 5.0
+    """Seconds a webhook call may take."""
 
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KkMmGg]?[Bb]?)\s*$")
@@ -385,26 +450,41 @@ class Retention(_Model):
     """What ``shipdeck gc`` (and a finished run or deploy, when over a limit) keeps under
     .shipdeck/; the journal is never pruned."""
 
-    runs: Keep = 200  # run logs (.shipdeck/runs/), newest first
-    releases: Keep = 5  # release exports (.shipdeck/releases/) besides those in use
-    builds: Keep = 20  # items' build trees (.shipdeck/work/), besides those in use
-    log_size: ByteSize = 10 << 20  # a local service's log file is rotated past this; 0: never
-    log_files: Keep = 3  # files kept per log: service.out, .out.1, .out.2
+    runs: Keep = 200
+    """Run logs kept (.shipdeck/runs/), newest first."""
+    releases: Keep = 5
+    """Release exports kept (.shipdeck/releases/) besides those in use."""
+    builds: Keep = 20
+    """Items' build trees kept (.shipdeck/work/) besides those in use."""
+    log_size: ByteSize = 10 << 20
+    """A local service's log file is rotated past this size (0: never)."""
+    log_files: Keep = 3
+    """Files kept per service log."""
 
 
 class Config(_Model):
     """A whole shipdeck.yaml."""
 
     version: int
+    """The file format's version: 1."""
     project: ProjectName
+    """The project's name, used in image names and messages."""
     base_branch: BranchName = "main"
+    """The branch items branch from and releases merge into."""
     branch: Annotated[str, AfterValidator(_branch_template)] = "{kind}/{id}-{slug}"
+    """An item's branch name, e.g. {kind}/{id}-{slug}."""
     stages: Stages = Field(default_factory=Stages)
+    """What the Build, Test and Release stages do."""
     environments: dict[EnvName, Environment] = {}
+    """Where releases are deployed, by name."""
     monitor: Monitor = Field(default_factory=Monitor)
+    """What is watched while items are in Monitor."""
     notify: Notify = Field(default_factory=Notify)
+    """Where deploys, rollbacks and alerts are sent."""
     retention: Retention = Field(default_factory=Retention)
-    python: Interpreter | None = None  # {python}; default: found (project/interpreter.py)
+    """What shipdeck gc keeps under .shipdeck/."""
+    python: Interpreter | None = None
+    """The project's {python} (default: found: .venv, venv, Poetry's, uv's, python3)."""
 
     @field_validator("version")
     @classmethod

@@ -233,3 +233,17 @@ def test_the_schema_validates_our_own_configs(tmp_path: Path) -> None:
 def test_schema_command_prints_it(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["schema"]) == 0
     assert json.loads(capsys.readouterr().out) == json.loads(json.dumps(config_schema()))
+
+
+def test_every_field_of_the_schema_says_what_it_is_for() -> None:
+    """Editors show these descriptions as the user types shipdeck.yaml."""
+    schema = config_schema()
+    objects = [schema, *schema["$defs"].values()]
+    bare = [
+        f"{obj.get('title', '?')}.{name}"
+        for obj in objects
+        for name, prop in obj.get("properties", {}).items()
+        if not prop.get("description")
+    ]
+    assert sum(len(obj.get("properties", {})) for obj in objects) > 50
+    assert bare == []
