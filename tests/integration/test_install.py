@@ -114,3 +114,26 @@ def test_pipx_install_gives_a_working_shipdeck(wheel: Path, tmp_path: Path) -> N
     version = _run([shipdeck, "--version"], cwd=tmp_path)
     assert version.returncode == 0 and version.stdout.startswith("shipdeck "), version.stderr
     _demo_flow([shipdeck], tmp_path)
+
+
+def _uv() -> str | None:
+    beside = Path(sys.executable).with_name("uv")  # the test extra's, in .venv/bin
+    return str(beside) if beside.exists() else shutil.which("uv")
+
+
+@pytest.mark.skipif(_uv() is None, reason="uv is not installed (the test extra has it)")
+def test_uv_tool_install_gives_a_working_shipdeck(wheel: Path, tmp_path: Path) -> None:
+    uv = _uv()
+    assert uv is not None
+    bin_dir = tmp_path / "uv-bin"
+    env = {
+        "UV_TOOL_DIR": str(tmp_path / "uv-tools"),
+        "UV_TOOL_BIN_DIR": str(bin_dir),
+        "UV_CACHE_DIR": str(Path.home() / ".cache" / "shipdeck-test-uv"),  # kept: offline reruns
+    }
+    done = _run([uv, "tool", "install", "--python", sys.executable, wheel], cwd=tmp_path, env=env)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-2000:]
+    shipdeck = bin_dir / "shipdeck"
+    version = _run([shipdeck, "--version"], cwd=tmp_path)
+    assert version.returncode == 0 and version.stdout.startswith("shipdeck "), version.stderr
+    _demo_flow([shipdeck], tmp_path)
