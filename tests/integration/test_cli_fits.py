@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -60,6 +61,60 @@ def test_bash_completion_completes_commands_ids_and_environments(demo: Path) -> 
     ]  # fmt: skip
     assert _bash_complete(demo, "shipdeck", "deploy", "") == ["staging"]
     assert "--follow" in _bash_complete(demo, "shipdeck", "logs", "--f")
+
+
+def _zsh_complete(repo: Path, *words: str) -> list[str]:
+    """What ``shipdeck completion zsh``'s function offers for ``words`` in a plain zsh;
+    ``compadd`` (a builtin only inside a completion widget) is stood in for by a function
+    that prints the candidates it is given."""
+    runner = f"PYTHONPATH={shlex.quote(str(ROOT))} {shlex.quote(sys.executable)} -m shipdeck"
+    script = f"""
+        shipdeck() {{ {runner} "$@" }}
+        source <(shipdeck completion zsh)
+        compadd() {{
+            local seen=0 a
+            for a in "$@"; do
+                if (( seen )); then print -r -- "$a"; elif [[ $a == -- ]]; then seen=1; fi
+            done
+        }}
+        words=({" ".join(shlex.quote(w) for w in words)})
+        CURRENT={len(words)}
+        _shipdeck
+    """
+    done = subprocess.run(
+        ["zsh", "-f", "-c", script], cwd=repo, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode in (0, 1), done.stderr  # 1: the last compadd had nothing
+    return sorted(w for w in done.stdout.splitlines() if w)
+
+
+def _fish_complete(repo: Path, line: str) -> list[str]:
+    """fish's own completions (``complete -C``) for ``line``, with the script sourced."""
+    runner = f"env PYTHONPATH={shlex.quote(str(ROOT))} {shlex.quote(sys.executable)} -m shipdeck"
+    script = f"""
+        function shipdeck; {runner} $argv; end
+        shipdeck completion fish | source
+        complete -C {shlex.quote(line)}
+    """
+    done = subprocess.run(
+        ["fish", "--no-config", "-c", script], cwd=repo, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return sorted(w.split("\t")[0] for w in done.stdout.splitlines() if w)
+
+
+@pytest.mark.skipif(not shutil.which("zsh"), reason="zsh is not installed (.ci/run installs it)")
+def test_zsh_completion_completes_commands_ids_and_environments(demo: Path) -> None:
+    assert _zsh_complete(demo, "shipdeck", "ad") == ["advance"]
+    assert _zsh_complete(demo, "shipdeck", "advance", "") == ["SD-1", "SD-2", "SD-3", "SD-4"]
+    assert _zsh_complete(demo, "shipdeck", "deploy", "") == ["staging"]
+
+
+@pytest.mark.skipif(not shutil.which("fish"), reason="fish is not installed (.ci/run installs it)")
+def test_fish_completion_completes_commands_ids_and_environments(demo: Path) -> None:
+    assert _fish_complete(demo, "shipdeck ad") == ["advance"]
+    assert _fish_complete(demo, "shipdeck advance ") == ["SD-1", "SD-2", "SD-3", "SD-4"]
+    assert _fish_complete(demo, "shipdeck deploy ") == ["staging"]
 
 
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
