@@ -356,6 +356,14 @@ def command(args: argparse.Namespace) -> int:
             f"{escape_controls(_shown(target))} already exists (use --force to overwrite it)"
         )
     found = detect(root)
+    schema_note = None
+    if found.schema is None:  # editors complete and check shipdeck.yaml from this file
+        from shipdeck.cli.schema import config_schema
+
+        schema_file = root / SCHEMA_PATHS[1]
+        atomic.write_text(schema_file, json.dumps(config_schema(), indent=2) + "\n", fsync=False)
+        found.schema = SCHEMA_PATHS[1]
+        schema_note = f"wrote {_shown(schema_file)} (the config's JSON Schema, for editors)"
     # Never write a config shipdeck itself would refuse: the temporary file is checked.
     atomic.write_text(
         target, render_config(found), fsync=False, check=lambda tmp: load_config(str(tmp))
@@ -364,6 +372,8 @@ def command(args: argparse.Namespace) -> int:
     paths.ensure()
     for line in found.report():
         print(line)
+    if schema_note:
+        print(escape_controls(schema_note))
     where = "" if start.resolve() == root.resolve() else f" (the repository's root, {root})"
     print(escape_controls(f"wrote {_shown(target)}{where}"))
     print(escape_controls(f"wrote {_shown(paths.gitignore)}"))

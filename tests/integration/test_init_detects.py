@@ -9,6 +9,7 @@ Every generated config is loaded with the project's own loader (``Project``) and
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -325,7 +326,7 @@ def test_cli_init_outside_git_refuses_in_one_line(tmp_path: Path) -> None:
 
 
 def test_cli_init_reads_the_project(flask_unittest: Path) -> None:
-    """What the shipdeck command writes today (through cli/items.py) is the same config."""
+    """What the shipdeck command writes is the config the detection renders."""
     result = shipdeck("init", cwd=flask_unittest)
     assert result.returncode == 0, result.stderr
     cfg = Project(flask_unittest).config
@@ -333,3 +334,19 @@ def test_cli_init_reads_the_project(flask_unittest: Path) -> None:
     assert cfg.environments["staging"].run == "{python} -m flask --app app:app run --port {port}"
     assert [s.run for s in cfg.stages.test] == ["{python} -m unittest discover -s tests"]
     checks(flask_unittest)
+
+
+def test_init_points_editors_at_the_configs_schema(flask_unittest: Path) -> None:
+    """The yaml-language-server header, and the schema it names, written beside it."""
+    result = shipdeck("init", cwd=flask_unittest)
+    assert result.returncode == 0, result.stderr
+    first = (flask_unittest / "shipdeck.yaml").read_text().splitlines()[0]
+    assert first == "# yaml-language-server: $schema=shipdeck.schema.json"
+    schema = json.loads((flask_unittest / "shipdeck.schema.json").read_text())
+    assert schema["properties"]["environments"]["description"]
+    assert "wrote shipdeck.schema.json" in result.stdout
+    # A schema the user already keeps is used, not overwritten.
+    (flask_unittest / "shipdeck.schema.json").write_text("{}\n")
+    again = shipdeck("init", "--force", cwd=flask_unittest)
+    assert again.returncode == 0, again.stderr
+    assert (flask_unittest / "shipdeck.schema.json").read_text() == "{}\n"
