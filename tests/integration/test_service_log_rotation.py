@@ -54,7 +54,9 @@ def test_a_follower_sees_every_line_once_across_rotations(release_dir: Path) -> 
         port=None,
         health_url=None,
         grace=3,
-        log_rotate=(8192, 3),
+        # Twelve files hold all 1,500 lines: a follower loses nothing while what it has
+        # not read is still kept (on a loaded CI machine it fell more than 3 files behind).
+        log_rotate=(8192, 12),
     )
     release = Release("1.0.0", "0" * 40, "v1.0.0", workdir=str(release_dir))
     try:
@@ -76,8 +78,8 @@ def test_a_follower_sees_every_line_once_across_rotations(release_dir: Path) -> 
             cancel.cancel()
             reader.join(5)
         out, _err = target.log_paths("1.0.0")
-        assert out.with_name(out.name + ".2").exists()  # it rotated, at least twice
-        assert not out.with_name(out.name + ".3").exists()  # three files kept
+        assert out.with_name(out.name + ".5").exists()  # it rotated, at least five times
+        assert not out.with_name(out.name + ".12").exists()  # twelve files kept
         sizes = [p.stat().st_size for p in out.parent.glob(out.name + "*")]
         assert max(sizes) <= 8192
         texts = [line.text for line in seen if line.stream is Stream.STDOUT]

@@ -194,8 +194,8 @@ def test_every_shipdeck_error_is_a_shipdeck_error_and_none_a_key_error() -> None
     handlers would catch a bug's dictionary lookup too)."""
     found: list[type[BaseException]] = []
     for package in ("lifecycle", "backends", "project", "cli"):
-        root = importlib.import_module(package)
-        for info in pkgutil.walk_packages(root.__path__, f"{package}."):
+        root = importlib.import_module(f"shipdeck.{package}")
+        for info in pkgutil.walk_packages(root.__path__, f"shipdeck.{package}."):
             module = importlib.import_module(info.name)
             found += [
                 obj
