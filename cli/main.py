@@ -12,8 +12,8 @@ import errno
 import os
 import re
 import sys
-from collections.abc import Callable, Sequence
-from typing import NoReturn
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NoReturn
 
 from shipdeck.project.errors import (
     EXIT_FAILED,
@@ -311,6 +311,18 @@ JSON_HELP = "machine-readable output (JSON)"
 JSON_LINES_HELP = "machine-readable output: one JSON object per line"
 
 
+def _command(
+    sub: Any, table: Mapping[str, tuple[str, str, tuple[str, ...]]], name: str, handler: Handler
+) -> argparse.ArgumentParser:
+    """A (sub)command parser from its row of ``table``: help, description, examples."""
+    short, long, examples = table[name]
+    sp: argparse.ArgumentParser = sub.add_parser(
+        name, help=short, description=long, epilog=_examples(*examples), formatter_class=_Help
+    )
+    sp.set_defaults(handler=handler)
+    return sp
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="shipdeck",
@@ -329,16 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     def cmd(name: str, handler: Handler) -> argparse.ArgumentParser:
-        short, long, examples = COMMANDS[name]
-        sp = sub.add_parser(
-            name,
-            help=short,
-            description=long,
-            epilog=_examples(*examples),
-            formatter_class=_Help,
-        )
-        sp.set_defaults(handler=handler)
-        return sp
+        return _command(sub, COMMANDS, name, handler)
 
     sp = cmd("init", "init:command")
     sp.add_argument("path", nargs="?", default=".", help="the repository (default: here)")
@@ -378,16 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     def icmd(name: str, handler: Handler) -> argparse.ArgumentParser:
-        short, long, examples = ITEM_COMMANDS[name]
-        sp = isub.add_parser(
-            name,
-            help=short,
-            description=long,
-            epilog=_examples(*examples),
-            formatter_class=_Help,
-        )
-        sp.set_defaults(handler=handler)
-        return sp
+        return _command(isub, ITEM_COMMANDS, name, handler)
 
     sp = icmd("add", "items:item_add")
     sp.add_argument("title", nargs="?", help="required unless --from-alert")

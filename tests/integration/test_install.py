@@ -97,33 +97,40 @@ def test_a_wheel_in_a_fresh_venv_runs_the_demo_pipeline(wheel: Path, tmp_path: P
     _demo_flow([env_dir / "bin" / "shipdeck"], tmp_path)
 
 
-def _pipx() -> str | None:
-    beside = Path(sys.executable).with_name("pipx")  # the test extra's, in .venv/bin
-    return str(beside) if beside.exists() else shutil.which("pipx")
+def _tool(name: str) -> str | None:
+    """``name`` from the test extra (beside this interpreter, in .venv/bin), else PATH's."""
+    beside = Path(sys.executable).with_name(name)
+    return str(beside) if beside.exists() else shutil.which(name)
 
 
-@pytest.mark.skipif(_pipx() is None, reason="pipx is not installed (the test extra has it)")
-def test_pipx_install_gives_a_working_shipdeck(wheel: Path, tmp_path: Path) -> None:
-    pipx = _pipx()
-    assert pipx is not None
-    home, bin_dir = tmp_path / "pipx-home", tmp_path / "pipx-bin"
-    env = {"PIPX_HOME": str(home), "PIPX_BIN_DIR": str(bin_dir), "PIPX_MAN_DIR": str(tmp_path)}
-    done = _run([pipx, "install", "--python", sys.executable, wheel], cwd=tmp_path, env=env)
+def _installed_as_a_tool(command: list[str | Path], bin_dir: Path, env: dict[str, str]) -> Path:
+    """Install the wheel with an installer's ``command``; the ``shipdeck`` it puts in
+    ``bin_dir``, checked to answer ``--version``."""
+    done = _run(command, cwd=bin_dir.parent, env=env)
     assert done.returncode == 0, (done.stdout + done.stderr)[-2000:]
     shipdeck = bin_dir / "shipdeck"
-    version = _run([shipdeck, "--version"], cwd=tmp_path)
+    version = _run([shipdeck, "--version"], cwd=bin_dir.parent)
     assert version.returncode == 0 and version.stdout.startswith("shipdeck "), version.stderr
-    _demo_flow([shipdeck], tmp_path)
+    return shipdeck
 
 
-def _uv() -> str | None:
-    beside = Path(sys.executable).with_name("uv")  # the test extra's, in .venv/bin
-    return str(beside) if beside.exists() else shutil.which("uv")
+@pytest.mark.skipif(_tool("pipx") is None, reason="pipx is not installed (the test extra has it)")
+def test_pipx_install_gives_a_working_shipdeck(wheel: Path, tmp_path: Path) -> None:
+    pipx = _tool("pipx")
+    assert pipx is not None
+    bin_dir = tmp_path / "pipx-bin"
+    env = {
+        "PIPX_HOME": str(tmp_path / "pipx-home"),
+        "PIPX_BIN_DIR": str(bin_dir),
+        "PIPX_MAN_DIR": str(tmp_path),
+    }
+    command: list[str | Path] = [pipx, "install", "--python", sys.executable, wheel]
+    _demo_flow([_installed_as_a_tool(command, bin_dir, env)], tmp_path)
 
 
-@pytest.mark.skipif(_uv() is None, reason="uv is not installed (the test extra has it)")
+@pytest.mark.skipif(_tool("uv") is None, reason="uv is not installed (the test extra has it)")
 def test_uv_tool_install_gives_a_working_shipdeck(wheel: Path, tmp_path: Path) -> None:
-    uv = _uv()
+    uv = _tool("uv")
     assert uv is not None
     bin_dir = tmp_path / "uv-bin"
     env = {
@@ -131,9 +138,5 @@ def test_uv_tool_install_gives_a_working_shipdeck(wheel: Path, tmp_path: Path) -
         "UV_TOOL_BIN_DIR": str(bin_dir),
         "UV_CACHE_DIR": str(Path.home() / ".cache" / "shipdeck-test-uv"),  # kept: offline reruns
     }
-    done = _run([uv, "tool", "install", "--python", sys.executable, wheel], cwd=tmp_path, env=env)
-    assert done.returncode == 0, (done.stdout + done.stderr)[-2000:]
-    shipdeck = bin_dir / "shipdeck"
-    version = _run([shipdeck, "--version"], cwd=tmp_path)
-    assert version.returncode == 0 and version.stdout.startswith("shipdeck "), version.stderr
-    _demo_flow([shipdeck], tmp_path)
+    command: list[str | Path] = [uv, "tool", "install", "--python", sys.executable, wheel]
+    _demo_flow([_installed_as_a_tool(command, bin_dir, env)], tmp_path)
