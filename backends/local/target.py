@@ -202,6 +202,8 @@ class LocalTarget:
         if self.port is None:
             return True, ""
         while not stop.cancelled:
+            if not self._alive(rec):
+                return False, "exited"  # _await reports how: holds_port's None means gone too
             if supervise.holds_port(rec.pid, rec.create_time, self.port) is not False:
                 return True, ""
             if time.monotonic() >= deadline:
@@ -377,6 +379,8 @@ class LocalTarget:
             done.set()
             watcher.join()
             undo()
+        if not exited and not self._alive(rec):  # died after the watcher's last look
+            exited.append(supervise.exit_code(rec.pid))
         pump(final=True)  # the sink is only ever called from one thread at a time
         if exited:
             code = exited[0]

@@ -38,6 +38,11 @@ if MODE == "crash":
 if MODE == "idle":  # alive, but never listens on its port
     import time
     time.sleep(3600)
+if MODE == "late":  # alive a while without listening, then gone (as on "address in use")
+    import time
+    time.sleep(1.0)
+    print("port taken", file=sys.stderr)
+    sys.exit(4)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -479,6 +484,24 @@ def test_a_health_url_answered_by_a_stranger_is_not_this_release(world: World) -
         assert not result.ok
         assert f"port {world.port} is answered by another process" in result.message
         assert procs_under(world.root) == []  # the idle release was stopped
+    finally:
+        stranger.close()
+
+
+def test_a_release_that_dies_while_a_stranger_answers_is_not_healthy(world: World) -> None:
+    """The port check outlives the process: a gone process does not own the port.
+
+    CI found this as a race (the restart below); here the order is forced: health
+    answers at once (the stranger), the release lives 1 s without listening, then exits.
+    """
+    stranger = Stranger(free_port())
+    try:
+        health = f"http://127.0.0.1:{stranger.proc.args[-1]}/health"  # type: ignore[index]
+        target = world.target(health_url=health, health_timeout=5)
+        result = deploy(target, world.release("0.1.0", "late", "late"))
+        assert not result.ok, result.message
+        assert "exited with code 4 before it was healthy" in result.message
+        assert "port taken" in result.message
     finally:
         stranger.close()
 
