@@ -138,7 +138,47 @@ def make_target(project: Project, name: str, config: Config | None = None) -> De
             lock_path=project.paths.state / f"{name}.lock",
             on_recovered=lambda message, data: _journal_recovery(project, message, data),
         )
-    raise UsageError(f"environment {name}: target {environment.target} is not available yet")
+    from shipdeck.backends.swarm.spec import Rollout, ServiceSettings
+    from shipdeck.backends.swarm.target import SwarmTarget
+
+    health, update = environment.health, environment.update
+    swarm_image = environment.image
+    resources = environment.resources
+    settings = ServiceSettings(
+        project=config.project,
+        env=name,
+        replicas=environment.replicas,
+        ports=dict(environment.ports),
+        publish_mode=environment.publish_mode,
+        environment=dict(environment.env),
+        labels=dict(environment.labels),
+        constraints=tuple(environment.constraints),
+        cpus=resources.cpus if resources else None,
+        memory=resources.memory if resources else None,
+        restart_policy=environment.restart_policy,
+        rollout=Rollout(
+            parallelism=update.parallelism,
+            delay=update.delay,
+            order=update.order,
+            failure_action=update.failure_action,
+            monitor=update.monitor,
+            max_failure_ratio=update.max_failure_ratio,
+        ),
+    )
+    return SwarmTarget(
+        name,
+        settings,
+        host=environment.docker_host,
+        image_for=(lambda v: render(swarm_image, {**fields, "version": v}))
+        if swarm_image
+        else None,
+        secrets=secrets,
+        health_url=render(health.url, fields) if health else None,
+        health_timeout=health.timeout if health else 30,
+        health_interval=health.interval if health else 0.5,
+        health_expect=health.expect if health else None,
+        lock_path=project.paths.state / f"{name}.lock",
+    )
 
 
 def _images() -> Images:

@@ -22,6 +22,7 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -290,6 +291,38 @@ class Stages(_Model):
         return any(step.docker_build is not None for step in (*self.build, *self.test))
 
 
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KkMmGg]?[Bb]?)\s*$")
+_SIZE_UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+
+
+def _byte_size(value: object) -> object:
+    """``10 MB`` / ``512KB`` / ``1048576`` -> bytes (powers of 1024, as units.byte_size)."""
+    if isinstance(value, str):
+        match = _SIZE.match(value)
+        if not match:
+            raise ValueError(f"not a size: {value!r} (e.g. 10 MB, 512 KB, 1048576)")
+        unit = match.group(2).upper()
+        unit = unit[0] if len(unit) == 2 else unit  # MB -> M; B and "" stay
+        return int(float(match.group(1)) * _SIZE_UNITS[unit])
+    return value
+
+
+ByteSize = Annotated[
+    int,
+    BeforeValidator(_byte_size),
+    Field(ge=0),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 0},
+                {"type": "string", "pattern": _SIZE.pattern},
+            ],
+            "description": "bytes, or a size such as 10 MB or 512 KB (powers of 1024)",
+        }
+    ),
+]
+
+
 class Health(_Model):
     url: HttpTemplate
     """The URL a deploy waits on and the monitor probes, e.g. http://127.0.0.1:{port}/health."""
@@ -302,12 +335,55 @@ class Health(_Model):
 
 
 class UpdateConfig(_Model):
+    """Swarm's rolling update: each batch must stay healthy for ``monitor`` seconds."""
+
     parallelism: Annotated[int, Field(ge=0)] = 1
-    """Swarm: replicas updated at once (0: all)."""
+    """Replicas updated at once (0: all)."""
     delay: Delay = 5.0
-    """Swarm: seconds between two batches."""
+    """Seconds between two batches."""
+    order: Literal["stop-first", "start-first"] = "stop-first"
+    """Stop the old task before starting the new one, or after (needs room for both)."""
     failure_action: Literal["rollback", "pause", "continue"] = "rollback"
-    """Swarm: what a failed update does."""
+    """What a failed update does: Swarm rolls it back, pauses it, or goes on."""
+    monitor: Delay = 10.0
+    """Seconds a new task is watched (its HEALTHCHECK included) before it counts as updated."""
+    max_failure_ratio: Annotated[float, Field(ge=0, le=1)] = 0.0
+    """The share of tasks that may fail an update before failure_action applies."""
+
+
+class Resources(_Model):
+    """Swarm: what each task may use (limits) of its node."""
+
+    cpus: Positive | None = None
+    """CPUs per task, e.g. 0.5."""
+    memory: ByteSize | None = None
+    """Memory per task, e.g. 256 MB."""
+
+
+class Autoscale(_Model):
+    """Swarm: the monitor scales the service between min and max replicas.
+
+    As Kubernetes' HorizontalPodAutoscaler: desired = ceil(replicas x metric / target),
+    nothing changes inside a 10% tolerance band, and a scale-down waits for the
+    cooldown (its stabilisation window) so load that comes and goes does not flap.
+    """
+
+    min: Annotated[int, Field(ge=1)] = 1
+    """The fewest replicas."""
+    max: Annotated[int, Field(ge=1)]
+    """The most replicas."""
+    cpu: Percent = 70.0
+    """Target mean CPU per task, in percent of one core."""
+    latency_ms: Positive | None = None
+    """Target health probe latency in milliseconds, besides cpu (the larger need wins)."""
+    cooldown: Delay = 60.0
+    """Seconds after a scaling before the next one, and a scale-down's window."""
+
+    @model_validator(mode="after")
+    def _range(self) -> Autoscale:
+        if self.min > self.max:
+            raise ValueError(f"autoscale min ({self.min}) is above max ({self.max})")
+        return self
 
 
 class Environment(_Model):
@@ -334,9 +410,17 @@ class Environment(_Model):
     secrets: list[SecretName] = []
     """Names of environment variables passed to the service and masked in every output."""
     replicas: Annotated[int, Field(ge=0)] = 1
-    """docker/swarm: how many copies run."""
+    """swarm: how many copies run (docker and local run one)."""
     update: UpdateConfig = Field(default_factory=UpdateConfig)
     """swarm: how a rolling update proceeds."""
+    publish_mode: Literal["ingress", "host"] = "ingress"
+    """swarm: ports on every node through the routing mesh, or on the nodes running a task."""
+    constraints: list[Annotated[str, Field(min_length=1)]] = []
+    """swarm: placement constraints, e.g. node.role==worker or node.labels.zone==a."""
+    resources: Resources | None = None
+    """swarm: limits on each task."""
+    autoscale: Autoscale | None = None
+    """swarm: scale between min and max replicas on the tasks' CPU or the probe latency."""
     restart_policy: RestartPolicy = "unless-stopped"
     """docker/swarm: when the engine restarts the container."""
     bake: Delay = 60.0
@@ -348,6 +432,23 @@ class Environment(_Model):
     workdir: Template | None = None
     """local: where the service runs (default: the release's export)."""
 
+    @field_validator("replicas")
+    @classmethod
+    def _one_unless_swarm(cls, value: int, info: ValidationInfo) -> int:
+        target = info.data.get("target", "local")
+        if value != 1 and target != "swarm":  # never silently ignored
+            raise ValueError(f"replicas: {value} needs target swarm (target {target} runs one)")
+        return value
+
+    @field_validator("update", "publish_mode", "constraints", "resources", "autoscale")
+    @classmethod
+    def _swarm_only(cls, value: Any, info: ValidationInfo) -> Any:
+        """Only given keys are validated: each one set outside swarm is refused at its line."""
+        target = info.data.get("target", "local")
+        if target != "swarm":
+            raise ValueError(f"{info.field_name} is for target swarm (this one is {target})")
+        return value
+
     @model_validator(mode="after")
     def _fits_target(self) -> Environment:
         if self.target == "local" and not self.run:
@@ -357,6 +458,8 @@ class Environment(_Model):
             )
         if self.workdir is not None and self.target != "local":
             raise ValueError(f"workdir is for target local (this one is {self.target})")
+        if self.autoscale is not None and self.health is None and self.autoscale.latency_ms:
+            raise ValueError("autoscale latency_ms needs health: url, the probe it measures")
         health_url = self.health.url if self.health else None
         for key, value in (("run", self.run), ("image", self.image), ("health.url", health_url)):
             if value and self.port is None and "port" in template_fields(value):
@@ -413,36 +516,6 @@ class Notify(_Model):
     """Seconds a webhook call may take."""
 
 
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KkMmGg]?[Bb]?)\s*$")
-_SIZE_UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
-
-
-def _byte_size(value: object) -> object:
-    """``10 MB`` / ``512KB`` / ``1048576`` -> bytes (powers of 1024, as units.byte_size)."""
-    if isinstance(value, str):
-        match = _SIZE.match(value)
-        if not match:
-            raise ValueError(f"not a size: {value!r} (e.g. 10 MB, 512 KB, 1048576)")
-        unit = match.group(2).upper()
-        unit = unit[0] if len(unit) == 2 else unit  # MB -> M; B and "" stay
-        return int(float(match.group(1)) * _SIZE_UNITS[unit])
-    return value
-
-
-ByteSize = Annotated[
-    int,
-    BeforeValidator(_byte_size),
-    Field(ge=0),
-    WithJsonSchema(
-        {
-            "anyOf": [
-                {"type": "integer", "minimum": 0},
-                {"type": "string", "pattern": _SIZE.pattern},
-            ],
-            "description": "bytes, or a size such as 10 MB or 512 KB (powers of 1024)",
-        }
-    ),
-]
 Keep = Annotated[int, Field(ge=1)]
 
 

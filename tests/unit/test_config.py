@@ -46,7 +46,7 @@ environments:
     health: {url: "http://127.0.0.1:{port}/health", timeout: 20}
     auto: true             # deploy each release here without asking
   production:
-    target: docker         # or swarm
+    target: swarm          # or docker: one container, no replicas or update
     docker_host: null      # default: the environment's DOCKER_HOST
     ports: {"8000/tcp": 8082}
     env: {LOG_LEVEL: info}
@@ -105,7 +105,7 @@ def test_full_design_example_loads() -> None:
     assert (staging.target, staging.port, staging.auto) == ("local", 8081, True)
     assert staging.health is not None and staging.health.timeout == 20
     prod = cfg.environment("production")
-    assert prod.target == "docker" and prod.approval and prod.replicas == 2
+    assert prod.target == "swarm" and prod.approval and prod.replicas == 2
     assert prod.ports == {"8000/tcp": 8082}
     assert prod.env == {"LOG_LEVEL": "info"}
     assert prod.update.failure_action == "rollback"
@@ -328,6 +328,35 @@ def test_local_environment_needs_run() -> None:
     err = error(HEAD + "environments:\n  staging:\n    port: 8081\n")
     assert (err.line, err.col) == (4, 3)
     assert "environments.staging: target local needs 'run'" in err.message
+
+
+def test_swarm_keys_outside_swarm_are_refused_at_their_line() -> None:
+    """replicas and update on docker were silently ignored; now the key's line says why."""
+    body = "environments:\n  p:\n    target: docker\n    image: x\n"
+    err = error(HEAD + body + "    replicas: 3\n")
+    assert (err.line, err.col) == (7, 15), err
+    assert "replicas: 3 needs target swarm (target docker runs one)" in err.message
+    for key, value in (
+        ("update", "{parallelism: 2}"),
+        ("publish_mode", "host"),
+        ("constraints", "[node.role==worker]"),
+        ("resources", "{cpus: 1}"),
+        ("autoscale", "{max: 3}"),
+    ):
+        err = error(HEAD + body + f"    {key}: {value}\n")
+        assert err.line == 7, (key, err)
+        assert f"{key} is for target swarm (this one is docker)" in err.message
+    assert parse_config(HEAD + body + "    replicas: 1\n").environments["p"].replicas == 1
+
+
+def test_autoscale_needs_a_sane_range_and_a_target() -> None:
+    base = HEAD + "environments:\n  p:\n    target: swarm\n    image: x\n"
+    assert "min (4) is above max (2)" in error(base + "    autoscale: {min: 4, max: 2}\n").message
+    latency = error(base + "    autoscale: {max: 2, latency_ms: 200}\n").message
+    assert "autoscale latency_ms needs health: url" in latency
+    cfg = parse_config(base + "    replicas: 2\n    autoscale: {min: 2, max: 5, cpu: 60}\n")
+    scale = cfg.environments["p"].autoscale
+    assert scale is not None and (scale.min, scale.max, scale.cpu) == (2, 5, 60)
 
 
 def test_docker_environment_needs_no_run() -> None:

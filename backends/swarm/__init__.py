@@ -1,0 +1,1 @@
+"""The "swarm" deploy target: a replicated Docker Swarm service per environment."""
