@@ -258,6 +258,11 @@ def scale(args: argparse.Namespace) -> int:
 
     if args.replicas < 0:
         raise UsageError("replicas must be 0 or more")
+    target = _project().config.environment(args.env).target
+    if target != "swarm" and args.replicas != 1:  # refused by the config, before any run
+        raise UsageError(
+            f"{args.env} is target {target}, which runs one copy; scaling needs target swarm"
+        )
     return _env_op(args, lambda e: operations.scale(e, args.env, args.replicas))
 
 

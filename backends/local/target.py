@@ -518,7 +518,7 @@ class LocalTarget:
 
     def scale(self, replicas: int, sink: OutputSink) -> None:
         if replicas != 1:
-            raise TargetError("the local target runs one process; scale needs docker or swarm")
+            raise TargetError("the local target runs one process; scaling needs target swarm")
         say(sink, f"{self.name} runs one process already")
 
     def stats(self) -> list[ContainerStats]:

@@ -189,6 +189,11 @@ def test_exit_codes_as_documented(demo: Path) -> None:
     assert refused.returncode == 1, refused.stderr
     assert shipdeck("stauts", cwd=demo).returncode == 2
     assert shipdeck("advance", "--bogus", cwd=demo).returncode == 2
+    scale = shipdeck("scale", "staging", "3", cwd=demo)  # a local target runs one copy
+    assert scale.returncode == 2, scale.stderr
+    assert scale.stderr.strip().splitlines() == [
+        "shipdeck: staging is target local, which runs one copy; scaling needs target swarm"
+    ]
     bad = demo.parent / "bad"
     bad.mkdir()
     (bad / "shipdeck.yaml").write_text("version: 1\nproject: x\nstagse: {}\n")

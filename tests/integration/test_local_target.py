@@ -416,7 +416,7 @@ def test_logs_follow_sees_new_lines_and_the_next_version(world: World) -> None:
 
 def test_scale_is_refused_and_an_unused_env_is_absent(world: World) -> None:
     target = world.target()
-    with pytest.raises(TargetError, match="scale needs docker or swarm"):
+    with pytest.raises(TargetError, match="scaling needs target swarm"):
         target.scale(3, Sink())
     assert target.status().state == "absent"
     with pytest.raises(TargetError, match="nothing is deployed"):
