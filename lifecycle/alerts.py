@@ -19,11 +19,12 @@ from typing import Any
 from shipdeck.lifecycle.errors import ShipdeckError
 from shipdeck.lifecycle.events import ALERT_CLEARED, ALERT_RAISED, Event
 from shipdeck.lifecycle.items import Kind, format_time, utcnow
-from shipdeck.lifecycle.ports import HostSample, ProbeResult
+from shipdeck.lifecycle.ports import HostSample, NodeInfo, ProbeResult
 
 ALERT_PREFIX = "AL-"
 HOST_METRICS = ("cpu", "memory", "disk")
 PROBE_PREFIX = "probe:"
+NODE_PREFIX = "node:"
 _ALERT_ID_RE = re.compile(r"^AL-([0-9]+)$")
 
 
@@ -52,6 +53,8 @@ class AlertRules:
             return value
         if metric.startswith(PROBE_PREFIX):
             return float(self.probe_failures) if self.probe_failures > 0 else None
+        if metric.startswith(NODE_PREFIX):
+            return 1.0  # a machine not ready is one alert, at once
         return None
 
 
@@ -229,6 +232,27 @@ class AlertTracker:
         env = self._probe_envs.get(name, name)
         return [self._raise(metric, float(count), threshold, text, env, at)]
 
+    def observe_nodes(
+        self, env: str, nodes: Iterable[NodeInfo], at: datetime | None = None
+    ) -> list[Alert]:
+        """A node not ready (down, disconnected) raises ``node:<name>``; ready clears it.
+
+        ``env`` is the environment whose cluster it is (the first one asking, when
+        several environments share a swarm: one machine is one alert)."""
+        at = at or self._clock()
+        out: list[Alert] = []
+        for node in nodes:
+            metric = NODE_PREFIX + node.name
+            if node.ready and metric in self.active:
+                text = f"node {node.name} is ready again ({node.role})"
+                out.append(self._clear(metric, 0.0, text, at))
+            elif not node.ready and metric not in self.active:
+                text = (
+                    f"node {node.name} ({node.role}, {node.addr or 'no address'}) is {node.state}"
+                )
+                out.append(self._raise(metric, 1.0, 1.0, text, env, at))
+        return out
+
 
 def alert_number(alert_id: str) -> int | None:
     m = _ALERT_ID_RE.match(str(alert_id).strip().upper())
@@ -289,6 +313,8 @@ def bug_from_alert(alert_event: Event, tag_format: str = "v{version}") -> dict[s
     where = f" on {alert.env}" if alert.env else ""
     if alert.probe is not None:
         title = f"Alert: probe {alert.probe} failed {_num(alert.value)} times"
+    elif alert.metric.startswith(NODE_PREFIX):
+        title = f"Alert: {alert.message}{where}"
     else:
         title = (
             f"Alert: {alert.metric} at {_num(alert.value)}%{where} "

@@ -194,6 +194,7 @@ class Engine:
             *_DEPLOY_OUTCOMES,
             ev.ROLLED_BACK,
             ev.ALERT_RAISED,
+            ev.AUTOSCALED,
         ):
             self._notify_hook(event)
 

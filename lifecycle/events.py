@@ -28,6 +28,7 @@ ROLLED_BACK = "rolled_back"  # env, from_version, to_version, reason
 DEPLOY_RECOVERED = "deploy.recovered"  # env, version (what runs), outcome, message
 RESTARTED = "restarted"  # env, version
 SCALED = "scaled"  # env, replicas
+AUTOSCALED = "autoscaled"  # env, from, to, reason, cpu, latency_ms
 STOPPED = "stopped"  # env
 ALERT_RAISED = "alert.raised"  # alert_id, env, metric, value, threshold, message, version
 ALERT_CLEARED = "alert.cleared"  # alert_id
@@ -50,6 +51,7 @@ ALL_TYPES = frozenset(
         DEPLOY_RECOVERED,
         RESTARTED,
         SCALED,
+        AUTOSCALED,
         STOPPED,
         ALERT_RAISED,
         ALERT_CLEARED,

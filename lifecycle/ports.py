@@ -511,3 +511,50 @@ class StatsSource(Protocol):
     local service's process tree."""
 
     def stats(self) -> list[ContainerStats]: ...
+
+
+# --- clusters (swarm nodes, autoscaling) --------------------------------------------
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """One machine of a cluster, as ``docker node ls`` shows it, and this service's tasks."""
+
+    id: str
+    name: str
+    role: str  # manager, worker
+    state: str  # ready, down, unknown, disconnected
+    availability: str  # active, pause, drain
+    addr: str = ""
+    leader: bool = False
+    tasks: int = 0  # this environment's running tasks on it
+
+    @property
+    def ready(self) -> bool:
+        return self.state == "ready"
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "role": self.role,
+            "state": self.state,
+            "availability": self.availability,
+            "addr": self.addr,
+            "leader": self.leader,
+            "tasks": self.tasks,
+        }
+
+
+@runtime_checkable
+class NodeSource(Protocol):
+    """A deploy target that runs on a cluster whose machines can be listed (swarm)."""
+
+    def nodes(self) -> list[NodeInfo]: ...
+
+
+@runtime_checkable
+class Scalable(Protocol):
+    """A target whose replica count can be set at once, without waiting (the autoscaler's)."""
+
+    def replica_count(self) -> int | None: ...
+    def set_replicas(self, replicas: int) -> None: ...

@@ -1,12 +1,17 @@
 """One monitoring sample: host metrics and probes through the ports, alerts
 through :class:`AlertTracker`, raised alerts journaled (and sent to the webhook).
 
+Swarm environments add their cluster: every node's state (a node not ready is an
+alert) and, with ``autoscale:``, a scaling decision from the tasks' CPU and the
+environment's probe latency (``lifecycle.autoscale``), journaled with its reason.
+
 The board's metrics pane and ``shipdeck monitor`` both drive a :class:`Sampler`;
 the caller decides when to sample (after the previous sample finished).
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from shipdeck.lifecycle import events as ev
@@ -17,9 +22,19 @@ from shipdeck.lifecycle.alerts import (
     next_alert_number,
     open_alerts,
 )
+from shipdeck.lifecycle.autoscale import Autoscaler, Decision
 from shipdeck.lifecycle.config.schema import Probe
 from shipdeck.lifecycle.engine import Engine
-from shipdeck.lifecycle.ports import HostSample, MetricsSource, Prober, ProbeResult
+from shipdeck.lifecycle.ports import (
+    HostSample,
+    MetricsSource,
+    NodeInfo,
+    NodeSource,
+    Prober,
+    ProbeResult,
+    Scalable,
+    StatsSource,
+)
 
 
 @dataclass
@@ -27,6 +42,9 @@ class Sample:
     host: HostSample
     probes: list[ProbeResult] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
+    nodes: dict[str, list[NodeInfo]] = field(default_factory=dict)  # by environment
+    scaled: list[tuple[str, Decision]] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)  # environment -> why not sampled
 
 
 class Sampler:
@@ -49,6 +67,18 @@ class Sampler:
         self.tracker = AlertTracker(
             rules, start=next_alert_number(events), probe_envs=envs, active=open_alerts(events)
         )
+        self.clusters = [n for n, e in engine.config.environments.items() if e.target == "swarm"]
+        self.autoscalers = {
+            name: Autoscaler(
+                minimum=e.autoscale.min,
+                maximum=e.autoscale.max,
+                cpu=e.autoscale.cpu,
+                latency_ms=e.autoscale.latency_ms,
+                cooldown=e.autoscale.cooldown,
+            )
+            for name, e in engine.config.environments.items()
+            if e.autoscale is not None
+        }
 
     def _environment_probes(self, taken: set[str]) -> list[Probe]:
         """A probe of each environment's own health URL, named after it: the pane charts
@@ -80,7 +110,44 @@ class Sampler:
             result = self.prober.probe(probe.name, probe.url, probe.timeout, probe.slow_ms)
             out.probes.append(result)
             out.alerts.extend(self.tracker.observe_probe(result))
+        seen: set[str] = set()
+        for name in self.clusters:
+            try:
+                self._cluster(name, out, seen)
+            except Exception as exc:  # noqa: BLE001 - an engine away is shown, not raised
+                out.errors[name] = str(exc)
         for alert in out.alerts:
             version = None if alert.cleared else self._version_on(alert.env)
             self.engine.record(alert.to_event(version))
         return out
+
+    def _cluster(self, name: str, out: Sample, seen: set[str]) -> None:
+        """The nodes of ``name``'s swarm (alerts once per machine), then its autoscaling."""
+        target = self.engine.target_for(name)
+        if isinstance(target, NodeSource):
+            nodes = target.nodes()
+            out.nodes[name] = nodes
+            fresh = [n for n in nodes if n.id not in seen]
+            seen.update(n.id for n in nodes)
+            out.alerts.extend(self.tracker.observe_nodes(name, fresh))
+        scaler = self.autoscalers.get(name)
+        if scaler is None or not isinstance(target, Scalable):
+            return
+        replicas = target.replica_count()
+        if replicas is None or replicas == 0:  # absent, or stopped by a person: left alone
+            return
+        latency = None
+        timeouts = {p.name: p.timeout for p in self.probes}
+        for result in out.probes:
+            if result.name == name:  # one that failed (timed out) counts as its whole timeout
+                latency = result.latency_ms if result.ok else timeouts[name] * 1000
+        cpu = None
+        if isinstance(target, StatsSource):
+            figures = [s.cpu for s in target.stats() if s.cpu is not None]
+            cpu = sum(figures) / len(figures) if figures else None
+        decision = scaler.decide(time.monotonic(), replicas, cpu, latency)
+        if decision is None:
+            return
+        target.set_replicas(decision.after)
+        self.engine.record(ev.Event(ev.AUTOSCALED, None, decision.event_data(name)))
+        out.scaled.append((name, decision))

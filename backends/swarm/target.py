@@ -26,6 +26,7 @@ import contextlib
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from functools import partial
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -62,6 +63,7 @@ from shipdeck.lifecycle.ports import (
     DeployResult,
     EnvStatus,
     Line,
+    NodeInfo,
     OutputSink,
     Release,
     TargetError,
@@ -151,23 +153,33 @@ class SwarmTarget:
     def tasks(self, service_id: str) -> list[dict[str, Any]]:
         return list(self._call(lambda: self.api.tasks(filters={"service": service_id})))
 
-    def nodes(self) -> list[dict[str, Any]]:
-        """The swarm's nodes as the board shows them: name, role, state, availability, addr."""
+    def nodes(self) -> list[NodeInfo]:
+        """The swarm's nodes (``docker node ls``) with this service's running tasks on each."""
+        svc = self.service()
+        per_node: dict[str, int] = {}
+        for t in self._running_tasks(svc["ID"]) if svc else []:
+            per_node[t.get("NodeID", "")] = per_node.get(t.get("NodeID", ""), 0) + 1
+        return [replace(node, tasks=per_node.get(node.id, 0)) for node in self._nodes()]
+
+    def _nodes(self) -> list[NodeInfo]:
         out = []
         for node in self._call(lambda: self.api.nodes()):
             spec, status = node.get("Spec") or {}, node.get("Status") or {}
             out.append(
-                {
-                    "id": node["ID"],
-                    "name": (node.get("Description") or {}).get("Hostname") or node["ID"][:12],
-                    "role": spec.get("Role", "?"),
-                    "availability": spec.get("Availability", "?"),
-                    "state": status.get("State", "?"),
-                    "addr": status.get("Addr") or "",
-                    "leader": bool((node.get("ManagerStatus") or {}).get("Leader")),
-                }
+                NodeInfo(
+                    id=node["ID"],
+                    name=(node.get("Description") or {}).get("Hostname") or node["ID"][:12],
+                    role=spec.get("Role", "?"),
+                    state=status.get("State", "?"),
+                    availability=spec.get("Availability", "?"),
+                    addr=status.get("Addr") or "",
+                    leader=bool((node.get("ManagerStatus") or {}).get("Leader")),
+                )
             )
-        return sorted(out, key=lambda n: n["name"])
+        return sorted(out, key=lambda n: n.name)
+
+    def _node_names(self) -> dict[str, str]:
+        return {n.id: n.name for n in self._nodes()}
 
     # --- deploy ---------------------------------------------------------------------
 
@@ -412,9 +424,6 @@ class SwarmTarget:
                 return str(status.get("Err") or status.get("Message") or status.get("State", "?"))
         return "waiting"
 
-    def _node_addrs(self) -> dict[str, str]:
-        return {n["id"]: n["addr"] for n in self.nodes()}
-
     def health_urls(self, running: Sequence[dict[str, Any]] | None = None) -> dict[str, str]:
         """Where health is probed: per node running a task (host mode), else the URL itself."""
         if not self.health_url:
@@ -424,17 +433,15 @@ class SwarmTarget:
         if running is None:
             svc = self.service()
             running = self._running_tasks(svc["ID"]) if svc else []
-        addrs = self._node_addrs()
-        names = {n["id"]: n["name"] for n in self.nodes()}
+        nodes = {n.id: n for n in self._nodes()}
         parts = urlsplit(self.health_url)
         out = {}
         for t in running:
-            node = t.get("NodeID", "")
-            addr = addrs.get(node)
-            if not addr:
+            node = nodes.get(t.get("NodeID", ""))
+            if node is None or not node.addr:
                 continue
-            netloc = addr + (f":{parts.port}" if parts.port else "")
-            out[names.get(node, node[:12])] = urlunsplit(parts._replace(netloc=netloc))
+            netloc = node.addr + (f":{parts.port}" if parts.port else "")
+            out[node.name] = urlunsplit(parts._replace(netloc=netloc))
         return out
 
     def _where_probed(self, running: Sequence[dict[str, Any]]) -> str:
@@ -495,6 +502,21 @@ class SwarmTarget:
             ok, why = self._converged(svc["ID"], replicas, sink, CancelToken())
             if not ok:
                 raise TargetError(f"{self.name} asked for {replicas} replicas: {why}")
+
+    def replica_count(self) -> int | None:
+        """The replicas asked for now (None: nothing deployed)."""
+        svc = self.service()
+        return None if svc is None else self._desired(svc)
+
+    def set_replicas(self, replicas: int) -> None:
+        """The autoscaler's change: asked for, not waited on (the next samples see it)."""
+        with self._locked():
+            svc = self._existing()
+
+            def to(spec: dict[str, Any]) -> None:
+                spec["Mode"] = {"Replicated": {"Replicas": replicas}}
+
+            self._respec(svc, to)
 
     def stop(self, sink: OutputSink) -> None:
         """Scale to 0, keeping the service (and the count ``restart`` brings back)."""
@@ -586,7 +608,7 @@ class SwarmTarget:
 
     def _replicas_text(self, sid: str) -> str:
         per_node: dict[str, int] = {}
-        names = {n["id"]: n["name"] for n in self.nodes()}
+        names = self._node_names()
         for t in self._running_tasks(sid):
             node = names.get(t.get("NodeID", ""), "?")
             per_node[node] = per_node.get(node, 0) + 1
@@ -625,8 +647,7 @@ class SwarmTarget:
             if update.get("Message"):
                 st.detail["update_message"] = str(update["Message"])
         st.detail["tasks"] = self._replicas_text(svc["ID"])
-        nodes = self.nodes()
-        st.detail["nodes"] = ", ".join(f"{n['name']} {n['state']}" for n in nodes)
+        st.detail["nodes"] = ", ".join(f"{n.name} {n.state}" for n in self._nodes())
         starts = [parse_time((t.get("Status") or {}).get("Timestamp")) for t in running]
         known = [s for s in starts if s is not None]
         st.started_at = min(known) if known else None
@@ -667,7 +688,7 @@ class SwarmTarget:
             timestamps=timestamps,
             cancel=cancel,
             tasks=lambda: self.tasks(svc["ID"]),
-            nodes=lambda: {n["id"]: n["name"] for n in self.nodes()},
+            nodes=self._node_names,
             name=self.name,
         )
         if mask is None:

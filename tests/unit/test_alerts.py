@@ -214,3 +214,22 @@ def test_bug_from_a_host_alert_without_release() -> None:
 def test_bug_from_a_non_alert_event_is_an_error() -> None:
     with pytest.raises(ValueError):
         bug_from_alert(Event(DEPLOYED, data={"env": "staging"}))
+
+
+def test_a_node_not_ready_is_one_alert_until_it_is_ready_again() -> None:
+    from shipdeck.lifecycle.ports import NodeInfo
+
+    tracker = AlertTracker(AlertRules())
+    up = NodeInfo("id3", "swm-n3", "worker", "ready", "active", "10.77.0.13")
+    down = NodeInfo("id3", "swm-n3", "worker", "down", "active", "10.77.0.13")
+    assert tracker.observe_nodes("staging", [up]) == []
+    raised = tracker.observe_nodes("staging", [down])
+    assert len(raised) == 1 and not raised[0].cleared
+    assert raised[0].env == "staging" and raised[0].metric == "node:swm-n3"
+    assert "node swm-n3 (worker, 10.77.0.13) is down" in raised[0].message
+    assert tracker.observe_nodes("staging", [down]) == []  # still down: no second alert
+    cleared = tracker.observe_nodes("staging", [up])
+    assert len(cleared) == 1 and cleared[0].cleared and cleared[0].id == raised[0].id
+    bug = bug_from_alert(raised[0].to_event("1.2.0"))
+    assert bug["title"] == "Alert: node swm-n3 (worker, 10.77.0.13) is down on staging"
+    assert bug["kind"] == "bug" and "release:v1.2.0" in bug["links"]

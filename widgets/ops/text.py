@@ -121,6 +121,7 @@ _EVENT_LOOK: dict[str, tuple[str, str, str]] = {
     ev.ROLLED_BACK: ("↶", "rolled back", f"bold {WARN}"),
     ev.RESTARTED: ("↻", "restarted", ""),
     ev.SCALED: ("⇅", "scaled", ""),
+    ev.AUTOSCALED: ("⇅", "autoscaled", "cyan"),
     ev.STOPPED: ("■", "stopped", WARN),
     ev.ALERT_RAISED: ("⚠", "alert", ALERT),
     ev.ALERT_CLEARED: ("✓", "alert cleared", DIM),
@@ -196,6 +197,8 @@ def _event_summary(event: Event) -> str:
         return f"{g('env')} {g('version') or ''}".strip()
     if t == ev.SCALED:
         return f"{g('env')} to {g('replicas')} replicas"
+    if t == ev.AUTOSCALED:
+        return f"{g('from')} → {g('to')} replicas: {clean(g('reason', ''))}"
     if t == ev.STOPPED:
         return f"{g('env')} stopped"
     if t in (ev.ALERT_RAISED, ev.ALERT_CLEARED):
