@@ -195,7 +195,8 @@ class Panes(Vertical):
             self._next_metrics()
             return
         pane, sample = panes.first(), message.sample
-        pane.show_containers(message.stats, message.errors)
+        pane.show_containers(message.stats, {**message.errors, **sample.errors})
+        pane.show_nodes(sample.nodes)
         tracker = sampler.tracker
         pane.show_sample(
             sample.host, sample.probes, tracker.host, tracker.probes, tracker.active.values()

@@ -205,3 +205,26 @@ def test_containers_text_lists_stats_and_errors() -> None:
     assert "engine unreachable at ssh://prod" in text
     lines = text.splitlines()
     assert lines[0].startswith("CONTAINER") and len(lines) == 4
+
+
+def test_swarm_rows_say_where_tasks_run_and_nodes_show_down_in_red() -> None:
+    from shipdeck.lifecycle.ports import NodeInfo
+    from shipdeck.widgets.ops.text import env_row, nodes_text
+
+    now = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+    status = EnvStatus(env="staging", target="swarm", version="1.0.0", state="starting")
+    status.detail = {"tasks": "2 on swm-n1, 1 on swm-n2", "pending": "no suitable node"}
+    note = env_row(status, now)[-1].plain
+    assert "2 on swm-n1, 1 on swm-n2" in note and "pending: no suitable node" in note
+    local = EnvStatus(env="dev", target="local", state="stopped", detail={"reason": "gone"})
+    assert env_row(local, now)[-1].plain == ""
+    up = NodeInfo("a", "swm-n1", "manager", "ready", "active", "10.77.0.11", True, 2)
+    down = NodeInfo("c", "swm-n3", "worker", "down", "active", "10.77.0.13", False, 0)
+    text = nodes_text({"staging": [up, down], "prod": [up]})
+    lines = text.plain.splitlines()
+    assert len(lines) == 3  # a header and one line a machine, shared or not
+    assert "swm-n1" in lines[1] and "manager ★" in lines[1] and "staging 2" in lines[1]
+    down_at = text.plain.index("down")
+    assert any(
+        span.start <= down_at < span.end and "bold" in str(span.style) for span in text.spans
+    )

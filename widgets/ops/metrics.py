@@ -27,7 +27,7 @@ from textual.widget import Widget
 from textual.widgets import Label, Static
 
 from shipdeck.lifecycle.alerts import Alert, History
-from shipdeck.lifecycle.ports import ContainerStats, HostSample, ProbeResult
+from shipdeck.lifecycle.ports import ContainerStats, HostSample, NodeInfo, ProbeResult
 from shipdeck.lifecycle.units import byte_size
 from shipdeck.widgets.ops.chart import (
     BAR,
@@ -43,6 +43,7 @@ from shipdeck.widgets.ops.chart import (
 from shipdeck.widgets.ops.text import (
     alert_text,
     clean,
+    nodes_text,
     percent_text,
     probe_error,
     probe_label,
@@ -515,8 +516,10 @@ class MetricsPane(VerticalScroll):
     MetricsPane > #alerts { height: auto; }
     MetricsPane > #envs { height: auto; }
     MetricsPane > #env-errors { height: auto; color: $error; }
+    MetricsPane > #nodes { height: auto; }
     MetricsPane > #envs-title.-none, MetricsPane > #envs.-none,
-    MetricsPane > #env-errors.-none { display: none; }
+    MetricsPane > #env-errors.-none, MetricsPane > #nodes-title.-none,
+    MetricsPane > #nodes.-none { display: none; }
     """
 
     class VisibilityChanged(Message):
@@ -551,17 +554,21 @@ class MetricsPane(VerticalScroll):
         self._env_rows: dict[str, EnvRows] = {}
         self._next_probe = 0
         self._next_env = 0
+        self._nodes_shown = 0  # lines of the nodes table
         self._window = 60
         self._held_sample: UntilMounted[
             tuple[HostSample | None, list[ProbeResult], History, History, list[Alert]]
         ] = UntilMounted()
         self._held_envs: UntilMounted[tuple[list[ContainerStats], dict[str, str]]] = UntilMounted()
+        self._held_nodes: UntilMounted[dict[str, list[NodeInfo]]] = UntilMounted()
         # Children made here, so a sample never has to query the DOM for them.
         self._host_title = SectionTitle("Host", id="host-title", classes="-first")
         self._metric_rows = {key: MetricRow(key, label) for key, label, _ in HOST_ROWS}
         self._envs_title = SectionTitle("Environments", id="envs-title", classes="-none")
         self._envs = Vertical(id="envs", classes="-none")
         self._env_errors = Static(id="env-errors", classes="-none")
+        self._nodes_title = Label("Nodes", id="nodes-title", classes="section -none")
+        self._node_table = Static(id="nodes", classes="-none")
         self._probes = Vertical(id="probes")
         self._probes_title = SectionTitle("Probes", id="probes-title")
         self._probes_empty = Static(
@@ -576,6 +583,8 @@ class MetricsPane(VerticalScroll):
         yield self._envs_title
         yield self._envs
         yield self._env_errors
+        yield self._nodes_title
+        yield self._node_table
         yield self._probes_title
         yield self._probes
         yield self._probes_empty
@@ -584,8 +593,11 @@ class MetricsPane(VerticalScroll):
 
     def on_mount(self) -> None:
         envs, sample = self._held_envs.mount(), self._held_sample.mount()
+        nodes = self._held_nodes.mount()
         if envs is not None:
             self.show_containers(*envs)
+        if nodes is not None:
+            self.show_nodes(nodes)
         if sample is not None:
             self.show_sample(*sample)
 
@@ -618,6 +630,8 @@ class MetricsPane(VerticalScroll):
             if isinstance(self._alerts.content, Text)
             else 1,
         )
+        if self._nodes_shown:
+            fixed += 2 + self._nodes_shown  # title, blank line, a line a node
         fixed += len(self._env_rows) + sum(
             r.has_class("-failing") for r in self._probe_rows.values()
         )
@@ -732,6 +746,22 @@ class MetricsPane(VerticalScroll):
             self._envs.mount_all(new_rows)
             self._new_chart_height(new_rows)
         if new_rows or gone:
+            self.call_after_refresh(self._fit)
+
+    def show_nodes(self, nodes: Mapping[str, Sequence[NodeInfo]]) -> None:
+        """The swarm's machines (state, availability, this environment's tasks); a node
+        not ready in red. Hidden without a swarm environment."""
+        held = {env: list(found) for env, found in nodes.items()}
+        if self._held_nodes.hold(held):
+            return
+        text = nodes_text(held)
+        lines = len(text.plain.splitlines()) if held else 0
+        self._nodes_title.set_class(not held, "-none")
+        self._node_table.set_class(not held, "-none")
+        if held:
+            _put(self._node_table, text, layout=lines != self._nodes_shown)
+        if lines != self._nodes_shown:
+            self._nodes_shown = lines
             self.call_after_refresh(self._fit)
 
     def _show_probes(

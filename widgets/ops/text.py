@@ -15,7 +15,7 @@ from rich.text import Text
 from shipdeck.lifecycle import events as ev
 from shipdeck.lifecycle.alerts import Alert
 from shipdeck.lifecycle.events import Event
-from shipdeck.lifecycle.ports import ContainerStats, EnvStatus, ProbeResult
+from shipdeck.lifecycle.ports import ContainerStats, EnvStatus, NodeInfo, ProbeResult
 from shipdeck.lifecycle.text import escape_controls
 from shipdeck.lifecycle.units import byte_rate, byte_size, duration
 
@@ -262,7 +262,7 @@ def env_row(status: EnvStatus, now: datetime, error: str | None = None) -> list[
     """One environment's cells (``ENV_COLUMNS`` plus a note); ``error`` when status failed."""
     running = status.state in ("running", "starting")
     restarts = status.restarts
-    note = Text(clean(error), style=ERROR) if error else Text("")
+    note = Text(clean(error), style=ERROR) if error else _cluster_note(status)
     state = "error" if error and status.state == "absent" else status.state
     return [
         Text(clean(status.env, 40), style="bold"),
@@ -279,6 +279,21 @@ def env_row(status: EnvStatus, now: datetime, error: str | None = None) -> list[
     ]
 
 
+def _cluster_note(status: EnvStatus) -> Text:
+    """Where a swarm service's tasks run, what keeps one pending, an update not done."""
+    if status.target != "swarm":
+        return Text("")
+    detail = status.detail
+    note = Text(clean(detail.get("tasks", ""), 80), style=DIM)
+    pending = detail.get("pending") or detail.get("reason")
+    if pending:
+        note.append(f"  pending: {clean(pending, 60)}", style=WARN)
+    update = detail.get("update", "")
+    if update and update != "completed":
+        note.append(f"  update {clean(update, 30)}", style=WARN)
+    return note
+
+
 def containers_text(stats: Sequence[ContainerStats], errors: Mapping[str, str]) -> Text:
     """``docker stats`` as a small table: one line a container, errors (an engine away) after."""
     out = Text()
@@ -293,5 +308,32 @@ def containers_text(stats: Sequence[ContainerStats], errors: Mapping[str, str]) 
         out.append(f"{clean(s.name)[:28]:<28} {cpu:>7} {mem:>18} {net:>19} {blk:>19} {pids}\n")
     for env, error in errors.items():
         out.append(f"{env}: {clean(error)}\n", "red")
+    out.rstrip()
+    return out
+
+
+# --- cluster nodes ------------------------------------------------------------------
+
+
+def nodes_text(nodes: Mapping[str, Sequence[NodeInfo]]) -> Text:
+    """``docker node ls`` with each environment's tasks: one line a machine (machines
+    shared by several environments once), a node not ready in red."""
+    out = Text()
+    out.append(f"{'NODE':<20} {'ROLE':<12} {'STATE':<12} {'AVAILABILITY':<13} TASKS\n", "bold")
+    rows: dict[str, tuple[NodeInfo, list[str]]] = {}
+    for env, found in nodes.items():
+        for node in found:
+            _node, tasks = rows.setdefault(node.id, (node, []))
+            if node.tasks:
+                tasks.append(f"{clean(env, 20)} {node.tasks}")
+    for node, tasks in rows.values():
+        role = node.role + (" ★" if node.leader else "")
+        style = "" if node.ready else f"bold {ERROR}"
+        out.append(f"{clean(node.name, 20)[:20]:<20} {role:<12} ", "")
+        out.append(f"{clean(node.state, 12):<12} ", style or OK)
+        out.append(
+            f"{clean(node.availability, 13):<13} ", "" if node.availability == "active" else WARN
+        )
+        out.append((", ".join(tasks) or "–") + "\n", DIM if not tasks else "")
     out.rstrip()
     return out
