@@ -20,8 +20,13 @@ from shipdeck.lifecycle.engine import Engine
 from shipdeck.lifecycle.ports import CancelToken, Line, Stream
 from shipdeck.lifecycle.runs import EngineError, EngineEvent, RunFinished, RunOutput, RunStarted
 from shipdeck.lifecycle.stages import Stage
+from shipdeck.lifecycle.text import (
+    colour_source,
+    shows_colour,
+    step_colour_env,
+    terminal_text,
+)
 from shipdeck.lifecycle.text import escape_controls as printable
-from shipdeck.lifecycle.text import shows_colour, step_colour_env, terminal_text
 from shipdeck.project.errors import (
     EXIT_FAILED,
     EXIT_OK,
@@ -49,11 +54,13 @@ def print_lines(lines: tuple[Line, ...] | list[Line], prefix: str = "") -> None:
     colour_out, colour_err = shows_colour(sys.stdout), shows_colour(sys.stderr)
     for line in lines:
         if line.stream is Stream.STDERR:
-            err.append(prefix + terminal_text(line.text, colour=colour_err))
+            text = terminal_text(line.text, colour=colour_err)
+            err.append(prefix + (colour_source(text) if colour_err else text))
         elif line.stream is Stream.INFO:
             out.append("==> " + prefix + terminal_text(line.text, colour=colour_out))
         else:
-            out.append(prefix + terminal_text(line.text, colour=colour_out))
+            text = terminal_text(line.text, colour=colour_out)
+            out.append(prefix + (colour_source(text) if colour_out else text))
     if out:
         sys.stdout.write("\n".join(out) + "\n")
         sys.stdout.flush()

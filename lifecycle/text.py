@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import zlib
 from collections.abc import Mapping
 from functools import lru_cache
 
@@ -133,3 +134,24 @@ def terminal_text(text: str, *, colour: bool) -> str:
 def strip_colour(text: str) -> str:
     """``text`` without its SGR colour sequences (nothing else is touched)."""
     return _SGR.sub("", text)
+
+
+# --- merged output of several sources (a service's tasks) ------------------------------
+
+SOURCE_PREFIX = re.compile(r"([A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+) \| ")
+"""``web.2@swm-n3 | `` at a line's start: which task on which node said it."""
+SOURCE_COLOURS = (("cyan", 36), ("magenta", 35), ("green", 32), ("blue", 34), ("yellow", 33))
+
+
+def source_colour(source: str) -> tuple[str, int]:
+    """A colour per source (a Rich colour name and its SGR code), the same on every run."""
+    return SOURCE_COLOURS[zlib.crc32(source.encode()) % len(SOURCE_COLOURS)]
+
+
+def colour_source(text: str) -> str:
+    """``text`` with its source prefix in its colour (SGR), for a terminal that shows it."""
+    found = SOURCE_PREFIX.match(text)
+    if found is None:
+        return text
+    code = source_colour(found.group(1))[1]
+    return f"\x1b[{code}m{found.group(1)}{_RESET}{text[found.end(1) :]}"

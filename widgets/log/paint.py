@@ -18,6 +18,7 @@ from textual.cache import LRUCache
 from textual.strip import Strip
 
 from shipdeck.lifecycle.lines import Line, Stream
+from shipdeck.lifecycle.text import SOURCE_PREFIX, source_colour
 from shipdeck.widgets.log import ansi
 from shipdeck.widgets.log.json_lines import json_row, level_of, pretty_lines
 from shipdeck.widgets.log.lines import Marker
@@ -190,6 +191,11 @@ class LinePainter:
             note_style=note,
             control_style=self.styles.get("control", Style(reverse=True)),
         )
+        source = SOURCE_PREFIX.match(text.plain)
+        if source is not None:  # a task of a service: its colour, the same for each line
+            text.stylize(
+                Style(color=source_colour(source.group(1))[0], bold=True), 0, source.end(1)
+            )
         if search is not None:
             highlight = self.styles.get("match-current" if current else "match", Style())
             for found in search.finditer(text.plain):
