@@ -84,6 +84,7 @@ def check(args: argparse.Namespace) -> int:
 
 def env_statuses(project: Project) -> dict[str, dict[str, Any]]:
     """Each environment's status; a target that cannot answer gives its error."""
+    from shipdeck.lifecycle.ports import NodeSource
     from shipdeck.project.wiring import make_target
 
     out: dict[str, dict[str, Any]] = {}
@@ -100,9 +101,16 @@ def env_statuses(project: Project) -> dict[str, dict[str, Any]]:
                 stats = [s.to_dict() for s in target.stats()]
             except Exception as exc:  # noqa: BLE001 - stats are extra; the status still stands
                 stats = [{"error": str(exc)}]
+        nodes = []
+        if isinstance(target, NodeSource):  # a swarm: its machines and this service's tasks
+            try:
+                nodes = [n.to_dict() for n in target.nodes()]
+            except Exception as exc:  # noqa: BLE001 - extra, as stats are
+                nodes = [{"error": str(exc)}]
         out[name] = {
             "target": st.target,
             "containers": stats,
+            "nodes": nodes,
             "detail": dict(st.detail),
             "version": st.version,
             "state": st.state,
@@ -135,7 +143,14 @@ def status(args: argparse.Namespace) -> int:
             print(f"  {name:<12} error: {printable(env['error'])}")
             continue
         health = {True: "healthy", False: "UNHEALTHY", None: "-"}[env["healthy"]]
-        print(f"  {name:<12} {env['version'] or '-':<10} {env['state']:<8} {health}")
+        line = f"  {name:<12} {env['version'] or '-':<10} {env['state']:<8} {health}"
+        if env["target"] == "swarm":
+            running, wanted = env["replicas_running"] or 0, env["replicas"] or 0
+            line += f"  {running}/{wanted} replicas"
+            for key in ("tasks", "pending", "update"):
+                if env["detail"].get(key):
+                    line += f"; {key} {printable(env['detail'][key])}"
+        print(line)
     for stage in Stage:
         ids = " ".join(data["items"][stage.value]) or "-"
         print(f"  {stage.label:<12} {len(by_stage.get(stage, [])):>3}  {ids}")
