@@ -328,9 +328,13 @@ class SwarmTarget:
             errors = self._task_errors(sid, version)
             say(sink, f"swarm rolled the update back: {errors}")
             back = self._current_version(sid) or before
-            message = f"{version}: the update failed ({errors}); swarm rolled it back"
+            message = f"{version}: the update failed on swarm ({errors})"
             if end.state != "rollback_completed":
                 message += f" (rollback {end.state.replace('_', ' ')})"
+            else:  # as the docker target says: is what came back healthy on every node?
+                ok_back, why = self._converged(sid, replicas, sink, CancelToken())
+                if not ok_back:
+                    message += f"; {back} is back but not healthy either: {why}"
             return DeployResult(False, version, message, rolled_back_to=back)
         if end.state in ("paused", "rollback_paused"):
             errors = self._task_errors(sid, version)
