@@ -389,12 +389,7 @@ class SwarmTarget:
     # --- convergence and health --------------------------------------------------------
 
     def _running_tasks(self, sid: str) -> list[dict[str, Any]]:
-        return [
-            t
-            for t in self.tasks(sid)
-            if t.get("DesiredState") == "running"
-            and (t.get("Status") or {}).get("State") == "running"
-        ]
+        return [t for t in self.tasks(sid) if _wanted(t) and _state(t) == "running"]
 
     def _converged(
         self, sid: str, replicas: int, sink: OutputSink, cancel: CancelToken
@@ -403,11 +398,15 @@ class SwarmTarget:
         deadline = time.monotonic() + self.health_timeout + self.settings.rollout.monitor + 30
         said = -1
         while True:
-            running = self._running_tasks(sid)
+            tasks = self.tasks(sid)
+            running = [t for t in tasks if _state(t) == "running" and _wanted(t)]
+            leaving = [t for t in tasks if _state(t) == "running" and not _wanted(t)]
             if len(running) != said:
                 said = len(running)
                 say(sink, f"{said}/{replicas} tasks running")
-            if len(running) >= replicas:
+            if len(running) >= replicas and leaving:  # scaled down: gone only once stopped
+                why = f"{len(leaving)} task(s) taken away still stopping"
+            elif len(running) >= replicas:
                 bad = self._unhealthy_nodes(running)
                 if not bad:
                     if self.health_url:
@@ -703,3 +702,12 @@ class SwarmTarget:
         if self._client_obj is not None:
             with contextlib.suppress(Exception):
                 self._client_obj.close()
+
+
+def _state(task: dict[str, Any]) -> str:
+    return str((task.get("Status") or {}).get("State") or "")
+
+
+def _wanted(task: dict[str, Any]) -> bool:
+    """Whether Swarm wants the task running (not shut down by a scale-down or an update)."""
+    return task.get("DesiredState") == "running"
