@@ -1,8 +1,9 @@
 """When to scale a service: Kubernetes' HorizontalPodAutoscaler rules, without the I/O.
 
 desired = ceil(replicas x metric / target) for each metric given (mean task CPU,
-probe latency), the largest wins, clamped to [min, max]. Inside a tolerance band
-(10% around the target) nothing changes. A scale-up may follow the previous
+probe latency), the largest wins, clamped to [min, max]. Each metric is the median
+of its last few samples (as HPA reads averaged metrics): one slow answer is noise.
+Inside a tolerance band (10% around the target) nothing changes. A scale-up may follow the previous
 change after ``cooldown``; a scale-down takes the highest recommendation of the
 last ``cooldown`` seconds (HPA's stabilisation window), so load that comes and goes
 does not make the service flap. Paused, it recommends nothing.
@@ -11,10 +12,12 @@ does not make the service flap. Paused, it recommends nothing.
 from __future__ import annotations
 
 import math
+import statistics
 from collections import deque
 from dataclasses import dataclass, field
 
 TOLERANCE = 0.1
+SMOOTHING = 5  # samples a metric's median is taken over
 
 
 @dataclass(frozen=True)
@@ -56,13 +59,21 @@ class Autoscaler:
     paused: bool = False
     last_change: float | None = None  # monotonic seconds
     _window: deque[tuple[float, int]] = field(default_factory=deque)
+    _cpu: deque[float] = field(default_factory=lambda: deque(maxlen=SMOOTHING))
+    _latency: deque[float] = field(default_factory=lambda: deque(maxlen=SMOOTHING))
 
     def decide(
         self, now: float, replicas: int, cpu: float | None, latency_ms: float | None
     ) -> Decision | None:
         """What to do at ``now`` with ``replicas`` running and these measurements."""
+        if cpu is not None:
+            self._cpu.append(cpu)
+        if latency_ms is not None:
+            self._latency.append(latency_ms)
         if self.paused:
             return None
+        cpu = statistics.median(self._cpu) if self._cpu else None
+        latency_ms = statistics.median(self._latency) if self._latency else None
         wanted: list[tuple[int, str]] = []
         if self.cpu is not None and cpu is not None:
             d = _desired(max(1, replicas), cpu, self.cpu)
@@ -76,7 +87,8 @@ class Autoscaler:
             wanted.append((bound, f"outside {self.minimum}-{self.maximum} replicas"))
         if not wanted:
             return None
-        desired, reason = max(wanted, key=lambda w: w[0])
+        desired = max(d for d, _why in wanted)
+        reason = ", ".join(why for d, why in wanted if d == desired)  # every metric asking it
         desired = min(max(desired, self.minimum), self.maximum)
         self._window.append((now, desired))
         while self._window and self._window[0][0] < now - self.cooldown:

@@ -29,6 +29,7 @@ DEPLOY_RECOVERED = "deploy.recovered"  # env, version (what runs), outcome, mess
 RESTARTED = "restarted"  # env, version
 SCALED = "scaled"  # env, replicas
 AUTOSCALED = "autoscaled"  # env, from, to, reason, cpu, latency_ms
+AUTOSCALE_PAUSED = "autoscale.paused"  # env, paused (bool): a person paused or resumed it
 STOPPED = "stopped"  # env
 ALERT_RAISED = "alert.raised"  # alert_id, env, metric, value, threshold, message, version
 ALERT_CLEARED = "alert.cleared"  # alert_id
@@ -52,6 +53,7 @@ ALL_TYPES = frozenset(
         RESTARTED,
         SCALED,
         AUTOSCALED,
+        AUTOSCALE_PAUSED,
         STOPPED,
         ALERT_RAISED,
         ALERT_CLEARED,

@@ -553,6 +553,15 @@ class NodeSource(Protocol):
 
 
 @runtime_checkable
+class SpreadHealth(Protocol):
+    """A target whose health is probed on each machine running it (swarm, host mode)."""
+
+    def health_urls(self) -> dict[str, str]:
+        """Where to probe now: a name (the node) to a URL."""
+        ...
+
+
+@runtime_checkable
 class Scalable(Protocol):
     """A target whose replica count can be set at once, without waiting (the autoscaler's)."""
 

@@ -12,7 +12,8 @@ the caller decides when to sample (after the previous sample finished).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from shipdeck.lifecycle import events as ev
 from shipdeck.lifecycle.alerts import (
@@ -33,6 +34,7 @@ from shipdeck.lifecycle.ports import (
     Prober,
     ProbeResult,
     Scalable,
+    SpreadHealth,
     StatsSource,
 )
 
@@ -107,7 +109,7 @@ class Sampler:
         host = self.metrics.sample()
         out = Sample(host, alerts=self.tracker.observe_host(host))
         for probe in self.probes:
-            result = self.prober.probe(probe.name, probe.url, probe.timeout, probe.slow_ms)
+            result = self._probe(probe)
             out.probes.append(result)
             out.alerts.extend(self.tracker.observe_probe(result))
         seen: set[str] = set()
@@ -120,6 +122,39 @@ class Sampler:
             version = None if alert.cleared else self._version_on(alert.env)
             self.engine.record(alert.to_event(version))
         return out
+
+    def _probe(self, probe: Probe) -> ProbeResult:
+        """One probe; a swarm environment's own (host mode) on every node running a task,
+        as one result: ok when all are, the mean latency, the first failure's reason."""
+        where: dict[str, str] = {}
+        if probe.name in self.clusters:
+            try:
+                target = self.engine.target_for(probe.name)
+                if isinstance(target, SpreadHealth):
+                    where = target.health_urls()
+            except Exception:  # noqa: BLE001 - the URL as configured is probed instead
+                where = {}
+        if not where or list(where.values()) == [probe.url]:
+            return self.prober.probe(probe.name, probe.url, probe.timeout, probe.slow_ms)
+        results = {
+            node: self.prober.probe(probe.name, url, probe.timeout, probe.slow_ms)
+            for node, url in where.items()
+        }
+        failed = [(node, r) for node, r in results.items() if not r.ok]
+        latencies = [r.latency_ms for r in results.values() if r.latency_ms is not None]
+        # The mean over the nodes, as HPA averages over pods; the slowest shows in "slow".
+        if failed:
+            node, first = failed[0]
+            why = first.error or (f"HTTP {first.status}" if first.status else "failed")
+            return replace(first, url=probe.url, error=f"{node}: {why}")
+        return ProbeResult(
+            name=probe.name,
+            url=probe.url,
+            ok=True,
+            status=next(iter(results.values())).status,
+            latency_ms=sum(latencies) / len(latencies) if latencies else None,
+            slow=any(r.slow for r in results.values()),
+        )
 
     def _cluster(self, name: str, out: Sample, seen: set[str]) -> None:
         """The nodes of ``name``'s swarm (alerts once per machine), then its autoscaling."""
@@ -145,9 +180,31 @@ class Sampler:
         if isinstance(target, StatsSource):
             figures = [s.cpu for s in target.stats() if s.cpu is not None]
             cpu = sum(figures) / len(figures) if figures else None
+        scaler.paused = autoscale_paused(self.engine, name)  # the board or another monitor
         decision = scaler.decide(time.monotonic(), replicas, cpu, latency)
         if decision is None:
             return
         target.set_replicas(decision.after)
         self.engine.record(ev.Event(ev.AUTOSCALED, None, decision.event_data(name)))
         out.scaled.append((name, decision))
+
+
+def _pause_file(engine: Engine, env: str) -> Path:
+    return engine.paths.state / f"autoscale-{env}.paused"
+
+
+def autoscale_paused(engine: Engine, env: str) -> bool:
+    """Whether a person paused ``env``'s autoscaling: a file every monitor sees (the board's
+    and ``shipdeck monitor``'s), so one key pauses it wherever it runs."""
+    return _pause_file(engine, env).exists()
+
+
+def pause_autoscale(engine: Engine, env: str, paused: bool) -> None:
+    """Pause (or resume) ``env``'s autoscaling, journaled as a person's decision."""
+    path = _pause_file(engine, env)
+    if paused:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+    else:
+        path.unlink(missing_ok=True)
+    engine.record(ev.Event(ev.AUTOSCALE_PAUSED, None, {"env": env, "paused": paused}))

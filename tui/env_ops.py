@@ -246,6 +246,22 @@ class EnvOperations:
 
         self.app.run_engine(f"scale {env}", lambda: operations.scale(self.app.engine, env, wanted))
 
+    def toggle_autoscale(self, env: str) -> None:
+        """One key pauses (or resumes) ``env``'s autoscaling, for every monitor running."""
+        if self.app.project.config.environments[env].autoscale is None:
+            self.app.notify(f"{env} has no autoscale: in shipdeck.yaml.", severity="warning")
+            return
+        self.app.run_worker(self._autoscale_flow(env), group="flows", exit_on_error=False)
+
+    async def _autoscale_flow(self, env: str) -> None:
+        from shipdeck.lifecycle.sampling import autoscale_paused, pause_autoscale
+
+        engine = self.app.engine
+        paused = not autoscale_paused(engine, env)
+        await self._in_thread(f"autoscale {env}", pause_autoscale, engine, env, paused)
+        word = "paused: replicas stay as they are" if paused else "resumed"
+        self.app.notify(f"Autoscaling of {env} {word}.", title="Autoscale")
+
     def follow_env_logs(self, env: str) -> None:
         self.app.run_worker(self._follow_flow(env), group="flows", exit_on_error=False)
 

@@ -76,6 +76,9 @@ class BoardCommands(Provider):
         if ops.can_scale(env):
             out.append((f"Scale {env} up", partial(ops.scale_env, env, 1), "one more replica"))
             out.append((f"Scale {env} down", partial(ops.scale_env, env, -1), "one fewer"))
+        if app.project.config.environments[env].autoscale is not None:
+            toggle = partial(ops.toggle_autoscale, env)
+            out.append((f"Pause/resume {env} autoscaling", toggle, "(A in Envs)"))
         return out
 
     def _commands(self) -> list[Command]:

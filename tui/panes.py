@@ -292,6 +292,10 @@ class Panes(Vertical):
         message.stop()
         self.board.env_ops.scale_env(message.env, message.delta)
 
+    def on_environments_pane_autoscale_pause_toggled(self, message: Any) -> None:
+        message.stop()
+        self.board.env_ops.toggle_autoscale(message.env)
+
     def on_environments_pane_rollback_requested(self, message: Any) -> None:
         message.stop()
         self.board.env_ops.rollback_env(message.env)

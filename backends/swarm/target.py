@@ -47,6 +47,8 @@ from shipdeck.backends.docker.engine import (
     parse_time,
     unreachable,
 )
+from shipdeck.backends.docker.logs import source_of
+from shipdeck.backends.docker.stats import StatsPoller
 from shipdeck.backends.probe import HttpProber
 from shipdeck.backends.swarm.logs import service_logs
 from shipdeck.backends.swarm.spec import (
@@ -60,6 +62,7 @@ from shipdeck.backends.swarm.spec import (
 from shipdeck.backends.swarm.watch import UpdateEnd, UpdateWatch
 from shipdeck.lifecycle.ports import (
     CancelToken,
+    ContainerStats,
     DeployResult,
     EnvStatus,
     Line,
@@ -108,6 +111,7 @@ class SwarmTarget:
         self.health_expect = health_expect
         self._lock_path = lock_path
         self._client_obj = client
+        self._stats: StatsPoller | None = None
 
     # --- engine -----------------------------------------------------------------------
 
@@ -698,7 +702,24 @@ class SwarmTarget:
             return batches
         return ([Line(s, mask(t)) for s, t in batch] for batch in batches)
 
+    def stats(self) -> list[ContainerStats]:
+        """CPU and memory of this service's tasks that run on the engine shipdeck talks to.
+
+        The Engine API gives a container's stats only on its own node, and a manager
+        does not reach its workers' engines: the tasks on the manager's node are the
+        sample (their mean CPU is what ``autoscale: cpu`` follows)."""
+        svc = self.service()
+        if svc is None:
+            return []
+        filters = {"label": f"com.docker.swarm.service.id={svc['ID']}", "status": "running"}
+        found = self._call(lambda: self.client().containers.list(filters=filters))
+        if self._stats is None:
+            self._stats = StatsPoller(lambda: self.api)
+        return self._stats.sample([source_of(c.attrs) for c in found])
+
     def close(self) -> None:
+        if self._stats is not None:
+            self._stats.close()
         if self._client_obj is not None:
             with contextlib.suppress(Exception):
                 self._client_obj.close()

@@ -24,6 +24,7 @@ from shipdeck.backends.docker.engine import CONNECTION_ERRORS, parse_time
 from shipdeck.lifecycle.ports import CancelToken
 
 FINAL = frozenset({"completed", "rollback_completed", "paused", "rollback_paused"})
+STARTS = frozenset({"updating", "rollback_started"})
 _INSPECT_EVERY = 2.0
 
 
@@ -46,8 +47,10 @@ class UpdateWatch:
     def __init__(self, api: Any, service_id: str) -> None:
         self._api = api
         self._service = service_id
-        self._since = time.time() - 1  # the engine's clock may lag ours a little
-        self._asked = datetime.now().astimezone() - timedelta(seconds=1)
+        # Events from now on (to the microsecond: the previous update may have ended
+        # a moment ago); a final state counts only after a start state of this one.
+        self._since = f"{time.time():.6f}"
+        self._asked = datetime.now().astimezone() - timedelta(milliseconds=1)
         self._states: queue.Queue[str] = queue.Queue()
         self._stream: Any = None
         self._stop = threading.Event()
@@ -61,7 +64,7 @@ class UpdateWatch:
     def _read(self) -> None:
         try:
             self._stream = self._api.events(
-                since=int(self._since),
+                since=self._since,
                 filters={"type": ["service"], "service": [self._service]},
                 decode=True,
             )
@@ -106,6 +109,8 @@ class UpdateWatch:
                     state = self._states.get(timeout=0.2)
                 except queue.Empty:
                     state = None
+                if state in FINAL and not STARTS & set(seen):
+                    state = None  # the end of an earlier update, not of this one
                 if state is not None and (not seen or seen[-1] != state):
                     seen.append(state)
                     on_state(state)

@@ -155,15 +155,23 @@ class Swarm:
             )
 
     # ---------------------------------------------------------------- images
-    def push_web(self, tag: str, *, healthy: bool = True, version: str | None = None) -> str:
+    def push_web(
+        self,
+        tag: str,
+        *,
+        healthy: bool = True,
+        version: str | None = None,
+        cgi: Mapping[str, str] | None = None,
+    ) -> str:
         """Build the web image on the manager as ``registry/shipdeck-web:tag`` answering
-        ``version`` (default: the tag), push it, and return that reference."""
+        ``version`` (default: the tag), push it, and return that reference. ``cgi`` adds
+        shell scripts httpd runs as /cgi-bin/NAME."""
         ref = f"{self.registry}/{WEB_REPO}:{tag}"
         with (
             tempfile.TemporaryDirectory(prefix="shipdeck-swarm-web-") as tmp,
             contextlib.closing(self.client()) as client,
         ):
-            context = web_context(Path(tmp), healthy=healthy)
+            context = web_context(Path(tmp), healthy=healthy, cgi=cgi)
             client.images.build(
                 path=str(context),
                 tag=ref,
@@ -232,8 +240,9 @@ class Swarm:
         return found
 
 
-def web_context(dest: Path, *, healthy: bool = True) -> Path:
-    """The web image's build context in ``dest``: busybox and its applets, /www, Dockerfile."""
+def web_context(dest: Path, *, healthy: bool = True, cgi: Mapping[str, str] | None = None) -> Path:
+    """The web image's build context in ``dest``: busybox and its applets, /www, Dockerfile;
+    ``cgi`` maps a name to the shell script /cgi-bin/NAME runs."""
     rootfs = dest / "rootfs"
     (rootfs / "bin").mkdir(parents=True)
     (rootfs / "www").mkdir()
@@ -247,6 +256,11 @@ def web_context(dest: Path, *, healthy: bool = True) -> Path:
             (rootfs / "bin" / applet).symlink_to("busybox")
     if healthy:
         (rootfs / "www" / "health").write_text("ok\n")
+    for name, script in (cgi or {}).items():
+        path = rootfs / "www" / "cgi-bin" / name
+        path.parent.mkdir(exist_ok=True)
+        path.write_text("#!/bin/sh\n" + script)
+        path.chmod(0o755)
     (dest / "Dockerfile").write_text(WEB_DOCKERFILE)
     return dest
 

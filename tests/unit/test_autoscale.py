@@ -33,7 +33,17 @@ def test_inside_the_tolerance_band_nothing_changes() -> None:
     scaler = Autoscaler(minimum=1, maximum=5, cpu=50, cooldown=0)
     assert scaler.decide(0, 2, cpu=54, latency_ms=None) is None
     assert scaler.decide(1, 2, cpu=46, latency_ms=None) is None
-    assert scaler.decide(2, 2, cpu=60, latency_ms=None) is not None
+    fresh = Autoscaler(minimum=1, maximum=5, cpu=50, cooldown=0)
+    assert fresh.decide(2, 2, cpu=60, latency_ms=None) is not None
+
+
+def test_one_slow_answer_is_noise_a_slow_median_is_load() -> None:
+    scaler = Autoscaler(minimum=1, maximum=3, cpu=None, latency_ms=40, cooldown=0)
+    for t, ms in enumerate([3, 3, 80, 3, 3, 95, 3]):  # spikes, as a healthcheck's own fork
+        assert scaler.decide(t, 1, cpu=None, latency_ms=ms) is None
+    for t in range(7, 10):
+        decision = scaler.decide(t, 1, cpu=None, latency_ms=150)
+    assert decision is not None and decision.after == 3
 
 
 def test_latency_scales_too_and_the_larger_need_wins() -> None:

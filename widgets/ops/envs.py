@@ -61,6 +61,7 @@ class EnvironmentsPane(Vertical):
         Binding("plus", "scale(1)", "scale up", id="env.scale_up"),
         Binding("minus", "scale(-1)", "scale down", id="env.scale_down"),
         Binding("S", "stop", "stop", id="env.stop"),
+        Binding("A", "autoscale", "pause/resume autoscale", id="env.autoscale"),
     ]
 
     class EnvSelected(EnvMessage):
@@ -74,6 +75,9 @@ class EnvironmentsPane(Vertical):
 
     class StopRequested(EnvMessage):
         """The user asked to stop the environment."""
+
+    class AutoscalePauseToggled(EnvMessage):
+        """The user asked to pause (or resume) the environment's autoscaling."""
 
     class ScaleRequested(EnvMessage):
         """The user asked for ``delta`` more (or fewer) replicas."""
@@ -175,6 +179,10 @@ class EnvironmentsPane(Vertical):
     def action_scale(self, delta: int) -> None:
         if env := self.selected_env:
             self.post_message(self.ScaleRequested(self, env, delta))
+
+    def action_autoscale(self) -> None:
+        if env := self.selected_env:
+            self.post_message(self.AutoscalePauseToggled(self, env))
 
     def action_stop(self) -> None:
         if env := self.selected_env:

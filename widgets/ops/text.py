@@ -122,6 +122,7 @@ _EVENT_LOOK: dict[str, tuple[str, str, str]] = {
     ev.RESTARTED: ("↻", "restarted", ""),
     ev.SCALED: ("⇅", "scaled", ""),
     ev.AUTOSCALED: ("⇅", "autoscaled", "cyan"),
+    ev.AUTOSCALE_PAUSED: ("‖", "autoscaling", WARN),
     ev.STOPPED: ("■", "stopped", WARN),
     ev.ALERT_RAISED: ("⚠", "alert", ALERT),
     ev.ALERT_CLEARED: ("✓", "alert cleared", DIM),
@@ -199,6 +200,8 @@ def _event_summary(event: Event) -> str:
         return f"{g('env')} to {g('replicas')} replicas"
     if t == ev.AUTOSCALED:
         return f"{g('from')} → {g('to')} replicas: {clean(g('reason', ''))}"
+    if t == ev.AUTOSCALE_PAUSED:
+        return f"{g('env')} {'paused' if g('paused') else 'resumed'}"
     if t == ev.STOPPED:
         return f"{g('env')} stopped"
     if t in (ev.ALERT_RAISED, ev.ALERT_CLEARED):
