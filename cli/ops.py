@@ -371,6 +371,12 @@ def monitor(args: argparse.Namespace) -> int:
                     )
                 else:
                     print(f"{word} {alert.id}: {printable(alert.message)}", flush=True)
+            for env, decision in sample.scaled:
+                if args.json:
+                    emit({"event": "autoscaled", **decision.event_data(env)})
+                else:
+                    change = f"{decision.before} -> {decision.after} replicas"
+                    print(f"AUTOSCALED {env}: {change} ({printable(decision.reason)})", flush=True)
             if args.once or (deadline and time.monotonic() >= deadline):
                 return EXIT_FAILED if sampler.tracker.active else EXIT_OK
             if c.wait(interval):

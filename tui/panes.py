@@ -206,7 +206,10 @@ class Panes(Vertical):
                 self.notify(alert.message, title=f"{alert.id} cleared")
             else:
                 self.notify(alert.message, title=f"Alert {alert.id}", severity="error")
-        if sample.alerts:
+        for env, decision in sample.scaled:
+            change = f"{decision.before} → {decision.after} replicas"
+            self.notify(f"{env}: {change} ({decision.reason})", title="Autoscaled", markup=False)
+        if sample.alerts or sample.scaled:
             self.refresh_events()
         self._next_metrics()
 
