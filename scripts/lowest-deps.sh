@@ -28,7 +28,7 @@ if [ $# -gt 0 ]; then
 fi
 # The fast lane covers the domain and the widgets; these slow tests are the ones that
 # drive the libraries for real: Pilot (textual, rich), git repositories and remotes
-# (gitpython), the Docker Engine (docker), probes and processes (httpx, psutil), the
+# (gitpython), the Docker Engine and a swarm (docker), probes and processes (httpx, psutil), the
 # CLI. Not the SVG snapshots: they are pictures made with the newest Textual, and an
 # older one draws a few cells differently by design. Not the release-kill test either:
 # it aims its kills by time, which an older, slower import moves (it needs kills on
@@ -42,4 +42,5 @@ fi
   tests/integration/test_pipeline.py \
   tests/integration/test_git_as_users_do.py \
   tests/integration/test_monitor_probes.py \
-  tests/integration/test_docker_pipeline.py
+  tests/integration/test_docker_pipeline.py \
+  tests/swarm/test_swarm_board.py
