@@ -17,6 +17,9 @@ def test_readme_config_reference_is_valid() -> None:
     blocks = re.findall(r"```yaml\n(.*?)```", section, flags=re.S)
     assert blocks, "the README's shipdeck.yaml section has no yaml block"
     config = parse_config(blocks[0], "README.md")
-    assert set(config.environments) == {"staging", "production"}
+    assert set(config.environments) == {"staging", "production", "cluster"}
     assert config.environments["production"].target == "docker"
+    cluster = config.environments["cluster"]
+    assert cluster.target == "swarm" and cluster.autoscale is not None
+    assert cluster.resources is not None and cluster.resources.memory == 256 << 20
     assert config.secret_names() == {"API_TOKEN"}
