@@ -301,3 +301,21 @@ def test_a_cancelled_deploy_puts_the_previous_release_back(
     assert result.message.startswith("2.0.0: deploy cancelled")
     assert version_served(target) == "v1"
     assert [c.labels["shipdeck.version"] for c in target.containers()] == ["1.0.0"]
+
+
+def test_a_swarm_environment_on_an_engine_that_is_no_manager_says_so(client: Any) -> None:
+    """target: swarm pointed at a plain engine: one line naming it, not a traceback."""
+    import os
+
+    from shipdeck.backends.swarm.spec import ServiceSettings
+    from shipdeck.backends.swarm.target import SwarmTarget
+
+    host = os.environ.get("DOCKER_HOST")
+    target = SwarmTarget("staging", ServiceSettings(project="noswarm", env="staging"), host=host)
+    release = Release("1.0.0", "0" * 40, "v1.0.0", image="x:1")
+    with pytest.raises(TargetError) as info:
+        target.deploy(release, Sink(), CancelToken())
+    assert "is not a swarm manager (swarm: inactive)" in str(info.value)
+    assert "\n" not in str(info.value)
+    status = target.status()
+    assert status.state == "unreachable" and "swarm manager" in status.detail["error"]
