@@ -118,11 +118,12 @@ def test_load_grows_the_service_to_max_and_quiet_shrinks_it_to_min(
 ) -> None:
     proj, port = project
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    said = proj.root.parent / "monitor.jsonl"
     monitor = subprocess.Popen(
         [sys.executable, "-m", "shipdeck", "monitor", "--json"],
         cwd=proj.root,
         env=env,
-        stdout=subprocess.DEVNULL,
+        stdout=said.open("w"),
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -164,3 +165,7 @@ def test_load_grows_the_service_to_max_and_quiet_shrinks_it_to_min(
     finally:
         monitor.terminate()
         monitor.wait(timeout=30)
+    printed = [json.loads(line) for line in said.read_text().splitlines() if line.strip()]
+    scaled = [(e["from"], e["to"]) for e in printed if e.get("event") == "autoscaled"]
+    assert any(to == 3 > was for was, to in scaled)  # the monitor said each decision too
+    assert any(to == 1 < was for was, to in scaled)
