@@ -22,6 +22,7 @@ from textual.reactive import var
 from textual.widget import Widget
 
 from shipdeck.lifecycle.lines import Line
+from shipdeck.widgets.component_style import component_style
 from shipdeck.widgets.log import ansi
 from shipdeck.widgets.log.lines import LogStatus
 from shipdeck.widgets.log.view import LogView
@@ -95,10 +96,7 @@ class LogStatusBar(Widget):
     message: var[str] = var("")
 
     def render(self) -> Text:
-        styles = {
-            name: self.get_component_rich_style(f"log-status--{name}", partial=True)
-            for name in STATUS_STYLES
-        }
+        styles = {name: component_style(self, f"log-status--{name}") for name in STATUS_STYLES}
         return status_text(self.status, self.message, styles)
 
     def watch_status(self) -> None:

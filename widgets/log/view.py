@@ -14,7 +14,6 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from rich.style import Style
 from textual import work
 from textual.binding import Binding
 from textual.geometry import Size
@@ -24,6 +23,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from shipdeck.lifecycle.lines import Line
+from shipdeck.widgets.component_style import component_style
 from shipdeck.widgets.log import ansi
 from shipdeck.widgets.log.clipboard import COPY_BUDGET, LineCursor, plain_line
 from shipdeck.widgets.log.files import load_tail, save_log
@@ -616,17 +616,8 @@ class LogView(ScrollView, can_focus=True):
     def _restyle(self) -> None:
         self._styles_stale = False
         if self._until_mounted.mounted:
-            styles = {name: self._component_style(f"log-view--{name}") for name in STYLE_NAMES}
+            styles = {name: component_style(self, f"log-view--{name}") for name in STYLE_NAMES}
             self.painter.restyle(self.rich_style, styles)
-
-    def _component_style(self, name: str) -> Style:
-        """What a component class sets, with colours blended (``$text-muted`` has alpha)."""
-        partial = self.get_component_rich_style(name, partial=True)
-        full = self.get_component_rich_style(name)
-        colors = Style.from_color(
-            full.color if partial.color else None, full.bgcolor if partial.bgcolor else None
-        )
-        return partial + colors
 
     def render_line(self, y: int) -> Strip:
         if self._styles_stale:

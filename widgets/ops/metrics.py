@@ -29,6 +29,7 @@ from textual.widgets import Label, Static
 from shipdeck.lifecycle.alerts import Alert, History
 from shipdeck.lifecycle.ports import ContainerStats, HostSample, NodeInfo, ProbeResult
 from shipdeck.lifecycle.units import byte_size
+from shipdeck.widgets.component_style import component_style
 from shipdeck.widgets.ops.chart import (
     BAR,
     EMPTY,
@@ -299,7 +300,7 @@ class Chart(Widget):
         resolving walks the CSS, and a chart asks for eight of them every repaint."""
         style = self._parts.get(name)
         if style is None:
-            style = self._parts[name] = self.get_component_rich_style(name, partial=True)
+            style = self._parts[name] = component_style(self, name)
         return style
 
     def notify_style_update(self) -> None:
@@ -359,7 +360,7 @@ class SectionTitle(Widget):
         text = Text(self.title[:GUTTER].ljust(GUTTER + 1), end="")
         if self.axis and self.span > 0:
             axis = time_axis(chart_width(width), self.span)
-            text.append(axis, self.get_component_rich_style("section--axis", partial=True))
+            text.append(axis, component_style(self, "section--axis"))
         return text
 
 
