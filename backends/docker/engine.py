@@ -18,11 +18,12 @@ files where the CLI takes a CA alone or a client pair alone.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -277,3 +278,49 @@ def log_config_for(client: docker.DockerClient) -> dict[str, Any] | None:
     except docker.errors.APIError:
         return None
     return {"Type": "local", "Config": {}} if default == "json-file" else None
+
+
+class EngineLost(TargetError):
+    """The engine stopped answering (as opposed to answering with an error)."""
+
+
+class EngineSession:
+    """One engine as a deploy target uses it: connected on first use (and again after a
+    failure), every call's failure one ``TargetError`` line naming the engine, and
+    ``EngineLost`` when the engine itself did not answer."""
+
+    def __init__(
+        self,
+        host: str | None = None,
+        environ: Mapping[str, str] | None = None,
+        client: docker.DockerClient | None = None,
+    ) -> None:
+        self.address = engine_address(host, environ)
+        self.where = engine_where(host, environ)
+        self._given = host  # None: DOCKER_HOST or the docker context, TLS and all
+        self._environ = environ
+        self._client = client
+
+    def client(self) -> docker.DockerClient:
+        if self._client is None:
+            try:
+                self._client = connect(self._given, self._environ)
+            except TargetError as exc:
+                raise EngineLost(str(exc)) from None
+        return self._client
+
+    def call(self, what: Callable[[], Any]) -> Any:
+        """Run an engine call; connection failures become one TargetError line."""
+        try:
+            return what()
+        except docker.errors.APIError as exc:
+            raise TargetError(api_error(exc)) from None
+        except CONNECTION_ERRORS as exc:
+            self._client = None  # reconnect next time
+            raise EngineLost(unreachable(self.where, exc)) from None
+
+    def close(self) -> None:
+        if self._client is not None:
+            with contextlib.suppress(Exception):
+                self._client.close()
+            self._client = None

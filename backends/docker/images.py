@@ -31,9 +31,8 @@ import requests
 from shipdeck.backends.docker.engine import (
     CONNECTION_ERRORS,
     LABEL_MANAGED,
+    EngineSession,
     api_error,
-    connect,
-    engine_address,
     unreachable,
 )
 from shipdeck.backends.docker.logs import container_logs, source_of
@@ -340,15 +339,11 @@ class DockerImages:
         environ: Mapping[str, str] | None = None,
         client: docker.DockerClient | None = None,
     ) -> None:
-        self.host = engine_address(host, environ)
-        self._given = host  # None: DOCKER_HOST or the docker context, TLS and all
-        self._environ = environ
-        self._client = client
+        self._engine = EngineSession(host, environ, client)
+        self.host = self._engine.address
 
     def client(self) -> docker.DockerClient:
-        if self._client is None:
-            self._client = connect(self._given, self._environ)
-        return self._client
+        return self._engine.client()
 
     def build(
         self,

@@ -46,19 +46,15 @@ import docker.errors
 
 from shipdeck.backends import switch
 from shipdeck.backends.docker.engine import (
-    CONNECTION_ERRORS,
     LABEL_ENV,
     LABEL_MANAGED,
     LABEL_PROJECT,
     LABEL_VERSION,
-    api_error,
-    connect,
-    engine_address,
-    engine_where,
+    EngineLost,
+    EngineSession,
     is_podman,
     log_config_for,
     parse_time,
-    unreachable,
 )
 from shipdeck.backends.docker.health import wait_started
 from shipdeck.backends.docker.intent import IntentFile
@@ -78,10 +74,6 @@ from shipdeck.lifecycle.ports import (
 )
 
 LABEL_SWITCH = "shipdeck.switch"  # the switch that created a container (recovery finds it)
-
-
-class EngineLost(TargetError):
-    """The engine stopped answering (as opposed to answering with an error)."""
 
 
 class DockerTarget:
@@ -115,9 +107,8 @@ class DockerTarget:
     ) -> None:
         self.name = name
         self.project = project
-        self.host = engine_address(host, environ)
-        self._given_host = host  # None: DOCKER_HOST or the docker context, TLS and all
-        self._where = engine_where(host, environ)
+        self._engine = EngineSession(host, environ, client)
+        self.host = self._engine.address
         self._no_update = False  # the engine has no container update endpoint (Podman)
         self.image_for = image_for
         self.ports = dict(ports or {})
@@ -140,30 +131,17 @@ class DockerTarget:
         self._lock_path = lock_path
         self._intents = IntentFile(lock_path)  # none without a lock: nothing to recover from
         self._on_recovered = on_recovered  # journals what recovery found and did
-        self._environ = environ
-        self._client_obj = client
         self._stats: StatsPoller | None = None
 
     # --- engine and containers -------------------------------------------------
 
     def client(self) -> docker.DockerClient:
         """The engine's client, connected on first use (and again after a failure)."""
-        if self._client_obj is None:
-            try:
-                self._client_obj = connect(self._given_host, self._environ)
-            except TargetError as exc:
-                raise EngineLost(str(exc)) from None
-        return self._client_obj
+        return self._engine.client()
 
     def _call(self, what: Callable[[], Any]) -> Any:
         """Run an engine call; connection failures become one TargetError line."""
-        try:
-            return what()
-        except docker.errors.APIError as exc:
-            raise TargetError(api_error(exc)) from None
-        except CONNECTION_ERRORS as exc:
-            self._client_obj = None  # reconnect next time
-            raise EngineLost(unreachable(self._where, exc)) from None
+        return self._engine.call(what)
 
     def _quietly(self, what: Callable[[], Any]) -> None:
         """An engine call whose error does not matter, unless the engine is gone."""

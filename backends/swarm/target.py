@@ -36,16 +36,11 @@ import docker.errors
 
 from shipdeck.backends import switch
 from shipdeck.backends.docker.engine import (
-    CONNECTION_ERRORS,
     LABEL_ENV,
     LABEL_PROJECT,
     LABEL_VERSION,
-    api_error,
-    connect,
-    engine_address,
-    engine_where,
+    EngineSession,
     parse_time,
-    unreachable,
 )
 from shipdeck.backends.docker.logs import source_of
 from shipdeck.backends.docker.stats import StatsPoller
@@ -99,10 +94,8 @@ class SwarmTarget:
     ) -> None:
         self.name = name
         self.settings = settings
-        self.host = engine_address(host, environ)
-        self._given_host = host
-        self._where = engine_where(host, environ)
-        self._environ = environ
+        self._engine = EngineSession(host, environ, client)
+        self.host = self._engine.address
         self.image_for = image_for
         self._secrets = dict(secrets or {})
         self.health_url = health_url
@@ -110,15 +103,12 @@ class SwarmTarget:
         self.health_interval = health_interval
         self.health_expect = health_expect
         self._lock_path = lock_path
-        self._client_obj = client
         self._stats: StatsPoller | None = None
 
     # --- engine -----------------------------------------------------------------------
 
     def client(self) -> docker.DockerClient:
-        if self._client_obj is None:
-            self._client_obj = connect(self._given_host, self._environ)
-        return self._client_obj
+        return self._engine.client()
 
     @property
     def api(self) -> Any:
@@ -126,13 +116,7 @@ class SwarmTarget:
 
     def _call(self, what: Callable[[], Any]) -> Any:
         """An engine call; its failure is one TargetError line naming the engine."""
-        try:
-            return what()
-        except docker.errors.APIError as exc:
-            raise TargetError(api_error(exc)) from None
-        except CONNECTION_ERRORS as exc:
-            self._client_obj = None
-            raise TargetError(unreachable(self._where, exc)) from None
+        return self._engine.call(what)
 
     def _locked(self) -> contextlib.AbstractContextManager[None]:
         return switch.env_lock(self.name, self._lock_path)
@@ -150,7 +134,7 @@ class SwarmTarget:
         if not swarm.get("ControlAvailable"):
             state = swarm.get("LocalNodeState") or "inactive"
             raise TargetError(
-                f"the engine {self._where} is not a swarm manager (swarm: {state});"
+                f"the engine {self._engine.where} is not a swarm manager (swarm: {state});"
                 " point docker_host at a manager"
             )
 
@@ -720,9 +704,7 @@ class SwarmTarget:
     def close(self) -> None:
         if self._stats is not None:
             self._stats.close()
-        if self._client_obj is not None:
-            with contextlib.suppress(Exception):
-                self._client_obj.close()
+        self._engine.close()
 
 
 def _state(task: dict[str, Any]) -> str:

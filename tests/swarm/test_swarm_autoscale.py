@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import subprocess
 import sys
 import threading
@@ -19,12 +18,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from shipdeck.lifecycle.ports import CancelToken, Release
 from shipdeck.lifecycle.sampling import pause_autoscale
 from shipdeck.project.repo import Project
 from shipdeck.project.wiring import build_engine, make_target
-from tests.helpers import git
 from tests.swarm.lab import ServiceScope, Swarm
+from tests.swarm.projects import committed, deploy_first, staging
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker, pytest.mark.swarm]
@@ -39,35 +37,17 @@ BURN = (  # a CGI script that spends CPU: each request a few milliseconds of a c
 @pytest.fixture()
 def project(tmp_path: Path, swarm: Swarm, services: ServiceScope) -> Iterator[tuple[Project, int]]:
     port = swarm.free_port()
-    root = tmp_path / "svc"
-    root.mkdir()
-    (root / "shipdeck.yaml").write_text(
-        f"""\
-version: 1
-project: {services.prefix}auto
-environments:
-  staging:
-    target: swarm
-    docker_host: "{swarm.host}"
-    replicas: 1
-    publish_mode: host
-    ports: {{"8080/tcp": {port}}}
-    health: {{url: "http://127.0.0.1:{port}/health", timeout: 30}}
-    resources: {{cpus: 0.05}}
-    update: {{parallelism: 0, delay: 0, monitor: 1}}
-    autoscale: {{min: 1, max: 3, latency_ms: 40, cooldown: {COOLDOWN}}}
-monitor:
-  interval: 1
-"""
+    environment = staging(
+        swarm,
+        port,
+        1,
+        "    resources: {cpus: 0.05}",
+        "    update: {parallelism: 0, delay: 0, monitor: 1}",
+        f"    autoscale: {{min: 1, max: 3, latency_ms: 40, cooldown: {COOLDOWN}}}",
     )
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "an autoscaled swarm service")
-    project = Project.discover(root)
-    image = swarm.push_web(f"auto-{secrets.token_hex(3)}", version="v1", cgi={"burn": BURN})
-    target = make_target(project, "staging")
-    result = target.deploy(Release("1.0.0", "0" * 40, "v1.0.0", image=image), print, CancelToken())
-    assert result.ok, result.message
+    config = f"version: 1\nproject: {services.prefix}auto\n{environment}monitor:\n  interval: 1\n"
+    project = committed(tmp_path / "svc", config)
+    deploy_first(project, swarm, "auto", cgi={"burn": BURN})
     yield project, port
 
 

@@ -7,20 +7,19 @@ from __future__ import annotations
 
 import contextlib
 import json
-import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from shipdeck.lifecycle.ports import CancelToken, Release
 from shipdeck.project.repo import Project
 from shipdeck.project.wiring import make_target
 from shipdeck.tui.app import ShipdeckApp
 from shipdeck.tui.dialogs import ConfirmScreen
-from tests.helpers import WebhookReceiver, git, shipdeck
+from tests.helpers import WebhookReceiver, shipdeck
 from tests.swarm.lab import ServiceScope, Swarm, get
+from tests.swarm.projects import committed, deploy_first, staging
 from tests.waiting import DEADLINE, Notices, until, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker, pytest.mark.swarm]
@@ -35,36 +34,14 @@ def project(
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     port = swarm.free_port()
     hook = WebhookReceiver()
-    root = tmp_path / "svc"
-    root.mkdir()
-    (root / "shipdeck.yaml").write_text(
-        f"""\
-version: 1
-project: {services.prefix}board
-environments:
-  staging:
-    target: swarm
-    docker_host: "{swarm.host}"
-    replicas: 3
-    publish_mode: host
-    ports: {{"8080/tcp": {port}}}
-    health: {{url: "http://127.0.0.1:{port}/health", timeout: 30}}
-    update: {{parallelism: 3, delay: 0, monitor: 2}}
-monitor:
-  interval: 1
-  probe_environments: false
-notify:
-  webhook: "{hook.url}"
-"""
+    config = f"version: 1\nproject: {services.prefix}board\n" + staging(
+        swarm, port, 3, "    update: {parallelism: 3, delay: 0, monitor: 2}"
     )
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "a swarm service")
-    project = Project.discover(root)
-    image = swarm.push_web(f"board-{secrets.token_hex(3)}", version="v1")
-    target = make_target(project, "staging")
-    result = target.deploy(Release("1.0.0", "0" * 40, "v1.0.0", image=image), print, CancelToken())
-    assert result.ok, result.message
+    config += (
+        f'monitor: {{interval: 1, probe_environments: false}}\nnotify: {{webhook: "{hook.url}"}}\n'
+    )
+    project = committed(tmp_path / "svc", config)
+    deploy_first(project, swarm, "board")
     try:
         yield project, port, hook
     finally:

@@ -22,6 +22,7 @@ import pytest
 
 from tests.helpers import WebhookReceiver, git, shipdeck
 from tests.swarm.lab import WEB_DOCKERFILE, ServiceScope, Swarm, get, web_context
+from tests.swarm.projects import staging
 from tests.waiting import DEADLINE, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker, pytest.mark.swarm]
@@ -30,6 +31,14 @@ TOKEN = f"tok-{secrets.token_hex(8)}"  # the secret: never in any output, nor in
 
 
 def _config(project: str, swarm: Swarm, port: int, hook: str) -> str:
+    environment = staging(
+        swarm,
+        port,
+        3,
+        "    update: {parallelism: 1, delay: 1, monitor: 4, failure_action: rollback}",
+        "    secrets: [API_TOKEN]",
+        "    bake: 0",
+    )
     return f"""\
 version: 1
 project: {project}
@@ -39,18 +48,7 @@ stages:
   release:
     push: "{swarm.registry}/{project}"
     remote: origin
-environments:
-  staging:
-    target: swarm
-    docker_host: "{swarm.host}"
-    replicas: 3
-    publish_mode: host
-    ports: {{"8080/tcp": {port}}}
-    health: {{url: "http://127.0.0.1:{port}/health", timeout: 30}}
-    update: {{parallelism: 1, delay: 1, monitor: 4, failure_action: rollback}}
-    secrets: [API_TOKEN]
-    bake: 0
-notify:
+{environment}notify:
   webhook: "{hook}"
 """
 
