@@ -324,9 +324,12 @@ def _make_pane(pane: str) -> Widget:
         """The pane, offering ``+``/``-`` only on an environment whose target can scale."""
 
         def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+            env = self.selected_env
             if action == "scale":
-                env = self.selected_env
                 return env is not None and cast(Board, self.screen).env_ops.can_scale(env)
+            if action == "autoscale":  # only where shipdeck.yaml gives it autoscale:
+                environments = host(self.app).project.config.environments
+                return env in environments and environments[env].autoscale is not None
             return True
 
         def on_data_table_row_highlighted(self) -> None:

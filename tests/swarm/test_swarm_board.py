@@ -121,3 +121,38 @@ async def test_scale_from_the_board_and_a_dead_worker_shows_down_with_an_alert(
     assert shown["kind"] == "bug" and "swm-n3" in shown["title"]
     with contextlib.suppress(Exception):
         target.close()  # type: ignore[attr-defined]
+
+
+async def test_one_key_pauses_and_resumes_autoscaling_where_it_is_configured(
+    tmp_path: Path, swarm: Swarm, services: ServiceScope, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from textual.widgets._footer import FooterKey
+
+    from shipdeck.lifecycle.sampling import autoscale_paused
+    from shipdeck.project.wiring import build_engine
+    from shipdeck.widgets.footer import QuietFooter
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    environment = staging(swarm, swarm.free_port(), 1, "    autoscale: {min: 1, max: 3}")
+    proj = committed(
+        tmp_path / "svc", f"version: 1\nproject: {services.prefix}pause\n{environment}"
+    )
+    app = ShipdeckApp(proj)
+    notices = Notices()
+    async with app.run_test(size=SIZE, message_hook=notices) as pilot:
+        await pilot.press("o")
+        await until(pilot, lambda: app.board.query_one("#env-pane").selected_env == "staging")
+        footer = app.board.query_one(QuietFooter)
+        await until(
+            pilot,
+            lambda: any("autoscale" in k.description for k in footer.query(FooterKey)),
+        )
+        await pilot.press("A")
+        await until(pilot, notices.said("Autoscaling of staging paused"))
+        assert autoscale_paused(build_engine(proj), "staging")
+        await pilot.press("A")
+        await until(pilot, notices.said("Autoscaling of staging resumed"))
+        assert not autoscale_paused(build_engine(proj), "staging")
+    journal = (proj.root / ".shipdeck" / "journal.jsonl").read_text().splitlines()
+    paused = [json.loads(e) for e in journal if '"autoscale.paused"' in e]
+    assert [e["paused"] for e in paused] == [True, False]
