@@ -239,11 +239,7 @@ class SwarmTarget:
         )
         name = self.settings.service_name
         say(sink, f"creating service {name} ({self.settings.replicas} x {ref})")
-        made = self._call(
-            lambda: self.api._result(
-                self.api._post_json(self.api._url("/services/create"), data=spec), True
-            )
-        )
+        made = self._post(self.api._url("/services/create"), spec)
         sid = made["ID"]
         ok, why = self._converged(sid, self.settings.replicas, sink, cancel)
         if ok:
