@@ -69,6 +69,7 @@ from shipdeck.lifecycle.ports import (
 )
 
 _OUT_OF_SEQUENCE = "out of sequence"
+_FRESH = 0.5  # seconds one read of the service, its tasks or the nodes serves every caller
 
 
 class SwarmTarget:
@@ -103,6 +104,7 @@ class SwarmTarget:
         self.health_interval = health_interval
         self.health_expect = health_expect
         self._lock_path = lock_path
+        self._reads: dict[str, tuple[float, Any]] = {}  # key -> (monotonic time, value)
         self._stats: StatsPoller | None = None
 
     # --- engine -----------------------------------------------------------------------
@@ -121,11 +123,23 @@ class SwarmTarget:
     def _locked(self) -> contextlib.AbstractContextManager[None]:
         return switch.env_lock(self.name, self._lock_path)
 
+    def _read(self, key: str, fetch: Callable[[], Any]) -> Any:
+        """An engine read shared by callers within ``_FRESH`` seconds: one monitor sample
+        asks for the service, its tasks and the nodes several times (nodes, replicas,
+        health URLs, status). A write through this target forgets them all."""
+        now = time.monotonic()
+        hit = self._reads.get(key)
+        if hit is not None and now - hit[0] < _FRESH:
+            return hit[1]
+        value = self._call(fetch)
+        self._reads[key] = (now, value)
+        return value
+
     def service(self) -> dict[str, Any] | None:
         """This environment's service (inspect data), found by its labels."""
         own = self.settings.own_labels
         filters = {"label": [f"{k}={own[k]}" for k in (LABEL_PROJECT, LABEL_ENV)]}
-        found = self._call(lambda: self.api.services(filters=filters))
+        found = self._read("service", lambda: self.api.services(filters=filters))
         return found[0] if found else None
 
     def _manager(self) -> None:
@@ -139,7 +153,8 @@ class SwarmTarget:
             )
 
     def tasks(self, service_id: str) -> list[dict[str, Any]]:
-        return list(self._call(lambda: self.api.tasks(filters={"service": service_id})))
+        fetch = partial(self.api.tasks, filters={"service": service_id})
+        return list(self._read(f"tasks {service_id}", fetch))
 
     def nodes(self) -> list[NodeInfo]:
         """The swarm's nodes (``docker node ls``) with this service's running tasks on each."""
@@ -151,7 +166,7 @@ class SwarmTarget:
 
     def _nodes(self) -> list[NodeInfo]:
         out = []
-        for node in self._call(lambda: self.api.nodes()):
+        for node in self._read("nodes", lambda: self.api.nodes()):
             spec, status = node.get("Spec") or {}, node.get("Status") or {}
             out.append(
                 NodeInfo(
@@ -207,7 +222,13 @@ class SwarmTarget:
         """POST a service spec; the SDK's ``update_service`` rebuilds specs from keyword
         arguments and cannot ask for Swarm's rollback, so the Engine API is called as is."""
         api = self.api
-        return self._call(lambda: api._result(api._post_json(path, data=body, params=params), True))
+        self._reads.clear()
+        try:
+            return self._call(
+                lambda: api._result(api._post_json(path, data=body, params=params), True)
+            )
+        finally:
+            self._reads.clear()  # and what was read while it ran
 
     def _post_spec(
         self, sid: str, make: Callable[[dict[str, Any]], dict[str, Any]], *, rollback: bool = False
@@ -249,6 +270,7 @@ class SwarmTarget:
         say(sink, f"{why}; removing {name} (nothing ran before it)")
         with contextlib.suppress(TargetError):
             self._call(lambda: self.api.remove_service(sid))
+        self._reads.clear()
         return DeployResult(False, version, f"{version}: {why}")
 
     def _update(
