@@ -3,9 +3,11 @@ config every swarm test starts from, committed, and its first release deployed."
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from shipdeck.lifecycle.ports import CancelToken, Release
 from shipdeck.project.repo import Project
@@ -49,3 +51,11 @@ def deploy_first(
     target = make_target(project, "staging")
     result = target.deploy(Release("1.0.0", "0" * 40, "v1.0.0", image=image), print, CancelToken())
     assert result.ok, result.message
+
+
+def journal(root: Path, kind: str | None = None) -> list[dict[str, Any]]:
+    """The project's journal events (of type ``kind``), oldest first; none before the first."""
+    path = root / ".shipdeck" / "journal.jsonl"
+    lines = path.read_text().splitlines() if path.exists() else []
+    events = [json.loads(line) for line in lines if line.strip()]
+    return [e for e in events if kind is None or e["type"] == kind]

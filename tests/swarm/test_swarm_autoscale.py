@@ -22,7 +22,7 @@ from shipdeck.lifecycle.sampling import pause_autoscale
 from shipdeck.project.repo import Project
 from shipdeck.project.wiring import build_engine, make_target
 from tests.swarm.lab import ServiceScope, Swarm
-from tests.swarm.projects import committed, deploy_first, staging
+from tests.swarm.projects import committed, deploy_first, journal, staging
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker, pytest.mark.swarm]
@@ -88,9 +88,7 @@ def _replicas(project: Project) -> int | None:
 
 
 def _decisions(project: Project) -> list[dict[str, object]]:
-    journal = project.root / ".shipdeck" / "journal.jsonl"
-    lines = journal.read_text().splitlines() if journal.exists() else []
-    return [e for e in map(json.loads, lines) if e["type"] == "autoscaled"]
+    return journal(project.root, "autoscaled")
 
 
 def test_load_grows_the_service_to_max_and_quiet_shrinks_it_to_min(
@@ -140,8 +138,7 @@ def test_load_grows_the_service_to_max_and_quiet_shrinks_it_to_min(
             assert _replicas(proj) == 1
         finally:
             load.close()
-        events = (proj.root / ".shipdeck" / "journal.jsonl").read_text()
-        assert '"type": "autoscale.paused"' in events.replace('":"', '": "')
+        assert [e["paused"] for e in journal(proj.root, "autoscale.paused")] == [True]
     finally:
         monitor.terminate()
         monitor.wait(timeout=30)

@@ -19,7 +19,7 @@ from shipdeck.tui.app import ShipdeckApp
 from shipdeck.tui.dialogs import ConfirmScreen
 from tests.helpers import WebhookReceiver, shipdeck
 from tests.swarm.lab import ServiceScope, Swarm, get
-from tests.swarm.projects import committed, deploy_first, staging
+from tests.swarm.projects import committed, deploy_first, journal, staging
 from tests.waiting import DEADLINE, Notices, until, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker, pytest.mark.swarm]
@@ -92,10 +92,7 @@ async def test_scale_from_the_board_and_a_dead_worker_shows_down_with_an_alert(
         await until(pilot, lambda: str(nodes.render()).count("ready") == 3, timeout=60)
         await until(pilot, notices.said("ready again"), timeout=30)
 
-    events = [
-        json.loads(line)
-        for line in (proj.root / ".shipdeck" / "journal.jsonl").read_text().splitlines()
-    ]
+    events = journal(proj.root)
     raised = [e for e in events if e["type"] == "alert.raised" and e.get("metric") == "node:swm-n3"]
     assert raised and raised[0]["env"] == "staging" and raised[0]["version"] == "1.0.0"
     assert any(
@@ -153,6 +150,5 @@ async def test_one_key_pauses_and_resumes_autoscaling_where_it_is_configured(
         await pilot.press("A")
         await until(pilot, notices.said("Autoscaling of staging resumed"))
         assert not autoscale_paused(build_engine(proj), "staging")
-    journal = (proj.root / ".shipdeck" / "journal.jsonl").read_text().splitlines()
-    paused = [json.loads(e) for e in journal if '"autoscale.paused"' in e]
+    paused = journal(proj.root, "autoscale.paused")
     assert [e["paused"] for e in paused] == [True, False]

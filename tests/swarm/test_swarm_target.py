@@ -22,7 +22,7 @@ import pytest
 
 from tests.helpers import WebhookReceiver, git, shipdeck
 from tests.swarm.lab import WEB_DOCKERFILE, ServiceScope, Swarm, get, web_context
-from tests.swarm.projects import staging
+from tests.swarm.projects import journal, staging
 from tests.waiting import DEADLINE, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker, pytest.mark.swarm]
@@ -134,9 +134,10 @@ def _hooks(hook: WebhookReceiver) -> list[dict[str, Any]]:
     return found
 
 
-def _journal(root: Path) -> list[dict[str, Any]]:
-    path = root / ".shipdeck" / "journal.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+def _deploy(root: Path, env: dict[str, str], item: str) -> subprocess.CompletedProcess[str]:
+    """``shipdeck advance ITEM --to deploy --env staging``, as a user runs it."""
+    args = ("advance", item, "--to", "deploy", "--env", "staging")
+    return shipdeck(*args, cwd=root, env=env, timeout=400)
 
 
 def test_code_to_three_replicas_then_an_unhealthy_release_is_rolled_back_by_swarm(
@@ -144,9 +145,7 @@ def test_code_to_three_replicas_then_an_unhealthy_release_is_rolled_back_by_swar
 ) -> None:
     root, port, hook, env = project
     first = _item(root, env, "Serve v2", "v2")
-    deployed = shipdeck(
-        "advance", first, "--to", "deploy", "--env", "staging", cwd=root, env=env, timeout=400
-    )
+    deployed = _deploy(root, env, first)
     out = deployed.stdout + deployed.stderr
     assert deployed.returncode == 0, out
     answers = _every_node_says(swarm, port, "v2")
@@ -164,14 +163,12 @@ def test_code_to_three_replicas_then_an_unhealthy_release_is_rolled_back_by_swar
     _hooks(hook)
 
     broken = _item(root, env, "Serve v3 without health", "v3", healthy=False)
-    failed = shipdeck(
-        "advance", broken, "--to", "deploy", "--env", "staging", cwd=root, env=env, timeout=400
-    )
+    failed = _deploy(root, env, broken)
     out = failed.stdout + failed.stderr
     assert failed.returncode == 1, out
     assert "unhealthy container" in out and "rolled back to 0.1.0" in out, out
     assert _every_node_says(swarm, port, "v2")  # the previous release answers everywhere
-    rolled = [e for e in _journal(root) if e["type"] == "rolled_back"]
+    rolled = journal(root, "rolled_back")
     assert rolled and rolled[-1]["from_version"] == "0.2.0" and rolled[-1]["to_version"] == "0.1.0"
     assert "unhealthy container" in rolled[-1]["reason"]
     card = json.loads(shipdeck("item", "show", broken, "--json", cwd=root, env=env).stdout)
@@ -205,9 +202,7 @@ def test_rollback_from_the_cli_goes_back_to_the_previous_healthy_release(
     root, port, _hook, env = project
     for title, version in (("Serve v2", "v2"), ("Serve v3", "v3")):
         item = _item(root, env, title, version)
-        done = shipdeck(
-            "advance", item, "--to", "deploy", "--env", "staging", cwd=root, env=env, timeout=400
-        )
+        done = _deploy(root, env, item)
         assert done.returncode == 0, done.stdout + done.stderr
     _every_node_says(swarm, port, "v3")
     back = shipdeck("rollback", "staging", cwd=root, env=env, timeout=300)
@@ -223,9 +218,7 @@ def test_logs_follow_every_node_across_a_rolling_update(
 ) -> None:
     root, _port, _hook, env = project
     item = _item(root, env, "Serve v2", "v2")
-    done = shipdeck(
-        "advance", item, "--to", "deploy", "--env", "staging", cwd=root, env=env, timeout=400
-    )
+    done = _deploy(root, env, item)
     assert done.returncode == 0, done.stdout + done.stderr
     full = {**os.environ, **env, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     follow = subprocess.Popen(
@@ -250,9 +243,7 @@ def test_logs_follow_every_node_across_a_rolling_update(
             timeout=30,
         )
         second = _item(root, env, "Serve v3", "v3")
-        update = shipdeck(
-            "advance", second, "--to", "deploy", "--env", "staging", cwd=root, env=env, timeout=400
-        )
+        update = _deploy(root, env, second)
         assert update.returncode == 0, update.stdout + update.stderr
         wait_until(
             lambda: _nodes_in(lines, "version=v3") >= {"swm-n1", "swm-n2", "swm-n3"},
