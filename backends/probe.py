@@ -40,6 +40,11 @@ MAX_BODY = 4096  # bytes of a response body read at most; the rest is never rece
 # service cannot eat the whole health timeout in a single request.
 _ATTEMPT_CAP = 5.0
 _TICK = 0.1  # longest a socket call blocks before the deadline and the cancel are checked
+# A health wait looks again after this pause at first, growing by _PAUSE_GROWTH up to
+# its interval: a service just started answers within tens of ms, and a fixed 0.5 s
+# pause after the first refused connection was most of a local deploy's time.
+_FIRST_PAUSE = 0.02
+_PAUSE_GROWTH = 1.5
 
 _interrupted = threading.Event()
 
@@ -483,6 +488,7 @@ class HttpProber:
         Not ``interruptible``: SIGINT/SIGTERM do not end it (the wait for a restored
         release after an interrupted deploy; its own deadline still bounds it).
 
+        Attempts follow :func:`pause_schedule`: soon at first, then every ``interval``.
         Over within ``timeout`` (plus a tick): each attempt gets at most the time
         left. Returns the last probe; on timeout or cancel ``ok`` is False and
         ``error`` says why, mentioning the last failure so the deploy log is useful.
@@ -491,6 +497,7 @@ class HttpProber:
         deadline = time.monotonic() + max(0.0, timeout)
         follow = not (expect is not None and 300 <= expect < 400)
         last: ProbeResult | None = None
+        pauses = pause_schedule(interval)
         while True:
             why = _stop_reason(cancel, interruptible)
             if why:
@@ -514,7 +521,16 @@ class HttpProber:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return _failed(name, url, last, f"not healthy after {timeout:g}s")
-            _pause(min(interval, remaining), cancel, interruptible)
+            _pause(min(next(pauses), remaining), cancel, interruptible)
+
+
+def pause_schedule(interval: float) -> Iterator[float]:
+    """The pauses between a health wait's attempts: from :data:`_FIRST_PAUSE`, growing
+    by :data:`_PAUSE_GROWTH`, then ``interval`` for good (never above it)."""
+    pause = min(_FIRST_PAUSE, interval)
+    while True:
+        yield pause
+        pause = min(pause * _PAUSE_GROWTH, interval)
 
 
 def _healthy(result: ProbeResult, expect: int | None) -> bool:
