@@ -1,0 +1,344 @@
+"""Pipeline benchmark: the demo's Plan -> Deploy through the CLI, next to a shell
+script doing the same real work, and next to the baseline tree's CLI, in one run.
+
+Run ``python benchmarks/pipeline.py`` (full) or ``--quick`` (fewer rounds); prints one
+JSON object; figures are medians over ``--rounds`` (``min`` the fastest round).
+Nothing here asserts: ``meets_targets`` compares with the issue's target, Plan ->
+Deploy within 1.15x of the shell script.
+
+- Each round makes fresh demo repositories (``shipdeck demo PATH --no-open
+  --no-docker``, untimed; each side's demo is made by that side's code) and then
+  times, per side:
+  - ``new`` / ``old`` (this tree; the baseline commit, ``--baseline``, default
+    4ede4ca, exported with ``git archive`` into a temp dir and run with
+    ``PYTHONPATH`` there): ``shipdeck item add "Say hola"``, ``shipdeck advance ID
+    --to code`` (the branch), a one-line edit and ``git commit``, then ``shipdeck
+    advance ID --to deploy --env staging --json`` (Build, Test, Release, Deploy on
+    the embedded ``local`` target, which waits for the health URL);
+  - ``shell``: ``git checkout -b``, the same edit and commit, the build and test
+    commands of the demo's shipdeck.yaml, ``git checkout main``, ``git merge
+    --ff-only``, ``git tag v0.1.0``, the service started in the background and its
+    health URL polled with ``curl`` every ``--shell-poll`` seconds (0.1 s: what such
+    a script usually sleeps). Same interpreter as shipdeck's ``{python}``.
+- ``total_s`` is the wall time of those steps; ``ratio`` is new (or old) over shell,
+  medians of the interleaved rounds (the order of the three sides rotates).
+- ``first_build_step_s``: from launching ``advance --to deploy`` to the arrival of
+  the first build step's command line (``$ ...``) on its ``--json`` stream (each
+  line is flushed as it is written). ``stages_s``: per stage, the wall time from its
+  ``started`` event to its ``finished`` event as they arrive; ``before_build_s`` the
+  process's start to Build's ``started``; ``after_deploy_s`` Deploy's ``finished``
+  to the process's exit; ``item_add_s``, ``to_code_s``, ``commit_s`` the steps
+  before it.
+- After each round the deployed service is stopped (``shipdeck stop staging``, or
+  the shell's ``kill``) and its port checked free; a service still answering is
+  killed and reported under ``orphans`` (0 expected).
+- Children write bytecode (to a temp ``PYTHONPYCACHEPREFIX``, even where
+  ``PYTHONDONTWRITEBYTECODE`` is set) and one warm-up round is not counted, so no
+  figure includes compiling modules.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+TARGETS = {"ratio": 1.15}
+BASELINE = "4ede4ca"
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "bench",
+    "GIT_AUTHOR_EMAIL": "bench@example.invalid",
+    "GIT_COMMITTER_NAME": "bench",
+    "GIT_COMMITTER_EMAIL": "bench@example.invalid",
+}
+EDIT = "\n# hola\n"
+
+SHELL = r"""
+set -eu
+py="$1"; port="$2"; poll="$3"
+git checkout -q -b feature/SD-5-say-hola main
+printf '\n# hola\n' >> app/__init__.py
+git commit -q -am "SD-5: hola"
+"$py" -m compileall -q app
+"$py" -m unittest discover -s tests -t . 2>/dev/null
+git checkout -q main
+git merge -q --ff-only feature/SD-5-say-hola
+git tag v0.1.0
+"$py" -m app --port "$port" >service.log 2>&1 &
+echo $! >service.pid
+until curl -sf "http://127.0.0.1:$port/health" >/dev/null; do sleep "$poll"; done
+"""
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def export_tree(rev: str, into: Path) -> Path:
+    """The baseline's whole tree in ``into`` (``git archive``: no checkout, no worktree)."""
+    data = subprocess.run(
+        ["git", "archive", "--format=tar", rev], cwd=ROOT, check=True, capture_output=True
+    ).stdout
+    into.mkdir(parents=True)
+    with tarfile.open(fileobj=BytesIO(data)) as tar:
+        tar.extractall(into, filter="fully_trusted")  # shipdeck/ holds symbolic links
+    return into
+
+
+def port_answers(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def demo_port(repo: Path) -> int:
+    match = re.search(r"^\s+port: (\d+)$", (repo / "shipdeck.yaml").read_text(), re.M)
+    assert match, "the demo's shipdeck.yaml has no port"
+    return int(match.group(1))
+
+
+class Side:
+    """One tree's CLI (new: this checkout; old: the export) and how to run it."""
+
+    def __init__(self, kind: str, code: Path, base: Path) -> None:
+        self.kind = kind
+        self.env = dict(os.environ, **GIT_ENV)
+        self.env["PYTHONPATH"] = str(code)
+        self.env["XDG_CONFIG_HOME"] = str(base / "config")
+        self.env.pop("SHIPDECK_DEBUG", None)
+        self.env.pop("PYTHONDONTWRITEBYTECODE", None)
+        self.env["PYTHONPYCACHEPREFIX"] = str(base / f"pycache-{kind}")
+
+    def cli(self, repo: Path, *args: str) -> str:
+        out = subprocess.run(
+            [sys.executable, "-m", "shipdeck", *args],
+            cwd=repo,
+            env=self.env,
+            capture_output=True,
+            text=True,
+        )
+        if out.returncode:
+            raise SystemExit(f"{self.kind}: shipdeck {' '.join(args)}: {out.stderr.strip()}")
+        return out.stdout
+
+    def make_demo(self, path: Path) -> Path:
+        self.cli(path.parent, "demo", str(path), "--no-open", "--no-docker")
+        return path
+
+    def round(self, repo: Path) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        item = self.cli(repo, "item", "add", "Say hola").strip()
+        t1 = time.perf_counter()
+        self.cli(repo, "advance", item, "--to", "code")
+        t2 = time.perf_counter()
+        with (repo / "app" / "__init__.py").open("a") as f:
+            f.write(EDIT)
+        git(repo, "commit", "-q", "-am", f"{item}: hola")
+        t3 = time.perf_counter()
+        timeline = self.advance(repo, item)
+        t4 = time.perf_counter()
+        figures: dict[str, Any] = {
+            "total_s": t4 - t0,
+            "item_add_s": t1 - t0,
+            "to_code_s": t2 - t1,
+            "commit_s": t3 - t2,
+            "advance_s": t4 - t3,
+        }
+        figures.update(breakdown(timeline, t3, t4))
+        return figures
+
+    def advance(self, repo: Path, item: str) -> list[tuple[float, dict[str, Any]]]:
+        args = ["advance", item, "--to", "deploy", "--env", "staging", "--json"]
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "shipdeck", *args],
+            cwd=repo,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
+        assert proc.stdout is not None
+        timeline = [(time.perf_counter(), json.loads(line)) for line in proc.stdout]
+        err = proc.stderr.read() if proc.stderr else ""
+        if proc.wait():
+            raise SystemExit(f"{self.kind}: shipdeck {' '.join(args)}: {err.strip()}")
+        return timeline
+
+    def stop(self, repo: Path) -> int:
+        """Stop the deployed service; 1 if it had to be killed by its port's owner."""
+        port = demo_port(repo)
+        self.cli(repo, "stop", "staging")
+        return kill_listener(port)
+
+
+def kill_listener(port: int) -> int:
+    if not port_answers(port):
+        return 0
+    out = subprocess.run(
+        ["fuser", "-k", f"{port}/tcp"], capture_output=True, text=True, check=False
+    )
+    return 1 if out.returncode == 0 or port_answers(port) else 0
+
+
+def breakdown(
+    timeline: list[tuple[float, dict[str, Any]]], start: float, end: float
+) -> dict[str, Any]:
+    stages: dict[str, float] = {}
+    opened: dict[str, float] = {}
+    first_step = build_started = deploy_finished = None
+    running = ""
+    for at, event in timeline:
+        kind = event.get("event")
+        if kind == "started":
+            running = event["stage"]
+            opened[running] = at
+            if running == "build" and build_started is None:
+                build_started = at
+        elif kind == "finished":
+            stages[event["stage"]] = at - opened.get(event["stage"], at)
+            if event["stage"] == "deploy":
+                deploy_finished = at
+        elif kind == "line" and running == "build" and first_step is None:
+            first_step = at if str(event.get("text", "")).startswith("$ ") else None
+    return {
+        "first_build_step_s": None if first_step is None else first_step - start,
+        "before_build_s": None if build_started is None else build_started - start,
+        "stages_s": stages,
+        "after_deploy_s": None if deploy_finished is None else end - deploy_finished,
+    }
+
+
+def shell_round(repo: Path, python: str, poll: float) -> dict[str, Any]:
+    port = demo_port(repo)
+    env = dict(os.environ, **GIT_ENV)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    t0 = time.perf_counter()
+    subprocess.run(
+        ["sh", "-c", SHELL, "sh", python, str(port), str(poll)],
+        cwd=repo,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    t1 = time.perf_counter()
+    pid = int((repo / "service.pid").read_text())
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    for _ in range(50):
+        if not port_answers(port):
+            break
+        time.sleep(0.05)
+    return {"total_s": t1 - t0, "orphan": kill_listener(port)}
+
+
+def project_python() -> str:
+    """The interpreter the demo's ``{python}`` resolves to: the real one under the venv."""
+    return os.path.realpath(getattr(sys, "_base_executable", sys.executable))
+
+
+def median(values: list[float]) -> float:
+    return round(statistics.median(values), 4)
+
+
+def summarize(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "total_s": median([r["total_s"] for r in rounds]),
+        "min_total_s": round(min(r["total_s"] for r in rounds), 4),
+    }
+    if "advance_s" not in rounds[0]:
+        return out
+    for key in ("item_add_s", "to_code_s", "commit_s", "advance_s"):
+        out[key] = median([r[key] for r in rounds])
+    for key in ("first_build_step_s", "before_build_s", "after_deploy_s"):
+        values = [r[key] for r in rounds if r[key] is not None]
+        out[key] = median(values) if values else None
+    names = sorted({s for r in rounds for s in r["stages_s"]})
+    out["stages_s"] = {
+        s: median([r["stages_s"][s] for r in rounds if s in r["stages_s"]]) for s in names
+    }
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="3 rounds")
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--baseline", default=BASELINE, metavar="REV")
+    parser.add_argument("--no-baseline", action="store_true", help="only this tree and shell")
+    parser.add_argument("--shell-poll", type=float, default=0.1, metavar="S")
+    args = parser.parse_args()
+    rounds = 3 if args.quick else args.rounds
+    python = project_python()
+    with tempfile.TemporaryDirectory(prefix="shipdeck-pipeline-") as tmp:
+        base = Path(tmp)
+        sides = [Side("new", ROOT, base)]
+        rev = ""
+        if not args.no_baseline:
+            rev = git(ROOT, "rev-parse", "--verify", f"{args.baseline}^{{commit}}")
+            sides.append(Side("old", export_tree(rev, base / "old"), base))
+        results: dict[str, list[dict[str, Any]]] = {s.kind: [] for s in sides}
+        results["shell"] = []
+        orphans = 0
+        order = [*[s.kind for s in sides], "shell"]
+        for n in range(rounds + 1):  # round 0 warms up (bytecode, caches) and is dropped
+            for kind in order[n % len(order) :] + order[: n % len(order)]:
+                if kind == "shell":
+                    repo = sides[0].make_demo(base / f"r{n}-{kind}")
+                    figures = shell_round(repo, python, args.shell_poll)
+                    orphans += figures.pop("orphan")
+                else:
+                    side = next(s for s in sides if s.kind == kind)
+                    repo = side.make_demo(base / f"r{n}-{kind}")  # as its own code makes it
+                    try:
+                        figures = side.round(repo)
+                    finally:
+                        orphans += side.stop(repo)
+                if n:
+                    results[kind].append(figures)
+        summary = {kind: summarize(r) for kind, r in results.items()}
+    shell = summary["shell"]["total_s"]
+    ratios = {k: round(summary[k]["total_s"] / shell, 3) for k in summary if k != "shell"}
+    min_ratios = {
+        k: round(summary[k]["min_total_s"] / summary["shell"]["min_total_s"], 3)
+        for k in summary
+        if k != "shell"
+    }
+    report = {
+        "benchmark": "pipeline",
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+        "rounds": rounds,
+        "baseline": rev[:12] or None,
+        "shell_poll_s": args.shell_poll,
+        "project_python": python,
+        "sides": summary,
+        "ratio": ratios,
+        "ratios_of_minimums": min_ratios,
+        "orphans": orphans,
+        "targets": TARGETS,
+        "meets_targets": {"ratio": ratios["new"] <= TARGETS["ratio"], "no_orphans": orphans == 0},
+    }
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
