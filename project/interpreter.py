@@ -18,11 +18,11 @@ the machine (a subprocess for Poetry and for the real path behind a PATH shim).
 
 from __future__ import annotations
 
-import functools
 import os
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -154,15 +154,63 @@ def _is_script(path: str) -> bool:
         return False
 
 
-@functools.lru_cache(maxsize=16)
+class _Answer:
+    """One shim's answer, once its first asker has it (or None if that asker failed)."""
+
+    def __init__(self) -> None:
+        self.ready = threading.Event()
+        self.python: str | None = None
+
+
+# A shim's answer per (shim, environment): asked once per process, by whichever
+# caller comes first (prefetch's thread or find); the others wait for that answer.
+_asked: dict[tuple[str, _Frozen], _Answer] = {}
+_asked_lock = threading.Lock()
+
+
 def real_python(python: str, environ: Mapping[str, str]) -> str:
     """The interpreter a PATH entry runs: a pyenv or asdf shim (a script) picks one by
     the shell's state, so it is asked, once per process, and the answer recorded; a real
     interpreter (a binary or a link to one) is taken as it is, without a subprocess."""
     if not _is_script(python):
         return python
-    asked = _run([python, "-c", "import sys; print(sys.executable)"], Path("/"), environ)
-    return asked if asked and Path(asked).is_absolute() else python
+    key = (python, _Frozen(environ))
+    with _asked_lock:
+        answer = _asked.get(key)
+        mine = answer is None
+        if answer is None:
+            answer = _asked[key] = _Answer()
+    if not mine:
+        answer.ready.wait()
+        if answer.python is not None:
+            return answer.python
+    try:
+        asked = _run([python, "-c", "import sys; print(sys.executable)"], Path("/"), environ)
+        got = asked if asked and Path(asked).is_absolute() else python
+        if mine:
+            answer.python = got
+        return got
+    finally:
+        answer.ready.set()
+
+
+def prefetch(root: Path, environ: Mapping[str, str] | None = None) -> None:
+    """Start asking the PATH's python3 in a thread when :func:`find` may have to: a
+    pyenv shim takes ~0.1 s to answer, which the config's parse then overlaps. Nothing
+    is asked when the project has its own venv, Poetry or uv decide, or python3 is a
+    real interpreter; if the config names a ``python:``, the answer is not used."""
+    env = os.environ if environ is None else environ
+    if any(_in_venv(root / name) for name in (".venv", "venv")):
+        return
+    if is_poetry_project(root) or (env.get("UV_PROJECT_ENVIRONMENT") and is_uv_project(root)):
+        return
+    found = shutil.which("python3", path=env.get("PATH", os.defpath))
+    if found is None or venv_of(Path(found)) is not None or not _is_script(found):
+        return
+    frozen = _Frozen(env)
+    threading.Thread(
+        target=real_python, args=(found, frozen), name="shipdeck-python", daemon=True
+    ).start()
 
 
 def find(

@@ -265,6 +265,7 @@ def build_engine(project: Project) -> Engine:
     from shipdeck.backends.local.runner import LocalProcessRunner
     from shipdeck.project.gc import AutoPrune
 
+    interpreter.prefetch(project.root)  # a shim's answer comes while the config parses
     config = project.config
     live = _Live(_Parts(project, config))
     engine = Engine(
