@@ -3,11 +3,18 @@ changing behaviour: the health wait's schedule, the interpreter asked once."""
 
 from __future__ import annotations
 
+import sys
+import threading
 from itertools import islice
 from pathlib import Path
 
+import pytest
+
 from shipdeck.backends.probe import pause_schedule
-from shipdeck.project import interpreter
+from shipdeck.lifecycle.runs import RunStarted
+from shipdeck.lifecycle.stages import Stage
+from shipdeck.project import interpreter, wiring
+from shipdeck.project.repo import Project
 
 
 def test_health_wait_looks_again_soon_then_every_interval() -> None:
@@ -55,3 +62,63 @@ def test_prefetch_asks_nothing_when_the_project_has_a_venv(tmp_path: Path) -> No
     interpreter.prefetch(root, environ)
     assert interpreter.find(root, None, environ).source == ".venv"
     assert not log.exists()
+
+
+CONFIG = """\
+version: 1
+project: p
+base_branch: main
+environments:
+  staging:
+    target: local
+    run: "python3 -m http.server {port}"
+    port: 8000
+"""
+
+
+def _project(tmp_path: Path) -> Project:
+    (tmp_path / "shipdeck.yaml").write_text(CONFIG)
+    return Project(tmp_path)
+
+
+def _join_preloads() -> None:
+    for thread in threading.enumerate():
+        if thread.name == "shipdeck-preload":
+            thread.join()
+
+
+def _started(stage: Stage) -> RunStarted:
+    return RunStarted("run-1", "SD-1", stage, Path("run.log"))
+
+
+def test_the_deploy_target_is_imported_once_a_build_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    imported: list[str] = []
+    done = threading.Event()
+
+    def record(module: str) -> None:
+        imported.append(module)
+        done.set()
+
+    monkeypatch.setattr(wiring, "_import_quietly", record)
+    monkeypatch.delitem(sys.modules, "shipdeck.backends.local.target", raising=False)
+    listen = wiring.preload_target(_project(tmp_path), "staging")
+    listen(_started(Stage.CODE))
+    assert imported == []  # nothing before a step runs: it would delay the first one
+    listen(_started(Stage.BUILD))
+    assert done.wait(10)
+    listen(_started(Stage.TEST))
+    _join_preloads()
+    assert imported == ["shipdeck.backends.local.target"]
+
+
+def test_an_unknown_environment_preloads_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    imported: list[str] = []
+    monkeypatch.setattr(wiring, "_import_quietly", imported.append)
+    monkeypatch.delitem(sys.modules, "shipdeck.backends.local.target", raising=False)
+    wiring.preload_target(_project(tmp_path), "nowhere")(_started(Stage.BUILD))
+    _join_preloads()
+    assert imported == []
