@@ -7,7 +7,6 @@ so a saved log opens again with ``load_file``.
 
 from __future__ import annotations
 
-import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -93,20 +92,6 @@ def read_tail(path: Path, keep: int) -> tuple[int, list[tuple[float, list[Line]]
             batches[-1][1].append(line)
         else:
             batches.append((when, [line]))
-    return total, batches
-
-
-def load_tail(path: Path, keep: int) -> tuple[int, list[tuple[float, list[Line]]]]:
-    """What the pane shows of the run log at ``path``: ``read_tail`` with a first
-    line saying where the earlier lines are, or one saying why it could not be read."""
-    try:
-        total, batches = read_tail(path, keep)
-    except OSError as error:
-        return 0, [(time.time(), [Line(Stream.INFO, f"could not read {path}: {error}")])]
-    shown = sum(len(lines) for _, lines in batches)
-    if total > shown:
-        note = f"… {total - shown:,} earlier lines are in {path} (s saves them all)"
-        batches.insert(0, (batches[0][0], [Line(Stream.INFO, note)]))
     return total, batches
 
 

@@ -50,6 +50,7 @@ class LogStatus:
     wrap: bool = False
     timestamps: bool = False
     json: bool = False  # JSON lines pretty-printed
+    searching: float | None = None  # how much of the run log the search has read so far
 
 
 Batch = tuple[float, list[str], bytes]  # arrival time, texts, one kind byte per line

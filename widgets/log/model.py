@@ -180,6 +180,17 @@ class LogModel:
                 index.scanned = self.end
         self._reset_wrap()
 
+    def restart(self, first: int) -> None:
+        """Forget every line; the next is line ``first`` of a file whose line 0 is the
+        origin (the view pages a window of a run log in, numbered as in the file)."""
+        self.clear()
+        self.end = first
+        self.origin = 0
+        for index in (self.filter, self.search):
+            if index:
+                index.scanned = first
+        self._reset_wrap()
+
     def _prune(self) -> None:
         first = self.first
         i = bisect_right(self._time_seq, first) - 1

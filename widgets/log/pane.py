@@ -56,7 +56,10 @@ def status_text(status: LogStatus, message: str = "", styles: Styles | None = No
     if status.filter:
         parts.append(f"&{ansi.plain(status.filter, max_chars=40)}: {status.filter_matches:,} shown")
     if status.search:
-        parts.append(f"/{ansi.plain(status.search, max_chars=40)}: {status.search_matches:,} lines")
+        found = f"/{ansi.plain(status.search, max_chars=40)}: {status.search_matches:,} lines"
+        if status.searching is not None:
+            found += f" · searching the file {status.searching:.0%}"
+        parts.append(found)
     flags = [
         name
         for name, on in (

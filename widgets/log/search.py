@@ -30,14 +30,16 @@ class LogSearch:
         self.note = ""  # why the last pattern was searched literally, if it was
         self.current: int | None = None  # the current hit (n/N), drawn apart
 
-    def search(self, pattern: str, width_of: Callable[[str], int]) -> int:
+    def search(
+        self, pattern: str, width_of: Callable[[str], int], budget: float = TOGGLE_BUDGET
+    ) -> int:
         """Search ``pattern`` (regex, smart case; "" clears), no hit current yet;
-        returns how many lines match so far."""
+        returns how many lines in memory match so far (``budget`` seconds of looking)."""
         self.text = pattern
         rx, note = compile_pattern(pattern) if pattern else (None, None)
         self.note = note or ""
         self.model.set_search(rx)
-        self.model.catch_up(TOGGLE_BUDGET, width_of)
+        self.model.catch_up(budget, width_of)
         self.painter.forget()
         self.current = None
         return len(self.model.search.seqs) if self.model.search else 0
@@ -60,11 +62,15 @@ class LogSearch:
         seq = self.model.next_match(start, backwards=backwards)
         if seq is None:
             return None
+        self.make_current(seq)
+        return seq
+
+    def make_current(self, seq: int) -> None:
+        """Line ``seq`` is the current hit (it and the one before are repainted)."""
         if self.current is not None:
             self.painter.forget(self.current)
         self.painter.forget(seq)
         self.current = seq
-        return seq
 
     def column_of(self, seq: int) -> int | None:
         """The cell the first hit in line ``seq`` starts at, as drawn; None: no hit."""

@@ -9,9 +9,13 @@ on-disk log, so the whole run is saved though memory holds the last ``ring_size`
 
 from __future__ import annotations
 
+import re
 import threading
 import time
-from collections.abc import Sequence
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Sequence
+from contextlib import suppress
+from dataclasses import replace
 from pathlib import Path
 
 from textual import work
@@ -22,12 +26,20 @@ from textual.reactive import var
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from shipdeck.lifecycle.lines import Line
+from shipdeck.lifecycle.lines import Line, Stream
 from shipdeck.widgets.component_style import component_style
 from shipdeck.widgets.log import ansi
 from shipdeck.widgets.log.clipboard import COPY_BUDGET, LineCursor, plain_line
-from shipdeck.widgets.log.files import load_tail, save_log
-from shipdeck.widgets.log.lines import Inbox, LogStatus, make_marker
+from shipdeck.widgets.log.disk import (
+    Hits,
+    Opened,
+    RecordReader,
+    open_tail,
+    read_window,
+    search_file,
+)
+from shipdeck.widgets.log.files import save_log
+from shipdeck.widgets.log.lines import Batch, Inbox, LogStatus, make_marker
 from shipdeck.widgets.log.model import LogModel
 from shipdeck.widgets.log.paint import STYLE_NAMES, LinePainter
 from shipdeck.widgets.log.search import TOGGLE_BUDGET, LogSearch
@@ -38,6 +50,9 @@ BURST_FRAME = 1 / 20  # ...and at most this often while a flood is arriving
 BURST_LINES = 2_000  # a fold this big (~120k lines/s at 60 Hz) means a flood
 FOLD_LIMIT = 50_000  # lines folded per frame; a faster stream skips what the ring drops
 TICK_BUDGET = 0.006  # seconds of index work (filter, search, wrap) per frame
+FIRST_SCREEN = 1_000  # lines of a run log shown before the rest of the ring is parsed
+PAGE = 20_000  # lines of a run log paged in around a hit outside the ring
+LIVE_NOTE = "searched the lines in memory only: this log is live, not one file"
 
 
 class LogView(ScrollView, can_focus=True):
@@ -45,7 +60,11 @@ class LogView(ScrollView, can_focus=True):
 
     Its parts are objects it owns: the ring (``LogModel``), the painter, the search
     and filter (``LogSearch``), the line cursor (``LineCursor``); the disk side is
-    functions (``files.py``) run in its workers. Keys and actions are all here.
+    functions (``files.py``, ``disk.py``) run in its workers. Keys and actions are all
+    here. A run log opened with ``load_file`` is *disk-backed*: the ring's sequence
+    numbers are the file's line numbers, ``/`` searches the whole file, and a hit
+    outside the ring is paged in (a window of the file replaces the ring until the
+    user goes back to the end).
     """
 
     BINDINGS = [
@@ -141,6 +160,13 @@ class LogView(ScrollView, can_focus=True):
             super().__init__(log_view)
             self.path, self.lines = path, lines
 
+    class SearchScanned(_Event):
+        """A search of the whole run log on disk finished with ``matches`` lines."""
+
+        def __init__(self, log_view: LogView, pattern: str, matches: int) -> None:
+            super().__init__(log_view)
+            self.pattern, self.matches = pattern, matches
+
     class SaveFailed(_Event):
         """Saving to ``path`` failed; ``error`` says why."""
 
@@ -150,6 +176,32 @@ class LogView(ScrollView, can_focus=True):
 
     class _Wake(Message, bubble=False):
         """Posted by a writer thread so the UI thread starts folding the inbox."""
+
+    class _TailRead(Message, bubble=False):
+        """The load worker read lines ``first`` onwards of a run log (the tail)."""
+
+        def __init__(
+            self, key: tuple[int, int], path: Path, opened: Opened, first: int, batches: list[Batch]
+        ) -> None:
+            super().__init__()
+            self.key, self.path, self.opened = key, path, opened
+            self.first, self.batches = first, batches
+
+    class _PagedIn(Message, bubble=False):
+        """A window of the run log around hit ``target`` was read."""
+
+        def __init__(
+            self, key: tuple[int, int], first: int, batches: list[Batch], target: int
+        ) -> None:
+            super().__init__()
+            self.key, self.first, self.batches, self.target = key, first, batches, target
+
+    class _Scanned(Message, bubble=False):
+        """A chunk of the run log was searched: its ``hits``; ``done`` of it so far."""
+
+        def __init__(self, scan: int, hits: Hits, done: float, finished: bool) -> None:
+            super().__init__()
+            self.scan, self.hits, self.done, self.finished = scan, hits, done, finished
 
     def __init__(
         self,
@@ -181,6 +233,17 @@ class LogView(ScrollView, can_focus=True):
         self._new_since_pause = 0
         self._search = LogSearch(self.model, self.painter)
         self._cursor = LineCursor(self.model)
+        # The run log behind the view (load_file): its path and size when opened.
+        self._disk: Opened | None = None
+        self._disk_path: Path | None = None
+        self._disk_gen = 0  # bumped by each page-in or return to the tail: stale reads drop
+        self._paged = False  # the ring holds a window of the file, not its tail
+        self._returning = False  # ... and the tail is being read again
+        self._hits: Hits | None = None  # the search's hits in the file (None: ring only)
+        self._scan = 0  # the search scan in progress (bumped to cancel it)
+        self._scan_lines = 0  # lines of the file that scan covers
+        self._scan_done: float | None = None  # its progress while it runs
+        self._jump_before: int | None = None  # Enter's jump, waiting for the scan
 
     # --- writing ---------------------------------------------------------------
 
@@ -204,6 +267,9 @@ class LogView(ScrollView, can_focus=True):
         self._generation += 1
         self._inbox.clear()
         self.model.clear()
+        self._disk = self._disk_path = self._hits = self._scan_done = self._jump_before = None
+        self._paged = self._returning = False
+        self._scan += 1
         self.painter.forget()
         self.painter.widest = 0
         self._search.current = None
@@ -249,6 +315,11 @@ class LogView(ScrollView, can_focus=True):
             self._ensure_ticking()
 
     def _tick(self) -> None:
+        if self._paged:  # the lines are on disk; back at the end they are read from there
+            dropped = sum(len(texts) for _, texts, _ in self._inbox.take(1 << 62))
+            self._new_since_pause += dropped
+            if dropped:
+                self._sync_view(self._anchor())
         skipped = self._inbox.skip_beyond(self.model.ring_size)
         batches = self._inbox.take(FOLD_LIMIT)
         changed = bool(batches or skipped) or not self.model.up_to_date
@@ -297,16 +368,24 @@ class LogView(ScrollView, can_focus=True):
             seq, row = anchor
             self._scroll(y=self.model.row_of(seq) + (row if self.model.in_view(seq) else 0))
         self.refresh()
-        self.status = self.model.status(
+        note = self._search.note
+        if self._search.text and self._disk is None:
+            note = f"{note}; {LIVE_NOTE}" if note else LIVE_NOTE
+        status = self.model.status(
             following=self.following,
             new_since_pause=self._new_since_pause,
             search=self._search.text,
             filter=self._search.filter_text,
-            note=self._search.note,
+            note=note,
             wrap=self.wrap,
             timestamps=self.show_timestamps,
             json=self.pretty,
+            searching=self._scan_done,
         )
+        if self._disk is not None:
+            total = max(self.model.end, self._disk.lines)
+            status = replace(status, total=total, search_matches=self._hit_count())
+        self.status = status
 
     def _resize_scroll_area(self, size: Size) -> None:
         """Set the virtual size without re-laying out the screen when it can.
@@ -345,6 +424,8 @@ class LogView(ScrollView, can_focus=True):
     def watch_following(self, following: bool) -> None:
         if following:
             self._new_since_pause = 0
+            if self._paged and not self._returning:
+                self._return_to_tail()
         self._sync_view(None)
         self.post_message(self.FollowChanged(self, following))
 
@@ -409,12 +490,21 @@ class LogView(ScrollView, can_focus=True):
     # --- search and filter (the state is LogSearch's) --------------------------------
 
     def search(self, pattern: str) -> int:
-        """Highlight ``pattern`` (regex, smart case; "" clears), go to the latest match."""
-        matches = self._search.search(pattern, self._width_of)
+        """Highlight ``pattern`` (regex, smart case; "" clears), go to the latest match
+        above the bottom of the screen. Disk-backed, the whole run log is searched in
+        a worker (the count grows as it goes; ``SearchScanned`` at the end) and the
+        match is shown when the scan finds it; else the ring is searched."""
+        disk = self._disk is not None and self._disk_path is not None
+        matches = self._search.search(pattern, self._width_of, 0.0 if disk else TOGGLE_BUDGET)
         self._ensure_ticking()
-        if matches:
-            below = self.model.locate(round(self.scroll_y) + self.scrollable_content_region.height)
-            self._go_to_match(backwards=True, start=below[0] if below else self.model.end)
+        self._scan += 1  # a scan still running is not wanted any more
+        self._hits = self._scan_done = self._jump_before = None
+        below = self.model.locate(round(self.scroll_y) + self.scrollable_content_region.height)
+        start = below[0] if below else self.model.end
+        if disk and self.model.search:
+            self._start_scan(start)
+        elif matches:
+            self._go_to_match(backwards=True, start=start)
         self.post_message(self.SearchChanged(self, pattern, matches, self._search.note))
         self._sync_view(self._anchor())
         return matches
@@ -444,9 +534,18 @@ class LogView(ScrollView, can_focus=True):
             else:
                 top = self.model.locate(round(self.scroll_y))
                 start = (top[0] - (0 if backwards else 1)) if top else self.model.end
-        seq = self._search.step(start, backwards)
-        if seq is None:
+        if self._hits is not None:  # the whole file's hits, found so far
+            self._jump_before = None
+            found = self._next_hit(start, backwards)
+            if found is not None:
+                self._show_hit(*found)
             return
+        seq = self._search.step(start, backwards)
+        if seq is not None:
+            self._focus(seq)
+
+    def _focus(self, seq: int) -> None:
+        """Scroll so line ``seq`` (in the ring) is on screen, a third from the top."""
         row = self.model.row_of(seq)
         height = self.scrollable_content_region.height
         if not round(self.scroll_y) <= row < round(self.scroll_y) + height:
@@ -465,6 +564,134 @@ class LogView(ScrollView, can_focus=True):
         visible = self.scrollable_content_region.width - self._prefix_width()
         if not self.scroll_x <= column < self.scroll_x + visible - 1:
             self._scroll(x=max(0, column - visible // 4))
+
+    # --- searching the run log on disk (widgets/log/disk.py) --------------------------
+
+    def _start_scan(self, jump_before: int) -> None:
+        """Search the whole file; show the latest hit before line ``jump_before``."""
+        if self._disk is None or self._disk_path is None or self.model.search is None:
+            return
+        self._hits = Hits()
+        self._scan_lines = self._disk.lines
+        self._scan_done = 0.0
+        self._jump_before = jump_before
+        self._scan_file(self._disk_path, self.model.search.pattern, self._disk, self._scan)
+
+    @work(thread=True, exclusive=True, group="log-search", exit_on_error=False)
+    def _scan_file(self, path: Path, pattern: re.Pattern[str], opened: Opened, scan: int) -> None:
+        total = max(1, opened.size)
+
+        def progress(hits: Hits, done: int) -> None:
+            self.post_message(self._Scanned(scan, hits, done / total, False))
+
+        with suppress(OSError, ValueError):  # gone or cut short: the hits so far stand
+            search_file(path, pattern, opened.size, opened.lines, progress, self._cancelled(scan))
+        self.post_message(self._Scanned(scan, Hits(), 1.0, True))
+
+    def _cancelled(self, scan: int) -> Callable[[], bool]:
+        return lambda: self._scan != scan
+
+    def _on_log_view__scanned(self, message: _Scanned) -> None:
+        hits = self._hits
+        if message.scan != self._scan or hits is None:
+            return
+        hits.add_before(message.hits)  # the scan goes from the end backwards
+        self._scan_done = None if message.finished else message.done
+        jump, found = self._jump_before, message.hits.lines
+        if jump is not None and found:
+            i = bisect_left(found, jump) - 1
+            if i >= 0:
+                self._jump_before = None
+                self._show_hit(found[i], message.hits.offsets[i])
+        if message.finished:
+            if self._jump_before is not None:  # none above: the latest one (n/N wrap too)
+                self._jump_before = None
+                last = self._next_hit(self.model.end if not self._paged else 1 << 62, True)
+                if last is not None:
+                    self._show_hit(*last)
+            self.post_message(self.SearchScanned(self, self._search.text, self._hit_count()))
+        self._sync_view(self._anchor())
+
+    def _live_hits(self) -> list[int]:
+        """Hits in the ring past the part of the file the scan covered (lines that
+        arrived since the file was opened)."""
+        search = self.model.search
+        if search is None:
+            return []
+        return search.seqs[bisect_left(search.seqs, self._scan_lines) :]
+
+    def _hit_count(self) -> int:
+        if self._hits is None:
+            return len(self.model.search.seqs) if self.model.search else 0
+        return len(self._hits) + len(self._live_hits())
+
+    def _next_hit(self, start: int, backwards: bool) -> tuple[int, int | None] | None:
+        """The hit after (or before) line ``start`` in the whole file, wrapping around,
+        and its byte offset (None for a line only the ring has)."""
+        if self._hits is None:
+            return None
+        lines = self._hits.lines.tolist() + self._live_hits()
+        if not lines:
+            return None
+        i = bisect_left(lines, start) - 1 if backwards else bisect_right(lines, start)
+        seq = lines[i % len(lines)]
+        return seq, self._hits.offset_of(seq)
+
+    def _show_hit(self, seq: int, offset: int | None) -> None:
+        """Make line ``seq`` the current hit and show it; outside the ring, page the
+        file around it in first."""
+        model = self.model
+        if model.first <= seq < model.end:
+            self._search.make_current(seq)
+            self._focus(seq)
+            return
+        if offset is None or self._disk is None or self._disk_path is None:
+            return
+        self.following = False
+        self._paged = True  # lines arriving now are on disk: not folded into the window
+        self._disk_gen += 1
+        key = (self._generation, self._disk_gen)
+        self._page_in(self._disk_path, seq, offset, self._disk.size, key)
+
+    @work(thread=True, exclusive=True, group="log-page", exit_on_error=False)
+    def _page_in(self, path: Path, seq: int, offset: int, end: int, key: tuple[int, int]) -> None:
+        page = min(PAGE, self.model.ring_size)
+        try:
+            window = read_window(path, seq, offset, page // 2, page - page // 2, end)
+        except OSError as error:
+            self.app.call_from_thread(self.notify, f"could not read {path}: {error}")
+            return
+        batches = RecordReader().batches(window.records, time.time())
+        self.post_message(self._PagedIn(key, window.first, batches, seq))
+
+    def _on_log_view__paged_in(self, message: _PagedIn) -> None:
+        if message.key != (self._generation, self._disk_gen) or self._disk is None:
+            return
+        self._inbox.clear()  # on disk, and not part of this window
+        self._cursor.drop()
+        self._fill(message.first, message.batches, None)
+        self._paged = self.model.end < self._disk.lines
+        if self.model.first <= message.target < self.model.end:
+            self._search.make_current(message.target)
+            self._focus(message.target)
+
+    def _fill(self, first: int, batches: list[Batch], anchor: tuple[int, int] | None) -> None:
+        """The ring holds ``batches``, lines ``first`` onwards of the file, and nothing else."""
+        self.model.restart(first)
+        self.painter.forget()
+        self.model.append(batches)
+        self.model.catch_up(TOGGLE_BUDGET, self._width_of)
+        self._ensure_ticking()
+        self._sync_view(anchor)
+
+    def _return_to_tail(self) -> None:
+        """Back at the end of a window paged in: read the file's tail again."""
+        if self._disk_path is None:
+            self._paged = False
+            return
+        self._returning = True
+        self._disk_gen += 1
+        self._read_tail(self._disk_path, (self._generation, self._disk_gen))
 
     # --- the cursor, the selection and copying (widgets/log/clipboard.py) ------------
 
@@ -573,19 +800,42 @@ class LogView(ScrollView, can_focus=True):
         self._sources.append(path)
 
     def load_file(self, path: Path) -> None:
-        """Show the tail of the run log at ``path``; it becomes the source for ``save``."""
+        """Show the tail of the run log at ``path``, read from its end backwards (the
+        last screenful first, then the rest of the ring); the view is disk-backed by
+        it (search, paging) and it is the source for ``save``."""
         self.clear()  # also tells a load still reading another file to drop its lines
         self.set_source(path)
-        self._load(path, self._generation)
+        self._disk_path = path
+        self._read_tail(path, (self._generation, self._disk_gen))
 
     @work(thread=True, exclusive=True, group="log-load", exit_on_error=False)
-    def _load(self, path: Path, generation: int) -> None:
-        total, batches = load_tail(path, self.model.ring_size - 1)
-        for when, lines in batches:
-            if self._generation != generation:  # cleared meanwhile: not wanted any more
-                return
-            self.write_lines(lines, when)
-        self.post_message(self.Loaded(self, path, total))
+    def _read_tail(self, path: Path, key: tuple[int, int]) -> None:
+        try:
+            opened = open_tail(path, self.model.ring_size)
+        except OSError as error:
+            if self._generation == key[0]:  # cleared meanwhile: not wanted any more
+                self.write_lines([Line(Stream.INFO, f"could not read {path}: {error}")])
+                self.post_message(self.Loaded(self, path, 0))
+            return
+        reader, now = RecordReader(), time.time()
+        records = opened.tail.records
+        if len(records) > FIRST_SCREEN:
+            first = opened.lines - FIRST_SCREEN
+            quick = reader.batches(records[-FIRST_SCREEN:], now)
+            self.post_message(self._TailRead(key, path, opened, first, quick))
+        batches = reader.batches(records, now)
+        self.post_message(self._TailRead(key, path, opened, opened.tail.first, batches))
+
+    def _on_log_view__tail_read(self, message: _TailRead) -> None:
+        if message.key != (self._generation, self._disk_gen):
+            return
+        self._fill(message.first, message.batches, self._anchor())
+        self._disk = message.opened
+        self._paged = self._returning = False
+        if message.first == message.opened.tail.first:  # the whole tail, not the first screen
+            self.post_message(self.Loaded(self, message.path, message.opened.lines))
+            if self._search.text and self.model.search and self._hits is None:
+                self._start_scan(self.model.end)
 
     def save(self, path: Path) -> None:
         """Write the whole log to ``path``: the on-disk sources, else the lines in memory."""
