@@ -330,10 +330,11 @@ def _env_logs(project: Project, args: argparse.Namespace) -> int:
 
 def dora(args: argparse.Namespace) -> int:
     from shipdeck.cli.items import _dump
-    from shipdeck.lifecycle.dora import compute
+    from shipdeck.lifecycle.dora import from_journal
 
     project = _project()
-    report = compute(project.journal.read(), datetime.now(UTC), window_days=args.days, env=args.env)
+    now = datetime.now(UTC)
+    report = from_journal(project.journal, now, window_days=args.days, env=args.env)
     if args.json:
         _dump(report.to_dict())
     else:

@@ -1,5 +1,9 @@
 """The four DORA metrics, computed from the journal alone.
 
+From its index (:func:`from_journal`): the five event types DORA reads, a few
+fields each, streamed in time order, so a journal of a million events costs
+the rows it holds of those, not a million parsed events.
+
 Pure and replayable: the same journal and ``now`` always give the same report,
 so ``shipdeck dora``, the board and the tests agree. Definitions (each metric is
 ``None`` when there is nothing to measure, e.g. an empty journal):
@@ -33,7 +37,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -46,7 +50,9 @@ from shipdeck.lifecycle.events import (
     ROLLED_BACK,
     Event,
 )
+from shipdeck.lifecycle.history import DoraRow, dora_row
 from shipdeck.lifecycle.items import format_time
+from shipdeck.lifecycle.journal import Journal
 from shipdeck.lifecycle.units import duration
 
 DAY = 86400.0
@@ -173,7 +179,7 @@ def _round(value: float | None, digits: int) -> float | None:
 
 @dataclass
 class _Incident:
-    start: datetime
+    start: float  # epoch seconds
     alerts: set[str] = field(default_factory=set)
     had_alert: bool = False
 
@@ -182,9 +188,31 @@ def compute(
     events: Sequence[Event], now: datetime, window_days: int = 30, env: str | None = None
 ) -> DoraReport:
     """The DORA report for the ``window_days`` up to ``now`` (see the module docstring)."""
-    since = now - timedelta(days=window_days)
     ordered = sorted((e for e in events if e.ts <= now), key=lambda e: e.ts)
-    first = ordered[0].ts if ordered else None
+    first = ordered[0].ts.timestamp() if ordered else None
+    return compute_facts(first, (dora_row(e) for e in ordered), now, window_days, env)
+
+
+def from_journal(
+    journal: Journal, now: datetime, window_days: int = 30, env: str | None = None
+) -> DoraReport:
+    """:func:`compute` over the journal's index: only the few fields DORA reads, of
+    its five event types, streamed in time order (1M events: no Event objects)."""
+    first, rows = journal.dora_facts(now)
+    return compute_facts(first, rows, now, window_days, env)
+
+
+def compute_facts(
+    first: float | None,
+    rows: Iterable[DoraRow],
+    now: datetime,
+    window_days: int = 30,
+    env: str | None = None,
+) -> DoraReport:
+    """:func:`compute` from the journal's first time and DORA's facts in time order
+    (epoch seconds; see ``lifecycle.history.dora_row``)."""
+    since = now - timedelta(days=window_days)
+    since_ts = since.timestamp()
 
     deployments = failed_deploys = rollbacks = failed_changes = 0
     lead_times: list[float] = []
@@ -193,59 +221,59 @@ def compute(
     incidents: dict[str, _Incident] = {}
     alert_env: dict[str, str] = {}
 
-    def restore(where: str, at: datetime) -> None:
+    def restore(where: str, at: float) -> None:
         incident = incidents.pop(where, None)
-        if incident is not None and at > since:
-            restore_times.append((at - incident.start).total_seconds())
+        if incident is not None and at > since_ts:
+            restore_times.append(at - incident.start)
 
-    def open_incident(where: str, at: datetime) -> _Incident:
+    def open_incident(where: str, at: float) -> _Incident:
         incident = incidents.get(where)
         if incident is None:
             incident = incidents[where] = _Incident(at)
         return incident
 
-    for event in ordered:
-        where = _env_of(event, alert_env)
+    for ts, kind, event_env, alert_id, lead in rows:
+        where = event_env
+        if kind == ALERT_CLEARED and not where:
+            where = alert_env.get(alert_id)
         if where is None or (env is not None and where != env):
             continue
-        counted = event.ts > since
-        if event.type == DEPLOYED:
+        counted = ts > since_ts
+        if kind == DEPLOYED:
             failure_counted[where] = False
-            restore(where, event.ts)
+            restore(where, ts)
             if counted:
                 deployments += 1
-                lead = event.get("lead_time")
-                if isinstance(lead, int | float) and not isinstance(lead, bool) and lead >= 0:
-                    lead_times.append(float(lead))
-        elif event.type == DEPLOY_FAILED:
+                if lead is not None and lead >= 0:
+                    lead_times.append(lead)
+        elif kind == DEPLOY_FAILED:
             failure_counted[where] = True
-            open_incident(where, event.ts)
+            open_incident(where, ts)
             if counted:
                 failed_deploys += 1
                 failed_changes += 1
-        elif event.type == ROLLED_BACK:
+        elif kind == ROLLED_BACK:
             already = failure_counted.get(where, False)
             failure_counted[where] = True
-            open_incident(where, event.ts)
+            open_incident(where, ts)
             if counted:
                 rollbacks += 1
                 failed_changes += 0 if already else 1
-        elif event.type == ALERT_RAISED:
-            alert_id = str(event.get("alert_id", ""))
+        elif kind == ALERT_RAISED:
             alert_env[alert_id] = where
-            raised_in = open_incident(where, event.ts)
+            raised_in = open_incident(where, ts)
             raised_in.alerts.add(alert_id)
             raised_in.had_alert = True
-        elif event.type == ALERT_CLEARED:
+        elif kind == ALERT_CLEARED:
             cleared_in = incidents.get(where)
             if cleared_in is not None:
-                cleared_in.alerts.discard(str(event.get("alert_id", "")))
+                cleared_in.alerts.discard(alert_id)
                 if cleared_in.had_alert and not cleared_in.alerts:
-                    restore(where, event.ts)
+                    restore(where, ts)
 
     period = float(window_days)
-    if first is not None and first > since:
-        period = max(1.0, (now - first).total_seconds() / DAY)
+    if first is not None and first > since_ts:
+        period = max(1.0, (now.timestamp() - first) / DAY)
     frequency = deployments / period if deployments and period > 0 else None
     attempts = deployments + failed_deploys
     cfr = min(1.0, failed_changes / attempts) if attempts else None
@@ -270,14 +298,3 @@ def compute(
         open_incidents=len(incidents),
         restore_times=restore_times,
     )
-
-
-def _env_of(event: Event, alert_env: dict[str, str]) -> str | None:
-    """The environment an event concerns; None for events DORA ignores."""
-    if event.type in (DEPLOYED, DEPLOY_FAILED, ROLLED_BACK, ALERT_RAISED):
-        value = event.get("env")
-        return str(value) if value else None
-    if event.type == ALERT_CLEARED:
-        value = event.get("env") or alert_env.get(str(event.get("alert_id", "")))
-        return str(value) if value else None
-    return None

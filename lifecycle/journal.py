@@ -6,6 +6,10 @@ one ``write()`` of the whole line on an ``O_APPEND`` descriptor, under a brief
 ``flock`` so an appender can see whether the last line was left torn by a killed
 writer (and end it first). A line that cannot be read (torn, a bad hand edit) is
 skipped with a :class:`JournalWarning`, never fatal.
+
+Reads go through the index beside it (``lifecycle/history.py``), so they cost
+what they return; where the index cannot be used (an unwritable ``.shipdeck/state``)
+the file itself is parsed, as before the index existed.
 """
 
 from __future__ import annotations
@@ -13,21 +17,23 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import sqlite3
 import threading
 import warnings
 from collections.abc import Callable, Iterable
 from contextlib import suppress
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from shipdeck.lifecycle.errors import ShipdeckError, StorageError
 from shipdeck.lifecycle.events import Event
-from shipdeck.lifecycle.items import format_time, normalise_id
+from shipdeck.lifecycle.history import DoraRow, HistoryIndex, decode_line, dora_row, item_key
+from shipdeck.lifecycle.items import format_time
 from shipdeck.lifecycle.paths import ShipdeckPaths
 
 _RESERVED = frozenset({"ts", "type", "item"})
+_T = TypeVar("_T")
 
 
 class JournalWarning(ShipdeckError, UserWarning):
@@ -57,18 +63,22 @@ def encode_event(event: Event) -> bytes:
         return (json.dumps(raw, ensure_ascii=True, **opts) + "\n").encode("ascii")
 
 
-def _key_id(item_id: str) -> str:
-    try:
-        return normalise_id(item_id)
-    except ValueError:
-        return item_id
+def _decoded(lines: list[bytes]) -> list[Event]:
+    """Indexed lines as events. One that no longer decodes was undone by another
+    process since the index was checked; it is gone from the journal, so from here."""
+    events = []
+    for line in lines:
+        with suppress(ValueError):
+            events.append(decode_line(line))
+    return events
 
 
 class Journal:
     """Appends events and reads them back, re-parsing only what was added since.
 
-    Reads are incremental (the byte offset of the last complete line is kept),
-    so a UI can call :meth:`tail` every second on a journal of months.
+    Reads are incremental (the index, or without one the byte offset of the last
+    complete line parsed), so a UI can call :meth:`tail` every second on a journal
+    of months.
     """
 
     def __init__(self, root: Path, *, fsync: bool = False) -> None:
@@ -82,6 +92,9 @@ class Journal:
         self._offset = 0  # bytes of complete lines already parsed
         self._lines = 0  # how many complete lines that was
         self._ident: tuple[int, int] | None = None
+        index = HistoryIndex(self.path, self.paths.state / "journal.sqlite")
+        self._index: HistoryIndex | None = index
+        self._warned = (-1, 0)  # (index generation, line): skipped lines already warned of
         # Masks secrets in every string of an event before it is written (set by
         # the engine from the configured secrets); what is returned is the masked one.
         self.scrub: Callable[[Any], Any] | None = None
@@ -154,28 +167,108 @@ class Journal:
                 os.close(fd)
         with self._read_lock:
             self._reset(None)
+            if self._index is not None:  # else the next query sees the change and rebuilds
+                with suppress(sqlite3.Error, OSError):
+                    self._index.forget_from(start)
 
     def read(
         self, since: datetime | None = None, types: Iterable[str] | None = None
     ) -> list[Event]:
         """Events in file order, optionally from ``since`` (inclusive) and of ``types``."""
-        events = self._refresh()
         if since is not None:
             since = since if since.tzinfo else since.replace(tzinfo=UTC)
+        wanted = None if types is None else {types} if isinstance(types, str) else set(types)
+        start = None if since is None else since.timestamp()
+        found = self._indexed(lambda index: index.events(start, wanted))
+        events = self._refresh() if found is None else found
+        if since is not None:
             events = [e for e in events if e.ts >= since]
-        if types is not None:
-            wanted = {types} if isinstance(types, str) else set(types)
+        if wanted is not None:
             events = [e for e in events if e.type in wanted]
         return events
 
     def tail(self, n: int) -> list[Event]:
         """The last ``n`` events."""
-        return self._refresh()[-n:] if n > 0 else []
+        if n <= 0:
+            return []
+        found = self._indexed(lambda index: index.last(n))
+        return (self._refresh() if found is None else found)[-n:]
 
     def for_item(self, item_id: str) -> list[Event]:
         """An item's history, oldest first."""
-        wanted = _key_id(item_id)
-        return [e for e in self._refresh() if e.item is not None and _key_id(e.item) == wanted]
+        wanted = item_key(item_id)
+        found = self._indexed(lambda index: index.for_item(wanted))
+        events = self._refresh() if found is None else found
+        return [e for e in events if e.item is not None and item_key(e.item) == wanted]
+
+    def newest(self, n: int, skip: int = 0) -> list[Event]:
+        """A page of the timeline: ``n`` events by time after the ``skip`` newest, in
+        journal order (what the events pane shows, without reading the rest)."""
+        if n <= 0:
+            return []
+        with self._read_lock:
+            found = self._with_index(lambda index: index.newest(n, skip))
+        if found is None:
+            events = self._refresh()
+            ranked = sorted(range(len(events)), key=lambda i: (events[i].ts, i), reverse=True)
+            return [events[i] for i in sorted(ranked[skip : skip + n])]
+        raws, torn = found
+        page = _decoded(raws)  # newest first
+        if torn is not None and skip == 0:  # the last line in the file: newest of its time
+            page = sorted([torn, *page], key=lambda e: e.ts, reverse=True)[:n]
+        return page[::-1]
+
+    def dora_facts(self, until: datetime) -> tuple[float | None, Iterable[DoraRow]]:
+        """The first event's time and what DORA reads, in time order, up to ``until``."""
+        cutoff = until.timestamp()
+        with self._read_lock:
+            facts = self._with_index(lambda index: index.dora(cutoff))
+        if facts is not None:
+            (first, rows), torn = facts
+            if torn is None or torn.ts.timestamp() > cutoff:
+                return first, rows
+            at = torn.ts.timestamp()
+            merged = sorted([*rows, dora_row(torn)], key=lambda row: row[0])
+            return (at if first is None else min(first, at)), merged
+        events = sorted((e for e in self._refresh() if e.ts <= until), key=lambda e: e.ts)
+        first_ts = events[0].ts.timestamp() if events else None
+        return first_ts, [dora_row(e) for e in events]
+
+    def _indexed(self, query: Callable[[HistoryIndex], list[bytes]]) -> list[Event] | None:
+        """The events ``query`` finds in the index, then a torn last line's, if it is
+        one; None when the index cannot be used (read the file instead)."""
+        with self._read_lock:
+            found = self._with_index(query)
+        if found is None:
+            return None
+        raws, torn = found
+        events = _decoded(raws)
+        return [*events, torn] if torn is not None else events
+
+    def _with_index(self, query: Callable[[HistoryIndex], _T]) -> tuple[_T, Event | None] | None:
+        index = self._index
+        if index is None:
+            return None
+        try:
+            synced = index.sync()
+            if synced is None:
+                return None  # no journal: reading the file says so without an index
+            result = query(index)
+            generation, line = self._warned
+            if generation != synced.generation:
+                line = 0
+            skipped = index.skipped(line)
+        except (sqlite3.Error, OSError):
+            index.close()
+            self._index = None  # this instance reads the file from now on
+            return None
+        for line, reason in skipped:
+            warnings.warn(
+                f"{self.name}:{line}: skipped an undecodable line ({reason})", JournalWarning, 4
+            )
+        self._warned = (synced.generation, skipped[-1][0] if skipped else line)
+        torn = self._decode(synced.rest, synced.lines + 1, "a torn last line")
+        return result, torn
 
     def _refresh(self) -> list[Event]:
         with self._read_lock:
@@ -212,16 +305,7 @@ class Journal:
         if not raw.strip():
             return None
         try:
-            data = json.loads(raw.decode("utf-8"))
-            if not isinstance(data, dict) or not isinstance(data.get("type"), str):
-                raise ValueError("not an event object")
-            if data.get("item") is not None and not isinstance(data["item"], str):
-                raise ValueError("item is not text")
-            event = Event.from_dict(data)
-        except (ValueError, TypeError, KeyError) as e:
-            reason = " ".join(str(e).split())[:120]
-            warnings.warn(f"{self.name}:{line}: skipped {what} ({reason})", JournalWarning, 3)
+            return decode_line(raw)
+        except ValueError as e:
+            warnings.warn(f"{self.name}:{line}: skipped {what} ({e})", JournalWarning, 3)
             return None
-        if event.ts.tzinfo is None:
-            event = replace(event, ts=event.ts.replace(tzinfo=UTC))
-        return event
