@@ -189,9 +189,17 @@ class GitRepo:
             )
 
     def commits_ahead(self, branch: str, base: str) -> int:
+        """Commits in ``base..branch``: one git process (every gate check asks); the refs
+        are resolved one by one only when it fails, to say which one is unknown."""
+        _check_ref(branch)
+        _check_ref(base)
+        span = f"{base}^{{commit}}..{branch}^{{commit}}"
+        code, out, err = self._exec("rev-list", "--count", span, "--")
+        if code == 0:
+            return int(str(out).strip() or 0)
         self._resolve(branch)
         self._resolve(base)
-        return int(self._run("rev-list", "--count", f"{base}..{branch}").strip() or 0)
+        raise VcsError(f"git rev-list failed: {_first_lines(err or str(out))}")
 
     def first_commit_time(self, branch: str, base: str) -> datetime | None:
         """Author time of the oldest commit in ``base..branch`` (when work began), UTC."""

@@ -3,6 +3,8 @@ changing behaviour: the health wait's schedule, the interpreter asked once."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import threading
 from itertools import islice
@@ -122,3 +124,31 @@ def test_an_unknown_environment_preloads_nothing(
     wiring.preload_target(_project(tmp_path), "nowhere")(_started(Stage.BUILD))
     _join_preloads()
     assert imported == []
+
+
+def test_commits_ahead_counts_and_names_an_unknown_ref(tmp_path: Path) -> None:
+    from shipdeck.backends.git import GitRepo
+    from shipdeck.lifecycle.ports import VcsError
+
+    env = dict(os.environ) | {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@x.invalid"}
+    env |= {"GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@x.invalid"}
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True, env=env)
+
+    git("init", "-q", "-b", "main")
+    git("commit", "-q", "--allow-empty", "-m", "base")
+    git("tag", "-a", "-m", "annotated", "v1")
+    git("checkout", "-q", "-b", "feature/x")
+    git("commit", "-q", "--allow-empty", "-m", "one")
+    git("commit", "-q", "--allow-empty", "-m", "two")
+    vcs = GitRepo(tmp_path)
+    assert vcs.commits_ahead("feature/x", "main") == 2
+    assert vcs.commits_ahead("main", "feature/x") == 0
+    assert vcs.commits_ahead("feature/x", "v1") == 2  # an annotated tag is its commit
+    with pytest.raises(VcsError, match="'trunk'"):
+        vcs.commits_ahead("feature/x", "trunk")
+    with pytest.raises(VcsError, match="'nope'"):
+        vcs.commits_ahead("nope", "main")
+    with pytest.raises(VcsError, match="not a valid git ref"):
+        vcs.commits_ahead("--all", "main")
