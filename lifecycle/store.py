@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -40,9 +41,19 @@ from shipdeck.lifecycle.board import (
     item_from_data,
     refuse_newer,
 )
+from shipdeck.lifecycle.board_index import FILE as INDEX_FILE
+from shipdeck.lifecycle.board_index import (
+    BoardIndex,
+    CardBook,
+    IndexTransaction,
+    number_of,
+    row_of,
+    summary,
+)
 from shipdeck.lifecycle.filelock import hold
 from shipdeck.lifecycle.items import Item, Kind, item_number, new_uid, normalise_id, utcnow
 from shipdeck.lifecycle.paths import ShipdeckPaths
+from shipdeck.lifecycle.stages import Stage
 
 __all__ = [
     "BOARD_REF",
@@ -53,6 +64,7 @@ __all__ = [
     "BoardLocked",
     "BoardRefs",
     "BoardStore",
+    "CardsRead",
     "ItemNotFound",
     "WriteAhead",
     "item_path",
@@ -172,6 +184,23 @@ class BoardRefs(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class CardsRead:
+    """What the board shows, read from the index (:mod:`lifecycle.board_index`).
+
+    ``full``: ``board`` is every active item's (number, stage, runs), the summaries
+    are read when drawn (:class:`CardBook`); otherwise ``cards`` are the summaries of
+    the items changed since ``since``, and ``gone`` the ids that left the board
+    (archived or deleted)."""
+
+    stamp: str | None
+    since: str | None = None
+    board: list[tuple[int, str, bool]] = field(default_factory=list)
+    cards: list[Item] = field(default_factory=list)
+    gone: frozenset[str] = frozenset()
+    full: bool = True
+
+
 WriteAhead = Callable[[Item], Callable[[], None]]
 """Journals a board change before its swap: called under the board lock with the item
 as it will be saved; returns the undo, called if the swap then fails. A change is
@@ -236,6 +265,114 @@ class BoardStore:
         board = Board() if head is None else self._board_at(head)
         board.stamp = head
         return board
+
+    # --- the index: what paints the board and lists items ---------------------------
+
+    def cards(self, known: str | None = None) -> CardsRead:
+        """The board as the app holds it (:class:`CardBook`): every active item's id and
+        stage, or (given the stamp the caller shows) the summaries of what changed since."""
+        head = self.stamp()
+        try:
+            with self._index(head) as index:
+                if known is not None and known == head:
+                    return CardsRead(head, known, full=False)
+                paths = self.refs.changed(known, head) if known and head else None
+                numbers = [n for n in map(number_of, paths or ()) if n is not None]
+                if paths is None or len(numbers) > max(64, index.count() // 4):
+                    return CardsRead(head, known, board=index.board())
+                found = {r[0]: summary(r) for r in index.rows_of(numbers)}
+                cards = sorted((i for i in found.values() if not i.archived), key=_number)
+                gone = {f"SD-{n}" for n in numbers if n not in found or found[n].archived}
+                return CardsRead(head, known, cards=cards, gone=frozenset(gone), full=False)
+        except (sqlite3.Error, OSError):
+            active = self._board_or_empty(head).active()
+            board = [(i.number, i.stage.value, i.running) for i in active]
+            return CardsRead(head, known, board=board)
+
+    def cards_of(self, ids: Sequence[str]) -> dict[str, Item]:
+        """Summaries of these items (those still on the board), for a :class:`CardBook`."""
+        numbers = [item_number(i) for i in ids]
+        head = self.refs.head()
+        try:
+            with self._index(head) as index:
+                return {f"SD-{r[0]}": summary(r) for r in index.rows_of(numbers)}
+        except (sqlite3.Error, OSError):
+            board = self._board_or_empty(head)
+            wanted = set(ids)
+            return {i.id: i for i in board.items if i.id in wanted}
+
+    def book(self) -> CardBook:
+        """An empty :class:`CardBook` that reads its cards from this store's index."""
+        return CardBook(self.cards_of)
+
+    def ids_by_stage(self) -> dict[Stage, list[str]]:
+        """Active ids per stage, in id order, from the index (``status``)."""
+        head = self.stamp()
+        try:
+            with self._index(head) as index:
+                return index.ids_by_stage()
+        except (sqlite3.Error, OSError):
+            by_stage = self._board_or_empty(head).by_stage()
+            return {s: [i.id for i in by_stage.get(s, [])] for s in Stage}
+
+    def card_list(self, *, archived: bool = False, stage: Stage | None = None) -> list[Item]:
+        """Items as cards in id order (``item list``): active ones, or every one."""
+        head = self.stamp()
+        try:
+            with self._index(head) as index:
+                return [summary(r) for r in index.rows(archived=archived, stage=stage)]
+        except (sqlite3.Error, OSError):
+            board = self._board_or_empty(head)
+            items = board.items if archived else board.active()
+            return [i for i in items if stage is None or i.stage is stage]
+
+    def _board_or_empty(self, head: str | None) -> Board:
+        return Board() if head is None else self._board_at(head)
+
+    @contextmanager
+    def _index(self, head: str | None) -> Iterator[IndexTransaction]:
+        """The index in a write transaction, brought to ``head`` first (checked under the
+        index's lock: another process may have just done it). A corrupt file is
+        dropped, so the next read rebuilds it; this one falls back to the blobs."""
+        index = BoardIndex(self.paths.state / INDEX_FILE)
+        try:
+            with index.writing() as tx:
+                self._bring_up_to_date(tx, head)
+                yield tx
+        except sqlite3.OperationalError:
+            raise  # locked past the timeout, a read-only disk: the file is fine
+        except sqlite3.DatabaseError:
+            with suppress(OSError):
+                index.drop()
+            raise
+
+    def _bring_up_to_date(self, tx: IndexTransaction, head: str | None) -> None:
+        """The rows at ``head``: one per changed path, or all again after a big change."""
+        if head is None:
+            if tx.commit != "":
+                tx.replace_all((), "", 1)
+            return
+        old = tx.commit
+        if old == head:
+            return
+        paths = self.refs.changed(old, head) if old else None
+        if paths is None or len(paths) > max(64, tx.count() // 4):
+            board = self._board_at(head)  # through the JSON cache when it is near
+            tx.replace_all(map(row_of, board.items), head, board.next_id)
+            return
+        fresh = self.refs.read(head, paths)
+        rows, gone = [], []
+        next_id = tx.next_id
+        for path, data in fresh.items():
+            number = number_of(path)
+            if path == META:
+                next_id = decode_meta(data, self._where(META))
+            elif number is not None and data is None:
+                gone.append(number)
+            elif number is not None and data is not None:
+                rows.append(row_of(decode_item(data, path, self._where(path))))
+        tx.apply(rows, gone)
+        tx.mark(head, next_id)
 
     def get(self, item_id: str) -> Item:
         """One item, read from its own blob (no whole-board load)."""
@@ -561,6 +698,10 @@ class BoardStore:
             f" longer read: remove it with `git rm --cached -q {name}; rm {name}`"
             " (or just `rm` it if it was never committed)"
         )
+
+
+def _number(item: Item) -> int:
+    return int(item.id[3:])
 
 
 def board_files(items: Iterable[Item], next_id: int) -> dict[str, bytes]:

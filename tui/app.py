@@ -7,11 +7,12 @@ from any worker are reported in one place, :meth:`on_worker_state_changed`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textual import events, on
+from textual import events, on, work
 from textual.app import App
 from textual.binding import Binding
 from textual.message import Message
@@ -19,6 +20,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
+from shipdeck.lifecycle.board_index import CardBook
 from shipdeck.lifecycle.items import Item, RunState
 from shipdeck.lifecycle.stages import Stage
 from shipdeck.lifecycle.text import step_colour_env
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
 
     from shipdeck.lifecycle.engine import Engine
     from shipdeck.lifecycle.runs import EngineEvent, RunFinished
+    from shipdeck.lifecycle.store import CardsRead
 
 
 _UNREAD = object()  # the stamp while the ref cannot be read: equal to no head
@@ -69,7 +72,11 @@ class ShipdeckApp(Host):
         self._engine = engine
         if engine is not None:
             engine.subscribe(self._from_engine)
-        self.items: dict[str, Item] = {}
+        # The board as a CardBook: every card's id and stage; a card's words are read
+        # from the board's index when it is drawn (lifecycle/board_index.py).
+        self.items: Mapping[str, Item] = {}
+        self._book: CardBook | None = None
+        self._reading = False  # a reload worker is reading the board
         self.selected: str | None = None
         self.frame = 0
         self._stamp: object = None
@@ -138,7 +145,7 @@ class ShipdeckApp(Host):
             return
         # Runs left "running" by a shipdeck that died: only worth a second read if any.
         try:
-            if any(i.running for i in self.items.values()) and self.engine.recover():
+            if self._book is not None and self._book.running and self.engine.recover():
                 self.reload_board()
         except STORAGE_ERRORS as exc:  # the board cannot be written: its runs stay "running"
             self.storage_error("Board not recovered", exc)
@@ -162,13 +169,17 @@ class ShipdeckApp(Host):
 
     def refresh_card_facts(self) -> None:
         if self._facts_on:
-            self.run_worker(self._read_card_facts, thread=True, group="card-facts", exclusive=True)
+            # The cards in view (and those last looked at), not the whole board: a card
+            # scrolled to later gets its facts at the next refresh.
+            book = self._book
+            items = book.cached_values() if book is not None else list(self.items.values())
+            work = partial(self._read_card_facts, items)
+            self.run_worker(work, thread=True, group="card-facts", exclusive=True)
 
-    def _read_card_facts(self) -> None:
+    def _read_card_facts(self, items: list[Item]) -> None:
         from shipdeck.tui.card_facts import read_facts
 
         bakes = {name: env.bake for name, env in self.project.config.environments.items()}
-        items = list(self.items.values())
         facts = read_facts(self.project.root, self.project.journal, items, bakes)
         self.post_message(self.CardFactsRead(facts))
 
@@ -176,7 +187,10 @@ class ShipdeckApp(Host):
     def _show_card_facts(self, message: CardFactsRead) -> None:
         if message.facts != self.card_facts:
             self.card_facts = message.facts
-            self.board.show_items(list(self.items.values()), self.frame, self.card_facts)
+            if self._book is not None:
+                self.board.show_book(self._book, self.frame, self.card_facts)
+            else:
+                self.board.show_items(list(self.items.values()), self.frame, self.card_facts)
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.InputEvent):
@@ -191,27 +205,70 @@ class ShipdeckApp(Host):
 
     # --- the board -----------------------------------------------------------------------
 
+    class BoardRead(Message):
+        """The board was read again off the UI thread (another process changed it)."""
+
+        def __init__(self, read: CardsRead) -> None:
+            super().__init__()
+            self.read = read
+
     def reload_board(self) -> bool:
-        """Show the board as stored. If it cannot be read, say why (once while it lasts)
-        and keep showing the last good board; False then."""
+        """Show the board as stored: what changed since it was last read, from the
+        board's index. If it cannot be read, say why (once while it lasts) and keep
+        showing the last good board; False then."""
         try:
-            board = self.project.store.load()
-            stamp = self.project.store.stamp()
+            read = self.project.store.cards(self._known())
         except STORAGE_ERRORS as exc:
             self._board_unreadable(exc)
             return False
-        self._stamp = stamp
+        self._show_read(read)
+        return True
+
+    def _known(self) -> str | None:
+        """The stamp a reload may read changes since (None: read the whole board)."""
+        known = self._stamp
+        return known if self._book is not None and isinstance(known, str) else None
+
+    @work(thread=True, group="board-read", exit_on_error=False)
+    def _read_board(self, known: str | None) -> None:
+        """A reload after another process's change, off the UI thread."""
+        try:
+            read = self.project.store.cards(known)
+        except STORAGE_ERRORS as exc:
+            self.call_from_thread(self._board_unreadable, exc)
+            return
+        finally:
+            self._reading = False
+        self.post_message(self.BoardRead(read))
+
+    @on(BoardRead)
+    def _board_read(self, message: BoardRead) -> None:
+        if message.read.since == self._known():  # else a reload came first: poll again
+            self._show_read(message.read)
+
+    def _show_read(self, read: CardsRead) -> None:
+        self._stamp = read.stamp
         if self._board_error is not None:
             self._board_error = None
             self.sub_title = self._sub_title
             self.notify("The board reads again.", title="Board")
         while self.project.store.notices:  # said once: e.g. an old board.yaml was imported
             self.notify(self.project.store.notices.pop(0), title="Board", timeout=15)
-        before = self.items.get(self.selected) if self.selected else None
-        self.items = {i.id: i for i in board.active()}
-        self.board.show_items(list(self.items.values()), self.frame, self.card_facts)
-        self.refresh_card_facts()  # a new stage or deploy: its card's facts may change
-        running = any(i.running for i in self.items.values())
+        book = self._book
+        before = book.stages.get(self.selected) if book is not None and self.selected else None
+        changed: frozenset[str] | set[str] = frozenset()
+        if read.full or book is None:
+            book = self.project.store.book()  # a new book: every card is drawn afresh
+            book.reset(read.board)
+        else:
+            book.apply(read.cards, read.gone)
+            changed = {c.id for c in read.cards} | read.gone
+        self._book = book
+        self.items = book
+        if read.full or changed:
+            self.board.show_book(book, self.frame, self.card_facts, changed)
+            self.refresh_card_facts()  # a new stage or deploy: its card's facts may change
+        running = bool(book.running)
         if running:
             self._spinner.resume()  # the spinner timer runs only while something runs
         else:
@@ -219,10 +276,9 @@ class ShipdeckApp(Host):
         if running != self._any_run:  # x (cancel) is offered only while a run runs
             self._any_run = running
             self.board.refresh_bindings()
-        after = self.items.get(self.selected) if self.selected else None
-        if before and after and before.stage is not after.stage:
-            self.board.select(after.id)  # the cursor follows the card it acted on
-        return True
+        after = book.stages.get(self.selected) if self.selected else None
+        if before and after and before is not after:
+            self.board.select(self.selected)  # the cursor follows the card it acted on
 
     def _board_unreadable(self, exc: BaseException) -> None:
         """One notice per cause, not one a second from the poller; the title bar keeps it."""
@@ -249,16 +305,24 @@ class ShipdeckApp(Host):
         except STORAGE_ERRORS as exc:
             self._board_unreadable(exc)
             return
-        if changed:
-            self.reload_board()
+        if changed and not self._reading:
+            self._reading = True
+            self._read_board(self._known())
 
     def _spin(self) -> None:
         self.frame += 1
         self.board.tick(self.frame)
 
     def selected_item(self) -> Item | None:
+        """The card under the cursor as a whole item, read from its blob now (the board
+        holds only what cards show); the card's summary if the blob cannot be read."""
         item_id = self.board.selected_id() or self.selected
-        return self.items.get(item_id) if item_id else None
+        if not item_id or item_id not in self.items:
+            return None
+        try:
+            return self.project.store.get(item_id)
+        except STORAGE_ERRORS:
+            return self.items.get(item_id)
 
     _follow_timer: Timer | None = None
 

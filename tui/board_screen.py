@@ -7,7 +7,7 @@ command palette calls too.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING
 
 from textual import on
@@ -15,6 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 
+from shipdeck.lifecycle.board_index import CardBook
 from shipdeck.lifecycle.items import Item
 from shipdeck.lifecycle.stages import ORDER, Stage
 from shipdeck.tui.env_ops import EnvOperations
@@ -101,6 +102,7 @@ class BoardScreen(Screen[None]):
         self.panes = Panes(id="panes")
         # What the app last showed, unfiltered: a filter narrows it, clearing restores it.
         self._items: list[Item] = []
+        self._book: CardBook | None = None  # or the whole board, read as it is drawn
         self._frame = 0
         self._facts: Mapping[str, CardFacts] | None = None
         self.card_filter: CardFilter | None = None  # the `/` filter's predicate, if on
@@ -123,25 +125,46 @@ class BoardScreen(Screen[None]):
     ) -> None:
         """Show ``items`` in their stages' columns: those the filter keeps, if one is on."""
         self._items, self._frame, self._facts = list(items), frame, facts
+        self._book = None
         self._distribute()
 
-    def _distribute(self) -> None:
-        by_stage: dict[Stage, list[Item]] = {s: [] for s in ORDER}
-        for item in self._items:
-            by_stage[item.stage].append(item)
-        keep = self.card_filter
+    def show_book(
+        self,
+        book: CardBook,
+        frame: int = 0,
+        facts: Mapping[str, CardFacts] | None = None,
+        changed: Collection[str] = (),
+    ) -> None:
+        """Show the board ``book`` holds; only the cards in view are read. ``changed``:
+        the ids a reload found changed, whose cards are drawn again."""
+        self._items, self._book, self._frame, self._facts = [], book, frame, facts
+        self._distribute(changed)
+
+    def _distribute(self, changed: Collection[str] = ()) -> None:
+        book, keep = self._book, self.card_filter
         shown = 0
-        for stage, column in self.columns.items():
-            cards = by_stage[stage]
-            if keep is None:
-                column.set_items(cards, self._frame, self._facts)
-                continue
-            kept = [i for i in cards if keep(i)]
-            shown += len(kept)
-            column.set_items(kept, self._frame, self._facts, total=len(cards))
+        if book is not None and keep is None:
+            for stage, ids in book.by_stage().items():
+                self.columns[stage].show(ids, book, book.running, changed, self._frame, self._facts)
+        else:
+            by_stage: dict[Stage, list[Item]] = {s: [] for s in ORDER}
+            if book is not None:  # a filter: every card's words, read in batches, not kept
+                for stage, ids in book.by_stage().items():
+                    by_stage[stage] = list(book.stream(ids))
+            else:
+                for item in self._items:
+                    by_stage[item.stage].append(item)
+            for stage, column in self.columns.items():
+                cards = by_stage[stage]
+                if keep is None:
+                    column.set_items(cards, self._frame, self._facts)
+                    continue
+                kept = [i for i in cards if keep(i)]
+                shown += len(kept)
+                column.set_items(kept, self._frame, self._facts, total=len(cards))
         bar = self._filter_bar()
         if bar is not None and bar.has_class("-on"):
-            total = len(self._items)
+            total = len(book) if book is not None else len(self._items)
             bar.say(shown, total, on=keep is not None, typing=self._typing)
 
     def tick(self, frame: int) -> None:

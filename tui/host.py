@@ -6,7 +6,7 @@ need through :class:`Host`, the app's interface, so the import graph has no cycl
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from textual.app import App
@@ -67,7 +67,7 @@ class Host(App[int]):
     their exact types."""
 
     project: Project
-    items: dict[str, Item]
+    items: Mapping[str, Item]
     selected: str | None
     card_facts: dict[str, Any]
     board: Any  # the BoardScreen: a Board, and a Textual Screen to query

@@ -31,6 +31,7 @@ from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
+from shipdeck.lifecycle.board_index import CardBook
 from shipdeck.lifecycle.items import Item
 from shipdeck.lifecycle.stages import ORDER, SPANS, Stage
 from shipdeck.widgets.board.cards import NO_FACTS, CardFacts, card_height, card_text, column_title
@@ -38,6 +39,7 @@ from shipdeck.widgets.board.cards import NO_FACTS, CardFacts, card_height, card_
 _NOT_DIM = Style(dim=False)
 MIN_WIDTH = 14  # a column narrower than this is not readable: the board scrolls sideways
 RULER = 2  # lines of span ruler above the columns
+_BATCH = 64  # cards read from a CardBook in one query: a screenful and more
 
 
 @cache
@@ -52,8 +54,12 @@ class StageColumn:
     def __init__(self, stage: Stage) -> None:
         self.stage = stage
         self.board: BoardColumns | None = None
-        self._ids: list[str] = []
-        self._cards: dict[str, Item] = {}
+        self._ids: Sequence[str] = []
+        self._pos: dict[str, int] = {}  # item id -> index in _ids
+        # id -> item: a dict of exactly the column's cards (set_items), or the app's
+        # CardBook of the whole board, which reads a card when it is first drawn (show)
+        self._cards: Mapping[str, Item] = {}
+        self._running: list[str] = []  # ids of this column's cards that run
         self._facts: Mapping[str, CardFacts] = {}
         self._now: datetime | None = None  # one clock for a card's height and its text
         self._highlighted: int | None = None
@@ -75,6 +81,9 @@ class StageColumn:
     @property
     def item_ids(self) -> Sequence[str]:
         return self._ids
+
+    def index_of(self, item_id: str) -> int | None:
+        return self._pos.get(item_id)
 
     @property
     def highlighted(self) -> int | None:
@@ -108,44 +117,83 @@ class StageColumn:
         changed is not repainted. ``total``: how many cards the stage has while a
         filter shows only ``items`` (the title says "Plan 3/40"); None when unfiltered."""
         items = list(items)
+        old = self._cards if isinstance(self._cards, dict) else {}  # a book: all redrawn
+        cards = {i.id: i for i in items}
+        stale = [
+            i.id for i in items if i.running or (i is not old.get(i.id) and old.get(i.id) != i)
+        ]
+        running = [i.id for i in items if i.running]
+        self._show([i.id for i in items], cards, running, stale, frame, facts, total)
+
+    def show(
+        self,
+        ids: Sequence[str],
+        cards: Mapping[str, Item],
+        running: Iterable[str],
+        changed: Iterable[str],
+        frame: int = 0,
+        facts: Mapping[str, CardFacts] | None = None,
+    ) -> None:
+        """Show the cards ``ids`` of a larger ``cards`` (the app's CardBook), read only
+        when drawn; ``changed``: ids whose item changed since the last call (a reload's
+        delta), whose renderings are dropped. ``running``: ids that run (any column)."""
+        self._show(ids, cards, list(running), changed, frame, facts, None)
+
+    def _show(
+        self,
+        ids: Sequence[str],
+        cards: Mapping[str, Item],
+        running: list[str],
+        changed: Iterable[str],
+        frame: int,
+        facts: Mapping[str, CardFacts] | None,
+        total: int | None,
+    ) -> None:
         retitled = total != self.total
         self.total = total
         keep = self.selected_id
-        ids = [i.id for i in items]
         self._frame = frame
         self._now = datetime.now(UTC)
         old_facts, self._facts = self._facts, dict(facts or {})
-        stale = [
-            i.id
-            for i in items
-            if self._cards.get(i.id) != i
-            or i.running
-            or old_facts.get(i.id) != self._facts.get(i.id)
-        ]
+        moved = ids != self._ids
+        if moved:
+            self._ids = ids
+            self._pos = {item_id: n for n, item_id in enumerate(ids)}
+        if cards is not self._cards and not (
+            isinstance(cards, dict) and isinstance(self._cards, dict)
+        ):  # from cards given to a CardBook or back: nothing drawn before is known to hold
+            self._lines.clear()
+            self._heights.clear()
+            moved = True
+        self._cards = cards
+        stale = {i for i in changed if i in self._pos}
+        stale.update(i for i in self._running if i in self._pos)  # stopped running
+        self._running = [i for i in running if i in self._pos]
+        stale.update(self._running)
+        for item_id in old_facts.keys() | self._facts.keys():
+            if old_facts.get(item_id) != self._facts.get(item_id) and item_id in self._pos:
+                stale.add(item_id)
         for item_id in stale:
             self._lines.pop(item_id, None)
             self._heights.pop(item_id, None)
-        changed = ids != self._ids
-        self._cards = {i.id: i for i in items}
-        if changed:
-            self._lines = {k: v for k, v in self._lines.items() if k in self._cards}
-            self._heights = {k: v for k, v in self._heights.items() if k in self._cards}
-        self._ids = ids
-        if keep in self._cards:
-            self._highlighted = ids.index(keep)
+        if moved:
+            self._lines = {k: v for k, v in self._lines.items() if k in self._pos}
+            self._heights = {k: v for k, v in self._heights.items() if k in self._pos}
+        if keep in self._pos:
+            self._highlighted = self._pos[keep]
         elif ids:
             self._highlighted = min(self._highlighted or 0, len(ids) - 1)
         else:
             self._highlighted = None
-        if changed or stale:
+        if moved or stale:
             self._layout_width = 0  # lay the cards out again when next drawn
-        if (changed or stale or retitled) and self.board is not None:
-            self.board.column_changed(self, changed)
+        if (moved or stale or retitled) and self.board is not None:
+            self.board.column_changed(self, moved)
 
     def tick(self, frame: int) -> None:
         """Advance the spinner (and the elapsed time) of running cards only."""
         self._frame = frame
-        running = [i for i in self._ids if self._cards[i].running]
+        running = self._running
         if not running:
             return
         self._now = datetime.now(UTC)
@@ -157,10 +205,20 @@ class StageColumn:
             self.board.column_changed(self, False)
 
     def select_id(self, item_id: str) -> bool:
-        if item_id in self._cards:
-            self.highlighted = self._ids.index(item_id)
+        index = self._pos.get(item_id)
+        if index is not None:
+            self.highlighted = index
             return True
         return False
+
+    def _item(self, item_id: str) -> Item:
+        """The card's item; from a CardBook, read with the next cards of the column in
+        one query (the ones drawn or laid out next)."""
+        cards = self._cards
+        if isinstance(cards, CardBook) and not cards.cached(item_id):
+            start = self._pos.get(item_id, 0)
+            cards.want(self._ids[start : start + _BATCH])
+        return cards[item_id]
 
     # --- layout of the cards, in lines ------------------------------------------------
     # A card's height is computed (card_height), not rendered, and only as far down
@@ -169,7 +227,7 @@ class StageColumn:
 
     def card(self, item_id: str, width: int) -> list[list[Segment]]:
         """The card's lines as segments, cut to ``width``; rendered on first sight only."""
-        item = self._cards[item_id]
+        item = self._item(item_id)
         frame = self._frame if item.running else 0
         cached = self._lines.get(item_id)
         if cached is not None and cached[0] == width and cached[1] == frame:
@@ -201,7 +259,7 @@ class StageColumn:
             height = heights.get(item_id)
             if height is None:
                 facts = self._facts.get(item_id, NO_FACTS)
-                item = self._cards[item_id]
+                item = self._item(item_id)
                 height = heights[item_id] = card_height(item, width, facts, self._now)
             first = ends[-1] + 1 if ends else 0
             starts.append(first)
@@ -300,8 +358,9 @@ class BoardColumns(Widget, can_focus=True):
 
     def select(self, item_id: str) -> bool:
         for column in self.stage_columns:
-            if item_id in column.item_ids:
-                self.make_current(column, column.item_ids.index(item_id))
+            index = column.index_of(item_id)
+            if index is not None:
+                self.make_current(column, index)
                 return True
         return False
 
