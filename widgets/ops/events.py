@@ -1,9 +1,12 @@
 """The journal as a timeline, newest first: deploys, rollbacks, failures, alerts.
 
-The app feeds it (``set_events`` once from the journal, ``add_events`` as events
-are recorded); the pane keeps only the newest ``limit`` rows. New events are
-appended to the table and the rows re-sorted by time, which leaves the cached
-cell sizes of existing rows alone, so a new event costs one row, not a rebuild.
+The app feeds it a page at a time (``set_events`` with the newest page of the
+journal's index, ``add_older`` with the next one when the cursor comes within
+``margin`` rows of the bottom and the pane posts :class:`EventsPane.OlderWanted`,
+``add_events`` as events are recorded), so it holds what was scrolled through, not
+the journal. New events are appended to the table and the rows re-sorted by time,
+which leaves the cached cell sizes of existing rows alone, so a new event costs
+one row, not a rebuild.
 """
 
 from __future__ import annotations
@@ -73,20 +76,39 @@ class EventsPane(Vertical):
     class BugRequested(_AboutAnEvent):
         """The user asked for a bug item from this ``alert.raised`` event."""
 
+    class OlderWanted(Message):
+        """The cursor is near the oldest row shown: the feed may send the next page."""
+
+        def __init__(self, pane: EventsPane, shown: int) -> None:
+            super().__init__()
+            self.pane = pane
+            self.shown = shown  # rows shown: the newest events to skip
+
+        @property
+        def control(self) -> EventsPane:
+            return self.pane
+
     def __init__(
         self,
         *,
         limit: int = 500,
+        margin: int = 20,
         tz: tzinfo | None = None,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
-        """``limit``: rows kept (the oldest go first); ``tz``: the zone times are shown in."""
+        """``limit``: rows kept as new events come (the oldest go first; pages of older
+        ones raise it); ``margin``: rows from the bottom at which the next page is
+        asked for; ``tz``: the zone times are shown in."""
         super().__init__(name=name, id=id, classes=classes)
         self.limit = max(1, limit)
+        self.margin = max(1, margin)
+        self._asked = False  # an OlderWanted is unanswered
+        self._oldest_shown = False  # the last page asked for was empty
         self.tz = tz
         self._seq = 0
+        self._low = 0  # the order of paged-in older rows: below all others of their time
         self._events: dict[str, Event] = {}
         self.table: DataTable[Text | _Stamp] = DataTable(cursor_type="row", id="events-table")
         self._held: UntilMounted[list[Event]] = UntilMounted()
@@ -104,11 +126,14 @@ class EventsPane(Vertical):
 
     # --- data ------------------------------------------------------------------
 
-    def _add_row(self, event: Event) -> str:
+    def _add_row(self, event: Event, older: bool = False) -> str:
+        """``older``: below every row shown at the same time (a page of older events)."""
         self._seq += 1
         key = f"ev{self._seq}"
         cells = event_row(event, self.tz)
-        stamp = _Stamp(cells[0], (event.ts.timestamp(), self._seq))
+        if older:
+            self._low -= 1
+        stamp = _Stamp(cells[0], (event.ts.timestamp(), self._low if older else self._seq))
         self.table.add_row(stamp, *cells[1:], key=key)
         self._events[key] = event
         return key
@@ -128,11 +153,35 @@ class EventsPane(Vertical):
             return
         self.table.clear()
         self._events.clear()
+        self._asked = self._oldest_shown = False
         for event in self._newest(events):
             self._add_row(event)
         self._sort()
         if self.table.row_count:
             self.table.move_cursor(row=0)
+
+    def add_older(self, events: Sequence[Event]) -> None:
+        """Put a page of older events at the bottom (journal order); none means the
+        oldest event is shown. The selected row stays selected."""
+        self._asked = False
+        if not events:
+            self._oldest_shown = True
+            return
+        if self._held.hold([*events, *(self._held.held or [])]):  # shown from on_mount
+            return
+        selected = self._key_at(self.table.cursor_row)
+        for event in reversed(events):
+            self._add_row(event, older=True)
+        self._sort()
+        self.limit = max(self.limit, self.table.row_count)  # what was paged in stays
+        if selected is not None:
+            self.table.move_cursor(row=self.table.get_row_index(selected))
+
+    def on_data_table_row_highlighted(self, message: DataTable.RowHighlighted) -> None:
+        near_end = message.cursor_row >= self.table.row_count - self.margin
+        if near_end and not self._asked and not self._oldest_shown:
+            self._asked = True
+            self.post_message(self.OlderWanted(self, self.table.row_count))
 
     def add_events(self, events: Sequence[Event]) -> None:
         """Put newly recorded events on top; the selected row stays selected.
