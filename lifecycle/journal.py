@@ -202,8 +202,9 @@ class Journal:
         return [e for e in events if e.item is not None and item_key(e.item) == wanted]
 
     def newest(self, n: int, skip: int = 0) -> list[Event]:
-        """A page of the timeline: ``n`` events by time after the ``skip`` newest, in
-        journal order (what the events pane shows, without reading the rest)."""
+        """A page of the timeline: the ``n`` newest events after the ``skip`` newest, by
+        time, oldest first, ties in journal order (what the events pane shows, without
+        reading the rest)."""
         if n <= 0:
             return []
         with self._read_lock:
@@ -211,7 +212,7 @@ class Journal:
         if found is None:
             events = self._refresh()
             ranked = sorted(range(len(events)), key=lambda i: (events[i].ts, i), reverse=True)
-            return [events[i] for i in sorted(ranked[skip : skip + n])]
+            return [events[i] for i in reversed(ranked[skip : skip + n])]
         raws, torn = found
         page = _decoded(raws)  # newest first
         if torn is not None and skip == 0:  # the last line in the file: newest of its time

@@ -222,8 +222,8 @@ class Panes(Vertical):
     # --- events ----------------------------------------------------------------------------
 
     class EventsRead(Message):
-        """A page of the journal's timeline was read (in a worker): newest first
-        after ``skip`` newer events, in journal order."""
+        """A page of the journal's timeline was read (in a worker): the newest events
+        after ``skip`` newer ones, oldest first."""
 
         def __init__(self, events: list[Event], skip: int) -> None:
             super().__init__()

@@ -161,7 +161,7 @@ class EventsPane(Vertical):
             self.table.move_cursor(row=0)
 
     def add_older(self, events: Sequence[Event]) -> None:
-        """Put a page of older events at the bottom (journal order); none means the
+        """Put a page of older events at the bottom (oldest first); none means the
         oldest event is shown. The selected row stays selected."""
         self._asked = False
         if not events:
