@@ -126,12 +126,11 @@ def env_statuses(project: Project) -> dict[str, dict[str, Any]]:
 
 def status(args: argparse.Namespace) -> int:
     project = _project()
-    board = project.store.load()
-    by_stage = board.by_stage()
+    by_stage = project.store.ids_by_stage()  # the board's index: no item is read
     data: dict[str, Any] = {
         "project": project.config.project,
         "environments": env_statuses(project),
-        "items": {s.value: [i.id for i in by_stage.get(s, [])] for s in Stage},
+        "items": {s.value: by_stage.get(s, []) for s in Stage},
         "counts": {s.value: len(by_stage.get(s, [])) for s in Stage},
     }
     if args.json:
@@ -200,22 +199,39 @@ def settle_runs(project: Project, items: list[Item]) -> bool:
         return False
 
 
+LIST_LIMIT = 200  # rows of the table unless --limit says otherwise
+
+
 def item_list(args: argparse.Namespace) -> int:
+    """The table from the board's index, the first 200 rows unless told; ``--json`` the
+    items in full (every one unless ``--limit`` says), as before."""
     project = _project()
-    board = project.store.load()
-    if settle_runs(project, board.items):
-        board = project.store.load()
-    items = board.items if args.all else board.active()
+    stage = None
     if args.stage:
         try:
             stage = Stage.parse(args.stage)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-        items = [i for i in items if i.stage is stage]
+    limit = args.limit if args.limit is not None else (0 if args.json else LIST_LIMIT)
+    if limit < 0:
+        raise UsageError("--limit takes a number from 0 (0: every item)")
+    store = project.store
+    items, total = store.card_page(archived=args.all, stage=stage, limit=limit)
+    if settle_runs(project, items):
+        items, total = store.card_page(archived=args.all, stage=stage, limit=limit)
     if args.json:
-        _dump([i.to_dict() for i in items])
+        if args.limit is None:  # every item, in full: the whole board (cached)
+            board = store.load()
+            every = board.items if args.all else board.active()
+            full = [i for i in every if stage is None or i.stage is stage]
+        else:
+            full = store.get_many([i.id for i in items])
+        _dump([i.to_dict() for i in full])
     elif items:
         print(table(item_rows(items), ITEM_HEADER))
+        if total > len(items):
+            more = total - len(items)
+            print(f"… {more} more (--limit 0 lists every one)")
     else:
         print("no items (add one: shipdeck item add TITLE)")
     return EXIT_OK

@@ -278,7 +278,8 @@ ITEM_COMMANDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     ),
     "list": (
         "list items with their stage and state",
-        "List the active items (--all: archived ones too) with stage, state and kind.",
+        "List the active items (--all: archived ones too) with stage, state and kind:"
+        " the first 200 (--limit), read from the board's index.",
         ("shipdeck item list", "shipdeck item list --stage test --json"),
     ),
     "show": (
@@ -395,6 +396,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true", help=JSON_HELP)
     sp.add_argument("--all", action="store_true", help="include archived items")
     sp.add_argument("--stage", metavar="STAGE", help="only items in this stage")
+    sp.add_argument(
+        "--limit",
+        metavar="N",
+        type=int,
+        help="at most N items, in id order (0: every one); the table shows 200 unless"
+        " told, --json every item unless told",
+    )
 
     sp = icmd("show", "items:item_show")
     sp.add_argument("id", metavar="ID", help="the item (SD-5, or just 5)")

@@ -315,16 +315,37 @@ class BoardStore:
             by_stage = self._board_or_empty(head).by_stage()
             return {s: [i.id for i in by_stage.get(s, [])] for s in Stage}
 
-    def card_list(self, *, archived: bool = False, stage: Stage | None = None) -> list[Item]:
-        """Items as cards in id order (``item list``): active ones, or every one."""
+    def card_page(
+        self, *, archived: bool = False, stage: Stage | None = None, limit: int = 0
+    ) -> tuple[list[Item], int]:
+        """The first ``limit`` items (0: all) as cards, in id order, and how many there
+        are: active ones (``archived``: every one), of one stage (``item list``)."""
         head = self.stamp()
         try:
             with self._index(head) as index:
-                return [summary(r) for r in index.rows(archived=archived, stage=stage)]
+                rows, total = index.page(archived=archived, stage=stage, limit=limit)
+                return [summary(r) for r in rows], total
         except (sqlite3.Error, OSError):
             board = self._board_or_empty(head)
-            items = board.items if archived else board.active()
-            return [i for i in items if stage is None or i.stage is stage]
+            items = [
+                i
+                for i in (board.items if archived else board.active())
+                if stage is None or i.stage is stage
+            ]
+            return (items[:limit] if limit else items), len(items)
+
+    def get_many(self, ids: Sequence[str]) -> list[Item]:
+        """These items in full, read from their blobs in one batch (no whole-board read);
+        those not on the board are left out."""
+        head = self.stamp()
+        paths = [item_path(i) for i in ids]
+        files = self._read_at(head, paths)
+        decode_meta(files.get(META), self._where(META))
+        return [
+            decode_item(data, path, self._where(path))
+            for path in paths
+            if (data := files.get(path)) is not None
+        ]
 
     def _board_or_empty(self, head: str | None) -> Board:
         return Board() if head is None else self._board_at(head)

@@ -1,0 +1,165 @@
+"""The board's index (lifecycle/board_index.py): one row per item, what cards and
+listings show, kept at the ref's head row by row; and the CardBook the app holds."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from shipdeck.lifecycle.board_index import CardBook, number_of, row_of, summary
+from shipdeck.lifecycle.items import Item, Kind, RunState, StageState, TestReport
+from shipdeck.lifecycle.stages import Stage
+from shipdeck.lifecycle.store import BoardStore
+from tests.helpers import board_store
+
+
+def store_with(tmp_path: Path, n: int) -> BoardStore:
+    store = board_store(tmp_path)
+    with store.edit() as board:
+        for i in range(n):
+            board.add(f"Item {i}", kind=Kind.BUG if i % 2 else Kind.FEATURE)
+        board.items[1].stage = Stage.CODE
+    return store
+
+
+def test_a_summary_keeps_every_field_a_card_and_a_listing_show() -> None:
+    t0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    item = Item(
+        "SD-12",
+        "Ship it",
+        Kind.CHORE,
+        body="not in the index",
+        breaking=True,
+        stage=Stage.TEST,
+        states={
+            Stage.TEST: StageState(RunState.FAILED, t0, step="2/3 unit"),
+            Stage.BUILD: StageState(RunState.RUNNING, t0),
+        },
+        branch="chore/SD-12",
+        sha="0123456789abcdef",
+        version="1.2.3",
+        env="staging",
+        tests=TestReport(passed=7, failed=2, errors=1),
+    )
+    card = summary(row_of(item))
+    for field in ("id", "title", "kind", "breaking", "stage", "branch", "sha", "version", "env"):
+        assert getattr(card, field) == getattr(item, field), field
+    assert card.current == StageState(RunState.FAILED, t0, step="2/3 unit")
+    assert card.running  # another stage runs: the card spins
+    assert card.tests is not None
+    assert (card.tests.passed, card.tests.failed, card.tests.errors) == (7, 2, 1)
+    assert card.body == ""  # read from the blob when needed
+
+
+def test_number_of_reads_item_paths_only() -> None:
+    assert number_of("items/12/SD-1234.json") == 1234
+    assert number_of("meta.json") is None
+    assert number_of("items/1/notes.txt") is None
+
+
+def test_a_first_read_is_the_whole_board_without_building_items(tmp_path: Path) -> None:
+    store = store_with(tmp_path, 5)
+    store.update("SD-3", lambda i: setattr(i, "archived", True))
+    read = store.cards()
+    assert read.full
+    assert read.stamp == store.stamp()
+    assert read.board == [
+        (1, "plan", False),
+        (2, "code", False),
+        (4, "plan", False),
+        (5, "plan", False),
+    ]
+
+
+def test_a_reload_reads_only_what_changed_since_the_stamp_it_knows(tmp_path: Path) -> None:
+    store = store_with(tmp_path, 5)
+    known = store.cards().stamp
+    store.add("Added elsewhere")
+    store.update("SD-2", lambda i: setattr(i, "title", "Renamed"))
+    store.update("SD-4", lambda i: setattr(i, "archived", True))
+    read = store.cards(known)
+    assert not read.full
+    assert read.since == known and read.stamp == store.stamp()
+    assert [(c.id, c.title) for c in read.cards] == [
+        ("SD-2", "Renamed"),
+        ("SD-6", "Added elsewhere"),
+    ]
+    assert read.gone == {"SD-4"}
+    again = store.cards(read.stamp)
+    assert not again.full and again.cards == [] and again.gone == frozenset()
+
+
+def test_the_index_matches_the_board_after_changes_from_another_store(tmp_path: Path) -> None:
+    store = store_with(tmp_path, 8)
+    store.cards()  # the index at this head
+    other = board_store(tmp_path)  # another process
+    other.update("SD-5", lambda i: setattr(i, "stage", Stage.BUILD))
+    other.add("New")
+    by_stage = store.ids_by_stage()
+    expected = {s: [i.id for i in items] for s, items in store.load().by_stage().items()}
+    assert by_stage == expected
+    assert "SD-5" in by_stage[Stage.BUILD]
+
+
+def test_a_corrupt_index_is_dropped_and_rebuilt(tmp_path: Path) -> None:
+    store = store_with(tmp_path, 3)
+    store.cards()
+    index = store.paths.state / "board-index.sqlite3"
+    index.write_bytes(b"not a database at all" * 100)
+    for name in ("board-index.sqlite3-wal", "board-index.sqlite3-shm"):
+        (store.paths.state / name).unlink(missing_ok=True)
+    first = store.cards()  # falls back to the blobs
+    assert [n for n, _, _ in first.board] == [1, 2, 3]
+    second = store.cards()  # rebuilt
+    assert [n for n, _, _ in second.board] == [1, 2, 3]
+    assert index.read_bytes().startswith(b"SQLite format 3")
+
+
+def test_card_page_limits_and_counts_and_get_many_reads_full_items(tmp_path: Path) -> None:
+    store = store_with(tmp_path, 6)
+    store.update("SD-1", lambda i: setattr(i, "body", "the whole story"))
+    page, total = store.card_page(limit=4)
+    assert [i.id for i in page] == ["SD-1", "SD-2", "SD-3", "SD-4"]
+    assert total == 6
+    code, total = store.card_page(stage=Stage.CODE)
+    assert [i.id for i in code] == ["SD-2"] and total == 1
+    full = store.get_many(["SD-1", "SD-99"])
+    assert [i.id for i in full] == ["SD-1"]
+    assert full[0].body == "the whole story"
+
+
+def _book(n: int, limit: int = 2048) -> tuple[CardBook, list[list[str]]]:
+    calls: list[list[str]] = []
+
+    def load(ids: list[str]) -> dict[str, Item]:
+        calls.append(list(ids))
+        return {i: Item(i, f"title of {i}") for i in ids}
+
+    book = CardBook(load, limit=limit)
+    book.reset([(k, "plan" if k % 2 else "code", k == 3) for k in range(1, n + 1)])
+    return book, calls
+
+
+def test_a_book_reads_cards_when_asked_in_batches_and_keeps_a_bounded_number() -> None:
+    book, calls = _book(100, limit=10)
+    assert len(book) == 100 and "SD-7" in book and "SD-101" not in book
+    assert calls == []  # nothing read to know the board's shape
+    assert book.running == {"SD-3"}
+    assert book.by_stage()[Stage.CODE][:2] == ["SD-2", "SD-4"]
+    book.want([f"SD-{k}" for k in range(1, 21)])
+    assert len(calls) == 1
+    assert book["SD-20"].title == "title of SD-20"
+    assert len(calls) == 1  # held
+    assert len(book.cached_values()) == 10  # the oldest ones let go
+    assert [c.id for c in book.values()][:3] == ["SD-1", "SD-2", "SD-3"]
+    assert len(book.cached_values()) == 10  # streamed, not kept
+
+
+def test_a_book_applies_a_delta_in_id_order() -> None:
+    book, _ = _book(5)
+    book.apply([Item("SD-2", "now in test", stage=Stage.TEST)], gone=["SD-4"])
+    assert list(book) == ["SD-1", "SD-2", "SD-3", "SD-5"]
+    assert book.stages["SD-2"] is Stage.TEST
+    assert book["SD-2"].title == "now in test"
+    book.apply([Item("SD-4", "back from a sync"), Item("SD-6", "new")], gone=[])
+    assert list(book) == ["SD-1", "SD-2", "SD-3", "SD-4", "SD-5", "SD-6"]
