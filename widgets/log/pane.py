@@ -247,10 +247,10 @@ class LogPane(Vertical):
     def on_input_submitted(self, event: Input.Submitted) -> None:  # the prompt's
         event.stop()
         kind, value = self._prompt, event.value
-        self.action_close_prompt()
-        if kind == "search":
+        if kind == "search":  # first: a search of the whole file starts before the layout
             self._view.search(value)
-        elif kind == "filter":
+        self.action_close_prompt()
+        if kind == "filter":
             self._view.set_filter(value)
         elif kind == "save" and value.strip():
             path = Path(value.strip()).expanduser()

@@ -368,6 +368,9 @@ class LogView(ScrollView, can_focus=True):
             seq, row = anchor
             self._scroll(y=self.model.row_of(seq) + (row if self.model.in_view(seq) else 0))
         self.refresh()
+        self._update_status()
+
+    def _update_status(self) -> None:
         note = self._search.note
         if self._search.text and self._disk is None:
             note = f"{note}; {LIVE_NOTE}" if note else LIVE_NOTE
@@ -573,20 +576,31 @@ class LogView(ScrollView, can_focus=True):
             return
         self._hits = Hits()
         self._scan_lines = self._disk.lines
+        self._skip_scanned()
         self._scan_done = 0.0
         self._jump_before = jump_before
-        self._scan_file(self._disk_path, self.model.search.pattern, self._disk, self._scan)
+        # Ints to the worker, not ``Opened``: @work puts its arguments' repr in its name.
+        size, lines = self._disk.size, self._disk.lines
+        self._scan_file(self._disk_path, self.model.search.pattern, size, lines, self._scan)
 
     @work(thread=True, exclusive=True, group="log-search", exit_on_error=False)
-    def _scan_file(self, path: Path, pattern: re.Pattern[str], opened: Opened, scan: int) -> None:
-        total = max(1, opened.size)
+    def _scan_file(
+        self, path: Path, pattern: re.Pattern[str], size: int, lines: int, scan: int
+    ) -> None:
+        total = max(1, size)
 
         def progress(hits: Hits, done: int) -> None:
             self.post_message(self._Scanned(scan, hits, done / total, False))
 
         with suppress(OSError, ValueError):  # gone or cut short: the hits so far stand
-            search_file(path, pattern, opened.size, opened.lines, progress, self._cancelled(scan))
+            search_file(path, pattern, size, lines, progress, self._cancelled(scan))
         self.post_message(self._Scanned(scan, Hits(), 1.0, True))
+
+    def _skip_scanned(self) -> None:
+        """The ring's search index need not look at lines the file scan covers."""
+        search = self.model.search
+        if self._hits is not None and search is not None:
+            search.prune(min(self._scan_lines, self.model.end))
 
     def _cancelled(self, scan: int) -> Callable[[], bool]:
         return lambda: self._scan != scan
@@ -610,7 +624,7 @@ class LogView(ScrollView, can_focus=True):
                 if last is not None:
                     self._show_hit(*last)
             self.post_message(self.SearchScanned(self, self._search.text, self._hit_count()))
-        self._sync_view(self._anchor())
+        self._update_status()  # the hits are highlighted by pattern: no repaint needed
 
     def _live_hits(self) -> list[int]:
         """Hits in the ring past the part of the file the scan covered (lines that
@@ -680,6 +694,7 @@ class LogView(ScrollView, can_focus=True):
         self.model.restart(first)
         self.painter.forget()
         self.model.append(batches)
+        self._skip_scanned()
         self.model.catch_up(TOGGLE_BUDGET, self._width_of)
         self._ensure_ticking()
         self._sync_view(anchor)
@@ -764,6 +779,11 @@ class LogView(ScrollView, can_focus=True):
             return
         self.model.catch_up(COPY_BUDGET, self._width_of)
         seqs = self.model.hits_shown()
+        if self._hits is not None:  # the scanned part of the ring is in the file's hits
+            first, end = self.model.first, min(self.model.end, self._scan_lines)
+            lines = self._hits.lines
+            ring = lines[bisect_left(lines, first) : bisect_left(lines, end)].tolist()
+            seqs = [seq for seq in ring if self.model.in_view(seq)] + seqs
         if not seqs:
             self.notify("Nothing to copy: the search found no lines", severity="warning")
             return
