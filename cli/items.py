@@ -312,7 +312,7 @@ def no_terminal() -> str | None:
 def open_board(_args: argparse.Namespace) -> int:
     project = _project()
     project.check_config()  # refuse a broken config before the screen opens
-    project.store.load()  # and a board file that cannot be read
+    project.store.check_readable()  # and a board that cannot be read (no whole-board read)
     why = no_terminal()
     if why:
         raise UsageError(why)

@@ -289,6 +289,16 @@ class BoardStore:
             board = [(i.number, i.stage.value, i.running) for i in active]
             return CardsRead(head, known, board=board)
 
+    def check_readable(self) -> None:
+        """BoardError now if the board cannot be read (before a screen opens); brings the
+        index to the ref's head on the way, reading no item it does not have to."""
+        head = self.stamp()
+        try:
+            with self._index(head):
+                pass
+        except (sqlite3.Error, OSError):
+            self._board_or_empty(head)
+
     def cards_of(self, ids: Sequence[str]) -> dict[str, Item]:
         """Summaries of these items (those still on the board), for a :class:`CardBook`."""
         numbers = [item_number(i) for i in ids]
