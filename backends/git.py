@@ -1,8 +1,10 @@
-"""The git repository behind the board (GitPython), implementing ``lifecycle.ports.Vcs``.
+"""The git repository behind the board, implementing ``lifecycle.ports.Vcs``.
 
-Everything goes through the git command line (``Repo.git``) rather than
-GitPython's object layer: porcelain commands give git's own safety checks
-(a checkout never silently drops work) and are safe to call from worker threads.
+Everything goes through the git command line, run as GitPython's ``Repo.git`` ran
+it (English messages, stdin from /dev/null, one trailing newline stripped) but
+without importing GitPython, whose ~60 ms import was paid by every command that
+asked git anything: porcelain commands give git's own safety checks (a checkout
+never silently drops work) and are safe to call from worker threads.
 Mutating calls are serialised by a lock; git failures become ``VcsError``.
 
 Releases never check anything out: ``prepare_release`` writes only objects
@@ -16,6 +18,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
+import sys
 import tarfile
 import tempfile
 import threading
@@ -25,8 +29,6 @@ from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
-
-import git
 
 from shipdeck.lifecycle.ports import (
     DirtyWorkTree,
@@ -46,6 +48,8 @@ FALLBACK_EMAIL = "shipdeck@localhost"
 
 # Never wait on a person: no editor, no credential prompt.
 _BASE_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_EDITOR": "true", "GIT_MERGE_AUTOEDIT": "no"}
+# git's messages in English whatever the user's locale: errors are matched on them.
+_ENGLISH = {"LANGUAGE": "C", "LC_ALL": "C"}
 # Python >= 3.11.4 checks archive members; git's own archive needs only the basic checks.
 _TAR_FILTER: dict[str, Any] = {"filter": "tar"} if hasattr(tarfile, "tar_filter") else {}
 _OVERWRITE_RE = re.compile(r"following (untracked working tree )?files would be overwritten")
@@ -63,14 +67,7 @@ class GitRepo:
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root).resolve()
-        try:
-            repo = git.Repo(self.root)
-        except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
-            raise VcsError(_not_a_repo(self.root)) from exc
-        if repo.bare or repo.working_tree_dir is None:
-            raise VcsError(f"{self.root} is a bare git repository; shipdeck needs a work tree")
-        self._git = repo.git
-        self._git_dir = Path(repo.git_dir).resolve()
+        self._git_dir = _git_dir_of(self.root)
         self._lock = threading.RLock()
 
     # --- plumbing -----------------------------------------------------------
@@ -98,16 +95,17 @@ class GitRepo:
     def _execute(
         self, cmd: list[str], env: Mapping[str, str] | None, raw: bool, stdin: Any
     ) -> tuple[int, Any, str]:
-        code, out, err = self._git.execute(
+        done = subprocess.run(
             cmd,
-            istream=stdin,
-            with_extended_output=True,
-            with_exceptions=False,
-            env={**_BASE_ENV, **(env or {})},
-            stdout_as_string=not raw,
-            strip_newline_in_stdout=not raw,
+            cwd=self.root,
+            env=_environ(env),
+            stdin=stdin if stdin is not None else subprocess.DEVNULL,
+            capture_output=True,
         )
-        return int(code or 0), out, str(err)
+        out: Any = done.stdout
+        if not raw:
+            out = _decode(out.removesuffix(b"\n"))
+        return done.returncode, out, _decode(done.stderr.removesuffix(b"\n"))
 
     def _run(
         self, *args: str, env: Mapping[str, str] | None = None, data: bytes | None = None
@@ -818,32 +816,86 @@ class GitRepo:
     @contextmanager
     def _archive(self, sha: str) -> Iterator[Any]:
         """git archive's stdout; drained (or closed) before the wait so git never blocks."""
-        proc = self._git.execute([_git_exe(), "archive", "--format=tar", sha], as_process=True)
-        try:
-            yield proc.stdout
-        except BaseException:
-            proc.stdout.close()
-            with suppress(git.GitCommandError):
+        proc = subprocess.Popen(
+            [_git_exe(), "archive", "--format=tar", sha],
+            cwd=self.root,
+            env=_environ(None),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert proc.stdout is not None and proc.stderr is not None
+        with proc:
+            try:
+                yield proc.stdout
+            except BaseException:
+                proc.stdout.close()
                 proc.wait()
-            raise
-        while proc.stdout.read(1 << 16):
-            pass
-        try:
-            proc.wait()
-        except git.GitCommandError as exc:
-            raise VcsError(f"git archive failed: {_first_lines(str(exc.stderr))}") from exc
+                raise
+            while proc.stdout.read(1 << 16):
+                pass
+            if proc.wait() != 0:
+                err = _decode(proc.stderr.read())
+                raise VcsError(f"git archive failed: {_first_lines(err)}")
+
+
+def _environ(extra: Mapping[str, str] | None) -> dict[str, str]:
+    """What git runs with: the process's environment in English, never waiting on a person."""
+    return {**os.environ, **_ENGLISH, **_BASE_ENV, **(extra or {})}
+
+
+def _decode(raw: bytes) -> str:
+    return raw.decode(sys.getfilesystemencoding(), "surrogateescape")
+
+
+def _git_dir_of(root: Path) -> Path:
+    """``root``'s git directory; VcsError unless ``root`` is the top of a work tree."""
+    try:
+        # --show-toplevel fails in a bare repository, after the first two have answered
+        asks = ["--is-bare-repository", "--absolute-git-dir", "--show-toplevel"]
+        done = subprocess.run(
+            [_git_exe(), "rev-parse", *asks],
+            cwd=root,
+            env=_environ(None),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+        )
+    except OSError as exc:  # no such folder (or no git: the message says where)
+        raise VcsError(_not_a_repo(root)) from exc
+    lines = _decode(done.stdout).splitlines()
+    if lines[:1] == ["true"]:
+        raise VcsError(f"{root} is a bare git repository; shipdeck needs a work tree")
+    if done.returncode != 0 or len(lines) != 3 or Path(lines[2]).resolve() != root:
+        raise VcsError(_not_a_repo(root))
+    return Path(lines[1]).resolve()
+
+
+def _top_of(folder: Path) -> Path | None:
+    """The top of the work tree ``folder`` is in, if any."""
+    try:
+        done = subprocess.run(
+            [_git_exe(), "rev-parse", "--show-toplevel"],
+            cwd=folder,
+            env=_environ(None),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+        )
+    except OSError:
+        return None
+    top = _decode(done.stdout).strip()
+    return Path(top).resolve() if done.returncode == 0 and top else None
 
 
 def _not_a_repo(root: Path) -> str:
-    try:
-        top = git.Repo(root, search_parent_directories=True).working_tree_dir
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+    top = _top_of(root)
+    if top is None:
         return f"{root} is not a git repository (run `git init` there)"
     return f"{root} is not the top of a git repository; use {top}"
 
 
 def _git_exe() -> str:
-    return str(git.Git.GIT_PYTHON_GIT_EXECUTABLE or "git")
+    """git, or the one ``GIT_PYTHON_GIT_EXECUTABLE`` names (honoured as GitPython did)."""
+    return os.environ.get("GIT_PYTHON_GIT_EXECUTABLE") or "git"
 
 
 def _check_ref(ref: str) -> None:
@@ -961,8 +1013,6 @@ def _checkout_error(stderr: str, doing: str) -> VcsError:
 def branch_heads(root: Path) -> dict[str, str]:
     """Every local branch's head commit, from one ``git for-each-ref`` (for the cards in
     Code, which show where the item's branch is now, not the base it started from)."""
-    import subprocess
-
     done = subprocess.run(
         [_git_exe(), "for-each-ref", "--format=%(refname:short)%00%(objectname)", "refs/heads"],
         cwd=root,

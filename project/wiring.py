@@ -194,9 +194,7 @@ def _images() -> Images:
 
 
 def _git(project: Project) -> Vcs:
-    from shipdeck.backends.git import (
-        GitRepo,  # GitPython costs ~30 ms: only when git is first asked
-    )
+    from shipdeck.backends.git import GitRepo  # only when git is first asked
 
     return GitRepo(project.root)
 

@@ -152,3 +152,40 @@ def test_commits_ahead_counts_and_names_an_unknown_ref(tmp_path: Path) -> None:
         vcs.commits_ahead("nope", "main")
     with pytest.raises(VcsError, match="not a valid git ref"):
         vcs.commits_ahead("--all", "main")
+
+
+def _git_in(folder: Path, *args: str) -> None:
+    env = dict(os.environ) | {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@x.invalid"}
+    env |= {"GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@x.invalid"}
+    subprocess.run(["git", *args], cwd=folder, check=True, capture_output=True, env=env)
+
+
+def test_git_backend_refuses_a_bare_repository(tmp_path: Path) -> None:
+    from shipdeck.backends.git import GitRepo
+    from shipdeck.lifecycle.ports import VcsError
+
+    _git_in(tmp_path, "init", "-q", "--bare", "remote.git")
+    with pytest.raises(VcsError, match="is a bare git repository"):
+        GitRepo(tmp_path / "remote.git")
+
+
+def test_git_backend_works_in_a_linked_worktree_and_in_english(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shipdeck.backends.git import GitRepo
+    from shipdeck.lifecycle.ports import VcsError
+
+    main = tmp_path / "main"
+    main.mkdir()
+    _git_in(main, "init", "-q", "-b", "main")
+    _git_in(main, "commit", "-q", "--allow-empty", "-m", "base")
+    _git_in(main, "worktree", "add", "-q", "-b", "side", str(tmp_path / "side"))
+    vcs = GitRepo(tmp_path / "side")
+    assert vcs.current_branch() == "side"
+    assert vcs.head_sha("side") == GitRepo(main).head_sha("main")
+    monkeypatch.setenv("LANGUAGE", "fr")
+    monkeypatch.setenv("LC_ALL", "fr_FR.UTF-8")
+    with pytest.raises(VcsError, match="unknown git ref 'nope'"):
+        vcs.head_sha("nope")
+    with pytest.raises(VcsError, match=r"git checkout failed: .*did not match any"):
+        vcs._checkout("no-such-branch")  # git's own words, in English
