@@ -56,6 +56,7 @@ class Hits:
 
     lines: array[int] = field(default_factory=lambda: array("q"))
     offsets: array[int] = field(default_factory=lambda: array("q"))
+    records: list[bytes] = field(default_factory=list)  # the last hits' records, if kept
 
     def __len__(self) -> int:
         return len(self.lines)
@@ -64,6 +65,8 @@ class Hits:
         """Put ``other`` (hits earlier in the file) in front: the scan goes backwards."""
         self.lines[:0] = other.lines
         self.offsets[:0] = other.offsets
+        if len(self.records) == len(self.lines) - len(other.lines):  # no gap between them
+            self.records[:0] = other.records
 
     def offset_of(self, line: int) -> int | None:
         i = bisect_left(self.lines, line)
@@ -249,10 +252,12 @@ def search_file(
     lines: int,
     progress: Progress,
     cancelled: Callable[[], bool],
+    keep: int = 0,
 ) -> bool:
     """Every line of the first ``size`` bytes (``lines`` lines) of the log at
     ``path`` that ``pattern`` matches as the ring would, chunk by chunk from the end;
-    ``progress`` gets each chunk's hits. False if ``cancelled`` stopped it."""
+    ``progress`` gets each chunk's hits, with the records of the last ``keep`` hits
+    of the file (the filter shows them). False if ``cancelled`` stopped it."""
     if size <= 0:
         return True
     raw = raw_pattern(pattern)
@@ -273,11 +278,15 @@ def search_file(
             chunk = _scan_chunk(data, raw, matcher, reader)
             found = Hits()
             counted, line = 0, first_line
-            for at in chunk:
+            for at, _ in chunk:
                 line += data.count(b"\n", counted, at)
                 counted = at
                 found.lines.append(line)
                 found.offsets.append(start + at)
+            if keep > 0 and chunk:
+                kept = chunk[-keep:]
+                found.records = [data[at:end] for at, end in kept]
+                keep -= len(kept)
             after += in_chunk
             stop = start
             progress(found, size - stop)
@@ -289,14 +298,14 @@ def _scan_chunk(
     raw: tuple[re.Pattern[bytes], bool] | None,
     matcher: Callable[[int, str], bool],
     reader: RecordReader,
-) -> list[int]:
-    """Offsets in ``data`` of the lines that match, in order."""
-    found: list[int] = []
+) -> list[tuple[int, int]]:
+    """Where in ``data`` the lines that match start and end, in order."""
+    found: list[tuple[int, int]] = []
     if raw is None:
         at = 0
         for record in data.split(b"\n"):
             if record and matcher(0, reader.text(record)):
-                found.append(at)
+                found.append((at, at + len(record)))
             at += len(record) + 1
         return found
     regex, lower = raw
@@ -307,7 +316,7 @@ def _scan_chunk(
         end = data.find(b"\n", hit.start())
         end = len(data) if end < 0 else end
         if matcher(0, reader.text(data[begin:end])):
-            found.append(begin)
+            found.append((begin, end))
         pos = end + 1  # the next line: one hit per line, and none hidden by this one
         if pos > len(data):
             break

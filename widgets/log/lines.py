@@ -51,6 +51,7 @@ class LogStatus:
     timestamps: bool = False
     json: bool = False  # JSON lines pretty-printed
     searching: float | None = None  # how much of the run log the search has read so far
+    filtering: float | None = None  # ... and the filter
 
 
 Batch = tuple[float, list[str], bytes]  # arrival time, texts, one kind byte per line

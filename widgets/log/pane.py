@@ -54,7 +54,10 @@ def status_text(status: LogStatus, message: str = "", styles: Styles | None = No
     if status.total > status.lines:
         parts[0] = f"{status.lines:,} of {status.total:,} lines"
     if status.filter:
-        parts.append(f"&{ansi.plain(status.filter, max_chars=40)}: {status.filter_matches:,} shown")
+        kept = f"&{ansi.plain(status.filter, max_chars=40)}: {status.filter_matches:,} shown"
+        if status.filtering is not None:
+            kept += f" · filtering the file {status.filtering:.0%}"
+        parts.append(kept)
     if status.search:
         found = f"/{ansi.plain(status.search, max_chars=40)}: {status.search_matches:,} lines"
         if status.searching is not None:

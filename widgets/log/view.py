@@ -53,6 +53,7 @@ TICK_BUDGET = 0.006  # seconds of index work (filter, search, wrap) per frame
 FIRST_SCREEN = 1_000  # lines of a run log shown before the rest of the ring is parsed
 PAGE = 20_000  # lines of a run log paged in around a hit outside the ring
 LIVE_NOTE = "searched the lines in memory only: this log is live, not one file"
+FILTERED_NOTE = "searched the filtered lines in memory"
 
 
 class LogView(ScrollView, can_focus=True):
@@ -196,6 +197,15 @@ class LogView(ScrollView, can_focus=True):
             super().__init__()
             self.key, self.first, self.batches, self.target = key, first, batches, target
 
+    class _Filtered(Message, bubble=False):
+        """The filter's scan: ``matches`` lines so far; at the end the last ones' batches."""
+
+        def __init__(
+            self, scan: int, matches: int, done: float, batches: list[Batch] | None
+        ) -> None:
+            super().__init__()
+            self.scan, self.matches, self.done, self.batches = scan, matches, done, batches
+
     class _Scanned(Message, bubble=False):
         """A chunk of the run log was searched: its ``hits``; ``done`` of it so far."""
 
@@ -244,6 +254,9 @@ class LogView(ScrollView, can_focus=True):
         self._scan_lines = 0  # lines of the file that scan covers
         self._scan_done: float | None = None  # its progress while it runs
         self._jump_before: int | None = None  # Enter's jump, waiting for the scan
+        self._filtered = False  # the ring holds the file's lines the filter keeps
+        self._filter_total = 0  # ... of how many in the file
+        self._filter_done: float | None = None  # the filter's scan, while it runs
 
     # --- writing ---------------------------------------------------------------
 
@@ -268,7 +281,8 @@ class LogView(ScrollView, can_focus=True):
         self._inbox.clear()
         self.model.clear()
         self._disk = self._disk_path = self._hits = self._scan_done = self._jump_before = None
-        self._paged = self._returning = False
+        self._paged = self._returning = self._filtered = False
+        self._filter_done = None
         self._scan += 1
         self.painter.forget()
         self.painter.widest = 0
@@ -372,8 +386,9 @@ class LogView(ScrollView, can_focus=True):
 
     def _update_status(self) -> None:
         note = self._search.note
-        if self._search.text and self._disk is None:
-            note = f"{note}; {LIVE_NOTE}" if note else LIVE_NOTE
+        if self._search.text and (self._disk is None or self._filtered):
+            scope = FILTERED_NOTE if self._filtered else LIVE_NOTE
+            note = f"{note}; {scope}" if note else scope
         status = self.model.status(
             following=self.following,
             new_since_pause=self._new_since_pause,
@@ -385,7 +400,11 @@ class LogView(ScrollView, can_focus=True):
             json=self.pretty,
             searching=self._scan_done,
         )
-        if self._disk is not None:
+        if self._filtered or self._filter_done is not None:
+            shown = len(self.model.filter.seqs) if self.model.filter else 0
+            matches = self._filter_total + max(0, shown - self._filter_kept)
+            status = replace(status, filter_matches=matches, filtering=self._filter_done)
+        elif self._disk is not None:
             total = max(self.model.end, self._disk.lines)
             status = replace(status, total=total, search_matches=self._hit_count())
         self.status = status
@@ -497,7 +516,7 @@ class LogView(ScrollView, can_focus=True):
         above the bottom of the screen. Disk-backed, the whole run log is searched in
         a worker (the count grows as it goes; ``SearchScanned`` at the end) and the
         match is shown when the scan finds it; else the ring is searched."""
-        disk = self._disk is not None and self._disk_path is not None
+        disk = self._disk is not None and self._disk_path is not None and not self._filtered
         matches = self._search.search(pattern, self._width_of, 0.0 if disk else TOGGLE_BUDGET)
         self._ensure_ticking()
         self._scan += 1  # a scan still running is not wanted any more
@@ -513,7 +532,13 @@ class LogView(ScrollView, can_focus=True):
         return matches
 
     def set_filter(self, pattern: str) -> int:
-        """Show only lines ``pattern`` matches (markers stay); "" shows every line."""
+        """Show only lines ``pattern`` matches (markers stay); "" shows every line.
+
+        Disk-backed, the whole run log is filtered in a worker and the ring then holds
+        its last ``ring_size`` matching lines (numbered from 0, so a search there is
+        the ring's); "" goes back to the file's tail."""
+        if self._disk_path is not None and (self._disk is not None or self._filtered):
+            return self._filter_file(pattern)
         anchor = self._anchor()
         self._search.filter(pattern)
         self._rewrap()
@@ -570,8 +595,9 @@ class LogView(ScrollView, can_focus=True):
 
     # --- searching the run log on disk (widgets/log/disk.py) --------------------------
 
-    def _start_scan(self, jump_before: int) -> None:
-        """Search the whole file; show the latest hit before line ``jump_before``."""
+    def _start_scan(self, jump_before: int | None) -> None:
+        """Search the whole file; show the latest hit before line ``jump_before`` (None:
+        count and highlight, do not move)."""
         if self._disk is None or self._disk_path is None or self.model.search is None:
             return
         self._hits = Hits()
@@ -698,6 +724,71 @@ class LogView(ScrollView, can_focus=True):
         self.model.catch_up(TOGGLE_BUDGET, self._width_of)
         self._ensure_ticking()
         self._sync_view(anchor)
+
+    _filter_kept = 0  # lines the filtered ring was filled with
+
+    def _filter_file(self, pattern: str) -> int:
+        """``set_filter`` on a disk-backed view: scan the whole file for ``pattern``."""
+        self._search.filter(pattern)
+        self._rewrap()
+        self._scan += 1  # a search or filter scan still running is not wanted any more
+        self._hits = self._scan_done = self._jump_before = None
+        self.following = True
+        self._disk_gen += 1  # a tail or window still being read would replace the result
+        path, disk = self._disk_path, self._disk
+        if not pattern or self.model.filter is None or path is None or disk is None:
+            if self._filtered:  # back to the whole file, at its end
+                self._filtered, self._filter_done = False, None
+                self._disk_gen += 1
+                self._read_tail(path or Path(), (self._generation, self._disk_gen))
+            self.model.catch_up(TOGGLE_BUDGET, self._width_of)
+            self.post_message(self.FilterChanged(self, pattern, 0, self._search.note))
+            self._sync_view(None)
+            return 0
+        self._filter_done = 0.0
+        rx = self.model.filter.pattern
+        self._filter_scan(path, rx, disk.size, disk.lines, self.model.ring_size, self._scan)
+        self.post_message(self.FilterChanged(self, pattern, 0, self._search.note))
+        self._sync_view(None)
+        return 0
+
+    @work(thread=True, exclusive=True, group="log-search", exit_on_error=False)
+    def _filter_scan(
+        self, path: Path, pattern: re.Pattern[str], size: int, lines: int, keep: int, scan: int
+    ) -> None:
+        total, found = max(1, size), Hits()
+
+        def progress(hits: Hits, done: int) -> None:
+            found.add_before(hits)
+            self.post_message(self._Filtered(scan, len(found), done / total, None))
+
+        try:
+            search_file(path, pattern, size, lines, progress, self._cancelled(scan), keep)
+        except (OSError, ValueError) as error:
+            self.app.call_from_thread(self.notify, f"could not filter {path}: {error}")
+        batches = RecordReader().batches(found.records, time.time())
+        self.post_message(self._Filtered(scan, len(found), 1.0, batches))
+
+    def _on_log_view__filtered(self, message: _Filtered) -> None:
+        if message.scan != self._scan:
+            return
+        self._filter_total = message.matches
+        if message.batches is None:
+            self._filter_done = message.done
+            self._update_status()
+            return
+        self._filter_done = None
+        self._filtered = True
+        self._paged = self._returning = False
+        self._inbox.clear()  # lines that arrived meanwhile are in the file, not filtered
+        self._cursor.drop()
+        self._search.current = None
+        self._fill(0, message.batches, None)
+        self._filter_kept = self.model.end
+        self.model.catch_up(TOGGLE_BUDGET, self._width_of)
+        self._sync_view(None)
+        matches = self._filter_total
+        self.post_message(self.FilterChanged(self, self._search.filter_text, matches, ""))
 
     def _return_to_tail(self) -> None:
         """Back at the end of a window paged in: read the file's tail again."""
@@ -855,7 +946,7 @@ class LogView(ScrollView, can_focus=True):
         if message.first == message.opened.tail.first:  # the whole tail, not the first screen
             self.post_message(self.Loaded(self, message.path, message.opened.lines))
             if self._search.text and self.model.search and self._hits is None:
-                self._start_scan(self.model.end)
+                self._start_scan(None)  # the search goes on over this file, where it is
 
     def save(self, path: Path) -> None:
         """Write the whole log to ``path``: the on-disk sources, else the lines in memory."""

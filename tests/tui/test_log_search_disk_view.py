@@ -130,3 +130,35 @@ def test_a_live_log_searches_its_ring_and_says_so(tmp_path: Path) -> None:
             assert not scanned(app)
 
     run(scenario())
+
+
+@pytest.mark.slow  # a Pilot test over a run log on disk
+def test_the_filter_keeps_matching_lines_of_the_whole_file_and_empty_returns_to_the_tail(
+    tmp_path: Path,
+) -> None:
+    write_log(tmp_path / "run.log", {10: "keep", 1_000: "keep", 4_000: "keep"})
+
+    async def scenario() -> None:
+        app = SearchApp(LogPane(ring_size=100))
+        async with app.run_test(size=SIZE) as pilot:
+            view = await opened(pilot, app, tmp_path / "run.log")
+            await pilot.press("ampersand", *"keep", "enter")
+            await until(pilot, lambda: view._filtered, what="the filter's scan")
+            await settle(pilot, view)
+            assert [line.strip() for line in screen_lines(view) if line.strip()] == [
+                "line 10 keep",
+                "line 1000 keep",
+                "line 4000 keep",
+            ]
+            assert "&keep: 3 shown" in str(app.query_one(LogStatusBar).render())
+            view.search("1000")  # within the filtered lines, in memory
+            await settle(pilot, view)
+            assert view.status.search_matches == 1
+            assert "filtered lines" in view.status.note
+            await pilot.press("ampersand", *["backspace"] * 4, "enter")
+            await until(pilot, lambda: view.model.end == LINES and len(view.model) == 100)
+            await settle(pilot, view)
+            assert screen_lines(view)[-1].strip() == f"line {LINES - 1}"
+            assert not view._filtered
+
+    run(scenario())
