@@ -21,7 +21,8 @@ Deploy within 1.15x of the shell script.
     health URL polled with ``curl`` every ``--shell-poll`` seconds (0.1 s: what such
     a script usually sleeps). Same interpreter as shipdeck's ``{python}``.
 - ``total_s`` is the wall time of those steps; ``ratio`` is new (or old) over shell,
-  medians of the interleaved rounds (the order of the three sides rotates).
+  medians of the interleaved rounds (the order of the three sides rotates);
+  ``overhead_s`` the difference in seconds (what shipdeck adds to the real work).
 - ``first_build_step_s``: from launching ``advance --to deploy`` to the arrival of
   the first build step's command line (``$ ...``) on its ``--json`` stream (each
   line is flushed as it is written). ``stages_s``: per stage, the wall time from its
@@ -323,6 +324,7 @@ def main() -> None:
         for k in summary
         if k != "shell"
     }
+    overhead = {k: round(summary[k]["total_s"] - shell, 3) for k in ratios}
     report = {
         "benchmark": "pipeline",
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
@@ -332,6 +334,7 @@ def main() -> None:
         "project_python": python,
         "sides": summary,
         "ratio": ratios,
+        "overhead_s": overhead,
         "ratios_of_minimums": min_ratios,
         "orphans": orphans,
         "targets": TARGETS,
