@@ -158,7 +158,7 @@ def status(args: argparse.Namespace) -> int:
 
 def item_add(args: argparse.Namespace) -> int:
     project = _project()
-    project.config  # noqa: B018 - a broken config is refused before anything is written
+    project.check_config()  # a broken config is refused before anything is written
     store, journal = project.store, project.journal
     if args.from_alert:
         alert = _from_alert(project, args.from_alert)

@@ -189,3 +189,34 @@ def test_git_backend_works_in_a_linked_worktree_and_in_english(
         vcs.head_sha("nope")
     with pytest.raises(VcsError, match=r"git checkout failed: .*did not match any"):
         vcs._checkout("no-such-branch")  # git's own words, in English
+
+
+def _cli_in(root: Path, monkeypatch: pytest.MonkeyPatch, *argv: str) -> int:
+    from shipdeck.cli.main import run
+
+    monkeypatch.chdir(root)
+    return run(list(argv))
+
+
+def test_item_add_skips_parsing_a_config_that_validated_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _git_in(tmp_path, "init", "-q", "-b", "main")
+    _git_in(tmp_path, "commit", "-q", "--allow-empty", "-m", "base")
+    project = _project(tmp_path)
+    project.check_config()  # validated once: the stamp is written
+    parsed: list[Path] = []
+    real = Project.read_config
+
+    def counting(self: Project) -> object:
+        parsed.append(self.root)
+        return real(self)
+
+    monkeypatch.setattr(Project, "read_config", counting)
+    assert _cli_in(tmp_path, monkeypatch, "item", "add", "Say hola") == 0
+    assert capsys.readouterr().out.strip() == "SD-1"
+    assert parsed == []  # the same bytes validated before: no pydantic
+    (tmp_path / "shipdeck.yaml").write_text(CONFIG + "projekt: typo\n")
+    assert _cli_in(tmp_path, monkeypatch, "item", "add", "Another") == 2  # still refused
+    assert "shipdeck.yaml:9" in capsys.readouterr().err
+    assert parsed == [tmp_path]
