@@ -35,10 +35,12 @@ _NOT_RAW = re.compile(r"(?<!\[)\^|\\[AZbBwWsSdD]|\(\?[<=!]")
 
 @dataclass(frozen=True)
 class Window:
-    """Lines ``first`` .. ``first + len(records) - 1`` of a log, as raw records."""
+    """Lines ``first`` .. ``first + len(records) - 1`` of a log, as raw records, the
+    first at byte ``offset``."""
 
     first: int
     records: list[bytes]
+    offset: int = 0
 
 
 @dataclass(frozen=True)
@@ -210,7 +212,15 @@ def open_tail(path: Path, keep: int) -> Opened:
         size = f.seek(0, 2)
         start, records = read_back(f, size, keep)
         before = count_lines(f, start)
-    return Opened(size=size, lines=before + len(records), tail=Window(before, records))
+    return Opened(size=size, lines=before + len(records), tail=Window(before, records, start))
+
+
+def read_before(path: Path, window: Window, count: int) -> Window:
+    """``window`` with up to ``count`` more lines in front (the rest of the tail, after
+    the first screenful was shown)."""
+    with path.open("rb") as f:
+        start, records = read_back(f, window.offset, count)
+    return Window(window.first - len(records), records + window.records, start)
 
 
 def read_window(path: Path, line: int, offset: int, before: int, after: int, end: int) -> Window:

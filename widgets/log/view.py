@@ -35,6 +35,7 @@ from shipdeck.widgets.log.disk import (
     Opened,
     RecordReader,
     open_tail,
+    read_before,
     read_window,
     search_file,
 )
@@ -182,11 +183,17 @@ class LogView(ScrollView, can_focus=True):
         """The load worker read lines ``first`` onwards of a run log (the tail)."""
 
         def __init__(
-            self, key: tuple[int, int], path: Path, opened: Opened, first: int, batches: list[Batch]
+            self,
+            key: tuple[int, int],
+            path: Path,
+            opened: Opened,
+            first: int,
+            batches: list[Batch],
+            complete: bool,
         ) -> None:
             super().__init__()
             self.key, self.path, self.opened = key, path, opened
-            self.first, self.batches = first, batches
+            self.first, self.batches, self.complete = first, batches, complete
 
     class _PagedIn(Message, bubble=False):
         """A window of the run log around hit ``target`` was read."""
@@ -921,21 +928,22 @@ class LogView(ScrollView, can_focus=True):
 
     @work(thread=True, exclusive=True, group="log-load", exit_on_error=False)
     def _read_tail(self, path: Path, key: tuple[int, int]) -> None:
+        ring = self.model.ring_size
+        reader, now = RecordReader(), time.time()
         try:
-            opened = open_tail(path, self.model.ring_size)
+            opened = open_tail(path, min(ring, FIRST_SCREEN))  # a screenful: shown at once
+            tail = opened.tail
+            batches = reader.batches(tail.records, now)
+            complete = tail.first == 0 or ring <= FIRST_SCREEN
+            self.post_message(self._TailRead(key, path, opened, tail.first, batches, complete))
+            if not complete:
+                tail = read_before(path, tail, ring - len(tail.records))
+                batches = reader.batches(tail.records, now)
+                self.post_message(self._TailRead(key, path, opened, tail.first, batches, True))
         except OSError as error:
             if self._generation == key[0]:  # cleared meanwhile: not wanted any more
                 self.write_lines([Line(Stream.INFO, f"could not read {path}: {error}")])
                 self.post_message(self.Loaded(self, path, 0))
-            return
-        reader, now = RecordReader(), time.time()
-        records = opened.tail.records
-        if len(records) > FIRST_SCREEN:
-            first = opened.lines - FIRST_SCREEN
-            quick = reader.batches(records[-FIRST_SCREEN:], now)
-            self.post_message(self._TailRead(key, path, opened, first, quick))
-        batches = reader.batches(records, now)
-        self.post_message(self._TailRead(key, path, opened, opened.tail.first, batches))
 
     def _on_log_view__tail_read(self, message: _TailRead) -> None:
         if message.key != (self._generation, self._disk_gen):
@@ -943,7 +951,7 @@ class LogView(ScrollView, can_focus=True):
         self._fill(message.first, message.batches, self._anchor())
         self._disk = message.opened
         self._paged = self._returning = False
-        if message.first == message.opened.tail.first:  # the whole tail, not the first screen
+        if message.complete:  # the whole tail, not only the first screenful
             self.post_message(self.Loaded(self, message.path, message.opened.lines))
             if self._search.text and self.model.search and self._hits is None:
                 self._start_scan(None)  # the search goes on over this file, where it is
