@@ -53,7 +53,7 @@ FOLD_LIMIT = 50_000  # lines folded per frame; a faster stream skips what the ri
 TICK_BUDGET = 0.006  # seconds of index work (filter, search, wrap) per frame
 FIRST_SCREEN = 1_000  # lines of a run log shown before the rest of the ring is parsed
 PAGE = 20_000  # lines of a run log paged in around a hit outside the ring
-LIVE_NOTE = "searched the lines in memory only: this log is live, not one file"
+LIVE_NOTE = "searched the lines in memory only (a live log)"
 FILTERED_NOTE = "searched the filtered lines in memory"
 
 
@@ -264,6 +264,7 @@ class LogView(ScrollView, can_focus=True):
         self._filtered = False  # the ring holds the file's lines the filter keeps
         self._filter_total = 0  # ... of how many in the file
         self._filter_done: float | None = None  # the filter's scan, while it runs
+        self._filter_scan_id = 0  # that scan (bumped to cancel it)
 
     # --- writing ---------------------------------------------------------------
 
@@ -291,6 +292,7 @@ class LogView(ScrollView, can_focus=True):
         self._paged = self._returning = self._filtered = False
         self._filter_done = None
         self._scan += 1
+        self._filter_scan_id += 1
         self.painter.forget()
         self.painter.widest = 0
         self._search.current = None
@@ -638,6 +640,9 @@ class LogView(ScrollView, can_focus=True):
     def _cancelled(self, scan: int) -> Callable[[], bool]:
         return lambda: self._scan != scan
 
+    def _filter_cancelled(self, scan: int) -> Callable[[], bool]:
+        return lambda: self._filter_scan_id != scan
+
     def _on_log_view__scanned(self, message: _Scanned) -> None:
         hits = self._hits
         if message.scan != self._scan or hits is None:
@@ -738,7 +743,8 @@ class LogView(ScrollView, can_focus=True):
         """``set_filter`` on a disk-backed view: scan the whole file for ``pattern``."""
         self._search.filter(pattern)
         self._rewrap()
-        self._scan += 1  # a search or filter scan still running is not wanted any more
+        self._scan += 1  # the hits of a search are lines of the file, not of what is kept
+        self._filter_scan_id += 1  # nor is a filter scan still running
         self._hits = self._scan_done = self._jump_before = None
         self.following = True
         self._disk_gen += 1  # a tail or window still being read would replace the result
@@ -754,12 +760,13 @@ class LogView(ScrollView, can_focus=True):
             return 0
         self._filter_done = 0.0
         rx = self.model.filter.pattern
-        self._filter_scan(path, rx, disk.size, disk.lines, self.model.ring_size, self._scan)
+        scan = self._filter_scan_id
+        self._filter_scan(path, rx, disk.size, disk.lines, self.model.ring_size, scan)
         self.post_message(self.FilterChanged(self, pattern, 0, self._search.note))
         self._sync_view(None)
         return 0
 
-    @work(thread=True, exclusive=True, group="log-search", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="log-filter", exit_on_error=False)
     def _filter_scan(
         self, path: Path, pattern: re.Pattern[str], size: int, lines: int, keep: int, scan: int
     ) -> None:
@@ -770,14 +777,15 @@ class LogView(ScrollView, can_focus=True):
             self.post_message(self._Filtered(scan, len(found), done / total, None))
 
         try:
-            search_file(path, pattern, size, lines, progress, self._cancelled(scan), keep)
+            cancelled = self._filter_cancelled(scan)
+            search_file(path, pattern, size, lines, progress, cancelled, keep)
         except (OSError, ValueError) as error:
             self.app.call_from_thread(self.notify, f"could not filter {path}: {error}")
         batches = RecordReader().batches(found.records, time.time())
         self.post_message(self._Filtered(scan, len(found), 1.0, batches))
 
     def _on_log_view__filtered(self, message: _Filtered) -> None:
-        if message.scan != self._scan:
+        if message.scan != self._filter_scan_id:
             return
         self._filter_total = message.matches
         if message.batches is None:
@@ -787,6 +795,8 @@ class LogView(ScrollView, can_focus=True):
         self._filter_done = None
         self._filtered = True
         self._paged = self._returning = False
+        self._scan += 1  # a search started meanwhile: now over the lines kept, in memory
+        self._hits = self._scan_done = self._jump_before = None
         self._inbox.clear()  # lines that arrived meanwhile are in the file, not filtered
         self._cursor.drop()
         self._search.current = None
