@@ -1,8 +1,9 @@
 """The four DORA metrics, computed from the journal alone.
 
 From its index (:func:`from_journal`): the five event types DORA reads, a few
-fields each, streamed in time order, so a journal of a million events costs
-the rows it holds of those, not a million parsed events.
+fields each, streamed in time order from the last deploy before the window, so a
+journal of a million events costs about the window's rows, not a million parsed
+events.
 
 Pure and replayable: the same journal and ``now`` always give the same report,
 so ``shipdeck dora``, the board and the tests agree. Definitions (each metric is
@@ -37,7 +38,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -50,7 +51,7 @@ from shipdeck.lifecycle.events import (
     ROLLED_BACK,
     Event,
 )
-from shipdeck.lifecycle.history import DoraRow, dora_row
+from shipdeck.lifecycle.history import DoraFacts, dora_row
 from shipdeck.lifecycle.items import format_time
 from shipdeck.lifecycle.journal import Journal
 from shipdeck.lifecycle.units import duration
@@ -190,27 +191,26 @@ def compute(
     """The DORA report for the ``window_days`` up to ``now`` (see the module docstring)."""
     ordered = sorted((e for e in events if e.ts <= now), key=lambda e: e.ts)
     first = ordered[0].ts.timestamp() if ordered else None
-    return compute_facts(first, (dora_row(e) for e in ordered), now, window_days, env)
+    facts = DoraFacts(first, [dora_row(e) for e in ordered])
+    return compute_facts(facts, now, window_days, env)
 
 
 def from_journal(
     journal: Journal, now: datetime, window_days: int = 30, env: str | None = None
 ) -> DoraReport:
     """:func:`compute` over the journal's index: only the few fields DORA reads, of
-    its five event types, streamed in time order (1M events: no Event objects)."""
-    first, rows = journal.dora_facts(now)
-    return compute_facts(first, rows, now, window_days, env)
+    its five event types, from the last deploy before the window on, streamed in
+    time order (1M events: no Event objects, and the rows of about the window)."""
+    facts = journal.dora_facts(now, now - timedelta(days=window_days), env)
+    return compute_facts(facts, now, window_days, env)
 
 
 def compute_facts(
-    first: float | None,
-    rows: Iterable[DoraRow],
-    now: datetime,
-    window_days: int = 30,
-    env: str | None = None,
+    facts: DoraFacts, now: datetime, window_days: int = 30, env: str | None = None
 ) -> DoraReport:
     """:func:`compute` from the journal's first time and DORA's facts in time order
     (epoch seconds; see ``lifecycle.history.dora_row``)."""
+    first = facts.first
     since = now - timedelta(days=window_days)
     since_ts = since.timestamp()
 
@@ -232,7 +232,7 @@ def compute_facts(
             incident = incidents[where] = _Incident(at)
         return incident
 
-    for ts, kind, event_env, alert_id, lead in rows:
+    for ts, kind, event_env, alert_id, lead in facts.rows:
         where = event_env
         if kind == ALERT_CLEARED and not where:
             where = alert_env.get(alert_id)

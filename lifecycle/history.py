@@ -24,7 +24,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
-from contextlib import closing, suppress
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -121,6 +121,14 @@ def _dora_fields(ts: float, kind: str, data: dict[str, Any]) -> DoraRow:
     seconds = float(lead) if isinstance(lead, int | float) and number else None
     alert_id = str(data.get("alert_id", ""))
     return (ts, kind, str(env) if env else None, alert_id, seconds)
+
+
+@dataclass(frozen=True)
+class DoraFacts:
+    """What DORA reads: the journal's first time (epoch seconds) and rows in time order."""
+
+    first: float | None
+    rows: Iterable[DoraRow]
 
 
 @dataclass(frozen=True)
@@ -402,20 +410,67 @@ class HistoryIndex:
         sql = "SELECT line, reason FROM skipped WHERE line > ? ORDER BY line"
         return [(int(a), str(b)) for a, b in self._rows(sql, (after_line,))]
 
-    def dora(self, until: float) -> tuple[float | None, Iterator[DoraRow]]:
-        """The first event's time and DORA's facts up to ``until``, in time order.
+    def dora(self, until: float, since: float, env: str | None = None) -> DoraFacts:
+        """What DORA needs to report on the window ``since < ts <= until`` (all of it
+        from one snapshot of the index): the rows from the replay's start in time
+        order, streamed from their own connection, so memory stays that of one row.
 
-        The rows are streamed from their own connection, so memory stays that of
-        one row however long the journal is.
+        The replay starts at the last ``deployed`` at or before ``since`` of the
+        environment whose last one is earliest: a deploy ends an environment's
+        incident and its failed change, so nothing before it changes what is counted
+        in the window. (An alert raised before it is in no incident opened after it,
+        so its ``alert.cleared`` changes nothing.) An environment with events before
+        the window but no deploy there replays the whole journal.
         """
-        first = self._rows("SELECT MIN(ts) FROM events WHERE ts <= ?", (until,))[0][0]
-        sql = (
-            "SELECT ts, type, env, coalesce(alert_id, ''), lead FROM events INDEXED BY events_dora"
-            f" WHERE {_DORA_IN} AND ts <= ? ORDER BY ts, seq"
-        )
+        db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        try:
+            db.execute("BEGIN")  # one snapshot for every query below
+            first = db.execute("SELECT MIN(ts) FROM events WHERE ts <= ?", (until,)).fetchone()[0]
+            start = self._replay_start(db, since, env)
+            cursor = db.execute(
+                "SELECT ts, type, env, coalesce(alert_id, ''), lead"
+                f" FROM events INDEXED BY events_dora WHERE {_DORA_IN}"
+                " AND (ts, seq) >= (?, ?) AND ts <= ? ORDER BY ts, seq",
+                (*(start or (float("-inf"), 0)), until),
+            )
+        except BaseException:
+            db.close()
+            raise
 
         def stream() -> Iterator[DoraRow]:
-            with closing(sqlite3.connect(self.path, timeout=60)) as db:
-                yield from db.execute(sql, (until,))
+            try:
+                yield from cursor
+            finally:
+                db.close()
 
-        return first, stream()
+        return DoraFacts(first, stream())
+
+    @staticmethod
+    def _replay_start(
+        db: sqlite3.Connection, since: float, env: str | None
+    ) -> tuple[float, int] | None:
+        """Where DORA's replay may start (ts, seq); None: at the beginning."""
+        only = "" if env is None else " AND env = ?"
+        args: list[Any] = [] if env is None else [env]
+        envs = [
+            str(where)
+            for (where,) in db.execute(
+                f"SELECT DISTINCT env FROM events INDEXED BY events_dora WHERE {_DORA_IN}"
+                f" AND env IS NOT NULL{only} AND ts <= ?",
+                (*args, since),
+            )
+        ]
+        if not envs:  # nothing before the window concerns an environment
+            return (since, 2**63 - 1)
+        starts = []
+        for where in envs:
+            last = db.execute(
+                f"SELECT ts, seq FROM events INDEXED BY events_dora WHERE {_DORA_IN}"
+                f" AND type = '{DEPLOYED}' AND env = ? AND ts <= ?"
+                " ORDER BY ts DESC, seq DESC LIMIT 1",
+                (where, since),
+            ).fetchone()
+            if last is None:
+                return None
+            starts.append((float(last[0]), int(last[1])))
+        return min(starts)

@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 from shipdeck.lifecycle.errors import ShipdeckError, StorageError
 from shipdeck.lifecycle.events import Event
-from shipdeck.lifecycle.history import DoraRow, HistoryIndex, decode_line, dora_row, item_key
+from shipdeck.lifecycle.history import DoraFacts, HistoryIndex, decode_line, dora_row, item_key
 from shipdeck.lifecycle.items import format_time
 from shipdeck.lifecycle.paths import ShipdeckPaths
 
@@ -219,21 +219,22 @@ class Journal:
             page = sorted([torn, *page], key=lambda e: e.ts, reverse=True)[:n]
         return page[::-1]
 
-    def dora_facts(self, until: datetime) -> tuple[float | None, Iterable[DoraRow]]:
-        """The first event's time and what DORA reads, in time order, up to ``until``."""
+    def dora_facts(self, until: datetime, since: datetime, env: str | None = None) -> DoraFacts:
+        """What DORA reads to report on ``since < ts <= until`` (see ``HistoryIndex.dora``)."""
         cutoff = until.timestamp()
         with self._read_lock:
-            facts = self._with_index(lambda index: index.dora(cutoff))
-        if facts is not None:
-            (first, rows), torn = facts
-            if torn is None or torn.ts.timestamp() > cutoff:
-                return first, rows
-            at = torn.ts.timestamp()
-            merged = sorted([*rows, dora_row(torn)], key=lambda row: row[0])
-            return (at if first is None else min(first, at)), merged
-        events = sorted((e for e in self._refresh() if e.ts <= until), key=lambda e: e.ts)
-        first_ts = events[0].ts.timestamp() if events else None
-        return first_ts, [dora_row(e) for e in events]
+            found = self._with_index(lambda index: index.dora(cutoff, since.timestamp(), env))
+        if found is None:
+            events = [e for e in self._refresh() if e.ts <= until]
+        else:
+            facts, torn = found
+            if torn is None or torn.ts > until:
+                return facts
+            # A last line without its newline, yet whole: DORA from the events instead.
+            events = [e for e in self._refresh() if e.ts <= until]
+        events.sort(key=lambda e: e.ts)
+        first = events[0].ts.timestamp() if events else None
+        return DoraFacts(first, [dora_row(e) for e in events])
 
     def _indexed(self, query: Callable[[HistoryIndex], list[bytes]]) -> list[Event] | None:
         """The events ``query`` finds in the index, then a torn last line's, if it is

@@ -39,8 +39,11 @@ def file_only(journal: Journal) -> Journal:
     return plain
 
 
-def history(n: int, seed: int = 7) -> list[Event]:
-    """A mixed journal with times out of order and ties, as clocks and merges give."""
+def history(
+    n: int, seed: int = 7, envs: tuple[str, ...] = ("staging", "production")
+) -> list[Event]:
+    """A mixed journal with times out of order and ties, as clocks and merges give;
+    deploys go to the first two ``envs``, failures and alerts to any."""
     rnd = random.Random(seed)
     kinds = [
         ev.ITEM_CREATED,
@@ -57,7 +60,9 @@ def history(n: int, seed: int = 7) -> list[Event]:
         kind = rnd.choice(kinds)
         data: dict[str, object] = {"k": k}
         if kind in (ev.DEPLOYED, ev.DEPLOY_FAILED, ev.ROLLED_BACK, ev.ALERT_RAISED):
-            data["env"] = rnd.choice(["staging", "production"])
+            data["env"] = rnd.choice(envs[:2] if kind == ev.DEPLOYED else envs)
+        if kind == ev.ALERT_CLEARED and rnd.random() < 0.3:
+            data["env"] = rnd.choice(envs)  # most clears name no environment
         if kind == ev.DEPLOYED:
             data["lead_time"] = rnd.choice([None, True, -1, rnd.randint(0, 9000)])
         if kind in (ev.ALERT_RAISED, ev.ALERT_CLEARED):
@@ -105,18 +110,24 @@ def test_queries_agree_with_reading_the_file(journal: Journal) -> None:
     assert journal.newest(100, 400) == []
 
 
-@pytest.mark.parametrize("env", [None, "production"])
-def test_dora_from_the_index_is_dora_from_the_events(journal: Journal, env: str | None) -> None:
-    events = history(600, seed=3)
+@pytest.mark.parametrize("envs", [("staging", "production"), ("staging", "production", "qa")])
+@pytest.mark.parametrize("seed", range(6))
+def test_dora_from_the_index_is_dora_from_the_events(
+    journal: Journal, seed: int, envs: tuple[str, ...]
+) -> None:
+    """The index replays from the last deploy before the window (or from the start
+    when an environment, qa here, never deployed): the same report either way."""
+    events = history(600, seed=seed, envs=envs)
     for event in events:
         journal.append(event)
     now = at(600 * 7 - 900)  # some events after now: not counted
-    for days in (1, 2, 30):
-        expected = dora.compute(events, now, window_days=days, env=env)
-        got = dora.from_journal(journal, now, window_days=days, env=env)
-        assert got.to_dict() == expected.to_dict()
-        assert got.restore_times == pytest.approx(expected.restore_times)
-    assert dora.from_journal(journal, now).deployments > 0  # the test measures something
+    for env in (None, "production", "qa", "nowhere"):
+        for days in (1, 2, 3, 30):
+            expected = dora.compute(events, now, window_days=days, env=env)
+            got = dora.from_journal(journal, now, window_days=days, env=env)
+            assert got.to_dict() == expected.to_dict(), (env, days)
+            assert got.restore_times == pytest.approx(expected.restore_times)
+    assert dora.from_journal(journal, now, window_days=2).deployments > 0  # measures something
 
 
 def test_dora_reads_no_event_objects(journal: Journal, monkeypatch: pytest.MonkeyPatch) -> None:
