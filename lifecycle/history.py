@@ -172,6 +172,7 @@ class HistoryIndex:
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA journal_size_limit=8388608")  # no WAL left at a whole build's size
             if self._meta(db, "schema") != SCHEMA:
                 db.execute("BEGIN IMMEDIATE")
                 if self._meta(db, "schema") != SCHEMA:  # another process may have just made it
