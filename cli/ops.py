@@ -34,7 +34,7 @@ from shipdeck.project.errors import (
     UsageError,
 )
 from shipdeck.project.repo import Project
-from shipdeck.project.wiring import build_engine, preload_target
+from shipdeck.project.wiring import build_engine
 
 if TYPE_CHECKING:
     from shipdeck.lifecycle.sampling import Sample
@@ -179,9 +179,6 @@ def advance(args: argparse.Namespace) -> int:
         project.config.environment(args.env)
     board = project.store.load()
     board.get(item_id)
-    deploy_env = args.env or engine.auto_env()
-    if to is not None and to.position >= Stage.DEPLOY.position and deploy_env:
-        engine.subscribe(preload_target(project, deploy_env))
     if args.dry_run:
         plan = engine.plan_advance(item_id, to=to, env=args.env)
         if args.json:

@@ -10,10 +10,7 @@ the open board sees shipdeck.yaml change (tui/config_watch.py).
 
 from __future__ import annotations
 
-import contextlib
-import importlib
 import os
-import sys
 import threading
 import weakref
 from typing import TYPE_CHECKING
@@ -24,7 +21,6 @@ from shipdeck.lifecycle.engine import Engine
 from shipdeck.lifecycle.masking import SecretMasker
 from shipdeck.lifecycle.ports import DeployTarget, Vcs
 from shipdeck.lifecycle.runs import EngineEvent, Images, RunFinished, RunStarted
-from shipdeck.lifecycle.stages import Stage
 from shipdeck.lifecycle.stages.work import WORK
 from shipdeck.project import interpreter
 from shipdeck.project.errors import UsageError
@@ -261,41 +257,6 @@ def _webhook(project: Project, config: Config) -> Callable[[ev.Event], None] | N
         project=config.project,
         on_failure=journal_failure,
     ).send
-
-
-# The module of each kind of deploy target (make_target imports it on first use).
-_TARGET_MODULES = {
-    "local": "shipdeck.backends.local.target",
-    "docker": "shipdeck.backends.docker.target",
-    "swarm": "shipdeck.backends.swarm.target",
-}
-
-
-def _import_quietly(module: str) -> None:
-    with contextlib.suppress(Exception):  # make_target imports it again, and says why
-        importlib.import_module(module)
-
-
-def preload_target(project: Project, env: str) -> Callable[[EngineEvent], None]:
-    """A listener that imports environment ``env``'s deploy target in a thread once a
-    Build or Test starts: that import (~0.15 s for local: httpx, psutil) then overlaps
-    the steps' processes instead of delaying Deploy. Only the module: the target is
-    still made on first use, from the config of that moment."""
-    environment = project.config.environments.get(env)
-    module = _TARGET_MODULES.get(environment.target) if environment is not None else None
-    started: list[bool] = []
-
-    def listen(event: EngineEvent) -> None:
-        if module is None or started or not isinstance(event, RunStarted):
-            return
-        if event.stage not in (Stage.BUILD, Stage.TEST):
-            return
-        started.append(True)
-        if module not in sys.modules:
-            name = "shipdeck-preload"
-            threading.Thread(target=_import_quietly, args=(module,), name=name, daemon=True).start()
-
-    return listen
 
 
 def build_engine(project: Project) -> Engine:

@@ -31,7 +31,6 @@ import psutil
 from shipdeck.backends import switch
 from shipdeck.backends.local import supervise
 from shipdeck.backends.local.supervise import RunRecord, label
-from shipdeck.backends.probe import HttpProber, wait_healthy
 from shipdeck.lifecycle.items import format_time, parse_time, utcnow
 from shipdeck.lifecycle.ports import (
     CancelToken,
@@ -221,6 +220,8 @@ class LocalTarget:
             return False
         if not self.health_url:
             return True
+        from shipdeck.backends.probe import HttpProber  # httpx: see _await
+
         with HttpProber() as prober:
             code = prober.probe(self.name, self.health_url, 2.0, float("inf")).status
         return code is not None and 200 <= code < 300
@@ -359,6 +360,10 @@ class LocalTarget:
         if self.health_url:
             say(sink, f"waiting for {self.health_url}")
         start = time.monotonic()
+        # The probe (httpx, ~0.1 s to import) is imported only now, once the service is
+        # started: the import then overlaps the service's own start-up.
+        from shipdeck.backends.probe import wait_healthy
+
         watcher = threading.Thread(target=watch, name=f"shipdeck-watch-{rec.pid}", daemon=True)
         watcher.start()
         try:
@@ -575,6 +580,8 @@ class LocalTarget:
         st.state, st.pid = "running", current.pid
         st.started_at = parse_time(current.started_at)
         if self.health_url:
+            from shipdeck.backends.probe import HttpProber  # httpx: see _await
+
             with HttpProber() as prober:
                 code = prober.probe(self.name, self.health_url, 1.0, float("inf")).status
             st.healthy = code is not None and 200 <= code < 300  # as a deploy would judge it

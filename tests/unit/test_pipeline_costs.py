@@ -6,16 +6,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 from itertools import islice
 from pathlib import Path
 
 import pytest
 
 from shipdeck.backends.probe import pause_schedule
-from shipdeck.lifecycle.runs import RunStarted
-from shipdeck.lifecycle.stages import Stage
-from shipdeck.project import interpreter, wiring
+from shipdeck.project import interpreter
 from shipdeck.project.repo import Project
 
 
@@ -81,49 +78,6 @@ environments:
 def _project(tmp_path: Path) -> Project:
     (tmp_path / "shipdeck.yaml").write_text(CONFIG)
     return Project(tmp_path)
-
-
-def _join_preloads() -> None:
-    for thread in threading.enumerate():
-        if thread.name == "shipdeck-preload":
-            thread.join()
-
-
-def _started(stage: Stage) -> RunStarted:
-    return RunStarted("run-1", "SD-1", stage, Path("run.log"))
-
-
-def test_the_deploy_target_is_imported_once_a_build_starts(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    imported: list[str] = []
-    done = threading.Event()
-
-    def record(module: str) -> None:
-        imported.append(module)
-        done.set()
-
-    monkeypatch.setattr(wiring, "_import_quietly", record)
-    monkeypatch.delitem(sys.modules, "shipdeck.backends.local.target", raising=False)
-    listen = wiring.preload_target(_project(tmp_path), "staging")
-    listen(_started(Stage.CODE))
-    assert imported == []  # nothing before a step runs: it would delay the first one
-    listen(_started(Stage.BUILD))
-    assert done.wait(10)
-    listen(_started(Stage.TEST))
-    _join_preloads()
-    assert imported == ["shipdeck.backends.local.target"]
-
-
-def test_an_unknown_environment_preloads_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    imported: list[str] = []
-    monkeypatch.setattr(wiring, "_import_quietly", imported.append)
-    monkeypatch.delitem(sys.modules, "shipdeck.backends.local.target", raising=False)
-    wiring.preload_target(_project(tmp_path), "nowhere")(_started(Stage.BUILD))
-    _join_preloads()
-    assert imported == []
 
 
 def test_commits_ahead_counts_and_names_an_unknown_ref(tmp_path: Path) -> None:
@@ -220,3 +174,10 @@ def test_item_add_skips_parsing_a_config_that_validated_before(
     assert _cli_in(tmp_path, monkeypatch, "item", "add", "Another") == 2  # still refused
     assert "shipdeck.yaml:9" in capsys.readouterr().err
     assert parsed == [tmp_path]
+
+
+@pytest.mark.slow  # a fresh interpreter
+def test_the_local_target_imports_httpx_only_when_it_probes() -> None:
+    script = "import sys\nimport shipdeck.backends.local.target\nprint('httpx' in sys.modules)\n"
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"  # a deploy imports it once the service is started
