@@ -316,7 +316,11 @@ class ShipdeckApp(Host):
     def selected_item(self) -> Item | None:
         """The card under the cursor as a whole item, read from its blob now (the board
         holds only what cards show); the card's summary if the blob cannot be read."""
-        item_id = self.board.selected_id() or self.selected
+        return self.full_item(self.board.selected_id() or self.selected)
+
+    def full_item(self, item_id: str | None) -> Item | None:
+        """A card's whole item (its runs, body, links), read from its blob now; the
+        card's summary if the blob cannot be read; None for a card not on the board."""
         if not item_id or item_id not in self.items:
             return None
         try:
@@ -338,7 +342,7 @@ class ShipdeckApp(Host):
 
     def _follow_selected(self) -> None:
         if self.board.is_attached and self.board.query("#log-pane"):  # not while exiting
-            self.follow.item(self.items.get(self.selected or ""))
+            self.follow.item(self.full_item(self.selected))  # its runs: the whole item
 
     # --- engine events -------------------------------------------------------------------
 

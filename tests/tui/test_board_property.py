@@ -42,8 +42,10 @@ from textual.theme import BUILTIN_THEMES
 from textual.worker import Worker, WorkerState
 
 from shipdeck.lifecycle.board import Board
+from shipdeck.lifecycle.board_index import CardBook
 from shipdeck.lifecycle.items import Item, Kind, RunState, StageState
 from shipdeck.lifecycle.stages import ORDER, Stage
+from shipdeck.lifecycle.store import CardsRead
 from shipdeck.project.repo import Project
 from shipdeck.tui import app as tui_app
 from shipdeck.tui import settings as tui_settings
@@ -231,6 +233,18 @@ class MemoryStore:
 
     def load(self) -> Board:
         return self.board
+
+    def cards(self, known: str | None = None) -> CardsRead:
+        """The whole board at every read: the app draws every card again."""
+        board = [(i.number, i.stage.value, i.running) for i in self.board.active()]
+        return CardsRead(self.stamp(), known, board)
+
+    def book(self) -> CardBook:
+        def read(ids: list[str]) -> dict[str, Item]:
+            wanted = set(ids)
+            return {i.id: i for i in self.board.items if i.id in wanted}
+
+        return CardBook(read)
 
     def get(self, item_id: str) -> Item:
         return self.board.get(item_id)
