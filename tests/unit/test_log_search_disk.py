@@ -177,3 +177,15 @@ def test_a_cancelled_search_stops(tmp_path: Path) -> None:
         lambda: len(chunks) >= 2,
     )
     assert not finished and len(chunks) == 2
+
+
+def test_the_status_line_says_how_far_a_scan_of_the_file_is() -> None:
+    from shipdeck.widgets.log.lines import LogStatus
+    from shipdeck.widgets.log.pane import status_text
+
+    scanning = status_text(LogStatus(search="needle", search_matches=3, searching=0.4)).plain
+    assert "/needle: 3 lines · searching the file 40%" in scanning
+    done = status_text(LogStatus(search="needle", search_matches=7)).plain
+    assert "/needle: 7 lines" in done and "searching" not in done
+    filtering = status_text(LogStatus(filter="keep", filter_matches=2, filtering=0.25)).plain
+    assert "&keep: 2 shown · filtering the file 25%" in filtering
