@@ -164,6 +164,23 @@ class BoardIndex:
         finally:
             con.close()
 
+    def peek(self, numbers: Sequence[int]) -> list[Row] | None:
+        """These rows as the index holds them now, with no lock taken (WAL: a writer
+        bringing the index up to date does not hold a reader up); None for an index
+        never filled or of another layout, which a writing transaction rebuilds."""
+        if not self.path.exists():
+            return None
+        con = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
+        try:
+            meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
+            if meta.get("version") != VERSION or "commit" not in meta:
+                return None
+            return IndexTransaction(con, fresh=False).rows_of(numbers)
+        except sqlite3.OperationalError:
+            return None  # no tables yet
+        finally:
+            con.close()
+
     def drop(self) -> None:
         """Forget the file (a corrupt one): the next read rebuilds it."""
         for suffix in ("", "-wal", "-shm"):
@@ -173,8 +190,10 @@ class BoardIndex:
 class IndexTransaction:
     """The index inside one transaction: read its commit, change rows, query them."""
 
-    def __init__(self, con: sqlite3.Connection) -> None:
+    def __init__(self, con: sqlite3.Connection, *, fresh: bool = True) -> None:
         self.con = con
+        if not fresh:
+            return  # a reader of an index known to be filled, in this layout
         for statement in _SCHEMA:
             con.execute(statement)
         if self._meta("version") != VERSION:

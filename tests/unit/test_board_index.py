@@ -163,3 +163,15 @@ def test_a_book_applies_a_delta_in_id_order() -> None:
     assert book["SD-2"].title == "now in test"
     book.apply([Item("SD-4", "back from a sync"), Item("SD-6", "new")], gone=[])
     assert list(book) == ["SD-1", "SD-2", "SD-3", "SD-4", "SD-5", "SD-6"]
+
+
+def test_cards_of_reads_summaries_and_builds_a_missing_index(tmp_path: Path) -> None:
+    store = store_with(tmp_path, 4)
+    (store.paths.state / "board-index.sqlite3").unlink(missing_ok=True)
+    got = store.cards_of(["SD-2", "SD-3", "SD-9"])
+    assert sorted(got) == ["SD-2", "SD-3"]
+    assert got["SD-2"].stage is Stage.CODE
+    store.cards()  # the index at the head
+    store.update("SD-3", lambda i: setattr(i, "title", "Renamed"))
+    store.cards(store.cards().stamp)
+    assert store.cards_of(["SD-3"])["SD-3"].title == "Renamed"
