@@ -7,6 +7,12 @@ of that press, twice the 16 ms a cursor move may take. The young generations sta
 automatic (they are cheap); the full pass is run by :meth:`IdleCollector.tick`,
 once a second, when input has been quiet for a moment, or regardless once enough
 young collections have piled up, so memory is bounded as before.
+
+A due pass also waits until ``MIN_GAP_S`` have passed since the last one. CPython
+itself runs a full pass only once the objects waiting for one reach a quarter of
+the long-lived heap, which a Python program cannot read; without a floor the
+metrics pane's repaints made one due every few seconds, and the passes were an
+eighth of the pane's idle cost (issue #11's 1% of a core).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from collections.abc import Callable
 QUIET_S = 0.5  # no key or mouse event for this long counts as idle
 DUE = 10  # young collections since the last full pass: CPython's own default trigger
 OVERDUE = 200  # collect even while typing once this many have piled up
+MIN_GAP_S = 30.0  # seconds between two due (not overdue) full passes
 NEVER = 1_000_000  # a threshold the automatic collector never reaches
 
 
@@ -28,6 +35,7 @@ class IdleCollector:
         self._clock = clock
         self._last_input = clock()
         self._threshold: tuple[int, int, int] | None = None
+        self._last_full = clock()
         self.full_collections = 0
 
     def hold(self) -> None:
@@ -62,11 +70,15 @@ class IdleCollector:
         self._last_input = self._clock()
 
     def tick(self) -> bool:
-        """Run a full collection if one is due and input is quiet (or it is overdue)."""
+        """Run a full collection if one is due, input is quiet and the last one is
+        ``MIN_GAP_S`` old (or if it is overdue)."""
         pending = gc.get_count()[2]
-        quiet = self._clock() - self._last_input >= QUIET_S
-        if pending >= OVERDUE or (pending >= DUE and quiet):
+        now = self._clock()
+        quiet = now - self._last_input >= QUIET_S
+        rested = now - self._last_full >= MIN_GAP_S
+        if pending >= OVERDUE or (pending >= DUE and quiet and rested):
             gc.collect()
+            self._last_full = now
             self.full_collections += 1
             return True
         return False

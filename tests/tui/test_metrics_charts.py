@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from rich.text import Text
 
 from shipdeck.lifecycle.alerts import Alert, History
 from shipdeck.lifecycle.ports import ContainerStats, HostSample, ProbeResult
@@ -130,3 +131,36 @@ async def test_an_active_alert_marks_its_chart() -> None:
         assert (
             label_style.color != normal.get_component_rich_style("chart--label", partial=True).color
         )
+
+
+async def test_a_chart_repaints_only_when_what_it_draws_changed(monkeypatch) -> None:
+    """Memory moving 6.1% -> 6.2% stays in the same eighth of a one-row bar: no repaint
+    (each one costs the compositor every widget between the dirty rows); 6.1% -> 60%
+    and a new value in the gutter each repaint."""
+    chart = Chart("memory")
+    app = PaneApp(chart)
+    async with app.run_test(size=(80, 5)) as pilot:
+        await pilot.pause()
+        repaints: list[int] = []
+        original = Chart.refresh
+
+        def counted(self: Chart, *args: object, **kwargs: object) -> Chart:
+            repaints.append(1)
+            return original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(Chart, "refresh", counted)
+
+        def show(values: list[float], value: str) -> None:
+            chart.set(values, Text(value), high=100.0, scale="100%")
+
+        show([6.1] * 10, "6.1%")
+        assert len(repaints) == 1
+        drawn = chart.render().plain
+        show([6.1] * 9 + [6.2], "6.1%")  # same eighth, same text: nothing to draw
+        assert len(repaints) == 1
+        assert chart.render().plain == drawn
+        show([6.1] * 9 + [6.2], "6.2%")  # the gutter's value changed
+        assert len(repaints) == 2
+        show([6.1] * 9 + [60.0], "6.2%")  # a higher bar
+        assert len(repaints) == 3
+        assert chart.render().plain != drawn

@@ -6,7 +6,7 @@ import gc
 
 import pytest
 
-from shipdeck.tui.idle_gc import DUE, NEVER, OVERDUE, QUIET_S, IdleCollector
+from shipdeck.tui.idle_gc import DUE, MIN_GAP_S, NEVER, OVERDUE, QUIET_S, IdleCollector
 
 
 class Clock:
@@ -46,6 +46,7 @@ def test_due_collection_waits_for_quiet_input(collector):
     c, clock = collector
     gc.collect()
     make_young_collections(DUE)
+    clock.now += MIN_GAP_S
     c.touched()
     clock.now += QUIET_S / 2
     assert c.tick() is False  # typing: wait
@@ -54,6 +55,21 @@ def test_due_collection_waits_for_quiet_input(collector):
     assert c.tick() is True  # quiet now
     assert gc.get_count()[2] == 0
     assert c.full_collections == 1
+
+
+def test_due_collections_keep_a_gap_between_them(collector):
+    c, clock = collector
+    clock.now += MIN_GAP_S
+    gc.collect()
+    make_young_collections(DUE)
+    assert c.tick() is True
+    make_young_collections(DUE)
+    clock.now += MIN_GAP_S / 2
+    assert c.tick() is False  # due and quiet, but the last pass is recent
+    assert gc.get_count()[2] >= DUE
+    clock.now += MIN_GAP_S / 2
+    assert c.tick() is True
+    assert c.full_collections == 2
 
 
 def test_overdue_collection_runs_even_while_typing(collector):
