@@ -30,6 +30,8 @@ Deploy within 1.15x of the shell script.
   process's start to Build's ``started``; ``after_deploy_s`` Deploy's ``finished``
   to the process's exit; ``item_add_s``, ``to_code_s``, ``commit_s`` the steps
   before it.
+- ``--tree PATH`` measures another tree as ``new`` (a ``git archive`` export with
+  some commits applied, to tell their effect from the rest of the checkout's).
 - After each round the deployed service is stopped (``shipdeck stop staging``, or
   the shell's ``kill``) and its port checked free; a service still answering is
   killed and reported under ``orphans`` (0 expected).
@@ -287,12 +289,15 @@ def main() -> None:
     parser.add_argument("--baseline", default=BASELINE, metavar="REV")
     parser.add_argument("--no-baseline", action="store_true", help="only this tree and shell")
     parser.add_argument("--shell-poll", type=float, default=0.1, metavar="S")
+    parser.add_argument(
+        "--tree", type=Path, default=ROOT, metavar="PATH", help="the code measured as new"
+    )
     args = parser.parse_args()
     rounds = 3 if args.quick else args.rounds
     python = project_python()
     with tempfile.TemporaryDirectory(prefix="shipdeck-pipeline-") as tmp:
         base = Path(tmp)
-        sides = [Side("new", ROOT, base)]
+        sides = [Side("new", args.tree.resolve(), base)]
         rev = ""
         if not args.no_baseline:
             rev = git(ROOT, "rev-parse", "--verify", f"{args.baseline}^{{commit}}")
@@ -330,6 +335,7 @@ def main() -> None:
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
         "rounds": rounds,
         "baseline": rev[:12] or None,
+        "tree": str(args.tree.resolve()),
         "shell_poll_s": args.shell_poll,
         "project_python": python,
         "sides": summary,
