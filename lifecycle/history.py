@@ -44,6 +44,7 @@ from shipdeck.lifecycle.items import normalise_id, parse_time, utcnow
 SCHEMA = 1
 CHUNK = 8 << 20  # bytes of journal read at a time while indexing
 _TAIL = 64  # bytes before the offset compared on each query (a rewritten journal)
+_PEEK = 1 << 16  # past the offset, more than this is surely a whole line
 
 # What DORA reads; the partial index below holds only these, in time order, with
 # the columns DORA needs (a covering index: the query never reads the raw lines).
@@ -233,7 +234,7 @@ class HistoryIndex:
             ident, size = f"{st.st_dev}:{st.st_ino}", st.st_size
             db = self._conn()
             state = self._state(db)
-            if not self._current(fd, state, ident, size) or state["offset"] < size:
+            if not self._current(fd, state, ident, size) or self._appended(fd, state, size):
                 db.execute("BEGIN IMMEDIATE")
                 try:
                     state = self._state(db)  # another process may have indexed meanwhile
@@ -265,6 +266,15 @@ class HistoryIndex:
             return False
         tail = bytes(state["tail"])
         return os.pread(fd, len(tail), offset - len(tail)) == tail
+
+    @staticmethod
+    def _appended(fd: int, state: dict[str, Any], size: int) -> bool:
+        """Whether a whole line follows the offset (not only a torn one: that one is
+        read again at every query, and needs no write)."""
+        offset = int(state["offset"])
+        if size - offset > _PEEK:
+            return True
+        return size > offset and b"\n" in os.pread(fd, size - offset, offset)
 
     def _restart(self, db: sqlite3.Connection, ident: str) -> dict[str, Any]:
         db.execute("DELETE FROM events")

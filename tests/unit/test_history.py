@@ -288,3 +288,31 @@ def test_processes_appending_and_indexing_at_once(tmp_path: Path) -> None:
         assert proc.returncode == 0, err
     assert [e.get("k") for e in journal.read()] == list(range(total))
     assert index_rows(journal) == total
+
+
+def test_a_torn_last_line_is_read_at_each_query_but_indexed_once_ended(
+    journal: Journal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shipdeck.lifecycle.history import HistoryIndex
+
+    journal.append(Event(ev.ITEM_CREATED, "SD-1", {}, at(0)))
+    assert len(journal.read()) == 1
+    whole = encode_event(Event(ev.ITEM_MOVED, "SD-1", {}, at(1)))
+    with open(journal.path, "ab") as f:
+        f.write(whole[:-1])  # whole but for its newline: a writer killed just then
+    calls: list[int] = []
+    indexing = HistoryIndex._index
+
+    def counted(self: HistoryIndex, *args: object) -> object:
+        calls.append(1)
+        return indexing(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(HistoryIndex, "_index", counted)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a whole line without its newline reads as an event
+        assert [e.type for e in journal.read()] == [ev.ITEM_CREATED, ev.ITEM_MOVED]
+        assert journal.tail(1)[0].type == ev.ITEM_MOVED
+    assert calls == []  # no write transaction for a line that is not finished
+    later = journal.append(Event(ev.ITEM_ARCHIVED, "SD-1", {}, at(2)))
+    assert journal.tail(1) == [later]
+    assert len(calls) == 1 and index_rows(journal) == 3
