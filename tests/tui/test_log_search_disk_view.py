@@ -162,3 +162,41 @@ def test_the_filter_keeps_matching_lines_of_the_whole_file_and_empty_returns_to_
             assert not view._filtered
 
     run(scenario())
+
+
+@pytest.mark.slow  # a Pilot test over a run log on disk
+def test_scrolling_past_the_top_or_bottom_of_the_ring_reads_the_lines_there(
+    tmp_path: Path,
+) -> None:
+    write_log(tmp_path / "run.log", {})
+
+    async def scenario() -> None:
+        app = SearchApp(LogPane(ring_size=100))
+        async with app.run_test(size=SIZE) as pilot:
+            view = await opened(pilot, app, tmp_path / "run.log")
+            assert view.model.first == LINES - 100
+            view.scroll_to(y=0, animate=False)  # as the user would: to the top
+            await until(pilot, lambda: view.model.first < LINES - 100, what="earlier lines")
+            await settle(pilot, view)
+            assert screen_lines(view)[0].strip() == f"line {LINES - 100}"  # stayed put
+            assert view.model.first == LINES - 150 and view.model.end == LINES - 50
+            view.scroll_to(y=0, animate=False)
+            await until(pilot, lambda: view.model.first == LINES - 200)
+            await settle(pilot, view)
+            assert screen_lines(view)[0].strip() == f"line {LINES - 150}"
+            view.scroll_to(y=view.max_scroll_y, animate=False)  # the window's bottom
+            await until(pilot, lambda: view.model.end == LINES - 50, what="later lines")
+            await settle(pilot, view)
+            assert not view.following  # not yet at the end of the file
+            top = view.model.locate(round(view.scroll_y))
+            assert top is not None
+            assert screen_lines(view)[0].strip() == f"line {top[0]}"
+            view.scroll_to(y=view.max_scroll_y, animate=False)
+            await until(pilot, lambda: view.model.end == LINES)
+            await settle(pilot, view)
+            view.scroll_to(y=view.max_scroll_y, animate=False)
+            await until(pilot, lambda: view.following)
+            await settle(pilot, view)
+            assert screen_lines(view)[-1].strip() == f"line {LINES - 1}"
+
+    run(scenario())

@@ -227,9 +227,9 @@ def read_window(path: Path, line: int, offset: int, before: int, after: int, end
     """Up to ``before`` lines before line ``line`` (at byte ``offset``), it and up to
     ``after - 1`` after it, not past byte ``end``."""
     with path.open("rb") as f:
-        _, earlier = read_back(f, offset, before)
+        start, earlier = read_back(f, offset, before)
         later = read_forward(f, offset, after, end)
-    return Window(line - len(earlier), earlier + later)
+    return Window(line - len(earlier), earlier + later, start)
 
 
 # --- searching ------------------------------------------------------------------

@@ -187,22 +187,30 @@ class LogView(ScrollView, can_focus=True):
             key: tuple[int, int],
             path: Path,
             opened: Opened,
-            first: int,
+            window: tuple[int, int],
             batches: list[Batch],
             complete: bool,
         ) -> None:
             super().__init__()
             self.key, self.path, self.opened = key, path, opened
-            self.first, self.batches, self.complete = first, batches, complete
+            self.batches, self.complete = batches, complete
+            self.first, self.offset = window
 
     class _PagedIn(Message, bubble=False):
-        """A window of the run log around hit ``target`` was read."""
+        """A window of the run log around line ``target`` (a hit, if ``hit``) was read;
+        its first line is at byte ``offset``."""
 
         def __init__(
-            self, key: tuple[int, int], first: int, batches: list[Batch], target: int
+            self,
+            key: tuple[int, int],
+            window: tuple[int, int, int],
+            batches: list[Batch],
+            target: int,
+            hit: bool,
         ) -> None:
             super().__init__()
-            self.key, self.first, self.batches, self.target = key, first, batches, target
+            self.key, self.batches, self.target, self.hit = key, batches, target, hit
+            self.first, self.offset, self.after = window
 
     class _Filtered(Message, bubble=False):
         """The filter's scan: ``matches`` lines so far; at the end the last ones' batches."""
@@ -450,7 +458,11 @@ class LogView(ScrollView, can_focus=True):
         if new_value < old_value and self.following and new_value < self.max_scroll_y:
             self.following = False  # the user scrolled up: hold still and count
         elif new_value > old_value and not self.following and new_value >= self.max_scroll_y:
+            if self._paged and not self._returning and self._page(up=False):
+                return  # the lines after this window are read in; the end is further on
             self.following = True  # ... and back down to the end
+        if new_value < old_value and new_value < 1 and self.model.first > 0:
+            self._page(up=True)  # disk-backed: the lines before the ring are in the file
 
     def watch_following(self, following: bool) -> None:
         if following:
@@ -703,10 +715,35 @@ class LogView(ScrollView, can_focus=True):
         self._paged = True  # lines arriving now are on disk: not folded into the window
         self._disk_gen += 1
         key = (self._generation, self._disk_gen)
-        self._page_in(self._disk_path, seq, offset, self._disk.size, key)
+        self._page_in(self._disk_path, seq, offset, self._disk.size, key, True)
+
+    _ring_offset = 0  # the byte offsets of the ring's first line and of the line after
+    _ring_end = 0  # its last, disk-backed
+    _paging = False  # a window is being read, as the user scrolled to an edge
+
+    def _page(self, up: bool) -> bool:
+        """At the top (or bottom) of a disk-backed ring: read a window around its first
+        line (or the line after its last), the line at the top staying put. False if
+        there is nothing to read."""
+        disk, path = self._disk, self._disk_path
+        if disk is None or path is None or self._filtered or self.model.filter is not None:
+            return False  # (a filter of a disk-backed view holds what it kept of the file)
+        if self.model.first <= 0 if up else self.model.end >= disk.lines:
+            return False  # the file's first (or last) line is in the ring
+        if not self._paging:
+            self._paging = self._paged = True
+            self._disk_gen += 1
+            key = (self._generation, self._disk_gen)
+            line, at = (
+                (self.model.first, self._ring_offset) if up else (self.model.end, self._ring_end)
+            )
+            self._page_in(path, line, at, disk.size, key, False)
+        return True
 
     @work(thread=True, exclusive=True, group="log-page", exit_on_error=False)
-    def _page_in(self, path: Path, seq: int, offset: int, end: int, key: tuple[int, int]) -> None:
+    def _page_in(
+        self, path: Path, seq: int, offset: int, end: int, key: tuple[int, int], hit: bool
+    ) -> None:
         page = min(PAGE, self.model.ring_size)
         try:
             window = read_window(path, seq, offset, page // 2, page - page // 2, end)
@@ -714,16 +751,22 @@ class LogView(ScrollView, can_focus=True):
             self.app.call_from_thread(self.notify, f"could not read {path}: {error}")
             return
         batches = RecordReader().batches(window.records, time.time())
-        self.post_message(self._PagedIn(key, window.first, batches, seq))
+        after = window.offset + sum(len(record) + 1 for record in window.records)
+        self.post_message(
+            self._PagedIn(key, (window.first, window.offset, after), batches, seq, hit)
+        )
 
     def _on_log_view__paged_in(self, message: _PagedIn) -> None:
         if message.key != (self._generation, self._disk_gen) or self._disk is None:
             return
         self._inbox.clear()  # on disk, and not part of this window
-        self._cursor.drop()
-        self._fill(message.first, message.batches, None)
+        self._paging = False
+        if message.hit:
+            self._cursor.drop()
+        self._fill(message.first, message.batches, None if message.hit else self._anchor())
+        self._ring_offset, self._ring_end = message.offset, message.after
         self._paged = self.model.end < self._disk.lines
-        if self.model.first <= message.target < self.model.end:
+        if message.hit and self.model.first <= message.target < self.model.end:
             self._search.make_current(message.target)
             self._focus(message.target)
 
@@ -945,11 +988,13 @@ class LogView(ScrollView, can_focus=True):
             tail = opened.tail
             batches = reader.batches(tail.records, now)
             complete = tail.first == 0 or ring <= FIRST_SCREEN
-            self.post_message(self._TailRead(key, path, opened, tail.first, batches, complete))
+            window = (tail.first, tail.offset)
+            self.post_message(self._TailRead(key, path, opened, window, batches, complete))
             if not complete:
                 tail = read_before(path, tail, ring - len(tail.records))
                 batches = reader.batches(tail.records, now)
-                self.post_message(self._TailRead(key, path, opened, tail.first, batches, True))
+                window = (tail.first, tail.offset)
+                self.post_message(self._TailRead(key, path, opened, window, batches, True))
         except OSError as error:
             if self._generation == key[0]:  # cleared meanwhile: not wanted any more
                 self.write_lines([Line(Stream.INFO, f"could not read {path}: {error}")])
@@ -959,8 +1004,9 @@ class LogView(ScrollView, can_focus=True):
         if message.key != (self._generation, self._disk_gen):
             return
         self._fill(message.first, message.batches, self._anchor())
+        self._ring_offset, self._ring_end = message.offset, message.opened.size
         self._disk = message.opened
-        self._paged = self._returning = False
+        self._paged = self._returning = self._paging = False
         if message.complete:  # the whole tail, not only the first screenful
             self.post_message(self.Loaded(self, message.path, message.opened.lines))
             if self._search.text and self.model.search and self._hits is None:
