@@ -17,7 +17,9 @@ This module holds the model side (what a change is, how blobs read and write,
 the cache); :class:`BoardRefs` is the port the git backend
 (``backends.git_board``) implements. Reading the whole board goes through a
 JSON cache keyed by the ref's commit and brought up to date from the commits
-since, so opening the board reads only what changed.
+since, so opening the board reads only what changed. What paints the board and
+lists items reads less still: the index of :mod:`lifecycle.board_index` (a row per
+item of what a card shows, kept current row by row), through :meth:`BoardStore.cards`.
 """
 
 from __future__ import annotations
