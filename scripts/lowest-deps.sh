@@ -21,14 +21,14 @@ rm -rf "$venv"
 VIRTUAL_ENV="$venv" "$uv" pip install -q --resolution lowest-direct -e '.[test]'
 echo "== lowest direct versions:"
 VIRTUAL_ENV="$venv" "$uv" pip list 2>/dev/null \
-  | grep -iE '^(textual|rich|pydantic|pyyaml|gitpython|docker|psutil|httpx) ' | sed 's/^/   /'
+  | grep -iE '^(textual|rich|pydantic|pyyaml|docker|psutil|httpx) ' | sed 's/^/   /'
 
 if [ $# -gt 0 ]; then
   exec "$venv/bin/python" -m pytest "$@"
 fi
 # The fast lane covers the domain and the widgets; these slow tests are the ones that
-# drive the libraries for real: Pilot (textual, rich), git repositories and remotes
-# (gitpython), the Docker Engine and a swarm (docker), probes and processes (httpx, psutil), the
+# drive the libraries and tools for real: Pilot (textual, rich), git repositories and
+# remotes (the git command line), the Docker Engine and a swarm (docker), probes and processes (httpx, psutil), the
 # CLI. Not the SVG snapshots: they are pictures made with the newest Textual, and an
 # older one draws a few cells differently by design. Not the release-kill test either:
 # it aims its kills by time, which an older, slower import moves (it needs kills on
