@@ -154,6 +154,7 @@ class BoardIndex:
         try:
             con.execute("PRAGMA journal_mode=WAL")
             con.execute("PRAGMA synchronous=OFF")  # only a cache: rebuilt if ever lost
+            con.execute("PRAGMA journal_size_limit=8388608")  # a rebuild's WAL cut back
             con.execute("BEGIN IMMEDIATE")
             try:
                 yield IndexTransaction(con)
