@@ -304,6 +304,7 @@ class CardBook(Mapping[str, Item]):
         self.limit = limit
         self.stages: dict[str, Stage] = {}  # id -> stage, in id order
         self.running: set[str] = set()
+        self.version = 0  # counts the reads applied: what a copy of the cards was made at
         self._cache: OrderedDict[str, Item] = OrderedDict()
 
     def __getitem__(self, item_id: str) -> Item:
@@ -368,6 +369,7 @@ class CardBook(Mapping[str, Item]):
 
     def reset(self, board: Iterable[tuple[int, str, bool]]) -> None:
         """The whole board again (``IndexTransaction.board``): held summaries dropped."""
+        self.version += 1
         self.stages = {f"SD-{n}": _STAGE[stage] for n, stage, _ in board}
         self.running = {f"SD-{n}" for n, _, runs in board if runs} if self.stages else set()
         self._cache.clear()
@@ -376,6 +378,7 @@ class CardBook(Mapping[str, Item]):
         """What changed since the board was read: changed cards replace theirs (kept in
         id order), ``gone`` leave."""
         cards = list(cards)
+        self.version += 1
         for item_id in gone:
             self.stages.pop(item_id, None)
             self.running.discard(item_id)

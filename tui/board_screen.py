@@ -103,6 +103,7 @@ class BoardScreen(Screen[None]):
         # What the app last showed, unfiltered: a filter narrows it, clearing restores it.
         self._items: list[Item] = []
         self._book: CardBook | None = None  # or the whole board, read as it is drawn
+        self._every: tuple[tuple[int, int], dict[Stage, list[Item]]] | None = None  # filter's
         self._frame = 0
         self._facts: Mapping[str, CardFacts] | None = None
         self.card_filter: CardFilter | None = None  # the `/` filter's predicate, if on
@@ -148,9 +149,8 @@ class BoardScreen(Screen[None]):
                 self.columns[stage].show(ids, book, book.running, changed, self._frame, self._facts)
         else:
             by_stage: dict[Stage, list[Item]] = {s: [] for s in ORDER}
-            if book is not None:  # a filter: every card's words, read in batches, not kept
-                for stage, ids in book.by_stage().items():
-                    by_stage[stage] = list(book.stream(ids))
+            if book is not None:  # a filter: every card's words, read once while it is on
+                by_stage = self._every_card(book)
             else:
                 for item in self._items:
                     by_stage[item.stage].append(item)
@@ -166,6 +166,14 @@ class BoardScreen(Screen[None]):
         if bar is not None and bar.has_class("-on"):
             total = len(book) if book is not None else len(self._items)
             bar.say(shown, total, on=keep is not None, typing=self._typing)
+
+    def _every_card(self, book: CardBook) -> dict[Stage, list[Item]]:
+        """Every card of ``book`` per stage, for the filter: read in batches once per
+        board version and kept only while a filter is on (each key typed re-filters)."""
+        if self._every is None or self._every[0] != (id(book), book.version):
+            cards = {stage: list(book.stream(ids)) for stage, ids in book.by_stage().items()}
+            self._every = ((id(book), book.version), cards)
+        return self._every[1]
 
     def tick(self, frame: int) -> None:
         self._frame = frame
@@ -258,6 +266,7 @@ class BoardScreen(Screen[None]):
             bar.remove_class("-on")
         self.card_filter = None
         self._typing = False
+        self._every = None  # the filter's copy of every card goes with it
         self._distribute()
         self._cursor_to_a_shown_card()
         self.board_columns.focus()
