@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from shipdeck.lifecycle.ports import ContainerStats, EnvStatus
     from shipdeck.lifecycle.sampling import Sample, Sampler
     from shipdeck.tui.host import Host
+    from shipdeck.widgets.ops.metrics import MetricsPane
 
 TABS = (("logs", "Logs"), ("metrics", "Metrics"), ("events", "Events"), ("envs", "Environments"))
 PANE_WIDGETS = {
@@ -76,6 +77,7 @@ class Panes(Vertical):
         self.active = "logs"
         self._sampler: Sampler | None = None
         self._metrics_on = False
+        self._metrics_pane: MetricsPane | None = None
         self._envs_on = False
 
     @property
@@ -144,6 +146,7 @@ class Panes(Vertical):
 
     def on_metrics_pane_visibility_changed(self, message: Any) -> None:
         self._metrics_on = message.visible
+        self._metrics_pane = message.pane  # kept: a query per sample walked the DOM
         if message.visible:
             self._take_sample()
 
@@ -189,14 +192,11 @@ class Panes(Vertical):
 
     @on(MetricsSampled)
     def _show_sample(self, message: MetricsSampled) -> None:
-        from shipdeck.widgets.ops.metrics import MetricsPane
-
-        sampler = self._sampler
-        panes = self.query(MetricsPane)
-        if sampler is None or not panes:  # the config changed meanwhile: the next one shows
-            self._next_metrics()
+        sampler, pane = self._sampler, self._metrics_pane
+        if sampler is None or pane is None or not pane.is_attached:
+            self._next_metrics()  # the config changed meanwhile: the next one shows
             return
-        pane, sample = panes.first(), message.sample
+        sample = message.sample
         pane.show_containers(message.stats, {**message.errors, **sample.errors})
         pane.show_nodes(sample.nodes)
         tracker = sampler.tracker

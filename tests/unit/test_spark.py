@@ -18,6 +18,7 @@ def test_spark_keeps_the_last_values_and_handles_flat_and_empty() -> None:
 # --- widgets.ops.chart: the metrics pane's full-width time charts ------------------------
 
 from shipdeck.widgets.ops.chart import (  # noqa: E402
+    BAR,
     BASELINE,
     EIGHTHS,
     FAIL,
@@ -107,3 +108,47 @@ def test_columns_pick_each_columns_samples(
     values: list[float | None], width: int, window: int
 ) -> None:
     assert columns(values, width, window) == _columns_by_definition(values, width, window)
+
+
+def _plot_by_level(values, width, height, high, window, threshold, mark_none):  # type: ignore[no-untyped-def]
+    """``plot`` spelled out with ``level`` per cell, as it was before it was inlined."""
+    height, width = max(1, height), max(0, width)
+    grid = [[" "] * width for _ in range(height - 1)] + [[BASELINE] * width]
+    kinds = [0] * width
+    for col, (has_data, value) in enumerate(columns(values, width, window)):
+        if not has_data:
+            continue
+        if value is None:
+            if mark_none:
+                grid[-1][col], kinds[col] = FAIL_MARK, FAIL
+            continue
+        filled = level(value, high, height)
+        if not filled:
+            continue
+        for row in range(height):
+            grid[row][col] = EIGHTHS[max(0, min(8, filled - (height - 1 - row) * 8))]
+        kinds[col] = HOT if threshold is not None and value >= threshold else BAR
+    return ["".join(r) for r in grid], kinds
+
+
+@given(
+    values=st.lists(
+        st.one_of(st.none(), st.floats(min_value=-10, max_value=1e4, allow_nan=False)),
+        max_size=80,
+    ),
+    width=st.integers(0, 120),
+    height=st.integers(1, 3),
+    high=st.sampled_from([0.0, 1.0, 10.0, 100.0, 2500.0]),
+    window=st.integers(1, 90),
+    threshold=st.one_of(st.none(), st.floats(min_value=0, max_value=200)),
+    mark_none=st.booleans(),
+)
+def test_plot_draws_what_level_says_for_every_cell(  # type: ignore[no-untyped-def]
+    values, width, height, high, window, threshold, mark_none
+) -> None:
+    drawn = plot(
+        values, width, height, high, window=window, threshold=threshold, mark_none=mark_none
+    )
+    rows, kinds = _plot_by_level(values, width, height, high, window, threshold, mark_none)
+    assert drawn.rows == rows
+    assert drawn.kinds == kinds

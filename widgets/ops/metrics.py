@@ -412,15 +412,19 @@ class ProbeRow(Vertical):
         super().__init__(id=row_id, classes="probe")
         self.probe_name = name
         self.chart = Chart(gutter=False, classes="probe--chart")
+        # kept, not queried: a sample walked the DOM three times to find them
+        self._name_text = Static(classes="probe--name")
+        self._value_text = Static(classes="probe--value")
+        self._error_text = Static(classes="probe--error")
         self._shown: tuple[ProbeResult, list[float | None], int, bool] | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal():
             with Horizontal(classes="probe--gutter"):
-                yield Static(classes="probe--name")
-                yield Static(classes="probe--value")
+                yield self._name_text
+                yield self._value_text
             yield self.chart
-        yield Static(classes="probe--error")
+        yield self._error_text
 
     def set(
         self,
@@ -443,8 +447,8 @@ class ProbeRow(Vertical):
         if self._shown is None:
             return
         result, series, window, alerting = self._shown
-        _put(self.query_one(".probe--name", Static), probe_label(result))
-        _put(self.query_one(".probe--value", Static), probe_value(result), layout=True)
+        _put(self._name_text, probe_label(result))
+        _put(self._value_text, probe_value(result), layout=True)
         high, scale = latency_scale(series)
         self.chart.set(
             series,
@@ -455,7 +459,7 @@ class ProbeRow(Vertical):
             window=window,
             mark_none=True,
         )
-        _put(self.query_one(".probe--error", Static), probe_error(result) or "", layout=True)
+        _put(self._error_text, probe_error(result) or "", layout=True)
 
 
 def env_key(name: str) -> str:
