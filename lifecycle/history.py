@@ -41,7 +41,7 @@ from shipdeck.lifecycle.events import (
 )
 from shipdeck.lifecycle.items import normalise_id, parse_time, utcnow
 
-SCHEMA = 1
+SCHEMA = 2  # 2: events_env, for what each environment runs now
 CHUNK = 8 << 20  # bytes of journal read at a time while indexing
 _TAIL = 64  # bytes before the offset compared on each query (a rewritten journal)
 _PEEK = 1 << 16  # past the offset, more than this is surely a whole line
@@ -75,6 +75,7 @@ _INDEXES = f"""
 CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
 CREATE INDEX IF NOT EXISTS events_item ON events (item) WHERE item IS NOT NULL;
 CREATE INDEX IF NOT EXISTS events_type ON events (type);
+CREATE INDEX IF NOT EXISTS events_env ON events (env, seq) WHERE env IS NOT NULL;
 CREATE INDEX IF NOT EXISTS events_dora ON events (ts, seq, type, env, alert_id, lead)
     WHERE {_DORA_IN}
 """
@@ -412,6 +413,16 @@ class HistoryIndex:
         """``n`` lines by time, newest first after ``skip`` newer ones (a page)."""
         sql = "SELECT pos, size FROM events ORDER BY ts DESC, seq DESC LIMIT ? OFFSET ?"
         return self._lines(sql, (n, skip))
+
+    def latest_for_env(self, env: str, types: Iterable[str], n: int) -> list[bytes]:
+        """The last ``n`` lines of ``types`` about ``env``, in file order: what runs
+        there now is in the newest few, so the board's cards never read the rest."""
+        wanted = sorted(types)
+        sql = (
+            "SELECT pos, size FROM events WHERE env = ? AND "
+            f"type IN ({', '.join('?' * len(wanted))}) ORDER BY seq DESC LIMIT ?"
+        )
+        return self._lines(sql, (env, *wanted, n))[::-1]
 
     def for_item(self, key: str) -> list[bytes]:
         return self._lines("SELECT pos, size FROM events WHERE item = ? ORDER BY seq", (key,))

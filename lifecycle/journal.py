@@ -201,6 +201,21 @@ class Journal:
         events = self._refresh() if found is None else found
         return [e for e in events if e.item is not None and item_key(e.item) == wanted]
 
+    def latest_for_envs(self, envs: Iterable[str], types: Iterable[str], n: int = 4) -> list[Event]:
+        """The last ``n`` events of ``types`` about each of ``envs``, environment by
+        environment, each in file order (a card's "what runs there now" without
+        decoding every deploy ever journaled)."""
+        wanted = set(types)
+        found: list[Event] = []
+        for env in sorted(set(envs)):
+            got = self._indexed(lambda index, env=env: index.latest_for_env(env, wanted, n))
+            if got is None:  # no index: the file, as read() does
+                events = [e for e in self.read(types=wanted) if e.data.get("env") == env]
+                found.extend(events[-n:])
+            else:
+                found.extend(e for e in got if e.data.get("env") == env and e.type in wanted)
+        return found
+
     def newest(self, n: int, skip: int = 0) -> list[Event]:
         """A page of the timeline: the ``n`` newest events after the ``skip`` newest, by
         time, oldest first, ties in journal order (what the events pane shows, without

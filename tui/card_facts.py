@@ -66,5 +66,6 @@ def read_facts(
     """Everything :func:`card_facts` needs, read now (blocking: call from a worker)."""
     from shipdeck.backends.git import branch_heads
 
-    envs = env_versions(journal.read(types=ENV_EVENTS))
+    wanted = {item.env for item in items if item.env}
+    envs = env_versions(journal.latest_for_envs(wanted, ENV_EVENTS))
     return card_facts(items, branch_heads(root), envs, bakes)

@@ -316,3 +316,31 @@ def test_a_torn_last_line_is_read_at_each_query_but_indexed_once_ended(
     later = journal.append(Event(ev.ITEM_ARCHIVED, "SD-1", {}, at(2)))
     assert journal.tail(1) == [later]
     assert len(calls) == 1 and index_rows(journal) == 3
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_what_runs_on_each_environment_reads_only_its_last_events(
+    journal: Journal, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cards' "what runs there now" from each environment's last few events is what
+    all of them say, with the index and without it; and it decodes a few, not all."""
+    from shipdeck.tui.card_facts import ENV_EVENTS, env_versions
+
+    events = history(600, seed=seed, envs=("staging", "production", "qa"))
+    events.append(Event(ev.STOPPED, None, {"env": "qa"}, at(5000)))
+    for event in events:
+        journal.append(event)
+    envs = ("staging", "production", "qa", "nowhere")
+    everything = env_versions(file_only(journal).read(types=ENV_EVENTS))
+    assert env_versions(journal.latest_for_envs(envs, ENV_EVENTS)) == everything
+    assert env_versions(file_only(journal).latest_for_envs(envs, ENV_EVENTS)) == everything
+    assert everything["qa"] == ("", "stopped")
+    decoded: list[bytes] = []
+    import shipdeck.lifecycle.journal as journal_module
+
+    original = journal_module._decoded
+    monkeypatch.setattr(
+        journal_module, "_decoded", lambda raws: decoded.extend(raws) or original(raws)
+    )
+    journal.latest_for_envs(envs, ENV_EVENTS)
+    assert 0 < len(decoded) <= 4 * len(envs)
