@@ -23,6 +23,7 @@ import warnings
 from collections.abc import Callable, Iterable
 from contextlib import suppress
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -208,7 +209,7 @@ class Journal:
         wanted = set(types)
         found: list[Event] = []
         for env in sorted(set(envs)):
-            got = self._indexed(lambda index, env=env: index.latest_for_env(env, wanted, n))
+            got = self._indexed(partial(HistoryIndex.latest_for_env, env=env, types=wanted, n=n))
             if got is None:  # no index: the file, as read() does
                 events = [e for e in self.read(types=wanted) if e.data.get("env") == env]
                 found.extend(events[-n:])
