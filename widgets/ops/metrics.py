@@ -140,6 +140,7 @@ class Chart(Widget):
         self._strips_size: Size | None = None
         self._drawn: list[list[tuple[str, Style]]] | None = None  # the rows last drawn
         self._drawn_size: Size | None = None
+        self._given: tuple[object, ...] = ()  # what set() was last given
         super().__init__(id=id, classes=f"chart {classes}".strip())
         self.label = label
         self.with_gutter = gutter
@@ -169,6 +170,10 @@ class Chart(Widget):
         one eighth of a cell, as memory and disk do at idle, draws the same row, and a
         repaint costs the compositor every widget between the dirty rows."""
         alerting_changed = alerting != self.has_class("-alerting")
+        given = (list(series), value.plain, note, high, scale, threshold, window, mark_none)
+        if not alerting_changed and given == self._given and self._drawn is not None:
+            return  # the same sample as last time (a constant disk): nothing to work out
+        self._given = given
         self.set_class(alerting, "-alerting")
         self.series, self.value, self.note = list(series), value, note
         self.high, self.scale, self.threshold = high, scale, threshold
