@@ -194,8 +194,27 @@ class ShipdeckApp(Host):
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.InputEvent):
+            if self._exit:
+                return  # quitting: a key typed after q would open a screen in a closing app
             self._collector.touched()  # full collections wait for a quiet moment
+            if self._typed_ahead(event):
+                return
         await super().on_event(event)
+
+    def _typed_ahead(self, event: events.InputEvent) -> bool:
+        """A letter typed right behind a key that opened a prompt (``/`` in the logs):
+        Textual had already sent it to the widget focused then, and it comes back here
+        unhandled with the prompt focused. It belongs in the prompt, as a typist meant;
+        an Input stops its own letters, so nothing else arrives here this way."""
+        if not (isinstance(event, events.Key) and event.is_forwarded and event.is_printable):
+            return False
+        from textual.widgets import Input
+
+        focused = self.focused
+        if not isinstance(focused, Input) or event.character is None:
+            return False
+        focused.insert_text_at_cursor(event.character)
+        return True
 
     def _from_engine(self, event: EngineEvent) -> None:
         self.post_message(EngineEventPosted(event))  # any thread

@@ -36,6 +36,9 @@ class ItemFormScreen(ModalScreen[Item | None]):
         Binding("escape", "cancel", "Cancel"),
         Binding("ctrl+s", "save", "Save"),
     ]
+    # Textual focuses the title when the screen is shown: a query in on_mount raised
+    # NoMatches when the app was closing around a screen pushed at that moment.
+    AUTO_FOCUS = "#title"
 
     class Saved(Message):
         """The draft is on the board as ``item``."""
@@ -80,9 +83,6 @@ class ItemFormScreen(ModalScreen[Item | None]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Save (ctrl+s)", variant="primary", id="save")
                 yield Button("Cancel (esc)", id="cancel")
-
-    def on_mount(self) -> None:
-        self.query_one("#title", Input).focus()
 
     def on_input_submitted(self, _event: Input.Submitted) -> None:
         self.action_save()

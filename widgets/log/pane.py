@@ -153,9 +153,21 @@ class LogPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield self._view
-        # The prompt (an Input) is mounted on its first use: the board's first
-        # frame does not wait to style a widget nobody has asked for yet.
+        # The prompt (an Input) is mounted after the first frame, not in it: the board's
+        # first paint does not wait to style a widget nobody has asked for yet, and by
+        # the time ``/`` is pressed it is there to take what is typed after it (mounted
+        # on the key, the letters typed meanwhile went to the board: ``z`` zoomed it).
         yield LogStatusBar()
+
+    async def _mount_prompt(self) -> Input:
+        from textual.widgets import Input
+
+        found = self.query("#log-prompt")
+        if found:
+            return found.first(Input)
+        prompt = Input(id="log-prompt")
+        await self.mount(prompt, before=self.query_one(LogStatusBar))
+        return prompt
 
     @property
     def log_view(self) -> LogView:
@@ -188,6 +200,7 @@ class LogPane(Vertical):
 
     def on_mount(self) -> None:
         self.watch(self._view, "status", self._show_status)
+        self.call_after_refresh(self._mount_prompt)
 
     def _show_status(self, status: LogStatus) -> None:
         self.query_one(LogStatusBar).status = status
@@ -209,14 +222,7 @@ class LogPane(Vertical):
         return True
 
     async def action_prompt(self, kind: str) -> None:
-        from textual.widgets import Input
-
-        found = self.query("#log-prompt")
-        if found:
-            prompt = found.first(Input)
-        else:
-            prompt = Input(id="log-prompt")
-            await self.mount(prompt, before=self.query_one(LogStatusBar))
+        prompt = await self._mount_prompt()
         label, placeholder = PROMPTS[kind]
         self._prompt = kind
         self._say("")
@@ -227,6 +233,9 @@ class LogPane(Vertical):
             "save": str(self.default_save_path()),
         }[kind]
         self.add_class("-prompting")
+        # At once, not at the next turn of the loop as focus() would: keys typed right
+        # behind the / are already queued and go wherever the focus is now.
+        self.screen.set_focus(prompt)
         prompt.focus()
         self.refresh_bindings()
 
