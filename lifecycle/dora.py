@@ -54,7 +54,7 @@ from shipdeck.lifecycle.events import (
 from shipdeck.lifecycle.history import DoraFacts, dora_row
 from shipdeck.lifecycle.items import format_time
 from shipdeck.lifecycle.journal import Journal
-from shipdeck.lifecycle.units import duration
+from shipdeck.lifecycle.units import counted, duration
 
 DAY = 86400.0
 
@@ -145,7 +145,7 @@ class DoraReport:
             n = self.deployments
             freq = (
                 f"{self.deployment_frequency:.2f}/day ({self.frequency_band}), "
-                f"{n} deployment{'s' if n != 1 else ''}"
+                f"{counted(n, 'deployment')}"
             )
         lines.append(f"  Deployment frequency   {freq}")
         if self.lead_time_median is None:

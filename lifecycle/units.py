@@ -38,3 +38,8 @@ def byte_size(n: float) -> str:
 def byte_rate(bytes_per_second: float) -> str:
     """Throughput: ``812 B/s``, ``1.2 KB/s``."""
     return byte_size(bytes_per_second) + "/s"
+
+
+def counted(n: int, noun: str) -> str:
+    """``1 line``, ``2 lines``, ``1,000,005 lines``: a count and its noun, agreeing."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"

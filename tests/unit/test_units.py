@@ -7,7 +7,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shipdeck.lifecycle.units import byte_rate, byte_size, duration
+from shipdeck.lifecycle.units import byte_rate, byte_size, counted, duration
 
 
 def test_durations_read_the_same_everywhere() -> None:
@@ -35,3 +35,12 @@ def test_byte_sizes_are_powers_of_1024() -> None:
     sizes = (0, 1023, 1024, 1_572_864, 5 * 1024**3, -5)
     assert [byte_size(n) for n in sizes] == ["0 B", "1023 B", "1.0 KB", "1.5 MB", "5.0 GB", "0 B"]
     assert byte_rate(1024) == "1.0 KB/s"
+
+
+def test_a_count_agrees_with_its_noun() -> None:
+    assert [counted(n, "line") for n in (0, 1, 2, 1_000_005)] == [
+        "0 lines",
+        "1 line",
+        "2 lines",
+        "1,000,005 lines",
+    ]

@@ -22,6 +22,7 @@ from textual.reactive import var
 from textual.widget import Widget
 
 from shipdeck.lifecycle.lines import Line
+from shipdeck.lifecycle.units import counted
 from shipdeck.widgets.component_style import component_style
 from shipdeck.widgets.log import ansi
 from shipdeck.widgets.log.lines import LogStatus
@@ -50,16 +51,17 @@ def status_text(status: LogStatus, message: str = "", styles: Styles | None = No
         if status.new_since_pause:
             text.append(f" · {status.new_since_pause:,} new lines ↓", style("paused", "yellow"))
         text.append(" (f/end)", style("dim", "dim"))
-    parts = [f"{status.lines:,} lines"]
+    parts = [counted(status.lines, "line")]
     if status.total > status.lines:
-        parts[0] = f"{status.lines:,} of {status.total:,} lines"
+        parts[0] = f"{status.lines:,} of {counted(status.total, 'line')}"
     if status.filter:
         kept = f"&{ansi.plain(status.filter, max_chars=40)}: {status.filter_matches:,} shown"
         if status.filtering is not None:
             kept += f" · filtering the file {status.filtering:.0%}"
         parts.append(kept)
     if status.search:
-        found = f"/{ansi.plain(status.search, max_chars=40)}: {status.search_matches:,} lines"
+        pattern = ansi.plain(status.search, max_chars=40)
+        found = f"/{pattern}: {counted(status.search_matches, 'line')}"
         if status.searching is not None:
             found += f" · searching the file {status.searching:.0%}"
         parts.append(found)
@@ -209,7 +211,7 @@ class LogPane(Vertical):
         self.query_one(LogStatusBar).message = message
 
     def on_log_view_saved(self, event: LogView.Saved) -> None:
-        self._say(f"saved {event.lines:,} lines to {event.path}")
+        self._say(f"saved {counted(event.lines, 'line')} to {event.path}")
 
     def on_log_view_save_failed(self, event: LogView.SaveFailed) -> None:
         self._say(f"could not save: {event.error}")

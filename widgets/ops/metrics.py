@@ -28,7 +28,7 @@ from textual.widgets import Label, Static
 
 from shipdeck.lifecycle.alerts import Alert, History
 from shipdeck.lifecycle.ports import ContainerStats, HostSample, NodeInfo, ProbeResult
-from shipdeck.lifecycle.units import byte_size
+from shipdeck.lifecycle.units import byte_size, counted
 from shipdeck.widgets.component_style import component_style
 from shipdeck.widgets.ops.chart import (
     BAR,
@@ -516,7 +516,7 @@ class EnvRows(Vertical):
         title = Text(clean(s.name, 60), style="bold")
         details = []
         if s.pids is not None:
-            details.append(f"{s.pids} pid{'s' if s.pids != 1 else ''}")
+            details.append(counted(s.pids, "pid"))
         if s.net_rx or s.net_tx:
             details.append(f"net {byte_size(s.net_rx)} in / {byte_size(s.net_tx)} out")
         details.append(f"disk {byte_size(s.block_read)} read / {byte_size(s.block_write)} written")
