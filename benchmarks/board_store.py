@@ -49,26 +49,21 @@ import platform
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from collections.abc import Sequence
-from io import BytesIO
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+from benchmarks._trees import GIT_ENV, export_tree, tree_env  # noqa: E402
 
 SIZES = (200, 2000, 20000)
 TARGETS = {"size_ratio": 1.5, "vs_old_ratio": 1.0}
 CONFIG = "version: 1\nproject: bench\nbase_branch: main\nstages:\n  build: []\n  test: []\n"
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "bench",
-    "GIT_AUTHOR_EMAIL": "bench@example.invalid",
-    "GIT_COMMITTER_NAME": "bench",
-    "GIT_COMMITTER_EMAIL": "bench@example.invalid",
-}
 
 # Runs with PYTHONPATH at the store's code (new or old): both expose
 # ``lifecycle.store.BoardStore``; the new one is opened through ``open_board``.
@@ -156,15 +151,7 @@ def baseline_rev(requested: str | None) -> str:
 
 def export_old(rev: str, into: Path) -> Path:
     """The old tree's packages in ``into`` (``git archive``: no checkout, no worktree)."""
-    data = subprocess.run(
-        ["git", "archive", "--format=tar", rev, "lifecycle", "backends", "tui", "widgets"],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    ).stdout
-    into.mkdir(parents=True)
-    with tarfile.open(fileobj=BytesIO(data)) as tar:
-        tar.extractall(into, filter="data")
+    export_tree(rev, into, "lifecycle", "backends", "tui", "widgets")
     store = (into / "lifecycle" / "store.py").read_text()
     if "board.yaml" not in store or (into / "backends" / "git_board.py").exists():
         raise SystemExit(f"{rev[:12]} does not hold the board.yaml store")
@@ -176,14 +163,7 @@ class Side:
 
     def __init__(self, kind: str, code: Path, base: Path) -> None:
         self.kind = kind
-        self.env = dict(os.environ, **GIT_ENV)
-        self.env["PYTHONPATH"] = str(code)
-        self.env["XDG_CONFIG_HOME"] = str(base / "config")
-        self.env.pop("SHIPDECK_DEBUG", None)
-        # Bytecode as a user has it (else every run compiles every module), kept out
-        # of the source trees.
-        self.env.pop("PYTHONDONTWRITEBYTECODE", None)
-        self.env["PYTHONPYCACHEPREFIX"] = str(base / "pycache")
+        self.env = tree_env(code, base / "config", base / "pycache")
 
     def warm_up(self, repo: Path) -> None:
         """Every command once, so their modules' bytecode is written before timing."""

@@ -48,15 +48,16 @@ import random
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
-from io import BytesIO
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+from benchmarks._trees import export_tree  # noqa: E402
 
 SIZES = (10_000, 100_000, 1_000_000)
 QUICK_SIZES = (10_000, 100_000)
@@ -294,12 +295,7 @@ def git(*args: str) -> str:
 def export_old(rev: str, into: Path) -> Path:
     """The baseline's package in ``into`` (``git archive``: no checkout, no worktree)."""
     parts = ("shipdeck", "lifecycle", "backends", "tui", "widgets", "cli", "project", "examples")
-    data = subprocess.run(
-        ["git", "archive", "--format=tar", rev, *parts], cwd=ROOT, check=True, capture_output=True
-    ).stdout
-    into.mkdir(parents=True)
-    with tarfile.open(fileobj=BytesIO(data)) as tar:
-        tar.extractall(into, filter="fully_trusted")  # shipdeck/ holds symbolic links
+    export_tree(rev, into, *parts)
     if (into / "lifecycle" / "history.py").exists():
         raise SystemExit(f"{rev} already has the index: pass --baseline REV")
     return into

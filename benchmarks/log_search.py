@@ -33,13 +33,15 @@ import platform
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
-from io import BytesIO
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+from benchmarks._trees import export_tree  # noqa: E402
+
 BASELINE = "4ede4ca"
 TOOLONG_VENV = Path("/tmp/toolong-venv")
 TOKEN = "zq7needle"
@@ -140,16 +142,7 @@ def make_log(path: Path, lines: int) -> int:
 
 def export_baseline(into: Path) -> Path:
     """The tree at ``BASELINE`` (``git archive``: no checkout, no worktree)."""
-    data = subprocess.run(
-        ["git", "archive", "--format=tar", BASELINE],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    ).stdout
-    into.mkdir(parents=True)
-    with tarfile.open(fileobj=BytesIO(data)) as tar:
-        tar.extractall(into, filter="fully_trusted")  # shipdeck/ holds symbolic links
-    return into
+    return export_tree(BASELINE, into)
 
 
 def toolong_python() -> tuple[str | None, str]:

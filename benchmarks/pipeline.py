@@ -53,24 +53,19 @@ import socket
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
-from io import BytesIO
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+from benchmarks._trees import GIT_ENV, export_tree, tree_env  # noqa: E402
 
 TARGETS = {"ratio": 1.15}
 BASELINE = "4ede4ca"
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "bench",
-    "GIT_AUTHOR_EMAIL": "bench@example.invalid",
-    "GIT_COMMITTER_NAME": "bench",
-    "GIT_COMMITTER_EMAIL": "bench@example.invalid",
-}
 EDIT = "\n# hola\n"
 
 SHELL = r"""
@@ -96,17 +91,6 @@ def git(cwd: Path, *args: str) -> str:
     ).stdout.strip()
 
 
-def export_tree(rev: str, into: Path) -> Path:
-    """The baseline's whole tree in ``into`` (``git archive``: no checkout, no worktree)."""
-    data = subprocess.run(
-        ["git", "archive", "--format=tar", rev], cwd=ROOT, check=True, capture_output=True
-    ).stdout
-    into.mkdir(parents=True)
-    with tarfile.open(fileobj=BytesIO(data)) as tar:
-        tar.extractall(into, filter="fully_trusted")  # shipdeck/ holds symbolic links
-    return into
-
-
 def port_answers(port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.2)
@@ -124,12 +108,7 @@ class Side:
 
     def __init__(self, kind: str, code: Path, base: Path) -> None:
         self.kind = kind
-        self.env = dict(os.environ, **GIT_ENV)
-        self.env["PYTHONPATH"] = str(code)
-        self.env["XDG_CONFIG_HOME"] = str(base / "config")
-        self.env.pop("SHIPDECK_DEBUG", None)
-        self.env.pop("PYTHONDONTWRITEBYTECODE", None)
-        self.env["PYTHONPYCACHEPREFIX"] = str(base / f"pycache-{kind}")
+        self.env = tree_env(code, base / "config", base / f"pycache-{kind}")
 
     def cli(self, repo: Path, *args: str) -> str:
         out = subprocess.run(

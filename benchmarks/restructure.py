@@ -41,18 +41,20 @@ import signal
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import suppress
-from io import BytesIO
 from pathlib import Path
 from shutil import rmtree
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+from benchmarks._trees import export_tree  # noqa: E402
+
 DEFAULT_BASELINE = "24c0c2c"
 BENCHMARKS = ("board", "log_pane")
 PACKAGES = ("lifecycle", "backends", "widgets", "tui")  # in both trees
@@ -111,12 +113,7 @@ def git(*args: str) -> str:
 
 def export(rev: str, into: Path) -> Path:
     """The whole tree of ``rev`` in ``into`` (``git archive``: nothing registered in the repo)."""
-    data = subprocess.run(
-        ["git", "archive", "--format=tar", rev], cwd=ROOT, check=True, capture_output=True
-    ).stdout
-    into.mkdir(parents=True)
-    with tarfile.open(fileobj=BytesIO(data)) as tar:
-        tar.extractall(into, filter="data")
+    export_tree(rev, into)
     missing = [b for b in BENCHMARKS if not (into / "benchmarks" / f"{b}.py").exists()]
     if missing:
         raise SystemExit(f"{rev[:12]} has no benchmarks/{', '.join(missing)}.py")
