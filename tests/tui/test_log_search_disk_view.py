@@ -65,7 +65,7 @@ def test_enter_shows_a_match_far_outside_the_ring_and_end_returns_to_the_tail(
             assert any(line.strip() == "line 300 needle" for line in screen_lines(view))
             assert scanned(app)[-1].matches == 1
             assert view.status.search_matches == 1 and view.status.total == LINES
-            assert "/needle: 1 lines" in str(app.query_one(LogStatusBar).render())
+            assert "/needle: 1 line" in str(app.query_one(LogStatusBar).render())
             assert not view.following
             await pilot.press("end")
             await until(pilot, lambda: view.model.end == LINES)
