@@ -208,11 +208,12 @@ class Journal:
         decoding every deploy ever journaled)."""
         wanted = set(types)
         found: list[Event] = []
+        whole: list[Event] | None = None  # the file, read once if the index cannot serve
         for env in sorted(set(envs)):
             got = self._indexed(partial(HistoryIndex.latest_for_env, env=env, types=wanted, n=n))
-            if got is None:  # no index: the file, as read() does
-                events = [e for e in self.read(types=wanted) if e.data.get("env") == env]
-                found.extend(events[-n:])
+            if got is None:
+                whole = self.read(types=wanted) if whole is None else whole
+                found.extend([e for e in whole if e.data.get("env") == env][-n:])
             else:
                 found.extend(e for e in got if e.data.get("env") == env and e.type in wanted)
         return found

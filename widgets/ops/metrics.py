@@ -175,7 +175,7 @@ class Chart(Widget):
             return  # the same sample as last time (a constant disk): nothing to work out
         self._given = given
         self.set_class(alerting, "-alerting")
-        self.series, self.value, self.note = list(series), value, note
+        self.series, self.value, self.note = given[0], value, note
         self.high, self.scale, self.threshold = high, scale, threshold
         self.window, self.mark_none = window, mark_none
         size = self.size
