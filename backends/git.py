@@ -160,6 +160,14 @@ class GitRepo:
         _check_ref(branch)
         return self._ok("show-ref", "--verify", "--quiet", f"refs/heads/{branch}")
 
+    def branch_tip(self, branch: str) -> str | None:
+        """Whether ``branch`` exists and its commit, in one git process (gate checks
+        ask both before every stage)."""
+        _check_ref(branch)
+        return self._out_or_none(
+            "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}"
+        )
+
     def dirty_files(self) -> list[str]:
         """Tracked files with uncommitted (staged or not) changes, outside ``.shipdeck/``."""
         code, out, err = self._exec(

@@ -288,11 +288,12 @@ class Engine:
         if item.branch:
             try:
                 vcs = self.vcs
-                if vcs.branch_exists(item.branch):
-                    facts["commits_ahead"] = vcs.commits_ahead(item.branch, self.config.base_branch)
-                    facts["head_sha"] = vcs.head_sha(item.branch)
-                else:
+                tip = vcs.branch_tip(item.branch)
+                if tip is None:
                     facts["commits_ahead"] = 0
+                else:
+                    facts["commits_ahead"] = vcs.commits_ahead(tip, self.config.base_branch)
+                    facts["head_sha"] = tip
             except Exception:  # noqa: BLE001 - an unreadable repo leaves the facts unknown
                 pass
         if item.stage is Stage.OPERATE and item.env:

@@ -112,6 +112,22 @@ def test_ensure_branch_creates_from_base_and_checks_out(repo: Path) -> None:
     assert git(repo, "rev-parse", "--abbrev-ref", "HEAD") == "feature/SD-1-x"
     assert vcs.current_branch() == "feature/SD-1-x"
     assert vcs.commits_ahead("feature/SD-1-x", "main") == 0
+    assert vcs.branch_tip("feature/SD-1-x") == base_sha
+
+
+def test_branch_tip_is_the_branchs_commit_and_never_a_tag_of_that_name(repo: Path) -> None:
+    vcs = GitRepo(repo)
+    assert vcs.branch_tip("feature/SD-1-x") is None
+    git(repo, "tag", "feature/SD-1-x")  # a tag of the name is no branch
+    assert vcs.branch_tip("feature/SD-1-x") is None
+    vcs.ensure_branch("feature/SD-1-x", "main")
+    (repo / "x.txt").write_text("x\n")
+    git(repo, "add", "x.txt")
+    git(repo, "commit", "-q", "-m", "x")
+    tip = vcs.branch_tip("feature/SD-1-x")
+    assert tip == git(repo, "rev-parse", "refs/heads/feature/SD-1-x")
+    assert tip != git(repo, "rev-parse", "refs/tags/feature/SD-1-x")
+    assert vcs.commits_ahead(tip, "main") == 1
 
 
 def test_ensure_branch_checks_out_an_existing_branch(repo: Path) -> None:
