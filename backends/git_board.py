@@ -36,6 +36,9 @@ _HEX = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 # Up to this many requests are read in-process (about 55 us an object through gitdb,
 # against 3 ms to start cat-file and 30 us an object in it): a board write reads 2-4.
 _LOOSE_READS_MAX = 64
+# A path is looked up in-process through trees up to this size (about 700 items);
+# a 20,000-item board's items/ tree (~1 MB) is left to cat-file, as before.
+_TREE_PARSE_MAX = 32 * 1024
 _STALE_LOCK_AGE = 1.0  # seconds: git holds a ref lock for milliseconds
 # What git prints (LC_ALL=C) when the disk, not the repository, is the problem.
 _STORAGE_CAUSES = {
@@ -198,7 +201,8 @@ class GitBoardRefs:
             return self._cat_file(requests)  # one process is cheaper than many reads here
         resolved = [self._resolve(r) for r in requests]
         pending = [i for i, r in enumerate(resolved) if r is False]
-        found = dict(zip(pending, self._cat_file([requests[i] for i in pending]), strict=True))
+        asked = self._cat_file([requests[i] for i in pending]) if pending else []
+        found = dict(zip(pending, asked, strict=True))
         return [found[i] if r is False else r for i, r in enumerate(resolved)]
 
     def _resolve(self, request: str) -> tuple[str, bytes] | Literal[False] | None:
@@ -223,6 +227,8 @@ class GitBoardRefs:
                 return False
             if obj[0] != "tree":
                 return None
+            if len(obj[1]) > _TREE_PARSE_MAX:
+                return False  # git finds one name in a big tree faster than Python parses it
             entry = _parse_tree(obj[1], self._hash_len).get(part.encode("utf-8"))
             if entry is None:
                 return None

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from shipdeck.backends import git_board
 from shipdeck.backends.git_board import GitBoardRefs, open_board
 from shipdeck.lifecycle.items import Item, Kind
 from shipdeck.lifecycle.stages import Stage
@@ -69,6 +70,28 @@ def test_loose_packed_and_missing_reads_match_git(tmp_path: Path) -> None:
     assert head2 is not None and head2 != head
     mixed = requests_for(refs, head2)
     assert refs._batch(mixed) == refs._cat_file(mixed)
+
+
+def test_a_big_tree_is_left_to_git_and_reads_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, refs = board_repo(tmp_path / "r", 6)
+    head = refs.head()
+    assert head is not None
+    requests = [r for r in requests_for(refs, head) if r != "0" * 40]  # all there, loose
+    asked: list[list[str]] = []
+    real = refs._cat_file
+
+    def cat_file(wanted: list[str]) -> list[tuple[str, bytes] | None]:
+        asked.append(wanted)
+        return real(wanted)
+
+    monkeypatch.setattr(refs, "_cat_file", cat_file)
+    small = refs._batch(requests)
+    assert asked == []  # all loose, all small
+    monkeypatch.setattr(git_board, "_TREE_PARSE_MAX", 100)  # items/ is now "big"
+    assert refs._batch(requests) == small
+    assert asked and all(":items/" in r for r in asked[0] if ":" in r)
 
 
 def test_a_board_in_use_is_read_without_starting_git(
