@@ -36,8 +36,9 @@ _HEX = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 # Up to this many requests are read in-process (about 55 us an object through gitdb,
 # against 3 ms to start cat-file and 30 us an object in it): a board write reads 2-4.
 _LOOSE_READS_MAX = 64
-# A path is looked up in-process through trees up to this size (about 700 items);
-# a 20,000-item board's items/ tree (~1 MB) is left to cat-file, as before.
+# Trees up to this size (about 700 items) are read and walked in-process; a 20,000-item
+# board's items/ tree (~1 MB) is left to cat-file, as before: git finds a name in it
+# faster than Python parses it, and inflates it faster than gitdb's stream does.
 _TREE_PARSE_MAX = 32 * 1024
 _STALE_LOCK_AGE = 1.0  # seconds: git holds a ref lock for milliseconds
 # What git prints (LC_ALL=C) when the disk, not the repository, is the problem.
@@ -211,7 +212,7 @@ class GitBoardRefs:
         sha, sep, path = request.partition(":")
         want_tree = sha.endswith("^{tree}")
         sha = sha.removesuffix("^{tree}")
-        obj = self._loose(sha)
+        obj = self._loose(sha, tree_limit=_TREE_PARSE_MAX)
         if obj is None:
             return False
         if not want_tree and not sep:
@@ -221,27 +222,32 @@ class GitBoardRefs:
         head = obj[1].split(b"\n", 1)[0]
         if not head.startswith(b"tree "):
             return False
-        obj = self._loose(head[5:].decode("ascii"))
+        sha = head[5:].decode("ascii")
         for part in path.split("/") if path else ():
-            if obj is None:
+            # A big tree (a 20,000-item items/) is left to git, which finds one name in
+            # it faster than Python parses it; its size is known before it is inflated.
+            tree = self._loose(sha, tree_limit=_TREE_PARSE_MAX)
+            if tree is None:
                 return False
-            if obj[0] != "tree":
-                return None
-            if len(obj[1]) > _TREE_PARSE_MAX:
-                return False  # git finds one name in a big tree faster than Python parses it
-            entry = _parse_tree(obj[1], self._hash_len).get(part.encode("utf-8"))
+            if tree[0] != "tree":
+                return None  # a path through a file: git says missing too
+            entry = _parse_tree(tree[1], self._hash_len).get(part.encode("utf-8"))
             if entry is None:
                 return None
-            obj = self._loose(entry[1].hex())
+            sha = entry[1].hex()
+        obj = self._loose(sha, tree_limit=_TREE_PARSE_MAX)  # gitdb inflates big ones slowly
         return False if obj is None else obj
 
-    def _loose(self, sha: str) -> tuple[str, bytes] | None:
-        """A loose object's (type, data) through gitdb; None when it is not loose."""
+    def _loose(self, sha: str, tree_limit: int | None = None) -> tuple[str, bytes] | None:
+        """A loose object's (type, data) through gitdb; None when it is not loose, or
+        is a tree of more than ``tree_limit`` bytes."""
         odb = self._odb
         if odb is None or not _HEX.match(sha):
             return None
         try:
             stream = odb.stream(bytes.fromhex(sha))  # type: ignore[attr-defined]
+            if tree_limit is not None and stream.type == b"tree" and stream.size > tree_limit:
+                return None
             return stream.type.decode("ascii"), stream.read()
         except Exception:  # noqa: BLE001 - gitdb's BadObject, OSError, zlib: ask git
             return None
