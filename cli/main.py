@@ -635,7 +635,7 @@ def _error_line(exc: Exception) -> int:
     if isinstance(exc, UsageError) or _raised(
         exc,
         "shipdeck.lifecycle.board:ItemNotFound",
-        "shipdeck.lifecycle.config.errors:UnknownEnvironment",
+        "shipdeck.lifecycle.config.behaviour:UnknownEnvironment",
         "shipdeck.lifecycle.config.templates:TemplateError",
         "shipdeck.lifecycle.verbs:InvalidItem",
         "shipdeck.lifecycle.verbs:AlertNotFound",

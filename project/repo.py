@@ -62,12 +62,15 @@ class Project:
         """Parse shipdeck.yaml as it is now, without caching (any thread); ConfigError
         names file:line:col. The stat comes first: an edit racing the read shows as a
         changed file at the next look, never as one already seen."""
+        self.config_seen = config_stamp.file_stamp(self.config_path)
+        self.config_read = True
+        known = config_stamp.validated(self.paths.state, self.config_path)
+        if known is not None:
+            return known  # these bytes validated before: their snapshot, no pydantic
         from shipdeck.lifecycle.config.schema import (
             load_config,  # pydantic: only when the config is needed
         )
 
-        self.config_seen = config_stamp.file_stamp(self.config_path)
-        self.config_read = True
         return load_config(self._display(self.config_path), on_valid=self._remember)
 
     def use_config(self, config: Config) -> None:
@@ -77,7 +80,7 @@ class Project:
     def _remember(self, data: bytes, config: Config) -> None:
         with suppress(OSError):  # a read-only .shipdeck: the note is only a shortcut
             self.paths.ensure()
-        config_stamp.remember(self.paths.state, data, config.project)
+        config_stamp.remember(self.paths.state, data, config.project, config)
 
     @property
     def config_loaded(self) -> bool:

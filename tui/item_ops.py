@@ -234,7 +234,7 @@ def refusals() -> tuple[type[Exception], ...]:
     """Refusals (a gate, a card or environment gone meanwhile): a warning, not an error.
     Imported here: the config's errors load pydantic, which the first paint does without."""
     from shipdeck.lifecycle.board import ItemNotFound
-    from shipdeck.lifecycle.config.errors import UnknownEnvironment
+    from shipdeck.lifecycle.config.behaviour import UnknownEnvironment
     from shipdeck.lifecycle.runs import EngineError
 
     return (EngineError, ItemNotFound, UnknownEnvironment)

@@ -18,6 +18,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel
 from pydantic_core import ErrorDetails
 
+from shipdeck.lifecycle.config.behaviour import UnknownEnvironment as UnknownEnvironment
 from shipdeck.lifecycle.errors import ShipdeckError
 
 # --- errors ------------------------------------------------------------------------
@@ -59,10 +60,6 @@ class ConfigError(ShipdeckError):
     def of(cls, issues: Sequence[ConfigIssue]) -> ConfigError:
         first = issues[0]
         return cls(first.path, first.line, first.col, first.message, issues)
-
-
-class UnknownEnvironment(ShipdeckError, LookupError):
-    """An environment name the config does not define; ``str()`` lists the ones it does."""
 
 
 # --- error messages -------------------------------------------------------------------

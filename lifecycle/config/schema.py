@@ -28,9 +28,11 @@ from pydantic import (
     model_validator,
 )
 
+from shipdeck.lifecycle.config import behaviour
+from shipdeck.lifecycle.config.behaviour import ACTIONS as _ACTIONS
+from shipdeck.lifecycle.config.behaviour import UnknownEnvironment as UnknownEnvironment
 from shipdeck.lifecycle.config.errors import ConfigError as ConfigError
 from shipdeck.lifecycle.config.errors import ConfigIssue as ConfigIssue
-from shipdeck.lifecycle.config.errors import UnknownEnvironment as UnknownEnvironment
 from shipdeck.lifecycle.config.templates import (
     BRANCH_FIELDS,
     check_template,
@@ -199,9 +201,6 @@ class DockerRun(_Model):
     """Environment variables for the container."""
 
 
-_ACTIONS = ("run", "docker_build", "docker_run")
-
-
 class Step(_Model):
     """One build or test step: a shell command, an image build, or a container run."""
 
@@ -229,19 +228,12 @@ class Step(_Model):
     @property
     def kind(self) -> str:
         """Which action this step is: ``run``, ``docker_build`` or ``docker_run``."""
-        return next(a for a in _ACTIONS if getattr(self, a) is not None)
+        return behaviour.step_kind(self)
 
     @property
     def label(self) -> str:
         """A short title for logs and cards."""
-        if self.name:
-            return self.name
-        if self.run is not None:
-            return self.run
-        if self.docker_build is not None:
-            return f"docker build {self.docker_build.tag}"
-        assert self.docker_run is not None
-        return f"docker run {self.docker_run.image}"
+        return behaviour.step_label(self)
 
 
 class ReleaseConfig(_Model):
@@ -276,19 +268,15 @@ class Stages(_Model):
 
     def steps(self, stage: Stage) -> list[Step]:
         """The steps of a step stage (Build or Test)."""
-        if stage is Stage.BUILD:
-            return self.build
-        if stage is Stage.TEST:
-            return self.test
-        raise ValueError(f"{stage.label} has no steps")
+        return behaviour.stage_steps(self, stage)
 
     def timeout_for(self, step: Step) -> float:
-        return step.timeout if step.timeout is not None else self.timeout
+        return behaviour.timeout_for(self, step)
 
     @property
     def builds_image(self) -> bool:
         """A docker_build step makes the image a release is made of."""
-        return any(step.docker_build is not None for step in (*self.build, *self.test))
+        return behaviour.builds_image(self)
 
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KkMmGg]?[Bb]?)\s*$")
@@ -569,17 +557,12 @@ class Config(_Model):
 
     def secret_names(self) -> set[str]:
         """Every secret named by any environment (their values are masked in logs)."""
-        return {name for env in self.environments.values() for name in env.secrets}
+        return behaviour.secret_names(self)
 
     def environment(self, name: str) -> Environment:
         """The named environment; UnknownEnvironment (a LookupError) listing the names if absent."""
-        try:
-            return self.environments[name]
-        except KeyError:
-            names = ", ".join(self.environments) or "none are defined"
-            raise UnknownEnvironment(
-                f"no environment {name!r} in shipdeck.yaml (environments: {names})"
-            ) from None
+        env: Environment = behaviour.environment(self, name)
+        return env
 
 
 # --- loading -------------------------------------------------------------------------
