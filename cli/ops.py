@@ -160,7 +160,7 @@ def _engine(project: Project, as_json: bool = False) -> Engine:
     engine = build_engine(project)
     engine.recover()
     # Steps may colour only when their output reaches a terminal that shows it.
-    engine.environ.update(step_colour_env(pane=False, stream=None if as_json else sys.stdout))
+    engine.add_environ(step_colour_env(pane=False, stream=None if as_json else sys.stdout))
     engine.subscribe(stream_json if as_json else stream_to_terminal)
     return engine
 

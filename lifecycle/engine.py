@@ -95,7 +95,7 @@ class Engine:
         vcs: Callable[[], Vcs],
         target_for: Callable[[str], DeployTarget],
         work: Mapping[Stage, StageWork],
-        environ: Mapping[str, str] | None = None,
+        environ: Mapping[str, str] | Callable[[], Mapping[str, str]] | None = None,
         notify: Callable[[ev.Event], None] | None = None,
         images: Callable[[], Images] | None = None,
     ) -> None:
@@ -111,7 +111,11 @@ class Engine:
         self._vcs: Vcs | None = None
         self.target_for = target_for
         self._work = work  # what each stage does: stage_work.WORK, from the composition root
-        self.environ = dict(os.environ if environ is None else environ)
+        self._environ_lock = threading.Lock()
+        self._environ_added: dict[str, str] = {}
+        self._environ: dict[str, str] | None = None
+        self._environ_source: Callable[[], Mapping[str, str]] | None = None
+        self.environ = os.environ if environ is None else environ
         self._notify_hook = notify
         self._images_factory = images
         self._images: Images | None = None
@@ -130,6 +134,33 @@ class Engine:
             journal.scrub = self.masker.scrub
 
     # --- plumbing ---------------------------------------------------------
+
+    @property
+    def environ(self) -> dict[str, str]:
+        """What steps run with. Given as a function (the project's interpreter, whose
+        pyenv shim can take 0.1 s to name it), it is asked when first needed: at the
+        first step, or at the start when the config names secrets to mask."""
+        with self._environ_lock:
+            if self._environ is None:
+                assert self._environ_source is not None
+                self._environ = dict(self._environ_source()) | self._environ_added
+                self._environ_source = None
+            return self._environ
+
+    @environ.setter
+    def environ(self, value: Mapping[str, str] | Callable[[], Mapping[str, str]]) -> None:
+        with self._environ_lock:
+            if callable(value):
+                self._environ, self._environ_source = None, value
+            else:
+                self._environ, self._environ_source = dict(value) | self._environ_added, None
+
+    def add_environ(self, values: Mapping[str, str]) -> None:
+        """Add ``values`` to what steps run with, now and across a new environ."""
+        with self._environ_lock:
+            self._environ_added.update(values)
+            if self._environ is not None:
+                self._environ.update(values)
 
     @property
     def vcs(self) -> Vcs:

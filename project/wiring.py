@@ -277,7 +277,7 @@ def build_engine(project: Project) -> Engine:
         work=WORK,  # what each stage does
         notify=live.notify,
         images=_images,
-        environ=step_environ(project_python(project, config)),
+        environ=lambda: step_environ(project_python(project, config)),  # at the first step
     )
     engine.subscribe(live)
     engine.subscribe(AutoPrune(project, engine))  # retention: after runs and deploys
@@ -305,7 +305,7 @@ def reconfigure(engine: Engine, config: Config) -> None:
     if live is not None:
         live.parts = _Parts(live.parts.project, config)
         if config.python != engine.config.python:
-            engine.environ = step_environ(project_python(live.parts.project, config))
+            engine.environ = lambda: step_environ(project_python(live.parts.project, config))
     engine.masker = masker
     if masker:
         engine.store.scrub = masker.scrub

@@ -100,7 +100,7 @@ class ShipdeckApp(Host):
 
             self._engine = build_engine(self.project)  # on first use: config, git, processes
             # The log pane shows colour: steps are told they may use it.
-            self._engine.environ.update(step_colour_env(pane=True))
+            self._engine.add_environ(step_colour_env(pane=True))
             self._engine.subscribe(self._from_engine)
         return self._engine
 

@@ -187,6 +187,67 @@ def test_a_running_card_says_which_step_of_how_many(tmp_path: Path) -> None:
     assert done.state is RunState.PASSED and done.step is None  # only while running
 
 
+class EnvRunner(SlowRunner):
+    """Records the environment each step ran with."""
+
+    def __init__(self) -> None:
+        super().__init__(0)
+        self.envs: list[dict[str, str]] = []
+
+    def run(self, command: str, *, env: Mapping[str, str], **kw: object) -> StepResult:  # type: ignore[override]
+        self.envs.append(dict(env))
+        return super().run(command, env=env, **kw)  # type: ignore[arg-type]
+
+
+def test_the_step_environment_is_asked_for_at_the_first_step(tmp_path: Path) -> None:
+    """The project's interpreter (a pyenv shim takes 0.1 s to name it) is not asked
+    for by a command that runs no step; once asked, never again; what the CLI or the
+    board adds (step colours) is kept whether it came before the asking or after."""
+    asked: list[int] = []
+
+    def environ() -> dict[str, str]:
+        asked.append(1)
+        return {"SHIPDECK_PYTHON": "/py", "PATH": "/venv/bin"}
+
+    runner = EnvRunner()
+    engine = _engine(tmp_path, runner)
+    engine.environ = environ
+    engine.add_environ({"FORCE_COLOR": "1"})
+    engine.store.load()
+    assert asked == []  # built, loaded, coloured: nothing asked yet
+    assert engine.run_stage("SD-1").state is RunState.PASSED
+    assert asked == [1]
+    assert runner.envs[0]["PATH"] == "/venv/bin" and runner.envs[0]["FORCE_COLOR"] == "1"
+    engine.add_environ({"NO_COLOR": "1"})
+    assert engine.run_stage("SD-1").state is RunState.PASSED
+    assert asked == [1]  # once
+    assert runner.envs[1]["NO_COLOR"] == "1" and runner.envs[1]["FORCE_COLOR"] == "1"
+
+
+def test_secrets_to_mask_are_read_at_the_start(tmp_path: Path) -> None:
+    """A config naming secrets needs their values to mask from the start: asked then."""
+    config = CONFIG + "environments:\n  e: {run: x, secrets: [TOKEN]}\n"
+    asked: list[int] = []
+
+    def environ() -> dict[str, str]:
+        asked.append(1)
+        return {"TOKEN": "s3cret-value"}
+
+    engine = Engine(
+        root=tmp_path,
+        config=parse_config(config),
+        store=board_store(tmp_path),
+        journal=Journal(tmp_path),
+        runner=SlowRunner(0),
+        vcs=FakeVcs,  # type: ignore[arg-type]
+        target_for=lambda name: pytest.fail("no deploys here"),  # type: ignore[arg-type,return-value]
+        work=WORK,
+        environ=environ,
+    )
+    assert asked == [1]
+    assert engine.masker.mask("a s3cret-value b") != "a s3cret-value b"
+
+
 @pytest.mark.slow  # imports every module
 def test_every_shipdeck_error_is_a_shipdeck_error_and_none_a_key_error() -> None:
     """One base to catch what shipdeck raises on purpose (issue #12); a missing item or
