@@ -542,12 +542,28 @@ def run(argv: Sequence[str]) -> int:
             return EXIT_USAGE
     if args.handler is None:
         args.handler = "items:open_board"
+    if isinstance(args.handler, str) and args.handler.startswith("ops:"):
+        _ask_for_the_interpreter_early()
     if isinstance(args.handler, str):
         import importlib
 
         module, name = args.handler.split(":")
         args.handler = getattr(importlib.import_module(f"shipdeck.cli.{module}"), name)
     return _guarded(args)
+
+
+def _ask_for_the_interpreter_early() -> None:
+    """An operation runs steps with the project's interpreter, and a pyenv shim takes
+    ~0.1 s to name it: start asking now, so the answer comes while the command's
+    modules import (``project.interpreter.prefetch``; nothing is asked for a venv)."""
+    from pathlib import Path
+
+    from shipdeck.project import interpreter
+    from shipdeck.project.repo import find_root
+
+    root = find_root(Path.cwd())
+    if root is not None:
+        interpreter.prefetch(root)
 
 
 # Commands that never read the board.

@@ -196,9 +196,10 @@ def real_python(python: str, environ: Mapping[str, str]) -> str:
 
 def prefetch(root: Path, environ: Mapping[str, str] | None = None) -> None:
     """Start asking the PATH's python3 in a thread when :func:`find` may have to: a
-    pyenv shim takes ~0.1 s to answer, which the config's parse then overlaps. Nothing
-    is asked when the project has its own venv, Poetry or uv decide, or python3 is a
-    real interpreter; if the config names a ``python:``, the answer is not used."""
+    pyenv shim takes ~0.1 s to answer, which the command's imports and its first git
+    work then overlap. Nothing is asked when the project has its own venv, Poetry or
+    uv decide, python3 is a real interpreter, or it is being asked already; if the
+    config names a ``python:``, the answer is not used."""
     env = os.environ if environ is None else environ
     if any(_in_venv(root / name) for name in (".venv", "venv")):
         return
@@ -208,6 +209,9 @@ def prefetch(root: Path, environ: Mapping[str, str] | None = None) -> None:
     if found is None or venv_of(Path(found)) is not None or not _is_script(found):
         return
     frozen = _Frozen(env)
+    with _asked_lock:
+        if (found, frozen) in _asked:
+            return
     threading.Thread(
         target=real_python, args=(found, frozen), name="shipdeck-python", daemon=True
     ).start()
