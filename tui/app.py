@@ -136,7 +136,7 @@ class ShipdeckApp(Host):
 
     def _after_first_paint(self) -> None:
         """Work that need not delay the first paint."""
-        from shipdeck.lifecycle.config.schema import ConfigError
+        from shipdeck.lifecycle.config.errors import ConfigError  # no pydantic
 
         try:
             self.project.config  # noqa: B018 - validated now if its stamp let the board skip it

@@ -13,13 +13,15 @@ import types
 import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any
-
-from pydantic import BaseModel
-from pydantic_core import ErrorDetails
+from typing import TYPE_CHECKING, Annotated, Any
 
 from shipdeck.lifecycle.config.behaviour import UnknownEnvironment as UnknownEnvironment
 from shipdeck.lifecycle.errors import ShipdeckError
+
+if TYPE_CHECKING:  # pydantic is imported where a config is validated, not here: the
+    # board and the CLI catch ConfigError without validating (config/snapshot.py)
+    from pydantic import BaseModel
+    from pydantic_core import ErrorDetails
 
 # --- errors ------------------------------------------------------------------------
 
@@ -111,6 +113,8 @@ def _describe_value(value: object) -> str:
 
 def _model_at(model: type[BaseModel], parts: Sequence[object]) -> type[BaseModel] | None:
     """The model class that validates the mapping at ``parts``, if it is one."""
+    from pydantic import BaseModel  # loaded already: a model just failed to validate
+
     tp: Any = model
     for part in [*parts, None]:
         while True:  # peel Annotated[...] and X | None

@@ -225,3 +225,36 @@ def test_a_command_reads_a_validated_config_without_pydantic(project: Project) -
         cwd=Path(__file__).resolve().parents[2],
     ).stdout.split()
     assert out == ["hello", "8080", "False"]
+
+
+@pytest.mark.slow  # a fresh interpreter running the board
+def test_the_board_runs_without_pydantic_once_the_config_validated(tmp_path: Path) -> None:
+    """Open, painted, and past the work after the first paint (which reads the config):
+    pydantic is never imported when the file's bytes validated before."""
+    repo = tmp_path / "r"
+    subprocess.run(
+        [sys.executable, "-m", "shipdeck", "demo", str(repo), "--no-open", "--no-docker"],
+        check=True,
+        capture_output=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    script = (
+        "import asyncio, sys\n"
+        "from pathlib import Path\n"
+        "from shipdeck.project.repo import Project\n"
+        "from shipdeck.tui.app import ShipdeckApp\n"
+        "async def main():\n"
+        f"    app = ShipdeckApp(Project(Path({str(repo)!r})))\n"
+        "    async with app.run_test(size=(120, 40)) as pilot:\n"
+        "        await pilot.pause(0.5)\n"
+        "        print(app.project.config.project, 'pydantic' in sys.modules)\n"
+        "asyncio.run(main())\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    ).stdout.split()
+    assert out[-2:] == ["hello", "False"]
