@@ -153,17 +153,17 @@ class Side:
         self.kind = kind
         self.env = tree_env(code, base / "config", base / f"pycache-{kind}")
 
-    def cli(self, repo: Path, *args: str) -> str:
+    def python(self, repo: Path, what: str, *args: str) -> str:
+        """``python ARGS`` with this side's code, in ``repo``: its stdout."""
         out = subprocess.run(
-            [sys.executable, "-m", "shipdeck", *args],
-            cwd=repo,
-            env=self.env,
-            capture_output=True,
-            text=True,
+            [sys.executable, *args], cwd=repo, env=self.env, capture_output=True, text=True
         )
         if out.returncode:
-            raise SystemExit(f"{self.kind}: shipdeck {' '.join(args)}: {out.stderr.strip()}")
+            raise SystemExit(f"{self.kind}: {what}: {out.stderr.strip()[-2000:]}")
         return out.stdout
+
+    def cli(self, repo: Path, *args: str) -> str:
+        return self.python(repo, f"shipdeck {' '.join(args)}", "-m", "shipdeck", *args)
 
     def make_demo(self, path: Path) -> Path:
         self.cli(path.parent, "demo", str(path), "--no-open", "--no-docker")
@@ -211,16 +211,8 @@ class Side:
 
     def in_process(self, repo: Path) -> dict[str, Any]:
         """The same steps in one process with the engine already built (untimed)."""
-        out = subprocess.run(
-            [sys.executable, "-c", IN_PROCESS, str(repo), EDIT],
-            cwd=repo,
-            env=self.env,
-            capture_output=True,
-            text=True,
-        )
-        if out.returncode:
-            raise SystemExit(f"{self.kind} in process: {out.stderr.strip()[-2000:]}")
-        figures: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+        out = self.python(repo, "in process", "-c", IN_PROCESS, str(repo), EDIT)
+        figures: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
         return figures
 
     def stop(self, repo: Path) -> int:

@@ -36,6 +36,14 @@ def shipdeck(
     )
 
 
+def python_says(script: str) -> list[str]:
+    """What ``python -c script`` prints, as words: a fresh interpreter (what it
+    imports is what a new shipdeck process would), run from the repository."""
+    return subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout.split()
+
+
 def fast_first(cases: Sequence[Any], keep: int = 1) -> list[Any]:
     """``cases`` for ``parametrize``, all but the first ``keep`` marked slow: the fast lane
     (``pytest -m "not slow"``) runs the test on its first case, the whole suite on every

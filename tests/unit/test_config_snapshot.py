@@ -24,6 +24,7 @@ from shipdeck.lifecycle.config.schema import Config, ConfigError, parse_config
 from shipdeck.lifecycle.stages import Stage
 from shipdeck.project import config_stamp
 from shipdeck.project.repo import Project
+from tests.helpers import python_says
 from tests.unit.test_config import FULL
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -217,14 +218,7 @@ def test_a_command_reads_a_validated_config_without_pydantic(project: Project) -
         f"c = Project(Path({str(project.root)!r})).config\n"
         "print(c.project, c.environment('staging').port, 'pydantic' in sys.modules)\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=Path(__file__).resolve().parents[2],
-    ).stdout.split()
-    assert out == ["hello", "8080", "False"]
+    assert python_says(script) == ["hello", "8080", "False"]
 
 
 @pytest.mark.slow  # a fresh interpreter running the board
@@ -250,11 +244,4 @@ def test_the_board_runs_without_pydantic_once_the_config_validated(tmp_path: Pat
         "        print(app.project.config.project, 'pydantic' in sys.modules)\n"
         "asyncio.run(main())\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=Path(__file__).resolve().parents[2],
-    ).stdout.split()
-    assert out[-2:] == ["hello", "False"]
+    assert python_says(script)[-2:] == ["hello", "False"]

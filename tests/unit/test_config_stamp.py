@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +9,7 @@ import pytest
 from shipdeck.lifecycle.config.schema import ConfigError
 from shipdeck.project import config_stamp
 from shipdeck.project.repo import Project
+from tests.helpers import python_says
 
 GOOD = "version: 1\nproject: hello\n"
 
@@ -60,12 +59,6 @@ def test_the_board_opens_without_pydantic_once_the_config_validated(project: Pro
         "app = ShipdeckApp(p)\n"
         "print(app.sub_title, 'pydantic' in sys.modules)\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=Path(__file__).resolve().parents[2],
-    ).stdout.split()
+    out = python_says(script)
     assert out[-1] == "False"
     assert out[0] == "hello"
