@@ -9,6 +9,8 @@ system, all threads, psutil) over ``--seconds``. A bare Textual app (a Static an
 Footer) runs beside it in its own session over the same window as the baseline.
 ``--runs`` rounds (5); the target of issues #11 and #15 is under 1% of a core in
 every round. ``--size`` sets the terminal (120x40; 250x70 draws wider charts).
+``--baseline REV`` runs that commit's board too, in a third session over the same
+windows, so a change is told from the machine's noise.
 
 Run ``python benchmarks/idle_tmux.py``; prints one JSON object. Nothing asserts.
 """
@@ -32,6 +34,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from benchmarks._trees import export_tree  # noqa: E402
 from benchmarks.board import BOARD_200, child_env, make_repo, start_service  # noqa: E402
 from benchmarks.first_paint_tmux import BARE_APP  # noqa: E402
 
@@ -94,29 +97,36 @@ def _main_thread_cpu(pid: int) -> float:
 
 
 def one_round(
-    repo: Path, bare: Path, env: dict[str, str], args: argparse.Namespace
+    repo: Path, bare: Path, env: dict[str, str], args: argparse.Namespace, old: Path | None
 ) -> dict[str, Any]:
     shipdeck = Path(sys.executable).with_name("shipdeck")
-    board = _start("board", [str(shipdeck)], repo, env, args.size)
-    baseline = _start("bare", [sys.executable, str(bare)], repo, env, args.size)
+    pids = {"board": _start("board", [str(shipdeck)], repo, env, args.size)}
+    pids["bare"] = _start("bare", [sys.executable, str(bare)], repo, env, args.size)
+    if old is not None:  # through env(1): a tmux session gets the server's environment
+        argv = ["env", f"PYTHONPATH={old}", sys.executable, "-m", "shipdeck"]
+        pids["old"] = _start("old", argv, repo, env, args.size)
+    boards = [n for n in pids if n != "bare"]
     try:
-        _wait_for("board", "Monitor")
+        for name in boards:
+            _wait_for(name, "Monitor")
         _wait_for("bare", "bare app ready")
-        _tmux("send-keys", "-t", "board", "m")
-        _wait_for("board", "Probes")
+        for name in boards:
+            _tmux("send-keys", "-t", name, "m")
+            _wait_for(name, "Probes")
         time.sleep(args.warmup)
         t0 = time.monotonic()
-        cpu0 = {"board": _cpu(board), "bare": _cpu(baseline), "ui": _main_thread_cpu(board)}
+        cpu0 = {n: _cpu(pid) for n, pid in pids.items()} | {"ui": _main_thread_cpu(pids["board"])}
         time.sleep(args.seconds)
         wall = time.monotonic() - t0
-        cpu1 = {"board": _cpu(board), "bare": _cpu(baseline), "ui": _main_thread_cpu(board)}
+        cpu1 = {n: _cpu(pid) for n, pid in pids.items()} | {"ui": _main_thread_cpu(pids["board"])}
         screen = _tmux("capture-pane", "-p", "-t", "board")
     finally:
-        _tmux("kill-session", "-t", "board")
-        _tmux("kill-session", "-t", "bare")
-    return {
-        name: round(100 * (cpu1[name] - cpu0[name]) / wall, 3) for name in ("board", "bare", "ui")
-    } | {"window_s": round(wall, 2), "pane_shows_latency": "ms" in screen}
+        for name in pids:
+            _tmux("kill-session", "-t", name)
+    return {name: round(100 * (cpu1[name] - cpu0[name]) / wall, 3) for name in cpu0} | {
+        "window_s": round(wall, 2),
+        "pane_shows_latency": "ms" in screen,
+    }
 
 
 def main(args: argparse.Namespace) -> dict[str, Any]:
@@ -130,9 +140,10 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         bare = base / "bare.py"
         bare.write_text(BARE_APP)
         service, url, interval = start_service(repo)
+        old = export_tree(args.baseline, base / "old") if args.baseline else None
         _tmux("new-session", "-d", "-s", "keep", "sleep 3600", env=env)
         try:
-            rounds = [one_round(repo, bare, env, args) for _ in range(args.runs)]
+            rounds = [one_round(repo, bare, env, args, old) for _ in range(args.runs)]
         finally:
             _tmux("kill-server")
             service.terminate()
@@ -147,6 +158,8 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         "board_median": round(statistics.median(board), 3),
         "board_ui_thread_percent": [r["ui"] for r in rounds],
         "bare_percent_of_core": [r["bare"] for r in rounds],
+        "baseline": args.baseline,
+        "baseline_percent_of_core": [r["old"] for r in rounds] if args.baseline else None,
         "pane_showed_latency": all(r["pane_shows_latency"] for r in rounds),
         "target_percent": TARGET_PERCENT,
         "meets_target": all(v < TARGET_PERCENT for v in board),
@@ -161,6 +174,11 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=60.0, help="window per round (60)")
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds before the window (5)")
     parser.add_argument("--size", default="120x40", help="terminal size (120x40)")
+    parser.add_argument(
+        "--baseline",
+        metavar="REV",
+        help="also run that commit's board over the same windows (tells a change from noise)",
+    )
     return parser.parse_args(argv)
 
 
