@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 import json
 from functools import cache
 from pathlib import Path
@@ -33,13 +34,20 @@ _LIFECYCLE = Path(__file__).resolve().parent.parent / "lifecycle"
 
 @cache
 def _validators_hash() -> str:
-    """Once per process: the code cannot change under a running shipdeck."""
+    """Once per process: the code cannot change under a running shipdeck. The config
+    package, what it checks names with, and pydantic's version (found, not imported:
+    a pydantic upgrade may validate the same bytes otherwise)."""
     digest = hashlib.sha256()
     for path in [
         *sorted((_LIFECYCLE / "config").glob("*.py")),
         _LIFECYCLE / "stages" / "__init__.py",
+        _LIFECYCLE / "text.py",
     ]:
         digest.update(path.read_bytes())
+    spec = importlib.util.find_spec("pydantic")
+    if spec is not None and spec.origin:
+        with contextlib.suppress(OSError):
+            digest.update((Path(spec.origin).parent / "version.py").read_bytes())
     return digest.hexdigest()
 
 
