@@ -139,7 +139,7 @@ class ShipdeckApp(Host):
         from shipdeck.lifecycle.config.errors import ConfigError  # no pydantic
 
         try:
-            self.project.config  # noqa: B018 - validated now if its stamp let the board skip it
+            self.project.config  # noqa: B018 - read now (its snapshot, or validated)
         except ConfigError as exc:  # edited in the moment the board opened: say so, keep the board
             self.notify(str(exc), title="shipdeck.yaml", severity="error", timeout=30)
             return

@@ -91,8 +91,9 @@ class ConfigWatch:
         return True
 
     def check(self) -> Reloaded | Invalid:
-        """Parse the file as it is now: pydantic, so from a thread worker."""
-        from shipdeck.lifecycle.config.schema import ConfigError
+        """Read the file as it is now (pydantic, unless these bytes validated before),
+        so from a thread worker."""
+        from shipdeck.lifecycle.config.errors import ConfigError  # no pydantic by itself
 
         try:
             return Reloaded(self.project.read_config())

@@ -232,7 +232,7 @@ async def approved(app: Host, env: str, what: str) -> bool:
 
 def refusals() -> tuple[type[Exception], ...]:
     """Refusals (a gate, a card or environment gone meanwhile): a warning, not an error.
-    Imported here: the config's errors load pydantic, which the first paint does without."""
+    Imported here, not at the module's top: what the first paint need not load."""
     from shipdeck.lifecycle.board import ItemNotFound
     from shipdeck.lifecycle.config.behaviour import UnknownEnvironment
     from shipdeck.lifecycle.runs import EngineError
