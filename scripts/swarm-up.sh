@@ -17,8 +17,9 @@
 #     addresses 10.77.0.11-13, no default route: nothing leaves 10.77.0.0/24
 #   swarm: n1 manager (dispatcher heartbeat 2s), n2 n3 workers, node label swm.node=nI
 # Every process it starts is recorded with its start time, so swarm-down.sh stops those
-# and nothing else. Running it again while the lab is up only prints the lines again. If
-# it fails half-way, it runs swarm-down.sh --purge on what it started and exits non-zero.
+# and nothing else. Running it again while the lab is up only prints the lines again; a lab
+# left by a killed run (none of its processes alive) is taken down first. If it fails
+# half-way, it runs swarm-down.sh --purge on what it started and exits non-zero.
 set -euo pipefail
 # shellcheck source=scripts/swarm-lib.sh
 . "$(dirname "$0")/swarm-lib.sh"
@@ -37,7 +38,15 @@ if [ -e "$STATE/pids" ]; then
     lab_env
     exit 0
   fi
-  die "$STATE/pids records a lab that is not all up: run scripts/swarm-down.sh first"
+  # A run killed with its lab (SIGKILL, a lost session) leaves the state, namespaces and
+  # mounts behind but none of its processes: that lab is nobody's, so take it down here.
+  # One with a process still running may be another run's, starting: leave it alone.
+  alive=0
+  while read -r _ pid st; do pid_is_ours "$pid" "$st" && alive=$((alive + 1)); done < "$STATE/pids"
+  [ "$alive" = 0 ] || die "$STATE/pids records a lab that is not all up and $alive of its" \
+    "processes still run: run scripts/swarm-down.sh first"
+  log "$STATE/pids records a lab none of whose processes runs (a killed run's): taking it down"
+  "$LAB_DIR/swarm-down.sh" --purge >&2 || die "scripts/swarm-down.sh could not take it down"
 fi
 
 # ---------------------------------------------------------------- preflight

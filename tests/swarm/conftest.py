@@ -62,6 +62,14 @@ def _cannot_start() -> str | None:
     return busybox
 
 
+@pytest.fixture
+def lab_tools() -> None:
+    """Skips (fails under CI) where this session cannot start a lab of its own."""
+    why = _cannot_start()
+    if why:
+        di.unavailable(why)
+
+
 @pytest.fixture(scope="session")
 def swarm() -> Iterator[Swarm]:
     """The running lab; services this run made (label shipdeck.test) go at the end."""
