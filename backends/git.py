@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from shipdeck.backends import git_files
 from shipdeck.lifecycle.ports import (
     DirtyWorkTree,
     FoundRelease,
@@ -54,6 +55,7 @@ _ENGLISH = {"LANGUAGE": "C", "LC_ALL": "C"}
 _TAR_FILTER: dict[str, Any] = {"filter": "tar"} if hasattr(tarfile, "tar_filter") else {}
 _OVERWRITE_RE = re.compile(r"following (untracked working tree )?files would be overwritten")
 _OID_RE = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")  # sha1 or sha256, full length
+_CONFIG_TTL = 30.0  # seconds a user.name/user.email read is kept while no config file changes
 _TEMP_PREFIX = "shipdeck-tmp-"  # prepare_release's scratch dirs in the git dir
 _LOCKED_RE = re.compile(r"Unable to create '([^']+\.lock)': File exists")
 _RACE_RE = re.compile(
@@ -69,6 +71,11 @@ class GitRepo:
         self.root = Path(root).resolve()
         self._git_dir = _git_dir_of(self.root)
         self._lock = threading.RLock()
+        # Refs are read from their files where that is plain (git_files says when not).
+        self._refs = git_files.RefFiles(self._git_dir, git_files.common_dir(self._git_dir))
+        self._ahead: dict[tuple[object, object], int] = {}  # commits_ahead by its two commits
+        self._valid_branches: set[str] = set()
+        self._user: tuple[tuple[object, float], tuple[str | None, str | None]] | None = None
 
     # --- plumbing -----------------------------------------------------------
 
@@ -119,10 +126,24 @@ class GitRepo:
         return self._exec(*args)[0] == 0
 
     def _resolve(self, ref: str) -> str:
-        _check_ref(ref)
-        sha = self._out_or_none("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+        sha = self._commit_of(ref)
         if sha is None:
             raise VcsError(f"unknown git ref {ref!r} in {self.root}")
+        return sha
+
+    def _commit_of(self, ref: str) -> str | None:
+        """``git rev-parse --verify REF^{commit}``, from the ref files where they say."""
+        _check_ref(ref)
+        sha = self._refs.commit_of(ref)
+        if sha is git_files.ASK_GIT:
+            return self._out_or_none("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+        return sha
+
+    def _ref_value(self, ref: str) -> str | None:
+        """What the full ref name ``ref`` points at (a tag: the tag object); None if missing."""
+        sha = self._refs.value(ref)
+        if sha is git_files.ASK_GIT:
+            return self._out_or_none("show-ref", "--verify", "--hash", ref)
         return sha
 
     def _identity_env(self) -> dict[str, str]:
@@ -132,8 +153,8 @@ class GitRepo:
         environment variables) are filled in, for that one command.
         """
         env: dict[str, str] = {}
-        name = self._config("user.name")
-        email = self._config("user.email") or os.environ.get("EMAIL")
+        name, email = self._user_config()
+        email = email or os.environ.get("EMAIL")
         for role in ("AUTHOR", "COMMITTER"):
             if not name and not os.environ.get(f"GIT_{role}_NAME"):
                 env[f"GIT_{role}_NAME"] = FALLBACK_NAME
@@ -141,8 +162,23 @@ class GitRepo:
                 env[f"GIT_{role}_EMAIL"] = FALLBACK_EMAIL
         return env
 
-    def _config(self, key: str) -> str | None:
-        return self._out_or_none("config", "--get", key)
+    def _user_config(self) -> tuple[str | None, str | None]:
+        """``user.name`` and ``user.email`` in one git process, asked again when a file
+        git reads its config from changes, or after :data:`_CONFIG_TTL` (an included
+        file): a release asks for them three times."""
+        stamp = (_config_stamp(self._refs.gitdir, self._refs.common), time.monotonic())
+        if self._user is not None:
+            (files, at), user = self._user
+            if files == stamp[0] and stamp[1] - at < _CONFIG_TTL:
+                return user
+        code, out, _ = self._exec("config", "--get-regexp", r"^user\.(name|email)$")
+        values: dict[str, str | None] = {}
+        for line in str(out).splitlines() if code == 0 else ():
+            key, _, value = line.partition(" ")
+            values[key.lower()] = value.strip() or None  # the last one wins, as with --get
+        user = (values.get("user.name"), values.get("user.email"))
+        self._user = (stamp, user)
+        return user
 
     def _out_or_none(self, *args: str) -> str | None:
         code, out, _ = self._exec(*args)
@@ -154,19 +190,22 @@ class GitRepo:
         return self._resolve(ref)
 
     def current_branch(self) -> str | None:
-        return self._out_or_none("symbolic-ref", "--short", "-q", "HEAD")
+        """The branch checked out, None when HEAD is detached. Not ``symbolic-ref
+        --short``: with a tag of the same name that says ``heads/main``."""
+        branch = self._refs.head_branch()
+        if branch is git_files.ASK_GIT:
+            full = self._out_or_none("symbolic-ref", "-q", "HEAD") or ""
+            return full.removeprefix("refs/heads/") if full.startswith("refs/heads/") else None
+        return branch
 
     def branch_exists(self, branch: str) -> bool:
-        _check_ref(branch)
-        return self._ok("show-ref", "--verify", "--quiet", f"refs/heads/{branch}")
+        return self.branch_tip(branch) is not None
 
     def branch_tip(self, branch: str) -> str | None:
-        """Whether ``branch`` exists and its commit, in one git process (gate checks
-        ask both before every stage)."""
+        """Whether ``branch`` exists and its commit, in one look (gate checks ask both
+        before every stage)."""
         _check_ref(branch)
-        return self._out_or_none(
-            "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}"
-        )
+        return self._ref_value(f"refs/heads/{branch}")
 
     def dirty_files(self) -> list[str]:
         """Tracked files with uncommitted (staged or not) changes, outside ``.shipdeck/``."""
@@ -199,10 +238,20 @@ class GitRepo:
         are resolved one by one only when it fails, to say which one is unknown."""
         _check_ref(branch)
         _check_ref(base)
-        span = f"{base}^{{commit}}..{branch}^{{commit}}"
+        ends = (self._refs.commit_of(branch), self._refs.commit_of(base))
+        known = None not in ends and git_files.ASK_GIT not in ends
+        if known and ends in self._ahead:
+            return self._ahead[ends]  # two commits: the count between them never changes
+        # counted between the commits looked up, so the count is theirs even if a ref moves
+        span = f"{ends[1]}..{ends[0]}" if known else f"{base}^{{commit}}..{branch}^{{commit}}"
         code, out, err = self._exec("rev-list", "--count", span, "--")
         if code == 0:
-            return int(str(out).strip() or 0)
+            count = int(str(out).strip() or 0)
+            if known:
+                if len(self._ahead) >= 256:
+                    self._ahead.clear()
+                self._ahead[ends] = count
+            return count
         self._resolve(branch)
         self._resolve(base)
         raise VcsError(f"git rev-list failed: {_first_lines(err or str(out))}")
@@ -247,8 +296,12 @@ class GitRepo:
     def _check_branch_name(self, branch: str) -> None:
         if not branch or branch.startswith("-") or "\0" in branch:
             raise VcsError(f"{branch!r} is not a valid branch name")
+        if branch in self._valid_branches:
+            return  # git's rules for a name do not change (no @{-N} in it: see below)
         if not self._ok("check-ref-format", "--branch", branch):
             raise VcsError(f"{branch!r} is not a valid branch name")
+        if "@" not in branch:  # @{-1} names whatever branch was checked out before
+            self._valid_branches.add(branch)
 
     def ensure_branch(self, branch: str, base: str) -> str:
         """Create ``branch`` from ``base`` if missing, check it out; return its head sha."""
@@ -267,8 +320,7 @@ class GitRepo:
             return self.head_sha(branch)
 
     def _require_base(self, base: str) -> None:
-        _check_ref(base)
-        if not self._ok("rev-parse", "--verify", "--quiet", f"{base}^{{commit}}"):
+        if self._commit_of(base) is None:
             raise VcsError(
                 f"base branch {base!r} does not exist in {self.root}"
                 " (a new repository needs a first commit on it)"
@@ -336,7 +388,7 @@ class GitRepo:
 
     def tag_exists(self, name: str) -> bool:
         _check_ref(name)
-        return self._ok("show-ref", "--verify", "--quiet", f"refs/tags/{name}")
+        return self._ref_value(f"refs/tags/{name}") is not None
 
     def tag(self, name: str, ref: str, message: str) -> None:
         """An annotated tag (it carries who released and when)."""
@@ -357,7 +409,7 @@ class GitRepo:
     def ref_sha(self, ref: str) -> str | None:
         """What the full ref name ``ref`` (``refs/heads/main``) points at; None when missing."""
         _check_full_ref(ref)
-        return self._out_or_none("show-ref", "--verify", "--hash", ref)
+        return self._ref_value(ref)
 
     def is_ancestor(self, a: str, b: str) -> bool:
         """True when commit ``a`` is ``b`` or in its history."""
@@ -899,6 +951,29 @@ def _not_a_repo(root: Path) -> str:
     if top is None:
         return f"{root} is not a git repository (run `git init` there)"
     return f"{root} is not the top of a git repository; use {top}"
+
+
+def _config_stamp(gitdir: Path, common: Path) -> tuple[object, ...]:
+    """What tells that git's config may have changed: the files it reads and the
+    environment variables that name or add to them."""
+    home = Path(os.environ.get("HOME") or "~").expanduser()
+    xdg = Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config")
+    files = [
+        common / "config",
+        gitdir / "config.worktree",
+        Path(os.environ.get("GIT_CONFIG_GLOBAL") or home / ".gitconfig"),
+        xdg / "git" / "config",
+        Path(os.environ.get("GIT_CONFIG_SYSTEM") or "/etc/gitconfig"),
+    ]
+    stamps: list[object] = []
+    for f in files:
+        try:
+            st = f.stat()
+            stamps.append((st.st_mtime_ns, st.st_size, st.st_ino))
+        except OSError:
+            stamps.append(None)
+    stamps += sorted((k, v) for k, v in os.environ.items() if k.startswith("GIT_CONFIG"))
+    return tuple(stamps)
 
 
 def _git_exe() -> str:

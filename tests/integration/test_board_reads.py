@@ -1,5 +1,6 @@
-"""The board's reads without a process: loose objects are read through gitdb, and
-whatever is not loose (packed by ``git gc``, or missing) goes to ``git cat-file``.
+"""The board's reads without a process: loose objects are read by hand
+(``git_files.read_loose``), and whatever is not loose (packed by ``git gc``, or
+missing) goes to ``git cat-file``.
 Every answer must be the one git itself gives, whichever way it was found."""
 
 from __future__ import annotations

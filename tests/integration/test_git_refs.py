@@ -1,0 +1,181 @@
+"""Refs read from git's files (``backends/git_files.py``) give git's own answers.
+
+Hypothesis builds repositories the way people leave them: branches and tags of the
+same name, annotated tags of tags, remote-tracking refs, a detached or symbolic HEAD,
+refs packed by ``git pack-refs`` or ``git gc`` and then moved again, deleted refs.
+For every name asked, the answer read from the files (or, where they cannot say,
+from git: ``ASK_GIT``) must be what ``git rev-parse`` / ``show-ref`` /
+``symbolic-ref`` print; and the plain cases must be answered without git.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from shipdeck.backends import git_files
+from shipdeck.backends.git import GitRepo
+from shipdeck.backends.git_files import ASK_GIT, RefFiles
+from tests.helpers import git, git_repo
+
+pytestmark = pytest.mark.slow  # real git repositories
+
+NAMES = ["main", "dev", "v1", "feature/x", "shared"]
+ID = ["-c", "user.name=t", "-c", "user.email=t@t"]
+
+
+def answer(cwd: Path, *args: str) -> str | None:
+    """git's answer, None where it says there is none."""
+    out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def refs_of(repo: Path) -> RefFiles:
+    gitdir, common = git_files.git_dirs(repo)
+    return RefFiles(gitdir, common)
+
+
+def commit(repo: Path, message: str) -> str:
+    git(repo, *ID, "commit", "-q", "--allow-empty", "-m", message)
+    return git(repo, "rev-parse", "HEAD")
+
+
+STEPS = st.one_of(
+    st.tuples(st.just("commit"), st.just("")),
+    st.tuples(st.just("branch"), st.sampled_from(NAMES)),
+    st.tuples(st.just("tag"), st.sampled_from(NAMES)),
+    st.tuples(st.just("annotated"), st.sampled_from(NAMES)),
+    st.tuples(st.just("tag-of-tag"), st.sampled_from(NAMES)),
+    st.tuples(st.just("remote"), st.sampled_from(NAMES)),
+    st.tuples(st.just("checkout"), st.sampled_from(NAMES)),
+    st.tuples(st.just("detach"), st.just("")),
+    st.tuples(st.just("delete"), st.sampled_from(NAMES)),
+    st.tuples(st.just("pack-refs"), st.just("")),
+    st.tuples(st.just("gc"), st.just("")),
+    st.tuples(st.just("symref"), st.sampled_from(NAMES)),
+)
+
+
+def play(repo: Path, step: tuple[str, str]) -> None:
+    kind, name = step
+    run = ["git", "-C", str(repo), *ID]
+    calls = {
+        "commit": [["commit", "-q", "--allow-empty", "-m", "c"]],
+        "branch": [["branch", "-f", name]],
+        "tag": [["tag", "-f", name]],
+        "annotated": [["tag", "-f", "-a", "-m", "m", name]],
+        # an annotated tag of whatever the tag (or branch) ``name`` is
+        "tag-of-tag": [["tag", "-f", "-a", "-m", "m", f"{name}-of", name]],
+        "remote": [["update-ref", f"refs/remotes/origin/{name}", "HEAD"]],
+        "checkout": [["checkout", "-q", name]],
+        "detach": [["checkout", "-q", "--detach"]],
+        "delete": [["update-ref", "-d", f"refs/tags/{name}"]],
+        "pack-refs": [["pack-refs", "--all"]],
+        "gc": [["gc", "-q"]],
+        "symref": [["symbolic-ref", f"refs/heads/{name}-link", "refs/heads/main"]],
+    }[kind]
+    for args in calls:
+        subprocess.run([*run, *args], capture_output=True)  # refused steps are states too
+
+
+def check_against_git(repo: Path) -> int:
+    """Every answer git's; the number answered without git."""
+    refs = refs_of(repo)
+    vcs = GitRepo(repo)
+    answered = 0
+    # the branch's name, not --short's "heads/main" when a tag is named "main" too
+    branch = (answer(repo, "symbolic-ref", "-q", "HEAD") or "").removeprefix("refs/heads/")
+    head = refs.head_branch()
+    assert head is ASK_GIT or head == (branch or None)
+    assert vcs.current_branch() == (branch or None)
+    names = [*NAMES, *(f"{n}-of" for n in NAMES), *(f"{n}-link" for n in NAMES)]
+    for name in [*names, "HEAD", "origin/main", "tags/v1", "heads/dev", "nope"]:
+        want = answer(repo, "rev-parse", "--verify", "-q", f"{name}^{{commit}}")
+        got = refs.commit_of(name)
+        if got is not ASK_GIT:
+            answered += 1
+            assert got == want, name
+        assert vcs._commit_of(name) == want, name
+    for full in [f"refs/{k}/{n}" for k in ("heads", "tags", "remotes/origin") for n in names]:
+        want = answer(repo, "show-ref", "--verify", "--hash", full)
+        got = refs.value(full)
+        if got is not ASK_GIT:
+            answered += 1
+            assert got == want, full
+        assert vcs.ref_sha(full) == want, full
+    for name in names:
+        assert vcs.branch_tip(name) == answer(
+            repo, "rev-parse", "--verify", "-q", f"refs/heads/{name}"
+        )
+        assert vcs.tag_exists(name) == (
+            answer(repo, "show-ref", "--verify", f"refs/tags/{name}") is not None
+        )
+    return answered
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(steps=st.lists(STEPS, min_size=1, max_size=10))
+def test_refs_read_from_files_are_gits(
+    tmp_path_factory: pytest.TempPathFactory, steps: list[tuple[str, str]]
+) -> None:
+    repo = git_repo(tmp_path_factory.mktemp("refs"))
+    for step in steps:
+        play(repo, step)
+    assert check_against_git(repo) > 0  # HEAD at least is read from its file
+
+
+def test_plain_refs_are_read_without_git_loose_and_packed(tmp_path: Path) -> None:
+    repo = git_repo(tmp_path / "r")
+    first = git(repo, "rev-parse", "HEAD")
+    git(repo, "branch", "dev")
+    git(repo, *ID, "tag", "-a", "-m", "m", "v1")
+    refs = refs_of(repo)
+    assert refs.head_branch() == "main"
+    assert refs.commit_of("dev") == refs.commit_of("v1") == refs.commit_of(first) == first
+    assert refs.value("refs/tags/v1") == git(repo, "rev-parse", "refs/tags/v1") != first
+    git(repo, "pack-refs", "--all")
+    assert not (repo / ".git/refs/heads/dev").exists()
+    assert refs.value("refs/heads/dev") == first  # from packed-refs
+    assert refs.commit_of("v1") == first  # the tag object is still loose
+    second = commit(repo, "second")
+    git(repo, "branch", "-f", "dev")  # loose again, over its packed line
+    assert refs.commit_of("dev") == second
+    git(repo, "gc", "-q")  # the tag object packed: only git reads packs
+    assert refs.commit_of("v1") is ASK_GIT
+    assert GitRepo(repo)._commit_of("v1") == first
+    git(repo, "checkout", "-q", "--detach")
+    assert refs.head_branch() is None
+    assert refs.commit_of("HEAD") == second
+
+
+def test_odd_names_and_a_linked_worktree_go_by_git(tmp_path: Path) -> None:
+    repo = git_repo(tmp_path / "r")
+    refs = refs_of(repo)
+    for odd in ("main~1", "main^", "@{-1}", "a..b", ".hidden", "x.lock", "naïve", "-x"):
+        assert refs.commit_of(odd) is ASK_GIT, odd
+    git(repo, "worktree", "add", "-q", "-b", "side", str(tmp_path / "wt"))
+    wt = tmp_path / "wt"
+    assert refs_of(wt).head_branch() == "side"  # HEAD is the worktree's own
+    assert refs_of(wt).commit_of("main") == refs.commit_of("main")  # refs are shared
+    assert GitRepo(wt).current_branch() == "side"
+    assert GitRepo(repo).current_branch() == "main"
+
+
+def test_a_commit_count_is_kept_for_its_two_commits_only(tmp_path: Path) -> None:
+    repo = git_repo(tmp_path / "r")
+    git(repo, "checkout", "-q", "-b", "feature")
+    vcs = GitRepo(repo)
+    assert vcs.commits_ahead("feature", "main") == 0
+    commit(repo, "one")
+    assert vcs.commits_ahead("feature", "main") == 1  # the branch moved: counted again
+    commit(repo, "two")
+    assert vcs.commits_ahead("feature", "main") == 2
+    git(repo, "checkout", "-q", "main")
+    git(repo, "merge", "-q", "--ff-only", "feature")
+    assert vcs.commits_ahead("feature", "main") == 0  # the base moved
