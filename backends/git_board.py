@@ -6,8 +6,9 @@ loose objects, so a board in use reads without a process) and the rest through
 itself is read from its file, so the board's poll costs a ``stat`` and a small
 read, not a process. Writes never touch a work tree or an index: blobs,
 trees and the commit are written as loose objects (gitdb, the object layer of
-GitPython) and the ref moves with ``git update-ref NEW OLD``, git's own
-compare-and-swap.
+GitPython) and the ref moves by ``git update-ref``'s compare-and-swap: its lock-file
+protocol in-process (``git_files.RefFiles.update``), or git itself where the
+repository asks more of a ref update (a reflog, a reference-transaction hook).
 """
 
 from __future__ import annotations
@@ -400,7 +401,32 @@ class GitBoardRefs:
     def _ident(self) -> str:
         return self._ident_name
 
+    @cached_property
+    def _plain_writes(self) -> bool:
+        """Whether the ref may move without git: not where git logs every ref update
+        (``core.logAllRefUpdates=always``) or runs a reference-transaction hook."""
+        key = r"^core\.(logallrefupdates|hookspath)$"
+        code, out = self._run("config", "--get-regexp", key, check=False)
+        hooks = self.common / "hooks"
+        for line in out.decode("utf-8", "replace").splitlines() if code == 0 else ():
+            name, _, value = line.partition(" ")
+            if name.lower() == "core.logallrefupdates" and value.strip().lower() == "always":
+                return False
+            if name.lower() == "core.hookspath" and value.strip():
+                hooks = self.root / Path(value.strip()).expanduser()  # relative: to the top
+        return not (hooks / "reference-transaction").exists()
+
     def swap(self, new: str, old: str | None, message: str) -> bool:
+        """``git update-ref NEW OLD``: in-process, by git's lock-file protocol, where
+        nothing more is asked of a ref update (a board change made a process a write);
+        by git otherwise, and where the lock is taken."""
+        if self._plain_writes:
+            try:
+                moved = self._refs.update(self.ref, _sha(new), _sha(old) if old else None)
+            except OSError as exc:
+                raise StorageError.wrap(exc, self._shown(self.common / self.ref)) from None
+            if moved is not git_files.ASK_GIT:
+                return moved
         proc = subprocess.run(
             ["git", "update-ref", "-m", f"shipdeck: {message}", self.ref, _sha(new),
              _sha(old) if old else ""],

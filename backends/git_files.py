@@ -140,6 +140,48 @@ class RefFiles:
                 return self._value(target, depth + 1)
         return ASK_GIT
 
+    def update(self, name: str, new: str, old: str | None) -> bool | Literal[_Ask.GIT]:
+        """Move the ref ``name`` from ``old`` (None: it must not exist yet) to ``new`` the
+        way ``git update-ref NEW OLD`` does: ``NAME.lock`` created exclusively, the old
+        value checked under it, the new one written there and renamed over the ref.
+        False when the ref was not at ``old``. ASK_GIT where the lock is taken (git
+        waits for it, or says why it cannot) or the ref has a reflog to append to; the
+        caller knows whether the repository's config asks git for more (a reflog for
+        every ref, a reference-transaction hook). An ``OSError`` writing it (a full
+        disk) is raised, with the lock removed."""
+        if not name.startswith("refs/") or name.startswith(_PER_WORKTREE):
+            return ASK_GIT
+        if not self._readable() or not _plain(name):
+            return ASK_GIT
+        if (self.common / "logs" / name).exists():
+            return ASK_GIT
+        path = self.common / name
+        lock = path.with_name(path.name + ".lock")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except (FileExistsError, NotADirectoryError, FileNotFoundError):
+            return ASK_GIT  # taken (git waits for it), or a file where a directory must be
+        renamed = False
+        try:
+            with os.fdopen(fd, "wb") as f:
+                current = self._value(name, 0)
+                if current is ASK_GIT:
+                    raise _Unsure
+                if current != old:
+                    raise _Moved
+                f.write(new.encode("ascii") + b"\n")
+            os.rename(lock, path)
+            renamed = True
+            return True
+        except _Moved:
+            return False
+        except (_Unsure, IsADirectoryError):
+            return ASK_GIT
+        finally:
+            if not renamed:  # once renamed, a lock of that name is another writer's
+                lock.unlink(missing_ok=True)
+
     def head_branch(self) -> Answer:
         """The branch ``HEAD`` names (``main``), None when it is detached."""
         if not self._readable():
@@ -212,6 +254,14 @@ class RefFiles:
                     refs[ref.decode("utf-8", "replace")] = sha.decode("ascii", "replace")
             self._packed, self._packed_stamp = refs, stamp
         return self._packed
+
+
+class _Moved(Exception):
+    """The ref was not where the caller saw it."""
+
+
+class _Unsure(Exception):
+    """The ref's file does not say where it is: git reads it."""
 
 
 def _plain(name: str) -> bool:

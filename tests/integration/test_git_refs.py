@@ -10,7 +10,9 @@ from git: ``ASK_GIT``) must be what ``git rev-parse`` / ``show-ref`` /
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,7 +21,10 @@ from hypothesis import strategies as st
 
 from shipdeck.backends import git_files
 from shipdeck.backends.git import GitRepo
+from shipdeck.backends.git_board import open_board
 from shipdeck.backends.git_files import ASK_GIT, RefFiles
+from shipdeck.lifecycle.items import Kind
+from shipdeck.lifecycle.store import BoardStore
 from tests.helpers import git, git_repo
 
 pytestmark = pytest.mark.slow  # real git repositories
@@ -179,3 +184,114 @@ def test_a_commit_count_is_kept_for_its_two_commits_only(tmp_path: Path) -> None
     git(repo, "checkout", "-q", "main")
     git(repo, "merge", "-q", "--ff-only", "feature")
     assert vcs.commits_ahead("feature", "main") == 0  # the base moved
+
+
+# --- writes: git update-ref's protocol, or git where more is asked of an update ---------
+
+BOARD = "refs/shipdeck/board"
+
+
+def board_with_items(path: Path, n: int = 2) -> tuple[Path, BoardStore]:
+    repo = git_repo(path)
+    store = open_board(repo)
+    for i in range(n):
+        store.add(f"item {i}", Kind.FEATURE)
+    return repo, store
+
+
+def test_a_ref_moves_only_from_where_it_was_and_leaves_no_lock(tmp_path: Path) -> None:
+    repo = git_repo(tmp_path / "r")
+    first = git(repo, "rev-parse", "HEAD")
+    second = commit(repo, "second")
+    refs = refs_of(repo)
+    assert refs.update("refs/x/y", first, second) is False  # it does not exist yet
+    assert refs.update("refs/x/y", first, None) is True
+    assert git(repo, "rev-parse", "refs/x/y") == first
+    assert refs.update("refs/x/y", second, None) is False  # it exists now
+    assert refs.update("refs/x/y", second, second) is False
+    git(repo, "pack-refs", "--all")  # its old value now only in packed-refs
+    assert refs.update("refs/x/y", second, first) is True
+    assert git(repo, "rev-parse", "refs/x/y") == second
+    assert git(repo, "fsck", "--no-dangling") == ""
+    assert not list((repo / ".git/refs").rglob("*.lock"))
+    (repo / ".git/refs/x/y.lock").write_text("")  # another writer's
+    assert refs.update("refs/x/y", first, second) is ASK_GIT
+    assert (repo / ".git/refs/x/y.lock").exists()  # never taken from its owner
+    assert git(repo, "rev-parse", "refs/x/y") == second
+
+
+def logged(repo: Path) -> int:
+    out = answer(repo, "reflog", "show", "--format=%H", BOARD)
+    return len(out.splitlines()) if out else 0
+
+
+def test_a_board_write_goes_by_git_where_the_ref_has_a_reflog(tmp_path: Path) -> None:
+    repo, store = board_with_items(tmp_path / "r")
+    assert logged(repo) == 0  # git logs no refs/shipdeck ref by default
+    log = repo / ".git/logs" / BOARD
+    log.parent.mkdir(parents=True)
+    log.write_text("")  # someone asked for one (git update-ref --create-reflog)
+    store.add("logged", Kind.BUG)
+    assert logged(repo) == 1
+    assert "shipdeck: " in log.read_text()  # git's entry, with the change's message
+
+
+def test_a_board_write_goes_by_git_where_every_update_is_logged(tmp_path: Path) -> None:
+    repo = git_repo(tmp_path / "r")
+    git(repo, "config", "core.logAllRefUpdates", "always")
+    store = open_board(repo)
+    store.add("one", Kind.FEATURE)
+    store.add("two", Kind.FEATURE)
+    assert logged(repo) == 2
+
+
+def test_a_board_write_runs_the_reference_transaction_hook(tmp_path: Path) -> None:
+    repo = git_repo(tmp_path / "r")
+    seen = tmp_path / "seen"
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    hook = hooks / "reference-transaction"
+    hook.write_text(f'#!/bin/sh\n[ "$1" = committed ] && cat >> "{seen}"\nexit 0\n')
+    hook.chmod(0o755)
+    git(repo, "config", "core.hooksPath", str(hooks))
+    open_board(repo).add("hooked", Kind.FEATURE)
+    assert BOARD in seen.read_text()
+
+
+def test_board_writes_from_two_processes_lose_nothing(tmp_path: Path) -> None:
+    """In-process ref moves (a) and git's own (b, which has a hook to run), taking
+    turns as fast as they can: every add lands once."""
+    repo, _ = board_with_items(tmp_path / "r", 0)
+    seen = tmp_path / "seen"
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "reference-transaction").write_text(
+        f'#!/bin/sh\n[ "$1" = committed ] && cat >> "{seen}"\nexit 0\n'
+    )
+    (hooks / "reference-transaction").chmod(0o755)
+    b_env = {
+        **os.environ,
+        "GIT_CONFIG_COUNT": "1",
+        "GIT_CONFIG_KEY_0": "core.hooksPath",
+        "GIT_CONFIG_VALUE_0": str(hooks),
+    }
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from shipdeck.backends.git_board import open_board\n"
+        "from shipdeck.lifecycle.items import Kind\n"
+        "store = open_board(Path(sys.argv[1]))\n"
+        "for n in range(15):\n"
+        "    store.add(f'{sys.argv[2]} {n}', Kind.FEATURE)\n"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, str(repo), who], env=env)
+        for who, env in (("a", dict(os.environ)), ("b", b_env))
+    ]
+    for p in procs:
+        assert p.wait(timeout=120) == 0
+    titles = sorted(i.title for i in open_board(repo).load().items)
+    assert titles == sorted(f"{w} {n}" for w in ("a", "b") for n in range(15))
+    assert int(git(repo, "rev-list", "--count", BOARD)) >= 30
+    assert seen.read_text().count(BOARD) == 15  # b's, through git and its hook
+    assert not list((repo / ".git/refs").rglob("*.lock"))
