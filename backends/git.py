@@ -54,7 +54,6 @@ _ENGLISH = {"LANGUAGE": "C", "LC_ALL": "C"}
 # Python >= 3.11.4 checks archive members; git's own archive needs only the basic checks.
 _TAR_FILTER: dict[str, Any] = {"filter": "tar"} if hasattr(tarfile, "tar_filter") else {}
 _OVERWRITE_RE = re.compile(r"following (untracked working tree )?files would be overwritten")
-_OID_RE = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")  # sha1 or sha256, full length
 _CONFIG_TTL = 30.0  # seconds a user.name/user.email read is kept while no config file changes
 _TEMP_PREFIX = "shipdeck-tmp-"  # prepare_release's scratch dirs in the git dir
 _LOCKED_RE = re.compile(r"Unable to create '([^']+\.lock)': File exists")
@@ -535,7 +534,7 @@ class GitRepo:
         if code == 1:  # conflicts: the tree, then the conflicted paths
             raise MergeConflict(sorted({f for f in fields[1:] if f}) or ["(unnamed files)"])
         tree = fields[0].strip()
-        if code != 0 or not _OID_RE.fullmatch(tree):
+        if code != 0 or not git_files.HEX.fullmatch(tree):
             raise VcsError(f"git merge-tree failed: {_first_lines(err or str(out))}")
         merged = self._run(
             "commit-tree", tree, "-p", base, "-p", head, "-m", message, env=self._identity_env()
@@ -629,7 +628,7 @@ class GitRepo:
         for u in updates:
             _check_full_ref(u.ref)
             for oid in (u.new, u.old):
-                if oid is not None and not _OID_RE.fullmatch(oid):
+                if oid is not None and not git_files.HEX.fullmatch(oid):
                     raise VcsError(f"{u.ref}: {oid!r} is not a full object id")
             if u.new is None and u.old is None:
                 raise VcsError(f"{u.ref}: an update needs a new or an old value")

@@ -16,7 +16,6 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
-import re
 import subprocess
 import time
 from collections.abc import Iterable, Mapping
@@ -34,7 +33,6 @@ from shipdeck.lifecycle.store import BOARD_REF, ITEMS, META, BoardChange, BoardS
 
 FALLBACK_IDENT = "shipdeck <shipdeck@localhost>"
 _ENV = {"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
-_HEX = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 # Up to this many requests are read in-process (about 20 us an object, against 3 ms
 # to start cat-file and 30 us an object in it): a board write reads 2-4.
 _LOOSE_READS_MAX = 64
@@ -268,7 +266,7 @@ class GitBoardRefs:
         return {p: b[1] for p, b in zip(paths, blobs, strict=True) if b is not None}
 
     def changed(self, old: str, new: str) -> list[str] | None:
-        if not _HEX.match(old):
+        if not git_files.HEX.fullmatch(old):
             return None
         code, out = self._run(
             "diff-tree", "-r", "-z", "--name-only", "--no-renames", _sha(old), _sha(new),
@@ -465,7 +463,7 @@ class GitBoardRefs:
 
 
 def _sha(value: str) -> str:
-    if not _HEX.match(value):
+    if not git_files.HEX.fullmatch(value):
         raise BoardError(f"not a commit id: {value!r}")
     return value
 

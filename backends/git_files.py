@@ -17,6 +17,7 @@ import os
 import re
 import zlib
 from enum import Enum
+from functools import cached_property
 from pathlib import Path
 from typing import Final, Literal
 
@@ -100,7 +101,7 @@ class RefFiles:
         self._packed: dict[str, str] = {}
         self._packed_stamp: tuple[int, int, int] | None = None
 
-    @property
+    @cached_property
     def objects(self) -> Path:
         return Path(os.environ.get("GIT_OBJECT_DIRECTORY") or self.common / "objects")
 
