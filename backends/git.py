@@ -1096,7 +1096,7 @@ def branch_heads(root: Path) -> dict[str, str]:
     """Every local branch's head commit, from one ``git for-each-ref`` (for the cards in
     Code, which show where the item's branch is now, not the base it started from)."""
     done = subprocess.run(
-        [_git_exe(), "for-each-ref", "--format=%(refname:short)%00%(objectname)", "refs/heads"],
+        [_git_exe(), "for-each-ref", "--format=%(refname:lstrip=2)%00%(objectname)", "refs/heads"],
         cwd=root,
         capture_output=True,
         text=True,

@@ -44,16 +44,19 @@ def default_branch(root: Path) -> tuple[str, str]:
     origin = git(root, "symbolic-ref", "--quiet", "refs/remotes/origin/HEAD")
     if origin and origin.startswith("refs/remotes/origin/"):
         return origin.removeprefix("refs/remotes/origin/"), "origin/HEAD"
-    listed = git(root, "for-each-ref", "--format=%(refname:short)", "refs/heads")
+    # Full names cut by hand, not :short / --short: where a tag shares a branch's name
+    # those print "heads/main", and that would become the config's base branch.
+    listed = git(root, "for-each-ref", "--format=%(refname:lstrip=2)", "refs/heads")
     branches = [b for b in (listed or "").splitlines() if b]
-    current = git(root, "symbolic-ref", "--quiet", "--short", "HEAD")
+    head = git(root, "symbolic-ref", "--quiet", "HEAD") or ""
+    current = head.removeprefix("refs/heads/") if head.startswith("refs/heads/") else None
     if len(branches) == 1:
         return branches[0], "the only branch"
     configured = git(root, "config", "--get", "init.defaultBranch")
     for name, how in ((configured, "init.defaultBranch"), ("main", "exists"), ("master", "exists")):
         if name and name in branches:
             return name, how
-    remote = git(root, "for-each-ref", "--format=%(refname:short)", "refs/remotes/origin")
+    remote = git(root, "for-each-ref", "--format=%(refname:lstrip=2)", "refs/remotes/origin")
     for name in ("main", "master"):
         if f"origin/{name}" in (remote or "").splitlines():
             return name, f"origin/{name} exists"

@@ -295,3 +295,22 @@ def test_board_writes_from_two_processes_lose_nothing(tmp_path: Path) -> None:
     assert int(git(repo, "rev-list", "--count", BOARD)) >= 30
     assert seen.read_text().count(BOARD) == 15  # b's, through git and its hook
     assert not list((repo / ".git/refs").rglob("*.lock"))
+
+
+def test_a_tag_named_like_a_branch_does_not_rename_the_branch(tmp_path: Path) -> None:
+    """``--short`` and ``:short`` say ``heads/trunk`` where a tag is named ``trunk``
+    too: init would have written that as the base branch, and the Code cards would
+    not have found their branch's head."""
+    from shipdeck.backends.git import branch_heads
+    from shipdeck.cli.init_git import default_branch
+
+    repo = git_repo(tmp_path / "r", branch="trunk")
+    git(repo, "branch", "dev")
+    git(repo, "branch", "feature/x")
+    for name in ("trunk", "dev", "feature/x"):
+        git(repo, "tag", name)
+    head = git(repo, "rev-parse", "HEAD")
+    assert git(repo, "symbolic-ref", "--short", "HEAD") == "heads/trunk"  # git's own short
+    assert default_branch(repo) == ("trunk", "the current branch")
+    assert branch_heads(repo) == {"dev": head, "feature/x": head, "trunk": head}
+    assert GitRepo(repo).current_branch() == "trunk"
