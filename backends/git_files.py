@@ -166,6 +166,8 @@ class RefFiles:
         renamed = False
         try:
             with os.fdopen(fd, "wb") as f:
+                if _is_symbolic(path):
+                    raise _Unsure  # git moves the ref it names, not this file
                 current = self._value(name, 0)
                 if current is ASK_GIT:
                     raise _Unsure
@@ -263,6 +265,14 @@ class _Moved(Exception):
 
 class _Unsure(Exception):
     """The ref's file does not say where it is: git reads it."""
+
+
+def _is_symbolic(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(5) == b"ref: "
+    except OSError:
+        return False
 
 
 def _plain(name: str) -> bool:

@@ -214,6 +214,9 @@ def test_a_ref_moves_only_from_where_it_was_and_leaves_no_lock(tmp_path: Path) -
     assert git(repo, "rev-parse", "refs/x/y") == second
     assert git(repo, "fsck", "--no-dangling") == ""
     assert not list((repo / ".git/refs").rglob("*.lock"))
+    git(repo, "symbolic-ref", "refs/x/link", "refs/x/y")
+    assert refs.update("refs/x/link", first, second) is ASK_GIT  # git moves refs/x/y
+    assert (repo / ".git/refs/x/link").read_text() == "ref: refs/x/y\n"
     (repo / ".git/refs/x/y.lock").write_text("")  # another writer's
     assert refs.update("refs/x/y", first, second) is ASK_GIT
     assert (repo / ".git/refs/x/y.lock").exists()  # never taken from its owner
