@@ -164,9 +164,23 @@ class GitBoardRefs:
     def head(self) -> str | None:
         value = self._refs.value(self.ref)
         if value is git_files.ASK_GIT:
+            self._refuse_unreadable()
             out = self._git("rev-parse", "--verify", "-q", self.ref, check=False)
             return out.decode().strip() or None
         return value
+
+    def _refuse_unreadable(self) -> None:
+        """A ref file that is there but cannot be read (a directory in its place, no
+        permission) is an error to say, where git would call the ref missing and the
+        board would show empty."""
+        if (self.common / "reftable").exists():
+            return
+        try:
+            (self.common / self.ref).read_bytes()
+        except (FileNotFoundError, NotADirectoryError):
+            pass
+        except OSError as e:
+            raise BoardError(f"{self.ref}: cannot read: {e}") from None
 
     @cached_property
     def _refs(self) -> git_files.RefFiles:

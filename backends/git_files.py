@@ -126,10 +126,10 @@ class RefFiles:
         per_worktree = name == "HEAD" or name.startswith(_PER_WORKTREE)
         try:
             raw: bytes | None = ((self.gitdir if per_worktree else self.common) / name).read_bytes()
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        except (FileNotFoundError, NotADirectoryError):
             raw = None
         except OSError:
-            return ASK_GIT
+            return ASK_GIT  # a directory in its place, no permission: git's rules apply
         if raw is None:
             return None if per_worktree else self._packed_refs().get(name)
         line = _HEX_LINE.fullmatch(raw)
@@ -167,19 +167,17 @@ class RefFiles:
         try:
             with os.fdopen(fd, "wb") as f:
                 if _is_symbolic(path):
-                    raise _Unsure  # git moves the ref it names, not this file
+                    return ASK_GIT  # git moves the ref it names, not this file
                 current = self._value(name, 0)
                 if current is ASK_GIT:
-                    raise _Unsure
+                    return ASK_GIT
                 if current != old:
-                    raise _Moved
+                    return False
                 f.write(new.encode("ascii") + b"\n")
             os.rename(lock, path)
             renamed = True
             return True
-        except _Moved:
-            return False
-        except (_Unsure, IsADirectoryError):
+        except IsADirectoryError:
             return ASK_GIT
         finally:
             if not renamed:  # once renamed, a lock of that name is another writer's
@@ -257,14 +255,6 @@ class RefFiles:
                     refs[ref.decode("utf-8", "replace")] = sha.decode("ascii", "replace")
             self._packed, self._packed_stamp = refs, stamp
         return self._packed
-
-
-class _Moved(Exception):
-    """The ref was not where the caller saw it."""
-
-
-class _Unsure(Exception):
-    """The ref's file does not say where it is: git reads it."""
 
 
 def _is_symbolic(path: Path) -> bool:

@@ -154,6 +154,9 @@ def test_plain_refs_are_read_without_git_loose_and_packed(tmp_path: Path) -> Non
     git(repo, "gc", "-q")  # the tag object packed: only git reads packs
     assert refs.commit_of("v1") is ASK_GIT
     assert GitRepo(repo)._commit_of("v1") == first
+    git(repo, "branch", "a/b")  # refs/heads/a is a directory: no branch, as git says
+    assert refs.value("refs/heads/a") is ASK_GIT
+    assert GitRepo(repo).branch_tip("a") is None and GitRepo(repo).branch_exists("a/b")
     git(repo, "checkout", "-q", "--detach")
     assert refs.head_branch() is None
     assert refs.commit_of("HEAD") == second
