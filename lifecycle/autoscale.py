@@ -2,7 +2,8 @@
 
 desired = ceil(replicas x metric / target) for each metric given (mean task CPU,
 probe latency), the largest wins, clamped to [min, max]. Each metric is the median
-of its last few samples (as HPA reads averaged metrics): one slow answer is noise.
+of its last few samples (as HPA reads averaged metrics), and counts only from its
+third sample on: one slow answer is noise, the first after a start as well.
 Inside a tolerance band (10% around the target) nothing changes. A scale-up may follow the previous
 change after ``cooldown``; a scale-down takes the highest recommendation of the
 last ``cooldown`` seconds (HPA's stabilisation window), so load that comes and goes
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 
 TOLERANCE = 0.1
 SMOOTHING = 5  # samples a metric's median is taken over
+MIN_SAMPLES = 3  # before this many, a median is one or two answers: not yet a metric
 
 
 @dataclass(frozen=True)
@@ -72,8 +74,8 @@ class Autoscaler:
             self._latency.append(latency_ms)
         if self.paused:
             return None
-        cpu = statistics.median(self._cpu) if self._cpu else None
-        latency_ms = statistics.median(self._latency) if self._latency else None
+        cpu = statistics.median(self._cpu) if len(self._cpu) >= MIN_SAMPLES else None
+        latency_ms = statistics.median(self._latency) if len(self._latency) >= MIN_SAMPLES else None
         wanted: list[tuple[int, str]] = []
         if self.cpu is not None and cpu is not None:
             d = _desired(max(1, replicas), cpu, self.cpu)

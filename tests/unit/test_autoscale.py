@@ -31,10 +31,21 @@ def test_load_grows_the_service_to_max_and_quiet_shrinks_it_to_min() -> None:
 
 def test_inside_the_tolerance_band_nothing_changes() -> None:
     scaler = Autoscaler(minimum=1, maximum=5, cpu=50, cooldown=0)
-    assert scaler.decide(0, 2, cpu=54, latency_ms=None) is None
-    assert scaler.decide(1, 2, cpu=46, latency_ms=None) is None
+    for t, cpu in enumerate([54, 46, 54, 46, 54]):
+        assert scaler.decide(t, 2, cpu=cpu, latency_ms=None) is None
     fresh = Autoscaler(minimum=1, maximum=5, cpu=50, cooldown=0)
-    assert fresh.decide(2, 2, cpu=60, latency_ms=None) is not None
+    decisions = [fresh.decide(t, 2, cpu=60, latency_ms=None) for t in range(3)]
+    assert decisions[:2] == [None, None] and decisions[2] is not None
+
+
+def test_the_first_answers_after_a_start_are_noise_too() -> None:
+    """A monitor just started has one sample: its median is that one slow answer. The
+    swarm test saw a quiet service grow from its first probe (CFS-throttled task)."""
+    scaler = Autoscaler(minimum=1, maximum=3, cpu=None, latency_ms=40, cooldown=0)
+    assert scaler.decide(0, 1, cpu=None, latency_ms=95) is None
+    assert scaler.decide(1, 1, cpu=None, latency_ms=4) is None
+    assert scaler.decide(2, 1, cpu=None, latency_ms=5) is None  # median 5 ms: quiet
+    assert scaler.decide(3, 1, cpu=None, latency_ms=4) is None
 
 
 def test_one_slow_answer_is_noise_a_slow_median_is_load() -> None:
@@ -48,7 +59,9 @@ def test_one_slow_answer_is_noise_a_slow_median_is_load() -> None:
 
 def test_latency_scales_too_and_the_larger_need_wins() -> None:
     scaler = Autoscaler(minimum=1, maximum=6, cpu=50, latency_ms=100, cooldown=0)
-    d = scaler.decide(0, 2, cpu=50, latency_ms=300)
+    assert scaler.decide(0, 2, cpu=50, latency_ms=300) is None  # one sample: not yet
+    assert scaler.decide(1, 2, cpu=50, latency_ms=300) is None
+    d = scaler.decide(2, 2, cpu=50, latency_ms=300)
     assert d is not None and d.after == 6 and "latency 300 ms" in d.reason
     assert d.event_data("staging")["latency_ms"] == 300
 
