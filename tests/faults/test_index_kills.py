@@ -143,22 +143,36 @@ def test_killed_while_indexing_the_board(tmp_path: Path) -> None:
         for path in (index, cache, *index.parent.glob("board-index.sqlite3-*")):
             path.unlink(missing_ok=True)
 
-    forget()
-    took = timed(repo, "item", "list", "--json", "--limit", "0")
-    forget()
     seed = random.randrange(1 << 30)
     rnd = random.Random(seed)
-    killed = 0
-    for n in range(ROUNDS):
-        killed += kill_after(
-            start(repo, "item", "list", "--json", "--limit", "0"), rnd.uniform(0.05, took)
-        )
-        # Changed between kills (another process's moves and adds): the next command
-        # brings the index up to date from the paths changed, and is killed doing it.
+    rounds = iter(range(ROUNDS + 1))
+
+    def change() -> None:
+        """Another process's moves and adds: the next command brings the index up
+        to date from the paths changed."""
+        n = next(rounds)
         writer = open_board(repo)
         for k in rnd.sample(range(1, count + 1), 5):
             writer.update(f"SD-{k}", lambda it: setattr(it, "stage", Stage.CODE))
         writer.add(f"added in round {n}")
+
+    # How long a whole build and a catch-up take here: the ranges the kills are drawn
+    # from. A catch-up is most of a build (start, read, print), but shorter: drawn
+    # from the build's range, a third of the kills came after the command had ended.
+    forget()
+    took = timed(repo, "item", "list", "--json", "--limit", "0")
+    change()
+    catch_up = timed(repo, "item", "list", "--json", "--limit", "0")
+    forget()
+    killed = 0
+    for n in range(ROUNDS):
+        if n % 2 == 0 and n:  # every other kill lands in a whole build, from nothing
+            forget()
+        limit = catch_up if n % 2 else took
+        killed += kill_after(
+            start(repo, "item", "list", "--json", "--limit", "0"), rnd.uniform(0.05, limit * 0.8)
+        )
+        change()  # the next command catches up, and may be killed doing it
 
     assert killed >= ROUNDS // 2, f"seed {seed}: the commands ended before the kills"
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -174,6 +188,6 @@ def test_killed_while_indexing_the_board(tmp_path: Path) -> None:
     forget()
     from_scratch = listed()
     assert after_kills == from_scratch, f"seed {seed}"
-    assert len(after_kills) == count + ROUNDS
+    assert len(after_kills) == count + ROUNDS + 1
     truth = {i.id: i.stage.value for i in open_board(repo).load().items}
     assert {row["id"]: row["stage"] for row in after_kills} == truth, f"seed {seed}"
