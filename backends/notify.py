@@ -25,9 +25,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import httpx
-
 from shipdeck.backends import probe
+from shipdeck.backends.http_client import httpx
 from shipdeck.backends.probe import Stopped, describe_error, fetch, make_client
 from shipdeck.lifecycle.events import Event
 from shipdeck.lifecycle.ports import CancelToken
