@@ -1,6 +1,6 @@
 """Run a service with its output masked and rotated on the way to its log files.
 
-``python -I backends/mask_relay.py OUT ERR [--rotate=BYTES:FILES] NAME... -- COMMAND...``
+``python -I -S backends/mask_relay.py OUT ERR [--rotate=BYTES:FILES] NAME... -- COMMAND...``
 
 A local service outlives shipdeck, so its output cannot pass through shipdeck's
 own masker: this relay leads the service's process group, starts the command
@@ -23,12 +23,19 @@ import threading
 from pathlib import Path
 from typing import BinaryIO
 
-if __name__ == "__main__":  # run by path with -I: the service's PYTHONPATH is not ours
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if __name__ == "__main__":
+    # Run by path with -I -S: neither the service's PYTHONPATH nor site-packages is on
+    # the path, so the directory holding the ``shipdeck`` package is put there (the
+    # path shipdeck gave, unresolved: site-packages, or a checkout's root).
+    sys.path.insert(0, str(Path(__file__).absolute().parents[2]))
 
 from shipdeck.lifecycle.masking import SecretMasker
 
 _LINE = 1 << 16  # a longer line is masked in pieces (best effort)
+# How the relay's interpreter is started: isolated from the service's environment, and
+# without site (the relay needs the standard library and this package only, which the
+# path above finds): 20 ms less before the service itself starts, as the step guard.
+FLAGS = ("-I", "-S")
 
 
 def rotated(path: str | os.PathLike[str], n: int) -> Path:

@@ -116,7 +116,7 @@ def spawn(
         from shipdeck.backends import mask_relay
 
         sizes = [f"--rotate={rotate[0]}:{rotate[1]}"] if rotate and rotate[0] > 0 else []
-        relay = [sys.executable, "-I", mask_relay.__file__, str(out), str(err), *sizes]
+        relay = [sys.executable, *mask_relay.FLAGS, mask_relay.__file__, str(out), str(err), *sizes]
         argv = [*relay, *mask, "--", *argv]
     with open(out, "ab") as out_fh, open(err, "ab") as err_fh:
         proc = subprocess.Popen(

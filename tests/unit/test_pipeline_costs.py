@@ -17,11 +17,20 @@ from shipdeck.project.repo import Project
 
 
 def test_health_wait_looks_again_soon_then_every_interval() -> None:
-    pauses = list(islice(pause_schedule(0.5), 12))
-    assert pauses[0] == 0.02
+    pauses = list(islice(pause_schedule(0.5), 40))
+    assert pauses[0] == 0.01
     assert pauses == sorted(pauses)  # never sooner than the pause before
     assert max(pauses) == 0.5 and pauses[-1] == 0.5  # settles on the interval
     assert sum(pauses[:4]) < 0.5  # several looks within the old first pause
+    # A service up at any moment is seen within a fifth of the time it took (plus the
+    # first pause): the next look never lies further ahead than that.
+    waited = 0.0
+    for pause in pauses:
+        if pause == 0.5:
+            break
+        assert pause <= 0.2 * waited + 0.01, (waited, pause)
+        waited += pause
+    assert len([p for p in pauses if p < 0.5]) < 25  # and not a look every few ms for long
 
 
 def test_health_wait_never_pauses_past_a_short_interval() -> None:
@@ -181,3 +190,57 @@ def test_the_local_target_imports_httpx_only_when_it_probes() -> None:
     script = "import sys\nimport shipdeck.backends.local.target\nprint('httpx' in sys.modules)\n"
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"  # a deploy imports it once the service is started
+
+
+@pytest.mark.slow  # a fresh interpreter
+def test_the_probe_imports_httpx_without_its_command_line() -> None:
+    """httpx loads click, pygments and rich for its own command whenever click is
+    installed (it is here: pipx needs it); the probe leaves that out and still works."""
+    code = """
+import http.server, sys, threading
+import shipdeck.backends.probe as probe
+print(sorted(m for m in ("click", "pygments", "rich.console", "rich.syntax") if m in sys.modules))
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+with probe.HttpProber() as prober:
+    result = prober.probe("h", f"http://127.0.0.1:{server.server_port}/", 5.0, float("inf"))
+print(result.ok, result.status)
+"""
+    import importlib.util
+
+    assert importlib.util.find_spec("click") is not None, "the test extras install click"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.splitlines()
+    assert out == ["[]", "True 200"]
+
+
+@pytest.mark.slow  # a fresh interpreter
+def test_the_relay_runs_without_site_from_a_package_laid_out_as_installed(
+    tmp_path: Path,
+) -> None:
+    """The relay starts with -I -S: site-packages is not on its path, so it finds the
+    package it belongs to from the path it was given, as a wheel lays it out."""
+    import shutil
+
+    from shipdeck.backends import mask_relay
+
+    site = tmp_path / "site-packages"
+    shutil.copytree(
+        Path(mask_relay.__file__).parents[1],  # the package (a checkout links its parts)
+        site / "shipdeck",
+        symlinks=False,
+        ignore=shutil.ignore_patterns("__pycache__", "examples", "tui", "widgets"),
+    )
+    relay = site / "shipdeck" / "backends" / "mask_relay.py"
+    out, err = tmp_path / "out", tmp_path / "err"
+    env = {"PATH": os.environ["PATH"], "TOKEN": "s3cr3t-value"}
+    command = ["/bin/sh", "-c", 'echo "token=$TOKEN"; echo oops >&2']
+    relay_argv = [sys.executable, *mask_relay.FLAGS, str(relay), str(out), str(err)]
+    done = subprocess.run(
+        [*relay_argv, "TOKEN", "--", *command],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "s3cr3t-value" not in out.read_text()
+    assert out.read_text().startswith("token=") and err.read_text() == "oops\n"
