@@ -1,6 +1,6 @@
 """What the cards show beyond the board: branch heads, what runs on each environment.
 
-Read in a worker (one ``git for-each-ref`` and the journal's tail, both cheap) and
+Read in a worker (the branches' ref files and the journal's tail, both cheap) and
 handed to the board as :class:`widgets.board.cards.CardFacts` per item, so a card
 in Code shows its branch's head and a deployed card says when its release no longer
 runs (a newer deploy, a rollback, a stop).
@@ -64,8 +64,9 @@ def read_facts(
     root: Path, journal: Journal, items: list[Item], bakes: Mapping[str, float]
 ) -> dict[str, CardFacts]:
     """Everything :func:`card_facts` needs, read now (blocking: call from a worker)."""
-    from shipdeck.backends.git import branch_heads
+    from shipdeck.backends.git import branch_heads_of
 
     wanted = {item.env for item in items if item.env}
     envs = env_versions(journal.latest_for_envs(wanted, ENV_EVENTS))
-    return card_facts(items, branch_heads(root), envs, bakes)
+    branches = {item.branch for item in items if item.stage is Stage.CODE and item.branch}
+    return card_facts(items, branch_heads_of(root, branches), envs, bakes)

@@ -320,3 +320,37 @@ def test_a_tag_named_like_a_branch_does_not_rename_the_branch(tmp_path: Path) ->
     assert default_branch(repo) == ("trunk", "the current branch")
     assert branch_heads(repo) == {"dev": head, "feature/x": head, "trunk": head}
     assert GitRepo(repo).current_branch() == "trunk"
+
+
+def test_the_cards_read_their_branches_heads_from_the_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The board asks for the heads of the branches of its cards in Code every 5 s:
+    answered from the ref files (loose or packed, a tag of the same name beside it)
+    with no git process, and by git where the files do not say (an odd name)."""
+    from shipdeck.backends.git import branch_heads, branch_heads_of
+
+    repo = git_repo(tmp_path / "r", branch="trunk")
+    git(repo, "branch", "dev")
+    git(repo, "branch", "feature/x")
+    git(repo, "tag", "dev")
+    git(repo, "pack-refs", "--all")  # dev and feature/x only in packed-refs now
+    git(repo, "commit", "-q", "--allow-empty", "-m", "two")  # trunk loose, moved on
+    git(repo, "branch", "ünï")
+    truth = branch_heads(repo)
+    assert truth["trunk"] != truth["dev"]
+
+    ran: list[object] = []
+    real = subprocess.run
+
+    def counted(*args: object, **kwargs: object) -> object:
+        ran.append(args[0])
+        return real(*args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(subprocess, "run", counted)
+    plain = ["trunk", "dev", "feature/x", "gone"]
+    assert branch_heads_of(repo, plain) == {n: truth[n] for n in plain if n != "gone"}
+    assert ran == []
+    assert branch_heads_of(repo, ["ünï", "dev"]) == {"ünï": truth["ünï"], "dev": truth["dev"]}
+    assert len(ran) == 1  # one for-each-ref, as before
+    assert branch_heads_of(repo, []) == {}
