@@ -5,8 +5,12 @@ frames; a person's terminal receives every repainted chart. This runs the instal
 ``shipdeck`` in a tmux session (a real pty, ``TERM=xterm-256color``) on the 200-item
 benchmark repository with a live service for its probe, presses ``m`` for the
 metrics pane, waits ``--warmup`` seconds, and reads the process's CPU time (user +
-system, all threads, and its waited-for children's, psutil) over ``--seconds``. A bare Textual app (a Static and a
-Footer) runs beside it in its own session over the same window as the baseline.
+system, all threads, and its waited-for children's, psutil) over ``--seconds``. A
+bare Textual app (a Static and a Footer) runs beside it in its own session over the
+same window as the baseline, and so does an app of Textual's own widgets doing a
+metrics pane's job (``CHARTS_APP``: six Sparklines fed once a second from psutil and
+a GET of the probe URL): the floor that Textual's widgets set for such a pane
+(``--no-charts`` leaves it out).
 ``--runs`` rounds (5); the target of issues #11 and #15 is under 1% of a core in
 every round. ``--size`` sets the terminal (120x40; 250x70 draws wider charts).
 ``--baseline REV`` runs that commit's board too, in a third session over the same
@@ -39,6 +43,59 @@ from benchmarks.board import BOARD_200, child_env, make_repo, start_service  # n
 from benchmarks.first_paint_tmux import BARE_APP  # noqa: E402
 
 TARGET_PERCENT = 1.0
+
+# Textual's own widgets doing a metrics pane's job, as a floor for it: six Sparklines
+# (host CPU, memory, disk, net in, net out, the probe's latency) with a label each,
+# fed once a second from psutil and an HTTP GET of the same probe URL.
+CHARTS_APP = """\
+import collections, sys, time, urllib.request
+
+import psutil
+from textual.app import App, ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer, Sparkline, Static
+
+NAMES = ("cpu", "memory", "disk", "net in", "net out", "probe ms")
+
+
+class Charts(App[None]):
+    CSS = "Horizontal { height: 1; } Static.label { width: 22; } Sparkline { width: 1fr; }"
+
+    def compose(self) -> ComposeResult:
+        yield Static("charts app ready", id="top")
+        with Vertical():
+            for n, name in enumerate(NAMES):
+                with Horizontal():
+                    yield Static(name, classes="label", id=f"l{n}")
+                    yield Sparkline([], id=f"s{n}")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.data = [collections.deque(maxlen=60) for _ in NAMES]
+        self.net = psutil.net_io_counters()
+        self.set_interval(1.0, self.sample)
+
+    def sample(self) -> None:
+        net = psutil.net_io_counters()
+        t0 = time.perf_counter()
+        try:
+            urllib.request.urlopen(sys.argv[1], timeout=2).read()
+        except OSError:
+            pass
+        values = (
+            psutil.cpu_percent(), psutil.virtual_memory().percent,
+            psutil.disk_usage("/").percent, net.bytes_recv - self.net.bytes_recv,
+            net.bytes_sent - self.net.bytes_sent, 1000 * (time.perf_counter() - t0),
+        )
+        self.net = net
+        for n, value in enumerate(values):
+            self.data[n].append(value)
+            self.query_one(f"#l{n}", Static).update(f"{NAMES[n]:>9} {value:10.1f}")
+            self.query_one(f"#s{n}", Sparkline).data = list(self.data[n])
+
+
+Charts().run()
+"""
 SOCKET = f"shipdeck-idle-{os.getpid()}"
 
 
@@ -99,19 +156,30 @@ def _main_thread_cpu(pid: int) -> float:
 
 
 def one_round(
-    repo: Path, bare: Path, env: dict[str, str], args: argparse.Namespace, old: Path | None
+    repo: Path,
+    bare: Path,
+    env: dict[str, str],
+    args: argparse.Namespace,
+    old: Path | None,
+    charts: Path | None = None,
+    probe_url: str = "",
 ) -> dict[str, Any]:
     shipdeck = Path(sys.executable).with_name("shipdeck")
     pids = {"board": _start("board", [str(shipdeck)], repo, env, args.size)}
     pids["bare"] = _start("bare", [sys.executable, str(bare)], repo, env, args.size)
+    if charts is not None:
+        argv = [sys.executable, str(charts), probe_url]
+        pids["charts"] = _start("charts", argv, repo, env, args.size)
     if old is not None:  # through env(1): a tmux session gets the server's environment
         argv = ["env", f"PYTHONPATH={old}", sys.executable, "-m", "shipdeck"]
         pids["old"] = _start("old", argv, repo, env, args.size)
-    boards = [n for n in pids if n != "bare"]
+    boards = [n for n in pids if n not in ("bare", "charts")]
     try:
         for name in boards:
             _wait_for(name, "Monitor")
         _wait_for("bare", "bare app ready")
+        if charts is not None:
+            _wait_for("charts", "charts app ready")
         for name in boards:
             _tmux("send-keys", "-t", name, "m")
             _wait_for(name, "Probes")
@@ -141,11 +209,15 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         repo = make_repo(base / "board200", 200, BOARD_200, interval=1)
         bare = base / "bare.py"
         bare.write_text(BARE_APP)
+        charts = None
+        if not args.no_charts:
+            charts = base / "charts.py"
+            charts.write_text(CHARTS_APP)
         service, url, interval = start_service(repo)
         old = export_tree(args.baseline, base / "old") if args.baseline else None
         _tmux("new-session", "-d", "-s", "keep", "sleep 3600", env=env)
         try:
-            rounds = [one_round(repo, bare, env, args, old) for _ in range(args.runs)]
+            rounds = [one_round(repo, bare, env, args, old, charts, url) for _ in range(args.runs)]
         finally:
             _tmux("kill-server")
             service.terminate()
@@ -160,6 +232,9 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         "board_median": round(statistics.median(board), 3),
         "board_ui_thread_percent": [r["ui"] for r in rounds],
         "bare_percent_of_core": [r["bare"] for r in rounds],
+        "textual_sparklines_percent_of_core": None
+        if args.no_charts
+        else [r["charts"] for r in rounds],
         "baseline": args.baseline,
         "baseline_percent_of_core": [r["old"] for r in rounds] if args.baseline else None,
         "pane_showed_latency": all(r["pane_shows_latency"] for r in rounds),
@@ -176,6 +251,9 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=60.0, help="window per round (60)")
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds before the window (5)")
     parser.add_argument("--size", default="120x40", help="terminal size (120x40)")
+    parser.add_argument(
+        "--no-charts", action="store_true", help="leave out the Textual Sparkline app"
+    )
     parser.add_argument(
         "--baseline",
         metavar="REV",
