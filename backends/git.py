@@ -24,7 +24,7 @@ import tarfile
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -1090,48 +1090,3 @@ def _checkout_error(stderr: str, doing: str) -> VcsError:
         " (commit, move or remove them first)",
         files,
     )
-
-
-_REF_FILES: dict[Path, git_files.RefFiles] = {}  # per work tree, kept for its packed-refs parse
-_REF_FILES_LOCK = threading.Lock()
-
-
-def branch_heads_of(root: Path, names: Iterable[str]) -> dict[str, str]:
-    """The head commit of each of the local branches ``names`` that exists, read from
-    git's ref files (the board's cards in Code ask every 5 s: a ``git for-each-ref``
-    each time was the idle board's only process); :func:`branch_heads` answers where
-    the files do not (a reftable repository, an odd name)."""
-    wanted = set(names)
-    if not wanted:
-        return {}
-    try:
-        with _REF_FILES_LOCK:
-            refs = _REF_FILES.get(root)
-            if refs is None:
-                refs = _REF_FILES[root] = git_files.RefFiles(*git_files.git_dirs(root))
-    except (OSError, ValueError):
-        refs = None
-    heads: dict[str, str] = {}
-    for name in wanted:
-        value = git_files.ASK_GIT if refs is None else refs.value(f"refs/heads/{name}")
-        if value is git_files.ASK_GIT:
-            return {n: sha for n, sha in branch_heads(root).items() if n in wanted}
-        if value is not None:
-            heads[name] = value
-    return heads
-
-
-def branch_heads(root: Path) -> dict[str, str]:
-    """Every local branch's head commit, from one ``git for-each-ref`` (for the cards in
-    Code, which show where the item's branch is now, not the base it started from)."""
-    done = subprocess.run(
-        [_git_exe(), "for-each-ref", "--format=%(refname:lstrip=2)%00%(objectname)", "refs/heads"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=10,
-    )
-    if done.returncode:
-        return {}
-    heads = (line.split("\0", 1) for line in done.stdout.splitlines() if "\0" in line)
-    return {name: sha for name, sha in heads}

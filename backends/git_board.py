@@ -173,8 +173,8 @@ class GitBoardRefs:
         """A ref file that is there but cannot be read (a directory in its place, no
         permission) is an error to say, where git would call the ref missing and the
         board would show empty."""
-        if (self.common / "reftable").exists():
-            return
+        if not self._refs.readable():
+            return  # reftable, or a store this process's git reads elsewhere
         try:
             (self.common / self.ref).read_bytes()
         except (FileNotFoundError, NotADirectoryError):

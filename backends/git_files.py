@@ -105,7 +105,7 @@ class RefFiles:
     def objects(self) -> Path:
         return Path(os.environ.get("GIT_OBJECT_DIRECTORY") or self.common / "objects")
 
-    def _readable(self) -> bool:
+    def readable(self) -> bool:
         """The files ref store, as this process's git would see it."""
         if os.environ.get("GIT_COMMON_DIR") or os.environ.get("GIT_NAMESPACE"):
             return False
@@ -115,7 +115,7 @@ class RefFiles:
         """What the full ref ``name`` (``refs/heads/main``, ``HEAD``) points at, symbolic
         refs followed; None when it does not exist."""
         if (
-            not self._readable()
+            not self.readable()
             or not _plain(name)
             or not (name == "HEAD" or name.startswith("refs/"))
         ):
@@ -152,7 +152,7 @@ class RefFiles:
         disk) is raised, with the lock removed."""
         if not name.startswith("refs/") or name.startswith(_PER_WORKTREE):
             return ASK_GIT
-        if not self._readable() or not _plain(name):
+        if not self.readable() or not _plain(name):
             return ASK_GIT
         if (self.common / "logs" / name).exists():
             return ASK_GIT
@@ -185,7 +185,7 @@ class RefFiles:
 
     def head_branch(self) -> Answer:
         """The branch ``HEAD`` names (``main``), None when it is detached."""
-        if not self._readable():
+        if not self.readable():
             return ASK_GIT
         try:
             raw = (self.gitdir / "HEAD").read_bytes()
@@ -203,7 +203,7 @@ class RefFiles:
         NAME^{commit}`` finds it (tags before branches); None when no ref has the name."""
         if HEX.fullmatch(name):
             return self._peeled(name)  # a commit id: if its object is here, it is one
-        if not self._readable() or not _plain(name):
+        if not self.readable() or not _plain(name):
             return ASK_GIT
         if name == "HEAD" or name.startswith("refs/"):
             full = [name]

@@ -180,7 +180,7 @@ class ShipdeckApp(Host):
         from shipdeck.tui.card_facts import read_facts
 
         bakes = {name: env.bake for name, env in self.project.config.environments.items()}
-        facts = read_facts(self.project.root, self.project.journal, items, bakes)
+        facts = read_facts(lambda: self.engine.vcs, self.project.journal, items, bakes)
         self.post_message(self.CardFactsRead(facts))
 
     @on(CardFactsRead)

@@ -8,12 +8,12 @@ runs (a newer deploy, a rollback, a stop).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from pathlib import Path
+from collections.abc import Callable, Iterable, Mapping
 
 from shipdeck.lifecycle import events as ev
 from shipdeck.lifecycle.items import Item
 from shipdeck.lifecycle.journal import Journal
+from shipdeck.lifecycle.ports import Vcs, VcsError
 from shipdeck.lifecycle.stages import Stage
 from shipdeck.widgets.board.cards import CardFacts
 
@@ -61,12 +61,20 @@ def card_facts(
 
 
 def read_facts(
-    root: Path, journal: Journal, items: list[Item], bakes: Mapping[str, float]
+    vcs: Callable[[], Vcs], journal: Journal, items: list[Item], bakes: Mapping[str, float]
 ) -> dict[str, CardFacts]:
-    """Everything :func:`card_facts` needs, read now (blocking: call from a worker)."""
-    from shipdeck.backends.git import branch_heads_of
+    """Everything :func:`card_facts` needs, read now (blocking: call from a worker).
 
+    The heads are those of the Code cards' branches only, each a ``branch_tip`` (read
+    from git's ref files where they are plain): every 5 s on an idle board."""
     wanted = {item.env for item in items if item.env}
     envs = env_versions(journal.latest_for_envs(wanted, ENV_EVENTS))
-    branches = {item.branch for item in items if item.stage is Stage.CODE and item.branch}
-    return card_facts(items, branch_heads_of(root, branches), envs, bakes)
+    heads: dict[str, str] = {}
+    for branch in {item.branch for item in items if item.stage is Stage.CODE and item.branch}:
+        try:
+            tip = vcs().branch_tip(branch)
+        except VcsError:
+            continue  # a card without its head is shown as before; the next refresh asks again
+        if tip is not None:
+            heads[branch] = tip
+    return card_facts(items, heads, envs, bakes)

@@ -145,12 +145,10 @@ def test_killed_while_indexing_the_board(tmp_path: Path) -> None:
 
     seed = random.randrange(1 << 30)
     rnd = random.Random(seed)
-    rounds = iter(range(ROUNDS + 1))
 
-    def change() -> None:
+    def change(n: int) -> None:
         """Another process's moves and adds: the next command brings the index up
         to date from the paths changed."""
-        n = next(rounds)
         writer = open_board(repo)
         for k in rnd.sample(range(1, count + 1), 5):
             writer.update(f"SD-{k}", lambda it: setattr(it, "stage", Stage.CODE))
@@ -161,7 +159,7 @@ def test_killed_while_indexing_the_board(tmp_path: Path) -> None:
     # from the build's range, a third of the kills came after the command had ended.
     forget()
     took = timed(repo, "item", "list", "--json", "--limit", "0")
-    change()
+    change(-1)
     catch_up = timed(repo, "item", "list", "--json", "--limit", "0")
     forget()
     killed = 0
@@ -172,7 +170,7 @@ def test_killed_while_indexing_the_board(tmp_path: Path) -> None:
         killed += kill_after(
             start(repo, "item", "list", "--json", "--limit", "0"), rnd.uniform(0.05, limit * 0.8)
         )
-        change()  # the next command catches up, and may be killed doing it
+        change(n)  # the next command catches up, and may be killed doing it
 
     assert killed >= ROUNDS // 2, f"seed {seed}: the commands ended before the kills"
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))

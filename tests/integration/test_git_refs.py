@@ -307,7 +307,6 @@ def test_a_tag_named_like_a_branch_does_not_rename_the_branch(tmp_path: Path) ->
     """``--short`` and ``:short`` say ``heads/trunk`` where a tag is named ``trunk``
     too: init would have written that as the base branch, and the Code cards would
     not have found their branch's head."""
-    from shipdeck.backends.git import branch_heads
     from shipdeck.cli.init_git import default_branch
 
     repo = git_repo(tmp_path / "r", branch="trunk")
@@ -318,8 +317,11 @@ def test_a_tag_named_like_a_branch_does_not_rename_the_branch(tmp_path: Path) ->
     head = git(repo, "rev-parse", "HEAD")
     assert git(repo, "symbolic-ref", "--short", "HEAD") == "heads/trunk"  # git's own short
     assert default_branch(repo) == ("trunk", "the current branch")
-    assert branch_heads(repo) == {"dev": head, "feature/x": head, "trunk": head}
-    assert GitRepo(repo).current_branch() == "trunk"
+    vcs = GitRepo(repo)
+    assert {b: vcs.branch_tip(b) for b in ("dev", "feature/x", "trunk")} == {
+        "dev": head, "feature/x": head, "trunk": head
+    }  # fmt: skip
+    assert vcs.current_branch() == "trunk"
 
 
 def test_the_cards_read_their_branches_heads_from_the_files(
@@ -328,7 +330,10 @@ def test_the_cards_read_their_branches_heads_from_the_files(
     """The board asks for the heads of the branches of its cards in Code every 5 s:
     answered from the ref files (loose or packed, a tag of the same name beside it)
     with no git process, and by git where the files do not say (an odd name)."""
-    from shipdeck.backends.git import branch_heads, branch_heads_of
+    from shipdeck.lifecycle.items import Item
+    from shipdeck.lifecycle.journal import Journal
+    from shipdeck.lifecycle.stages import Stage
+    from shipdeck.tui.card_facts import read_facts
 
     repo = git_repo(tmp_path / "r", branch="trunk")
     git(repo, "branch", "dev")
@@ -337,8 +342,17 @@ def test_the_cards_read_their_branches_heads_from_the_files(
     git(repo, "pack-refs", "--all")  # dev and feature/x only in packed-refs now
     git(repo, "commit", "-q", "--allow-empty", "-m", "two")  # trunk loose, moved on
     git(repo, "branch", "ünï")
-    truth = branch_heads(repo)
+    truth = {b: git(repo, "rev-parse", f"refs/heads/{b}") for b in ("trunk", "dev", "feature/x")}
+    truth["ünï"] = truth["trunk"]
     assert truth["trunk"] != truth["dev"]
+    vcs, journal = GitRepo(repo), Journal(repo)
+
+    def in_code(*branches: str) -> list[Item]:
+        return [Item(f"SD-{n}", "t", stage=Stage.CODE, branch=b) for n, b in enumerate(branches, 1)]
+
+    def heads(items: list[Item]) -> dict[str, str]:
+        facts = read_facts(lambda: vcs, journal, items, {})
+        return {i.branch: facts[i.id].head for i in items if i.id in facts and facts[i.id].head}
 
     ran: list[object] = []
     real = subprocess.run
@@ -349,8 +363,8 @@ def test_the_cards_read_their_branches_heads_from_the_files(
 
     monkeypatch.setattr(subprocess, "run", counted)
     plain = ["trunk", "dev", "feature/x", "gone"]
-    assert branch_heads_of(repo, plain) == {n: truth[n] for n in plain if n != "gone"}
+    assert heads(in_code(*plain)) == {n: truth[n] for n in plain if n != "gone"}
     assert ran == []
-    assert branch_heads_of(repo, ["ünï", "dev"]) == {"ünï": truth["ünï"], "dev": truth["dev"]}
-    assert len(ran) == 1  # one for-each-ref, as before
-    assert branch_heads_of(repo, []) == {}
+    assert heads(in_code("ünï", "dev")) == {"ünï": truth["ünï"], "dev": truth["dev"]}
+    assert len(ran) == 1  # git answers the odd name, the files the rest
+    assert heads([]) == {}
