@@ -388,7 +388,8 @@ def monitor(args: argparse.Namespace) -> int:
 
 def _sample_text(sample: Sample) -> str:
     h = sample.host
-    parts = [f"cpu {h.cpu:.0f}%", f"mem {h.memory:.0f}%", f"disk {h.disk:.0f}%"]
+    cpu = "-" if h.cpu is None else f"{h.cpu:.0f}%"  # ASCII: a pipe may not be UTF-8
+    parts = [f"cpu {cpu}", f"mem {h.memory:.0f}%", f"disk {h.disk:.0f}%"]
     for p in sample.probes:
         state = "ok" if p.ok else "FAIL"
         ms = f" {p.latency_ms:.0f}ms" if p.latency_ms is not None else ""

@@ -191,10 +191,14 @@ class AlertTracker:
         """Record a host sample; alerts raised or cleared by it."""
         at = at or self._clock()
         for key in ("cpu", "memory", "disk", "net_sent", "net_recv"):
-            self.host.add(key, float(getattr(sample, key)))
+            reading = getattr(sample, key)
+            self.host.add(key, None if reading is None else float(reading))
         out: list[Alert] = []
         for metric in HOST_METRICS:
-            value = float(getattr(sample, metric))
+            reading = getattr(sample, metric)
+            if reading is None:  # not read this time: an open alert stays as it is
+                continue
+            value = float(reading)
             threshold = self.rules.threshold(metric)
             open_alert = self.active.get(metric)
             if open_alert is not None:

@@ -398,7 +398,7 @@ class Prober(Protocol):
 
 @dataclass(frozen=True)
 class HostSample:
-    cpu: float  # percent of all cores
+    cpu: float | None  # percent of all cores; None before a long enough window (a gap)
     memory: float  # percent used
     disk: float  # percent used of the repository's filesystem
     net_sent: float  # bytes per second since the previous sample

@@ -233,3 +233,17 @@ def test_a_node_not_ready_is_one_alert_until_it_is_ready_again() -> None:
     bug = bug_from_alert(raised[0].to_event("1.2.0"))
     assert bug["title"] == "Alert: node swm-n3 (worker, 10.77.0.13) is down on staging"
     assert bug["kind"] == "bug" and "release:v1.2.0" in bug["links"]
+
+
+def test_a_cpu_not_read_is_a_gap_that_neither_raises_nor_clears() -> None:
+    """HostMetrics reads no CPU over a too-short window (None): the chart shows a gap,
+    an open cpu alert stays open, and nothing is raised from the missing value."""
+    tracker = AlertTracker(AlertRules(cpu=90, memory=90, disk=90))
+    unread = HostSample(cpu=None, memory=20, disk=30, net_sent=0, net_recv=0)
+    assert tracker.observe_host(unread, at=T0) == []
+    (raised,) = tracker.observe_host(host(cpu=95), at=T0 + timedelta(seconds=1))
+    assert tracker.observe_host(unread, at=T0 + timedelta(seconds=2)) == []
+    assert tracker.active["cpu"] == raised  # still open: a gap says nothing either way
+    (cleared,) = tracker.observe_host(host(cpu=5), at=T0 + timedelta(seconds=3))
+    assert cleared.cleared and cleared.id == raised.id
+    assert tracker.host.series("cpu") == [None, 95.0, None, 5.0]

@@ -719,7 +719,8 @@ class MetricsPane(VerticalScroll):
         self._host_title.set("Host", span)
         self._envs_title.set("Environments", span)
         for key, _, is_percent in HOST_ROWS:
-            value = None if host is None else float(getattr(host, key))
+            reading = None if host is None else getattr(host, key)
+            value = None if reading is None else float(reading)
             alert = alerting.get(key)
             series = host_history.series(key)
             if is_percent:
