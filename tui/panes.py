@@ -11,6 +11,7 @@ before the first paint.
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any, cast
 
 from textual import on, work
@@ -19,6 +20,7 @@ from textual.containers import Container, Vertical
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import ContentSwitcher
+from textual.worker import get_current_worker
 
 from shipdeck.lifecycle import verbs
 from shipdeck.lifecycle.errors import ShipdeckError
@@ -41,6 +43,7 @@ PANE_WIDGETS = {
     "envs": "#env-pane",
 }
 ENV_POLL_SECONDS = 3.0
+SHOWN_CHECK_S = 0.5  # how often a sampler waiting for its sample to be shown looks at stop
 EVENTS_PAGE = 100  # events the events pane reads at a time: a screen and a margin
 # A bug not opened from an alert: the board or journal unwritable, the config broken.
 NOT_OPENED: tuple[type[Exception], ...] = (*STORAGE_ERRORS, ShipdeckError)
@@ -53,17 +56,22 @@ class Panes(Vertical):
         """A metrics sample and the environments' stats were read (in a worker)."""
 
         def __init__(
-            self, sample: Sample, stats: list[ContainerStats], errors: dict[str, str]
+            self,
+            sample: Sample,
+            stats: list[ContainerStats],
+            errors: dict[str, str],
+            shown: threading.Event,
         ) -> None:
             super().__init__()
             self.sample, self.stats, self.errors = sample, stats, errors
+            self.shown = shown  # set once handled: the sampler's next interval starts then
 
     class MetricsFailed(Message):
         """A metrics sample could not be taken; the poller goes on."""
 
-        def __init__(self, error: str) -> None:
+        def __init__(self, error: str, shown: threading.Event) -> None:
             super().__init__()
-            self.error = error
+            self.error, self.shown = error, shown
 
     class EnvsRead(Message):
         """Each environment's status was read (in a worker)."""
@@ -76,7 +84,8 @@ class Panes(Vertical):
         super().__init__(id=id)
         self.active = "logs"
         self._sampler: Sampler | None = None
-        self._metrics_on = False
+        self._metrics_stop: threading.Event | None = None  # set: the sampling thread ends
+        self._sampling = threading.Lock()
         self._metrics_pane: MetricsPane | None = None
         self._envs_on = False
 
@@ -100,7 +109,8 @@ class Panes(Vertical):
             yield Container(id="envs")
 
     def on_unmount(self) -> None:
-        self._metrics_on = self._envs_on = False
+        self._envs_on = False
+        self._stop_sampling()
 
     # --- which pane is in front ------------------------------------------------------
 
@@ -145,15 +155,40 @@ class Panes(Vertical):
         self._sampler = None
 
     def on_metrics_pane_visibility_changed(self, message: Any) -> None:
-        self._metrics_on = message.visible
         self._metrics_pane = message.pane  # kept: a query per sample walked the DOM
+        self._stop_sampling()
         if message.visible:
-            self._take_sample()
+            self._metrics_stop = threading.Event()
+            self._sample_while_shown(self._metrics_stop)
+
+    def _stop_sampling(self) -> None:
+        if self._metrics_stop is not None:
+            self._metrics_stop.set()
+            self._metrics_stop = None
 
     @work(thread=True, group="metrics", exit_on_error=False)
-    def _take_sample(self) -> None:
-        if not self._metrics_on:
-            return
+    def _sample_while_shown(self, stop: threading.Event) -> None:
+        """One thread samples for as long as the pane shows: each sample once the last
+        was shown and ``monitor.interval`` has passed since. A worker and a timer per
+        sample cost the idle board more than the sample itself (a thread handed over,
+        three state messages and a timer on the UI thread, each second)."""
+        worker = get_current_worker()
+
+        def ended() -> bool:
+            return stop.is_set() or worker.is_cancelled
+
+        while not ended():
+            shown = threading.Event()
+            with self._sampling:  # a thread of an earlier showing may still be sampling
+                if ended():
+                    return
+                self._post_sample(shown)
+            while not shown.wait(SHOWN_CHECK_S):  # a pane torn down never shows it
+                if ended():
+                    return
+            stop.wait(self.shipdeck.project.config.monitor.interval)
+
+    def _post_sample(self, shown: threading.Event) -> None:
         app = self.shipdeck
         if self._sampler is None:
             from shipdeck.backends.metrics import HostMetrics
@@ -164,10 +199,10 @@ class Panes(Vertical):
         try:
             sample = self._sampler.sample()
         except Exception as exc:  # noqa: BLE001 - a failed sample is reported, the poller goes on
-            self.post_message(self.MetricsFailed(f"metrics: {exc}"))
+            self.post_message(self.MetricsFailed(f"metrics: {exc}", shown))
             return
         stats, errors = self._container_stats()
-        self.post_message(self.MetricsSampled(sample, stats, errors))
+        self.post_message(self.MetricsSampled(sample, stats, errors, shown))
 
     def _container_stats(self) -> tuple[list[ContainerStats], dict[str, str]]:
         """One stats sample per container (or local process tree) of every environment."""
@@ -187,15 +222,20 @@ class Panes(Vertical):
 
     @on(MetricsFailed)
     def _sample_failed(self, message: MetricsFailed) -> None:
+        message.shown.set()
         self.notify(message.error, severity="error")
-        self._next_metrics()
 
     @on(MetricsSampled)
     def _show_sample(self, message: MetricsSampled) -> None:
+        try:
+            self._show(message)
+        finally:
+            message.shown.set()  # the sampler waits for this before its next interval
+
+    def _show(self, message: MetricsSampled) -> None:
         sampler, pane = self._sampler, self._metrics_pane
         if sampler is None or pane is None or not pane.is_attached:
-            self._next_metrics()  # the config changed meanwhile: the next one shows
-            return
+            return  # the config changed meanwhile: the next one shows
         sample = message.sample
         pane.show_containers(message.stats, {**message.errors, **sample.errors})
         pane.show_nodes(sample.nodes)
@@ -213,11 +253,6 @@ class Panes(Vertical):
             self.notify(f"{env}: {change} ({decision.reason})", title="Autoscaled", markup=False)
         if sample.alerts or sample.scaled:
             self.refresh_events()
-        self._next_metrics()
-
-    def _next_metrics(self) -> None:
-        if self._metrics_on:
-            self.set_timer(self.shipdeck.project.config.monitor.interval, self._take_sample)
 
     # --- events ----------------------------------------------------------------------------
 

@@ -280,13 +280,17 @@ async def test_quit_with_a_run_in_flight_asks_and_cancels(
 async def test_metrics_sample_only_while_visible(
     demo_project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from textual.worker import get_current_worker
+
     from shipdeck.lifecycle.sampling import Sampler
 
     samples: list[float] = []
+    workers: list[object] = []
     real = Sampler.sample
 
     def counted(self: Sampler):  # type: ignore[no-untyped-def]
         samples.append(time.monotonic())
+        workers.append(get_current_worker())
         return real(self)
 
     monkeypatch.setattr(Sampler, "sample", counted)
@@ -295,14 +299,20 @@ async def test_metrics_sample_only_while_visible(
         await pilot.pause(0.5)
         assert samples == []  # the logs pane shows: nothing is sampled
         await pilot.press("m")
-        await until(pilot, lambda: len(samples) >= 2)
         pane = app.board.query_one("#metrics-pane")
-        assert "%" in str(pane.query_one("#metric-cpu").render())
+        cpu = lambda: pane.query_one("#metric-cpu").value.plain  # noqa: E731
+        await until(pilot, lambda: cpu().endswith("%"))  # the first reading is a gap
+        assert len(samples) >= 2 and float(cpu().rstrip("%")) >= 0.0
+        assert len(set(map(id, workers))) == 1  # one worker for the showing, not one a sample
         await pilot.press("L")
         await pilot.pause(0.2)
         seen = len(samples)
         await pilot.pause(2.5)  # longer than the demo's 2 s interval
         assert len(samples) == seen
+        sampling = [w for w in app.workers if w.group == "metrics" and not w.is_finished]
+        assert sampling == []  # hidden: the sampling worker ended
+        await pilot.press("m")
+        await until(pilot, lambda: len(samples) > seen)  # shown again: sampling again
 
 
 async def test_a_in_monitor_archives_after_confirming(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
