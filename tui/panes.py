@@ -190,13 +190,14 @@ class Panes(Vertical):
 
     def _post_sample(self, shown: threading.Event) -> None:
         app = self.shipdeck
-        if self._sampler is None:
-            from shipdeck.backends.metrics import HostMetrics
-            from shipdeck.backends.probe import HttpProber
-            from shipdeck.lifecycle.sampling import Sampler
-
-            self._sampler = Sampler(app.engine, HttpProber(), HostMetrics(str(app.project.root)))
         try:
+            if self._sampler is None:  # first, or the config was reloaded
+                from shipdeck.backends.metrics import HostMetrics
+                from shipdeck.backends.probe import HttpProber
+                from shipdeck.lifecycle.sampling import Sampler
+
+                root = str(app.project.root)
+                self._sampler = Sampler(app.engine, HttpProber(), HostMetrics(root))
             sample = self._sampler.sample()
         except Exception as exc:  # noqa: BLE001 - a failed sample is reported, the poller goes on
             self.post_message(self.MetricsFailed(f"metrics: {exc}", shown))
