@@ -100,6 +100,8 @@ def plot(
     a ``FAIL_MARK`` on the bottom row when ``mark_none`` (a failed probe)."""
     height = max(1, height)
     width = max(0, width)
+    if width >= max(window, len(values), 1):
+        return _plot_by_sample(values, width, height, high, window, threshold, mark_none)
     grid = [[" "] * width for _ in range(height - 1)] + [[BASELINE] * width]
     kinds = [EMPTY] * width
     levels = 8 * height
@@ -127,6 +129,60 @@ def plot(
                 grid[row][col] = EIGHTHS[0 if left < 0 else 8 if left > 8 else left]
         kinds[col] = HOT if value >= hot else BAR
     return Plot(["".join(r) for r in grid], kinds)
+
+
+def _plot_by_sample(
+    values: Sequence[float | None],
+    width: int,
+    height: int,
+    high: float,
+    window: int,
+    threshold: float | None,
+    mark_none: bool,
+) -> Plot:
+    """``plot`` when every column shows one sample (the pane at 120 columns and wider):
+    each of the (at most ``window``) samples is worked out once, and the columns pick
+    theirs, instead of each of the ~1.4 times as many columns working it out again."""
+    window = max(window, len(values), 1)
+    tail = list(values)[-window:]
+    levels = 8 * height
+    hot = threshold if threshold is not None else math.inf
+    filled_of: list[int] = []  # eighths filled; 0 no bar; -1 a failure's mark
+    kind_of: list[int] = []
+    for value in tail:
+        if value is None:
+            filled_of.append(-1 if mark_none else 0)
+            kind_of.append(FAIL if mark_none else EMPTY)
+        elif high <= 0 or value <= 0:
+            filled_of.append(0)
+            kind_of.append(EMPTY)
+        else:
+            filled = round((value if value < high else high) / high * levels)
+            filled_of.append(1 if filled < 1 else levels if filled > levels else filled)
+            kind_of.append(HOT if value >= hot else BAR)
+    picks = _picks(width, window, window - len(tail))
+    kind_of.append(EMPTY)  # index -1: the columns left of the first sample
+    rows: list[str] = []
+    for row in range(height):
+        under = (height - 1 - row) * 8  # eighths in the rows under this one
+        bottom = row == height - 1
+        glyphs = [
+            (FAIL_MARK if bottom else " ")
+            if filled < 0
+            else (BASELINE if bottom else " ")
+            if filled == 0
+            else EIGHTHS[0 if filled <= under else 8 if filled - under > 8 else filled - under]
+            for filled in filled_of
+        ]
+        glyphs.append(BASELINE if bottom else " ")  # index -1, as above
+        rows.append("".join([glyphs[i] for i in picks]))
+    return Plot(rows, [kind_of[i] for i in picks])
+
+
+@lru_cache(maxsize=64)
+def _picks(width: int, window: int, missing: int) -> tuple[int, ...]:
+    """The sample each column shows (``width >= window``), -1 left of the first one."""
+    return tuple(max(-1, first - missing) for first, _ in _slots(width, window))
 
 
 def nice_ceiling(value: float, floor: float = 1.0) -> float:

@@ -9,6 +9,7 @@ mounted once, the first time that probe is seen.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import tzinfo
 from typing import ClassVar
@@ -245,6 +246,8 @@ class Chart(Widget):
         }
         plain = Style()
         line_row = self._threshold_row(height)
+        kinds = drawn.kinds
+        cuts = _cuts(kinds)  # runs of one kind: one styled piece each, the same every row
         rows: list[list[tuple[str, Style]]] = []
         for row in range(height):
             pieces: list[tuple[str, Style]] = []
@@ -258,22 +261,16 @@ class Chart(Widget):
                 )
                 pieces.append((" ", plain))
             cells = drawn.rows[row]
-            kinds = drawn.kinds
+            row_cuts = cuts
             if row == line_row:  # the alert threshold, where no bar hides it
-                cells = "".join("╌" if c == " " else c for c in cells)
-            start = 0
-            for col in range(1, len(cells) + 1):
-                if (
-                    col == len(cells)
-                    or kinds[col] != kinds[start]
-                    or (row == line_row and (cells[col] == "╌") != (cells[start] == "╌"))
-                ):
-                    piece = cells[start:col]
-                    part = style[kinds[start]]
-                    if row == line_row and piece[:1] == "╌":
-                        part = self._part("chart--line")
-                    pieces.append((piece, part))
-                    start = col
+                cells = cells.replace(" ", "╌")
+                row_cuts = _cuts([(k, c == "╌") for k, c in zip(kinds, cells, strict=True)])
+            for start, end in itertools.pairwise(row_cuts):
+                piece = cells[start:end]
+                part = style[kinds[start]]
+                if row == line_row and piece[:1] == "╌":
+                    part = self._part("chart--line")
+                pieces.append((piece, part))
             pieces.append((" ", plain))
             scale = self._scale(row, height).ljust(SCALE)[:SCALE]
             pieces.append((scale, self._part("chart--scale")))
@@ -334,6 +331,12 @@ class Chart(Widget):
         self._strips = None
         self._drawn = None
         super().notify_style_update()
+
+
+def _cuts(keys: Sequence[object]) -> list[int]:
+    """Where runs of equal keys start, and the end: ``[0, ..., len(keys)]``."""
+    inner = [i for i in range(1, len(keys)) if keys[i] != keys[i - 1]]
+    return [0, *inner, len(keys)] if keys else [0]
 
 
 class MetricRow(Chart):
