@@ -19,7 +19,7 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.events import Hide, Show
 from textual.geometry import Size
 from textual.message import Message
@@ -394,44 +394,79 @@ class SectionTitle(Widget):
         return text
 
 
+class ProbeChart(Chart):
+    """A probe's latency chart with its own gutter: ``● name  200  3 ms`` on one row,
+    or the name over the status and latency when the chart is taller.
+
+    One widget where there were five (two rows of containers and two Statics):
+    the compositor renders every widget in the pane once a sample, and the Statics
+    rebuilt their content every second as the latency moved."""
+
+    def __init__(self, *, classes: str = "") -> None:
+        super().__init__(classes=classes)
+        self.name_text = Text()
+        self._name_key: tuple[object, ...] = ()
+
+    def set_name(self, name: Text) -> None:
+        """The state dot and the probe's name; a change redraws at the next ``set``."""
+        key = (name.plain, str(name.style), tuple(name.spans))
+        if key != self._name_key:
+            self._name_key, self.name_text = key, name
+            self._drawn = None
+            self._given = ()
+
+    def _gutter(self, row: int, height: int) -> Text:
+        value = self.value.copy()
+        value.truncate(GUTTER - 2)
+        if height == 1:
+            room = max(0, GUTTER - len(value) - 1)
+            text = self._name_cell(room)
+            text.append(" ")
+            text.append_text(value)
+            return text
+        if row == 0:
+            return self._name_cell(GUTTER)
+        if row == 1:
+            value.pad_right(GUTTER - len(value))
+            return value
+        return Text(" " * GUTTER)
+
+    def _name_cell(self, room: int) -> Text:
+        name = Text(style=self._part("chart--label"), end="")  # under the dot's colour
+        name.append_text(self.name_text)
+        if len(name) > room:
+            name.truncate(max(0, room - 1))
+            name.append("…")
+        name.pad_right(room - len(name))
+        return name
+
+
 class ProbeRow(Vertical):
-    """One probe: state dot and name, status and latency, its latency chart; the error under it.
+    """One probe: its chart (state dot, name, status and latency in the gutter), and
+    the error under it while it fails.
 
     The latency scale is labelled with its top (the nice ceiling of the highest
     latency shown); a failed probe is a gap with a mark on the bottom row."""
 
     DEFAULT_CSS = """
     ProbeRow { height: auto; }
-    ProbeRow > Horizontal { height: auto; }
-    ProbeRow .probe--gutter { width: 25; height: 1; layout: horizontal; }
-    ProbeRow .probe--name { width: 1fr; }
-    ProbeRow .probe--value { width: auto; margin: 0 1 0 0; }
-    ProbeRow.-tall .probe--gutter { layout: vertical; height: auto; }
-    ProbeRow.-tall .probe--name, ProbeRow.-tall .probe--value { width: 1fr; }
-    ProbeRow Chart { width: 1fr; }
-    ProbeRow Chart > .chart--bar { color: $success; }
+    ProbeRow ProbeChart { width: 1fr; }
+    ProbeRow ProbeChart > .chart--bar { color: $success; }
     ProbeRow > .probe--error { display: none; padding: 0 0 0 2; color: $error; }
     ProbeRow.-failing > .probe--error { display: block; }
-    ProbeRow.-slow Chart > .chart--bar { color: $warning; }
-    ProbeRow.-failing Chart > .chart--bar { color: $error; }
-    """  # .probe--gutter width: GUTTER + 1, so the charts line up
+    ProbeRow.-slow ProbeChart > .chart--bar { color: $warning; }
+    ProbeRow.-failing ProbeChart > .chart--bar { color: $error; }
+    """
 
     def __init__(self, name: str, row_id: str) -> None:
         super().__init__(id=row_id, classes="probe")
         self.probe_name = name
-        self.chart = Chart(gutter=False, classes="probe--chart")
-        # kept, not queried: a sample walked the DOM three times to find them
-        self._name_text = Static(classes="probe--name")
-        self._value_text = Static(classes="probe--value")
-        self._error_text = Static(classes="probe--error")
+        self.chart = ProbeChart(classes="probe--chart")
+        self._error_text = Static(classes="probe--error")  # kept, not queried
         self._shown: tuple[ProbeResult, list[float | None], int, bool] | None = None
 
     def compose(self) -> ComposeResult:
-        with Horizontal():
-            with Horizontal(classes="probe--gutter"):
-                yield self._name_text
-                yield self._value_text
-            yield self.chart
+        yield self.chart
         yield self._error_text
 
     def set(
@@ -455,12 +490,11 @@ class ProbeRow(Vertical):
         if self._shown is None:
             return
         result, series, window, alerting = self._shown
-        _put(self._name_text, probe_label(result))
-        _put(self._value_text, probe_value(result), layout=True)
+        self.chart.set_name(probe_label(result))
         high, scale = latency_scale(series)
         self.chart.set(
             series,
-            Text(""),
+            probe_value(result),
             high=high,
             scale=scale,
             alerting=alerting,
@@ -677,15 +711,11 @@ class MetricsPane(VerticalScroll):
             self.chart_height = height
             for chart in self.query(Chart):
                 chart.styles.height = height
-            for probe in self._probe_rows.values():
-                probe.set_class(height > 1, "-tall")
 
     def _new_chart_height(self, rows: Iterable[Widget]) -> None:
         for row in rows:
             for chart in [row] if isinstance(row, Chart) else row.query(Chart):
                 chart.styles.height = self.chart_height
-            if isinstance(row, ProbeRow):
-                row.set_class(self.chart_height > 1, "-tall")
 
     # --- data ----------------------------------------------------------------
 
