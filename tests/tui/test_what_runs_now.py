@@ -14,7 +14,7 @@ import subprocess
 import pytest
 
 from shipdeck.lifecycle import events as ev
-from shipdeck.lifecycle.items import RunState, StageState
+from shipdeck.lifecycle.items import Item, RunState, StageState
 from shipdeck.lifecycle.stages import Stage
 from shipdeck.project.repo import Project
 from shipdeck.project.wiring import build_engine
@@ -44,7 +44,7 @@ def git(root, *args: str) -> str:  # type: ignore[no-untyped-def]
 
 
 async def test_code_card_shows_the_branch_head_and_deployed_cards_what_replaced_them(
-    demo_project: Project,
+    demo_project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root = demo_project.root
     base = git(root, "rev-parse", "HEAD")
@@ -72,7 +72,11 @@ async def test_code_card_shows_the_branch_head_and_deployed_cards_what_replaced_
         journal.append(
             ev.Event(ev.DEPLOYED, None, {"env": "staging", "version": "0.2.0"})
         )  # from the CLI, say: the board notices within its refresh
+        spelled: list[str] = []  # Textual names a worker by repr(work) unless told its name
+        monkeypatch.setattr(Item, "__repr__", lambda item: spelled.append(item.id) or "<item>")
         app.refresh_card_facts()
+        assert spelled == []  # the cards' summaries were not spelled out on the UI thread
+        monkeypatch.undo()
         await until(pilot, lambda: "now 0.2.0" in card(app, Stage.DEPLOY, "SD-1"))
         journal.append(
             ev.Event(
