@@ -412,8 +412,7 @@ class ProbeChart(Chart):
         key = (name.plain, str(name.style), tuple(name.spans))
         if key != self._name_key:
             self._name_key, self.name_text = key, name
-            self._drawn = None
-            self._given = ()
+            self._given = ()  # set() then draws again; the new rows differ in the gutter
 
     def _gutter(self, row: int, height: int) -> Text:
         value = self.value.copy()
