@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,14 @@ for _key, _value in (
     ("GIT_COMMITTER_EMAIL", "tests@shipdeck.invalid"),
 ):
     os.environ.setdefault(_key, _value)
+
+# A run started in the background of a script (``cmd &`` in a shell without job
+# control) inherits SIGINT ignored, and so does every shipdeck the tests start: the
+# ones that press ctrl+c on it then wait out their timeouts (a CI run failed four that
+# way). shipdeck rightly keeps an ignored SIGINT ignored, as a background job should;
+# the tests want the terminal's ctrl+c, so their children get the default back.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 PODMAN_WHY: list[str] = []  # why the podman_host fixture has no service (for the skip)
