@@ -12,7 +12,10 @@ A due pass also waits until ``MIN_GAP_S`` have passed since the last one. CPytho
 itself runs a full pass only once the objects waiting for one reach a quarter of
 the long-lived heap, which a Python program cannot read; without a floor the
 metrics pane's repaints made one due every few seconds, and the passes were an
-eighth of the pane's idle cost (issue #11's 1% of a core).
+eighth of the pane's idle cost (issue #11's 1% of a core). The gap also grows with
+what the last pass cost, so due passes take at most ``MAX_SHARE`` of a core: with
+the metrics pane open a pass took ~35 ms, and one every 30 s was still a fifth of
+the idle UI thread's time (issue #15). Overdue passes keep memory bounded as before.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from collections.abc import Callable
 QUIET_S = 0.5  # no key or mouse event for this long counts as idle
 DUE = 10  # young collections since the last full pass: CPython's own default trigger
 OVERDUE = 200  # collect even while typing once this many have piled up
-MIN_GAP_S = 30.0  # seconds between two due (not overdue) full passes
+MIN_GAP_S = 30.0  # seconds between two due (not overdue) full passes, at least
+MAX_SHARE = 0.0005  # of a core that due passes may take: the gap is cost / MAX_SHARE
 NEVER = 1_000_000  # a threshold the automatic collector never reaches
 
 
@@ -36,6 +40,7 @@ class IdleCollector:
         self._last_input = clock()
         self._threshold: tuple[int, int, int] | None = None
         self._last_full = clock()
+        self._gap = MIN_GAP_S
         self.full_collections = 0
 
     def hold(self) -> None:
@@ -70,15 +75,16 @@ class IdleCollector:
         self._last_input = self._clock()
 
     def tick(self) -> bool:
-        """Run a full collection if one is due, input is quiet and the last one is
-        ``MIN_GAP_S`` old (or if it is overdue)."""
+        """Run a full collection if one is due, input is quiet and the last one is old
+        enough (``MIN_GAP_S``, or longer after a costly one), or if it is overdue."""
         pending = gc.get_count()[2]
         now = self._clock()
         quiet = now - self._last_input >= QUIET_S
-        rested = now - self._last_full >= MIN_GAP_S
+        rested = now - self._last_full >= self._gap
         if pending >= OVERDUE or (pending >= DUE and quiet and rested):
             gc.collect()
-            self._last_full = now
+            self._last_full = self._clock()
+            self._gap = max(MIN_GAP_S, (self._last_full - now) / MAX_SHARE)
             self.full_collections += 1
             return True
         return False

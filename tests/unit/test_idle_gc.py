@@ -6,7 +6,16 @@ import gc
 
 import pytest
 
-from shipdeck.tui.idle_gc import DUE, MIN_GAP_S, NEVER, OVERDUE, QUIET_S, IdleCollector
+from shipdeck.tui import idle_gc
+from shipdeck.tui.idle_gc import (
+    DUE,
+    MAX_SHARE,
+    MIN_GAP_S,
+    NEVER,
+    OVERDUE,
+    QUIET_S,
+    IdleCollector,
+)
 
 
 class Clock:
@@ -70,6 +79,32 @@ def test_due_collections_keep_a_gap_between_them(collector):
     clock.now += MIN_GAP_S / 2
     assert c.tick() is True
     assert c.full_collections == 2
+
+
+def test_a_costly_pass_spaces_the_next_due_one_by_its_cost(collector, monkeypatch):
+    c, clock = collector
+    cost = 0.05  # a pass over a big heap: due passes then wait cost / MAX_SHARE
+    full = gc.collect
+
+    def slow_collect(*generation: int) -> int:
+        if not generation:  # the full pass the collector runs; young ones stay free
+            clock.now += cost
+        return full(*generation)
+
+    monkeypatch.setattr(idle_gc.gc, "collect", slow_collect)
+    clock.now += MIN_GAP_S
+    make_young_collections(DUE)
+    assert c.tick() is True
+    gap = cost / MAX_SHARE
+    assert gap > MIN_GAP_S
+    make_young_collections(DUE)
+    clock.now += gap - 1
+    assert c.tick() is False  # due and quiet, but the last pass would make this >MAX_SHARE
+    clock.now += 2  # past the gap, whatever the float sums round to
+    assert c.tick() is True
+    make_young_collections(OVERDUE)
+    assert c.tick() is True  # overdue: memory stays bounded whatever the passes cost
+    assert c.full_collections == 3
 
 
 def test_overdue_collection_runs_even_while_typing(collector):
