@@ -96,7 +96,9 @@ async def test_a_advances_through_deploy_and_the_service_answers(demo_project: P
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("l", "a")
         await until(
-            pilot, lambda: stage_of(demo_project, "SD-1") == (Stage.DEPLOY, RunState.PASSED)
+            pilot,
+            lambda: stage_of(demo_project, "SD-1") == (Stage.DEPLOY, RunState.PASSED),
+            what=lambda: f"SD-1 in Deploy, passed (it is {stage_of(demo_project, 'SD-1')})",
         )
         assert "v0.1.0" in [t for t in demo_project.store.load().get("SD-1").artifacts.values()]
         status = app.engine.target_for("staging").status()
@@ -168,12 +170,18 @@ def _slow_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Proj
 async def _start_slow_build(pilot, project: Project, pidfile: Path) -> int:  # type: ignore[no-untyped-def]
     """a (Code), a commit, a (Build): returns the pid of the build's sleeping grandchild."""
     await pilot.press("a")
-    await until(pilot, lambda: stage_of(project, "SD-1")[0] is Stage.CODE)
+    # Passed, not just moved: the card is in Code while its branch is still being made,
+    # and a commit then lands on main (a loaded machine widened that window past a test).
+    await until(pilot, lambda: stage_of(project, "SD-1") == (Stage.CODE, RunState.PASSED))
     (project.root / "f").write_text("x")
     commit(project.root, "add", "f")
     commit(project.root, "commit", "-q", "-m", "work")
     await pilot.press("a")
-    await until(pilot, lambda: pidfile.exists() and pidfile.read_text().strip() != "")
+    await until(
+        pilot,
+        lambda: pidfile.exists() and pidfile.read_text().strip() != "",
+        what=lambda: f"the build's pid (SD-1 is {stage_of(project, 'SD-1')})",
+    )
     return int(pidfile.read_text())
 
 
