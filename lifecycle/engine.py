@@ -28,8 +28,8 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
-from contextlib import suppress
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -81,6 +81,9 @@ if TYPE_CHECKING:  # pydantic: only the type, so the engine's modules load witho
 _DEPLOY_OUTCOMES = (ev.DEPLOYED, ev.DEPLOY_FAILED, ev.DEPLOY_UNKNOWN)
 
 R = TypeVar("R", bound=Reporter)  # what a run's work gets: a RunContext, or a Reporter
+# How long a run waits for its item's lock before calling it taken: a child process
+# forked by another thread holds a just-released lock until it execs (filelock.try_lock).
+ITEM_LOCK_GRACE = 1.0
 
 
 class Engine:
@@ -261,11 +264,13 @@ class Engine:
         for token in tokens:
             token.cancel()
 
-    def _item_lock(self, item_id: str) -> int | None:
-        """An exclusive, non-blocking lock file for the item; None if another run holds it."""
+    def _item_lock(self, item_id: str, grace: float = 0.0) -> int | None:
+        """An exclusive lock file for the item, waited for up to ``grace`` seconds (see
+        ``filelock.try_lock``: a child forked by another thread holds a released lock
+        until it execs); None if another run holds it."""
         path = self._lock_path(item_id)
         try:
-            return filelock.try_lock(path, mode=0o644)
+            return filelock.try_lock(path, mode=0o644, grace=grace)
         except OSError as exc:
             raise StorageError.wrap(exc, self.paths.display(path)) from None
 
@@ -368,7 +373,15 @@ class Engine:
     ) -> Outcome:
         """Move the item into ``stage`` (default: re-run its current one) and do its work."""
         cancel = cancel or CancelToken()
-        fd = self._item_lock(item_id)
+        with self._holding(item_id, cancel) as fd:
+            return self._run_held(item_id, stage, env, approve, cancel, fd)
+
+    @contextmanager
+    def _holding(self, item_id: str, cancel: CancelToken) -> Iterator[int]:
+        """The item's lock and its cancel token, for one run or a whole advance: the
+        stages of an advance run under one lock, so no other shipdeck starts a run of
+        the item between them (and none is refused by the release and retaking)."""
+        fd = self._item_lock(item_id, grace=ITEM_LOCK_GRACE)
         if fd is None:
             raise EngineError(f"{item_id} is already running in another shipdeck")
         try:
@@ -377,15 +390,28 @@ class Engine:
                     raise EngineError(f"{item_id} is already running")
                 self._cancels[item_id] = cancel
             try:
-                _reserve_unsaved(fd, self.paths.display(self._lock_path(item_id)))
-                outcome = self._run_locked(item_id, stage, env, approve, cancel, fd)
-                _clear_unsaved(fd)
-                return outcome
+                yield fd
             finally:
                 with self._lock:
                     self._cancels.pop(item_id, None)
         finally:
             os.close(fd)
+
+    def _run_held(
+        self,
+        item_id: str,
+        stage: Stage | None,
+        env: str | None,
+        approve: bool,
+        cancel: CancelToken,
+        fd: int,
+    ) -> Outcome:
+        """One run, under the item's lock (``fd``); what it could not save is kept in the
+        lock file until it is settled."""
+        _reserve_unsaved(fd, self.paths.display(self._lock_path(item_id)))
+        outcome = self._run_locked(item_id, stage, env, approve, cancel, fd)
+        _clear_unsaved(fd)
+        return outcome
 
     def _run_locked(
         self,
@@ -518,6 +544,20 @@ class Engine:
                 env = env or self.auto_env()
         if to.position < item.stage.position:
             raise EngineError(f"{item.id} is past {to.label} already (use back to move it back)")
+        with self._holding(item_id, cancel) as fd:
+            return self._advance_held(item_id, to, env, approve, cancel, fd)
+
+    def _advance_held(
+        self,
+        item_id: str,
+        to: Stage,
+        env: str | None,
+        approve: bool,
+        cancel: CancelToken,
+        fd: int,
+    ) -> Outcome:
+        """:meth:`advance`'s stages, one after another under the item's lock (``fd``)."""
+        item = self.store.get(item_id)
         outcome = Outcome(item, item.current.state)
         while True:
             item = self.store.get(item_id)
@@ -527,7 +567,7 @@ class Engine:
                 item = self._rewind_to_build(item)  # one sha through the pipeline
             needs_run = item.stage is not Stage.PLAN and item.current.state is not RunState.PASSED
             if needs_run:
-                outcome = self.run_stage(item_id, env=env, approve=approve, cancel=cancel)
+                outcome = self._run_held(item_id, None, env, approve, cancel, fd)
                 if not outcome.ok:
                     return outcome
                 item = outcome.item
@@ -541,7 +581,7 @@ class Engine:
                     raise EngineError("name an environment to deploy to (--env)")
                 if env is None:
                     return Outcome(item, RunState.PASSED, outcome.message)
-            outcome = self.run_stage(item_id, stage=nxt, env=env, approve=approve, cancel=cancel)
+            outcome = self._run_held(item_id, nxt, env, approve, cancel, fd)
             if not outcome.ok:
                 return outcome
 

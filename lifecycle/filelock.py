@@ -49,16 +49,29 @@ def hold(path: Path, timeout: float, refused: Callable[[], Exception]) -> Iterat
         os.close(fd)
 
 
-def try_lock(path: Path, *, mode: int = 0o666) -> int | None:
-    """``path``'s lock taken without waiting: its descriptor, or None if another holds it.
+def try_lock(path: Path, *, mode: int = 0o666, grace: float = 0.0) -> int | None:
+    """``path``'s lock taken without waiting beyond ``grace`` seconds: its descriptor,
+    or None if another holds it.
 
     For a holder that keeps the lock beyond one block and uses the file itself (an
     item's run writes into its lock file); closing the descriptor releases it. An
     ``OSError`` (the file cannot be created) is the caller's to word.
+
+    ``grace``: a process forked by any thread of this one shares its open
+    descriptors until it execs (``O_CLOEXEC`` acts only then), and an ``flock``
+    belongs to the shared description: a lock just released here stays held by such
+    a child for the moment it takes to exec, milliseconds on a loaded machine. A
+    caller that just let go of the lock, or that runs beside threads starting
+    processes, waits that long rather than refusing; a real holder holds it for a
+    whole run, far longer.
     """
     fd = _open(path, mode)
     try:
-        taken = _take(fd)
+        deadline = time.monotonic() + grace
+        delay = 0.001
+        while not (taken := _take(fd)) and time.monotonic() < deadline:
+            time.sleep(delay)
+            delay = min(delay * 2, 0.02)
     except BaseException:
         os.close(fd)
         raise

@@ -205,7 +205,9 @@ async def test_d_deploys_and_R_rolls_back(demo_project: Project) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("l", "a")
         await until(
-            pilot, lambda: stage_of(demo_project, "SD-1") == (Stage.DEPLOY, RunState.PASSED)
+            pilot,
+            lambda: stage_of(demo_project, "SD-1") == (Stage.DEPLOY, RunState.PASSED),
+            what=lambda: f"SD-1 in Deploy, passed (it is {stage_of(demo_project, 'SD-1')})",
         )
         # a second release from SD-2, back in Plan (the cursor followed SD-1 to Deploy)
         await pilot.press("h", "h", "h", "h", "h")
@@ -357,7 +359,9 @@ async def test_quitting_ends_the_live_log_follower(demo_project: Project) -> Non
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("l", "a")
         await until(
-            pilot, lambda: stage_of(demo_project, "SD-1") == (Stage.DEPLOY, RunState.PASSED)
+            pilot,
+            lambda: stage_of(demo_project, "SD-1") == (Stage.DEPLOY, RunState.PASSED),
+            what=lambda: f"SD-1 in Deploy, passed (it is {stage_of(demo_project, 'SD-1')})",
         )
         await until(pilot, lambda: app.follow._env_cancel is not None)  # following the service
         token = app.follow._env_cancel
