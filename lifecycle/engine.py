@@ -374,7 +374,7 @@ class Engine:
         """Move the item into ``stage`` (default: re-run its current one) and do its work."""
         cancel = cancel or CancelToken()
         with self._holding(item_id, cancel) as fd:
-            return self._run_held(item_id, stage, env, approve, cancel, fd)
+            return self._run_locked(item_id, stage, env, approve, cancel, fd)
 
     @contextmanager
     def _holding(self, item_id: str, cancel: CancelToken) -> Iterator[int]:
@@ -397,7 +397,7 @@ class Engine:
         finally:
             os.close(fd)
 
-    def _run_held(
+    def _run_locked(
         self,
         item_id: str,
         stage: Stage | None,
@@ -409,19 +409,6 @@ class Engine:
         """One run, under the item's lock (``fd``); what it could not save is kept in the
         lock file until it is settled."""
         _reserve_unsaved(fd, self.paths.display(self._lock_path(item_id)))
-        outcome = self._run_locked(item_id, stage, env, approve, cancel, fd)
-        _clear_unsaved(fd)
-        return outcome
-
-    def _run_locked(
-        self,
-        item_id: str,
-        stage: Stage | None,
-        env: str | None,
-        approve: bool,
-        cancel: CancelToken,
-        fd: int,
-    ) -> Outcome:
         item = self.store.get(item_id)
         if item.running:  # left running by a dead process: we hold its lock now
             self._mark_interrupted(item_id, fd)
@@ -493,6 +480,7 @@ class Engine:
                 " saved (it shows as failed once this is fixed): ",
             ) from None
         run.finish(state, message)
+        _clear_unsaved(fd)
         return Outcome(item, state, message)
 
     def open_run(
@@ -567,7 +555,7 @@ class Engine:
                 item = self._rewind_to_build(item)  # one sha through the pipeline
             needs_run = item.stage is not Stage.PLAN and item.current.state is not RunState.PASSED
             if needs_run:
-                outcome = self._run_held(item_id, None, env, approve, cancel, fd)
+                outcome = self._run_locked(item_id, None, env, approve, cancel, fd)
                 if not outcome.ok:
                     return outcome
                 item = outcome.item
@@ -581,7 +569,7 @@ class Engine:
                     raise EngineError("name an environment to deploy to (--env)")
                 if env is None:
                     return Outcome(item, RunState.PASSED, outcome.message)
-            outcome = self._run_held(item_id, nxt, env, approve, cancel, fd)
+            outcome = self._run_locked(item_id, nxt, env, approve, cancel, fd)
             if not outcome.ok:
                 return outcome
 
