@@ -533,19 +533,20 @@ class Engine:
         if to.position < item.stage.position:
             raise EngineError(f"{item.id} is past {to.label} already (use back to move it back)")
         with self._holding(item_id, cancel) as fd:
-            return self._advance_held(item_id, to, env, approve, cancel, fd)
+            return self._advance_held(item, to, env, approve, cancel, fd)
 
     def _advance_held(
         self,
-        item_id: str,
+        item: Item,
         to: Stage,
         env: str | None,
         approve: bool,
         cancel: CancelToken,
         fd: int,
     ) -> Outcome:
-        """:meth:`advance`'s stages, one after another under the item's lock (``fd``)."""
-        item = self.store.get(item_id)
+        """:meth:`advance`'s stages, one after another under the item's lock (``fd``);
+        ``item`` as read before, each stage reads it again."""
+        item_id = item.id
         outcome = Outcome(item, item.current.state)
         while True:
             item = self.store.get(item_id)

@@ -28,6 +28,18 @@ def _take(fd: int) -> bool:
     return True
 
 
+def _take_within(fd: int, seconds: float) -> bool:
+    """The lock taken within ``seconds`` (polled, 1 to 20 ms apart), or False."""
+    deadline = time.monotonic() + seconds
+    delay = 0.001
+    while not _take(fd):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(delay)
+        delay = min(delay * 2, 0.02)
+    return True
+
+
 @contextmanager
 def hold(path: Path, timeout: float, refused: Callable[[], Exception]) -> Iterator[None]:
     """Hold ``path``'s lock for the block; raise ``refused()`` after ``timeout`` seconds.
@@ -37,13 +49,8 @@ def hold(path: Path, timeout: float, refused: Callable[[], Exception]) -> Iterat
     """
     fd = _open(path, 0o666)
     try:
-        deadline = time.monotonic() + timeout
-        delay = 0.001
-        while not _take(fd):
-            if time.monotonic() >= deadline:
-                raise refused() from None
-            time.sleep(delay)
-            delay = min(delay * 2, 0.02)
+        if not _take_within(fd, timeout):
+            raise refused() from None
         yield
     finally:
         os.close(fd)
@@ -67,11 +74,7 @@ def try_lock(path: Path, *, mode: int = 0o666, grace: float = 0.0) -> int | None
     """
     fd = _open(path, mode)
     try:
-        deadline = time.monotonic() + grace
-        delay = 0.001
-        while not (taken := _take(fd)) and time.monotonic() < deadline:
-            time.sleep(delay)
-            delay = min(delay * 2, 0.02)
+        taken = _take_within(fd, grace)
     except BaseException:
         os.close(fd)
         raise
