@@ -23,6 +23,7 @@ from shipdeck.tui.app import ShipdeckApp
 from shipdeck.tui.details import ItemDetailsScreen
 from shipdeck.tui.dialogs import ConfirmScreen, HelpScreen
 from shipdeck.tui.item_form import ItemFormScreen
+from shipdeck.widgets.ops.metrics import MetricsPane
 from shipdeck.widgets.pane_tabs import PaneTabs
 from tests.tui.conftest import commit
 from tests.waiting import Notices, until
@@ -309,8 +310,8 @@ async def test_metrics_sample_only_while_visible(
         await pilot.pause(0.5)
         assert samples == []  # the logs pane shows: nothing is sampled
         await pilot.press("m")
-        pane = app.board.query_one("#metrics-pane")
-        cpu = lambda: pane.query_one("#metric-cpu").value.plain  # noqa: E731
+        pane = app.board.query_one("#metrics-pane", MetricsPane)
+        cpu = lambda: pane.host_charts["cpu"].value.plain  # noqa: E731
         await until(pilot, lambda: cpu().endswith("%"))  # the first reading is a gap
         assert len(samples) >= 2 and float(cpu().rstrip("%")) >= 0.0
         assert len(set(map(id, workers))) == 1  # one worker for the showing, not one a sample

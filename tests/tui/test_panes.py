@@ -20,7 +20,7 @@ from shipdeck.lifecycle.events import Event
 from shipdeck.lifecycle.ports import EnvStatus, HostSample, ProbeResult
 from shipdeck.widgets.ops.envs import EnvironmentsPane
 from shipdeck.widgets.ops.events import EventsPane
-from shipdeck.widgets.ops.metrics import MetricRow, MetricsPane, ProbeRow
+from shipdeck.widgets.ops.metrics import MetricsPane, ProbeRow
 from tests.tui.host import PaneApp
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
@@ -113,7 +113,7 @@ def plain(widget: Static) -> str:
 
 
 def probe_row(pane: MetricsPane, name: str) -> ProbeRow:
-    return next(r for r in pane.query(ProbeRow) if r.probe_name == name)
+    return next(r for r in pane.probe_rows if r.probe_name == name)
 
 
 # --- metrics pane -----------------------------------------------------------------
@@ -126,25 +126,25 @@ def test_metrics_pane_shows_values_and_marks_slow_and_failing_probes() -> None:
         app = PaneApp(pane, lambda p: p.show_sample(*metrics_data()))  # type: ignore[attr-defined]
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()
-            cpu = pane.query_one("#metric-cpu", MetricRow)
+            cpu = pane.host_charts["cpu"]
             assert cpu.value.plain == "93.5%"
-            assert "93.5%" in str(cpu.render())
-            assert pane.query_one("#metric-cpu").has_class("-alerting")  # AL-3 is on cpu
-            assert not pane.query_one("#metric-memory").has_class("-alerting")
-            assert pane.query_one("#metric-net_recv", MetricRow).value.plain == "1.5 MB/s"
+            assert "93.5%" in pane.host.plain_lines(cpu)[0]
+            assert cpu.alerting  # AL-3 is on cpu
+            assert not pane.host_charts["memory"].alerting
+            assert pane.host_charts["net_recv"].value.plain == "1.5 MB/s"
             _, _, host_history, _, _ = metrics_data()
             assert cpu.series == host_history.values("cpu")
 
             staging, api, prod = (probe_row(pane, n) for n in ("staging", "api", "production"))
-            assert not staging.has_class("-slow") and not staging.has_class("-failing")
-            assert api.has_class("-slow") and not api.has_class("-failing")
-            gutter = [line[:24] for line in str(api.chart.render()).splitlines()]
+            assert not staging.slow and not staging.failing
+            assert api.slow and not api.failing
+            gutter = [line[:24] for line in pane.probes.plain_lines(api.chart)]
             assert gutter[0].startswith("● api")  # the value under the name in a tall chart
             assert gutter[len(gutter) > 1].rstrip().endswith("812 ms slow")
-            assert prod.has_class("-failing")
-            error = prod.query_one(".probe--error", Static)
-            assert error.display and "Connection refused" in plain(error)
-            assert not staging.query_one(".probe--error", Static).display
+            assert prod.failing
+            (error,) = pane.probes.plain_lines(prod.error)
+            assert "Connection refused" in error and error.startswith("  ")
+            assert not pane.probes.plain_lines(staging.error)  # no line while it passes
 
             alerts = plain(pane.query_one("#alerts", Static))
             assert "AL-3" in alerts and "AL-4" in alerts
@@ -162,20 +162,21 @@ def test_metrics_pane_updates_rows_in_place() -> None:
         async with app.run_test(size=SIZE) as pilot:
             pane.show_sample(host, probes, host_history, probe_history, alerts)
             await pilot.pause()
-            rows = {r.probe_name: r for r in pane.query(ProbeRow)}
+            rows = {r.probe_name: r for r in pane.probe_rows}
             recovered = ProbeResult("production", "http://x/health", True, 200, 61.0)
             cooler = HostSample(cpu=12.0, memory=54.0, disk=67.0, net_sent=0.0, net_recv=0.0)
             pane.show_sample(cooler, [*probes[:2], recovered], host_history, probe_history, [])
             await pilot.pause()
-            assert {r.probe_name: r for r in pane.query(ProbeRow)} == rows  # same widgets
-            assert not rows["production"].has_class("-failing")
-            assert not pane.query_one("#metric-cpu").has_class("-alerting")
-            assert pane.query_one("#metric-cpu", MetricRow).value.plain == "12.0%"
+            assert {r.probe_name: r for r in pane.probe_rows} == rows  # same rows
+            assert not rows["production"].failing
+            assert not pane.host_charts["cpu"].alerting
+            assert pane.host_charts["cpu"].value.plain == "12.0%"
             assert "no active alerts" in plain(pane.query_one("#alerts", Static))
             # A probe dropped from the config loses its row.
             pane.show_sample(cooler, probes[:1], host_history, probe_history, [])
             await pilot.pause()
-            assert [r.probe_name for r in pane.query(ProbeRow)] == ["staging"]
+            assert [r.probe_name for r in pane.probe_rows] == ["staging"]
+            assert not any("production" in line for line in pane.probes.plain_lines())
 
     run(scenario())
 
@@ -187,8 +188,8 @@ def test_metrics_pane_sample_before_mount_is_shown_on_mount() -> None:
         app = PaneApp(pane)
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()
-            assert pane.query_one("#metric-disk", MetricRow).value.plain == "67.0%"
-            assert probe_row(pane, "production").has_class("-failing")
+            assert pane.host_charts["disk"].value.plain == "67.0%"
+            assert probe_row(pane, "production").failing
 
     run(scenario())
 
