@@ -1,23 +1,9 @@
+"""widgets.ops.chart: the metrics pane's full-width time charts, as plain strings."""
+
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shipdeck.widgets.ops.spark import BLOCKS, spark_text
-
-
-def test_spark_scales_between_min_and_max() -> None:
-    assert spark_text([0, 50, 100], 3) == BLOCKS[0] + BLOCKS[4] + BLOCKS[-1]
-
-
-def test_spark_keeps_the_last_values_and_handles_flat_and_empty() -> None:
-    assert spark_text([9, 1, 2], 2) == BLOCKS[0] + BLOCKS[-1]
-    assert spark_text([5, 5, 5], 10) == BLOCKS[0] * 3
-    assert spark_text([], 5) == ""
-    assert spark_text([1, 2], 0) == ""
-
-
-# --- widgets.ops.chart: the metrics pane's full-width time charts ------------------------
-
-from shipdeck.widgets.ops.chart import (  # noqa: E402
+from shipdeck.widgets.ops.chart import (
     BAR,
     BASELINE,
     EIGHTHS,
