@@ -12,9 +12,10 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textual import events, on, work
+from textual import constants, events, on, work
 from textual.app import App
 from textual.binding import Binding
+from textual.driver import Driver
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
@@ -113,6 +114,16 @@ class ShipdeckApp(Host):
     def any_run(self) -> bool:
         """Whether a card runs, as the board last showed it."""
         return self._any_run
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's driver, with an input thread that sleeps between keys (tui/driver.py);
+        Textual's own where it picks another (Windows, ``TEXTUAL_DRIVER``)."""
+        chosen = super().get_driver_class()
+        if constants.DRIVER or chosen.__module__ != "textual.drivers.linux_driver":
+            return chosen  # the one asked for, or not a terminal with termios
+        from shipdeck.tui.driver import QuietDriver
+
+        return QuietDriver
 
     def get_default_screen(self) -> Screen[Any]:
         board: Screen[Any] = self.board

@@ -4,6 +4,7 @@ nothing of shipdeck's ever reaches git status."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import sys
@@ -147,3 +148,54 @@ def test_a_board_with_nothing_in_plan_opens_resizes_and_draws_without_colour(
             tmux.screen_when(lambda s: "Monitor" not in s)
         finally:
             tmux("kill-server")
+
+
+def _busiest_thread_wakeups(pid: int, seconds: float) -> float:
+    """The most times a second any thread of ``pid`` was scheduled, over ``seconds``."""
+
+    def counts() -> dict[str, int]:
+        found = {}
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError, IndexError, ValueError):  # a thread that ended
+                found[task.name] = int((task / "schedstat").read_text().split()[2])
+        return found
+
+    before = counts()
+    time.sleep(seconds)
+    after = counts()
+    return max((after[t] - before[t] for t in after if t in before), default=0) / seconds
+
+
+@pytest.mark.skipif(not Path("/proc/self/schedstat").exists(), reason="no /proc schedstat")
+def test_the_idle_board_polls_nothing_and_escape_alone_still_acts(tmp_path: Path) -> None:
+    """Textual's input thread wakes ten times a second to look for a lone Escape and
+    its exit flag; shipdeck's driver (tui/driver.py) sleeps until a key. Measured
+    against Textual's own driver in the same run, so the check tells them apart; and
+    the things that timeout was for still work: Escape alone closes the help, q quits."""
+    assert shipdeck("demo", "demo", "--no-open", "--no-docker", cwd=tmp_path).returncode == 0
+    repo = tmp_path / "demo"
+    import psutil
+
+    rates = {}
+    for driver in ("", "TEXTUAL_DRIVER=textual.drivers.linux_driver:LinuxDriver "):
+        tmux = Tmux(tmp_path / f"tmux-{len(driver)}.sock")
+        run = f"env -u COLUMNS -u LINES {driver}PYTHONPATH={ROOT} {sys.executable} -m shipdeck"
+        command = f"cd {repo} && {run}; sleep 30"
+        tmux("-f", "/dev/null", "new-session", "-d", "-x", "120", "-y", "40", "-s", "t", command)
+        try:
+            tmux.screen_when(lambda s: "SD-1" in s and "Plan" in s)
+            shell = psutil.Process(int(tmux("display", "-p", "-t", "t", "#{pane_pid}")))
+            (board,) = [p for p in shell.children() if "shipdeck" in " ".join(p.cmdline())]
+            time.sleep(1.0)  # past the first paint's work
+            rates[driver or "shipdeck"] = _busiest_thread_wakeups(board.pid, 3.0)
+            tmux("send-keys", "-t", "t", "?")
+            tmux.screen_when(lambda s: "escape or ? closes" in s)
+            tmux("send-keys", "-t", "t", "Escape")  # alone: only the parser's timeout ends it
+            tmux.screen_when(lambda s: "SD-1" in s and "? closes" not in s, timeout=5)
+            tmux("send-keys", "-t", "t", "q")
+            board.wait(timeout=10)  # the input thread, asleep, is woken to exit
+        finally:
+            tmux("kill-server")
+    ours = rates.pop("shipdeck")
+    assert rates and min(rates.values()) >= 8, f"Textual's driver polls: {rates}"
+    assert ours < 5, f"a thread of the idle board wakes {ours:.1f} times a second"
