@@ -19,9 +19,9 @@ SIZE = (120, 40)
 T0 = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
 
 
-def local_stats(cpu: float | None, version: str = "v0.1.0") -> ContainerStats:
+def local_stats(cpu: float | None, version: str = "v0.1.0", env: str = "staging") -> ContainerStats:
     return ContainerStats(
-        name=f"staging {version}",
+        name=f"{env} {version}",
         id="4242",
         cpu=cpu,
         memory=22_000_000,

@@ -19,10 +19,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shipdeck.lifecycle.alerts import Alert, History
-from shipdeck.lifecycle.ports import ContainerStats, HostSample, ProbeResult
+from shipdeck.lifecycle.ports import HostSample, ProbeResult
 from shipdeck.widgets.ops.chart_stack import ChartStack
 from shipdeck.widgets.ops.metrics import MetricsPane
 from tests.tui.host import PaneApp
+from tests.tui.test_metrics_charts import local_stats
 
 pytestmark = pytest.mark.slow  # Pilot runs of generated cases
 
@@ -50,21 +51,6 @@ envs = st.tuples(
 )
 resize = st.tuples(st.just("resize"), st.integers(40, 220), st.integers(10, 70))
 STEPS = st.lists(st.one_of(sample, sample, envs, resize), min_size=1, max_size=10)
-
-
-def _stats(name: str, cpu: float) -> ContainerStats:
-    return ContainerStats(
-        name=f"{name} v0.1.0",
-        id=name,
-        cpu=cpu,
-        memory=22_000_000,
-        memory_limit=16_000_000_000,
-        net_rx=0,
-        net_tx=0,
-        block_read=4096,
-        block_write=0,
-        pids=2,
-    )
 
 
 def _screen_mismatches(app: PaneApp, pane: MetricsPane) -> list[str]:
@@ -99,7 +85,7 @@ async def _run(steps: list[tuple[object, ...]]) -> None:
                 _, width, height = step
                 await pilot.resize_terminal(width, height)  # type: ignore[arg-type]
             elif step[0] == "envs":
-                pane.show_containers([_stats(name, cpu) for name, cpu in step[1]], {})  # type: ignore[attr-defined]
+                pane.show_containers([local_stats(cpu, env=name) for name, cpu in step[1]], {})  # type: ignore[attr-defined]
             else:
                 _, cpu, memory, net, probes, alerting = step
                 for key, value in (("cpu", cpu), ("memory", memory), ("disk", 40.0)):
