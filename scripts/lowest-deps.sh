@@ -27,7 +27,8 @@ if [ $# -gt 0 ]; then
   exec "$venv/bin/python" -m pytest "$@"
 fi
 # The fast lane covers the domain and the widgets; these slow tests are the ones that
-# drive the libraries and tools for real: Pilot (textual, rich), git repositories and
+# drive the libraries and tools for real: Pilot and Textual's terminal driver in tmux
+# (textual, rich; tui/driver.py subclasses the driver), git repositories and
 # remotes (the git command line), the Docker Engine and a swarm (docker), probes and processes (httpx, psutil), the
 # CLI. Not the SVG snapshots: they are pictures made with the newest Textual, and an
 # older one draws a few cells differently by design. Not the release-kill test either:
@@ -37,6 +38,7 @@ fi
 "$venv/bin/python" -m pytest -q -p no:cacheprovider -k "not snapshot" \
   --deselect tests/integration/test_git_as_users_do.py::test_sigkill_during_release_leaves_none_or_one_whole_release \
   tests/tui/test_board_keys.py \
+  tests/integration/test_board_in_tmux.py::test_the_idle_board_polls_nothing_and_escape_alone_still_acts \
   tests/tui/test_panes.py \
   tests/integration/test_cli_foundation.py \
   tests/integration/test_pipeline.py \
