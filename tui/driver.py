@@ -27,6 +27,7 @@ from textual.drivers.linux_driver import LinuxDriver
 # A parser without the attribute this reads (another Textual) is ticked as
 # Textual ticks it: every 0.1 s.
 FALLBACK_TICK = 0.1
+_NO_ATTRIBUTE = object()
 
 
 class _WakingEvent(threading.Event):
@@ -46,10 +47,12 @@ class _WakingEvent(threading.Event):
 def input_timeout(parser: object, now: float) -> float | None:
     """How long the input thread may sleep: until the parser's pending timeout (an
     Escape waiting to be told from a sequence), or until input (None)."""
-    due = getattr(parser, "_timeout_time", FALLBACK_TICK)
-    if due is FALLBACK_TICK:
-        return FALLBACK_TICK
-    return None if due is None else max(0.0, float(due) - now)
+    due = getattr(parser, "_timeout_time", _NO_ATTRIBUTE)
+    if due is None:
+        return None
+    if isinstance(due, int | float):
+        return max(0.0, due - now)
+    return FALLBACK_TICK
 
 
 class QuietDriver(LinuxDriver):
@@ -76,13 +79,16 @@ class QuietDriver(LinuxDriver):
                         with contextlib.suppress(BlockingIOError):
                             os.read(self._wake_read, 512)
                         continue
-                    data = decode(os.read(self.fileno, 4096))
-                    if not data:  # stdin at its end (piped): nothing more will come
+                    raw = os.read(self.fileno, 4096)
+                    if not raw:  # stdin at its end (piped): nothing more will come
                         if reading:
                             selector.unregister(self.fileno)
                             reading = False
                         continue
-                    for event in parser.feed(data):
+                    # Half a character decodes to "" until its rest comes, and "" would
+                    # tell the parser its input ended: it waits for the rest here.
+                    data = decode(raw)
+                    for event in parser.feed(data) if data else ():
                         self.process_message(event)
                 for event in parser.tick():
                     self.process_message(event)
