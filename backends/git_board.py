@@ -5,8 +5,8 @@ loose objects, so a board in use reads without a process) and the rest through
 ``git cat-file --batch`` (packed objects, alternates, big trees). The ref
 itself is read from its file, so the board's poll costs a ``stat`` and a small
 read, not a process. Writes never touch a work tree or an index: blobs,
-trees and the commit are written as loose objects (gitdb, the object layer of
-GitPython) and the ref moves by ``git update-ref``'s compare-and-swap: its lock-file
+trees and the commit are written as loose objects (``git_files.write_loose``) and
+the ref moves by ``git update-ref``'s compare-and-swap: its lock-file
 protocol in-process (``git_files.RefFiles.update``), or git itself where the
 repository asks more of a ref update (a reflog, a reference-transaction hook).
 """
@@ -20,7 +20,6 @@ import subprocess
 import time
 from collections.abc import Iterable, Mapping
 from functools import cached_property
-from io import BytesIO
 from pathlib import Path
 from typing import Literal
 
@@ -378,31 +377,12 @@ class GitBoardRefs:
     def _hash_len(self) -> int:
         return 32 if self._format == "sha256" else 20
 
-    @cached_property
-    def _odb(self) -> object | None:
-        if self._format != "sha1":
-            return None  # gitdb writes sha1 objects only; hash-object does the rest
-        from gitdb import LooseObjectDB
-
-        objects = os.environ.get("GIT_OBJECT_DIRECTORY") or str(self.common / "objects")
-        odb: object = LooseObjectDB(objects)  # gitdb has no types
-        return odb
-
     def _store(self, kind: str, data: bytes) -> str:
         """Write one object (a no-op when it exists); its id."""
-        odb = self._odb
-        if odb is None:
-            return (
-                self._git("hash-object", "-t", kind, "-w", "--stdin", stdin=data).decode().strip()
-            )
-        from gitdb import IStream
-
-        stream = IStream(kind.encode(), len(data), BytesIO(data))
         try:
-            odb.store(stream)  # type: ignore[attr-defined]
-        except OSError as exc:  # gitdb removes its temporary file; nothing is referenced
-            raise StorageError.wrap(exc, self._shown(self.common / "objects")) from None
-        return str(stream.hexsha.decode())
+            return git_files.write_loose(self._objects, self._format, kind, data)
+        except OSError as exc:  # nothing half-written is left, and nothing refers to it
+            raise StorageError.wrap(exc, self._shown(self._objects)) from None
 
     @cached_property
     def _ident_name(self) -> str:

@@ -1,5 +1,5 @@
 """git's own files read without a process: where a repository keeps its refs and
-objects, a ref's value, a loose object.
+objects, a ref's value, a loose object; and a loose object written.
 
 Every stage asks git a dozen small questions (which branch is checked out, where a
 branch or a tag points), and each ``git rev-parse`` or ``show-ref`` is a process of
@@ -13,6 +13,7 @@ in the environment, an odd name, a packed object, a file that does not parse) is
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import zlib
@@ -89,6 +90,37 @@ def read_loose(objects: Path, sha: str, tree_limit: int | None = None) -> tuple[
     if len(data) != int(size) or kind not in _KINDS:
         return None
     return kind.decode("ascii"), data
+
+
+def write_loose(objects: Path, fmt: str, kind: str, data: bytes) -> str:
+    """Store one object as git does a loose one (a no-op when it is there); its id.
+
+    A zlib stream of ``TYPE SIZE\\0DATA`` at level 1 (git's ``core.looseCompression``
+    default) in ``objects/xx/``, written to a temporary file beside it and renamed into
+    place read-only, so a reader never sees half an object. No fsync, as git does not
+    fsync loose objects by default. By hand rather than through gitdb: 150 us an object
+    against 290 (a board change writes five), without importing gitdb (8 ms)."""
+    raw = f"{kind} {len(data)}\0".encode() + data
+    sha = (hashlib.sha256 if fmt == "sha256" else hashlib.sha1)(raw).hexdigest()
+    folder = objects / sha[:2]
+    path = folder / sha[2:]
+    if path.exists():
+        return sha
+    folder.mkdir(exist_ok=True)
+    tmp = folder / f"tmp_obj_{os.getpid()}_{os.urandom(4).hex()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444)
+    try:
+        try:
+            view = memoryview(zlib.compress(raw, 1))
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)  # the same bytes if another writer got there first
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return sha
 
 
 class RefFiles:

@@ -21,7 +21,7 @@ rm -rf "$venv"
 VIRTUAL_ENV="$venv" "$uv" pip install -q --resolution lowest-direct -e '.[test]'
 echo "== lowest direct versions:"
 VIRTUAL_ENV="$venv" "$uv" pip list 2>/dev/null \
-  | grep -iE '^(textual|rich|pydantic|pyyaml|gitdb|docker|psutil|httpx) ' | sed 's/^/   /'
+  | grep -iE '^(textual|rich|pydantic|pyyaml|docker|psutil|httpx) ' | sed 's/^/   /'
 
 if [ $# -gt 0 ]; then
   exec "$venv/bin/python" -m pytest "$@"
