@@ -13,6 +13,7 @@ in the environment, an odd name, a packed object, a file that does not parse) is
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -96,18 +97,19 @@ def write_loose(objects: Path, fmt: str, kind: str, data: bytes) -> str:
     """Store one object as git does a loose one (a no-op when it is there); its id.
 
     A zlib stream of ``TYPE SIZE\\0DATA`` at level 1 (git's ``core.looseCompression``
-    default) in ``objects/xx/``, written to a temporary file beside it and renamed into
+    default) in ``objects/xx/``, written to a temporary file in ``objects`` and renamed into
     place read-only, so a reader never sees half an object. No fsync, as git does not
-    fsync loose objects by default. By hand rather than through gitdb: 150 us an object
-    against 290 (a board change writes five), without importing gitdb (8 ms)."""
+    fsync loose objects by default. By hand rather than through gitdb: 100-135 us an
+    object against 145-175 us (medians of interleaved runs; a board change writes five),
+    and no gitdb import (8 ms) in a process that writes."""
     raw = f"{kind} {len(data)}\0".encode() + data
     sha = (hashlib.sha256 if fmt == "sha256" else hashlib.sha1)(raw).hexdigest()
-    folder = objects / sha[:2]
-    path = folder / sha[2:]
-    if path.exists():
+    folder = os.path.join(objects, sha[:2])
+    path = os.path.join(folder, sha[2:])
+    if os.path.exists(path):
         return sha
-    folder.mkdir(exist_ok=True)
-    tmp = folder / f"tmp_obj_{os.getpid()}_{os.urandom(4).hex()}"
+    # In the objects dir, not beside the object: measured 145 us against 210-270 us.
+    tmp = os.path.join(objects, f"tmp_obj_{os.getpid()}_{os.urandom(4).hex()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444)
     try:
         try:
@@ -116,9 +118,14 @@ def write_loose(objects: Path, fmt: str, kind: str, data: bytes) -> str:
                 view = view[os.write(fd, view) :]
         finally:
             os.close(fd)
-        os.replace(tmp, path)  # the same bytes if another writer got there first
+        try:
+            os.replace(tmp, path)  # the same bytes if another writer got there first
+        except FileNotFoundError:
+            os.makedirs(folder, exist_ok=True)  # the first object of its folder
+            os.replace(tmp, path)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
         raise
     return sha
 
