@@ -24,6 +24,7 @@ from typing import Any
 
 import psutil
 
+from shipdeck.backends.local import listeners
 from shipdeck.lifecycle import atomic
 from shipdeck.lifecycle.errors import StorageError
 from shipdeck.lifecycle.filelock import hold
@@ -296,10 +297,22 @@ def holds_port(pid: int, create_time: float, port: int) -> bool | None:
         tree = [leader, *leader.children(recursive=True)]
     except psutil.Error:
         tree = [leader]
+    # The deepest first: the listener is most often the service, under its shell and relay.
+    tree.reverse()
+    listening = listeners.listening_inodes(port)
+    if listening is not None:  # the kernel's sock_diag: a fraction of a ms, not 8 ms
+        unknown = False
+        for proc in tree:
+            inodes = listeners.socket_inodes(proc.pid)
+            if inodes is None:
+                unknown = True
+            elif inodes & listening:
+                return True
+        return None if unknown else False
     unknown = False
     for proc in tree:
         try:
-            conns = proc.net_connections(kind="inet")
+            conns = proc.net_connections(kind="tcp")  # TCP: nothing else listens
         except psutil.AccessDenied:
             unknown = True
             continue
