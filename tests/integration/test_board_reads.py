@@ -134,3 +134,30 @@ def test_any_path_reads_as_git_reads_it(five_items: GitBoardRefs, paths: list[st
     assert head is not None
     requests = [f"{head}:{p}" for p in paths]
     assert five_items._batch(requests) == five_items._cat_file(requests)
+
+
+def test_objects_read_once_are_kept_and_answers_do_not_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Objects never change, so a board change that reads the same commit and trees
+    for each path reads each from disk once; another writer's new head is read anew."""
+    repo, refs = board_repo(tmp_path / "r", 5)
+    head = refs.head()
+    assert head is not None
+    requests = [r for r in requests_for(refs, head) if r != "0" * 40]
+    reads: list[str] = []
+    real = git_board.git_files.read_loose
+
+    def read_loose(objects: Path, sha: str, tree_limit: int | None = None):  # type: ignore[no-untyped-def]
+        reads.append(sha)
+        return real(objects, sha, tree_limit)
+
+    monkeypatch.setattr(git_board.git_files, "read_loose", read_loose)
+    first = refs._batch(requests)
+    assert len(reads) == len(set(reads))  # nothing read twice, though requests share trees
+    reads.clear()
+    assert refs._batch(requests) == first and reads == []  # all kept
+    open_board(repo).add("from another writer", Kind.CHORE)
+    new = refs.head()
+    assert new is not None and new != head
+    assert refs.read(new, ["meta.json"]) != refs.read(head, ["meta.json"])  # read anew
