@@ -124,6 +124,12 @@ class GitRepo:
     def _ok(self, *args: str) -> bool:
         return self._exec(*args)[0] == 0
 
+    def _valid_ref(self, ref: str) -> bool:
+        """``git check-ref-format REF``; a name of plain characters is answered here."""
+        if "/" in ref and git_files.plain_ref_name(ref):  # one level needs --allow-onelevel
+            return True
+        return self._ok("check-ref-format", ref)
+
     def _resolve(self, ref: str) -> str:
         sha = self._commit_of(ref)
         if sha is None:
@@ -297,6 +303,8 @@ class GitRepo:
             raise VcsError(f"{branch!r} is not a valid branch name")
         if branch in self._valid_branches:
             return  # git's rules for a name do not change (no @{-N} in it: see below)
+        if branch != "HEAD" and git_files.plain_ref_name(branch):
+            return  # valid by every rule of git's, without asking it
         if not self._ok("check-ref-format", "--branch", branch):
             raise VcsError(f"{branch!r} is not a valid branch name")
         if "@" not in branch:  # @{-1} names whatever branch was checked out before
@@ -392,7 +400,7 @@ class GitRepo:
     def tag(self, name: str, ref: str, message: str) -> None:
         """An annotated tag (it carries who released and when)."""
         with self._lock:
-            if not self._ok("check-ref-format", f"refs/tags/{name}") or name.startswith("-"):
+            if not self._valid_ref(f"refs/tags/{name}") or name.startswith("-"):
                 raise VcsError(f"{name!r} is not a valid tag name")
             if self.tag_exists(name):
                 raise VcsError(f"tag {name} already exists")
@@ -498,7 +506,7 @@ class GitRepo:
         """
         with self._lock:
             tag_ref = f"refs/tags/{tag}"
-            if not tag or tag.startswith("-") or not self._ok("check-ref-format", tag_ref):
+            if not tag or tag.startswith("-") or not self._valid_ref(tag_ref):
                 raise VcsError(f"{tag!r} is not a valid tag name")
             if self.ref_sha(tag_ref) is not None:
                 raise VcsError(f"tag {tag} already exists")

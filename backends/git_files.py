@@ -155,7 +155,7 @@ class RefFiles:
         refs followed; None when it does not exist."""
         if (
             not self.readable()
-            or not _plain(name)
+            or not plain_ref_name(name)
             or not (name == "HEAD" or name.startswith("refs/"))
         ):
             return ASK_GIT
@@ -176,7 +176,7 @@ class RefFiles:
             return line.group(1).decode("ascii")
         if raw.startswith(b"ref: ") and depth < 5:
             target = raw[5:].strip().decode("utf-8", "replace")
-            if target.startswith("refs/") and _plain(target):
+            if target.startswith("refs/") and plain_ref_name(target):
                 return self._value(target, depth + 1)
         return ASK_GIT
 
@@ -191,7 +191,7 @@ class RefFiles:
         disk) is raised, with the lock removed."""
         if not name.startswith("refs/") or name.startswith(_PER_WORKTREE):
             return ASK_GIT
-        if not self.readable() or not _plain(name):
+        if not self.readable() or not plain_ref_name(name):
             return ASK_GIT
         if (self.common / "logs" / name).exists():
             return ASK_GIT
@@ -233,7 +233,7 @@ class RefFiles:
         if _HEX_LINE.fullmatch(raw):
             return None
         target = raw.removeprefix(b"ref: ").strip().decode("utf-8", "replace")
-        if raw.startswith(b"ref: refs/heads/") and _plain(target):
+        if raw.startswith(b"ref: refs/heads/") and plain_ref_name(target):
             return target.removeprefix("refs/heads/")
         return ASK_GIT
 
@@ -242,7 +242,7 @@ class RefFiles:
         NAME^{commit}`` finds it (tags before branches); None when no ref has the name."""
         if HEX.fullmatch(name):
             return self._peeled(name)  # a commit id: if its object is here, it is one
-        if not self.readable() or not _plain(name):
+        if not self.readable() or not plain_ref_name(name):
             return ASK_GIT
         if name == "HEAD" or name.startswith("refs/"):
             full = [name]
@@ -304,10 +304,11 @@ def _is_symbolic(path: Path) -> bool:
         return False
 
 
-def _plain(name: str) -> bool:
+def plain_ref_name(name: str) -> bool:
     """A ref name this module reads as a path: plain characters, no ``..``, no
     leading ``-`` (an option to git), no component starting with a dot or ending in
-    ``.lock``."""
+    ``.lock``. Every such name passes ``git check-ref-format`` (and ``--branch``, but
+    for ``HEAD``): ``tests/integration/test_git_refs.py`` asks git."""
     if not _PLAIN.fullmatch(name) or ".." in name or name.endswith(".") or name[0] == "-":
         return False
     return not any(part.startswith(".") or part.endswith(".lock") for part in name.split("/"))

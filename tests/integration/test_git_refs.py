@@ -368,3 +368,50 @@ def test_the_cards_read_their_branches_heads_from_the_files(
     assert heads(in_code("ünï", "dev")) == {"ünï": truth["ünï"], "dev": truth["dev"]}
     assert len(ran) == 1  # git answers the odd name, the files the rest
     assert heads([]) == {}
+
+
+def _git_accepts(cwd: Path, *args: str) -> bool:
+    return (
+        subprocess.run(["git", "check-ref-format", *args], cwd=cwd, capture_output=True).returncode
+        == 0
+    )
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    name=st.one_of(
+        st.text(alphabet="ab-_.+/@{}~^:?*[\\ \t", min_size=1, max_size=12),
+        st.sampled_from(
+            [
+                "HEAD",
+                "main",
+                "feature/SD-5-say-hola",
+                "v1.0.0",
+                "a/.b",
+                "a..b",
+                "a.lock/b",
+                "a/b.lock",
+                "-x",
+                "a/",
+                "/a",
+                "a//b",
+                "a.",
+                "@",
+                "a@{1}",
+                "x/y.z+1_2",
+            ]
+        ),
+    )
+)
+def test_a_plain_ref_name_is_one_git_accepts(tmp_path: Path, name: str) -> None:
+    """Branch and tag names answered without ``git check-ref-format`` (a process of
+    1.5 ms, three a release) must be names git itself accepts."""
+    if not git_files.plain_ref_name(name):
+        return
+    if name != "HEAD":
+        assert _git_accepts(tmp_path, "--branch", name), name
+    if "/" in name:
+        assert _git_accepts(tmp_path, name), name
+    assert _git_accepts(tmp_path, f"refs/tags/{name}"), name
