@@ -247,6 +247,11 @@ class GitRepo:
         known = None not in ends and git_files.ASK_GIT not in ends
         if known and ends in self._ahead:
             return self._ahead[ends]  # two commits: the count between them never changes
+        if known:
+            assert isinstance(ends[0], str) and isinstance(ends[1], str)
+            walked = self._refs.commits_between(ends[0], ends[1])  # no process on a line
+            if walked is not None:
+                return walked
         # counted between the commits looked up, so the count is theirs even if a ref moves
         span = f"{ends[1]}..{ends[0]}" if known else f"{base}^{{commit}}..{branch}^{{commit}}"
         code, out, err = self._exec("rev-list", "--count", span, "--")

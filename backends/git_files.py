@@ -276,6 +276,41 @@ class RefFiles:
             sha = data[7 : data.index(b"\n")].decode("ascii", "replace")
         return ASK_GIT
 
+    def commits_between(self, tip: str, base: str, limit: int = 64) -> int | None:
+        """``git rev-list --count base..tip`` where history is a plain line: the number
+        of single-parent, loose commits walked from ``tip`` back to ``base`` (0 when
+        they are one). None when it cannot be told that way: a merge, a packed or missing
+        commit, more than ``limit`` steps, or a repository whose history git rewrites as
+        it reads (replace refs, grafts, a shallow clone). Every commit on the walk is
+        base's descendant, so none of them is reachable from base: the count is exact."""
+        if not (HEX.fullmatch(tip) and HEX.fullmatch(base)) or self._rewritten_history():
+            return None
+        sha = tip
+        for steps in range(limit + 1):
+            if sha == base:
+                return steps
+            obj = read_loose(self.objects, sha)
+            if obj is None or obj[0] != "commit":
+                return None
+            parents = [
+                line[7:] for line in obj[1].split(b"\n\n", 1)[0].split(b"\n")
+                if line.startswith(b"parent ")
+            ]  # fmt: skip
+            if len(parents) != 1:
+                return None  # a merge (git counts both sides), or the root: not base's
+            sha = parents[0].decode("ascii")
+        return None
+
+    def _rewritten_history(self) -> bool:
+        if os.environ.get("GIT_GRAFT_FILE") or os.environ.get("GIT_REPLACE_REF_BASE"):
+            return True
+        if any((self.common / p).exists() for p in ("shallow", "info/grafts")):
+            return True
+        replace = self.common / "refs" / "replace"
+        if replace.is_dir() and any(replace.iterdir()):
+            return True
+        return any(ref.startswith("refs/replace/") for ref in self._packed_refs())
+
     def _packed_refs(self) -> dict[str, str]:
         path = self.common / "packed-refs"
         try:

@@ -415,3 +415,37 @@ def test_a_plain_ref_name_is_one_git_accepts(tmp_path: Path, name: str) -> None:
     if "/" in name:
         assert _git_accepts(tmp_path, name), name
     assert _git_accepts(tmp_path, f"refs/tags/{name}"), name
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(steps=st.lists(st.sampled_from(["a", "b", "merge"]), min_size=1, max_size=8))
+def test_commits_ahead_walked_in_process_is_what_rev_list_counts(
+    tmp_path: Path, steps: list[str]
+) -> None:
+    """Any history of two branches with merges: ``commits_ahead`` between any two of its
+    commits (walked by hand where history is a line) equals ``git rev-list --count``."""
+    repo = tmp_path / f"h{len(list(tmp_path.iterdir()))}"
+    git_repo(repo)
+    env = ["-c", "user.name=t", "-c", "user.email=t@t"]
+    git(repo, "branch", "b")
+    commits = [git(repo, "rev-parse", "HEAD")]
+    for n, step in enumerate(["a", *steps]):  # one commit on a line at least
+        if step == "merge":
+            git(repo, "checkout", "-q", "main")
+            git(repo, *env, "merge", "-q", "--no-ff", "-m", f"m{n}", "b")
+        else:
+            git(repo, "checkout", "-q", "main" if step == "a" else "b")
+            git(repo, *env, "commit", "-q", "--allow-empty", "-m", f"c{n}")
+        commits.append(git(repo, "rev-parse", "HEAD"))
+    vcs = GitRepo(repo)
+    for tip in commits:
+        for base in commits:
+            counted = int(git(repo, "rev-list", "--count", f"{base}..{tip}"))
+            assert vcs.commits_ahead(tip, base) == counted, (tip, base)
+    walked = [vcs._refs.commits_between(t, b) for t in commits for b in commits]
+    assert any(w is not None and w > 0 for w in walked)  # the walk answered some by hand
+    # A history git rewrites as it reads (a replace ref) is left to git.
+    git(repo, "replace", "--graft", commits[-1])
+    assert vcs._refs.commits_between(commits[-1], commits[0]) is None
