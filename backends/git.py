@@ -428,6 +428,9 @@ class GitRepo:
         return self._is_ancestor(self._resolve(a), self._resolve(b))
 
     def _is_ancestor(self, a: str, b: str) -> bool:
+        walked = self._refs.is_ancestor(a, b)  # no process where history is a line
+        if walked is not None:
+            return walked
         code, out, err = self._exec("merge-base", "--is-ancestor", a, b)
         if code not in (0, 1):
             raise VcsError(f"git merge-base failed: {_first_lines(err or str(out))}")

@@ -277,29 +277,54 @@ class RefFiles:
         return ASK_GIT
 
     def commits_between(self, tip: str, base: str, limit: int = 64) -> int | None:
-        """``git rev-list --count base..tip`` where history is a plain line: the number
-        of single-parent, loose commits walked from ``tip`` back to ``base`` (0 when
-        they are one). None when it cannot be told that way: a merge, a packed or missing
-        commit, more than ``limit`` steps, or a repository whose history git rewrites as
-        it reads (replace refs, grafts, a shallow clone). Every commit on the walk is
-        base's descendant, so none of them is reachable from base: the count is exact."""
+        """``git rev-list --count base..tip`` where history is a plain line: walked from
+        ``tip`` back to ``base`` over single-parent, loose commits (0 when ``tip`` is
+        behind ``base`` on such a line, or both lines are whole and share the root).
+        None when it cannot be told that way: a merge, a packed or missing commit, more
+        than ``limit`` steps, or a repository whose history git rewrites as it reads
+        (replace refs, grafts, a shallow clone). Every commit walked before ``base`` is
+        base's descendant, so none is reachable from base: the count is exact."""
         if not (HEX.fullmatch(tip) and HEX.fullmatch(base)) or self._rewritten_history():
             return None
-        sha = tip
-        for steps in range(limit + 1):
-            if sha == base:
-                return steps
+        ahead, end = self._line(tip, base, limit)
+        if end == "found":
+            return len(ahead)
+        behind, end_base = self._line(base, tip, limit)
+        if end_base == "found":
+            return 0  # tip is base's ancestor: everything tip reaches, base reaches
+        if end == "root" and end_base == "root":  # whole lines: all either one reaches
+            return len(set(ahead) - set(behind))
+        return None
+
+    def is_ancestor(self, ancestor: str, commit: str, limit: int = 64) -> bool | None:
+        """``git merge-base --is-ancestor`` on a plain line of loose commits (see
+        :meth:`commits_between`); None when it cannot be told that way."""
+        if not (HEX.fullmatch(ancestor) and HEX.fullmatch(commit)) or self._rewritten_history():
+            return None
+        end = self._line(commit, ancestor, limit)[1]
+        return {"found": True, "root": False}.get(end or "")
+
+    def _line(self, sha: str, stop: str, limit: int) -> tuple[list[str], str | None]:
+        """The commits from ``sha`` back along single parents, before ``stop``: and how
+        the walk ended ("found" ``stop``, reached the "root", or None: unknown)."""
+        walked: list[str] = []
+        for _ in range(limit + 1):
+            if sha == stop:
+                return walked, "found"
             obj = read_loose(self.objects, sha)
             if obj is None or obj[0] != "commit":
-                return None
+                return walked, None
+            walked.append(sha)
             parents = [
                 line[7:] for line in obj[1].split(b"\n\n", 1)[0].split(b"\n")
                 if line.startswith(b"parent ")
             ]  # fmt: skip
-            if len(parents) != 1:
-                return None  # a merge (git counts both sides), or the root: not base's
+            if not parents:
+                return walked, "root"
+            if len(parents) > 1:
+                return walked, None  # a merge: git counts both sides
             sha = parents[0].decode("ascii")
-        return None
+        return walked, None
 
     def _rewritten_history(self) -> bool:
         if os.environ.get("GIT_GRAFT_FILE") or os.environ.get("GIT_REPLACE_REF_BASE"):

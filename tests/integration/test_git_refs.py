@@ -424,8 +424,9 @@ def test_a_plain_ref_name_is_one_git_accepts(tmp_path: Path, name: str) -> None:
 def test_commits_ahead_walked_in_process_is_what_rev_list_counts(
     tmp_path: Path, steps: list[str]
 ) -> None:
-    """Any history of two branches with merges: ``commits_ahead`` between any two of its
-    commits (walked by hand where history is a line) equals ``git rev-list --count``."""
+    """Any history of two branches with merges: ``commits_ahead`` and ``is_ancestor``
+    between any two of its commits (walked by hand where history is a line) say what
+    ``git rev-list --count`` and ``git merge-base --is-ancestor`` say."""
     repo = tmp_path / f"h{len(list(tmp_path.iterdir()))}"
     git_repo(repo)
     env = ["-c", "user.name=t", "-c", "user.email=t@t"]
@@ -444,6 +445,8 @@ def test_commits_ahead_walked_in_process_is_what_rev_list_counts(
         for base in commits:
             counted = int(git(repo, "rev-list", "--count", f"{base}..{tip}"))
             assert vcs.commits_ahead(tip, base) == counted, (tip, base)
+            asked = subprocess.run(["git", "merge-base", "--is-ancestor", base, tip], cwd=repo)
+            assert vcs._is_ancestor(base, tip) is (asked.returncode == 0), (base, tip)
     walked = [vcs._refs.commits_between(t, b) for t in commits for b in commits]
     assert any(w is not None and w > 0 for w in walked)  # the walk answered some by hand
     # A history git rewrites as it reads (a replace ref) is left to git.
