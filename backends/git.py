@@ -396,6 +396,8 @@ class GitRepo:
     # --- tags -------------------------------------------------------------------
 
     def tags(self) -> list[str]:
+        if self._refs.no_tags():
+            return []  # a first release: no process to list nothing
         return [t for t in self._run("tag", "--list").splitlines() if t]
 
     def tag_exists(self, name: str) -> bool:
@@ -773,6 +775,8 @@ class GitRepo:
         if not item_id or any(c in item_id for c in "\0\r\n"):
             raise VcsError(f"not a valid item id: {item_id!r}")
         head = self._resolve(sha)
+        if self._refs.no_tags():
+            return None
         fmt = (
             "%(objecttype)%00%(*objecttype)%00%(*objectname)%00%(refname:lstrip=2)%00%(contents)%00"
         )

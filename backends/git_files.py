@@ -296,6 +296,24 @@ class RefFiles:
             return len(set(ahead) - set(behind))
         return None
 
+    def no_tags(self) -> bool:
+        """True when the repository surely has no tag (no file under ``refs/tags``, none
+        in ``packed-refs``): a first release lists nothing. False means: ask git."""
+        if not self.readable():
+            return False
+
+        def unreadable(exc: OSError) -> None:
+            if not isinstance(exc, FileNotFoundError):  # none at all is no tag
+                raise exc
+
+        try:
+            walk = os.walk(self.common / "refs" / "tags", onerror=unreadable)
+            if any(files for _dir, _subdirs, files in walk):
+                return False
+        except OSError:
+            return False
+        return not any(ref.startswith("refs/tags/") for ref in self._packed_refs())
+
     def is_ancestor(self, ancestor: str, commit: str, limit: int = 64) -> bool | None:
         """``git merge-base --is-ancestor`` on a plain line of loose commits (see
         :meth:`commits_between`); None when it cannot be told that way."""

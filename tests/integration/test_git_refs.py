@@ -452,3 +452,19 @@ def test_commits_ahead_walked_in_process_is_what_rev_list_counts(
     # A history git rewrites as it reads (a replace ref) is left to git.
     git(repo, "replace", "--graft", commits[-1])
     assert vcs._refs.commits_between(commits[-1], commits[0]) is None
+
+
+def test_no_tags_is_said_only_when_git_has_none(tmp_path: Path) -> None:
+    """A first release lists no tags without a process; any tag, loose, nested or
+    packed, sends the question to git."""
+    repo = git_repo(tmp_path / "r")
+    vcs = GitRepo(repo)
+    refs = vcs._refs
+    assert refs.no_tags() and vcs.tags() == [] and vcs.find_release("SD-1", "HEAD") is None
+    git(repo, "tag", "release/v1")  # nested under refs/tags/release/
+    assert not refs.no_tags() and vcs.tags() == ["release/v1"]
+    git(repo, "pack-refs", "--all")
+    assert not list((repo / ".git" / "refs" / "tags").rglob("v1"))  # packed only now
+    assert not refs.no_tags() and vcs.tags() == ["release/v1"]
+    git(repo, "tag", "-d", "release/v1")
+    assert refs.no_tags() and vcs.tags() == []
