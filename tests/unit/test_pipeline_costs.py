@@ -244,3 +244,28 @@ def test_the_relay_runs_without_site_from_a_package_laid_out_as_installed(
     assert done.returncode == 0, done.stderr
     assert "s3cr3t-value" not in out.read_text()
     assert out.read_text().startswith("token=") and err.read_text() == "oops\n"
+
+
+@pytest.mark.slow  # a real repository
+def test_moving_to_code_does_not_ask_for_the_interpreter(tmp_path: Path) -> None:
+    """The branch template's fields never include ``{python}``: Code runs no step, so
+    it must not wait for the project's interpreter (a pyenv shim: ~70 ms of a CLI
+    ``advance --to code``)."""
+    from shipdeck.lifecycle.stages import Stage
+    from shipdeck.project.wiring import build_engine
+    from tests.helpers import git_repo
+
+    repo = git_repo(tmp_path / "repo")
+    project = _project(repo)
+    engine = build_engine(project)
+    asked: list[int] = []
+
+    def environ() -> dict[str, str]:
+        asked.append(1)
+        return dict(os.environ)
+
+    engine.environ = environ
+    item = project.store.add("Say hola")
+    outcome = engine.advance(item.id, to=Stage.CODE)
+    assert outcome.ok, outcome.message
+    assert outcome.item.branch == f"feature/{item.id}-say-hola" and asked == []
