@@ -305,7 +305,7 @@ def holds_port(pid: int, create_time: float, port: int) -> bool | None:
         for proc in tree:
             inodes = listeners.socket_inodes(proc.pid)
             if inodes is None:
-                unknown = True
+                unknown = unknown or _hidden(proc)
             elif inodes & listening:
                 return True
         return None if unknown else False
@@ -321,6 +321,15 @@ def holds_port(pid: int, create_time: float, port: int) -> bool | None:
         if any(c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port for c in conns):
             return True
     return None if unknown else False
+
+
+def _hidden(proc: psutil.Process) -> bool:
+    """Whether ``proc``'s sockets are hidden from us (another user's), not just gone (a
+    zombie has none), as psutil's AccessDenied against its NoSuchProcess."""
+    try:
+        return bool(proc.status() != psutil.STATUS_ZOMBIE)
+    except psutil.Error:
+        return False
 
 
 def wait_port_free(port: int, timeout: float) -> bool:

@@ -92,3 +92,35 @@ def test_without_sock_diag_psutil_answers(monkeypatch: pytest.MonkeyPatch) -> No
         created = psutil.Process(pid).create_time()
         assert supervise.holds_port(pid, created, port) is True
         assert supervise.holds_port(pid, created, 1) is False
+
+
+def test_hidden_sockets_make_the_answer_unknown_but_a_zombie_has_none(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A process whose fds may not be read (another user's) leaves the answer unknown
+    (None), as psutil's AccessDenied did; a zombie of the tree is gone, not hidden."""
+    script = f"true & exec '{sys.executable}' -c '{SERVE.replace(chr(39), chr(34))}' 4 127.0.0.1"
+    proc = subprocess.Popen(["/bin/sh", "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        port = int(proc.stdout.readline())
+        leader = psutil.Process(proc.pid)
+        deadline = time.monotonic() + 10
+        while not [c for c in leader.children() if c.status() == psutil.STATUS_ZOMBIE]:
+            assert time.monotonic() < deadline, "the shell's `true` never became a zombie"
+            time.sleep(0.01)
+        zombie = next(c for c in leader.children() if c.status() == psutil.STATUS_ZOMBIE)
+        free = next(p for p in range(port + 1, port + 50) if not listeners.listening_inodes(p))
+        real = listeners.socket_inodes
+        created = leader.create_time()
+
+        monkeypatch.setattr(
+            listeners, "socket_inodes", lambda pid: None if pid == zombie.pid else real(pid)
+        )
+        assert supervise.holds_port(proc.pid, created, port) is True
+        assert supervise.holds_port(proc.pid, created, free) is False  # the zombie is gone
+        monkeypatch.setattr(listeners, "socket_inodes", lambda pid: None)
+        assert supervise.holds_port(proc.pid, created, free) is None  # the server is hidden
+    finally:
+        proc.kill()
+        proc.wait()
