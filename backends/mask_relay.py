@@ -140,12 +140,16 @@ def main(argv: list[str]) -> int:
     reaped: list[int] = []
 
     def forward(signum: int, _frame: object) -> None:
-        if not reaped:  # a reaped pid may belong to someone else by now
+        if reaped:
+            return  # a reaped pid may belong to someone else by now
+        try:  # noqa: SIM105 - in place before contextlib (or anything) loads
             os.kill(pid, signum)
+        except ProcessLookupError:
+            pass  # reaped just as the signal came: a SIGTERM to the group ends both at once
 
     for sig in (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP):
         _signal.signal(sig, forward)
-    import threading
+    import threading  # the command runs: the rest of the relay loads meanwhile
 
     masker = _masker(names)
     pumps = [
