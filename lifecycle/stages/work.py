@@ -43,15 +43,17 @@ if TYPE_CHECKING:  # pydantic: only the type, so the engine's modules load witho
     from shipdeck.lifecycle.config.schema import Step
 
 
+def _item_fields(ctx: RunContext) -> dict[str, object]:
+    """The fields every template may name (``BRANCH_FIELDS``): the item's and the project's."""
+    item = ctx.item
+    project = ctx.engine.config.project
+    return {"id": item.id, "slug": item.slug, "kind": item.kind.value, "project": project}
+
+
 def fields(ctx: RunContext, **extra: object) -> dict[str, object]:
     """Template values for this run; never the title or body (docs/architecture.md section 3)."""
     item = ctx.item
-    out: dict[str, object] = {
-        "id": item.id,
-        "slug": item.slug,
-        "kind": item.kind.value,
-        "project": ctx.engine.config.project,
-    }
+    out = _item_fields(ctx)
     for key, value in (
         ("branch", item.branch),
         ("sha", item.sha),
@@ -118,9 +120,7 @@ def branch_name(ctx: RunContext) -> str:
     """The item's branch from the config's template. Its fields (``BRANCH_FIELDS``) never
     include ``{python}``, so the project's interpreter is not asked for here: through a
     pyenv shim that took ~70 ms of every ``advance --to code``, which runs no step."""
-    item = ctx.item
-    values = {"id": item.id, "slug": item.slug, "kind": item.kind.value}
-    return render(ctx.engine.config.branch, values | {"project": ctx.engine.config.project})
+    return render(ctx.engine.config.branch, _item_fields(ctx))
 
 
 # --- Build and Test -------------------------------------------------------------------
