@@ -210,13 +210,26 @@ def test_sigkill_during_release_leaves_none_or_one_whole_release(tmp_path: Path)
     git(repo, "commit", "-qm", "start")
     rng = random.Random(30)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    released_by_retry = released_before_kill = 0
-    for n in range(30):
+
+    def ready_to_release(n: int) -> str:
         item_id = _ok(repo, "item", "add", f"change {n}").strip()
         _ok(repo, "advance", item_id, "--to", "code")
         (repo / "app.txt").write_text(f"v{n + 1}\n")
         git(repo, "commit", "-qam", f"{item_id}: change")
         _ok(repo, "advance", item_id, "--to", "test")
+        return item_id
+
+    # How long a whole release takes here, so that the kills land before, during and
+    # after its publish whatever the machine's speed (a fixed window went stale once
+    # releases got faster: every kill came after the publish).
+    first = ready_to_release(0)
+    started = time.monotonic()
+    _ok(repo, "advance", first, "--to", "release")
+    whole = time.monotonic() - started
+    git(repo, "checkout", "-q", "main")
+    released_by_retry = released_before_kill = 0
+    for n in range(1, 31):
+        item_id = ready_to_release(n)
         proc = subprocess.Popen(
             [sys.executable, "-m", "shipdeck", "advance", item_id, "--to", "release"],
             cwd=repo,
@@ -225,7 +238,7 @@ def test_sigkill_during_release_leaves_none_or_one_whole_release(tmp_path: Path)
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        time.sleep(rng.uniform(0.15, 0.9))
+        time.sleep(rng.uniform(0.3, 1.3) * whole)
         with_children = proc.poll() is None
         if with_children:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -237,7 +250,7 @@ def test_sigkill_during_release_leaves_none_or_one_whole_release(tmp_path: Path)
         released_by_retry += 1
         git(repo, "checkout", "-q", "main")
     tags = git(repo, "tag").split()
-    assert len(tags) == 30 == len(set(tags))
+    assert len(tags) == 31 == len(set(tags))
     assert released_by_retry == 30
     assert 0 < released_before_kill < 30  # the kills landed on both sides of the publish
 
