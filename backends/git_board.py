@@ -14,7 +14,6 @@ repository asks more of a ref update (a reflog, a reference-transaction hook).
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import subprocess
 import threading
@@ -388,7 +387,7 @@ class GitBoardRefs:
 
     @cached_property
     def _empty_tree(self) -> str:
-        return _object_id(self._format, "tree", b"")
+        return git_files.object_id(self._format, "tree", b"")
 
     @cached_property
     def _hash_len(self) -> int:
@@ -508,8 +507,3 @@ def _tree_bytes(entries: Mapping[bytes, tuple[bytes, bytes]]) -> bytes:
     return b"".join(
         entries[n][0] + b" " + n + b"\0" + entries[n][1] for n in sorted(entries, key=key)
     )
-
-
-def _object_id(fmt: str, kind: str, data: bytes) -> str:
-    algo = hashlib.sha256 if fmt == "sha256" else hashlib.sha1
-    return algo(f"{kind} {len(data)}\0".encode() + data).hexdigest()
