@@ -533,7 +533,24 @@ class Engine:
         if to.position < item.stage.position:
             raise EngineError(f"{item.id} is past {to.label} already (use back to move it back)")
         with self._holding(item_id, cancel) as fd:
-            return self._advance_held(item, to, env, approve, cancel, fd)
+            self.runner.prepare(self._steps_ahead(item, to))
+            try:
+                return self._advance_held(item, to, env, approve, cancel, fd)
+            finally:
+                self.runner.prepare(0)
+
+    def _steps_ahead(self, item: Item, to: Stage) -> int:
+        """The command steps of the Build and Test runs on the way to ``to``: the runner
+        starts each one's process ahead of it."""
+        first = item.stage if item.current.state is not RunState.PASSED else item.stage.next()
+        if first is None:
+            return 0
+        return sum(
+            step.run is not None
+            for stage in (Stage.BUILD, Stage.TEST)
+            if first.position <= stage.position <= to.position
+            for step in self.config.stages.steps(stage)
+        )
 
     def _advance_held(
         self,

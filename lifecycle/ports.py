@@ -101,6 +101,11 @@ class ProcessRunner(Protocol):
         """Run a shell command in its own process group, streaming its output."""
         ...
 
+    def prepare(self, steps: int) -> None:
+        """``steps`` commands will run soon, one after another (0: none will): a
+        runner may start what they need ahead of them."""
+        ...
+
 
 # --- version control ---------------------------------------------------------
 

@@ -3,15 +3,21 @@
 Every step runs under this tiny process, started by shipdeck in a new session (it
 leads the session and its process group) as::
 
-    python -I -S guard.py FD GRACE SHELL COMMAND
+    python -I -S guard.py FD GRACE SHELL
 
 ``FD`` is one end of a socketpair whose other end only shipdeck holds. The guard
-spawns ``SHELL -c COMMAND`` in its own group. Before that, on Linux, it makes itself a
-child subreaper (``prctl(PR_SET_CHILD_SUBREAPER)``): a process of the step whose parent
-dies is re-parented to the guard instead of init, so a daemon that double-forks and
-calls setsid(), or a child that moves to a group of its own with setpgid(), is still
-the guard's descendant. The step's processes are the guard's descendants plus, as a
-fallback, the members of its session, both found by reading /proc.
+waits there for its order, ``C<size>\\n`` and then ``size`` bytes: the working
+directory, the command and the step's environment (``NAME=value`` entries), NUL
+apart. So shipdeck can start a guard ahead of its step, and the step does not wait
+for an interpreter to start (~13 ms). A guard that gets no order within
+``IDLE_LIMIT`` seconds, or sees FD close first, exits and runs nothing. With its
+order it changes to the directory and spawns ``SHELL -c COMMAND`` in its own group.
+From its start, on Linux, it is a child subreaper (``prctl(PR_SET_CHILD_SUBREAPER)``):
+a process of the step whose parent dies is re-parented to the guard instead of init,
+so a daemon that double-forks and calls setsid(), or a child that moves to a group of
+its own with setpgid(), is still the guard's descendant. The step's processes are the
+guard's descendants plus, as a fallback, the members of its session, both found by
+reading /proc.
 
 *Killing the step* means: SIGKILL every process of the step, reap, and repeat until a
 scan finds none (a process may fork while it is being killed), for at most
@@ -60,6 +66,7 @@ import time
 _RESET = (signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT)
 PR_SET_CHILD_SUBREAPER = 36
 SWEEP_LIMIT = 2.0  # seconds the guard keeps killing before it gives up and exits
+IDLE_LIMIT = 900.0  # seconds a guard started ahead waits for its order
 
 
 def _code(status: int) -> int:
@@ -107,7 +114,7 @@ def _become_subreaper_with_ctypes() -> bool:
 
 
 def main(argv: list[str]) -> int:
-    fd, grace, shell, command = int(argv[1]), float(argv[2]), argv[3], argv[4]
+    fd, grace, shell = int(argv[1]), float(argv[2]), argv[3]
     os.set_inheritable(fd, False)
     subreaper = _become_subreaper()
     wake_r, wake_w = os.pipe()
@@ -118,10 +125,18 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGCHLD, lambda signum, frame: None)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    order = _await_order(fd, wake_r, terms)
+    if order is None:
+        return 0  # let go before any step came: nothing ran, nothing to kill
+    cwd, command, env = order
     try:
-        child = os.posix_spawn(
-            shell, [shell, "-c", command], os.environ, setsigdef=_RESET, setsigmask=()
-        )
+        os.chdir(cwd)
+    except OSError as exc:
+        where = cwd.decode("utf-8", "replace")
+        _send(fd, f"E cannot start step: {exc.strerror or exc}: {where}\n")
+        return 127
+    try:
+        child = os.posix_spawn(shell, (shell, "-c", command), env, setsigdef=_RESET, setsigmask=())
     except OSError as exc:
         _send(fd, f"E cannot run {shell}: {exc.strerror or exc}\n")
         return 127
@@ -169,6 +184,35 @@ def main(argv: list[str]) -> int:
         _kill_step()
     os.killpg(os.getpgrp(), signal.SIGKILL)  # the group, us included
     return 137  # not reached
+
+
+def _await_order(
+    fd: int, wake_r: int, terms: list[int]
+) -> tuple[bytes, bytes, dict[bytes, bytes]] | None:
+    """The step to run (directory, command, environment), or None: FD closed, a
+    SIGTERM came, ``IDLE_LIMIT`` passed, or what came is not an order."""
+    give_up_at = time.monotonic() + IDLE_LIMIT
+    data = b""
+    while not terms:
+        left = give_up_at - time.monotonic()
+        if left <= 0:
+            return None
+        ready, _, _ = select.select([fd, wake_r], [], [], left)
+        if wake_r in ready:
+            os.read(wake_r, 512)
+        if fd not in ready:
+            continue
+        try:
+            chunk = os.read(fd, 1 << 16)
+        except OSError:
+            chunk = b""
+        if not chunk or not (data := data + chunk).startswith(b"C"):
+            return None
+        head, newline, body = data.partition(b"\n")
+        if newline and len(body) >= (size := int(head[1:])):
+            cwd, command, *entries = body[:size].split(b"\0")
+            return cwd, command, dict(entry.split(b"=", 1) for entry in entries)
+    return None
 
 
 def _reap(child: int) -> tuple[int | None, bool]:

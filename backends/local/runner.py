@@ -15,6 +15,13 @@ daemon that double-forks and calls setsid(), or a child that calls setpgid(). So
 - the step has no controlling terminal, so a tool prompting on /dev/tty fails
   instead of scribbling over the board.
 
+A guard is an interpreter start (~13 ms), so the runner starts them ahead where it can:
+``prepare(n)`` (the engine calls it when an advance begins, with the number of command
+steps on the way) starts the first step's guard at once and each next one's while the
+step before it runs. A guard started ahead waits for its order (directory, command,
+environment) on its socket, and exits if none comes: ``prepare(0)``, shipdeck gone, or
+its idle limit passed.
+
 The guard's docstring says what escapes all the same (a setuid program, processes
 started by a service on the step's behalf, everything outside the group without
 the subreaper or if the guard itself is SIGKILLed). shipdeck SIGKILLs the guard's
@@ -54,6 +61,8 @@ _GUARD = os.path.abspath(_guard.__file__)
 # How long the guard may take to kill the step and exit before we kill its group.
 _GUARD_EXIT = _guard.SWEEP_LIMIT + 1.0
 _NOSIGNAL = getattr(socket, "MSG_NOSIGNAL", 0)
+# A guard started ahead is used while it has a minute left before it stops waiting.
+_FRESH_FOR = _guard.IDLE_LIMIT - 60.0
 
 
 class LocalProcessRunner:
@@ -77,6 +86,48 @@ class LocalProcessRunner:
         self.max_line = max_line
         self.drain_timeout = drain_timeout
         self.extra_env = dict(UNBUFFERED_ENV) | (dict(COLOR_ENV) if force_color else {})
+        self._lock = threading.Lock()
+        self._spare: _Guard | None = None  # a guard started ahead, waiting for its step
+        self._ahead = 0  # steps said to be coming (prepare), each gets a guard ahead
+        self._let_go: list[subprocess.Popen[bytes]] = []  # spares dropped, not yet reaped
+
+    def prepare(self, steps: int) -> None:
+        """``steps`` steps are about to run, one after another: start the first one's
+        guard now, and each next one's while the step before it runs (a guard is an
+        interpreter start, ~13 ms). 0: none is coming; a guard started ahead goes."""
+        with self._lock:
+            self._ahead = max(0, steps)
+            self._let_go = [proc for proc in self._let_go if proc.poll() is None]
+            if not self._ahead:
+                self._drop_spare()
+            elif self._spare is None:
+                self._spare = _spawn_quietly(self)
+
+    def _drop_spare(self) -> None:  # under the lock
+        if self._spare is not None:
+            self._let_go.append(self._spare.let_go())
+            self._spare = None
+
+    def _take_guard(self) -> _Guard:
+        """The guard for a step about to run: the one started ahead, if fresh, else a new one."""
+        with self._lock:
+            spare, self._spare = self._spare, None
+            self._ahead = max(0, self._ahead - 1)
+        if spare is not None and spare.fresh():
+            return spare
+        if spare is not None:
+            self._release(spare)
+        return _Guard.spawn(self)
+
+    def _release(self, guard: _Guard) -> None:
+        with self._lock:
+            self._let_go.append(guard.let_go())
+
+    def _start_next(self) -> None:
+        """A guard for the next step said to be coming, while this one runs."""
+        with self._lock:
+            if self._ahead and self._spare is None:
+                self._spare = _spawn_quietly(self)
 
     def run(
         self,
@@ -95,31 +146,98 @@ class LocalProcessRunner:
         full_env = dict(env)
         for key, value in self.extra_env.items():
             full_env.setdefault(key, value)
-        ours, theirs = socket.socketpair()
-        guard = [sys.executable, "-I", "-S", _GUARD, str(theirs.fileno()), str(self.grace)]
         try:
-            proc = subprocess.Popen(
-                [*guard, self.shell, command],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                cwd=cwd,
-                env=full_env,
-                start_new_session=True,
-                pass_fds=(theirs.fileno(),),
-            )
+            order = _order(cwd, command, full_env)
+            guard = self._take_guard()
         except (OSError, ValueError) as exc:
-            ours.close()
             return StepResult(None, time.monotonic() - started, error=_start_error(exc, cwd))
-        finally:
-            theirs.close()
-        step = _Step(self, proc, ours, sink, started, timeout)
+        if not guard.give(order):  # a guard started ahead died meanwhile (killed?)
+            self._release(guard)
+            try:
+                guard = _Guard.spawn(self)
+            except (OSError, ValueError) as exc:
+                return StepResult(None, time.monotonic() - started, error=_start_error(exc, cwd))
+            guard.give(order)  # if this one is gone too, the step reports it
+        self._start_next()
+        step = _Step(self, guard.proc, guard.sock, sink, started, timeout)
         undo = cancel.on_cancel(step.cancel)
         try:
             return step.pump()
         finally:
             undo()
             step.close()
+
+
+class _Guard:
+    """A guard process: started (maybe ahead of its step), then given its order."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], sock: socket.socket) -> None:
+        self.proc = proc
+        self.sock = sock
+        self.born = time.monotonic()
+
+    @classmethod
+    def spawn(cls, runner: LocalProcessRunner) -> _Guard:
+        """A guard waiting for its order, in a session of its own; raises OSError."""
+        ours, theirs = socket.socketpair()
+        args = [sys.executable, "-I", "-S", _GUARD, str(theirs.fileno()), str(runner.grace)]
+        try:
+            proc = subprocess.Popen(
+                [*args, runner.shell],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+                pass_fds=(theirs.fileno(),),
+            )
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        return cls(proc, ours)
+
+    def fresh(self) -> bool:
+        """Still waiting, with time to spare before it would give up waiting."""
+        return self.proc.poll() is None and time.monotonic() - self.born < _FRESH_FOR
+
+    def give(self, order: bytes) -> bool:
+        """Send the step; False if the guard is gone."""
+        try:
+            self.sock.sendall(order, _NOSIGNAL)
+        except OSError:
+            return False
+        return True
+
+    def let_go(self) -> subprocess.Popen[bytes]:
+        """Close our ends: a guard without an order exits by itself. Returns the
+        process, to be reaped once it has."""
+        self.sock.close()
+        for pipe in (self.proc.stdout, self.proc.stderr):
+            if pipe is not None:
+                pipe.close()
+        return self.proc
+
+
+def _spawn_quietly(runner: LocalProcessRunner) -> _Guard | None:
+    """A guard started ahead; None if it cannot start (the step will say why)."""
+    try:
+        return _Guard.spawn(runner)
+    except (OSError, ValueError):
+        return None
+
+
+def _order(cwd: str, command: str, env: Mapping[str, str]) -> bytes:
+    """What the guard waits for: ``C<size>\\n``, then the directory, the command and the
+    environment, NUL apart (guard.py). ValueError for a NUL inside one of them."""
+    if any("=" in key or not key for key in env):
+        raise ValueError("illegal environment variable name")
+    fields = [os.fsencode(cwd), os.fsencode(command)]
+    fields += [os.fsencode(f"{key}={value}") for key, value in env.items()]
+    if any(b"\0" in field for field in fields):
+        raise ValueError("embedded null byte")
+    body = b"\0".join(fields)
+    return b"C%d\n%s" % (len(body), body)
 
 
 class _Step:

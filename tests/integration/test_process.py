@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shlex
+import socket
 import subprocess
 import sys
 import textwrap
@@ -371,3 +372,124 @@ def test_steps_run_side_by_side(tmp_path: Path) -> None:
         t.join()
     assert sorted(sink.texts()[0] for _, sink in results) == [f"{i} together" for i in range(4)]
     assert all(r.ok for r, _ in results)
+
+
+# --- guards started ahead (prepare) ----------------------------------------------------
+
+
+def guards_under(parent: psutil.Process) -> list[psutil.Process]:
+    return [
+        p
+        for p in alive(parent.children())
+        if any(a.endswith("local/guard.py") for a in _cmdline(p))
+    ]
+
+
+def test_prepared_steps_run_under_guards_started_ahead(tmp_path: Path) -> None:
+    runner = LocalProcessRunner()
+    me = psutil.Process()
+    runner.prepare(2)
+    try:
+        (first,) = guards_under(me)  # started before any step was asked for
+        # $PPID is the guard's pid; the directory and environment came with the order.
+        step = 'echo "$PPID $(pwd) $ANSWER"'
+        result, sink = run_with(runner, step, cwd=str(tmp_path), env=dict(BASE_ENV, ANSWER="42"))
+        assert result.ok and sink.texts() == [f"{first.pid} {tmp_path} 42"]
+        # While the first step ran, the second one's guard was started.
+        (second,) = guards_under(me)
+        assert second.pid != first.pid
+        result, sink = run_with(runner, step, cwd=str(ROOT), env=dict(BASE_ENV, ANSWER="43"))
+        assert result.ok and sink.texts() == [f"{second.pid} {ROOT} 43"]
+        assert guards_under(me) == []  # the two steps said to come came: none is ahead
+        result, sink = run_with(runner, step, cwd=str(ROOT), env=dict(BASE_ENV, ANSWER="44"))
+        assert result.ok and sink.texts()[0].endswith(f"{ROOT} 44")  # a guard of its own
+    finally:
+        runner.prepare(0)
+
+
+def test_a_guard_started_ahead_goes_when_no_step_comes() -> None:
+    runner = LocalProcessRunner()
+    me = psutil.Process()
+    runner.prepare(3)
+    ahead = guards_under(me)
+    assert len(ahead) == 1
+    runner.prepare(0)  # the advance ended early (a step failed): nothing is coming
+    assert wait_all_gone(ahead) == []
+
+
+def test_a_guard_started_ahead_and_killed_does_not_fail_the_step() -> None:
+    runner = LocalProcessRunner()
+    runner.prepare(1)
+    (ahead,) = guards_under(psutil.Process())
+    ahead.kill()
+    assert wait_all_gone([ahead]) == []
+    result, sink = run_with(runner, "echo fine", cwd=str(ROOT), env=BASE_ENV)
+    assert result.ok and sink.texts() == ["fine"]
+
+
+AHEAD_SCRIPT = """
+import sys
+sys.path.insert(0, {root!r})
+from shipdeck.backends.local.runner import LocalProcessRunner
+
+runner = LocalProcessRunner()
+runner.prepare(1)
+print("prepared", flush=True)
+sys.stdin.readline()
+"""
+
+
+@pytest.mark.parametrize("how", ["exits", "killed"])
+def test_a_guard_started_ahead_goes_with_shipdeck(tmp_path: Path, how: str) -> None:
+    script = tmp_path / "fake_shipdeck.py"
+    script.write_text(textwrap.dedent(AHEAD_SCRIPT).format(root=str(ROOT)))
+    shipdeck = subprocess.Popen(
+        [sys.executable, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert shipdeck.stdout is not None and shipdeck.stdin is not None
+        assert shipdeck.stdout.readline().strip() == "prepared"
+        ahead = guards_under(psutil.Process(shipdeck.pid))
+        assert len(ahead) == 1
+        if how == "killed":
+            shipdeck.kill()
+        else:
+            shipdeck.stdin.close()
+        shipdeck.wait()
+        assert wait_all_gone(ahead) == []  # its lifeline closed before any order came
+    finally:
+        shipdeck.kill()
+        shipdeck.wait()
+
+
+def test_a_guard_waiting_for_its_order_gives_up_after_its_idle_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from shipdeck.backends.local import guard
+
+    ours, theirs = socket.socketpair()
+    wake_r, wake_w = os.pipe()
+    try:
+        monkeypatch.setattr(guard, "IDLE_LIMIT", 0.2)
+        assert returns(lambda: guard._await_order(theirs.fileno(), wake_r, [])) is None
+        monkeypatch.setattr(guard, "IDLE_LIMIT", DEADLINE)
+        ours.sendall(b"C15\n/tmp\0true\0A=1")  # in pieces: the order is read whole
+        rest = threading.Timer(0.2, lambda: ours.sendall(b"=2"))
+        rest.start()
+        order = returns(lambda: guard._await_order(theirs.fileno(), wake_r, []))
+        rest.join()
+        assert order == (b"/tmp", b"true", {b"A": b"1=2"})
+        ours.sendall(b"X")  # not an order
+        assert returns(lambda: guard._await_order(theirs.fileno(), wake_r, [])) is None
+    finally:
+        for fd in (wake_r, wake_w):
+            os.close(fd)
+        ours.close()
+        theirs.close()
+
+
+def run_with(
+    runner: LocalProcessRunner, command: str, *, cwd: str, env: dict[str, str]
+) -> tuple[StepResult, Recorder]:
+    sink = Recorder()
+    return runner.run(command, cwd=cwd, env=env, sink=sink, cancel=CancelToken()), sink

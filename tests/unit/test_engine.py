@@ -43,6 +43,7 @@ class SlowRunner:
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self.started: list[str] = []
+        self.prepared: list[int] = []
 
     def run(
         self,
@@ -58,6 +59,9 @@ class SlowRunner:
         t0 = time.monotonic()
         cancelled = cancel.wait(self.seconds)
         return StepResult(None if cancelled else 0, time.monotonic() - t0, cancelled=cancelled)
+
+    def prepare(self, steps: int) -> None:
+        self.prepared.append(steps)
 
 
 class FakeVcs:
@@ -308,3 +312,17 @@ def test_an_environment_operation_is_a_run_as_a_stage_is(tmp_path: Path) -> None
     assert engine.paths.run_log(result.run_id).read_text().endswith("staging restarted (1.2.3)\n")
     with pytest.raises(UnknownEnvironment, match="environments: staging"):
         operations.restart(engine, "production")
+
+
+def test_an_advance_tells_the_runner_how_many_steps_are_coming(tmp_path: Path) -> None:
+    runner = SlowRunner(0)
+    engine = _engine(tmp_path, runner)
+    steps = '    - run: "make"\n    - run: "make lint"\n  test:\n    - run: "make test"'
+    engine.config = parse_config(CONFIG.replace('    - run: "make"', steps))
+    assert engine.advance("SD-1", to=Stage.BUILD).ok
+    assert engine.advance("SD-2", to=Stage.TEST).ok
+    # Each advance: the steps ahead first, so the runner can start them ahead; 0 once over.
+    assert runner.prepared == [2, 0, 3, 0]
+    assert engine.advance("SD-1", to=Stage.TEST).ok  # Build passed already: Test's one
+    assert runner.prepared[-2:] == [1, 0]
+    assert len(runner.started) == 2 + 3 + 1
