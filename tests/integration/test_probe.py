@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from shipdeck.backends.probe import HttpProber, wait_healthy
+from shipdeck.backends.probe import HttpProber, _address, _pause_until_open, wait_healthy
 from shipdeck.lifecycle.ports import CancelToken
 from tests.waiting import DEADLINE, returns
 
@@ -134,6 +134,24 @@ def test_wait_healthy_succeeds_once_the_server_starts() -> None:
     # Only the server the timer starts answers on the port: an ok is an answer from it,
     # so the wait went on through the refused connects until it came.
     assert result.ok and result.status == 200
+
+
+def test_a_pause_after_a_refused_connection_ends_once_the_port_listens() -> None:
+    """After "connection refused" a health wait knocks on the port during its pause: the
+    service is seen as it starts listening, not when the (growing) pause is over."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))  # refused until the timer makes it listen
+        opened = threading.Timer(0.3, server.listen)
+        opened.start()
+        # An hour's pause, over once the port listens.
+        returns(lambda: _pause_until_open(server.getsockname(), 3600.0, None, True))
+        opened.join()
+    cancel = CancelToken()
+    threading.Timer(0.2, cancel.cancel).start()
+    returns(lambda: _pause_until_open(("127.0.0.1", free_port()), 3600.0, cancel, True))
+    assert _address("http://localhost/health") == ("localhost", 80)
+    assert _address("https://[::1]:8443/h") == ("::1", 8443)
+    assert _address("ftp://example.invalid/") is None
 
 
 def test_wait_healthy_fails_after_timeout(server: str, prober: HttpProber) -> None:
