@@ -105,3 +105,42 @@ def test_a_failed_write_leaves_no_object_and_no_temporary_file(
     assert [p for p in loose_files(repo) if p not in before] == []  # not even a temp file
     git(repo, "fsck", "--strict", "--no-dangling")
     assert [i.title for i in open_board(repo).load().items] == ["before the disk filled"]
+
+
+@pytest.mark.parametrize("fmt", ["sha1", "sha256"])
+def test_the_first_write_asks_git_its_three_questions_side_by_side(
+    tmp_path: Path, fmt: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = repo_of(tmp_path / "r", fmt)
+    monkeypatch.setenv("GIT_COMMITTER_NAME", "Ada Lovelace")
+    monkeypatch.setenv("GIT_COMMITTER_EMAIL", "ada@example.com")
+    git(repo, "config", "core.logAllRefUpdates", "always")  # so the ref moves through git
+    store = open_board(repo)
+    store.load()
+    started: list[list[str]] = []
+    running: list[int] = []  # processes started and not yet waited for, at each start
+
+    class Counted(subprocess.Popen):  # type: ignore[type-arg]
+        def __init__(self, args: list[str], *a: object, **k: object) -> None:
+            started.append(list(args))
+            super().__init__(args, *a, **k)  # type: ignore[arg-type]
+            running.append(sum(1 for _ in started) - waited[0])
+
+        def communicate(self, *a: object, **k: object) -> tuple[bytes, bytes]:
+            waited[0] += 1
+            return super().communicate(*a, **k)  # type: ignore[arg-type,no-any-return]
+
+    waited = [0]
+    monkeypatch.setattr("shipdeck.backends.git_board.subprocess.Popen", Counted)
+    item = store.add("Say hola", Kind.FEATURE)
+    questions = [args[1] for args in started if args[1] in ("rev-parse", "var", "config")]
+    assert sorted(questions) == ["config", "rev-parse", "var"]
+    assert max(running) >= 3  # all three were running before the first was waited for
+    head = git(repo, "rev-parse", store.refs.ref)
+    assert len(head) == (64 if fmt == "sha256" else 40)  # the format it learnt
+    assert "author Ada Lovelace <ada@example.com>" in git(repo, "cat-file", "-p", head)
+    assert git(repo, "reflog", "show", "--format=%s", store.refs.ref)  # git moved the ref
+    asked = len(started)
+    store.update(item.id, lambda it: setattr(it, "stage", Stage.CODE))
+    later = [args[1] for args in started[asked:] if args[1] in ("rev-parse", "var", "config")]
+    assert later == []  # learnt once
