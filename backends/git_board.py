@@ -258,7 +258,7 @@ class GitBoardRefs:
                 return False
             if tree[0] != "tree":
                 return None  # a path through a file: git says missing too
-            entry = _parse_tree(tree[1], self._hash_len).get(part.encode("utf-8"))
+            entry = git_files.parse_tree(tree[1], self._hash_len).get(part.encode("utf-8"))
             if entry is None:
                 return None
             sha = entry[1].hex()
@@ -386,7 +386,8 @@ class GitBoardRefs:
         ]
         out: dict[str, dict[bytes, tuple[bytes, bytes]]] = {}
         for d, found in zip(ordered, self._batch(requests), strict=True):
-            out[d] = _parse_tree(found[1], self._hash_len) if found and found[0] == "tree" else {}
+            tree = found[1] if found is not None and found[0] == "tree" else None
+            out[d] = {} if tree is None else git_files.parse_tree(tree, self._hash_len)
         return out
 
     def _write_tree(
@@ -415,7 +416,7 @@ class GitBoardRefs:
                 entries.pop(child.encode(), None)
             else:
                 entries[child.encode()] = (b"40000", bytes.fromhex(sub))
-        return self._store("tree", _tree_bytes(entries))
+        return self._store("tree", git_files.tree_bytes(entries))
 
     @cached_property
     def _empty_tree(self) -> str:
@@ -516,30 +517,6 @@ def _tz() -> str:
     sign = "+" if offset >= 0 else "-"
     offset = abs(offset)
     return f"{sign}{offset // 3600:02d}{offset % 3600 // 60:02d}"
-
-
-def _parse_tree(data: bytes, hash_len: int) -> dict[bytes, tuple[bytes, bytes]]:
-    """A raw tree object: {name: (mode, binary id)}."""
-    entries: dict[bytes, tuple[bytes, bytes]] = {}
-    pos = 0
-    while pos < len(data):
-        space = data.index(b" ", pos)
-        nul = data.index(b"\0", space)
-        mode, name = data[pos:space], data[space + 1 : nul]
-        entries[name] = (mode, data[nul + 1 : nul + 1 + hash_len])
-        pos = nul + 1 + hash_len
-    return entries
-
-
-def _tree_bytes(entries: Mapping[bytes, tuple[bytes, bytes]]) -> bytes:
-    """Git's tree encoding; entries sorted as git sorts them (a tree as ``name/``)."""
-
-    def key(name: bytes) -> bytes:
-        return name + b"/" if entries[name][0] == b"40000" else name
-
-    return b"".join(
-        entries[n][0] + b" " + n + b"\0" + entries[n][1] for n in sorted(entries, key=key)
-    )
 
 
 def _object_format(out: bytes) -> str:

@@ -18,6 +18,7 @@ import hashlib
 import os
 import re
 import zlib
+from collections.abc import Mapping
 from enum import Enum
 from functools import cached_property
 from pathlib import Path
@@ -138,6 +139,30 @@ def write_loose(objects: Path, fmt: str, kind: str, data: bytes) -> str:
             os.unlink(tmp)
         raise
     return sha
+
+
+def parse_tree(data: bytes, hash_len: int) -> dict[bytes, tuple[bytes, bytes]]:
+    """A raw tree object: {name: (mode, binary id)}."""
+    entries: dict[bytes, tuple[bytes, bytes]] = {}
+    pos = 0
+    while pos < len(data):
+        space = data.index(b" ", pos)
+        nul = data.index(b"\0", space)
+        mode, name = data[pos:space], data[space + 1 : nul]
+        entries[name] = (mode, data[nul + 1 : nul + 1 + hash_len])
+        pos = nul + 1 + hash_len
+    return entries
+
+
+def tree_bytes(entries: Mapping[bytes, tuple[bytes, bytes]]) -> bytes:
+    """Git's tree encoding; entries sorted as git sorts them (a tree as ``name/``)."""
+
+    def key(name: bytes) -> bytes:
+        return name + b"/" if entries[name][0] == b"40000" else name
+
+    return b"".join(
+        entries[n][0] + b" " + n + b"\0" + entries[n][1] for n in sorted(entries, key=key)
+    )
 
 
 class RefFiles:
