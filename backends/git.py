@@ -8,9 +8,11 @@ never silently drops work) and are safe to call from worker threads.
 Mutating calls are serialised by a lock; git failures become ``VcsError``.
 
 Releases never check anything out: ``prepare_release`` writes only objects
-(merge-tree, a temporary index, commit-tree, mktag) and ``publish`` moves all
-refs in one ``update-ref --stdin`` transaction, so the user's work tree, index
-and checked-out branch stay as they were, and a kill leaves all or nothing.
+(merge-tree, a temporary index, commit-tree, mktag; or, where git would write nothing
+but loose objects, the changelog commit and the tag by hand, the very bytes git
+writes) and ``publish`` moves all refs in one ``update-ref --stdin`` transaction, so
+the user's work tree, index and checked-out branch stay as they were, and a kill
+leaves all or nothing.
 """
 
 from __future__ import annotations
@@ -56,6 +58,17 @@ _TAR_FILTER: dict[str, Any] = {"filter": "tar"} if hasattr(tarfile, "tar_filter"
 _OVERWRITE_RE = re.compile(r"following (untracked working tree )?files would be overwritten")
 _CONFIG_TTL = 30.0  # seconds a user.name/user.email read is kept while no config file changes
 _TEMP_PREFIX = "shipdeck-tmp-"  # prepare_release's scratch dirs in the git dir
+# Config under which git writes more than loose objects for a commit (a signature,
+# another encoding, fsyncs, group permissions, a second object format's map).
+_GIT_WRITES_MORE = (
+    "commit.gpgsign",
+    "i18n.commitencoding",
+    "core.fsync",
+    "core.sharedrepository",
+    "extensions.compatobjectformat",
+)
+# "Name <email> 1796435155 +0000", as git var prints an identity.
+_IDENT_RE = re.compile(r"[^<>\n]*<[^<>\n]*> \d+ [+-]\d{4}")
 _LOCKED_RE = re.compile(r"Unable to create '([^']+\.lock)': File exists")
 _RACE_RE = re.compile(
     r"cannot lock ref '([^']+)': (?:is at (\w+) but expected (\w+)|(reference already exists)"
@@ -268,10 +281,10 @@ class GitRepo:
 
     def first_commit_time(self, branch: str, base: str) -> datetime | None:
         """Author time of the oldest commit in ``base..branch`` (when work began), UTC."""
-        self._resolve(branch)
-        self._resolve(base)
-        out = self._run("log", "--format=%at", f"{base}..{branch}")
-        stamps = [int(s) for s in out.split()]
+        tip, start = self._resolve(branch), self._resolve(base)
+        stamps = self._refs.author_times(tip, start)
+        if stamps is None:
+            stamps = [int(s) for s in self._run("log", "--format=%at", f"{base}..{branch}").split()]
         return datetime.fromtimestamp(min(stamps), UTC) if stamps else None
 
     def log(self, base: str, branch: str, limit: int = 20) -> list[dict[str, Any]]:
@@ -528,16 +541,44 @@ class GitRepo:
             head = self._resolve(sha)
             path = self._tree_path(changelog_path)
             merged, fast_forward = self._merge_objects(base_old, head, merge_message)
-            commit = self._changelog_commit(merged, path, changelog_text, commit_message)
+            hand = self._by_hand(merged)
+            commit = self._changelog_commit(merged, path, changelog_text, commit_message, hand)
             return PreparedRelease(
                 base=base,
                 base_old=base_old,
                 merged=merged,
                 commit=commit,
                 tag=tag,
-                tag_object=self._tag_object(tag, commit, tag_message),
+                tag_object=self._tag_object(tag, commit, tag_message, hand),
                 fast_forward=fast_forward,
             )
+
+    def _by_hand(self, commit: str) -> _ByHand | None:
+        """How to write a release's objects here (``git_files.write_loose``) rather than
+        through five git processes (hash-object, read-tree, update-index, write-tree,
+        commit-tree, mktag): where git would write nothing but the loose objects. Not
+        where it signs commits (``commit.gpgSign``), writes another encoding, fsyncs,
+        shares the repository with a group or keeps a second object format; then None,
+        and git writes them. One ``git var -l`` says, with the author and committer
+        as git makes them (config, ``GIT_AUTHOR_*`` variables, the fallback names)."""
+        if not self._refs.readable():
+            return None
+        code, out, _ = self._exec("var", "-l", env=self._identity_env())
+        if code != 0:
+            return None
+        idents: dict[str, str] = {}
+        for line in str(out).splitlines():
+            key, _, value = line.partition("=")
+            if key in ("GIT_AUTHOR_IDENT", "GIT_COMMITTER_IDENT"):
+                idents[key] = value  # the last: after the config, which a value could fake
+            elif key.lower().startswith(_GIT_WRITES_MORE):
+                return None
+        author, committer = idents.get("GIT_AUTHOR_IDENT"), idents.get("GIT_COMMITTER_IDENT")
+        if not (
+            author and committer and _IDENT_RE.fullmatch(author) and _IDENT_RE.fullmatch(committer)
+        ):
+            return None
+        return _ByHand(self._refs.objects, len(commit) // 2, author, committer)
 
     def _merge_objects(self, base: str, head: str, message: str) -> tuple[str, bool]:
         """Commit ``head`` merged into commit ``base``, without a work tree: (sha, ff)."""
@@ -560,22 +601,36 @@ class GitRepo:
         return merged.strip(), False
 
     def _changelog_commit(
-        self, parent: str, path: str, changelog_text: Callable[[str], str], message: str
+        self,
+        parent: str,
+        path: str,
+        changelog_text: Callable[[str], str],
+        message: str,
+        hand: _ByHand | None,
     ) -> str:
         """A commit on ``parent`` changing only ``path``; ``parent`` when nothing changes."""
-        mode, blob = self._tree_entry(parent, path)
+        folders, name = path.split("/")[:-1], path.split("/")[-1]
+        trees = git_files.trees_along(self._refs.objects, parent, folders)
+        entry = trees[-1].get(name.encode("utf-8", "surrogateescape")) if trees else None
+        if trees is not None:
+            mode, blob = (entry[0].decode().zfill(6), entry[1].hex()) if entry else (None, None)
+        else:
+            mode, blob = self._tree_entry(parent, path)
         old = ""
         if blob is not None:
             if mode not in ("100644", "100755"):
                 raise VcsError(f"{path} is not a regular file in {parent[:12]}")
-            code, out, err = self._exec("cat-file", "blob", blob, raw=True)
-            if code != 0:
-                raise VcsError(f"could not read {path}: {_first_lines(err)}")
-            old = bytes(out).decode("utf-8", "surrogateescape")
+            old = self._blob(blob, path).decode("utf-8", "surrogateescape")
         new = changelog_text(old)
         if new == old:
             return parent
         data = new.encode("utf-8", "surrogateescape")
+        text = _commit_text(message)
+        if hand is not None and trees is not None and text is not None:
+            try:
+                return hand.commit(parent, trees, path, mode or "100644", data, text)
+            except OSError as exc:
+                raise VcsError(f"could not write the release commit: {exc}") from None
         new_blob = self._run("hash-object", "-w", "--stdin", data=data).strip()
         with self._scratch_index() as env:
             self._run("read-tree", parent, env=env)
@@ -624,12 +679,30 @@ class GitRepo:
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
-    def _tag_object(self, tag: str, commit: str, message: str) -> str:
+    def _blob(self, sha: str, path: str) -> bytes:
+        found = git_files.read_loose(self._refs.objects, sha)
+        if found is not None and found[0] == "blob":
+            return found[1]
+        code, out, err = self._exec("cat-file", "blob", sha, raw=True)
+        if code != 0:
+            raise VcsError(f"could not read {path}: {_first_lines(err)}")
+        return bytes(out)
+
+    def _tag_object(self, tag: str, commit: str, message: str, hand: _ByHand | None) -> str:
         """An annotated tag object (as ``git tag -a`` writes it) with no ref to it yet."""
-        tagger = self._run("var", "GIT_COMMITTER_IDENT", env=self._identity_env()).strip()
+        if hand is not None:
+            tagger = hand.committer
+        else:
+            tagger = self._run("var", "GIT_COMMITTER_IDENT", env=self._identity_env()).strip()
         text = message if message.endswith("\n") else message + "\n"
         body = f"object {commit}\ntype commit\ntag {tag}\ntagger {tagger}\n\n{text}"
-        return self._run("mktag", data=body.encode("utf-8")).strip()
+        data = body.encode("utf-8", "surrogateescape")  # as an argument would be
+        if hand is not None and b"\0" not in data:  # mktag's checks hold by construction
+            try:
+                return hand.write("tag", data)
+            except OSError as exc:
+                raise VcsError(f"could not write the tag {tag}: {exc}") from None
+        return self._run("mktag", data=data).strip()
 
     def publish(self, updates: Sequence[RefUpdate]) -> None:
         """Move every ref in ``updates`` in one ``git update-ref --stdin`` transaction.
@@ -916,6 +989,54 @@ class GitRepo:
             if proc.wait() != 0:
                 err = _decode(proc.stderr.read())
                 raise VcsError(f"git archive failed: {_first_lines(err)}")
+
+
+class _ByHand:
+    """Writes a release's objects as loose objects, as git writes them (see
+    ``GitRepo._by_hand``): the new blob, the trees down to it, the commit."""
+
+    def __init__(self, objects: Path, hash_len: int, author: str, committer: str) -> None:
+        self.objects = objects
+        self.format = "sha256" if hash_len == 32 else "sha1"
+        self.author = author
+        self.committer = committer
+
+    def write(self, kind: str, data: bytes) -> str:
+        return git_files.write_loose(self.objects, self.format, kind, data)
+
+    def commit(
+        self,
+        parent: str,
+        trees: list[dict[bytes, tuple[bytes, bytes]]],
+        path: str,
+        mode: str,
+        data: bytes,
+        message: str,
+    ) -> str:
+        """``parent`` with ``path`` (whose folders' trees ``trees`` are) holding ``data``."""
+        names = [part.encode("utf-8", "surrogateescape") for part in path.split("/")]
+        entry = (mode.lstrip("0").encode(), bytes.fromhex(self.write("blob", data)))
+        for tree, name in zip(reversed(trees), reversed(names), strict=True):
+            tree = dict(tree)  # the caller's stays as read
+            tree[name] = entry
+            entry = (b"40000", bytes.fromhex(self.write("tree", git_files.tree_bytes(tree))))
+        body = (
+            f"tree {entry[1].hex()}\nparent {parent}\n"
+            f"author {self.author}\ncommitter {self.committer}\n\n{message}"
+        )
+        return self.write("commit", body.encode("utf-8"))
+
+
+def _commit_text(message: str) -> str | None:
+    """A commit message as ``git commit-tree -m`` stores it (a last newline added); None
+    where git would change it (not UTF-8; a NUL)."""
+    try:
+        message.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    if "\0" in message:
+        return None
+    return message if not message or message.endswith("\n") else message + "\n"
 
 
 def _environ(extra: Mapping[str, str] | None) -> dict[str, str]:

@@ -165,6 +165,31 @@ def tree_bytes(entries: Mapping[bytes, tuple[bytes, bytes]]) -> bytes:
     )
 
 
+def trees_along(
+    objects: Path, commit: str, folders: list[str]
+) -> list[dict[bytes, tuple[bytes, bytes]]] | None:
+    """The trees from ``commit``'s root down through ``folders`` (``["docs"]`` for
+    ``docs/CHANGELOG.md``), parsed; None where git must be asked: an object that is not
+    loose, or a folder on the way that is missing or not a folder."""
+    found = read_loose(objects, commit)
+    if found is None or found[0] != "commit" or not found[1].startswith(b"tree "):
+        return None
+    sha = found[1][5 : found[1].index(b"\n")].decode("ascii")
+    hash_len = len(commit) // 2
+    trees: list[dict[bytes, tuple[bytes, bytes]]] = []
+    for folder in [None, *folders]:
+        if folder is not None:
+            entry = trees[-1].get(folder.encode("utf-8", "surrogateescape"))
+            if entry is None or entry[0] != b"40000":
+                return None
+            sha = entry[1].hex()
+        found = read_loose(objects, sha)
+        if found is None or found[0] != "tree":
+            return None
+        trees.append(parse_tree(found[1], hash_len))
+    return trees
+
+
 class RefFiles:
     """The refs of one repository, read from ``HEAD``, loose ref files and
     ``packed-refs``; ``packed-refs`` is parsed once per change of the file."""
@@ -348,6 +373,26 @@ class RefFiles:
         except OSError:
             return False
         return not any(ref.startswith("refs/tags/") for ref in self._packed_refs())
+
+    def author_times(self, tip: str, base: str, limit: int = 64) -> list[int] | None:
+        """The author times of ``git log --format=%at base..tip`` where ``base`` is on
+        ``tip``'s plain line of loose commits (see :meth:`commits_between`); None when
+        it cannot be told that way."""
+        if not (HEX.fullmatch(tip) and HEX.fullmatch(base)) or self._rewritten_history():
+            return None
+        walked, end = self._line(tip, base, limit)
+        if end != "found":
+            return None
+        times = []
+        for sha in walked:
+            found = read_loose(self.objects, sha)
+            head = found[1].split(b"\n\n", 1)[0] if found else b""
+            author = [line for line in head.split(b"\n") if line.startswith(b"author ")]
+            try:
+                times.append(int(author[0].rsplit(b" ", 2)[1]))
+            except (IndexError, ValueError):
+                return None  # not a commit as git writes them: git says what it makes of it
+        return times
 
     def is_ancestor(self, ancestor: str, commit: str, limit: int = 64) -> bool | None:
         """``git merge-base --is-ancestor`` on a plain line of loose commits (see

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -438,9 +439,17 @@ def test_commits_ahead_walked_in_process_is_what_rev_list_counts(
             git(repo, *env, "merge", "-q", "--no-ff", "-m", f"m{n}", "b")
         else:
             git(repo, "checkout", "-q", "main" if step == "a" else "b")
-            git(repo, *env, "commit", "-q", "--allow-empty", "-m", f"c{n}")
+            when = f"{1_700_000_000 + 1000 * n} +0000"  # author times apart
+            git(repo, *env, "commit", "-q", "--allow-empty", "-m", f"c{n}", "--date", when)
         commits.append(git(repo, "rev-parse", "HEAD"))
     vcs = GitRepo(repo)
+    for tip in commits:  # when work began: the oldest author time of base..tip
+        for base in commits:
+            stamps = [int(s) for s in git(repo, "log", "--format=%at", f"{base}..{tip}").split()]
+            began = vcs.first_commit_time(tip, base)
+            assert began == (datetime.fromtimestamp(min(stamps), UTC) if stamps else None)
+    timed = [vcs._refs.author_times(t, b) for t in commits for b in commits]
+    assert any(stamps for stamps in timed)  # some by hand
     for tip in commits:
         for base in commits:
             counted = int(git(repo, "rev-list", "--count", f"{base}..{tip}"))
