@@ -446,8 +446,11 @@ class Engine:
             ctx.emit([Line(Stream.STDERR if state is RunState.FAILED else Stream.INFO, message)])
         run.close()
         sha = ctx.item.sha
+        deferred = ctx.take_deferred()
 
         def finish(it: Item) -> None:
+            for change in deferred:
+                change(it)
             it.states[target] = StageState(
                 state, started, utcnow(), run.run_id, sha, message or None
             )

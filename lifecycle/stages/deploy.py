@@ -92,7 +92,7 @@ def deploy(ctx: RunContext) -> str:
     if env.approval and not ctx.approve:
         raise StageFailed(f"{name} needs approval (--yes on the CLI, confirm on the board)")
     rel = release_of(ctx.engine, item.version)
-    ctx.update(lambda it: setattr(it, "env", name))
+    ctx.defer(lambda it: setattr(it, "env", name))  # written with the deploy's result
     return deploy_release(ctx.engine, name, rel, ctx, item)
 
 

@@ -299,7 +299,7 @@ def steps(ctx: RunContext) -> str:
     head = ctx.engine.vcs.head_sha(ctx.item.branch)
     built = ctx.item.state_of(Stage.BUILD).sha
     sha = built if ctx.stage is Stage.TEST and built else head  # Test tests what Build built
-    ctx.update(lambda it: setattr(it, "sha", sha))
+    ctx.defer(lambda it: setattr(it, "sha", sha))  # written with the first step's progress
     cwd = workdir(ctx, sha)
     env = command_env(ctx)
     ctx.say(f"{ctx.stage.label} of {ctx.item.branch} at {sha[:7]} in {cwd}")
@@ -328,7 +328,7 @@ def _record_tests(ctx: RunContext, report: Path) -> None:
 
 
 def _show_tests(ctx: RunContext, tests: TestReport) -> None:
-    ctx.update(lambda it: setattr(it, "tests", tests))
+    ctx.defer(lambda it: setattr(it, "tests", tests))  # with the next step, or the result
     ctx.say(f"tests: {tests.passed} passed, {tests.failed} failed, {tests.skipped} skipped")
     for name in tests.failures:
         ctx.say(f"FAILED {name}")

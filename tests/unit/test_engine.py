@@ -22,10 +22,10 @@ from shipdeck.lifecycle.errors import ShipdeckError
 from shipdeck.lifecycle.items import RunState
 from shipdeck.lifecycle.journal import Journal
 from shipdeck.lifecycle.ports import CancelToken, DeployResult, OutputSink, StepResult
-from shipdeck.lifecycle.runs import EngineError, EngineEvent, RunContext, StageWork
+from shipdeck.lifecycle.runs import EngineError, EngineEvent, RunContext, StageFailed, StageWork
 from shipdeck.lifecycle.stages import Stage
 from shipdeck.lifecycle.stages.work import WORK
-from tests.helpers import board_store
+from tests.helpers import board_store, git
 from tests.waiting import DEADLINE, wait_until
 
 CONFIG = """\
@@ -326,3 +326,40 @@ def test_an_advance_tells_the_runner_how_many_steps_are_coming(tmp_path: Path) -
     assert engine.advance("SD-1", to=Stage.TEST).ok  # Build passed already: Test's one
     assert runner.prepared[-2:] == [1, 0]
     assert len(runner.started) == 2 + 3 + 1
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["passes", "fails"])
+def test_a_deferred_change_goes_with_the_next_board_write_or_the_result(
+    tmp_path: Path, fails: bool
+) -> None:
+    """``ctx.defer``: the run's copy changes at once, the board with the run's next write
+    (a commit fewer each), and the result carries what is left, passed or failed."""
+    seen: dict[str, object] = {}
+
+    def work(ctx: RunContext) -> str:
+        board = ctx.engine.store
+        ctx.defer(lambda it: setattr(it, "sha", "a" * 40))
+        seen["copy"] = ctx.item.sha
+        seen["board before"] = board.get(ctx.item.id).sha
+        ctx.progress(1, 2, "one")  # a write: the deferred sha goes with it
+        seen["board after"] = board.get(ctx.item.id).sha
+        ctx.defer(lambda it: setattr(it, "env", "staging"))
+        seen["env before the end"] = board.get(ctx.item.id).env
+        if fails:
+            raise StageFailed("no")
+        return "done"
+
+    engine = _engine(tmp_path, SlowRunner(0), work={Stage.BUILD: work})
+    commits = len(git(tmp_path, "rev-list", engine.store.refs.ref).split())
+    outcome = engine.run_stage("SD-1")
+    assert outcome.state is (RunState.FAILED if fails else RunState.PASSED)
+    assert seen == {
+        "copy": "a" * 40,
+        "board before": None,
+        "board after": "a" * 40,
+        "env before the end": None,
+    }
+    item = engine.store.get("SD-1")
+    assert (item.sha, item.env) == ("a" * 40, "staging")
+    # Running, the progress (with the sha), the result (with the env): three commits.
+    assert len(git(tmp_path, "rev-list", engine.store.refs.ref).split()) - commits == 3
