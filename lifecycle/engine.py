@@ -30,6 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -408,8 +409,24 @@ class Engine:
     ) -> Outcome:
         """One run, under the item's lock (``fd``); what it could not save is kept in the
         lock file until it is settled."""
+        return self._run_held(item_id, stage, env, approve, cancel, fd)[0]
+
+    def _run_held(
+        self,
+        item_id: str,
+        stage: Stage | None,
+        env: str | None,
+        approve: bool,
+        cancel: CancelToken,
+        fd: int,
+        held: _Held | None = None,
+        hold: bool = False,
+    ) -> tuple[Outcome, _Held | None]:
+        """:meth:`_run_locked`, for a chain of stages: the result of the run before it,
+        ``held``, is written with this run's start (one board commit for both); with
+        ``hold``, a passed result is held for the next run in turn, and returned."""
         _reserve_unsaved(fd, self.paths.display(self._lock_path(item_id)))
-        item = self.store.get(item_id)
+        item = held.item if held is not None else self.store.get(item_id)
         if item.running:  # left running by a dead process: we hold its lock now
             self._mark_interrupted(item_id, fd)
             _reserve_unsaved(fd, self.paths.display(self._lock_path(item_id)))
@@ -430,13 +447,25 @@ class Engine:
             """The card says running, journaled with the move into the stage."""
 
             def start(it: Item) -> None:
+                if held is not None:
+                    held.finish(it)
                 it.stage = target
                 it.states[target] = StageState(RunState.RUNNING, started, None, run_id, it.sha)
 
             began = [ev.Event(ev.STAGE_STARTED, item_id, {"stage": target.value, "run_id": run_id})]
             if source is not target:
                 began.insert(0, moved_event(item_id, source, target))
-            running = self.store.update(item_id, start, write_ahead=self.journaled(*began))
+            if held is None:
+                running = self.store.update(item_id, start, write_ahead=self.journaled(*began))
+                return RunContext(self, run_id, running, target, cancel, log, env, approve)
+            held.written = True  # here, or (when this fails) as an unsaved result
+            try:
+                running = self.store.update(
+                    item_id, start, write_ahead=self.journaled(held.event, *began)
+                )
+            except StorageError as exc:
+                raise self._unsaved(held.run, held.stage, held.state, fd, exc) from None
+            held.run.finish(held.state, held.message)  # before this run's RunStarted
             return RunContext(self, run_id, running, target, cancel, log, env, approve)
 
         run = self.open_run(item_id, target, target.value, begin)
@@ -447,13 +476,12 @@ class Engine:
         run.close()
         sha = ctx.item.sha
         deferred = ctx.take_deferred()
+        ended = utcnow()
 
         def finish(it: Item) -> None:
             for change in deferred:
                 change(it)
-            it.states[target] = StageState(
-                state, started, utcnow(), run.run_id, sha, message or None
-            )
+            it.states[target] = StageState(state, started, ended, run.run_id, sha, message or None)
 
         finished = ev.Event(
             ev.STAGE_FINISHED,
@@ -467,24 +495,49 @@ class Engine:
                 "message": message or None,
             },
         )
+        if hold and state is RunState.PASSED:  # written with the next run's start
+            item = self.store.get(item_id)
+            finish(item)  # the item as the board will have it
+            outcome = Outcome(item, state, message)
+            return outcome, _Held(item, run, target, state, message, finish, finished)
         try:
             item = self.store.update(item_id, finish, write_ahead=self.journaled(finished))
         except StorageError as exc:
-            # The board still says running: keep the result where room was reserved for
-            # it, so the next look at the board records the run as failed.
-            why = f"{target.label} {state.value}, but its result was not saved ({exc})"
-            _write_unsaved(fd, run.run_id, why)
-            run.finish(RunState.FAILED, why)
-            raise StorageError(
-                exc.shown,
-                exc.reason,
-                errno=exc.errno,
-                context=f"{item_id}: {target.label} {state.value}, but its result was not"
-                " saved (it shows as failed once this is fixed): ",
-            ) from None
+            raise self._unsaved(run, target, state, fd, exc) from None
         run.finish(state, message)
         _clear_unsaved(fd)
-        return Outcome(item, state, message)
+        return Outcome(item, state, message), None
+
+    def _write_held(self, held: _Held, fd: int) -> None:
+        """A held result with no next run to go with: written on its own."""
+        if held.written:
+            return
+        held.written = True
+        item_id = held.item.id
+        try:
+            self.store.update(item_id, held.finish, write_ahead=self.journaled(held.event))
+        except StorageError as exc:
+            raise self._unsaved(held.run, held.stage, held.state, fd, exc) from None
+        held.run.finish(held.state, held.message)
+        _clear_unsaved(fd)
+
+    def _unsaved(
+        self, run: OpenRun[RunContext], stage: Stage, state: RunState, fd: int, exc: StorageError
+    ) -> StorageError:
+        """A run's result the board did not take: the board still says running, so the
+        result is kept where room was reserved for it (the next look at the board
+        records the run as failed), the listeners hear it failed, and this says why."""
+        item_id = run.context.item.id
+        why = f"{stage.label} {state.value}, but its result was not saved ({exc})"
+        _write_unsaved(fd, run.run_id, why)
+        run.finish(RunState.FAILED, why)
+        return StorageError(
+            exc.shown,
+            exc.reason,
+            errno=exc.errno,
+            context=f"{item_id}: {stage.label} {state.value}, but its result was not"
+            " saved (it shows as failed once this is fixed): ",
+        )
 
     def open_run(
         self, subject: str, stage: Stage, action: str, begin: Callable[[str, RunLog], R]
@@ -568,31 +621,49 @@ class Engine:
         ``item`` as read before, each stage reads it again."""
         item_id = item.id
         outcome = Outcome(item, item.current.state)
-        while True:
-            item = self.store.get(item_id)
-            if item.stage in (Stage.BUILD, Stage.TEST) and moved_since_build(
-                item, self.facts(item)
-            ):
-                item = self._rewind_to_build(item)  # one sha through the pipeline
-            needs_run = item.stage is not Stage.PLAN and item.current.state is not RunState.PASSED
-            if needs_run:
-                outcome = self._run_locked(item_id, None, env, approve, cancel, fd)
+        # A passed stage's result, held to be written with the next stage's start: one
+        # board commit, not two, between stages (written on its own if none follows).
+        held: _Held | None = None
+        try:
+            while True:
+                item = held.item if held is not None else self.store.get(item_id)
+                if item.stage in (Stage.BUILD, Stage.TEST) and moved_since_build(
+                    item, self.facts(item)
+                ):
+                    if held is not None:
+                        self._write_held(held, fd)
+                        held = None
+                    item = self._rewind_to_build(item)  # one sha through the pipeline
+                needs_run = (
+                    item.stage is not Stage.PLAN and item.current.state is not RunState.PASSED
+                )
+                if needs_run:
+                    more = item.stage.position < to.position
+                    outcome, held = self._run_held(
+                        item_id, None, env, approve, cancel, fd, held, hold=more
+                    )
+                    if not outcome.ok:
+                        return outcome
+                    item = outcome.item
+                if item.stage is to or item.stage.position > to.position:
+                    return Outcome(item, RunState.PASSED, outcome.message)
+                nxt = item.stage.next()
+                assert nxt is not None
+                if nxt is Stage.DEPLOY and env is None:
+                    env = self.auto_env()
+                    if env is None and to.position > Stage.RELEASE.position:
+                        raise EngineError("name an environment to deploy to (--env)")
+                    if env is None:
+                        return Outcome(item, RunState.PASSED, outcome.message)
+                more = nxt.position < to.position
+                outcome, held = self._run_held(
+                    item_id, nxt, env, approve, cancel, fd, held, hold=more
+                )
                 if not outcome.ok:
                     return outcome
-                item = outcome.item
-            if item.stage is to or item.stage.position > to.position:
-                return Outcome(item, RunState.PASSED, outcome.message)
-            nxt = item.stage.next()
-            assert nxt is not None
-            if nxt is Stage.DEPLOY and env is None:
-                env = self.auto_env()
-                if env is None and to.position > Stage.RELEASE.position:
-                    raise EngineError("name an environment to deploy to (--env)")
-                if env is None:
-                    return Outcome(item, RunState.PASSED, outcome.message)
-            outcome = self._run_locked(item_id, nxt, env, approve, cancel, fd)
-            if not outcome.ok:
-                return outcome
+        finally:
+            if held is not None:
+                self._write_held(held, fd)
 
     def _rewind_to_build(self, item: Item) -> Item:
         """The branch moved after Build: Build again, so Test and Release see that sha."""
@@ -634,6 +705,21 @@ def _no_work(_ctx: RunContext) -> str:
 
 # What a run's work raises to fail it, in its own words (anything else is named too).
 _FAILURES = (StageFailed, StorageError, VcsError, TargetError, TemplateError)
+
+
+@dataclass(eq=False)
+class _Held:
+    """A passed run's result, not on the board yet: it goes with the next run's start
+    (``Engine._run_held``), or on its own (``Engine._write_held``)."""
+
+    item: Item  # as the board will have it
+    run: OpenRun[RunContext]
+    stage: Stage
+    state: RunState
+    message: str
+    finish: Callable[[Item], None]
+    event: ev.Event
+    written: bool = False  # or said unsaved
 
 
 class OpenRun(Generic[R]):

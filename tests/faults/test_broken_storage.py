@@ -255,9 +255,11 @@ print("filled" if not os.path.exists(marker) else "not filled")
 """
 
 
-def test_disk_fills_during_a_run(repo: Path, disk: Path) -> None:
+@pytest.mark.parametrize("to", ["build", "test"])
+def test_disk_fills_during_a_run(repo: Path, disk: Path, to: str) -> None:
     """The disk fills while Build runs: its result cannot be saved. The run says so, and
-    once there is space the item shows Build failed (never running), and runs again."""
+    once there is space the item shows Build failed (never running), and runs again.
+    On the way to Test, Build's result would go with Test's start: Test never starts."""
     fill, marker, filler = disk / "fill.py", disk / "fill-once", disk / "filler-run"
     fill.write_text(FILL)
     marker.touch()
@@ -268,14 +270,15 @@ def test_disk_fills_during_a_run(repo: Path, disk: Path) -> None:
     assert compile_step in text
     config.write_text(text.replace(compile_step, compile_step + step, 1))  # fills, then ends
     try:
-        ran = shipdeck("advance", "SD-1", "--to", "build", cwd=repo)
+        ran = shipdeck("advance", "SD-1", "--to", to, cwd=repo)
     finally:
         filler.unlink(missing_ok=True)
     _assert_failed_cleanly(ran, "full")
-    assert "result was not saved" in ran.stderr, ran.stderr
+    assert "Build passed, but its result was not saved" in ran.stderr, ran.stderr
     item = _assert_consistent(repo)["SD-1"]
     build = item["states"]["build"]  # type: ignore[index]
     assert build["state"] == "failed" and "not saved" in build["message"], build
+    assert (item["stage"], "test" in item["states"]) == ("build", False)  # type: ignore[operator]
     events = [e for e in _journal(repo) if e["type"] == "stage.finished"]
     assert events and events[-1]["status"] == "failed", events
 

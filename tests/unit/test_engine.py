@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import json
 import pkgutil
 import threading
 import time
@@ -22,7 +23,14 @@ from shipdeck.lifecycle.errors import ShipdeckError
 from shipdeck.lifecycle.items import RunState
 from shipdeck.lifecycle.journal import Journal
 from shipdeck.lifecycle.ports import CancelToken, DeployResult, OutputSink, StepResult
-from shipdeck.lifecycle.runs import EngineError, EngineEvent, RunContext, StageFailed, StageWork
+from shipdeck.lifecycle.runs import (
+    EngineError,
+    EngineEvent,
+    RunContext,
+    RunOutput,
+    StageFailed,
+    StageWork,
+)
 from shipdeck.lifecycle.stages import Stage
 from shipdeck.lifecycle.stages.work import WORK
 from tests.helpers import board_store, git
@@ -363,3 +371,61 @@ def test_a_deferred_change_goes_with_the_next_board_write_or_the_result(
     assert (item.sha, item.env) == ("a" * 40, "staging")
     # Running, the progress (with the sha), the result (with the env): three commits.
     assert len(git(tmp_path, "rev-list", engine.store.refs.ref).split()) - commits == 3
+
+
+def test_between_stages_one_board_commit_carries_a_result_and_the_next_start(
+    tmp_path: Path,
+) -> None:
+    """An advance through stages holds each passed result and writes it with the next
+    stage's start: one commit, journaled and told in the order they happened."""
+
+    def ok(ctx: RunContext) -> str:
+        return f"{ctx.stage.value} done"
+
+    work = {Stage.BUILD: ok, Stage.TEST: ok, Stage.RELEASE: ok}
+    engine = _engine(tmp_path, SlowRunner(0), work=work)
+    told: list[str] = []
+    engine.subscribe(
+        lambda e: (
+            told.append(f"{type(e).__name__} {e.stage.value}")  # type: ignore[union-attr]
+            if not isinstance(e, RunOutput)
+            else None
+        )
+    )
+    commits = len(git(tmp_path, "rev-list", engine.store.refs.ref).split())
+    assert engine.advance("SD-1", to=Stage.RELEASE).ok
+    # Build's start; Build's result with Test's start; the same for Release; its result.
+    assert len(git(tmp_path, "rev-list", engine.store.refs.ref).split()) - commits == 4
+    stages = ["build", "test", "release"]
+    assert told == [f"{kind} {s}" for s in stages for kind in ("RunStarted", "RunFinished")]
+    lines = (tmp_path / ".shipdeck" / "journal.jsonl").read_text().splitlines()
+    journal = [
+        (e["type"], e.get("stage") or e.get("to"))
+        for e in map(json.loads, lines)
+        if e["item"] == "SD-1"
+    ]
+    expected = [("stage.started", "build"), ("stage.finished", "build")]
+    expected += [("item.moved", "test"), ("stage.started", "test"), ("stage.finished", "test")]
+    expected += [("item.moved", "release"), ("stage.started", "release")]
+    assert journal[-8:] == [*expected, ("stage.finished", "release")]
+    item = engine.store.get("SD-1")
+    assert [item.states[s].state for s in (Stage.BUILD, Stage.TEST, Stage.RELEASE)] == [
+        RunState.PASSED
+    ] * 3
+
+
+def test_a_held_result_is_written_when_no_stage_follows_it(tmp_path: Path) -> None:
+    """Release passed and held, then the advance stops (no environment to deploy to):
+    Release's result is on the board all the same."""
+
+    def ok(ctx: RunContext) -> str:
+        return "done"
+
+    engine = _engine(
+        tmp_path, SlowRunner(0), work={Stage.BUILD: ok, Stage.TEST: ok, Stage.RELEASE: ok}
+    )
+    with pytest.raises(EngineError, match="name an environment"):
+        engine.advance("SD-1", to=Stage.DEPLOY)
+    item = engine.store.get("SD-1")
+    assert (item.stage, item.current.state) == (Stage.RELEASE, RunState.PASSED)
+    assert not item.running
