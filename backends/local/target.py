@@ -26,11 +26,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from shipdeck.backends import switch
 from shipdeck.backends.local import supervise
-from shipdeck.backends.local.supervise import RunRecord, label
+from shipdeck.backends.local.supervise import RunRecord, label, psutil
 from shipdeck.lifecycle.items import format_time, parse_time, utcnow
 from shipdeck.lifecycle.ports import (
     CancelToken,

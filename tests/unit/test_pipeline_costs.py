@@ -186,10 +186,15 @@ def test_item_add_skips_parsing_a_config_that_validated_before(
 
 
 @pytest.mark.slow  # a fresh interpreter
-def test_the_local_target_imports_httpx_only_when_it_probes() -> None:
-    script = "import sys\nimport shipdeck.backends.local.target\nprint('httpx' in sys.modules)\n"
+def test_the_local_target_imports_httpx_and_psutil_only_when_it_uses_them() -> None:
+    script = (
+        "import sys\nimport shipdeck.backends.local.target as t\n"
+        "print('httpx' in sys.modules, 'psutil' in sys.modules)\n"
+        "print(t.psutil.Process().pid == __import__('os').getpid(), 'psutil' in sys.modules)\n"
+    )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"  # a deploy imports it once the service is started
+    # A deploy imports them once the service is started; psutil works once asked for.
+    assert out.stdout.split("\n")[:2] == ["False False", "True True"]
 
 
 @pytest.mark.slow  # a fresh interpreter
