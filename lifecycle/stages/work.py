@@ -103,7 +103,8 @@ def code(ctx: RunContext) -> str:
     def set_branch(it: Item) -> None:
         it.branch, it.sha = branch, sha
 
-    ctx.update(set_branch)
+    # With the result: a Code run again (after a kill) finds the branch and keeps it.
+    ctx.defer(set_branch)
     made = "exists" if existed else f"created from {cfg.base_branch}"
     ctx.say(f"branch {branch} {made} at {sha[:7]}")
     why_not = vcs.checkout_if_safe(branch)

@@ -314,3 +314,41 @@ def test_webhook_receives_deploys(demo: Path) -> None:
     assert [e["type"] for e in events] == ["deployed"]  # type: ignore[index]
     assert events[0]["version"] == "0.1.0"  # type: ignore[index]
     assert received[0]["project"] == "hello"
+
+
+def test_code_killed_after_its_branch_was_made_is_run_again_on_that_branch(
+    demo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Code records the branch with its result (one board write fewer): a Code killed
+    between making the branch and its result leaves the card running with no branch;
+    run again, it finds the branch and records it."""
+    from shipdeck.backends.git import GitRepo
+    from shipdeck.lifecycle.items import Kind, RunState
+    from shipdeck.lifecycle.stages import Stage
+    from shipdeck.project.repo import Project
+    from shipdeck.project.wiring import build_engine
+
+    class Killed(BaseException):  # not an Exception: nothing in the engine catches it
+        pass
+
+    def killed(self: GitRepo, branch: str) -> str | None:
+        raise Killed
+
+    project = Project(demo)
+    item = project.store.add("Say hola", Kind.FEATURE)
+    with monkeypatch.context() as patched:
+        patched.setattr(GitRepo, "checkout_if_safe", killed)
+        with pytest.raises(Killed):
+            build_engine(project).advance(item.id, to=Stage.CODE)
+    left = Project(demo).store.get(item.id)
+    assert left.running and left.branch is None  # as a kill leaves it
+    made = git(demo, "branch", "--list", f"feature/{item.id}-*").strip(" *\n").split()
+    assert len(made) == 1  # the branch was made
+    branch = made[0]
+    again = Project(demo)
+    engine = build_engine(again)
+    engine.recover()
+    assert engine.advance(item.id, to=Stage.CODE).ok
+    done = again.store.get(item.id)
+    assert (done.branch, done.current.state) == (branch, RunState.PASSED)
+    assert done.sha == git(demo, "rev-parse", branch)
