@@ -89,7 +89,6 @@ class LocalProcessRunner:
         self._lock = threading.Lock()
         self._spare: _Guard | None = None  # a guard started ahead, waiting for its step
         self._ahead = 0  # steps said to be coming (prepare), each gets a guard ahead
-        self._let_go: list[subprocess.Popen[bytes]] = []  # spares dropped, not yet reaped
 
     def prepare(self, steps: int) -> None:
         """``steps`` steps are about to run, one after another: start the first one's
@@ -97,7 +96,6 @@ class LocalProcessRunner:
         interpreter start, ~13 ms). 0: none is coming; a guard started ahead goes."""
         with self._lock:
             self._ahead = max(0, steps)
-            self._let_go = [proc for proc in self._let_go if proc.poll() is None]
             if not self._ahead:
                 self._drop_spare()
             elif self._spare is None:
@@ -105,7 +103,7 @@ class LocalProcessRunner:
 
     def _drop_spare(self) -> None:  # under the lock
         if self._spare is not None:
-            self._let_go.append(self._spare.let_go())
+            self._spare.let_go()
             self._spare = None
 
     def _take_guard(self) -> _Guard:
@@ -116,12 +114,8 @@ class LocalProcessRunner:
         if spare is not None and spare.fresh():
             return spare
         if spare is not None:
-            self._release(spare)
+            spare.let_go()
         return _Guard.spawn(self)
-
-    def _release(self, guard: _Guard) -> None:
-        with self._lock:
-            self._let_go.append(guard.let_go())
 
     def _start_next(self) -> None:
         """A guard for the next step said to be coming, while this one runs."""
@@ -152,7 +146,7 @@ class LocalProcessRunner:
         except (OSError, ValueError) as exc:
             return StepResult(None, time.monotonic() - started, error=_start_error(exc, cwd))
         if not guard.give(order):  # a guard started ahead died meanwhile (killed?)
-            self._release(guard)
+            guard.let_go()
             try:
                 guard = _Guard.spawn(self)
             except (OSError, ValueError) as exc:
@@ -209,14 +203,14 @@ class _Guard:
             return False
         return True
 
-    def let_go(self) -> subprocess.Popen[bytes]:
-        """Close our ends: a guard without an order exits by itself. Returns the
-        process, to be reaped once it has."""
+    def let_go(self) -> None:
+        """Close our ends: a guard without an order exits by itself, and is reaped then
+        (by a thread that waits for it: an open board would keep a zombie otherwise)."""
         self.sock.close()
         for pipe in (self.proc.stdout, self.proc.stderr):
             if pipe is not None:
                 pipe.close()
-        return self.proc
+        threading.Thread(target=self.proc.wait, name="shipdeck-guard-reaper", daemon=True).start()
 
 
 def _spawn_quietly(runner: LocalProcessRunner) -> _Guard | None:

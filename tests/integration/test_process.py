@@ -415,6 +415,8 @@ def test_a_guard_started_ahead_goes_when_no_step_comes() -> None:
     assert len(ahead) == 1
     runner.prepare(0)  # the advance ended early (a step failed): nothing is coming
     assert wait_all_gone(ahead) == []
+    # Reaped too, not a zombie an open board keeps: its pid is gone.
+    wait_until(lambda: not psutil.pid_exists(ahead[0].pid), DEADLINE, interval=0.01)
 
 
 def test_a_guard_started_ahead_and_killed_does_not_fail_the_step() -> None:
