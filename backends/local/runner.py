@@ -226,7 +226,8 @@ def _order(cwd: str, command: str, env: Mapping[str, str]) -> bytes:
     environment, NUL apart (guard.py). ValueError for a NUL inside one of them."""
     if any("=" in key or not key for key in env):
         raise ValueError("illegal environment variable name")
-    fields = [os.fsencode(cwd), os.fsencode(command)]
+    # Absolute: a guard started ahead has the directory shipdeck had then.
+    fields = [os.fsencode(os.path.abspath(cwd)), os.fsencode(command)]
     fields += [os.fsencode(f"{key}={value}") for key, value in env.items()]
     if any(b"\0" in field for field in fields):
         raise ValueError("embedded null byte")
