@@ -375,7 +375,7 @@ class Engine:
         """Move the item into ``stage`` (default: re-run its current one) and do its work."""
         cancel = cancel or CancelToken()
         with self._holding(item_id, cancel) as fd:
-            return self._run_locked(item_id, stage, env, approve, cancel, fd)
+            return self._run_locked(item_id, stage, env, approve, cancel, fd)[0]
 
     @contextmanager
     def _holding(self, item_id: str, cancel: CancelToken) -> Iterator[int]:
@@ -406,24 +406,12 @@ class Engine:
         approve: bool,
         cancel: CancelToken,
         fd: int,
-    ) -> Outcome:
-        """One run, under the item's lock (``fd``); what it could not save is kept in the
-        lock file until it is settled."""
-        return self._run_held(item_id, stage, env, approve, cancel, fd)[0]
-
-    def _run_held(
-        self,
-        item_id: str,
-        stage: Stage | None,
-        env: str | None,
-        approve: bool,
-        cancel: CancelToken,
-        fd: int,
         held: _Held | None = None,
         hold: bool = False,
     ) -> tuple[Outcome, _Held | None]:
-        """:meth:`_run_locked`, for a chain of stages: the result of the run before it,
-        ``held``, is written with this run's start (one board commit for both); with
+        """One run, under the item's lock (``fd``); what it could not save is kept in the
+        lock file until it is settled. In a chain of stages, the result of the run before
+        it, ``held``, is written with this run's start (one board commit for both); with
         ``hold``, a passed result is held for the next run in turn, and returned."""
         _reserve_unsaved(fd, self.paths.display(self._lock_path(item_id)))
         item = held.item if held is not None else self.store.get(item_id)
@@ -639,7 +627,7 @@ class Engine:
                 )
                 if needs_run:
                     more = item.stage.position < to.position
-                    outcome, held = self._run_held(
+                    outcome, held = self._run_locked(
                         item_id, None, env, approve, cancel, fd, held, hold=more
                     )
                     if not outcome.ok:
@@ -656,7 +644,7 @@ class Engine:
                     if env is None:
                         return Outcome(item, RunState.PASSED, outcome.message)
                 more = nxt.position < to.position
-                outcome, held = self._run_held(
+                outcome, held = self._run_locked(
                     item_id, nxt, env, approve, cancel, fd, held, hold=more
                 )
                 if not outcome.ok:
@@ -710,7 +698,7 @@ _FAILURES = (StageFailed, StorageError, VcsError, TargetError, TemplateError)
 @dataclass(eq=False)
 class _Held:
     """A passed run's result, not on the board yet: it goes with the next run's start
-    (``Engine._run_held``), or on its own (``Engine._write_held``)."""
+    (``Engine._run_locked``), or on its own (``Engine._write_held``)."""
 
     item: Item  # as the board will have it
     run: OpenRun[RunContext]

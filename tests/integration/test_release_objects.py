@@ -29,6 +29,13 @@ __all__ = ["isolated_git"]  # the autouse fixture: no user or system git config 
 FILES = ["README.md", "docs/CHANGES.md", "docs.txt", "docs-a", "a.b", "a-b", "ab", "b/c/d.md"]
 
 
+@pytest.fixture
+def fixed_dates(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Author and committer dates fixed: the same objects get the same ids either way."""
+    monkeypatch.setenv("GIT_AUTHOR_DATE", f"{T0 + 500} +0200")
+    monkeypatch.setenv("GIT_COMMITTER_DATE", f"{T0 + 600} -0130")
+
+
 def history(root: Path) -> str:
     make_repo(root)
     for name in FILES:
@@ -93,6 +100,7 @@ WRITTEN: list[str] = []  # the kinds of object written by hand, by both_ways
     ),
     packed=st.booleans(),
 )
+@pytest.mark.usefixtures("fixed_dates")
 def test_a_release_written_by_hand_is_the_one_git_writes(
     tmp_path_factory: pytest.TempPathFactory,
     monkeypatch: pytest.MonkeyPatch,
@@ -106,8 +114,6 @@ def test_a_release_written_by_hand_is_the_one_git_writes(
     sha = history(root)
     if packed:  # objects in a pack: read by git, written by hand all the same
         git(root, "gc", "-q")
-    monkeypatch.setenv("GIT_AUTHOR_DATE", f"{T0 + 500} +0200")
-    monkeypatch.setenv("GIT_COMMITTER_DATE", f"{T0 + 600} -0130")
     path = folder + name
     WRITTEN.clear()
     by_hand, by_git = both_ways(root, sha, path, text, message, monkeypatch)
@@ -148,13 +154,12 @@ def test_git_writes_them_where_it_would_write_more(tmp_path: Path) -> None:
     assert "\nencoding ISO-8859-1\n" in git(root, "cat-file", "commit", prepared.commit)
 
 
+@pytest.mark.usefixtures("fixed_dates")
 def test_a_message_git_would_change_goes_by_git(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root = tmp_path / "r"
     sha = history(root)
-    monkeypatch.setenv("GIT_AUTHOR_DATE", f"{T0 + 500} +0000")
-    monkeypatch.setenv("GIT_COMMITTER_DATE", f"{T0 + 600} +0000")
     lone = "Release \udcff"  # not UTF-8: git's commit-tree mends it (as Latin-1)
     by_hand, by_git = both_ways(root, sha, "CHANGELOG.md", "## v1.0.0\n", lone, monkeypatch)
     assert isinstance(by_hand, PreparedRelease) and isinstance(by_git, PreparedRelease)
