@@ -698,7 +698,9 @@ _FAILURES = (StageFailed, StorageError, VcsError, TargetError, TemplateError)
 @dataclass(eq=False)
 class _Held:
     """A passed run's result, not on the board yet: it goes with the next run's start
-    (``Engine._run_locked``), or on its own (``Engine._write_held``)."""
+    (``Engine._run_locked``), or on its own (``Engine._write_held``). A kill in those
+    milliseconds leaves the stage running on the board, recovered as interrupted and
+    run again, as a kill during the result's own write always could."""
 
     item: Item  # as the board will have it
     run: OpenRun[RunContext]
