@@ -344,7 +344,7 @@ class RefFiles:
         than ``limit`` steps, or a repository whose history git rewrites as it reads
         (replace refs, grafts, a shallow clone). Every commit walked before ``base`` is
         base's descendant, so none is reachable from base: the count is exact."""
-        if not (HEX.fullmatch(tip) and HEX.fullmatch(base)) or self._rewritten_history():
+        if not (HEX.fullmatch(tip) and HEX.fullmatch(base)) or self.rewritten_history():
             return None
         ahead, end = self._line(tip, base, limit)
         if end == "found":
@@ -378,7 +378,7 @@ class RefFiles:
         """The author times of ``git log --format=%at base..tip`` where ``base`` is on
         ``tip``'s plain line of loose commits (see :meth:`commits_between`); None when
         it cannot be told that way."""
-        if not (HEX.fullmatch(tip) and HEX.fullmatch(base)) or self._rewritten_history():
+        if not (HEX.fullmatch(tip) and HEX.fullmatch(base)) or self.rewritten_history():
             return None
         walked, end = self._line(tip, base, limit)
         if end != "found":
@@ -397,7 +397,7 @@ class RefFiles:
     def is_ancestor(self, ancestor: str, commit: str, limit: int = 64) -> bool | None:
         """``git merge-base --is-ancestor`` on a plain line of loose commits (see
         :meth:`commits_between`); None when it cannot be told that way."""
-        if not (HEX.fullmatch(ancestor) and HEX.fullmatch(commit)) or self._rewritten_history():
+        if not (HEX.fullmatch(ancestor) and HEX.fullmatch(commit)) or self.rewritten_history():
             return None
         end = self._line(commit, ancestor, limit)[1]
         return {"found": True, "root": False}.get(end or "")
@@ -424,7 +424,9 @@ class RefFiles:
             sha = parents[0].decode("ascii")
         return walked, None
 
-    def _rewritten_history(self) -> bool:
+    def rewritten_history(self) -> bool:
+        """Whether git reads some objects as others (replace refs, grafts) or history as
+        cut (shallow): then what an object file says is not what git answers."""
         if os.environ.get("GIT_GRAFT_FILE") or os.environ.get("GIT_REPLACE_REF_BASE"):
             return True
         if any((self.common / p).exists() for p in ("shallow", "info/grafts")):

@@ -484,10 +484,14 @@ class Engine:
             },
         )
         if hold and state is RunState.PASSED:  # written with the next run's start
-            item = self.store.get(item_id)
-            finish(item)  # the item as the board will have it
-            outcome = Outcome(item, state, message)
-            return outcome, _Held(item, run, target, state, message, finish, finished)
+            try:
+                item = self.store.get(item_id)
+            except StorageError:
+                pass  # written now, where a failure to write it is kept as unsaved
+            else:
+                finish(item)  # the item as the board will have it
+                outcome = Outcome(item, state, message)
+                return outcome, _Held(item, run, target, state, message, finish, finished)
         try:
             item = self.store.update(item_id, finish, write_ahead=self.journaled(finished))
         except StorageError as exc:

@@ -181,3 +181,25 @@ def test_a_full_disk_while_writing_by_hand_is_a_vcs_error_and_moves_nothing(
     with pytest.raises(VcsError, match="No space left on device"):
         release(GitRepo(root), sha, "CHANGELOG.md", "## v1.0.0\n", "Release")
     assert git(root, "show-ref", "--head") == before
+
+
+@pytest.mark.usefixtures("fixed_dates")
+def test_a_replaced_object_is_read_as_git_reads_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a replace ref git reads one blob as another: the changelog is read (and the
+    release written) as git would, not from the object file."""
+    root = tmp_path / "r"
+    sha = history(root)
+    other = tmp_path / "other.txt"
+    other.write_text("replaced\n")
+    git(
+        root,
+        "replace",
+        git(root, "rev-parse", "HEAD:a.b"),
+        git(root, "hash-object", "-w", str(other)),
+    )
+    by_hand, by_git = both_ways(root, sha, "a.b", "more\n", "Release", monkeypatch)
+    assert isinstance(by_hand, PreparedRelease) and isinstance(by_git, PreparedRelease)
+    assert by_hand.commit == by_git.commit
+    assert git(root, "cat-file", "blob", f"{by_hand.commit}:a.b") == "replaced\nmore"
