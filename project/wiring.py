@@ -204,11 +204,13 @@ class _Parts:
         self.config = config
         self.targets: dict[str, DeployTarget] = {}
         self.send = _webhook(project, config)
+        self._making = threading.Lock()  # one target per name, whichever thread asks first
 
     def target_for(self, name: str) -> DeployTarget:
-        if name not in self.targets:
-            self.targets[name] = make_target(self.project, name, self.config)
-        return self.targets[name]
+        with self._making:
+            if name not in self.targets:
+                self.targets[name] = make_target(self.project, name, self.config)
+            return self.targets[name]
 
 
 class _Live:

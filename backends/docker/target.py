@@ -537,6 +537,9 @@ class DockerTarget:
             verb = "restarted" if ok else "restarted but not healthy: " + reason
             return DeployResult(ok, version, f"{version} {verb}")
 
+    def prepare(self) -> None:
+        """Nothing to load: the Docker SDK and the probe came with this module."""
+
     def stop(self, sink: OutputSink) -> None:
         with self._locked():
             self._recover_first(sink)

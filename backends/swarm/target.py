@@ -527,6 +527,9 @@ class SwarmTarget:
 
             self._respec(svc, to)
 
+    def prepare(self) -> None:
+        """Nothing to load: the Docker SDK and the probe came with this module."""
+
     def stop(self, sink: OutputSink) -> None:
         """Scale to 0, keeping the service (and the count ``restart`` brings back)."""
         with self._locked():

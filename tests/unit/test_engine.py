@@ -429,3 +429,55 @@ def test_a_held_result_is_written_when_no_stage_follows_it(tmp_path: Path) -> No
     item = engine.store.get("SD-1")
     assert (item.stage, item.current.state) == (Stage.RELEASE, RunState.PASSED)
     assert not item.running
+
+
+class PreparedTarget:
+    """A target that records, among the engine's events, where ``prepare`` ran."""
+
+    name = "staging"
+
+    def __init__(self) -> None:
+        self.prepared = threading.Event()
+        self.told: list[str] = []
+
+    def prepare(self) -> None:
+        self.told.append(f"prepared in {threading.current_thread().name}")
+        self.prepared.set()
+
+
+@pytest.mark.parametrize("to", [Stage.RELEASE, Stage.DEPLOY])
+def test_a_deploy_on_the_way_is_prepared_off_the_run_thread_while_test_runs(
+    tmp_path: Path, to: Stage
+) -> None:
+    """The target loads what its deploy needs (the local one: its HTTP client) in a
+    helper thread started once Build is over, while Test runs, the longest wait before
+    Deploy: not with Build, whose own bookkeeping that thread would slow; not at all
+    when no Deploy follows."""
+    target = PreparedTarget()
+
+    def stage(ctx: RunContext) -> str:
+        if ctx.stage is Stage.TEST and to is Stage.DEPLOY:
+            assert target.prepared.wait(DEADLINE), "Test ran to its end unprepared"
+        if ctx.stage is Stage.RELEASE:
+            ctx.defer(lambda it: setattr(it, "version", "1.0.0"))
+        target.told.append(f"{ctx.stage.value} work done")
+        return "ok"
+
+    work = {Stage.BUILD: stage, Stage.TEST: stage, Stage.RELEASE: stage, Stage.DEPLOY: stage}
+    config = CONFIG + 'environments:\n  staging:\n    target: local\n    run: "true"\n'
+    engine = _engine(tmp_path, SlowRunner(0), work=work, config=config, target=target)
+    engine.subscribe(
+        lambda e: (
+            target.told.append(f"{type(e).__name__} {e.stage.value}")  # type: ignore[union-attr]
+            if not isinstance(e, RunOutput)
+            else None
+        )
+    )
+    assert engine.advance("SD-1", to=to, env="staging").ok
+    prepared = [t for t in target.told if t.startswith("prepared")]
+    if to is Stage.RELEASE:
+        assert prepared == []
+        return
+    assert prepared == ["prepared in shipdeck-prepare-deploy"]
+    at = target.told.index(prepared[0])
+    assert target.told.index("build work done") < at < target.told.index("test work done")

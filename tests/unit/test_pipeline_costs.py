@@ -191,10 +191,14 @@ def test_the_local_target_imports_httpx_and_psutil_only_when_it_uses_them() -> N
         "import sys\nimport shipdeck.backends.local.target as t\n"
         "print('httpx' in sys.modules, 'psutil' in sys.modules)\n"
         "print(t.psutil.Process().pid == __import__('os').getpid(), 'psutil' in sys.modules)\n"
+        "print('httpx' in sys.modules, end=' ')\n"
+        "t.LocalTarget('s', root=t.Path('.'), command='true', port=None, health_url=None)"
+        ".prepare()\n"
+        "print('httpx' in sys.modules, 'shipdeck.backends.probe' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    # A deploy imports them once the service is started; psutil works once asked for.
-    assert out.stdout.split("\n")[:2] == ["False False", "True True"]
+    # psutil works once asked for; prepare() (a deploy on its way) loads httpx and the probe.
+    assert out.stdout.split("\n")[:3] == ["False False", "True True", "False True True"]
 
 
 @pytest.mark.slow  # a fresh interpreter
