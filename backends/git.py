@@ -184,19 +184,41 @@ class GitRepo:
         """``user.name`` and ``user.email`` in one git process, asked again when a file
         git reads its config from changes, or after :data:`_CONFIG_TTL` (an included
         file): a release asks for them three times."""
-        stamp = (_config_stamp(self._refs.gitdir, self._refs.common), time.monotonic())
+        stamp = self._config_now()
+        known = self._known_user(stamp)
+        if known is not None:
+            return known
+        code, out, _ = self._exec("config", "--get-regexp", r"^user\.(name|email)$")
+        user = _user_of(str(out).splitlines() if code == 0 else [], " ")
+        self._user = (stamp, user)
+        return user
+
+    def _config_now(self) -> tuple[object, float]:
+        return (_config_stamp(self._refs.gitdir, self._refs.common), time.monotonic())
+
+    def _known_user(self, stamp: tuple[object, float]) -> tuple[str | None, str | None] | None:
+        """The user config asked before, while no file it comes from has changed."""
         if self._user is not None:
             (files, at), user = self._user
             if files == stamp[0] and stamp[1] - at < _CONFIG_TTL:
                 return user
-        code, out, _ = self._exec("config", "--get-regexp", r"^user\.(name|email)$")
-        values: dict[str, str | None] = {}
-        for line in str(out).splitlines() if code == 0 else ():
-            key, _, value = line.partition(" ")
-            values[key.lower()] = value.strip() or None  # the last one wins, as with --get
-        user = (values.get("user.name"), values.get("user.email"))
-        self._user = (stamp, user)
-        return user
+        return None
+
+    def _var_list(self) -> str | None:
+        """``git var -l``: the config and the identities git would write, as shipdeck's
+        commits get them. Its config names the user (the usual case): that one listing
+        also answers :meth:`_user_config`, a ``git config`` process fewer. Else it is
+        asked again with the fallback identity of :meth:`_identity_env`."""
+        stamp = self._config_now()
+        if self._known_user(stamp) is None:
+            code, out, _ = self._exec("var", "-l")
+            if code == 0:
+                user = _user_of(str(out).splitlines(), "=")
+                self._user = (stamp, user)
+                if all(user):  # then _identity_env() adds nothing: this is its answer
+                    return str(out)
+        code, out, _ = self._exec("var", "-l", env=self._identity_env())
+        return str(out) if code == 0 else None
 
     def _out_or_none(self, *args: str) -> str | None:
         code, out, _ = self._exec(*args)
@@ -563,11 +585,11 @@ class GitRepo:
         as git makes them (config, ``GIT_AUTHOR_*`` variables, the fallback names)."""
         if not self._refs.readable():
             return None
-        code, out, _ = self._exec("var", "-l", env=self._identity_env())
-        if code != 0:
+        out = self._var_list()
+        if out is None:
             return None
         idents: dict[str, str] = {}
-        for line in str(out).splitlines():
+        for line in out.splitlines():
             key, _, value = line.partition("=")
             if key in ("GIT_AUTHOR_IDENT", "GIT_COMMITTER_IDENT"):
                 idents[key] = value  # the last: after the config, which a value could fake
@@ -1094,6 +1116,17 @@ def _not_a_repo(root: Path) -> str:
     if top is None:
         return f"{root} is not a git repository (run `git init` there)"
     return f"{root} is not the top of a git repository; use {top}"
+
+
+def _user_of(lines: list[str], sep: str) -> tuple[str | None, str | None]:
+    """``user.name`` and ``user.email`` from config lines (``key<sep>value``): the last
+    of each wins, as with ``git config --get``; an empty one is none."""
+    values: dict[str, str | None] = {}
+    for line in lines:
+        key, _, value = line.partition(sep)
+        if key.lower() in ("user.name", "user.email"):
+            values[key.lower()] = value.strip() or None
+    return values.get("user.name"), values.get("user.email")
 
 
 def _config_stamp(gitdir: Path, common: Path) -> tuple[object, ...]:

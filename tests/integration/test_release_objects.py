@@ -203,3 +203,61 @@ def test_a_replaced_object_is_read_as_git_reads_it(
     assert isinstance(by_hand, PreparedRelease) and isinstance(by_git, PreparedRelease)
     assert by_hand.commit == by_git.commit
     assert git(root, "cat-file", "blob", f"{by_hand.commit}:a.b") == "replaced\nmore"
+
+
+@pytest.mark.parametrize(
+    ("config", "environ", "ident"),
+    [
+        ({"user.name": "Ann", "user.email": "ann@x"}, {}, "Ann <ann@x>"),
+        ({}, {}, "shipdeck <shipdeck@localhost>"),
+        ({"user.name": "Ann"}, {"EMAIL": "ann@mail"}, "Ann <ann@mail>"),
+        ({"user.email": "ann@x"}, {}, "shipdeck <ann@x>"),
+        (
+            {},
+            {
+                f"GIT_{r}_{f}": v
+                for r in ("AUTHOR", "COMMITTER")
+                for f, v in [("NAME", "E"), ("EMAIL", "e@x")]
+            },
+            "E <e@x>",
+        ),
+    ],
+    ids=["configured", "nobody", "name-and-EMAIL", "email-only", "variables"],
+)
+@pytest.mark.usefixtures("fixed_dates")
+def test_the_release_is_written_by_whom_git_would_name_and_a_configured_user_asks_once(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    config: dict[str, str],
+    environ: dict[str, str],
+    ident: str,
+) -> None:
+    """Who writes a release by hand: ``git var -l``, with shipdeck's fallback where
+    nobody is named. Where the config names the user, that one listing is the whole
+    question (no ``git config`` process); elsewhere it is asked again with the fallback."""
+    root = tmp_path / "r"
+    sha = history(root)
+    for key in ("user.name", "user.email"):
+        git(root, "config", "--unset", key)
+    for key, value in config.items():
+        git(root, "config", key, value)
+    for key, value in environ.items():
+        monkeypatch.setenv(key, value)
+    asked: list[str] = []
+    execute = GitRepo._execute
+
+    def spied(self: GitRepo, cmd: list[str], *args: object) -> tuple[int, object, str]:
+        asked.append(cmd[3])  # git -c core.quotepath=off COMMAND
+        return execute(self, cmd, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(GitRepo, "_execute", spied)
+    assert GitRepo(root)._by_hand(sha) is not None
+    if config.keys() == {"user.name", "user.email"}:
+        assert asked == ["var"]
+    monkeypatch.setattr(GitRepo, "_execute", execute)
+    by_hand, by_git = both_ways(root, sha, "CHANGELOG.md", "## v1.0.0\n", "Release", monkeypatch)
+    assert isinstance(by_hand, PreparedRelease) and isinstance(by_git, PreparedRelease)
+    assert (by_hand.commit, by_hand.tag_object) == (by_git.commit, by_git.tag_object)
+    shown = git(root, "cat-file", "commit", by_hand.commit)
+    assert f"\nauthor {ident} " in shown and f"\ncommitter {ident} " in shown
+    assert f"\ntagger {ident} " in git(root, "cat-file", "tag", by_hand.tag_object)
