@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 
 def temp_name(path: Path) -> Path:
     """``<name>.<pid>.<thread>.<random>.tmp`` next to ``path``: unique per writer."""
-    unique = f"{os.getpid()}.{threading.get_ident()}.{secrets.token_hex(3)}"
+    unique = f"{os.getpid()}.{threading.get_ident()}.{os.urandom(3).hex()}"
     return path.with_name(f"{path.name}.{unique}.tmp")
 
 

@@ -6,8 +6,8 @@ write a stable, human-diffable YAML file and the CLI can print ``--json``.
 
 from __future__ import annotations
 
+import os
 import re
-import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -76,7 +76,7 @@ def normalise_id(item_id: str) -> str:
 def new_uid() -> str:
     """An item's identity across clones: two clones that each made SD-7 offline made
     two items, told apart by this when their boards are merged."""
-    return secrets.token_hex(8)
+    return os.urandom(8).hex()  # secrets.token_hex, without importing secrets (hmac, random)
 
 
 def slugify(text: str, limit: int = 40) -> str:

@@ -10,7 +10,7 @@ modules read top-down: contract, stage work, engine.
 
 from __future__ import annotations
 
-import secrets as _secrets
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
@@ -242,4 +242,4 @@ StageWork = Callable[[RunContext], str]
 def new_run_id(subject: str, action: str) -> str:
     """``SD-3-build-20261122T193000-1a2b``: sortable, and says what ran."""
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-    return f"{subject.replace(':', '-')}-{action}-{stamp}-{_secrets.token_hex(2)}"
+    return f"{subject.replace(':', '-')}-{action}-{stamp}-{os.urandom(2).hex()}"
