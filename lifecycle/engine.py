@@ -602,9 +602,9 @@ class Engine:
 
     def _prepare_deploy(self, running: Stage, to: Stage, env: str | None) -> None:
         """When Test is about to run on the way to a Deploy, the deploy's target loads what
-        it needs in a helper thread (the local target's HTTP client is ~45 ms of imports).
-        Test's step is the longest wait before Deploy with nothing for this thread to do:
-        started with Build, the import held the GIL from Build's own bookkeeping (+20 ms)."""
+        it needs (the local one: its HTTP client, ~45 ms of imports) while Test's command
+        runs, the longest wait before Deploy: on the runner's helper thread, once the
+        command started, so the import slows none of Test's or Build's board writes."""
         env = env or self.auto_env()
         if env is None or running is not Stage.TEST or to.position < Stage.DEPLOY.position:
             return
@@ -613,7 +613,7 @@ class Engine:
             with suppress(Exception):  # the deploy itself reports what is wrong
                 self.target_for(env).prepare()
 
-        threading.Thread(target=prepare, name="shipdeck-prepare-deploy", daemon=True).start()
+        self.runner.meanwhile(prepare)
 
     def _advance_held(
         self,

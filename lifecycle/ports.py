@@ -102,8 +102,14 @@ class ProcessRunner(Protocol):
         ...
 
     def prepare(self, steps: int) -> None:
-        """``steps`` commands will run soon, one after another (0: none will): a
-        runner may start what they need ahead of them."""
+        """``steps`` commands will run soon, one after another (0: none will, and work
+        given to :meth:`meanwhile` is dropped): a runner may start what they need ahead."""
+        ...
+
+    def meanwhile(self, work: Callable[[], None]) -> None:
+        """Run ``work`` on a helper thread once the next command's process is running,
+        while the caller only waits on it: loading what a later stage needs then slows
+        no bookkeeping of this one (a thread importing holds the GIL)."""
         ...
 
 

@@ -47,7 +47,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from shipdeck.backends.local import guard as _guard
 from shipdeck.lifecycle.ports import CancelToken, Line, OutputSink, StepResult, Stream
@@ -89,6 +89,7 @@ class LocalProcessRunner:
         self._lock = threading.Lock()
         self._spare: _Guard | None = None  # a guard started ahead, waiting for its step
         self._ahead = 0  # steps said to be coming (prepare), each gets a guard ahead
+        self._meanwhile: list[Callable[[], None]] = []  # for the next step's run
 
     def prepare(self, steps: int) -> None:
         """``steps`` steps are about to run, one after another: start the first one's
@@ -98,8 +99,20 @@ class LocalProcessRunner:
             self._ahead = max(0, steps)
             if not self._ahead:
                 self._drop_spare()
+                self._meanwhile.clear()
             elif self._spare is None:
                 self._spare = _spawn_quietly(self)
+
+    def meanwhile(self, work: Callable[[], None]) -> None:
+        """``work`` on a helper thread once the next step's guard has its order."""
+        with self._lock:
+            self._meanwhile.append(work)
+
+    def _start_meanwhile(self) -> None:
+        with self._lock:
+            works, self._meanwhile = self._meanwhile, []
+        for work in works:
+            threading.Thread(target=work, name="shipdeck-meanwhile", daemon=True).start()
 
     def _drop_spare(self) -> None:  # under the lock
         if self._spare is not None:
@@ -153,6 +166,7 @@ class LocalProcessRunner:
                 return StepResult(None, time.monotonic() - started, error=_start_error(exc, cwd))
             guard.give(order)  # if this one is gone too, the step reports it
         self._start_next()
+        self._start_meanwhile()
         step = _Step(self, guard.proc, guard.sock, sink, started, timeout)
         undo = cancel.on_cancel(step.cancel)
         try:

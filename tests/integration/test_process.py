@@ -407,6 +407,34 @@ def test_prepared_steps_run_under_guards_started_ahead(tmp_path: Path) -> None:
         runner.prepare(0)
 
 
+def test_work_given_meanwhile_runs_on_a_helper_thread_while_the_next_step_runs(
+    tmp_path: Path,
+) -> None:
+    """The step waits for a file only that work makes: it ends because the work ran
+    while it ran, on another thread. Not before the step (meanwhile() only queues it),
+    and not at all once prepare(0) said no step is coming."""
+    runner = LocalProcessRunner()
+    ran: list[str] = []
+
+    def work() -> None:
+        ran.append(threading.current_thread().name)
+        (tmp_path / "go").touch()
+
+    runner.prepare(1)
+    runner.meanwhile(work)
+    assert ran == []
+    step = "for _ in $(seq 500); do [ -e go ] && echo went && exit 0; sleep 0.01; done; exit 1"
+    result, sink = run_with(runner, step, cwd=str(tmp_path), env=BASE_ENV)
+    assert result.ok and sink.texts() == ["went"]
+    assert ran == ["shipdeck-meanwhile"]
+    (tmp_path / "go").unlink()
+    runner.prepare(1)
+    runner.meanwhile(work)
+    runner.prepare(0)  # the advance ended before the step: the work goes with it
+    result, _ = run_with(runner, step.replace("500", "20"), cwd=str(tmp_path), env=BASE_ENV)
+    assert result.exit_code == 1 and ran == ["shipdeck-meanwhile"]
+
+
 def test_a_guard_started_ahead_goes_when_no_step_comes() -> None:
     runner = LocalProcessRunner()
     me = psutil.Process()

@@ -9,7 +9,7 @@ import json
 import pkgutil
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
@@ -52,6 +52,7 @@ class SlowRunner:
         self.seconds = seconds
         self.started: list[str] = []
         self.prepared: list[int] = []
+        self.pending: list[Callable[[], None]] = []
 
     def run(
         self,
@@ -64,12 +65,23 @@ class SlowRunner:
         timeout: float | None = None,
     ) -> StepResult:
         self.started.append(env["SHIPDECK_ITEM_ID"])
+        self._start_meanwhile()
         t0 = time.monotonic()
         cancelled = cancel.wait(self.seconds)
         return StepResult(None if cancelled else 0, time.monotonic() - t0, cancelled=cancelled)
 
     def prepare(self, steps: int) -> None:
         self.prepared.append(steps)
+        if not steps:
+            self.pending.clear()
+
+    def meanwhile(self, work: Callable[[], None]) -> None:
+        self.pending.append(work)
+
+    def _start_meanwhile(self) -> None:
+        works, self.pending = self.pending, []
+        for work in works:
+            threading.Thread(target=work, name="meanwhile").start()
 
 
 class FakeVcs:
@@ -446,38 +458,39 @@ class PreparedTarget:
 
 
 @pytest.mark.parametrize("to", [Stage.RELEASE, Stage.DEPLOY])
-def test_a_deploy_on_the_way_is_prepared_off_the_run_thread_while_test_runs(
+def test_a_deploy_on_the_way_is_prepared_while_tests_command_runs(
     tmp_path: Path, to: Stage
 ) -> None:
-    """The target loads what its deploy needs (the local one: its HTTP client) in a
-    helper thread started once Build is over, while Test runs, the longest wait before
-    Deploy: not with Build, whose own bookkeeping that thread would slow; not at all
-    when no Deploy follows."""
+    """The target loads what its deploy needs (the local one: its HTTP client) on the
+    runner's helper thread once Test's command runs, the longest wait before Deploy:
+    not beside Build's or Test's board writes, which that thread would slow; not at
+    all when no Deploy follows."""
     target = PreparedTarget()
 
-    def stage(ctx: RunContext) -> str:
-        if ctx.stage is Stage.TEST and to is Stage.DEPLOY:
+    def test(ctx: RunContext) -> str:
+        target.told.append("test started")
+        message = WORK[Stage.TEST](ctx)  # Test's command, through the runner
+        if to is Stage.DEPLOY:
             assert target.prepared.wait(DEADLINE), "Test ran to its end unprepared"
-        if ctx.stage is Stage.RELEASE:
-            ctx.defer(lambda it: setattr(it, "version", "1.0.0"))
-        target.told.append(f"{ctx.stage.value} work done")
-        return "ok"
+        target.told.append("test done")
+        return message
 
-    work = {Stage.BUILD: stage, Stage.TEST: stage, Stage.RELEASE: stage, Stage.DEPLOY: stage}
-    config = CONFIG + 'environments:\n  staging:\n    target: local\n    run: "true"\n'
-    engine = _engine(tmp_path, SlowRunner(0), work=work, config=config, target=target)
-    engine.subscribe(
-        lambda e: (
-            target.told.append(f"{type(e).__name__} {e.stage.value}")  # type: ignore[union-attr]
-            if not isinstance(e, RunOutput)
-            else None
-        )
-    )
+    def release(ctx: RunContext) -> str:
+        ctx.defer(lambda it: setattr(it, "version", "1.0.0"))
+        return "released"
+
+    work = {Stage.BUILD: WORK[Stage.BUILD], Stage.TEST: test, Stage.RELEASE: release}
+    config = CONFIG + '  test:\n    - run: "make test"\n'
+    config += 'environments:\n  staging:\n    target: local\n    run: "true"\n'
+    work[Stage.DEPLOY] = lambda ctx: "deployed"
+    runner = SlowRunner(0)
+    engine = _engine(tmp_path, runner, work=work, config=config, target=target)
     assert engine.advance("SD-1", to=to, env="staging").ok
+    assert len(runner.started) == 2  # Build's command and Test's
     prepared = [t for t in target.told if t.startswith("prepared")]
     if to is Stage.RELEASE:
-        assert prepared == []
+        assert (prepared, runner.pending) == ([], [])
         return
-    assert prepared == ["prepared in shipdeck-prepare-deploy"]
-    at = target.told.index(prepared[0])
-    assert target.told.index("build work done") < at < target.told.index("test work done")
+    assert prepared == ["prepared in meanwhile"]  # the runner's helper thread
+    assert target.told.index("test started") < target.told.index(prepared[0])
+    assert target.told[-1] == "test done"
