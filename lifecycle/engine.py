@@ -68,6 +68,7 @@ from shipdeck.lifecycle.runs import (
     StageFailed,
     StageWork,
     new_run_id,
+    step_text,
 )
 from shipdeck.lifecycle.stages import Stage
 from shipdeck.lifecycle.stages.gates import Facts, check_move, moved_since_build, rerun_gate
@@ -430,6 +431,9 @@ class Engine:
                 raise EngineError(f"{item.id} cannot run {target.label} again: {reason}")
         started = utcnow()
         source = item.stage
+        plan = self.config.stages.steps(target) if target in _STEP_STAGES else []
+        # The first step goes with the start, a board write fewer (RunContext.progress).
+        first = step_text(1, len(plan), plan[0].label, self.masker) if plan else None
 
         def begin(run_id: str, log: RunLog) -> RunContext:
             """The card says running, journaled with the move into the stage."""
@@ -438,7 +442,9 @@ class Engine:
                 if held is not None:
                     held.finish(it)
                 it.stage = target
-                it.states[target] = StageState(RunState.RUNNING, started, None, run_id, it.sha)
+                it.states[target] = StageState(
+                    RunState.RUNNING, started, None, run_id, it.sha, step=first
+                )
 
             began = [ev.Event(ev.STAGE_STARTED, item_id, {"stage": target.value, "run_id": run_id})]
             if source is not target:
@@ -595,7 +601,7 @@ class Engine:
             return 0
         return sum(
             step.run is not None
-            for stage in (Stage.BUILD, Stage.TEST)
+            for stage in _STEP_STAGES
             if first.position <= stage.position <= to.position
             for step in self.config.stages.steps(stage)
         )
@@ -706,6 +712,9 @@ class Engine:
             if environment.auto:
                 return name
         return None
+
+
+_STEP_STAGES = (Stage.BUILD, Stage.TEST)  # the stages that run the config's steps
 
 
 def _no_work(_ctx: RunContext) -> str:

@@ -222,8 +222,9 @@ class RunContext(Reporter):
 
     def progress(self, number: int, total: int, label: str) -> None:
         """Record which step of how many runs now, on the board (so a card, another
-        process's board and ``shipdeck status`` all see it) and in the log."""
-        step = f"{number}/{total} {self.engine.masker.mask(label)}"[:60]
+        process's board and ``shipdeck status`` all see it) and in the log. The first
+        one the run's start wrote already (:func:`step_text`): no board write for it."""
+        step = step_text(number, total, label, self.engine.masker)
         stage = self.stage
 
         def record(it: Item) -> None:
@@ -231,8 +232,15 @@ class RunContext(Reporter):
             if state is not None and state.state is RunState.RUNNING:
                 state.step = step
 
-        self.update(record)
+        current = self.item.states.get(stage)
+        if current is None or current.step != step or current.state is not RunState.RUNNING:
+            self.update(record)
         self.say(f"step {step}")
+
+
+def step_text(number: int, total: int, label: str, masker: SecretMasker) -> str:
+    """``2/3 unit tests``: a running card's step, as the board stores it."""
+    return f"{number}/{total} {masker.mask(label)}"[:60]
 
 
 StageWork = Callable[[RunContext], str]

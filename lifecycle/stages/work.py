@@ -300,7 +300,7 @@ def steps(ctx: RunContext) -> str:
     head = ctx.engine.vcs.head_sha(ctx.item.branch)
     built = ctx.item.state_of(Stage.BUILD).sha
     sha = built if ctx.stage is Stage.TEST and built else head  # Test tests what Build built
-    ctx.defer(lambda it: setattr(it, "sha", sha))  # written with the first step's progress
+    ctx.defer(lambda it: setattr(it, "sha", sha))  # on the board with the run's next write
     cwd = workdir(ctx, sha)
     env = command_env(ctx)
     ctx.say(f"{ctx.stage.label} of {ctx.item.branch} at {sha[:7]} in {cwd}")

@@ -205,8 +205,13 @@ def test_a_running_card_says_which_step_of_how_many(tmp_path: Path) -> None:
     lint = '    - run: "make"\n    - name: lint\n      run: "ruff"'
     engine.config = parse_config(CONFIG.replace('    - run: "make"', lint))
     engines.append(engine)
+    commits = len(git(tmp_path, "rev-list", engine.store.refs.ref).split())
     assert engine.run_stage("SD-1").state is RunState.PASSED
     assert runner.seen == ["1/2 make", "2/2 lint"]  # on the board, where any reader sees it
+    # The first step went with the run's start: the start, the second step, the result.
+    assert len(git(tmp_path, "rev-list", engine.store.refs.ref).split()) - commits == 3
+    log = engine.paths.run_log(engine.store.get("SD-1").current.run_id or "").read_text()
+    assert "step 1/2 make\n" in log and "step 2/2 lint\n" in log  # both told all the same
     done = engine.store.load().get("SD-1").current
     assert done.state is RunState.PASSED and done.step is None  # only while running
 
