@@ -22,7 +22,9 @@ Deploy within 1.15x of the shell script.
     a script usually sleeps). Same interpreter as shipdeck's ``{python}``.
   - ``new_in_process`` / ``old_in_process``: the same steps in one process, as the
     open board does them: the engine is built first (untimed, as the board has it
-    built when a key is pressed), then ``store.add``, ``engine.advance(to=CODE)``,
+    built when a key is pressed, with the interpreter named and the repository opened:
+    the demo board's card facts read SD-1's branch head at start, in both trees), then
+    ``store.add``, ``engine.advance(to=CODE)``,
     the edit and commit, ``engine.advance(to=DEPLOY)``. No CLI process starts, no
     config parsed per step: what is left is shipdeck's own work per stage.
 - ``total_s`` is the wall time of those steps; ``ratio`` is new (or old) over shell,
@@ -110,6 +112,8 @@ engine = build_engine(project)
 engine.recover()
 project.store.load()
 engine.environ  # the interpreter, named by the time a board's user presses a key
+engine.vcs  # the repository: the board's card facts read the Code cards' branch heads at
+# start (the demo's SD-1), so git's backend is loaded and the git dir found by then
 t0 = time.perf_counter()
 item = project.store.add("Say hola", Kind.FEATURE)
 t1 = time.perf_counter()
