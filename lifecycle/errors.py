@@ -19,6 +19,10 @@ class ShipdeckError(Exception):
     """
 
 
+class EngineError(ShipdeckError):
+    """A run could not start (refused move, unknown environment, busy item)."""
+
+
 class StorageError(ShipdeckError, OSError):
     """A file shipdeck keeps could not be written (read-only, disk full, ...).
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from shipdeck.lifecycle import events as ev
+from shipdeck.lifecycle.errors import EngineError as EngineError
 from shipdeck.lifecycle.errors import ShipdeckError, StorageError
 from shipdeck.lifecycle.items import Item, RunState
 from shipdeck.lifecycle.journal import Journal
@@ -44,10 +45,6 @@ if TYPE_CHECKING:  # pydantic: only the type, so the engine's modules load witho
 
 class Images(ImageBuilder, ContainerRunner, Protocol):
     """What docker_build / docker_run steps and registry pushes need."""
-
-
-class EngineError(ShipdeckError):
-    """A run could not start (refused move, unknown environment, busy item)."""
 
 
 class StageFailed(ShipdeckError):

@@ -7,7 +7,7 @@ Every change is journaled write-ahead (``BoardStore.update(write_ahead=)``): the
 and the change land together or not at all. A rule that depends on the item as it is
 (a gate, a running card) is checked under the board's lock, on the item as stored.
 Errors are :class:`lifecycle.errors.ShipdeckError` s; a refusal is an
-:class:`lifecycle.runs.EngineError`, as the engine's own refusals are.
+:class:`lifecycle.errors.EngineError`, as the engine's own refusals are.
 
 Running stages is the engine's (:meth:`lifecycle.engine.Engine.advance`); what an
 advance would do, and whether it would be refused, is :func:`plan_advance`, which the
@@ -20,11 +20,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from shipdeck.lifecycle import events as ev
-from shipdeck.lifecycle.alerts import bug_from_alert
-from shipdeck.lifecycle.errors import ShipdeckError
+from shipdeck.lifecycle.errors import EngineError, ShipdeckError
 from shipdeck.lifecycle.items import Item, Kind, RunState, normalise_id
 from shipdeck.lifecycle.journal import Journal
-from shipdeck.lifecycle.runs import EngineError
 from shipdeck.lifecycle.stages import Stage
 from shipdeck.lifecycle.stages.gates import Facts, Refusal, check_move, moved_since_build
 from shipdeck.lifecycle.store import BoardStore
@@ -252,6 +250,8 @@ def add_bug_from_alert(
 ) -> Item:
     """A bug in Plan that says what the alert saw, linked to the alert and the release
     it was raised on (``release_tag``: the config's tag template)."""
+    from shipdeck.lifecycle.alerts import bug_from_alert  # ports' types: not for every verb
+
     bug = bug_from_alert(alert, release_tag or DEFAULT_TAG)
     return add(
         store,

@@ -202,6 +202,24 @@ def test_the_local_target_imports_httpx_and_psutil_only_when_it_uses_them() -> N
 
 
 @pytest.mark.slow  # a fresh interpreter
+def test_the_item_commands_load_none_of_the_engines_types() -> None:
+    """``item add``, ``list`` and ``show`` go through the verbs, which leave the engine's
+    ports, runs and alerts (~45 dataclasses, ~12 ms of every item command) to the
+    commands that run stages; a bug from an alert loads them when it is asked for."""
+    code = """
+import sys
+import shipdeck.cli.items, shipdeck.lifecycle.verbs as verbs
+heavy = ("shipdeck.lifecycle.ports", "shipdeck.lifecycle.runs", "shipdeck.lifecycle.alerts")
+print(sorted(m for m in heavy if m in sys.modules))
+print(issubclass(verbs.Refused, __import__("shipdeck.lifecycle.runs").lifecycle.runs.EngineError))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.splitlines()
+    assert out == ["[]", "True"]  # and a refusal is still the engine's kind of error
+
+
+@pytest.mark.slow  # a fresh interpreter
 def test_the_probe_imports_httpx_without_its_command_line() -> None:
     """httpx loads click, pygments and rich for its own command whenever click is
     installed (it is here: pipx needs it); the probe leaves that out and still works."""
