@@ -30,7 +30,6 @@ from shipdeck.lifecycle.ports import (
 from shipdeck.lifecycle.runs import RunContext, StageFailed, StageWork
 from shipdeck.lifecycle.stages import Stage
 from shipdeck.lifecycle.stages.deploy import deploy, local_image, monitor, operate
-from shipdeck.lifecycle.stages.junit import JunitError, parse_junit
 from shipdeck.lifecycle.text import escape_controls
 from shipdeck.lifecycle.versioning import (
     changelog_entry,
@@ -320,6 +319,9 @@ def steps(ctx: RunContext) -> str:
 
 
 def _record_tests(ctx: RunContext, report: Path) -> None:
+    # xml.etree (~3 ms) for the steps that name a JUnit report, not for every advance
+    from shipdeck.lifecycle.stages.junit import JunitError, parse_junit
+
     try:
         tests = parse_junit(report)
     except JunitError as exc:
