@@ -27,6 +27,12 @@ Deploy within 1.15x of the shell script.
     ``store.add``, ``engine.advance(to=CODE)``,
     the edit and commit, ``engine.advance(to=DEPLOY)``. No CLI process starts, no
     config parsed per step: what is left is shipdeck's own work per stage.
+- ``cpu_s``: the CPU time the whole machine spent (busy time in ``/proc/stat``, every
+  process: shipdeck, its guards and relay, git, the steps, the service starting) while
+  a side ran its timed steps; None where there is no ``/proc/stat``. On a quiet
+  machine with cores to spare, work done beside the steps costs no wall time; when the
+  other processes of the machine take a core, every CPU-second competes with the
+  steps, so ``cpu_s`` next to the shell's says how a side fares on a busy machine.
 - ``total_s`` is the wall time of those steps; ``ratio`` is new (or old) over shell,
   medians of the interleaved rounds (the order of the three sides rotates);
   ``overhead_s`` the difference in seconds (what shipdeck adds to the real work).
@@ -97,7 +103,7 @@ until curl -sf "http://127.0.0.1:$port/health" >/dev/null; do sleep "$poll"; don
 # The board's way: one process that has the engine built (as the open board has),
 # then the same steps through the engine's API, which the board's keys call.
 IN_PROCESS = r"""
-import json, subprocess, sys, time
+import json, os, subprocess, sys, time
 from pathlib import Path
 
 from shipdeck.lifecycle.items import Kind
@@ -107,6 +113,17 @@ from shipdeck.project.repo import Project
 from shipdeck.project.wiring import build_engine
 
 repo, edit = Path(sys.argv[1]), sys.argv[2]
+
+
+def busy_cpu_s():  # as pipeline.busy_cpu_s
+    try:
+        with open("/proc/stat") as f:
+            ticks = [int(n) for n in f.readline().split()[1:]]
+    except OSError:
+        return None
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
 project = Project(repo)
 engine = build_engine(project)
 engine.recover()
@@ -114,6 +131,7 @@ project.store.load()
 engine.environ  # the interpreter, named by the time a board's user presses a key
 engine.vcs  # the repository: the board's card facts read the Code cards' branch heads at
 # start (the demo's SD-1), so git's backend is loaded and the git dir found by then
+c0 = busy_cpu_s()
 t0 = time.perf_counter()
 item = project.store.add("Say hola", Kind.FEATURE)
 t1 = time.perf_counter()
@@ -127,8 +145,10 @@ t3 = time.perf_counter()
 outcome = engine.advance(item.id, to=Stage.DEPLOY, env="staging", cancel=CancelToken())
 assert outcome.ok, outcome.message
 t4 = time.perf_counter()
+c4 = busy_cpu_s()
 print(json.dumps({
-    "total_s": t4 - t0, "item_add_s": t1 - t0, "to_code_s": t2 - t1,
+    "total_s": t4 - t0, "cpu_s": None if c0 is None else c4 - c0,
+    "item_add_s": t1 - t0, "to_code_s": t2 - t1,
     "commit_s": t3 - t2, "advance_s": t4 - t3,
 }))
 """
@@ -138,6 +158,21 @@ def git(cwd: Path, *args: str) -> str:
     return subprocess.run(
         ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
     ).stdout.strip()
+
+
+def busy_cpu_s() -> float | None:
+    """CPU seconds the machine has spent busy since boot (all cores, every process:
+    ``/proc/stat`` less idle and iowait); None without ``/proc``."""
+    try:
+        with open("/proc/stat") as f:
+            ticks = [int(n) for n in f.readline().split()[1:]]
+    except OSError:
+        return None
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_between(start: float | None, end: float | None) -> float | None:
+    return None if start is None or end is None else end - start
 
 
 def port_answers(port: int) -> bool:
@@ -176,6 +211,7 @@ class Side:
         return path
 
     def round(self, repo: Path) -> dict[str, Any]:
+        c0 = busy_cpu_s()
         t0 = time.perf_counter()
         item = self.cli(repo, "item", "add", "Say hola").strip()
         t1 = time.perf_counter()
@@ -189,6 +225,7 @@ class Side:
         t4 = time.perf_counter()
         figures: dict[str, Any] = {
             "total_s": t4 - t0,
+            "cpu_s": cpu_between(c0, busy_cpu_s()),
             "item_add_s": t1 - t0,
             "to_code_s": t2 - t1,
             "commit_s": t3 - t2,
@@ -269,6 +306,7 @@ def shell_round(repo: Path, python: str, poll: float) -> dict[str, Any]:
     port = demo_port(repo)
     env = dict(os.environ, **GIT_ENV)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
+    c0 = busy_cpu_s()
     t0 = time.perf_counter()
     subprocess.run(
         ["sh", "-c", SHELL, "sh", python, str(port), str(poll)],
@@ -278,6 +316,7 @@ def shell_round(repo: Path, python: str, poll: float) -> dict[str, Any]:
         capture_output=True,
     )
     t1 = time.perf_counter()
+    cpu = cpu_between(c0, busy_cpu_s())
     pid = int((repo / "service.pid").read_text())
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
@@ -285,7 +324,7 @@ def shell_round(repo: Path, python: str, poll: float) -> dict[str, Any]:
         if not port_answers(port):
             break
         time.sleep(0.05)
-    return {"total_s": t1 - t0, "orphan": kill_listener(port)}
+    return {"total_s": t1 - t0, "cpu_s": cpu, "orphan": kill_listener(port)}
 
 
 def project_python() -> str:
@@ -302,6 +341,8 @@ def summarize(rounds: list[dict[str, Any]]) -> dict[str, Any]:
         "total_s": median([r["total_s"] for r in rounds]),
         "min_total_s": round(min(r["total_s"] for r in rounds), 4),
     }
+    cpu = [r["cpu_s"] for r in rounds if r.get("cpu_s") is not None]
+    out["cpu_s"] = median(cpu) if cpu else None
     if "advance_s" not in rounds[0]:
         return out
     for key in ("item_add_s", "to_code_s", "commit_s", "advance_s"):
@@ -371,6 +412,12 @@ def main() -> None:
         if k != "shell"
     }
     overhead = {k: round(summary[k]["total_s"] - shell, 3) for k in ratios}
+    shell_cpu = summary["shell"]["cpu_s"]
+    cpu_ratios = {
+        k: round(summary[k]["cpu_s"] / shell_cpu, 3)
+        for k in ratios
+        if shell_cpu and summary[k]["cpu_s"] is not None
+    }
     report = {
         "benchmark": "pipeline",
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
@@ -383,6 +430,7 @@ def main() -> None:
         "ratio": ratios,
         "overhead_s": overhead,
         "ratios_of_minimums": min_ratios,
+        "cpu_ratio": cpu_ratios,
         "orphans": orphans,
         "targets": TARGETS,
         "meets_targets": {
