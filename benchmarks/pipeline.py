@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import inspect
 import json
 import os
 import platform
@@ -113,17 +114,7 @@ from shipdeck.project.repo import Project
 from shipdeck.project.wiring import build_engine
 
 repo, edit = Path(sys.argv[1]), sys.argv[2]
-
-
-def busy_cpu_s():  # as pipeline.busy_cpu_s
-    try:
-        with open("/proc/stat") as f:
-            ticks = [int(n) for n in f.readline().split()[1:]]
-    except OSError:
-        return None
-    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
-
-
+# BUSY_CPU_S
 project = Project(repo)
 engine = build_engine(project)
 engine.recover()
@@ -254,7 +245,10 @@ class Side:
 
     def in_process(self, repo: Path) -> dict[str, Any]:
         """The same steps in one process with the engine already built (untimed)."""
-        out = self.python(repo, "in process", "-c", IN_PROCESS, str(repo), EDIT)
+        # busy_cpu_s's own source in place of its marker: the child's path has the
+        # measured tree's code, not these benchmarks
+        script = IN_PROCESS.replace("# BUSY_CPU_S\n", inspect.getsource(busy_cpu_s))
+        out = self.python(repo, "in process", "-c", script, str(repo), EDIT)
         figures: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
         return figures
 
