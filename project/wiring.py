@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 import threading
 import weakref
+from collections import ChainMap
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from shipdeck.lifecycle import events as ev
@@ -53,25 +55,53 @@ def step_environ(python: interpreter.Interpreter) -> dict[str, str]:
     return python.activate(os.environ) | {"SHIPDECK_PYTHON": python.python}
 
 
-def env_fields(
-    project: Project,
-    name: str,
-    environment: Environment,
-    config: Config | None = None,
-    python: interpreter.Interpreter | None = None,
+def _plain_fields(
+    project: Project, name: str, environment: Environment, config: Config
 ) -> dict[str, object]:
-    config = project.config if config is None else config
-    if python is None:
-        python = project_python(project, config, environment)
+    """An environment's template fields but ``{python}`` (see :class:`_Fields`)."""
     out: dict[str, object] = {
         "env": name,
         "project": config.project,
-        "python": python.python,
         "data_dir": str(data_dir(project, name)),
     }
     if environment.port is not None:
         out["port"] = environment.port
     return out
+
+
+class _Fields(Mapping[str, object]):
+    """An environment's template fields, with ``{python}`` named only when a template asks: a
+    pyenv shim takes ~0.1 s to say which interpreter it runs, and a target made for its
+    status, logs or a stop never renders the command that names it."""
+
+    def __init__(
+        self, project: Project, name: str, environment: Environment, config: Config
+    ) -> None:
+        self._args = (project, config, environment)
+        self._fields = _plain_fields(project, name, environment, config)
+        self._python: interpreter.Interpreter | None = None
+
+    @property
+    def python(self) -> interpreter.Interpreter:
+        if self._python is None:
+            self._python = project_python(*self._args)
+        return self._python
+
+    def __getitem__(self, key: str) -> object:
+        return self.python.python if key == "python" else self._fields[key]
+
+    def image_for(self, template: str | None) -> Callable[[str], str] | None:
+        """The image of a version, by ``template`` (None: none is configured)."""
+        if template is None:
+            return None
+        # ChainMap is typed for mutable maps; it only reads here
+        return lambda version: render(template, ChainMap({"version": version}, self))  # type: ignore[arg-type]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([*self._fields, "python"])
+
+    def __len__(self) -> int:
+        return len(self._fields) + 1
 
 
 def _journal_recovery(project: Project, message: str, data: dict[str, object]) -> None:
@@ -92,18 +122,21 @@ def make_target(project: Project, name: str, config: Config | None = None) -> De
     except UnknownEnvironment as exc:
         raise UsageError(str(exc)) from None
     secrets = {s: os.environ[s] for s in environment.secrets if s in os.environ}
+    fields = _Fields(project, name, environment, config)
     if environment.target == "local":
         from shipdeck.backends.local.target import LocalTarget
 
         assert environment.run is not None  # the config requires it for local
-        python = project_python(project, config, environment)
-        fields = env_fields(project, name, environment, config, python)
+        run = environment.run
         health = environment.health
+
+        def launch() -> tuple[str, interpreter.Interpreter]:
+            return render_command(run, fields), fields.python
+
         return LocalTarget(
             name,
             root=project.root,
-            command=render_command(environment.run, fields),
-            python=python,
+            launch=launch,
             data_dir=data_dir(project, name),
             workdir=render(environment.workdir, fields) if environment.workdir else None,
             port=environment.port,
@@ -115,7 +148,6 @@ def make_target(project: Project, name: str, config: Config | None = None) -> De
             on_recovered=lambda message, data: _journal_recovery(project, message, data),
             log_rotate=(config.retention.log_size, config.retention.log_files),
         )
-    fields = env_fields(project, name, environment, config)
     if environment.target == "docker":
         from shipdeck.backends.docker.target import DockerTarget
 
@@ -125,7 +157,7 @@ def make_target(project: Project, name: str, config: Config | None = None) -> De
             name,
             project=config.project,
             host=environment.docker_host,
-            image_for=(lambda v: render(image, {**fields, "version": v})) if image else None,
+            image_for=fields.image_for(image),
             ports=dict(environment.ports),
             env=dict(environment.env),
             secrets=secrets,
@@ -169,9 +201,7 @@ def make_target(project: Project, name: str, config: Config | None = None) -> De
         name,
         settings,
         host=environment.docker_host,
-        image_for=(lambda v: render(swarm_image, {**fields, "version": v}))
-        if swarm_image
-        else None,
+        image_for=fields.image_for(swarm_image),
         secrets=secrets,
         health_url=render(health.url, fields) if health else None,
         health_timeout=health.timeout if health else 30,

@@ -63,7 +63,7 @@ class LocalTarget:
         name: str,
         *,
         root: Path,
-        command: str,
+        command: str = "",
         port: int | None,
         health_url: str | None,
         health_timeout: float = 30,
@@ -77,17 +77,22 @@ class LocalTarget:
         data_dir: Path | None = None,
         workdir: str | None = None,
         log_rotate: tuple[int, int] | None = (10 << 20, 3),
+        launch: Callable[[], tuple[str, Interpreter | None]] | None = None,
     ) -> None:
         self.name = name
         # (bytes, files): a service's log file is rotated before it passes this size,
         # keeping this many files (``<version>.out``, ``.out.1``, ...); None: never
         self.log_rotate = log_rotate
-        # The interpreter ``command`` names, recorded with each release started from it:
-        # restart and rollback use the recorded one, whatever shell they run from.
-        self.python = python
+        # ``command`` and the interpreter it names, recorded with each release started from
+        # it: restart and rollback use the recorded ones, whatever shell they run from.
+        # ``launch`` makes both when a deploy first needs them: naming the interpreter
+        # may ask a pyenv shim (~0.1 s), which status, stop and logs need not wait for.
+        self._launch_spec: tuple[str, Interpreter | None] | None = (
+            None if launch else (command, python)
+        )
+        self._launch = launch
         self.workdir = workdir  # where to run, relative to the release's export; None: there
         self._on_recovered = on_recovered  # journals what recovery found and did
-        self.command = command
         self.port = port
         self.health_url = health_url
         self.health_timeout = health_timeout
@@ -102,6 +107,13 @@ class LocalTarget:
         self.data_dir = data_dir or Path(root) / ".shipdeck" / "data" / _safe(name)
         self._lock_path = state_dir / f"{_safe(name)}.lock"
         self._sampled: dict[int, psutil.Process] = {}  # for CPU between stats() calls
+
+    def launch_spec(self) -> tuple[str, Interpreter | None]:
+        """(the command a deploy starts, the interpreter it names), made once."""
+        if self._launch_spec is None:
+            assert self._launch is not None
+            self._launch_spec = self._launch()  # twice at worst, with the same answer
+        return self._launch_spec
 
     # --- state file ---------------------------------------------------------
 
@@ -405,12 +417,13 @@ class LocalTarget:
         if not release.workdir or not Path(release.workdir).is_dir():
             raise TargetError(f"{label(release.version)} has no exported work dir to run from")
         cancel.raise_if_cancelled()
+        command, interpreter = self.launch_spec()
 
         def choose(current: RunRecord | None, history: list[dict[str, Any]]) -> dict[str, Any]:
             entry = {"version": release.version, "sha": release.sha, "tag": release.tag}
-            python = self.python.to_dict() if self.python else None
+            python = interpreter.to_dict() if interpreter else None
             where = {"cwd": self._cwd(release.workdir or ""), "python": python}
-            return entry | {"workdir": release.workdir, "command": self.command} | where
+            return entry | {"workdir": release.workdir, "command": command} | where
 
         return self._switch(choose, sink, cancel)
 
@@ -510,9 +523,11 @@ class LocalTarget:
 
     def prepare(self) -> None:
         """Import the HTTP client (httpx, ~45 ms) and psutil (~7 ms) a deploy waits on, so
-        that the import does not share the CPU with the service's start-up."""
+        that the import does not share the CPU with the service's start-up; and make the
+        command it starts."""
         for module in ("psutil", "shipdeck.backends.probe"):
             importlib.import_module(module)
+        self.launch_spec()
 
     def stop(self, sink: OutputSink) -> None:
         with self._locked():

@@ -279,7 +279,7 @@ def test_the_service_survives_the_shipdeck_process_that_started_it(world: World)
         "from shipdeck.backends.local.target import LocalTarget;"
         "from shipdeck.lifecycle.ports import CancelToken, Release;"
         f"t = LocalTarget('staging', root=Path({str(world.root)!r}),"
-        f" command={target.command!r}, port={world.port},"
+        f" command={target.launch_spec()[0]!r}, port={world.port},"
         f" health_url={world.url + '/health'!r}, health_interval=0.05);"
         f"r = t.deploy(Release('0.1.0', '0'*40, 'v0.1.0', workdir={release.workdir!r}),"
         " lambda b: None, CancelToken()); sys.exit(0 if r.ok else 1)"

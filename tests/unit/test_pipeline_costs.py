@@ -296,3 +296,30 @@ def test_moving_to_code_does_not_ask_for_the_interpreter(tmp_path: Path) -> None
     outcome = engine.advance(item.id, to=Stage.CODE)
     assert outcome.ok, outcome.message
     assert outcome.item.branch == f"feature/{item.id}-say-hola" and asked == []
+
+
+def test_a_local_target_asks_for_the_interpreter_only_to_start_its_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``shipdeck status``, ``logs`` and ``stop`` make the environment's target but never
+    start its command: they must not wait for a pyenv shim to name the interpreter
+    (~90 ms of a 200 ms ``status --json``). A deploy still runs the shim's answer."""
+    from shipdeck.project.wiring import make_target
+
+    environ, log = _shim(tmp_path)
+    monkeypatch.setenv("PATH", environ["PATH"])
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "shipdeck.yaml").write_text(
+        CONFIG.replace('"python3 -m http.server {port}"', '"{python} -m app --port {port}"')
+    )
+    target = make_target(Project(root), "staging")
+    assert target.status().state == "absent"  # nothing deployed yet
+    assert not log.exists()  # status named no interpreter
+    command, python = target.launch_spec()  # type: ignore[attr-defined]
+    real = f"{tmp_path}/real/bin/python3"
+    assert command == f"{real} -m app --port 8000"
+    assert python is not None and (python.python, python.source) == (real, "PATH")
+    assert log.read_text().splitlines() == ["asked"]
+    target.launch_spec()  # type: ignore[attr-defined]
+    assert log.read_text().splitlines() == ["asked"]  # made once
