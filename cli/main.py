@@ -220,7 +220,7 @@ COMMANDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
             "shipdeck logs SD-5",
             "shipdeck logs SD-5 --tail 50",
             "shipdeck logs --env staging --follow",
-            "shipdeck logs --env staging --json",
+            "shipdeck logs staging --json       (an environment's name: as --env)",
         ),
     ),
     "dora": (
@@ -463,7 +463,12 @@ def _ops_commands(cmd: Callable[[str, Handler], argparse.ArgumentParser]) -> Non
     sp.add_argument("--json", action="store_true", help=JSON_LINES_HELP)
 
     sp = cmd("logs", "ops:logs")
-    sp.add_argument("id", metavar="ID", nargs="?", help="the item whose last run to print")
+    sp.add_argument(
+        "id",
+        metavar="ID",
+        nargs="?",
+        help="the item whose last run to print (an environment's name: as --env)",
+    )
     sp.add_argument("--env", metavar="ENV", help="the environment's service output instead")
     sp.add_argument("--follow", "-f", action="store_true", help="keep printing new lines")
     sp.add_argument("--tail", type=_tail, default=None, metavar="N", help="last N lines (or all)")

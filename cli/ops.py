@@ -281,6 +281,14 @@ def stop(args: argparse.Namespace) -> int:
 
 def logs(args: argparse.Namespace) -> int:
     project = _project()
+    if not args.env and args.id and not _is_item_id(args.id):
+        if args.id not in project.config.environments:
+            known = ", ".join(project.config.environments) or "none"
+            raise UsageError(
+                f"no item or environment {args.id!r} (an item id is SD-<number>;"
+                f" the environments: {known})"
+            )
+        args.env, args.id = args.id, None  # `shipdeck logs staging`, as `docker logs NAME`
     if args.env:
         return _env_logs(project, args)
     if not args.id:
@@ -302,6 +310,16 @@ def logs(args: argparse.Namespace) -> int:
     else:
         print_lines(lines)
     return EXIT_OK
+
+
+def _is_item_id(word: str) -> bool:
+    from shipdeck.lifecycle.items import normalise_id
+
+    try:
+        normalise_id(word)
+    except ValueError:
+        return False
+    return True
 
 
 def _env_logs(project: Project, args: argparse.Namespace) -> int:

@@ -211,11 +211,18 @@ def test_opening_the_board_on_bad_input_is_one_line(
 
 
 def test_unknown_item_or_environment_in_ops_is_one_line(repo: Path) -> None:
-    for args in (["advance", "SD-99"], ["deploy", "nowhere"], ["logs", "--env", "nowhere"]):
+    for args in (
+        ["advance", "SD-99"],
+        ["deploy", "nowhere"],
+        ["logs", "--env", "nowhere"],
+        ["logs", "nowhere"],  # neither an item id nor an environment: says both
+    ):
         result = shipdeck(*args, cwd=repo)
         assert result.returncode == 2, (args, result.stderr)
         assert "Traceback" not in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
+    said = shipdeck("logs", "nowhere", cwd=repo).stderr
+    assert "no item or environment 'nowhere'" in said and "SD-<number>" in said
 
 
 @pytest.mark.parametrize("where", ["stdin", "stdout"])

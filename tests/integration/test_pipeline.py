@@ -244,8 +244,9 @@ def test_secret_never_reaches_logs_or_terminal(tmp_path: Path) -> None:
 def test_logs_follow_tails_the_service(demo: Path) -> None:
     assert shipdeck("advance", "SD-1", "--to", "deploy", cwd=demo).returncode == 0
     env = dict(os.environ, PYTHONPATH=str(ROOT))
+    # `logs staging` is `logs --env staging`: a word that is no item id but names one
     follower = subprocess.Popen(
-        [sys.executable, "-m", "shipdeck", "logs", "--env", "staging", "--follow", "--tail", "0"],
+        [sys.executable, "-m", "shipdeck", "logs", "staging", "--follow", "--tail", "0"],
         cwd=demo,
         env=env,
         stdout=subprocess.PIPE,
