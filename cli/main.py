@@ -547,7 +547,7 @@ def run(argv: Sequence[str]) -> int:
             return EXIT_USAGE
     if args.handler is None:
         args.handler = "items:open_board"
-    if isinstance(args.handler, str) and args.handler.startswith("ops:"):
+    if args.handler in _NAMES_THE_INTERPRETER:
         _ask_for_the_interpreter_early()
     if isinstance(args.handler, str):
         import importlib
@@ -555,6 +555,11 @@ def run(argv: Sequence[str]) -> int:
         module, name = args.handler.split(":")
         args.handler = getattr(importlib.import_module(f"shipdeck.cli.{module}"), name)
     return _guarded(args)
+
+
+# The operations that run steps or start a release with the project's interpreter (a
+# restart or rollback runs the one recorded with the release; stop and logs, none).
+_NAMES_THE_INTERPRETER = frozenset({"ops:advance", "ops:deploy"})
 
 
 def _ask_for_the_interpreter_early() -> None:

@@ -291,11 +291,15 @@ def _webhook(project: Project, config: Config) -> Callable[[ev.Event], None] | N
     ).send
 
 
-def build_engine(project: Project) -> Engine:
+def build_engine(project: Project, *, will_run_steps: bool = False) -> Engine:
+    """The project's engine. ``will_run_steps``: start naming the project's interpreter
+    now (a pyenv shim takes ~0.1 s), for a caller that runs steps soon, as the open
+    board does; one that only reads or stops environments never asks the shim."""
     from shipdeck.backends.local.runner import LocalProcessRunner
     from shipdeck.project.gc import AutoPrune
 
-    interpreter.prefetch(project.root)  # a shim's answer comes while the config parses
+    if will_run_steps:
+        interpreter.prefetch(project.root)  # a shim's answer comes while the config parses
     config = project.config
     live = _Live(_Parts(project, config))
     engine = Engine(

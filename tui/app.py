@@ -99,7 +99,8 @@ class ShipdeckApp(Host):
         if self._engine is None:
             from shipdeck.project.wiring import build_engine
 
-            self._engine = build_engine(self.project)  # on first use: config, git, processes
+            # on first use: config, git, processes; the interpreter, named before a key asks
+            self._engine = build_engine(self.project, will_run_steps=True)
             # The log pane shows colour: steps are told they may use it.
             self._engine.add_environ(step_colour_env(pane=True))
             self._engine.subscribe(self._from_engine)

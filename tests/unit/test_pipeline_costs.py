@@ -323,3 +323,21 @@ def test_a_local_target_asks_for_the_interpreter_only_to_start_its_command(
     assert log.read_text().splitlines() == ["asked"]
     target.launch_spec()  # type: ignore[attr-defined]
     assert log.read_text().splitlines() == ["asked"]  # made once
+
+
+@pytest.mark.slow  # real shipdeck processes on a real repository
+def test_status_stop_and_logs_never_ask_the_shim(tmp_path: Path) -> None:
+    """Only advance and deploy name the interpreter (and start asking early): the
+    commands that read or stop an environment leave a pyenv shim alone."""
+    from tests.helpers import git_repo, shipdeck
+
+    environ, log = _shim(tmp_path)
+    environ["PATH"] += os.pathsep + os.environ.get("PATH", "")  # git, as the user has it
+    repo = git_repo(tmp_path / "repo")
+    (repo / "shipdeck.yaml").write_text(
+        CONFIG.replace('"python3 -m http.server {port}"', '"{python} -m app --port {port}"')
+    )
+    for args in (["status", "--json"], ["stop", "staging"], ["logs", "staging"], ["dora"]):
+        result = shipdeck(*args, cwd=repo, env=environ)
+        assert "Traceback" not in result.stderr, (args, result.stderr)
+        assert not log.exists(), args
