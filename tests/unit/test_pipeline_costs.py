@@ -341,3 +341,32 @@ def test_status_stop_and_logs_never_ask_the_shim(tmp_path: Path) -> None:
         result = shipdeck(*args, cwd=repo, env=environ)
         assert "Traceback" not in result.stderr, (args, result.stderr)
         assert not log.exists(), args
+
+
+def test_the_relay_of_a_service_without_secrets_copies_its_output_and_loads_no_masker(
+    tmp_path: Path,
+) -> None:
+    """No secret has a value: the relay writes what the service printed, byte for byte
+    (invalid UTF-8, CRLF, a line longer than it reads at once), and never imports the
+    masker (~10 ms, a third of the relay's CPU at every local deploy)."""
+    from shipdeck.backends import mask_relay
+
+    out, err = tmp_path / "out", tmp_path / "err"
+    printed = b"caf\xc3\xa9 \xff\xfe\r\n" + b"x" * (3 << 16) + b"\nno newline at the end"
+    (tmp_path / "printed").write_bytes(printed)
+    script = (
+        "import runpy, sys\n"
+        f"sys.argv = ['relay', {str(out)!r}, {str(err)!r}, 'UNSET_SECRET', '--',"
+        f" 'cat', {str(tmp_path / 'printed')!r}]\n"
+        "try:\n"
+        f"    runpy.run_path({mask_relay.__file__!r}, run_name='__main__')\n"
+        "except SystemExit as exc:\n"
+        "    code = exc.code\n"
+        "print(code, 'shipdeck.lifecycle.masking' in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "UNSET_SECRET"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.stdout.split() == ["0", "False"], done.stderr
+    assert out.read_bytes() == printed and err.read_bytes() == b""
