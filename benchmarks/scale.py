@@ -95,7 +95,9 @@ ROWS: dict[str, Row] = {
     "pipeline": (
         "the demo's Plan -> Deploy against a shell script",
         "1.15x the script",
-        lambda f: json.dumps(f.get("meets_targets"), default=str),
+        lambda f: json.dumps(
+            {k: f.get(k) for k in ("ratio", "cpu_ratio", "meets_targets")}, default=str
+        ),
     ),
     "idle_tmux": (
         "idle, metrics pane at 1 Hz, in tmux (vs a bare app)",
