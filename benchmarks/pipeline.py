@@ -23,7 +23,10 @@ Deploy within 1.15x of the shell script.
   - ``new_in_process`` / ``old_in_process``: the same steps in one process, as the
     open board does them: the engine is built first (untimed, as the board has it
     built when a key is pressed, with the interpreter named and the repository opened:
-    the demo board's card facts read SD-1's branch head at start, in both trees), then
+    the demo board's card facts read SD-1's branch head at start, in both trees; and
+    the HTTP client and psutil loaded, as this tree's board loads them after its first
+    paint, ``tui/app.py``'s ``_load_network_and_metrics``; the baseline's board did not,
+    so its side is spared an import its board paid), then
     ``store.add``, ``engine.advance(to=CODE)``,
     the edit and commit, ``engine.advance(to=DEPLOY)``. No CLI process starts, no
     config parsed per step: what is left is shipdeck's own work per stage.
@@ -122,6 +125,7 @@ project.store.load()
 engine.environ  # the interpreter, named by the time a board's user presses a key
 engine.vcs  # the repository: the board's card facts read the Code cards' branch heads at
 # start (the demo's SD-1), so git's backend is loaded and the git dir found by then
+import shipdeck.backends.metrics, shipdeck.backends.probe  # loaded after the first paint
 c0 = busy_cpu_s()
 t0 = time.perf_counter()
 item = project.store.add("Say hola", Kind.FEATURE)

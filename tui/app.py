@@ -163,9 +163,19 @@ class ShipdeckApp(Host):
             self.storage_error("Board not recovered", exc)
         self._collector.install()
         self.set_interval(1.0, self._collector.tick)
+        self._load_network_and_metrics()
         self._facts_on = True
         self.refresh_card_facts()
         self.set_interval(5.0, self.refresh_card_facts)  # deploys from the CLI, commits
+
+    @work(thread=True, group="preload", exit_on_error=False, description="preload")
+    def _load_network_and_metrics(self) -> None:
+        """Import the HTTP client and psutil (~50 ms of CPU) while the board is looked at:
+        the metrics pane's probes and host sample use them, and so does a local deploy's
+        health wait, which would otherwise load them while Test's command runs and, on
+        a busy machine, share a core with it."""
+        import shipdeck.backends.metrics
+        import shipdeck.backends.probe  # noqa: F401
 
     # --- what the cards say beyond the board ---------------------------------------
 

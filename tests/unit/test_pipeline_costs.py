@@ -370,3 +370,35 @@ def test_the_relay_of_a_service_without_secrets_copies_its_output_and_loads_no_m
     )
     assert done.stdout.split() == ["0", "False"], done.stderr
     assert out.read_bytes() == printed and err.read_bytes() == b""
+
+
+@pytest.mark.slow  # a fresh interpreter running the board
+def test_the_open_board_loads_the_http_client_and_psutil_after_its_first_paint(
+    tmp_path: Path,
+) -> None:
+    """A local deploy's health wait and the metrics pane need them: loaded while the
+    board is looked at, they do not share a core with Test's command at the first
+    Plan -> Deploy (what ``benchmarks/pipeline.py``'s one-process side assumes)."""
+    from tests.helpers import python_says
+
+    script = (
+        "import asyncio, sys\n"
+        "from pathlib import Path\n"
+        "from shipdeck.cli.demo import create\n"
+        "from shipdeck.tui.app import ShipdeckApp\n"
+        f"project = create(Path({str(tmp_path / 'demo')!r}))\n"
+        "mods = ('shipdeck.backends.probe', 'httpx', 'psutil')\n"
+        "before = [m in sys.modules for m in mods]\n"
+        "async def main():\n"
+        "    app = ShipdeckApp(project)\n"
+        "    async with app.run_test(size=(120, 40)) as pilot:\n"
+        "        for _ in range(100):\n"
+        "            await pilot.pause(0.05)\n"
+        "            if all(m in sys.modules for m in mods):\n"
+        "                break\n"
+        "    return [m in sys.modules for m in mods]\n"
+        "after = asyncio.run(main())\n"
+        "print(*before, *after)\n"
+    )
+    words = python_says(script)
+    assert words == ["False"] * 3 + ["True"] * 3, words
