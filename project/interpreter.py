@@ -18,8 +18,11 @@ the machine (a subprocess for Poetry and for the real path behind a PATH shim).
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -119,22 +122,57 @@ class _Frozen(dict[str, str]):
         return hash(tuple(sorted(self.items())))
 
 
+# The questions still being asked (their process groups): a command may end before a
+# shim answers (a usage error, a quick `stop`), and its question must not outlive it.
+_asking: set[subprocess.Popen[str]] = set()
+_asking_lock = threading.Lock()
+
+
+def _stop_asking() -> None:
+    """At exit: kill what is still being asked, with the processes it started."""
+    with _asking_lock:
+        procs = list(_asking)
+    for proc in procs:
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
 def _run(argv: list[str], cwd: Path, environ: Mapping[str, str]) -> str | None:
-    """stdout's last line of a short command, or None if it failed or took too long."""
+    """stdout's last line of a short command, or None if it failed or took too long.
+
+    In a session of its own, so that what it starts (a pyenv shim is a bash script
+    that runs several more) is killed with it: when it takes too long, and when
+    shipdeck exits before it answered (:func:`_stop_asking`, registered with atexit)."""
     try:
-        done = subprocess.run(
+        proc = subprocess.Popen(
             argv,
             cwd=cwd,
             env=dict(environ),
-            capture_output=True,
-            text=True,
-            timeout=_POETRY_TIMEOUT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
             stdin=subprocess.DEVNULL,
+            text=True,
+            start_new_session=True,
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    lines = done.stdout.strip().splitlines()
-    return lines[-1].strip() if done.returncode == 0 and lines else None
+    with _asking_lock:
+        _asking.add(proc)
+    try:
+        out, _ = proc.communicate(timeout=_POETRY_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        return None
+    finally:
+        with _asking_lock:
+            _asking.discard(proc)
+    lines = out.strip().splitlines()
+    return lines[-1].strip() if proc.returncode == 0 and lines else None
+
+
+atexit.register(_stop_asking)
 
 
 def poetry_env_path(root: Path, environ: Mapping[str, str]) -> str | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from itertools import islice
 from pathlib import Path
 
@@ -327,8 +328,9 @@ def test_a_local_target_asks_for_the_interpreter_only_to_start_its_command(
 
 @pytest.mark.slow  # real shipdeck processes on a real repository
 def test_status_stop_and_logs_never_ask_the_shim(tmp_path: Path) -> None:
-    """Only advance and deploy name the interpreter (and start asking early): the
-    commands that read or stop an environment leave a pyenv shim alone."""
+    """Only advance (to a stage past Code) and deploy name the interpreter, and start
+    asking early: the commands that read or stop an environment leave a pyenv shim
+    alone."""
     from tests.helpers import git_repo, shipdeck
 
     environ, log = _shim(tmp_path)
@@ -337,7 +339,14 @@ def test_status_stop_and_logs_never_ask_the_shim(tmp_path: Path) -> None:
     (repo / "shipdeck.yaml").write_text(
         CONFIG.replace('"python3 -m http.server {port}"', '"{python} -m app --port {port}"')
     )
-    for args in (["status", "--json"], ["stop", "staging"], ["logs", "staging"], ["dora"]):
+    commands = (
+        ["status", "--json"],
+        ["stop", "staging"],
+        ["logs", "staging"],
+        ["dora"],
+        ["advance", "SD-1", "--to", "code"],  # a branch runs no step (no such item here)
+    )
+    for args in commands:
         result = shipdeck(*args, cwd=repo, env=environ)
         assert "Traceback" not in result.stderr, (args, result.stderr)
         assert not log.exists(), args
@@ -402,3 +411,47 @@ def test_the_open_board_loads_the_http_client_and_psutil_after_its_first_paint(
     )
     words = python_says(script)
     assert words == ["False"] * 3 + ["True"] * 3, words
+
+
+@pytest.mark.slow  # real shipdeck processes on a real repository
+def test_a_command_that_ends_before_the_shim_answers_leaves_no_process_behind(
+    tmp_path: Path,
+) -> None:
+    """``advance`` starts asking the shim at once; a usage error ends the command in
+    ~80 ms, before a pyenv shim (a bash script that starts several more) has answered.
+    What it started was left running, re-parented to init: now it is killed with it."""
+    from tests.helpers import git_repo, shipdeck
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    shim = bin_dir / "python3"
+    # A slow shim whose own child outlives it unless its whole group is killed.
+    shim.write_text(
+        f"#!/bin/sh\necho $$ > {tmp_path}/shim.pid\n"
+        f"sleep 30 & echo $! > {tmp_path}/child.pid\nwait\necho /nowhere/python3\n"
+    )
+    shim.chmod(0o755)
+    repo = git_repo(tmp_path / "repo")
+    (repo / "shipdeck.yaml").write_text(CONFIG)
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    result = shipdeck("advance", "SD-99", "--to", "build", cwd=repo, env=env)
+    assert result.returncode == 2, result.stderr  # no such item
+    pids = []
+    for name in ("shim.pid", "child.pid"):
+        for _ in range(100):  # the shim was started: wait until it wrote its pid
+            if (tmp_path / name).exists() and (tmp_path / name).read_text().strip():
+                break
+            time.sleep(0.02)
+        pids.append(int((tmp_path / name).read_text()))
+
+    def alive(pid: int) -> bool:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return False
+        return state != "Z"
+
+    deadline = time.monotonic() + 5
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(alive(pid) for pid in pids), pids
