@@ -547,7 +547,7 @@ def run(argv: Sequence[str]) -> int:
             return EXIT_USAGE
     if args.handler is None:
         args.handler = "items:open_board"
-    if args.handler in _NAMES_THE_INTERPRETER:
+    if args.handler in _NAMES_THE_INTERPRETER and _may_run_steps(args):
         _ask_for_the_interpreter_early()
     if isinstance(args.handler, str):
         import importlib
@@ -560,6 +560,13 @@ def run(argv: Sequence[str]) -> int:
 # The operations that run steps or start a release with the project's interpreter (a
 # restart or rollback runs the one recorded with the release; stop and logs, none).
 _NAMES_THE_INTERPRETER = frozenset({"ops:advance", "ops:deploy"})
+
+
+def _may_run_steps(args: argparse.Namespace) -> bool:
+    """False for ``advance --to plan`` or ``--to code``: a branch runs no step, and asking
+    a pyenv shim would cost a process (~30 ms of CPU) that nothing waits for."""
+    to = getattr(args, "to", None)
+    return not (isinstance(to, str) and to.strip().lower() in ("plan", "code"))
 
 
 def _ask_for_the_interpreter_early() -> None:
