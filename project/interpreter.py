@@ -135,6 +135,8 @@ def _stop_asking() -> None:
     for proc in procs:
         with contextlib.suppress(OSError):
             os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=0.5)  # reaped here: no zombie left to init
 
 
 def _run(argv: list[str], cwd: Path, environ: Mapping[str, str]) -> str | None:
