@@ -564,7 +564,7 @@ _NAMES_THE_INTERPRETER = frozenset({"ops:advance", "ops:deploy"})
 
 def _may_run_steps(args: argparse.Namespace) -> bool:
     """False for ``advance --to plan`` or ``--to code``: a branch runs no step, and asking
-    a pyenv shim would cost a process (~30 ms of CPU) that nothing waits for."""
+    a pyenv shim would cost processes (~0.1 s of CPU) that nothing waits for."""
     to = getattr(args, "to", None)
     return not (isinstance(to, str) and to.strip().lower() in ("plan", "code"))
 
