@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from shipdeck.cli.text import json_line
 from shipdeck.lifecycle.engine import Engine
+from shipdeck.lifecycle.items import is_item_id
 from shipdeck.lifecycle.ports import CancelToken, Line, Stream
 from shipdeck.lifecycle.runs import EngineError, EngineEvent, RunFinished, RunOutput, RunStarted
 from shipdeck.lifecycle.stages import Stage
@@ -281,7 +282,7 @@ def stop(args: argparse.Namespace) -> int:
 
 def logs(args: argparse.Namespace) -> int:
     project = _project()
-    if not args.env and args.id and not _is_item_id(args.id):
+    if not args.env and args.id and not is_item_id(args.id):
         if args.id not in project.config.environments:
             known = ", ".join(project.config.environments) or "none"
             raise UsageError(
@@ -310,16 +311,6 @@ def logs(args: argparse.Namespace) -> int:
     else:
         print_lines(lines)
     return EXIT_OK
-
-
-def _is_item_id(word: str) -> bool:
-    from shipdeck.lifecycle.items import normalise_id
-
-    try:
-        normalise_id(word)
-    except ValueError:
-        return False
-    return True
 
 
 def _env_logs(project: Project, args: argparse.Namespace) -> int:

@@ -70,7 +70,7 @@ from shipdeck.lifecycle.runs import (
     new_run_id,
     step_text,
 )
-from shipdeck.lifecycle.stages import Stage
+from shipdeck.lifecycle.stages import STEP_STAGES, Stage
 from shipdeck.lifecycle.stages.gates import Facts, check_move, moved_since_build, rerun_gate
 from shipdeck.lifecycle.store import BoardStore, WriteAhead
 from shipdeck.lifecycle.verbs import AdvancePlan, default_target, moved_event, plan_advance
@@ -431,7 +431,7 @@ class Engine:
                 raise EngineError(f"{item.id} cannot run {target.label} again: {reason}")
         started = utcnow()
         source = item.stage
-        plan = self.config.stages.steps(target) if target in _STEP_STAGES else []
+        plan = self.config.stages.steps(target) if target in STEP_STAGES else []
         # The first step goes with the start, a board write fewer (RunContext.progress).
         first = step_text(1, len(plan), plan[0].label, self.masker) if plan else None
 
@@ -601,7 +601,7 @@ class Engine:
             return 0
         return sum(
             step.run is not None
-            for stage in _STEP_STAGES
+            for stage in STEP_STAGES
             if first.position <= stage.position <= to.position
             for step in self.config.stages.steps(stage)
         )
@@ -712,9 +712,6 @@ class Engine:
             if environment.auto:
                 return name
         return None
-
-
-_STEP_STAGES = (Stage.BUILD, Stage.TEST)  # the stages that run the config's steps
 
 
 def _no_work(_ctx: RunContext) -> str:

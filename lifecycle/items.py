@@ -73,6 +73,15 @@ def normalise_id(item_id: str) -> str:
     return f"{ID_PREFIX}{item_number(text)}"
 
 
+def is_item_id(text: str) -> bool:
+    """Whether ``text`` is an item id as :func:`normalise_id` takes it (``sd-3``, ``3``)."""
+    try:
+        normalise_id(text)
+    except ValueError:
+        return False
+    return True
+
+
 def new_uid() -> str:
     """An item's identity across clones: two clones that each made SD-7 offline made
     two items, told apart by this when their boards are merged."""
