@@ -71,6 +71,7 @@ from shipdeck.lifecycle.runs import (
     step_text,
 )
 from shipdeck.lifecycle.stages import STEP_STAGES, Stage
+from shipdeck.lifecycle.stages.deploy import environment
 from shipdeck.lifecycle.stages.gates import Facts, check_move, moved_since_build, rerun_gate
 from shipdeck.lifecycle.store import BoardStore, WriteAhead
 from shipdeck.lifecycle.verbs import AdvancePlan, default_target, moved_event, plan_advance
@@ -434,6 +435,7 @@ class Engine:
         plan = self.config.stages.steps(target) if target in STEP_STAGES else []
         # The first step goes with the start, a board write fewer (RunContext.progress).
         first = step_text(1, len(plan), plan[0].label, self.masker) if plan else None
+        going_to = self._deploy_env(item, env, approve) if target is Stage.DEPLOY else None
 
         def begin(run_id: str, log: RunLog) -> RunContext:
             """The card says running, journaled with the move into the stage."""
@@ -442,6 +444,8 @@ class Engine:
                 if held is not None:
                     held.finish(it)
                 it.stage = target
+                if going_to:  # the card says where it is deploying while it does
+                    it.env = going_to
                 it.states[target] = StageState(
                     RunState.RUNNING, started, None, run_id, it.sha, step=first
                 )
@@ -707,9 +711,19 @@ class Engine:
         """The newest released version (by number, any spelling of its tag)."""
         return plan_release(self.vcs.tags(), self.config.stages.release.tag, [], False).previous
 
+    def _deploy_env(self, item: Item, env: str | None, approve: bool) -> str | None:
+        """Where Deploy's work will deploy ``item``, when it will get that far (it asks the
+        same ``deploy.environment``); None when it will fail before."""
+        if not item.version:
+            return None
+        try:
+            return environment(self.config, env or self.auto_env(), approve)[0]
+        except StageFailed:
+            return None
+
     def auto_env(self) -> str | None:
-        for name, environment in self.config.environments.items():
-            if environment.auto:
+        for name, env in self.config.environments.items():
+            if env.auto:
                 return name
         return None
 

@@ -20,8 +20,8 @@ from shipdeck.lifecycle.items import Item, parse_time
 from shipdeck.lifecycle.ports import Release
 from shipdeck.lifecycle.runs import Reporter, RunContext, RunHost, StageFailed
 
-if TYPE_CHECKING:  # pydantic: only the type, so the engine's modules load without it
-    from shipdeck.lifecycle.config.schema import Environment
+if TYPE_CHECKING:  # pydantic: only the types, so the engine's modules load without it
+    from shipdeck.lifecycle.config.schema import Config, Environment
 
 
 # --- Deploy -----------------------------------------------------------------------------
@@ -69,30 +69,32 @@ def lead_time(item: Item) -> float | None:
     return round((datetime.now(UTC) - first).total_seconds(), 1)
 
 
-def environment(ctx: RunContext) -> tuple[str, Environment]:
-    cfg = ctx.engine.config
-    name = ctx.env_name or ctx.engine.auto_env()
+def environment(config: Config, named: str | None, approve: bool) -> tuple[str, Environment]:
+    """Where a deploy goes: ``named`` (the one asked for, else the auto one), else the only
+    one there is; StageFailed saying why it cannot go. The engine asks too, so the card
+    shows the environment from the deploy's start (``Engine._run_locked``)."""
+    name = named
     if not name:
-        if len(cfg.environments) == 1:
-            name = next(iter(cfg.environments))
+        if len(config.environments) == 1:
+            name = next(iter(config.environments))
         else:
             raise StageFailed("no environment named (use --env or set auto: true on one)")
     try:
-        return name, cfg.environment(name)
+        env = config.environment(name)
     except LookupError as exc:  # UnknownEnvironment, naming the environments there are
         raise StageFailed(str(exc)) from None
+    if env.approval and not approve:
+        raise StageFailed(f"{name} needs approval (--yes on the CLI, confirm on the board)")
+    return name, env
 
 
 def deploy(ctx: RunContext) -> str:
-    name, env = environment(ctx)
-    ctx.env_name = name
     item = ctx.item
+    name, _env = environment(ctx.engine.config, ctx.env_name or ctx.engine.auto_env(), ctx.approve)
+    ctx.env_name = name
     if not item.version:
         raise StageFailed("the item has no release to deploy")
-    if env.approval and not ctx.approve:
-        raise StageFailed(f"{name} needs approval (--yes on the CLI, confirm on the board)")
-    rel = release_of(ctx.engine, item.version)
-    ctx.defer(lambda it: setattr(it, "env", name))  # written with the deploy's result
+    rel = release_of(ctx.engine, item.version)  # item.env is name: Engine._run_locked wrote it
     return deploy_release(ctx.engine, name, rel, ctx, item)
 
 

@@ -20,7 +20,7 @@ from shipdeck.lifecycle.config.errors import UnknownEnvironment
 from shipdeck.lifecycle.config.schema import parse_config
 from shipdeck.lifecycle.engine import Engine
 from shipdeck.lifecycle.errors import ShipdeckError
-from shipdeck.lifecycle.items import RunState
+from shipdeck.lifecycle.items import Item, RunState, StageState, utcnow
 from shipdeck.lifecycle.journal import Journal
 from shipdeck.lifecycle.ports import CancelToken, DeployResult, OutputSink, StepResult
 from shipdeck.lifecycle.runs import (
@@ -32,6 +32,7 @@ from shipdeck.lifecycle.runs import (
     StageWork,
 )
 from shipdeck.lifecycle.stages import Stage
+from shipdeck.lifecycle.stages.deploy import environment
 from shipdeck.lifecycle.stages.work import WORK
 from tests.helpers import board_store, git
 from tests.waiting import DEADLINE, wait_until
@@ -173,7 +174,6 @@ def test_a_run_left_running_by_a_dead_process_is_recovered(tmp_path: Path) -> No
     engine = _engine(tmp_path, SlowRunner(0))
 
     def crashed(it):  # type: ignore[no-untyped-def]
-        from shipdeck.lifecycle.items import StageState
 
         it.states[Stage.BUILD] = StageState(RunState.RUNNING, run_id="SD-1-build-x")
 
@@ -499,3 +499,40 @@ def test_a_deploy_on_the_way_is_prepared_while_tests_command_runs(
     assert prepared == ["prepared in meanwhile"]  # the runner's helper thread
     assert target.told.index("test started") < target.told.index(prepared[0])
     assert target.told[-1] == "test done"
+
+
+@pytest.mark.parametrize(
+    ("env", "approve", "shown"),
+    [
+        ("staging", False, "staging"),
+        (None, False, "staging"),  # the auto one
+        ("prod", True, "prod"),
+        ("prod", False, None),  # needs approval: fails before deploying
+        ("qa", False, None),  # no such environment
+    ],
+)
+def test_the_card_says_where_a_deploy_goes_while_it_runs(
+    tmp_path: Path, env: str | None, approve: bool, shown: str | None
+) -> None:
+    """From Deploy's start the board has the item's environment (the card's ``@staging``),
+    in the same write that says running, and only where the deploy gets that far."""
+    seen: list[str | None] = []
+
+    def deploy(ctx: RunContext) -> str:
+        seen.append(ctx.engine.store.get(ctx.item.id).env)  # what another process reads
+        environment(ctx.engine.config, ctx.env_name or ctx.engine.auto_env(), ctx.approve)
+        return "deployed"
+
+    config = CONFIG + "environments:\n  staging:\n    target: local\n    auto: true\n"
+    config += '    run: "true"\n  prod:\n    target: local\n    approval: true\n    run: "true"\n'
+    engine = _engine(tmp_path, SlowRunner(0), work={Stage.DEPLOY: deploy}, config=config)
+
+    def released(it: Item) -> None:
+        it.stage, it.version = Stage.RELEASE, "1.0.0"
+        it.states[Stage.RELEASE] = StageState(RunState.PASSED, utcnow(), utcnow(), "r", None)
+
+    engine.store.update("SD-1", released)
+    outcome = engine.run_stage("SD-1", stage=Stage.DEPLOY, env=env, approve=approve)
+    assert seen == [shown]
+    assert outcome.ok is (shown is not None)
+    assert engine.store.get("SD-1").env == shown
