@@ -33,8 +33,10 @@ def find_root(start: Path) -> Path | None:
 
 class Project:
     def __init__(self, root: Path) -> None:
-        self.root = root
-        self.paths = ShipdeckPaths(root)
+        # Absolute: a deploy's service runs in the release's directory, not here, and is
+        # handed paths under the root (its masked output, its state).
+        self.root = root.absolute()
+        self.paths = ShipdeckPaths(self.root)
 
     @classmethod
     def discover(cls, start: Path) -> Project:
