@@ -73,6 +73,7 @@ from shipdeck.lifecycle.runs import (
 from shipdeck.lifecycle.stages import STEP_STAGES, Stage
 from shipdeck.lifecycle.stages.deploy import environment
 from shipdeck.lifecycle.stages.gates import Facts, check_move, moved_since_build, rerun_gate
+from shipdeck.lifecycle.stages.work import sha_to_run
 from shipdeck.lifecycle.store import BoardStore, WriteAhead
 from shipdeck.lifecycle.verbs import AdvancePlan, default_target, moved_event, plan_advance
 from shipdeck.lifecycle.versioning import DEFAULT_TAG_TEMPLATE, learn_tag_template, plan_release
@@ -436,6 +437,7 @@ class Engine:
         # The first step goes with the start, a board write fewer (RunContext.progress).
         first = step_text(1, len(plan), plan[0].label, self.masker) if plan else None
         going_to = self._deploy_env(item, env, approve) if target is Stage.DEPLOY else None
+        runs_on = self._step_sha(item, target) if target in STEP_STAGES else None
 
         def begin(run_id: str, log: RunLog) -> RunContext:
             """The card says running, journaled with the move into the stage."""
@@ -446,6 +448,8 @@ class Engine:
                 it.stage = target
                 if going_to:  # the card says where it is deploying while it does
                     it.env = going_to
+                if runs_on:  # and which commit it builds or tests
+                    it.sha = runs_on
                 it.states[target] = StageState(
                     RunState.RUNNING, started, None, run_id, it.sha, step=first
                 )
@@ -719,6 +723,16 @@ class Engine:
         try:
             return environment(self.config, env or self.auto_env(), approve)[0]
         except StageFailed:
+            return None
+
+    def _step_sha(self, item: Item, stage: Stage) -> str | None:
+        """The commit Build's or Test's work will run on (``work.sha_to_run``); None where
+        git cannot say (the work finds out and fails)."""
+        if not item.branch:
+            return None
+        try:
+            return sha_to_run(item, stage, self.vcs.head_sha(item.branch))
+        except VcsError:  # the work itself says so, and fails
             return None
 
     def auto_env(self) -> str | None:

@@ -292,14 +292,19 @@ def _check(ctx: RunContext, step: Step, result: StepResult) -> None:
     ctx.say(f"ok ({result.duration:.1f}s)")
 
 
+def sha_to_run(item: Item, stage: Stage, head: str) -> str:
+    """The commit a Build or Test runs on: the branch's head, but Test tests what Build
+    built. The engine asks too, so the card shows it from the run's start."""
+    built = item.state_of(Stage.BUILD).sha
+    return built if stage is Stage.TEST and built else head
+
+
 def steps(ctx: RunContext) -> str:
     cfg = ctx.engine.config
     if not ctx.item.branch:
         raise StageFailed("the item has no branch (run Code first)")
-    head = ctx.engine.vcs.head_sha(ctx.item.branch)
-    built = ctx.item.state_of(Stage.BUILD).sha
-    sha = built if ctx.stage is Stage.TEST and built else head  # Test tests what Build built
-    ctx.defer(lambda it: setattr(it, "sha", sha))  # on the board with the run's next write
+    sha = sha_to_run(ctx.item, ctx.stage, ctx.engine.vcs.head_sha(ctx.item.branch))
+    ctx.defer(lambda it: setattr(it, "sha", sha))  # the board has it since the run's start
     cwd = workdir(ctx, sha)
     env = command_env(ctx)
     ctx.say(f"{ctx.stage.label} of {ctx.item.branch} at {sha[:7]} in {cwd}")

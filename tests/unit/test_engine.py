@@ -363,11 +363,11 @@ def test_a_deferred_change_goes_with_the_next_board_write_or_the_result(
 
     def work(ctx: RunContext) -> str:
         board = ctx.engine.store
-        ctx.defer(lambda it: setattr(it, "sha", "a" * 40))
-        seen["copy"] = ctx.item.sha
-        seen["board before"] = board.get(ctx.item.id).sha
-        ctx.progress(1, 2, "one")  # a write: the deferred sha goes with it
-        seen["board after"] = board.get(ctx.item.id).sha
+        ctx.defer(lambda it: setattr(it, "version", "1.2.3"))
+        seen["copy"] = ctx.item.version
+        seen["board before"] = board.get(ctx.item.id).version
+        ctx.progress(1, 2, "one")  # a write: the deferred version goes with it
+        seen["board after"] = board.get(ctx.item.id).version
         ctx.defer(lambda it: setattr(it, "env", "staging"))
         seen["env before the end"] = board.get(ctx.item.id).env
         if fails:
@@ -379,14 +379,14 @@ def test_a_deferred_change_goes_with_the_next_board_write_or_the_result(
     outcome = engine.run_stage("SD-1")
     assert outcome.state is (RunState.FAILED if fails else RunState.PASSED)
     assert seen == {
-        "copy": "a" * 40,
+        "copy": "1.2.3",
         "board before": None,
-        "board after": "a" * 40,
+        "board after": "1.2.3",
         "env before the end": None,
     }
     item = engine.store.get("SD-1")
-    assert (item.sha, item.env) == ("a" * 40, "staging")
-    # Running, the progress (with the sha), the result (with the env): three commits.
+    assert (item.version, item.env) == ("1.2.3", "staging")
+    # Running, the progress (with the version), the result (with the env): three commits.
     assert len(git(tmp_path, "rev-list", engine.store.refs.ref).split()) - commits == 3
 
 
@@ -536,3 +536,31 @@ def test_the_card_says_where_a_deploy_goes_while_it_runs(
     assert seen == [shown]
     assert outcome.ok is (shown is not None)
     assert engine.store.get("SD-1").env == shown
+
+
+@pytest.mark.parametrize("stage", [Stage.BUILD, Stage.TEST])
+def test_the_card_says_which_commit_a_build_or_test_runs_on_while_it_runs(
+    tmp_path: Path, stage: Stage
+) -> None:
+    """From the run's start the board has the commit it runs on (the card's sha): the
+    branch's head for Build, what Build built for Test. Not the commit the item had
+    before (Code's), which a one-step Build showed until its end."""
+    seen: list[str | None] = []
+
+    def work(ctx: RunContext) -> str:
+        seen.append(ctx.engine.store.get(ctx.item.id).sha)  # what another process reads
+        return "done"
+
+    engine = _engine(tmp_path, SlowRunner(0), work={stage: work})
+    built = "b" * 40
+
+    def coded(it: Item) -> None:
+        it.sha = "c" * 40  # where Code left the branch
+        if stage is Stage.TEST:
+            it.states[Stage.BUILD] = StageState(RunState.PASSED, utcnow(), utcnow(), "b", built)
+
+    engine.store.update("SD-1", coded)
+    assert engine.run_stage("SD-1", stage=stage).ok
+    expected = FakeVcs().head_sha("feature/SD-1") if stage is Stage.BUILD else built
+    assert seen == [expected]
+    assert engine.store.get("SD-1").sha == expected
