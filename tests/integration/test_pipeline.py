@@ -77,6 +77,7 @@ def test_item_from_plan_to_deploy_from_the_cli(demo: Path) -> None:
     )
     deployed = shipdeck("advance", item_id, "--to", "deploy", "--env", "staging", cwd=demo)
     assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    assert "deploying 0.1.0 to staging (local)" in deployed.stdout  # the kind of target
     status, body = _get(f"http://127.0.0.1:{_port(demo)}/")
     assert status == 200
     assert "hola, hello from" in body
