@@ -373,7 +373,8 @@ class DeployResult:
 
 
 class DeployTarget(Protocol):
-    name: str
+    name: str  # the environment's
+    target: str  # what it deploys on, as shipdeck.yaml's ``target:`` says: local, docker, swarm
     health_url: str | None  # rendered; what a deploy waits on and the monitor probes
 
     def prepare(self) -> None:

@@ -105,8 +105,7 @@ def deploy_release(
     target = engine.target_for(name)
     item_id = item.id if item else None
     engine.record(ev.Event(ev.DEPLOY_STARTED, item_id, {"env": name, "version": rel.version}))
-    kind = engine.config.environment(name).target  # target.name is the environment's
-    ctx.say(f"deploying {rel.version} to {name} ({kind})")
+    ctx.say(f"deploying {rel.version} to {name} ({target.target})")
     result = target.deploy(rel, ctx.emit, ctx.cancel)
     if result.ok:
         lead = lead_time(item) if item else None
