@@ -121,6 +121,10 @@ class GitBoardRefs:
         self.gitdir, self.common = git_dirs(self.root)
         self._kept: dict[str, tuple[str, bytes]] = {}  # sha -> a small loose object read
         self._kept_lock = threading.Lock()
+        # commit -> (parent, paths it writes): the commits this process made, so what
+        # changed between two of them needs no git (the open board reloads after each
+        # of its engine's writes, and a diff-tree is a process on the UI thread)
+        self._made: dict[str, tuple[str | None, frozenset[str]]] = {}
         self.lock_path = self.common / "shipdeck-board.lock"
 
     # --- processes ---------------------------------------------------------------------
@@ -327,6 +331,9 @@ class GitBoardRefs:
     def changed(self, old: str, new: str) -> list[str] | None:
         if not git_files.HEX.fullmatch(old):
             return None
+        made = self._changed_by_us(old, new)
+        if made is not None:
+            return made
         code, out = self._run(
             "diff-tree", "-r", "-z", "--name-only", "--no-renames", _sha(old), _sha(new),
             check=False,
@@ -334,6 +341,21 @@ class GitBoardRefs:
         if code != 0:
             return None  # old is not in this repository (a cache from elsewhere)
         return [p.decode("utf-8", "replace") for p in out.split(b"\0") if p]
+
+    def _changed_by_us(self, old: str, new: str) -> list[str] | None:
+        """The paths written from ``old`` to ``new`` if every commit between was made here
+        (a superset of git's answer: a write of the same bytes lists its path too)."""
+        paths: set[str] = set()
+        at: str | None = new
+        for _ in range(_MADE_KEPT):
+            if at == old:
+                return sorted(paths)
+            made = self._made.get(at) if at is not None else None
+            if made is None:
+                return None
+            at, written = made
+            paths.update(written)
+        return None
 
     def history(self, path: str) -> list[dict[str, str]]:
         """Commits of the ref that changed ``path``, newest first (``item history``)."""
@@ -357,7 +379,12 @@ class GitBoardRefs:
         if parent:
             lines.append(f"parent {_sha(parent)}")
         lines += [f"author {ident} {when}", f"committer {ident} {when}", "", change.message]
-        return self._store("commit", ("\n".join(lines) + "\n").encode("utf-8"))
+        sha = self._store("commit", ("\n".join(lines) + "\n").encode("utf-8"))
+        with self._kept_lock:
+            if len(self._made) >= _MADE_KEPT:
+                del self._made[next(iter(self._made))]  # the oldest
+            self._made[sha] = (parent, frozenset(change.files))
+        return sha
 
     def merge_commit(self, parents: list[str], files: Mapping[str, bytes], message: str) -> str:
         """A commit of exactly ``files`` (the whole board) with several parents (sync)."""
@@ -504,6 +531,9 @@ class GitBoardRefs:
             return
         if age > _STALE_LOCK_AGE:
             lock.unlink(missing_ok=True)  # a git killed mid-update; we hold shipdeck's lock
+
+
+_MADE_KEPT = 256  # own commits remembered (a reload seldom spans more than a few)
 
 
 def _sha(value: str) -> str:

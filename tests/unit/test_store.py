@@ -948,3 +948,61 @@ def test_a_change_whose_swap_fails_takes_its_journal_line_out(tmp_path: Path) ->
             Event(ev.ITEM_CREATED, it.id))[1])  # fmt: skip
     assert [i.id for i in board_store(tmp_path).load().items] == ["SD-1"]
     assert [e.item for e in Journal(tmp_path).read()] == ["SD-1"]
+
+
+def _git_changed(root: Path, old: str, new: str) -> set[str]:
+    out = git(root, "diff-tree", "-r", "-z", "--name-only", "--no-renames", old, new)
+    return {p for p in out.split("\0") if p}
+
+
+@pytest.mark.slow  # a property test: real commits, by two writers
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    steps=st.lists(
+        st.tuples(st.sampled_from(["ours", "theirs"]), st.sampled_from(["add", "edit", "same"])),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_what_changed_between_own_commits_is_known_without_git_and_agrees_with_it(
+    steps: list[tuple[str, str]],
+) -> None:
+    """The open board reloads after each of its engine's writes: between commits this
+    store made, the changed paths come from memory (no git process), and they are git's
+    answer or more (a path written with the bytes it had); past another writer's commit
+    git is asked."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        ours, theirs = board_store(root), board_store(root)
+        ours.add("first")
+        stamps = [(ours.stamp(), "ours")]
+        for n, (who, what) in enumerate(steps):
+            store = ours if who == "ours" else theirs
+            if what == "add":
+                store.add(f"item {n}")
+            else:
+                body = "same" if what == "same" else f"edit {n}"
+                store.update("SD-1", lambda it, body=body: setattr(it, "body", body))
+            stamps.append((store.stamp(), who))
+        diff_trees = []
+        run = ours.refs._run
+
+        def counting(*args: str, **kwargs: object):  # type: ignore[no-untyped-def]
+            if args[0] == "diff-tree":
+                diff_trees.append(args)
+            return run(*args, **kwargs)  # type: ignore[arg-type]
+
+        ours.refs._run = counting  # type: ignore[method-assign]
+        for i, (old, _) in enumerate(stamps):
+            for j in range(i + 1, len(stamps)):
+                new = stamps[j][0]
+                assert old is not None and new is not None
+                before = len(diff_trees)
+                said = ours.refs.changed(old, new)
+                assert said is not None
+                truth = _git_changed(root, old, new)
+                assert truth <= set(said)
+                for extra in set(said) - truth:  # written again with the same bytes
+                    assert ours.refs.read(old, [extra]) == ours.refs.read(new, [extra])
+                if all(who == "ours" for _, who in stamps[i + 1 : j + 1]):
+                    assert len(diff_trees) == before  # only this store's commits between
