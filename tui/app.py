@@ -318,7 +318,7 @@ class ShipdeckApp(Host):
             self._spinner.resume()  # the spinner timer runs only while something runs
         else:
             self._spinner.pause()
-        if running != self._any_run:  # x (cancel) is offered only while a run runs
+        if running != self._any_run:  # x (cancel) is lit only while a run runs
             self._any_run = running
             self.board.refresh_bindings()
         after = book.stages.get(self.selected) if self.selected else None

@@ -87,9 +87,10 @@ class BoardScreen(Screen[None]):
         self.item_ops.details()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Keys that can do nothing now are not offered: cancel only while a run runs."""
+        """Cancel does nothing while nothing runs: its key is shown dimmed then (None), not
+        hidden, so the footer's keys stay where they are as runs start and end."""
         if action == "cancel_run":
-            return self.shipdeck.any_run
+            return True if self.shipdeck.any_run else None
         return True
 
     def __init__(self, app: Host) -> None:

@@ -8,6 +8,9 @@ others are shown in their binding order only while they fit whole; the rest are 
 ``?`` away. It also recomposes only when the keys it shows change: Textual's Footer
 rebuilds itself on every focus change, and on the board moving between columns
 changes focus but not the keys; that rebuild dominated the cost of a column move.
+A key that only turns on or off (``x`` as a run starts and ends) is dimmed or lit in
+place: a rebuild mounts every key again and lays the screen out twice, ~40 ms of the
+UI thread while the run it reports on competes for the same interpreter.
 """
 
 from __future__ import annotations
@@ -46,18 +49,33 @@ class QuietFooter(Footer):
         self.pinned = tuple(pinned)
 
     def _signature(self, screen: Screen[object]) -> tuple[Hashable, ...]:
+        """The keys as laid out: which, in what order, with what words (not whether on)."""
         return tuple(
-            (binding.key, binding.action, binding.description, enabled, tooltip)
-            for (_, binding, enabled, tooltip) in screen.active_bindings.values()
+            (binding.key, binding.action, binding.description, tooltip)
+            for (_, binding, _enabled, tooltip) in screen.active_bindings.values()
             if binding.show
         )
 
     def bindings_changed(self, screen: Screen[object]) -> None:
         signature = self._signature(screen)
         if signature == self._shown and self._bindings_ready:
+            self._light(screen)
             return
         self._shown = signature
         super().bindings_changed(screen)
+
+    def _light(self, screen: Screen[object]) -> None:
+        """Dim the keys that are off now and light the ones that are on, in place."""
+        enabled = {
+            binding.action: on
+            for (_, binding, on, _tooltip) in screen.active_bindings.values()
+            if binding.show
+        }
+        for key in self.query(FooterKey):
+            on = enabled.get(key.action)
+            if on is not None and key._disabled == on:  # FooterKey keeps it there
+                key._disabled = not on
+                key.set_class(not on, "-disabled")
 
     def _split(self) -> tuple[list[Shown], list[Shown]]:
         """(pinned, others), one key per action, in binding order (pinned in ``pinned``'s)."""

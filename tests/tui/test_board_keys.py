@@ -201,6 +201,36 @@ async def test_x_cancels_the_run_and_its_processes(
         assert gone
 
 
+async def test_x_lights_while_a_run_runs_and_the_footer_is_not_rebuilt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The footer's keys stay where they are, the same widgets, as a run starts and
+    ends: x is dimmed in place (a rebuild costs the running stage ~40 ms of the UI
+    thread, and moves the keys under the person's eyes)."""
+    from textual.widgets._footer import FooterKey
+
+    project, pidfile = _slow_project(tmp_path, monkeypatch)
+    app = ShipdeckApp(project)
+
+    def keys() -> list[tuple[FooterKey, bool]]:
+        return [(k, k.has_class("-disabled")) for k in app.board.query(FooterKey)]
+
+    def cancel_lit() -> bool:
+        return any(k.action == "cancel_run" and not dim for k, dim in keys())
+
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        before = [k for k, _ in keys()]
+        assert not cancel_lit()
+        await _start_slow_build(pilot, project, pidfile)
+        await until(pilot, cancel_lit, what="x lit while the build runs")
+        assert [k for k, _ in keys()] == before  # the same widgets, in the same places
+        await pilot.press("x")
+        await until(pilot, lambda: stage_of(project, "SD-1") == (Stage.BUILD, RunState.CANCELLED))
+        await until(pilot, lambda: not cancel_lit(), what="x dimmed after the run")
+        assert [k for k, _ in keys()] == before
+
+
 async def test_d_deploys_and_R_rolls_back(demo_project: Project) -> None:
     app = ShipdeckApp(demo_project)
     async with app.run_test(size=SIZE) as pilot:

@@ -167,7 +167,8 @@ async def test_footer_keeps_help_and_quit_at_80_columns(demo_project: Project) -
         assert {"Help", "Quit", "Commands"} <= set(shown)
         assert "Advance" in shown
         assert all(right <= 80 for _, right in keys)  # every key whole on the screen
-        assert "Cancel run" not in shown  # nothing runs
+        dimmed = [k.description for k in app.board.query(FooterKey) if k.has_class("-disabled")]
+        assert dimmed == ["Cancel run"]  # shown, dimmed: nothing runs
         await pilot.resize_terminal(200, 40)
         await pilot.pause(0.3)
         assert len(footer_keys(app)) > len(keys)
