@@ -20,8 +20,15 @@ Deploy within 1.15x of the shell script.
     --ff-only``, ``git tag v0.1.0``, the service started in the background and its
     health URL polled with ``curl`` every ``--shell-poll`` seconds (0.1 s: what such
     a script usually sleeps). Same interpreter as shipdeck's ``{python}``.
-  - ``new_in_process`` / ``old_in_process``: the same steps in one process, as the
-    open board does them: the engine is built first (untimed, as the board has it
+  - ``new_board`` / ``old_board``: the same steps on the open board itself, the real
+    app (headless, 120x40) driven by its keys: opened and settled untimed, the title
+    typed untimed, then timed from the form's save: ``a`` (Plan -> Code), the edit and
+    commit, ``a`` (Code -> Deploy), until the app has handled Deploy's finish. This is
+    what a board user waits; the screen's work (repaints, reloads, the log pane)
+    competes with the run for the interpreter and the cores.
+  - ``new_in_process`` / ``old_in_process``: the same steps in one process through the
+    engine's API, which the board's keys call, without the screen: the engine is
+    built first (untimed, as the board has it
     built when a key is pressed, with the interpreter named and the repository opened:
     the demo board's card facts read SD-1's branch head at start, in both trees; and
     the HTTP client and psutil loaded, as this tree's board loads them after its first
@@ -29,7 +36,8 @@ Deploy within 1.15x of the shell script.
     so its side is spared an import its board paid), then
     ``store.add``, ``engine.advance(to=CODE)``,
     the edit and commit, ``engine.advance(to=DEPLOY)``. No CLI process starts, no
-    config parsed per step: what is left is shipdeck's own work per stage.
+    config parsed per step: what is left is shipdeck's own work per stage, the floor
+    under the board's side.
 - ``cpu_s``: the CPU time the whole machine spent (busy time in ``/proc/stat``, every
   process: shipdeck, its guards and relay, git, the steps, the service starting) while
   a side ran its timed steps; None where there is no ``/proc/stat``. On a quiet
@@ -472,7 +480,7 @@ def main() -> None:
         orphans = 0
         for s in sides:
             results[f"{s.kind}_in_process"] = []
-        results["new_board"] = []  # this tree's board only: the keys are this tree's
+            results[f"{s.kind}_board"] = []
         order = [*results]
         for n in range(rounds + 1):  # round 0 warms up (bytecode, caches) and is dropped
             for kind in order[n % len(order) :] + order[: n % len(order)]:
