@@ -125,7 +125,7 @@ from shipdeck.project.repo import Project
 from shipdeck.project.wiring import build_engine
 
 repo, edit = Path(sys.argv[1]), sys.argv[2]
-# BUSY_CPU_S
+# HELPERS
 project = Project(repo)
 engine = build_engine(project)
 engine.recover()
@@ -141,19 +141,12 @@ t1 = time.perf_counter()
 outcome = engine.advance(item.id, to=Stage.CODE, cancel=CancelToken())
 assert outcome.ok, outcome.message
 t2 = time.perf_counter()
-with (repo / "app" / "__init__.py").open("a") as f:
-    f.write(edit)
-subprocess.run(["git", "commit", "-q", "-am", f"{item.id}: hola"], cwd=repo, check=True)
+commit_edit(repo, edit, item.id)
 t3 = time.perf_counter()
 outcome = engine.advance(item.id, to=Stage.DEPLOY, env="staging", cancel=CancelToken())
 assert outcome.ok, outcome.message
 t4 = time.perf_counter()
-c4 = busy_cpu_s()
-print(json.dumps({
-    "total_s": t4 - t0, "cpu_s": None if c0 is None else c4 - c0,
-    "item_add_s": t1 - t0, "to_code_s": t2 - t1,
-    "commit_s": t3 - t2, "advance_s": t4 - t3,
-}))
+print(figures_json(c0, busy_cpu_s(), t0, t1, t2, t3, t4))
 """
 
 
@@ -177,7 +170,7 @@ from shipdeck.tui.item_form import ItemFormScreen
 from textual import events
 
 repo, edit = Path(sys.argv[1]), sys.argv[2]
-# BUSY_CPU_S
+# HELPERS
 finished = []
 
 
@@ -227,19 +220,13 @@ async def main():
         press(app, "a", "a")
         await until(passed(item, Stage.CODE), "Code")
         t2 = time.perf_counter()
-        with (repo / "app" / "__init__.py").open("a") as f:
-            f.write(edit)
-        subprocess.run(["git", "commit", "-q", "-am", f"{item}: hola"], cwd=repo, check=True)
+        commit_edit(repo, edit, item)
         t3 = time.perf_counter()
         press(app, "a", "a")
         await until(passed(item, Stage.DEPLOY), "Deploy")
         t4 = time.perf_counter()
         c4 = busy_cpu_s()
-    print(json.dumps({
-        "total_s": t4 - t0, "cpu_s": None if c0 is None else c4 - c0,
-        "item_add_s": t1 - t0, "to_code_s": t2 - t1,
-        "commit_s": t3 - t2, "advance_s": t4 - t3,
-    }))
+    print(figures_json(c0, c4, t0, t1, t2, t3, t4))
 
 
 asyncio.run(main())
@@ -250,6 +237,23 @@ def git(cwd: Path, *args: str) -> str:
     return subprocess.run(
         ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
     ).stdout.strip()
+
+
+def commit_edit(repo: Path, edit: str, item: str) -> None:
+    """The person's edit and commit between Code and Deploy (the in-process and board
+    sides run it in their child: its source goes there)."""
+    with (repo / "app" / "__init__.py").open("a") as f:
+        f.write(edit)
+    subprocess.run(["git", "commit", "-q", "-am", f"{item}: hola"], cwd=repo, check=True)
+
+
+def figures_json(c0: float | None, c4: float | None, *t: float) -> str:
+    """A child side's JSON line from its CPU readings and its five times."""
+    return json.dumps({
+        "total_s": t[4] - t[0], "cpu_s": None if c0 is None or c4 is None else c4 - c0,
+        "item_add_s": t[1] - t[0], "to_code_s": t[2] - t[1],
+        "commit_s": t[3] - t[2], "advance_s": t[4] - t[3],
+    })  # fmt: skip
 
 
 def busy_cpu_s() -> float | None:
@@ -347,9 +351,10 @@ class Side:
     def in_process(self, repo: Path, script: str = IN_PROCESS) -> dict[str, Any]:
         """The same steps in one process with the engine already built (untimed); with
         ``ON_THE_BOARD``, in the open board by its keys."""
-        # busy_cpu_s's own source in place of its marker: the child's path has the
+        # the helpers' own source in place of their marker: the child's path has the
         # measured tree's code, not these benchmarks
-        script = script.replace("# BUSY_CPU_S\n", inspect.getsource(busy_cpu_s))
+        helpers = (busy_cpu_s, commit_edit, figures_json)
+        script = script.replace("# HELPERS\n", "\n".join(map(inspect.getsource, helpers)))
         out = self.python(repo, "in process", "-c", script, str(repo), EDIT)
         figures: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
         return figures
