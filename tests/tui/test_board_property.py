@@ -376,11 +376,17 @@ def check_frame(app: PropertyApp, case: object) -> None:
         assert Region(0, 0, width, height).contains_region(top), (
             f"{case!r}: board at {region} on a {width}x{height} screen, focus on {app.focused}"
         )
-    for y in range(columns.size.height):
-        strip = columns.render_line(y)
+    drawn = [columns.render_line(y) for y in range(columns.size.height)]
+    for y, strip in enumerate(drawn):
         cells = sum(segment.cell_length for segment in strip)
         assert cells == columns.size.width, f"{case!r}: line {y} is {cells} cells"
         assert all(s.style is not None for s in strip), f"{case!r}: line {y} has no style"
+    # A column's lines are kept until it is repainted: what a repaint of any line would
+    # draw now is what drawing it afresh draws (nothing changed a column unannounced).
+    columns._drawn.clear()
+    for y, strip in enumerate(drawn):
+        fresh = columns.render_line(y)
+        assert list(strip) == list(fresh), f"{case!r}: line {y} stale: {[(a, b) for a, b in zip(strip, fresh) if a != b]!r}"
 
 
 class CaseFailed(Exception):

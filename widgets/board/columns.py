@@ -73,6 +73,7 @@ class StageColumn:
         self._starts: list[int] = []  # see layout()
         self._ends: list[int] = []
         self._layout_width = 0
+        self.painted = 0  # repaints asked of the board (its drawn lines are kept until then)
 
     @property
     def id(self) -> str:
@@ -268,15 +269,18 @@ class StageColumn:
 
     def reveal(self, width: int, height: int) -> None:
         """Scroll so the highlighted card is in view (all of it, when it fits)."""
+        top = self.top
         index = self._highlighted
         if index is None or height <= 0:
             self.top = 0
-            return
-        starts, ends = self.layout(width, index=index)
-        if starts[index] < self.top:
-            self.top = starts[index]
-        elif ends[index] > self.top + height:
-            self.top = max(0, ends[index] - height)
+        else:
+            starts, ends = self.layout(width, index=index)
+            if starts[index] < self.top:
+                self.top = starts[index]
+            elif ends[index] > self.top + height:
+                self.top = max(0, ends[index] - height)
+        if self.top != top:
+            self.painted += 1  # scrolled: every line it shows is another
 
     def line_at(self, row: int, width: int) -> tuple[str, int, int]:
         """What is on line ``row``: ("card", index, line in it), ("divider", index
@@ -339,6 +343,9 @@ class BoardColumns(Widget, can_focus=True):
             column.board = self
         self.current = self.stage_columns[0]
         self.first_shown = 0  # leftmost column on screen when they do not all fit
+        # (stage, y) -> (what it was drawn with, the column's segments on line y): a
+        # repaint of one column redraws its lines only, not the whole width's
+        self._drawn: dict[tuple[Stage, int], tuple[tuple[object, ...], list[Segment]]] = {}
 
     # --- the cursor ---------------------------------------------------------------------
 
@@ -492,6 +499,8 @@ class BoardColumns(Widget, can_focus=True):
             column.reveal(*self._inner_size(column))
 
     def _refresh_column(self, column: StageColumn) -> None:
+        """Repaint ``column``: what changes how a column looks comes through here."""
+        column.painted += 1
         for shown, x, width in self._columns_shown():
             if shown is column:
                 self.refresh(Region(x, RULER, width, max(0, self.size.height - RULER)))
@@ -504,8 +513,14 @@ class BoardColumns(Widget, can_focus=True):
         if y < RULER:
             return self._ruler_line(y, width)
         segments: list[Segment] = []
+        board = (width, self.size.height, self.app.theme, self.has_focus)
+        drawn = self._drawn
         for column, _, outer in self._columns_shown():
-            segments.extend(self._column_line(column, y - RULER, outer))
+            key = (column.painted, outer, column is self.current, *board)
+            kept = drawn.get((column.stage, y))
+            if kept is None or kept[0] != key:
+                kept = drawn[(column.stage, y)] = (key, self._column_line(column, y - RULER, outer))
+            segments.extend(kept[1])
         return Strip(segments, width)
 
     _palette: tuple[str, dict[str, Style]] | None = None
