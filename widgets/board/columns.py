@@ -6,8 +6,10 @@ renders every widget it has, and eight OptionLists (with sixteen scrollbars and 
 ruler of Statics) made up most of the time to the board's first frame. Here each
 line of the screen is assembled from the visible cards' cached lines, cards are
 rendered only when they come into view, and a cursor move repaints the cards it
-leaves and reaches, nothing else. Columns are plain objects (:class:`StageColumn`)
-that keep their cards, highlight and scroll position.
+leaves and reaches, nothing else. A column's drawn lines are kept until it is
+repainted, so a repaint of one column (a running card's spinner) does not redraw the
+other seven across each row. Columns are plain objects (:class:`StageColumn`) that
+keep their cards, highlight and scroll position.
 """
 
 from __future__ import annotations
