@@ -102,22 +102,21 @@ class LogStatusBar(Widget):
 
     status: var[LogStatus] = var(LogStatus)
     message: var[str] = var("")
-    _styles_by_theme: tuple[str, dict[str, Style]] | None = None
+    _styles: dict[str, Style] | None = None  # resolved at the first render after a restyle
 
     def render(self) -> Text:
-        return status_text(self.status, self.message, self._status_styles())
+        """The styles are resolved once per restyle, as the log view's are: 0.6 ms each
+        time, and the line is redrawn with each batch of a running stage's output."""
+        if self._styles is None:
+            self._styles = {n: component_style(self, f"log-status--{n}") for n in STATUS_STYLES}
+        return status_text(self.status, self.message, self._styles)
 
-    def _status_styles(self) -> dict[str, Style]:
-        """Its styles, once per theme: resolving them took 0.6 ms a render, and the line
-        is redrawn with each batch of a running stage's output."""
-        theme = self.app.theme
-        if self._styles_by_theme is None or self._styles_by_theme[0] != theme:
-            names = STATUS_STYLES
-            self._styles_by_theme = (
-                theme,
-                {n: component_style(self, f"log-status--{n}") for n in names},
-            )
-        return self._styles_by_theme[1]
+    def notify_style_update(self) -> None:
+        """Resolved again at the next render: Textual calls this before it recomputes
+        the component classes (a theme change, NO_COLOR, a CSS reload)."""
+        super().notify_style_update()
+        self._styles = None
+        self.refresh()
 
     def watch_status(self) -> None:
         self.refresh()
