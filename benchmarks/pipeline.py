@@ -1,5 +1,6 @@
-"""Pipeline benchmark: the demo's Plan -> Deploy through the CLI, next to a shell
-script doing the same real work, and next to the baseline tree's CLI, in one run.
+"""Pipeline benchmark: the demo's Plan -> Deploy on the open board, through the
+engine's API and through the CLI, next to a shell script doing the same real work and
+next to the baseline tree's same sides, in one run.
 
 Run ``python benchmarks/pipeline.py`` (full) or ``--quick`` (fewer rounds); prints one
 JSON object; figures are medians over ``--rounds`` (``min`` the fastest round).
@@ -45,7 +46,7 @@ Deploy within 1.15x of the shell script.
   other processes of the machine take a core, every CPU-second competes with the
   steps, so ``cpu_s`` next to the shell's says how a side fares on a busy machine.
 - ``total_s`` is the wall time of those steps; ``ratio`` is new (or old) over shell,
-  medians of the interleaved rounds (the order of the three sides rotates);
+  medians of the interleaved rounds (the order of the sides rotates);
   ``overhead_s`` the difference in seconds (what shipdeck adds to the real work).
 - ``first_build_step_s``: from launching ``advance --to deploy`` to the arrival of
   the first build step's command line (``$ ...``) on its ``--json`` stream (each
@@ -112,8 +113,8 @@ until curl -sf "http://127.0.0.1:$port/health" >/dev/null; do sleep "$poll"; don
 """
 
 
-# The board's way: one process that has the engine built (as the open board has),
-# then the same steps through the engine's API, which the board's keys call.
+# One process that has the engine built (as the open board has), then the same steps
+# through the engine's API, which the board's keys call, with no screen.
 IN_PROCESS = r"""
 import json, os, subprocess, sys, time
 from pathlib import Path
