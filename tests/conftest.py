@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import signal
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +20,14 @@ for _key, _value in (
     ("GIT_COMMITTER_EMAIL", "tests@shipdeck.invalid"),
 ):
     os.environ.setdefault(_key, _value)
+
+# Nor on the developer's own shipdeck settings: a theme saved there (the board saves
+# one when it is switched) changed what a tmux test saw of the board's colours. Every
+# shipdeck the tests start reads and writes a settings file of the run's own; a test
+# may still point XDG_CONFIG_HOME elsewhere.
+_CONFIG_HOME = tempfile.mkdtemp(prefix="shipdeck-tests-config-")
+os.environ["XDG_CONFIG_HOME"] = _CONFIG_HOME
+atexit.register(shutil.rmtree, _CONFIG_HOME, True)
 
 # A run started in the background of a script (``cmd &`` in a shell without job
 # control) inherits SIGINT ignored, and so does every shipdeck the tests start: the
