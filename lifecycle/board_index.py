@@ -15,10 +15,12 @@ It is only a shortcut, like the JSON cache: delete it any time and it is rebuilt
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, ValuesView
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -140,30 +142,77 @@ def number_of(path: str) -> int | None:
 
 
 class BoardIndex:
-    """The index file of one repository; every call opens its own connection, so any
-    thread (the board's reload worker) and any process may use it."""
+    """The index file of one repository. Each thread (the board's reload worker, the
+    UI, the engine) keeps a connection of its own across calls, so any thread and
+    any process may use it; opening one costs ~0.5 ms (the WAL and sync pragmas),
+    which the board paid on every engine event of a run, on the UI thread. A kept
+    connection is dropped when the file it was opened on is gone, replaced or written
+    over (a person deleted the index to rebuild it, :meth:`drop`), after a checkpoint
+    and after a fork."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._kept = threading.local()
 
-    @contextmanager
-    def writing(self) -> Iterator[IndexTransaction]:
-        """One write transaction (other writers wait; readers see the last commit)."""
+    def _connection(self) -> sqlite3.Connection:
+        """This thread's connection to the file now at ``path`` (opened if need be)."""
+        kept = self._kept
+        con: sqlite3.Connection | None = getattr(kept, "con", None)
+        if con is not None and self._where() == kept.where:
+            return con
+        self._forget()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         con = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
         try:
             con.execute("PRAGMA journal_mode=WAL")
             con.execute("PRAGMA synchronous=OFF")  # only a cache: rebuilt if ever lost
             con.execute("PRAGMA journal_size_limit=8388608")  # a rebuild's WAL cut back
-            con.execute("BEGIN IMMEDIATE")
-            try:
-                yield IndexTransaction(con)
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            con.execute("COMMIT")
-        finally:
+            con.execute("SELECT count(*) FROM sqlite_master").fetchone()  # -shm made now
+        except BaseException:
             con.close()
+            raise
+        kept.con, kept.where = con, self._where()
+        return con
+
+    def _where(self) -> tuple[int, ...] | None:
+        """What identifies the file a kept connection reads: the database's inode, size
+        and time (they change only at a checkpoint, or when someone wrote over it), the
+        shared-memory file's inode (deleted with the WAL: a rebuild) and the process."""
+        try:
+            main = self.path.stat()
+            shm = os.stat(f"{self.path}-shm")
+        except OSError:
+            return None
+        return (main.st_dev, main.st_ino, main.st_size, main.st_mtime_ns, shm.st_ino, os.getpid())
+
+    def _forget(self) -> None:
+        """Close this thread's kept connection, if any."""
+        con = getattr(self._kept, "con", None)
+        self._kept.con = self._kept.where = None
+        if con is not None:
+            con.close()
+
+    @contextmanager
+    def writing(self) -> Iterator[IndexTransaction]:
+        """One write transaction (other writers wait; readers see the last commit)."""
+        con = self._connection()
+        try:
+            con.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._forget()  # locked past the timeout, a bad file: a fresh one next time
+            raise
+        try:
+            yield IndexTransaction(con)
+        except BaseException:
+            with suppress(sqlite3.Error):
+                con.execute("ROLLBACK")
+            self._forget()
+            raise
+        try:
+            con.execute("COMMIT")
+        except BaseException:
+            self._forget()
+            raise
 
     def peek(self, numbers: Sequence[int]) -> list[Row] | None:
         """These rows as the index holds them now, with no lock taken (WAL: a writer
@@ -171,7 +220,7 @@ class BoardIndex:
         never filled or of another layout, which a writing transaction rebuilds."""
         if not self.path.exists():
             return None
-        con = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
+        con = self._connection()
         try:
             meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
             if meta.get("version") != VERSION or "commit" not in meta:
@@ -179,11 +228,10 @@ class BoardIndex:
             return IndexTransaction(con, fresh=False).rows_of(numbers)
         except sqlite3.OperationalError:
             return None  # no tables yet
-        finally:
-            con.close()
 
     def drop(self) -> None:
         """Forget the file (a corrupt one): the next read rebuilds it."""
+        self._forget()
         for suffix in ("", "-wal", "-shm"):
             Path(f"{self.path}{suffix}").unlink(missing_ok=True)
 

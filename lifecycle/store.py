@@ -235,6 +235,8 @@ class BoardStore:
     ) -> None:
         self.paths = ShipdeckPaths(Path(root))
         self.refs = refs
+        # The index's connections are kept per thread: one object for the store's life.
+        self._board_index = BoardIndex(self.paths.state / INDEX_FILE)
         self.name = refs.ref
         self.lock_timeout = lock_timeout
         self._legacy = legacy  # a board.yaml to import once, when the ref is new
@@ -305,7 +307,7 @@ class BoardStore:
         """Summaries of these items (those still on the board), for a :class:`CardBook`."""
         numbers = [item_number(i) for i in ids]
         try:  # the rows as they are: at or past the stamp the caller was given
-            rows = BoardIndex(self.paths.state / INDEX_FILE).peek(numbers)
+            rows = self._board_index.peek(numbers)
         except sqlite3.Error:
             rows = None
         if rows is not None:
@@ -373,7 +375,7 @@ class BoardStore:
         """The index in a write transaction, brought to ``head`` first (checked under the
         index's lock: another process may have just done it). A corrupt file is
         dropped, so the next read rebuilds it; this one falls back to the blobs."""
-        index = BoardIndex(self.paths.state / INDEX_FILE)
+        index = self._board_index
         try:
             with index.writing() as tx:
                 self._bring_up_to_date(tx, head)

@@ -3,10 +3,11 @@ listings show, kept at the ref's head row by row; and the CardBook the app holds
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
-from shipdeck.lifecycle.board_index import CardBook, number_of, row_of, summary
+from shipdeck.lifecycle.board_index import BoardIndex, CardBook, number_of, row_of, summary
 from shipdeck.lifecycle.items import Item, Kind, RunState, StageState, TestReport
 from shipdeck.lifecycle.stages import Stage
 from shipdeck.lifecycle.store import BoardStore
@@ -113,6 +114,50 @@ def test_a_corrupt_index_is_dropped_and_rebuilt(tmp_path: Path) -> None:
     second = store.cards()  # rebuilt
     assert [n for n, _, _ in second.board] == [1, 2, 3]
     assert index.read_bytes().startswith(b"SQLite format 3")
+
+
+def test_an_index_deleted_under_a_kept_connection_is_made_again_where_others_read_it(
+    tmp_path: Path,
+) -> None:
+    """The store keeps its index connection between calls: a person deleting the index
+    (to rebuild it) must not leave it writing a file no one else can see."""
+    store = store_with(tmp_path, 3)
+    store.cards()
+    for name in ("board-index.sqlite3", "board-index.sqlite3-wal", "board-index.sqlite3-shm"):
+        (store.paths.state / name).unlink(missing_ok=True)
+    store.add("Four", Kind.FEATURE)
+    assert [n for n, _, _ in store.cards().board] == [1, 2, 3, 4]
+    other = BoardIndex(store.paths.state / "board-index.sqlite3")  # another process's view
+    rows = other.peek([1, 2, 3, 4])
+    assert rows is not None and sorted(r[0] for r in rows) == [1, 2, 3, 4]
+
+
+def test_threads_read_and_write_the_index_each_on_a_connection_of_its_own(
+    tmp_path: Path,
+) -> None:
+    """The board reads it on the UI thread and in workers while the engine writes."""
+    store = store_with(tmp_path, 3)
+    errors: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            for _ in range(30):
+                known = store.stamp()
+                store.cards(known)
+                store.cards_of(["SD-1", "SD-2"])
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=read) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for i in range(10):
+        store.add(f"More {i}", Kind.FEATURE)
+        store.cards()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert [n for n, _, _ in store.cards().board] == list(range(1, 14))
 
 
 def test_card_page_limits_and_counts_and_get_many_reads_full_items(tmp_path: Path) -> None:
