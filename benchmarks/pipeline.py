@@ -297,7 +297,12 @@ class Side:
             [sys.executable, *args], cwd=repo, env=self.env, capture_output=True, text=True
         )
         if out.returncode:
-            raise SystemExit(f"{self.kind}: {what}: {out.stderr.strip()[-2000:]}")
+            missing = re.search(r"No module named '([\w.]+)'", out.stderr)
+            hint = ""
+            if missing and self.kind == "old":  # 40fe6f7 still read the board through gitdb
+                name = missing.group(1).split(".")[0]
+                hint = f" (the baseline tree needs {name}: pip install {name}, or --no-baseline)"
+            raise SystemExit(f"{self.kind}: {what}: {out.stderr.strip()[-2000:]}{hint}")
         return out.stdout
 
     def cli(self, repo: Path, *args: str) -> str:
