@@ -3,12 +3,16 @@ in view, narrow terminals slide the columns, clicks choose cards."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
 import pytest
 from host import PaneApp
+from textual.geometry import Region
 
-from shipdeck.lifecycle.items import Item
+from shipdeck.lifecycle.items import Item, RunState, StageState
 from shipdeck.lifecycle.stages import ORDER, Stage
-from shipdeck.widgets.board.columns import BoardColumns, StageColumn
+from shipdeck.widgets.board.columns import RULER, BoardColumns, StageColumn
 
 
 def make_board() -> tuple[BoardColumns, dict[Stage, StageColumn]]:
@@ -165,3 +169,78 @@ async def test_a_click_on_a_tab_label_asks_for_that_pane() -> None:
         tabs.active = "metrics"
         rule = tabs.render_line(1).text
         assert rule[8:17] == "━" * 9 and "━" not in rule[:8]  # the heavy rule moved
+
+
+@pytest.mark.slow  # a Pilot test of a second or so
+async def test_a_spinner_tick_repaints_the_running_cards_lines_not_its_column() -> None:
+    """Ten ticks a second while anything runs: each repaints the running card, and the
+    lines it keeps for the rest of the board are what drawing them afresh draws."""
+    board, columns = make_board()
+    started = datetime.now(UTC) - timedelta(seconds=3)
+    running = {Stage.BUILD: StageState(RunState.RUNNING, started)}
+    build = columns[Stage.BUILD]
+
+    def fill_build(_: Any) -> None:
+        build.set_items(
+            [
+                Item(id="SD-1", title="Idle above", stage=Stage.BUILD),
+                Item(id="SD-2", title="Runs", stage=Stage.BUILD, states=running),
+                Item(id="SD-3", title="Idle below", stage=Stage.BUILD),
+            ]
+        )
+
+    app = PaneApp(board, fill_build)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+        before = lines(board)
+        asked: list[Region] = []
+        refresh = board.refresh
+
+        def spy(*regions: Region, **kwargs: Any) -> BoardColumns:
+            asked.extend(regions)
+            return refresh(*regions, **kwargs)
+
+        board.refresh = spy  # type: ignore[method-assign]
+        painted = build.painted
+        for frame in range(1, 4):
+            build.tick(frame)
+        after = lines(board)
+        rows = {y for region in asked for y in range(region.y, region.bottom)}
+        assert build.painted == painted  # the column was not repainted whole
+        assert rows and len(rows) < board.size.height - RULER - 2
+        changed = {y for y, (a, b) in enumerate(zip(before, after, strict=True)) if a != b}
+        assert changed and changed <= rows  # the spinner moved, only where repainted
+        assert any("SD-2" in after[y] or "running" in after[y] for y in rows)
+        assert not any("SD-1" in after[y] or "SD-3" in after[y] for y in rows)
+        board._drawn.clear()
+        assert lines(board) == after  # what was kept is what is drawn afresh
+
+
+@pytest.mark.slow  # a Pilot test of a second or so
+async def test_a_running_card_ticked_while_its_column_is_slid_away_comes_back_fresh() -> None:
+    """A tick repaints only the lines on screen: the column's kept lines must not come
+    back stale with it, by whatever path it comes back (here the cursor's)."""
+    board, columns = make_board()
+    started = datetime.now(UTC) - timedelta(seconds=3)
+    running = {Stage.BUILD: StageState(RunState.RUNNING, started)}
+    build = columns[Stage.BUILD]
+    app = PaneApp(
+        board,
+        lambda _: build.set_items(
+            [Item(id="SD-2", title="Runs", stage=Stage.BUILD, states=running)]
+        ),
+    )
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        lines(board)  # drawn, and kept, while Build is in view
+        for _ in range(7):
+            await pilot.press("l")
+        assert "Build" not in lines(board)[2]  # slid out of view
+        for frame in range(1, 4):
+            build.tick(frame)
+        for _ in range(7):
+            await pilot.press("h")
+        shown = lines(board)
+        assert "Build" in shown[2]
+        board._drawn.clear()
+        assert lines(board) == shown  # nothing kept from before the ticks

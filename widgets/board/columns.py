@@ -194,18 +194,44 @@ class StageColumn:
             self.board.column_changed(self, moved)
 
     def tick(self, frame: int) -> None:
-        """Advance the spinner (and the elapsed time) of running cards only."""
+        """Advance the spinner (and the elapsed time) of running cards only: their lines
+        are repainted, not the column's (a spinner frame redrew every line of it, ten
+        times a second while anything ran), unless a card's height changed ("59s" ->
+        "1m00s" may wrap differently), which moves the cards below it."""
         self._frame = frame
         running = self._running
         if not running:
             return
         self._now = datetime.now(UTC)
+        spans = self._spans_of(running)
         for item_id in running:
             self._lines.pop(item_id, None)
-            self._heights.pop(item_id, None)  # "59s" -> "1m00s" may wrap differently
-        self._layout_width = 0
-        if self.board is not None:
-            self.board.column_changed(self, False)
+        if spans is None:
+            for item_id in running:
+                self._heights.pop(item_id, None)
+            self._layout_width = 0
+            if self.board is not None:
+                self.board.column_changed(self, False)
+        elif spans and self.board is not None:
+            self.board.lines_changed(self, spans)
+
+    def _spans_of(self, ids: Sequence[str]) -> list[tuple[int, int]] | None:
+        """The lines (first, after-last) of these laid-out cards if none of their heights
+        changed at ``_now``; None if one did. A card not laid out yet has no lines."""
+        width = self._layout_width
+        if not width or self._heights_width != width:
+            return None
+        spans = []
+        for item_id in ids:
+            index = self._pos.get(item_id)
+            if index is None or index >= len(self._starts):
+                continue  # below what was laid out: drawn fresh when it is reached
+            facts = self._facts.get(item_id, NO_FACTS)
+            height = card_height(self._item(item_id), width, facts, self._now)
+            if self._heights.get(item_id) != height:
+                return None
+            spans.append((self._starts[index], self._ends[index]))
+        return spans
 
     def select_id(self, item_id: str) -> bool:
         index = self._pos.get(item_id)
@@ -499,6 +525,24 @@ class BoardColumns(Widget, can_focus=True):
     def _reveal(self, column: StageColumn) -> None:
         if self.size.height:
             column.reveal(*self._inner_size(column))
+
+    def lines_changed(self, column: StageColumn, spans: Iterable[tuple[int, int]]) -> None:
+        """Repaint these lines of ``column``'s cards (first, after-last, in the column's
+        own lines) where they are in view; the rest of the board keeps its drawn lines."""
+        for shown, x, width in self._columns_shown():
+            if shown is not column:
+                continue
+            last = self.size.height - RULER - 1  # the bottom border's row
+            for first, end in spans:
+                top = max(first - column.top + 1, 1)  # row 0 is the top border
+                bottom = min(end - column.top + 1, last)
+                if top >= bottom:
+                    continue
+                for row in range(top, bottom):
+                    self._drawn.pop((column.stage, RULER + row), None)
+                self.refresh(Region(x, RULER + top, width, bottom - top))
+            return
+        column.painted += 1  # slid out of view: what it kept is stale when it slides back
 
     def _refresh_column(self, column: StageColumn) -> None:
         """Repaint ``column``: what changes how a column looks comes through here."""
