@@ -185,10 +185,13 @@ class BoardScreen(Screen[None]):
         return self.board_columns.selected_id
 
     def select(self, item_id: str) -> bool:
-        """Put the cursor on ``item_id`` wherever it is."""
-        found = self.board_columns.select(item_id)
-        if found:
-            self.board_columns.focus()
+        """Put the cursor on ``item_id`` wherever it is (and focus the board, if it is
+        not focused: Textual's ``focus`` repaints the whole widget even then, and the
+        cursor follows its card at every stage a run passes)."""
+        board = self.board_columns
+        found = board.select(item_id)
+        if found and not board.has_focus:
+            board.focus()
         return found
 
     def select_first(self) -> None:

@@ -50,3 +50,33 @@ async def test_only_the_cards_in_view_are_read_and_a_change_comes_as_a_delta(
         await pilot.press("end")  # the last Plan card: read when the cursor reaches it
         assert plan.selected_id == added
         assert book.cached(added)
+
+
+async def test_a_card_that_moves_stage_repaints_its_two_columns_not_the_board(
+    demo_project: Project,
+) -> None:
+    """The cursor follows a card to its next stage at every stage a run passes: on a
+    focused board that repaints the two columns, not all eight (Textual's ``focus``
+    repaints a whole widget even when it has focus)."""
+    app = ShipdeckApp(demo_project)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        columns = app.board.board_columns
+        assert columns.has_focus
+        item = app.board.columns[Stage.PLAN].item_ids[0]
+        whole: list[object] = []
+        refresh = columns.refresh
+
+        def spy(*regions: object, **kwargs: object) -> object:
+            if not regions:
+                whole.append(kwargs)
+            return refresh(*regions, **kwargs)  # type: ignore[arg-type]
+
+        columns.refresh = spy  # type: ignore[method-assign]
+        other = board_store(demo_project.root)  # the CLI's move, as a run's would be
+        other.update(item, lambda it: setattr(it, "stage", Stage.CODE))
+        await until(pilot, lambda: item in app.board.columns[Stage.CODE].item_ids, what="move")
+        assert app.board.select(item)
+        await pilot.pause()
+        assert app.board.selected_id() == item and columns.has_focus
+        assert whole == []
