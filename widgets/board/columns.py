@@ -227,8 +227,11 @@ class StageColumn:
             if index is None or index >= len(self._starts):
                 continue  # below what was laid out: drawn fresh when it is reached
             facts = self._facts.get(item_id, NO_FACTS)
-            height = card_height(self._item(item_id), width, facts, self._now)
-            if self._heights.get(item_id) != height:
+            try:
+                item = self._item(item_id)
+            except KeyError:  # gone from the index since the board was read: redraw all
+                return None
+            if self._heights.get(item_id) != card_height(item, width, facts, self._now):
                 return None
             spans.append((self._starts[index], self._ends[index]))
         return spans
