@@ -198,20 +198,15 @@ class BoardIndex:
         con = self._connection()
         try:
             con.execute("BEGIN IMMEDIATE")
-        except BaseException:
-            self._forget()  # locked past the timeout, a bad file: a fresh one next time
-            raise
-        try:
-            yield IndexTransaction(con)
-        except BaseException:
-            with suppress(sqlite3.Error):
-                con.execute("ROLLBACK")
-            self._forget()
-            raise
-        try:
+            try:
+                yield IndexTransaction(con)
+            except BaseException:
+                with suppress(sqlite3.Error):
+                    con.execute("ROLLBACK")
+                raise
             con.execute("COMMIT")
         except BaseException:
-            self._forget()
+            self._forget()  # locked past the timeout, a bad file: a fresh one next time
             raise
 
     def peek(self, numbers: Sequence[int]) -> list[Row] | None:

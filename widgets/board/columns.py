@@ -512,11 +512,13 @@ class BoardColumns(Widget, can_focus=True):
     def _inner_size(self, column: StageColumn) -> tuple[int, int]:
         """The card area of ``column``: width inside its border, height below the ruler."""
         height = max(0, self.size.height - RULER - 2)
-        for shown, _, width in self._columns_shown():
-            if shown is column:
-                return max(1, width - 2), height
-        base = self.size.width // self._shown_count()
-        return max(1, base - 2), height
+        place = self._place_of(column)
+        width = place[1] if place else self.size.width // self._shown_count()
+        return max(1, width - 2), height
+
+    def _place_of(self, column: StageColumn) -> tuple[int, int] | None:
+        """(x, outer width) of ``column`` on screen; None while it is slid out of view."""
+        return next(((x, w) for shown, x, w in self._columns_shown() if shown is column), None)
 
     def _column_at(self, x: int) -> tuple[StageColumn, int] | None:
         """The column at ``x`` and the width of its cards."""
@@ -532,28 +534,27 @@ class BoardColumns(Widget, can_focus=True):
     def lines_changed(self, column: StageColumn, spans: Iterable[tuple[int, int]]) -> None:
         """Repaint these lines of ``column``'s cards (first, after-last, in the column's
         own lines) where they are in view; the rest of the board keeps its drawn lines."""
-        for shown, x, width in self._columns_shown():
-            if shown is not column:
-                continue
-            last = self.size.height - RULER - 1  # the bottom border's row
-            for first, end in spans:
-                top = max(first - column.top + 1, 1)  # row 0 is the top border
-                bottom = min(end - column.top + 1, last)
-                if top >= bottom:
-                    continue
-                for row in range(top, bottom):
-                    self._drawn.pop((column.stage, RULER + row), None)
-                self.refresh(Region(x, RULER + top, width, bottom - top))
+        place = self._place_of(column)
+        if place is None:
+            column.painted += 1  # slid out of view: what it kept is stale when it slides back
             return
-        column.painted += 1  # slid out of view: what it kept is stale when it slides back
+        x, width = place
+        last = self.size.height - RULER - 1  # the bottom border's row
+        for first, end in spans:
+            top = max(first - column.top + 1, 1)  # row 0 is the top border
+            bottom = min(end - column.top + 1, last)
+            for row in range(top, bottom):
+                self._drawn.pop((column.stage, RULER + row), None)
+            if top < bottom:
+                self.refresh(Region(x, RULER + top, width, bottom - top))
 
     def _refresh_column(self, column: StageColumn) -> None:
         """Repaint ``column``: what changes how a column looks comes through here."""
         column.painted += 1
-        for shown, x, width in self._columns_shown():
-            if shown is column:
-                self.refresh(Region(x, RULER, width, max(0, self.size.height - RULER)))
-                return
+        place = self._place_of(column)
+        if place is not None:
+            x, width = place
+            self.refresh(Region(x, RULER, width, max(0, self.size.height - RULER)))
 
     # --- drawing ------------------------------------------------------------------------
 
