@@ -279,7 +279,8 @@ def test_stderr_is_told_apart_from_stdout() -> None:
 @pytest.mark.slow  # a Pilot test of many lines or keys
 def test_a_theme_switch_restyles_lines_already_shown() -> None:
     """Regression: the view read its component styles when Textual announced the new
-    theme, which is before Textual recomputes them, so stderr kept the old colour."""
+    theme, which is before Textual recomputes them, so stderr kept the old colour. The
+    empty rows below the last line follow the theme too."""
 
     async def scenario() -> None:
         app = PaneApp(LogPane())
@@ -296,13 +297,23 @@ def test_a_theme_switch_restyles_lines_already_shown() -> None:
             def expected() -> object:
                 return view.get_component_rich_style("log-view--stderr").color
 
+            def blank_background() -> object:
+                # the rows below the last line are kept between frames, not restyled
+                (segment,) = list(view.render_line(5))
+                assert segment.text.strip() == ""
+                return segment.style.bgcolor  # type: ignore[union-attr]
+
             dark = stderr_colour()
             assert dark == expected()
+            assert blank_background() == view.rich_style.bgcolor
+            dark_background = blank_background()
             app.theme = "textual-light"
             await pilot.pause()
             await pilot.pause()
             assert expected() != dark  # the themes differ here, so the test can fail
             assert stderr_colour() == expected()
+            assert view.rich_style.bgcolor != dark_background
+            assert blank_background() == view.rich_style.bgcolor
 
     run(scenario())
 

@@ -63,6 +63,7 @@ class LinePainter:
         self._lines: LRUCache[tuple[int, int], Strip] = LRUCache(256)
         self._blocks: LRUCache[int, list[Strip]] = LRUCache(64)  # pretty JSON, per line
         self._prefixes: LRUCache[tuple[Stream, float, bool, bool], Strip] = LRUCache(256)
+        self._blank: Strip | None = None
 
     def restyle(self, base: Style, styles: dict[str, Style]) -> None:
         self.base, self.styles = base, styles
@@ -71,12 +72,21 @@ class LinePainter:
     def forget(self, seq: int | None = None) -> None:
         """Drop cached strips: all of them, or line ``seq``'s."""
         if seq is None:
+            self._blank = None
             self._lines.clear()
             self._prefixes.clear()
             self._blocks.clear()
         else:
             self._lines.discard((seq, 0))
             self._blocks.discard(seq)
+
+    def blank(self, width: int) -> Strip:
+        """A row below the last line: most of the view while a run is young, so it is
+        kept rather than styled afresh (the widget's ``rich_style`` walks its ancestors)."""
+        blank = self._blank
+        if blank is None or blank.cell_length != width:
+            blank = self._blank = Strip.blank(width, self.base)
+        return blank
 
     @staticmethod
     def prefix_width(timestamps: bool) -> int:

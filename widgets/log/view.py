@@ -1052,7 +1052,7 @@ class LogView(ScrollView, can_focus=True):
         width = self.scrollable_content_region.width
         found = self.model.locate(round(self.scroll_y) + y)
         if found is None:
-            return Strip.blank(width, self.rich_style)
+            return self.painter.blank(width)
         mark = self._cursor.mark_of(found[0])
         widest = self.painter.widest
         strip = self.painter.row(
