@@ -223,15 +223,19 @@ class BoardScreen(Screen[None]):
 
     # --- the `/` filter ---------------------------------------------------------------
 
+    _bar: BoardFilter | None = None  # mounted at the first ``/``, then kept
+
     def _filter_bar(self) -> BoardFilter | None:
-        found = self.query("#board-filter")
-        return found.first(BoardFilter) if found else None
+        """Kept, not queried: every reload of the board asks for it (a DOM walk each)."""
+        if self._bar is not None and not self._bar.is_attached:
+            self._bar = None
+        return self._bar
 
     async def action_filter_cards(self) -> None:
         """``/``: a prompt under the board; the columns narrow as the query is typed."""
         bar = self._filter_bar()
         if bar is None:  # mounted on first use: the first frame does not style it
-            bar = BoardFilter(id="board-filter")
+            bar = self._bar = BoardFilter(id="board-filter")
             await self.mount(bar, after=self.board_columns)
         self.remove_class("-zoomed")  # a filter is for the board: show it
         bar.open(bar.value if self.card_filter is not None else "")
