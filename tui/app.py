@@ -219,6 +219,8 @@ class ShipdeckApp(Host):
                 self.board.show_items(list(self.items.values()), self.frame, self.card_facts)
 
     async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, (events.InputEvent, events.Resize)):
+            self.board.pacer.touched()  # its frame is painted at once, even while runs paint
         if isinstance(event, events.InputEvent):
             if self._exit:
                 return  # quitting: a key typed after q would open a screen in a closing app
@@ -313,7 +315,7 @@ class ShipdeckApp(Host):
         if read.full or changed:
             self.board.show_book(book, self.frame, self.card_facts, changed)
             self.refresh_card_facts()  # a new stage or deploy: its card's facts may change
-        running = bool(book.running)
+        running = self.board.pacer.running = bool(book.running)
         if running:
             self._spinner.resume()  # the spinner timer runs only while something runs
         else:

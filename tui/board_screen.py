@@ -21,6 +21,7 @@ from shipdeck.lifecycle.stages import ORDER, Stage
 from shipdeck.tui.env_ops import EnvOperations
 from shipdeck.tui.host import Host
 from shipdeck.tui.item_ops import ItemOperations
+from shipdeck.tui.pacing import FramePacer
 from shipdeck.tui.panes import Panes
 from shipdeck.widgets.board.columns import BoardColumns, StageColumn
 from shipdeck.widgets.board.filter import BoardFilter, CardFilter, card_filter
@@ -101,6 +102,7 @@ class BoardScreen(Screen[None]):
         self.columns: dict[Stage, StageColumn] = {s: StageColumn(s) for s in ORDER}
         self.board_columns = BoardColumns(list(self.columns.values()), id="columns")
         self.panes = Panes(id="panes")
+        self.pacer = FramePacer()  # the app says when runs paint and when keys arrive
         # What the app last showed, unfiltered: a filter narrows it, clearing restores it.
         self._items: list[Item] = []
         self._book: CardBook | None = None  # or the whole board, read as it is drawn
@@ -109,6 +111,12 @@ class BoardScreen(Screen[None]):
         self._facts: Mapping[str, CardFacts] | None = None
         self.card_filter: CardFilter | None = None  # the `/` filter's predicate, if on
         self._typing = False  # the `/` prompt has the keys
+
+    def _on_timer_update(self) -> None:
+        """Textual's frame, held while a run paints and nobody types (:mod:`tui.pacing`):
+        held, the frame timer keeps ticking and a later tick paints all that changed."""
+        if self.pacer.due():
+            super()._on_timer_update()
 
     @property
     def active_pane(self) -> str:
