@@ -202,6 +202,16 @@ class ShipdeckApp(Host):
                 work, thread=True, group="card-facts", exclusive=True, description="card facts"
             )
 
+    def _facts_may_change(self, read: CardsRead) -> bool:
+        """Whether a card that changed can have facts, or had some that must go: one in
+        Code with a branch, or with an environment. A run's Build, Test and Release
+        change a card ten times a run and none of its facts: no worker reads them then."""
+        had = self.card_facts
+        return any(
+            card.id in had or card.env or (card.stage is Stage.CODE and card.branch)
+            for card in read.cards
+        ) or any(gone in had for gone in read.gone)
+
     def _read_card_facts(self, items: list[Item]) -> None:
         from shipdeck.tui.card_facts import read_facts
 
@@ -314,7 +324,8 @@ class ShipdeckApp(Host):
         self.items = book
         if read.full or changed:
             self.board.show_book(book, self.frame, self.card_facts, changed)
-            self.refresh_card_facts()  # a new stage or deploy: its card's facts may change
+            if read.full or self._facts_may_change(read):
+                self.refresh_card_facts()
         running = self.board.pacer.running = bool(book.running)
         if running:
             self._spinner.resume()  # the spinner timer runs only while something runs

@@ -109,3 +109,32 @@ async def test_enter_on_an_environment_and_f_on_a_card_follow_its_live_logs(
         await pilot.pause(0.3)  # the card's own run log loads first, as when a person moves
         await pilot.press("f")
         await until(pilot, lambda: str(pane.border_title) == "staging (live)")
+
+
+async def test_facts_are_read_again_only_when_a_changed_card_can_have_some(
+    demo_project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run's Build, Test and Release change its card ten times and none of its facts:
+    no worker reads them then. A card that enters Code with a branch, or has an
+    environment, or had facts, has them read again."""
+    app = ShipdeckApp(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app._facts_on and "SD-1" in app.card_facts)
+        reads: list[int] = []
+        monkeypatch.setattr(app, "refresh_card_facts", lambda: reads.append(1))
+
+        def move(item_id: str, stage: Stage, **fields: str) -> int:
+            with demo_project.store.edit() as board:
+                item = board.get(item_id)
+                item.stage = stage
+                for name, value in fields.items():
+                    setattr(item, name, value)
+            before = len(reads)
+            assert app.reload_board()
+            return len(reads) - before
+
+        for stage in (Stage.BUILD, Stage.TEST, Stage.RELEASE):
+            assert move("SD-2", stage) == 0, stage  # a Plan card's run: no facts
+        assert move("SD-3", Stage.CODE, branch="feature/SD-3-x") == 1  # its branch's head
+        assert move("SD-4", Stage.DEPLOY, env="staging") == 1  # what runs there
+        assert move("SD-1", Stage.BUILD) == 1  # SD-1 had its branch head: it goes
