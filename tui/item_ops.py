@@ -220,10 +220,10 @@ async def pick_env(app: Host, title: str) -> str | None:
 
 async def approved(app: Host, env: str, what: str) -> bool:
     """Yes when ``env`` needs no approval, else what the person answered."""
+    if not app.project.config.environments[env].approval:
+        return True  # before the dialogs' import: a deploy to an `auto` env needs none
     from shipdeck.tui.dialogs import ConfirmScreen
 
-    if not app.project.config.environments[env].approval:
-        return True
     answer: bool = await app.push_screen_wait(
         ConfirmScreen(f"{env} needs approval. {what}?", yes="Approve")
     )
