@@ -24,8 +24,10 @@ Deploy within 1.15x of the shell script.
   - ``new_board`` / ``old_board``: the same steps on the open board itself, the real
     app (headless, 120x40) driven by its keys: opened and settled untimed, the title
     typed untimed, then timed from the form's save: ``a`` (Plan -> Code), the edit and
-    commit, ``a`` (Code -> Deploy), until the app has handled Deploy's finish. This is
-    what a board user waits; the screen's work (repaints, reloads, the log pane)
+    commit, ``a`` (Code -> Deploy), until the board shows Deploy passed (the app has
+    read the board after its finish; until 2026-12-06, until the app began handling
+    the finish's message, which a reload follows at once). This is what a board user
+    waits; the screen's work (repaints, reloads, the log pane)
     competes with the run for the interpreter and the cores.
   - ``new_in_process`` / ``old_in_process``: the same steps in one process through the
     engine's API, which the board's keys call, without the screen: the engine is
@@ -155,7 +157,7 @@ print(figures_json(c0, busy_cpu_s(), t0, t1, t2, t3, t4))
 # Opened, painted and settled untimed (as a user looks at the board before pressing a
 # key), the new item's title typed untimed; timed from its save (ctrl+s): the card
 # appears selected, ``a`` (Plan -> Code), the edit and commit, ``a`` (Code -> Deploy: the
-# demo's staging is ``auto``, no dialog), until the app has handled Deploy's finish. The
+# demo's staging is ``auto``, no dialog), until the board shows Deploy passed. The
 # timed keys go to the app as a terminal's do (the driver's message), not by Pilot.press,
 # which waits after each key until the process's CPU time stops advancing.
 ON_THE_BOARD = r"""
@@ -163,21 +165,14 @@ import asyncio, json, os, subprocess, sys, time
 from pathlib import Path
 
 from shipdeck.lifecycle.items import RunState
-from shipdeck.lifecycle.runs import RunFinished
 from shipdeck.lifecycle.stages import Stage
 from shipdeck.project.repo import Project
-from shipdeck.tui.app import EngineEventPosted, ShipdeckApp
+from shipdeck.tui.app import ShipdeckApp
 from shipdeck.tui.item_form import ItemFormScreen
 from textual import events
 
 repo, edit = Path(sys.argv[1]), sys.argv[2]
 # HELPERS
-finished = []
-
-
-def hook(message):
-    if isinstance(message, EngineEventPosted) and isinstance(message.event, RunFinished):
-        finished.append(message.event)
 
 
 async def until(test, what):
@@ -192,20 +187,23 @@ def press(app, key, char=None):
     app._driver.send_message(events.Key(key, char))
 
 
-def passed(item_id, stage):
+# The board shows the item in the stage, passed: the app has read the board after the
+# stage's finish (what its user sees; both trees keep the board in app.items).
+def passed(app, item_id, stage):
     def test():
-        for event in finished:
-            if event.item_id == item_id and event.stage is stage:
-                if event.state is not RunState.PASSED:
-                    raise SystemExit(f"the board: {item_id} {stage.label}: {event.message}")
-                return True
-        return False
+        item = app.items.get(item_id)
+        state = item.states.get(stage) if item is not None and item.stage is stage else None
+        if state is None or state.state in (RunState.IDLE, RunState.RUNNING):
+            return False
+        if state.state is not RunState.PASSED:
+            raise SystemExit(f"the board: {item_id} {stage.label}: {state.state}")
+        return True
     return test
 
 
 async def main():
     app = ShipdeckApp(Project(repo))
-    async with app.run_test(size=(120, 40), message_hook=hook) as pilot:
+    async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         await asyncio.sleep(1.0)  # the first paint's after-work (config, facts, preload)
         await pilot.press("n")
@@ -219,12 +217,12 @@ async def main():
         item = app.board.selected_id()
         t1 = time.perf_counter()
         press(app, "a", "a")
-        await until(passed(item, Stage.CODE), "Code")
+        await until(passed(app, item, Stage.CODE), "Code")
         t2 = time.perf_counter()
         commit_edit(repo, edit, item)
         t3 = time.perf_counter()
         press(app, "a", "a")
-        await until(passed(item, Stage.DEPLOY), "Deploy")
+        await until(passed(app, item, Stage.DEPLOY), "Deploy")
         t4 = time.perf_counter()
         c4 = busy_cpu_s()
     print(figures_json(c0, c4, t0, t1, t2, t3, t4))

@@ -1,7 +1,7 @@
 """What the log pane shows: the selected item's current or last run, or an
 environment's live output (after a deploy, or when a person asks to follow it).
 
-Engine events reach it from the app (:class:`shipdeck.tui.app.EngineEventPosted`); the
+Engine events reach it from the app (:class:`shipdeck.tui.app.EngineEventsPosted`); the
 environment's stream is read in a thread worker and written to the pane, which is
 thread-safe (lines are folded in at the next frame).
 """
