@@ -6,7 +6,7 @@ Textual paints each change at the next of its 60 frames a second, and each frame
 ~3-5 ms of the UI thread (the columns that changed, the log view, its scrollbar and
 status line, the compositor around them). On a 2-core machine those frames take the
 interpreter and a core from the run's own commands: the demo's Plan -> Deploy on the
-open board took 14-19 frames. While anything runs and nobody types, the board paints
+open board took 20-22 frames. While anything runs and nobody types, the board paints
 at most ``RUN_FPS`` times a second, which still reads as live (a person does not
 follow a log faster); a key, a click or a resize is painted at the next frame, as
 before, so typing, scrolling and the cursor stay at Textual's rate. Nothing is
