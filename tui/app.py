@@ -86,7 +86,6 @@ class ShipdeckApp(Host):
         self.frame = 0
         self._stamp: object = None
         self._board_error: str | None = None  # the last load's failure, said once
-        self._any_run = False  # whether any card runs, as the footer last showed it
         self.crashed: BaseException | None = None  # a bug: written to a crash file at exit
         self.board = BoardScreen(self)
         self.follow = LogFollower(self, self.board)
@@ -117,8 +116,9 @@ class ShipdeckApp(Host):
 
     @property
     def any_run(self) -> bool:
-        """Whether a card runs, as the board last showed it."""
-        return self._any_run
+        """Whether a card runs, as the board last showed it (its frames are paced then)."""
+        running: bool = self.board.pacer.running
+        return running
 
     def get_driver_class(self) -> type[Driver]:
         """Textual's driver, with an input thread that sleeps between keys (tui/driver.py);
@@ -343,13 +343,13 @@ class ShipdeckApp(Host):
             self.board.show_book(book, self.frame, self.card_facts, changed)
             if read.full or self._facts_may_change(read):
                 self.refresh_card_facts()
-        running = self.board.pacer.running = bool(book.running)
+        running = bool(book.running)
         if running:
             self._spinner.resume()  # the spinner timer runs only while something runs
         else:
             self._spinner.pause()
-        if running != self._any_run:  # x (cancel) is lit only while a run runs
-            self._any_run = running
+        if running != self.board.pacer.running:  # x (cancel) is lit only while a run runs
+            self.board.pacer.running = running
             self.board.refresh_bindings()
         after = book.stages.get(self.selected) if self.selected else None
         if before and after and before is not after:
