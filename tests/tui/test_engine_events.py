@@ -11,7 +11,7 @@ import pytest
 
 from shipdeck.lifecycle.items import RunState
 from shipdeck.lifecycle.ports import Line, Stream
-from shipdeck.lifecycle.runs import EngineEvent, RunFinished, RunOutput
+from shipdeck.lifecycle.runs import EngineEvent, RunFinished, RunOutput, RunStarted
 from shipdeck.lifecycle.stages import Stage
 from shipdeck.project.repo import Project
 from shipdeck.tui.app import EngineEventsPosted, ShipdeckApp
@@ -59,7 +59,9 @@ async def test_events_from_threads_arrive_in_order_once_each_and_bursts_are_one_
 
         # a stage that finishes and the next that starts, in one burst: one read
         finished = RunFinished("run-0", "SD-1", Stage.BUILD, RunState.PASSED, 0.1, "")
-        burst: list[EngineEvent] = [finished, finished]
+        log = demo_project.paths.run_log("run-1")
+        started = RunStarted("run-1", "SD-1", Stage.TEST, log)
+        burst: list[EngineEvent] = [finished, started]
         before = len(messages)
         for event in burst:  # both before the UI thread takes the first
             app._from_engine(event)
