@@ -9,6 +9,7 @@ refusal (a gate) is a warning in the gate's own words, not an error.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from shipdeck.lifecycle import verbs
@@ -18,7 +19,9 @@ from shipdeck.tui.crash import STORAGE_ERRORS
 
 if TYPE_CHECKING:
     from shipdeck.tui.host import Board, Host
-    from shipdeck.tui.item_form import ItemDraft
+    from shipdeck.tui.item_form import ItemDraft, ItemFormScreen
+
+FORM_SCREEN = "item-form"  # the name the board's item form is installed under
 
 
 class ItemOperations:
@@ -27,6 +30,27 @@ class ItemOperations:
     def __init__(self, app: Host, board: Board) -> None:
         self.app = app
         self.board = board
+        self._form: ItemFormScreen | None = None
+
+    def _show_form(
+        self,
+        item: Item | None,
+        save: Callable[[ItemDraft], Item],
+        done: Callable[[Item | None], None],
+    ) -> None:
+        """The board's one item form, filled for ``item``. Installed, so closing it only
+        hides it: a removed screen costs the board a layout and two full repaints."""
+        from shipdeck.tui.item_form import ItemFormScreen
+
+        form = self._form
+        if form is None:
+            form = self._form = ItemFormScreen(item, save=save)
+            self.app.install_screen(form, name=FORM_SCREEN)
+        elif form in self.app.screen_stack:
+            return  # already open (a key that reached the board as it opened)
+        else:
+            form.fill(item, save=save)
+        self.app.push_screen(form, done)
 
     def _need_item(self) -> Item | None:
         item = self.app.selected_item()
@@ -35,8 +59,6 @@ class ItemOperations:
         return item
 
     def new_item(self) -> None:
-        from shipdeck.tui.item_form import ItemFormScreen
-
         def save(draft: ItemDraft) -> Item:  # in the form's thread worker
             engine = self.app.engine  # built first: it masks what the board and journal keep
             return verbs.add(
@@ -55,11 +77,9 @@ class ItemOperations:
             self.board.select(item.id)
             self.app.notify(f"{item.id} added to Plan")
 
-        self.app.push_screen(ItemFormScreen(save=save), created)
+        self._show_form(None, save, created)
 
     def edit_item(self) -> None:
-        from shipdeck.tui.item_form import ItemFormScreen
-
         item = self._need_item()
         if item is None:
             return
@@ -80,7 +100,7 @@ class ItemOperations:
             if saved is not None:
                 self.app.reload_board()
 
-        self.app.push_screen(ItemFormScreen(item, save=save), edited)
+        self._show_form(item, save, edited)
 
     def details(self) -> None:
         from shipdeck.tui.details import ItemDetailsScreen

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from pathlib import Path
 
 import psutil
 import pytest
 from textual.command import CommandPalette
-from textual.widgets import ContentSwitcher
+from textual.widgets import ContentSwitcher, Input, Label, TextArea
 
+from shipdeck.lifecycle import verbs
 from shipdeck.lifecycle.items import RunState
 from shipdeck.lifecycle.stages import Stage
 from shipdeck.project.repo import Project
@@ -77,6 +79,76 @@ async def test_e_edits_the_selected_item(demo_project: Project) -> None:
         await pilot.press("end", *" now", "ctrl+s")
         await until(pilot, lambda: not isinstance(app.screen, ItemFormScreen), what="the save")
         assert demo_project.store.load().get("SD-2").title.endswith(" now")
+
+
+def form_fields(form: ItemFormScreen) -> tuple[str, str, str]:
+    heading = str(form.query_one("#heading", Label).render())
+    return heading, form.query_one("#title", Input).value, form.query_one("#body", TextArea).text
+
+
+async def test_the_form_is_kept_and_shown_afresh_each_time(
+    demo_project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One form, filled anew for each new or edited item. Closing it leaves the board's
+    layout alone (a removed screen cost a layout and two full repaints, ~12 ms, as the
+    item's first stage started); a save still running when its showing was cancelled
+    does not close the next showing."""
+    app = ShipdeckApp(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("n", *"Dark mode")
+        form = app.screen
+        assert isinstance(form, ItemFormScreen)
+        form.query_one("#body", TextArea).focus()
+        await pilot.press(*"Users asked.", "escape")
+        await until(pilot, lambda: app.screen is app.board, what="the cancel")
+        assert form.is_attached  # hidden, not removed
+
+        await pilot.press("n")
+        assert app.screen is form
+        assert form_fields(form) == ("New item", "", "")  # nothing of the cancelled draft
+        assert form.focused is form.query_one("#title", Input)
+        layouts: list[bool] = []
+        board_refresh = app.board.refresh
+
+        def refresh(*regions: object, **kwargs: bool) -> object:
+            layouts.append(bool(kwargs.get("layout")))
+            return board_refresh(*regions, **kwargs)
+
+        monkeypatch.setattr(app.board, "refresh", refresh)
+        await pilot.press(*"Dark mode", "ctrl+s")
+        await until(pilot, lambda: app.board.selected_id() == "SD-5", what="the new card")
+        await pilot.pause()
+        assert layouts and not any(layouts)  # repainted, never laid out again
+
+        await pilot.press("e")
+        assert app.screen is form
+        assert form_fields(form) == ("Edit SD-5", "Dark mode", "")
+        await pilot.press("end", *" now", "ctrl+s")
+        await until(pilot, lambda: app.screen is app.board, what="the edit")
+        assert demo_project.store.load().get("SD-5").title == "Dark mode now"
+
+        # A save held up (the board lock) and cancelled; the form is opened again.
+        release = threading.Event()
+        add = verbs.add
+
+        def slow_add(*args: object, **kwargs: object) -> object:
+            release.wait(10)
+            return add(*args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(verbs, "add", slow_add)
+        await pilot.press("n", *"Late one", "ctrl+s", "escape")
+        await until(pilot, lambda: app.screen is app.board, what="the cancel")
+        await pilot.press("n", *"Next")
+        release.set()
+        await until(
+            pilot,
+            lambda: "SD-6" in {i.id for i in demo_project.store.load().items},
+            what="the late save",
+        )
+        await pilot.pause(0.2)
+        assert app.screen is form  # the late save closed nothing
+        assert form_fields(form) == ("New item", "Next", "")
+        assert not form.saving
 
 
 async def test_enter_opens_details_with_history(demo_project: Project) -> None:
