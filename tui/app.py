@@ -35,6 +35,7 @@ from shipdeck.tui.host import Host
 from shipdeck.tui.idle_gc import IdleCollector
 from shipdeck.tui.log_follower import LogFollower
 from shipdeck.tui.palette import BoardCommands
+from shipdeck.widgets.board.cards import may_have_facts
 
 if TYPE_CHECKING:
     from textual.app import SystemCommand
@@ -206,15 +207,24 @@ class ShipdeckApp(Host):
                 work, thread=True, group="card-facts", exclusive=True, description="card facts"
             )
 
-    def _facts_may_change(self, read: CardsRead) -> bool:
-        """Whether a card that changed can have facts, or had some that must go: one in
-        Code with a branch, or with an environment. A run's Build, Test and Release
-        change a card ten times a run and none of its facts: no worker reads them then."""
+    def _drop_facts(self, read: CardsRead) -> None:
+        """Forget the facts of changed cards that can have none now (a card that left
+        Code for Build, one archived): nothing to read to know that."""
         had = self.card_facts
+        drop = {card.id for card in read.cards if card.id in had and not may_have_facts(card)}
+        drop |= {gone for gone in read.gone if gone in had}
+        if drop:
+            self.card_facts = {k: v for k, v in had.items() if k not in drop}
+
+    def _facts_to_read(self, read: CardsRead) -> bool:
+        """Whether a changed card has facts to read: one in Code with a branch, or with
+        an environment, and not running. A run's stages change its card ten times and
+        none of its facts; a running card's are read as its run ends (its card changes
+        then): a deploy's start read the journal for the version its end changes."""
         return any(
-            card.id in had or card.env or (card.stage is Stage.CODE and card.branch)
+            may_have_facts(card) and card.current.state is not RunState.RUNNING
             for card in read.cards
-        ) or any(gone in had for gone in read.gone)
+        )
 
     def _read_card_facts(self, items: list[Item]) -> None:
         from shipdeck.tui.card_facts import read_facts
@@ -340,8 +350,10 @@ class ShipdeckApp(Host):
         self._book = book
         self.items = book
         if read.full or changed:
+            if not read.full:
+                self._drop_facts(read)  # before the draw: the cards are drawn without them
             self.board.show_book(book, self.frame, self.card_facts, changed)
-            if read.full or self._facts_may_change(read):
+            if read.full or self._facts_to_read(read):
                 self.refresh_card_facts()
         running = bool(book.running)
         if running:

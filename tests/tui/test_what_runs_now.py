@@ -116,17 +116,20 @@ async def test_facts_are_read_again_only_when_a_changed_card_can_have_some(
 ) -> None:
     """A run's Build, Test and Release change its card ten times and none of its facts:
     no worker reads them then. A card that enters Code with a branch, or has an
-    environment, or had facts, has them read again."""
+    environment, has them read again, once its run is over (a running deploy's start
+    read the journal for the version its end changes). A card that had facts and can
+    have none now loses them at once, with nothing read."""
     app = ShipdeckApp(demo_project)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app._facts_on and "SD-1" in app.card_facts)
         reads: list[int] = []
         monkeypatch.setattr(app, "refresh_card_facts", lambda: reads.append(1))
 
-        def move(item_id: str, stage: Stage, **fields: str) -> int:
+        def move(item_id: str, stage: Stage, state: RunState = RunState.IDLE, **fields: str) -> int:
             with demo_project.store.edit() as board:
                 item = board.get(item_id)
                 item.stage = stage
+                item.states[stage] = StageState(state=state)
                 for name, value in fields.items():
                     setattr(item, name, value)
             before = len(reads)
@@ -135,6 +138,10 @@ async def test_facts_are_read_again_only_when_a_changed_card_can_have_some(
 
         for stage in (Stage.BUILD, Stage.TEST, Stage.RELEASE):
             assert move("SD-2", stage) == 0, stage  # a Plan card's run: no facts
-        assert move("SD-3", Stage.CODE, branch="feature/SD-3-x") == 1  # its branch's head
-        assert move("SD-4", Stage.DEPLOY, env="staging") == 1  # what runs there
-        assert move("SD-1", Stage.BUILD) == 1  # SD-1 had its branch head: it goes
+        assert move("SD-3", Stage.CODE, RunState.RUNNING, branch="feature/SD-3-x") == 0
+        assert move("SD-3", Stage.CODE, RunState.PASSED) == 1  # its branch's head, now
+        assert move("SD-4", Stage.DEPLOY, RunState.RUNNING, env="staging") == 0
+        assert move("SD-4", Stage.DEPLOY, RunState.PASSED) == 1  # what runs there now
+        assert "SD-1" in app.card_facts
+        assert move("SD-1", Stage.BUILD) == 0  # SD-1 had its branch head: it goes, unread
+        assert "SD-1" not in app.card_facts

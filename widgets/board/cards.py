@@ -57,6 +57,11 @@ class CardFacts:
 NO_FACTS = CardFacts()
 
 
+def may_have_facts(item: Item) -> bool:
+    """Whether ``item`` can have any: a branch head in Code, or an environment."""
+    return bool(item.env or (item.stage is Stage.CODE and item.branch))
+
+
 def _elapsed(item: Item, now: datetime | None) -> float | None:
     started = item.current.started_at
     if started is None:
