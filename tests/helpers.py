@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from shipdeck.cli.demo import free_port  # noqa: F401 - the tests' too: one home
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import uuid
@@ -22,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import processes_under, shipdeck
+from tests.helpers import free_port, processes_under, shipdeck
 
 pytestmark = pytest.mark.slow
 
@@ -102,12 +101,6 @@ def broken(repo: Path, disk: Path, fault: str) -> Iterator[None]:
             yield
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture()
 def disk(tmp_path: Path) -> Iterator[Path]:
     """A 32 MB tmpfs holding the whole demo repository."""
@@ -132,7 +125,7 @@ def repo(disk: Path) -> Path:
     assert made.returncode == 0, made.stderr
     repo = disk / "demo"
     config = repo / "shipdeck.yaml"
-    config.write_text(config.read_text().replace("38717", str(_free_port())))
+    config.write_text(config.read_text().replace("38717", str(free_port())))
     # The demo writes its journal; make sure it exists to be bind-mounted read-only.
     (repo / ".shipdeck" / "journal.jsonl").touch()
     return repo

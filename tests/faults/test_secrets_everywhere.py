@@ -4,7 +4,6 @@ no file under .shipdeck, no git object, no webhook payload and no CLI output."""
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import WebhookReceiver as Hook
-from tests.helpers import git, shipdeck
+from tests.helpers import free_port, git, shipdeck
 
 pytestmark = pytest.mark.slow
 
@@ -58,12 +57,6 @@ def hook() -> Iterator[Hook]:
     h.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _repo(root: Path, config: str) -> Path:
     root.mkdir()
     git(root, "init", "-q", "-b", "main")
@@ -104,7 +97,7 @@ def test_the_secret_goes_nowhere(tmp_path: Path, hook: Hook) -> None:
     outputs: list[str] = []
 
     # A failing test whose name and message carry the secret.
-    tests = _repo(tmp_path / "tests", _config(_free_port(), hook.url, failing_test=True))
+    tests = _repo(tmp_path / "tests", _config(free_port(), hook.url, failing_test=True))
     failed = shipdeck("advance", "SD-1", "--to", "test", cwd=tests, env=ENV)
     assert failed.returncode == 1
     outputs += [failed.stdout, failed.stderr]
@@ -113,7 +106,7 @@ def test_the_secret_goes_nowhere(tmp_path: Path, hook: Hook) -> None:
     outputs += [shown.stdout, shown.stderr]
 
     # A service that prints the secret on stderr and never gets healthy.
-    deploys = _repo(tmp_path / "deploys", _config(_free_port(), hook.url, failing_test=False))
+    deploys = _repo(tmp_path / "deploys", _config(free_port(), hook.url, failing_test=False))
     deployed = shipdeck(
         "advance", "SD-1", "--to", "deploy", "--env", "staging", cwd=deploys, env=ENV
     )

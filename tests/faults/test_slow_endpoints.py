@@ -37,7 +37,7 @@ from shipdeck.backends.probe import MAX_BODY, HttpProber, wait_healthy
 from shipdeck.lifecycle.ports import CancelToken, Line, Release
 from tests.faults import servers
 from tests.faults.servers import FaultServer
-from tests.helpers import ROOT, processes_under, shipdeck
+from tests.helpers import ROOT, free_port, processes_under, shipdeck
 from tests.waiting import DEADLINE, returns, wait_until
 
 pytestmark = pytest.mark.slow  # misbehaving servers waited out, real deploys and signals
@@ -341,18 +341,12 @@ class FlipOnRollback:
         return "\n".join(line.text for line in self.lines)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["drip", "drip-body", "silent", "huge-fail", "away"])
 def test_a_deploy_with_a_faulty_health_url_rolls_back_in_time(
     tmp_path: Path, fault: FaultServer, mode: str
 ) -> None:
-    port = _free_port()
+    port = free_port()
     health_timeout = 2.0
     target = LocalTarget(
         "staging",

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from tests.helpers import free_port
 from tests.waiting import TimedOut, wait_until
 
 BUSYBOX = Path(os.environ.get("SHIPDECK_BUSYBOX", "/bin/busybox"))
@@ -208,14 +209,6 @@ def require_engine() -> Any:
 def registry() -> str:
     """The test registry's address (scripts/docker-up.sh prints it)."""
     return os.environ.get("SHIPDECK_REGISTRY", "127.0.0.1:5000")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def talker_context(dest: Path) -> Path:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import socket
 import subprocess
 import sys
 import threading
@@ -23,6 +22,7 @@ import pytest
 
 from shipdeck.backends.local.target import LocalTarget
 from shipdeck.lifecycle.ports import CancelToken, Line, Release, Stream, TargetError
+from tests.helpers import free_port
 from tests.waiting import returns, wait_until
 
 pytestmark = pytest.mark.slow  # real services deployed, health-checked and stopped
@@ -66,12 +66,6 @@ class Handler(BaseHTTPRequestHandler):
 
 ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def running(pid: int) -> bool:

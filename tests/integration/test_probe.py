@@ -15,6 +15,7 @@ import pytest
 
 from shipdeck.backends.probe import HttpProber, _address, _pause_until_open, wait_healthy
 from shipdeck.lifecycle.ports import CancelToken
+from tests.helpers import free_port
 from tests.waiting import DEADLINE, returns
 
 pytestmark = pytest.mark.slow  # real HTTP servers, health waits that run out
@@ -46,13 +47,6 @@ def start_server(port: int = 0) -> ThreadingHTTPServer:
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     return server
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture

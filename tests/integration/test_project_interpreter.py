@@ -23,7 +23,6 @@ import functools
 import hashlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,7 +33,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT, git, processes_under, shipdeck
+from tests.helpers import ROOT, free_port, git, processes_under, shipdeck
 
 pytestmark = pytest.mark.slow
 
@@ -288,7 +287,7 @@ def _project(tmp_path: Path, kind: str) -> tuple[Path, Path, list[str]]:
     wheels.mkdir(exist_ok=True)
     greet = 'def greet(name):\n    return f"hello, {name}"\n'
     made = [_wheel(wheels, "greetlib", {"greetlib/__init__.py": greet})]
-    port = _free_port()  # the service's own default port: one nothing else uses now
+    port = free_port()  # the service's own default port: one nothing else uses now
     flask = _flask_wheels() if kind == "poetry" else None
     if flask is not None:
         service = repo / "svc" / "app.py"
@@ -344,12 +343,6 @@ def _expected_init(kind: str, service: Path, port: int) -> list[str]:
         " environment's data directory, kept across deploys",
         "health: /health (svc/__main__.py)",
     ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _port(repo: Path) -> int:
