@@ -155,15 +155,20 @@ class ItemOperations:
             if env is None:
                 return
             plan = plan.with_env(env)
-        approve = True
-        if env is not None:  # the confirmation says what the advance will do
-            approve = await approved(self.app, env, plan.describe())
-            if not approve and item.stage is Stage.RELEASE:
+        to: Stage | None = None
+        approve = env is None or await approved(self.app, env, plan.describe())
+        if not approve:
+            if item.stage is Stage.RELEASE:
                 return  # the next stage is the deploy itself
+            # No to the deploy, not to the stages before it: they run, up to Release. (It
+            # had run them all and then failed the deploy as not approved.)
+            to, env = Stage.RELEASE, None
         engine = self.app.engine
         self.app.run_engine(
             f"advance {item.id}",
-            lambda: refusable(self.app, lambda: engine.advance(item.id, env=env, approve=approve)),
+            lambda: refusable(
+                self.app, lambda: engine.advance(item.id, to=to, env=env, approve=approve)
+            ),
         )
 
     def back(self) -> None:

@@ -23,10 +23,11 @@ from shipdeck.lifecycle.stages import Stage
 from shipdeck.project.repo import Project
 from shipdeck.tui.app import ShipdeckApp
 from shipdeck.tui.details import ItemDetailsScreen
-from shipdeck.tui.dialogs import ConfirmScreen, HelpScreen
+from shipdeck.tui.dialogs import ConfirmScreen, EnvPickerScreen, HelpScreen
 from shipdeck.tui.item_form import ItemFormScreen
 from shipdeck.widgets.ops.metrics import MetricsPane
 from shipdeck.widgets.pane_tabs import PaneTabs
+from tests.helpers import free_port
 from tests.tui.conftest import commit
 from tests.waiting import Notices, until
 
@@ -341,6 +342,74 @@ async def test_d_deploys_and_R_rolls_back(demo_project: Project) -> None:
         assert app.screen.question == "Deploy SD-2's 0.2.0 to staging, replacing 0.1.0?"
         await pilot.press("y")
         await until(pilot, lambda: app.engine.target_for("staging").status().version == "0.2.0")
+
+
+def _reconfigure(project: Project, old: str, new: str) -> Project:
+    """The demo with its shipdeck.yaml edited (and committed, as a person would)."""
+    config = project.root / "shipdeck.yaml"
+    text = config.read_text()
+    assert old in text
+    config.write_text(text.replace(old, new))
+    commit(project.root, "commit", "-q", "-am", "config")
+    return Project(project.root)
+
+
+async def test_a_asks_for_approval_before_a_deploy_and_no_stops_at_release(
+    demo_project: Project,
+) -> None:
+    """``a`` plans in a thread and runs at once when there is nothing to ask; a deploy to
+    an environment that needs approval goes back to the UI thread and asks first."""
+    project = _reconfigure(demo_project, "    auto: true\n", "    auto: true\n    approval: true\n")
+    app = ShipdeckApp(project)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("l", "a")  # SD-1, in Code: Build, Test, Release, then the deploy
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question")
+        assert app.screen.question.startswith("staging needs approval.")
+        assert stage_of(project, "SD-1") == (Stage.CODE, RunState.PASSED)  # nothing ran yet
+        await pilot.press("n")
+        await until(
+            pilot,
+            lambda: stage_of(project, "SD-1") == (Stage.RELEASE, RunState.PASSED),
+            what=lambda: f"SD-1 released, not deployed (it is {stage_of(project, 'SD-1')})",
+        )
+        await pilot.pause(0.3)
+        assert stage_of(project, "SD-1") == (Stage.RELEASE, RunState.PASSED)
+        assert app.engine.target_for("staging").status().version is None
+
+        await pilot.press("a")  # from Release the next stage is the deploy: asked again
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question")
+        await pilot.press("y")
+        await until(pilot, lambda: stage_of(project, "SD-1") == (Stage.DEPLOY, RunState.PASSED))
+        assert app.engine.target_for("staging").status().version == "0.1.0"
+
+
+async def test_a_from_release_asks_which_environment_when_none_is_auto(
+    demo_project: Project,
+) -> None:
+    second = (
+        "  production:\n"
+        "    target: local\n"
+        '    run: "{python} -m app --port {port}"\n'
+        f"    port: {free_port()}\n"
+    )
+    project = _reconfigure(demo_project, "    auto: true\n", "")
+    project = _reconfigure(project, "monitor:\n", second + "monitor:\n")
+    app = ShipdeckApp(project)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("l", "a")  # no auto environment: the advance stops at Release
+        await until(pilot, lambda: stage_of(project, "SD-1") == (Stage.RELEASE, RunState.PASSED))
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, EnvPickerScreen), what="the picker")
+        await pilot.press("escape")  # cancelled: nothing runs
+        await until(pilot, lambda: app.screen is app.board)
+        await pilot.pause(0.3)
+        assert stage_of(project, "SD-1") == (Stage.RELEASE, RunState.PASSED)
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, EnvPickerScreen), what="the picker")
+        await pilot.press("down", "enter")  # production
+        await until(pilot, lambda: stage_of(project, "SD-1") == (Stage.DEPLOY, RunState.PASSED))
+        assert app.engine.target_for("production").status().version == "0.1.0"
+        assert app.engine.target_for("staging").status().version is None
 
 
 async def test_pane_keys_show_and_focus_their_pane(demo_project: Project) -> None:
