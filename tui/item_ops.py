@@ -119,10 +119,11 @@ class ItemOperations:
 
     def _advance_work(self, item_id: str) -> None:
         """In a thread: the plan (git and the environment are read), then the advance
-        itself, at once, when there is nothing to ask. Going back to the UI thread between
-        the two, and out to a second thread, cost the run's start ~13 ms on the board,
-        waiting for the frames and messages before it. A question (archive it? which
-        environment? approve?) goes back to the UI thread as :meth:`_advance_flow`."""
+        itself, at once, when there is nothing to ask. The plan had gone back to the UI
+        thread, waiting behind its frames and messages, and out to a second thread
+        before the run began (the key to Build's start: +11.5 ms against the engine's
+        API in one process, +8.3 ms now). A question (archive it? which environment?
+        approve?) goes back to the UI thread as :meth:`_advance_flow`."""
         app = self.app
         engine = app.engine
         try:
