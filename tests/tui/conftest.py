@@ -24,10 +24,9 @@ def demo_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pr
     # again: a test may have added an environment (and deployed to it) since.
     from shipdeck.project.wiring import make_target
 
-    now = Project(project.root)
-    for name in {*project.config.environments, *now.config.environments}:
-        where = now if name in now.config.environments else project
-        make_target(where, name).stop(lambda _lines: None)
+    for where in (project, Project(project.root)):
+        for name in where.config.environments:
+            make_target(where, name).stop(lambda _lines: None)
     left = processes_under(project.root)
     deadline = time.monotonic() + 5
     while left and time.monotonic() < deadline:
