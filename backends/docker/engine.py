@@ -280,6 +280,9 @@ def log_config_for(client: docker.DockerClient) -> dict[str, Any] | None:
     return {"Type": "local", "Config": {}} if default == "json-file" else None
 
 
+_VANISHED = re.compile(r"no such process|no such container", re.I)
+
+
 class EngineLost(TargetError):
     """The engine stopped answering (as opposed to answering with an error)."""
 
@@ -318,6 +321,29 @@ class EngineSession:
         except CONNECTION_ERRORS as exc:
             self._client = None  # reconnect next time
             raise EngineLost(unreachable(self.where, exc)) from None
+
+    def containers(self, filters: Mapping[str, Any], *, all: bool = False) -> list[Any]:
+        """The containers ``filters`` match, each inspected. A container that exits or
+        is removed while the list is made is a race, not an error: Podman fails the
+        whole list when a container's process is gone as it reads its cgroup ("read
+        /proc/N/cgroup: no such process"), and the Docker SDK when one is removed
+        between the list and its inspect. The list is asked again, up to three times."""
+        tries = 3
+        while True:
+            tries -= 1
+            try:
+                return list(
+                    self.call(
+                        lambda: self.client().containers.list(
+                            all=all, filters=dict(filters), ignore_removed=True
+                        )
+                    )
+                )
+            except EngineLost:
+                raise
+            except TargetError as exc:
+                if not tries or not _VANISHED.search(str(exc)):
+                    raise
 
     def close(self) -> None:
         if self._client is not None:

@@ -181,7 +181,7 @@ class DockerTarget:
     def containers(self) -> list[Any]:
         """This environment's containers, the most recently started first."""
         filters = {"label": [f"{k}={v}" for k, v in self.labels.items() if k.startswith("shipd")]}
-        found = self._call(lambda: self.client().containers.list(all=True, filters=filters))
+        found = self._engine.containers(filters, all=True)
         return sorted(found, key=lambda c: c.attrs["State"].get("StartedAt") or "", reverse=True)
 
     def _running(self) -> list[Any]:
@@ -378,7 +378,7 @@ class DockerTarget:
         if not switch:
             return
         filters = {"label": f"{LABEL_SWITCH}={switch}"}
-        for c in self._call(lambda: self.client().containers.list(all=True, filters=filters)):
+        for c in self._engine.containers(filters, all=True):
             say(sink, f"removing {c.name}")
             self._quietly(partial(c.remove, force=True))
 

@@ -717,7 +717,7 @@ class SwarmTarget:
         if svc is None:
             return []
         filters = {"label": f"com.docker.swarm.service.id={svc['ID']}", "status": "running"}
-        found = self._call(lambda: self.client().containers.list(filters=filters))
+        found = self._engine.containers(filters)
         if self._stats is None:
             self._stats = StatsPoller(lambda: self.api)
         return self._stats.sample([source_of(c.attrs) for c in found])
