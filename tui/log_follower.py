@@ -32,6 +32,9 @@ class LogFollower:
         self.board = board
         self.run_id: str | None = None
         self.item_id: str | None = None
+        # What the pane shows: (None, run) for a run, whichever card asks for it; (card,
+        # None) for a card's "no runs yet"; None for something else (a live log, nothing).
+        self._shown: tuple[str | None, str | None] | None = None
 
     _pane: Any = None
 
@@ -52,10 +55,15 @@ class LogFollower:
         return self.app.project.paths.run_log(run_id)
 
     def item(self, item: Item | None) -> None:
+        """Show ``item``'s current or last run; for a card with none, a line saying so.
+        (Two cards without runs had both been "no run": the pane kept the first card's
+        line, or an environment's live log, or at start nothing at all.)"""
         self.item_id = item.id if item else None
         run_id = latest_run(item) if item else None
-        if run_id == self.run_id:
+        shown = (None, run_id) if run_id else (self.item_id, None)
+        if shown == self._shown:
             return
+        self._shown = shown
         self.run_id = run_id
         self.stop_env_logs()
         pane = self.pane
@@ -73,6 +81,7 @@ class LogFollower:
     def started(self, event: RunStarted) -> None:
         if event.item_id == self.item_id:
             self.run_id = event.run_id
+            self._shown = (None, event.run_id)
             self.stop_env_logs()
             pane = self.pane
             if pane is None:
@@ -124,7 +133,7 @@ class LogFollower:
         pane = self.pane
         if pane is None:
             return
-        self.run_id = self.item_id = None  # the next card reloads its own log
+        self.run_id = self.item_id = self._shown = None  # the next card reloads its own log
         pane.clear()
         pane.border_title = f"{env} (live)"
         self.follow_env(env, f"{env}: its last {tail} lines, then live", tail)

@@ -111,6 +111,37 @@ async def test_enter_on_an_environment_and_f_on_a_card_follow_its_live_logs(
         await until(pilot, lambda: str(pane.border_title) == "staging (live)")
 
 
+async def test_the_log_pane_shows_the_card_under_the_cursor_even_with_no_runs(
+    demo_project: Project,
+) -> None:
+    """Found in tmux: at start the log pane was empty ("0 lines"), and moving from one
+    card without runs to another kept the first card's "no runs yet", as moving off a
+    live log kept the environment's stream in the pane."""
+    engine = build_engine(demo_project)
+    assert engine.advance("SD-1", to=Stage.DEPLOY, env="staging", approve=True).ok
+    app = ShipdeckApp(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = app.board.query_one(LogPane)
+
+        def says(text: str) -> bool:
+            return log_texts(pane) == [text] and str(pane.border_title) == text.split(":")[0]
+
+        assert app.board.selected_id() == "SD-2"  # Plan's first card, selected at start
+        await until(pilot, lambda: says("SD-2: no runs yet (press a to advance)"))
+        await pilot.press("j")
+        await until(pilot, lambda: says("SD-3: no runs yet (press a to advance)"))
+        app.board.select("SD-1")  # in Deploy, with runs: its last run's log
+        await until(pilot, lambda: str(pane.border_title).startswith("SD-1-"))
+        app.board.select("SD-2")
+        await until(pilot, lambda: says("SD-2: no runs yet (press a to advance)"))
+        app.follow_env_logs("staging", 5)
+        await until(pilot, lambda: str(pane.border_title) == "staging (live)")
+        app.board.select("SD-3")
+        await until(pilot, lambda: says("SD-3: no runs yet (press a to advance)"))
+        await pilot.pause(0.5)  # the stream was stopped: nothing of it comes after the line
+        assert says("SD-3: no runs yet (press a to advance)"), log_texts(pane)
+
+
 async def test_facts_are_read_again_only_when_a_changed_card_can_have_some(
     demo_project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
