@@ -41,6 +41,9 @@ class ItemFormScreen(ModalScreen[Item | None]):
         Binding("escape", "cancel", "Cancel"),
         Binding("ctrl+s", "save", "Save"),
     ]
+    # The body's height by the terminal's: at 80x24 a body of 8 rows pushed the Save and
+    # Cancel buttons off the dialog (app.tcss sets the heights).
+    VERTICAL_BREAKPOINTS = [(0, "-tiny"), (24, "-short"), (29, "-tall")]
     # Textual focuses the title when the screen is shown: a query in on_mount raised
     # NoMatches when the app was closing around a screen pushed at that moment.
     AUTO_FOCUS = "#title"

@@ -87,6 +87,43 @@ def form_fields(form: ItemFormScreen) -> tuple[str, str, str]:
     return heading, form.query_one("#title", Input).value, form.query_one("#body", TextArea).text
 
 
+async def test_the_forms_buttons_are_whole_on_screen_at_any_usual_terminal_size(
+    demo_project: Project,
+) -> None:
+    """Seen in tmux at 80x24: the body's 8 rows pushed Save and Cancel off the dialog.
+    Every height from 23 rows up, at 80, 120 and 250 columns, resized while the form is
+    shown and while it is hidden: both buttons are whole inside the dialog's content,
+    and the body keeps at least 3 rows (8 where there is room)."""
+    app = ShipdeckApp(demo_project)
+    async with app.run_test(size=(80, 24)) as pilot:
+
+        def check(size: tuple[int, int]) -> None:
+            form = app.screen
+            assert isinstance(form, ItemFormScreen), size
+            inside = form.query_one(".form-dialog").content_region
+            for button in ("#save", "#cancel"):
+                region = form.query_one(button).region
+                assert inside.contains_region(region), (size, button, region, inside)
+            body = form.query_one("#body", TextArea).region.height
+            assert body >= 3 and (body == 8 or size[1] < 29), (size, body)
+
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, ItemFormScreen))
+        for width in (80, 120, 250):
+            for height in range(23, 46):
+                await pilot.resize_terminal(width, height)
+                await pilot.pause()
+                check((width, height))
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, ItemFormScreen))
+        await pilot.resize_terminal(80, 24)  # while hidden: shown again, it fits
+        await pilot.pause()
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, ItemFormScreen))
+        await pilot.pause()
+        check((80, 24))
+
+
 async def test_the_form_is_kept_and_shown_afresh_each_time(
     demo_project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
