@@ -52,6 +52,41 @@ async def test_the_bottom_border_counts_the_cards_out_of_view() -> None:
 
 
 @pytest.mark.slow  # a Pilot test of a second or so
+async def test_a_column_that_loses_its_last_cards_or_grows_shows_no_blank_end() -> None:
+    """Seen in tmux: the last card of Plan moved on to Code, and Plan kept its scroll:
+    "↑ 2 more" above, blank lines below. Cards that leave the end, and a taller
+    terminal, scroll the column back; the cursor's card stays in view."""
+    board, columns = make_board()
+    app = PaneApp(board, lambda _: fill(columns, 12))
+    plan = columns[Stage.PLAN]
+
+    def check(cursor: str) -> None:
+        text = lines(board)
+        blank_end = text[-2][:15] == "│" + " " * 13 + "│"  # above the bottom border
+        assert not (blank_end and "↑" in text[-1][:15]), text  # blank below, cards above
+        assert any(line.startswith(f"│{cursor} ") for line in text), (cursor, text)
+
+    async with app.run_test(size=(120, 24)) as pilot:
+        await pilot.pause()
+        plan.highlighted = 11
+        await pilot.pause()
+        assert plan.top > 0
+        check("SD-11")
+        for shown in (11, 9, 6):  # the last cards leave, the cursor on the new last one
+            plan.set_items(Item(id=f"SD-{i}", title=f"Plan item {i}") for i in range(shown))
+            await pilot.pause()
+            check(f"SD-{shown - 1}")
+        plan.highlighted = 3
+        await pilot.resize_terminal(120, 30)  # taller: the view ends past the last card
+        await pilot.pause()
+        check("SD-3")
+        await pilot.resize_terminal(120, 60)
+        await pilot.pause()
+        assert plan.top == 0
+        check("SD-3")
+
+
+@pytest.mark.slow  # a Pilot test of a second or so
 async def test_a_narrow_board_slides_to_keep_the_cursors_column_in_view() -> None:
     board, columns = make_board()
     app = PaneApp(board, lambda _: fill(columns, 3))

@@ -299,7 +299,10 @@ class StageColumn:
         return starts, ends
 
     def reveal(self, width: int, height: int) -> None:
-        """Scroll so the highlighted card is in view (all of it, when it fits)."""
+        """Scroll so the highlighted card is in view (all of it, when it fits), with no
+        empty lines below the last card while cards are above the view: a card that
+        left the column's end, or a taller terminal, scrolls the column back (the
+        column had kept its scroll, "↑ 2 more" over blank lines)."""
         top = self.top
         index = self._highlighted
         if index is None or height <= 0:
@@ -310,6 +313,10 @@ class StageColumn:
                 self.top = starts[index]
             elif ends[index] > self.top + height:
                 self.top = max(0, ends[index] - height)
+            if self.top:  # laid out only down to the view's bottom: a long column is not
+                starts, ends = self.layout(width, line=self.top + height)
+                if len(ends) == len(self._ids) and ends[-1] < self.top + height:
+                    self.top = max(0, ends[-1] - height)
         if self.top != top:
             self.painted += 1  # scrolled: every line it shows is another
 
