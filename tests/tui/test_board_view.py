@@ -11,8 +11,8 @@ from host import PaneApp
 from textual.geometry import Region
 
 from shipdeck.lifecycle.items import Item, RunState, StageState
-from shipdeck.lifecycle.stages import ORDER, Stage
-from shipdeck.widgets.board.columns import RULER, BoardColumns, StageColumn
+from shipdeck.lifecycle.stages import ORDER, SPANS, Stage
+from shipdeck.widgets.board.columns import RULER, BoardColumns, StageColumn, span_label
 
 
 def make_board() -> tuple[BoardColumns, dict[Stage, StageColumn]]:
@@ -84,6 +84,19 @@ async def test_a_column_that_loses_its_last_cards_or_grows_shows_no_blank_end() 
         await pilot.pause()
         assert plan.top == 0
         check("SD-3")
+
+
+def test_a_span_label_says_where_it_goes_on_and_where_it_was_cut() -> None:
+    deployment = next(s for s in SPANS if s.name == "Continuous Deployment")
+    everything = set(ORDER)
+    assert span_label(deployment, everything, 60) == "◂ Continuous Deployment ▸"
+    assert span_label(deployment, {Stage.OPERATE}, 60) == "… Continuous Deployment …"
+    assert span_label(deployment, {Stage.DEPLOY}, 60) == "◂ Continuous Deployment …"
+    assert span_label(deployment, {Stage.DEPLOY}, 16) == "◂ Continuous De…"  # one column
+    for room in range(0, 30):  # never wider than its columns, and a cut says so
+        label = span_label(deployment, {Stage.DEPLOY, Stage.OPERATE}, room)
+        assert len(label) <= room
+        assert label.endswith(("▸", "…")) or not label
 
 
 @pytest.mark.slow  # a Pilot test of a second or so

@@ -35,7 +35,7 @@ from textual.widget import Widget
 
 from shipdeck.lifecycle.board_index import CardBook
 from shipdeck.lifecycle.items import Item
-from shipdeck.lifecycle.stages import ORDER, SPANS, Stage
+from shipdeck.lifecycle.stages import ORDER, SPANS, Span, Stage
 from shipdeck.widgets.board.cards import NO_FACTS, CardFacts, card_height, card_text, column_title
 
 _NOT_DIM = Style(dim=False)
@@ -676,10 +676,7 @@ class BoardColumns(Widget, can_focus=True):
             right = cells[-1][0] + cells[-1][1]
             if left > x:
                 segments.append(Segment(" " * (left - x), blank))
-            label = f"◂ {span.name} ▸"
-            if not any(c.stage is span.first for c, _, _ in shown):
-                label = f"… {span.name} ▸"
-            label = label[: right - left]
+            label = span_label(span, {c.stage for c, _, _ in shown}, right - left)
             pad = right - left - len(label)
             style = self._style(classes[span.name])
             fill = Style(bgcolor=style.bgcolor)  # its own segment: SVG viewers keep it
@@ -692,6 +689,18 @@ class BoardColumns(Widget, can_focus=True):
         if x < width:
             segments.append(Segment(" " * (width - x), blank))
         return Strip(segments, width)
+
+
+def span_label(span: Span, shown: set[Stage], room: int) -> str:
+    """``◂ name ▸`` over a span's columns: an end that is slid out of view is ``…``,
+    and a name cut to fit ends in ``…`` (it had been cut mid-word with nothing to
+    say so, as "◂ Continuous Dep" over a lone Deploy column)."""
+    head = "◂ " if span.first in shown else "… "
+    tail = " ▸" if span.last in shown else " …"
+    label = f"{head}{span.name}{tail}"
+    if len(label) <= room:
+        return label
+    return (head + span.name)[: max(0, room - 1)] + "…" if room > 0 else ""
 
 
 def board_palette(variables: dict[str, str]) -> dict[str, Style]:
