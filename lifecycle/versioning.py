@@ -46,11 +46,17 @@ Changelog files (:func:`prepend_changelog`):
   ``Version 2.1``). It goes right above that section, so any title block,
   intro or "Unreleased" section stays on top.
 * Existing text is never changed: the new file is the old one with one block
-  inserted (at a line boundary, in the file's own line endings). The one
-  exception is re-running a release: a section for the same version is
+  inserted (at a line boundary, in the file's own line endings). Two
+  exceptions. Re-running a release: a section for the same version is
   replaced when the file is Keep a Changelog style (what shipdeck has always
-  written) or when that section holds nothing but lines shipdeck writes;
-  a hand-written section for that version is kept and the entry goes above it.
+  written) or when that section holds nothing but lines shipdeck writes; a
+  hand-written one that already lists the items is left as it is. And a newest
+  section written ahead for this very version and marked ``Unreleased`` (the
+  pallets projects' ``Version 2.3.0`` / ``Unreleased``) is released in place:
+  that line becomes ``Released DATE``, worded as the file's released sections
+  are, and the items are added at the section's end with its own bullets.
+  Any other hand-written section for that version is kept and the entry goes
+  above it.
 * Item ids and titles have control characters escaped (``\\x1b``), so no
   terminal escape sequence reaches the file.
 """
@@ -681,6 +687,71 @@ def _layout_rst(lines: list[str], entry: list[str]) -> _Layout:
     return _Layout(None, None, _restyle_rst(entry, vstyle, gstyle, None), [])
 
 
+_UNRELEASED_RE = re.compile(r"\s*unreleased\s*", re.I)
+# "Released 2024-04-16", "Released on 2024-01-02.": a line of its own, not prose
+_RELEASED_RE = re.compile(
+    r"\s*(released\b[^0-9]{0,16}?)([0-9]{4}-[0-9]{2}-[0-9]{2})(\W{0,3})\s*", re.I
+)
+_BULLET_RE = re.compile(r"([-*+]\s+)\S")
+
+
+def _bullet_text(line: str) -> str:
+    """A list line's words, whatever its bullet and spacing (``-   x`` is ``- x``)."""
+    m = _BULLET_RE.match(line.strip())
+    return line.strip()[m.end(1) :] if m else line.strip()
+
+
+def _release_announced(lines: list[str], entry: list[str], fmt: ChangelogFormat) -> str | None:
+    """The file with its newest section released, when that section is the version
+    being released: written ahead as ``Unreleased`` (the pallets projects' "Version
+    2.3.0 / Unreleased"), or already holding every item of the entry (a re-run).
+
+    The ``Unreleased`` line becomes ``Released DATE`` (worded as the file's released
+    sections are), and the items are added at the end of the section, with its own
+    bullets. None: the usual insertion (no such section). A new section above it had
+    made two "Version 2.3.0" headings, the announced one still "Unreleased".
+    """
+    md = fmt == "md"
+    heads = _md_headings(lines) if md else _rst_headings(lines)
+    entry_heads = _md_headings(entry) if md else _rst_headings(entry)
+    parsed = _entry_version(entry_heads[0].title) if entry_heads else None
+    found = [(n, h) for n, h in enumerate(heads) if _title_version(h.title) is not None]
+    if parsed is None or not found or _title_version(found[0][1].title) != parsed[0]:
+        return None
+    version_day = parsed[1]
+    n, head = found[0]
+    order = list(dict.fromkeys(h.style for h in heads))
+    level = len(head.style) if md else order.index(head.style)
+    end = _section_end(
+        heads, n, (lambda s: len(s) <= level) if md else (lambda s: order.index(s) <= level)
+    )
+    stop = end if end is not None else len(lines)
+    body = range(head.end, stop)
+    have = {_bullet_text(lines[k]) for k in body}
+    items = [ln for ln in entry if _SHIPDECK_ITEM_RE.fullmatch(ln.strip())]
+    new = [_bullet_text(ln) for ln in items if _bullet_text(ln) not in have]
+    marker = next((k for k in body if _UNRELEASED_RE.fullmatch(lines[k])), None)
+    if marker is None:  # a hand-written section that has them all: a re-run, unchanged
+        mine = _shipdeck_wrote([lines[k] for k in body], _GROUP_LABELS)
+        return "\n".join(lines) if items and not new and not mine else None
+    if version_day is None:
+        return None
+    worded = next((m for ln in lines if (m := _RELEASED_RE.fullmatch(ln))), None)
+    released = (
+        f"{worded.group(1)}{version_day}{worded.group(3)}" if worded else f"Released {version_day}"
+    )
+    near_first = [*body, *range(len(lines))]  # the section's bullets, else the file's
+    bullet = next((m.group(1) for k in near_first if (m := _BULLET_RE.match(lines[k]))), "- ")
+    last = max((k for k in body if lines[k].strip()), default=marker)
+    out = list(lines)
+    out[marker] = lines[marker][: len(lines[marker]) - len(lines[marker].lstrip())] + released
+    added = [bullet + text for text in new]
+    if last == marker:
+        added = ["", *added]
+    out[last + 1 : last + 1] = added
+    return "\n".join(out)
+
+
 def prepend_changelog(existing: str, entry: str, *, fmt: ChangelogFormat = "md") -> str:
     """Put ``entry`` above the newest release, below the header and any Unreleased section.
 
@@ -702,6 +773,10 @@ def prepend_changelog(existing: str, entry: str, *, fmt: ChangelogFormat = "md")
             body = _layout_rst(head, entry_lines).entry
         return "\n".join([*head, *body]) + "\n"
     lines = _split_lines(existing)
+    released = _release_announced(lines, entry_lines, fmt)
+    if released is not None:
+        nl = "\r\n" if "\r\n" in existing else "\n"
+        return released.replace("\n", nl) if nl != "\n" else released
     layout = _layout_md(lines, entry_lines) if fmt == "md" else _layout_rst(lines, entry_lines)
     if layout.replace is not None:
         # Re-running a release: drop the earlier copy of this version's section, then insert.

@@ -153,6 +153,78 @@ def test_prepend_goes_below_unreleased() -> None:
     assert text.index("## [Unreleased]") < text.index("## [0.2.0]") < text.index("## [0.1.0]")
 
 
+# The pallets projects (Flask, Click, Jinja, itsdangerous...) write the next version's
+# section ahead, marked "Unreleased", and date it at release. itsdangerous's CHANGES.rst:
+PALLETS = """\
+Version 2.3.0
+-------------
+
+Unreleased
+
+-   Drop support for Python 3.8 and 3.9.
+-   Remove previously deprecated code.
+
+
+Version 2.2.0
+-------------
+
+Released 2024-04-16
+
+-   Drop support for Python 3.7. :pr:`372`
+-   Use modern packaging metadata with ``pyproject.toml`` instead of ``setup.cfg``.
+    :pr:`326`
+"""
+
+
+def _changed_lines(old: str, new: str) -> tuple[list[str], list[str]]:
+    """(lines only in old, lines only in new), in order: what a release rewrote."""
+    import difflib
+
+    diff = list(difflib.ndiff(old.splitlines(), new.splitlines()))
+    return [d[2:] for d in diff if d[:2] == "- "], [d[2:] for d in diff if d[:2] == "+ "]
+
+
+def test_a_section_announced_as_unreleased_is_released_in_place() -> None:
+    """Found releasing itsdangerous: shipdeck wrote a second "Version 2.3.0" above the
+    announced one, which still said "Unreleased"."""
+    items = _items()[1:2] + _items()[:1]
+    entry = changelog_entry("2.3.0", "2026-12-06", items, fmt="rst")
+    text = prepend_changelog(PALLETS, entry, fmt="rst")
+    assert text.count("Version 2.3.0") == 1 and "Unreleased" not in text
+    gone, added = _changed_lines(PALLETS, text)
+    assert gone == ["Unreleased"]
+    assert added == [
+        "Released 2026-12-06",  # worded as the file's released sections are
+        "-   SD-3 Dark  mode (feature)",  # the section's own bullets
+        "-   SD-4 Crash on empty config (bug)",
+    ]
+    assert text.index("SD-4") < text.index("Version 2.2.0")  # in its section, at its end
+    assert prepend_changelog(text, entry, fmt="rst") == text  # a re-run adds nothing
+    crlf = PALLETS.replace("\n", "\r\n")  # the file's own line endings are kept
+    assert prepend_changelog(crlf, entry, fmt="rst") == text.replace("\n", "\r\n")
+
+
+def test_an_announced_markdown_section_takes_the_files_wording() -> None:
+    existing = (
+        "# Changes\n\n## 1.4.0\n\nunreleased\n\n## 1.3.0\n\nReleased on 2024-01-02.\n\n* A fix\n"
+    )
+    entry = changelog_entry("1.4.0", "2026-12-06", _items()[1:2])
+    text = prepend_changelog(existing, entry)
+    gone, added = _changed_lines(existing, text)
+    assert gone == ["unreleased"]
+    assert added == ["Released on 2026-12-06.", "", "* SD-3 Dark  mode (feature)"]
+
+
+def test_an_announced_section_of_another_version_is_left_as_it_is() -> None:
+    """Announced as 3.0.0, released as 2.3.0 (a feature, not the breaking change the
+    maintainers announced): nothing of the announced section changes."""
+    entry = changelog_entry("2.2.1", "2026-12-06", _items()[:1], fmt="rst")
+    text = prepend_changelog(PALLETS, entry, fmt="rst")
+    gone, added = _changed_lines(PALLETS, text)
+    assert gone == [] and "Unreleased" in text
+    assert "Version 2.2.1" in added
+
+
 def test_prepend_same_version_replaces_instead_of_duplicating() -> None:
     first = prepend_changelog("", "## [0.1.0] - 2024-01-01\n\n- old\n")
     again = prepend_changelog(first, "## [0.1.0] - 2024-01-02\n\n- new\n")
