@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 
 from shipdeck.project.repo import Project
 from tests.helpers import processes_under
+from tests.waiting import TimedOut, wait_until
 
 
 @pytest.fixture()
@@ -27,14 +27,13 @@ def demo_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pr
     for where in (project, Project(project.root)):
         for name in where.config.environments:
             make_target(where, name).stop(lambda _lines: None)
-    left = processes_under(project.root)
-    deadline = time.monotonic() + 5
-    while left and time.monotonic() < deadline:
-        time.sleep(0.1)
+    try:
+        wait_until(lambda: not processes_under(project.root), 5, interval=0.1)
+    except TimedOut:
         left = processes_under(project.root)
-    for proc in left:
-        proc.kill()  # not left for the next test, or CI's machine
-    assert not left, f"the test left processes running: {[p.pid for p in left]}"
+        for proc in left:
+            proc.kill()  # not left for the next test, or CI's machine
+        raise AssertionError(f"the test left processes running: {[p.pid for p in left]}") from None
 
 
 def commit(root: Path, *args: str) -> None:
