@@ -44,19 +44,29 @@ Changelog files (:func:`prepend_changelog`):
   ``~~~~``, with or without an overline), and the title's shape with the
   version and date swapped in (``3.1.3 (2024-01-02)``, ``v0.23``,
   ``Version 2.1``). It goes right above that section, so any title block,
-  intro or "Unreleased" section stays on top.
+  intro or empty "Unreleased" section stays on top.
+* Notes under an "Unreleased" section above the newest release (Keep a
+  Changelog's ``## [Unreleased]``) are this release's: the release's heading
+  goes right below ``Unreleased`` (left on top, empty), so the notes become its
+  body, and the items join the notes' group of the same name or follow as a
+  group of their own. Lines are only added there, none changed.
+* A file whose groups use Keep a Changelog's words gets them (``Added``,
+  ``Fixed``, ``Changed`` for features, fixes and chores; a new group in that
+  convention's order), spaced as the file's groups are; its compare links move
+  on (``[Unreleased]`` compares from the new tag, and ``[1.2.0]`` is added).
 * Existing text is never changed: the new file is the old one with one block
-  inserted (at a line boundary, in the file's own line endings). Two
-  exceptions. Re-running a release: a section for the same version is
-  replaced when the file is Keep a Changelog style (what shipdeck has always
-  written) or when that section holds nothing but lines shipdeck writes; a
-  hand-written one that already lists the items is left as it is. And a newest
-  section written ahead for this very version and marked ``Unreleased`` (the
-  pallets projects' ``Version 2.3.0`` / ``Unreleased``) is released in place:
-  that line becomes ``Released DATE``, worded as the file's released sections
-  are, and the items are added at the section's end with its own bullets.
-  Any other hand-written section for that version is kept and the entry goes
-  above it.
+  inserted (at a line boundary, in the file's own line endings), or with lines
+  added where Unreleased notes are released. Three exceptions: the
+  ``[Unreleased]`` compare link above, and these two. Re-running a release: a
+  section for the same version is replaced when the file is Keep a Changelog
+  style (what shipdeck has always written) or when that section holds nothing
+  but lines shipdeck writes; a hand-written one that already lists the items
+  is left as it is. And a newest section written ahead for this very version
+  and marked ``Unreleased`` (the pallets projects' ``Version 2.3.0`` /
+  ``Unreleased``) is released in place: that line becomes ``Released DATE``,
+  worded as the file's released sections are, and the items are added at the
+  section's end with its own bullets. Any other hand-written section for that
+  version is kept and the entry goes above it.
 * Item ids and titles have control characters escaped (``\\x1b``), so no
   terminal escape sequence reaches the file.
 """
@@ -558,6 +568,21 @@ def _section_end(
     return None
 
 
+def _section_stop(
+    lines: Sequence[str], headings: Sequence[_Heading], index: int, fmt: ChangelogFormat
+) -> int:
+    """The line after the section of ``headings[index]``: the next heading at its level or
+    above (Markdown: as many ``#`` or fewer; rst: a style first used no later)."""
+    if fmt == "md":
+        level = len(headings[index].style)
+        end = _section_end(headings, index, lambda s: len(s) <= level)
+    else:
+        order = list(dict.fromkeys(h.style for h in headings))
+        rank = order.index(headings[index].style)
+        end = _section_end(headings, index, lambda s: order.index(s) <= rank)
+    return end if end is not None else len(lines)
+
+
 def _shipdeck_wrote(lines: Sequence[str], labels: frozenset[str]) -> bool:
     """True if every line is one shipdeck writes in a release section."""
     for line in lines:
@@ -625,7 +650,22 @@ def _unused_style(used: Iterable[str]) -> str:
     return next((c for c in _RST_CHARS if c not in taken), "~")
 
 
-_GROUP_LABELS = frozenset({label for _, label in GROUPS} | {k.value.capitalize() for k in Kind})
+# Keep a Changelog's group names: a file that uses them gets them (Features -> Added).
+_KAC_GROUPS = ("Added", "Changed", "Deprecated", "Removed", "Fixed", "Security")
+_KAC_WORDS = {"Features": "Added", "Fixes": "Fixed", "Chores": "Changed"}
+_GROUP_LABELS = frozenset(
+    {label for _, label in GROUPS} | {k.value.capitalize() for k in Kind} | set(_KAC_GROUPS)
+)
+
+
+def _spaced_groups(entry: list[str]) -> list[str]:
+    """The entry with a blank line under each group heading, as the file writes them."""
+    under = {h.end for h in _md_headings(entry)[1:]}
+    return [
+        ln
+        for k, line in enumerate(entry)
+        for ln in (["", line] if k in under and line.strip() else [line])
+    ]
 
 
 def _layout_md(lines: list[str], entry: list[str]) -> _Layout:
@@ -640,14 +680,17 @@ def _layout_md(lines: list[str], entry: list[str]) -> _Layout:
     level = len(first.style)
     kac = first.title.startswith("[")
     new_entry = _restyle_md(entry, level, _new_title(first.title, entry_heads[0].title, "md"))
+    stop = _section_stop(lines, heads, found[0][0], "md")
+    subs = [h for h in heads if first.end <= h.start < stop]
+    if subs and subs[0].end < stop and not lines[subs[0].end].strip():
+        new_entry = _spaced_groups(new_entry)  # "### Added", a blank line, the items
     version = _title_version(entry_heads[0].title)
     replace = None
     for n, h in found:
         if len(h.style) == level and version is not None and _title_version(h.title) == version:
-            end = _section_end(heads, n, lambda s: len(s) <= level)
-            body = lines[h.end : end if end is not None else len(lines)]
-            if kac or _shipdeck_wrote(body, _GROUP_LABELS):
-                replace = (h.start, end)
+            stop = _section_stop(lines, heads, n, "md")
+            if kac or _shipdeck_wrote(lines[h.end : stop], _GROUP_LABELS):
+                replace = (h.start, stop if stop < len(lines) else None)
             break
     header = [CHANGELOG_HEADER, ""] if kac and level == 2 else []
     return _Layout(first.start, replace, new_entry, header)
@@ -668,10 +711,9 @@ def _layout_rst(lines: list[str], entry: list[str]) -> _Layout:
         replace = None
         for n, h in found:
             if h.style == vstyle and version is not None and _title_version(h.title) == version:
-                end = _section_end(heads, n, lambda s: order.index(s) <= level)
-                body = lines[h.end : end if end is not None else len(lines)]
-                if _shipdeck_wrote(body, _GROUP_LABELS):
-                    replace = (h.start, end)
+                stop = _section_stop(lines, heads, n, "rst")
+                if _shipdeck_wrote(lines[h.end : stop], _GROUP_LABELS):
+                    replace = (h.start, stop if stop < len(lines) else None)
                 break
         return _Layout(first.start, replace, _restyle_rst(entry, vstyle, gstyle, title), [])
     # No release section yet: the entry goes at the end, below a title on top if there is one.
@@ -701,6 +743,12 @@ def _bullet_text(line: str) -> str:
     return line.strip()[m.end(1) :] if m else line.strip()
 
 
+def _bullet_of(lines: Sequence[str], section: range) -> str:
+    """The bullet a list line added to ``section`` gets: the section's, else the file's."""
+    near_first = [*section, *range(len(lines))]
+    return next((m.group(1) for k in near_first if (m := _BULLET_RE.match(lines[k]))), "- ")
+
+
 def _release_announced(lines: list[str], entry: list[str], fmt: ChangelogFormat) -> str | None:
     """The file with its newest section released, when that section is the version
     being released: written ahead as ``Unreleased`` (the pallets projects' "Version
@@ -720,13 +768,7 @@ def _release_announced(lines: list[str], entry: list[str], fmt: ChangelogFormat)
         return None
     version_day = parsed[1]
     n, head = found[0]
-    order = list(dict.fromkeys(h.style for h in heads))
-    level = len(head.style) if md else order.index(head.style)
-    end = _section_end(
-        heads, n, (lambda s: len(s) <= level) if md else (lambda s: order.index(s) <= level)
-    )
-    stop = end if end is not None else len(lines)
-    body = range(head.end, stop)
+    body = range(head.end, _section_stop(lines, heads, n, fmt))
     have = {_bullet_text(lines[k]) for k in body}
     items = [ln for ln in entry if _SHIPDECK_ITEM_RE.fullmatch(ln.strip())]
     new = [_bullet_text(ln) for ln in items if _bullet_text(ln) not in have]
@@ -740,8 +782,7 @@ def _release_announced(lines: list[str], entry: list[str], fmt: ChangelogFormat)
     released = (
         f"{worded.group(1)}{version_day}{worded.group(3)}" if worded else f"Released {version_day}"
     )
-    near_first = [*body, *range(len(lines))]  # the section's bullets, else the file's
-    bullet = next((m.group(1) for k in near_first if (m := _BULLET_RE.match(lines[k]))), "- ")
+    bullet = _bullet_of(lines, body)
     last = max((k for k in body if lines[k].strip()), default=marker)
     out = list(lines)
     out[marker] = lines[marker][: len(lines[marker]) - len(lines[marker].lstrip())] + released
@@ -752,8 +793,159 @@ def _release_announced(lines: list[str], entry: list[str], fmt: ChangelogFormat)
     return "\n".join(out)
 
 
+def _in_files_words(entry: list[str], lines: Sequence[str], fmt: ChangelogFormat) -> list[str]:
+    """The entry with its groups named in Keep a Changelog's words (``Added``, ``Fixed``,
+    ``Changed``) when the file's own groups use them: one file, one vocabulary."""
+    parse = _md_headings if fmt == "md" else _rst_headings
+    if not any(h.title in _KAC_GROUPS for h in parse(lines)):
+        return entry
+    out = list(entry)
+    for h in parse(entry)[1:]:
+        word = _KAC_WORDS.get(h.title)
+        if word is None:
+            continue
+        for k in range(h.start, h.end):
+            if _is_adornment(out[k]):
+                out[k] = out[k][0] * max(len(word), 3)
+            else:
+                out[k] = out[k].replace(h.title, word)
+    return out
+
+
+def _kac_rank(title: str) -> int:
+    """Where Keep a Changelog puts a group (-1: not one of its six)."""
+    return _KAC_GROUPS.index(title.strip()) if title.strip() in _KAC_GROUPS else -1
+
+
+_UNRELEASED_TITLE_RE = re.compile(r"\[?\s*unreleased\s*\]?", re.I)
+
+
+def _release_unreleased(
+    lines: list[str], layout: _Layout, fmt: ChangelogFormat
+) -> list[str] | None:
+    """The file with its Unreleased notes released: the notes of an ``Unreleased``
+    section above the newest release (Keep a Changelog's ``## [Unreleased]``) describe
+    changes on the branch being tagged, so they are this release's.
+
+    Lines added, none changed: the release's heading right below ``Unreleased`` (which
+    stays, empty, for the next changes), and the items at the end of the notes' group of
+    the same name (``### Added``), else as a group of their own. None: no such section,
+    or one with nothing in it (the entry then goes below it, as before). The notes had
+    stayed under Unreleased after the release.
+    """
+    md = fmt == "md"
+    parse = _md_headings if md else _rst_headings
+    heads, made = parse(lines), parse(layout.entry)
+    top = layout.at if layout.at is not None else len(lines)
+    n = next(
+        (
+            k
+            for k, h in enumerate(heads)
+            if h.start < top and _UNRELEASED_TITLE_RE.fullmatch(h.title)
+        ),
+        None,
+    )
+    if n is None or not made:
+        return None
+    head = heads[n]
+    newest = next((h for h in heads if h.start == layout.at), None)
+    if newest is not None and newest.style != head.style:
+        return None  # an "Unreleased" sub-heading of some section: not the file's
+    body = range(head.end, _section_stop(lines, heads, n, fmt))
+    if not any(lines[k].strip() for k in body):
+        return None
+    subs = [h for h in heads if body.start <= h.start < body.stop]
+    if md:
+        entry = _restyle_md(layout.entry, len(head.style), made[0].title)
+    else:
+        order = list(dict.fromkeys(h.style for h in heads))
+        below = order[order.index(head.style) + 1 :]
+        gstyle = subs[0].style if subs else below[0] if below else _unused_style(order)
+        entry = _restyle_rst(layout.entry, head.style, gstyle, made[0].title)
+    made = parse(entry)
+    bullet = _bullet_of(lines, body)
+    have = {_bullet_text(lines[k]) for k in body}
+    # A new group's heading is followed by a blank line where the notes' is (rst: always).
+    gap = (
+        [""]
+        if not md or any(not lines[h.end].strip() for h in subs[:1] if h.end < body.stop)
+        else []
+    )
+    inserts: list[tuple[int, list[str]]] = []
+    tail: list[str] = []
+    for g, group in enumerate(made[1:], 1):
+        stop = made[g + 1].start if g + 1 < len(made) else len(entry)
+        items = [_bullet_text(ln) for ln in entry[group.end : stop]]
+        new = [bullet + text for text in items if text and text not in have]
+        same = [j for j, h in enumerate(subs) if h.title.strip().lower() == group.title.lower()]
+        if not new:
+            continue
+        if not same:
+            block = [*entry[group.start : group.end], *gap, *new]
+            rank = _kac_rank(group.title)
+            later = next((h for h in subs if rank >= 0 and _kac_rank(h.title) > rank), None)
+            if later is None:
+                tail += ["", *block]
+            else:  # Keep a Changelog's order: Added, Changed, ..., Fixed, Security
+                inserts.append((later.start, [*block, ""]))
+            continue
+        sub = subs[same[0]]
+        end = subs[same[0] + 1].start if same[0] + 1 < len(subs) else body.stop
+        last = max((k for k in range(sub.end, end) if lines[k].strip()), default=None)
+        if last is None:
+            inserts.append((sub.end, [*([] if md else [""]), *new]))
+        else:
+            inserts.append((last + 1, new))
+    if tail:
+        inserts.append((max(k for k in body if lines[k].strip()) + 1, tail))
+    heading = entry[made[0].start : made[0].end]
+    spaced = not md and bool(lines[head.end].strip()) if head.end < len(lines) else False
+    inserts.append((head.end, ["", *heading, *([""] if spaced else [])]))
+    out = list(lines)
+    # From the bottom up, so each index still means the old line; at one index, the
+    # block added later goes in first and so lands below the ones before it.
+    for at, _, block in sorted(((at, n, b) for n, (at, b) in enumerate(inserts)), reverse=True):
+        out[at:at] = block
+    return out
+
+
+# `[Unreleased]: https://host/owner/repo/compare/v1.1.0...HEAD`: Keep a Changelog's links.
+_COMPARE_LINK_RE = re.compile(
+    r"( {0,3}\[unreleased\]:[ \t]*)(\S*/compare/)(\S+?)\.\.\.(\S+?)([ \t]*)", re.I
+)
+
+
+def _compare_links(text: str, version: str) -> str:
+    """Keep a Changelog's compare links moved on to ``version``: ``[Unreleased]`` now
+    compares from its tag, and ``[version]`` is added below it comparing the previous
+    tag with it (the tag spelled as the previous one: ``v1.1.0`` -> ``v1.2.0``).
+    Unchanged without such links, or when ``[version]`` already has one (a re-run)."""
+    rows = text.split("\n")
+    for n, row in enumerate(rows):
+        line = row.rstrip("\r")
+        m = _COMPARE_LINK_RE.fullmatch(line)
+        if m is None:
+            continue
+        prev = m.group(3)
+        v = _VERSION_TOKEN_RE.search(prev)
+        defined = f"[{version}]:".lower()
+        if (
+            v is None
+            or v.group(1) == version
+            or any(r.strip().lower().startswith(defined) for r in rows)
+        ):
+            return text
+        tag = prev[: v.start(1)] + version + prev[v.end(1) :]
+        cr = row[len(line) :]
+        rows[n] = f"{m.group(1)}{m.group(2)}{tag}...{m.group(4)}{m.group(5)}{cr}"
+        rows.insert(n + 1, f"[{version}]: {m.group(2)}{prev}...{tag}{cr}")
+        return "\n".join(rows)
+    return text
+
+
 def prepend_changelog(existing: str, entry: str, *, fmt: ChangelogFormat = "md") -> str:
-    """Put ``entry`` above the newest release, below the header and any Unreleased section.
+    """Put ``entry`` above the newest release, below the header and an empty Unreleased
+    section (one with notes is released: see the module doc).
 
     The file's text is kept byte for byte: the result is ``existing`` with
     the entry inserted at one line boundary (see the module doc for the one
@@ -773,9 +965,10 @@ def prepend_changelog(existing: str, entry: str, *, fmt: ChangelogFormat = "md")
             body = _layout_rst(head, entry_lines).entry
         return "\n".join([*head, *body]) + "\n"
     lines = _split_lines(existing)
+    entry_lines = _in_files_words(entry_lines, lines, fmt)
+    nl = "\r\n" if "\r\n" in existing else "\n"
     released = _release_announced(lines, entry_lines, fmt)
     if released is not None:
-        nl = "\r\n" if "\r\n" in existing else "\n"
         return released.replace("\n", nl) if nl != "\n" else released
     layout = _layout_md(lines, entry_lines) if fmt == "md" else _layout_rst(lines, entry_lines)
     if layout.replace is not None:
@@ -788,8 +981,11 @@ def prepend_changelog(existing: str, entry: str, *, fmt: ChangelogFormat = "md")
                 kept.pop()
             return prepend_changelog("\n".join([*kept, ""]) if kept else "", entry, fmt=fmt)
         return prepend_changelog("\n".join(raw[:start] + raw[end:]), entry, fmt=fmt)
-    nl = "\r\n" if "\r\n" in existing else "\n"
-    return _insert(existing, lines, layout, nl)
+    moved = _release_unreleased(lines, layout, fmt)
+    text = nl.join(moved) if moved is not None else _insert(existing, lines, layout, nl)
+    heads = _md_headings(entry_lines) if fmt == "md" else []
+    parsed = _entry_version(heads[0].title) if heads else None
+    return _compare_links(text, parsed[0]) if parsed else text
 
 
 def _insert(existing: str, lines: list[str], layout: _Layout, nl: str) -> str:

@@ -286,3 +286,72 @@ def test_a_commit_after_test_builds_again_and_releases_that_sha(demo: Path) -> N
     shown = _item(demo, "SD-1")
     assert shown["states"]["test"]["sha"] == head  # what Test passed is what was released
     assert git(demo, "show", "v0.1.0:LATE.md") == "a late change"
+
+
+KAC_CHANGELOG = """\
+# Changelog
+
+All notable changes to this project will be documented in this file.
+
+## [Unreleased]
+
+### Fixed
+
+- Typo in the greeting.
+
+## [0.0.9] - 2024-01-01
+
+### Added
+
+- First cut.
+
+[Unreleased]: https://example.com/o/demo/compare/v0.0.9...HEAD
+[0.0.9]: https://example.com/o/demo/compare/v0.0.8...v0.0.9
+"""
+
+
+def test_a_release_takes_the_notes_under_unreleased(demo: Path) -> None:
+    """Keep a Changelog as its users keep it: notes gathered under ``[Unreleased]``,
+    compare links at the bottom. The release's tag holds a changelog where those notes
+    are the release's, the item among them, Unreleased empty on top and the links moved
+    on; the next release, with nothing under Unreleased, goes below it."""
+    config = demo / "shipdeck.yaml"
+    config.write_text(
+        config.read_text().replace(
+            'tag: "v{version}"', 'tag: "v{version}"\n    changelog: CHANGELOG.md'
+        )
+    )
+    (demo / "CHANGELOG.md").write_text(KAC_CHANGELOG)
+    git(demo, "tag", "v0.0.9")
+    _add_all_and_commit(demo, "a changelog, kept as Keep a Changelog says")
+    _ok(demo, "advance", "SD-1", "--to", "release")
+    tag = f"v{_item(demo, 'SD-1')['version']}"
+    version = tag[1:]
+    text = git(demo, "show", f"{tag}:CHANGELOG.md") + "\n"
+    line = next(ln for ln in text.splitlines() if ln.startswith("- SD-1 "))
+    assert text == KAC_CHANGELOG.replace(
+        "## [Unreleased]\n", f"## [Unreleased]\n\n## [{version}] - {_today()}\n"
+    ).replace("### Fixed\n", f"### Added\n\n{line}\n\n### Fixed\n").replace(
+        "compare/v0.0.9...HEAD\n",
+        f"compare/{tag}...HEAD\n[{version}]: https://example.com/o/demo/compare/v0.0.9...{tag}\n",
+    )
+    _add_all_and_commit(demo, "after the release")
+    _ok(demo, "advance", "SD-3", "--to", "code")
+    _edit(demo, "app/__init__.py", "\n", "\n# uptime\n")
+    _add_all_and_commit(demo, "SD-3: uptime")
+    _ok(demo, "advance", "SD-3", "--to", "release")
+    nxt = f"v{_item(demo, 'SD-3')['version']}"
+    after = git(demo, "show", f"{nxt}:CHANGELOG.md")
+    assert (
+        after.index("## [Unreleased]")
+        < after.index(f"## [{nxt[1:]}]")
+        < after.index(f"## [{version}]")
+    )
+    assert f"[Unreleased]: https://example.com/o/demo/compare/{nxt}...HEAD" in after
+    assert after.count("Typo in the greeting.") == 1
+
+
+def _today() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).date().isoformat()

@@ -147,10 +147,104 @@ def test_prepend_keeps_header_and_older_entries_newest_first() -> None:
     assert "\n\n\n" not in text
 
 
-def test_prepend_goes_below_unreleased() -> None:
-    existing = "# Changelog\n\n## [Unreleased]\n\n- wip\n\n## [0.1.0] - 2024-01-01\n\n- x\n"
+def test_prepend_goes_below_an_empty_unreleased() -> None:
+    existing = "# Changelog\n\n## [Unreleased]\n\n## [0.1.0] - 2024-01-01\n\n- x\n"
     text = prepend_changelog(existing, "## [0.2.0] - 2024-02-01\n\n- y\n")
     assert text.index("## [Unreleased]") < text.index("## [0.2.0]") < text.index("## [0.1.0]")
+
+
+# Keep a Changelog (keepachangelog.com): notes gather under "## [Unreleased]" in its
+# words (Added, Removed, Fixed...), and compare links at the bottom say what changed.
+KAC = """\
+# Changelog
+
+All notable changes to this project will be documented in this file.
+
+## [Unreleased]
+### Added
+- Export to CSV.
+
+### Removed
+- The --legacy flag.
+
+## [1.1.0] - 2024-01-01
+### Fixed
+- Crash on start.
+
+[Unreleased]: https://github.com/o/r/compare/v1.1.0...HEAD
+[1.1.0]: https://github.com/o/r/compare/v1.0.0...v1.1.0
+"""
+
+
+def test_the_unreleased_notes_are_the_release_s() -> None:
+    """The notes under Unreleased describe changes on the branch being tagged: they
+    move into the release (its heading goes above them), the items join the notes'
+    groups in the file's words, Unreleased stays on top, empty, and the compare links
+    move on. They had stayed under Unreleased, as if not released."""
+    items = [_items()[1], _items()[0]]  # a feature and a fix
+    text = prepend_changelog(KAC, changelog_entry("1.2.0", "2026-12-06", items))
+    assert text == KAC.replace(
+        "## [Unreleased]\n",
+        "## [Unreleased]\n\n## [1.2.0] - 2026-12-06\n",
+    ).replace("- Export to CSV.\n", "- Export to CSV.\n- SD-3 Dark  mode (feature)\n").replace(
+        "- The --legacy flag.\n",
+        "- The --legacy flag.\n\n### Fixed\n- SD-4 Crash on empty config (bug)\n",
+    ).replace(
+        "[Unreleased]: https://github.com/o/r/compare/v1.1.0...HEAD\n",
+        "[Unreleased]: https://github.com/o/r/compare/v1.2.0...HEAD\n"
+        "[1.2.0]: https://github.com/o/r/compare/v1.1.0...v1.2.0\n",
+    )
+    # A re-run of the same release changes nothing; the file's line endings are kept.
+    assert prepend_changelog(text, changelog_entry("1.2.0", "2026-12-06", items)) == text
+    crlf = KAC.replace("\n", "\r\n")
+    assert prepend_changelog(crlf, changelog_entry("1.2.0", "2026-12-06", items)) == (
+        text.replace("\n", "\r\n")
+    )
+
+
+def test_a_new_group_goes_where_keep_a_changelog_orders_it_spaced_as_the_notes_are() -> None:
+    """keep-a-changelog's own CHANGELOG.md: a blank line under each group heading, and
+    a fix noted under Unreleased. A feature released with it makes ``### Added`` above
+    ``### Fixed`` (the convention's order), spaced as the notes are."""
+    notes = "## [Unreleased]\n\n### Fixed\n\n- Typo in the French translation.\n\n"
+    older = "## [2.0.0] - 2026-06-07\n\n### Added\n\n- New guidance.\n"
+    text = prepend_changelog(notes + older, changelog_entry("2.1.0", "2026-12-06", _items()[1:2]))
+    assert text == (
+        "## [Unreleased]\n\n## [2.1.0] - 2026-12-06\n\n"
+        "### Added\n\n- SD-3 Dark  mode (feature)\n\n"
+        "### Fixed\n\n- Typo in the French translation.\n\n" + older
+    )
+    # The next release, with nothing under Unreleased: below it, spaced the same way.
+    after = prepend_changelog(text, changelog_entry("2.1.1", "2026-12-07", _items()[:1]))
+    assert after == text.replace(
+        "## [2.1.0]",
+        "## [2.1.1] - 2026-12-07\n\n### Fixed\n\n- SD-4 Crash on empty config (bug)\n\n## [2.1.0]",
+    )
+
+
+def test_an_empty_unreleased_keeps_the_entry_below_it_and_the_links_move_on() -> None:
+    empty = KAC.replace("### Added\n- Export to CSV.\n\n### Removed\n- The --legacy flag.\n", "")
+    text = prepend_changelog(empty, changelog_entry("1.2.0", "2026-12-06", _items()[:1]))
+    assert "## [Unreleased]\n\n## [1.2.0] - 2026-12-06\n\n### Fixed\n- SD-4 " in text
+    assert text.endswith(
+        "[Unreleased]: https://github.com/o/r/compare/v1.2.0...HEAD\n"
+        "[1.2.0]: https://github.com/o/r/compare/v1.1.0...v1.2.0\n"
+        "[1.1.0]: https://github.com/o/r/compare/v1.0.0...v1.1.0\n"
+    )
+
+
+def test_rst_unreleased_notes_are_released_under_the_files_headings() -> None:
+    existing = (
+        "Changes\n=======\n\nUnreleased\n----------\n\n- Faster start.\n\n"
+        "1.0.0 (2024-01-01)\n------------------\n\n- First.\n"
+    )
+    entry = changelog_entry("1.1.0", "2024-05-01", _items()[1:2], fmt="rst")
+    text = prepend_changelog(existing, entry, fmt="rst")
+    assert text == existing.replace(
+        "Unreleased\n----------\n\n- Faster start.\n",
+        "Unreleased\n----------\n\n1.1.0 (2024-05-01)\n------------------\n\n- Faster start.\n"
+        "\nFeatures\n~~~~~~~~\n\n- SD-3 Dark  mode (feature)\n",
+    )
 
 
 # The pallets projects (Flask, Click, Jinja, itsdangerous...) write the next version's

@@ -298,8 +298,9 @@ def test_rst_flask_style_version_title_without_date_and_unreleased_on_top() -> N
     text = prepend_changelog(
         existing, changelog_entry("3.1.0", "2024-05-01", _items()[1:2], fmt="rst"), fmt="rst"
     )
-    assert text.startswith("Unreleased\n----------\n\n- wip\n\nVersion 3.1.0\n-------------\n\n")
-    assert text.index("Version 3.1.0") < text.index("Version 3.0.1")
+    # The notes under Unreleased are this release's: its heading goes above them.
+    assert text.startswith("Unreleased\n----------\n\nVersion 3.1.0\n-------------\n\n- wip\n")
+    assert text.index("- wip") < text.index("Version 3.0.1")
     # No subsection style in the file: one that is not used anywhere else.
     assert "Features\n~~~~~~~~\n" in text
 
@@ -410,6 +411,22 @@ def _inserted_once(old: str, new: str) -> bool:
     return len(new) > len(old) and new.endswith(old[p:])
 
 
+def _lines_kept(old: str, new: str) -> bool:
+    """True if ``new`` is ``old`` with lines inserted: every old line kept, in order."""
+    rest = iter(new.split("\n"))
+    return all(any(line == n for n in rest) for line in old.split("\n"))
+
+
+def _notes_under_unreleased(text: str, fmt: ChangelogFormat) -> bool:
+    """True if ``text`` has an Unreleased heading with something under it."""
+    lines = text.replace("\r", "").split("\n")
+    for n, line in enumerate(lines):
+        if (line.lstrip("# ") if fmt == "md" else line) == "Unreleased":
+            adorned = fmt == "rst" and n + 1 < len(lines) and lines[n + 1][:1] in "-=~^`#"
+            return any(ln.strip() for ln in lines[n + 1 + adorned :])
+    return False
+
+
 ENTRY_LINE = "- SD-3 Dark mode (feature)"
 
 
@@ -427,6 +444,7 @@ class _File:
     expected_heading: str  # the heading line the new entry must get
     group_char: str | None  # the rst group underline the entry must use (None: any unused)
     used_chars: str
+    notes: bool = False  # an Unreleased section with notes: they become the release's
 
 
 @st.composite
@@ -436,8 +454,10 @@ def _md_files(draw: st.DrawFn) -> _File:
         lines += ["# Changelog", ""]
     lines += [f"{t}" for t in draw(st.lists(_SAFE_TEXT, max_size=3))] + [""]
     level = draw(st.integers(1, 3))
+    notes = False
     if draw(st.booleans()):
-        lines += ["#" * level + " Unreleased", "", "- wip", ""]
+        notes = draw(st.booleans())
+        lines += ["#" * level + " Unreleased", "", *(["- wip", ""] if notes else [])]
     shape = draw(st.sampled_from(_SHAPES))
     versions = draw(st.lists(st.tuples(*[st.integers(0, 30)] * 3), min_size=1, max_size=4))
     first = ""
@@ -455,7 +475,7 @@ def _md_files(draw: st.DrawFn) -> _File:
     lines += [""] * draw(st.integers(0, 2))
     nl = draw(st.sampled_from(["\n", "\r\n"]))
     expected = "#" * level + " " + shape.format(v=NEW, d=DAY)
-    return _File(nl.join(lines), first, expected, None, "")
+    return _File(nl.join(lines), first, expected, None, "", notes)
 
 
 @st.composite
@@ -475,8 +495,10 @@ def _rst_files(draw: st.DrawFn) -> _File:
     if titled:
         lines += adorned("Changelog", tchar, True)
     lines += [*draw(st.lists(_SAFE_TEXT.filter(bool), max_size=3)), ""]
+    notes = False
     if draw(st.booleans()):
-        lines += [*adorned("Unreleased", vchar, voverline), "- wip", ""]
+        notes = draw(st.booleans())
+        lines += [*adorned("Unreleased", vchar, voverline), *(["- wip", ""] if notes else [])]
     shape = draw(st.sampled_from(_SHAPES))
     versions = draw(st.lists(st.tuples(*[st.integers(0, 30)] * 3), min_size=1, max_size=4))
     first = ""
@@ -497,7 +519,20 @@ def _rst_files(draw: st.DrawFn) -> _File:
         nl.join(expected_lines),
         gchar if with_groups else None,
         vchar + (tchar if titled else ""),
+        notes,
     )
+
+
+def _check_insertions(f: _File, new: str) -> None:
+    """One block inserted; or, with Unreleased notes, the release's heading above them."""
+    if not f.notes:
+        assert _inserted_once(f.text, new)
+        return
+    assert _lines_kept(f.text, new)
+    nl = "\r\n" if "\r\n" in f.text else "\n"
+    head, first = new.index(f.expected_heading), (nl + new).index(nl + f.first_heading + nl)
+    assert new.index("Unreleased") < head < new.index("- wip") < first
+    assert new.count("Unreleased") == 1
 
 
 @pytest.mark.slow  # a property test
@@ -505,7 +540,7 @@ def _rst_files(draw: st.DrawFn) -> _File:
 @given(f=_md_files())
 def test_md_property_one_insertion_above_every_release(f: _File) -> None:
     new = prepend_changelog(f.text, changelog_entry(NEW, DAY, _items()))
-    assert _inserted_once(f.text, new)
+    _check_insertions(f, new)
     nl = "\r\n" if "\r\n" in f.text else "\n"
     assert nl + f.expected_heading + nl in nl + new
     assert new.index(f.expected_heading) < new.index(f.first_heading + nl)
@@ -518,12 +553,14 @@ def test_md_property_one_insertion_above_every_release(f: _File) -> None:
 @given(f=_rst_files())
 def test_rst_property_one_insertion_in_the_files_style(f: _File) -> None:
     new = prepend_changelog(f.text, changelog_entry(NEW, DAY, _items(), fmt="rst"), fmt="rst")
-    assert _inserted_once(f.text, new)
+    _check_insertions(f, new)
     nl = "\r\n" if "\r\n" in f.text else "\n"
     assert nl + f.expected_heading + nl in nl + new
-    assert new.index(f.expected_heading) < new.index(f.first_heading)
-    assert new.index(ENTRY_LINE) < new.index(f.first_heading)
-    group = re.search(r"Features\r?\n(.)\1+\r?\n", new)
+    first = (nl + new).index(nl + f.first_heading + nl)  # a whole line: 7.0.0 is in 987.0.0
+    assert new.index(f.expected_heading) < first
+    assert new.index(ENTRY_LINE) < first
+    # Keep a Changelog's word when the file's groups use them (its "Fixed").
+    group = re.search(r"(?:Features|Added)\r?\n(.)\1+\r?\n", new)
     assert group is not None
     if f.group_char is not None:
         assert group.group(1) == f.group_char
@@ -561,5 +598,8 @@ def test_any_text_is_kept_as_one_piece(old: str, fmt: ChangelogFormat) -> None:
 )  # fmt: skip
 def test_heading_soup_is_kept_as_one_piece(old: str, fmt: ChangelogFormat) -> None:
     new = prepend_changelog(old, changelog_entry(NEW, DAY, _items(), fmt=fmt), fmt=fmt)
-    assert _inserted_once(old, new)
+    if _notes_under_unreleased(old, fmt):  # perhaps released: lines added, none changed
+        assert _lines_kept(old, new)
+    else:
+        assert _inserted_once(old, new)
     assert new.count("SD-3 Dark mode") == 1
