@@ -58,15 +58,16 @@ Changelog files (:func:`prepend_changelog`):
   inserted (at a line boundary, in the file's own line endings), or with lines
   added where Unreleased notes are released. Three exceptions: the
   ``[Unreleased]`` compare link above, and these two. Re-running a release: a
-  section for the same version is replaced when the file is Keep a Changelog
-  style (what shipdeck has always written) or when that section holds nothing
-  but lines shipdeck writes; a hand-written one that already lists the items
-  is left as it is. And a newest section written ahead for this very version
-  and marked ``Unreleased`` (the pallets projects' ``Version 2.3.0`` /
-  ``Unreleased``) is released in place: that line becomes ``Released DATE``,
-  worded as the file's released sections are, and the items are added at the
-  section's end with its own bullets. Any other hand-written section for that
-  version is kept and the entry goes above it.
+  section for the same version that holds nothing but lines shipdeck writes is
+  replaced; in a Keep a Changelog file one with notes in it (those it took
+  from Unreleased) gets the missing items joined to its groups; any other
+  hand-written one that already lists the items is left as it is. And a newest
+  section written ahead for this very version and marked ``Unreleased`` (the
+  pallets projects' ``Version 2.3.0`` / ``Unreleased``) is released in place:
+  that line becomes ``Released DATE``, worded as the file's released sections
+  are, and the items are added at the section's end with its own bullets. Any
+  other hand-written section for that version is kept and the entry goes above
+  it.
 * Item ids and titles have control characters escaped (``\\x1b``), so no
   terminal escape sequence reaches the file.
 """
@@ -602,6 +603,7 @@ class _Layout:
     replace: tuple[int, int | None] | None  # a same-version section to drop (lines)
     entry: list[str]
     header: list[str]  # lines to put above the entry when it opens the file
+    into: int | None = None  # a same-version section with notes: the items join it (heading)
 
 
 def _split_lines(text: str) -> list[str]:
@@ -680,20 +682,21 @@ def _layout_md(lines: list[str], entry: list[str]) -> _Layout:
     level = len(first.style)
     kac = first.title.startswith("[")
     new_entry = _restyle_md(entry, level, _new_title(first.title, entry_heads[0].title, "md"))
-    stop = _section_stop(lines, heads, found[0][0], "md")
-    subs = [h for h in heads if first.end <= h.start < stop]
-    if subs and subs[0].end < stop and not lines[subs[0].end].strip():
+    notes, subs = _section_of(lines, heads, found[0][0], "md")
+    if subs and subs[0].end < notes.stop and not lines[subs[0].end].strip():
         new_entry = _spaced_groups(new_entry)  # "### Added", a blank line, the items
     version = _title_version(entry_heads[0].title)
-    replace = None
+    replace = into = None
     for n, h in found:
         if len(h.style) == level and version is not None and _title_version(h.title) == version:
             stop = _section_stop(lines, heads, n, "md")
-            if kac or _shipdeck_wrote(lines[h.end : stop], _GROUP_LABELS):
+            if _shipdeck_wrote(lines[h.end : stop], _GROUP_LABELS):
                 replace = (h.start, stop if stop < len(lines) else None)
+            elif kac:  # notes of the user's (released from Unreleased): never dropped
+                into = n
             break
     header = [CHANGELOG_HEADER, ""] if kac and level == 2 else []
-    return _Layout(first.start, replace, new_entry, header)
+    return _Layout(first.start, replace, new_entry, header, into)
 
 
 def _layout_rst(lines: list[str], entry: list[str]) -> _Layout:
@@ -820,6 +823,72 @@ def _kac_rank(title: str) -> int:
 _UNRELEASED_TITLE_RE = re.compile(r"\[?\s*unreleased\s*\]?", re.I)
 
 
+def _section_of(
+    lines: Sequence[str], headings: Sequence[_Heading], index: int, fmt: ChangelogFormat
+) -> tuple[range, list[_Heading]]:
+    """The lines under ``headings[index]`` down to its section's end, and the headings
+    among them (its groups)."""
+    body = range(headings[index].end, _section_stop(lines, headings, index, fmt))
+    return body, [h for h in headings if body.start <= h.start < body.stop]
+
+
+def _join_groups(
+    lines: list[str], subs: list[_Heading], body: range, entry: list[str], fmt: ChangelogFormat
+) -> list[tuple[int, list[str]]]:
+    """Where the entry's items go in a section of notes (``body``, its headings
+    ``subs``): at the end of the group of the same name, else as a group of their own
+    (in Keep a Changelog's order among its six), in the section's bullets and spacing.
+    Items already there (a re-run) are not added again."""
+    md = fmt == "md"
+    made = (_md_headings if md else _rst_headings)(entry)
+    bullet = _bullet_of(lines, body)
+    have = {_bullet_text(lines[k]) for k in body}
+    # A new group's heading is followed by a blank line where the notes' is (rst: always).
+    gap = (
+        [""]
+        if not md or any(not lines[h.end].strip() for h in subs[:1] if h.end < body.stop)
+        else []
+    )
+    inserts: list[tuple[int, list[str]]] = []
+    tail: list[str] = []
+    for g, group in enumerate(made[1:], 1):
+        stop = made[g + 1].start if g + 1 < len(made) else len(entry)
+        items = [_bullet_text(ln) for ln in entry[group.end : stop]]
+        new = [bullet + text for text in items if text and text not in have]
+        if not new:
+            continue
+        same = [j for j, h in enumerate(subs) if h.title.strip().lower() == group.title.lower()]
+        if not same:
+            block = [*entry[group.start : group.end], *gap, *new]
+            rank = _kac_rank(group.title)
+            later = next((h for h in subs if rank >= 0 and _kac_rank(h.title) > rank), None)
+            if later is None:
+                tail += ["", *block]
+            else:  # Keep a Changelog's order: Added, Changed, ..., Fixed, Security
+                inserts.append((later.start, [*block, ""]))
+            continue
+        sub = subs[same[0]]
+        end = subs[same[0] + 1].start if same[0] + 1 < len(subs) else body.stop
+        last = max((k for k in range(sub.end, end) if lines[k].strip()), default=None)
+        if last is None:
+            inserts.append((sub.end, [*([] if md else [""]), *new]))
+        else:
+            inserts.append((last + 1, new))
+    if tail:
+        inserts.append((max(k for k in body if lines[k].strip()) + 1, tail))
+    return inserts
+
+
+def _inserted(lines: list[str], inserts: list[tuple[int, list[str]]]) -> list[str]:
+    """``lines`` with each block inserted before its line index (the old file's)."""
+    out = list(lines)
+    # From the bottom up, so each index still means the old line; at one index, the
+    # block added later goes in first and so lands below the ones before it.
+    for at, _, block in sorted(((at, n, b) for n, (at, b) in enumerate(inserts)), reverse=True):
+        out[at:at] = block
+    return out
+
+
 def _release_unreleased(
     lines: list[str], layout: _Layout, fmt: ChangelogFormat
 ) -> list[str] | None:
@@ -851,10 +920,9 @@ def _release_unreleased(
     newest = next((h for h in heads if h.start == layout.at), None)
     if newest is not None and newest.style != head.style:
         return None  # an "Unreleased" sub-heading of some section: not the file's
-    body = range(head.end, _section_stop(lines, heads, n, fmt))
+    body, subs = _section_of(lines, heads, n, fmt)
     if not any(lines[k].strip() for k in body):
         return None
-    subs = [h for h in heads if body.start <= h.start < body.stop]
     if md:
         entry = _restyle_md(layout.entry, len(head.style), made[0].title)
     else:
@@ -863,50 +931,11 @@ def _release_unreleased(
         gstyle = subs[0].style if subs else below[0] if below else _unused_style(order)
         entry = _restyle_rst(layout.entry, head.style, gstyle, made[0].title)
     made = parse(entry)
-    bullet = _bullet_of(lines, body)
-    have = {_bullet_text(lines[k]) for k in body}
-    # A new group's heading is followed by a blank line where the notes' is (rst: always).
-    gap = (
-        [""]
-        if not md or any(not lines[h.end].strip() for h in subs[:1] if h.end < body.stop)
-        else []
-    )
-    inserts: list[tuple[int, list[str]]] = []
-    tail: list[str] = []
-    for g, group in enumerate(made[1:], 1):
-        stop = made[g + 1].start if g + 1 < len(made) else len(entry)
-        items = [_bullet_text(ln) for ln in entry[group.end : stop]]
-        new = [bullet + text for text in items if text and text not in have]
-        same = [j for j, h in enumerate(subs) if h.title.strip().lower() == group.title.lower()]
-        if not new:
-            continue
-        if not same:
-            block = [*entry[group.start : group.end], *gap, *new]
-            rank = _kac_rank(group.title)
-            later = next((h for h in subs if rank >= 0 and _kac_rank(h.title) > rank), None)
-            if later is None:
-                tail += ["", *block]
-            else:  # Keep a Changelog's order: Added, Changed, ..., Fixed, Security
-                inserts.append((later.start, [*block, ""]))
-            continue
-        sub = subs[same[0]]
-        end = subs[same[0] + 1].start if same[0] + 1 < len(subs) else body.stop
-        last = max((k for k in range(sub.end, end) if lines[k].strip()), default=None)
-        if last is None:
-            inserts.append((sub.end, [*([] if md else [""]), *new]))
-        else:
-            inserts.append((last + 1, new))
-    if tail:
-        inserts.append((max(k for k in body if lines[k].strip()) + 1, tail))
+    inserts = _join_groups(lines, subs, body, entry, fmt)
     heading = entry[made[0].start : made[0].end]
     spaced = not md and bool(lines[head.end].strip()) if head.end < len(lines) else False
     inserts.append((head.end, ["", *heading, *([""] if spaced else [])]))
-    out = list(lines)
-    # From the bottom up, so each index still means the old line; at one index, the
-    # block added later goes in first and so lands below the ones before it.
-    for at, _, block in sorted(((at, n, b) for n, (at, b) in enumerate(inserts)), reverse=True):
-        out[at:at] = block
-    return out
+    return _inserted(lines, inserts)
 
 
 # `[Unreleased]: https://host/owner/repo/compare/v1.1.0...HEAD`: Keep a Changelog's links.
@@ -981,6 +1010,10 @@ def prepend_changelog(existing: str, entry: str, *, fmt: ChangelogFormat = "md")
                 kept.pop()
             return prepend_changelog("\n".join([*kept, ""]) if kept else "", entry, fmt=fmt)
         return prepend_changelog("\n".join(raw[:start] + raw[end:]), entry, fmt=fmt)
+    if layout.into is not None:  # a re-run on a section that took Unreleased's notes
+        notes, subs = _section_of(lines, _md_headings(lines), layout.into, fmt)
+        joined = _join_groups(lines, subs, notes, layout.entry, fmt)
+        return nl.join(_inserted(lines, joined)) if joined else existing
     moved = _release_unreleased(lines, layout, fmt)
     text = nl.join(moved) if moved is not None else _insert(existing, lines, layout, nl)
     heads = _md_headings(entry_lines) if fmt == "md" else []

@@ -196,6 +196,12 @@ def test_the_unreleased_notes_are_the_release_s() -> None:
     )
     # A re-run of the same release changes nothing; the file's line endings are kept.
     assert prepend_changelog(text, changelog_entry("1.2.0", "2026-12-06", items)) == text
+    # The same version again with another item (its tag was deleted and the release
+    # made again): the item joins the section, and the notes it took are kept.
+    again = prepend_changelog(text, changelog_entry("1.2.0", "2026-12-06", _items()[2:3]))
+    assert again == text.replace(
+        "### Removed\n", "### Changed\n- SD-5 Bump deps (chore)\n\n### Removed\n"
+    )
     crlf = KAC.replace("\n", "\r\n")
     assert prepend_changelog(crlf, changelog_entry("1.2.0", "2026-12-06", items)) == (
         text.replace("\n", "\r\n")
@@ -320,11 +326,16 @@ def test_an_announced_section_of_another_version_is_left_as_it_is() -> None:
 
 
 def test_prepend_same_version_replaces_instead_of_duplicating() -> None:
-    first = prepend_changelog("", "## [0.1.0] - 2024-01-01\n\n- old\n")
-    again = prepend_changelog(first, "## [0.1.0] - 2024-01-02\n\n- new\n")
+    bug, feature = _items()[0:2]
+    first = prepend_changelog("", changelog_entry("0.1.0", "2024-01-01", [bug]))
+    again = prepend_changelog(first, changelog_entry("0.1.0", "2024-01-02", [feature]))
     assert again.count("## [0.1.0]") == 1
-    assert "- new" in again
-    assert "- old" not in again
+    assert "## [0.1.0] - 2024-01-02\n" in again and "- SD-3 " in again
+    assert "- SD-4 " not in again  # all shipdeck's: made again
+    # A hand-written line in it: nothing of it is dropped, the item joins it.
+    noted = first.replace("(bug)\n", "(bug)\n- Also: faster start.\n")
+    joined = prepend_changelog(noted, changelog_entry("0.1.0", "2024-01-02", [feature]))
+    assert joined == noted + "\n### Features\n- SD-3 Dark  mode (feature)\n"
 
 
 def test_prepend_adds_header_to_headerless_file() -> None:
