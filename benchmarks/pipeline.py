@@ -41,6 +41,13 @@ Deploy within 1.15x of the shell script.
     the edit and commit, ``engine.advance(to=DEPLOY)``. No CLI process starts, no
     config parsed per step: what is left is shipdeck's own work per stage, the floor
     under the board's side.
+  - ``new_in_process_beside`` (``--beside SHARE``, default 0.25; 0 leaves it out): the
+    one-process side again, next to a process busy that share of a core in 4 ms bursts
+    for the timed steps, as the board's UI thread is while a run paints
+    (``beside_cpu_s`` what it used; the board side's ``ui_cpu_s`` is its UI thread's
+    CPU time, the harness's polling included). Whether CPU spent beside the run costs
+    the run wall time on this machine even from another process: if it does, the
+    board's gap is its CPU, not the thread or process its engine runs in.
 - ``cpu_s``: the CPU time the whole machine spent (busy time in ``/proc/stat``, every
   process: shipdeck, its guards and relay, git, the steps, the service starting) while
   a side ran its timed steps; None where there is no ``/proc/stat``. On a quiet
@@ -137,8 +144,10 @@ engine.environ  # the interpreter, named by the time a board's user presses a ke
 engine.vcs  # the repository: the board's card facts read the Code cards' branch heads at
 # start (the demo's SD-1), so git's backend is loaded and the git dir found by then
 import shipdeck.backends.metrics, shipdeck.backends.probe  # loaded after the first paint
+beside = start_beside(float(sys.argv[3]) if len(sys.argv) > 3 else 0.0)
 c0 = busy_cpu_s()
 t0 = time.perf_counter()
+go_beside(beside)
 item = project.store.add("Say hola", Kind.FEATURE)
 t1 = time.perf_counter()
 outcome = engine.advance(item.id, to=Stage.CODE, cancel=CancelToken())
@@ -149,7 +158,9 @@ t3 = time.perf_counter()
 outcome = engine.advance(item.id, to=Stage.DEPLOY, env="staging", cancel=CancelToken())
 assert outcome.ok, outcome.message
 t4 = time.perf_counter()
-print(figures_json(c0, busy_cpu_s(), t0, t1, t2, t3, t4))
+c4 = busy_cpu_s()
+extra = {"beside_cpu_s": stop_beside(beside)} if beside is not None else {}
+print(figures_json(c0, c4, t0, t1, t2, t3, t4, **extra))
 """
 
 
@@ -211,6 +222,7 @@ async def main():
         await pilot.press(*"Say hola")
         known = app.board.selected_id()
         c0 = busy_cpu_s()
+        u0 = time.thread_time()  # this thread runs the app's event loop: the UI thread
         t0 = time.perf_counter()
         press(app, "ctrl+s")
         await until(lambda: app.board.selected_id() not in (None, known), "new card")
@@ -225,7 +237,8 @@ async def main():
         await until(passed(app, item, Stage.DEPLOY), "Deploy")
         t4 = time.perf_counter()
         c4 = busy_cpu_s()
-    print(figures_json(c0, c4, t0, t1, t2, t3, t4))
+        ui = time.thread_time() - u0
+    print(figures_json(c0, c4, t0, t1, t2, t3, t4, ui_cpu_s=ui))
 
 
 asyncio.run(main())
@@ -246,13 +259,52 @@ def commit_edit(repo: Path, edit: str, item: str) -> None:
     subprocess.run(["git", "commit", "-q", "-am", f"{item}: hola"], cwd=repo, check=True)
 
 
-def figures_json(c0: float | None, c4: float | None, *t: float) -> str:
+def figures_json(c0: float | None, c4: float | None, *t: float, **extra: float) -> str:
     """A child side's JSON line from its CPU readings and its five times."""
     return json.dumps({
         "total_s": t[4] - t[0], "cpu_s": None if c0 is None or c4 is None else c4 - c0,
         "item_add_s": t[1] - t[0], "to_code_s": t[2] - t[1],
-        "commit_s": t[3] - t[2], "advance_s": t[4] - t[3],
+        "commit_s": t[3] - t[2], "advance_s": t[4] - t[3], **extra,
     })  # fmt: skip
+
+
+def start_beside(duty: float) -> subprocess.Popen[str] | None:
+    """A process beside the run, busy ``duty`` of a core in 4 ms bursts from ``go``
+    until its stdin closes, as the open board's UI thread is while a run paints: what
+    that much CPU costs the run when it is not in the run's process. Started (and
+    ready) before the timing; None for ``duty`` 0."""
+    if duty <= 0:
+        return None
+    burn = (
+        "import select, sys, time\n"
+        "on = 0.004; off = on * (1 - DUTY) / DUTY\n"
+        "print('ready', flush=True); sys.stdin.readline(); c0 = time.process_time()\n"
+        "while True:\n"
+        "    end = time.perf_counter() + on\n"
+        "    while time.perf_counter() < end: pass\n"
+        "    if select.select([sys.stdin], [], [], off)[0]: break\n"
+        "print(time.process_time() - c0, flush=True)\n"
+    ).replace("DUTY", repr(duty))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", burn], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    return proc
+
+
+def go_beside(proc: subprocess.Popen[str] | None) -> None:
+    if proc is not None and proc.stdin is not None:
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+
+
+def stop_beside(proc: subprocess.Popen[str]) -> float:
+    """Stop the busy process beside the run: the CPU seconds it used while busy."""
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.close()
+    used = float(proc.stdout.readline())
+    proc.wait()
+    return used
 
 
 def busy_cpu_s() -> float | None:
@@ -352,14 +404,18 @@ class Side:
             raise SystemExit(f"{self.kind}: shipdeck {' '.join(args)}: {err.strip()}")
         return timeline
 
-    def in_process(self, repo: Path, script: str = IN_PROCESS) -> dict[str, Any]:
+    def in_process(
+        self, repo: Path, script: str = IN_PROCESS, beside: float = 0.0
+    ) -> dict[str, Any]:
         """The same steps in one process with the engine already built (untimed); with
-        ``ON_THE_BOARD``, in the open board by its keys."""
+        ``ON_THE_BOARD``, in the open board by its keys; with ``beside``, next to a
+        process busy that share of a core (:func:`start_beside`)."""
         # the helpers' own source in place of their marker: the child's path has the
         # measured tree's code, not these benchmarks
-        helpers = (busy_cpu_s, commit_edit, figures_json)
+        helpers = (busy_cpu_s, commit_edit, figures_json, start_beside, go_beside, stop_beside)
         script = script.replace("# HELPERS\n", "\n".join(map(inspect.getsource, helpers)))
-        out = self.python(repo, "in process", "-c", script, str(repo), EDIT)
+        args = [str(repo), EDIT, *([str(beside)] if beside else [])]
+        out = self.python(repo, "in process", "-c", script, *args)
         figures: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
         return figures
 
@@ -452,6 +508,9 @@ def summarize(rounds: list[dict[str, Any]]) -> dict[str, Any]:
         return out
     for key in ("item_add_s", "to_code_s", "commit_s", "advance_s"):
         out[key] = median([r[key] for r in rounds])
+    for key in ("ui_cpu_s", "beside_cpu_s"):  # the board's UI thread; the busy process
+        if key in rounds[0]:
+            out[key] = median([r[key] for r in rounds])
     if "stages_s" not in rounds[0]:
         return out  # in process: no event stream to break down
     for key in ("first_build_step_s", "before_build_s", "after_deploy_s"):
@@ -472,6 +531,13 @@ def main() -> None:
     parser.add_argument("--no-baseline", action="store_true", help="only this tree and shell")
     parser.add_argument("--shell-poll", type=float, default=0.1, metavar="S")
     parser.add_argument(
+        "--beside",
+        type=float,
+        default=0.25,
+        metavar="SHARE",
+        help="the new_in_process_beside side's busy process: this share of a core (0: none)",
+    )
+    parser.add_argument(
         "--tree", type=Path, default=ROOT, metavar="PATH", help="the code measured as new"
     )
     args = parser.parse_args()
@@ -490,6 +556,8 @@ def main() -> None:
         for s in sides:
             results[f"{s.kind}_in_process"] = []
             results[f"{s.kind}_board"] = []
+        if args.beside > 0:
+            results["new_in_process_beside"] = []
         order = [*results]
         for n in range(rounds + 1):  # round 0 warms up (bytecode, caches) and is dropped
             for kind in order[n % len(order) :] + order[: n % len(order)]:
@@ -503,6 +571,8 @@ def main() -> None:
                     try:
                         if kind.endswith("_in_process"):
                             figures = side.in_process(repo)
+                        elif kind.endswith("_beside"):
+                            figures = side.in_process(repo, beside=args.beside)
                         elif kind.endswith("_board"):
                             figures = side.in_process(repo, ON_THE_BOARD)
                         else:
