@@ -3,11 +3,14 @@ in view, narrow terminals slide the columns, clicks choose cards."""
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from host import PaneApp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from textual.geometry import Region
 
 from shipdeck.lifecycle.items import Item, RunState, StageState
@@ -62,8 +65,12 @@ async def test_a_column_that_loses_its_last_cards_or_grows_shows_no_blank_end() 
 
     def check(cursor: str) -> None:
         text = lines(board)
-        blank_end = text[-2][:15] == "│" + " " * 13 + "│"  # above the bottom border
-        assert not (blank_end and "↑" in text[-1][:15]), text  # blank below, cards above
+        rows = [line[:15] for line in text[RULER + 1 : -1]]  # Plan's, between its borders
+        assert rows[0].startswith("│SD-"), text  # the view starts at a card's head
+        card = next(n for n, row in enumerate(rows) if row.startswith("│──"))  # its lines
+        blank = len(rows) - len([r for r in rows if r != "│" + " " * 13 + "│"])
+        if "↑" in text[-1][:15]:  # cards above: none would fit in the blank lines below
+            assert blank <= card, text
         assert any(line.startswith(f"│{cursor} ") for line in text), (cursor, text)
 
     async with app.run_test(size=(120, 24)) as pilot:
@@ -84,6 +91,65 @@ async def test_a_column_that_loses_its_last_cards_or_grows_shows_no_blank_end() 
         await pilot.pause()
         assert plan.top == 0
         check("SD-3")
+
+
+@pytest.mark.slow  # a Pilot test of a second or so
+async def test_a_column_scrolled_by_a_resize_is_painted_as_scrolled() -> None:
+    """Seen in tmux: the cursor on Code's second card, the terminal grown to 250x70 and
+    shrunk back to 80x24; the column scrolled to the card, but the screen kept the lines
+    painted at the new size before it did (the first card's title, the cursor's cut)."""
+    board, columns = make_board()
+
+    def fill_code(_: object) -> None:
+        columns[Stage.CODE].set_items(
+            [
+                Item(id="SD-1", title="Greet in French as well", stage=Stage.CODE),
+                Item(id="SD-5", title="Add a dark mode", stage=Stage.CODE),
+            ]
+        )
+
+    app = PaneApp(board, fill_code)
+    async with app.run_test(size=(80, 12)) as pilot:
+        await pilot.pause()
+        board.select("SD-5")
+        await pilot.pause()
+        for size in [(80, 12), (250, 70), (80, 12)]:
+            await pilot.resize_terminal(*size)
+            await pilot.pause()
+            shown = app.export_screenshot()
+            assert "dark" in shown
+            assert ("Greet" in shown) == (size[1] == 70), size  # only where both fit
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    titles=st.lists(st.text(alphabet="ab ", min_size=1, max_size=50), min_size=1, max_size=25),
+    height=st.integers(1, 40),
+    moves=st.lists(st.integers(0, 24), min_size=1, max_size=12),
+    width=st.integers(8, 40),
+)
+def test_a_column_starts_its_view_at_a_card_and_keeps_the_cursors_in_view(
+    titles: list[str], height: int, moves: list[int], width: int
+) -> None:
+    """Seen in tmux at 80x24: a column scrolled to its second card showed the first
+    one's title with no id above it. Wherever the cursor goes, the view begins at a
+    card, the cursor's card shows from its head (whole, when it fits), and no card above
+    would fit in blank lines below the last one."""
+    column = StageColumn(Stage.PLAN)
+    column.set_items(Item(id=f"SD-{n}", title=t) for n, t in enumerate(titles))
+    for move in moves:
+        column.highlighted = move
+        column.reveal(width, height)
+        starts, ends = column.layout(width)
+        index, top = column.highlighted, column.top
+        assert index is not None
+        assert top in starts
+        assert top <= starts[index] < top + height
+        if ends[index] - starts[index] <= height:
+            assert ends[index] <= top + height
+        above = bisect_right(ends, top)  # cards wholly above the view
+        if above and ends[-1] < top + height:
+            assert ends[-1] - starts[above - 1] > height
 
 
 def test_a_span_label_says_where_it_goes_on_and_where_it_was_cut() -> None:

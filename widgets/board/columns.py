@@ -299,9 +299,10 @@ class StageColumn:
         return starts, ends
 
     def reveal(self, width: int, height: int) -> None:
-        """Scroll so the highlighted card is in view (all of it, when it fits), with no
-        empty lines below the last card while cards are above the view: a card that
-        left the column's end, or a taller terminal, scrolls the column back (the
+        """Scroll so the highlighted card is in view (all of it, when it fits), the view
+        starting at a card (one cut at its head showed a title with no id above it), and
+        no card above the view that would fit in empty lines below the last one: a card
+        that left the column's end, or a taller terminal, scrolls the column back (the
         column had kept its scroll, "↑ 2 more" over blank lines)."""
         top = self.top
         index = self._highlighted
@@ -309,14 +310,16 @@ class StageColumn:
             self.top = 0
         else:
             starts, ends = self.layout(width, index=index)
-            if starts[index] < self.top:
+            if starts[index] <= self.top:
                 self.top = starts[index]
-            elif ends[index] > self.top + height:
-                self.top = max(0, ends[index] - height)
+            elif ends[index] > self.top + height:  # the first card from which it shows
+                self.top = starts[min(bisect_left(starts, ends[index] - height), index)]
+            else:  # in view; heights change (a card's commit line): still a card's start
+                self.top = starts[bisect_left(starts, self.top)]
             if self.top:  # laid out only down to the view's bottom: a long column is not
                 starts, ends = self.layout(width, line=self.top + height)
                 if len(ends) == len(self._ids) and ends[-1] < self.top + height:
-                    self.top = max(0, ends[-1] - height)
+                    self.top = starts[bisect_left(starts, ends[-1] - height)]
         if self.top != top:
             self.painted += 1  # scrolled: every line it shows is another
 
@@ -430,7 +433,10 @@ class BoardColumns(Widget, can_focus=True):
     def on_resize(self) -> None:
         self._show_column(self.current)
         for column in self.stage_columns:
+            top = column.top
             self._reveal(column)
+            if column.top != top:  # painted at the new size before it scrolled: again
+                self._refresh_column(column)
 
     def action_cursor(self, delta: int) -> None:
         column = self.current
