@@ -15,6 +15,7 @@ from textual.widgets.option_list import Option
 
 from shipdeck.lifecycle import events as ev
 from shipdeck.lifecycle.items import Item, RunState, format_time
+from shipdeck.lifecycle.lines import Line, Stream
 from shipdeck.lifecycle.stages import Stage
 from shipdeck.lifecycle.text import escape_controls
 from shipdeck.tui.crash import STORAGE_ERRORS, describe
@@ -93,8 +94,6 @@ class ItemDetailsScreen(Screen[None]):
         return self._item
 
     def compose(self) -> ComposeResult:
-        from shipdeck.widgets.log.pane import LogPane
-
         item = self.item
         yield Label(
             # the gap ends the id's span: SVG viewers drop a span's leading spaces
@@ -142,11 +141,20 @@ class ItemDetailsScreen(Screen[None]):
             key=lambda p: p.stat().st_mtime,
             reverse=True,
         )
+        if not table.row_count:  # headers over nothing read as a table that failed to load
+            table.display = False
+            self.query_one("#details-left").mount(
+                Static(Text("none yet", style="dim"), id="details-no-history"), after=table
+            )
         options = self.query_one("#details-runs", OptionList)
         options.add_options(Option(p.stem, id=p.stem) for p in runs)
         if runs:
             options.highlighted = 0
             self._show_run(runs[0].stem)
+        else:  # an empty box and "0 lines" said nothing
+            options.add_option(Option(Text("no runs yet", style="dim"), disabled=True))
+            note = Line(Stream.INFO, f"{item.id}: no runs yet")  # narrow: the log view cuts
+            self.query_one("#details-log", LogPane).write_lines([note])
         self.run_worker(self._load_commits, thread=True, exit_on_error=False)
 
     def _load_commits(self) -> None:

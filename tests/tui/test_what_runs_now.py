@@ -12,6 +12,7 @@ from __future__ import annotations
 import subprocess
 
 import pytest
+from textual.widgets import DataTable, OptionList, Static
 
 from shipdeck.lifecycle import events as ev
 from shipdeck.lifecycle.items import Item, RunState, StageState
@@ -19,6 +20,7 @@ from shipdeck.lifecycle.stages import Stage
 from shipdeck.project.repo import Project
 from shipdeck.project.wiring import build_engine
 from shipdeck.tui.app import ShipdeckApp
+from shipdeck.tui.details import ItemDetailsScreen
 from shipdeck.widgets.log.pane import LogPane
 from tests.waiting import until
 
@@ -176,3 +178,31 @@ async def test_facts_are_read_again_only_when_a_changed_card_can_have_some(
         assert "SD-1" in app.card_facts
         assert move("SD-1", Stage.BUILD) == 0  # SD-1 had its branch head: it goes, unread
         assert "SD-1" not in app.card_facts
+
+
+async def test_the_details_of_a_card_without_runs_say_so(demo_project: Project) -> None:
+    """Found in tmux at 80x24: the details of a Plan card showed a stage history of
+    headers over nothing, an empty runs box and a log of "0 lines"."""
+    app = ShipdeckApp(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.board.selected_id() == "SD-2"  # in Plan: never run
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ItemDetailsScreen))
+        screen = app.screen
+        await pilot.pause()
+        assert not screen.query_one("#details-history", DataTable).display
+        assert "none yet" in str(screen.query_one("#details-no-history", Static).render())
+        runs = screen.query_one("#details-runs", OptionList)
+        assert runs.option_count == 1 and runs.get_option_at_index(0).disabled
+        assert "no runs yet" in str(runs.get_option_at_index(0).prompt)
+        await until(
+            pilot, lambda: any("no runs yet" in t for t in log_texts(screen.query_one(LogPane)))
+        )
+        await pilot.press("escape", "l", "enter")  # SD-1 in Code has a run: no notes
+        await until(
+            pilot, lambda: isinstance(app.screen, ItemDetailsScreen) and app.screen is not screen
+        )
+        await pilot.pause()
+        assert app.screen.query_one("#details-history", DataTable).display
+        assert not app.screen.query("#details-no-history")
+        assert not app.screen.query_one("#details-runs", OptionList).get_option_at_index(0).disabled
