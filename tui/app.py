@@ -458,6 +458,7 @@ class ShipdeckApp(Host):
                 self.follow.finished(event)
                 self._announce(event)
                 self.board.panes.refresh_events()
+                self.board.panes.refresh_envs()
 
     def _announce(self, event: RunFinished) -> None:
         who = event.item_id

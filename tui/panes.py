@@ -29,6 +29,8 @@ from shipdeck.tui.host import Board, host
 from shipdeck.widgets.pane_tabs import PaneTabs
 
 if TYPE_CHECKING:
+    from textual.timer import Timer
+
     from shipdeck.lifecycle.events import Event
     from shipdeck.lifecycle.ports import ContainerStats, EnvStatus
     from shipdeck.lifecycle.sampling import Sample, Sampler
@@ -88,6 +90,7 @@ class Panes(Vertical):
         self._sampling = threading.Lock()
         self._metrics_pane: MetricsPane | None = None
         self._envs_on = False
+        self._envs_timer: Timer | None = None  # the one pending poll of the statuses
 
     @property
     def shipdeck(self) -> Host:
@@ -323,6 +326,12 @@ class Panes(Vertical):
         if visible:
             self._read_envs()
 
+    def refresh_envs(self) -> None:
+        """The statuses read now, if the pane is shown: a deploy or an operation just
+        ended (the pane had said "stopped" for up to 3 s after "staging restarted")."""
+        if self._envs_on:
+            self._read_envs()
+
     @work(thread=True, group="envs", exit_on_error=False)
     def _read_envs(self) -> None:
         if not self._envs_on:
@@ -344,8 +353,11 @@ class Panes(Vertical):
         panes = self.query(EnvironmentsPane)
         if panes:
             panes.first().set_status(message.statuses, message.errors)
+        if self._envs_timer is not None:  # one poll pending, however many reads ended
+            self._envs_timer.stop()
+            self._envs_timer = None
         if self._envs_on:  # not mounted yet: poll again soon, not in 3 s
-            self.set_timer(ENV_POLL_SECONDS if panes else 0.1, self._read_envs)
+            self._envs_timer = self.set_timer(ENV_POLL_SECONDS if panes else 0.1, self._read_envs)
 
     # The environments pane's keys only ask; the operations confirm, naming versions.
 

@@ -206,3 +206,31 @@ async def test_the_details_of_a_card_without_runs_say_so(demo_project: Project) 
         assert app.screen.query_one("#details-history", DataTable).display
         assert not app.screen.query("#details-no-history")
         assert not app.screen.query_one("#details-runs", OptionList).get_option_at_index(0).disabled
+
+
+async def test_the_environments_pane_reads_the_statuses_when_a_deploy_ends(
+    demo_project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seen in tmux: "staging restarted (0.1.0)", and the pane beside the notice still
+    said "stopped" until its next poll, up to 3 s later. With the poll ten minutes
+    away, only the deploy's end can bring the new status."""
+    from shipdeck.tui import panes
+    from shipdeck.widgets.ops.envs import EnvironmentsPane
+
+    monkeypatch.setattr(panes, "ENV_POLL_SECONDS", 600.0)
+    app = ShipdeckApp(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("o")
+        await until(pilot, lambda: bool(app.board.query(EnvironmentsPane)))
+        pane = app.board.query_one(EnvironmentsPane)
+
+        def state() -> str:
+            status = pane.statuses.get("staging")
+            return "" if status is None else str(status.state)
+
+        await until(pilot, lambda: state() != "", what="the first read")
+        before = state()
+        app.board.select("SD-1")  # in Code: a deploys it to staging (auto)
+        await pilot.press("a")
+        await until(pilot, lambda: state() not in ("", before), timeout=30, what=state)
+        assert "running" in state()  # the fixture stops it
