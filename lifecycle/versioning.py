@@ -660,6 +660,11 @@ _GROUP_LABELS = frozenset(
 )
 
 
+def _groups_spaced(lines: Sequence[str], subs: Sequence[_Heading], section: range) -> bool:
+    """True if the section's first group heading has a blank line under it."""
+    return bool(subs) and subs[0].end < section.stop and not lines[subs[0].end].strip()
+
+
 def _spaced_groups(entry: list[str]) -> list[str]:
     """The entry with a blank line under each group heading, as the file writes them."""
     under = {h.end for h in _md_headings(entry)[1:]}
@@ -683,7 +688,7 @@ def _layout_md(lines: list[str], entry: list[str]) -> _Layout:
     kac = first.title.startswith("[")
     new_entry = _restyle_md(entry, level, _new_title(first.title, entry_heads[0].title, "md"))
     notes, subs = _section_of(lines, heads, found[0][0], "md")
-    if subs and subs[0].end < notes.stop and not lines[subs[0].end].strip():
+    if _groups_spaced(lines, subs, notes):
         new_entry = _spaced_groups(new_entry)  # "### Added", a blank line, the items
     version = _title_version(entry_heads[0].title)
     replace = into = None
@@ -732,7 +737,8 @@ def _layout_rst(lines: list[str], entry: list[str]) -> _Layout:
     return _Layout(None, None, _restyle_rst(entry, vstyle, gstyle, None), [])
 
 
-_UNRELEASED_RE = re.compile(r"\s*unreleased\s*", re.I)
+# "Unreleased", "[Unreleased]": a heading's title, or the pallets projects' marker line
+_UNRELEASED_RE = re.compile(r"\s*\[?\s*unreleased\s*\]?\s*", re.I)
 # "Released 2024-04-16", "Released on 2024-01-02.": a line of its own, not prose
 _RELEASED_RE = re.compile(
     r"\s*(released\b[^0-9]{0,16}?)([0-9]{4}-[0-9]{2}-[0-9]{2})(\W{0,3})\s*", re.I
@@ -820,9 +826,6 @@ def _kac_rank(title: str) -> int:
     return _KAC_GROUPS.index(title.strip()) if title.strip() in _KAC_GROUPS else -1
 
 
-_UNRELEASED_TITLE_RE = re.compile(r"\[?\s*unreleased\s*\]?", re.I)
-
-
 def _section_of(
     lines: Sequence[str], headings: Sequence[_Heading], index: int, fmt: ChangelogFormat
 ) -> tuple[range, list[_Heading]]:
@@ -844,11 +847,7 @@ def _join_groups(
     bullet = _bullet_of(lines, body)
     have = {_bullet_text(lines[k]) for k in body}
     # A new group's heading is followed by a blank line where the notes' is (rst: always).
-    gap = (
-        [""]
-        if not md or any(not lines[h.end].strip() for h in subs[:1] if h.end < body.stop)
-        else []
-    )
+    gap = [""] if not md or _groups_spaced(lines, subs, body) else []
     inserts: list[tuple[int, list[str]]] = []
     tail: list[str] = []
     for g, group in enumerate(made[1:], 1):
@@ -907,11 +906,7 @@ def _release_unreleased(
     heads, made = parse(lines), parse(layout.entry)
     top = layout.at if layout.at is not None else len(lines)
     n = next(
-        (
-            k
-            for k, h in enumerate(heads)
-            if h.start < top and _UNRELEASED_TITLE_RE.fullmatch(h.title)
-        ),
+        (k for k, h in enumerate(heads) if h.start < top and _UNRELEASED_RE.fullmatch(h.title)),
         None,
     )
     if n is None or not made:
