@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from shipdeck.lifecycle import events as ev
-from shipdeck.lifecycle.items import Item, RunState, format_time
+from shipdeck.lifecycle.items import Item, RunState
 from shipdeck.lifecycle.lines import Line, Stream
 from shipdeck.lifecycle.stages import Stage
 from shipdeck.lifecycle.text import escape_controls
@@ -22,6 +22,7 @@ from shipdeck.tui.crash import STORAGE_ERRORS, describe
 from shipdeck.widgets.board.cards import clean, state_icon
 from shipdeck.widgets.footer import QuietFooter
 from shipdeck.widgets.log.pane import LogPane
+from shipdeck.widgets.ops.text import clock
 
 if TYPE_CHECKING:
     from shipdeck.tui.host import Host
@@ -68,6 +69,11 @@ def tests_text(item: Item) -> Text:
 
 
 class ItemDetailsScreen(Screen[None]):
+    """Times in the local zone, as the events pane shows them (the JSON keeps UTC)."""
+
+    # Under 100 columns the facts and the history take three fifths: at 80 the halves
+    # cut the history's times behind a scrollbar, and the log has its own scrolling.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     BINDINGS = [
         Binding("escape,q", "close", "Back to board"),
         Binding("tab", "app.focus_next", "Next pane", show=False),
@@ -132,7 +138,7 @@ class ItemDetailsScreen(Screen[None]):
             table.add_row(
                 stage.label,
                 Text(f"{icon} {st.state.value}", style=style),
-                format_time(st.started_at) or "",
+                clock(st.started_at) if st.started_at else "",
                 took,
                 st.run_id or "",
             )
@@ -203,7 +209,7 @@ class ItemDetailsScreen(Screen[None]):
             detail = " ".join(
                 f"{k}={e.get(k)}" for k in ("version", "env", "to_version", "reason") if e.get(k)
             )
-            out.append(f"{format_time(e.ts)} {e.type:<14} {clean(detail)}\n", style)
+            out.append(f"{clock(e.ts)} {e.type:<14} {clean(detail)}\n", style)
         return out
 
     def _show_run(self, run_id: str) -> None:

@@ -208,6 +208,30 @@ async def test_the_details_of_a_card_without_runs_say_so(demo_project: Project) 
         assert not app.screen.query_one("#details-runs", OptionList).get_option_at_index(0).disabled
 
 
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_the_details_history_shows_when_and_how_long_without_scrolling(
+    demo_project: Project, size: tuple[int, int]
+) -> None:
+    """Found in tmux at 80x24: the halves of the details cut the stage history after its
+    state, the start time (a 20-character UTC stamp) and the duration behind a
+    scrollbar. Local ``MM-DD HH:MM:SS`` as the events pane shows, and the facts' side
+    wider under 100 columns, leave stage, state, start and duration in view."""
+    app = ShipdeckApp(demo_project)
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("l", "enter")  # SD-1 in Code: one run
+        await until(pilot, lambda: isinstance(app.screen, ItemDetailsScreen))
+        await pilot.pause()
+        screen = app.screen
+        assert screen.has_class("-narrow") is (size[0] < 100)
+        table = screen.query_one("#details-history", DataTable)
+        labels = [str(c.label) for c in table.ordered_columns]
+        assert labels[:4] == ["stage", "state", "started", "took"]
+        start = str(table.get_row_at(0)[2])
+        assert len(start) == len("12-06 13:23:48") and start[2] == "-" and start[8] == ":"
+        needed = sum(c.get_render_width(table) for c in table.ordered_columns[:4])
+        assert needed <= table.scrollable_content_region.width, (needed, table.size)
+
+
 async def test_the_environments_pane_reads_the_statuses_when_a_deploy_ends(
     demo_project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
