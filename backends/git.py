@@ -367,11 +367,28 @@ class GitRepo:
             return self.head_sha(branch)
 
     def _require_base(self, base: str) -> None:
-        if self._commit_of(base) is None:
-            raise VcsError(
-                f"base branch {base!r} does not exist in {self.root}"
-                " (a new repository needs a first commit on it)"
-            )
+        """``base`` resolves, made from a remote's branch if need be (:meth:`_adopt`)."""
+        if self._commit_of(base) is not None or self._adopt(base):
+            return
+        listed = self._run("for-each-ref", "--format=%(refname:lstrip=2)", "refs/heads")
+        here = ", ".join(listed.split()[:5])
+        raise VcsError(
+            f"base branch {base!r} does not exist in {self.root}"
+            + (f" (its branches: {here}; base_branch in shipdeck.yaml names it)" if here else
+               " (a new repository needs a first commit on it)")
+        )  # fmt: skip
+
+    def _adopt(self, base: str) -> bool:
+        """The local ``base`` made from the remote branch of that name, tracking it, as
+        ``git switch base`` would: a clone made with ``--branch``, or one whose default
+        branch was renamed, has ``origin/main`` and no ``main``. Origin's wins where
+        several remotes have one; True if made."""
+        listed = self._run("for-each-ref", "--format=%(refname:lstrip=2)", "refs/remotes")
+        have = [r for r in listed.split() if r.partition("/")[2] == base]
+        pick = f"origin/{base}" if f"origin/{base}" in have else have[0] if len(have) == 1 else None
+        if pick is None or not self._valid_ref(f"refs/heads/{base}"):
+            return False
+        return self._ok("branch", "--quiet", "--track", base, pick)
 
     # --- merge ----------------------------------------------------------------
 
@@ -386,6 +403,7 @@ class GitRepo:
             self._resolve(branch)
             if not self.branch_exists(base):
                 self._require_base(base)
+            if not self.branch_exists(base):
                 raise VcsError(f"base {base!r} is not a local branch; cannot merge into it")
             self._require_clean(f"merge {branch} into {base}")
             original = self.current_branch() or self.head_sha("HEAD")

@@ -355,3 +355,37 @@ def _today() -> str:
     from datetime import UTC, datetime
 
     return datetime.now(UTC).date().isoformat()
+
+
+def test_a_clone_without_its_base_branch_makes_it_from_origin(demo: Path, tmp_path: Path) -> None:
+    """Found on pallets/itsdangerous cloned as people do: a clone made with ``--branch``
+    (or one whose default branch was renamed upstream) has ``origin/main`` and no
+    ``main``; Code failed with "base branch 'main' does not exist (a new repository
+    needs a first commit on it)". git's own ``git switch main`` makes it from origin's,
+    tracking it: so does shipdeck, and the release lands on it."""
+    git(demo, "push", "-q", "origin", "main:dev")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", "--branch", "dev", str(tmp_path / "remote.git"), str(clone))
+    assert git(clone, "branch", "--list", "main") == ""
+    item_id = _ok(clone, "item", "add", "Say hola").strip()
+    _ok(clone, "advance", item_id, "--to", "code")
+    assert git(clone, "rev-parse", "--abbrev-ref", "main@{upstream}") == "origin/main"
+    _edit(clone, "app/__init__.py", "hello from", "hola, hello from")
+    git(clone, "commit", "-qam", f"{item_id}: say hola")
+    _ok(clone, "advance", item_id, "--to", "release")
+    tag = f"v{_item(clone, item_id)['version']}"
+    assert git(clone, "merge-base", "--is-ancestor", tag, "main") == ""
+    assert git(clone, "rev-parse", "main") == git(clone, "rev-parse", f"{tag}^{{commit}}")
+
+
+def test_a_base_branch_nowhere_names_the_branches_there(demo: Path) -> None:
+    config = demo / "shipdeck.yaml"
+    config.write_text(config.read_text().replace("base_branch: main", "base_branch: trunk"))
+    assert "base_branch: trunk" in config.read_text()
+    git(demo, "commit", "-qam", "trunk")
+    item_id = _ok(demo, "item", "add", "Say hola").strip()
+    done = shipdeck("advance", item_id, "--to", "code", cwd=demo)
+    assert done.returncode == 1
+    assert "base branch 'trunk' does not exist" in done.stderr
+    assert "its branches: " in done.stderr and "main" in done.stderr.split("its branches: ")[1]
+    assert "first commit" not in done.stderr
