@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -339,12 +340,13 @@ def demo(args: argparse.Namespace) -> int:
                 base = args.docker_base
                 print(f"Docker engine at {engine}: adding the 'container' environment ({base})")
         project = create(path, docker_base=base)
-        print(f"made the demo service repository in {path}")
+        print(f"made the demo service repository in {printable(str(path))}")
     why = None if args.no_open else no_terminal()
     if args.no_open or why:
         if why:
             print(f"not opening the board: {why}", file=sys.stderr)
-        print(f"next: cd {path} && shipdeck item list")
+        # quoted to paste into a shell: "cd démo 1" would have gone to the wrong place
+        print(f"next: cd {printable(shlex.quote(str(path)))} && shipdeck item list")
         return EXIT_OK
     from shipdeck.tui.app import run_board
 

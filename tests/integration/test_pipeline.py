@@ -354,3 +354,17 @@ def test_code_killed_after_its_branch_was_made_is_run_again_on_that_branch(
     done = again.store.get(item.id)
     assert (done.branch, done.current.state) == (branch, RunState.PASSED)
     assert done.sha == git(demo, "rev-parse", branch)
+
+
+def test_the_demos_next_step_pastes_into_a_shell_where_the_path_has_a_space(
+    tmp_path: Path,
+) -> None:
+    """Found running the wheel's ``shipdeck demo "démo 1"``: "next: cd démo 1 && ..."
+    took a pasting user to ``démo`` (or nowhere). The path is quoted for the shell."""
+    made = shipdeck("demo", "démo 1", "--no-open", "--no-docker", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    step = next(ln for ln in made.stdout.splitlines() if ln.startswith("next: "))
+    command = step.removeprefix("next: ").replace("shipdeck item list", "pwd")
+    went = subprocess.run(["sh", "-c", command], cwd=tmp_path, capture_output=True, text=True)
+    assert went.returncode == 0, went.stderr
+    assert Path(went.stdout.strip()) == (tmp_path / "démo 1").resolve()
