@@ -11,10 +11,12 @@ modules read top-down: contract, stage work, engine.
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -248,3 +250,18 @@ def new_run_id(subject: str, action: str) -> str:
     """``SD-3-build-20261122T193000-1a2b``: sortable, and says what ran."""
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
     return f"{subject.replace(':', '-')}-{action}-{stamp}-{os.urandom(2).hex()}"
+
+
+_RUN_ID_RE = re.compile(r".+-([a-z]+)-([0-9]{8}T[0-9]{6})-[0-9a-f]{4}")
+
+
+def run_id_parts(run_id: str) -> tuple[str, datetime] | None:
+    """(action, start in UTC) of a :func:`new_run_id` id; None for any other name."""
+    m = _RUN_ID_RE.fullmatch(run_id)
+    if m is None:
+        return None
+    try:
+        started = datetime.strptime(m.group(2), "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    return m.group(1), started

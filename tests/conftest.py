@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,11 @@ for _key, _value in (
     ("GIT_COMMITTER_EMAIL", "tests@shipdeck.invalid"),
 ):
     os.environ.setdefault(_key, _value)
+
+# Nor on their time zone: the details, events and history show local times, and the
+# snapshots are pictures of them (a developer in UTC+1 saw 10:30 where 09:30 was kept).
+os.environ["TZ"] = "UTC"
+time.tzset()
 
 # Nor on the developer's own shipdeck settings: a theme saved there (the board saves
 # one when it is switched) changed what a tmux test saw of the board's colours. Every

@@ -16,6 +16,7 @@ from textual.widgets.option_list import Option
 from shipdeck.lifecycle import events as ev
 from shipdeck.lifecycle.items import Item, RunState
 from shipdeck.lifecycle.lines import Line, Stream
+from shipdeck.lifecycle.runs import run_id_parts
 from shipdeck.lifecycle.stages import Stage
 from shipdeck.lifecycle.text import escape_controls
 from shipdeck.tui.crash import STORAGE_ERRORS, describe
@@ -128,7 +129,7 @@ class ItemDetailsScreen(Screen[None]):
     def on_mount(self) -> None:
         item = self.item
         table = self.query_one("#details-history", DataTable)
-        table.add_columns("stage", "state", "started", "took", "run")
+        table.add_columns("stage", "state", "started", "took")  # runs: the list beside
         for stage in Stage:
             st = item.states.get(stage)
             if st is None:
@@ -140,7 +141,6 @@ class ItemDetailsScreen(Screen[None]):
                 Text(f"{icon} {st.state.value}", style=style),
                 clock(st.started_at) if st.started_at else "",
                 took,
-                st.run_id or "",
             )
         runs = sorted(  # newest first; the log file's mtime is when the run last wrote
             self.shipdeck.project.paths.runs.glob(f"{item.id}-*.log"),
@@ -153,7 +153,7 @@ class ItemDetailsScreen(Screen[None]):
                 Static(Text("none yet", style="dim"), id="details-no-history"), after=table
             )
         options = self.query_one("#details-runs", OptionList)
-        options.add_options(Option(p.stem, id=p.stem) for p in runs)
+        options.add_options(Option(run_label(p.stem), id=p.stem) for p in runs)
         if runs:
             options.highlighted = 0
             self._show_run(runs[0].stem)
@@ -225,6 +225,17 @@ class ItemDetailsScreen(Screen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+def run_label(run_id: str) -> Text:
+    """``deploy   12-06 13:58:49``: what ran and when, in the history's clock; the id
+    itself (``SD-1-deploy-20261206T135849-320d``) wrapped over two lines at 80 columns.
+    The log's border keeps the id."""
+    parts = run_id_parts(run_id)
+    if parts is None:
+        return Text(clean(run_id))
+    action, started = parts
+    return Text.assemble((f"{action:<8}", "bold"), " ", clock(started))
 
 
 def _stage_line(item: Item) -> str:

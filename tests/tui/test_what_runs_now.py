@@ -230,6 +230,10 @@ async def test_the_details_history_shows_when_and_how_long_without_scrolling(
         assert len(start) == len("12-06 13:23:48") and start[2] == "-" and start[8] == ":"
         needed = sum(c.get_render_width(table) for c in table.ordered_columns[:4])
         assert needed <= table.scrollable_content_region.width, (needed, table.size)
+        # The run beside it says the same, one line each: "code     12-06 13:23:48".
+        runs = screen.query_one("#details-runs", OptionList)
+        first = runs.get_option_at_index(0)
+        assert str(first.prompt) == f"code     {start}" and str(first.id).startswith("SD-1-code-")
 
 
 async def test_the_environments_pane_reads_the_statuses_when_a_deploy_ends(
