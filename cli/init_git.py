@@ -43,7 +43,11 @@ def default_branch(root: Path) -> tuple[str, str]:
     ``init.defaultBranch``, main or master when that branch exists; else the current one."""
     origin = git(root, "symbolic-ref", "--quiet", "refs/remotes/origin/HEAD")
     if origin and origin.startswith("refs/remotes/origin/"):
-        return origin.removeprefix("refs/remotes/origin/"), "origin/HEAD"
+        name = origin.removeprefix("refs/remotes/origin/")
+        if git(root, "rev-parse", "--verify", "--quiet", f"refs/heads/{name}") is None:
+            # a clone made with --branch: said, since the first Code makes the branch
+            return name, f"origin/HEAD; no local {name} yet: made from origin/{name} when needed"
+        return name, "origin/HEAD"
     # Full names cut by hand, not :short / --short: where a tag shares a branch's name
     # those print "heads/main", and that would become the config's base branch.
     listed = git(root, "for-each-ref", "--format=%(refname:lstrip=2)", "refs/heads")

@@ -350,3 +350,20 @@ def test_init_points_editors_at_the_configs_schema(flask_unittest: Path) -> None
     again = shipdeck("init", "--force", cwd=flask_unittest)
     assert again.returncode == 0, again.stderr
     assert (flask_unittest / "shipdeck.schema.json").read_text() == "{}\n"
+
+
+def test_a_clone_made_with_branch_gets_origins_default_and_says_it_is_not_local_yet(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``git clone --branch dev``: origin's default (main) is where releases go, though
+    no local main exists yet; init says so, and the first Code makes it (as ``git
+    switch main`` would, tests/integration/test_git_as_users_do.py)."""
+    upstream = repo(tmp_path / "upstream", {"README.md": "x\n"})
+    git(upstream, "branch", "dev")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", "--branch", "dev", str(upstream), str(clone))
+    out, _text, cfg = run_init(clone, monkeypatch, capsys)
+    assert cfg.base_branch == "main"
+    assert "base branch: main (origin/HEAD; no local main yet: made from origin/main" in "\n".join(
+        out
+    )
