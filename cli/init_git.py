@@ -43,11 +43,13 @@ def default_branch(root: Path) -> tuple[str, str]:
     ``init.defaultBranch``, main or master when that branch exists; else the current one."""
     origin = git(root, "symbolic-ref", "--quiet", "refs/remotes/origin/HEAD")
     if origin and origin.startswith("refs/remotes/origin/"):
-        name = origin.removeprefix("refs/remotes/origin/")
-        if git(root, "rev-parse", "--verify", "--quiet", f"refs/heads/{name}") is None:
+        default = origin.removeprefix("refs/remotes/origin/")
+        if git(root, "rev-parse", "--verify", "--quiet", f"refs/heads/{default}") is None:
             # a clone made with --branch: said, since the first Code makes the branch
-            return name, f"origin/HEAD; no local {name} yet: made from origin/{name} when needed"
-        return name, "origin/HEAD"
+            return default, (
+                f"origin/HEAD; no local {default} yet: made from origin/{default} when needed"
+            )
+        return default, "origin/HEAD"
     # Full names cut by hand, not :short / --short: where a tag shares a branch's name
     # those print "heads/main", and that would become the config's base branch.
     listed = git(root, "for-each-ref", "--format=%(refname:lstrip=2)", "refs/heads")
