@@ -206,6 +206,14 @@ def _met(targets: Any) -> str:
     return "yes" if not missed else "**no**: " + ", ".join(missed)
 
 
+def row(name: str, got: dict[str, Any], targets: Any) -> dict[str, str]:
+    """One benchmark's row: what, target, its figures (or why there are none), met."""
+    what, target, summary = ROWS[name]
+    measured = summary(got["figures"]) if "figures" in got else f"failed: {got['error'][-200:]}"
+    return {"benchmark": name, "what": what, "target": target, "measured": measured,
+            "met": _met(targets)}  # fmt: skip
+
+
 def markdown(table: list[dict[str, str]]) -> list[str]:
     """The README's table, a line each: what, target, measured, met."""
     rows = ["| what | target | measured (one run) | met |", "| --- | --- | --- | --- |"]
@@ -222,20 +230,13 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     }
     for name in names:
         out["runs"][name] = run(name, args.quick)
-    table = []
-    for name in names:
-        what, target, summary = ROWS[name]
-        got = out["runs"][name]
-        measured = summary(got["figures"]) if "figures" in got else f"failed: {got['error'][-200:]}"
-        table.append({"benchmark": name, "what": what, "target": target, "measured": measured})
     out["meets_targets"] = {
         name: _get(out["runs"][name], "figures", "meets_targets")
         or _get(out["runs"][name], "figures", "meets_target")
         or _get(out["runs"][name], "figures", "targets")  # log_pane.py's name for it
         for name in names
     }
-    for row in table:
-        row["met"] = _met(out["meets_targets"][row["benchmark"]])
+    table = [row(name, out["runs"][name], out["meets_targets"][name]) for name in names]
     out["table"] = table
     out["table_markdown"] = markdown(table)
     out["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
@@ -253,13 +254,7 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def table_of(path: Path) -> list[str]:
     """The markdown table of a saved run, with today's row wording."""
     doc = json.loads(path.read_text())
-    table = []
-    for name, got in doc["runs"].items():
-        what, target, summary = ROWS[name]
-        measured = summary(got["figures"]) if "figures" in got else "failed"
-        table.append({"what": what, "target": target, "measured": measured,
-                      "met": _met(doc["meets_targets"].get(name))})  # fmt: skip
-    return markdown(table)
+    return markdown([row(n, got, doc["meets_targets"].get(n)) for n, got in doc["runs"].items()])
 
 
 if __name__ == "__main__":

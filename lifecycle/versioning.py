@@ -719,15 +719,14 @@ def _flat_as_file(
     if ref is None or not made:
         return layout
     body, subs = _section_of(lines, heads, ref, fmt)
-    if subs or not any(_BULLET_RE.match(lines[k]) for k in body):
+    if not _listed_flat(lines, body, subs):
         return layout
     bullet = _bullet_of(lines, body)
-    items = [ln.strip() for ln in layout.entry if _SHIPDECK_ITEM_RE.fullmatch(ln.strip())]
     entry = [
         *layout.entry[: made[0].end],
         *_released_line(lines, day),
         "",
-        *(bullet + _bullet_text(item) for item in items),
+        *(bullet + text for text in _item_texts(layout.entry)),
     ]
     return _Layout(layout.at, layout.replace, entry, layout.header, layout.into)
 
@@ -817,6 +816,23 @@ def _bullet_of(lines: Sequence[str], section: range) -> str:
     return next((m.group(1) for k in near_first if (m := _BULLET_RE.match(lines[k]))), "- ")
 
 
+def _item_texts(entry: Sequence[str]) -> list[str]:
+    """The words of the entry's item lines (``SD-3 Dark mode (feature)``), bullets cut."""
+    return [_bullet_text(ln) for ln in entry if _SHIPDECK_ITEM_RE.fullmatch(ln.strip())]
+
+
+def _listed_flat(lines: Sequence[str], body: range, subs: Sequence[_Heading]) -> bool:
+    """True if a section lists its changes without group headings (``-   x`` lines)."""
+    return not subs and any(_BULLET_RE.match(lines[k]) for k in body)
+
+
+def _released_words(lines: Sequence[str], day: str) -> str | None:
+    """``Released DAY`` worded as the file's released sections say it (the pallets
+    projects' ``Released 2024-04-16``); None in a file without such lines."""
+    worded = next((m for ln in lines if (m := _RELEASED_RE.fullmatch(ln))), None)
+    return f"{worded.group(1)}{day}{worded.group(3)}".strip() if worded else None
+
+
 def _release_announced(lines: list[str], entry: list[str], fmt: ChangelogFormat) -> str | None:
     """The file with its newest section released, when that section is the version
     being released: written ahead as ``Unreleased`` (the pallets projects' "Version
@@ -844,18 +860,15 @@ def _release_announced(lines: list[str], entry: list[str], fmt: ChangelogFormat)
     n, head = found[0]
     body = range(head.end, _section_stop(lines, heads, n, fmt))
     have = {_bullet_text(lines[k]) for k in body}
-    items = [ln for ln in entry if _SHIPDECK_ITEM_RE.fullmatch(ln.strip())]
-    new = [_bullet_text(ln) for ln in items if _bullet_text(ln) not in have]
+    items = _item_texts(entry)
+    new = [text for text in items if text not in have]
     marker = next((k for k in body if _UNRELEASED_RE.fullmatch(lines[k])), None)
     if marker is None:  # a hand-written section that has them all: a re-run, unchanged
         mine = _shipdeck_wrote([lines[k] for k in body], _GROUP_LABELS)
         return "\n".join(lines) if items and not new and not mine else None
     if version_day is None:
         return None
-    worded = next((m for ln in lines if (m := _RELEASED_RE.fullmatch(ln))), None)
-    released = (
-        f"{worded.group(1)}{version_day}{worded.group(3)}" if worded else f"Released {version_day}"
-    )
+    released = _released_words(lines, version_day) or f"Released {version_day}"
     bullet = _bullet_of(lines, body)
     last = max((k for k in body if lines[k].strip()), default=marker)
     out = list(lines)
@@ -912,9 +925,8 @@ def _join_groups(
     made = (_md_headings if md else _rst_headings)(entry)
     bullet = _bullet_of(lines, body)
     have = {_bullet_text(lines[k]) for k in body}
-    if not subs and any(_BULLET_RE.match(lines[k]) for k in body):  # notes listed flat
-        items = [_bullet_text(ln) for ln in entry if _SHIPDECK_ITEM_RE.fullmatch(ln.strip())]
-        new = [bullet + text for text in items if text not in have]
+    if _listed_flat(lines, body, subs):
+        new = [bullet + text for text in _item_texts(entry) if text not in have]
         after = max(k for k in body if lines[k].strip()) + 1
         return [(after, new)] if new else []
     # A new group's heading is followed by a blank line where the notes' is (rst: always).
@@ -1005,12 +1017,9 @@ def _release_unreleased(
 
 
 def _released_line(lines: Sequence[str], day: str | None) -> list[str]:
-    """``["", "Released DAY"]`` worded as the file's released sections say it (the
-    pallets projects' ``Released 2024-04-16``); nothing in a file without such lines."""
-    worded = next((m for ln in lines if (m := _RELEASED_RE.fullmatch(ln))), None)
-    if worded is None or day is None:
-        return []
-    return ["", f"{worded.group(1)}{day}{worded.group(3)}".strip()]
+    """``["", "Released DAY"]`` where the file dates its releases so; else nothing."""
+    words = _released_words(lines, day) if day is not None else None
+    return ["", words] if words else []
 
 
 # `[Unreleased]: https://host/owner/repo/compare/v1.1.0...HEAD`: Keep a Changelog's links.
