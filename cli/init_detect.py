@@ -558,9 +558,13 @@ def _detect_service(root: Path, sources: Sources) -> Service | None:
 
 # --- a service on the standard library (http.server, wsgiref) --------------------------
 
+# Any spelling of the import: ``from http.server import X``, ``from http import server``,
+# ``import http.server as hs`` and ``import argparse, http.server, json``.
 _STDLIB_IMPORT_RE = re.compile(
     r"^\s*(?:from\s+(?:http\.server|wsgiref\.simple_server|socketserver)\s+import"
-    r"|import\s+(?:http\.server|wsgiref\.simple_server|socketserver)\b)",
+    r"|from\s+(?:http|wsgiref)\s+import\s+[^#\n]*\b(?:server|simple_server)\b"
+    r"|import\s+(?:[\w.]+(?:\s+as\s+\w+)?\s*,\s*)*"
+    r"(?:http\.server|wsgiref\.simple_server|socketserver)\b)",
     re.M,
 )
 _MAIN_RE = re.compile(r"^if\s+__name__\s*==\s*[\"']__main__[\"']\s*:", re.M)

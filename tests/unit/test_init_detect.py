@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from shipdeck.cli.init import Detected, render_config
 from shipdeck.cli.init_detect import (
     Service,
@@ -221,6 +223,33 @@ def test_a_standard_library_server_on_port_or_a_fixed_port(tmp_path: Path) -> No
     # a module that is never run as a program is not a service
     (tmp_path / "server.py").write_text(
         fixed.replace('if __name__ == "__main__":\n    ', "def f():\n    ")
+    )
+    assert detect_service(tmp_path) is None
+
+
+@pytest.mark.parametrize(
+    "imports",
+    [
+        "import argparse, http.server, json",
+        "import http.server as hs",
+        "import json as j, socketserver",
+        "from http import server",
+        "from http import HTTPStatus, server as srv",
+        "from wsgiref import simple_server",
+    ],
+)
+def test_a_standard_library_server_imported_any_way(tmp_path: Path, imports: str) -> None:
+    """Found on a stranger's service: ``import argparse, http.server, json`` in a
+    package's ``__main__.py`` was "service: not found"."""
+    tree(tmp_path, {
+        "svc/__init__.py": "",
+        "svc/__main__.py": f"{imports}\nSERVER = None  # ...\nSERVER.serve_forever()\n",
+    })  # fmt: skip
+    svc = detect_service(tmp_path)
+    assert svc is not None and svc.kind == "http.server" and svc.run == "{python} -m svc"
+    # the module's name in a comment or a string is not an import
+    (tmp_path / "svc/__main__.py").write_text(
+        "import json  # not http.server\nx = 'import http.server'\nx.serve_forever()\n"
     )
     assert detect_service(tmp_path) is None
 
