@@ -219,9 +219,22 @@ def advance(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _environment(project: Project, name: str) -> Any:
+    """The named environment; where an item's id stands in its place (``shipdeck deploy
+    SD-3``, as ``advance`` is spelled), the error says which command moves an item."""
+    try:
+        return project.config.environment(name)
+    except LookupError as exc:
+        if not is_item_id(name):
+            raise
+        raise UsageError(
+            f"{exc}; {name} is an item: `shipdeck advance {name} --to deploy` deploys it"
+        ) from None
+
+
 def _env_op(args: argparse.Namespace, op: Callable[[Engine], Any]) -> int:
     project = _project()
-    project.config.environment(args.env)
+    _environment(project, args.env)
     engine = _engine(project, args.json)
     result = run_cancellable(lambda c: op(engine), CancelToken())
     if args.json:
@@ -244,7 +257,7 @@ def deploy(args: argparse.Namespace) -> int:
     from shipdeck.lifecycle import operations
 
     project = _project()
-    if project.config.environment(args.env).approval and not args.yes:
+    if _environment(project, args.env).approval and not args.yes:
         raise OperationFailed(f"{args.env} needs approval: add --yes")
     return _env_op(args, lambda e: operations.deploy_version(e, args.env, args.version))
 
@@ -266,7 +279,7 @@ def scale(args: argparse.Namespace) -> int:
 
     if args.replicas < 0:
         raise UsageError("replicas must be 0 or more")
-    target = _project().config.environment(args.env).target
+    target = _environment(_project(), args.env).target
     if target != "swarm" and args.replicas != 1:  # refused by the config, before any run
         raise UsageError(
             f"{args.env} is target {target}, which runs one copy; scaling needs target swarm"

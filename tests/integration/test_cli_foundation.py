@@ -223,6 +223,12 @@ def test_unknown_item_or_environment_in_ops_is_one_line(repo: Path) -> None:
         assert len(result.stderr.strip().splitlines()) == 1
     said = shipdeck("logs", "nowhere", cwd=repo).stderr
     assert "no item or environment 'nowhere'" in said and "SD-<number>" in said
+    # an item's id where the environment goes (as `advance` is spelled) names the command
+    for verb in ("deploy", "rollback", "restart", "stop"):
+        said = shipdeck(verb, "SD-1", cwd=repo)
+        assert said.returncode == 2 and len(said.stderr.strip().splitlines()) == 1
+        assert "no environment 'SD-1'" in said.stderr
+        assert "`shipdeck advance SD-1 --to deploy` deploys it" in said.stderr
 
 
 @pytest.mark.parametrize("where", ["stdin", "stdout"])
