@@ -260,7 +260,11 @@ def _environments(d: Detected) -> list[str]:
     if svc.run:
         if svc.data_evidence:
             lines.append(f"    # data: {svc.data_evidence}; {{data_dir}} is kept across deploys")
-        run = " ".join([*(f"{k}={v}" for k, v in svc.data_env.items()), svc.run])
+        data = " ".join(f"{k}={v}" for k, v in svc.data_env.items())
+        if svc.setup:  # the setup (a migration) and the server both get the data's place
+            run = f"{f'export {data}; ' if data else ''}{svc.setup} exec {svc.run}"
+        else:
+            run = f"{data} {svc.run}" if data else svc.run
         lines += [
             "    target: local",
             f"    run: {_q(run)}",

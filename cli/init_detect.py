@@ -60,6 +60,9 @@ class Service:
     # the environment's data directory (kept across deploys): {"DATA_DIR": "{data_dir}"}.
     data_env: dict[str, str] = field(default_factory=dict)
     data_evidence: str | None = None  # the file that reads them (or SHIPDECK_DATA_DIR)
+    # What the launch line runs before the server (``flask db upgrade;``), kept as shell
+    # text ending in its separator: the environment's run is ``SETUP exec RUN``.
+    setup: str = ""
 
     @property
     def target(self) -> str:
@@ -183,7 +186,11 @@ def dependencies(root: Path) -> dict[str, str]:
 
 def _is_test_file(rel: str) -> bool:
     name = PurePosixPath(rel).name
-    return (name.startswith("test_") and name.endswith(".py")) or name.endswith("_test.py")
+    return (
+        (name.startswith("test_") and name.endswith(".py"))
+        or name.endswith("_test.py")
+        or name in ("tests.py", "test.py")  # a Flask or Django project's module of tests
+    )
 
 
 def _pytest_config(root: Path) -> str | None:
@@ -385,6 +392,35 @@ def _launch(command: list[str]) -> tuple[str | None, str | None, list[str], int 
     return server, spec, keep, port
 
 
+_SEPARATORS = (";", "&&", "||")
+
+
+def _setup_then_server(words: list[str]) -> tuple[str, list[str]]:
+    """A launch line's commands before its server, as shell text ending in their
+    separator, and the server's words: ``flask db upgrade; gunicorn app:app`` (a Procfile
+    line) gives ``("flask db upgrade;", ["gunicorn", "app:app"])``. The last command
+    that starts a known server is the server; with none, ``("", words)``."""
+    commands: list[tuple[list[str], str]] = [([], "")]
+    for word in words:
+        if word in _SEPARATORS:
+            commands[-1] = (commands[-1][0], word)
+            commands.append(([], ""))
+        elif word.endswith(";") and word != ";":
+            commands[-1][0].append(word[:-1])
+            commands[-1] = (commands[-1][0], ";")
+            commands.append(([], ""))
+        else:
+            commands[-1][0].append(word)
+    servers = [i for i, (command, _) in enumerate(commands) if _launch(command)[0]]
+    if len(commands) == 1 or not servers:
+        return "", words
+    last = servers[-1]
+    setup = " ".join(
+        shlex.join(c) + ("" if sep == ";" else " ") + sep for c, sep in commands[:last] if c
+    )
+    return setup, commands[last][0]
+
+
 def dockerfile_facts(root: Path) -> tuple[list[str] | None, int | None, str | None]:
     """(CMD or ENTRYPOINT as words, the first EXPOSEd port, the HEALTHCHECK's URL path)."""
     text = read_text(root / "Dockerfile")
@@ -511,14 +547,17 @@ def _detect_service(root: Path, sources: Sources) -> Service | None:
 
     # An explicit launch line wins: Procfile, compose command, Dockerfile CMD.
     for words, origin in ((procfile, "Procfile"), (compose_cmd, where), (cmd, "Dockerfile CMD")):
-        server, spec, keep, port = _launch(words or [])
+        setup, words = _setup_then_server(words or [])
+        server, spec, keep, port = _launch(words)
         if server and (spec or apps):
             app = next((a for a in apps if spec and a.spec == spec), apps[0] if apps else None)
             spec = spec or (app.spec if app else "")
             port = host_port or port or exposed or _DEFAULT_PORTS.get(server, 8000)
-            return Service(
-                server, f"{origin}: {server} {spec}", _python_command(server, spec, app, keep), port
-            )
+            evidence = f"{origin}: {server} {spec}"
+            if setup:
+                evidence += f", after {setup[:-1].strip()}"
+            run = _python_command(server, spec, app, keep)
+            return Service(server, evidence, run, port, setup=setup)
 
     if apps:
         app = apps[0]
@@ -635,9 +674,14 @@ _ENV_READ_RE = re.compile(
 )
 # A folder: DATA_DIR, APP_STATE_DIR... A SQLite file (only in code that uses sqlite3, so
 # that POSTGRES_DB or DATABASE naming a server's database is left alone): DATABASE,
-# DB_PATH, SQLITE_FILE... DATABASE_URL and the like are never touched.
+# DB_PATH, SQLITE_FILE... A database URL, only where its fallback is a SQLite file.
 _DATA_DIR_VAR = re.compile(r"(?:[A-Z0-9]+_)?(?:DATA|STATE|STORAGE|INSTANCE|VAR)_?DIR")
 _DB_FILE_VAR = re.compile(r"(?:[A-Z0-9]+_)?(?:DB|DATABASE|SQLITE)(?:_?(?:PATH|FILE))?")
+# DATABASE_URL, SQLALCHEMY_DATABASE_URI...: set only where the code's own fallback is a
+# SQLite file (``or 'sqlite:///' + os.path.join(basedir, 'app.db')``); a URL read with no
+# such fallback names a database server, which is left alone.
+_DB_URL_VAR = re.compile(r"(?:[A-Z0-9]+_)?(?:DATABASE|DB)_(?:URL|URI)")
+_SQLITE_URL = "sqlite:///"
 _DB_NAME_RE = re.compile(r"""["']([\w.-]+\.(?:db|sqlite3?))["']""")
 
 
@@ -664,6 +708,11 @@ def _with_data_dir(service: Service, sources: Sources) -> Service:
                 end = text.find("\n", m.end())
                 db = _DB_NAME_RE.search(text, m.end(), end if end >= 0 else len(text))
                 data_env[name] = "{data_dir}/" + (db.group(1) if db else "app.db")
+            elif _DB_URL_VAR.fullmatch(name) and _SQLITE_URL in text:
+                # a URL whose fallback is a SQLite file beside the code (Flask's
+                # tutorials): the same file, in the data directory
+                db = _DB_NAME_RE.search(text, m.end())
+                data_env[name] = _SQLITE_URL + "{data_dir}/" + (db.group(1) if db else "app.db")
             else:
                 continue
             if rel not in files:

@@ -254,6 +254,62 @@ def test_a_standard_library_server_imported_any_way(tmp_path: Path, imports: str
     assert detect_service(tmp_path) is None
 
 
+# miguelgrinberg/microblog, as cloned: a Procfile that migrates before its server, a
+# database URL whose fallback is a SQLite file beside the code, and its tests in tests.py
+MICROBLOG = {
+    "Procfile": "web: flask db upgrade; flask translate compile; gunicorn microblog:app\n",
+    "Dockerfile": 'FROM python:slim\nEXPOSE 5000\nENTRYPOINT ["./boot.sh"]\n',
+    "requirements.txt": "Flask==3.0.0\ngunicorn==21.2.0\n",
+    "microblog.py": "from app import create_app\napp = create_app()\n",
+    "app/__init__.py": "from flask import Flask\ndef create_app():\n    return Flask(__name__)\n",
+    "config.py": (
+        "import os\nbasedir = os.path.abspath(os.path.dirname(__file__))\n"
+        "class Config:\n"
+        "    SQLALCHEMY_DATABASE_URI = os.environ.get('DATABASE_URL', '').replace(\n"
+        "        'postgres://', 'postgresql://') or \\\n"
+        "        'sqlite:///' + os.path.join(basedir, 'app.db')\n"
+    ),
+    "tests.py": "import unittest\nclass T(unittest.TestCase):\n    def test_a(self): pass\n",
+}
+
+
+def test_a_procfile_that_migrates_first_and_a_sqlite_url_in_the_data_dir(
+    tmp_path: Path,
+) -> None:
+    """Found on microblog: the Procfile's first word (``flask db upgrade``) was taken
+    for the server, the migration was dropped, tests.py was not a test file, and each
+    deploy started on an empty app.db in its own export."""
+    tree(tmp_path, MICROBLOG)
+    svc = detect_service(tmp_path)
+    assert svc is not None and (svc.kind, svc.port) == ("gunicorn", 5000)
+    assert svc.setup == "flask db upgrade; flask translate compile;"
+    assert svc.run == "{python} -m gunicorn microblog:app --bind 127.0.0.1:{port}"
+    assert svc.data_env == {"DATABASE_URL": "sqlite:///{data_dir}/app.db"}
+    assert svc.evidence.endswith("after flask db upgrade; flask translate compile")
+    runner, _ = detect_tests(tmp_path)
+    assert runner is not None and runner.command == "{python} -m unittest discover"
+    config = parse_config(render_config(Detected(project="mb", service=svc)))
+    run = config.environments["staging"].run
+    # the migration and the server both get the data's place; the server replaces the shell
+    assert run == (
+        "export DATABASE_URL=sqlite:///{data_dir}/app.db; flask db upgrade;"
+        " flask translate compile; exec {python} -m gunicorn microblog:app"
+        " --bind 127.0.0.1:{port}"
+    )
+    # && and || are kept as written; a line with no known server is not a launch line
+    (tmp_path / "Procfile").write_text("web: ./migrate.sh && gunicorn microblog:app -w 2\n")
+    svc = detect_service(tmp_path)
+    assert svc is not None and svc.setup == "./migrate.sh &&"
+    assert svc.run == "{python} -m gunicorn -w 2 microblog:app --bind 127.0.0.1:{port}"
+    (tmp_path / "Procfile").write_text("web: ./boot.sh; echo done\n")
+    svc = detect_service(tmp_path)
+    assert svc is not None and svc.setup == "" and svc.kind == "gunicorn"
+    # a URL read with no SQLite fallback names a database server: left alone
+    (tmp_path / "config.py").write_text("import os\nURL = os.environ['DATABASE_URL']\n")
+    svc = detect_service(tmp_path)
+    assert svc is not None and svc.data_env == {}
+
+
 def test_a_flask_apps_sqlite_file_goes_to_the_data_dir(tmp_path: Path) -> None:
     app = (
         "import os, sqlite3\nfrom flask import Flask\napp = Flask(__name__)\n"
