@@ -10,6 +10,7 @@ from shipdeck.lifecycle.items import Item, format_time
 from shipdeck.lifecycle.stages import Stage
 from shipdeck.lifecycle.text import escape_controls as printable
 from shipdeck.lifecycle.text import json_text
+from shipdeck.lifecycle.units import duration
 
 
 def json_line(data: Any) -> str:
@@ -81,7 +82,7 @@ def item_detail(item: Item, extra: dict[str, Any] | None = None) -> str:
             if stage not in item.states:
                 continue
             st = item.states[stage]
-            dur = f"{st.duration:.1f}s" if st.duration is not None else ""
+            dur = duration(st.duration) if st.duration is not None else ""  # whole seconds
             run = f"run {st.run_id}" if st.run_id else ""
             when = format_time(st.started_at) or ""
             msg = printable(st.message) if st.message else ""

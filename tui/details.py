@@ -19,6 +19,7 @@ from shipdeck.lifecycle.lines import Line, Stream
 from shipdeck.lifecycle.runs import run_id_parts
 from shipdeck.lifecycle.stages import Stage
 from shipdeck.lifecycle.text import escape_controls
+from shipdeck.lifecycle.units import duration
 from shipdeck.tui.crash import STORAGE_ERRORS, describe
 from shipdeck.widgets.board.cards import clean, state_icon
 from shipdeck.widgets.footer import QuietFooter
@@ -135,7 +136,7 @@ class ItemDetailsScreen(Screen[None]):
             if st is None:
                 continue
             icon, style = state_icon(st.state)
-            took = f"{st.duration:.1f}s" if st.duration is not None else ""
+            took = duration(st.duration) if st.duration is not None else ""  # whole seconds
             table.add_row(
                 stage.label,
                 Text(f"{icon} {st.state.value}", style=style),

@@ -62,3 +62,25 @@ def test_round_trip_keeps_every_field() -> None:
     assert Item.from_dict(data) == item
     assert item.states[Stage.TEST].duration == 0.0
     assert item.short_sha == "abc"
+
+
+def test_item_show_gives_stage_times_in_the_seconds_it_keeps() -> None:
+    """Stage times are kept to the second: ``item show`` said ``0.0s`` and ``2.0s`` for
+    a 2.5 s deploy, a precision it does not have."""
+    from datetime import timedelta
+
+    from shipdeck.cli.text import item_detail
+
+    t = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
+    item = Item(
+        id="SD-4",
+        title="x",
+        kind=Kind.BUG,
+        stage=Stage.DEPLOY,
+        states={
+            Stage.BUILD: StageState(RunState.PASSED, t, t, "r1", "abc", None),
+            Stage.DEPLOY: StageState(RunState.PASSED, t, t + timedelta(seconds=125), "r2"),
+        },
+    )
+    lines = {line.split()[0]: line.split() for line in item_detail(item).splitlines() if line}
+    assert lines["build"][2] == "0s" and lines["deploy"][2:4] == ["2m", "05s"]
