@@ -105,6 +105,8 @@ class Detected:
                 )
             else:
                 lines.append(f"data: the environment's data directory ({svc.data_evidence})")
+        if svc is not None and svc.data_warning:
+            lines.append(f"data: {svc.data_warning}")
         if svc is not None and svc.port and port_in_use(svc.port):
             lines.append(
                 f"  port {svc.port} is in use now: change environments.staging.port"
@@ -260,6 +262,8 @@ def _environments(d: Detected) -> list[str]:
     if svc.run:
         if svc.data_evidence:
             lines.append(f"    # data: {svc.data_evidence}; {{data_dir}} is kept across deploys")
+        if svc.data_warning:
+            lines.append(f"    # data: {svc.data_warning}")
         data = " ".join(f"{k}={v}" for k, v in svc.data_env.items())
         if svc.setup:  # the setup (a migration) and the server both get the data's place
             run = f"{f'export {data}; ' if data else ''}{svc.setup} exec {svc.run}"

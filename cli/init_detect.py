@@ -36,6 +36,7 @@ _DEFAULT_PORTS = {
     "flask": 5000,
     "npm": 3000,
     "http.server": 8000,
+    "django": 8000,
 }
 _NPM_PLACEHOLDER = "no test specified"  # what `npm init` writes as scripts.test
 
@@ -50,7 +51,7 @@ class TestRunner:
 
 @dataclass(frozen=True)
 class Service:
-    kind: str  # uvicorn, gunicorn, flask, npm, docker
+    kind: str  # uvicorn, gunicorn, flask, django, http.server, npm, docker
     evidence: str
     run: str | None = None  # the local command; None for a docker environment
     port: int | None = None  # the port it listens on (the host's, for docker)
@@ -63,6 +64,9 @@ class Service:
     # What the launch line runs before the server (``flask db upgrade;``), kept as shell
     # text ending in its separator: the environment's run is ``SETUP exec RUN``.
     setup: str = ""
+    # Where the service keeps data that a deploy would lose, and what to change (a
+    # Django project's db.sqlite3 beside the code): said by init, and in the config.
+    data_warning: str | None = None
 
     @property
     def target(self) -> str:
@@ -235,10 +239,13 @@ def detect_tests(root: Path, sources: Sources | None = None) -> tuple[TestRunner
         why = f"{uses[0]} imports pytest" if uses else None
     if why is None and "pytest" in (deps := dependencies(root)):
         why = f"pytest in {deps['pytest']}"
+    django = find_django(root, sources)
     if why is not None:
         runners.append(
             TestRunner("pytest", f"{{python}} -m pytest -q --junitxml={JUNIT}", why, JUNIT)
         )
+    elif django is not None:  # its runner: the test database, the settings, the apps
+        runners.append(TestRunner("django", "{python} manage.py test", "Django's manage.py"))
     else:
         unit = [
             t for t in tests if re.search(r"^\s*(import|from)\s+unittest\b", sources.files[t], re.M)
@@ -559,6 +566,10 @@ def _detect_service(root: Path, sources: Sources) -> Service | None:
             run = _python_command(server, spec, app, keep)
             return Service(server, evidence, run, port, setup=setup)
 
+    django = find_django(root, sources)
+    if django is not None:
+        return _django_service(django, deps, host_port or exposed)
+
     if apps:
         app = apps[0]
         if app.framework in _ASGI:
@@ -593,6 +604,76 @@ def _detect_service(root: Path, sources: Sources) -> Service | None:
         )
         return Service("docker", evidence, None, host_port or inner, container_port=inner)
     return None
+
+
+# --- a Django project ------------------------------------------------------------------
+
+_SETTINGS_RE = re.compile(r"DJANGO_SETTINGS_MODULE[\"']\s*,\s*[\"']([\w.]+)[\"']")
+_DJANGO_SQLITE_RE = re.compile(r"django\.db\.backends\.sqlite3")
+_DJANGO_ADMIN_RE = re.compile(r"""\bpath\(\s*["']admin/["']\s*,\s*admin\.site\.urls""")
+
+
+@dataclass(frozen=True)
+class _Django:
+    settings: str  # the settings module manage.py names: mysite.settings
+    settings_file: str | None  # its file, where it is in the tree
+    wsgi: str | None  # the module with the WSGI application: mysite.wsgi
+    sources: Sources
+
+
+def find_django(root: Path, sources: Sources) -> _Django | None:
+    """A Django project: a ``manage.py`` at the root naming its settings module."""
+    m = _SETTINGS_RE.search(sources.files.get("manage.py") or read_text(root / "manage.py") or "")
+    if not m:
+        return None
+    settings = m.group(1)
+    path = settings.replace(".", "/")
+    settings_file = next(
+        (f for f in (f"{path}.py", f"{path}/__init__.py") if f in sources.files), None
+    )
+    package = settings.split(".")[0]
+    wsgi = next(
+        (
+            _module(rel)[0]
+            for rel, text in sorted(sources.files.items())
+            if rel.startswith(f"{package}/")
+            and rel.endswith("/wsgi.py")
+            and "get_wsgi_application" in text
+        ),
+        None,
+    )
+    return _Django(settings, settings_file, wsgi, sources)
+
+
+def _django_service(django: _Django, deps: dict[str, str], port: int | None) -> Service:
+    """gunicorn on the project's WSGI module where gunicorn is a dependency, else
+    ``runserver``; the migrations run first, as a Django deploy does."""
+    if django.wsgi and "gunicorn" in deps:
+        server, run = "gunicorn", f"{{python}} -m gunicorn {django.wsgi} --bind 127.0.0.1:{{port}}"
+    else:
+        server, run = "django", "{python} manage.py runserver 127.0.0.1:{port} --noreload"
+    warning = None
+    text = django.sources.files.get(django.settings_file or "", "")
+    if _DJANGO_SQLITE_RE.search(text) and not _ENV_READ_RE.search(text):
+        warning = (
+            f"{django.settings_file} keeps its SQLite database beside the code, so each"
+            " deploy starts an empty one: read its NAME from the environment"
+            ' (os.environ.get("DATABASE", BASE_DIR / "db.sqlite3")) and run init again'
+        )
+    return Service(
+        server,
+        f"Django: manage.py, {django.settings}",
+        run,
+        port or _DEFAULT_PORTS["django"],
+        setup="{python} manage.py migrate --noinput;",
+        data_warning=warning,
+    )
+
+
+def django_admin_login(sources: Sources) -> str | None:
+    """The file of a Django URLconf that serves the admin at ``admin/``: its login page
+    answers 200 with no user, a health check for a project that has none of its own."""
+    return next((rel for rel, text in sources.python() if _DJANGO_ADMIN_RE.search(text)), None)
 
 
 # --- a service on the standard library (http.server, wsgiref) --------------------------
@@ -734,7 +815,9 @@ _ROUTE_RE = re.compile(
     # a handler of its own (http.server): if self.path == "/health", case "/health":
     r"""|\bpath\s*==\s*["'](/(?:health|healthz|ping|status))["']"""
     r"""|^\s*case\s+["'](/(?:health|healthz|ping|status))["']"""
-    r"""|\bpath\s+in\s*[(\[{]\s*["'](/(?:health|healthz|ping|status))["']""",
+    r"""|\bpath\s+in\s*[(\[{]\s*["'](/(?:health|healthz|ping|status))["']"""
+    # Django's URLconf: path("health/", ...) answers at /health/
+    r"""|\b(?:re_)?path\(\s*r?["']\^?((?:health|healthz|ping|status)/)\$?["']""",
     re.M,
 )
 
@@ -752,11 +835,16 @@ def detect_health(root: Path, sources: Sources | None = None) -> HealthRoute | N
         ):
             continue
         for m in _ROUTE_RE.finditer(text):
-            found.setdefault(next(g for g in m.groups() if g), rel)
+            route = next(g for g in m.groups() if g)
+            found.setdefault(route if route.startswith("/") else f"/{route}", rel)
     for path in HEALTH_PATHS:
-        if path in found:
-            return HealthRoute(path, found[path])
+        for spelled in (path, f"{path}/"):
+            if spelled in found:
+                return HealthRoute(spelled, found[spelled])
     _, _, healthcheck = dockerfile_facts(root)
     if healthcheck:
         return HealthRoute(healthcheck, "Dockerfile HEALTHCHECK")
+    admin = django_admin_login(sources) if find_django(root, sources) else None
+    if admin is not None:
+        return HealthRoute("/admin/login/", f"Django's admin login page, {admin}")
     return None

@@ -310,6 +310,85 @@ def test_a_procfile_that_migrates_first_and_a_sqlite_url_in_the_data_dir(
     assert svc is not None and svc.data_env == {}
 
 
+# What `django-admin startproject mysite .` and `manage.py startapp polls` write (Django
+# 5), trimmed to the lines init reads.
+DJANGO = {
+    "manage.py": (
+        "#!/usr/bin/env python\nimport os\nimport sys\n\ndef main():\n"
+        "    os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'mysite.settings')\n"
+        "    from django.core.management import execute_from_command_line\n"
+        "    execute_from_command_line(sys.argv)\n"
+    ),
+    "mysite/__init__.py": "",
+    "mysite/settings.py": (
+        "from pathlib import Path\nBASE_DIR = Path(__file__).resolve().parent.parent\n"
+        "DATABASES = {\n    'default': {\n        'ENGINE': 'django.db.backends.sqlite3',\n"
+        "        'NAME': BASE_DIR / 'db.sqlite3',\n    }\n}\n"
+    ),
+    "mysite/urls.py": (
+        "from django.contrib import admin\nfrom django.urls import path\n\n"
+        "urlpatterns = [\n    path('admin/', admin.site.urls),\n]\n"
+    ),
+    "mysite/wsgi.py": (
+        "import os\nfrom django.core.wsgi import get_wsgi_application\n"
+        "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'mysite.settings')\n"
+        "application = get_wsgi_application()\n"
+    ),
+    "polls/__init__.py": "",
+    "polls/tests.py": "from django.test import TestCase\n\n# Create your tests here.\n",
+    "requirements.txt": "django\n",
+}
+
+
+def test_a_django_project_its_tests_server_migrations_health_and_database(
+    tmp_path: Path,
+) -> None:
+    """Found on a fresh `startproject`: init said "test runner: not found" and "service:
+    not found"."""
+    tree(tmp_path, DJANGO)
+    runner, _ = detect_tests(tmp_path)
+    assert runner is not None and (runner.name, runner.command) == (
+        "django",
+        "{python} manage.py test",
+    )
+    svc = detect_service(tmp_path)
+    assert svc is not None and (svc.kind, svc.port) == ("django", 8000)
+    assert svc.run == "{python} manage.py runserver 127.0.0.1:{port} --noreload"
+    assert svc.setup == "{python} manage.py migrate --noinput;"
+    # db.sqlite3 beside the code would be lost at each deploy: said, with the change
+    assert svc.data_env == {} and svc.data_warning is not None
+    assert svc.data_warning.startswith("mysite/settings.py keeps its SQLite database")
+    health = detect_health(tmp_path)
+    assert health is not None and health.path == "/admin/login/"
+    text = render_config(Detected(project="dj", service=svc, health=health))
+    config = parse_config(text)
+    assert config.environments["staging"].run == (
+        "{python} manage.py migrate --noinput;"
+        " exec {python} manage.py runserver 127.0.0.1:{port} --noreload"
+    )
+    assert f"    # data: {svc.data_warning}" in text.splitlines()
+    # gunicorn as a dependency serves the WSGI module; the path read from the
+    # environment goes to the data directory; a health route of its own wins
+    tree(tmp_path, {
+        "requirements.txt": "django\ngunicorn\n",
+        "mysite/settings.py": DJANGO["mysite/settings.py"].replace(
+            "BASE_DIR / 'db.sqlite3'", "os.environ.get('DATABASE', BASE_DIR / 'db.sqlite3')"
+        ).replace("from pathlib", "import os\nfrom pathlib"),
+        "polls/urls.py": "from django.urls import path\nurlpatterns = [path('healthz/', ok)]\n",
+    })  # fmt: skip
+    svc = detect_service(tmp_path)
+    assert svc is not None and svc.kind == "gunicorn" and svc.data_warning is None
+    assert svc.run == "{python} -m gunicorn mysite.wsgi --bind 127.0.0.1:{port}"
+    assert svc.data_env == {"DATABASE": "{data_dir}/db.sqlite3"}
+    health = detect_health(tmp_path)
+    assert health is not None and health.path == "/healthz/"
+    assert parse_config(render_config(Detected(project="dj", service=svc, health=health)))
+    # without a manage.py naming its settings it is not a Django project
+    (tmp_path / "manage.py").write_text("print('hi')\n")
+    runner, _ = detect_tests(tmp_path)
+    assert runner is None or runner.name != "django"
+
+
 def test_a_flask_apps_sqlite_file_goes_to_the_data_dir(tmp_path: Path) -> None:
     app = (
         "import os, sqlite3\nfrom flask import Flask\napp = Flask(__name__)\n"
