@@ -315,13 +315,24 @@ class Interpreter:
     python: str
     venv: str | None = None
     source: str = "PATH"  # config, .venv, venv, poetry, uv, PATH
+    # Folders of the repository (relative: ``src``) that the venv's ``.pth`` files put on
+    # sys.path: the project installed editable (``pip install -e .``), which imports
+    # the work tree's code wherever it runs.
+    editable: tuple[str, ...] = ()
 
-    def activate(self, environ: Mapping[str, str]) -> dict[str, str]:
+    def activate(self, environ: Mapping[str, str], tree: str | None = None) -> dict[str, str]:
         """``environ`` as activating the venv would leave it: ``VIRTUAL_ENV`` set and its
         ``bin`` first on PATH, ``PYTHONHOME`` unset. Without a venv, PATH is left as it
-        is (``{python}`` is an absolute path) and another venv's ``VIRTUAL_ENV`` goes."""
+        is (``{python}`` is an absolute path) and another venv's ``VIRTUAL_ENV`` goes.
+        ``tree``: the export a step or release runs in, whose copies of the editable
+        folders go first on PYTHONPATH (:func:`tree_first`)."""
         env = dict(environ)
         env.pop("PYTHONHOME", None)
+        env.pop(EDITABLE_VAR, None)  # another interpreter's, inherited
+        if self.editable:
+            env[EDITABLE_VAR] = os.pathsep.join(self.editable)
+        if tree is not None:
+            env = tree_first(env, tree)
         if not self.venv:
             env.pop("VIRTUAL_ENV", None)
             return env
@@ -332,16 +343,40 @@ class Interpreter:
         return env
 
     def to_dict(self) -> dict[str, Any]:
-        return {"python": self.python, "venv": self.venv, "source": self.source}
+        out: dict[str, Any] = {"python": self.python, "venv": self.venv, "source": self.source}
+        if self.editable:
+            out["editable"] = list(self.editable)
+        return out
 
     @classmethod
     def from_dict(cls, raw: object) -> Interpreter | None:
         """A recorded interpreter; None for a record from before they were recorded."""
         if not isinstance(raw, Mapping) or not isinstance(raw.get("python"), str):
             return None
-        venv = raw.get("venv")
+        venv, editable = raw.get("venv"), raw.get("editable")
+        folders = (
+            tuple(e for e in editable if isinstance(e, str)) if isinstance(editable, list) else ()
+        )
         return cls(raw["python"], venv if isinstance(venv, str) else None,
-                   str(raw.get("source") or "recorded"))  # fmt: skip
+                   str(raw.get("source") or "recorded"), folders)  # fmt: skip
+
+
+# Where a step's environment says which folders an editable install of the project
+# puts on sys.path (``src``, relative to the repository; os.pathsep between them).
+EDITABLE_VAR = "SHIPDECK_EDITABLE"
+
+
+def tree_first(environ: Mapping[str, str], tree: str) -> dict[str, str]:
+    """``environ`` with ``tree``'s copies of the editable folders first on PYTHONPATH,
+    where they shadow the work tree's that the venv's ``.pth`` adds: a step tests, and a
+    release runs, the code of its own commit, not whatever the work tree holds now."""
+    env = dict(environ)
+    folders = [f for f in env.get(EDITABLE_VAR, "").split(os.pathsep) if f]
+    if folders:
+        paths = [str(Path(tree) / f) for f in folders]
+        rest = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p not in paths]
+        env["PYTHONPATH"] = os.pathsep.join([*paths, *rest])
+    return env
 
 
 @dataclass

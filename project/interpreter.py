@@ -27,6 +27,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from shipdeck.lifecycle.ports import Interpreter as Interpreter
@@ -274,4 +275,36 @@ def find(
         real = real_python(got.python, _Frozen(env))
         if real != got.python:
             got = Interpreter(real, venv_of(Path(real)), "PATH")
-    return got
+    editable = editable_folders(root, got.venv)
+    return replace(got, editable=editable) if editable else got
+
+
+def editable_folders(root: Path, venv: str | None) -> tuple[str, ...]:
+    """The repository's folders that ``venv``'s ``.pth`` files put on sys.path, relative
+    to ``root``: the project installed editable (setuptools, hatchling, Poetry, uv and
+    PDM each write such a line, ``/path/to/repo/src``). Lines that run code (``import
+    ...``) and paths outside the repository are not the project's."""
+    if not venv:
+        return ()
+    try:
+        top = root.resolve()
+        files = sorted(Path(venv).glob("lib/python*/site-packages/*.pth"))
+    except OSError:
+        return ()
+    found: list[str] = []
+    for pth in files:
+        try:
+            lines = pth.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            continue
+        for line in (raw.strip() for raw in lines):
+            if not line or line.startswith("#") or line.split(None, 1)[0] == "import":
+                continue
+            path = Path(line)
+            try:
+                rel = path.resolve().relative_to(top).as_posix() if path.is_absolute() else None
+            except (OSError, ValueError):
+                continue
+            if rel is not None and rel not in found and path.is_dir():
+                found.append(rel)
+    return tuple(found)

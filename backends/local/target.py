@@ -272,7 +272,7 @@ class LocalTarget:
         env = dict(os.environ if self._base_env is None else self._base_env)
         interpreter = Interpreter.from_dict(python)
         if interpreter is not None:
-            env = interpreter.activate(env)
+            env = interpreter.activate(env, tree=workdir)  # its editable folders, the release's
             env["SHIPDECK_PYTHON"] = interpreter.python
         env.update(self._env)
         env.update(self._secrets)

@@ -26,6 +26,7 @@ from shipdeck.lifecycle.ports import (
     RefUpdate,
     StepResult,
     VcsError,
+    tree_first,
 )
 from shipdeck.lifecycle.runs import RunContext, StageFailed, StageWork
 from shipdeck.lifecycle.stages import Stage
@@ -306,7 +307,7 @@ def steps(ctx: RunContext) -> str:
     sha = sha_to_run(ctx.item, ctx.stage, ctx.engine.vcs.head_sha(ctx.item.branch))
     ctx.defer(lambda it: setattr(it, "sha", sha))  # the board has it since the run's start
     cwd = workdir(ctx, sha)
-    env = command_env(ctx)
+    env = tree_first(command_env(ctx), str(cwd))  # the export's code, not an editable install's
     ctx.say(f"{ctx.stage.label} of {ctx.item.branch} at {sha[:7]} in {cwd}")
     plan = cfg.stages.steps(ctx.stage)
     if not plan:

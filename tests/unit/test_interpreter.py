@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from shipdeck.lifecycle.lines import Line, Stream
-from shipdeck.lifecycle.ports import Interpreter
+from shipdeck.lifecycle.ports import EDITABLE_VAR, Interpreter, tree_first
 from shipdeck.lifecycle.stages.work import TestSummary
-from shipdeck.project.interpreter import choose, venv_of
+from shipdeck.project.interpreter import choose, editable_folders, venv_of
 
 
 def _venv(folder: Path) -> Path:
@@ -117,6 +117,44 @@ def _summary(text: str) -> TestSummary:
     summary = TestSummary()
     summary.feed([Line(Stream.STDERR, line) for line in text.splitlines()])
     return summary
+
+
+def test_an_editable_install_of_the_project_is_found_in_the_venvs_pth_files(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "repo"
+    (root / "src").mkdir(parents=True)
+    (root / "lib").mkdir()
+    venv = tmp_path / "venv"
+    site = venv / "lib" / "python3.11" / "site-packages"
+    site.mkdir(parents=True)
+    (site / "__editable__.greet-0.1.pth").write_text(f"{root / 'src'}\n")
+    (site / "_other.pth").write_text(
+        "import _virtualenv\n"  # runs code: not a folder
+        f"# {root / 'lib'}\n"  # a comment
+        f"{tmp_path / 'elsewhere'}\n"  # outside the repository
+        "relative/dir\n"  # relative to site-packages
+        f"{root / 'missing'}\n"  # no such folder
+        f"{root / 'lib'}\n{root / 'src'}\n"  # two of the project's; src once
+    )
+    assert editable_folders(root, str(venv)) == ("src", "lib")
+    assert editable_folders(root, None) == ()
+
+
+def test_a_tree_goes_first_on_pythonpath_for_the_editable_folders() -> None:
+    interp = Interpreter("/v/bin/python", "/v", ".venv", ("src",))
+    env = interp.activate({"PATH": "/usr/bin", "PYTHONPATH": "/opt/x"}, tree="/t/export")
+    assert env["PYTHONPATH"] == "/t/export/src:/opt/x" and env[EDITABLE_VAR] == "src"
+    # no tree (the engine's environment): named, not applied; tree_first applies it
+    env = interp.activate({"PATH": "/usr/bin"})
+    assert "PYTHONPATH" not in env
+    assert tree_first(env, "/w/SD-1")["PYTHONPATH"] == "/w/SD-1/src"
+    # without an editable install nothing changes
+    plain = Interpreter("/v/bin/python", "/v", ".venv")
+    assert "PYTHONPATH" not in plain.activate({"PATH": "/usr/bin"}, tree="/t")
+    # recorded with a release and read back
+    assert Interpreter.from_dict(interp.to_dict()) == interp
+    assert Interpreter.from_dict(plain.to_dict()) == plain
 
 
 def test_unittest_summary() -> None:

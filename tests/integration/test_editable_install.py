@@ -1,0 +1,126 @@
+"""A project installed editable in its own venv (``pip install -e .``, src layout): the
+venv's ``.pth`` puts the work tree's ``src`` on sys.path, so a step or a release that
+imported the project got the work tree's code, not its commit's. Found on a FastAPI
+project: Test ran the branch's tests against main's code (the work tree was on main)
+and failed. Real git, a real venv, a real editable install by pip, a real service.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import free_port, git, shipdeck
+
+pytestmark = pytest.mark.slow
+
+SERVE = """\
+import argparse, json
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from greet import GREETING
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = json.dumps({"greeting": GREETING}).encode()
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--port", type=int)
+ThreadingHTTPServer(("127.0.0.1", parser.parse_args().port), Handler).serve_forever()
+"""
+
+TEST = """\
+import unittest
+
+import greet
+
+
+class T(unittest.TestCase):
+    def test_greeting(self):
+        self.assertEqual(greet.GREETING, {want!r})
+"""
+
+PYPROJECT = """\
+[project]
+name = "greet"
+version = "0.1.0"
+
+[build-system]
+requires = ["setuptools>=61"]
+build-backend = "setuptools.build_meta"
+"""
+
+
+def _project(root: Path, port: int) -> Path:
+    repo = root / "repo"
+    (repo / "src" / "greet").mkdir(parents=True)
+    (repo / "tests").mkdir()
+    (repo / "pyproject.toml").write_text(PYPROJECT)
+    (repo / "src" / "greet" / "__init__.py").write_text('GREETING = "old"\n')
+    (repo / "src" / "greet" / "__main__.py").write_text(SERVE)
+    (repo / "tests" / "test_greet.py").write_text(TEST.format(want="old"))
+    (repo / ".gitignore").write_text(".venv/\n__pycache__/\n*.egg-info/\nbuild/\n")
+    (repo / "shipdeck.yaml").write_text(
+        "version: 1\nproject: greet\nbase_branch: main\nstages:\n  build: []\n"
+        '  test:\n    - run: "{python} -m unittest discover -s tests"\n'
+        "environments:\n  staging:\n    target: local\n"
+        '    run: "{python} -m greet --port {port}"\n'
+        f"    port: {port}\n"
+        '    health: {url: "http://127.0.0.1:{port}/", timeout: 20}\n'
+        "    auto: true\n"
+    )
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "greet")
+    # `pip install -e .` in the project's venv, as its README would say: pip gets the
+    # build backend (setuptools) from pip's cache or PyPI
+    venv = repo / ".venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv], check=True)
+    pip = [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install"]
+    done = subprocess.run(
+        [*pip, "-q", "--no-deps", "-e", str(repo)], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    return repo
+
+
+def test_steps_and_releases_run_their_commits_code_not_the_editable_work_tree(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    repo = _project(tmp_path, port)
+    site = next((repo / ".venv" / "lib").glob("python3*/site-packages"))
+    pth = [p.read_text() for p in site.glob("*.pth")]
+    assert any(str(repo / "src") in text for text in pth), pth  # what pip wrote
+    assert shipdeck("item", "add", "Say new", cwd=repo).returncode == 0
+    assert shipdeck("advance", "SD-1", "--to", "code", cwd=repo).returncode == 0
+    (repo / "src" / "greet" / "__init__.py").write_text('GREETING = "new"\n')
+    (repo / "tests" / "test_greet.py").write_text(TEST.format(want="new"))
+    git(repo, "commit", "-q", "-am", "SD-1: new")
+    # the work tree goes back to the old code, on a branch of its own, as a person
+    # looking at something else would leave it
+    git(repo, "switch", "-q", "-c", "elsewhere", "main")
+    try:
+        tested = shipdeck("advance", "SD-1", "--to", "test", cwd=repo)
+        assert tested.returncode == 0, tested.stdout + tested.stderr
+        assert "1 passed" in tested.stdout
+        deployed = shipdeck("advance", "SD-1", "--to", "deploy", cwd=repo)
+        assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as answer:
+            assert json.loads(answer.read()) == {"greeting": "new"}
+        assert (repo / "src" / "greet" / "__init__.py").read_text() == 'GREETING = "old"\n'
+    finally:
+        shipdeck("stop", "staging", cwd=repo)
