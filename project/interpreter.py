@@ -21,6 +21,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -292,19 +293,36 @@ def editable_folders(root: Path, venv: str | None) -> tuple[str, ...]:
     except OSError:
         return ()
     found: list[str] = []
+
+    def add(path: Path) -> None:
+        try:
+            rel = path.resolve().relative_to(top).as_posix() if path.is_absolute() else None
+        except (OSError, ValueError):
+            return
+        if rel is not None and rel not in found and path.is_dir():
+            found.append(rel)
+
     for pth in files:
         try:
             lines = pth.read_text(encoding="utf-8", errors="replace").splitlines()
         except OSError:
             continue
         for line in (raw.strip() for raw in lines):
-            if not line or line.startswith("#") or line.split(None, 1)[0] == "import":
-                continue
-            path = Path(line)
-            try:
-                rel = path.resolve().relative_to(top).as_posix() if path.is_absolute() else None
-            except (OSError, ValueError):
-                continue
-            if rel is not None and rel not in found and path.is_dir():
-                found.append(rel)
+            if line and not line.startswith("#") and line.split(None, 1)[0] != "import":
+                add(Path(line))
+    # setuptools' flat layout: a finder module whose MAPPING names each package's folder
+    # ({'pkg': '/repo/pkg'}), found after sys.path: the folder holding it goes first
+    for finder in sorted(files[0].parent.glob("__editable___*_finder.py")) if files else ():
+        try:
+            text = finder.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if line.startswith("MAPPING"):
+                for where in _MAPPING_PATH_RE.findall(line):
+                    add(Path(where).parent)
     return tuple(found)
+
+
+# One package's folder in a setuptools editable finder's MAPPING line.
+_MAPPING_PATH_RE = re.compile(r"""['"][\w.]+['"]\s*:\s*['"](/[^'"]+)['"]""")

@@ -16,6 +16,16 @@ from shipdeck.cli.demo import free_port  # noqa: F401 - the tests' too: one home
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def root_on_path(environ: Mapping[str, str]) -> dict[str, str]:
+    """``environ`` with this checkout first on PYTHONPATH, and no empty entry: one would
+    put each child's working directory on sys.path, which an installed shipdeck's do
+    not have (it hid an editable install's bug from tests/integration/test_editable_install.py)."""
+    env = dict(environ)
+    rest = env.get("PYTHONPATH", "").split(os.pathsep)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), *rest) if p)
+    return env
+
+
 def shipdeck(
     *args: str,
     cwd: Path,
@@ -24,8 +34,7 @@ def shipdeck(
     input: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """``python -m shipdeck ARGS`` in ``cwd``; never raises on a non-zero exit."""
-    full_env = dict(os.environ)
-    full_env["PYTHONPATH"] = str(ROOT) + os.pathsep + full_env.get("PYTHONPATH", "")
+    full_env = root_on_path(os.environ)
     full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "shipdeck", *args],

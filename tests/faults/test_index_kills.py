@@ -28,7 +28,7 @@ from shipdeck.lifecycle import dora
 from shipdeck.lifecycle.items import Item, Kind
 from shipdeck.lifecycle.journal import Journal, encode_event
 from shipdeck.lifecycle.stages import Stage
-from tests.helpers import ROOT, git_repo
+from tests.helpers import git_repo, root_on_path
 from tests.unit.test_history import T0, file_only, history
 
 pytestmark = pytest.mark.slow  # seconds of indexing, killed and done again
@@ -44,7 +44,7 @@ def project(path: Path) -> Path:
 
 
 def start(repo: Path, *args: str) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = root_on_path(os.environ)
     return subprocess.Popen(
         [sys.executable, "-m", "shipdeck", *args],
         cwd=repo,
@@ -173,7 +173,7 @@ def test_killed_while_indexing_the_board(tmp_path: Path) -> None:
         change(n)  # the next command catches up, and may be killed doing it
 
     assert killed >= ROUNDS // 2, f"seed {seed}: the commands ended before the kills"
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = root_on_path(os.environ)
 
     def listed() -> list[dict[str, object]]:
         out = subprocess.run(

@@ -37,7 +37,7 @@ from shipdeck.backends.probe import MAX_BODY, HttpProber, wait_healthy
 from shipdeck.lifecycle.ports import CancelToken, Line, Release
 from tests.faults import servers
 from tests.faults.servers import FaultServer
-from tests.helpers import ROOT, free_port, processes_under, shipdeck
+from tests.helpers import free_port, processes_under, root_on_path, shipdeck
 from tests.waiting import DEADLINE, returns, wait_until
 
 pytestmark = pytest.mark.slow  # misbehaving servers waited out, real deploys and signals
@@ -385,8 +385,7 @@ class Run:
     """A ``shipdeck`` subprocess whose stdout lines are read as they arrive."""
 
     def __init__(self, repo: Path, *args: str) -> None:
-        env = dict(os.environ)
-        env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+        env = root_on_path(os.environ)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "shipdeck", *args],
             cwd=repo,

@@ -64,18 +64,38 @@ build-backend = "setuptools.build_meta"
 """
 
 
-def _project(root: Path, port: int) -> Path:
+# A script that runs the tests (as a console script such as `pytest` does): sys.path gets
+# the script's folder, not the working directory, so the package comes from the install.
+RUN_TESTS = """\
+import sys, unittest
+
+result = unittest.main(module=None, argv=["x", "discover", "-s", "tests"], exit=False).result
+sys.exit(not result.wasSuccessful())
+"""
+
+
+def _project(root: Path, port: int, layout: str) -> Path:
     repo = root / "repo"
-    (repo / "src" / "greet").mkdir(parents=True)
+    package = repo / ("src/greet" if layout == "src" else "greet")
+    package.mkdir(parents=True)
     (repo / "tests").mkdir()
-    (repo / "pyproject.toml").write_text(PYPROJECT)
-    (repo / "src" / "greet" / "__init__.py").write_text('GREETING = "old"\n')
-    (repo / "src" / "greet" / "__main__.py").write_text(SERVE)
+    (repo / "pyproject.toml").write_text(
+        PYPROJECT + ('[tool.setuptools]\npackages = ["greet"]\n' if layout == "flat" else "")
+    )
+    (package / "__init__.py").write_text('GREETING = "old"\n')
+    (package / "__main__.py").write_text(SERVE)
     (repo / "tests" / "test_greet.py").write_text(TEST.format(want="old"))
+    (repo / "tools").mkdir()
+    (repo / "tools" / "run_tests.py").write_text(RUN_TESTS)
+    test = (
+        "{python} -m unittest discover -s tests"
+        if layout == "src"
+        else "{python} tools/run_tests.py"
+    )
     (repo / ".gitignore").write_text(".venv/\n__pycache__/\n*.egg-info/\nbuild/\n")
     (repo / "shipdeck.yaml").write_text(
         "version: 1\nproject: greet\nbase_branch: main\nstages:\n  build: []\n"
-        '  test:\n    - run: "{python} -m unittest discover -s tests"\n'
+        f'  test:\n    - run: "{test}"\n'
         "environments:\n  staging:\n    target: local\n"
         '    run: "{python} -m greet --port {port}"\n'
         f"    port: {port}\n"
@@ -97,17 +117,23 @@ def _project(root: Path, port: int) -> Path:
     return repo
 
 
+@pytest.mark.parametrize("layout", ["src", "flat"])
 def test_steps_and_releases_run_their_commits_code_not_the_editable_work_tree(
-    tmp_path: Path,
+    tmp_path: Path, layout: str
 ) -> None:
+    """src: the .pth names the work tree's src; flat: setuptools' finder maps the
+    package to the work tree's folder, found when the working directory is not on
+    sys.path (a script, a console script)."""
     port = free_port()
-    repo = _project(tmp_path, port)
+    repo = _project(tmp_path, port, layout)
     site = next((repo / ".venv" / "lib").glob("python3*/site-packages"))
-    pth = [p.read_text() for p in site.glob("*.pth")]
-    assert any(str(repo / "src") in text for text in pth), pth  # what pip wrote
+    wrote = [p.read_text() for p in (*site.glob("*.pth"), *site.glob("__editable__*.py"))]
+    where = str(repo / "src") if layout == "src" else str(repo / "greet")
+    assert any(where in text for text in wrote), wrote  # what pip wrote
     assert shipdeck("item", "add", "Say new", cwd=repo).returncode == 0
     assert shipdeck("advance", "SD-1", "--to", "code", cwd=repo).returncode == 0
-    (repo / "src" / "greet" / "__init__.py").write_text('GREETING = "new"\n')
+    package = repo / ("src/greet" if layout == "src" else "greet")
+    (package / "__init__.py").write_text('GREETING = "new"\n')
     (repo / "tests" / "test_greet.py").write_text(TEST.format(want="new"))
     git(repo, "commit", "-q", "-am", "SD-1: new")
     # the work tree goes back to the old code, on a branch of its own, as a person
@@ -121,6 +147,6 @@ def test_steps_and_releases_run_their_commits_code_not_the_editable_work_tree(
         assert deployed.returncode == 0, deployed.stdout + deployed.stderr
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as answer:
             assert json.loads(answer.read()) == {"greeting": "new"}
-        assert (repo / "src" / "greet" / "__init__.py").read_text() == 'GREETING = "old"\n'
+        assert (package / "__init__.py").read_text() == 'GREETING = "old"\n'
     finally:
         shipdeck("stop", "staging", cwd=repo)

@@ -139,6 +139,17 @@ def test_an_editable_install_of_the_project_is_found_in_the_venvs_pth_files(
     )
     assert editable_folders(root, str(venv)) == ("src", "lib")
     assert editable_folders(root, None) == ()
+    # setuptools' flat layout: an import line in the .pth, the folders in its finder
+    (root / "flat").mkdir()
+    (site / "__editable__.flat-0.1.pth").write_text(
+        "import __editable___flat_0_1_finder; __editable___flat_0_1_finder.install()"
+    )
+    (site / "__editable___flat_0_1_finder.py").write_text(
+        "import sys\n"
+        f"MAPPING: dict[str, str] = {{'flat': '{root / 'flat'}', 'x': '{tmp_path / 'x'}'}}\n"
+        f"NAMESPACES: dict[str, list[str]] = {{'ns': ['{root / 'lib'}']}}\n"
+    )
+    assert editable_folders(root, str(venv)) == ("src", "lib", ".")
 
 
 def test_a_tree_goes_first_on_pythonpath_for_the_editable_folders() -> None:
