@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
 import socket
 from dataclasses import dataclass, field
@@ -72,10 +73,19 @@ class Detected:
     service: Service | None = None
     health: HealthRoute | None = None
     schema: str | None = None  # a JSON Schema file, relative to the config
+    # The project's own folder in the repository (``backend`` of a backend/ + frontend/
+    # repository), where init ran: its steps run there, its service too; None: the root.
+    sub: str | None = None
+    python: str | None = None  # that folder's venv's python, from the repository's root
 
     def report(self) -> list[str]:
         """What was detected and what was not, one line each, for stdout."""
         lines = [f"base branch: {self.base_branch} ({self.base_branch_how})"]
+        if self.sub:
+            lines.append(
+                f"project: {self.sub}/ (steps and the service run there"
+                + (f"; python: {self.python})" if self.python else ")")
+            )
         if self.runner:
             lines.append(f"test runner: {self.runner.name} ({self.runner.evidence})")
         else:
@@ -188,13 +198,41 @@ def repository(start: Path) -> Path:
     return top
 
 
-def detect(root: Path) -> Detected:
-    """Everything init writes, read from the repository whose work tree holds ``root``;
-    UsageError outside git (shipdeck keeps its board in the repository)."""
+# What makes a folder a project of its own: init run there reads it, not the root.
+PROJECT_MARKERS = (
+    "pyproject.toml", "setup.py", "requirements.txt", "manage.py", "package.json",
+    "Procfile", "Dockerfile", "Makefile",
+)  # fmt: skip
+
+
+def project_folder(root: Path, start: Path) -> str | None:
+    """``start`` relative to the repository's ``root`` when it is a folder below it with
+    a project of its own (``backend`` with its pyproject.toml); None for the root."""
+    try:
+        rel = start.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return None
+    if rel == "." or not any((start / marker).exists() for marker in PROJECT_MARKERS):
+        return None
+    return rel
+
+
+def detect(root: Path, sub: str | None = None) -> Detected:
+    """Everything init writes, read from the repository whose work tree holds ``root``
+    (the project in its folder ``sub``, when given); UsageError outside git (shipdeck
+    keeps its board in the repository)."""
     branch, how = default_branch(repository(root))
     found = Detected(
         project=slugify(root.resolve().name, limit=30), base_branch=branch, base_branch_how=how
     )
+    top = root  # the changelog, the tags and the schema are the repository's
+    if sub:
+        found.sub = sub
+        venv = next(
+            (v for v in (".venv", "venv") if (root / sub / v / "bin" / "python").exists()), None
+        )
+        found.python = f"{sub}/{venv}/bin/python" if venv else None
+        root = root / sub  # what follows reads the project's folder
     makefile = makefile_path(root)
     if makefile is not None:
         found.found.append(makefile.name)
@@ -220,14 +258,14 @@ def detect(root: Path) -> Detected:
     if (root / "Dockerfile").exists():
         found.found.append("Dockerfile")
         found.dockerfile = True
-    found.changelog, found.changelog_note = _changelog(root)
+    found.changelog, found.changelog_note = _changelog(top)
     if found.changelog:
         found.found.append(found.changelog)
-    plan = plan_release(git_tags(root), None, [], False)
+    plan = plan_release(git_tags(top), None, [], False)
     if plan.previous_tag is not None:
         found.tag_template, found.newest_tag = plan.template, plan.previous_tag
         found.found.append(f"version tags up to {plan.previous_tag}")
-    found.schema = next((p for p in SCHEMA_PATHS if (root / p).is_file()), None)
+    found.schema = next((p for p in SCHEMA_PATHS if (top / p).is_file()), None)
     return found
 
 
@@ -271,6 +309,7 @@ def _environments(d: Detected) -> list[str]:
             run = f"{data} {svc.run}" if data else svc.run
         lines += [
             "    target: local",
+            *([f"    workdir: {_q(d.sub)}   # the service runs in its folder"] if d.sub else []),
             f"    run: {_q(run)}",
             f"    port: {svc.port}  # the service's own port: change it if something else uses it",
         ]
@@ -295,6 +334,11 @@ def _environments(d: Detected) -> list[str]:
     return lines
 
 
+def _in_sub(d: Detected, command: str) -> str:
+    """A step's command, run in the project's folder when it has one."""
+    return f"cd {shlex.quote(d.sub)} && {command}" if d.sub else command
+
+
 def render_config(d: Detected) -> str:
     if d.schema:
         head = [f"# yaml-language-server: $schema={d.schema}"]
@@ -311,11 +355,17 @@ def render_config(d: Detected) -> str:
         f"project: {d.project}",
         f"base_branch: {_q(d.base_branch)}",
         'branch: "{kind}/{id}-{slug}"',
+        *([f"python: {_q(d.python)}   # {d.sub}/'s own venv"] if d.python else []),
         "stages:",
     ]
-    docker_step = 'docker_build: {context: ., dockerfile: Dockerfile, tag: "{project}:{short_sha}"}'
+    context = d.sub or "."
+    dockerfile = f"{d.sub}/Dockerfile" if d.sub else "Dockerfile"
+    docker_step = (
+        f"docker_build: {{context: {context}, dockerfile: {dockerfile},"
+        ' tag: "{project}:{short_sha}"}'
+    )
     image_env = d.service is not None and d.service.target == "docker"
-    build = [f"    - run: {_q(c)}" for c in d.build]
+    build = [f"    - run: {_q(_in_sub(d, c))}" for c in d.build]
     if image_env:
         build.append(f"    - {docker_step}   # the image staging runs")
     lines += ["  build:", *build] if build else ["  build: []"]
@@ -326,9 +376,10 @@ def render_config(d: Detected) -> str:
         if d.runner is not None:
             lines.append(f"    # {d.runner.name}: {escape_controls(d.runner.evidence)}")
         for c in d.test:
-            lines.append(f"    - run: {_q(c)}")
+            lines.append(f"    - run: {_q(_in_sub(d, c))}")
             if d.runner is not None and d.runner.junit:
-                lines.append(f"      junit: {d.runner.junit}")
+                junit = f"{d.sub}/{d.runner.junit}" if d.sub else d.runner.junit
+                lines.append(f"      junit: {junit}")
     else:
         lines.append(
             "  test: []   # no test runner found: add a step, or Test passes with no tests"
@@ -363,7 +414,7 @@ def command(args: argparse.Namespace) -> int:
         raise UsageError(
             f"{escape_controls(_shown(target))} already exists (use --force to overwrite it)"
         )
-    found = detect(root)
+    found = detect(root, project_folder(root, start))
     schema_note = None
     if found.schema is None:  # editors complete and check shipdeck.yaml from this file
         from shipdeck.cli.schema import config_schema

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from shipdeck.cli.init import command
+from shipdeck.cli.init import command, project_folder
 from shipdeck.lifecycle.config.schema import Config
+from shipdeck.lifecycle.stages import Stage
 from shipdeck.project.errors import UsageError
 from shipdeck.project.repo import Project
 from tests.helpers import git, shipdeck
@@ -313,6 +314,59 @@ def test_cli_init_in_a_subdirectory_writes_at_the_root(flask_unittest: Path) -> 
     assert result.returncode == 0, result.stderr
     assert (flask_unittest / "shipdeck.yaml").is_file()
     assert "test runner: unittest" in result.stdout
+
+
+FASTAPI_APP = """\
+from fastapi import FastAPI
+
+app = FastAPI()
+
+
+@app.get("/healthz")
+def healthz():
+    return {"ok": True}
+"""
+
+
+def test_init_in_a_project_folder_of_a_monorepo_runs_its_steps_and_service_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """backend/ (pyproject, its own .venv, app/main.py) beside frontend/, as the full
+    stack templates lay it out: init run in backend/ found no test runner, served
+    ``backend.app.main:app`` from the root (its imports say ``app.``), and ``{python}``
+    was not backend/.venv's."""
+    root = repo(tmp_path / "mono", {
+        "backend/pyproject.toml": '[project]\nname = "b"\n[tool.pytest.ini_options]\nx = 1\n',
+        "backend/app/__init__.py": "",
+        "backend/app/main.py": FASTAPI_APP,
+        "backend/tests/test_main.py": "from app.main import app\n\ndef test_a():\n    assert app\n",
+        "backend/Dockerfile": "FROM python:3.12-slim\nEXPOSE 80\n",
+        "frontend/package.json": '{"name": "f", "scripts": {"build": "vite build"}}\n',
+        "CHANGELOG.md": "# Changelog\n",
+    })  # fmt: skip
+    (root / "backend" / ".venv" / "bin").mkdir(parents=True)
+    (root / "backend" / ".venv" / "bin" / "python").symlink_to(sys.executable)
+    out, text, cfg = run_init(root / "backend", monkeypatch, capsys)
+    assert (
+        "project: backend/ (steps and the service run there; python: backend/.venv/bin/python)"
+        in out
+    )
+    assert "test runner: pytest (pyproject.toml [tool.pytest])" in out
+    assert cfg.python is not None and 'python: "backend/.venv/bin/python"' in text
+    build, test = cfg.stages.steps(Stage.BUILD), cfg.stages.steps(Stage.TEST)
+    assert build[0].run == "cd backend && {python} -m compileall -q -x '(^|/)\\.' ."
+    assert test[0].run.startswith("cd backend && {python} -m pytest -q --junitxml=")
+    assert test[0].junit == "backend/.shipdeck/reports/junit.xml"
+    staging = cfg.environments["staging"]
+    assert staging.workdir == "backend"
+    assert staging.run == "{python} -m uvicorn app.main:app --host 127.0.0.1 --port {port}"
+    assert staging.health is not None and str(staging.health.url).endswith("/healthz")
+    assert "context: backend, dockerfile: backend/Dockerfile" in text
+    assert 'changelog: "CHANGELOG.md"' in text  # found at the repository's root
+    checks(root)
+    # the repository's root is still the root's project; tests/ is not a project
+    assert project_folder(root, root) is None
+    assert project_folder(root, root / "backend" / "tests") is None
 
 
 def test_cli_init_outside_git_refuses_in_one_line(tmp_path: Path) -> None:
