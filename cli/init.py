@@ -31,7 +31,12 @@ from shipdeck.cli.init_detect import (
 from shipdeck.cli.init_git import default_branch, git, repo_root
 from shipdeck.lifecycle.items import slugify
 from shipdeck.lifecycle.text import escape_controls
-from shipdeck.lifecycle.versioning import DEFAULT_TAG_TEMPLATE, known_changelog_format, plan_release
+from shipdeck.lifecycle.versioning import (
+    DEFAULT_TAG_TEMPLATE,
+    ReleasePlan,
+    known_changelog_format,
+    plan_release,
+)
 from shipdeck.project.errors import EXIT_OK, UsageError
 
 # Changelog files shipdeck writes into, in order of preference (matched case-insensitively).
@@ -261,12 +266,25 @@ def detect(root: Path, sub: str | None = None) -> Detected:
     found.changelog, found.changelog_note = _changelog(top)
     if found.changelog:
         found.found.append(found.changelog)
-    plan = plan_release(git_tags(top), None, [], False)
+    plan = _release_plan(git_tags(top), sub)
     if plan.previous_tag is not None:
         found.tag_template, found.newest_tag = plan.template, plan.previous_tag
         found.found.append(f"version tags up to {plan.previous_tag}")
     found.schema = next((p for p in SCHEMA_PATHS if (top / p).is_file()), None)
     return found
+
+
+def _release_plan(tags: list[str], sub: str | None) -> ReleasePlan:
+    """The release after the repository's tags; for a project in a folder, after its own
+    series (``backend-v0.3.0``, ``backend/v0.3.0``, ``backend@0.3.0``) where it has one,
+    which a monorepo's other projects' tags (``frontend-v2.5.0``) do not move."""
+    if sub:
+        name = PurePath(sub).name
+        for prefix in (f"{name}-v", f"{name}/v", f"{name}@", f"{name}-", f"{name}/"):
+            plan = plan_release(tags, prefix + "{version}", [], False)
+            if plan.previous_tag is not None and plan.previous_tag.startswith(prefix):
+                return plan
+    return plan_release(tags, None, [], False)
 
 
 def port_in_use(port: int) -> bool:

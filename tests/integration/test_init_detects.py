@@ -344,6 +344,9 @@ def test_init_in_a_project_folder_of_a_monorepo_runs_its_steps_and_service_there
         "frontend/package.json": '{"name": "f", "scripts": {"build": "vite build"}}\n',
         "CHANGELOG.md": "# Changelog\n",
     })  # fmt: skip
+    # the monorepo's tags: each project its own series; the newest is the frontend's
+    for tag in ("backend-v0.3.0", "frontend-v2.4.0", "frontend-v2.5.0"):
+        git(root, "tag", tag)
     (root / "backend" / ".venv" / "bin").mkdir(parents=True)
     (root / "backend" / ".venv" / "bin" / "python").symlink_to(sys.executable)
     out, text, cfg = run_init(root / "backend", monkeypatch, capsys)
@@ -363,6 +366,8 @@ def test_init_in_a_project_folder_of_a_monorepo_runs_its_steps_and_service_there
     assert staging.health is not None and str(staging.health.url).endswith("/healthz")
     assert "context: backend, dockerfile: backend/Dockerfile" in text
     assert 'changelog: "CHANGELOG.md"' in text  # found at the repository's root
+    assert "release: tags like backend-v0.3.0 (backend-v{version}), changelog CHANGELOG.md" in out
+    assert cfg.stages.release.tag == "backend-v{version}"
     checks(root)
     # the repository's root is still the root's project; tests/ is not a project
     assert project_folder(root, root) is None
