@@ -803,8 +803,36 @@ def _with_data_dir(service: Service, sources: Sources) -> Service:
     elif own is not None:
         where = f"SHIPDECK_DATA_DIR read in {own}"
     else:
-        return service
+        beside = _instance_database(sources)
+        if beside is None:
+            return service
+        rel, name = beside
+        return replace(
+            service,
+            data_warning=(
+                f"{rel} keeps {name} under app.instance_path, beside the code, so each"
+                " deploy starts an empty one: read its path from the environment"
+                f' (os.environ.get("DATABASE", os.path.join(app.instance_path, "{name}")))'
+                " and run init again"
+            ),
+        )
     return replace(service, data_env=data_env, data_evidence=where)
+
+
+_INSTANCE_DB_RE = re.compile(r"""instance_path\s*,\s*["']([\w.-]+\.(?:db|sqlite3?))["']""")
+
+
+def _instance_database(sources: Sources) -> tuple[str, str] | None:
+    """(file, database name) where a Flask app keeps its SQLite file in its instance
+    folder (the tutorial's ``os.path.join(app.instance_path, "flaskr.sqlite")``): next to
+    the package, so in each release's own export."""
+    for rel, text in sources.python():
+        if _is_test_file(rel) or "/tests/" in f"/{rel}":
+            continue
+        m = _INSTANCE_DB_RE.search(text)
+        if m:
+            return rel, m.group(1)
+    return None
 
 
 # --- the health route ----------------------------------------------------------------

@@ -389,6 +389,35 @@ def test_a_django_project_its_tests_server_migrations_health_and_database(
     assert runner is None or runner.name != "django"
 
 
+def test_flasks_tutorial_database_in_the_instance_folder_is_named_with_the_change(
+    tmp_path: Path,
+) -> None:
+    """pallets/flask's examples/tutorial (flaskr): the SQLite file under
+    app.instance_path sits in each release's export; init says so, and once the path
+    is read from the environment it goes to the data directory."""
+    app = (
+        "import os\nfrom flask import Flask\n\ndef create_app(test_config=None):\n"
+        "    app = Flask(__name__, instance_relative_config=True)\n"
+        "    app.config.from_mapping(\n"
+        '        DATABASE=os.path.join(app.instance_path, "flaskr.sqlite"),\n    )\n'
+        "    return app\n"
+    )
+    tree(tmp_path, {"flaskr/__init__.py": app, "flaskr/db.py": "import sqlite3\n"})
+    svc = detect_service(tmp_path)
+    assert svc is not None and svc.data_env == {} and svc.data_warning is not None
+    assert svc.data_warning.startswith("flaskr/__init__.py keeps flaskr.sqlite under")
+    assert "\n    # data: " + svc.data_warning in render_config(Detected(project="f", service=svc))
+    (tmp_path / "flaskr/__init__.py").write_text(
+        app.replace(
+            'DATABASE=os.path.join(app.instance_path, "flaskr.sqlite")',
+            'DATABASE=os.environ.get("DATABASE", os.path.join(app.instance_path, "flaskr.sqlite"))',
+        )
+    )
+    svc = detect_service(tmp_path)
+    assert svc is not None and svc.data_warning is None
+    assert svc.data_env == {"DATABASE": "{data_dir}/flaskr.sqlite"}
+
+
 def test_a_flask_apps_sqlite_file_goes_to_the_data_dir(tmp_path: Path) -> None:
     app = (
         "import os, sqlite3\nfrom flask import Flask\napp = Flask(__name__)\n"
