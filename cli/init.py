@@ -420,6 +420,7 @@ def command(args: argparse.Namespace) -> int:
     """``shipdeck init [PATH] [--force]``: the config goes to the repository's root,
     wherever in it init runs; outside a repository, nothing is written (exit 2)."""
     from shipdeck.lifecycle import atomic
+    from shipdeck.lifecycle.config.errors import ConfigError
     from shipdeck.lifecycle.config.schema import DEFAULT_CONFIG_NAME, load_config
     from shipdeck.lifecycle.paths import ShipdeckPaths
 
@@ -441,10 +442,16 @@ def command(args: argparse.Namespace) -> int:
         atomic.write_text(schema_file, json.dumps(config_schema(), indent=2) + "\n", fsync=False)
         found.schema = SCHEMA_PATHS[1]
         schema_note = f"wrote {_shown(schema_file)} (the config's JSON Schema, for editors)"
+
     # Never write a config shipdeck itself would refuse: the temporary file is checked.
-    atomic.write_text(
-        target, render_config(found), fsync=False, check=lambda tmp: load_config(str(tmp))
-    )
+    def check(tmp: Path) -> None:
+        try:
+            load_config(str(tmp))
+        except ConfigError as exc:  # init's own bug: said as such, about shipdeck.yaml
+            shown = str(exc).replace(str(tmp), _shown(target), 1)
+            raise UsageError(f"init made a config shipdeck refuses, not written: {shown}") from None
+
+    atomic.write_text(target, render_config(found), fsync=False, check=check)
     paths = ShipdeckPaths(root)
     paths.ensure()
     for line in found.report():

@@ -61,8 +61,8 @@ class Service:
     # the environment's data directory (kept across deploys): {"DATA_DIR": "{data_dir}"}.
     data_env: dict[str, str] = field(default_factory=dict)
     data_evidence: str | None = None  # the file that reads them (or SHIPDECK_DATA_DIR)
-    # What the launch line runs before the server (``flask db upgrade;``), kept as shell
-    # text ending in its separator: the environment's run is ``SETUP exec RUN``.
+    # What the launch line runs before the server (``flask db upgrade;``), as a template
+    # (its shell text, braces doubled) ending in its separator: the run is ``SETUP exec RUN``.
     setup: str = ""
     # Where the service keeps data that a deploy would lose, and what to change (a
     # Django project's db.sqlite3 beside the code): said by init, and in the config.
@@ -399,33 +399,62 @@ def _launch(command: list[str]) -> tuple[str | None, str | None, list[str], int 
     return server, spec, keep, port
 
 
-_SEPARATORS = (";", "&&", "||")
+def split_commands(line: str) -> list[tuple[str, str]]:
+    """A shell line's commands as written, each with the separator after it (``;``,
+    ``&&``, ``||``; "" after the last); separators inside quotes or after a backslash
+    do not split."""
+    out: list[tuple[str, str]] = []
+    start = i = 0
+    quote: str | None = None
+    while i < len(line):
+        c = line[i]
+        if c == "\\" and quote != "'":
+            i += 2
+            continue
+        if quote:
+            quote = None if c == quote else quote
+        elif c in "'\"":
+            quote = c
+        elif c == ";" or line[i : i + 2] in ("&&", "||"):
+            sep = ";" if c == ";" else line[i : i + 2]
+            out.append((line[start:i].strip(), sep))
+            i += len(sep)
+            start = i
+            continue
+        i += 1
+    out.append((line[start:].strip(), ""))
+    return [(command, sep) for command, sep in out if command]
 
 
-def _setup_then_server(words: list[str]) -> tuple[str, list[str]]:
-    """A launch line's commands before its server, as shell text ending in their
-    separator, and the server's words: ``flask db upgrade; gunicorn app:app`` (a Procfile
-    line) gives ``("flask db upgrade;", ["gunicorn", "app:app"])``. The last command
-    that starts a known server is the server; with none, ``("", words)``."""
-    commands: list[tuple[list[str], str]] = [([], "")]
-    for word in words:
-        if word in _SEPARATORS:
-            commands[-1] = (commands[-1][0], word)
-            commands.append(([], ""))
-        elif word.endswith(";") and word != ";":
-            commands[-1][0].append(word[:-1])
-            commands[-1] = (commands[-1][0], ";")
-            commands.append(([], ""))
-        else:
-            commands[-1][0].append(word)
-    servers = [i for i, (command, _) in enumerate(commands) if _launch(command)[0]]
-    if len(commands) == 1 or not servers:
-        return "", words
+def _setup_then_server(line: str | list[str]) -> tuple[str, list[str]]:
+    """A launch line's commands before its server, as written (``$VAR`` and quotes
+    kept), ending in their separator, and the server's words: the Procfile line ``flask
+    db upgrade; gunicorn app:app`` gives ``("flask db upgrade;", ["gunicorn",
+    "app:app"])``. The last command that starts a known server is the server; with
+    none, or given words (an exec-form CMD, a compose command: no shell), no setup."""
+    if isinstance(line, list):
+        return "", line
+    commands = split_commands(line)
+    try:
+        words = [shlex.split(command) for command, _ in commands]
+    except ValueError:  # an unclosed quote: not a line to start anything from
+        return "", []
+    servers = [i for i, command in enumerate(words) if _launch(command)[0]]
+    if not servers:
+        return "", [w for command in words for w in command]
     last = servers[-1]
+    if last == 0:
+        return "", words[0]
     setup = " ".join(
-        shlex.join(c) + ("" if sep == ";" else " ") + sep for c, sep in commands[:last] if c
+        command + ("" if sep == ";" else " ") + sep for command, sep in commands[:last]
     )
-    return setup, commands[last][0]
+    return setup, words[last]
+
+
+def as_template(text: str) -> str:
+    """Shell text as a shipdeck template: its braces (``${RELEASE}``) doubled, so they
+    are not read as template fields."""
+    return text.replace("{", "{{").replace("}", "}}")
 
 
 def dockerfile_facts(root: Path) -> tuple[list[str] | None, int | None, str | None]:
@@ -545,10 +574,10 @@ def detect_service(root: Path, sources: Sources | None = None) -> Service | None
 def _detect_service(root: Path, sources: Sources) -> Service | None:
     cmd, exposed, _ = dockerfile_facts(root)
     where, host_port, container_port, compose_cmd = compose_ports(root)
-    procfile = None
+    procfile = None  # the web line as written: its commands before the server are kept
     for line in (read_text(root / "Procfile") or "").splitlines():
         if line.startswith("web:"):
-            procfile = shlex.split(line[4:]) if line[4:].strip() else None
+            procfile = line[4:].strip() or None
     apps = find_apps(sources)
     deps = dependencies(root)
 
@@ -564,7 +593,7 @@ def _detect_service(root: Path, sources: Sources) -> Service | None:
             if setup:
                 evidence += f", after {setup[:-1].strip()}"
             run = _python_command(server, spec, app, keep)
-            return Service(server, evidence, run, port, setup=setup)
+            return Service(server, evidence, run, port, setup=as_template(setup))
 
     django = find_django(root, sources)
     if django is not None:

@@ -374,6 +374,24 @@ def test_init_in_a_project_folder_of_a_monorepo_runs_its_steps_and_service_there
     assert project_folder(root, root / "backend" / "tests") is None
 
 
+def test_a_config_init_made_wrong_is_not_written_and_the_error_names_shipdeck_yaml(
+    flask_unittest: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Procfile's ``${RELEASE:-dev}`` once made init write a template shipdeck then
+    refused, and the error named the temporary file (shipdeck.yaml.28489....tmp:19:10)."""
+    import shipdeck.cli.init as init
+
+    monkeypatch.setattr(init, "render_config", lambda d: "version: 1\nproject: x\nbogus: 1\n")
+    monkeypatch.chdir(flask_unittest)
+    with pytest.raises(UsageError) as refused:
+        command(argparse.Namespace(path=".", force=False))
+    said = str(refused.value)
+    assert said.startswith("init made a config shipdeck refuses, not written: shipdeck.yaml:3:1:")
+    assert ".tmp" not in said
+    assert not (flask_unittest / "shipdeck.yaml").exists()
+    assert not [p.name for p in flask_unittest.iterdir() if p.name.startswith("shipdeck.yaml")]
+
+
 def test_cli_init_outside_git_refuses_in_one_line(tmp_path: Path) -> None:
     plain = tmp_path / "plain"
     plain.mkdir()

@@ -301,6 +301,15 @@ def test_a_procfile_that_migrates_first_and_a_sqlite_url_in_the_data_dir(
     svc = detect_service(tmp_path)
     assert svc is not None and svc.setup == "./migrate.sh &&"
     assert svc.run == "{python} -m gunicorn -w 2 microblog:app --bind 127.0.0.1:{port}"
+    # the commands before the server as written: $VARs expand, quotes and redirects stay,
+    # braces are not template fields
+    line = """./bin/prep --env "$APP_ENV" && echo "${RELEASE:-dev}; x" > .rel; gunicorn m:app"""
+    (tmp_path / "Procfile").write_text(f"web: {line}\n")
+    svc = detect_service(tmp_path)
+    assert svc is not None and svc.run.startswith("{python} -m gunicorn m:app")
+    assert svc.setup == line.removesuffix(" gunicorn m:app").replace("{", "{{").replace("}", "}}")
+    config = parse_config(render_config(Detected(project="mb", service=svc)))
+    assert svc.setup + " exec {python} -m gunicorn" in config.environments["staging"].run
     (tmp_path / "Procfile").write_text("web: ./boot.sh; echo done\n")
     svc = detect_service(tmp_path)
     assert svc is not None and svc.setup == "" and svc.kind == "gunicorn"
