@@ -193,12 +193,23 @@ _PYTEST_FAIL = re.compile(r"^(?:FAILED|ERROR) (\S+)")
 _PYTEST_KINDS = {"passed": "passed", "xpassed": "passed", "failed": "failed",
                  "error": "errors", "errors": "errors", "skipped": "skipped",
                  "xfailed": "skipped"}  # fmt: skip
+# node --test (TAP when not on a terminal, "ℹ" lines when it is): "# pass 3", "# fail 1",
+# ended by "# duration_ms"; its failing tests are "not ok N - name"
+_TAP_COUNT = re.compile(r"^(?:#|ℹ) (tests|pass|fail|skipped|todo|cancelled) (\d+)$")
+_TAP_END = re.compile(r"^(?:#|ℹ) duration_ms ")
+_TAP_FAIL = re.compile(r"^not ok \d+ - (.+?)(?: # .*)?$")
+_TAP_KINDS = {"pass": "passed", "fail": "failed", "skipped": "skipped", "todo": "skipped",
+              "cancelled": "errors"}  # fmt: skip
+# Jest's "Tests:  1 failed, 2 passed, 3 total", Vitest's "Tests  1 failed | 2 passed (3)"
+_JEST_END = re.compile(r"^Tests:?\s+((?:\d+ [a-z]+(?:, | \| )?)+)(?:, \d+ total| \(\d+\))$")
+_JEST_KINDS = {"passed": "passed", "failed": "failed", "skipped": "skipped", "todo": "skipped"}
 
 
 class TestSummary:
-    """Reads a step's output for unittest's ``Ran N tests`` / ``OK`` / ``FAILED (...)``
-    or pytest's ``N passed, M failed in Xs`` lines: the Test stage's counts when the
-    step names no JUnit report. The last summary in the output wins."""
+    """Reads a step's output for unittest's ``Ran N tests`` / ``OK`` / ``FAILED (...)``,
+    pytest's ``N passed, M failed in Xs``, ``node --test``'s ``# pass N`` and Jest's or
+    Vitest's ``Tests: ...`` lines: the Test stage's counts when the step names no JUnit
+    report. The last summary in the output wins."""
 
     __test__ = False  # not a pytest class
 
@@ -206,6 +217,7 @@ class TestSummary:
         self.report: TestReport | None = None
         self._ran: int | None = None
         self._failing: list[str] = []
+        self._tap: TestReport | None = None  # node's counts, until its duration_ms
 
     def feed(self, lines: Sequence[Line]) -> None:
         for line in lines:
@@ -233,17 +245,34 @@ class TestSummary:
         elif m := _PYTEST_FAIL.match(text):
             self._failing.append(m.group(1))
         elif m := _PYTEST_END.match(text):
-            report = TestReport()
-            for part in m.group(1).split(", "):
-                number, _, kind = part.partition(" ")
-                if kind in _PYTEST_KINDS:
-                    field = _PYTEST_KINDS[kind]
-                    setattr(report, field, getattr(report, field) + int(number))
+            self._finish(_counted(m.group(1).split(", "), _PYTEST_KINDS))
+        elif m := _TAP_FAIL.match(text):
+            self._failing.append(m.group(1))
+        elif m := _TAP_COUNT.match(text):
+            self._tap = self._tap or TestReport()
+            if m.group(1) in _TAP_KINDS:
+                field = _TAP_KINDS[m.group(1)]
+                setattr(self._tap, field, getattr(self._tap, field) + int(m.group(2)))
+        elif self._tap is not None and _TAP_END.match(text):
+            report, self._tap = self._tap, None
             self._finish(report)
+        elif m := _JEST_END.match(text):
+            self._finish(_counted(re.split(r", | \| ", m.group(1)), _JEST_KINDS))
 
     def _finish(self, report: TestReport) -> None:
         report.failures = self._failing[: report.failed + report.errors]
         self.report, self._ran, self._failing = report, None, []
+
+
+def _counted(parts: Sequence[str], kinds: Mapping[str, str]) -> TestReport:
+    """A report from ``["2 passed", "1 failed"]``, each kind named by ``kinds``."""
+    report = TestReport()
+    for part in parts:
+        number, _, kind = part.partition(" ")
+        if kind in kinds and number.isdigit():
+            field = kinds[kind]
+            setattr(report, field, getattr(report, field) + int(number))
+    return report
 
 
 def _run_step(ctx: RunContext, step: Step, cwd: Path, env: Mapping[str, str]) -> None:

@@ -196,6 +196,62 @@ def test_pytest_summary(line: str, counts: tuple[int, int, int, int]) -> None:
     assert report.failures == (["tests/test_x.py::test_y"] if counts[1] + counts[3] else [])
 
 
+# `node --test` (v20) on 4 tests, one failing and one skipped, as a step (no terminal)
+NODE_TAP = """\
+TAP version 13
+# Subtest: adds
+ok 1 - adds
+  ---
+  duration_ms: 0.6
+  ...
+# Subtest: breaks
+not ok 3 - breaks
+  ---
+  failureType: 'testCodeFailure'
+  error: |-
+    Expected values to be strictly equal:
+  ...
+# Subtest: later
+ok 4 - later # SKIP
+1..4
+# tests 4
+# suites 0
+# pass 2
+# fail 1
+# cancelled 0
+# skipped 1
+# todo 0
+# duration_ms 106.275864
+"""
+
+
+@pytest.mark.parametrize(
+    ("output", "counts", "failures"),
+    [
+        (NODE_TAP, (2, 1, 1, 0), ["breaks"]),
+        # the same counts as node prints them on a terminal (its spec reporter)
+        ("✖ breaks (0.9ms)\nℹ tests 4\nℹ pass 2\nℹ fail 1\nℹ skipped 1\nℹ duration_ms 99\n",
+         (2, 1, 1, 0), []),
+        ("Tests:       1 failed, 1 skipped, 3 passed, 5 total\n", (3, 1, 1, 0), []),  # Jest
+        (" Test Files  1 passed (1)\n      Tests  1 failed | 2 passed (3)\n", (2, 1, 0, 0), []),
+    ],
+)  # fmt: skip
+def test_node_jest_and_vitest_summaries(
+    output: str, counts: tuple[int, int, int, int], failures: list[str]
+) -> None:
+    """A Node project's `npm test` got no counts on its card: only unittest's and
+    pytest's summaries were read."""
+    report = _summary(output).report
+    assert report is not None
+    assert (report.passed, report.failed, report.skipped, report.errors) == counts
+    assert report.failures == failures
+
+
+def test_node_counts_without_their_end_are_no_summary() -> None:
+    """A run killed while node printed its counts: no half a report."""
+    assert _summary(NODE_TAP.split("# duration_ms")[0]).report is None
+
+
 def test_no_summary_no_report() -> None:
     assert _summary("OK\nall good\n").report is None
 
