@@ -683,7 +683,7 @@ def _django_service(django: _Django, deps: dict[str, str], port: int | None) -> 
         server, run = "django", "{python} manage.py runserver 127.0.0.1:{port} --noreload"
     warning = None
     text = django.sources.files.get(django.settings_file or "", "")
-    if _DJANGO_SQLITE_RE.search(text) and not _ENV_READ_RE.search(text):
+    if _DJANGO_SQLITE_RE.search(text):  # dropped where its path is read from the environment
         warning = (
             f"{django.settings_file} keeps its SQLite database beside the code, so each"
             " deploy starts an empty one: read its NAME from the environment"
@@ -845,7 +845,7 @@ def _with_data_dir(service: Service, sources: Sources) -> Service:
                 " and run init again"
             ),
         )
-    return replace(service, data_env=data_env, data_evidence=where)
+    return replace(service, data_env=data_env, data_evidence=where, data_warning=None)
 
 
 _INSTANCE_DB_RE = re.compile(r"""instance_path\s*,\s*["']([\w.-]+\.(?:db|sqlite3?))["']""")

@@ -330,7 +330,8 @@ DJANGO = {
     ),
     "mysite/__init__.py": "",
     "mysite/settings.py": (
-        "from pathlib import Path\nBASE_DIR = Path(__file__).resolve().parent.parent\n"
+        "import os\nfrom pathlib import Path\nBASE_DIR = Path(__file__).resolve().parent.parent\n"
+        "SECRET_KEY = os.environ.get('SECRET_KEY', 'dev')\n"  # an env read, not the database's
         "DATABASES = {\n    'default': {\n        'ENGINE': 'django.db.backends.sqlite3',\n"
         "        'NAME': BASE_DIR / 'db.sqlite3',\n    }\n}\n"
     ),
@@ -382,7 +383,7 @@ def test_a_django_project_its_tests_server_migrations_health_and_database(
         "requirements.txt": "django\ngunicorn\n",
         "mysite/settings.py": DJANGO["mysite/settings.py"].replace(
             "BASE_DIR / 'db.sqlite3'", "os.environ.get('DATABASE', BASE_DIR / 'db.sqlite3')"
-        ).replace("from pathlib", "import os\nfrom pathlib"),
+        ),
         "polls/urls.py": "from django.urls import path\nurlpatterns = [path('healthz/', ok)]\n",
     })  # fmt: skip
     svc = detect_service(tmp_path)
