@@ -485,11 +485,24 @@ def release(ctx: RunContext) -> str:
     checkout = vcs.after_publish_checkout(base, prepared.base_old, prepared.commit)
     if checkout:
         ctx.say(checkout)
+    hint = _still_on_branch(ctx, base)
+    if hint:
+        ctx.say(hint)
     _push_git(ctx, tag)
     return f"released {tag}" + (f" and pushed {pushed.reference}" if pushed else "")
 
 
 TRAILER = "Shipdeck-Item"
+
+
+def _still_on_branch(ctx: RunContext, base: str) -> str | None:
+    """A hint when the work tree is still on the item's branch (Code checked it out):
+    the release never touches the work tree (README, Decisions), so the next commit
+    would land on a branch that is merged now, unless the person switches."""
+    branch = ctx.item.branch
+    if not branch or ctx.engine.vcs.current_branch() != branch:
+        return None
+    return f"this work tree is still on {branch}, merged now: `git switch {base}` before new work"
 
 
 def _adopt(ctx: RunContext, tag: str, commit: str) -> str:

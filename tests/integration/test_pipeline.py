@@ -86,6 +86,8 @@ def test_item_from_plan_to_deploy_from_the_cli(demo: Path) -> None:
     assert item_id in git(demo, "show", "main:CHANGELOG.md")  # released without a checkout
     assert git(demo, "symbolic-ref", "--short", "HEAD") == branch
     assert git(demo, "status", "--porcelain") == ""
+    # ...and says so: the next commit there would land on a merged branch
+    assert f"still on {branch}, merged now: `git switch main` before new work" in deployed.stdout
     env = json.loads(shipdeck("status", "--json", cwd=demo).stdout)["environments"]["staging"]
     assert env["version"] == "0.1.0"
     assert env["healthy"] is True
