@@ -38,6 +38,7 @@ from shipdeck.lifecycle.versioning import (
     plan_release,
 )
 from shipdeck.project.errors import EXIT_OK, UsageError
+from shipdeck.project.interpreter import venv_python
 
 # Changelog files shipdeck writes into, in order of preference (matched case-insensitively).
 CHANGELOG_NAMES = (
@@ -233,10 +234,8 @@ def detect(root: Path, sub: str | None = None) -> Detected:
     top = root  # the changelog, the tags and the schema are the repository's
     if sub:
         found.sub = sub
-        venv = next(
-            (v for v in (".venv", "venv") if (root / sub / v / "bin" / "python").exists()), None
-        )
-        found.python = f"{sub}/{venv}/bin/python" if venv else None
+        python = next(filter(None, (venv_python(root / sub / v) for v in (".venv", "venv"))), None)
+        found.python = python.relative_to(root).as_posix() if python else None
         root = root / sub  # what follows reads the project's folder
     makefile = makefile_path(root)
     if makefile is not None:

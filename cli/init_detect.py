@@ -101,6 +101,10 @@ class Sources:
     def python(self) -> Iterator[tuple[str, str]]:
         return ((p, t) for p, t in self.files.items() if p.endswith(".py"))
 
+    def code(self) -> Iterator[tuple[str, str]]:
+        """The project's own Python files: tests (files and ``tests/`` folders) left out."""
+        return ((p, t) for p, t in self.python() if not (_is_test_file(p) or "/tests/" in f"/{p}"))
+
 
 def _walk(root: Path, suffixes: tuple[str, ...]) -> Iterator[str]:
     count = 0
@@ -334,8 +338,8 @@ def find_apps(sources: Sources) -> list[_App]:
     """Web application objects defined at module level (``app = FastAPI()``), or a
     ``create_app`` factory in a module that builds one; test files are not read."""
     apps = []
-    for rel, text in sources.python():
-        if _is_test_file(rel) or "/tests/" in f"/{rel}" or not re.match(r"[\w/]+\.py$", rel):
+    for rel, text in sources.code():
+        if not re.match(r"[\w/]+\.py$", rel):
             continue
         module, src = _module(rel)
         if not module:
@@ -749,8 +753,8 @@ def find_stdlib_server(sources: Sources) -> Service | None:
     ``wsgiref``) when run: a package's ``__main__.py``, or a module with an
     ``if __name__ == "__main__":`` block; started as ``{python} -m module``."""
     candidates = []
-    for rel, text in sources.python():
-        if _is_test_file(rel) or "/tests/" in f"/{rel}" or not re.match(r"[\w/]+\.py$", rel):
+    for rel, text in sources.code():
+        if not re.match(r"[\w/]+\.py$", rel):
             continue
         if not (_STDLIB_IMPORT_RE.search(text) and "serve_forever" in text):
             continue
@@ -803,9 +807,7 @@ def _with_data_dir(service: Service, sources: Sources) -> Service:
     data_env: dict[str, str] = {}
     files: list[str] = []  # the files that read them
     own: str | None = None  # a file that reads SHIPDECK_DATA_DIR itself
-    for rel, text in sources.python():
-        if _is_test_file(rel) or "/tests/" in f"/{rel}":
-            continue
+    for rel, text in sources.code():
         if "SHIPDECK_DATA_DIR" in text and own is None:
             own = rel
         for m in _ENV_READ_RE.finditer(text):
@@ -855,9 +857,7 @@ def _instance_database(sources: Sources) -> tuple[str, str] | None:
     """(file, database name) where a Flask app keeps its SQLite file in its instance
     folder (the tutorial's ``os.path.join(app.instance_path, "flaskr.sqlite")``): next to
     the package, so in each release's own export."""
-    for rel, text in sources.python():
-        if _is_test_file(rel) or "/tests/" in f"/{rel}":
-            continue
+    for rel, text in sources.code():
         m = _INSTANCE_DB_RE.search(text)
         if m:
             return rel, m.group(1)

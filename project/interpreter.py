@@ -42,7 +42,8 @@ def venv_of(python: Path) -> str | None:
     return str(home) if (home / "pyvenv.cfg").is_file() else None
 
 
-def _in_venv(folder: Path) -> Path | None:
+def venv_python(folder: Path) -> Path | None:
+    """The python of the venv at ``folder`` (``bin/python`` or ``bin/python3``, runnable)."""
     for name in ("python", "python3"):
         candidate = folder / "bin" / name
         if candidate.is_file() and os.access(candidate, os.X_OK):
@@ -93,18 +94,18 @@ def choose(
     if configured:
         return _configured(root, configured, which)
     for name in (".venv", "venv"):
-        python = _in_venv(root / name)
+        python = venv_python(root / name)
         if python is not None:
             return Interpreter(str(python), str(root / name), name)
     if is_poetry_project(root):
         folder = poetry_env()
-        python = _in_venv(Path(folder)) if folder else None
+        python = venv_python(Path(folder)) if folder else None
         if folder and python is not None:
             return Interpreter(str(python), folder, "poetry")
     uv_env = environ.get("UV_PROJECT_ENVIRONMENT")
     if uv_env and is_uv_project(root):
         uv_folder = Path(uv_env) if Path(uv_env).is_absolute() else root / uv_env
-        python = _in_venv(uv_folder)
+        python = venv_python(uv_folder)
         if python is not None:
             return Interpreter(str(python), str(uv_folder), "uv")
     found = which("python3")
@@ -243,7 +244,7 @@ def prefetch(root: Path, environ: Mapping[str, str] | None = None) -> None:
     uv decide, python3 is a real interpreter, or it is being asked already; if the
     config names a ``python:``, the answer is not used."""
     env = os.environ if environ is None else environ
-    if any(_in_venv(root / name) for name in (".venv", "venv")):
+    if any(venv_python(root / name) for name in (".venv", "venv")):
         return
     if is_poetry_project(root) or (env.get("UV_PROJECT_ENVIRONMENT") and is_uv_project(root)):
         return

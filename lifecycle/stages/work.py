@@ -217,7 +217,7 @@ class TestSummary:
         self.report: TestReport | None = None
         self._ran: int | None = None
         self._failing: list[str] = []
-        self._tap: TestReport | None = None  # node's counts, until its duration_ms
+        self._tap: list[str] | None = None  # node's counts ("2 pass"), until its duration_ms
 
     def feed(self, lines: Sequence[Line]) -> None:
         for line in lines:
@@ -249,13 +249,10 @@ class TestSummary:
         elif m := _TAP_FAIL.match(text):
             self._failing.append(m.group(1))
         elif m := _TAP_COUNT.match(text):
-            self._tap = self._tap or TestReport()
-            if m.group(1) in _TAP_KINDS:
-                field = _TAP_KINDS[m.group(1)]
-                setattr(self._tap, field, getattr(self._tap, field) + int(m.group(2)))
+            self._tap = [*(self._tap or []), f"{m.group(2)} {m.group(1)}"]
         elif self._tap is not None and _TAP_END.match(text):
-            report, self._tap = self._tap, None
-            self._finish(report)
+            parts, self._tap = self._tap, None
+            self._finish(_counted(parts, _TAP_KINDS))
         elif m := _JEST_END.match(text):
             self._finish(_counted(re.split(r", | \| ", m.group(1)), _JEST_KINDS))
 
