@@ -332,6 +332,11 @@ def steps(ctx: RunContext) -> str:
         raise StageFailed("the item has no branch (run Code first)")
     sha = sha_to_run(ctx.item, ctx.stage, ctx.engine.vcs.head_sha(ctx.item.branch))
     ctx.defer(lambda it: setattr(it, "sha", sha))  # the board has it since the run's start
+    if ctx.item.tests is not None:
+        # Counts are of one commit's tests: a run on a new one starts without them, and
+        # only this run's report can fail it (an earlier Test's failures failed every
+        # Build after the fix that followed them)
+        ctx.defer(lambda it: setattr(it, "tests", None))
     cwd = workdir(ctx, sha)
     env = tree_first(command_env(ctx), str(cwd))  # the export's code, not an editable install's
     ctx.say(f"{ctx.stage.label} of {ctx.item.branch} at {sha[:7]} in {cwd}")

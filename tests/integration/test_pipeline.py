@@ -127,7 +127,7 @@ def test_unhealthy_release_rolls_back_by_itself(demo: Path) -> None:
     assert shown["states"]["deploy"]["state"] == "failed"
 
 
-def test_failing_test_leaves_item_failed_in_test_with_its_name(demo: Path) -> None:
+def test_failing_test_leaves_item_failed_in_test_and_its_fix_passes(demo: Path) -> None:
     item_id = shipdeck("item", "add", "Return 201", cwd=demo).stdout.strip()
     assert shipdeck("advance", item_id, "--to", "code", cwd=demo).returncode == 0
     _commit_on_branch(
@@ -147,6 +147,27 @@ def test_failing_test_leaves_item_failed_in_test_with_its_name(demo: Path) -> No
     human = shipdeck("item", "show", item_id, cwd=demo).stdout
     assert "FAILED" in human and "test_root_greets" in human
     assert "v0.1.0" not in git(demo, "tag")
+
+    # The fix, committed as a person would: Build and Test run again on it and pass.
+    # (Test's failed counts stayed on the item, and every Build after the fix failed on
+    # them: "1 test(s) failed".)
+    _commit_on_branch(
+        demo,
+        "app/__main__.py",
+        'if path == "/":\n        return 201,',
+        'if path == "/":\n        return 200,',
+        f"{item_id}: 200 again",
+    )
+    again = shipdeck("advance", item_id, "--to", "test", cwd=demo)
+    assert again.returncode == 0, again.stdout + again.stderr
+    shown = json.loads(shipdeck("item", "show", item_id, "--json", cwd=demo).stdout)
+    assert shown["states"]["build"]["state"] == "passed"
+    assert shown["states"]["test"]["state"] == "passed"
+    assert (shown["tests"]["passed"], shown["tests"]["failed"], shown["tests"]["failures"]) == (
+        3,
+        0,
+        [],
+    )
 
 
 CANCEL_CONFIG = """\
