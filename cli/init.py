@@ -30,6 +30,7 @@ from shipdeck.cli.init_detect import (
 )
 from shipdeck.cli.init_git import default_branch, git, repo_root
 from shipdeck.lifecycle.items import slugify
+from shipdeck.lifecycle.missing_module import install_command
 from shipdeck.lifecycle.text import escape_controls
 from shipdeck.lifecycle.versioning import (
     DEFAULT_TAG_TEMPLATE,
@@ -37,6 +38,7 @@ from shipdeck.lifecycle.versioning import (
     known_changelog_format,
     plan_release,
 )
+from shipdeck.project import interpreter
 from shipdeck.project.errors import EXIT_OK, UsageError
 from shipdeck.project.interpreter import venv_python
 
@@ -83,6 +85,10 @@ class Detected:
     # repository), where init ran: its steps run there, its service too; None: the root.
     sub: str | None = None
     python: str | None = None  # that folder's venv's python, from the repository's root
+    # The interpreter {python} would be when it is no venv's, for a Python project (its
+    # tests then run without the project's packages); None where there is a venv
+    bare_python: str | None = None
+    install: str = ""  # how the project's packages get into a venv (missing_module)
 
     def report(self) -> list[str]:
         """What was detected and what was not, one line each, for stdout."""
@@ -91,6 +97,12 @@ class Detected:
             lines.append(
                 f"project: {self.sub}/ (steps and the service run there"
                 + (f"; python: {self.python})" if self.python else ")")
+            )
+        if self.bare_python:
+            lines.append(
+                f"python: {self.bare_python}, the python3 on PATH (no .venv or venv here):"
+                " the tests and the service need the project's packages - make one"
+                f" ({self.install}); shipdeck uses it for {{python}}"
             )
         if self.runner:
             lines.append(f"test runner: {self.runner.name} ({self.runner.evidence})")
@@ -253,6 +265,8 @@ def detect(root: Path, sub: str | None = None) -> Detected:
     if (markers or any(rel.endswith(".py") for rel in sources.files)) and not found.build:
         found.build.append("{python} -m compileall -q -x '(^|/)\\.' .")
     found.runner, found.other_runners = detect_tests(root, sources)
+    if markers and found.python is None:
+        _bare_python(found, top, root)
     if found.runner is not None:
         found.test.append(found.runner.command)
         found.junit = found.runner.junit is not None
@@ -271,6 +285,22 @@ def detect(root: Path, sub: str | None = None) -> Detected:
         found.found.append(f"version tags up to {plan.previous_tag}")
     found.schema = next((p for p in SCHEMA_PATHS if (top / p).is_file()), None)
     return found
+
+
+def _bare_python(found: Detected, top: Path, folder: Path) -> None:
+    """Note the interpreter ``{python}`` will be where it is no venv's (the first run of a
+    project without its ``.venv`` fails on a missing package otherwise, with nothing said
+    before it)."""
+    chosen = interpreter.find(top, None)
+    if chosen.venv is not None:
+        return
+    shown = "" if folder == top else f"{folder.relative_to(top).as_posix()}/"
+    make = install_command(folder, ".venv/bin/pip", shown)
+    found.bare_python = chosen.python
+    if not make.startswith(("poetry", "uv")):
+        found.install = f"python3 -m venv .venv && {make}"
+    else:  # the tool makes the environment, from the project's folder
+        found.install = f"cd {shown} && {make}" if shown else make
 
 
 def _release_plan(tags: list[str], sub: str | None) -> ReleasePlan:

@@ -91,8 +91,7 @@ def item_detail(item: Item, extra: dict[str, Any] | None = None) -> str:
         t = item.tests
         lines += [
             "",
-            f"tests:    {t.passed} passed, {t.failed} failed, {t.skipped} skipped"
-            + (f", {t.errors} errors" if t.errors else ""),
+            f"tests:    {t.summary()}",
         ]
         lines.extend(f"  FAILED {printable(name)}" for name in t.failures)
     if item.artifacts:

@@ -97,7 +97,7 @@ def slugify(text: str, limit: int = 40) -> str:
 
 @dataclass
 class TestReport:
-    """Counts from a JUnit XML report, kept with the run."""
+    """Counts from a JUnit XML report or a runner's summary, kept with the run."""
 
     __test__ = False  # not a pytest class
 
@@ -110,6 +110,12 @@ class TestReport:
     @property
     def total(self) -> int:
         return self.passed + self.failed + self.skipped + self.errors
+
+    def summary(self) -> str:
+        """``3 passed, 1 failed, 0 skipped``, and the errors when there are any: a test
+        module that cannot be imported is an error, not a failure (unittest, pytest)."""
+        errors = f", {self.errors} errors" if self.errors else ""
+        return f"{self.passed} passed, {self.failed} failed, {self.skipped} skipped{errors}"
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -31,6 +31,7 @@ from shipdeck.backends import switch
 from shipdeck.backends.local import supervise
 from shipdeck.backends.local.supervise import RunRecord, label, psutil
 from shipdeck.lifecycle.items import format_time, parse_time, utcnow
+from shipdeck.lifecycle.missing_module import MissingModules, hint
 from shipdeck.lifecycle.ports import (
     CancelToken,
     ContainerStats,
@@ -347,6 +348,7 @@ class LocalTarget:
             (Stream.STDERR, supervise.Follower(err, rec.err_offset)),
         ]
         stderr_tail: list[str] = []
+        missing = MissingModules()
 
         def pump(final: bool = False) -> None:
             batch = []
@@ -356,6 +358,7 @@ class LocalTarget:
                 if stream is Stream.STDERR:
                     stderr_tail[:] = (stderr_tail + lines)[-3:]
             if batch:
+                missing.feed(batch)
                 sink(batch)
 
         def watch() -> None:
@@ -404,6 +407,10 @@ class LocalTarget:
             if code is not None:
                 how = f"exited with code {code}" if code >= 0 else f"was killed by signal {-code}"
             last = f" (stderr: {stderr_tail[-1]})" if stderr_tail else ""
+            interpreter = Interpreter.from_dict(rec.python)
+            if missing.module is not None and interpreter is not None:
+                folder = Path(rec.cwd or rec.workdir)
+                say(sink, hint(missing.module, interpreter.python, interpreter.venv, folder))
             return False, f"{label(rec.version)} {how} before it was healthy{last}"
         if ok:
             say(sink, f"healthy after {time.monotonic() - start:.1f} s")

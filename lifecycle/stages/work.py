@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from shipdeck.lifecycle import events as ev
 from shipdeck.lifecycle.config.templates import render, render_command, render_template
 from shipdeck.lifecycle.items import Item, TestReport, format_time
+from shipdeck.lifecycle.missing_module import MissingModules, hint
 from shipdeck.lifecycle.ports import (
     Line,
     MergeConflict,
@@ -188,6 +189,7 @@ def _docker_run(ctx: RunContext, step: Step) -> StepResult:
 _UNITTEST_RAN = re.compile(r"^Ran (\d+) tests? in ")
 _UNITTEST_END = re.compile(r"^(OK|FAILED)(?: \((.*)\))?\s*$")
 _UNITTEST_FAIL = re.compile(r"^(?:FAIL|ERROR): (\S+) \((.+)\)")
+_UNITTEST_IMPORT_FAILED = "unittest.loader._FailedTest."
 _PYTEST_END = re.compile(r"^=*\s*((?:\d+ [a-z]+(?:, )?)+) in [0-9.]+s")
 _PYTEST_FAIL = re.compile(r"^(?:FAILED|ERROR) (\S+)")
 _PYTEST_KINDS = {"passed": "passed", "xpassed": "passed", "failed": "failed",
@@ -226,6 +228,9 @@ class TestSummary:
     def _line(self, text: str) -> None:
         if m := _UNITTEST_FAIL.match(text):
             name, where = m.groups()
+            # a module that could not be imported: "tests.test_api
+            # (unittest.loader._FailedTest.tests.test_api)", named as the module
+            where = where.removeprefix(_UNITTEST_IMPORT_FAILED)
             self._failing.append(where if where.endswith(name) else f"{where}::{name}")
         elif m := _UNITTEST_RAN.match(text):
             self._ran = int(m.group(1))
@@ -284,10 +289,12 @@ def _run_step(ctx: RunContext, step: Step, cwd: Path, env: Mapping[str, str]) ->
     command = render_command(step.run, fields(ctx))
     ctx.say(f"$ {command}")
     summary = TestSummary() if ctx.stage is Stage.TEST and not step.junit else None
+    missing = MissingModules()
 
     def sink(lines: Sequence[Line]) -> None:
         if summary is not None:
             summary.feed(lines)
+        missing.feed(lines)
         ctx.emit(lines)
 
     try:
@@ -302,6 +309,9 @@ def _run_step(ctx: RunContext, step: Step, cwd: Path, env: Mapping[str, str]) ->
     finally:
         if summary is not None and summary.report is not None:
             _show_tests(ctx, summary.report)
+    if missing.module is not None and result.exit_code not in (0, None):
+        python = env.get("SHIPDECK_PYTHON", "python3")
+        ctx.say(hint(missing.module, python, env.get("VIRTUAL_ENV"), cwd))
     _check(ctx, step, result)
 
 
@@ -369,7 +379,7 @@ def _record_tests(ctx: RunContext, report: Path) -> None:
 
 def _show_tests(ctx: RunContext, tests: TestReport) -> None:
     ctx.defer(lambda it: setattr(it, "tests", tests))  # with the next step, or the result
-    ctx.say(f"tests: {tests.passed} passed, {tests.failed} failed, {tests.skipped} skipped")
+    ctx.say(f"tests: {tests.summary()}")
     for name in tests.failures:
         ctx.say(f"FAILED {name}")
 

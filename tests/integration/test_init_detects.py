@@ -444,3 +444,33 @@ def test_a_clone_made_with_branch_gets_origins_default_and_says_it_is_not_local_
     assert "base branch: main (origin/HEAD; no local main yet: made from origin/main" in "\n".join(
         out
     )
+
+
+def test_init_says_when_python_is_no_venvs_and_how_to_make_the_projects(
+    flask_unittest: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """flasky, cloned, no venv yet: init said nothing of the interpreter, and the first
+    Test failed on ``No module named 'flask_bootstrap'``. Now init names the python3 on
+    PATH that ``{python}`` will be and the command that makes the project's venv; with a
+    ``.venv`` there it says nothing of it."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    real = os.path.realpath(getattr(sys, "_base_executable", sys.executable))
+    (bin_dir / "python3").symlink_to(real)
+    rest = [p for p in os.environ.get("PATH", "").split(os.pathsep) if p and "venv" not in p]
+    monkeypatch.setenv("PATH", os.pathsep.join([str(bin_dir), *rest]))
+    out, _text, _cfg = run_init(flask_unittest, monkeypatch, capsys)
+    said = [line for line in out if line.startswith("python: ")]
+    assert len(said) == 1, out
+    assert said[0].startswith(f"python: {bin_dir / 'python3'}, the python3 on PATH (no .venv")
+    assert "(python3 -m venv .venv && .venv/bin/pip install -r requirements.txt)" in said[0]
+
+    (flask_unittest / "shipdeck.yaml").unlink()
+    venv_bin = flask_unittest / ".venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    (venv_bin / "python").symlink_to(real)
+    out, _text, _cfg = run_init(flask_unittest, monkeypatch, capsys)
+    assert not [line for line in out if line.startswith("python: ")], out

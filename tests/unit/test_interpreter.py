@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from shipdeck.lifecycle.items import TestReport
 from shipdeck.lifecycle.lines import Line, Stream
 from shipdeck.lifecycle.ports import EDITABLE_VAR, Interpreter, tree_first
 from shipdeck.lifecycle.stages.work import TestSummary
@@ -272,3 +273,19 @@ def test_python_and_workdir_keys() -> None:
             "version: 1\nproject: p\nenvironments:\n"
             "  prod:\n    target: docker\n    image: x\n    workdir: /srv\n"
         )
+
+
+def test_a_test_module_that_cannot_be_imported_is_an_error_named_as_the_module() -> None:
+    """flasky without its packages: unittest reported 5 errors; the log said "0 passed,
+    0 failed, 0 skipped" above five FAILED lines named unittest.loader._FailedTest...."""
+    report = _summary(
+        "EE\n" + "=" * 70 + "\n"
+        "ERROR: tests.test_api (unittest.loader._FailedTest.tests.test_api)\n"
+        "ImportError: Failed to import test module: tests.test_api\n"
+        "ERROR: tests.test_basics (unittest.loader._FailedTest.tests.test_basics)\n"
+        "Ran 2 tests in 0.000s\n\nFAILED (errors=2)\n"
+    ).report
+    assert report is not None
+    assert report.failures == ["tests.test_api", "tests.test_basics"]
+    assert report.summary() == "0 passed, 0 failed, 0 skipped, 2 errors"
+    assert TestReport(passed=3, skipped=1).summary() == "3 passed, 0 failed, 1 skipped"

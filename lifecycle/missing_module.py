@@ -1,0 +1,73 @@
+"""What to say when a step or a service fails on ``No module named 'x'``.
+
+The commonest first failure of a stranger's project: no ``.venv`` yet, so ``{python}``
+is the ``python3`` on PATH, without the project's dependencies; or a venv that lacks
+one package. Python's traceback names the module but not the interpreter, and not
+what shipdeck chose; this line says both and the command that makes it right.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from shipdeck.lifecycle.ports import Line
+
+# "ModuleNotFoundError: No module named 'flask_bootstrap'" (an import), Python 2's or a C
+# extension's "ImportError: No module named foo", and "/usr/bin/python3: No module named
+# pytest" (``python -m`` of a package that is not installed)
+_NO_MODULE = re.compile(
+    r"(?:\b(?:ModuleNotFoundError|ImportError)|python[\d.]*): No module named '?([\w.]+)'?"
+)
+
+
+class MissingModules:
+    """Reads output lines for the first module Python could not import."""
+
+    def __init__(self) -> None:
+        self.module: str | None = None
+
+    def feed(self, lines: Sequence[Line]) -> None:
+        if self.module is not None:
+            return
+        for line in lines:
+            if "No module named" in line.text and (m := _NO_MODULE.search(line.text)):
+                self.module = m.group(1)
+                return
+
+
+def install_command(folder: Path, pip: str, shown: str = "") -> str:
+    """How the project's dependencies get into an environment, by what ``folder`` has;
+    ``shown``: the folder as the command names it from where it runs (``backend/``)."""
+    if (folder / "requirements.txt").is_file():
+        return f"{pip} install -r {shown}requirements.txt"
+    pyproject = folder / "pyproject.toml"
+    text = pyproject.read_text(errors="replace") if pyproject.is_file() else ""
+    if "[tool.poetry]" in text:
+        return "poetry install"
+    if (folder / "uv.lock").is_file():
+        return "uv sync"
+    if text or (folder / "setup.py").is_file():
+        return f"{pip} install -e {shown or '.'}"
+    return f"{pip} install PACKAGE"
+
+
+def hint(module: str, python: str, venv: str | None, folder: Path) -> str:
+    """One line: which interpreter (``{python}``, and its venv if it is a venv's) lacked
+    ``module`` and how to give it the project's packages; ``folder`` is the tree the
+    command ran in, whose files say the install command."""
+    top = module.split(".")[0]
+    if venv:
+        pip = f"{venv}/bin/pip"
+        return (
+            f"hint: {python} (the venv {venv}) has no module {top!r}: install the project's"
+            f" dependencies there ({install_command(folder, pip)}) and advance again"
+        )
+    make = install_command(folder, ".venv/bin/pip")
+    setup = make if make.startswith(("poetry", "uv")) else f"python3 -m venv .venv && {make}"
+    return (
+        f"hint: {python} has no module {top!r} and is no venv's: give the repository a"
+        f" .venv with the project's dependencies ({setup}), which {{python}} then is,"
+        f" or name an interpreter with python: in shipdeck.yaml"
+    )

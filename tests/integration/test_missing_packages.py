@@ -1,0 +1,107 @@
+"""A project whose tests or service import a package its interpreter lacks: the run
+says which interpreter shipdeck chose and how to give it the project's packages.
+
+Found on miguelgrinberg/flasky (no venv yet; ``{python}`` the python3 on PATH): Test
+failed with five ``No module named 'flask_bootstrap'`` tracebacks and the line "tests: 0
+passed, 0 failed, 0 skipped", nothing naming the interpreter or the way out. Real git,
+a real venv, a real service, the real CLI.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import free_port, git, shipdeck
+
+pytestmark = pytest.mark.slow
+
+ABSENT = "shipdeck_absent_pkg_4711"
+
+
+def _python3_only_path(tmp: Path) -> dict[str, str]:
+    """A PATH whose python3 is a real interpreter outside any venv (where the tests run
+    in one, its python3 would be a venv's), with git and sh still found."""
+    bin_dir = tmp / "bin"
+    bin_dir.mkdir()
+    real = os.path.realpath(getattr(sys, "_base_executable", sys.executable))
+    (bin_dir / "python3").symlink_to(real)
+    rest = [p for p in os.environ.get("PATH", "").split(os.pathsep) if p and "venv" not in p]
+    return {"PATH": os.pathsep.join([str(bin_dir), *rest]), "VIRTUAL_ENV": ""}
+
+
+def _project(root: Path, port: int) -> Path:
+    repo = root / "repo"
+    (repo / "tests").mkdir(parents=True)
+    (repo / "app").mkdir()
+    (repo / "requirements.txt").write_text(f"{ABSENT}\n")
+    (repo / ".gitignore").write_text(".venv/\n__pycache__/\n")
+    (repo / "app" / "__init__.py").write_text("")
+    (repo / "app" / "__main__.py").write_text(f"import {ABSENT}\n")
+    (repo / "tests" / "__init__.py").write_text("")
+    (repo / "tests" / "test_app.py").write_text(
+        f"import unittest\n\nimport {ABSENT}\n\n\n"
+        "class T(unittest.TestCase):\n    def test_x(self):\n        pass\n"
+    )
+    (repo / "shipdeck.yaml").write_text(
+        "version: 1\nproject: absent\nbase_branch: main\nstages:\n  build: []\n"
+        '  test:\n    - run: "{python} -m unittest discover -s tests -t ."\n'
+        "environments:\n  staging:\n    target: local\n"
+        '    run: "{python} -m app --port {port}"\n'
+        f"    port: {port}\n"
+        '    health: {url: "http://127.0.0.1:{port}/", timeout: 20}\n'
+        "    auto: true\n"
+    )
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "absent")
+    return repo
+
+
+def test_a_missing_package_is_named_with_the_interpreter_and_the_way_to_install_it(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    repo = _project(tmp_path, port)
+    env = _python3_only_path(tmp_path)
+    python3 = str(tmp_path / "bin" / "python3")
+    assert shipdeck("item", "add", "Absent", cwd=repo, env=env).returncode == 0
+    assert shipdeck("advance", "SD-1", "--to", "code", cwd=repo, env=env).returncode == 0
+    (repo / "README").write_text("absent\n")
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "SD-1: readme")
+
+    tested = shipdeck("advance", "SD-1", "--to", "test", cwd=repo, env=env)
+    assert tested.returncode == 1, tested.stdout + tested.stderr
+    said = tested.stdout
+    assert "tests: 0 passed, 0 failed, 0 skipped, 1 errors" in said
+    assert "FAILED tests.test_app\n" in said  # the module, not unittest's _FailedTest
+    assert f"hint: {python3} has no module '{ABSENT}' and is no venv's" in said
+    assert "(python3 -m venv .venv && .venv/bin/pip install -r requirements.txt)" in said
+    shown = shipdeck("item", "show", "SD-1", cwd=repo, env=env)
+    assert "tests:    0 passed, 0 failed, 0 skipped, 1 errors" in shown.stdout
+
+    # The project's venv, as the hint says (without the absent package): named now.
+    venv = repo / ".venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv], check=True, env=env)
+    again = shipdeck("advance", "SD-1", "--to", "test", cwd=repo, env=env)
+    assert again.returncode == 1
+    assert f"hint: {venv}/bin/python (the venv {venv}) has no module '{ABSENT}'" in again.stdout
+    assert f"({venv}/bin/pip install -r requirements.txt)" in again.stdout
+
+    # Tests that pass, a service that cannot start: the deploy says the same of it.
+    (repo / "tests" / "test_app.py").write_text(
+        "import unittest\n\n\nclass T(unittest.TestCase):\n    def test_x(self):\n        pass\n"
+    )
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-am", "SD-1: fix")
+    try:
+        deployed = shipdeck("advance", "SD-1", "--to", "deploy", cwd=repo, env=env)
+        assert deployed.returncode == 1, deployed.stdout + deployed.stderr
+        assert "before it was healthy" in deployed.stdout + deployed.stderr
+        assert f"(the venv {venv}) has no module '{ABSENT}'" in deployed.stdout
+    finally:
+        shipdeck("stop", "staging", cwd=repo, env=env)

@@ -1,0 +1,93 @@
+"""The hint after ``No module named 'x'``: which interpreter lacked it, and how to give
+it the project's packages (lifecycle/missing_module.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from shipdeck.lifecycle.lines import Line, Stream
+from shipdeck.lifecycle.missing_module import MissingModules, hint, install_command
+
+
+def _first(*texts: str) -> str | None:
+    found = MissingModules()
+    found.feed([Line(Stream.STDERR, t) for t in texts])
+    return found.module
+
+
+@pytest.mark.parametrize(
+    ("text", "module"),
+    [
+        ("ModuleNotFoundError: No module named 'flask_bootstrap'", "flask_bootstrap"),
+        ("    raise ModuleNotFoundError: No module named 'a.b'", "a.b"),
+        ("ImportError: No module named yaml", "yaml"),  # a C extension's, Python 2's
+        ("/usr/bin/python3: No module named pytest", "pytest"),  # python -m
+        ("/root/.pyenv/versions/3.11.7/bin/python3.11: No module named gunicorn", "gunicorn"),
+        ("log: No module named 'x' was logged by the app", None),  # no interpreter said it
+        ("all good", None),
+    ],
+)
+def test_the_module_python_could_not_import(text: str, module: str | None) -> None:
+    assert _first(text) == module
+
+
+def test_the_first_missing_module_is_the_one_named() -> None:
+    assert (
+        _first(
+            "ModuleNotFoundError: No module named 'first'",
+            "ModuleNotFoundError: No module named 'second'",
+        )
+        == "first"
+    )
+
+
+@given(st.lists(st.text(max_size=80), max_size=20))
+def test_any_output_is_read_without_error(texts: list[str]) -> None:
+    module = _first(*texts)
+    assert module is None or any(module in t for t in texts)
+
+
+@pytest.mark.parametrize(
+    ("files", "command"),
+    [
+        ({"requirements.txt": "flask\n", "pyproject.toml": "[project]\n"},
+         "P install -r requirements.txt"),
+        ({"pyproject.toml": "[tool.poetry]\nname = 'x'\n"}, "poetry install"),
+        ({"pyproject.toml": "[project]\n", "uv.lock": ""}, "uv sync"),
+        ({"pyproject.toml": "[project]\n"}, "P install -e ."),
+        ({"setup.py": ""}, "P install -e ."),
+        ({}, "P install PACKAGE"),
+    ],
+)  # fmt: skip
+def test_the_install_command_follows_the_projects_files(
+    tmp_path: Path, files: dict[str, str], command: str
+) -> None:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    assert install_command(tmp_path, "P") == command
+
+
+def test_without_a_venv_the_hint_says_how_to_make_one(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text("flask\n")
+    said = hint("flask_bootstrap.ext", "/usr/bin/python3", None, tmp_path)
+    assert said.startswith("hint: /usr/bin/python3 has no module 'flask_bootstrap'")
+    assert "no venv's" in said
+    assert "python3 -m venv .venv && .venv/bin/pip install -r requirements.txt" in said
+    assert "python: in shipdeck.yaml" in said
+
+
+def test_a_poetry_project_without_its_env_is_told_poetry_install(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.poetry]\nname = 'x'\n")
+    said = hint("x", "/usr/bin/python3", None, tmp_path)
+    assert "(poetry install)" in said and "venv .venv" not in said
+
+
+def test_in_a_venv_the_hint_names_it_and_its_pip(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[project]\n")
+    said = hint("gunicorn", "/p/.venv/bin/python", "/p/.venv", tmp_path)
+    assert said.startswith("hint: /p/.venv/bin/python (the venv /p/.venv) has no module 'gunicorn'")
+    assert "(/p/.venv/bin/pip install -e .)" in said
