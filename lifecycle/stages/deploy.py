@@ -19,6 +19,7 @@ from shipdeck.lifecycle.config.templates import render
 from shipdeck.lifecycle.items import Item, parse_time
 from shipdeck.lifecycle.ports import Release
 from shipdeck.lifecycle.runs import Reporter, RunContext, RunHost, StageFailed
+from shipdeck.lifecycle.stages import Stage
 
 if TYPE_CHECKING:  # pydantic: only the types, so the engine's modules load without it
     from shipdeck.lifecycle.config.schema import Config, Environment
@@ -95,7 +96,29 @@ def deploy(ctx: RunContext) -> str:
     if not item.version:
         raise StageFailed("the item has no release to deploy")
     rel = release_of(ctx.engine, item.version)  # item.env is name: Engine._run_locked wrote it
+    moved = _moved_since_release(ctx)
+    if moved:
+        ctx.say(moved)
     return deploy_release(ctx.engine, name, rel, ctx, item)
+
+
+def _moved_since_release(ctx: RunContext) -> str | None:
+    """A deploy of the release, said to be without the commits its branch got after it
+    was cut (a fix for a failed deploy committed on the item's merged branch): the release
+    is the tested commit, and a later one goes through Build and Test as a new item."""
+    item = ctx.item
+    tested = item.state_of(Stage.TEST).sha
+    if not item.branch or not tested:
+        return None
+    tip = ctx.engine.vcs.branch_tip(item.branch)
+    if tip is None or tip == tested:
+        return None
+    base = ctx.engine.config.base_branch
+    return (
+        f"{item.branch} moved to {tip[:7]} after {item.version} was cut from {tested[:7]}:"
+        f" this deploys {item.version} without it; a fix goes in a new item from {base}"
+        f" (`git switch {base}`, `shipdeck item add --kind bug TITLE`)"
+    )
 
 
 def deploy_release(

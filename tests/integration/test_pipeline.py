@@ -127,6 +127,39 @@ def test_unhealthy_release_rolls_back_by_itself(demo: Path) -> None:
     assert shown["states"]["deploy"]["state"] == "failed"
 
 
+def test_a_fix_for_a_failed_deploy_ships_as_a_new_item_and_the_old_branch_says_so(
+    demo: Path,
+) -> None:
+    """The release is the commit Test passed. A fix committed on the released item's
+    branch (still checked out after the release) was deployed without a word: the retry
+    redeployed the same broken release. The retry now says the branch moved and where a
+    fix goes; the fix as a bug item from main ships as the next patch release."""
+    item_id = shipdeck("item", "add", "Break the service", cwd=demo).stdout.strip()
+    assert shipdeck("advance", item_id, "--to", "code", cwd=demo).returncode == 0
+    crash = "    args = parser.parse_args()\n    sys.exit('refusing to start: broken')\n"
+    fine = "    args = parser.parse_args()\n"
+    _commit_on_branch(demo, "app/__main__.py", fine, crash, f"{item_id}: break startup")
+    broken = shipdeck("advance", item_id, "--to", "deploy", "--env", "staging", cwd=demo)
+    assert broken.returncode == 1, broken.stdout
+    branch = git(demo, "symbolic-ref", "--short", "HEAD")
+    _commit_on_branch(demo, "app/__main__.py", crash, fine, f"{item_id}: fix startup")
+    tip = git(demo, "rev-parse", "--short=7", "HEAD")
+    again = shipdeck("advance", item_id, "--to", "deploy", "--env", "staging", cwd=demo)
+    assert again.returncode == 1, again.stdout
+    assert f"{branch} moved to {tip} after 0.1.0 was cut from " in again.stdout
+    assert "a fix goes in a new item from main (`git switch main`" in again.stdout
+
+    git(demo, "switch", "-q", "main")
+    fix = shipdeck("item", "add", "--kind", "bug", "Start again", cwd=demo).stdout.strip()
+    assert shipdeck("advance", fix, "--to", "code", cwd=demo).returncode == 0
+    git(demo, "cherry-pick", branch)
+    shipped = shipdeck("advance", fix, "--to", "deploy", "--env", "staging", cwd=demo)
+    assert shipped.returncode == 0, shipped.stdout + shipped.stderr
+    assert "moved to" not in shipped.stdout
+    status, body = _get(f"http://127.0.0.1:{_port(demo)}/")
+    assert (status, json.loads(body)["version"]) == (200, "0.1.1")
+
+
 def test_failing_test_leaves_item_failed_in_test_and_its_fix_passes(demo: Path) -> None:
     item_id = shipdeck("item", "add", "Return 201", cwd=demo).stdout.strip()
     assert shipdeck("advance", item_id, "--to", "code", cwd=demo).returncode == 0
