@@ -89,6 +89,7 @@ class Detected:
     # tests then run without the project's packages); None where there is a venv
     bare_python: str | None = None
     install: str = ""  # how the project's packages get into a venv (missing_module)
+    unignored_venv: str | None = None  # the project's venv folder, which git would add
 
     def report(self) -> list[str]:
         """What was detected and what was not, one line each, for stdout."""
@@ -99,10 +100,16 @@ class Detected:
                 + (f"; python: {self.python})" if self.python else ")")
             )
         if self.bare_python:
+            needs = "the tests and the service need" if self.service else "the tests need"
             lines.append(
                 f"python: {self.bare_python}, the python3 on PATH (no .venv or venv here):"
-                " the tests and the service need the project's packages - make one"
-                f" ({self.install}); shipdeck uses it for {{python}}"
+                f" {needs} the project's packages - make a venv ({self.install});"
+                " shipdeck uses it for {python}"
+            )
+        if self.unignored_venv:
+            lines.append(
+                f"python: {self.unignored_venv}/ is not ignored by git, so `git add -A` would"
+                f" commit it: add it to .gitignore (echo '{self.unignored_venv}/' >> .gitignore)"
             )
         if self.runner:
             lines.append(f"test runner: {self.runner.name} ({self.runner.evidence})")
@@ -267,6 +274,10 @@ def detect(root: Path, sub: str | None = None) -> Detected:
     found.runner, found.other_runners = detect_tests(root, sources)
     if markers and found.python is None:
         _bare_python(found, top, root)
+    venv = found.python.rsplit("/bin/", 1)[0] if found.python else None
+    venv = venv or next((v for v in (".venv", "venv") if venv_python(top / v)), None)
+    if venv and not _ignored(top, venv):
+        found.unignored_venv = venv
     if found.runner is not None:
         found.test.append(found.runner.command)
         found.junit = found.runner.junit is not None
@@ -298,9 +309,16 @@ def _bare_python(found: Detected, top: Path, folder: Path) -> None:
     make = install_command(folder, ".venv/bin/pip", shown)
     found.bare_python = chosen.python
     if not make.startswith(("poetry", "uv")):
-        found.install = f"python3 -m venv .venv && {make}"
+        # a venv git ignores by itself, as Python 3.13's venv makes them
+        keep_out = "" if _ignored(top, ".venv") else " && echo '*' > .venv/.gitignore"
+        found.install = f"python3 -m venv .venv{keep_out} && {make}"
     else:  # the tool makes the environment, from the project's folder
         found.install = f"cd {shown} && {make}" if shown else make
+
+
+def _ignored(top: Path, folder: str) -> bool:
+    """Whether git ignores ``folder`` (a venv) in the repository at ``top``."""
+    return git(top, "check-ignore", "-q", f"{folder}/") is not None
 
 
 def _release_plan(tags: list[str], sub: str | None) -> ReleasePlan:

@@ -466,11 +466,24 @@ def test_init_says_when_python_is_no_venvs_and_how_to_make_the_projects(
     said = [line for line in out if line.startswith("python: ")]
     assert len(said) == 1, out
     assert said[0].startswith(f"python: {bin_dir / 'python3'}, the python3 on PATH (no .venv")
-    assert "(python3 -m venv .venv && .venv/bin/pip install -r requirements.txt)" in said[0]
+    # no .gitignore names .venv: the venv made keeps itself out of `git add -A`
+    make = "python3 -m venv .venv && echo '*' > .venv/.gitignore && .venv/bin/pip install -r"
+    assert f"({make} requirements.txt)" in said[0]
+    assert "the tests and the service need the project's packages" in said[0]
 
+    # the venv made, but git would add it: init says so
     (flask_unittest / "shipdeck.yaml").unlink()
     venv_bin = flask_unittest / ".venv" / "bin"
     venv_bin.mkdir(parents=True)
     (venv_bin / "python").symlink_to(real)
+    out, _text, _cfg = run_init(flask_unittest, monkeypatch, capsys)
+    said = [line for line in out if line.startswith("python: ")]
+    assert said == [
+        "python: .venv/ is not ignored by git, so `git add -A` would commit it: add it to"
+        " .gitignore (echo '.venv/' >> .gitignore)"
+    ]
+    # ignored: nothing to say of the interpreter
+    (flask_unittest / "shipdeck.yaml").unlink()
+    (flask_unittest / ".gitignore").write_text(".venv/\n")
     out, _text, _cfg = run_init(flask_unittest, monkeypatch, capsys)
     assert not [line for line in out if line.startswith("python: ")], out
