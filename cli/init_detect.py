@@ -799,6 +799,18 @@ _SQLITE_URL = "sqlite:///"
 _DB_NAME_RE = re.compile(r"""["']([\w.-]+\.(?:db|sqlite3?))["']""")
 
 
+_TEST_VAR = re.compile(r"(?:^|_)TESTS?(?:_|$)")  # TEST_DATABASE_URL, DB_TEST_URL
+_FALLBACK_CHARS = 200
+
+
+def _fallback(text: str, read: re.Match[str]) -> str:
+    """The code after an environment read up to the next read (at most a few lines):
+    where its fallback is (``or 'sqlite:///' + ...``), not the next variable's."""
+    window = text[read.end() : read.end() + _FALLBACK_CHARS]
+    following = _ENV_READ_RE.search(window)
+    return window[: following.start()] if following else window
+
+
 def _with_data_dir(service: Service, sources: Sources) -> Service:
     """``service`` with the variables its code reads for where its data goes set to the
     environment's data directory: ``DATA_DIR`` to ``{data_dir}``, ``DATABASE`` to
@@ -812,18 +824,18 @@ def _with_data_dir(service: Service, sources: Sources) -> Service:
             own = rel
         for m in _ENV_READ_RE.finditer(text):
             name = m.group(1) or m.group(2)
-            if name in data_env or name.startswith("SHIPDECK_"):
-                continue
+            if name in data_env or name.startswith("SHIPDECK_") or _TEST_VAR.search(name):
+                continue  # shipdeck's own; a test configuration's (not the service's)
             if _DATA_DIR_VAR.fullmatch(name):
                 data_env[name] = "{data_dir}"
             elif _DB_FILE_VAR.fullmatch(name) and "sqlite" in text.lower():
                 end = text.find("\n", m.end())
                 db = _DB_NAME_RE.search(text, m.end(), end if end >= 0 else len(text))
                 data_env[name] = "{data_dir}/" + (db.group(1) if db else "app.db")
-            elif _DB_URL_VAR.fullmatch(name) and _SQLITE_URL in text:
+            elif _DB_URL_VAR.fullmatch(name) and _SQLITE_URL in (fallback := _fallback(text, m)):
                 # a URL whose fallback is a SQLite file beside the code (Flask's
                 # tutorials): the same file, in the data directory
-                db = _DB_NAME_RE.search(text, m.end())
+                db = _DB_NAME_RE.search(fallback)
                 data_env[name] = _SQLITE_URL + "{data_dir}/" + (db.group(1) if db else "app.db")
             else:
                 continue

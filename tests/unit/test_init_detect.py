@@ -319,6 +319,43 @@ def test_a_procfile_that_migrates_first_and_a_sqlite_url_in_the_data_dir(
     assert svc is not None and svc.data_env == {}
 
 
+# miguelgrinberg/flasky's config.py, trimmed: a URL per configuration, each with its own
+# fallback; the testing one's is an in-memory database
+FLASKY_CONFIG = """\
+import os
+basedir = os.path.abspath(os.path.dirname(__file__))
+
+class DevelopmentConfig:
+    SQLALCHEMY_DATABASE_URI = os.environ.get('DEV_DATABASE_URL') or \\
+        'sqlite:///' + os.path.join(basedir, 'data-dev.sqlite')
+
+class TestingConfig:
+    SQLALCHEMY_DATABASE_URI = os.environ.get('TEST_DATABASE_URL') or \\
+        'sqlite://'
+
+class StagingConfig:
+    SQLALCHEMY_DATABASE_URI = os.environ.get('STAGING_DATABASE_URL')
+
+class ProductionConfig:
+    SQLALCHEMY_DATABASE_URI = os.environ.get('DATABASE_URL') or \\
+        'sqlite:///' + os.path.join(basedir, 'data.sqlite')
+"""
+
+
+def test_each_database_url_gets_its_own_fallbacks_file_and_a_tests_url_none(
+    tmp_path: Path,
+) -> None:
+    """Found on flasky: TEST_DATABASE_URL (an in-memory fallback, and the tests', not
+    the service's) was set to the production file, the next name in the code."""
+    tree(tmp_path, {**MICROBLOG, "config.py": FLASKY_CONFIG})
+    svc = detect_service(tmp_path)
+    assert svc is not None
+    assert svc.data_env == {
+        "DEV_DATABASE_URL": "sqlite:///{data_dir}/data-dev.sqlite",
+        "DATABASE_URL": "sqlite:///{data_dir}/data.sqlite",
+    }
+
+
 # What `django-admin startproject mysite .` and `manage.py startapp polls` write (Django
 # 5), trimmed to the lines init reads.
 DJANGO = {
