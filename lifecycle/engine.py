@@ -75,7 +75,13 @@ from shipdeck.lifecycle.stages.deploy import environment
 from shipdeck.lifecycle.stages.gates import Facts, check_move, moved_since_build, rerun_gate
 from shipdeck.lifecycle.stages.work import sha_to_run
 from shipdeck.lifecycle.store import BoardStore, WriteAhead
-from shipdeck.lifecycle.verbs import AdvancePlan, default_target, moved_event, plan_advance
+from shipdeck.lifecycle.verbs import (
+    AdvancePlan,
+    default_target,
+    moved_event,
+    past_already,
+    plan_advance,
+)
 from shipdeck.lifecycle.versioning import DEFAULT_TAG_TEMPLATE, learn_tag_template, plan_release
 
 if TYPE_CHECKING:  # pydantic: only the type, so the engine's modules load without it
@@ -593,7 +599,7 @@ class Engine:
             if to is Stage.DEPLOY:
                 env = env or self.auto_env()
         if to.position < item.stage.position:
-            raise EngineError(f"{item.id} is past {to.label} already (use back to move it back)")
+            raise EngineError(past_already(item, to))
         with self._holding(item_id, cancel) as fd:
             self.runner.prepare(self._steps_ahead(item, to))
             try:

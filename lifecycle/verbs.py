@@ -347,6 +347,15 @@ class AdvancePlan:
         return f"{item.id} advances from {item.stage.label} to {self.to.label}: {', '.join(words)}"
 
 
+def past_already(item: Item, to: Stage) -> str:
+    """An advance to a stage behind the item, refused with the ways back (a board
+    user and a CLI user each read it)."""
+    return (
+        f"{item.id} is past {to.label} already: move it back with b on the board or"
+        f" `shipdeck item move {item.id} {to.value}`"
+    )
+
+
 def plan_advance(
     item: Item,
     facts: Facts,
@@ -365,8 +374,7 @@ def plan_advance(
         if to is None:
             return AdvancePlan(item, None)  # archiving: refused while it runs (archive)
     elif to.position < item.stage.position:
-        refusal = f"{item.id} is past {to.label} already (use back to move it back)"
-        return AdvancePlan(item, to, refusal=refusal)
+        return AdvancePlan(item, to, refusal=past_already(item, to))
     if to.position >= Stage.DEPLOY.position:
         env = env or auto_env
     if item.running:

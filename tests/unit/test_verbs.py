@@ -340,7 +340,10 @@ def test_monitor_archives_and_running_or_archived_items_are_refused() -> None:
 
 def test_a_stage_named_behind_the_item_is_refused() -> None:
     plan = verbs.plan_advance(_item(Stage.TEST), Facts(), None, to=Stage.CODE)
-    assert plan.refusal == "SD-3 is past Code already (use back to move it back)"
+    assert plan.refusal == (
+        "SD-3 is past Code already: move it back with b on the board or"
+        " `shipdeck item move SD-3 code`"
+    )
 
 
 def test_default_target_is_what_the_engine_runs_to() -> None:
