@@ -196,6 +196,12 @@ def _group(pgid: int, not_before: float) -> list[psutil.Process]:
     return found
 
 
+def left_in_group(pgid: int, create_time: float) -> list[int]:
+    """Pids of the group's processes still running: the service when its leader (the
+    output relay) was killed on its own, and the service outlived it."""
+    return [p.pid for p in _group(pgid, create_time) if _running(p)]
+
+
 def _signal(pgid: int, procs: list[psutil.Process], sig: signal.Signals) -> None:
     with contextlib.suppress(OSError):
         os.killpg(pgid, sig)

@@ -255,6 +255,17 @@ class LocalTarget:
     def _alive(self, rec: RunRecord | None) -> bool:
         return rec is not None and supervise.find_alive(rec.pid, rec.create_time) is not None
 
+    def _left(self, rec: RunRecord | None) -> list[int]:
+        """The release's processes still running though its leader is gone (the output
+        relay killed alone: the service runs on, holding the port, its output lost)."""
+        if rec is None or self._alive(rec):
+            return []
+        return supervise.left_in_group(rec.pgid, rec.create_time)
+
+    def _running(self, rec: RunRecord | None) -> bool:
+        """Anything of the release running: what stop, restart and a deploy stop first."""
+        return self._alive(rec) or bool(self._left(rec))
+
     def _stop(self, rec: RunRecord, sink: OutputSink, why: str = "") -> None:
         say(sink, f"stopping {label(rec.version)} (pid {rec.pid}){why}")
         supervise.stop_tree(rec.pid, rec.pgid, rec.create_time, self.grace)
@@ -464,7 +475,7 @@ class LocalTarget:
             current, history = self._load()
             entry = choose(current, history)
             version = entry["version"]
-            prev = current if self._alive(current) else None
+            prev = current if self._running(current) else None
             intent = {"to": entry, "from": prev.to_dict() if prev else None}
             self._save(current, history, intent | {"step": "stopping-old"})
             switch.fault("stopping-old")
@@ -520,7 +531,7 @@ class LocalTarget:
                 raise TargetError(f"nothing is deployed to {self.name}")
             if not Path(current.workdir).is_dir():
                 raise TargetError(f"the work dir of {label(current.version)} is gone")
-            if self._alive(current):
+            if self._running(current):
                 self._stop(current, sink)
             new = self._restart(current, sink)
             self._save(new, history)
@@ -540,7 +551,7 @@ class LocalTarget:
         with self._locked():
             self._recover(sink)
             current, history = self._load()
-            if current is None or not self._alive(current):
+            if current is None or not self._running(current):
                 say(sink, f"nothing is running in {self.name}")
             else:
                 self._stop(current, sink)
@@ -601,7 +612,14 @@ class LocalTarget:
             st.detail["port"] = str(current.port)
         if not self._alive(current):
             st.state = "stopped"
-            if not current.stopped:
+            left = self._left(current)
+            if left:
+                st.detail["reason"] = (
+                    f"process {current.pid} is gone, and its service's processes"
+                    f" ({', '.join(map(str, left))}) run on without it, their output"
+                    f" unread: restart or stop {self.name}"
+                )
+            elif not current.stopped:
                 st.detail["reason"] = f"process {current.pid} is gone"
             return st
         st.state, st.pid = "running", current.pid
