@@ -258,8 +258,8 @@ class LocalTarget:
     def _left(self, rec: RunRecord | None) -> list[int]:
         """The release's processes still running though its leader is gone (the output
         relay killed alone: the service runs on, holding the port, its output lost)."""
-        if rec is None or self._alive(rec):
-            return []
+        if rec is None or rec.stopped or self._alive(rec):
+            return []  # stopped by shipdeck: its group went with it (a scan of every process)
         return supervise.left_in_group(rec.pgid, rec.create_time)
 
     def _running(self, rec: RunRecord | None) -> bool:
