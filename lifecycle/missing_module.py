@@ -18,7 +18,7 @@ from shipdeck.lifecycle.ports import Line
 # extension's "ImportError: No module named foo", and "/usr/bin/python3: No module named
 # pytest" (``python -m`` of a package that is not installed)
 _NO_MODULE = re.compile(
-    r"(?:\b(?:ModuleNotFoundError|ImportError)|python[\d.]*): No module named '?([\w.]+)'?"
+    r"(?:\b(?:ModuleNotFoundError|ImportError)|(python[\d.]*)): No module named '?([\w.]+)'?"
 )
 
 
@@ -27,13 +27,16 @@ class MissingModules:
 
     def __init__(self) -> None:
         self.module: str | None = None
+        # the module was the one ``python -m`` runs (a tool: pytest, gunicorn), whose
+        # package is usually named as it is and often not among the project's own
+        self.run_by_m = False
 
     def feed(self, lines: Sequence[Line]) -> None:
         if self.module is not None:
             return
         for line in lines:
             if "No module named" in line.text and (m := _NO_MODULE.search(line.text)):
-                self.module = m.group(1)
+                self.module, self.run_by_m = m.group(2), m.group(1) is not None
                 return
 
 
@@ -53,19 +56,23 @@ def install_command(folder: Path, pip: str, shown: str = "") -> str:
     return f"{pip} install PACKAGE"
 
 
-def hint(module: str, python: str, venv: str | None, folder: Path) -> str:
+def hint(module: str, python: str, venv: str | None, folder: Path, run_by_m: bool = False) -> str:
     """One line: which interpreter (``{python}``, and its venv if it is a venv's) lacked
     ``module`` and how to give it the project's packages; ``folder`` is the tree the
-    command ran in, whose files say the install command."""
+    command ran in, whose files say the install command. ``run_by_m``: the module is the
+    tool ``python -m`` runs, installed by its own name."""
     top = module.split(".")[0]
     if venv:
         pip = f"{venv}/bin/pip"
-        return (
-            f"hint: {python} (the venv {venv}) has no module {top!r}: install the project's"
-            f" dependencies there ({install_command(folder, pip)}) and advance again"
-        )
+        deps = install_command(folder, pip)
+        what = f"install the project's dependencies there ({deps})"
+        if run_by_m:
+            what = f"install it there ({pip} install {top}) and the project's dependencies ({deps})"
+        return f"hint: {python} (the venv {venv}) has no module {top!r}: {what}, and advance again"
     make = install_command(folder, ".venv/bin/pip")
     setup = make if make.startswith(("poetry", "uv")) else f"python3 -m venv .venv && {make}"
+    if run_by_m and not make.startswith(("poetry", "uv")):
+        setup += f" && .venv/bin/pip install {top}"
     return (
         f"hint: {python} has no module {top!r} and is no venv's: give the repository a"
         f" .venv with the project's dependencies ({setup}), which {{python}} then is,"

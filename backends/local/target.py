@@ -421,7 +421,10 @@ class LocalTarget:
             interpreter = Interpreter.from_dict(rec.python)
             if missing.module is not None and interpreter is not None:
                 folder = Path(rec.cwd or rec.workdir)
-                say(sink, hint(missing.module, interpreter.python, interpreter.venv, folder))
+                said = hint(
+                    missing.module, interpreter.python, interpreter.venv, folder, missing.run_by_m
+                )
+                say(sink, said)
             return False, f"{label(rec.version)} {how} before it was healthy{last}"
         if ok:
             say(sink, f"healthy after {time.monotonic() - start:.1f} s")

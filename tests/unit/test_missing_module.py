@@ -91,3 +91,20 @@ def test_in_a_venv_the_hint_names_it_and_its_pip(tmp_path: Path) -> None:
     said = hint("gunicorn", "/p/.venv/bin/python", "/p/.venv", tmp_path)
     assert said.startswith("hint: /p/.venv/bin/python (the venv /p/.venv) has no module 'gunicorn'")
     assert "(/p/.venv/bin/pip install -e .)" in said
+
+
+def test_a_tool_run_with_dash_m_is_installed_by_its_name(tmp_path: Path) -> None:
+    """``python -m pytest`` in a venv without pytest: pytest is seldom among the project's
+    own dependencies, so the line names it."""
+    (tmp_path / "requirements.txt").write_text("flask\n")
+    found = MissingModules()
+    found.feed([Line(Stream.STDERR, "/p/.venv/bin/python: No module named pytest")])
+    assert (found.module, found.run_by_m) == ("pytest", True)
+    said = hint("pytest", "/p/.venv/bin/python", "/p/.venv", tmp_path, found.run_by_m)
+    assert "install it there (/p/.venv/bin/pip install pytest)" in said
+    assert "and the project's dependencies (/p/.venv/bin/pip install -r requirements.txt)" in said
+    bare = hint("pytest", "/usr/bin/python3", None, tmp_path, run_by_m=True)
+    assert "-r requirements.txt && .venv/bin/pip install pytest)" in bare
+    imported = MissingModules()
+    imported.feed([Line(Stream.STDERR, "ModuleNotFoundError: No module named 'flask'")])
+    assert (imported.module, imported.run_by_m) == ("flask", False)
