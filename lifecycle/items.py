@@ -114,8 +114,12 @@ class TestReport:
     def summary(self) -> str:
         """``3 passed, 1 failed, 0 skipped``, and the errors when there are any: a test
         module that cannot be imported is an error, not a failure (unittest, pytest)."""
-        errors = f", {self.errors} errors" if self.errors else ""
+        errors = f", {self.errors_text}" if self.errors else ""
         return f"{self.passed} passed, {self.failed} failed, {self.skipped} skipped{errors}"
+
+    @property
+    def errors_text(self) -> str:
+        return f"{self.errors} error" + ("" if self.errors == 1 else "s")
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -64,7 +64,7 @@ def tests_text(item: Item) -> Text:
     out.append(f"{t.failed} failed", "bold red" if t.failed else "")
     out.append(f", {t.skipped} skipped")
     if t.errors:
-        out.append(f", {t.errors} errors", "bold red")
+        out.append(f", {t.errors_text}", "bold red")
     for name in t.failures:
         out.append(f"\n  ✘ {clean(name)}", "red")
     return out

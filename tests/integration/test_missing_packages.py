@@ -78,12 +78,12 @@ def test_a_missing_package_is_named_with_the_interpreter_and_the_way_to_install_
     tested = shipdeck("advance", "SD-1", "--to", "test", cwd=repo, env=env)
     assert tested.returncode == 1, tested.stdout + tested.stderr
     said = tested.stdout
-    assert "tests: 0 passed, 0 failed, 0 skipped, 1 errors" in said
+    assert "tests: 0 passed, 0 failed, 0 skipped, 1 error" in said
     assert "FAILED tests.test_app\n" in said  # the module, not unittest's _FailedTest
     assert f"hint: {python3} has no module '{ABSENT}' and is no venv's" in said
     assert "(python3 -m venv .venv && .venv/bin/pip install -r requirements.txt)" in said
     shown = shipdeck("item", "show", "SD-1", cwd=repo, env=env)
-    assert "tests:    0 passed, 0 failed, 0 skipped, 1 errors" in shown.stdout
+    assert "tests:    0 passed, 0 failed, 0 skipped, 1 error" in shown.stdout
 
     # The project's venv, as the hint says (without the absent package): named now.
     venv = repo / ".venv"

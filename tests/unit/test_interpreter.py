@@ -289,3 +289,4 @@ def test_a_test_module_that_cannot_be_imported_is_an_error_named_as_the_module()
     assert report.failures == ["tests.test_api", "tests.test_basics"]
     assert report.summary() == "0 passed, 0 failed, 0 skipped, 2 errors"
     assert TestReport(passed=3, skipped=1).summary() == "3 passed, 0 failed, 1 skipped"
+    assert TestReport(errors=1).summary() == "0 passed, 0 failed, 0 skipped, 1 error"
