@@ -72,7 +72,7 @@ from shipdeck.lifecycle.runs import (
 )
 from shipdeck.lifecycle.stages import STEP_STAGES, Stage
 from shipdeck.lifecycle.stages.deploy import environment
-from shipdeck.lifecycle.stages.gates import Facts, check_move, moved_since_build, rerun_gate
+from shipdeck.lifecycle.stages.gates import Facts, check_move, must_build_again, rerun_gate
 from shipdeck.lifecycle.stages.work import sha_to_run
 from shipdeck.lifecycle.store import BoardStore, WriteAhead
 from shipdeck.lifecycle.verbs import (
@@ -654,9 +654,7 @@ class Engine:
         try:
             while True:
                 item = held.item if held is not None else self.store.get(item_id)
-                if item.stage in (Stage.BUILD, Stage.TEST) and moved_since_build(
-                    item, self.facts(item)
-                ):
+                if must_build_again(item, self.facts(item)):
                     if held is not None:
                         self._write_held(held, fd)
                         held = None

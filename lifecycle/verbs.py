@@ -24,7 +24,7 @@ from shipdeck.lifecycle.errors import EngineError, ShipdeckError
 from shipdeck.lifecycle.items import Item, Kind, RunState, normalise_id
 from shipdeck.lifecycle.journal import Journal
 from shipdeck.lifecycle.stages import Stage
-from shipdeck.lifecycle.stages.gates import Facts, Refusal, check_move, moved_since_build
+from shipdeck.lifecycle.stages.gates import Facts, Refusal, check_move, must_build_again
 from shipdeck.lifecycle.store import BoardStore
 
 DEFAULT_TAG = "v{version}"  # how a release link is spelled when the config names no tag
@@ -381,7 +381,7 @@ def plan_advance(
         refusal = f"{item.id} cannot advance: {item.stage.label} is still running"
         return AdvancePlan(item, to, env, refusal=refusal)
     rerun = None
-    if item.stage in (Stage.BUILD, Stage.TEST) and moved_since_build(item, facts):
+    if must_build_again(item, facts):
         rerun = Stage.BUILD  # one sha through the pipeline: the engine builds again
     elif item.stage is not Stage.PLAN and item.current.state is not RunState.PASSED:
         rerun = item.stage

@@ -101,9 +101,21 @@ def moved_since_build(item: Item, facts: Facts) -> str | None:
     return None
 
 
+def must_build_again(item: Item, facts: Facts) -> bool:
+    """Whether an advance starts over at Build: Test, and a release not cut yet, act on
+    the sha Build built, and the branch moved after it (a fix; ``main`` merged in to
+    settle a release's merge conflict, which the release of the old sha met again and
+    again)."""
+    if item.stage not in (Stage.BUILD, Stage.TEST, Stage.RELEASE):
+        return False
+    if item.stage is Stage.RELEASE and item.current.state is RunState.PASSED:
+        return False  # cut: the release is that commit for good
+    return moved_since_build(item, facts) is not None
+
+
 def rerun_gate(item: Item, facts: Facts) -> str | None:
     """Why the item's current stage may not run again as it is, or None if it may."""
-    if item.stage is Stage.TEST:
+    if item.stage in (Stage.TEST, Stage.RELEASE) and must_build_again(item, facts):
         return moved_since_build(item, facts)
     return None
 

@@ -451,7 +451,11 @@ def release(ctx: RunContext) -> str:
                 tag_message=message,
             )
         except MergeConflict as exc:
-            raise StageFailed(f"merge of {item.branch} into {base} stopped: {exc}") from None
+            raise StageFailed(
+                f"merge of {item.branch} into {base} stopped: {exc}; merge {base} into"
+                f" {item.branch}, settle it and commit: the next advance builds, tests and"
+                " releases that"
+            ) from None
         blocked = vcs.release_would_touch_checkout(base, prepared.base_old, prepared.commit)
         if blocked:
             # Never block a release on local edits, never touch them: the work tree

@@ -160,6 +160,43 @@ def test_a_fix_for_a_failed_deploy_ships_as_a_new_item_and_the_old_branch_says_s
     assert (status, json.loads(body)["version"]) == (200, "0.1.1")
 
 
+def test_a_release_that_met_a_merge_conflict_releases_the_merge_that_settled_it(
+    demo: Path,
+) -> None:
+    """Two items change one line; the second's release stops on the conflict. Merging
+    main into its branch and committing, as the log says, settles it: the next advance
+    builds, tests and releases that merge (it released the old sha again and met the
+    same conflict at every advance)."""
+    first = shipdeck("item", "add", "Say A", cwd=demo).stdout.strip()
+    second = shipdeck("item", "add", "Say B", cwd=demo).stdout.strip()
+    greeting = "from the shipdeck demo"
+    git(demo, "switch", "-q", "main")
+    assert shipdeck("advance", first, "--to", "code", cwd=demo).returncode == 0
+    _commit_on_branch(demo, "app/__init__.py", greeting, "from A", f"{first}: A")
+    git(demo, "switch", "-q", "main")
+    assert shipdeck("advance", second, "--to", "code", cwd=demo).returncode == 0
+    branch = git(demo, "symbolic-ref", "--short", "HEAD")
+    _commit_on_branch(demo, "app/__init__.py", greeting, "from B", f"{second}: B")
+    assert shipdeck("advance", first, "--to", "release", cwd=demo).returncode == 0
+    stopped = shipdeck("advance", second, "--to", "release", cwd=demo)
+    assert stopped.returncode == 1
+    assert "merge conflict in app/__init__.py" in stopped.stderr
+    assert f"merge main into {branch}, settle it and commit" in stopped.stderr
+
+    merged = subprocess.run(["git", "merge", "-q", "main"], cwd=demo, capture_output=True)
+    assert merged.returncode != 0  # the conflict, in the work tree now
+    init = demo / "app" / "__init__.py"
+    lines = init.read_text().splitlines()
+    keep = [ln for ln in lines if not ln.startswith(("<<<<<<<", "=======", ">>>>>>>"))]
+    init.write_text("\n".join(ln for ln in keep if "from A" not in ln) + "\n")
+    git(demo, "commit", "-qam", f"{second}: merge main")
+    released = shipdeck("advance", second, "--to", "release", cwd=demo)
+    assert released.returncode == 0, released.stdout + released.stderr
+    assert "SD-" in released.stdout and "Build passed" in released.stdout
+    assert '"hello from B"' in git(demo, "show", "main:app/__init__.py")
+    assert {"v0.1.0", "v0.2.0"} <= set(git(demo, "tag").split())
+
+
 def test_failing_test_leaves_item_failed_in_test_and_its_fix_passes(demo: Path) -> None:
     item_id = shipdeck("item", "add", "Return 201", cwd=demo).stdout.strip()
     assert shipdeck("advance", item_id, "--to", "code", cwd=demo).returncode == 0

@@ -138,3 +138,31 @@ def test_a_branch_that_moved_after_build_sends_test_back_to_build() -> None:
     assert rerun_gate(item, Facts(head_sha="a" * 40)) is None
     refusal = check_move(item, Stage.RELEASE, moved)
     assert refusal is not None and "tests have not passed on bbbbbbb" in str(refusal)
+
+
+@pytest.mark.parametrize(
+    ("stage", "state", "again"),
+    [
+        (Stage.BUILD, RunState.PASSED, True),
+        (Stage.TEST, RunState.FAILED, True),
+        (Stage.RELEASE, RunState.FAILED, True),  # a merge conflict settled on the branch
+        (Stage.RELEASE, RunState.IDLE, True),
+        (Stage.RELEASE, RunState.PASSED, False),  # cut: that commit for good
+        (Stage.DEPLOY, RunState.FAILED, False),
+        (Stage.CODE, RunState.PASSED, False),
+    ],
+)
+def test_which_stages_start_over_at_build_when_the_branch_moved(
+    stage: Stage, state: RunState, again: bool
+) -> None:
+    """A release that stopped on a merge conflict, settled by merging main into the
+    branch, released the old sha again (and met the same conflict) at every advance."""
+    from shipdeck.lifecycle.stages.gates import must_build_again, rerun_gate
+
+    item = Item(id="SD-6", title="t", stage=stage, branch="feature/SD-6-t")
+    item.states[Stage.BUILD] = StageState(RunState.PASSED, sha="a" * 40)
+    item.states[stage] = StageState(state, sha="a" * 40)
+    assert must_build_again(item, Facts(head_sha="b" * 40)) is again
+    assert must_build_again(item, Facts(head_sha="a" * 40)) is False
+    refused = rerun_gate(item, Facts(head_sha="b" * 40))
+    assert (refused is not None) is (again and stage in (Stage.TEST, Stage.RELEASE))
