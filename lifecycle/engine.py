@@ -337,6 +337,7 @@ class Engine:
                 tip = vcs.branch_tip(item.branch)
                 if tip is None:
                     facts["commits_ahead"] = 0
+                    facts["branch_gone"] = True
                 else:
                     facts["commits_ahead"] = vcs.commits_ahead(tip, self.config.base_branch)
                     facts["head_sha"] = tip

@@ -22,6 +22,7 @@ class Facts:
     tag_exists: bool | None = None
     healthy: bool | None = None
     baked: bool | None = None
+    branch_gone: bool = False  # the item's branch is not in the repository (deleted)
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,12 @@ def exit_gate(item: Item, facts: Facts) -> str | None:
     if stage is Stage.PLAN:
         return None
     if stage is Stage.CODE:
+        if facts.branch_gone:
+            return (
+                f"branch {item.branch} is gone: move the item back to Plan and advance it,"
+                " which makes the branch again (b then a on the board;"
+                f" `shipdeck item move {item.id} plan`, `shipdeck advance {item.id} --to code`)"
+            )
         if facts.commits_ahead is None:
             return None if item.branch else "the item has no branch yet"
         if facts.commits_ahead <= 0:

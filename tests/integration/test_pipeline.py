@@ -197,6 +197,20 @@ def test_a_release_that_met_a_merge_conflict_releases_the_merge_that_settled_it(
     assert {"v0.1.0", "v0.2.0"} <= set(git(demo, "tag").split())
 
 
+def test_an_items_deleted_branch_is_named_and_made_again_from_plan(demo: Path) -> None:
+    item_id = shipdeck("item", "add", "Gone", cwd=demo).stdout.strip()
+    assert shipdeck("advance", item_id, "--to", "code", cwd=demo).returncode == 0
+    branch = git(demo, "symbolic-ref", "--short", "HEAD")
+    git(demo, "switch", "-q", "main")
+    git(demo, "branch", "-q", "-D", branch)
+    refused = shipdeck("advance", item_id, cwd=demo)
+    assert refused.returncode == 1
+    assert f"branch {branch} is gone: move the item back to Plan" in refused.stderr
+    assert shipdeck("item", "move", item_id, "plan", cwd=demo).returncode == 0
+    assert shipdeck("advance", item_id, "--to", "code", cwd=demo).returncode == 0
+    assert git(demo, "branch", "--list", branch).strip("* ") == branch
+
+
 def test_failing_test_leaves_item_failed_in_test_and_its_fix_passes(demo: Path) -> None:
     item_id = shipdeck("item", "add", "Return 201", cwd=demo).stdout.strip()
     assert shipdeck("advance", item_id, "--to", "code", cwd=demo).returncode == 0

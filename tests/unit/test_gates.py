@@ -166,3 +166,15 @@ def test_which_stages_start_over_at_build_when_the_branch_moved(
     assert must_build_again(item, Facts(head_sha="a" * 40)) is False
     refused = rerun_gate(item, Facts(head_sha="b" * 40))
     assert (refused is not None) is (again and stage in (Stage.TEST, Stage.RELEASE))
+
+
+def test_a_deleted_branch_says_how_to_make_it_again() -> None:
+    """A branch deleted after Code was refused as having "no commits ahead"."""
+    item = Item(id="SD-7", title="c", stage=Stage.CODE, branch="feature/SD-7-c")
+    item.states[Stage.CODE] = StageState(RunState.PASSED)
+    refusal = check_move(item, Stage.BUILD, Facts(commits_ahead=0, branch_gone=True))
+    assert refusal is not None
+    assert str(refusal).startswith("SD-7 cannot move to Build: branch feature/SD-7-c is gone")
+    assert "`shipdeck item move SD-7 plan`, `shipdeck advance SD-7 --to code`" in str(refusal)
+    kept = check_move(item, Stage.BUILD, Facts(commits_ahead=0))
+    assert kept is not None and "no commits ahead" in str(kept)
