@@ -7,6 +7,7 @@ DORA metrics, the item history and the board's events pane read these.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -84,3 +85,25 @@ class Event:
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.data.get(key, default)
+
+
+# The events that say which release an environment runs now (cards, restart's hint)
+ENV_EVENTS = {DEPLOYED, ROLLED_BACK, DEPLOY_RECOVERED, STOPPED}
+
+
+def env_versions(events: Iterable[Event]) -> dict[str, tuple[str, str]]:
+    """Each environment's (version running now, how it got there), from the journal."""
+    now: dict[str, tuple[str, str]] = {}
+    for event in events:
+        env = event.data.get("env")
+        if not isinstance(env, str):
+            continue
+        if event.type == DEPLOYED and event.data.get("version"):
+            now[env] = (str(event.data["version"]), "deployed")
+        elif event.type == ROLLED_BACK and event.data.get("to_version"):
+            now[env] = (str(event.data["to_version"]), "rolled back")
+        elif event.type == DEPLOY_RECOVERED and event.data.get("version"):
+            now[env] = (str(event.data["version"]), "recovered")
+        elif event.type == STOPPED:
+            now[env] = ("", "stopped")
+    return now

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from shipdeck.lifecycle import events as ev
 from shipdeck.lifecycle.engine import Engine
 from shipdeck.lifecycle.items import RunState
-from shipdeck.lifecycle.ports import CancelToken
+from shipdeck.lifecycle.ports import CancelToken, NothingDeployed
 from shipdeck.lifecycle.runlog import RunLog
 from shipdeck.lifecycle.runs import Reporter, StageFailed
 from shipdeck.lifecycle.stages import Stage
@@ -69,7 +69,10 @@ def rollback(engine: Engine, env: str, cancel: CancelToken | None = None) -> OpR
     def work(rep: Reporter) -> str:
         target = engine.target_for(env)
         before = target.status().version
-        result = target.rollback(rep.emit, rep.cancel)
+        try:
+            result = target.rollback(rep.emit, rep.cancel)
+        except NothingDeployed as exc:
+            raise _nothing_there(engine, env, exc) from None
         if not result.ok:
             raise StageFailed(result.message)
         engine.record(
@@ -89,9 +92,25 @@ def rollback(engine: Engine, env: str, cancel: CancelToken | None = None) -> OpR
     return _operate(engine, env, "rollback", work, cancel)
 
 
+def _nothing_there(engine: Engine, env: str, exc: NothingDeployed) -> StageFailed:
+    """The target found nothing where the journal says a release ran: removed outside
+    shipdeck (``docker rm``, its state folder deleted). Says which and how to start it."""
+    ran = ev.env_versions(engine.journal.latest_for_envs([env], ev.ENV_EVENTS)).get(env)
+    if not ran or not ran[0]:
+        return StageFailed(str(exc))
+    version = ran[0]
+    return StageFailed(
+        f"{exc}, though the journal says {version} runs there: it was removed"
+        f" outside shipdeck; `shipdeck deploy {env} --version {version}` starts it again"
+    )
+
+
 def restart(engine: Engine, env: str) -> OpResult:
     def work(rep: Reporter) -> str:
-        result = engine.target_for(env).restart(rep.emit)
+        try:
+            result = engine.target_for(env).restart(rep.emit)
+        except NothingDeployed as exc:
+            raise _nothing_there(engine, env, exc) from None
         if not result.ok:
             raise StageFailed(result.message)
         engine.record(ev.Event(ev.RESTARTED, None, {"env": env, "version": result.version}))

@@ -398,6 +398,11 @@ class TargetError(ShipdeckError):
     """A deploy target cannot do what was asked; the message is one line for the user."""
 
 
+class NothingDeployed(TargetError):
+    """The target finds no release of the environment (never deployed, or its container
+    or process record removed outside shipdeck); the journal may still know one."""
+
+
 @dataclass(frozen=True)
 class DeployResult:
     ok: bool

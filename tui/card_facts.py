@@ -10,32 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
-from shipdeck.lifecycle import events as ev
+from shipdeck.lifecycle.events import ENV_EVENTS, env_versions
 from shipdeck.lifecycle.items import Item
 from shipdeck.lifecycle.journal import Journal
 from shipdeck.lifecycle.ports import Vcs, VcsError
 from shipdeck.lifecycle.stages import Stage
 from shipdeck.widgets.board.cards import CardFacts
-
-ENV_EVENTS = {ev.DEPLOYED, ev.ROLLED_BACK, ev.DEPLOY_RECOVERED, ev.STOPPED}
-
-
-def env_versions(events: Iterable[ev.Event]) -> dict[str, tuple[str, str]]:
-    """Each environment's (version running now, how it got there), from the journal."""
-    now: dict[str, tuple[str, str]] = {}
-    for event in events:
-        env = event.data.get("env")
-        if not isinstance(env, str):
-            continue
-        if event.type == ev.DEPLOYED and event.data.get("version"):
-            now[env] = (str(event.data["version"]), "deployed")
-        elif event.type == ev.ROLLED_BACK and event.data.get("to_version"):
-            now[env] = (str(event.data["to_version"]), "rolled back")
-        elif event.type == ev.DEPLOY_RECOVERED and event.data.get("version"):
-            now[env] = (str(event.data["version"]), "recovered")
-        elif event.type == ev.STOPPED:
-            now[env] = ("", "stopped")
-    return now
 
 
 def card_facts(

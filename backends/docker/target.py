@@ -67,6 +67,7 @@ from shipdeck.lifecycle.ports import (
     DeployResult,
     EnvStatus,
     Line,
+    NothingDeployed,
     OutputSink,
     Release,
     TargetError,
@@ -242,7 +243,7 @@ class DockerTarget:
             self._recover_first(sink)
             kept = self.containers()
             if not kept:
-                raise TargetError(f"nothing is deployed to {self.name}")
+                raise NothingDeployed(f"nothing is deployed to {self.name}")
             now = kept[0].labels.get(LABEL_VERSION)
             older = [c for c in kept[1:] if c.labels.get(LABEL_VERSION) != now]
             if not older:
@@ -526,7 +527,7 @@ class DockerTarget:
             self._recover_first(sink)
             kept = self.containers()
             if not kept:
-                raise TargetError(f"nothing is deployed to {self.name}")
+                raise NothingDeployed(f"nothing is deployed to {self.name}")
             current = kept[0]
             version = current.labels.get(LABEL_VERSION, "?")
             say(sink, f"restarting {current.name}")

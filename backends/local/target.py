@@ -39,6 +39,7 @@ from shipdeck.lifecycle.ports import (
     EnvStatus,
     Interpreter,
     Line,
+    NothingDeployed,
     OutputSink,
     Release,
     Stream,
@@ -531,7 +532,7 @@ class LocalTarget:
             self._recover(sink)
             current, history = self._load()
             if current is None:
-                raise TargetError(f"nothing is deployed to {self.name}")
+                raise NothingDeployed(f"nothing is deployed to {self.name}")
             if not Path(current.workdir).is_dir():
                 raise TargetError(f"the work dir of {label(current.version)} is gone")
             if self._running(current):

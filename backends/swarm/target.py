@@ -62,6 +62,7 @@ from shipdeck.lifecycle.ports import (
     EnvStatus,
     Line,
     NodeInfo,
+    NothingDeployed,
     OutputSink,
     Release,
     TargetError,
@@ -482,7 +483,7 @@ class SwarmTarget:
     def _existing(self) -> dict[str, Any]:
         svc = self.service()
         if svc is None:
-            raise TargetError(f"nothing is deployed to {self.name}")
+            raise NothingDeployed(f"nothing is deployed to {self.name}")
         return svc
 
     def _respec(self, svc: dict[str, Any], change: Callable[[dict[str, Any]], None]) -> None:

@@ -171,3 +171,30 @@ def test_a_refused_push_leaves_the_item_failed_in_release_with_no_tag(
     assert shown["states"]["release"]["state"] == "failed"
     assert git(root, "tag", "--list") == ""  # a refused push leaves no version tag
     assert "digest" not in shown["artifacts"]
+
+
+def test_a_container_removed_outside_shipdeck_is_named_and_deployed_again(
+    repo: tuple[Path, int, str], client: Any
+) -> None:
+    """``docker rm -f`` of the running container: restart and rollback said "nothing is
+    deployed to staging" and no more. The journal knows what ran there; they say it,
+    and the deploy they name puts it back."""
+    root, port, project = repo
+    first = _item_with_change(root, "Serve v2", "v2")
+    deployed = shipdeck("advance", first, "--to", "deploy", "--env", "staging", cwd=root)
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    for container in client.containers.list(
+        all=True, filters={"label": f"shipdeck.project={project}"}
+    ):
+        container.remove(force=True)  # as `docker rm -f` does
+    for op in ("restart", "rollback"):
+        refused = shipdeck(op, "staging", cwd=root)
+        assert refused.returncode != 0
+        assert (
+            "nothing is deployed to staging, though the journal says 0.1.0 runs there"
+            in refused.stderr
+        ), refused.stderr
+        assert "`shipdeck deploy staging --version 0.1.0` starts it again" in refused.stderr
+    again = shipdeck("deploy", "staging", "--version", "0.1.0", cwd=root)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert _get(port, "/version").text.strip() == "v2"

@@ -101,8 +101,9 @@ def test_card_height_is_the_number_of_lines_card_text_gives(
 from datetime import UTC, datetime, timedelta  # noqa: E402
 
 from shipdeck.lifecycle import events as ev  # noqa: E402
+from shipdeck.lifecycle.events import env_versions  # noqa: E402
 from shipdeck.lifecycle.items import TestReport  # noqa: E402
-from shipdeck.tui.card_facts import card_facts, env_versions  # noqa: E402
+from shipdeck.tui.card_facts import card_facts  # noqa: E402
 from shipdeck.widgets.board.cards import CardFacts  # noqa: E402
 
 NOW = datetime(2026, 12, 2, 10, 0, 0, tzinfo=UTC)

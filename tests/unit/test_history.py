@@ -324,7 +324,7 @@ def test_what_runs_on_each_environment_reads_only_its_last_events(
 ) -> None:
     """The cards' "what runs there now" from each environment's last few events is what
     all of them say, with the index and without it; and it decodes a few, not all."""
-    from shipdeck.tui.card_facts import ENV_EVENTS, env_versions
+    from shipdeck.lifecycle.events import ENV_EVENTS, env_versions
 
     events = history(600, seed=seed, envs=("staging", "production", "qa"))
     events.append(Event(ev.STOPPED, None, {"env": "qa"}, at(5000)))
