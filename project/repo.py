@@ -42,9 +42,11 @@ class Project:
     def discover(cls, start: Path) -> Project:
         root = find_root(start)
         if root is None:
-            raise UsageError(
-                f"no {DEFAULT_CONFIG_NAME} in {start} or any parent (run: shipdeck init)"
-            )
+            step = "shipdeck init"
+            here = start.resolve()
+            if not any((folder / ".git").exists() for folder in (here, *here.parents)):
+                step = "git init, then shipdeck init: shipdeck keeps its board in git"
+            raise UsageError(f"no {DEFAULT_CONFIG_NAME} in {start} or any parent (run: {step})")
         return cls(root)
 
     @property

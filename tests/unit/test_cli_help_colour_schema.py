@@ -84,6 +84,22 @@ def test_an_existing_directory_is_still_a_board_path(
     assert "no shipdeck.yaml" in capsys.readouterr().err  # it tried to open the board there
 
 
+def test_no_config_outside_git_says_git_init_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ "run: shipdeck init" outside a repository sent a stranger to a command that
+    refuses there; inside one (a subfolder too) it is the next step."""
+    outside = tmp_path / "plain"
+    (outside / "sub").mkdir(parents=True)
+    monkeypatch.chdir(outside / "sub")
+    assert run(["status"]) == 2
+    err = capsys.readouterr().err
+    assert "(run: git init, then shipdeck init: shipdeck keeps its board in git)" in err
+    (outside / ".git").mkdir()  # what the check looks for, as git's own discovery does
+    assert run(["status"]) == 2
+    assert capsys.readouterr().err.rstrip().endswith("(run: shipdeck init)")
+
+
 def candidates(words: list[str], cword: int) -> list[str]:
     return completion.candidates(build_parser(), words, cword)
 
