@@ -596,7 +596,10 @@ class Engine:
             # After Code the pipeline runs by itself, and deploys where `auto: true` says so.
             to = default_target(item, self.auto_env(), env)
             if to is None:
-                raise EngineError(f"{item.id} is in Monitor, the last stage")
+                raise EngineError(
+                    f"{item.id} is in Monitor, the last stage: archive it when it is done"
+                    f" (a on the board; `shipdeck item archive {item.id}`)"
+                )
             if to is Stage.DEPLOY:
                 env = env or self.auto_env()
         if to.position < item.stage.position:

@@ -564,3 +564,16 @@ def test_the_card_says_which_commit_a_build_or_test_runs_on_while_it_runs(
     expected = FakeVcs().head_sha("feature/SD-1") if stage is Stage.BUILD else built
     assert seen == [expected]
     assert engine.store.get("SD-1").sha == expected
+
+
+def test_an_advance_past_monitor_says_how_to_archive_and_one_behind_how_to_go_back(
+    tmp_path: Path,
+) -> None:
+    """From the CLI, "the last stage" left a stranger without the next step, and "use
+    back" named a board key."""
+    engine = _engine(tmp_path, SlowRunner(0))
+    engine.store.update("SD-1", lambda it: setattr(it, "stage", Stage.MONITOR))
+    with pytest.raises(EngineError, match=r"archive it when it is done .*`shipdeck item archive"):
+        engine.advance("SD-1", cancel=CancelToken())
+    with pytest.raises(EngineError, match=r"`shipdeck item move SD-2 code`"):
+        engine.advance("SD-2", to=Stage.CODE, cancel=CancelToken())
