@@ -89,6 +89,24 @@ def board_store(path: Path, **kwargs: float):  # type: ignore[no-untyped-def]
     return open_board(git_repo(path), **kwargs)
 
 
+def config_port(repo: Path) -> int:
+    """The port in ``repo``'s shipdeck.yaml (the demo's and init's have one ``port:``)."""
+    for line in (repo / "shipdeck.yaml").read_text().splitlines():
+        if line.strip().startswith("port:"):
+            return int(line.split(":")[1].split("#")[0])
+    raise AssertionError(f"no port in {repo / 'shipdeck.yaml'}")
+
+
+def served_version(repo: Path) -> str:
+    """The version the demo service on ``repo``'s port says it is (``GET /``)."""
+    import json
+    import urllib.request
+
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(f"http://127.0.0.1:{config_port(repo)}/", timeout=5) as response:
+        return str(json.loads(response.read())["version"])
+
+
 def processes_under(root: Path) -> list[Any]:
     """Live (not zombie) processes whose cwd is inside ``root``: what a test leaves behind."""
     import psutil

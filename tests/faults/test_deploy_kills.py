@@ -10,32 +10,18 @@ from __future__ import annotations
 
 import itertools
 import json
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 import pytest
 
-from tests.helpers import git, shipdeck
+from tests.helpers import git, served_version, shipdeck
 
 pytestmark = pytest.mark.slow
 
 SWITCH_STEPS = ("stopping-old", "old-stopped", "new-started", "new-checked")
 ROLLBACK_STEPS = ("new-stopped",)  # on the failure path: the new release never got healthy
-
-
-def _port(repo: Path) -> int:
-    for line in (repo / "shipdeck.yaml").read_text().splitlines():
-        if line.strip().startswith("port:"):
-            return int(line.split(":")[1])
-    raise AssertionError("no port in the demo config")
-
-
-def _version_served(repo: Path) -> str:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(f"http://127.0.0.1:{_port(repo)}/", timeout=5) as response:
-        return str(json.loads(response.read())["version"])
 
 
 def _release(repo: Path, title: str, old: str, new: str, path: str = "app/__init__.py") -> None:
@@ -111,7 +97,7 @@ def test_a_kill_at_each_step_leaves_one_healthy_release(demo: Path, step: str, n
     env = json.loads(status.stdout)["environments"]["staging"]
     assert env["healthy"] is True, env
     assert env["version"] in (running, target)
-    assert _version_served(demo) == env["version"]
+    assert served_version(demo) == env["version"]
     if step == "new-checked" and target != "0.3.0":
         assert env["version"] == target  # healthy and checked: the switch is finished
     if step in ROLLBACK_STEPS:

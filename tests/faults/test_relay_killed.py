@@ -13,30 +13,16 @@ import contextlib
 import json
 import os
 import signal
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 import pytest
 
-from tests.helpers import shipdeck
+from tests.helpers import processes_under, served_version, shipdeck
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
-
-
-def _port(repo: Path) -> int:
-    for line in (repo / "shipdeck.yaml").read_text().splitlines():
-        if line.strip().startswith("port:"):
-            return int(line.split(":")[1])
-    raise AssertionError("no port in the demo config")
-
-
-def _served(repo: Path) -> str:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(f"http://127.0.0.1:{_port(repo)}/", timeout=5) as response:
-        return str(json.loads(response.read())["version"])
 
 
 def _staging(repo: Path) -> dict[str, object]:
@@ -44,17 +30,6 @@ def _staging(repo: Path) -> dict[str, object]:
     assert out.returncode == 0, out.stderr
     env: dict[str, object] = json.loads(out.stdout)["environments"]["staging"]
     return env
-
-
-def _services(root: Path) -> list[psutil.Process]:
-    """Live processes whose cwd is a release export under ``root``."""
-    found = []
-    for proc in psutil.process_iter(["cwd", "status"]):
-        cwd = proc.info.get("cwd") or ""
-        alive = proc.info.get("status") != psutil.STATUS_ZOMBIE
-        if "/.shipdeck/releases/" in cwd and cwd.startswith(str(root)) and alive:
-            found.append(proc)
-    return found
 
 
 def _running(pid: int) -> bool:
@@ -85,7 +60,7 @@ def demo(tmp_path: Path) -> Iterator[Path]:
     assert done.returncode == 0, done.stdout + done.stderr
     yield repo
     shipdeck("stop", "staging", cwd=repo)
-    left = _services(tmp_path)
+    left = processes_under(tmp_path)
     for proc in left:
         with contextlib.suppress(psutil.Error):
             proc.kill()
@@ -102,18 +77,18 @@ def test_status_names_the_orphans_and_restart_stop_and_deploy_end_them(demo: Pat
     restarted = shipdeck("restart", "staging", cwd=demo)
     assert restarted.returncode == 0, restarted.stdout + restarted.stderr
     assert not any(_running(p) for p in orphans)
-    assert _served(demo) == "0.1.0" and _staging(demo)["state"] == "running"
+    assert served_version(demo) == "0.1.0" and _staging(demo)["state"] == "running"
 
     orphans = _kill_relay(demo)
     deployed = shipdeck("deploy", "staging", "--version", "0.1.0", cwd=demo)
     assert deployed.returncode == 0, deployed.stdout + deployed.stderr
     assert "did not start" not in deployed.stdout + deployed.stderr
     assert not any(_running(p) for p in orphans)
-    assert _served(demo) == "0.1.0"
+    assert served_version(demo) == "0.1.0"
 
     orphans = _kill_relay(demo)
     stopped = shipdeck("stop", "staging", cwd=demo)
     assert stopped.returncode == 0, stopped.stderr
     assert "nothing is running" not in stopped.stdout
     assert not any(_running(p) for p in orphans)
-    assert not _services(demo.parent)
+    assert not processes_under(demo.parent)

@@ -17,7 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.helpers import ROOT, git, processes_under, shipdeck
+from tests.helpers import ROOT, config_port, git, processes_under, shipdeck
 from tests.waiting import TimedOut, wait_until
 
 pytestmark = pytest.mark.slow
@@ -27,13 +27,6 @@ def _get(url: str) -> tuple[int, str]:
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     with opener.open(url, timeout=5) as response:
         return response.status, response.read().decode()
-
-
-def _port(repo: Path) -> int:
-    for line in (repo / "shipdeck.yaml").read_text().splitlines():
-        if line.strip().startswith("port:"):
-            return int(line.split(":")[1])
-    raise AssertionError("no port in the demo config")
 
 
 @pytest.fixture()
@@ -78,7 +71,7 @@ def test_item_from_plan_to_deploy_from_the_cli(demo: Path) -> None:
     deployed = shipdeck("advance", item_id, "--to", "deploy", "--env", "staging", cwd=demo)
     assert deployed.returncode == 0, deployed.stdout + deployed.stderr
     assert "deploying 0.1.0 to staging (local)" in deployed.stdout  # the kind of target
-    status, body = _get(f"http://127.0.0.1:{_port(demo)}/")
+    status, body = _get(f"http://127.0.0.1:{config_port(demo)}/")
     assert status == 200
     assert "hola, hello from" in body
     assert json.loads(body)["version"] == "0.1.0"
@@ -111,7 +104,7 @@ def test_unhealthy_release_rolls_back_by_itself(demo: Path) -> None:
     broken = shipdeck("advance", item_id, "--to", "deploy", "--env", "staging", cwd=demo)
     assert broken.returncode == 1, broken.stdout
     assert "rolled back to 0.1.0" in broken.stderr
-    status, body = _get(f"http://127.0.0.1:{_port(demo)}/")
+    status, body = _get(f"http://127.0.0.1:{config_port(demo)}/")
     assert status == 200
     assert json.loads(body)["version"] == "0.1.0"
     journal = [
@@ -156,7 +149,7 @@ def test_a_fix_for_a_failed_deploy_ships_as_a_new_item_and_the_old_branch_says_s
     shipped = shipdeck("advance", fix, "--to", "deploy", "--env", "staging", cwd=demo)
     assert shipped.returncode == 0, shipped.stdout + shipped.stderr
     assert "moved to" not in shipped.stdout
-    status, body = _get(f"http://127.0.0.1:{_port(demo)}/")
+    status, body = _get(f"http://127.0.0.1:{config_port(demo)}/")
     assert (status, json.loads(body)["version"]) == (200, "0.1.1")
 
 
@@ -368,7 +361,7 @@ def test_logs_follow_tails_the_service(demo: Path) -> None:
     def ask() -> None:
         while not done.wait(0.2):
             with contextlib.suppress(urllib.error.HTTPError, OSError):  # 404: the line counts
-                _get(f"http://127.0.0.1:{_port(demo)}/from-the-test")
+                _get(f"http://127.0.0.1:{config_port(demo)}/from-the-test")
 
     asker = threading.Thread(target=ask, daemon=True)
     asker.start()

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT, free_port, git, processes_under, shipdeck
+from tests.helpers import ROOT, config_port, free_port, git, processes_under, shipdeck
 
 pytestmark = pytest.mark.slow
 
@@ -345,17 +345,9 @@ def _expected_init(kind: str, service: Path, port: int) -> list[str]:
     ]
 
 
-def _port(repo: Path) -> int:
-    """The staging port init wrote (the only ``port:`` key in its config)."""
-    for line in (repo / "shipdeck.yaml").read_text().splitlines():
-        if line.strip().startswith("port:"):
-            return int(line.split(":")[1].split("#")[0])
-    raise AssertionError("no port")
-
-
 def _get(repo: Path, path: str = "/") -> dict[str, object]:
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(f"http://127.0.0.1:{_port(repo)}{path}", timeout=5) as response:
+    with opener.open(f"http://127.0.0.1:{config_port(repo)}{path}", timeout=5) as response:
         assert response.status == 200
         data = json.loads(response.read().decode())
     assert isinstance(data, dict)
@@ -410,7 +402,7 @@ def test_the_projects_interpreter_and_data_survive(
     project: tuple[str, Path, Path, list[str]],
 ) -> None:
     kind, project_dir, service, said = project
-    port = _port(project_dir)
+    port = config_port(project_dir)
     for line in _expected_init(kind, service, port):
         assert line in said, f"init did not say {line!r}: {said}"
     assert said[-2:] == ["wrote shipdeck.yaml", "wrote .shipdeck/.gitignore"], said
