@@ -33,6 +33,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from shipdeck.backends import git_files
+from shipdeck.lifecycle.paths import tree_path_parts
 from shipdeck.lifecycle.ports import (
     DirtyWorkTree,
     FoundRelease,
@@ -706,8 +707,8 @@ class GitRepo:
                 p = p.relative_to(self.root)
             except ValueError:
                 raise VcsError(f"{path} is outside the repository {self.root}") from None
-        parts = PurePosixPath(p.as_posix()).parts
-        if not parts or ".." in parts or ".git" in parts or any("\0" in x for x in parts):
+        parts = tree_path_parts(p.as_posix())
+        if parts is None:
             raise VcsError(f"{path!r} is not a file path inside the repository")
         return "/".join(parts)
 

@@ -27,6 +27,18 @@ OLD_GITIGNORE_MARK = "# Written by shipdeck"  # the first line of every .gitigno
 _RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
+def tree_path_parts(path: str) -> tuple[str, ...] | None:
+    """``path``'s parts as a file inside the repository (relative, posix), or None where
+    it is not one: absolute, empty, through ``..`` or ``.git``, or holding a NUL. What a
+    release may write into git's tree (a changelog) and a step's report may name."""
+    if not path or path.startswith("/") or "\0" in path:
+        return None
+    parts = tuple(part for part in path.split("/") if part not in ("", "."))
+    if not parts or ".." in parts or ".git" in parts:
+        return None
+    return parts
+
+
 @dataclass(frozen=True)
 class ShipdeckPaths:
     """The ``.shipdeck`` layout under one repository root."""

@@ -40,7 +40,7 @@ from shipdeck.lifecycle.config.templates import (
     template_fields,
 )
 from shipdeck.lifecycle.config.yamlpos import validate_yaml
-from shipdeck.lifecycle.paths import CONFIG_NAME
+from shipdeck.lifecycle.paths import CONFIG_NAME, tree_path_parts
 from shipdeck.lifecycle.stages import Stage
 from shipdeck.lifecycle.text import branch_name_problem
 
@@ -113,7 +113,14 @@ def _command_kind(value: Any) -> str | None:
     return "str" if isinstance(value, str) else "list" if isinstance(value, list) else None
 
 
+def _repo_path(value: str) -> str:
+    if tree_path_parts(value) is None:
+        raise ValueError(f"{value!r} is not a file path inside the repository")
+    return value
+
+
 Template = Annotated[str, AfterValidator(check_template)]
+RepoPath = Annotated[str, AfterValidator(_repo_path)]
 HttpTemplate = Annotated[str, AfterValidator(check_template), AfterValidator(_http_url)]
 Command = Annotated[
     Annotated[Template, Tag("str")] | Annotated[list[Template], Tag("list")],
@@ -212,7 +219,7 @@ class Step(_Model):
     """Build an image with the Docker Engine instead of running a command."""
     docker_run: DockerRun | None = None
     """Run the step in a container instead of on the host."""
-    junit: str | None = None
+    junit: RepoPath | None = None
     """A JUnit XML report the step writes; the Test stage reads its counts from it."""
     timeout: Positive | None = None
     """Seconds before the step is stopped (default: stages.timeout)."""
@@ -245,7 +252,7 @@ class ReleaseConfig(_Model):
     """The image repository a release pushes to, e.g. registry:5000/hello."""
     remote: GitRemote | None = None
     """A git remote the base branch and the tag are pushed to, atomically."""
-    changelog: str = "CHANGELOG.md"
+    changelog: RepoPath = "CHANGELOG.md"
     """The changelog file a release writes its entry into."""
 
     @field_validator("tag")

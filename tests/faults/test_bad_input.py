@@ -34,6 +34,16 @@ CASES = {
     ),
     "base branch git refuses": (HEAD + 'base_branch: "a..b"\n', "'..'"),
     "branch template git refuses": (HEAD + 'branch: "{id}.lock"\n', ".lock"),
+    # `shipdeck check` passed these; the release refused the changelog only when it ran,
+    # and a junit path out of the work tree was read wherever it pointed
+    "changelog outside the repository": (
+        HEAD + 'stages:\n  release:\n    changelog: "../CHANGELOG.md"\n',
+        "'../CHANGELOG.md' is not a file path inside the repository",
+    ),
+    "junit report outside the work tree": (
+        HEAD + 'stages:\n  test:\n    - run: "true"\n      junit: /etc/passwd\n',
+        "'/etc/passwd' is not a file path inside the repository",
+    ),
 }
 
 
