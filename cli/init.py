@@ -424,9 +424,8 @@ def render_config(d: Detected) -> str:
         "stages:",
     ]
     context = d.sub or "."
-    dockerfile = f"{d.sub}/Dockerfile" if d.sub else "Dockerfile"
-    docker_step = (
-        f"docker_build: {{context: {context}, dockerfile: {dockerfile},"
+    docker_step = (  # the Dockerfile is named from the context, as docker build -f reads it
+        f"docker_build: {{context: {context}, dockerfile: Dockerfile,"
         ' tag: "{project}:{short_sha}"}'
     )
     image_env = d.service is not None and d.service.target == "docker"

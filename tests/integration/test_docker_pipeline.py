@@ -198,3 +198,41 @@ def test_a_container_removed_outside_shipdeck_is_named_and_deployed_again(
     again = shipdeck("deploy", "staging", "--version", "0.1.0", cwd=root)
     assert again.returncode == 0, again.stdout + again.stderr
     assert _get(port, "/version").text.strip() == "v2"
+
+
+def test_a_monorepo_folders_image_builds_from_the_config_init_wrote(
+    tmp_path: Path, client: Any
+) -> None:
+    """init in backend/ of a backend/ + frontend/ repository wrote ``{context: backend,
+    dockerfile: backend/Dockerfile}``; docker build reads -f from the context, so the
+    build looked for backend/backend/Dockerfile and failed. Real engine, the CLI as a
+    person runs it, ``git add -A`` after each step."""
+    project = f"mono{secrets.token_hex(3)}"
+    root = tmp_path / project
+    di.httpd_context(root / "backend", "v1")
+    (root / "frontend").mkdir()
+    (root / "frontend" / "package.json").write_text('{"name": "f", "scripts": {}}\n')
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "backend and frontend")
+    made = shipdeck("init", cwd=root / "backend")
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert "context: backend, dockerfile: Dockerfile" in (root / "shipdeck.yaml").read_text()
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "shipdeck")
+    try:
+        item_id = shipdeck("item", "add", "Say v2", cwd=root).stdout.strip()
+        assert shipdeck("advance", item_id, "--to", "code", cwd=root).returncode == 0
+        (root / "backend" / "files" / "www" / "version").write_text("v2\n")
+        git(root, "add", "-A")
+        git(root, "commit", "-q", "-m", f"{item_id}: v2")
+        built = shipdeck("advance", item_id, "--to", "build", cwd=root)
+        assert built.returncode == 0, built.stdout + built.stderr
+        short = git(root, "rev-parse", "--short=12", "HEAD")
+        tags = [t for image in client.images.list(name=project) for t in image.tags]
+        assert any(t.startswith(f"{project}:") for t in tags), (tags, short)
+    finally:
+        for image in client.images.list(filters={"label": f"shipdeck.project={project}"}):
+            for tag in image.tags or [image.id]:
+                with contextlib.suppress(Exception):
+                    client.images.remove(tag, force=True)

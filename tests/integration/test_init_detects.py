@@ -364,7 +364,9 @@ def test_init_in_a_project_folder_of_a_monorepo_runs_its_steps_and_service_there
     assert staging.workdir == "backend"
     assert staging.run == "{python} -m uvicorn app.main:app --host 127.0.0.1 --port {port}"
     assert staging.health is not None and str(staging.health.url).endswith("/healthz")
-    assert "context: backend, dockerfile: backend/Dockerfile" in text
+    # the Dockerfile from the context (docker build reads -f there: backend/backend/... was
+    # not found)
+    assert "context: backend, dockerfile: Dockerfile" in text
     assert 'changelog: "CHANGELOG.md"' in text  # found at the repository's root
     assert "release: tags like backend-v0.3.0 (backend-v{version}), changelog CHANGELOG.md" in out
     assert cfg.stages.release.tag == "backend-v{version}"
