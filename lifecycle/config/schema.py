@@ -121,6 +121,16 @@ def _repo_path(value: str) -> str:
 
 Template = Annotated[str, AfterValidator(check_template)]
 RepoPath = Annotated[str, AfterValidator(_repo_path)]
+
+
+def _repo_dir(value: str) -> str:
+    inside = value.strip("/") in ("", ".") or tree_path_parts(value) is not None
+    if not inside or value.startswith("/"):  # "." is the checkout itself
+        raise ValueError(f"{value!r} is not a folder inside the repository")
+    return value
+
+
+RepoDir = Annotated[str, AfterValidator(_repo_dir)]
 HttpTemplate = Annotated[str, AfterValidator(check_template), AfterValidator(_http_url)]
 Command = Annotated[
     Annotated[Template, Tag("str")] | Annotated[list[Template], Tag("list")],
@@ -187,7 +197,7 @@ class _Model(BaseModel):
 
 
 class DockerBuild(_Model):
-    context: str = "."
+    context: RepoDir = "."
     """The build context, relative to the item's checkout."""
     dockerfile: str = "Dockerfile"
     """The Dockerfile, relative to the context."""

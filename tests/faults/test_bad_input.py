@@ -40,6 +40,10 @@ CASES = {
         HEAD + 'stages:\n  release:\n    changelog: "../CHANGELOG.md"\n',
         "'../CHANGELOG.md' is not a file path inside the repository",
     ),
+    "image build context outside the work tree": (
+        HEAD + "stages:\n  build:\n    - docker_build: {context: .., tag: t}\n",
+        "'..' is not a folder inside the repository",
+    ),
     "junit report outside the work tree": (
         HEAD + 'stages:\n  test:\n    - run: "true"\n      junit: /etc/passwd\n',
         "'/etc/passwd' is not a file path inside the repository",
