@@ -30,7 +30,7 @@ from shipdeck.cli.init_detect import (
 )
 from shipdeck.cli.init_git import default_branch, git, repo_root
 from shipdeck.lifecycle.items import slugify
-from shipdeck.lifecycle.missing_module import install_command
+from shipdeck.lifecycle.missing_module import broken_venv, install_command
 from shipdeck.lifecycle.text import escape_controls
 from shipdeck.lifecycle.versioning import (
     DEFAULT_TAG_TEMPLATE,
@@ -90,6 +90,7 @@ class Detected:
     bare_python: str | None = None
     install: str = ""  # how the project's packages get into a venv (missing_module)
     unignored_venv: str | None = None  # the project's venv folder, which git would add
+    broken_venv: str | None = None  # a venv folder whose python does not run
 
     def report(self) -> list[str]:
         """What was detected and what was not, one line each, for stdout."""
@@ -101,8 +102,11 @@ class Detected:
             )
         if self.bare_python:
             needs = "the tests and the service need" if self.service else "the tests need"
+            why = "no .venv or venv here"
+            if self.broken_venv:
+                why = f"{self.broken_venv}/bin/python does not run: its interpreter is gone?"
             lines.append(
-                f"python: {self.bare_python}, the python3 on PATH (no .venv or venv here):"
+                f"python: {self.bare_python}, the python3 on PATH ({why}):"
                 f" {needs} the project's packages - make a venv ({self.install});"
                 " shipdeck uses it for {python}"
             )
@@ -308,10 +312,13 @@ def _bare_python(found: Detected, top: Path, folder: Path) -> None:
     shown = "" if folder == top else f"{folder.relative_to(top).as_posix()}/"
     make = install_command(folder, ".venv/bin/pip", shown)
     found.bare_python = chosen.python
+    # a venv whose python is a link to an interpreter since removed (a pyenv upgrade)
+    found.broken_venv = broken_venv(top)
     if not make.startswith(("poetry", "uv")):
         # a venv git ignores by itself, as Python 3.13's venv makes them
         keep_out = "" if _ignored(top, ".venv") else " && echo '*' > .venv/.gitignore"
-        found.install = f"python3 -m venv .venv{keep_out} && {make}"
+        again = f"rm -rf {found.broken_venv} && " if found.broken_venv else ""
+        found.install = f"{again}python3 -m venv .venv{keep_out} && {make}"
     else:  # the tool makes the environment, from the project's folder
         found.install = f"cd {shown} && {make}" if shown else make
 

@@ -8,6 +8,7 @@ what shipdeck chose; this line says both and the command that makes it right.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -56,11 +57,30 @@ def install_command(folder: Path, pip: str, shown: str = "") -> str:
     return f"{pip} install PACKAGE"
 
 
-def hint(module: str, python: str, venv: str | None, folder: Path, run_by_m: bool = False) -> str:
+def broken_venv(root: Path) -> str | None:
+    """The repository's ``.venv`` or ``venv`` whose python does not run (a link to an
+    interpreter since removed, as a pyenv upgrade leaves one): {python} passed it by."""
+    for name in (".venv", "venv"):
+        python = root / name / "bin" / "python"
+        runs = python.is_file() and os.access(python, os.X_OK)
+        if (root / name / "bin").is_dir() and not runs:
+            return name
+    return None
+
+
+def hint(
+    module: str,
+    python: str,
+    venv: str | None,
+    folder: Path,
+    run_by_m: bool = False,
+    root: Path | None = None,
+) -> str:
     """One line: which interpreter (``{python}``, and its venv if it is a venv's) lacked
     ``module`` and how to give it the project's packages; ``folder`` is the tree the
     command ran in, whose files say the install command. ``run_by_m``: the module is the
-    tool ``python -m`` runs, installed by its own name."""
+    tool ``python -m`` runs, installed by its own name. ``root``: the repository, whose
+    broken venv (if any) is why {python} is no venv's."""
     top = module.split(".")[0]
     if venv:
         pip = f"{venv}/bin/pip"
@@ -70,11 +90,17 @@ def hint(module: str, python: str, venv: str | None, folder: Path, run_by_m: boo
             what = f"install it there ({pip} install {top}) and the project's dependencies ({deps})"
         return f"hint: {python} (the venv {venv}) has no module {top!r}: {what}, and advance again"
     make = install_command(folder, ".venv/bin/pip")
-    setup = make if make.startswith(("poetry", "uv")) else f"python3 -m venv .venv && {make}"
-    if run_by_m and not make.startswith(("poetry", "uv")):
+    broken = broken_venv(root) if root is not None else None
+    again = f"rm -rf {broken} && " if broken else ""
+    tool = make.startswith(("poetry", "uv"))
+    setup = make if tool else f"{again}python3 -m venv .venv && {make}"
+    if run_by_m and not tool:
         setup += f" && .venv/bin/pip install {top}"
+    why = "is no venv's"
+    if broken:
+        why = f"is no venv's, as {broken}/bin/python does not run (its interpreter is gone?)"
     return (
-        f"hint: {python} has no module {top!r} and is no venv's: give the repository a"
+        f"hint: {python} has no module {top!r} and {why}: give the repository a"
         f" .venv with the project's dependencies ({setup}), which {{python}} then is,"
         f" or name an interpreter with python: in shipdeck.yaml"
     )

@@ -311,7 +311,8 @@ def _run_step(ctx: RunContext, step: Step, cwd: Path, env: Mapping[str, str]) ->
             _show_tests(ctx, summary.report)
     if missing.module is not None and result.exit_code not in (0, None):
         python = env.get("SHIPDECK_PYTHON", "python3")
-        ctx.say(hint(missing.module, python, env.get("VIRTUAL_ENV"), cwd, missing.run_by_m))
+        venv, root = env.get("VIRTUAL_ENV"), ctx.engine.paths.root
+        ctx.say(hint(missing.module, python, venv, cwd, missing.run_by_m, root))
     _check(ctx, step, result)
 
 

@@ -489,3 +489,25 @@ def test_init_says_when_python_is_no_venvs_and_how_to_make_the_projects(
     (flask_unittest / ".gitignore").write_text(".venv/\n")
     out, _text, _cfg = run_init(flask_unittest, monkeypatch, capsys)
     assert not [line for line in out if line.startswith("python: ")], out
+
+
+def test_init_names_a_venv_whose_python_does_not_run(
+    flask_unittest: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A .venv left by an interpreter since removed (a pyenv upgrade): init said "no .venv
+    or venv here" beside it."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python3").symlink_to(os.path.realpath(sys.executable))
+    rest = [p for p in os.environ.get("PATH", "").split(os.pathsep) if p and "venv" not in p]
+    monkeypatch.setenv("PATH", os.pathsep.join([str(bin_dir), *rest]))
+    (flask_unittest / ".venv" / "bin").mkdir(parents=True)
+    (flask_unittest / ".venv" / "bin" / "python").symlink_to(tmp_path / "gone" / "python3.9")
+    (flask_unittest / ".gitignore").write_text(".venv/\n")
+    out, _text, _cfg = run_init(flask_unittest, monkeypatch, capsys)
+    said = [line for line in out if line.startswith("python: ")]
+    assert len(said) == 1 and "(.venv/bin/python does not run: its interpreter is gone?)" in said[0]
+    assert "(rm -rf .venv && python3 -m venv .venv && .venv/bin/pip install -r" in said[0]

@@ -3,6 +3,7 @@ it the project's packages (lifecycle/missing_module.py)."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shipdeck.lifecycle.lines import Line, Stream
-from shipdeck.lifecycle.missing_module import MissingModules, hint, install_command
+from shipdeck.lifecycle.missing_module import MissingModules, broken_venv, hint, install_command
 
 
 def _first(*texts: str) -> str | None:
@@ -108,3 +109,18 @@ def test_a_tool_run_with_dash_m_is_installed_by_its_name(tmp_path: Path) -> None
     imported = MissingModules()
     imported.feed([Line(Stream.STDERR, "ModuleNotFoundError: No module named 'flask'")])
     assert (imported.module, imported.run_by_m) == ("flask", False)
+
+
+def test_a_venv_whose_python_is_gone_is_named_and_made_again(tmp_path: Path) -> None:
+    """A .venv made by a pyenv Python since removed: {python} passed it by for the PATH's
+    python3, and the line told a person with a .venv to make one."""
+    (tmp_path / "requirements.txt").write_text("flask\n")
+    (tmp_path / ".venv" / "bin").mkdir(parents=True)
+    (tmp_path / ".venv" / "bin" / "python").symlink_to(tmp_path / "gone" / "python3.9")
+    assert broken_venv(tmp_path) == ".venv"
+    said = hint("flask", "/usr/bin/python3", None, tmp_path, root=tmp_path)
+    assert "as .venv/bin/python does not run (its interpreter is gone?)" in said
+    assert "(rm -rf .venv && python3 -m venv .venv && .venv/bin/pip install -r" in said
+    (tmp_path / ".venv" / "bin" / "python").unlink()
+    (tmp_path / ".venv" / "bin" / "python").symlink_to(sys.executable)
+    assert broken_venv(tmp_path) is None
