@@ -89,6 +89,20 @@ def board_store(path: Path, **kwargs: float):  # type: ignore[no-untyped-def]
     return open_board(git_repo(path), **kwargs)
 
 
+def python_service_config(project: str, test: str, module: str, port: int) -> str:
+    """A shipdeck.yaml for a Python project: no build, ``test`` as its Test step, and a
+    local staging that runs ``{python} -m MODULE --port {port}``, healthy on ``/``."""
+    return (
+        f"version: 1\nproject: {project}\nbase_branch: main\nstages:\n  build: []\n"
+        f'  test:\n    - run: "{test}"\n'
+        "environments:\n  staging:\n    target: local\n"
+        f'    run: "{{python}} -m {module} --port {{port}}"\n'
+        f"    port: {port}\n"
+        '    health: {url: "http://127.0.0.1:{port}/", timeout: 20}\n'
+        "    auto: true\n"
+    )
+
+
 def config_port(repo: Path) -> int:
     """The port in ``repo``'s shipdeck.yaml (the demo's and init's have one ``port:``)."""
     for line in (repo / "shipdeck.yaml").read_text().splitlines():

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import free_port, git, shipdeck
+from tests.helpers import free_port, git, python_service_config, shipdeck
 
 pytestmark = pytest.mark.slow
 
@@ -93,15 +93,7 @@ def _project(root: Path, port: int, layout: str) -> Path:
         else "{python} tools/run_tests.py"
     )
     (repo / ".gitignore").write_text(".venv/\n__pycache__/\n*.egg-info/\nbuild/\n")
-    (repo / "shipdeck.yaml").write_text(
-        "version: 1\nproject: greet\nbase_branch: main\nstages:\n  build: []\n"
-        f'  test:\n    - run: "{test}"\n'
-        "environments:\n  staging:\n    target: local\n"
-        '    run: "{python} -m greet --port {port}"\n'
-        f"    port: {port}\n"
-        '    health: {url: "http://127.0.0.1:{port}/", timeout: 20}\n'
-        "    auto: true\n"
-    )
+    (repo / "shipdeck.yaml").write_text(python_service_config("greet", test, "greet", port))
     git(repo, "init", "-q", "-b", "main")
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "greet")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import free_port, git, shipdeck
+from tests.helpers import free_port, git, python_service_config, shipdeck
 
 pytestmark = pytest.mark.slow
 
@@ -47,15 +47,8 @@ def _project(root: Path, port: int) -> Path:
         f"import unittest\n\nimport {ABSENT}\n\n\n"
         "class T(unittest.TestCase):\n    def test_x(self):\n        pass\n"
     )
-    (repo / "shipdeck.yaml").write_text(
-        "version: 1\nproject: absent\nbase_branch: main\nstages:\n  build: []\n"
-        '  test:\n    - run: "{python} -m unittest discover -s tests -t ."\n'
-        "environments:\n  staging:\n    target: local\n"
-        '    run: "{python} -m app --port {port}"\n'
-        f"    port: {port}\n"
-        '    health: {url: "http://127.0.0.1:{port}/", timeout: 20}\n'
-        "    auto: true\n"
-    )
+    test = "{python} -m unittest discover -s tests -t ."
+    (repo / "shipdeck.yaml").write_text(python_service_config("absent", test, "app", port))
     git(repo, "init", "-q", "-b", "main")
     git(repo, "add", "-A")
     git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "absent")
