@@ -26,11 +26,12 @@ from shipdeck.cli.init_detect import (
     detect_tests,
     make_targets,
     makefile_path,
+    package_dependencies,
     package_scripts,
 )
 from shipdeck.cli.init_git import default_branch, git, repo_root
 from shipdeck.lifecycle.items import slugify
-from shipdeck.lifecycle.missing_module import broken_venv, install_command
+from shipdeck.lifecycle.missing_module import broken_venv, install_command, node_install_command
 from shipdeck.lifecycle.text import escape_controls
 from shipdeck.lifecycle.versioning import (
     DEFAULT_TAG_TEMPLATE,
@@ -91,6 +92,8 @@ class Detected:
     install: str = ""  # how the project's packages get into a venv (missing_module)
     unignored_venv: str | None = None  # the project's venv folder, which git would add
     broken_venv: str | None = None  # a venv folder whose python does not run
+    # a Node project with dependencies and no node_modules yet: how to install them
+    node_install: str | None = None
 
     def report(self) -> list[str]:
         """What was detected and what was not, one line each, for stdout."""
@@ -109,6 +112,12 @@ class Detected:
                 f"python: {self.bare_python}, the python3 on PATH ({why}):"
                 f" {needs} the project's packages - make a venv ({self.install});"
                 " shipdeck uses it for {python}"
+            )
+        if self.node_install:
+            lines.append(
+                "node: no node_modules here yet: the steps and the service find the"
+                " repository's, from their exports below it - install the project's"
+                f" packages ({self.node_install})"
             )
         if self.unignored_venv:
             lines.append(
@@ -278,6 +287,8 @@ def detect(root: Path, sub: str | None = None) -> Detected:
     found.runner, found.other_runners = detect_tests(root, sources)
     if markers and found.python is None:
         _bare_python(found, top, root)
+    if package_dependencies(root) and not any((d / "node_modules").is_dir() for d in (root, top)):
+        found.node_install = node_install_command(root)
     venv = found.python.rsplit("/bin/", 1)[0] if found.python else None
     venv = venv or next((v for v in (".venv", "venv") if venv_python(top / v)), None)
     if venv and not _ignored(top, venv):

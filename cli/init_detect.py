@@ -277,13 +277,23 @@ def detect_tests(root: Path, sources: Sources | None = None) -> tuple[TestRunner
     return (runners[0] if runners else None), [f"{r.name} ({r.evidence})" for r in runners[1:]]
 
 
-def package_scripts(root: Path) -> dict[str, Any]:
+def _package_field(root: Path, name: str) -> dict[str, Any]:
+    """A mapping field of ``root``'s package.json ({} when absent or not JSON)."""
     try:
         data = json.loads(read_text(root / "package.json") or "{}")
-        scripts = data.get("scripts", {}) if isinstance(data, dict) else {}
+        value = data.get(name, {}) if isinstance(data, dict) else {}
     except ValueError:
         return {}
-    return scripts if isinstance(scripts, dict) else {}
+    return value if isinstance(value, dict) else {}
+
+
+def package_scripts(root: Path) -> dict[str, Any]:
+    return _package_field(root, "scripts")
+
+
+def package_dependencies(root: Path) -> dict[str, Any]:
+    """The packages package.json needs installed (dependencies and devDependencies)."""
+    return {**_package_field(root, "dependencies"), **_package_field(root, "devDependencies")}
 
 
 def makefile_path(root: Path) -> Path | None:

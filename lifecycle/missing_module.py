@@ -1,9 +1,13 @@
-"""What to say when a step or a service fails on ``No module named 'x'``.
+"""What to say when a step or a service fails on ``No module named 'x'`` (Python) or
+``Cannot find module 'x'`` (Node).
 
 The commonest first failure of a stranger's project: no ``.venv`` yet, so ``{python}``
 is the ``python3`` on PATH, without the project's dependencies; or a venv that lacks
 one package. Python's traceback names the module but not the interpreter, and not
-what shipdeck chose; this line says both and the command that makes it right.
+what shipdeck chose; this line says both and the command that makes it right. A Node
+project's steps run in an export under the repository, and find the repository's
+``node_modules`` by Node's own walk up the folders: without ``npm install`` there,
+nothing is found.
 """
 
 from __future__ import annotations
@@ -23,14 +27,23 @@ _NO_MODULE = re.compile(
 )
 
 
+# "Error: Cannot find module 'express'" (require), "Error [ERR_MODULE_NOT_FOUND]: Cannot
+# find package 'express' imported from ..." (import); a relative or absolute path is the
+# project's own file, not a package
+_NODE_MISSING = re.compile(
+    r"\bError(?: \[ERR_MODULE_NOT_FOUND\])?: Cannot find (?:module|package) '([^'./][^']*)'"
+)
+
+
 class MissingModules:
-    """Reads output lines for the first module Python could not import."""
+    """Reads output lines for the first module Python, or package Node, could not load."""
 
     def __init__(self) -> None:
         self.module: str | None = None
         # the module was the one ``python -m`` runs (a tool: pytest, gunicorn), whose
         # package is usually named as it is and often not among the project's own
         self.run_by_m = False
+        self.node = False  # a Node package, not a Python module
 
     def feed(self, lines: Sequence[Line]) -> None:
         if self.module is not None:
@@ -39,6 +52,46 @@ class MissingModules:
             if "No module named" in line.text and (m := _NO_MODULE.search(line.text)):
                 self.module, self.run_by_m = m.group(2), m.group(1) is not None
                 return
+            if "Cannot find" in line.text and (m := _NODE_MISSING.search(line.text)):
+                name = m.group(1)
+                parts = name.split("/")  # lodash/fp -> lodash, @scope/pkg/x -> @scope/pkg
+                self.module = "/".join(parts[:2] if name.startswith("@") else parts[:1])
+                self.node = True
+                return
+
+    def hint(
+        self, python: str | None, venv: str | None, folder: Path, root: Path | None = None
+    ) -> str | None:
+        """The line for what was found (None: nothing, or a Python module where the
+        command's interpreter is not known)."""
+        if self.module is None:
+            return None
+        if self.node:
+            return node_hint(self.module, folder)
+        if python is None:
+            return None
+        return hint(self.module, python, venv, folder, self.run_by_m, root)
+
+
+def node_install_command(folder: Path) -> str:
+    """How a Node project's packages are installed, by the lock file ``folder`` has."""
+    if (folder / "pnpm-lock.yaml").is_file():
+        return "pnpm install"
+    if (folder / "yarn.lock").is_file():
+        return "yarn install"
+    if (folder / "package-lock.json").is_file():
+        return "npm ci"
+    return "npm install"
+
+
+def node_hint(package: str, folder: Path) -> str:
+    """A Node package not found: the repository's ``node_modules`` is where the steps
+    and the service look (from their exports below it), so install there."""
+    return (
+        f"hint: no package {package!r} in node_modules: install the project's packages in"
+        f" the repository ({node_install_command(folder)}); the steps and the service run"
+        " below it and find its node_modules"
+    )
 
 
 def install_command(folder: Path, pip: str, shown: str = "") -> str:

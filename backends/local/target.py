@@ -31,7 +31,7 @@ from shipdeck.backends import switch
 from shipdeck.backends.local import supervise
 from shipdeck.backends.local.supervise import RunRecord, label, psutil
 from shipdeck.lifecycle.items import format_time, parse_time, utcnow
-from shipdeck.lifecycle.missing_module import MissingModules, hint
+from shipdeck.lifecycle.missing_module import MissingModules
 from shipdeck.lifecycle.ports import (
     CancelToken,
     ContainerStats,
@@ -420,11 +420,9 @@ class LocalTarget:
                 how = f"exited with code {code}" if code >= 0 else f"was killed by signal {-code}"
             last = f" (stderr: {stderr_tail[-1]})" if stderr_tail else ""
             interpreter = Interpreter.from_dict(rec.python)
-            if missing.module is not None and interpreter is not None:
-                folder = Path(rec.cwd or rec.workdir)
-                said = hint(
-                    missing.module, interpreter.python, interpreter.venv, folder, missing.run_by_m
-                )
+            python, venv = (interpreter.python, interpreter.venv) if interpreter else (None, None)
+            said = missing.hint(python, venv, Path(rec.cwd or rec.workdir))
+            if said:
                 say(sink, said)
             return False, f"{label(rec.version)} {how} before it was healthy{last}"
         if ok:

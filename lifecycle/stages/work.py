@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from shipdeck.lifecycle import events as ev
 from shipdeck.lifecycle.config.templates import render, render_command, render_template
 from shipdeck.lifecycle.items import Item, TestReport, format_time
-from shipdeck.lifecycle.missing_module import MissingModules, hint
+from shipdeck.lifecycle.missing_module import MissingModules
 from shipdeck.lifecycle.ports import (
     Line,
     MergeConflict,
@@ -311,8 +311,9 @@ def _run_step(ctx: RunContext, step: Step, cwd: Path, env: Mapping[str, str]) ->
             _show_tests(ctx, summary.report)
     if missing.module is not None and result.exit_code not in (0, None):
         python = env.get("SHIPDECK_PYTHON", "python3")
-        venv, root = env.get("VIRTUAL_ENV"), ctx.engine.paths.root
-        ctx.say(hint(missing.module, python, venv, cwd, missing.run_by_m, root))
+        said = missing.hint(python, env.get("VIRTUAL_ENV"), cwd, ctx.engine.paths.root)
+        if said:
+            ctx.say(said)
     _check(ctx, step, result)
 
 

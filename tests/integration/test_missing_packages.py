@@ -10,6 +10,7 @@ a real venv, a real service, the real CLI.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -98,3 +99,51 @@ def test_a_missing_package_is_named_with_the_interpreter_and_the_way_to_install_
         assert f"(the venv {venv}) has no module '{ABSENT}'" in deployed.stdout
     finally:
         shipdeck("stop", "staging", cwd=repo, env=env)
+
+
+@pytest.mark.skipif(
+    shutil.which("node") is None or shutil.which("npm") is None, reason="needs node and npm"
+)
+def test_a_node_package_not_installed_is_named_and_the_repositorys_node_modules_serve(
+    tmp_path: Path,
+) -> None:
+    """An Express app cloned without `npm install`: its test failed on "Cannot find
+    module 'express'" with nothing saying where the steps look. They run in an export
+    below the repository and find its node_modules by Node's own walk up the folders;
+    the line says to install there, and a package put there is found."""
+    repo = tmp_path / "repo"
+    (repo / "test").mkdir(parents=True)
+    (repo / "package.json").write_text(
+        '{"name": "nd", "version": "1.0.0", "scripts": {"test": "node --test"},'
+        f' "dependencies": {{"{ABSENT}": "1.0.0"}}}}\n'
+    )
+    (repo / "test" / "app.test.js").write_text(
+        "const test = require('node:test');\n"
+        f"const pkg = require('{ABSENT}');\n"
+        "test('greets', () => { if (pkg.greet() !== 'hi') throw new Error('no'); });\n"
+    )
+    (repo / ".gitignore").write_text("node_modules/\n")
+    git(repo, "init", "-q", "-b", "main")
+    made = shipdeck("init", cwd=repo)
+    assert made.returncode == 0, made.stderr
+    assert "node: no node_modules here yet" in made.stdout and "(npm install)" in made.stdout
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "nd")
+    assert shipdeck("item", "add", "Greet", cwd=repo).returncode == 0
+    assert shipdeck("advance", "SD-1", "--to", "code", cwd=repo).returncode == 0
+    (repo / "README").write_text("nd\n")
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "SD-1: readme")
+
+    tested = shipdeck("advance", "SD-1", "--to", "test", cwd=repo)
+    assert tested.returncode == 1
+    assert f"hint: no package '{ABSENT}' in node_modules: install the project's packages" in (
+        tested.stdout
+    )
+    # what `npm install` would leave in the repository (no registry here): found
+    package = repo / "node_modules" / ABSENT
+    package.mkdir(parents=True)
+    (package / "index.js").write_text("exports.greet = () => 'hi';\n")
+    again = shipdeck("advance", "SD-1", "--to", "test", cwd=repo)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "tests: 1 passed, 0 failed, 0 skipped" in again.stdout

@@ -124,3 +124,44 @@ def test_a_venv_whose_python_is_gone_is_named_and_made_again(tmp_path: Path) -> 
     (tmp_path / ".venv" / "bin" / "python").unlink()
     (tmp_path / ".venv" / "bin" / "python").symlink_to(sys.executable)
     assert broken_venv(tmp_path) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "package"),
+    [
+        ("Error: Cannot find module 'express'", "express"),
+        ("# Error: Cannot find module 'lodash/fp'", "lodash"),
+        ("Error: Cannot find module '@scope/pkg/sub'", "@scope/pkg"),
+        (
+            "Error [ERR_MODULE_NOT_FOUND]: Cannot find package 'vite' imported from /x/a.mjs",
+            "vite",
+        ),
+        ("Error: Cannot find module './routes'", None),  # the project's own file
+        ("Error: Cannot find module '/srv/app.js'", None),
+    ],
+)
+def test_the_node_package_that_could_not_load(text: str, package: str | None) -> None:
+    found = MissingModules()
+    found.feed([Line(Stream.STDERR, text)])
+    assert found.module == package
+    assert found.node is (package is not None)
+
+
+@pytest.mark.parametrize(
+    ("lock", "install"),
+    [
+        ("package-lock.json", "npm ci"),
+        ("yarn.lock", "yarn install"),
+        ("pnpm-lock.yaml", "pnpm install"),
+        (None, "npm install"),
+    ],
+)
+def test_the_node_install_follows_the_lock_file(
+    tmp_path: Path, lock: str | None, install: str
+) -> None:
+    if lock:
+        (tmp_path / lock).write_text("")
+    found = MissingModules()
+    found.feed([Line(Stream.STDERR, "Error: Cannot find module 'express'")])
+    said = found.hint(None, None, tmp_path)  # no interpreter needed for Node
+    assert said is not None and f"in the repository ({install});" in said
