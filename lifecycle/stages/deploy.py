@@ -36,11 +36,27 @@ def export_release(engine: RunHost, version: str, tag: str) -> Path:
         if tmp.exists():
             shutil.rmtree(tmp)
         engine.vcs.export(tag, str(tmp))
+        link_node_modules(tmp, engine.paths.root)
         tmp.rename(dest)
     else:  # used again: the newest again, so retention keeps it (lifecycle/retention.py)
         with contextlib.suppress(OSError):
             os.utime(dest)
     return dest
+
+
+def link_node_modules(export: Path, repo: Path) -> list[str]:
+    """Link the repository's ``node_modules`` of each project folder (``frontend/``) into
+    ``export``: Node looks for packages in the folders above a script, and an export
+    below the repository finds the root's ``node_modules`` that way, not a folder's.
+    The folders linked (relative); a folder the export has its own for is left alone."""
+    linked = []
+    for child in sorted(export.iterdir()) if export.is_dir() else ():
+        modules = repo / child.name / "node_modules"
+        own = child / "node_modules"
+        if (child / "package.json").is_file() and modules.is_dir() and not own.exists():
+            own.symlink_to(modules, target_is_directory=True)
+            linked.append(child.name)
+    return linked
 
 
 def local_image(project: str, version: str) -> str:

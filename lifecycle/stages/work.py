@@ -31,7 +31,13 @@ from shipdeck.lifecycle.ports import (
 )
 from shipdeck.lifecycle.runs import RunContext, StageFailed, StageWork
 from shipdeck.lifecycle.stages import Stage
-from shipdeck.lifecycle.stages.deploy import deploy, local_image, monitor, operate
+from shipdeck.lifecycle.stages.deploy import (
+    deploy,
+    link_node_modules,
+    local_image,
+    monitor,
+    operate,
+)
 from shipdeck.lifecycle.text import escape_controls
 from shipdeck.lifecycle.versioning import (
     changelog_entry,
@@ -137,6 +143,7 @@ def workdir(ctx: RunContext, sha: str) -> Path:
             shutil.rmtree(base)  # an older sha's tree: its results are stale
         tmp = base / f".{sha[:12]}.tmp"
         ctx.engine.vcs.export(sha, str(tmp))
+        link_node_modules(tmp, ctx.engine.paths.root)
         tmp.rename(dest)
     return dest
 

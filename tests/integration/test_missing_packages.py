@@ -147,3 +147,52 @@ def test_a_node_package_not_installed_is_named_and_the_repositorys_node_modules_
     again = shipdeck("advance", "SD-1", "--to", "test", cwd=repo)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "tests: 1 passed, 0 failed, 0 skipped" in again.stdout
+
+
+@pytest.mark.skipif(
+    shutil.which("node") is None or shutil.which("npm") is None, reason="needs node and npm"
+)
+def test_a_monorepo_folders_node_modules_serve_its_steps(tmp_path: Path) -> None:
+    """frontend/ of a monorepo, its packages installed there (`cd frontend && npm
+    install`): Node's walk up from the export's frontend/ never passes the repository's
+    frontend/, so its test could not find them. The export links them in."""
+    repo = tmp_path / "mono"
+    front = repo / "frontend"
+    (front / "test").mkdir(parents=True)
+    (repo / "backend").mkdir()
+    (repo / "backend" / "README").write_text("backend\n")
+    (front / "package.json").write_text(
+        '{"name": "f", "version": "1.0.0", "scripts": {"test": "node --test"},'
+        f' "dependencies": {{"{ABSENT}": "1.0.0"}}}}\n'
+    )
+    (front / "test" / "app.test.js").write_text(
+        "const test = require('node:test');\n"
+        f"const pkg = require('{ABSENT}');\n"
+        "test('greets', () => { if (pkg.greet() !== 'hi') throw new Error('no'); });\n"
+    )
+    package = front / "node_modules" / ABSENT
+    package.mkdir(parents=True)
+    (package / "index.js").write_text("exports.greet = () => 'hi';\n")
+    (repo / ".gitignore").write_text("node_modules/\n")
+    git(repo, "init", "-q", "-b", "main")
+    made = shipdeck("init", cwd=front)
+    assert made.returncode == 0, made.stderr
+    assert "node: no node_modules" not in made.stdout
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "mono")
+    assert shipdeck("item", "add", "Greet", cwd=repo).returncode == 0
+    assert shipdeck("advance", "SD-1", "--to", "code", cwd=repo).returncode == 0
+    (front / "README").write_text("f\n")
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "SD-1: readme")
+    tested = shipdeck("advance", "SD-1", "--to", "test", cwd=repo)
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    assert "tests: 1 passed, 0 failed, 0 skipped" in tested.stdout
+    assert (package / "index.js").is_file()  # the export's link, never a copy or a removal
+    # a new commit: the old export goes (its link with it), the packages stay
+    (front / "README").write_text("f2\n")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-am", "SD-1: f2")
+    again = shipdeck("advance", "SD-1", "--to", "test", cwd=repo)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert len(list((repo / ".shipdeck" / "work" / "SD-1").iterdir())) == 1
+    assert (package / "index.js").is_file()
