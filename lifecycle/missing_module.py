@@ -61,15 +61,15 @@ class MissingModules:
 
     def hint(
         self, python: str | None, venv: str | None, folder: Path, root: Path | None = None
-    ) -> str | None:
-        """The line for what was found (None: nothing, or a Python module where the
+    ) -> list[str]:
+        """The lines for what was found (none: nothing, or a Python module where the
         command's interpreter is not known)."""
         if self.module is None:
-            return None
+            return []
         if self.node:
             return node_hint(self.module, folder)
         if python is None:
-            return None
+            return []
         return hint(self.module, python, venv, folder, self.run_by_m, root)
 
 
@@ -84,14 +84,14 @@ def node_install_command(folder: Path) -> str:
     return "npm install"
 
 
-def node_hint(package: str, folder: Path) -> str:
+def node_hint(package: str, folder: Path) -> list[str]:
     """A Node package not found: the repository's ``node_modules`` is where the steps
     and the service look (from their exports below it), so install there."""
-    return (
-        f"hint: no package {package!r} in node_modules: install the project's packages in"
-        f" the repository ({node_install_command(folder)}); the steps and the service run"
-        " below it and find its node_modules"
-    )
+    return [
+        f"hint: no package {package!r} in node_modules; the steps and the service find the"
+        " repository's, so install the project's packages there:",
+        f"  {node_install_command(folder)}",
+    ]
 
 
 def install_command(folder: Path, pip: str, shown: str = "") -> str:
@@ -128,20 +128,22 @@ def hint(
     folder: Path,
     run_by_m: bool = False,
     root: Path | None = None,
-) -> str:
-    """One line: which interpreter (``{python}``, and its venv if it is a venv's) lacked
-    ``module`` and how to give it the project's packages; ``folder`` is the tree the
-    command ran in, whose files say the install command. ``run_by_m``: the module is the
-    tool ``python -m`` runs, installed by its own name. ``root``: the repository, whose
-    broken venv (if any) is why {python} is no venv's."""
+) -> list[str]:
+    """A few short lines (the command on a line of its own, whole in a narrow log pane):
+    which interpreter (``{python}``, and its venv if it is a venv's) lacked ``module``
+    and how to give it the project's packages. ``folder`` is the tree the command ran
+    in, whose files say the install command; ``run_by_m``: the module is the tool
+    ``python -m`` runs, installed by its own name; ``root``: the repository, whose broken
+    venv (if any) is why {python} is no venv's."""
     top = module.split(".")[0]
     if venv:
         pip = f"{venv}/bin/pip"
-        deps = install_command(folder, pip)
-        what = f"install the project's dependencies there ({deps})"
-        if run_by_m:
-            what = f"install it there ({pip} install {top}) and the project's dependencies ({deps})"
-        return f"hint: {python} (the venv {venv}) has no module {top!r}: {what}, and advance again"
+        lines = [
+            f"hint: {python} (the venv {venv}) has no module {top!r}; install the project's"
+            " dependencies there, and advance again:",
+            f"  {install_command(folder, pip)}",
+        ]
+        return lines + ([f"  {pip} install {top}"] if run_by_m else [])
     make = install_command(folder, ".venv/bin/pip")
     broken = broken_venv(root) if root is not None else None
     again = f"rm -rf {broken} && " if broken else ""
@@ -151,9 +153,10 @@ def hint(
         setup += f" && .venv/bin/pip install {top}"
     why = "is no venv's"
     if broken:
-        why = f"is no venv's, as {broken}/bin/python does not run (its interpreter is gone?)"
-    return (
-        f"hint: {python} has no module {top!r} and {why}: give the repository a"
-        f" .venv with the project's dependencies ({setup}), which {{python}} then is,"
-        f" or name an interpreter with python: in shipdeck.yaml"
-    )
+        why = f"is no venv's: {broken}/bin/python does not run (its interpreter is gone?)"
+    return [
+        f"hint: {python} has no module {top!r} and {why}; give the repository a .venv"
+        " with the project's dependencies, which {python} then is:",
+        f"  {setup}",
+        "  (or name an interpreter with python: in shipdeck.yaml)",
+    ]

@@ -421,8 +421,7 @@ class LocalTarget:
             last = f" (stderr: {stderr_tail[-1]})" if stderr_tail else ""
             interpreter = Interpreter.from_dict(rec.python)
             python, venv = (interpreter.python, interpreter.venv) if interpreter else (None, None)
-            said = missing.hint(python, venv, Path(rec.cwd or rec.workdir))
-            if said:
+            for said in missing.hint(python, venv, Path(rec.cwd or rec.workdir)):
                 say(sink, said)
             return False, f"{label(rec.version)} {how} before it was healthy{last}"
         if ok:

@@ -318,8 +318,7 @@ def _run_step(ctx: RunContext, step: Step, cwd: Path, env: Mapping[str, str]) ->
             _show_tests(ctx, summary.report)
     if missing.module is not None and result.exit_code not in (0, None):
         python = env.get("SHIPDECK_PYTHON", "python3")
-        said = missing.hint(python, env.get("VIRTUAL_ENV"), cwd, ctx.engine.paths.root)
-        if said:
+        for said in missing.hint(python, env.get("VIRTUAL_ENV"), cwd, ctx.engine.paths.root):
             ctx.say(said)
     _check(ctx, step, result)
 

@@ -74,8 +74,8 @@ def test_a_missing_package_is_named_with_the_interpreter_and_the_way_to_install_
     said = tested.stdout
     assert "tests: 0 passed, 0 failed, 0 skipped, 1 error" in said
     assert "FAILED tests.test_app\n" in said  # the module, not unittest's _FailedTest
-    assert f"hint: {python3} has no module '{ABSENT}' and is no venv's" in said
-    assert "(python3 -m venv .venv && .venv/bin/pip install -r requirements.txt)" in said
+    assert f"==> hint: {python3} has no module '{ABSENT}' and is no venv's;" in said
+    assert "\n==>   python3 -m venv .venv && .venv/bin/pip install -r requirements.txt\n" in said
     shown = shipdeck("item", "show", "SD-1", cwd=repo, env=env)
     assert "tests:    0 passed, 0 failed, 0 skipped, 1 error" in shown.stdout
 
@@ -85,7 +85,7 @@ def test_a_missing_package_is_named_with_the_interpreter_and_the_way_to_install_
     again = shipdeck("advance", "SD-1", "--to", "test", cwd=repo, env=env)
     assert again.returncode == 1
     assert f"hint: {venv}/bin/python (the venv {venv}) has no module '{ABSENT}'" in again.stdout
-    assert f"({venv}/bin/pip install -r requirements.txt)" in again.stdout
+    assert f"\n==>   {venv}/bin/pip install -r requirements.txt\n" in again.stdout
 
     # Tests that pass, a service that cannot start: the deploy says the same of it.
     (repo / "tests" / "test_app.py").write_text(
@@ -137,9 +137,8 @@ def test_a_node_package_not_installed_is_named_and_the_repositorys_node_modules_
 
     tested = shipdeck("advance", "SD-1", "--to", "test", cwd=repo)
     assert tested.returncode == 1
-    assert f"hint: no package '{ABSENT}' in node_modules: install the project's packages" in (
-        tested.stdout
-    )
+    assert f"hint: no package '{ABSENT}' in node_modules;" in tested.stdout
+    assert "\n==>   npm install\n" in tested.stdout
     # what `npm install` would leave in the repository (no registry here): found
     package = repo / "node_modules" / ABSENT
     package.mkdir(parents=True)
