@@ -53,6 +53,8 @@ def link_node_modules(export: Path, repo: Path) -> list[str]:
     for child in sorted(export.iterdir()) if export.is_dir() else ():
         modules = repo / child.name / "node_modules"
         own = child / "node_modules"
+        if child.is_symlink():
+            continue  # a link the repository holds: never written through
         if (child / "package.json").is_file() and modules.is_dir() and not own.exists():
             own.symlink_to(modules, target_is_directory=True)
             linked.append(child.name)
