@@ -101,9 +101,49 @@ def test_a_missing_package_is_named_with_the_interpreter_and_the_way_to_install_
         shipdeck("stop", "staging", cwd=repo, env=env)
 
 
-@pytest.mark.skipif(
+NEEDS_NODE = pytest.mark.skipif(
     shutil.which("node") is None or shutil.which("npm") is None, reason="needs node and npm"
 )
+
+
+def _node_project(folder: Path) -> Path:
+    """package.json needing ABSENT, and a `node --test` test that requires it."""
+    (folder / "test").mkdir(parents=True)
+    (folder / "package.json").write_text(
+        '{"name": "nd", "version": "1.0.0", "scripts": {"test": "node --test"},'
+        f' "dependencies": {{"{ABSENT}": "1.0.0"}}}}\n'
+    )
+    (folder / "test" / "app.test.js").write_text(
+        "const test = require('node:test');\n"
+        f"const pkg = require('{ABSENT}');\n"
+        "test('greets', () => { if (pkg.greet() !== 'hi') throw new Error('no'); });\n"
+    )
+    return folder
+
+
+def _installed(node_modules: Path) -> Path:
+    """What `npm install` would leave for ABSENT (no registry here)."""
+    package = node_modules / ABSENT
+    package.mkdir(parents=True)
+    (package / "index.js").write_text("exports.greet = () => 'hi';\n")
+    return package
+
+
+def _commit_all(repo: Path, message: str) -> None:
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", message)
+
+
+def _item_in_code_with_a_commit(repo: Path, edit: Path) -> None:
+    """The project committed, SD-1 added and in Code, and a commit on its branch."""
+    _commit_all(repo, "project")
+    assert shipdeck("item", "add", "Greet", cwd=repo).returncode == 0
+    assert shipdeck("advance", "SD-1", "--to", "code", cwd=repo).returncode == 0
+    edit.write_text("edited\n")
+    _commit_all(repo, "SD-1: edit")
+
+
+@NEEDS_NODE
 def test_a_node_package_not_installed_is_named_and_the_repositorys_node_modules_serve(
     tmp_path: Path,
 ) -> None:
@@ -111,86 +151,47 @@ def test_a_node_package_not_installed_is_named_and_the_repositorys_node_modules_
     module 'express'" with nothing saying where the steps look. They run in an export
     below the repository and find its node_modules by Node's own walk up the folders;
     the line says to install there, and a package put there is found."""
-    repo = tmp_path / "repo"
-    (repo / "test").mkdir(parents=True)
-    (repo / "package.json").write_text(
-        '{"name": "nd", "version": "1.0.0", "scripts": {"test": "node --test"},'
-        f' "dependencies": {{"{ABSENT}": "1.0.0"}}}}\n'
-    )
-    (repo / "test" / "app.test.js").write_text(
-        "const test = require('node:test');\n"
-        f"const pkg = require('{ABSENT}');\n"
-        "test('greets', () => { if (pkg.greet() !== 'hi') throw new Error('no'); });\n"
-    )
+    repo = _node_project(tmp_path / "repo")
     (repo / ".gitignore").write_text("node_modules/\n")
     git(repo, "init", "-q", "-b", "main")
     made = shipdeck("init", cwd=repo)
     assert made.returncode == 0, made.stderr
     assert "node: no node_modules here yet" in made.stdout and "(npm install)" in made.stdout
-    git(repo, "add", "-A")
-    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "nd")
-    assert shipdeck("item", "add", "Greet", cwd=repo).returncode == 0
-    assert shipdeck("advance", "SD-1", "--to", "code", cwd=repo).returncode == 0
-    (repo / "README").write_text("nd\n")
-    git(repo, "add", "-A")
-    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "SD-1: readme")
+    _item_in_code_with_a_commit(repo, repo / "README")
 
     tested = shipdeck("advance", "SD-1", "--to", "test", cwd=repo)
     assert tested.returncode == 1
     assert f"hint: no package '{ABSENT}' in node_modules;" in tested.stdout
     assert "\n==>   npm install\n" in tested.stdout
-    # what `npm install` would leave in the repository (no registry here): found
-    package = repo / "node_modules" / ABSENT
-    package.mkdir(parents=True)
-    (package / "index.js").write_text("exports.greet = () => 'hi';\n")
+    _installed(repo / "node_modules")  # in the repository: found from the export
     again = shipdeck("advance", "SD-1", "--to", "test", cwd=repo)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "tests: 1 passed, 0 failed, 0 skipped" in again.stdout
 
 
-@pytest.mark.skipif(
-    shutil.which("node") is None or shutil.which("npm") is None, reason="needs node and npm"
-)
+@NEEDS_NODE
 def test_a_monorepo_folders_node_modules_serve_its_steps(tmp_path: Path) -> None:
     """frontend/ of a monorepo, its packages installed there (`cd frontend && npm
     install`): Node's walk up from the export's frontend/ never passes the repository's
     frontend/, so its test could not find them. The export links them in."""
     repo = tmp_path / "mono"
-    front = repo / "frontend"
-    (front / "test").mkdir(parents=True)
+    front = _node_project(repo / "frontend")
     (repo / "backend").mkdir()
     (repo / "backend" / "README").write_text("backend\n")
-    (front / "package.json").write_text(
-        '{"name": "f", "version": "1.0.0", "scripts": {"test": "node --test"},'
-        f' "dependencies": {{"{ABSENT}": "1.0.0"}}}}\n'
-    )
-    (front / "test" / "app.test.js").write_text(
-        "const test = require('node:test');\n"
-        f"const pkg = require('{ABSENT}');\n"
-        "test('greets', () => { if (pkg.greet() !== 'hi') throw new Error('no'); });\n"
-    )
-    package = front / "node_modules" / ABSENT
-    package.mkdir(parents=True)
-    (package / "index.js").write_text("exports.greet = () => 'hi';\n")
+    package = _installed(front / "node_modules")
     (repo / ".gitignore").write_text("node_modules/\n")
     git(repo, "init", "-q", "-b", "main")
     made = shipdeck("init", cwd=front)
     assert made.returncode == 0, made.stderr
     assert "node: no node_modules" not in made.stdout
-    git(repo, "add", "-A")
-    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "mono")
-    assert shipdeck("item", "add", "Greet", cwd=repo).returncode == 0
-    assert shipdeck("advance", "SD-1", "--to", "code", cwd=repo).returncode == 0
-    (front / "README").write_text("f\n")
-    git(repo, "add", "-A")
-    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "SD-1: readme")
+    _item_in_code_with_a_commit(repo, front / "README")
     tested = shipdeck("advance", "SD-1", "--to", "test", cwd=repo)
     assert tested.returncode == 0, tested.stdout + tested.stderr
     assert "tests: 1 passed, 0 failed, 0 skipped" in tested.stdout
     assert (package / "index.js").is_file()  # the export's link, never a copy or a removal
     # a new commit: the old export goes (its link with it), the packages stay
     (front / "README").write_text("f2\n")
-    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-am", "SD-1: f2")
+    _commit_all(repo, "SD-1: f2")
     again = shipdeck("advance", "SD-1", "--to", "test", cwd=repo)
     assert again.returncode == 0, again.stdout + again.stderr
     assert len(list((repo / ".shipdeck" / "work" / "SD-1").iterdir())) == 1
