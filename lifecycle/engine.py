@@ -592,6 +592,8 @@ class Engine:
         """
         cancel = cancel or CancelToken()
         item = self.store.get(item_id)
+        if item.archived:
+            raise EngineError(f"{item.id} is archived")  # from Monitor: not "archive it"
         if to is None:
             # After Code the pipeline runs by itself, and deploys where `auto: true` says so.
             to = default_target(item, self.auto_env(), env)

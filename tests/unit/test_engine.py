@@ -577,3 +577,6 @@ def test_an_advance_past_monitor_says_how_to_archive_and_one_behind_how_to_go_ba
         engine.advance("SD-1", cancel=CancelToken())
     with pytest.raises(EngineError, match=r"`shipdeck item move SD-2 code`"):
         engine.advance("SD-2", to=Stage.CODE, cancel=CancelToken())
+    engine.store.update("SD-1", lambda it: setattr(it, "archived", True))
+    with pytest.raises(EngineError, match=r"^SD-1 is archived$"):  # not "archive it"
+        engine.advance("SD-1", cancel=CancelToken())
