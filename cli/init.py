@@ -31,7 +31,7 @@ from shipdeck.cli.init_detect import (
 )
 from shipdeck.cli.init_git import default_branch, git, repo_root
 from shipdeck.lifecycle.items import slugify
-from shipdeck.lifecycle.missing_module import broken_venv, install_command, node_install_command
+from shipdeck.lifecycle.missing_module import broken_venv, make_venv, node_install_command
 from shipdeck.lifecycle.text import escape_controls
 from shipdeck.lifecycle.versioning import (
     DEFAULT_TAG_TEMPLATE,
@@ -321,17 +321,10 @@ def _bare_python(found: Detected, top: Path, folder: Path) -> None:
     if chosen.venv is not None:
         return
     shown = "" if folder == top else f"{folder.relative_to(top).as_posix()}/"
-    make = install_command(folder, ".venv/bin/pip", shown)
     found.bare_python = chosen.python
     # a venv whose python is a link to an interpreter since removed (a pyenv upgrade)
     found.broken_venv = broken_venv(top)
-    if not make.startswith(("poetry", "uv")):
-        # a venv git ignores by itself, as Python 3.13's venv makes them
-        keep_out = "" if _ignored(top, ".venv") else " && echo '*' > .venv/.gitignore"
-        again = f"rm -rf {found.broken_venv} && " if found.broken_venv else ""
-        found.install = f"{again}python3 -m venv .venv{keep_out} && {make}"
-    else:  # the tool makes the environment, from the project's folder
-        found.install = f"cd {shown} && {make}" if shown else make
+    found.install = make_venv(folder, shown, found.broken_venv, ignore=not _ignored(top, ".venv"))
 
 
 def _ignored(top: Path, folder: str) -> bool:

@@ -12,12 +12,11 @@ nothing is found.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from shipdeck.lifecycle.ports import Line
+from shipdeck.lifecycle.ports import Line, venv_python
 
 # "ModuleNotFoundError: No module named 'flask_bootstrap'" (an import), Python 2's or a C
 # extension's "ImportError: No module named foo", and "/usr/bin/python3: No module named
@@ -114,11 +113,24 @@ def broken_venv(root: Path) -> str | None:
     """The repository's ``.venv`` or ``venv`` whose python does not run (a link to an
     interpreter since removed, as a pyenv upgrade leaves one): {python} passed it by."""
     for name in (".venv", "venv"):
-        python = root / name / "bin" / "python"
-        runs = python.is_file() and os.access(python, os.X_OK)
-        if (root / name / "bin").is_dir() and not runs:
+        if (root / name / "bin").is_dir() and venv_python(root / name) is None:
             return name
     return None
+
+
+def make_venv(
+    folder: Path, shown: str = "", broken: str | None = None, ignore: bool = False
+) -> str:
+    """The command that gives the repository a ``.venv`` with the project's packages, run
+    from its root: a tool's own (``poetry install``, ``uv sync``, in the project's folder
+    ``shown``), else ``python3 -m venv`` and pip. ``broken``: a venv to remove first;
+    ``ignore``: the venv keeps itself out of git, as Python 3.13's venv does."""
+    install = install_command(folder, ".venv/bin/pip", shown)
+    if install.startswith(("poetry", "uv")):
+        return f"cd {shown} && {install}" if shown else install
+    again = f"rm -rf {broken} && " if broken else ""
+    keep_out = " && echo '*' > .venv/.gitignore" if ignore else ""
+    return f"{again}python3 -m venv .venv{keep_out} && {install}"
 
 
 def hint(
@@ -144,12 +156,9 @@ def hint(
             f"  {install_command(folder, pip)}",
         ]
         return lines + ([f"  {pip} install {top}"] if run_by_m else [])
-    make = install_command(folder, ".venv/bin/pip")
     broken = broken_venv(root) if root is not None else None
-    again = f"rm -rf {broken} && " if broken else ""
-    tool = make.startswith(("poetry", "uv"))
-    setup = make if tool else f"{again}python3 -m venv .venv && {make}"
-    if run_by_m and not tool:
+    setup = make_venv(folder, broken=broken)
+    if run_by_m and "pip install" in setup:
         setup += f" && .venv/bin/pip install {top}"
     why = "is no venv's"
     if broken:

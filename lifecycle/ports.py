@@ -366,6 +366,15 @@ class Interpreter:
 EDITABLE_VAR = "SHIPDECK_EDITABLE"
 
 
+def venv_python(folder: Path) -> Path | None:
+    """The python of the venv at ``folder`` (``bin/python`` or ``bin/python3``, runnable)."""
+    for name in ("python", "python3"):
+        candidate = folder / "bin" / name
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
 def tree_first(environ: Mapping[str, str], tree: str) -> dict[str, str]:
     """``environ`` with ``tree``'s copies of the editable folders first on PYTHONPATH,
     where they shadow the work tree's that the venv's ``.pth`` adds: a step tests, and a

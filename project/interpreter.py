@@ -32,6 +32,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from shipdeck.lifecycle.ports import Interpreter as Interpreter
+from shipdeck.lifecycle.ports import venv_python as venv_python
 
 _POETRY_TIMEOUT = 20.0
 
@@ -40,15 +41,6 @@ def venv_of(python: Path) -> str | None:
     """The virtual environment ``python`` (``<venv>/bin/python``) belongs to, if any."""
     home = python.parent.parent
     return str(home) if (home / "pyvenv.cfg").is_file() else None
-
-
-def venv_python(folder: Path) -> Path | None:
-    """The python of the venv at ``folder`` (``bin/python`` or ``bin/python3``, runnable)."""
-    for name in ("python", "python3"):
-        candidate = folder / "bin" / name
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return candidate
-    return None
 
 
 def _pyproject(root: Path) -> str:

@@ -257,9 +257,9 @@ class LocalTarget:
         return rec is not None and supervise.find_alive(rec.pid, rec.create_time) is not None
 
     def _left(self, rec: RunRecord | None) -> list[int]:
-        """The release's processes still running though its leader is gone (the output
+        """The processes of a release whose leader is gone that still run (the output
         relay killed alone: the service runs on, holding the port, its output lost)."""
-        if rec is None or rec.stopped or self._alive(rec):
+        if rec is None or rec.stopped:
             return []  # stopped by shipdeck: its group went with it (a scan of every process)
         return supervise.left_in_group(rec.pgid, rec.create_time)
 
