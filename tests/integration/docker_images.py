@@ -165,6 +165,27 @@ def served(port: int) -> str | None:
     return None
 
 
+def why_not_served(client: Any, target: Any, port: int, log: str = "") -> str:
+    """What a failed ``served`` assertion should show: the deploy's log, the
+    environment's containers with their states and addresses, and the host's NAT
+    rules for ``port`` (an engine that loses or leaves a port rule shows there)."""
+    lines = [log, f"--- containers of {target.name}:"]
+    for c in client.containers.list(all=True, filters={"label": f"shipdeck.env={target.name}"}):
+        networks = c.attrs.get("NetworkSettings", {}).get("Networks") or {}
+        addresses = [n.get("IPAddress") for n in networks.values()]
+        lines.append(f"{c.name} {c.short_id} {c.status} {addresses} {c.ports}")
+    iptables = shutil.which("iptables")
+    if iptables:
+        import subprocess
+
+        nat = subprocess.run(
+            [iptables, "-t", "nat", "-S"], capture_output=True, text=True, timeout=10
+        )
+        rules = [r for r in nat.stdout.splitlines() if str(port) in r]
+        lines += [f"--- NAT rules for port {port}:", *rules, nat.stderr.strip()]
+    return "\n".join(lines)
+
+
 def deploys_and_serves(client: Any, target: Any, image: str) -> None:
     """Deploy ``image`` as 1.0.0 through ``target`` and check, from this side, that it
     answers as v1, is healthy, and is a running container on ``client``'s engine."""

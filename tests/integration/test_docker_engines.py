@@ -90,7 +90,10 @@ def the_whole_loop(target: DockerTarget, images: dict[str, str]) -> None:
 
     result, log = deploy("2.0.0", images["broken"])
     assert not result.ok and result.rolled_back_to == "1.1.0", log
-    assert di.served(port) == "v2"  # never left down
+    never_down = di.served(port)  # the old release serves again
+    assert never_down == "v2", di.why_not_served(
+        target.client(), target, port, f"{result.message}\n{log}"
+    )
     assert target.status().state == "running"
 
     sink = Sink()
