@@ -322,8 +322,10 @@ class Interpreter:
 
     def activate(self, environ: Mapping[str, str], tree: str | None = None) -> dict[str, str]:
         """``environ`` as activating the venv would leave it: ``VIRTUAL_ENV`` set and its
-        ``bin`` first on PATH, ``PYTHONHOME`` unset. Without a venv, PATH is left as it
-        is (``{python}`` is an absolute path) and another venv's ``VIRTUAL_ENV`` goes.
+        ``bin`` first on PATH, ``PYTHONHOME`` unset. Without a venv, another venv's
+        activation is undone as ``deactivate`` does (its ``VIRTUAL_ENV`` goes, and its
+        ``bin`` leaves PATH: it may be shipdeck's own, whose ``python3`` and ``pip`` are
+        not the project's); ``{python}`` is an absolute path.
         ``tree``: the export a step or release runs in, whose copies of the editable
         folders go first on PYTHONPATH (:func:`tree_first`)."""
         env = dict(environ)
@@ -334,7 +336,11 @@ class Interpreter:
         if tree is not None:
             env = tree_first(env, tree)
         if not self.venv:
-            env.pop("VIRTUAL_ENV", None)
+            other = env.pop("VIRTUAL_ENV", None)
+            if other and "PATH" in env:
+                gone = os.path.realpath(os.path.join(other, "bin"))
+                kept = [p for p in env["PATH"].split(os.pathsep) if os.path.realpath(p) != gone]
+                env["PATH"] = os.pathsep.join(kept)
             return env
         first = str(Path(self.venv) / "bin")
         rest = [p for p in env.get("PATH", os.defpath).split(os.pathsep) if p and p != first]

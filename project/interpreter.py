@@ -9,7 +9,9 @@ see the project's dependencies, never shipdeck's. The order (README, Decisions):
    pyproject.toml has ``[tool.poetry]``;
 4. uv's environment: ``UV_PROJECT_ENVIRONMENT`` when set, for a uv project
    (its default, ``.venv``, is step 2);
-5. the ``python3`` on PATH now.
+5. the ``python3`` on PATH now, passing over shipdeck's own venv (shipdeck
+   pip-installed in a venv that is activated: its packages are shipdeck's, and a
+   project's installed there could break shipdeck).
 
 :func:`choose` is the order alone, pure: it is given what it needs to look up
 (``which``, Poetry's answer) as functions. :func:`find` is the one that asks
@@ -41,6 +43,26 @@ def venv_of(python: Path) -> str | None:
     """The virtual environment ``python`` (``<venv>/bin/python``) belongs to, if any."""
     home = python.parent.parent
     return str(home) if (home / "pyvenv.cfg").is_file() else None
+
+
+def own_venv() -> str | None:
+    """The venv this shipdeck runs from, if it runs from one (pipx's, or a venv it was
+    pip-installed in); never the project's interpreter."""
+    return sys.prefix if sys.prefix != sys.base_prefix else None
+
+
+def path_without_venv(path: str, venv: str | None) -> str:
+    """``path`` (a PATH) without ``venv``'s bin folder, however it is spelled there."""
+    if venv is None:
+        return path
+    bin_dir = os.path.realpath(os.path.join(venv, "bin"))
+    kept = [d for d in path.split(os.pathsep) if d and os.path.realpath(d) != bin_dir]
+    return os.pathsep.join(kept)
+
+
+def _search_path(environ: Mapping[str, str]) -> str:
+    """Where the project's ``python3`` is looked for: PATH past shipdeck's own venv."""
+    return path_without_venv(environ.get("PATH", os.defpath), own_venv())
 
 
 def _pyproject(root: Path) -> str:
@@ -199,17 +221,18 @@ class _Answer:
 
 # A shim's answer per (shim, environment): asked once per process, by whichever
 # caller comes first (prefetch's thread or find); the others wait for that answer.
-_asked: dict[tuple[str, _Frozen], _Answer] = {}
+_asked: dict[tuple[str, _Frozen, str], _Answer] = {}
 _asked_lock = threading.Lock()
 
 
-def real_python(python: str, environ: Mapping[str, str]) -> str:
+def real_python(python: str, environ: Mapping[str, str], root: Path) -> str:
     """The interpreter a PATH entry runs: a pyenv or asdf shim (a script) picks one by
-    the shell's state, so it is asked, once per process, and the answer recorded; a real
-    interpreter (a binary or a link to one) is taken as it is, without a subprocess."""
+    the shell's state and the project's ``.python-version`` or ``.tool-versions``, so it
+    is asked in the project's folder ``root``, once per process, and the answer
+    recorded; a real interpreter (a binary or a link to one) is taken as it is."""
     if not _is_script(python):
         return python
-    key = (python, _Frozen(environ))
+    key = (python, _Frozen(environ), str(root))
     with _asked_lock:
         answer = _asked.get(key)
         mine = answer is None
@@ -220,7 +243,7 @@ def real_python(python: str, environ: Mapping[str, str]) -> str:
         if answer.python is not None:
             return answer.python
     try:
-        asked = _run([python, "-c", "import sys; print(sys.executable)"], Path("/"), environ)
+        asked = _run([python, "-c", "import sys; print(sys.executable)"], root, environ)
         got = asked if asked and Path(asked).is_absolute() else python
         if mine:
             answer.python = got
@@ -240,15 +263,15 @@ def prefetch(root: Path, environ: Mapping[str, str] | None = None) -> None:
         return
     if is_poetry_project(root) or (env.get("UV_PROJECT_ENVIRONMENT") and is_uv_project(root)):
         return
-    found = shutil.which("python3", path=env.get("PATH", os.defpath))
+    found = shutil.which("python3", path=_search_path(env))
     if found is None or venv_of(Path(found)) is not None or not _is_script(found):
         return
     frozen = _Frozen(env)
     with _asked_lock:
-        if (found, frozen) in _asked:
+        if (found, frozen, str(root)) in _asked:
             return
     threading.Thread(
-        target=real_python, args=(found, frozen), name="shipdeck-python", daemon=True
+        target=real_python, args=(found, frozen, root), name="shipdeck-python", daemon=True
     ).start()
 
 
@@ -257,7 +280,7 @@ def find(
 ) -> Interpreter:
     """The project's interpreter, asking Poetry and the PATH's python3 as need be."""
     env = os.environ if environ is None else environ
-    path = env.get("PATH", os.defpath)
+    path = _search_path(env)
     got = choose(
         root,
         configured,
@@ -266,7 +289,7 @@ def find(
         poetry_env=lambda: poetry_env_path(root, env),
     )
     if got.source == "PATH" and got.venv is None:
-        real = real_python(got.python, _Frozen(env))
+        real = real_python(got.python, _Frozen(env), root)
         if real != got.python:
             got = Interpreter(real, venv_of(Path(real)), "PATH")
     editable = editable_folders(root, got.venv)

@@ -81,12 +81,20 @@ def _demo_flow(shipdeck: list[str | Path], where: Path) -> None:
         _run([*shipdeck, "stop", "staging"], cwd=demo, timeout=120)
 
 
-def test_a_wheel_in_a_fresh_venv_runs_the_demo_pipeline(wheel: Path, tmp_path: Path) -> None:
-    env_dir = tmp_path / "venv"
+@pytest.fixture(scope="module")
+def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh venv with the wheel pip-installed in it (its dependencies from the index)."""
+    env_dir = tmp_path_factory.mktemp("installed") / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)
     python = env_dir / "bin" / "python"
-    installed = _run([python, "-m", "pip", "install", "-q", wheel], cwd=tmp_path)
-    assert installed.returncode == 0, installed.stderr[-2000:]
+    done = _run([python, "-m", "pip", "install", "-q", wheel], cwd=env_dir.parent)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return env_dir
+
+
+def test_a_wheel_in_a_fresh_venv_runs_the_demo_pipeline(installed: Path, tmp_path: Path) -> None:
+    env_dir = installed
+    python = env_dir / "bin" / "python"
     version = _run([python, "-m", "shipdeck", "--version"], cwd=tmp_path)
     assert version.returncode == 0 and version.stdout.startswith("shipdeck "), version.stderr
     # Nothing of the checkout is importable from there: the venv's own copy runs.
@@ -95,6 +103,50 @@ def test_a_wheel_in_a_fresh_venv_runs_the_demo_pipeline(wheel: Path, tmp_path: P
     bare = _run([python, "-c", "import lifecycle"], cwd=tmp_path)
     assert bare.returncode != 0  # no generic top-level names in site-packages
     _demo_flow([env_dir / "bin" / "shipdeck"], tmp_path)
+
+
+def test_an_activated_shipdeck_venv_is_never_the_projects_python(
+    installed: Path, tmp_path: Path
+) -> None:
+    """shipdeck pip-installed in a venv the user activated, in a project with no venv of
+    its own: {python} is the python3 on PATH past that venv, so the project's tests do
+    not import shipdeck's packages (textual here) and the hint makes the project a
+    .venv, never an install into shipdeck's."""
+    project = tmp_path / "proj"
+    (project / "tests").mkdir(parents=True)
+    (project / "requirements.txt").write_text("textual\n")
+    (project / "tests" / "test_ui.py").write_text(
+        "import unittest\nimport textual\n\n\nclass T(unittest.TestCase):\n"
+        "    def test_it(self):\n        self.assertTrue(textual)\n"
+    )
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "start"]):
+        done = _run(["git", *args], cwd=project)
+        assert done.returncode == 0, done.stderr
+    bin_dir = installed / "bin"  # as `. venv/bin/activate` leaves the shell
+    path = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
+    activated = {"VIRTUAL_ENV": str(installed), "PATH": path}
+
+    def shipdeck(*args: str) -> subprocess.CompletedProcess[str]:
+        return _run(["shipdeck", *args], cwd=project, env=activated)
+
+    init = shipdeck("init")
+    assert init.returncode == 0, init.stderr
+    said = init.stdout + init.stderr
+    assert "python: " in said and "the python3 on PATH" in said, said
+    assert str(bin_dir) not in said, said  # shipdeck's venv is not named as the project's
+    for args in (["add", "-A"], ["commit", "-qm", "shipdeck init"]):
+        assert _run(["git", *args], cwd=project).returncode == 0
+    item = shipdeck("item", "add", "Try it").stdout.strip()
+    assert shipdeck("advance", item, "--to", "code").returncode == 0
+    (project / "README").write_text("tried\n")
+    for args in (["add", "-A"], ["commit", "-qm", f"{item}: a readme"]):
+        assert _run(["git", *args], cwd=project).returncode == 0
+    went = shipdeck("advance", item, "--to", "test")
+    out = went.stdout + went.stderr
+    assert went.returncode == 1, out
+    assert "No module named 'textual'" in out or "no module 'textual'" in out, out
+    assert "python3 -m venv .venv" in out, out
+    assert f"{installed}/bin/pip" not in out, out
 
 
 def _tool(name: str) -> str | None:

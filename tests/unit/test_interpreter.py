@@ -3,6 +3,8 @@ activating its environment does; and the Test stage's counts from a runner's sum
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,14 @@ from shipdeck.lifecycle.items import TestReport
 from shipdeck.lifecycle.lines import Line, Stream
 from shipdeck.lifecycle.ports import EDITABLE_VAR, Interpreter, tree_first
 from shipdeck.lifecycle.stages.work import TestSummary
-from shipdeck.project.interpreter import choose, editable_folders, venv_of
+from shipdeck.project.interpreter import (
+    choose,
+    editable_folders,
+    find,
+    own_venv,
+    path_without_venv,
+    venv_of,
+)
 
 
 def _venv(folder: Path) -> Path:
@@ -110,8 +119,30 @@ def test_activate_like_a_venv_does() -> None:
     assert env == {"PATH": "/p/.venv/bin:/usr/bin", "VIRTUAL_ENV": "/p/.venv", "A": "1"}
     plain = Interpreter("/usr/bin/python3").activate({"PATH": "/a", "VIRTUAL_ENV": "/other"})
     assert plain == {"PATH": "/a"}  # another venv's VIRTUAL_ENV is not this interpreter's
+    # and that venv (shipdeck's own, activated) leaves PATH as `deactivate` takes it off
+    undone = Interpreter("/usr/bin/python3").activate(
+        {"PATH": "/tools/sd/bin:/usr/bin:/tools/sd/bin/", "VIRTUAL_ENV": "/tools/sd"}
+    )
+    assert undone == {"PATH": "/usr/bin"}
     assert Interpreter.from_dict(interp.to_dict()) == interp
     assert Interpreter.from_dict(None) is None
+
+
+def test_the_path_python3_is_looked_for_past_shipdecks_own_venv(tmp_path: Path) -> None:
+    """shipdeck pip-installed in an activated venv: that venv's python3 has shipdeck's
+    packages, not the project's; the next python3 on PATH is the project's."""
+    assert path_without_venv("/v/bin:/usr/bin:/v/bin/:/v/binx", "/v") == "/usr/bin:/v/binx"
+    assert path_without_venv("/v/bin:/usr/bin", None) == "/v/bin:/usr/bin"
+    own = own_venv()
+    if own is None:
+        pytest.skip("the tests run outside a venv: shipdeck has no venv of its own here")
+    elsewhere = tmp_path / "bin"
+    elsewhere.mkdir()
+    real = os.path.realpath(sys._base_executable)  # type: ignore[attr-defined]
+    (elsewhere / "python3").symlink_to(real)  # a real interpreter, not a shim to ask
+    path = os.pathsep.join([str(Path(own) / "bin"), str(elsewhere)])
+    got = find(tmp_path, None, {"PATH": path, "VIRTUAL_ENV": own})
+    assert (got.python, got.venv, got.source) == (str(elsewhere / "python3"), None, "PATH")
 
 
 def _summary(text: str) -> TestSummary:
@@ -290,3 +321,25 @@ def test_a_test_module_that_cannot_be_imported_is_an_error_named_as_the_module()
     assert report.summary() == "0 passed, 0 failed, 0 skipped, 2 errors"
     assert TestReport(passed=3, skipped=1).summary() == "3 passed, 0 failed, 1 skipped"
     assert TestReport(errors=1).summary() == "0 passed, 0 failed, 0 skipped, 1 error"
+
+
+def test_a_pyenv_shim_is_asked_in_the_project_so_its_python_version_counts(
+    tmp_path: Path,
+) -> None:
+    """pyenv picks the interpreter by the ``.python-version`` of the folder it runs in:
+    asked anywhere else, a project pinned to 3.12 ran its tests with the global 3.11."""
+    shim_dir = tmp_path / "shims"
+    shim_dir.mkdir()
+    shim = shim_dir / "python3"
+    shim.write_text(  # as pyenv's: the version file of the folder it runs in, else global
+        "#!/bin/sh\nv=global\n[ -f .python-version ] && v=$(cat .python-version)\n"
+        f'echo "{tmp_path}/versions/$v/bin/python3"\n'
+    )
+    shim.chmod(0o755)
+    environ = {"PATH": f"{shim_dir}:/usr/bin:/bin"}
+    pinned, other = tmp_path / "pinned", tmp_path / "other"
+    pinned.mkdir()
+    other.mkdir()
+    (pinned / ".python-version").write_text("3.12.1\n")
+    assert find(pinned, None, environ).python == f"{tmp_path}/versions/3.12.1/bin/python3"
+    assert find(other, None, environ).python == f"{tmp_path}/versions/global/bin/python3"
