@@ -5,10 +5,11 @@
 A local service outlives shipdeck, so its output cannot pass through shipdeck's
 own masker: this relay leads the service's process group, starts the command
 with pipes, and writes each line to OUT or ERR with the values of the named
-environment variables (the environment's ``secrets``) masked, as every run log
-is. With ``--rotate``, a file that would grow past BYTES is renamed to ``OUT.1``
-(``OUT.1`` to ``OUT.2``, ... keeping FILES files in all) between two lines, and a
-new OUT is begun: a follower finds the rest of the file it read at ``OUT.1``
+environment variables (the environment's ``secrets``; ``NAME:password``, the password
+of the URL in NAME, as an ``env:`` URL's) masked, as every run log is. With
+``--rotate``, a file that would grow past BYTES is renamed to ``OUT.1`` (``OUT.1`` to
+``OUT.2``, ... keeping FILES files in all) between two lines, and a new OUT is begun:
+a follower finds the rest of the file it read at ``OUT.1``
 (``backends.local.supervise.Follower``). It forwards SIGTERM/SIGINT to the command
 and exits with its exit code, so the relay is alive exactly while the service is.
 """
@@ -21,6 +22,8 @@ from __future__ import annotations
 import _signal  # the C module: ``signal`` wraps it in enums, ~4 ms to import
 import os
 import sys
+
+PASSWORD_OF = ":password"  # NAME:password masks the password of the URL in NAME, not all of it
 
 TYPE_CHECKING = False  # typing itself is ~3 ms to import; mypy reads the name all the same
 if TYPE_CHECKING:
@@ -173,13 +176,19 @@ def main(argv: list[str]) -> int:
 
 
 def _masker(names: list[str]) -> SecretMasker | None:
-    """The masker of the named variables' values; None when none has a value, and then
-    the masker (~10 ms of imports, a third of the relay's CPU) is not loaded at all."""
-    values = {n: os.environ[n] for n in names if os.environ.get(n)}
+    """The masker of the named variables' values (``NAME:password``: only the password of
+    the URL that NAME holds); None when none has a value, and then the masker (~10 ms of
+    imports, a third of the relay's CPU) is not loaded at all."""
+    values = {n: os.environ[n.removesuffix(PASSWORD_OF)] for n in names
+              if os.environ.get(n.removesuffix(PASSWORD_OF))}  # fmt: skip
     if not values:
         return None
-    from shipdeck.lifecycle.masking import SecretMasker
+    from shipdeck.lifecycle.masking import SecretMasker, url_password
 
+    for name in [n for n in values if n.endswith(PASSWORD_OF)]:
+        password = url_password(values.pop(name))
+        if password:
+            values[name] = password
     return SecretMasker(values)
 
 

@@ -60,7 +60,8 @@ def check(args: argparse.Namespace) -> int:
     from shipdeck.lifecycle.masking import WEAK, SecretMasker
 
     values = {n: os.environ[n] for n in cfg.secret_names() if n in os.environ}
-    weak = sorted(SecretMasker(values).weak)
+    passwords = cfg.url_passwords()
+    weak = sorted(SecretMasker(values | passwords).weak)
     if args.json:
         _dump(
             {
@@ -70,6 +71,7 @@ def check(args: argparse.Namespace) -> int:
                 "steps": steps,
                 "environments": list(cfg.environments),
                 "weak_secrets": weak,
+                "passwords_in_config": sorted(passwords),
             }
         )
     else:
@@ -79,6 +81,12 @@ def check(args: argparse.Namespace) -> int:
         sys.stderr.write(
             f"warning: secret {name} is shorter than {WEAK} characters: masking it"
             " also blanks ordinary text that contains it\n"
+        )
+    for where in sorted(passwords):
+        sys.stderr.write(
+            f"warning: {where}: a password in a URL in shipdeck.yaml, which git keeps:"
+            " masked in every output, but better set in shipdeck's environment and"
+            " named in the environment's secrets:\n"
         )
     return EXIT_OK
 

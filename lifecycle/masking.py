@@ -13,15 +13,29 @@ loader is the place to warn about such values.
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from shipdeck.lifecycle.lines import Line, OutputSink
 
 MASK = "***"
 WEAK = 6  # a secret shorter than this masks unrelated text too: shipdeck warns
 _ENCODED_FROM = 8  # encoded forms of shorter secrets would mask too much ordinary text
+
+
+# scheme://user:PASSWORD@host...: the password of a URL's userinfo (percent-encoded
+# there, so it holds no '@', '/' or whitespace)
+_URL_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#@\s:]*:([^/?#@\s]+)@")
+
+
+def url_password(value: str) -> str | None:
+    """The password a URL carries (``postgres://app:PW@db/app``), as written there: a
+    secret wherever the URL is given, in an ``env:`` of shipdeck.yaml too, where no one
+    names it in ``secrets:``."""
+    found = _URL_PASSWORD.match(value.strip())
+    return found.group(1) if found else None
 
 
 def encoded_forms(value: str) -> set[str]:
@@ -54,6 +68,11 @@ class SecretMasker:
                 continue
             values.add(value)
             values.update(encoded_forms(value))
+            password = url_password(value)  # printed apart from its URL, or decoded
+            if password:
+                for form in {password, unquote(password)}:
+                    values.add(form)
+                    values.update(encoded_forms(form))
             if "\n" in value or "\r" in value:
                 # Output is masked per line, so each line of the value must match alone.
                 values.update(part for part in value.replace("\r", "\n").split("\n") if part)

@@ -336,7 +336,9 @@ def reconfigure(engine: Engine, config: Config) -> None:
     masker keeps the old config's secrets as well: a service started under the old config
     may still print them, and masking too much is the safe failure."""
     names = engine.config.secret_names() | config.secret_names()
-    masker = SecretMasker({n: engine.environ[n] for n in names if n in engine.environ})
+    before = {f"{k} (before)": v for k, v in engine.config.url_passwords().items()}
+    passwords = before | config.url_passwords()
+    masker = SecretMasker({n: engine.environ[n] for n in names if n in engine.environ} | passwords)
     live = _LIVE.get(engine)
     if live is not None:
         live.parts = _Parts(live.parts.project, config)

@@ -31,6 +31,7 @@ from shipdeck.backends import switch
 from shipdeck.backends.local import supervise
 from shipdeck.backends.local.supervise import RunRecord, label, psutil
 from shipdeck.lifecycle.items import format_time, parse_time, utcnow
+from shipdeck.lifecycle.masking import url_password
 from shipdeck.lifecycle.missing_module import MissingModules
 from shipdeck.lifecycle.ports import (
     CancelToken,
@@ -247,6 +248,14 @@ class LocalTarget:
     def _locked(self) -> contextlib.AbstractContextManager[None]:
         return switch.env_lock(self.name, self._lock_path)
 
+    def _masked(self) -> list[str]:
+        """What the service's relay masks: the secrets' values, and the password of each
+        URL in the environment's ``env:`` (by name, so no value is on a command line)."""
+        from shipdeck.backends.mask_relay import PASSWORD_OF  # loaded to start one anyway
+
+        passwords = [f"{n}{PASSWORD_OF}" for n, v in self._env.items() if url_password(v)]
+        return sorted(self._secrets) + sorted(passwords)
+
     def log_paths(self, version: str) -> tuple[Path, Path]:
         base = self.log_dir / _safe(version)
         return base.with_name(base.name + ".out"), base.with_name(base.name + ".err")
@@ -309,7 +318,7 @@ class LocalTarget:
                 env=env,
                 out=out,
                 err=err,
-                mask=sorted(self._secrets),
+                mask=self._masked(),
                 rotate=self.log_rotate,
             )
         except OSError as exc:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from shipdeck.lifecycle.errors import ShipdeckError
+from shipdeck.lifecycle.masking import url_password
 from shipdeck.lifecycle.stages import Stage
 
 ACTIONS = ("run", "docker_build", "docker_run")
@@ -62,6 +63,22 @@ def secret_names(config: Any) -> set[str]:
     return {name for env in config.environments.values() for name in env.secrets}
 
 
+def url_passwords(config: Any) -> dict[str, str]:
+    """The passwords written into URLs in the config's ``env:`` maps (an environment's,
+    a container step's), by where they are (``staging.DATABASE_URL``): secrets though
+    nobody named them, masked as the named ones are."""
+    found: dict[str, str] = {}
+    maps = [(name, env.env) for name, env in config.environments.items()]
+    steps = (*config.stages.build, *config.stages.test)
+    maps += [(f"step {i}", s.docker_run.env) for i, s in enumerate(steps, 1) if s.docker_run]
+    for where, env in maps:
+        for var, value in env.items():
+            password = url_password(str(value))
+            if password:
+                found[f"{where}.{var}"] = password
+    return found
+
+
 def environment(config: Any, name: str) -> Any:
     """The named environment; UnknownEnvironment (a LookupError) listing the names if absent."""
     try:
@@ -81,5 +98,9 @@ METHODS: dict[str, dict[str, Any]] = {
         "timeout_for": timeout_for,
         "builds_image": property(builds_image),
     },
-    "Config": {"secret_names": secret_names, "environment": environment},
+    "Config": {
+        "secret_names": secret_names,
+        "url_passwords": url_passwords,
+        "environment": environment,
+    },
 }

@@ -576,6 +576,10 @@ class Config(_Model):
         """Every secret named by any environment (their values are masked in logs)."""
         return behaviour.secret_names(self)
 
+    def url_passwords(self) -> dict[str, str]:
+        """The passwords written into URLs in ``env:`` maps (masked as secrets are)."""
+        return behaviour.url_passwords(self)
+
     def environment(self, name: str) -> Environment:
         """The named environment; UnknownEnvironment (a LookupError) listing the names if absent."""
         env: Environment = behaviour.environment(self, name)

@@ -138,3 +138,53 @@ def test_the_secret_goes_nowhere(tmp_path: Path, hook: Hook) -> None:
         for name, text in _files_under(repo / ".shipdeck").items():
             assert SECRET not in text, f"the secret is in {name}"
         assert SECRET not in _everything_git_holds(repo)
+
+
+PASSWORD = "pG-Hunter2-in-a-url"
+URL_CONFIG = """\
+version: 1
+project: leaky
+stages:
+  test:
+    - run: "true"
+environments:
+  staging:
+    run: "echo connecting to $DATABASE_URL >&2; echo db $DATABASE_URL; exit 3"
+    port: {port}
+    health: {{url: "http://127.0.0.1:{port}/health", timeout: 3, interval: 0.2}}
+    env: {{DATABASE_URL: "postgres://app:{password}@db.internal:5432/app"}}
+notify:
+  webhook: {hook}
+"""
+
+
+def test_a_password_in_a_url_in_the_config_is_masked_though_nobody_named_it(
+    tmp_path: Path, hook: Hook
+) -> None:
+    """``env: {DATABASE_URL: postgres://app:PW@...}``, no ``secrets:``: a service that
+    prints its URL and fails shows it with the password masked, everywhere."""
+    config = URL_CONFIG.format(port=free_port(), hook=hook.url, password=PASSWORD)
+    repo = _repo(tmp_path / "url", config)
+    checked = shipdeck("check", cwd=repo)
+    assert checked.returncode == 0
+    assert "staging.DATABASE_URL: a password in a URL" in checked.stderr
+    deployed = shipdeck("advance", "SD-1", "--to", "deploy", "--env", "staging", cwd=repo)
+    assert deployed.returncode == 1
+    outputs = [deployed.stdout, deployed.stderr]
+    for args in (("item", "show", "SD-1", "--json"), ("logs", "--env", "staging")):
+        done = shipdeck(*args, cwd=repo)
+        outputs += [done.stdout, done.stderr]
+    shipdeck("stop", "staging", cwd=repo)
+
+    assert hook.bodies
+    assert "connecting to postgres://app:***@db.internal:5432/app" in "".join(outputs)
+    for text in [*outputs, *hook.bodies]:
+        assert PASSWORD not in text
+    # shipdeck.yaml holds it (the user's file, in git, and its copies: the release's
+    # export, the validated config's cache); nothing shipdeck writes of its own does
+    copies = ("shipdeck.yaml", "config-ok.json")
+    files = _files_under(repo / ".shipdeck")
+    assert any(".err" in name and "app:***@db" in text for name, text in files.items())
+    for name, text in files.items():
+        if not name.endswith(copies):
+            assert PASSWORD not in text, f"the password is in {name}"

@@ -97,6 +97,7 @@ def test_every_field_and_method_survives(name: str) -> None:
     same(config, light)
     assert light == config and config == light
     assert light.secret_names() == config.secret_names()
+    assert light.url_passwords() == config.url_passwords()
     for stage in (Stage.BUILD, Stage.TEST):
         assert light.stages.steps(stage) == config.stages.steps(stage)
         for mine, theirs in zip(light.stages.steps(stage), config.stages.steps(stage), strict=True):

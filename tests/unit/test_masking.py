@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from shipdeck.lifecycle.masking import SecretMasker, masked_sink
+import pytest
+
+from shipdeck.lifecycle.config.schema import parse_config
+from shipdeck.lifecycle.masking import SecretMasker, masked_sink, url_password
 from shipdeck.lifecycle.ports import Line, Stream
 
 
@@ -79,3 +82,52 @@ def test_encoded_forms_of_a_secret_are_masked_and_short_ones_are_flagged() -> No
     assert secret not in masker.mask(f"?token={quote(secret, safe='')}")
     assert masker.weak == ["PIN"]
     assert masker.scrub({"a": [secret, 3], secret: "x"}) == {"a": ["***", 3], "***": "x"}
+
+
+def test_the_password_of_a_url_is_found_as_written() -> None:
+    assert url_password("postgres://app:pw-1234@db:5432/app") == "pw-1234"
+    assert url_password("  redis://:s3cr%40t@cache/0 ") == "s3cr%40t"  # no user, encoded
+    assert url_password("https://user@host/x") is None  # a user, no password
+    assert url_password("https://host:8443/x") is None  # a port is no password
+    assert url_password("see postgres://a:b@c") is None  # a value that is a URL, not prose
+    assert url_password("sqlite:///data/app.db") is None
+
+
+def test_a_secret_url_masks_its_password_wherever_it_goes() -> None:
+    """The whole URL is the secret, and its password alone too: an app that prints
+    the URL rebuilt, or the password decoded, still shows none of it."""
+    masker = SecretMasker({"DATABASE_URL": "postgres://app:p%40ss-word-99@db/app"})
+    assert masker.mask("url postgres://app:p%40ss-word-99@db/app") == "url ***"
+    assert masker.mask("dsn host=db password=p@ss-word-99") == "dsn host=db password=***"
+    assert masker.mask("rebuilt postgresql://app:p%40ss-word-99@db:5432/app") == (
+        "rebuilt postgresql://app:***@db:5432/app"
+    )
+
+
+def test_the_passwords_written_into_the_configs_urls_are_secrets() -> None:
+    config = parse_config(
+        "version: 1\nproject: p\n"
+        "stages:\n  test:\n"
+        "    - docker_run: {image: t, env: {BROKER: 'amqp://u:broker-pw-1@mq//'}}\n"
+        "environments:\n"
+        "  staging:\n    run: 'x'\n    port: 8000\n"
+        "    env: {DATABASE_URL: 'postgres://app:db-pw-123@db/app', PLAIN: 'http://h/x'}\n"
+    )
+    assert config.url_passwords() == {
+        "staging.DATABASE_URL": "db-pw-123",
+        "step 1.BROKER": "broker-pw-1",
+    }
+
+
+def test_the_relay_masks_only_the_password_of_a_url_it_is_told_of(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from shipdeck.backends import mask_relay
+
+    monkeypatch.setenv("DATABASE_URL", "postgres://app:relay-pw-42@db/app")
+    monkeypatch.setenv("TOKEN", "a-token-value")
+    masker = mask_relay._masker([f"DATABASE_URL{mask_relay.PASSWORD_OF}", "TOKEN", "UNSET"])
+    assert masker is not None
+    line = "to postgres://app:relay-pw-42@db/app with a-token-value"
+    assert masker.mask(line) == "to postgres://app:***@db/app with ***"
+    assert mask_relay._masker(["UNSET", f"UNSET{mask_relay.PASSWORD_OF}"]) is None
