@@ -299,6 +299,8 @@ def detect(root: Path, sub: str | None = None) -> Detected:
     found.service = detect_service(root, sources)
     if found.service is not None:
         found.health = detect_health(root, sources)
+        if found.service.build:
+            found.build.append(found.service.build)
     if (root / "Dockerfile").exists():
         found.found.append("Dockerfile")
         found.dockerfile = True

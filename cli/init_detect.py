@@ -64,6 +64,9 @@ class Service:
     # What the launch line runs before the server (``flask db upgrade;``), as a template
     # (its shell text, braces doubled) ending in its separator: the run is ``SETUP exec RUN``.
     setup: str = ""
+    # A Build step the service and its tests need (Django's collectstatic: the tests and
+    # the server look for the files and manifest it writes), or "".
+    build: str = ""
     # Where the service keeps data that a deploy would lose, and what to change (a
     # Django project's db.sqlite3 beside the code): said by init, and in the config.
     data_warning: str | None = None
@@ -653,6 +656,11 @@ def _detect_service(root: Path, sources: Sources) -> Service | None:
 
 _SETTINGS_RE = re.compile(r"DJANGO_SETTINGS_MODULE[\"']\s*,\s*[\"']([\w.]+)[\"']")
 _DJANGO_SQLITE_RE = re.compile(r"django\.db\.backends\.sqlite3")
+# STATIC_ROOT under the project (BASE_DIR / "staticfiles", os.path.join(BASE_DIR, ...)):
+# collectstatic then writes into the export it runs in, never a folder of the machine's.
+_DJANGO_STATIC_ROOT_RE = re.compile(
+    r"^STATIC_ROOT\s*=\s*(?:BASE_DIR\b|os\.path\.join\(\s*BASE_DIR\b)", re.M
+)
 _DJANGO_ADMIN_RE = re.compile(r"""\bpath\(\s*["']admin/["']\s*,\s*admin\.site\.urls""")
 
 
@@ -690,7 +698,8 @@ def find_django(root: Path, sources: Sources) -> _Django | None:
 
 def _django_service(django: _Django, deps: dict[str, str], port: int | None) -> Service:
     """gunicorn on the project's WSGI module where gunicorn is a dependency, else
-    ``runserver``; the migrations run first, as a Django deploy does."""
+    ``runserver``; the migrations run first, as a Django deploy does, and collectstatic
+    where STATIC_ROOT is in the project (in Build too: the tests render templates)."""
     if django.wsgi and "gunicorn" in deps:
         server, run = "gunicorn", f"{{python}} -m gunicorn {django.wsgi} --bind 127.0.0.1:{{port}}"
     else:
@@ -703,12 +712,17 @@ def _django_service(django: _Django, deps: dict[str, str], port: int | None) -> 
             " deploy starts an empty one: read its NAME from the environment"
             ' (os.environ.get("DATABASE", BASE_DIR / "db.sqlite3")) and run init again'
         )
+    setup, build = "{python} manage.py migrate --noinput;", ""
+    if _DJANGO_STATIC_ROOT_RE.search(text):  # as Heroku's buildpack does for Django
+        build = "{python} manage.py collectstatic --noinput"
+        setup += f" {build};"  # a release is a fresh export: the server's own copy
     return Service(
         server,
         f"Django: manage.py, {django.settings}",
         run,
         port or _DEFAULT_PORTS["django"],
-        setup="{python} manage.py migrate --noinput;",
+        setup=setup,
+        build=build,
         data_warning=warning,
     )
 

@@ -436,6 +436,31 @@ def test_a_django_project_its_tests_server_migrations_health_and_database(
     assert runner is None or runner.name != "django"
 
 
+def test_a_django_project_with_static_root_collects_its_static_files(tmp_path: Path) -> None:
+    """Found on djangox: its templates name static files through WhiteNoise's manifest
+    storage, so its tests failed ("Missing staticfiles manifest entry") and a deploy
+    served no CSS until collectstatic ran, in Build (the tests' export) and before the
+    server (a release is a fresh export)."""
+    settings = DJANGO["mysite/settings.py"] + 'STATIC_ROOT = BASE_DIR / "staticfiles"\n'
+    tree(tmp_path, {**DJANGO, "mysite/settings.py": settings})
+    svc = detect_service(tmp_path)
+    assert svc is not None
+    collect = "{python} manage.py collectstatic --noinput"
+    assert svc.build == collect
+    assert svc.setup == f"{{python}} manage.py migrate --noinput; {collect};"
+    config = parse_config(render_config(Detected(project="dj", service=svc, build=[svc.build])))
+    assert [step.run for step in config.stages.build] == [collect]
+    assert config.environments["staging"].run.startswith(
+        f"{{python}} manage.py migrate --noinput; {collect}; exec "
+    )
+    # a STATIC_ROOT outside the project (a machine's folder) is not written by a Build
+    outside = DJANGO["mysite/settings.py"] + 'STATIC_ROOT = "/var/www/static"\n'
+    tree(tmp_path, {"mysite/settings.py": outside})
+    svc = detect_service(tmp_path)
+    assert svc is not None and svc.build == ""
+    assert svc.setup == "{python} manage.py migrate --noinput;"
+
+
 def test_flasks_tutorial_database_in_the_instance_folder_is_named_with_the_change(
     tmp_path: Path,
 ) -> None:
