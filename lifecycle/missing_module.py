@@ -13,6 +13,7 @@ nothing is found.
 from __future__ import annotations
 
 import re
+import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -93,11 +94,23 @@ def node_hint(package: str, folder: Path) -> list[str]:
     ]
 
 
+# Where projects keep what their tests need besides what they run on (pytest...).
+_DEV_REQUIREMENTS = (
+    "requirements-dev.txt", "requirements_dev.txt", "dev-requirements.txt",
+    "requirements-test.txt", "requirements_test.txt", "test-requirements.txt",
+    "requirements/dev.txt", "requirements/test.txt",
+)  # fmt: skip
+_TEST_EXTRAS = ("test", "tests", "testing", "dev")
+
+
 def install_command(folder: Path, pip: str, shown: str = "") -> str:
-    """How the project's dependencies get into an environment, by what ``folder`` has;
-    ``shown``: the folder as the command names it from where it runs (``backend/``)."""
-    if (folder / "requirements.txt").is_file():
-        return f"{pip} install -r {shown}requirements.txt"
+    """How the project's dependencies get into an environment, by what ``folder`` has,
+    with what its tests need (a dev requirements file, a ``test`` extra: a venv made
+    without them fails next on ``No module named 'pytest'``); ``shown``: the folder as
+    the command names it from where it runs (``backend/``)."""
+    files = [n for n in ("requirements.txt", *_DEV_REQUIREMENTS) if (folder / n).is_file()]
+    if files and files[0] == "requirements.txt":
+        return f"{pip} install " + " ".join(f"-r {shown}{n}" for n in files[:2])
     pyproject = folder / "pyproject.toml"
     text = pyproject.read_text(errors="replace") if pyproject.is_file() else ""
     if "[tool.poetry]" in text:
@@ -105,8 +118,25 @@ def install_command(folder: Path, pip: str, shown: str = "") -> str:
     if (folder / "uv.lock").is_file():
         return "uv sync"
     if text or (folder / "setup.py").is_file():
-        return f"{pip} install -e {shown or '.'}"
+        extra = _test_extra(text)
+        target = f"'{shown or '.'}[{extra}]'" if extra else shown or "."
+        return f"{pip} install -e {target}"
+    if files:
+        return f"{pip} install -r {shown}{files[0]}"
     return f"{pip} install PACKAGE"
+
+
+def _test_extra(pyproject: str) -> str | None:
+    """The optional-dependencies group of pyproject.toml that holds the test tools."""
+    try:
+        data = tomllib.loads(pyproject)
+    except tomllib.TOMLDecodeError:
+        return None
+    project = data.get("project")
+    extras = project.get("optional-dependencies") if isinstance(project, dict) else None
+    if not isinstance(extras, dict):
+        return None
+    return next((name for name in _TEST_EXTRAS if name in extras), None)
 
 
 def broken_venv(root: Path) -> str | None:

@@ -62,6 +62,15 @@ def test_any_output_is_read_without_error(texts: list[str]) -> None:
         ({"pyproject.toml": "[project]\n"}, "P install -e ."),
         ({"setup.py": ""}, "P install -e ."),
         ({}, "P install PACKAGE"),
+        # what the tests need besides: a dev requirements file, a test extra
+        ({"requirements.txt": "flask\n", "requirements-dev.txt": "-r requirements.txt\n"},
+         "P install -r requirements.txt -r requirements-dev.txt"),
+        ({"requirements-test.txt": "pytest\n", "setup.py": ""}, "P install -e ."),
+        ({"requirements-test.txt": "pytest\n"}, "P install -r requirements-test.txt"),
+        ({"pyproject.toml": "[project]\nname = 'x'\n"
+                            "[project.optional-dependencies]\ndocs = ['s']\ntest = ['pytest']\n"},
+         "P install -e '.[test]'"),
+        ({"pyproject.toml": "[project\n"}, "P install -e ."),  # not TOML: no extra to name
     ],
 )  # fmt: skip
 def test_the_install_command_follows_the_projects_files(
