@@ -28,6 +28,7 @@ from shipdeck.lifecycle import atomic
 from shipdeck.lifecycle.errors import StorageError
 from shipdeck.lifecycle.filelock import hold
 from shipdeck.lifecycle.ports import CancelToken, Line, Stream
+from shipdeck.lifecycle.text import escape_controls
 
 
 class _Deferred:
@@ -254,6 +255,29 @@ def port_busy(port: int) -> bool:
         except OSError:
             return True
     return False
+
+
+def port_holder(port: int) -> str | None:
+    """Who listens on ``port``, for a message: ``python3 -m http.server 5000 (pid 812)``;
+    None when the kernel will not say (another user's process, not Linux). Only asked
+    when a deploy finds its port taken, so psutil's full walk of the table is fine."""
+    try:
+        conns = psutil.net_connections(kind="tcp")
+    except (psutil.Error, OSError):
+        return None
+    pids = {c.pid for c in conns if c.status == psutil.CONN_LISTEN and c.laddr
+            and c.laddr.port == port and c.pid}  # fmt: skip
+    for pid in sorted(pids):
+        try:
+            words = psutil.Process(pid).cmdline()
+        except psutil.Error:
+            continue
+        if words:  # the program by its name: its folder would crowd out the arguments
+            words = [os.path.basename(words[0]), *words[1:]]
+        command = escape_controls(" ".join(words))
+        short = command if len(command) <= 72 else command[:71] + "…"
+        return f"{short} (pid {pid})"
+    return None
 
 
 def tree_sample(proc: psutil.Process, known: dict[int, psutil.Process]) -> dict[str, Any]:

@@ -495,7 +495,9 @@ class LocalTarget:
                 if self.port is not None and not supervise.wait_port_free(self.port, 5.0):
                     say(sink, f"port {self.port} is still in use after stopping")
             elif self.port is not None and supervise.port_busy(self.port):
-                why = f"port {self.port} is in use by a process shipdeck did not start"
+                holder = supervise.port_holder(self.port)
+                who = f": {holder}" if holder else ""
+                why = f"port {self.port} is in use by a process shipdeck did not start{who}"
                 return DeployResult(False, version, why)
             new = self._start(
                 version,

@@ -559,3 +559,21 @@ def test_stats_sample_the_service_process_tree(world: World) -> None:
     assert again[0].cpu is not None and again[0].cpu > 0
     target.stop(Sink())
     assert target.stats() == []
+
+
+def test_a_port_held_by_a_stranger_names_the_process(world: World) -> None:
+    """First deploy, the environment's port already taken: the refusal says by what, as
+    a user asks next (``lsof -i :PORT``), the program by its name and its pid."""
+    stranger = Stranger(world.port)
+    try:
+        target = world.target()
+        result = deploy(target, world.release("0.1.0", "idle", "idle"))
+        assert not result.ok
+        said = f"port {world.port} is in use by a process shipdeck did not start: "
+        assert said in result.message, result.message
+        program = Path(sys.executable).name
+        assert f"{program} -c import sys" in result.message, result.message
+        assert f"(pid {stranger.proc.pid})" in result.message, result.message
+        assert procs_under(world.root) == []  # nothing was started
+    finally:
+        stranger.close()
