@@ -89,8 +89,14 @@ def new_uid() -> str:
 
 
 def slugify(text: str, limit: int = 40) -> str:
-    """A branch-safe slug: lowercase ascii words joined by '-', never empty."""
-    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    """A branch-safe slug: lowercase ascii words joined by '-', never empty. Accented
+    letters keep their letter (``café`` -> ``cafe``, not ``caf``), as a person typing
+    the branch would spell it; other scripts leave nothing, and the slug is ``item``."""
+    import unicodedata  # ~0.7 ms, for the Code stage alone: not with every command
+
+    folded = unicodedata.normalize("NFKD", text.casefold())  # ß -> ss, é -> e + accent
+    plain = folded.encode("ascii", "ignore").decode("ascii")
+    slug = re.sub(r"[^a-z0-9]+", "-", plain.lower()).strip("-")
     slug = slug[:limit].rstrip("-")
     return slug or "item"
 

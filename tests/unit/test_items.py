@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from shipdeck.lifecycle.items import (
     Item,
@@ -32,7 +35,17 @@ def test_slugify_is_branch_safe() -> None:
     assert slugify("Add login (OAuth) !") == "add-login-oauth"
     assert slugify("$(touch /tmp/pwned); rm -rf ~") == "touch-tmp-pwned-rm-rf"
     assert slugify("日本語") == "item"
+    # accents go, their letters stay; ligatures and full-width forms are spelled out
+    assert slugify("Fix 🐛 in café ordering — naïve résumé") == "fix-in-cafe-ordering-naive-resume"
+    assert slugify("Straße ﬁx Ｖ２") == "strasse-fix-v2"
     assert len(slugify("x" * 200)) <= 40
+
+
+@given(st.text())
+def test_any_title_makes_a_branch_safe_slug(title: str) -> None:
+    slug = slugify(title)
+    assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", slug), slug
+    assert len(slug) <= 40
 
 
 def test_round_trip_keeps_every_field() -> None:
