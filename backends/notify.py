@@ -28,6 +28,7 @@ from typing import Any
 from shipdeck.backends import probe
 from shipdeck.backends.http_client import httpx
 from shipdeck.backends.probe import Stopped, describe_error, fetch, make_client
+from shipdeck.lifecycle.event_words import clean, event_line
 from shipdeck.lifecycle.events import Event
 from shipdeck.lifecycle.ports import CancelToken
 
@@ -49,9 +50,17 @@ def _jsonable(value: Any) -> Any:
 
 
 def payload(project: str | None, event: Mapping[str, object] | Event) -> dict[str, Any]:
-    """The body POSTed: ``{"source", "project", "event"}``; accepts a mapping or an ``Event``."""
+    """The body POSTed: ``{"source", "project", "event", "text"}``; accepts a mapping or
+    an ``Event``. ``text`` is the event in one line of words, the field Slack's,
+    Mattermost's and Rocket.Chat's incoming webhooks (and Discord's ``/slack`` one)
+    show: without it they refuse the post."""
     body = event.to_dict() if isinstance(event, Event) else dict(event)
-    return {"source": SOURCE, "project": project, "event": body}
+    try:
+        words = event_line(event if isinstance(event, Event) else Event.from_dict(body))
+    except (KeyError, TypeError, ValueError):  # not an event's shape: its type at most
+        words = clean(body.get("type", "event"))
+    text = f"{clean(project, 60)}: {words}" if project else words
+    return {"source": SOURCE, "project": project, "event": body, "text": text}
 
 
 @dataclass(frozen=True)

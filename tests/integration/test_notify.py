@@ -34,6 +34,8 @@ def test_event_mapping_is_posted_as_json(hook: Hook) -> None:
         "source": "shipdeck",
         "project": "hello",
         "event": {"type": "deployed", "env": "staging", "version": "0.2.0"},
+        # what chat tools show (Slack's incoming webhook refuses a post without it)
+        "text": "hello: ✔ deployed  staging  0.2.0 on staging",
     }
 
 
@@ -59,8 +61,10 @@ def test_journal_events_are_posted_with_their_fields(hook: Hook) -> None:
         "version": "1.0.0",
         "lead_time": 60,
     }
+    assert first["text"] == "hello: ✔ deployed  SD-4 · prod  1.0.0 on prod"
     assert second["event"]["type"] == "rolled_back"
     assert second["event"]["to_version"] == "0.9.0"
+    assert second["text"] == "hello: ↶ rolled back  prod  1.0.0 → 0.9.0"
     assert notifier.last_error is None
 
 
@@ -70,6 +74,7 @@ def test_non_json_values_are_stringified(hook: Hook) -> None:
         assert notifier.deliver({"type": "alert.raised", "at": ts}) is None
     body = hook.received.get(timeout=DEADLINE)[2]
     assert body["event"]["at"] == "2024-05-01T00:00:00+00:00"
+    assert body["text"].startswith("p: ⚠ alert")
 
 
 def test_error_status_is_returned_not_raised() -> None:

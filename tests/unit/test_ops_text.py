@@ -10,13 +10,13 @@ from rich.text import Text
 
 from shipdeck.lifecycle import events as ev
 from shipdeck.lifecycle.alerts import Alert
+from shipdeck.lifecycle.event_words import clean
 from shipdeck.lifecycle.events import Event
 from shipdeck.lifecycle.ports import EnvStatus, ProbeResult
+from shipdeck.lifecycle.units import duration
 from shipdeck.widgets.ops.text import (
     ENV_COLUMNS,
     alert_text,
-    clean,
-    duration,
     env_row,
     event_row,
     event_style,
@@ -118,6 +118,13 @@ def test_event_text_is_one_harmless_line_for_unknown_or_hostile_data() -> None:
     unknown = event("custom.thing", "SD-1", answer=42)
     assert event_row(unknown)[1].plain == "· custom.thing"
     assert event_row(unknown)[3].plain == "answer=42"
+    # the webhook's text is the same words, as harmless, for any shape it is given
+    from shipdeck.backends.notify import payload
+
+    said = payload("p\x1b]0;x\x07", hostile)["text"]
+    assert "\x1b" not in said and "\n" not in said and "boom\\x1b[2J …" in said
+    assert payload("p", {"no": "type"})["text"] == "p: event"
+    assert payload(None, {"type": "deployed", "version": 3})["text"].startswith("✔ deployed  3")
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ from textual.message import Message
 from textual.widgets import Label, Static
 
 from shipdeck.lifecycle.alerts import Alert, History
+from shipdeck.lifecycle.event_words import clean
 from shipdeck.lifecycle.ports import ContainerStats, HostSample, NodeInfo, ProbeResult
 from shipdeck.lifecycle.units import byte_size, counted
 from shipdeck.widgets.ops.chart import latency_scale, percent_scale, rate_scale
@@ -34,7 +35,6 @@ from shipdeck.widgets.ops.chart_stack import (
 )
 from shipdeck.widgets.ops.text import (
     alert_text,
-    clean,
     nodes_text,
     percent_text,
     probe_error,

@@ -14,9 +14,9 @@ from rich.text import Text
 
 from shipdeck.lifecycle import events as ev
 from shipdeck.lifecycle.alerts import Alert
+from shipdeck.lifecycle.event_words import clean, event_label, event_summary, event_where
 from shipdeck.lifecycle.events import Event
 from shipdeck.lifecycle.ports import ContainerStats, EnvStatus, NodeInfo, ProbeResult
-from shipdeck.lifecycle.text import escape_controls
 from shipdeck.lifecycle.units import byte_rate, byte_size, duration
 
 OK = "green"
@@ -24,18 +24,6 @@ WARN = "yellow"
 ERROR = "red"
 DIM = "dim"
 ALERT = "bold red"
-
-_SHORT = 160
-
-
-def clean(text: object, limit: int = _SHORT) -> str:
-    """One printable line: control characters shown escaped (never obeyed), cut to ``limit``."""
-    raw = str(text)
-    first, _, rest = raw.partition("\n")
-    out = escape_controls(first)
-    if rest.strip():
-        out += " …"
-    return out if len(out) <= limit else out[: limit - 1] + "…"
 
 
 def clock(ts: datetime, tz: tzinfo | None = None) -> str:
@@ -105,108 +93,32 @@ def alert_text(alert: Alert, tz: tzinfo | None = None) -> Text:
 
 # --- journal events -------------------------------------------------------------
 
-# type -> (icon, label, style)
-_EVENT_LOOK: dict[str, tuple[str, str, str]] = {
-    ev.ITEM_CREATED: ("+", "created", ""),
-    ev.ITEM_MOVED: ("→", "moved", ""),
-    ev.ITEM_EDITED: ("✎", "edited", DIM),
-    ev.ITEM_ARCHIVED: ("▣", "archived", DIM),
-    ev.STAGE_STARTED: ("▶", "stage", DIM),
-    ev.STAGE_FINISHED: ("✔", "stage", OK),
-    ev.RELEASE_CUT: ("◆", "release", "cyan"),
-    ev.DEPLOY_STARTED: ("▶", "deploying", DIM),
-    ev.DEPLOYED: ("✔", "deployed", f"bold {OK}"),
-    ev.DEPLOY_FAILED: ("✘", "deploy failed", f"bold {ERROR}"),
-    ev.DEPLOY_UNKNOWN: ("?", "deploy unknown", f"bold {WARN}"),
-    ev.ROLLED_BACK: ("↶", "rolled back", f"bold {WARN}"),
-    ev.RESTARTED: ("↻", "restarted", ""),
-    ev.SCALED: ("⇅", "scaled", ""),
-    ev.AUTOSCALED: ("⇅", "autoscaled", "cyan"),
-    ev.AUTOSCALE_PAUSED: ("‖", "autoscaling", WARN),
-    ev.STOPPED: ("■", "stopped", WARN),
-    ev.ALERT_RAISED: ("⚠", "alert", ALERT),
-    ev.ALERT_CLEARED: ("✓", "alert cleared", DIM),
+# type -> style (the words and icons: lifecycle/event_words.py)
+_EVENT_STYLE: dict[str, str] = {
+    ev.ITEM_EDITED: DIM,
+    ev.ITEM_ARCHIVED: DIM,
+    ev.STAGE_STARTED: DIM,
+    ev.STAGE_FINISHED: OK,
+    ev.RELEASE_CUT: "cyan",
+    ev.DEPLOY_STARTED: DIM,
+    ev.DEPLOYED: f"bold {OK}",
+    ev.DEPLOY_FAILED: f"bold {ERROR}",
+    ev.DEPLOY_UNKNOWN: f"bold {WARN}",
+    ev.ROLLED_BACK: f"bold {WARN}",
+    ev.AUTOSCALED: "cyan",
+    ev.AUTOSCALE_PAUSED: WARN,
+    ev.STOPPED: WARN,
+    ev.ALERT_RAISED: ALERT,
+    ev.ALERT_CLEARED: DIM,
 }
-_STAGE_STATUS_LOOK = {
-    "passed": ("✔", OK),
-    "failed": ("✘", f"bold {ERROR}"),
-    "cancelled": ("■", WARN),
-}
+_STAGE_STATUS_STYLE = {"passed": OK, "failed": f"bold {ERROR}", "cancelled": WARN}
 
 
 def event_style(event: Event) -> str:
     """The row colour: deploys green, rollbacks yellow, failures and alerts red."""
     if event.type == ev.STAGE_FINISHED:
-        return _STAGE_STATUS_LOOK.get(str(event.get("status")), ("", ""))[1]
-    return _EVENT_LOOK.get(event.type, ("", "", ""))[2]
-
-
-def _event_label(event: Event) -> str:
-    icon, label, _ = _EVENT_LOOK.get(event.type, ("·", clean(event.type, 30), ""))
-    if event.type == ev.STAGE_FINISHED:
-        icon = _STAGE_STATUS_LOOK.get(str(event.get("status")), ("·", ""))[0]
-    return f"{icon} {label}"
-
-
-def _event_where(event: Event) -> str:
-    parts = [clean(p, 40) for p in (event.item, event.get("env")) if p]
-    return " · ".join(parts)
-
-
-def _seconds(value: object) -> str:
-    try:
-        seconds = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return ""
-    return f" in {seconds:.1f}s" if seconds < 60 else f" in {duration(seconds)}"
-
-
-def _event_summary(event: Event) -> str:
-    g = event.get
-    t = event.type
-    if t == ev.ITEM_CREATED:
-        return f"{g('kind') or 'item'}: {clean(g('title', ''))}"
-    if t == ev.ITEM_MOVED:
-        text = f"{g('from')} → {g('to')}"
-        if g("forced"):
-            text += f" (forced: {clean(g('reason') or 'no reason')})"
-        return text
-    if t == ev.ITEM_EDITED:
-        return ", ".join(str(f) for f in g("fields") or []) or "edited"
-    if t == ev.ITEM_ARCHIVED:
-        return "archived"
-    if t == ev.STAGE_STARTED:
-        return f"{g('stage')} started"
-    if t == ev.STAGE_FINISHED:
-        text = f"{g('stage')} {g('status')}{_seconds(g('duration'))}"
-        if g("status") != "passed" and g("message"):
-            text += f": {clean(g('message'))}"
-        return text
-    if t == ev.RELEASE_CUT:
-        sha = str(g("sha") or "")[:7]
-        return f"{g('tag') or g('version')}" + (f" at {sha}" if sha else "")
-    if t == ev.DEPLOY_STARTED:
-        return f"{g('version')} to {g('env')}"
-    if t == ev.DEPLOYED:
-        return f"{g('version')} on {g('env')}"
-    if t in (ev.DEPLOY_FAILED, ev.DEPLOY_UNKNOWN):
-        return f"{g('version')} to {g('env')}: {clean(g('reason') or 'failed')}"
-    if t == ev.ROLLED_BACK:
-        text = f"{g('from_version') or '?'} → {g('to_version') or '?'}"
-        return text + (f": {clean(g('reason'))}" if g("reason") else "")
-    if t == ev.RESTARTED:
-        return f"{g('env')} {g('version') or ''}".strip()
-    if t == ev.SCALED:
-        return f"{g('env')} to {g('replicas')} replicas"
-    if t == ev.AUTOSCALED:
-        return f"{g('from')} → {g('to')} replicas: {clean(g('reason', ''))}"
-    if t == ev.AUTOSCALE_PAUSED:
-        return f"{g('env')} {'paused' if g('paused') else 'resumed'}"
-    if t == ev.STOPPED:
-        return f"{g('env')} stopped"
-    if t in (ev.ALERT_RAISED, ev.ALERT_CLEARED):
-        return f"{g('alert_id', '')} {clean(g('message', ''))}".strip()
-    return clean(" ".join(f"{k}={v}" for k, v in event.data.items()))
+        return _STAGE_STATUS_STYLE.get(str(event.get("status")), "")
+    return _EVENT_STYLE.get(event.type, "")
 
 
 def event_row(event: Event, tz: tzinfo | None = None) -> list[Text]:
@@ -214,9 +126,9 @@ def event_row(event: Event, tz: tzinfo | None = None) -> list[Text]:
     style = event_style(event)
     return [
         Text(clock(event.ts, tz), style=DIM),
-        Text(_event_label(event), style=style),
-        Text(_event_where(event)),
-        Text(clean(_event_summary(event)), style=style if style in (DIM, ALERT) else ""),
+        Text(event_label(event), style=style),
+        Text(event_where(event)),
+        Text(clean(event_summary(event)), style=style if style in (DIM, ALERT) else ""),
     ]
 
 
