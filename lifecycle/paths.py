@@ -39,18 +39,44 @@ def tree_path_parts(path: str) -> tuple[str, ...] | None:
     return parts
 
 
+def shared_dir(root: Path) -> Path:
+    """Where the work tree ``root`` keeps shipdeck's files: ``root/.shipdeck``, but for a
+    linked work tree (``git worktree add``) the main work tree's (or, for a bare
+    repository's work trees, ``shipdeck`` in its git folder). One repository has one
+    set of environments, one journal and one set of releases, as it has one board (a
+    ref): a service deployed from one work tree is the one every other sees running.
+    A submodule's ``.git`` file names no common folder, and it keeps its own."""
+    dot_git = root / ".git"
+    own = root / DIR_NAME
+    if not dot_git.is_file():
+        return own
+    try:
+        text = dot_git.read_text(encoding="utf-8", errors="replace")
+        if not text.startswith("gitdir:"):
+            return own
+        git_dir = Path(os.path.join(root, text[len("gitdir:") :].strip()))
+        common = (git_dir / (git_dir / "commondir").read_text(encoding="utf-8").strip()).resolve()
+    except (OSError, ValueError):
+        return own
+    if common.name == ".git" and common.is_dir():
+        return common.parent / DIR_NAME
+    return common / "shipdeck"
+
+
 @dataclass(frozen=True)
 class ShipdeckPaths:
-    """The ``.shipdeck`` layout under one repository root."""
+    """The ``.shipdeck`` layout under one repository root (a linked work tree's is the
+    main work tree's: :func:`shared_dir`)."""
 
     root: Path
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "root", Path(self.root))
+        object.__setattr__(self, "_dir", shared_dir(self.root))
 
     @property
     def dir(self) -> Path:
-        return self.root / DIR_NAME
+        return self._dir  # type: ignore[attr-defined,no-any-return]
 
     @property
     def board(self) -> Path:

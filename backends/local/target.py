@@ -33,6 +33,7 @@ from shipdeck.backends.local.supervise import RunRecord, label, psutil
 from shipdeck.lifecycle.items import format_time, parse_time, utcnow
 from shipdeck.lifecycle.masking import url_password
 from shipdeck.lifecycle.missing_module import MissingModules
+from shipdeck.lifecycle.paths import ShipdeckPaths
 from shipdeck.lifecycle.ports import (
     CancelToken,
     ContainerStats,
@@ -104,10 +105,11 @@ class LocalTarget:
         self._env = dict(env or {})
         self._secrets = dict(secrets or {})  # never written to disk by this class
         self._base_env = base_env
-        state_dir = Path(root) / ".shipdeck" / "state"
+        shipdeck_dir = ShipdeckPaths(Path(root)).dir  # a linked work tree's is the main's
+        state_dir = shipdeck_dir / "state"
         self.state_path = state_dir / f"{_safe(name)}.json"
         self.log_dir = state_dir / _safe(name)
-        self.data_dir = data_dir or Path(root) / ".shipdeck" / "data" / _safe(name)
+        self.data_dir = data_dir or shipdeck_dir / "data" / _safe(name)
         self._lock_path = state_dir / f"{_safe(name)}.lock"
         self._sampled: dict[int, psutil.Process] = {}  # for CPU between stats() calls
 

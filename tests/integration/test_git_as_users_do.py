@@ -389,3 +389,27 @@ def test_a_base_branch_nowhere_names_the_branches_there(demo: Path) -> None:
     assert "base branch 'trunk' does not exist" in done.stderr
     assert "its branches: " in done.stderr and "main" in done.stderr.split("its branches: ")[1]
     assert "first commit" not in done.stderr
+
+
+def test_a_linked_work_tree_ships_to_the_environment_every_tree_sees(demo: Path) -> None:
+    """``git worktree add`` for a second piece of work (as lazygit offers): what it
+    deploys is what the main tree's ``status`` shows running and its ``stop`` stops;
+    one journal; and the linked tree's ``git add -A`` finds nothing of shipdeck's."""
+    linked = demo.parent / "linked"
+    git(demo, "worktree", "add", "-q", str(linked), "-b", "scratch")
+    item = _ok(linked, "item", "add", "From the other tree").strip()
+    _ok(linked, "advance", item, "--to", "code")
+    _edit(linked, "app/__init__.py", "hello from", "hi, hello from")
+    _add_all_and_commit(linked, f"{item}: hi")
+    _ok(linked, "advance", item, "--to", "deploy")
+    assert not (linked / ".shipdeck").exists()
+
+    status = json.loads(_ok(demo, "status", "--json"))
+    staging = status["environments"]["staging"]
+    deployed = _item(demo, item)
+    assert staging["state"] == "running" and staging["version"] == deployed["version"]
+    journal = [json.loads(line) for line in (demo / ".shipdeck" / "journal.jsonl").open()]
+    assert any(e.get("item") == item and e.get("type") == "deployed" for e in journal)
+    _ok(demo, "stop", "staging")
+    linked_status = json.loads(_ok(linked, "status", "--json"))
+    assert linked_status["environments"]["staging"]["state"] == "stopped"
