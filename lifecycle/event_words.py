@@ -48,6 +48,7 @@ _STAGE_ICONS = {"passed": "✔", "failed": "✘", "cancelled": "■"}
 
 
 def event_label(event: Event) -> str:
+    """``✔ deployed``: an icon and a word or two; an unknown type by its own name."""
     icon, label = _WORDS.get(event.type, ("·", clean(event.type, 30)))
     if event.type == ev.STAGE_FINISHED:
         icon = _STAGE_ICONS.get(str(event.get("status")), "·")
@@ -55,6 +56,7 @@ def event_label(event: Event) -> str:
 
 
 def event_where(event: Event) -> str:
+    """``SD-4 · prod``: the item and the environment the event is about, as it has them."""
     parts = [clean(p, 40) for p in (event.item, event.get("env")) if p]
     return " · ".join(parts)
 
@@ -68,6 +70,7 @@ def _seconds(value: object) -> str:
 
 
 def event_summary(event: Event) -> str:
+    """What happened, short (``1.0.0 on prod``); any other event's fields as ``k=v``."""
     g = event.get
     t = event.type
     if t == ev.ITEM_CREATED:
