@@ -390,13 +390,15 @@ def test_prepared_steps_run_under_guards_started_ahead(tmp_path: Path) -> None:
     me = psutil.Process()
     runner.prepare(2)
     try:
-        (first,) = guards_under(me)  # started before any step was asked for
+        # started before any step was asked for (seen by its command line once it has
+        # exec'd: a child read between fork and exec still shows pytest's)
+        (first,) = wait_until(lambda: guards_under(me), what="the first guard")
         # $PPID is the guard's pid; the directory and environment came with the order.
         step = 'echo "$PPID $(pwd) $ANSWER"'
         result, sink = run_with(runner, step, cwd=str(tmp_path), env=dict(BASE_ENV, ANSWER="42"))
         assert result.ok and sink.texts() == [f"{first.pid} {tmp_path} 42"]
         # While the first step ran, the second one's guard was started.
-        (second,) = guards_under(me)
+        (second,) = wait_until(lambda: guards_under(me), what="the second guard")
         assert second.pid != first.pid
         result, sink = run_with(runner, step, cwd=str(ROOT), env=dict(BASE_ENV, ANSWER="43"))
         assert result.ok and sink.texts() == [f"{second.pid} {ROOT} 43"]
