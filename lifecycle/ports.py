@@ -338,9 +338,7 @@ class Interpreter:
         if not self.venv:
             other = env.pop("VIRTUAL_ENV", None)
             if other and "PATH" in env:
-                gone = os.path.realpath(os.path.join(other, "bin"))
-                kept = [p for p in env["PATH"].split(os.pathsep) if os.path.realpath(p) != gone]
-                env["PATH"] = os.pathsep.join(kept)
+                env["PATH"] = path_without_venv(env["PATH"], other)
             return env
         first = str(Path(self.venv) / "bin")
         rest = [p for p in env.get("PATH", os.defpath).split(os.pathsep) if p and p != first]
@@ -370,6 +368,15 @@ class Interpreter:
 # Where a step's environment says which folders an editable install of the project
 # puts on sys.path (``src``, relative to the repository; os.pathsep between them).
 EDITABLE_VAR = "SHIPDECK_EDITABLE"
+
+
+def path_without_venv(path: str, venv: str | None) -> str:
+    """``path`` (a PATH) without ``venv``'s bin folder, however it is spelled there."""
+    if venv is None:
+        return path
+    bin_dir = os.path.realpath(os.path.join(venv, "bin"))
+    kept = [d for d in path.split(os.pathsep) if d and os.path.realpath(d) != bin_dir]
+    return os.pathsep.join(kept)
 
 
 def venv_python(folder: Path) -> Path | None:

@@ -34,6 +34,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from shipdeck.lifecycle.ports import Interpreter as Interpreter
+from shipdeck.lifecycle.ports import path_without_venv as path_without_venv
 from shipdeck.lifecycle.ports import venv_python as venv_python
 
 _POETRY_TIMEOUT = 20.0
@@ -49,15 +50,6 @@ def own_venv() -> str | None:
     """The venv this shipdeck runs from, if it runs from one (pipx's, or a venv it was
     pip-installed in); never the project's interpreter."""
     return sys.prefix if sys.prefix != sys.base_prefix else None
-
-
-def path_without_venv(path: str, venv: str | None) -> str:
-    """``path`` (a PATH) without ``venv``'s bin folder, however it is spelled there."""
-    if venv is None:
-        return path
-    bin_dir = os.path.realpath(os.path.join(venv, "bin"))
-    kept = [d for d in path.split(os.pathsep) if d and os.path.realpath(d) != bin_dir]
-    return os.pathsep.join(kept)
 
 
 def _search_path(environ: Mapping[str, str]) -> str:
