@@ -29,6 +29,10 @@ Deploy within 1.15x of the shell script.
     the finish's message, which a reload follows at once). This is what a board user
     waits; the screen's work (repaints, reloads, the log pane)
     competes with the run for the interpreter and the cores.
+  - ``new_board_deaf``: the board's side again, with the app told nothing of the run
+    (``ShipdeckApp._from_engine`` a no-op: no board read, log line, pane or frame for
+    it), its end seen from the engine's own events: what the open app costs a run
+    without its reactions to it. Against ``new_board``, what those reactions cost.
   - ``new_in_process`` / ``old_in_process``: the same steps in one process through the
     engine's API, which the board's keys call, without the screen: the engine is
     built first (untimed, as the board has it
@@ -176,6 +180,7 @@ import asyncio, json, os, subprocess, sys, time
 from pathlib import Path
 
 from shipdeck.lifecycle.items import RunState
+from shipdeck.lifecycle.runs import RunFinished
 from shipdeck.lifecycle.stages import Stage
 from shipdeck.project.repo import Project
 from shipdeck.tui.app import ShipdeckApp
@@ -183,7 +188,11 @@ from shipdeck.tui.item_form import ItemFormScreen
 from textual import events
 
 repo, edit = Path(sys.argv[1]), sys.argv[2]
+deaf = sys.argv[4:] == ["deaf"]
 # HELPERS
+ended = {}  # (item, stage) -> how its run ended, from the engine itself (deaf)
+if deaf:
+    ShipdeckApp._from_engine = lambda self, event: None
 
 
 async def until(test, what):
@@ -202,14 +211,23 @@ def press(app, key, char=None):
 # stage's finish (what its user sees; both trees keep the board in app.items).
 def passed(app, item_id, stage):
     def test():
-        item = app.items.get(item_id)
-        state = item.states.get(stage) if item is not None and item.stage is stage else None
-        if state is None or state.state in (RunState.IDLE, RunState.RUNNING):
+        if deaf:
+            state = ended.get((item_id, stage))
+        else:
+            item = app.items.get(item_id)
+            shown = item.states.get(stage) if item is not None and item.stage is stage else None
+            state = None if shown is None else shown.state
+        if state is None or state in (RunState.IDLE, RunState.RUNNING):
             return False
-        if state.state is not RunState.PASSED:
-            raise SystemExit(f"the board: {item_id} {stage.label}: {state.state}")
+        if state is not RunState.PASSED:
+            raise SystemExit(f"the board: {item_id} {stage.label}: {state}")
         return True
     return test
+
+
+def record(event):
+    if isinstance(event, RunFinished):
+        ended[(event.item_id, event.stage)] = event.state
 
 
 async def main():
@@ -217,6 +235,8 @@ async def main():
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         await asyncio.sleep(1.0)  # the first paint's after-work (config, facts, preload)
+        if deaf:
+            app.engine.subscribe(record)  # built by then: the board recovers runs at start
         await pilot.press("n")
         await until(lambda: isinstance(app.screen, ItemFormScreen), "form")
         await pilot.press(*"Say hola")
@@ -405,7 +425,7 @@ class Side:
         return timeline
 
     def in_process(
-        self, repo: Path, script: str = IN_PROCESS, beside: float = 0.0
+        self, repo: Path, script: str = IN_PROCESS, beside: float = 0.0, mode: str = ""
     ) -> dict[str, Any]:
         """The same steps in one process with the engine already built (untimed); with
         ``ON_THE_BOARD``, in the open board by its keys; with ``beside``, next to a
@@ -414,7 +434,7 @@ class Side:
         # measured tree's code, not these benchmarks
         helpers = (busy_cpu_s, commit_edit, figures_json, start_beside, go_beside, stop_beside)
         script = script.replace("# HELPERS\n", "\n".join(map(inspect.getsource, helpers)))
-        args = [str(repo), EDIT, *([str(beside)] if beside else [])]
+        args = [str(repo), EDIT, str(beside), *([mode] if mode else [])]
         out = self.python(repo, "in process", "-c", script, *args)
         figures: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
         return figures
@@ -556,6 +576,7 @@ def main() -> None:
         for s in sides:
             results[f"{s.kind}_in_process"] = []
             results[f"{s.kind}_board"] = []
+        results["new_board_deaf"] = []
         if args.beside > 0:
             results["new_in_process_beside"] = []
         order = [*results]
@@ -575,6 +596,8 @@ def main() -> None:
                             figures = side.in_process(repo, beside=args.beside)
                         elif kind.endswith("_board"):
                             figures = side.in_process(repo, ON_THE_BOARD)
+                        elif kind.endswith("_board_deaf"):
+                            figures = side.in_process(repo, ON_THE_BOARD, mode="deaf")
                         else:
                             figures = side.round(repo)
                     finally:
