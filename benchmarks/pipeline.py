@@ -60,6 +60,7 @@ Deploy within 1.15x of the shell script.
   steps, so ``cpu_s`` next to the shell's says how a side fares on a busy machine.
 - ``total_s`` is the wall time of those steps; ``ratio`` is new (or old) over shell,
   medians of the interleaved rounds (the order of the sides rotates);
+  ``paired_ratios`` the median of each round's own ratio to that round's script;
   ``overhead_s`` the difference in seconds (what shipdeck adds to the real work).
 - ``first_build_step_s``: from launching ``advance --to deploy`` to the arrival of
   the first build step's command line (``$ ...``) on its ``--json`` stream (each
@@ -612,6 +613,14 @@ def main() -> None:
         for k in summary
         if k != "shell"
     }
+    # Each side over the script of the same round (the sides of a round run back to
+    # back, so a machine that slows for a while slows both): steadier than the ratio of
+    # the medians when the machine's speed drifts across the run.
+    shells = results["shell"]
+    paired = {
+        k: median([r["total_s"] / sh["total_s"] for r, sh in zip(results[k], shells, strict=True)])
+        for k in ratios
+    }
     overhead = {k: round(summary[k]["total_s"] - shell, 3) for k in ratios}
     shell_cpu = summary["shell"]["cpu_s"]
     cpu_ratios = {
@@ -631,6 +640,7 @@ def main() -> None:
         "ratio": ratios,
         "overhead_s": overhead,
         "ratios_of_minimums": min_ratios,
+        "paired_ratios": paired,
         "cpu_ratio": cpu_ratios,
         "orphans": orphans,
         "targets": TARGETS,
