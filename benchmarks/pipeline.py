@@ -237,7 +237,7 @@ async def main():
         await pilot.pause()
         await asyncio.sleep(1.0)  # the first paint's after-work (config, facts, preload)
         if deaf:
-            app.engine.subscribe(record)  # built by then: the board recovers runs at start
+            app.engine.subscribe(record)  # the board's own engine (its card facts built it)
         await pilot.press("n")
         await until(lambda: isinstance(app.screen, ItemFormScreen), "form")
         await pilot.press(*"Say hola")
