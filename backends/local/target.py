@@ -389,7 +389,8 @@ class LocalTarget:
                 pump()
                 code = supervise.exit_code(rec.pid)
                 if code is not None or not self._alive(rec):
-                    exited.append(code)
+                    # _alive reaps a child that exited just after the first look: ask again
+                    exited.append(code if code is not None else supervise.exit_code(rec.pid))
                     local.cancel()
                     return
                 done.wait(0.1)
