@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, ValuesView
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
@@ -38,6 +38,7 @@ from shipdeck.lifecycle.stages import Stage
 
 VERSION = "1"  # the rows' layout: an index of another layout is dropped and rebuilt
 FILE = "board-index.sqlite3"  # in .shipdeck/state/: local, never committed
+CHANGES_KEPT = 64  # reads whose changed ids a CardBook remembers (see changed_since)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # a summary's times: not what it is for
 
 _COLUMNS = (
@@ -349,6 +350,9 @@ class CardBook(Mapping[str, Item]):
         self.running: set[str] = set()
         self.version = 0  # counts the reads applied: what a copy of the cards was made at
         self._cache: OrderedDict[str, Item] = OrderedDict()
+        # (version, ids changed by the apply that made it), the last few: a copy of
+        # every card (the filter's) is brought up to date, not read again whole
+        self._changes: deque[tuple[int, frozenset[str]]] = deque(maxlen=CHANGES_KEPT)
 
     def __getitem__(self, item_id: str) -> Item:
         if item_id not in self.stages:
@@ -413,6 +417,7 @@ class CardBook(Mapping[str, Item]):
     def reset(self, board: Iterable[tuple[int, str, bool]]) -> None:
         """The whole board again (``IndexTransaction.board``): held summaries dropped."""
         self.version += 1
+        self._changes.clear()  # what changed before is unknown: copies are read again
         self.stages = {f"SD-{n}": _STAGE[stage] for n, stage, _ in board}
         self.running = {f"SD-{n}" for n, _, runs in board if runs} if self.stages else set()
         self._cache.clear()
@@ -420,8 +425,9 @@ class CardBook(Mapping[str, Item]):
     def apply(self, cards: Iterable[Item], gone: Iterable[str]) -> None:
         """What changed since the board was read: changed cards replace theirs (kept in
         id order), ``gone`` leave."""
-        cards = list(cards)
+        cards, gone = list(cards), list(gone)
         self.version += 1
+        self._changes.append((self.version, frozenset([c.id for c in cards] + gone)))
         for item_id in gone:
             self.stages.pop(item_id, None)
             self.running.discard(item_id)
@@ -440,6 +446,15 @@ class CardBook(Mapping[str, Item]):
         self._keep({c.id: c for c in cards})
         if reorder:
             self.stages = dict(sorted(self.stages.items(), key=lambda kv: int(kv[0][3:])))
+
+    def changed_since(self, version: int) -> set[str] | None:
+        """The ids changed (or gone) since ``version``; None when that is not known
+        (the whole board was read since, or more reads than are remembered)."""
+        if version == self.version:
+            return set()
+        if version > self.version or not self._changes or self._changes[0][0] > version + 1:
+            return None
+        return set().union(*(ids for at, ids in self._changes if at > version))
 
     def by_stage(self) -> dict[Stage, list[str]]:
         """Ids per column, in id order."""

@@ -24,7 +24,13 @@ from shipdeck.tui.item_ops import ItemOperations
 from shipdeck.tui.pacing import FramePacer
 from shipdeck.tui.panes import Panes
 from shipdeck.widgets.board.columns import BoardColumns, StageColumn
-from shipdeck.widgets.board.filter import BoardFilter, CardFilter, card_filter
+from shipdeck.widgets.board.filter import (
+    BoardFilter,
+    CardFilter,
+    CardWords,
+    card_filter,
+    card_words,
+)
 from shipdeck.widgets.footer import QuietFooter
 from shipdeck.widgets.pane_tabs import TitleBar
 
@@ -32,6 +38,9 @@ if TYPE_CHECKING:
     from shipdeck.widgets.board.cards import CardFacts
 
 PINNED = ("command_mode", "help", "quit")  # the app's keys the footer always shows
+_Card = tuple[Item, CardWords]  # a card and its words, as the filter tests them
+# The filter's copy of every card: the book and version it was made at, by id, by stage.
+_Every = tuple[CardBook, int, dict[str, _Card], dict[Stage, list[_Card]]]
 
 
 class BoardScreen(Screen[None]):
@@ -106,7 +115,7 @@ class BoardScreen(Screen[None]):
         # What the app last showed, unfiltered: a filter narrows it, clearing restores it.
         self._items: list[Item] = []
         self._book: CardBook | None = None  # or the whole board, read as it is drawn
-        self._every: tuple[tuple[int, int], dict[Stage, list[Item]]] | None = None  # filter's
+        self._every: _Every | None = None  # the filter's copy of every card, at a version
         self._frame = 0
         self._facts: Mapping[str, CardFacts] | None = None
         self.card_filter: CardFilter | None = None  # the `/` filter's predicate, if on
@@ -156,19 +165,17 @@ class BoardScreen(Screen[None]):
         if book is not None and keep is None:
             for stage, ids in book.by_stage().items():
                 self.columns[stage].show(ids, book, book.running, changed, self._frame, self._facts)
-        else:
+        elif keep is None:
             by_stage: dict[Stage, list[Item]] = {s: [] for s in ORDER}
-            if book is not None:  # a filter: every card's words, read once while it is on
-                by_stage = self._every_card(book)
-            else:
-                for item in self._items:
-                    by_stage[item.stage].append(item)
+            for item in self._items:
+                by_stage[item.stage].append(item)
             for stage, column in self.columns.items():
-                cards = by_stage[stage]
-                if keep is None:
-                    column.set_items(cards, self._frame, self._facts)
-                    continue
-                kept = [i for i in cards if keep(i)]
+                column.set_items(by_stage[stage], self._frame, self._facts)
+        else:
+            every = self._every_card(book)
+            for stage, column in self.columns.items():
+                cards = every[stage]
+                kept = [item for item, words in cards if keep(words)]
                 shown += len(kept)
                 column.set_items(kept, self._frame, self._facts, total=len(cards))
         bar = self._filter_bar()
@@ -176,13 +183,34 @@ class BoardScreen(Screen[None]):
             total = len(book) if book is not None else len(self._items)
             bar.say(shown, total, on=keep is not None, typing=self._typing)
 
-    def _every_card(self, book: CardBook) -> dict[Stage, list[Item]]:
-        """Every card of ``book`` per stage, for the filter: read in batches once per
-        board version and kept only while a filter is on (each key typed re-filters)."""
-        if self._every is None or self._every[0] != (id(book), book.version):
-            cards = {stage: list(book.stream(ids)) for stage, ids in book.by_stage().items()}
-            self._every = ((id(book), book.version), cards)
-        return self._every[1]
+    def _every_card(self, book: CardBook | None) -> dict[Stage, list[_Card]]:
+        """Every card per stage with its words, for the filter, kept only while a filter
+        is on (each key typed tests every card again): read in batches and lowered once,
+        then only the cards a reload changed (on 20,000 cards a whole read is ~0.2 s, too
+        long for each of a run's reloads while a filter is on)."""
+        if book is None:  # a board shown from a list (no book): small, not kept
+            listed: dict[Stage, list[_Card]] = {s: [] for s in ORDER}
+            for item in self._items:
+                listed[item.stage].append((item, card_words(item)))
+            return listed
+        held = self._every
+        if held is not None and held[0] is book and held[1] == book.version:
+            return held[3]
+        words: dict[str, _Card] = {}
+        if held is not None and held[0] is book:
+            changed = book.changed_since(held[1])
+            if changed is not None:
+                words = held[2]
+                for item_id in changed:
+                    words.pop(item_id, None)
+        missing = [item_id for item_id in book if item_id not in words]
+        for item in book.stream(missing):
+            words[item.id] = (item, card_words(item))
+        every = {
+            stage: [words[i] for i in ids if i in words] for stage, ids in book.by_stage().items()
+        }
+        self._every = (book, book.version, words, every)
+        return every
 
     def tick(self, frame: int) -> None:
         self._frame = frame
@@ -252,6 +280,9 @@ class BoardScreen(Screen[None]):
 
     @on(BoardFilter.Typed)
     def _filter_typed(self, message: BoardFilter.Typed) -> None:
+        bar = self._filter_bar()
+        if bar is not None and bar.value != message.query:
+            return  # typed on since (a paste, a fast typist): the newest query's turn comes
         self.apply_filter(message.query)
 
     @on(BoardFilter.Kept)

@@ -8,14 +8,18 @@ and SD-4 (a chore) in Plan.
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from shipdeck.lifecycle.items import Item, Kind, RunState, StageState
 from shipdeck.lifecycle.stages import Stage
 from shipdeck.project.repo import Project
 from shipdeck.tui.app import ShipdeckApp
 from shipdeck.widgets.board.columns import RULER
-from shipdeck.widgets.board.filter import BoardFilter, card_filter
+from shipdeck.widgets.board.filter import BoardFilter, card_filter, card_words
 
 pytestmark = pytest.mark.slow  # Pilot on the demo repository, seconds a test
 
@@ -175,7 +179,7 @@ def test_what_a_query_matches() -> None:
     def matches(query: str) -> bool:
         keep = card_filter(query)
         assert keep is not None
-        return keep(item)
+        return keep(card_words(item))
 
     assert card_filter("  ") is None
     for query in ("sd-12", "cart", "FIX cart", "bug", "failed", "test", "1.4", "staging"):
@@ -185,3 +189,102 @@ def test_what_a_query_matches() -> None:
     for query in ("sd-1", "sd-120", "kind:chore", "state:passed", "cart deploy", "env:prod"):
         assert not matches(query), query
     assert matches("nokey:value") is False  # an unknown field is a plain word
+
+
+# A change made elsewhere (the CLI, another shipdeck) while a filter is on: (what, which
+# card of those on the board, a stage, a kind, whether the title says "zap"). Each can
+# move a card into or out of what the queries below match.
+CHANGES = st.lists(
+    st.tuples(
+        st.sampled_from(["add", "move", "retitle", "kind", "archive"]),
+        st.integers(0, 40),
+        st.sampled_from([Stage.PLAN, Stage.TEST, Stage.DEPLOY]),
+        st.sampled_from([Kind.BUG, Kind.FEATURE]),
+        st.booleans(),
+    ),
+    min_size=1,
+    max_size=5,
+)
+QUERIES = st.sampled_from(["zap", "kind:bug", "stage:test", "kind:bug zap", "sd-2"])
+
+
+def _change(project: Project, what: str, pick: int, stage: Stage, kind: Kind, zap: bool) -> None:
+    store = project.store
+    word = " zap" if zap else ""
+    if what == "add":
+        store.add(f"Item {pick}{word}", kind=kind)
+        return
+    ids = [i.id for i in store.load().active()]
+    if not ids:
+        return
+    item_id = ids[pick % len(ids)]
+
+    def change(item: Item) -> None:
+        if what == "move":
+            item.stage = stage
+        elif what == "retitle":
+            item.title = item.title.replace(" zap", "") + word
+        elif what == "kind":
+            item.kind = kind
+        else:
+            item.archived = True
+
+    store.update(item_id, change)
+
+
+def _expected(project: Project, query: str) -> set[str]:
+    keep = card_filter(query)
+    assert keep is not None
+    return {i.id for i in Project(project.root).store.load().active() if keep(card_words(i))}
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(query=QUERIES, rounds=st.lists(CHANGES, min_size=1, max_size=3))
+def test_the_filter_shows_what_it_matches_after_each_reload(
+    demo_project: Project, query: str, rounds: list[list[tuple[str, int, Stage, Kind, bool]]]
+) -> None:
+    """The filter keeps a copy of every card and brings only the changed ones up to
+    date at each reload: after any changes made elsewhere, it shows exactly the cards
+    a fresh read of the whole board says match (the examples share one repository, so
+    each starts from the board the ones before left)."""
+
+    async def run() -> None:
+        app = ShipdeckApp(demo_project)
+        async with app.run_test(size=SIZE) as pilot:
+            await type_filter(pilot, query)
+            assert shown(app) == _expected(demo_project, query)
+            for changes in rounds:
+                for change in changes:
+                    _change(demo_project, *change)
+                app.reload_board()
+                await pilot.pause()
+                assert shown(app) == _expected(demo_project, query), changes
+
+    asyncio.run(run())
+
+
+async def test_a_paste_filters_once_for_its_last_query(demo_project: Project) -> None:
+    """Keys typed faster than the board filters (a paste): each edit's message is
+    handled after the next edit, and only the newest query is applied."""
+    app = ShipdeckApp(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_filter(pilot, "")
+        applied: list[str] = []
+        apply = app.board.apply_filter
+
+        def counted(query: str) -> None:
+            applied.append(query)
+            apply(query)
+
+        app.board.apply_filter = counted  # type: ignore[method-assign]
+        prompt = app.board.query_one(BoardFilter).input
+        for n in range(1, len("kind:bug") + 1):
+            prompt.value = "kind:bug"[:n]  # each posts its Changed before any is handled
+        await pilot.pause()
+        assert applied == ["kind:bug"]
+        assert shown(app) == {"SD-3"}

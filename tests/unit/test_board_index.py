@@ -7,7 +7,14 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
-from shipdeck.lifecycle.board_index import BoardIndex, CardBook, number_of, row_of, summary
+from shipdeck.lifecycle.board_index import (
+    CHANGES_KEPT,
+    BoardIndex,
+    CardBook,
+    number_of,
+    row_of,
+    summary,
+)
 from shipdeck.lifecycle.items import Item, Kind, RunState, StageState, TestReport
 from shipdeck.lifecycle.stages import Stage
 from shipdeck.lifecycle.store import BoardStore
@@ -208,6 +215,24 @@ def test_a_book_applies_a_delta_in_id_order() -> None:
     assert book["SD-2"].title == "now in test"
     book.apply([Item("SD-4", "back from a sync"), Item("SD-6", "new")], gone=[])
     assert list(book) == ["SD-1", "SD-2", "SD-3", "SD-4", "SD-5", "SD-6"]
+
+
+def test_a_book_says_which_cards_changed_since_a_version_while_it_remembers() -> None:
+    book, _ = _book(5)
+    start = book.version
+    assert book.changed_since(start) == set()
+    book.apply([Item("SD-2", "moved", stage=Stage.TEST)], gone=["SD-4"])
+    book.apply([Item("SD-6", "new")], gone=[])
+    assert book.changed_since(start) == {"SD-2", "SD-4", "SD-6"}
+    assert book.changed_since(start + 1) == {"SD-6"}
+    assert book.changed_since(book.version + 1) is None  # a version it never had
+    for n in range(CHANGES_KEPT):
+        book.apply([Item("SD-1", f"edit {n}")], gone=[])
+    assert book.changed_since(start) is None  # further back than it remembers
+    assert book.changed_since(book.version - 1) == {"SD-1"}
+    before = book.version
+    book.reset([(1, "plan", False)])
+    assert book.changed_since(before) is None  # a whole read: anything may have changed
 
 
 def test_cards_of_reads_summaries_and_builds_a_missing_index(tmp_path: Path) -> None:

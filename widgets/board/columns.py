@@ -122,10 +122,11 @@ class StageColumn:
         items = list(items)
         old = self._cards if isinstance(self._cards, dict) else {}  # a book: all redrawn
         cards = {i.id: i for i in items}
-        stale = [
-            i.id for i in items if i.running or (i is not old.get(i.id) and old.get(i.id) != i)
-        ]
         running = [i.id for i in items if i.running]
+        runs = set(running)
+        stale = [
+            i.id for i in items if i.id in runs or (i is not old.get(i.id) and old.get(i.id) != i)
+        ]
         self._show([i.id for i in items], cards, running, stale, frame, facts, total)
 
     def show(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -22,14 +23,26 @@ from textual.widgets import Input, Static
 
 from shipdeck.lifecycle.items import Item
 
-CardFilter = Callable[[Item], bool]
-
 _ID = re.compile(r"sd-\d+")
 FIELDS = ("kind", "state", "stage", "env", "version", "id")
 
 
-def _fields(item: Item) -> dict[str, str]:
-    return {
+@dataclass(frozen=True, slots=True)
+class CardWords:
+    """A card's words as the filter reads them, lowered once per board version: each
+    key typed tests every card, and lowering them anew cost ~65 ms a key at 20,000."""
+
+    id: str
+    title: str
+    text: str  # what a plain word is looked for in
+    fields: dict[str, tuple[str, ...]]  # the words of each field a ``field:`` looks in
+
+
+CardFilter = Callable[[CardWords], bool]
+
+
+def card_words(item: Item) -> CardWords:
+    fields = {
         "id": item.id.lower(),
         "kind": item.kind.value,
         "state": item.current.state.value,
@@ -37,31 +50,34 @@ def _fields(item: Item) -> dict[str, str]:
         "env": (item.env or "").lower(),
         "version": (item.version or "").lower(),
     }
-
-
-def haystack(item: Item) -> str:
-    """What a plain word is looked for in."""
-    f = _fields(item)
-    words = [f["id"], item.title.lower(), f["kind"], f["state"], f["stage"]]
-    words += [f["version"], f["env"]]
-    return " ".join(w for w in words if w)
+    title = item.title.lower()
+    words = [fields["id"], title, fields["kind"], fields["state"], fields["stage"]]
+    words += [fields["version"], fields["env"]]
+    return CardWords(
+        id=fields["id"],
+        title=title,
+        text=" ".join(w for w in words if w),
+        fields={name: tuple(value.split()) for name, value in fields.items()},
+    )
 
 
 def _word_test(word: str) -> CardFilter:
     field, colon, value = word.partition(":")
     if colon and field in FIELDS and value:
-        return lambda item: any(v.startswith(value) for v in _fields(item)[field].split())
+        return lambda card: any(v.startswith(value) for v in card.fields[field])
     if _ID.fullmatch(word):
-        return lambda item: item.id.lower() == word or word in item.title.lower()
-    return lambda item: word in haystack(item)
+        return lambda card: card.id == word or word in card.title
+    return lambda card: word in card.text
 
 
 def card_filter(query: str) -> CardFilter | None:
-    """The predicate ``query`` means; None for a blank query (no filter)."""
+    """The predicate ``query`` means, over :func:`card_words`; None for a blank query."""
     tests = [_word_test(w) for w in query.lower().split()]
     if not tests:
         return None
-    return lambda item: all(test(item) for test in tests)
+    if len(tests) == 1:
+        return tests[0]
+    return lambda card: all(test(card) for test in tests)
 
 
 class BoardFilter(Horizontal):
