@@ -9,11 +9,15 @@ runs, scale only on a target that scales).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import re
+from collections.abc import Callable, Iterator
 from functools import partial
 from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
+from textual.fuzzy import Matcher
 
 from shipdeck.tui.host import Host, host
 
@@ -81,17 +85,14 @@ class BoardCommands(Provider):
             out.append((f"Pause/resume {env} autoscaling", toggle, "(A in Envs)"))
         return out
 
-    def _commands(self) -> list[Command]:
+    def _fixed(self, selected: Item | None) -> list[Command]:
+        """The board's commands, the selected item's and each environment's."""
         app = self.shipdeck
-        selected = app.selected_item()
         out = self._board()
         if selected is not None:
             out += self._item(selected)
         for env in app.project.config.environments:
             out += self._env(env)
-        for item in app.items.values():
-            if item is not selected:
-                out += self._item(item)
         return out
 
     async def discover(self) -> Hits:
@@ -105,11 +106,57 @@ class BoardCommands(Provider):
             yield DiscoveryHit(name, run, help=help_text)
 
     async def search(self, query: str) -> Hits:
+        """Every command the query matches. The cards' own are looked at only for cards
+        whose words could match (on 20,000 cards, 140,000 commands built and matched
+        took ~0.7 s a key), and the event loop gets a turn every ``YIELD_EVERY`` cards,
+        so the next key is typed at once and this search cancelled by it."""
+        app = self.shipdeck
         matcher = self.matcher(query)
-        for name, run, help_text in self._commands():
-            score = matcher.match(name)
-            if score > 0:
-                yield Hit(score, matcher.highlight(name), run, help=help_text or None)
+        possible = _could_match(query)
+        selected = app.selected_item()
+        candidates = self._fixed(selected)
+        for n, item in enumerate(app.items.values()):
+            if n % YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+            if selected is not None and item.id == selected.id:
+                continue  # listed first, with the fixed ones
+            if possible(f"{ITEM_VERBS} {item.id} {item.title} run".lower()):
+                candidates += self._item(item)
+            if candidates:
+                for hit in _hits(matcher, candidates):
+                    yield hit
+                candidates = []
+        for hit in _hits(matcher, candidates):  # no cards: the fixed commands alone
+            yield hit
+
+
+# Every verb of a card's commands (:meth:`BoardCommands._item`) before its id and
+# title: each command's name is, letter by letter in order, within "VERBS id title run".
+ITEM_VERBS = "go to cancel advance back re-run edit details of archive"
+YIELD_EVERY = 256  # cards searched between two turns of the event loop
+
+
+def _hits(matcher: Matcher, commands: list[Command]) -> Iterator[Hit]:
+    for name, run, help_text in commands:
+        score = matcher.match(name)
+        if score > 0:
+            yield Hit(score, _shown(matcher, name), run, help=help_text or None)
+
+
+def _shown(matcher: Matcher, name: str) -> Content | str:
+    """The name with the matched letters lit, or plain where lowering changes its length
+    ("İ" is two letters lowered): the matcher's offsets, found in the lowered name, would
+    light the wrong letters or run past the end (an IndexError that ended the app)."""
+    if len(name.lower()) != len(name):
+        return name
+    return matcher.highlight(name)
+
+
+def _could_match(query: str) -> Callable[[str], bool]:
+    """Whether a lowered text holds the query's letters in order: the fuzzy matcher's
+    condition for any match, tested by one regular expression, not by the matcher."""
+    pattern = re.compile(".*?".join(map(re.escape, query.lower())), re.DOTALL)
+    return lambda text: pattern.search(text) is not None
 
 
 def _goto(app: Host, item_id: str) -> None:

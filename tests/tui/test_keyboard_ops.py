@@ -8,9 +8,12 @@ releases to the local target.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from textual.command import CommandPalette
 from textual.widgets import Label
 from textual.widgets._footer import FooterKey
@@ -22,7 +25,7 @@ from shipdeck.tui.app import ShipdeckApp, project_label
 from shipdeck.tui.details import ItemDetailsScreen
 from shipdeck.tui.dialogs import ConfirmScreen, HelpScreen
 from shipdeck.tui.env_ops import can_scale
-from shipdeck.tui.palette import BoardCommands
+from shipdeck.tui.palette import BoardCommands, Command
 from shipdeck.widgets.footer import QuietFooter
 from shipdeck.widgets.pane_tabs import TitleBar
 from tests.tui.conftest import commit
@@ -33,9 +36,24 @@ pytestmark = pytest.mark.slow  # Pilot on the demo repository with the real engi
 SIZE = (120, 40)
 
 
-def command_names(app: ShipdeckApp) -> list[str]:
+def every_command(app: ShipdeckApp) -> list[Command]:
+    """What the palette can run: the board's, the selected card's and each
+    environment's commands, then every other card's (what a search narrows)."""
     provider = BoardCommands(app.screen)
-    return [name for name, _run, _help in provider._commands()]
+    selected = app.selected_item()
+    out = provider._fixed(selected)
+    for item in app.items.values():
+        if selected is None or item.id != selected.id:
+            out += provider._item(item)
+    return out
+
+
+def command_names(app: ShipdeckApp) -> list[str]:
+    return [name for name, _run, _help in every_command(app)]
+
+
+async def searched(app: ShipdeckApp, query: str) -> list[str]:
+    return [str(hit.text) async for hit in BoardCommands(app.screen).search(query)]
 
 
 def footer_keys(app: ShipdeckApp) -> list[tuple[str, int]]:
@@ -74,6 +92,60 @@ async def test_palette_has_every_board_action(demo_project: Project) -> None:
             assert board_command in names
         assert not any(n.startswith("Scale") for n in names)  # local: one process
         assert not any(n.startswith("Cancel") for n in names)  # nothing runs
+
+
+# Queries from the letters of the commands' words and the cards' titles, and a few
+# letters that change length when lowered (the matcher lowers both sides).
+QUERY_LETTERS = sorted(
+    set(
+        "go to cancel advance back re-run edit details of archive sd-0123456789"
+        " deploy staging restart stop roll new item zoom panes show logs keys screenshot"
+        " héllo wörld 発表 zap"
+    )
+    | {"İ", "ß", "\u0301"}
+)
+
+
+@settings(
+    max_examples=4,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(st.lists(st.text(st.sampled_from(QUERY_LETTERS), min_size=1, max_size=7), min_size=60))
+def test_a_search_finds_what_the_matcher_finds_in_every_command(
+    demo_project: Project, queries: list[str]
+) -> None:
+    """The palette matches a card's commands only where the card's words hold the
+    query's letters in order (cheap, for 20,000 cards); that must never hide a command
+    Textual's fuzzy matcher would match, nor list the selected card twice."""
+    for title in ("Héllo wörld zap", "発表の準備 zap", "İstanbul straße"):
+        if not any(i.title == title for i in demo_project.store.load().active()):
+            demo_project.store.add(title)
+
+    async def run() -> None:
+        app = ShipdeckApp(demo_project)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            matcher = BoardCommands(app.screen).matcher
+            names = command_names(app)
+            assert len(names) == len(set(names))  # the selected card's commands once
+            for query in queries:
+                wanted = sorted(n for n in names if matcher(query).match(n) > 0)
+                assert sorted(await searched(app, query)) == wanted, query
+
+    asyncio.run(run())
+
+
+async def test_a_search_lists_the_selected_card_once(demo_project: Project) -> None:
+    app = ShipdeckApp(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        selected = app.selected_item()
+        assert selected is not None
+        found = await searched(app, selected.id)
+        assert sum(n.startswith(f"Go to {selected.id} ") for n in found) == 1
+        assert found.count(f"Advance {selected.id}") == 1
 
 
 async def test_colon_opens_the_palette_in_command_mode(demo_project: Project) -> None:
