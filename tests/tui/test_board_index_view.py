@@ -50,6 +50,10 @@ async def test_only_the_cards_in_view_are_read_and_a_change_comes_as_a_delta(
         await pilot.press("end")  # the last Plan card: read when the cursor reaches it
         assert plan.selected_id == added
         assert book.cached(added)
+        await pilot.press("g")  # vim's (and k9s') first and last, as home and end
+        assert plan.selected_id == plan.item_ids[0]
+        await pilot.press("G")
+        assert plan.selected_id == added
 
 
 async def test_a_card_that_moves_stage_repaints_its_two_columns_not_the_board(
