@@ -6,11 +6,12 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
-from shipdeck.cli.text import ITEM_HEADER, item_detail, item_rows, table
+from shipdeck.cli.text import ITEM_HEADER, fit_words, item_detail, item_rows, table
 from shipdeck.lifecycle import events as ev
 from shipdeck.lifecycle import verbs
 from shipdeck.lifecycle.board import ItemNotFound
@@ -159,9 +160,11 @@ def status(args: argparse.Namespace) -> int:
                 if env["detail"].get(key):
                     line += f"; {key} {printable(env['detail'][key])}"
         print(line)
+    width = shutil.get_terminal_size().columns  # COLUMNS, the terminal's, or 80
+    digits = max(3, *(len(str(n)) for n in data["counts"].values()))
     for stage in Stage:
-        ids = " ".join(data["items"][stage.value]) or "-"
-        print(f"  {stage.label:<12} {len(by_stage.get(stage, [])):>3}  {ids}")
+        head = f"  {stage.label:<12} {data['counts'][stage.value]:>{digits}}  "
+        print(head + fit_words(data["items"][stage.value], max(width - len(head), 20)))
     return EXIT_OK
 
 

@@ -31,6 +31,20 @@ def table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
+def fit_words(words: Sequence[str], width: int) -> str:
+    """As many of ``words`` as fit in ``width`` columns, then "… N more": a stage of
+    9,000 cards is a line a person can read, not 70 KB of ids (``--json`` has all)."""
+    line = " ".join(words)
+    if len(line) <= width:
+        return line or "-"
+    shown: list[str] = []
+    for n, word in enumerate(words):
+        if len(" ".join([*shown, word, f"… {len(words) - n - 1} more"])) > width:
+            break
+        shown.append(word)
+    return " ".join([*shown, f"… {len(words) - len(shown)} more"])
+
+
 def item_rows(items: Iterable[Item]) -> list[list[str]]:
     rows = []
     for item in items:

@@ -223,3 +223,32 @@ def test_logs_follow_interrupted_exits_130(demo: Path) -> None:
             proc.wait()
     assert proc.returncode == 130, err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("columns", ["80", "200"])
+def test_status_of_a_big_board_fits_the_terminal_and_json_has_every_id(
+    tmp_path: Path, columns: str
+) -> None:
+    """A stage of hundreds of cards is one line as wide as the terminal ending in how
+    many it left out (it was every id, 70 KB on a 20,000-card board); --json keeps all."""
+    from shipdeck.lifecycle.items import Item
+    from shipdeck.project.repo import Project
+
+    made = shipdeck("demo", str(tmp_path / "big"), "--no-open", "--no-docker", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    store = Project(tmp_path / "big").store
+    with store.edit() as board:
+        start = board.next_id
+        board.items += [Item(f"SD-{start + n}", f"Card {n}") for n in range(1200)]
+        board.next_id = start + 1200
+    human = shipdeck("status", cwd=tmp_path / "big", env={"COLUMNS": columns})
+    assert human.returncode == 0, human.stderr
+    lines = human.stdout.splitlines()
+    assert all(len(line) <= int(columns) for line in lines), lines
+    plan = next(line for line in lines if line.split()[:1] == ["Plan"])
+    count, first, *_ = plan.split()[1:]
+    shown = plan.split(f" {count} ", 1)[1].split(" … ")[0].split()
+    assert first == "SD-2" and int(count) == 1203
+    assert plan.endswith(f"… {1203 - len(shown)} more")
+    as_json = json.loads(shipdeck("status", "--json", cwd=tmp_path / "big").stdout)
+    assert len(as_json["items"]["plan"]) == as_json["counts"]["plan"] == 1203
