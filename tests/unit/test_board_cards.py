@@ -9,7 +9,14 @@ from rich.text import Text
 
 from shipdeck.lifecycle.items import Item, Kind, RunState, StageState
 from shipdeck.lifecycle.stages import Stage
-from shipdeck.widgets.board.cards import card_height, card_text, pack, title_lines
+from shipdeck.widgets.board.cards import (
+    card_height,
+    card_text,
+    column_title,
+    more_note,
+    pack,
+    title_lines,
+)
 
 
 def lines_of(text: Text) -> list[str]:
@@ -200,3 +207,46 @@ def test_card_height_matches_the_card_with_any_facts(
     text = card_text(item, width=width, facts=facts, now=NOW)
     assert card_height(item, width, facts, NOW) == len(text.plain.split("\n"))
     assert all(Text(line).cell_len <= max(width, 4) for line in lines_of(text))
+
+
+COUNTS = st.integers(0, 10**6)
+
+
+@given(st.sampled_from(list(Stage)), COUNTS, st.one_of(st.none(), COUNTS), st.integers(0, 40))
+def test_a_column_title_fits_and_never_shows_a_cut_number(
+    stage: Stage, count: int, total: int | None, width: int
+) -> None:
+    """Cut to the width, "Release 0/666" read as "Release 0/6": a number shows whole
+    or not at all, and the name gives way first."""
+    title = column_title(stage, count, total, width)
+    assert len(title) <= width
+    numbers = title.split()[-1] if title.strip() else ""
+    whole = f"{count}/{total}" if total else f"{count}"
+    assert numbers in ("", whole, f"{count}")
+    if title.strip():
+        label = title.split()[0] if len(title.split()) > 1 else ""
+        assert stage.label.startswith(label.removesuffix("…"))
+    if width >= len(f" {stage.label} {whole} "):
+        assert title == f" {stage.label} {whole} "
+
+
+@given(COUNTS, COUNTS, st.integers(0, 20))
+def test_the_more_note_fits_and_never_shows_a_cut_number(
+    above: int, below: int, width: int
+) -> None:
+    note = more_note(above, below, width)
+    assert len(note) <= width
+    if not (above or below):
+        assert note == ""
+        return
+    arrow, n = ("↓", below) if below else ("↑", above)
+    assert note == "" or note.strip().removeprefix(arrow).split()[0] == str(n)
+    if width >= len(f" {arrow} {n} more "):
+        assert note == f" {arrow} {n} more "
+
+
+def test_a_filtered_title_in_a_narrow_column_shortens_the_name_first() -> None:
+    assert column_title(Stage.RELEASE, 0, 666, 12) == " Rele… 0/666"
+    assert column_title(Stage.RELEASE, 0, 666, 11) == " Rel… 0/666"
+    assert column_title(Stage.RELEASE, 0, 666, 16) == " Release 0/666 "
+    assert column_title(Stage.PLAN, 9004, None, 3) == ""

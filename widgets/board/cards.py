@@ -6,6 +6,7 @@ import textwrap
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from rich.cells import cell_len
 from rich.text import Text
 
 from shipdeck.lifecycle.items import Item, Kind, RunState
@@ -189,7 +190,30 @@ def title_lines(title: str, width: int, most: int = 2) -> list[str]:
     return lines
 
 
-def column_title(stage: Stage, count: int, total: int | None = None) -> str:
-    """``Plan 40``; ``Plan 3/40`` while a filter shows 3 of its 40 cards (an empty
-    stage stays ``Build 0``)."""
-    return f"{stage.label} {count}" if not total else f"{stage.label} {count}/{total}"
+def column_title(stage: Stage, count: int, total: int | None, width: int) -> str:
+    """`` Plan 40 ``; `` Plan 3/40 `` while a filter shows 3 of its 40 cards (an empty
+    stage stays ``Build 0``), in at most ``width`` cells: the name is shortened
+    (``Rel… 0/666``) or left out before a number is, and a number is never cut (cut
+    to the width, "Release 0/666" read as "Release 0/6")."""
+    number = f"{count}" if not total else f"{count}/{total}"
+    label = stage.label
+    shortened = [f" {label[:n]}… {number}" for n in range(len(label) - 1, 0, -1)]
+    return fitting(
+        [f" {label} {number} ", f" {label} {number}", *shortened, f" {number}", number, f"{count}"],
+        width,
+    )
+
+
+def more_note(above: int, below: int, width: int) -> str:
+    """`` ↓ 12 more `` under a column's box (or ``↑`` when its last cards show), in at
+    most ``width`` cells; shorter forms before a cut number."""
+    if not (above or below):
+        return ""
+    arrow, n = ("↓", below) if below else ("↑", above)
+    forms = [f" {arrow} {n} more ", f" {arrow} {n} more", f" {arrow} {n} ", f"{arrow}{n}"]
+    return fitting(forms, width)
+
+
+def fitting(forms: list[str], width: int) -> str:
+    """The first of ``forms`` (the fullest first) that fits in ``width`` cells; "" if none."""
+    return next((form for form in forms if cell_len(form) <= width), "")

@@ -36,7 +36,14 @@ from textual.widget import Widget
 from shipdeck.lifecycle.board_index import CardBook
 from shipdeck.lifecycle.items import Item
 from shipdeck.lifecycle.stages import ORDER, SPANS, Span, Stage
-from shipdeck.widgets.board.cards import NO_FACTS, CardFacts, card_height, card_text, column_title
+from shipdeck.widgets.board.cards import (
+    NO_FACTS,
+    CardFacts,
+    card_height,
+    card_text,
+    column_title,
+    more_note,
+)
 
 _NOT_DIM = Style(dim=False)
 MIN_WIDTH = 14  # a column narrower than this is not readable: the board scrolls sideways
@@ -639,7 +646,7 @@ class BoardColumns(Widget, can_focus=True):
 
     def _top_border(self, column: StageColumn, inner: int, border: Style) -> list[Segment]:
         count = len(column.item_ids)
-        title = f" {column_title(column.stage, count, column.total)} "[: max(0, inner - 1)]
+        title = column_title(column.stage, count, column.total, max(0, inner - 1))
         style = self._style("board--title-current" if column is self.current else "board--title")
         return [
             Segment("╭─", border),
@@ -651,8 +658,7 @@ class BoardColumns(Widget, can_focus=True):
     def _bottom_border(self, column: StageColumn, inner: int, border: Style) -> list[Segment]:
         """The box's bottom, saying how many cards are out of view below (or above)."""
         above, below = column.beyond(inner, max(0, self.size.height - RULER - 2))
-        note = f" ↓ {below} more " if below else (f" ↑ {above} more " if above else "")
-        note = note[: max(0, inner - 1)]
+        note = more_note(above, below, max(0, inner - 1))
         return [
             Segment("╰─", border),
             Segment(note, self._style("board--more")),
