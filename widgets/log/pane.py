@@ -40,8 +40,28 @@ PROMPTS = {
 }
 
 
-def status_text(status: LogStatus, message: str = "", styles: Styles | None = None) -> Text:
-    """The status line for ``status``: pure, so it is tested without an app."""
+# What a narrow status line gives up, in this order, before what answers the user's
+# last search or filter: the on-flags, the "(f/end)" hint, "N of", the line count.
+_SHORTER = ("flags", "hint", "of", "lines")
+
+
+def status_text(
+    status: LogStatus, message: str = "", styles: Styles | None = None, width: int | None = None
+) -> Text:
+    """The status line for ``status``, in ``width`` cells if given: pure, so it is
+    tested without an app. A narrow pane (the details screen's, half of 120 columns)
+    cut "/token: 1 line" off the end; the counts and hints go first now."""
+    text = _status_text(status, message, styles, set())
+    dropped: set[str] = set()
+    for part in _SHORTER:
+        if width is None or text.cell_len <= width:
+            break
+        dropped.add(part)
+        text = _status_text(status, message, styles, dropped)
+    return text
+
+
+def _status_text(status: LogStatus, message: str, styles: Styles | None, dropped: set[str]) -> Text:
     style = (styles or {}).get
     text = Text(no_wrap=True, overflow="ellipsis", end="")
     if status.following:
@@ -50,10 +70,14 @@ def status_text(status: LogStatus, message: str = "", styles: Styles | None = No
         text.append("‖ paused", style("paused", "bold yellow"))
         if status.new_since_pause:
             text.append(f" · {status.new_since_pause:,} new lines ↓", style("paused", "yellow"))
-        text.append(" (f/end)", style("dim", "dim"))
-    parts = [counted(status.lines, "line")]
-    if status.total > status.lines:
-        parts[0] = f"{status.lines:,} of {counted(status.total, 'line')}"
+        if "hint" not in dropped:
+            text.append(" (f/end)", style("dim", "dim"))
+    parts = []
+    if "lines" not in dropped:
+        parts.append(counted(status.lines, "line"))
+        if status.total > status.lines:
+            whole = counted(status.total, "line")
+            parts[0] = whole if "of" in dropped else f"{status.lines:,} of {whole}"
     if status.filter:
         kept = f"&{ansi.plain(status.filter, max_chars=40)}: {status.filter_matches:,} shown"
         if status.filtering is not None:
@@ -74,7 +98,7 @@ def status_text(status: LogStatus, message: str = "", styles: Styles | None = No
         )
         if on
     ]
-    if flags:
+    if flags and "flags" not in dropped:
         parts.append(" ".join(flags))
     for part in parts:
         text.append(" │ ", style("dim", "dim"))
@@ -109,7 +133,8 @@ class LogStatusBar(Widget):
         time, and the line is redrawn with each batch of a running stage's output."""
         if self._styles is None:
             self._styles = {n: component_style(self, f"log-status--{n}") for n in STATUS_STYLES}
-        return status_text(self.status, self.message, self._styles)
+        width = self.content_region.width or None  # before the first layout: as it is
+        return status_text(self.status, self.message, self._styles, width)
 
     def notify_style_update(self) -> None:
         """Resolved again at the next render: Textual calls this before it recomputes
