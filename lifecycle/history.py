@@ -164,6 +164,8 @@ class HistoryIndex:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             try:
                 self._db = self._open()
+            except sqlite3.OperationalError:
+                raise  # locked, disk full, read-only: the index is sound, only not reachable now
             except sqlite3.DatabaseError:  # not a database (any more): start a new one
                 self._remove()
                 self._db = self._open()

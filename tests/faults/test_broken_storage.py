@@ -17,6 +17,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -282,3 +283,40 @@ def test_disk_fills_during_a_run(repo: Path, disk: Path, to: str) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+def _deploys(repo: Path, count: int, version: str) -> None:
+    """``count`` deploys of the last hours appended to the journal, as runs leave them."""
+    now = datetime.now(UTC)
+    with (repo / ".shipdeck" / "journal.jsonl").open("a", encoding="utf-8") as f:
+        for n in range(count):
+            at = (now - timedelta(hours=1, seconds=n)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            event = {"ts": at, "type": "deployed", "item": "SD-1", "env": "staging"}
+            event |= {"version": f"{version}.{n}", "sha": "0" * 40, "lead_time": 60.0}
+            f.write(json.dumps(event) + "\n")
+
+
+def _dora(repo: Path) -> int:
+    done = shipdeck("dora", "--json", cwd=repo)
+    assert done.returncode == 0 and not done.stderr, done.stderr
+    deployments: int = json.loads(done.stdout)["deployments"]
+    return deployments
+
+
+def test_a_full_disk_keeps_the_journals_index_and_dora_counts_every_deploy(
+    repo: Path, disk: Path
+) -> None:
+    """The journal's index is a cache beside it: with the disk full it cannot take the
+    lines appended since, so the query reads them from the journal; the index itself
+    stays (it was deleted as if corrupt, a 9.5 s rebuild at 1M events)."""
+    index = repo / ".shipdeck" / "state" / "journal.sqlite"
+    _deploys(repo, 3000, "1.0")
+    before = _dora(repo)
+    assert before >= 3000 and index.exists()
+    inode = index.stat().st_ino
+    _deploys(repo, 500, "2.0")
+    with _full(disk):
+        assert _dora(repo) == before + 500  # the lines the index could not take, read
+    assert index.stat().st_ino == inode  # the same index, not a new one
+    assert _dora(repo) == before + 500  # and it takes them now
+    assert index.stat().st_ino == inode
