@@ -24,7 +24,7 @@ from textual.worker import get_current_worker
 
 from shipdeck.lifecycle import verbs
 from shipdeck.lifecycle.errors import ShipdeckError
-from shipdeck.tui.crash import STORAGE_ERRORS
+from shipdeck.tui.crash import STORAGE_ERRORS, describe
 from shipdeck.tui.host import Board, host
 from shipdeck.widgets.pane_tabs import PaneTabs
 
@@ -282,9 +282,16 @@ class Panes(Vertical):
         try:
             events = self.shipdeck.project.journal.newest(EVENTS_PAGE, skip)
         except STORAGE_ERRORS as exc:  # the pane keeps what it showed
-            self.app.call_from_thread(self.shipdeck.storage_error, "Journal unreadable", exc)
+            self.app.call_from_thread(self._events_unreadable, exc)
             return
         self.post_message(self.EventsRead(events, skip))
+
+    def _events_unreadable(self, exc: BaseException) -> None:
+        from shipdeck.widgets.ops.events import EventsPane
+
+        self.shipdeck.storage_error("Journal unreadable", exc)
+        for pane in self.query(EventsPane):
+            pane.unreadable(describe(exc))
 
     @on(EventsRead)
     def _show_events(self, message: EventsRead) -> None:

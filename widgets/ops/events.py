@@ -20,7 +20,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.coordinate import Coordinate
 from textual.message import Message
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static
 
 from shipdeck.lifecycle.events import ALERT_RAISED, Event
 from shipdeck.widgets.ops.text import event_row
@@ -52,7 +52,12 @@ class EventsPane(Vertical):
     DEFAULT_CSS = """
     EventsPane { height: 1fr; }
     EventsPane > DataTable { height: 1fr; }
+    EventsPane > #events-empty { height: auto; padding: 0 1; color: $text-muted; display: none; }
+    EventsPane.-empty > #events-empty { display: block; }
+    EventsPane.-empty > DataTable { height: auto; }
     """
+
+    EMPTY = "no events yet: deploys, rollbacks, failures and alerts are listed here"
 
     BINDINGS = [
         Binding("b", "bug_from_alert", "bug from alert", id="events.bug"),
@@ -115,6 +120,7 @@ class EventsPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield self.table
+        yield Static(self.EMPTY, id="events-empty", markup=False)  # a reason may hold [ ]
 
     def on_mount(self) -> None:
         # DataTable measures cells with the app's console: nothing is added before this.
@@ -123,6 +129,25 @@ class EventsPane(Vertical):
         held = self._held.mount()
         if held is not None:
             self.set_events(held)
+        else:  # the first page is being read: on a journal never indexed, seconds
+            self.table.loading = True
+
+    def unreadable(self, reason: str) -> None:
+        """The feed could not read a page: what is shown stays; an empty pane says why
+        instead of loading for ever."""
+        self.table.loading = False
+        if not self.table.row_count:
+            self.query_one("#events-empty", Static).update(f"journal unreadable: {reason}")
+            self.add_class("-empty")
+
+    def _shown(self) -> None:
+        """Rows arrived (or the answer was none): no loading, and the empty note if none."""
+        self.table.loading = False
+        if self.table.row_count:
+            self.remove_class("-empty")
+        else:
+            self.query_one("#events-empty", Static).update(self.EMPTY)
+            self.add_class("-empty")
 
     # --- data ------------------------------------------------------------------
 
@@ -159,6 +184,7 @@ class EventsPane(Vertical):
         self._sort()
         if self.table.row_count:
             self.table.move_cursor(row=0)
+        self._shown()
 
     def add_older(self, events: Sequence[Event]) -> None:
         """Put a page of older events at the bottom (oldest first); none means the
@@ -209,6 +235,7 @@ class EventsPane(Vertical):
             table.move_cursor(row=0)
         elif selected is not None and selected in self._events:
             table.move_cursor(row=table.get_row_index(selected))
+        self.remove_class("-empty")
 
     @property
     def events(self) -> list[Event]:
