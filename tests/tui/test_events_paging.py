@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from textual.app import App, ComposeResult
-from textual.widgets import Static
 
 from shipdeck.lifecycle import events as ev
 from shipdeck.lifecycle.events import Event
@@ -99,7 +98,7 @@ async def test_the_app_feeds_the_pane_from_the_index(demo_project: Project) -> N
         pane.table.move_cursor(row=EVENTS_PAGE - 1)
         await until(pilot, lambda: pane.table.row_count > EVENTS_PAGE)
         assert pane.events == by_time_newest_first(journal.read())[: pane.table.row_count]
-        assert not pane.table.loading and not pane.has_class("-empty")
+        assert pane.note is None and pane.table.has_focus
 
 
 class Unfed(App[None]):
@@ -109,27 +108,21 @@ class Unfed(App[None]):
         yield EventsPane(tz=UTC)
 
 
-def empty_note(pane: EventsPane) -> str | None:
-    note = pane.query_one("#events-empty", Static)
-    return str(note.render()) if note.display and note.region.height else None
-
-
 async def test_the_pane_says_it_is_loading_then_that_there_is_nothing_or_why() -> None:
     """Headers over nothing read as "no events" while the first page was still being
-    read (on a journal never indexed, seconds): the table shows it is loading, then
+    read (on a journal never indexed, seconds): the pane says it is reading, then
     the events, or a line saying there are none, or why the journal cannot be read."""
     app = Unfed()
     async with app.run_test(size=SIZE) as pilot:
         pane = app.query_one(EventsPane)
         await pilot.pause()
-        assert pane.table.loading and empty_note(pane) is None
+        assert pane.note == EventsPane.READING
         pane.set_events([])
         await pilot.pause()
-        assert not pane.table.loading
-        assert empty_note(pane) == EventsPane.EMPTY
+        assert pane.note == EventsPane.EMPTY
         pane.add_events([Event(ev.SCALED, None, {"env": "staging", "replicas": 2}, T0)])
         await pilot.pause()
-        assert pane.table.row_count == 1 and empty_note(pane) is None
+        assert pane.table.row_count == 1 and pane.note is None
     app = Unfed()
     async with app.run_test(size=SIZE) as pilot:
         pane = app.query_one(EventsPane)
@@ -137,8 +130,7 @@ async def test_the_pane_says_it_is_loading_then_that_there_is_nothing_or_why() -
         reason = "[Errno 13] Permission denied: 'journal.jsonl'"
         pane.unreadable(reason)
         await pilot.pause()
-        assert not pane.table.loading
-        assert empty_note(pane) == f"journal unreadable: {reason}"
+        assert pane.note == f"journal unreadable: {reason}"
 
 
 async def test_an_empty_journal_says_so_in_the_app(demo_project: Project) -> None:
@@ -147,5 +139,5 @@ async def test_an_empty_journal_says_so_in_the_app(demo_project: Project) -> Non
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("v")
         pane = await until(pilot, lambda: app.board.query(EventsPane).first(None))
-        await until(pilot, lambda: not pane.table.loading, what="the first page")
-        assert pane.table.row_count == 0 and empty_note(pane) == EventsPane.EMPTY
+        await until(pilot, lambda: pane.note == EventsPane.EMPTY, what="the first page")
+        assert pane.table.row_count == 0 and pane.table.has_focus  # v's keys go to it

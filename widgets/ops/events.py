@@ -58,6 +58,7 @@ class EventsPane(Vertical):
     """
 
     EMPTY = "no events yet: deploys, rollbacks, failures and alerts are listed here"
+    READING = "reading the journal…"
 
     BINDINGS = [
         Binding("b", "bug_from_alert", "bug from alert", id="events.bug"),
@@ -130,24 +131,33 @@ class EventsPane(Vertical):
         if held is not None:
             self.set_events(held)
         else:  # the first page is being read: on a journal never indexed, seconds
-            self.table.loading = True
+            self._note(self.READING)
 
     def unreadable(self, reason: str) -> None:
         """The feed could not read a page: what is shown stays; an empty pane says why
-        instead of loading for ever."""
-        self.table.loading = False
+        instead of saying it reads for ever."""
         if not self.table.row_count:
-            self.query_one("#events-empty", Static).update(f"journal unreadable: {reason}")
-            self.add_class("-empty")
+            self._note(f"journal unreadable: {reason}")
 
     def _shown(self) -> None:
-        """Rows arrived (or the answer was none): no loading, and the empty note if none."""
-        self.table.loading = False
+        """Rows arrived (or the answer was none): the rows, or a line saying none."""
         if self.table.row_count:
             self.remove_class("-empty")
         else:
-            self.query_one("#events-empty", Static).update(self.EMPTY)
-            self.add_class("-empty")
+            self._note(self.EMPTY)
+
+    def _note(self, text: str) -> None:
+        """A line under the headers in place of rows (not Textual's ``loading``: a
+        loading table cannot take the focus ``v`` gives it)."""
+        self.query_one("#events-empty", Static).update(text)
+        self.add_class("-empty")
+
+    @property
+    def note(self) -> str | None:
+        """The line shown in place of rows, if any."""
+        if not self.has_class("-empty"):
+            return None
+        return str(self.query_one("#events-empty", Static).render())
 
     # --- data ------------------------------------------------------------------
 
