@@ -146,7 +146,8 @@ def _hits(matcher: Matcher, commands: list[Command]) -> Iterator[Hit]:
 def _shown(matcher: Matcher, name: str) -> Content | str:
     """The name with the matched letters lit, or plain where lowering changes its length
     ("İ" is two letters lowered): the matcher's offsets, found in the lowered name, would
-    light the wrong letters or run past the end (an IndexError that ended the app)."""
+    light the wrong letters or run past the end (an IndexError that ended the search,
+    which then said "No matches found")."""
     if len(name.lower()) != len(name):
         return name
     return matcher.highlight(name)
