@@ -197,11 +197,11 @@ def column_title(stage: Stage, count: int, total: int | None, width: int) -> str
     to the width, "Release 0/666" read as "Release 0/6")."""
     number = f"{count}" if not total else f"{count}/{total}"
     label = stage.label
-    shortened = [f" {label[:n]}… {number}" for n in range(len(label) - 1, 0, -1)]
-    return fitting(
-        [f" {label} {number} ", f" {label} {number}", *shortened, f" {number}", number, f"{count}"],
-        width,
-    )
+    full = f" {label} {number} "
+    if cell_len(full) <= width:  # the usual case, at every repaint: nothing else made
+        return full
+    shortened = (f" {label[:n]}… {number}" for n in range(len(label) - 1, 0, -1))
+    return fitting([f" {label} {number}", *shortened, f" {number}", number, f"{count}"], width)
 
 
 def more_note(above: int, below: int, width: int) -> str:
@@ -210,8 +210,10 @@ def more_note(above: int, below: int, width: int) -> str:
     if not (above or below):
         return ""
     arrow, n = ("↓", below) if below else ("↑", above)
-    forms = [f" {arrow} {n} more ", f" {arrow} {n} more", f" {arrow} {n} ", f"{arrow}{n}"]
-    return fitting(forms, width)
+    full = f" {arrow} {n} more "
+    if cell_len(full) <= width:  # the usual case: nothing else made
+        return full
+    return fitting([f" {arrow} {n} more", f" {arrow} {n} ", f"{arrow}{n}"], width)
 
 
 def fitting(forms: list[str], width: int) -> str:
