@@ -2,22 +2,27 @@
 
 Every line is stored as ``<time> <stream> <text>`` so a reader can show
 timestamps, tell stderr from stdout and search the whole run, while the UI
-keeps only a bounded ring in memory.
+keeps only a bounded ring in memory. Readers split records on ``\n`` alone (a
+``\r`` inside a line is text) and read a tail backwards from the end, so a huge
+log costs what is shown of it.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
 
 from shipdeck.lifecycle.lines import Line, Stream
 from shipdeck.lifecycle.masking import SecretMasker
 
 _CODE = {Stream.STDOUT: "o", Stream.STDERR: "e", Stream.INFO: "i"}
 _STREAM = {v: k for k, v in _CODE.items()}
+BLOCK = 1 << 20  # bytes read at a time
+BATCH = 4096  # lines handed on at a time when streaming a whole log
 
 
 class LogRecord(NamedTuple):
@@ -56,7 +61,7 @@ class RunLog:
 
 def read_run_log(path: Path) -> Iterator[LogRecord]:
     """The records of a run log; a line that does not parse is kept as stdout text."""
-    with path.open(encoding="utf-8", errors="replace") as f:
+    with path.open(encoding="utf-8", errors="replace", newline="\n") as f:
         for raw in f:
             raw = raw.rstrip("\n")
             stamp, _, rest = raw.partition(" ")
@@ -68,3 +73,81 @@ def read_run_log(path: Path) -> Iterator[LogRecord]:
                 yield LogRecord(datetime.now(UTC), Stream.STDOUT, raw)
                 continue
             yield LogRecord(when, stream, text)
+
+
+def record_line(raw: str) -> Line:
+    """A record's stream and text, its time left unparsed (printing needs neither the
+    time nor its cost); a line that does not parse is stdout text, as in
+    :func:`read_run_log`."""
+    stamp, _, rest = raw.partition(" ")
+    code, _, text = rest.partition(" ")
+    stream = _STREAM.get(code)
+    if stream is None or not stamp.endswith("Z"):
+        return Line(Stream.STDOUT, raw)
+    return Line(stream, text)
+
+
+def _lines(records: list[bytes]) -> list[Line]:
+    return [record_line(r.decode("utf-8", "replace")) for r in records]
+
+
+def read_back(f: BinaryIO, end: int, count: int, block: int = BLOCK) -> tuple[int, list[bytes]]:
+    """The ``count`` records before byte ``end`` (a line start, or the end of the
+    file) and the offset of the first, read backwards ``block`` bytes at a time."""
+    if count <= 0 or end <= 0:
+        return end, []
+    blocks: list[bytes] = []
+    pos, newlines = end, 0
+    while pos > 0 and newlines <= count:
+        step = min(block, pos)
+        pos -= step
+        f.seek(pos)
+        chunk = f.read(step)
+        blocks.append(chunk)
+        newlines += chunk.count(b"\n")
+    data = b"".join(reversed(blocks))
+    records = data.split(b"\n")
+    if data.endswith(b"\n"):
+        records.pop()  # after the last newline: nothing
+    if pos > 0:
+        records.pop(0)  # may have started before the first block
+    records = records[-count:]
+    return end - sum(len(r) + 1 for r in records) + (0 if data.endswith(b"\n") else 1), records
+
+
+def complete_end(f: BinaryIO) -> int:
+    """The offset just after the last complete line (a line still being written is
+    left for the next read)."""
+    pos = f.seek(0, os.SEEK_END)
+    while pos > 0:
+        step = min(BLOCK, pos)
+        pos -= step
+        f.seek(pos)
+        cut = f.read(step).rfind(b"\n")
+        if cut >= 0:
+            return pos + cut + 1
+    return 0
+
+
+def tail_lines(f: BinaryIO, end: int, count: int) -> list[Line]:
+    """The last ``count`` lines before byte ``end``, read backwards from it."""
+    return _lines(read_back(f, end, count, BLOCK)[1])
+
+
+def lines_between(f: BinaryIO, start: int, end: int) -> Iterator[list[Line]]:
+    """The lines from byte ``start`` (a line start) to byte ``end``, in batches as they
+    are read: a whole log is streamed, never held. A last line without its newline
+    (``end`` inside it) comes last."""
+    f.seek(start)
+    left, rest = end - start, b""
+    while left > 0:
+        chunk = f.read(min(BLOCK, left))
+        if not chunk:
+            break
+        left -= len(chunk)
+        records = (rest + chunk).split(b"\n")
+        rest = records.pop()
+        for at in range(0, len(records), BATCH):
+            yield _lines(records[at : at + BATCH])
+    if rest:
+        yield _lines([rest])

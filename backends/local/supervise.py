@@ -28,6 +28,7 @@ from shipdeck.lifecycle import atomic
 from shipdeck.lifecycle.errors import StorageError
 from shipdeck.lifecycle.filelock import hold
 from shipdeck.lifecycle.ports import CancelToken, Line, Stream
+from shipdeck.lifecycle.runlog import complete_end, read_back
 from shipdeck.lifecycle.text import escape_controls
 
 
@@ -417,26 +418,18 @@ def tail_lines(path: Path, count: int | None) -> tuple[list[str], int]:
 
 
 def _tail_one(path: Path, count: int | None) -> tuple[list[str], int]:
-    """Reads backwards in blocks, so a tail of a large log costs a few reads."""
+    """Reads backwards a block at a time, so a tail of a large log costs a few reads; a
+    trailing partial line is left to the follower."""
     try:
         with open(path, "rb") as fh:
-            end = fh.seek(0, os.SEEK_END)
-            data = b""
-            pos = end
-            while pos > 0 and (count is None or data.count(b"\n") <= count):
-                step = min(pos, 1 << 16)
-                pos -= step
-                fh.seek(pos)
-                data = fh.read(step) + data
+            stop = complete_end(fh)
+            if count is None:
+                fh.seek(0)
+                parts = fh.read(stop).split(b"\n")[:-1]
+            else:
+                parts = read_back(fh, stop, count)[1]
     except FileNotFoundError:
         return [], 0
-    complete = data.rfind(b"\n") + 1  # a trailing partial line is left to the follower
-    stop = end - (len(data) - complete)
-    parts = data[:complete].split(b"\n")[:-1]
-    if pos > 0:
-        parts = parts[1:]  # the first piece may be the end of a longer line
-    if count is not None:
-        parts = parts[-count:] if count > 0 else []
     return [_decode(p) for p in parts], stop
 
 

@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
+from shipdeck.lifecycle import runlog
 from shipdeck.widgets.log.lines import INFO, STDERR, STDOUT, Batch
 from shipdeck.widgets.log.model import MatchIndex
 
@@ -151,27 +152,8 @@ class RecordReader:
 
 
 def read_back(f: BinaryIO, end: int, count: int) -> tuple[int, list[bytes]]:
-    """The ``count`` records before byte ``end`` (a line start, or the end of the
-    file) and the offset of the first, read backwards a block at a time."""
-    if count <= 0 or end <= 0:
-        return end, []
-    blocks: list[bytes] = []
-    pos, newlines = end, 0
-    while pos > 0 and newlines <= count:
-        step = min(BLOCK, pos)
-        pos -= step
-        f.seek(pos)
-        block = f.read(step)
-        blocks.append(block)
-        newlines += block.count(b"\n")
-    data = b"".join(reversed(blocks))
-    records = data.split(b"\n")
-    if data.endswith(b"\n"):
-        records.pop()  # after the last newline: nothing
-    if pos > 0:
-        records.pop(0)  # may have started before the first block
-    records = records[-count:]
-    return end - sum(len(r) + 1 for r in records) + (0 if data.endswith(b"\n") else 1), records
+    """:func:`lifecycle.runlog.read_back` a :data:`BLOCK` at a time."""
+    return runlog.read_back(f, end, count, BLOCK)
 
 
 def read_forward(f: BinaryIO, start: int, count: int, end: int) -> list[bytes]:
