@@ -214,11 +214,14 @@ COMMANDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     ),
     "logs": (
         "an item's last run log, or an environment's live output",
-        "Print an item's last run log, or an environment's service output (--env);\n"
-        "--follow keeps printing new lines until Ctrl-C (exit 130).",
+        "Print an item's last run log (or a stage's, or any run's), or an environment's\n"
+        "service output (--env). --follow keeps printing new lines: an item's run until it\n"
+        "ends, an environment's until Ctrl-C (exit 130).",
         (
             "shipdeck logs SD-5",
-            "shipdeck logs SD-5 --tail 50",
+            "shipdeck logs SD-5 --stage build --tail 50",
+            "shipdeck logs SD-5-test-20261122T193000-1a2b   (a run, as item show lists it)",
+            "shipdeck logs SD-5 --follow",
             "shipdeck logs --env staging --follow",
             "shipdeck logs staging --json       (an environment's name: as --env)",
         ),
@@ -467,8 +470,10 @@ def _ops_commands(cmd: Callable[[str, Handler], argparse.ArgumentParser]) -> Non
         "id",
         metavar="ID",
         nargs="?",
-        help="the item whose last run to print (an environment's name: as --env)",
+        help="the item whose last run to print, or a run (as `item show` lists it);"
+        " an environment's name: as --env",
     )
+    sp.add_argument("--stage", metavar="STAGE", help="the item's last run of this stage")
     sp.add_argument("--env", metavar="ENV", help="the environment's service output instead")
     sp.add_argument("--follow", "-f", action="store_true", help="keep printing new lines")
     sp.add_argument("--tail", type=_tail, default=None, metavar="N", help="last N lines (or all)")

@@ -6,16 +6,19 @@ run cleanly (no process left behind) and exits 130.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 from shipdeck.cli.text import json_line
+from shipdeck.lifecycle import runlog
 from shipdeck.lifecycle.engine import Engine
 from shipdeck.lifecycle.items import is_item_id
 from shipdeck.lifecycle.ports import CancelToken, Line, Stream
@@ -41,6 +44,8 @@ if TYPE_CHECKING:
     from shipdeck.lifecycle.sampling import Sample
 
 T = TypeVar("T")
+FOLLOW_POLL = 0.2  # seconds between two reads of a followed run log
+FOLLOW_CHECK = 1.0  # seconds between two looks at the board: is the run still going?
 
 
 def _project() -> Project:
@@ -77,8 +82,18 @@ def emit(data: dict[str, Any]) -> None:
 
 
 def json_lines(lines: tuple[Line, ...] | list[Line], **fields: Any) -> None:
-    for line in lines:
-        emit({"event": "line", **fields, "stream": line.stream.value, "text": line.text})
+    """A batch of lines as JSON lines, written and flushed together (not a flush a line:
+    a million-line log printed ~1 s sooner)."""
+    if not lines:
+        return
+    sys.stdout.write(
+        "".join(
+            json_line({"event": "line", **fields, "stream": line.stream.value, "text": line.text})
+            + "\n"
+            for line in lines
+        )
+    )
+    sys.stdout.flush()
 
 
 def stream_to_terminal(event: EngineEvent) -> None:
@@ -294,36 +309,118 @@ def stop(args: argparse.Namespace) -> int:
 
 
 def logs(args: argparse.Namespace) -> int:
+    from shipdeck.lifecycle.runs import run_subject
+
     project = _project()
+    run_id: str | None = None
     if not args.env and args.id and not is_item_id(args.id):
-        if args.id not in project.config.environments:
+        if args.id in project.config.environments:
+            args.env, args.id = args.id, None  # `shipdeck logs staging`, as `docker logs NAME`
+        elif run_subject(args.id) is not None:
+            run_id = args.id  # as `item show` lists it
+        else:
             known = ", ".join(project.config.environments) or "none"
             raise UsageError(
-                f"no item or environment {args.id!r} (an item id is SD-<number>;"
-                f" the environments: {known})"
+                f"no item, run or environment {args.id!r} (an item id is SD-<number>;"
+                f" a run id as `shipdeck item show ID` lists it; the environments: {known})"
             )
-        args.env, args.id = args.id, None  # `shipdeck logs staging`, as `docker logs NAME`
     if args.env:
+        if args.stage:
+            raise UsageError("--stage picks an item's run; an environment has none")
         return _env_logs(project, args)
     if not args.id:
         raise UsageError("name an item (shipdeck logs SD-3) or an environment (--env ENV)")
-    from shipdeck.cli.items import _get
-    from shipdeck.lifecycle.runlog import read_run_log
+    if run_id is None:
+        run_id = _item_run(project, args.id, args.stage)
+    elif args.stage:
+        raise UsageError(f"{run_id} is one run: leave out --stage")
+    return _run_logs(project, run_id, args)
 
-    item = _get(project, args.id)
-    runs = sorted(project.paths.runs.glob(f"{item.id}-*.log"), key=lambda p: p.stat().st_mtime)
-    if not runs:
-        raise OperationFailed(f"{item.id} has no runs yet")
-    path = runs[-1]
-    records = list(read_run_log(path))
-    if args.tail is not None:
-        records = records[-args.tail :] if args.tail else []
-    lines = [Line(r.stream, r.text) for r in records]
-    if args.json:
-        json_lines(lines, item=item.id, run=path.stem)
-    else:
-        print_lines(lines)
+
+def _item_run(project: Project, item_id: str, stage_name: str | None) -> str:
+    """The run ``logs ID`` prints: the item's latest, or its stage's latest (--stage)."""
+    from shipdeck.cli.items import _get
+
+    item = _get(project, item_id)
+    if stage_name is None:
+        runs = sorted(project.paths.runs.glob(f"{item.id}-*.log"), key=lambda p: p.stat().st_mtime)
+        if not runs:
+            raise OperationFailed(f"{item.id} has no runs yet")
+        return runs[-1].stem
+    try:
+        stage = Stage.parse(stage_name)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    run_id = item.state_of(stage).run_id
+    if run_id is None:
+        raise OperationFailed(f"{item.id} has no {stage.label} run yet")
+    return run_id
+
+
+def _run_logs(project: Project, run_id: str, args: argparse.Namespace) -> int:
+    """One run's log: all of it streamed, or its last ``--tail`` lines read from the end
+    (the size of the log does not matter); ``--follow`` then prints what the run
+    writes until it ends (or Ctrl-C: exit 130)."""
+    from shipdeck.lifecycle.runs import run_subject
+
+    path = project.paths.run_log(run_id)
+    subject = run_subject(run_id) or ""
+    if args.follow and not is_item_id(subject):
+        raise UsageError(f"--follow follows an item's run; {run_id} is not one")
+    fields = {"item": subject, "run": run_id}
+
+    def show(lines: list[Line]) -> None:
+        if args.json:
+            json_lines(lines, **fields)
+        else:
+            print_lines(lines)
+
+    try:
+        f = path.open("rb")
+    except FileNotFoundError:
+        raise OperationFailed(f"{run_id}: no log (pruned by retention, or never written)") from None
+    with f:
+        end = runlog.complete_end(f) if args.follow else f.seek(0, os.SEEK_END)
+        if args.tail is not None:
+            show(runlog.tail_lines(f, end, args.tail))
+        else:
+            for batch in runlog.lines_between(f, 0, end):
+                show(batch)
+        if args.follow:
+            follow = partial(_follow_run, project, f, end, subject, run_id, show)
+            run_cancellable(follow, CancelToken())  # Ctrl-C: main() reports it, exit 130
     return EXIT_OK
+
+
+def _follow_run(
+    project: Project,
+    f: BinaryIO,
+    offset: int,
+    item_id: str,
+    run_id: str,
+    show: Callable[[list[Line]], None],
+    cancel: CancelToken,
+) -> None:
+    """Print the lines ``run_id`` appends from ``offset`` on, until the board no longer
+    shows it running (what it wrote meanwhile is printed first)."""
+    from shipdeck.lifecycle.items import RunState
+    from shipdeck.lifecycle.runs import run_id_parts
+
+    parts = run_id_parts(run_id)
+    stage = Stage.parse(parts[0]) if parts is not None else None
+    asked = 0.0
+    over = False
+    while True:
+        if time.monotonic() - asked >= FOLLOW_CHECK:  # the board, about once a second
+            asked = time.monotonic()
+            state = project.store.get(item_id).state_of(stage) if stage is not None else None
+            over = state is None or state.run_id != run_id or state.state is not RunState.RUNNING
+        end = runlog.complete_end(f) if not over else f.seek(0, os.SEEK_END)
+        for batch in runlog.lines_between(f, offset, end):
+            show(batch)
+        offset = end
+        if over or cancel.wait(FOLLOW_POLL):
+            return
 
 
 def _env_logs(project: Project, args: argparse.Namespace) -> int:

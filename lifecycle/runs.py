@@ -252,7 +252,7 @@ def new_run_id(subject: str, action: str) -> str:
     return f"{subject.replace(':', '-')}-{action}-{stamp}-{os.urandom(2).hex()}"
 
 
-_RUN_ID_RE = re.compile(r".+-([a-z]+)-([0-9]{8}T[0-9]{6})-[0-9a-f]{4}")
+_RUN_ID_RE = re.compile(r"(.+)-([a-z]+)-([0-9]{8}T[0-9]{6})-[0-9a-f]{4}")
 
 
 def run_id_parts(run_id: str) -> tuple[str, datetime] | None:
@@ -261,7 +261,14 @@ def run_id_parts(run_id: str) -> tuple[str, datetime] | None:
     if m is None:
         return None
     try:
-        started = datetime.strptime(m.group(2), "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
+        started = datetime.strptime(m.group(3), "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
     except ValueError:
         return None
-    return m.group(1), started
+    return m.group(2), started
+
+
+def run_subject(run_id: str) -> str | None:
+    """What a :func:`new_run_id` id ran for (``SD-3``; ``env-staging`` for an
+    environment's operation); None for any other name."""
+    m = _RUN_ID_RE.fullmatch(run_id)
+    return m.group(1) if m is not None and run_id_parts(run_id) is not None else None

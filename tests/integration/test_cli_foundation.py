@@ -222,7 +222,7 @@ def test_unknown_item_or_environment_in_ops_is_one_line(repo: Path) -> None:
         assert "Traceback" not in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
     said = shipdeck("logs", "nowhere", cwd=repo).stderr
-    assert "no item or environment 'nowhere'" in said and "SD-<number>" in said
+    assert "no item, run or environment 'nowhere'" in said and "SD-<number>" in said
     # an item's id where the environment goes (as `advance` is spelled) names the command
     for verb in ("deploy", "rollback", "restart", "stop"):
         said = shipdeck(verb, "SD-1", cwd=repo)
