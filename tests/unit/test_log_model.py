@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from shipdeck.lifecycle.ports import Line, Stream
-from shipdeck.lifecycle.runlog import RunLog
-from shipdeck.widgets.log.files import copy_sources, read_tail, write_records
+from shipdeck.lifecycle.runlog import read_run_log
+from shipdeck.widgets.log.files import copy_sources, write_records
 from shipdeck.widgets.log.lines import Inbox, make_marker, pack
 from shipdeck.widgets.log.model import LogModel, compile_pattern
 
@@ -138,20 +138,8 @@ def test_records_round_trip_through_the_run_log_format(tmp_path: Path) -> None:
     dest = tmp_path / "ring.log"
     lines = [Line(Stream.STDOUT, "one"), Line(Stream.STDERR, "two")]
     assert write_records([(1_700_000_000.0, lines[0]), (1_700_000_000.5, lines[1])], dest) == 2
-    total, batches = read_tail(dest, 10)
-    assert total == 2
-    assert [(when, batch) for when, batch in batches] == [
-        (1_700_000_000.0, [lines[0]]),
-        (1_700_000_000.5, [lines[1]]),
+    records = list(read_run_log(dest))
+    assert [(r.time.timestamp(), Line(r.stream, r.text)) for r in records] == [
+        (1_700_000_000.0, lines[0]),
+        (1_700_000_000.5, lines[1]),
     ]
-
-
-def test_read_tail_keeps_the_last_records_in_their_batches(tmp_path: Path) -> None:
-    log = RunLog(tmp_path / "run.log")
-    for i in range(10):
-        log.write(numbered(100, i * 100))
-    log.close()
-    total, batches = read_tail(tmp_path / "run.log", 150)
-    assert total == 1000
-    texts = [line.text for _, batch in batches for line in batch]
-    assert texts == [f"line {i}" for i in range(850, 1000)]

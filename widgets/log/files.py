@@ -7,14 +7,12 @@ so a saved log opens again with ``load_file``.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from shipdeck.lifecycle import atomic
 from shipdeck.lifecycle.lines import Line, Stream
-from shipdeck.lifecycle.runlog import read_run_log
 
 _CODE = {Stream.STDOUT: "o", Stream.STDERR: "e", Stream.INFO: "i"}
 
@@ -74,25 +72,6 @@ def write_records(records: Iterable[tuple[float, Line]], dest: Path) -> int:
             yield "".join(batch).encode("utf-8", "replace")
 
     return _write(dest, chunks())
-
-
-def read_tail(path: Path, keep: int) -> tuple[int, list[tuple[float, list[Line]]]]:
-    """The last ``keep`` records of a run log as ``(time, lines)`` batches, and the total.
-
-    Consecutive records with one timestamp (one batch when written) stay one batch.
-    """
-    tail: deque[tuple[float, Line]] = deque(maxlen=max(0, keep))
-    total = 0
-    for record in read_run_log(path):
-        total += 1
-        tail.append((record.time.timestamp(), Line(record.stream, record.text)))
-    batches: list[tuple[float, list[Line]]] = []
-    for when, line in tail:
-        if batches and batches[-1][0] == when:
-            batches[-1][1].append(line)
-        else:
-            batches.append((when, [line]))
-    return total, batches
 
 
 def save_log(dest: Path, sources: Sequence[Path], records: Iterable[tuple[float, Line]]) -> int:
