@@ -309,6 +309,7 @@ def stop(args: argparse.Namespace) -> int:
 
 
 def logs(args: argparse.Namespace) -> int:
+    from shipdeck.lifecycle.paths import is_run_file_name
     from shipdeck.lifecycle.runs import run_subject
 
     project = _project()
@@ -316,7 +317,7 @@ def logs(args: argparse.Namespace) -> int:
     if not args.env and args.id and not is_item_id(args.id):
         if args.id in project.config.environments:
             args.env, args.id = args.id, None  # `shipdeck logs staging`, as `docker logs NAME`
-        elif run_subject(args.id) is not None:
+        elif run_subject(args.id) is not None and is_run_file_name(args.id):
             run_id = args.id  # as `item show` lists it
         else:
             known = ", ".join(project.config.environments) or "none"

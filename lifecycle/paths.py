@@ -117,7 +117,7 @@ class ShipdeckPaths:
 
     def run_log(self, run_id: str) -> Path:
         """``runs/<run_id>.log``; the id must be a plain file name, never a path."""
-        if not _RUN_ID_RE.match(run_id) or ".." in run_id:
+        if not is_run_file_name(run_id):
             raise ValueError(f"not a run id: {run_id!r}")
         return self.runs / f"{run_id}.log"
 
@@ -151,3 +151,8 @@ class ShipdeckPaths:
                 with suppress(OSError):
                     tmp.unlink()
         return self.dir
+
+
+def is_run_file_name(run_id: str) -> bool:
+    """Whether ``run_id`` can name a file in ``runs/``: a plain name, never a path."""
+    return bool(_RUN_ID_RE.match(run_id)) and ".." not in run_id

@@ -89,6 +89,8 @@ def test_any_stage_and_any_run_of_an_item(repo: Path, tmp_path: Path) -> None:
         ([run, "--stage", "test"], "is one run: leave out --stage"),
         (["staging", "--stage", "build"], "an environment has none"),
         ([run[:-4] + "ffff"], "no log"),
+        (["../../etc-build-20261207T080000-abcd"], "no item, run or environment"),
+        (["SD-1 x-build-20261207T080000-abcd"], "no item, run or environment"),
     ):
         refused = shipdeck("logs", *args, cwd=repo)
         assert refused.returncode in (1, 2), args
