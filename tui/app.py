@@ -249,24 +249,31 @@ class ShipdeckApp(Host):
             if self._exit:
                 return  # quitting: a key typed after q would open a screen in a closing app
             self._collector.touched()  # full collections wait for a quiet moment
-            if self._typed_ahead(event):
+            if await self._typed_ahead(event):
                 return
         await super().on_event(event)
 
-    def _typed_ahead(self, event: events.InputEvent) -> bool:
-        """A letter typed right behind a key that opened a prompt (``/`` in the logs):
-        Textual had already sent it to the widget focused then, and it comes back here
-        unhandled with the prompt focused. It belongs in the prompt, as a typist meant;
-        an Input stops its own letters, so nothing else arrives here this way."""
-        if not (isinstance(event, events.Key) and event.is_forwarded and event.is_printable):
+    async def _typed_ahead(self, event: events.InputEvent) -> bool:
+        """A key typed right behind one that opened a prompt (``/`` on the board or in
+        the logs): Textual had already sent it to the widget focused then, and it comes
+        back here unhandled with the prompt focused. A letter belongs in the prompt, as
+        a typist meant. A key the prompt binds with priority (Enter keeps, Escape
+        clears) acts on the prompt, as it would have had it come later, and the keys
+        behind it go where it moved the focus: "/fix", Enter, j typed fast moves the
+        cursor instead of filtering for "fixj". An Input stops its own letters, and a
+        priority binding takes its key before anything is sent on, so nothing else
+        arrives here this way."""
+        if not (isinstance(event, events.Key) and event.is_forwarded):
             return False
         from textual.widgets import Input
 
         focused = self.focused
-        if not isinstance(focused, Input) or event.character is None:
+        if not isinstance(focused, Input):
             return False
-        focused.insert_text_at_cursor(event.character)
-        return True
+        if event.is_printable and event.character is not None:
+            focused.insert_text_at_cursor(event.character)
+            return True
+        return await self._check_bindings(event.key, priority=True)
 
     def _from_engine(self, event: EngineEvent) -> None:
         """Any thread. An event joins the message still waiting for the UI thread, if

@@ -283,6 +283,8 @@ class BoardScreen(Screen[None]):
         bar = self._filter_bar()
         if bar is not None and bar.value != message.query:
             return  # typed on since (a paste, a fast typist): the newest query's turn comes
+        if bar is not None and not bar.has_class("-on"):
+            return  # typed fast, then Escape: the prompt closed before this came
         self.apply_filter(message.query)
 
     @on(BoardFilter.Kept)

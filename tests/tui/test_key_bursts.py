@@ -55,3 +55,53 @@ async def test_a_key_right_behind_q_does_not_crash_the_closing_app(
         await pilot.pause(0.5)
     assert app.return_code == 0
     assert not list(demo_project.paths.root.glob("crash-*.log"))
+
+
+@pytest.mark.parametrize("close", ["enter", "escape"])
+async def test_keys_right_behind_enter_or_escape_go_to_the_board_not_the_prompt(
+    demo_project: Project, close: str
+) -> None:
+    """Found in tmux: ``/sd``, Enter and ``j`` sent at once put "sdj" in the prompt (the
+    board screen moved focus only when its Kept message came, after the j)."""
+    app = ShipdeckApp(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("h")  # Plan: SD-2, SD-3, SD-4, the cursor on the first
+        await pilot.pause()
+        column = app.board.board_columns.current
+        first = app.board.selected_id()
+        assert first == column.item_ids[0] and len(column.item_ids) == 3
+        burst(app, "/sd")
+        app.post_message(events.Key(close, "\r" if close == "enter" else "\x1b"))
+        burst(app, "j")
+        await until(pilot, lambda: app.board.selected_id() != first, what="j on the board")
+        await pilot.pause()  # Kept or Cleared, handled after the j
+        prompt = app.board.query_one("#board-filter-input", Input)
+        assert prompt.value == "sd"  # not "sdj"
+        assert app.board.board_columns.has_focus
+        assert app.board.selected_id() == column.item_ids[1]
+        assert (app.board.card_filter is not None) is (close == "enter")
+
+
+@pytest.mark.parametrize("close", ["enter", "escape"])
+async def test_keys_right_behind_the_log_prompts_enter_go_to_the_log_view(
+    demo_project: Project, close: str
+) -> None:
+    """The log pane's ``/`` prompt, the same way: "/err", Enter and n typed fast searched
+    for "errn"; now n goes to the view (the next match)."""
+    from shipdeck.widgets.log.view import LogView
+
+    app = ShipdeckApp(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("L")  # the log pane, focused
+        await pilot.pause()
+        burst(app, "/err")
+        app.post_message(events.Key(close, "\r" if close == "enter" else "\x1b"))
+        burst(app, "nN")  # the next match and the previous one, not letters of the pattern
+        await until(pilot, lambda: isinstance(app.focused, LogView), what="the view focused")
+        await pilot.pause()
+        prompt = app.board.query_one("#log-prompt", Input)
+        assert prompt.value == "err"  # not "errnN"
+        view = app.board.query_one(LogView)
+        assert view.status.search == ("err" if close == "enter" else "")
+        assert app.is_running

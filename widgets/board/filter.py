@@ -18,6 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from shipdeck.lifecycle.items import Item
@@ -78,9 +79,13 @@ class BoardFilter(Horizontal):
     shows and how to clear it. Says what happens as typed, kept (Enter) or cleared
     (Escape); the board screen does the filtering."""
 
+    # Priority: the App reads them before handing on the keys behind them, so focus is
+    # back on the board by then ("/fix", Enter, j typed fast: j moves the cursor).
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "clear", "Clear the filter", show=False),
+        Binding("enter", "keep", "Keep the filter", show=False, priority=True),
+        Binding("escape", "clear", "Clear the filter", show=False, priority=True),
     ]
+    _return_to: Widget | None = None  # what had the keys when the prompt opened
 
     class Typed(Message):
         """The query was edited: the board narrows to it as it is typed."""
@@ -119,9 +124,20 @@ class BoardFilter(Horizontal):
         if prompt.value != query:
             prompt.value = query
         prompt.cursor_position = len(query)
+        focused = self.screen.focused
+        if focused is not None and focused is not prompt:
+            self._return_to = focused
         # At once, not after the keys already queued (``focus()`` waits its turn):
         # "/bug" typed fast goes into the prompt, not to the board's b, u and g.
         self.screen.set_focus(prompt)
+
+    def _give_the_keys_back(self) -> None:
+        """Focus back where it was, at once: Textual hands each key to whatever has focus
+        when it reads the key, and the board screen's answer to Kept or Cleared comes
+        after the keys typed behind Enter or Escape, which went into the prompt."""
+        back = self._return_to
+        if back is not None and back.is_attached and self.screen.focused is self.input:
+            self.screen.set_focus(back)
 
     def say(self, shown: int, total: int, *, on: bool, typing: bool) -> None:
         """What the filter shows, and the keys that keep or clear it."""
@@ -136,9 +152,10 @@ class BoardFilter(Horizontal):
         event.stop()
         self.post_message(self.Typed(event.value))
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.post_message(self.Kept(event.value))
+    def action_keep(self) -> None:
+        self._give_the_keys_back()
+        self.post_message(self.Kept(self.value))
 
     def action_clear(self) -> None:
+        self._give_the_keys_back()
         self.post_message(self.Cleared())

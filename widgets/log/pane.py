@@ -161,7 +161,18 @@ class LogPane(Vertical):
         Binding("y", "copy", "Copy", id="log.copy"),
         Binding("V", "select", "Select lines", id="log.select"),
         Binding("J", "toggle_json", "JSON", id="log.json"),
-        Binding("escape", "close_prompt", "Close prompt", show=False, id="log.close_prompt"),
+        # Priority, and only while the prompt has the keys: the App reads them before it
+        # hands on the keys typed behind them, so those go to the log view ("/err",
+        # Enter, n typed fast: n finds the next match, not "errn").
+        Binding(
+            "escape",
+            "close_prompt",
+            "Close prompt",
+            show=False,
+            priority=True,
+            id="log.close_prompt",
+        ),
+        Binding("enter", "submit_prompt", "", show=False, priority=True),  # not in help
     ]
     DEFAULT_CSS = """
     LogPane { height: 1fr; }
@@ -257,6 +268,9 @@ class LogPane(Vertical):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "close_prompt":
             return self._prompt is not None  # otherwise escape goes on to the app
+        if action == "submit_prompt":  # otherwise Enter is the view's
+            found = self.query("#log-prompt")
+            return self._prompt is not None and bool(found) and self.screen.focused is found[0]
         return True
 
     async def action_prompt(self, kind: str) -> None:
@@ -291,12 +305,13 @@ class LogPane(Vertical):
     def action_close_prompt(self) -> None:
         self._prompt = None
         self.remove_class("-prompting")
-        self._view.focus()
+        self.screen.set_focus(self._view)  # at once: the keys behind Escape are the view's
         self.refresh_bindings()
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:  # the prompt's
-        event.stop()
-        kind, value = self._prompt, event.value
+    def action_submit_prompt(self) -> None:
+        from textual.widgets import Input
+
+        kind, value = self._prompt, self.query_one("#log-prompt", Input).value
         if kind == "search":  # first: a search of the whole file starts before the layout
             self._view.search(value)
         self.action_close_prompt()
