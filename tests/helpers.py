@@ -82,6 +82,21 @@ def git_repo(path: Path, branch: str = "main") -> Path:
     return path
 
 
+def repo_with_item_in_code(root: Path, config: str) -> Path:
+    """A repository at ``root`` with ``config`` as its shipdeck.yaml and SD-1 in Code,
+    one commit on its branch: ready to advance."""
+    git(root, "init", "-q", "-b", "main")
+    (root / "shipdeck.yaml").write_text(config)
+    (root / "a.txt").write_text("a\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "init")
+    assert shipdeck("item", "add", "Work", cwd=root).returncode == 0
+    assert shipdeck("advance", "SD-1", "--to", "code", cwd=root).returncode == 0
+    (root / "a.txt").write_text("b\n")
+    git(root, "commit", "-q", "-am", "work")
+    return root
+
+
 def board_store(path: Path, **kwargs: float):  # type: ignore[no-untyped-def]
     """The board of the repository at ``path``, made a repository if it is not one."""
     from shipdeck.backends.git_board import open_board

@@ -17,7 +17,14 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.helpers import ROOT, config_port, git, processes_under, shipdeck
+from tests.helpers import (
+    ROOT,
+    config_port,
+    git,
+    processes_under,
+    repo_with_item_in_code,
+    shipdeck,
+)
 from tests.waiting import TimedOut, wait_until
 
 pytestmark = pytest.mark.slow
@@ -269,23 +276,10 @@ environments:
 """
 
 
-def _repo_with_item_in_code(root: Path, config: str) -> Path:
-    git(root, "init", "-q", "-b", "main")
-    (root / "shipdeck.yaml").write_text(config)
-    (root / "a.txt").write_text("a\n")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "init")
-    assert shipdeck("item", "add", "Work", cwd=root).returncode == 0
-    assert shipdeck("advance", "SD-1", "--to", "code", cwd=root).returncode == 0
-    (root / "a.txt").write_text("b\n")
-    git(root, "commit", "-q", "-am", "work")
-    return root
-
-
 def test_sigint_during_build_leaves_no_process(tmp_path: Path) -> None:
     repo = tmp_path / "r"
     repo.mkdir()
-    _repo_with_item_in_code(repo, CANCEL_CONFIG)
+    repo_with_item_in_code(repo, CANCEL_CONFIG)
     pids_file = tmp_path / "pids"
     env = dict(os.environ, PIDS=str(pids_file), PYTHONPATH=str(ROOT))
     proc = subprocess.Popen(
@@ -328,7 +322,7 @@ def test_secret_never_reaches_logs_or_terminal(tmp_path: Path) -> None:
     secret = "s3cr3t-Value-4242"
     repo = tmp_path / "r"
     repo.mkdir()
-    _repo_with_item_in_code(repo, SECRET_CONFIG)
+    repo_with_item_in_code(repo, SECRET_CONFIG)
     result = shipdeck("advance", "SD-1", "--to", "build", cwd=repo, env={"API_TOKEN": secret})
     assert result.returncode == 0, result.stderr
     assert "the token is ***" in result.stdout

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT, git, shipdeck
+from tests.helpers import ROOT, repo_with_item_in_code, shipdeck
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
@@ -36,16 +36,7 @@ environments:
 def repo(tmp_path: Path) -> Path:
     root = tmp_path / "r"
     root.mkdir()
-    git(root, "init", "-q", "-b", "main")
-    (root / "shipdeck.yaml").write_text(CONFIG.format(gate=tmp_path / "gate"))
-    (root / "a.txt").write_text("a\n")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "init")
-    assert shipdeck("item", "add", "Work", cwd=root).returncode == 0
-    assert shipdeck("advance", "SD-1", "--to", "code", cwd=root).returncode == 0
-    (root / "a.txt").write_text("b\n")
-    git(root, "commit", "-q", "-am", "work")
-    return root
+    return repo_with_item_in_code(root, CONFIG.format(gate=tmp_path / "gate"))
 
 
 def output(text: str) -> list[str]:
