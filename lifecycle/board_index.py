@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Val
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from shipdeck.lifecycle.items import (
     Item,
@@ -66,7 +66,9 @@ _SCHEMA = (
     f"CREATE TABLE IF NOT EXISTS cards (number INTEGER PRIMARY KEY, {', '.join(_COLUMNS[1:])})",
     "CREATE INDEX IF NOT EXISTS cards_stage ON cards (archived, stage, number)",
 )
-_SELECT = f"SELECT {', '.join(_COLUMNS)} FROM cards"
+SELECT = f"SELECT {', '.join(_COLUMNS)} FROM cards"  # a row :func:`summary` reads
+# What a filter reads of a card: :func:`fields` makes a :class:`CardFields` of it.
+SELECT_FIELDS = "SELECT number, stage, state, title, kind, version, env FROM cards"
 _INSERT = f"INSERT OR REPLACE INTO cards VALUES ({', '.join('?' * len(_COLUMNS))})"
 
 Row = tuple[Any, ...]
@@ -131,6 +133,34 @@ def summary(row: Row) -> Item:
         updated_at=_EPOCH,
         archived=bool(archived),
     )
+
+
+class CardFields(NamedTuple):
+    """What the board's filter reads of a card, from the index's columns alone: no item
+    built (20,000 summaries take ~0.18 s, their fields ~0.02 s)."""
+
+    id: str
+    stage: Stage
+    state: str  # the current stage's
+    title: str
+    kind: str
+    version: str | None
+    env: str | None
+
+    @classmethod
+    def of(cls, item: Item) -> CardFields:
+        """An item's fields (a board read from its blobs, with no index)."""
+        state = item.current.state.value
+        return cls(item.id, item.stage, state, item.title, item.kind.value, item.version, item.env)
+
+
+_STAGES = {stage.value: stage for stage in Stage}
+
+
+def fields(row: Row) -> CardFields:
+    """A :data:`SELECT_FIELDS` row's card fields."""
+    number, stage, state, title, kind, version, env = row
+    return CardFields(f"SD-{number}", _STAGES[stage], state, title, kind, version, env)
 
 
 def number_of(path: str) -> int | None:
@@ -210,10 +240,11 @@ class BoardIndex:
             self._forget()  # locked past the timeout, a bad file: a fresh one next time
             raise
 
-    def peek(self, numbers: Sequence[int]) -> list[Row] | None:
-        """These rows as the index holds them now, with no lock taken (WAL: a writer
-        bringing the index up to date does not hold a reader up); None for an index
-        never filled or of another layout, which a writing transaction rebuilds."""
+    def peek(self, numbers: Sequence[int] | None, select: str = SELECT) -> list[Row] | None:
+        """These rows (every active item's for None) as the index holds them now, with no
+        lock taken (WAL: a writer bringing the index up to date does not hold a reader
+        up); None for an index never filled or of another layout, which a writing
+        transaction rebuilds."""
         if not self.path.exists():
             return None
         con = self._connection()
@@ -221,7 +252,7 @@ class BoardIndex:
             meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
             if meta.get("version") != VERSION or "commit" not in meta:
                 return None
-            return IndexTransaction(con, fresh=False).rows_of(numbers)
+            return IndexTransaction(con, fresh=False).rows_of(numbers, select)
         except sqlite3.OperationalError:
             return None  # no tables yet
 
@@ -292,17 +323,20 @@ class IndexTransaction:
         if stage is not None:
             where.append("stage = ?")
             args.append(stage.value)
-        sql = _SELECT + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY number"
+        sql = SELECT + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY number"
         if limit:
             sql += f" LIMIT {int(limit)}"
         return self.con.execute(sql, args).fetchall()
 
-    def rows_of(self, numbers: Sequence[int]) -> list[Row]:
+    def rows_of(self, numbers: Sequence[int] | None, select: str = SELECT) -> list[Row]:
+        """These items' rows; every active item's, in id order, for None (one query)."""
+        if numbers is None:
+            return self.con.execute(f"{select} WHERE archived = 0 ORDER BY number").fetchall()
         out: list[Row] = []
         for start in range(0, len(numbers), 500):  # SQLite's limit on bound values
             chunk = numbers[start : start + 500]
             marks = ", ".join("?" * len(chunk))
-            out += self.con.execute(f"{_SELECT} WHERE number IN ({marks})", chunk).fetchall()
+            out += self.con.execute(f"{select} WHERE number IN ({marks})", chunk).fetchall()
         return out
 
     def board(self) -> list[tuple[int, str, bool]]:
@@ -343,8 +377,14 @@ class CardBook(Mapping[str, Item]):
     its values reads every card (the palette, a filter): on demand, in batches.
     """
 
-    def __init__(self, load: Callable[[list[str]], dict[str, Item]], limit: int = 2048) -> None:
+    def __init__(
+        self,
+        load: Callable[[list[str]], dict[str, Item]],
+        limit: int = 2048,
+        read_fields: Callable[[list[str] | None], list[CardFields]] | None = None,
+    ) -> None:
         self._load = load
+        self._read_fields = read_fields
         self.limit = limit
         self.stages: dict[str, Stage] = {}  # id -> stage, in id order
         self.running: set[str] = set()
@@ -403,6 +443,13 @@ class CardBook(Mapping[str, Item]):
                     if card is not None:
                         yield card
                 batch = []
+
+    def fields(self, ids: list[str] | None = None) -> list[CardFields]:
+        """What the filter reads of these cards (every active card's for None), with no
+        item built where the index answers: a filter's first key on 20,000 cards."""
+        if self._read_fields is not None:
+            return self._read_fields(ids)
+        return [CardFields.of(card) for card in self.stream(self.stages if ids is None else ids)]
 
     def values(self) -> ValuesView[Item]:
         return _Values(self)

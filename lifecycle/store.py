@@ -45,9 +45,14 @@ from shipdeck.lifecycle.board import (
 )
 from shipdeck.lifecycle.board_index import FILE as INDEX_FILE
 from shipdeck.lifecycle.board_index import (
+    SELECT,
+    SELECT_FIELDS,
     BoardIndex,
     CardBook,
+    CardFields,
     IndexTransaction,
+    Row,
+    fields,
     number_of,
     row_of,
     summary,
@@ -305,25 +310,47 @@ class BoardStore:
 
     def cards_of(self, ids: Sequence[str]) -> dict[str, Item]:
         """Summaries of these items (those still on the board), for a :class:`CardBook`."""
-        numbers = [item_number(i) for i in ids]
-        try:  # the rows as they are: at or past the stamp the caller was given
-            rows = self._board_index.peek(numbers)
+        rows = self._index_rows([item_number(i) for i in ids], SELECT)
+        if rows is not None:
+            return {f"SD-{r[0]}": summary(r) for r in rows}
+        wanted = set(ids)
+        return {i.id: i for i in self._board_or_empty(self.refs.head()).items if i.id in wanted}
+
+    def fields_of(self, ids: Sequence[str] | None) -> list[CardFields]:
+        """What the filter reads of these items (every active one's for None), for a
+        :class:`CardBook`: the index's columns, no item built."""
+        rows = self._index_rows(
+            None if ids is None else [item_number(i) for i in ids], SELECT_FIELDS
+        )
+        if rows is not None:
+            return [fields(r) for r in rows]
+        items = self._board_or_empty(self.refs.head()).items
+        wanted = None if ids is None else set(ids)
+        return [
+            CardFields.of(i)
+            for i in items
+            if (not i.archived if wanted is None else i.id in wanted)
+        ]
+
+    def _index_rows(self, numbers: Sequence[int] | None, select: str) -> list[Row] | None:
+        """The index's rows as they are (at or past the stamp the caller was given), or
+        brought to the ref's head; None when the index cannot be read (the caller reads
+        the board)."""
+        try:
+            rows = self._board_index.peek(numbers, select)
         except sqlite3.Error:
             rows = None
         if rows is not None:
-            return {f"SD-{r[0]}": summary(r) for r in rows}
-        head = self.refs.head()
+            return rows
         try:
-            with self._index(head) as index:
-                return {f"SD-{r[0]}": summary(r) for r in index.rows_of(numbers)}
+            with self._index(self.refs.head()) as index:
+                return index.rows_of(numbers, select)
         except (sqlite3.Error, OSError):
-            board = self._board_or_empty(head)
-            wanted = set(ids)
-            return {i.id: i for i in board.items if i.id in wanted}
+            return None
 
     def book(self) -> CardBook:
         """An empty :class:`CardBook` that reads its cards from this store's index."""
-        return CardBook(self.cards_of)
+        return CardBook(self.cards_of, read_fields=self.fields_of)
 
     def ids_by_stage(self) -> dict[Stage, list[str]]:
         """Active ids per stage, in id order, from the index (``status``)."""

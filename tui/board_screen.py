@@ -30,6 +30,7 @@ from shipdeck.widgets.board.filter import (
     CardWords,
     card_filter,
     card_words,
+    words_of,
 )
 from shipdeck.widgets.footer import QuietFooter
 from shipdeck.widgets.pane_tabs import TitleBar
@@ -38,9 +39,10 @@ if TYPE_CHECKING:
     from shipdeck.widgets.board.cards import CardFacts
 
 PINNED = ("command_mode", "help", "quit")  # the app's keys the footer always shows
-_Card = tuple[Item, CardWords]  # a card and its words, as the filter tests them
-# The filter's copy of every card: the book and version it was made at, by id, by stage.
-_Every = tuple[CardBook, int, dict[str, _Card], dict[Stage, list[_Card]]]
+_Card = tuple[str, CardWords]  # a card's id and its words, as the filter tests them
+# The filter's copy of every card's words: the book and version it was made at, by id,
+# by stage.
+_Every = tuple[CardBook, int, dict[str, CardWords], dict[Stage, list[_Card]]]
 
 
 class BoardScreen(Screen[None]):
@@ -173,11 +175,18 @@ class BoardScreen(Screen[None]):
                 column.set_items(by_stage[stage], self._frame, self._facts)
         else:
             every = self._every_card(book)
+            listed = {item.id: item for item in self._items} if book is None else {}
             for stage, column in self.columns.items():
                 cards = every[stage]
-                kept = [item for item, words in cards if keep(words)]
+                kept = [card_id for card_id, words in cards if keep(words)]
                 shown += len(kept)
-                column.set_items(kept, self._frame, self._facts, total=len(cards))
+                if book is not None:  # the kept cards read from the book as they are drawn
+                    total = len(cards)
+                    running = book.running
+                    column.show(kept, book, running, changed, self._frame, self._facts, total)
+                else:
+                    kept_items = [listed[card_id] for card_id in kept]
+                    column.set_items(kept_items, self._frame, self._facts, total=len(cards))
         bar = self._filter_bar()
         if bar is not None and bar.has_class("-on"):
             total = len(book) if book is not None else len(self._items)
@@ -185,18 +194,19 @@ class BoardScreen(Screen[None]):
 
     def _every_card(self, book: CardBook | None) -> dict[Stage, list[_Card]]:
         """Every card per stage with its words, for the filter, kept only while a filter
-        is on (each key typed tests every card again): read in batches and lowered once,
-        then only the cards a reload changed (on 20,000 cards a whole read is ~0.2 s, too
-        long for each of a run's reloads while a filter is on)."""
+        is on (each key typed tests every card again): read from the index's columns
+        (``CardBook.fields``, no item built) and lowered once, then only the cards a
+        reload changed (on 20,000 cards a whole read is ~0.07 s, too long for each of a
+        run's reloads while a filter is on)."""
         if book is None:  # a board shown from a list (no book): small, not kept
             listed: dict[Stage, list[_Card]] = {s: [] for s in ORDER}
             for item in self._items:
-                listed[item.stage].append((item, card_words(item)))
+                listed[item.stage].append((item.id, card_words(item)))
             return listed
         held = self._every
         if held is not None and held[0] is book and held[1] == book.version:
             return held[3]
-        words: dict[str, _Card] = {}
+        words: dict[str, CardWords] = {}
         if held is not None and held[0] is book:
             changed = book.changed_since(held[1])
             if changed is not None:
@@ -204,10 +214,13 @@ class BoardScreen(Screen[None]):
                 for item_id in changed:
                     words.pop(item_id, None)
         missing = [item_id for item_id in book if item_id not in words]
-        for item in book.stream(missing):
-            words[item.id] = (item, card_words(item))
+        if missing:
+            # every card in one query the first time; a reload's few by their ids
+            for card in book.fields(None if not words else missing):
+                words[card.id] = words_of(card)
         every = {
-            stage: [words[i] for i in ids if i in words] for stage, ids in book.by_stage().items()
+            stage: [(i, words[i]) for i in ids if i in words]
+            for stage, ids in book.by_stage().items()
         }
         self._every = (book, book.version, words, every)
         return every

@@ -11,6 +11,7 @@ from shipdeck.lifecycle.board_index import (
     CHANGES_KEPT,
     BoardIndex,
     CardBook,
+    CardFields,
     number_of,
     row_of,
     summary,
@@ -245,3 +246,37 @@ def test_cards_of_reads_summaries_and_builds_a_missing_index(tmp_path: Path) -> 
     store.update("SD-3", lambda i: setattr(i, "title", "Renamed"))
     store.cards(store.cards().stamp)
     assert store.cards_of(["SD-3"])["SD-3"].title == "Renamed"
+
+
+def test_a_cards_fields_from_the_index_are_those_of_the_item_on_the_board(
+    tmp_path: Path,
+) -> None:
+    """The filter's fields read from the index's columns alone (no item built) say what
+    the items read from their blobs say; whole, by ids, with the index gone (read from
+    the board), and after changes made elsewhere."""
+    store = store_with(tmp_path, 6)
+    store.update("SD-2", lambda i: setattr(i, "env", "staging"))
+    store.update("SD-3", lambda i: setattr(i, "version", "1.2.0"))
+    store.update("SD-3", lambda i: i.states.update({i.stage: StageState(RunState.FAILED)}))
+    store.update("SD-4", lambda i: setattr(i, "archived", True))
+
+    def expected() -> list[CardFields]:
+        return [CardFields.of(i) for i in store.load().items if not i.archived]
+
+    store.cards()  # the index at the head
+    assert store.fields_of(None) == expected()
+    assert [f.id for f in store.fields_of(None)] == ["SD-1", "SD-2", "SD-3", "SD-5", "SD-6"]
+    by_id = {f.id: f for f in expected()}
+    assert store.fields_of(["SD-3", "SD-5"]) == [by_id["SD-3"], by_id["SD-5"]]
+    assert by_id["SD-3"].state == "failed" and by_id["SD-3"].version == "1.2.0"
+    other = board_store(tmp_path)  # another process
+    other.update("SD-5", lambda i: setattr(i, "stage", Stage.BUILD))
+    other.add("New", kind=Kind.CHORE)
+    store.cards(store.cards().stamp)
+    assert store.fields_of(None) == expected()
+    (store.paths.state / "board-index.sqlite3").unlink()
+    for name in ("board-index.sqlite3-wal", "board-index.sqlite3-shm"):
+        (store.paths.state / name).unlink(missing_ok=True)
+    assert store.fields_of(None) == expected()  # rebuilt, or read from the board
+    book = store.book()
+    assert book.fields(["SD-6"]) == [f for f in expected() if f.id == "SD-6"]

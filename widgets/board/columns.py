@@ -144,11 +144,13 @@ class StageColumn:
         changed: Iterable[str],
         frame: int = 0,
         facts: Mapping[str, CardFacts] | None = None,
+        total: int | None = None,
     ) -> None:
         """Show the cards ``ids`` of a larger ``cards`` (the app's CardBook), read only
         when drawn; ``changed``: ids whose item changed since the last call (a reload's
-        delta), whose renderings are dropped. ``running``: ids that run (any column)."""
-        self._show(ids, cards, list(running), changed, frame, facts, None)
+        delta), whose renderings are dropped. ``running``: ids that run (any column).
+        ``total``: as for :meth:`set_items`, the stage's cards while a filter is on."""
+        self._show(ids, cards, list(running), changed, frame, facts, total)
 
     def _show(
         self,

@@ -21,6 +21,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Input, Static
 
+from shipdeck.lifecycle.board_index import CardFields
 from shipdeck.lifecycle.items import Item
 from shipdeck.lifecycle.stages import Stage
 
@@ -47,12 +48,17 @@ CardFilter = Callable[[CardWords], bool]
 _STAGE_WORDS = {s: f"{s.value} {s.label.lower()}" for s in Stage}  # "release release"
 
 
-def card_words(item: Item) -> CardWords:
-    card_id, title = item.id.lower(), item.title.lower()
-    kind, state, stage = item.kind.value, item.current.state.value, _STAGE_WORDS[item.stage]
-    env, version = (item.env or "").lower(), (item.version or "").lower()
+def words_of(card: CardFields) -> CardWords:
+    """A card's words from the index's columns (``CardBook.fields``): no item built."""
+    card_id, title = card.id.lower(), card.title.lower()
+    kind, state, stage = card.kind, card.state, _STAGE_WORDS[card.stage]
+    env, version = (card.env or "").lower(), (card.version or "").lower()
     text = " ".join(w for w in (card_id, title, kind, state, stage, version, env) if w)
     return CardWords(card_id, title, text, kind, state, stage, env, version)
+
+
+def card_words(item: Item) -> CardWords:
+    return words_of(CardFields.of(item))
 
 
 def _word_test(word: str) -> CardFilter:
