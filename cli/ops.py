@@ -408,7 +408,10 @@ def _follow_run(
     from shipdeck.lifecycle.runs import run_id_parts
 
     parts = run_id_parts(run_id)
-    stage = Stage.parse(parts[0]) if parts is not None else None
+    try:
+        stage: Stage | None = Stage.parse(parts[0]) if parts is not None else None
+    except ValueError:  # an item's run that is no stage's: nothing to wait for
+        stage = None
     asked = 0.0
     over = False
     while True:
