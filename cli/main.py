@@ -559,7 +559,28 @@ def run(argv: Sequence[str]) -> int:
 
         module, name = args.handler.split(":")
         args.handler = getattr(importlib.import_module(f"shipdeck.cli.{module}"), name)
+    if getattr(args.handler, "__name__", "") != "open_board":  # the board says so itself
+        _announce_long_indexing()
     return _guarded(args)
+
+
+def _announce_long_indexing() -> None:
+    """On a terminal, one line on stderr when a command starts indexing a big journal
+    (the first ``dora`` on a million events: ~9 s, once), so it is not taken for a hang.
+    Not when stderr is a file or a pipe: a script's stderr stays its own."""
+    if not sys.stderr.isatty():
+        return
+    from shipdeck.lifecycle import history
+    from shipdeck.lifecycle.units import byte_size
+
+    def say(size: int) -> None:
+        sys.stderr.write(
+            f"shipdeck: indexing the journal ({byte_size(size)}), once: later commands"
+            " read the index\n"
+        )
+        sys.stderr.flush()
+
+    history.announce = say
 
 
 # The operations that run steps or start a release with the project's interpreter (a

@@ -23,7 +23,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -43,6 +43,11 @@ from shipdeck.lifecycle.items import normalise_id, parse_time, utcnow
 
 SCHEMA = 2  # 2: events_env, for what each environment runs now
 CHUNK = 8 << 20  # bytes of journal read at a time while indexing
+ANNOUNCE_OVER = 16 << 20  # bytes to index (~100,000 events, a second or so) worth a word
+# How this process tells a person that a long indexing begins, given its size in bytes
+# (the CLI: a line on a terminal's stderr, as git says "Counting objects"); None: no
+# one is told (the board's events pane says "reading the journal…" itself).
+announce: Callable[[int], None] | None = None
 _TAIL = 64  # bytes before the offset compared on each query (a rewritten journal)
 _PEEK = 1 << 16  # past the offset, more than this is surely a whole line
 
@@ -294,6 +299,8 @@ class HistoryIndex:
         transaction); a last line without its newline is left for the next time."""
         offset, lines = int(state["offset"]), int(state["lines"])
         skipped: list[tuple[int, int, str]] = []
+        if announce is not None and size - offset >= ANNOUNCE_OVER:
+            announce(size - offset)
 
         def rows() -> Iterator[tuple[Any, ...]]:
             nonlocal offset, lines
