@@ -368,7 +368,7 @@ def _run_logs(project: Project, run_id: str, args: argparse.Namespace) -> int:
     subject = run_subject(run_id) or ""
     if args.follow and not is_item_id(subject):
         raise UsageError(f"--follow follows an item's run; {run_id} is not one")
-    fields = {"item": subject, "run": run_id}
+    fields = {"item": subject, "run": run_id} if is_item_id(subject) else {"run": run_id}
 
     def show(lines: list[Line]) -> None:
         if args.json:
