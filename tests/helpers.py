@@ -82,6 +82,17 @@ def git_repo(path: Path, branch: str = "main") -> Path:
     return path
 
 
+def initialised_repo(root: Path) -> Path:
+    """A repository at ``root`` with one commit, made a shipdeck project by ``init``."""
+    git(root, "init", "-q", "-b", "main")
+    (root / "README.md").write_text("hi\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "init")
+    result = shipdeck("init", cwd=root)
+    assert result.returncode == 0, result.stderr
+    return root
+
+
 def repo_with_item_in_code(root: Path, config: str) -> Path:
     """A repository at ``root`` with ``config`` as its shipdeck.yaml and SD-1 in Code,
     one commit on its branch: ready to advance."""

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import git, shipdeck
+from tests.helpers import git, initialised_repo, shipdeck
 
 pytestmark = pytest.mark.slow  # the shipdeck command in subprocesses
 
@@ -16,13 +16,7 @@ HOSTILE = "$(touch /tmp/pwned-shipdeck); rm -rf ~ `id` \x1b]0;pwned\x07"
 
 @pytest.fixture()
 def repo(tmp_path: Path) -> Path:
-    git(tmp_path, "init", "-q", "-b", "main")
-    (tmp_path / "README.md").write_text("hi\n")
-    git(tmp_path, "add", "-A")
-    git(tmp_path, "commit", "-q", "-m", "init")
-    result = shipdeck("init", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    return tmp_path
+    return initialised_repo(tmp_path)
 
 
 def test_version_and_help_on_every_command(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import git, root_on_path, shipdeck
+from tests.helpers import initialised_repo, root_on_path, shipdeck
 
 pytestmark = pytest.mark.slow  # the shipdeck command, a 17 MB journal indexed twice
 
@@ -22,11 +22,7 @@ NOTE = b"shipdeck: indexing the journal ("
 
 @pytest.fixture()
 def repo(tmp_path: Path) -> Path:
-    git(tmp_path, "init", "-q", "-b", "main")
-    (tmp_path / "README.md").write_text("hi\n")
-    git(tmp_path, "add", "-A")
-    git(tmp_path, "commit", "-q", "-m", "init")
-    assert shipdeck("init", cwd=tmp_path).returncode == 0
+    initialised_repo(tmp_path)
     journal = tmp_path / ".shipdeck" / "journal.jsonl"
     with journal.open("a") as f:
         for n in range(170_000):  # ~17 MB: past history.ANNOUNCE_OVER (16 MB)
