@@ -199,6 +199,7 @@ class LogPane(Vertical):
         self._view = LogView(ring_size=ring_size, source=source, max_line_chars=max_line_chars)
         self.save_dir = save_dir
         self._prompt: str | None = None
+        self._prompt_input: Input | None = None
 
     def compose(self) -> ComposeResult:
         yield self._view
@@ -216,6 +217,7 @@ class LogPane(Vertical):
             return found.first(Input)
         prompt = Input(id="log-prompt")
         await self.mount(prompt, before=self.query_one(LogStatusBar))
+        self._prompt_input = prompt  # kept: the footer asks check_action at each refresh
         return prompt
 
     @property
@@ -269,8 +271,8 @@ class LogPane(Vertical):
         if action == "close_prompt":
             return self._prompt is not None  # otherwise escape goes on to the app
         if action == "submit_prompt":  # otherwise Enter is the view's
-            found = self.query("#log-prompt")
-            return self._prompt is not None and bool(found) and self.screen.focused is found[0]
+            shown = self._prompt_input
+            return self._prompt is not None and shown is not None and self.screen.focused is shown
         return True
 
     async def action_prompt(self, kind: str) -> None:
@@ -309,9 +311,9 @@ class LogPane(Vertical):
         self.refresh_bindings()
 
     def action_submit_prompt(self) -> None:
-        from textual.widgets import Input
-
-        kind, value = self._prompt, self.query_one("#log-prompt", Input).value
+        if self._prompt_input is None:  # check_action says it is there
+            return
+        kind, value = self._prompt, self._prompt_input.value
         if kind == "search":  # first: a search of the whole file starts before the layout
             self._view.search(value)
         self.action_close_prompt()
