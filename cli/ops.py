@@ -45,7 +45,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 FOLLOW_POLL = 0.2  # seconds between two reads of a followed run log
-FOLLOW_CHECK = 1.0  # seconds between two looks at the board: is the run still going?
+# Seconds between two looks at the board (is the run still going?): a card's blob,
+# ~1 ms, so a follower ends within a poll of its run.
+FOLLOW_CHECK = FOLLOW_POLL
 
 
 def _project() -> Project:
