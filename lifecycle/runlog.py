@@ -59,32 +59,42 @@ class RunLog:
             self._file.close()
 
 
+def _split(raw: str) -> tuple[str, Stream, str] | None:
+    """A record's time stamp (unparsed), stream and text; None when it has no stream."""
+    stamp, _, rest = raw.partition(" ")
+    code, _, text = rest.partition(" ")
+    stream = _STREAM.get(code)
+    return None if stream is None else (stamp, stream, text)
+
+
 def read_run_log(path: Path) -> Iterator[LogRecord]:
     """The records of a run log; a line that does not parse is kept as stdout text."""
     with path.open(encoding="utf-8", errors="replace", newline="\n") as f:
         for raw in f:
             raw = raw.rstrip("\n")
-            stamp, _, rest = raw.partition(" ")
-            code, _, text = rest.partition(" ")
-            try:
-                when = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-                stream = _STREAM[code]
-            except (ValueError, KeyError):
+            parts = _split(raw)
+            when = None if parts is None else _time(parts[0])
+            if parts is None or when is None:
                 yield LogRecord(datetime.now(UTC), Stream.STDOUT, raw)
-                continue
-            yield LogRecord(when, stream, text)
+            else:
+                yield LogRecord(when, parts[1], parts[2])
+
+
+def _time(stamp: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
 
 def record_line(raw: str) -> Line:
     """A record's stream and text, its time left unparsed (printing needs neither the
     time nor its cost); a line that does not parse is stdout text, as in
     :func:`read_run_log`."""
-    stamp, _, rest = raw.partition(" ")
-    code, _, text = rest.partition(" ")
-    stream = _STREAM.get(code)
-    if stream is None or not stamp.endswith("Z"):
+    parts = _split(raw)
+    if parts is None or not parts[0].endswith("Z"):
         return Line(Stream.STDOUT, raw)
-    return Line(stream, text)
+    return Line(parts[1], parts[2])
 
 
 def _lines(records: list[bytes]) -> list[Line]:
