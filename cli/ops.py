@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from shipdeck.cli.text import json_line
 from shipdeck.lifecycle import runlog
@@ -44,10 +44,9 @@ if TYPE_CHECKING:
     from shipdeck.lifecycle.sampling import Sample
 
 T = TypeVar("T")
-FOLLOW_POLL = 0.2  # seconds between two reads of a followed run log
-# Seconds between two looks at the board (is the run still going?): a card's blob,
-# ~1 ms, so a follower ends within a poll of its run.
-FOLLOW_CHECK = FOLLOW_POLL
+# Seconds between two reads of a followed run log, each after a look at the board (is
+# the run still going? a card's blob, ~1 ms): a follower ends within a poll of its run.
+FOLLOW_POLL = 0.2
 
 
 def _project() -> Project:
@@ -393,14 +392,14 @@ def _run_logs(project: Project, run_id: str, args: argparse.Namespace) -> int:
             for batch in runlog.lines_between(f, 0, end):
                 show(batch)
         if args.follow:
-            follow = partial(_follow_run, project, f, end, subject, run_id, show)
+            follow = partial(_follow_run, project, path, end, subject, run_id, show)
             run_cancellable(follow, CancelToken())  # Ctrl-C: main() reports it, exit 130
     return EXIT_OK
 
 
 def _follow_run(
     project: Project,
-    f: BinaryIO,
+    path: Path,
     offset: int,
     item_id: str,
     run_id: str,
@@ -408,7 +407,9 @@ def _follow_run(
     cancel: CancelToken,
 ) -> None:
     """Print the lines ``run_id`` appends from ``offset`` on, until the board no longer
-    shows it running (what it wrote meanwhile is printed first)."""
+    shows it running (what it wrote meanwhile is printed first). The environment logs'
+    ``Follower`` reads only what was appended since the last poll."""
+    from shipdeck.backends.local.supervise import Follower
     from shipdeck.lifecycle.items import RunState
     from shipdeck.lifecycle.runs import run_id_parts
 
@@ -417,18 +418,17 @@ def _follow_run(
         stage: Stage | None = Stage.parse(parts[0]) if parts is not None else None
     except ValueError:  # an item's run that is no stage's: nothing to wait for
         stage = None
-    asked = 0.0
-    over = False
+    follower = Follower(path, offset)
     while True:
-        if time.monotonic() - asked >= FOLLOW_CHECK:  # the board, about once a second
-            asked = time.monotonic()
-            state = project.store.get(item_id).state_of(stage) if stage is not None else None
-            over = state is None or state.run_id != run_id or state.state is not RunState.RUNNING
-        end = runlog.complete_end(f) if not over else f.seek(0, os.SEEK_END)
-        for batch in runlog.lines_between(f, offset, end):
-            show(batch)
-        offset = end
-        if over or cancel.wait(FOLLOW_POLL):
+        state = project.store.get(item_id).state_of(stage) if stage is not None else None
+        over = state is None or state.run_id != run_id or state.state is not RunState.RUNNING
+        while texts := follower.read():  # at most 4 MB a read
+            show([runlog.record_line(text) for text in texts])
+        if over:
+            if texts := follower.flush():  # a last line without its newline
+                show([runlog.record_line(text) for text in texts])
+            return
+        if cancel.wait(FOLLOW_POLL):
             return
 
 
