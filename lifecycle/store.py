@@ -352,6 +352,16 @@ class BoardStore:
         """An empty :class:`CardBook` that reads its cards from this store's index."""
         return CardBook(self.cards_of, read_fields=self.fields_of)
 
+    def follow(self, book: CardBook | None, read: CardsRead) -> tuple[CardBook, frozenset[str]]:
+        """The book to show after ``read`` and the ids it changed: a new book for a whole
+        board (every card drawn afresh; no ids), else ``book`` with the changes applied."""
+        if read.full or book is None:
+            book = self.book()
+            book.reset(read.board)
+            return book, frozenset()
+        book.apply(read.cards, read.gone)
+        return book, frozenset({c.id for c in read.cards} | read.gone)
+
     def ids_by_stage(self) -> dict[Stage, list[str]]:
         """Active ids per stage, in id order, from the index (``status``)."""
         head = self.stamp()

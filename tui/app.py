@@ -347,13 +347,7 @@ class ShipdeckApp(Host):
             self.notify(self.project.store.notices.pop(0), title="Board", timeout=15)
         book = self._book
         before = book.stages.get(self.selected) if book is not None and self.selected else None
-        changed: frozenset[str] | set[str] = frozenset()
-        if read.full or book is None:
-            book = self.project.store.book()  # a new book: every card is drawn afresh
-            book.reset(read.board)
-        else:
-            book.apply(read.cards, read.gone)
-            changed = {c.id for c in read.cards} | read.gone
+        book, changed = self.project.store.follow(book, read)
         self._book = book
         self.items = book
         if read.full or changed:
