@@ -202,4 +202,6 @@ FollowTheBoard.TestCase.settings = settings(
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
-test_the_board_follows_what_other_processes_do = FollowTheBoard.TestCase
+test_the_board_follows_what_other_processes_do = pytest.mark.timeout(900)(  # shrinking: minutes
+    FollowTheBoard.TestCase
+)

@@ -136,6 +136,7 @@ def check(app: ShipdeckApp, root: Path, query: str | None) -> None:
                 assert lines_of_title[0] in card, (item.id, item.title, card)
 
 
+@pytest.mark.timeout(900)  # ~45 s passing; shrinking a failure takes minutes more
 @settings(
     max_examples=int(os.environ.get("SHIPDECK_FOLLOW_EXAMPLES", "30")),
     deadline=None,
