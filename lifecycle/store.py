@@ -208,6 +208,20 @@ class CardsRead:
     full: bool = True
 
 
+def follow(
+    book: CardBook | None, read: CardsRead, fresh: Callable[[], CardBook]
+) -> tuple[CardBook, frozenset[str]]:
+    """The book to show after ``read`` and the ids it changed: a ``fresh()`` one for a
+    whole board (every card drawn afresh; no ids), else ``book`` with the changes
+    applied. How the open board takes a read; a test follows a board the same way."""
+    if read.full or book is None:
+        book = fresh()
+        book.reset(read.board)
+        return book, frozenset()
+    book.apply(read.cards, read.gone)
+    return book, frozenset({c.id for c in read.cards} | read.gone)
+
+
 WriteAhead = Callable[[Item], Callable[[], None]]
 """Journals a board change before its swap: called under the board lock with the item
 as it will be saved; returns the undo, called if the swap then fails. A change is
@@ -351,16 +365,6 @@ class BoardStore:
     def book(self) -> CardBook:
         """An empty :class:`CardBook` that reads its cards from this store's index."""
         return CardBook(self.cards_of, read_fields=self.fields_of)
-
-    def follow(self, book: CardBook | None, read: CardsRead) -> tuple[CardBook, frozenset[str]]:
-        """The book to show after ``read`` and the ids it changed: a new book for a whole
-        board (every card drawn afresh; no ids), else ``book`` with the changes applied."""
-        if read.full or book is None:
-            book = self.book()
-            book.reset(read.board)
-            return book, frozenset()
-        book.apply(read.cards, read.gone)
-        return book, frozenset({c.id for c in read.cards} | read.gone)
 
     def ids_by_stage(self) -> dict[Stage, list[str]]:
         """Active ids per stage, in id order, from the index (``status``)."""

@@ -25,6 +25,7 @@ from textual.worker import Worker, WorkerState
 from shipdeck.lifecycle.board_index import CardBook
 from shipdeck.lifecycle.items import Item, RunState
 from shipdeck.lifecycle.stages import Stage
+from shipdeck.lifecycle.store import follow
 from shipdeck.lifecycle.text import step_colour_env
 from shipdeck.project.repo import Project
 from shipdeck.tui import settings
@@ -347,7 +348,7 @@ class ShipdeckApp(Host):
             self.notify(self.project.store.notices.pop(0), title="Board", timeout=15)
         book = self._book
         before = book.stages.get(self.selected) if book is not None and self.selected else None
-        book, changed = self.project.store.follow(book, read)
+        book, changed = follow(book, read, self.project.store.book)
         self._book = book
         self.items = book
         if read.full or changed:

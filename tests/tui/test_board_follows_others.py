@@ -118,22 +118,23 @@ def check(app: ShipdeckApp, root: Path, query: str | None) -> None:
         border = lines[top + RULER][left + x : left + x + outer]
         total = totals[column.stage] if query else None
         assert column_title(column.stage, len(items), total, max(0, inner - 1)) in border
-        rows = columns.size.height - RULER - 2
+        rows = columns.size.height - RULER - 2  # inside the box, under its top border
+        box = [line[left + x + 1 : left + x + 1 + inner].rstrip() for line in lines]
+
+        def row_text(row: int, box: list[str] = box) -> str:
+            return box[top + RULER + 1 + row]
+
         for row in range(rows):
             what, index, offset = column.line_at(column.top + row, inner)
-            if what != "card":
-                continue
+            if what != "card" or offset != 0:
+                continue  # each card once, from its first line
             item = items[column.item_ids[index]]
-            text = lines[top + RULER + 1 + row][left + x + 1 : left + x + 1 + inner]
-            if offset == 0:
-                assert text.startswith(item.id), (item.id, text)
-            lines_of_title = title_lines(item.title, inner)
-            card = [
-                lines[top + RULER + 1 + r][left + x + 1 : left + x + 1 + inner].rstrip()
-                for r in range(row - offset, min(rows, row - offset + 8))
-            ]
-            if row - offset >= 0 and len(card) >= 1 + len(lines_of_title):
-                assert lines_of_title[0] in card, (item.id, item.title, card)
+            assert row_text(row).startswith(item.id), (item.id, row_text(row))
+            starts, ends = column.layout(inner, index=index)
+            height = ends[index] - starts[index]
+            if row + height <= rows:  # all of it in view: its title is on one of its lines
+                card = [row_text(r) for r in range(row, row + height)]
+                assert title_lines(item.title, inner)[0] in card, (item.id, item.title, card)
 
 
 @pytest.mark.timeout(900)  # ~45 s passing; shrinking a failure takes minutes more
