@@ -53,7 +53,7 @@ FILTERS = st.sampled_from([None, "t1", "t2", "kind:bug", "state:run", "stage:cod
 
 
 class Writer:
-    """Another shipdeck on the same repository; titles are t0, t1, ... in write order."""
+    """Another shipdeck on the same repository; titles are t1, t2, ... in write order."""
 
     def __init__(self, root: Path) -> None:
         self.store: BoardStore = open_board(root)
