@@ -391,9 +391,9 @@ def _run_logs(project: Project, run_id: str, args: argparse.Namespace) -> int:
         else:
             for batch in runlog.lines_between(f, 0, end):
                 show(batch)
-        if args.follow:
-            follow = partial(_follow_run, project, path, end, subject, run_id, show)
-            run_cancellable(follow, CancelToken())  # Ctrl-C: main() reports it, exit 130
+    if args.follow:  # the Follower opens the log at each read: this one is closed
+        follow = partial(_follow_run, project, path, end, subject, run_id, show)
+        run_cancellable(follow, CancelToken())  # Ctrl-C: main() reports it, exit 130
     return EXIT_OK
 
 
