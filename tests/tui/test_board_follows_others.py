@@ -86,16 +86,19 @@ class Writer:
                 item.archived = not archived
 
 
-def expected(root: Path, query: str | None) -> dict[Stage, list[Item]]:
-    """Each stage's cards as git has them (the blobs, no index), the filter applied."""
+def expected(root: Path, query: str | None) -> tuple[dict[Stage, list[Item]], dict[Stage, int]]:
+    """Each stage's cards as git has them (the blobs, no index), the filter applied, and
+    how many each stage has unfiltered."""
     store = open_board(root)
     active = store._board_or_empty(store.stamp()).active()
     keep = card_filter(query) if query else None
     out: dict[Stage, list[Item]] = {s: [] for s in ORDER}
+    totals = dict.fromkeys(ORDER, 0)
     for item in active:
+        totals[item.stage] += 1
         if keep is None or keep(card_words(item)):
             out[item.stage].append(item)
-    return out
+    return out, totals
 
 
 def screen_lines(app: ShipdeckApp) -> list[str]:
@@ -103,8 +106,7 @@ def screen_lines(app: ShipdeckApp) -> list[str]:
 
 
 def check(app: ShipdeckApp, root: Path, query: str | None) -> None:
-    want = expected(root, query)
-    totals = {s: len(v) for s, v in expected(root, None).items()}
+    want, totals = expected(root, query)
     board = app.board
     for stage in ORDER:
         shown = board.columns[stage].item_ids
