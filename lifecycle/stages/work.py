@@ -416,6 +416,10 @@ def release(ctx: RunContext) -> str:
     found = vcs.find_release(item.id, sha)
     if found is not None:
         return _adopt(ctx, found.tag, found.commit)
+    base = cfg.base_branch
+    moved = _untested_merge(ctx, sha, base)
+    if moved:
+        raise StageFailed(moved)
     template = render_template(ctx.engine.tag_template(), {"project": cfg.project}, ["version"])
     plan = plan_release(vcs.tags(), template, [item.kind], item.breaking)
     version, tag = plan.version, plan.tag
@@ -428,7 +432,6 @@ def release(ctx: RunContext) -> str:
         local = local_image(cfg.project, version)
         ctx.engine.images.tag(built, local)
         ctx.say(f"tagged {built} as {local} (no push: configured)")
-    base = cfg.base_branch
     first = vcs.first_commit_time(sha, base)  # before the merge: after it, nothing is ahead
     fmt = changelog_format(rel.changelog)
     entry = changelog_entry(version, datetime.now(UTC).date(), [item], fmt=fmt)
@@ -464,6 +467,8 @@ def release(ctx: RunContext) -> str:
                 f" {item.branch}, settle it and commit: the next advance builds, tests and"
                 " releases that"
             ) from None
+        if not prepared.fast_forward:  # base moved since the check above
+            raise StageFailed(_untested_merge(ctx, sha, base) or f"{base} moved; try again")
         blocked = vcs.release_would_touch_checkout(base, prepared.base_old, prepared.commit)
         if blocked:
             # Never block a release on local edits, never touch them: the work tree
@@ -517,6 +522,27 @@ def release(ctx: RunContext) -> str:
 
 
 TRAILER = "Shipdeck-Item"
+
+
+def _untested_merge(ctx: RunContext, sha: str, base: str) -> str | None:
+    """Why ``sha`` cannot be released as it is: ``base`` has commits it lacks, so the
+    release would be a merge no Build or Test ever ran on (and an image built from
+    ``sha`` would be pushed under a tag whose code it does not hold). None when base
+    is behind ``sha`` (a fast-forward) or has it already."""
+    vcs = ctx.engine.vcs
+    if vcs.is_ancestor(base, sha) or vcs.is_ancestor(sha, base):
+        return None
+    branch = ctx.item.branch or sha[:7]
+    newest = vcs.log(sha, base, limit=1)
+    count = vcs.commits_ahead(base, sha)
+    what = f"{count} commit(s) this release would merge untested"
+    if newest:
+        what += f", newest {newest[0]['short']} {escape_controls(newest[0]['subject'])}"
+    return (
+        f"{base} moved since {sha[:7]} was tested: {what}; merge {base} into {branch}"
+        f" (`git switch {branch} && git merge {base}`): the next advance builds, tests"
+        " and releases that merge"
+    )
 
 
 def _still_on_branch(ctx: RunContext, base: str) -> str | None:

@@ -173,6 +173,45 @@ def test_a_refused_push_leaves_the_item_failed_in_release_with_no_tag(
     assert "digest" not in shown["artifacts"]
 
 
+def test_an_image_goes_out_only_under_the_tag_of_the_code_it_holds(
+    repo: tuple[Path, int, str],
+) -> None:
+    """Two items built and tested side by side from one main: the first's release moves
+    main, so the second's image (built from its branch, without the first's change)
+    would have been pushed as the next version while that version's git tag named a
+    merge holding both. Refused before any push; once main is merged into the branch,
+    the image deployed as the next version serves both changes."""
+    root, port, project = repo
+    first = _item_with_change(root, "Serve v2", "v2")
+    git(root, "switch", "-q", "main")
+    second = shipdeck("item", "add", "Add a page", "--kind", "bug", cwd=root).stdout.strip()
+    assert shipdeck("advance", second, "--to", "code", cwd=root).returncode == 0
+    (root / "files" / "www" / "page.html").write_text("a page\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", f"{second}: a page")
+    tested = shipdeck("advance", second, "--to", "test", cwd=root)
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    released = shipdeck("advance", first, "--to", "release", cwd=root)
+    assert released.returncode == 0, released.stdout + released.stderr
+
+    refused = shipdeck("advance", second, "--to", "release", cwd=root)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "main moved since" in refused.stderr.strip().splitlines()[-1]
+    assert "pushing" not in refused.stdout
+    tags = httpx.get(f"http://{di.registry()}/v2/{project}/tags/list", trust_env=False).json()
+    assert tags["tags"] == ["0.1.0"]
+    assert git(root, "tag", "--list") == "v0.1.0"
+
+    branch = json.loads(shipdeck("item", "show", second, "--json", cwd=root).stdout)["branch"]
+    git(root, "switch", "-q", branch)
+    git(root, "merge", "-q", "--no-edit", "main")
+    deployed = shipdeck("advance", second, "--to", "deploy", "--env", "staging", cwd=root)
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    assert "pushed" in deployed.stdout
+    assert _get(port, "/version").text.strip() == "v2"  # the first item's change
+    assert _get(port, "/page.html").text.strip() == "a page"  # and the second's
+
+
 def test_a_container_removed_outside_shipdeck_is_named_and_deployed_again(
     repo: tuple[Path, int, str], client: Any
 ) -> None:

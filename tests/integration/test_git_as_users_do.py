@@ -413,3 +413,51 @@ def test_a_linked_work_tree_ships_to_the_environment_every_tree_sees(demo: Path)
     _ok(demo, "stop", "staging")
     linked_status = json.loads(_ok(linked, "status", "--json"))
     assert linked_status["environments"]["staging"]["state"] == "stopped"
+
+
+def test_two_items_tested_side_by_side_release_only_what_was_tested(demo: Path) -> None:
+    """Two items branched from the same main and tested side by side, as a board of
+    parallel work has them. The first release moves main; the second would merge its
+    tested commit into that new main, a merge no Build or Test ever ran on (and an
+    image built from the branch would go out under a tag whose code it lacks). It is
+    refused, nothing published, until main is merged into the branch; then the next
+    advance builds, tests and releases that merge, which holds both changes."""
+    one = _ok(demo, "item", "add", "Say hola").strip()
+    two = _ok(demo, "item", "add", "Say ciao", "--kind", "bug").strip()
+    _ok(demo, "advance", one, "--to", "code")
+    _edit(demo, "app/__init__.py", "hello from", "hola, hello from")
+    _add_all_and_commit(demo, f"{one}: hola")
+    _ok(demo, "advance", one, "--to", "test")
+    git(demo, "switch", "-q", "main")
+    _ok(demo, "advance", two, "--to", "code")
+    (demo / "CIAO.md").write_text("ciao\n")
+    _add_all_and_commit(demo, f"{two}: ciao")
+    _ok(demo, "advance", two, "--to", "test")
+    tested = _item(demo, two)["states"]["test"]["sha"]  # type: ignore[index]
+
+    _ok(demo, "advance", one, "--to", "release")
+    main_before, tags_before = git(demo, "rev-parse", "main"), git(demo, "tag", "--list")
+    refused = shipdeck("advance", two, "--to", "release", cwd=demo)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    last = refused.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"shipdeck: {two} stopped in Release (failed): main moved since")
+    assert f"merge main into {_item(demo, two)['branch']}" in last
+    assert "Release 0.1.0" in last  # the newest commit it would have merged untested
+    assert git(demo, "rev-parse", "main") == main_before  # nothing published
+    assert git(demo, "tag", "--list") == tags_before == "v0.1.0"
+    shown = _item(demo, two)
+    assert shown["states"]["release"]["state"] == "failed"  # type: ignore[index]
+    assert shown.get("version") is None
+
+    git(demo, "switch", "-q", str(shown["branch"]))
+    git(demo, "merge", "-q", "--no-edit", "main")
+    out = _ok(demo, "advance", two, "--to", "release")
+    assert f"{two}: Build" in out and f"{two}: Test" in out  # the merge built and tested
+    released = _item(demo, two)
+    merged = released["states"]["test"]["sha"]  # type: ignore[index]
+    assert merged != tested and merged == git(demo, "rev-parse", str(shown["branch"]))
+    assert "fast-forward" in out
+    tag = f"v{released['version']}"
+    assert git(demo, "rev-parse", f"{tag}^{{commit}}~1") == merged  # the changelog on it
+    assert "hola, hello from" in git(demo, "show", f"{tag}:app/__init__.py")
+    assert git(demo, "show", f"{tag}:CIAO.md") == "ciao"

@@ -163,10 +163,11 @@ def test_a_fix_for_a_failed_deploy_ships_as_a_new_item_and_the_old_branch_says_s
 def test_a_release_that_met_a_merge_conflict_releases_the_merge_that_settled_it(
     demo: Path,
 ) -> None:
-    """Two items change one line; the second's release stops on the conflict. Merging
-    main into its branch and committing, as the log says, settles it: the next advance
-    builds, tests and releases that merge (it released the old sha again and met the
-    same conflict at every advance)."""
+    """Two items change one line; the second's release stops, main having moved since
+    its Test (README, Decisions: what is released is what was tested). Merging main
+    into its branch, as the log says, meets the conflict in git; settling it and
+    committing, the next advance builds, tests and releases that merge (it once
+    released the old sha again and met the same conflict at every advance)."""
     first = shipdeck("item", "add", "Say A", cwd=demo).stdout.strip()
     second = shipdeck("item", "add", "Say B", cwd=demo).stdout.strip()
     greeting = "from the shipdeck demo"
@@ -180,8 +181,9 @@ def test_a_release_that_met_a_merge_conflict_releases_the_merge_that_settled_it(
     assert shipdeck("advance", first, "--to", "release", cwd=demo).returncode == 0
     stopped = shipdeck("advance", second, "--to", "release", cwd=demo)
     assert stopped.returncode == 1
-    assert "merge conflict in app/__init__.py" in stopped.stderr
-    assert f"merge main into {branch}, settle it and commit" in stopped.stderr
+    assert "main moved since" in stopped.stderr
+    told = f"merge main into {branch} (`git switch {branch} && git merge main`)"
+    assert told in stopped.stderr
 
     merged = subprocess.run(["git", "merge", "-q", "main"], cwd=demo, capture_output=True)
     assert merged.returncode != 0  # the conflict, in the work tree now
