@@ -232,6 +232,25 @@ def registry() -> str:
     return os.environ.get("SHIPDECK_REGISTRY", "127.0.0.1:5000")
 
 
+def catalog(address: str | None = None) -> list[str]:
+    """Every repository a registry holds. Its catalog comes in pages (100 names unless
+    asked otherwise) linked by ``Link`` headers: a registry kept across runs, as on a
+    developer's machine, holds more names than the first page."""
+    import httpx
+
+    base = f"http://{address or registry()}"
+    names: list[str] = []
+    url: str | None = f"{base}/v2/_catalog?n=500"
+    with httpx.Client(trust_env=False, timeout=5) as http:
+        while url:
+            page = http.get(url)
+            page.raise_for_status()
+            names += page.json().get("repositories") or []
+            following = page.links.get("next", {}).get("url")
+            url = f"{base}{following}" if following else None
+    return names
+
+
 def talker_context(dest: Path) -> Path:
     """An image that prints ``out N`` to stdout and ``err N`` to stderr five times a second."""
     script = 'i=0; while true; do echo "out $i"; echo "err $i" >&2; i=$((i+1)); sleep 0.2; done'

@@ -124,8 +124,7 @@ def test_push_to_the_registry(images: DockerImages, client: Any, tmp_path: Path)
     pushed = images.push(tag, f"{repo}:{version}", sink=sink, cancel=CancelToken())
     assert pushed.reference == f"{repo}:{version}"
     assert pushed.digest.startswith("sha256:")
-    catalog = httpx.get(f"http://{registry}/v2/_catalog", timeout=5).json()
-    assert "shipdeck-test/pushed" in catalog["repositories"]
+    assert "shipdeck-test/pushed" in di.catalog(registry)
     tags = httpx.get(f"http://{registry}/v2/shipdeck-test/pushed/tags/list", timeout=5).json()
     assert version in tags["tags"]
     info = sink.of(Stream.INFO)

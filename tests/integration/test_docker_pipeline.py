@@ -102,8 +102,7 @@ def test_code_to_healthy_container_then_broken_release_rolls_back(
     assert _get(port, "/health").status_code == 200
     assert _get(port, "/version").text.strip() == "v2"
 
-    catalog = httpx.get(f"http://{di.registry()}/v2/_catalog", trust_env=False).json()
-    assert project in catalog["repositories"]
+    assert project in di.catalog()
     tags = httpx.get(f"http://{di.registry()}/v2/{project}/tags/list", trust_env=False).json()
     assert "0.1.0" in tags["tags"]
     shown = json.loads(shipdeck("item", "show", first, "--json", cwd=root).stdout)
