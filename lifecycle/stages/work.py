@@ -528,9 +528,10 @@ def _untested_merge(ctx: RunContext, sha: str, base: str) -> str | None:
     """Why ``sha`` cannot be released as it is: ``base`` has commits it lacks, so the
     release would be a merge no Build or Test ever ran on (and an image built from
     ``sha`` would be pushed under a tag whose code it does not hold). None when base
-    is behind ``sha`` (a fast-forward) or has it already."""
+    is ``sha`` or behind it (a fast-forward). A ``sha`` merged into base by hand with
+    more on top is refused too: base's head was never tested either."""
     vcs = ctx.engine.vcs
-    if vcs.is_ancestor(base, sha) or vcs.is_ancestor(sha, base):
+    if vcs.is_ancestor(base, sha):
         return None
     branch = ctx.item.branch or sha[:7]
     newest = vcs.log(sha, base, limit=1)

@@ -461,3 +461,31 @@ def test_two_items_tested_side_by_side_release_only_what_was_tested(demo: Path) 
     assert git(demo, "rev-parse", f"{tag}^{{commit}}~1") == merged  # the changelog on it
     assert "hola, hello from" in git(demo, "show", f"{tag}:app/__init__.py")
     assert git(demo, "show", f"{tag}:CIAO.md") == "ciao"
+
+
+def test_a_branch_merged_by_hand_with_more_on_main_is_not_released_untested(
+    demo: Path,
+) -> None:
+    """The item's tested commit merged into main by hand, and main moved on after it:
+    releasing "where main is" would tag commits no Test ran on. Refused the same way;
+    merging main into the branch (a fast-forward here) builds and tests main's head."""
+    item = _ok(demo, "item", "add", "Say hola").strip()
+    _ok(demo, "advance", item, "--to", "code")
+    branch = str(_item(demo, item)["branch"])
+    _edit(demo, "app/__init__.py", "hello from", "hola, hello from")
+    _add_all_and_commit(demo, f"{item}: hola")
+    _ok(demo, "advance", item, "--to", "test")
+    git(demo, "switch", "-q", "main")
+    git(demo, "merge", "-q", "--ff-only", branch)
+    (demo / "LATER.md").write_text("later\n")
+    _add_all_and_commit(demo, "later, untested")
+    refused = shipdeck("advance", item, "--to", "release", cwd=demo)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "main moved since" in refused.stderr and "later, untested" in refused.stderr
+    assert git(demo, "tag", "--list") == ""
+
+    git(demo, "switch", "-q", branch)
+    git(demo, "merge", "-q", "--ff-only", "main")
+    out = _ok(demo, "advance", item, "--to", "release")
+    assert f"{item}: Test" in out
+    assert _item(demo, item)["states"]["test"]["sha"] == git(demo, "rev-parse", "main~1")  # type: ignore[index]
