@@ -264,11 +264,21 @@ class ShipdeckApp(Host):
         cursor instead of filtering for "fixj". An Input stops its own letters, and a
         priority binding takes its key before anything is sent on, so nothing else
         arrives here this way."""
-        if not (isinstance(event, events.Key) and event.is_forwarded):
+        if not isinstance(event, events.Key):
             return False
         from textual.widgets import Input
 
+        from shipdeck.widgets.prompt import PromptInput
+
         focused = self.focused
+        if not event.is_forwarded:
+            # A key for an open prompt: typed in now, in the order it came, so its
+            # Enter keeps all that was typed before it (widgets/prompt.py says why).
+            if not isinstance(focused, PromptInput):
+                return False
+            if await self._check_bindings(event.key, priority=True):
+                return True
+            return focused.type_key(event) or await self._check_bindings(event.key)
         if not isinstance(focused, Input):
             return False
         if event.is_printable and event.character is not None:

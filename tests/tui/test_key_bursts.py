@@ -105,3 +105,64 @@ async def test_keys_right_behind_the_log_prompts_enter_go_to_the_log_view(
         view = app.board.query_one(LogView)
         assert view.status.search == ("err" if close == "enter" else "")
         assert app.is_running
+
+
+def post_keys(app: ShipdeckApp, *keys: str) -> None:
+    """Keys posted at once by name: one character is itself, longer names (``ctrl+u``,
+    ``backspace``, ``enter``) are keys with no character of their own."""
+    controls = {"enter": "\r", "escape": "\x1b", "backspace": "\x7f", "ctrl+u": "\x15"}
+    for key in keys:
+        app.post_message(events.Key(key, controls.get(key, key)))
+
+
+# What reaches an open prompt in one read: a paste without bracketed paste, a typist
+# ahead of a slow link (ssh batches keys), a script driving tmux. Found in tmux: ``&``,
+# then ``ctrl+u``, "byte" and Enter sent at once, kept the filter that was there, and
+# "/", then a pattern and Enter at once, searched the old pattern: Enter, a priority
+# binding, read the prompt before the prompt had taken the keys typed before it.
+EDITS = [
+    (["b", "y", "t", "e"], "NEEDLEbyte"),
+    (["ctrl+u", "b", "y", "t", "e"], "byte"),
+    (["backspace", "backspace", "x"], "NEEDx"),
+    (["ctrl+u", "e", "r", "r", "backspace", "o", "r"], "eror"),
+]
+
+
+@pytest.mark.parametrize(("keys", "expected"), EDITS)
+async def test_keys_typed_into_an_open_log_prompt_right_before_enter_are_in_what_it_keeps(
+    demo_project: Project, keys: list[str], expected: str
+) -> None:
+    from shipdeck.widgets.log.view import LogView
+
+    app = ShipdeckApp(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("L")
+        await pilot.pause()
+        await pilot.press("ampersand", *"NEEDLE")  # the prompt open, a pattern in it
+        await pilot.pause()
+        post_keys(app, *keys, "enter", "f")  # f, behind Enter: the view's follow key
+        view = app.board.query_one(LogView)
+        await until(pilot, lambda: isinstance(app.focused, LogView), what="the view focused")
+        await pilot.pause()
+        assert view.status.filter == expected
+        assert app.board.query_one("#log-prompt", Input).value == expected  # no "f" in it
+
+
+@pytest.mark.parametrize(("keys", "expected"), EDITS)
+async def test_keys_typed_into_the_open_board_filter_right_before_enter_are_in_what_it_keeps(
+    demo_project: Project, keys: list[str], expected: str
+) -> None:
+    app = ShipdeckApp(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("slash", *"NEEDLE")
+        await pilot.pause()
+        applied: list[str] = []
+        apply_filter = app.board.apply_filter
+        app.board.apply_filter = lambda query: (applied.append(query), apply_filter(query))[1]
+        post_keys(app, *keys, "enter", "j")
+        await until(pilot, lambda: app.board.board_columns.has_focus, what="the board focused")
+        await pilot.pause()
+        assert applied[-1] == expected  # what Enter kept
+        assert app.board.query_one("#board-filter-input", Input).value == expected  # no "j"
+        assert app.board.card_filter is not None

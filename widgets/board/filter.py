@@ -24,6 +24,7 @@ from textual.widgets import Input, Static
 from shipdeck.lifecycle.board_index import CardFields
 from shipdeck.lifecycle.items import Item
 from shipdeck.lifecycle.stages import Stage
+from shipdeck.widgets.prompt import PromptInput
 
 _ID = re.compile(r"sd-\d+")
 FIELDS = ("kind", "state", "stage", "env", "version", "id")
@@ -112,7 +113,9 @@ class BoardFilter(Horizontal):
 
     def compose(self) -> ComposeResult:
         yield Static("/", id="board-filter-slash")
-        yield Input(id="board-filter-input", placeholder="filter: words, kind:bug, state:failed")
+        yield PromptInput(
+            id="board-filter-input", placeholder="filter: words, kind:bug, state:failed"
+        )
         yield Static("", id="board-filter-note")
 
     @property

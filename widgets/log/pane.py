@@ -210,12 +210,12 @@ class LogPane(Vertical):
         yield LogStatusBar()
 
     async def _mount_prompt(self) -> Input:
-        from textual.widgets import Input
+        from shipdeck.widgets.prompt import PromptInput
 
         found = self.query("#log-prompt")
         if found:
-            return found.first(Input)
-        prompt = Input(id="log-prompt")
+            return found.first(PromptInput)
+        prompt = PromptInput(id="log-prompt")
         await self.mount(prompt, before=self.query_one(LogStatusBar))
         self._prompt_input = prompt  # kept: the footer asks check_action at each refresh
         return prompt
