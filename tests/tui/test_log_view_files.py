@@ -42,6 +42,10 @@ def test_save_writes_the_whole_source_not_only_the_ring(tmp_path: Path) -> None:
             assert saved.path == dest and saved.lines == 1000
             assert dest.read_text().splitlines()[0].endswith(" o line 0")
             assert "saved 1,000 lines" in str(app.query_one(LogStatusBar).render())
+            # Another item's log: the note was about the last one (found in tmux).
+            app.pane.load_file(tmp_path / "saved.log")
+            await pilot.pause()
+            assert "saved" not in str(app.query_one(LogStatusBar).render())
 
     run(scenario())
 

@@ -231,16 +231,21 @@ class LogPane(Vertical):
     def add_marker(self, text: str) -> None:
         self._view.add_marker(text)
 
+    # Another log: what the status line said of the last one ("saved 1,000 lines to
+    # ...") goes with it, or it read as said of this one.
     def clear(self) -> None:
+        self._say("")
         self._view.clear()
 
     def set_source(self, path: Path | None) -> None:
+        self._say("")
         self._view.set_source(path)
 
     def add_source(self, path: Path) -> None:
         self._view.add_source(path)
 
     def load_file(self, path: Path) -> None:
+        self._say("")
         self._view.load_file(path)
 
     def focus(self, scroll_visible: bool = True) -> LogPane:
@@ -257,7 +262,8 @@ class LogPane(Vertical):
         self.query_one(LogStatusBar).status = status
 
     def _say(self, message: str) -> None:
-        self.query_one(LogStatusBar).message = message
+        for bar in self.query(LogStatusBar):  # none yet before the pane is composed
+            bar.message = message
 
     def on_log_view_saved(self, event: LogView.Saved) -> None:
         self._say(f"saved {counted(event.lines, 'line')} to {event.path}")
