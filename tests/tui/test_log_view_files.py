@@ -112,3 +112,29 @@ def test_save_without_a_source_writes_the_lines_in_memory(
             assert spelled == []  # no line was turned into its repr
 
     run(scenario())
+
+
+@pytest.mark.slow  # a Pilot test
+def test_an_open_prompt_leaves_no_prompt_key_in_the_footer() -> None:
+    """Its keys type into it; Textual kept "/ Search" in the footer all the same (it
+    knows no character for "slash", so the Input's claim on "/" was not seen)."""
+
+    async def scenario() -> None:
+        app = PaneApp(LogPane())
+        async with app.run_test(size=SIZE) as pilot:
+            app.pane.log_view.focus()
+            await pilot.pause()
+
+            def shown() -> set[str]:
+                active = app.screen.active_bindings.values()
+                return {b.action for _, b, enabled, _ in active if b.show and enabled}
+
+            assert {"prompt('search')", "prompt('filter')", "prompt('save')"} <= shown()
+            await pilot.press("ampersand")
+            await pilot.pause()
+            assert not any(action.startswith("prompt") for action in shown())
+            await pilot.press("escape")
+            await pilot.pause()
+            assert "prompt('search')" in shown()
+
+    run(scenario())

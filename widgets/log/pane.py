@@ -274,6 +274,8 @@ class LogPane(Vertical):
     # --- prompt --------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "prompt":  # hidden while one is open: its keys type into it (Textual
+            return self._prompt is None  # leaves "/ Search" in the footer: no "slash" char)
         if action == "close_prompt":
             return self._prompt is not None  # otherwise escape goes on to the app
         if action == "submit_prompt":  # otherwise Enter is the view's
