@@ -8,7 +8,8 @@ from any worker are reported in one place, :meth:`on_worker_state_changed`.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping
+import time
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,7 +33,7 @@ from shipdeck.tui import settings
 from shipdeck.tui.board_screen import BoardScreen
 from shipdeck.tui.config_watch import ConfigFollower
 from shipdeck.tui.crash import STORAGE_ERRORS, describe
-from shipdeck.tui.host import Host
+from shipdeck.tui.host import DialogShown, Host
 from shipdeck.tui.idle_gc import IdleCollector
 from shipdeck.tui.log_follower import LogFollower
 from shipdeck.tui.palette import BoardCommands
@@ -46,6 +47,9 @@ if TYPE_CHECKING:
     from shipdeck.lifecycle.store import CardsRead
 
 
+# How long a key's flow may keep the keys before its dialog shows (a slow engine):
+# after that they go to the board again.
+FLOW_KEYS_WAIT = 2.0
 _UNREAD = object()  # the stamp while the ref cannot be read: equal to no head
 
 
@@ -77,6 +81,8 @@ class ShipdeckApp(Host):
         self._engine = engine
         self._engine_lock = threading.Lock()  # guards the engine events' waiting message
         self._engine_waiting: EngineEventsPosted | None = None
+        # A key's flow that has not shown its dialog yet, and since when (run_flow).
+        self._flow_before_dialog: tuple[Worker[object], float] | None = None
         if engine is not None:
             engine.subscribe(self._from_engine)
         # The board as a CardBook: every card's id and stage; a card's words are read
@@ -250,6 +256,8 @@ class ShipdeckApp(Host):
             if self._exit:
                 return  # quitting: a key typed after q would open a screen in a closing app
             self._collector.touched()  # full collections wait for a quiet moment
+            if isinstance(event, events.Key) and self._key_for_a_flow():
+                return
             if await self._typed_ahead(event):
                 return
         await super().on_event(event)
@@ -488,6 +496,29 @@ class ShipdeckApp(Host):
     def run_engine(self, name: str, work: Callable[[], object], group: str = "runs") -> None:
         self.run_worker(work, name=name, group=group, thread=True, exit_on_error=False)
 
+    def run_flow(self, flow: Coroutine[Any, Any, object]) -> None:
+        """Found in tmux: ``d`` and Enter typed fast opened the details screen under the
+        deploy's dialog (its facts are read in a thread first), and a dialog up before
+        the Enter was read would have taken it as a yes nobody read. So a key's flow
+        owns the keys until its dialog shows (the dialog's :class:`DialogShown`), it
+        ends, or :data:`FLOW_KEYS_WAIT` passes; what is typed meanwhile is dropped."""
+        worker = self.run_worker(flow, group="flows", exit_on_error=False)
+        self._flow_before_dialog = (worker, time.monotonic())
+
+    def _key_for_a_flow(self) -> bool:
+        """Whether a key read now was typed behind a flow's key, before its dialog."""
+        if self._flow_before_dialog is None:
+            return False
+        worker, since = self._flow_before_dialog
+        if worker.is_finished or time.monotonic() - since > FLOW_KEYS_WAIT:
+            self._flow_before_dialog = None
+            return False
+        return True
+
+    @on(DialogShown)
+    def _dialog_shown(self) -> None:
+        self._flow_before_dialog = None
+
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The one place worker errors are reported: one line, no traceback."""
         if event.state is WorkerState.ERROR and event.worker.error is not None:
@@ -570,7 +601,7 @@ class ShipdeckApp(Host):
         if not running:
             self.exit(0)
             return
-        self.run_worker(self._quit_flow(running), group="flows", exit_on_error=False)
+        self.run_flow(self._quit_flow(running))
 
     async def _quit_flow(self, running: list[str]) -> None:
         from shipdeck.tui.dialogs import ConfirmScreen

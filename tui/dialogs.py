@@ -13,6 +13,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from shipdeck.tui.host import DialogShown
+
 
 class ConfirmScreen(ModalScreen[bool]):
     """Yes or no; ``y``/``n`` or the buttons. Dismisses with the answer."""
@@ -26,6 +28,9 @@ class ConfirmScreen(ModalScreen[bool]):
         super().__init__(classes="dialog-screen")
         self.question = question
         self.yes = yes
+
+    def on_mount(self) -> None:
+        self.app.post_message(DialogShown())  # the keys read from now on are the dialog's
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -50,6 +55,9 @@ class EnvPickerScreen(ModalScreen[str | None]):
         super().__init__(classes="dialog-screen")
         self.title_text = title
         self.envs = envs
+
+    def on_mount(self) -> None:
+        self.app.post_message(DialogShown())  # the keys read from now on are the dialog's
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):

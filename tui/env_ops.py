@@ -86,14 +86,12 @@ class EnvOperations:
         return answer
 
     def deploy(self) -> None:
-        self.app.run_worker(
-            self._deploy_flow(self.app.selected_item()), group="flows", exit_on_error=False
-        )
+        self.app.run_flow(self._deploy_flow(self.app.selected_item()))
 
     def deploy_env(self, env: str) -> None:
         """The selected card's release (if released), else the newest, to ``env``."""
         flow = self._deploy_flow(self.app.selected_item(), env)
-        self.app.run_worker(flow, group="flows", exit_on_error=False)
+        self.app.run_flow(flow)
 
     async def _deploy_flow(self, item: Item | None, env: str | None = None) -> None:
         """Deploy the selected card's release, else the newest one, after saying which, where,
@@ -148,10 +146,10 @@ class EnvOperations:
         )
 
     def rollback(self) -> None:
-        self.app.run_worker(self._rollback_flow(), group="flows", exit_on_error=False)
+        self.app.run_flow(self._rollback_flow())
 
     def rollback_env(self, env: str) -> None:
-        self.app.run_worker(self._rollback_flow(env), group="flows", exit_on_error=False)
+        self.app.run_flow(self._rollback_flow(env))
 
     async def _rollback_flow(self, env: str | None = None) -> None:
         env = env or await pick_env(self.app, "Roll back")
@@ -180,7 +178,7 @@ class EnvOperations:
         self.app.run_engine(f"rollback {env}", lambda: operations.rollback(self.app.engine, env))
 
     def restart_env(self, env: str) -> None:
-        self.app.run_worker(self._restart_flow(env), group="flows", exit_on_error=False)
+        self.app.run_flow(self._restart_flow(env))
 
     async def _restart_flow(self, env: str) -> None:
         status = await self._in_thread(f"restart {env}", self._status, env)
@@ -199,7 +197,7 @@ class EnvOperations:
         self.app.run_engine(f"restart {env}", lambda: operations.restart(self.app.engine, env))
 
     def stop_env(self, env: str) -> None:
-        self.app.run_worker(self._stop_flow(env), group="flows", exit_on_error=False)
+        self.app.run_flow(self._stop_flow(env))
 
     async def _stop_flow(self, env: str) -> None:
         status = await self._in_thread(f"stop {env}", self._status, env)
@@ -225,7 +223,7 @@ class EnvOperations:
                 severity="warning",
             )
             return
-        self.app.run_worker(self._scale_flow(env, delta), group="flows", exit_on_error=False)
+        self.app.run_flow(self._scale_flow(env, delta))
 
     async def _scale_flow(self, env: str, delta: int) -> None:
         status = await self._in_thread(f"scale {env}", self._status, env)
@@ -251,7 +249,7 @@ class EnvOperations:
         if self.app.project.config.environments[env].autoscale is None:
             self.app.notify(f"{env} has no autoscale: in shipdeck.yaml.", severity="warning")
             return
-        self.app.run_worker(self._autoscale_flow(env), group="flows", exit_on_error=False)
+        self.app.run_flow(self._autoscale_flow(env))
 
     async def _autoscale_flow(self, env: str) -> None:
         from shipdeck.lifecycle.sampling import autoscale_paused, pause_autoscale
@@ -263,7 +261,7 @@ class EnvOperations:
         self.app.notify(f"Autoscaling of {env} {word}.", title="Autoscale")
 
     def follow_env_logs(self, env: str) -> None:
-        self.app.run_worker(self._follow_flow(env), group="flows", exit_on_error=False)
+        self.app.run_flow(self._follow_flow(env))
 
     async def _follow_flow(self, env: str) -> None:
         """The environment's live output in the log pane, until another card is chosen."""

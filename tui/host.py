@@ -6,15 +6,21 @@ need through :class:`Host`, the app's interface, so the import graph has no cycl
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from textual.app import App
+from textual.message import Message
 
 if TYPE_CHECKING:
     from shipdeck.lifecycle.engine import Engine
     from shipdeck.lifecycle.items import Item
     from shipdeck.project.repo import Project
+
+
+class DialogShown(Message):
+    """A dialog was mounted: the keys read after this message are its own, those read
+    before it were typed before it showed (:meth:`Host.run_flow`)."""
 
 
 class ItemActions(Protocol):
@@ -99,6 +105,11 @@ class Host(App[int]):
         raise NotImplementedError
 
     def run_engine(self, name: str, work: Callable[[], object], group: str = "runs") -> None:
+        raise NotImplementedError
+
+    def run_flow(self, flow: Coroutine[Any, Any, object]) -> None:
+        """A key's flow: it reads, then asks in a dialog (or says why it cannot). The keys
+        typed behind its key are dropped until the dialog shows or the flow ends."""
         raise NotImplementedError
 
     def follow_env_logs(self, env: str, tail: int) -> None:

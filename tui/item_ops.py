@@ -216,9 +216,7 @@ class ItemOperations:
         item = self._need_item()
         if item is not None:
             question = f"Archive {item.id} ({item.stage.label})?"
-            self.app.run_worker(
-                self._archive_flow(item, question), group="flows", exit_on_error=False
-            )
+            self.app.run_flow(self._archive_flow(item, question))
 
     async def _archive_flow(self, item: Item, question: str) -> None:
         from shipdeck.tui.dialogs import ConfirmScreen

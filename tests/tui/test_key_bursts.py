@@ -282,3 +282,57 @@ def test_any_edit_typed_at_once_into_an_open_prompt_is_what_enter_keeps(
     key for what gets the focus back, all in one read. What the prompt holds and what
     its Enter kept is what a line editor would hold; the key behind Enter is not in it."""
     asyncio.run(burst_into_prompt(fixed_board, prompt, start, keys))
+
+
+# --- keys typed behind a key whose dialog comes after some reading -------------------
+
+
+async def test_enter_typed_right_behind_d_does_not_open_the_details_under_its_dialog(
+    demo_project: Project,
+) -> None:
+    """Found in tmux: ``d`` and Enter sent at once opened the card's details screen (the
+    Enter went to the board while the deploy read its facts in a thread), and the
+    deploy's dialog came up over it. Nothing is released on the demo: the deploy says
+    so and asks nothing; the Enter behind it is dropped, not taken by the board."""
+    from shipdeck.tui.details import ItemDetailsScreen
+
+    app = ShipdeckApp(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        post_keys(app, "d", "enter")
+        await until(
+            pilot,
+            lambda: any("no release to deploy" in n.message for n in app._notifications),
+            what="the deploy's answer",
+        )
+        await pilot.pause(0.3)
+        assert not any(isinstance(s, ItemDetailsScreen) for s in app.screen_stack)
+        await pilot.press("enter")  # typed after the flow ended: the board's again
+        await until(pilot, lambda: isinstance(app.screen, ItemDetailsScreen), what="details")
+
+
+async def test_keys_typed_before_a_flows_dialog_shows_are_not_its_answer(
+    demo_project: Project,
+) -> None:
+    """The palette's Archive, then Enter and j at once: the dialog asks (Enter would
+    have pressed its focused "Archive" button, or opened the details under it) and
+    the card stays until a key typed with the dialog up answers."""
+    from shipdeck.tui.details import ItemDetailsScreen
+    from shipdeck.tui.dialogs import ConfirmScreen
+
+    app = ShipdeckApp(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("h")  # Plan: SD-2 selected
+        await pilot.pause()
+        selected = app.board.selected_id()
+        app.board.item_ops.archive()
+        post_keys(app, "enter", "j")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the dialog")
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, ConfirmScreen)  # not answered by the Enter
+        assert not any(isinstance(s, ItemDetailsScreen) for s in app.screen_stack)
+        assert selected in app.items and app.board.selected_id() == selected  # no j either
+        await pilot.press("n")
+        await until(pilot, lambda: not isinstance(app.screen, ConfirmScreen), what="closed")
+        assert selected in app.items
