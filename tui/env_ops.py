@@ -249,7 +249,8 @@ class EnvOperations:
         if self.app.project.config.environments[env].autoscale is None:
             self.app.notify(f"{env} has no autoscale: in shipdeck.yaml.", severity="warning")
             return
-        self.app.run_flow(self._autoscale_flow(env))
+        # Not run_flow: it asks nothing, so no key typed behind it is held back.
+        self.app.run_worker(self._autoscale_flow(env), group="flows", exit_on_error=False)
 
     async def _autoscale_flow(self, env: str) -> None:
         from shipdeck.lifecycle.sampling import autoscale_paused, pause_autoscale
@@ -261,7 +262,8 @@ class EnvOperations:
         self.app.notify(f"Autoscaling of {env} {word}.", title="Autoscale")
 
     def follow_env_logs(self, env: str) -> None:
-        self.app.run_flow(self._follow_flow(env))
+        # Not run_flow: it asks nothing, so no key typed behind it is held back.
+        self.app.run_worker(self._follow_flow(env), group="flows", exit_on_error=False)
 
     async def _follow_flow(self, env: str) -> None:
         """The environment's live output in the log pane, until another card is chosen."""
