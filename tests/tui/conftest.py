@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,3 +39,22 @@ def demo_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pr
 
 def commit(root: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def static_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One repository for a module's generated cases: its config, board, journal and one
+    run log fixed (tests/tui/static_board.py), no git run by a case. Settings (the
+    theme) go to a temporary home."""
+    from tests.tui.static_board import build
+
+    base = tmp_path_factory.mktemp("static-board")
+    before = os.environ.get("XDG_CONFIG_HOME")
+    os.environ["XDG_CONFIG_HOME"] = str(base / "config")
+    try:
+        yield build(base / "hello")
+    finally:
+        if before is None:
+            os.environ.pop("XDG_CONFIG_HOME", None)
+        else:
+            os.environ["XDG_CONFIG_HOME"] = before

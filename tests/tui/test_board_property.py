@@ -52,7 +52,6 @@ from shipdeck.tui import settings as tui_settings
 from shipdeck.tui.app import ShipdeckApp
 from shipdeck.tui.board_screen import BoardScreen
 from shipdeck.widgets.board.columns import RULER, BoardColumns
-from tests.tui.static_board import build
 
 pytestmark = pytest.mark.slow  # property tests of the board, and the app under many terminals
 
@@ -440,19 +439,10 @@ PROFILE = settings.get_profile(os.environ.get("SHIPDECK_HYPOTHESIS_PROFILE", "ci
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def root(static_root: Path) -> Path:
     """One repository for every case (its config, journal and one run log); the board
-    itself is each case's own, in memory. Settings (the theme) go to a temporary home."""
-    base = tmp_path_factory.mktemp("board-property")
-    before = os.environ.get("XDG_CONFIG_HOME")
-    os.environ["XDG_CONFIG_HOME"] = str(base / "config")
-    try:
-        yield build(base / "hello")
-    finally:
-        if before is None:
-            os.environ.pop("XDG_CONFIG_HOME", None)
-        else:
-            os.environ["XDG_CONFIG_HOME"] = before
+    itself is each case's own, in memory."""
+    return static_root
 
 
 @pytest.mark.slow

@@ -9,8 +9,6 @@ behind ``q`` opened a form in the closing app, which crashed (exit 70).
 from __future__ import annotations
 
 import asyncio
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,7 +19,6 @@ from textual.widgets import Input
 
 from shipdeck.project.repo import Project
 from shipdeck.tui.app import ShipdeckApp
-from tests.tui.static_board import build
 from tests.waiting import until
 
 pytestmark = pytest.mark.slow  # Pilot on the demo repository
@@ -213,21 +210,6 @@ EDIT_KEYS = st.lists(
 PROMPTS = st.sampled_from(["board /", "log /", "log &"])
 
 
-@pytest.fixture(scope="module")
-def fixed_board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """One repository for every case, its board and run log fixed (no git run by a case)."""
-    base = tmp_path_factory.mktemp("prompt-bursts")
-    before = os.environ.get("XDG_CONFIG_HOME")
-    os.environ["XDG_CONFIG_HOME"] = str(base / "config")
-    try:
-        yield build(base / "hello")
-    finally:
-        if before is None:
-            os.environ.pop("XDG_CONFIG_HOME", None)
-        else:
-            os.environ["XDG_CONFIG_HOME"] = before
-
-
 async def burst_into_prompt(root: Path, prompt: str, start: str, keys: list[str]) -> None:
     from shipdeck.widgets.log.view import LogView
 
@@ -275,13 +257,13 @@ async def burst_into_prompt(root: Path, prompt: str, start: str, keys: list[str]
 )
 @given(prompt=PROMPTS, start=st.text("abcSD-12", max_size=6), keys=EDIT_KEYS)
 def test_any_edit_typed_at_once_into_an_open_prompt_is_what_enter_keeps(
-    fixed_board: Path, prompt: str, start: str, keys: list[str]
+    static_root: Path, prompt: str, start: str, keys: list[str]
 ) -> None:
     """Generated: a prompt (the board's ``/``, the log's ``/`` or ``&``) holding a
     pattern, then any run of letters, spaces, deletions and cursor moves, Enter and a
     key for what gets the focus back, all in one read. What the prompt holds and what
     its Enter kept is what a line editor would hold; the key behind Enter is not in it."""
-    asyncio.run(burst_into_prompt(fixed_board, prompt, start, keys))
+    asyncio.run(burst_into_prompt(static_root, prompt, start, keys))
 
 
 # --- keys typed behind a key whose dialog comes after some reading -------------------
