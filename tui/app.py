@@ -269,9 +269,9 @@ class ShipdeckApp(Host):
         a typist meant. A key the prompt binds with priority (Enter keeps, Escape
         clears) acts on the prompt, as it would have had it come later, and the keys
         behind it go where it moved the focus: "/fix", Enter, j typed fast moves the
-        cursor instead of filtering for "fixj". An Input stops its own letters, and a
-        priority binding takes its key before anything is sent on, so nothing else
-        arrives here this way."""
+        cursor instead of filtering for "fixj". And a key read while a prompt has the
+        focus is typed into it here, not left in the Input's queue, so the prompt's
+        priority Enter reads every key typed before it (``widgets/prompt.py``)."""
         if not isinstance(event, events.Key):
             return False
         from textual.widgets import Input
