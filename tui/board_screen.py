@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from shipdeck.widgets.board.cards import CardFacts
 
 PINNED = ("command_mode", "help", "quit")  # the app's keys the footer always shows
+# What acts on the card under the cursor: nothing to do without one.
+_CARD_ACTIONS = frozenset({"advance", "move_back", "rerun", "edit_item"})
 _Card = tuple[str, CardWords]  # a card's id and its words, as the filter tests them
 # The filter's copy of every card's words: the book and version it was made at, by id,
 # by stage.
@@ -50,12 +52,12 @@ class BoardScreen(Screen[None]):
     # In the footer's order of importance: it shows those that fit, help and quit pinned.
     BINDINGS = [
         Binding("a", "advance", "Advance"),
+        Binding("n", "new_item", "New"),  # 2nd: the key an empty board needs, at 80 columns
         Binding("d", "deploy", "Deploy"),
         Binding("R", "rollback", "Roll back"),
         Binding("x", "cancel_run", "Cancel run"),
         Binding("b", "move_back", "Back"),
         Binding("r", "rerun", "Re-run"),
-        Binding("n", "new_item", "New"),
         Binding("e", "edit_item", "Edit"),
         Binding("enter", "details", "Details", show=False),
         Binding("f", "follow_card_env", "Follow env logs", show=False),
@@ -99,10 +101,14 @@ class BoardScreen(Screen[None]):
         self.item_ops.details()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Cancel does nothing while nothing runs: its key is shown dimmed then (None), not
-        hidden, so the footer's keys stay where they are as runs start and end."""
+        """Cancel does nothing while nothing runs, and a card's keys nothing without a
+        card under the cursor (an empty board, an empty column): their keys are shown
+        dimmed then (None), not hidden, so the footer's keys stay where they are as runs
+        start and end and the cursor crosses an empty column."""
         if action == "cancel_run":
             return True if self.shipdeck.any_run else None
+        if action in _CARD_ACTIONS:
+            return True if self.selected_id() is not None else None
         return True
 
     def __init__(self, app: Host) -> None:
@@ -122,6 +128,7 @@ class BoardScreen(Screen[None]):
         self._facts: Mapping[str, CardFacts] | None = None
         self.card_filter: CardFilter | None = None  # the `/` filter's predicate, if on
         self._typing = False  # the `/` prompt has the keys
+        self._no_card: bool | None = None  # no card under the cursor when last lit
 
     def _on_timer_update(self) -> None:
         """Textual's frame, held while a run paints and nobody types (:mod:`tui.pacing`):
@@ -191,6 +198,7 @@ class BoardScreen(Screen[None]):
         if bar is not None and bar.has_class("-on"):
             total = len(book) if book is not None else len(self._items)
             bar.say(shown, total, on=keep is not None, typing=self._typing)
+        self._light_card_keys()  # a reload can bring the first card or take the last
 
     def _every_card(self, book: CardBook | None) -> dict[Stage, list[_Card]]:
         """Every card per stage with its words, for the filter, kept only while a filter
@@ -365,6 +373,15 @@ class BoardScreen(Screen[None]):
     def on_board_columns_card_highlighted(self, event: BoardColumns.CardHighlighted) -> None:
         if event.item_id:
             self.shipdeck.item_selected(event.item_id)
+        self._light_card_keys()
+
+    def _light_card_keys(self) -> None:
+        """A card's keys are dimmed while no card is under the cursor (check_action):
+        dimmed or lit in place when that changes, not at every move or reload."""
+        none = self.selected_id() is None
+        if none != self._no_card:
+            self._no_card = none
+            self.refresh_bindings()
 
     def on_board_columns_card_chosen(self, event: BoardColumns.CardChosen) -> None:
         self.item_ops.details()

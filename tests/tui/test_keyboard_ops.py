@@ -25,9 +25,12 @@ from shipdeck.tui.app import ShipdeckApp, project_label
 from shipdeck.tui.details import ItemDetailsScreen
 from shipdeck.tui.dialogs import ConfirmScreen, HelpScreen
 from shipdeck.tui.env_ops import can_scale
+from shipdeck.tui.item_form import ItemFormScreen
 from shipdeck.tui.palette import BoardCommands, Command
+from shipdeck.widgets.board.columns import RULER
 from shipdeck.widgets.footer import QuietFooter
 from shipdeck.widgets.pane_tabs import TitleBar
+from tests.helpers import initialised_repo
 from tests.tui.conftest import commit
 from tests.waiting import Notices, until
 
@@ -239,11 +242,59 @@ async def test_footer_keeps_help_and_quit_at_80_columns(demo_project: Project) -
         assert {"Help", "Quit", "Commands"} <= set(shown)
         assert "Advance" in shown
         assert all(right <= 80 for _, right in keys)  # every key whole on the screen
-        dimmed = [k.description for k in app.board.query(FooterKey) if k.has_class("-disabled")]
-        assert dimmed == ["Cancel run"]  # shown, dimmed: nothing runs
+        assert shown.index("New") < 3  # what an empty board needs first (below)
         await pilot.resize_terminal(200, 40)
         await pilot.pause(0.3)
         assert len(footer_keys(app)) > len(keys)
+        assert dimmed_keys(app) == ["Cancel run"]  # shown, dimmed: nothing runs
+
+
+def dimmed_keys(app: ShipdeckApp) -> list[str]:
+    return [k.description for k in app.board.query(FooterKey) if k.has_class("-disabled")]
+
+
+async def test_an_empty_board_says_how_to_begin_and_dims_a_cards_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found in tmux on a project just made by ``shipdeck init``, at 80x24: nothing on
+    the board said how to add the first item (``n`` was beyond the footer's 80 columns)
+    and the footer offered Advance, Re-run... with no card to act on. Now Plan says
+    ``n new item`` while it is empty, ``n`` comes second in the footer, and a card's
+    keys are dimmed wherever the cursor has no card (and do nothing there)."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    (tmp_path / "repo").mkdir()
+    root = initialised_repo(tmp_path / "repo")
+    app = ShipdeckApp(Project(root))
+    card_keys = ["Advance", "Back", "Re-run", "Edit"]
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.2)
+        columns = app.board.board_columns
+
+        def plan_line() -> str:
+            return columns.render_line(RULER + 1).text[:16]
+
+        assert "n new item" in plan_line()
+        assert "New" in [d for d, _ in footer_keys(app)]
+        await pilot.resize_terminal(200, 40)  # every key in the footer
+        await pilot.pause(0.3)
+        assert set(card_keys) <= set(dimmed_keys(app))
+        await pilot.press("a", "b", "r")  # nothing to act on: no run, no move, no error
+        await pilot.pause(0.2)
+        assert not [w for w in app.workers if w.group == "runs"]
+        assert app.project.store.load().items == []
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, ItemFormScreen))
+        await pilot.press(*"First", "ctrl+s")
+        await until(pilot, lambda: app.board.selected_id() == "SD-1", what="SD-1 selected")
+        await until(pilot, lambda: not set(card_keys) & set(dimmed_keys(app)), what="lit")
+        assert "new item" not in plan_line() and "SD-1" in plan_line()
+        await pilot.press("l")  # Code, empty: the cursor has no card there
+        await until(pilot, lambda: set(card_keys) <= set(dimmed_keys(app)), what="dimmed")
+        await pilot.press("a")
+        await pilot.pause(0.2)
+        assert app.project.store.get("SD-1").stage is Stage.PLAN
+        await pilot.press("h", "a")  # back on SD-1: a works
+        await until(pilot, lambda: app.project.store.get("SD-1").stage is Stage.CODE)
 
 
 async def test_help_lists_every_key_with_navigation(demo_project: Project) -> None:

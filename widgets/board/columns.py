@@ -619,9 +619,23 @@ class BoardColumns(Widget, can_focus=True):
             body = self._card_line(column, index, offset, inner)
         elif what == "divider":
             body = [Segment("─" * inner, self._style("board--divider"))]
+        elif (
+            row == 1 and column.stage is Stage.PLAN and column.total is None and not column.item_ids
+        ):
+            body = self._plan_hint(inner)
         else:
             body = [Segment(" " * inner, self._style("board--border"))]
         return [Segment("│", border), *body, Segment("│", border)]
+
+    def _plan_hint(self, inner: int) -> list[Segment]:
+        """An empty Plan says how to fill it: on a new project's board at 80 columns, the
+        footer has no room for ``n`` and nothing else on the screen says how to begin.
+        (Not under a filter: its bar says what it hides.)"""
+        words = " n new item" if inner >= 11 else " n"
+        key = self._style("board--title-current")
+        muted = self._style("board--more")
+        hint = [Segment(words[:2], key), Segment(words[2:], muted)]
+        return Segment.adjust_line_length(hint, inner, self._style("board--border"))
 
     def _card_line(self, column: StageColumn, index: int, offset: int, inner: int) -> list[Segment]:
         item_id = column.item_ids[index]
