@@ -33,7 +33,7 @@ from shipdeck.tui import settings
 from shipdeck.tui.board_screen import BoardScreen
 from shipdeck.tui.config_watch import ConfigFollower
 from shipdeck.tui.crash import STORAGE_ERRORS, describe
-from shipdeck.tui.host import DialogShown, Host
+from shipdeck.tui.host import DialogShown, Host, Question
 from shipdeck.tui.idle_gc import IdleCollector
 from shipdeck.tui.log_follower import LogFollower
 from shipdeck.tui.palette import BoardCommands
@@ -256,7 +256,9 @@ class ShipdeckApp(Host):
             if self._exit:
                 return  # quitting: a key typed after q would open a screen in a closing app
             self._collector.touched()  # full collections wait for a quiet moment
-            if isinstance(event, events.Key) and self._key_for_a_flow():
+            if isinstance(event, events.Key) and (
+                self._key_for_a_flow() or self._typed_before_the_question(event)
+            ):
                 return
             if await self._typed_ahead(event):
                 return
@@ -514,6 +516,11 @@ class ShipdeckApp(Host):
             self._flow_before_dialog = None
             return False
         return True
+
+    def _typed_before_the_question(self, key: events.Key) -> bool:
+        """Whether ``key`` was read before the dialog on screen asked (:class:`Question`)."""
+        screen = self.screen
+        return isinstance(screen, Question) and key.time < screen.asked.time
 
     @on(DialogShown)
     def _dialog_shown(self) -> None:

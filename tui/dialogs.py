@@ -13,10 +13,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from shipdeck.tui.host import DialogShown
+from shipdeck.tui.host import Question
 
 
-class ConfirmScreen(ModalScreen[bool]):
+class ConfirmScreen(Question[bool]):
     """Yes or no; ``y``/``n`` or the buttons. Dismisses with the answer."""
 
     BINDINGS = [
@@ -28,9 +28,6 @@ class ConfirmScreen(ModalScreen[bool]):
         super().__init__(classes="dialog-screen")
         self.question = question
         self.yes = yes
-
-    def on_mount(self) -> None:
-        self.app.post_message(DialogShown())  # the keys read from now on are the dialog's
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -46,7 +43,7 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dismiss(value)
 
 
-class EnvPickerScreen(ModalScreen[str | None]):
+class EnvPickerScreen(Question[str | None]):
     """Choose an environment; each row says its target and whether it needs approval."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
@@ -55,9 +52,6 @@ class EnvPickerScreen(ModalScreen[str | None]):
         super().__init__(classes="dialog-screen")
         self.title_text = title
         self.envs = envs
-
-    def on_mount(self) -> None:
-        self.app.post_message(DialogShown())  # the keys read from now on are the dialog's
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):

@@ -7,10 +7,11 @@ need through :class:`Host`, the app's interface, so the import graph has no cycl
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Mapping
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 from textual.app import App
 from textual.message import Message
+from textual.screen import ModalScreen
 
 if TYPE_CHECKING:
     from shipdeck.lifecycle.engine import Engine
@@ -21,6 +22,23 @@ if TYPE_CHECKING:
 class DialogShown(Message):
     """A dialog was mounted: the keys read after this message are its own, those read
     before it were typed before it showed (:meth:`Host.run_flow`)."""
+
+
+Answer = TypeVar("Answer")
+
+
+class Question(ModalScreen[Answer]):
+    """A dialog that asks (confirm, approve, pick an environment). A key typed before
+    it was asked never answers it: the app drops a key read before :attr:`asked`'s
+    time (a key's time is when the terminal's input was read). Typed behind ``a`` on
+    a card whose deploy needs approval, Enter had approved it before it showed."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.asked = DialogShown()  # made now: its time is on Textual's clock, as a key's
+
+    def on_mount(self) -> None:
+        self.app.post_message(self.asked)  # the keys read from now on are the dialog's
 
 
 class ItemActions(Protocol):

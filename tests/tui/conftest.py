@@ -41,6 +41,16 @@ def commit(root: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
 
 
+def reconfigure(project: Project, old: str, new: str) -> Project:
+    """The demo with its shipdeck.yaml edited (and committed, as a person would)."""
+    config = project.root / "shipdeck.yaml"
+    text = config.read_text()
+    assert old in text
+    config.write_text(text.replace(old, new))
+    commit(project.root, "commit", "-q", "-am", "config")
+    return Project(project.root)
+
+
 @pytest.fixture(scope="module")
 def static_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """One repository for a module's generated cases: its config, board, journal and one

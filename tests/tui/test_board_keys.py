@@ -28,7 +28,7 @@ from shipdeck.tui.item_form import ItemFormScreen
 from shipdeck.widgets.ops.metrics import MetricsPane
 from shipdeck.widgets.pane_tabs import PaneTabs
 from tests.helpers import free_port
-from tests.tui.conftest import commit
+from tests.tui.conftest import commit, reconfigure
 from tests.waiting import Notices, until
 
 pytestmark = (
@@ -381,22 +381,12 @@ async def test_d_deploys_and_R_rolls_back(demo_project: Project) -> None:
         await until(pilot, lambda: app.engine.target_for("staging").status().version == "0.2.0")
 
 
-def _reconfigure(project: Project, old: str, new: str) -> Project:
-    """The demo with its shipdeck.yaml edited (and committed, as a person would)."""
-    config = project.root / "shipdeck.yaml"
-    text = config.read_text()
-    assert old in text
-    config.write_text(text.replace(old, new))
-    commit(project.root, "commit", "-q", "-am", "config")
-    return Project(project.root)
-
-
 async def test_a_asks_for_approval_before_a_deploy_and_no_stops_at_release(
     demo_project: Project,
 ) -> None:
     """``a`` plans in a thread and runs at once when there is nothing to ask; a deploy to
     an environment that needs approval goes back to the UI thread and asks first."""
-    project = _reconfigure(demo_project, "    auto: true\n", "    auto: true\n    approval: true\n")
+    project = reconfigure(demo_project, "    auto: true\n", "    auto: true\n    approval: true\n")
     app = ShipdeckApp(project)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("l", "a")  # SD-1, in Code: Build, Test, Release, then the deploy
@@ -429,8 +419,8 @@ async def test_a_from_release_asks_which_environment_when_none_is_auto(
         '    run: "{python} -m app --port {port}"\n'
         f"    port: {free_port()}\n"
     )
-    project = _reconfigure(demo_project, "    auto: true\n", "")
-    project = _reconfigure(project, "monitor:\n", second + "monitor:\n")
+    project = reconfigure(demo_project, "    auto: true\n", "")
+    project = reconfigure(project, "monitor:\n", second + "monitor:\n")
     app = ShipdeckApp(project)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("l", "a")  # no auto environment: the advance stops at Release

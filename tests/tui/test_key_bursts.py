@@ -17,8 +17,12 @@ from hypothesis import strategies as st
 from textual import events
 from textual.widgets import Input
 
+from shipdeck.lifecycle.items import RunState
+from shipdeck.lifecycle.stages import Stage
 from shipdeck.project.repo import Project
 from shipdeck.tui.app import ShipdeckApp
+from shipdeck.tui.dialogs import ConfirmScreen, EnvPickerScreen
+from tests.tui.conftest import reconfigure
 from tests.waiting import until
 
 pytestmark = pytest.mark.slow  # Pilot on the demo repository
@@ -318,3 +322,48 @@ async def test_keys_typed_before_a_flows_dialog_shows_are_not_its_answer(
         await pilot.press("n")
         await until(pilot, lambda: not isinstance(app.screen, ConfirmScreen), what="closed")
         assert selected in app.items
+
+
+async def test_a_key_typed_before_an_approval_was_asked_never_answers_it(
+    demo_project: Project,
+) -> None:
+    """``a`` on a card whose deploy needs approval plans in a thread, then
+    asks on the UI thread, its "Approve" button focused. An Enter typed behind the
+    ``a`` and read once the question was up approved a deploy nobody had read (a burst
+    from a slow ssh link, a paste, a busy UI thread reading its input late). A key is
+    made when the terminal's input is read: one made before the question is dropped;
+    one made after it answers."""
+    project = reconfigure(demo_project, "    auto: true\n", "    auto: true\n    approval: true\n")
+    app = ShipdeckApp(project)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("l")  # SD-1, in Code: Build, Test, Release, then the deploy
+        assert app.board.selected_id() == "SD-1"
+        typed_ahead = [events.Key("enter", "\r"), events.Key("y", "y")]  # read now...
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question")
+        for key in typed_ahead:  # ...handled only once the question is up
+            app.post_message(key)
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, ConfirmScreen), "a key typed before it answered it"
+        assert app.engine.target_for("staging").status().version is None
+        await pilot.press("enter")  # typed with the question on screen: Approve
+        await until(pilot, lambda: app.items["SD-1"].stage is Stage.DEPLOY, what="deployed")
+        await until(pilot, lambda: app.items["SD-1"].current.state is RunState.PASSED)
+        assert app.engine.target_for("staging").status().version == "0.1.0"
+
+
+async def test_a_key_typed_before_the_environment_picker_showed_picks_nothing(
+    demo_project: Project,
+) -> None:
+    app = ShipdeckApp(demo_project)
+    picked: list[str | None] = []
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        early = events.Key("enter", "\r")
+        app.push_screen(EnvPickerScreen("Deploy to", [("staging", "local")]), picked.append)
+        await pilot.pause()
+        app.post_message(early)
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, EnvPickerScreen) and picked == []
+        await pilot.press("enter")
+        await until(pilot, lambda: picked == ["staging"], what="picked")
