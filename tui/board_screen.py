@@ -55,7 +55,7 @@ class BoardScreen(Screen[None]):
         Binding("n", "new_item", "New"),  # 2nd: the key an empty board needs, at 80 columns
         Binding("d", "deploy", "Deploy"),
         Binding("R", "rollback", "Roll back"),
-        Binding("x", "cancel_run", "Cancel run"),
+        Binding("x", "cancel_run", "Cancel"),  # short: five keys fit at 80 columns
         Binding("b", "move_back", "Back"),
         Binding("r", "rerun", "Re-run"),
         Binding("e", "edit_item", "Edit"),

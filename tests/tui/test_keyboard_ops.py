@@ -243,10 +243,10 @@ async def test_footer_keeps_help_and_quit_at_80_columns(demo_project: Project) -
         assert "Advance" in shown
         assert all(right <= 80 for _, right in keys)  # every key whole on the screen
         assert shown.index("New") < 3  # what an empty board needs first (below)
+        assert dimmed_keys(app) == ["Cancel"]  # shown, dimmed: nothing runs
         await pilot.resize_terminal(200, 40)
         await pilot.pause(0.3)
         assert len(footer_keys(app)) > len(keys)
-        assert dimmed_keys(app) == ["Cancel run"]  # shown, dimmed: nothing runs
 
 
 def dimmed_keys(app: ShipdeckApp) -> list[str]:
