@@ -628,9 +628,9 @@ class BoardColumns(Widget, can_focus=True):
         return [Segment("│", border), *body, Segment("│", border)]
 
     def _plan_hint(self, inner: int) -> list[Segment]:
-        """An empty Plan says how to fill it: on a new project's board at 80 columns, the
-        footer has no room for ``n`` and nothing else on the screen says how to begin.
-        (Not under a filter: its bar says what it hides.)"""
+        """An empty Plan says how to fill it: a board just made by ``shipdeck init`` was
+        eight empty boxes, and nothing on it said how to begin. (Not under a filter:
+        its bar says what it hides.)"""
         words = " n new item" if inner >= 11 else " n"
         key = self._style("board--title-current")
         muted = self._style("board--more")
