@@ -248,7 +248,10 @@ async def pick_env(app: Host, title: str) -> str | None:
 
     envs = app.project.config.environments
     if not envs:
-        app.notify("No environments in shipdeck.yaml.", severity="warning")
+        app.notify(
+            "No environments in shipdeck.yaml yet: add one under environments: to deploy.",
+            severity="warning",
+        )
         return None
     if len(envs) == 1:
         return next(iter(envs))

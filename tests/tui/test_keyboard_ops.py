@@ -266,7 +266,8 @@ async def test_an_empty_board_says_how_to_begin_and_dims_a_cards_keys(
     root = initialised_repo(tmp_path / "repo")
     app = ShipdeckApp(Project(root))
     card_keys = ["Advance", "Back", "Re-run", "Edit"]
-    async with app.run_test(size=(80, 24)) as pilot:
+    notices = Notices()
+    async with app.run_test(size=(80, 24), message_hook=notices) as pilot:
         await pilot.pause(0.2)
         columns = app.board.board_columns
 
@@ -280,6 +281,8 @@ async def test_an_empty_board_says_how_to_begin_and_dims_a_cards_keys(
         assert set(card_keys) <= set(dimmed_keys(app))
         await pilot.press("a", "b", "r")  # nothing to act on: no run, no move, no error
         await pilot.pause(0.2)
+        await pilot.press("d")  # init found no service: says how to get an environment
+        await until(pilot, notices.said("add one under environments: to deploy"))
         assert not [w for w in app.workers if w.group == "runs"]
         assert app.project.store.load().items == []
         await pilot.press("n")
