@@ -154,7 +154,8 @@ class ItemDetailsScreen(Screen[None]):
                 Static(Text("none yet", style="dim"), id="details-no-history"), after=table
             )
         options = self.query_one("#details-runs", OptionList)
-        options.add_options(Option(run_label(p.stem), id=p.stem) for p in runs)
+        ends = self._run_ends()
+        options.add_options(Option(run_label(p.stem, ends.get(p.stem)), id=p.stem) for p in runs)
         if runs:
             options.highlighted = 0
             self._show_run(runs[0].stem)
@@ -194,11 +195,33 @@ class ItemDetailsScreen(Screen[None]):
             return Text("none yet", style="dim")
         return Text("\n".join(f"{k}: {clean(v)}" for k, v in item.artifacts.items()))
 
+    _history: list[ev.Event] | BaseException | None = None
+
+    def _item_events(self) -> list[ev.Event] | BaseException:
+        """The item's journal, read once for the screen (its deploys, its runs' ends)."""
+        if self._history is None:
+            try:
+                self._history = self.shipdeck.project.journal.for_item(self.item_id)
+            except STORAGE_ERRORS as exc:
+                self._history = exc
+        return self._history
+
+    def _run_ends(self) -> dict[str, RunState]:
+        """How each finished run of the item ended, by run id (a run with no end in the
+        journal is running, or was cut off: it shows no mark)."""
+        journal = self._item_events()
+        if isinstance(journal, BaseException):
+            return {}
+        ends: dict[str, RunState] = {}
+        for event in journal:
+            if event.type == ev.STAGE_FINISHED and event.get("status") in _ENDS:
+                ends[str(event.get("run_id"))] = RunState(event.get("status"))
+        return ends
+
     def _deploys(self) -> Text:
-        try:
-            journal = self.shipdeck.project.journal.for_item(self.item_id)
-        except STORAGE_ERRORS as exc:
-            return Text(f"journal unreadable: {describe(exc)}", style="red")
+        journal = self._item_events()
+        if isinstance(journal, BaseException):
+            return Text(f"journal unreadable: {describe(journal)}", style="red")
         events = [e for e in journal if e.type in DEPLOY_TYPES]
         if not events:
             return Text("none yet", style="dim")
@@ -228,15 +251,20 @@ class ItemDetailsScreen(Screen[None]):
         self.dismiss(None)
 
 
-def run_label(run_id: str) -> Text:
-    """``deploy   12-06 13:58:49``: what ran and when, in the history's clock; the id
-    itself (``SD-1-deploy-20261206T135849-320d``) wrapped over two lines at 80 columns.
-    The log's border keeps the id."""
+_ENDS = frozenset({RunState.PASSED, RunState.FAILED, RunState.CANCELLED})
+
+
+def run_label(run_id: str, end: RunState | None = None) -> Text:
+    """``✘ test     12-07 21:17:53``: how the run ended (when it has), what ran and when,
+    in the history's clock; the id itself (``SD-1-deploy-20261206T135849-320d``)
+    wrapped over two lines at 80 columns. The log's border keeps the id. Two Test
+    runs, one failed, read alike without the mark."""
+    icon, style = state_icon(end) if end is not None else (" ", "")
     parts = run_id_parts(run_id)
     if parts is None:
-        return Text(clean(run_id))
+        return Text.assemble((icon, style), " ", clean(run_id))
     action, started = parts
-    return Text.assemble((f"{action:<8}", "bold"), " ", clock(started))
+    return Text.assemble((icon, style), " ", (f"{action:<8}", "bold"), " ", clock(started))
 
 
 def _stage_line(item: Item) -> str:

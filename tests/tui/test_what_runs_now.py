@@ -10,6 +10,7 @@ here as the engine writes it; the follow tests deploy a real release.
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import pytest
 from textual.widgets import DataTable, OptionList, Static
@@ -233,7 +234,36 @@ async def test_the_details_history_shows_when_and_how_long_without_scrolling(
         # The run beside it says the same, one line each: "code     12-06 13:23:48".
         runs = screen.query_one("#details-runs", OptionList)
         first = runs.get_option_at_index(0)
-        assert str(first.prompt) == f"code     {start}" and str(first.id).startswith("SD-1-code-")
+        assert str(first.prompt) == f"✔ code     {start}" and str(first.id).startswith("SD-1-code-")
+
+
+async def test_the_details_runs_say_which_failed(demo_project: Project, tmp_path: Path) -> None:
+    """Found in tmux: a Test run that failed (a missing module) and its re-run that
+    passed were listed alike, "test  12-07 21:17:53", so the log to read for the
+    failure was a guess. Each run is marked with how it ended, from the journal."""
+    root = demo_project.root
+    installed = tmp_path / "installed"  # what the test needs, outside the repository
+    (root / "tests" / "test_needs.py").write_text(
+        "import pathlib, unittest\n\n\nclass Needs(unittest.TestCase):\n"
+        "    def test_installed(self):\n"
+        f"        self.assertTrue(pathlib.Path({str(installed)!r}).exists())\n"
+    )
+    subprocess.run(["git", "add", "-A"], cwd=root, check=True)
+    subprocess.run(["git", "commit", "-qm", "SD-1: a test that needs more"], cwd=root, check=True)
+    engine = build_engine(demo_project)
+    assert not engine.advance("SD-1", to=Stage.TEST).ok  # Build passes, Test fails
+    installed.touch()  # installed, as a person would, and Test run again
+    assert engine.run_stage("SD-1").ok
+    app = ShipdeckApp(Project(root))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.board.select("SD-1")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ItemDetailsScreen))
+        await pilot.pause()
+        runs = app.screen.query_one("#details-runs", OptionList)
+        marks = [str(runs.get_option_at_index(n).prompt)[:6] for n in range(runs.option_count)]
+        assert marks == ["✔ test", "✘ test", "✔ buil", "✔ code"], marks
 
 
 async def test_the_environments_pane_reads_the_statuses_when_a_deploy_ends(

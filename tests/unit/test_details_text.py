@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from rich.console import Console
 
-from shipdeck.lifecycle.items import Item
+from shipdeck.lifecycle.items import Item, RunState
 from shipdeck.lifecycle.runs import new_run_id, run_id_parts
 from shipdeck.tui.details import run_label, summary
 from shipdeck.widgets.ops.text import clock
@@ -37,7 +37,8 @@ def test_a_runs_label_says_what_ran_and_when_and_any_other_name_is_kept() -> Non
     action, started = run_id_parts(run_id) or ("", None)
     assert action == "deploy" and started is not None
     assert abs((datetime.now(UTC) - started).total_seconds()) < 5
-    assert run_label(run_id).plain == f"deploy   {clock(started)}"
+    assert run_label(run_id).plain == f"  deploy   {clock(started)}"  # not ended: no mark
+    assert run_label(run_id, RunState.FAILED).plain == f"✘ deploy   {clock(started)}"
     env_run = new_run_id("env:staging", "rollback")
     assert run_id_parts(env_run) is not None and run_id_parts(env_run)[0] == "rollback"
     for other in ("SD-1-deploy-2026120-abcd", "notes", "SD-1-\x1b[31m-20261206T135849-abcd"):
