@@ -33,7 +33,7 @@ from shipdeck.tui import settings
 from shipdeck.tui.board_screen import BoardScreen
 from shipdeck.tui.config_watch import ConfigFollower
 from shipdeck.tui.crash import STORAGE_ERRORS, describe
-from shipdeck.tui.host import DialogShown, Host, Question
+from shipdeck.tui.host import DialogShown, HoldEnded, Host, Question
 from shipdeck.tui.idle_gc import IdleCollector
 from shipdeck.tui.log_follower import LogFollower
 from shipdeck.tui.palette import BoardCommands
@@ -83,6 +83,8 @@ class ShipdeckApp(Host):
         self._engine_waiting: EngineEventsPosted | None = None
         # A key's flow that has not shown its dialog yet, and since when (run_flow).
         self._flow_before_dialog: tuple[Worker[object], float] | None = None
+        self._held: list[events.Key] | None = None  # keys behind one that may ask (hold_keys)
+        self._hold_timer: Timer | None = None
         if engine is not None:
             engine.subscribe(self._from_engine)
         # The board as a CardBook: every card's id and stage; a card's words are read
@@ -256,10 +258,12 @@ class ShipdeckApp(Host):
             if self._exit:
                 return  # quitting: a key typed after q would open a screen in a closing app
             self._collector.touched()  # full collections wait for a quiet moment
-            if isinstance(event, events.Key) and (
-                self._key_for_a_flow() or self._typed_before_the_question(event)
-            ):
-                return
+            if isinstance(event, events.Key):
+                if self._held is not None:
+                    self._held.append(event)
+                    return
+                if self._key_for_a_flow() or self._typed_before_the_question(event):
+                    return
             if await self._typed_ahead(event):
                 return
         await super().on_event(event)
@@ -506,6 +510,28 @@ class ShipdeckApp(Host):
         ends, or :data:`FLOW_KEYS_WAIT` passes; what is typed meanwhile is dropped."""
         worker = self.run_worker(flow, group="flows", exit_on_error=False)
         self._flow_before_dialog = (worker, time.monotonic())
+
+    def hold_keys(self) -> None:
+        """Found in tmux: ``a`` and Enter typed fast on a card whose deploy needs approval
+        opened the card's details (the Enter reached the board while the advance planned
+        in a thread) and the question came up over them. Keys read from now wait until
+        a :class:`HoldEnded` (or :data:`FLOW_KEYS_WAIT`): behind a question they are
+        dropped, as typed before it; behind an advance that asks nothing they act, in
+        the order they were typed."""
+        if self._held is None:
+            self._held = []
+            self._hold_timer = self.set_timer(FLOW_KEYS_WAIT, self.release_keys)
+
+    @on(HoldEnded)
+    def release_keys(self) -> None:
+        """The keys :meth:`hold_keys` held, handled now as if just read (a flow started
+        meanwhile owns them: :meth:`run_flow`)."""
+        held, self._held = self._held, None
+        if self._hold_timer is not None:
+            self._hold_timer.stop()
+            self._hold_timer = None
+        for key in held or ():
+            self.post_message(key)
 
     def _key_for_a_flow(self) -> bool:
         """Whether a key read now was typed behind a flow's key, before its dialog."""

@@ -24,6 +24,12 @@ class DialogShown(Message):
     before it were typed before it showed (:meth:`Host.run_flow`)."""
 
 
+class HoldEnded(Message):
+    """A key that held the keys typed behind it (:meth:`Host.hold_keys`) knows whether
+    it asks: they go on. Posted, not called, from its thread: a call would wait for the
+    UI thread's frames before the run it decided on could start."""
+
+
 Answer = TypeVar("Answer")
 
 
@@ -128,6 +134,12 @@ class Host(App[int]):
     def run_flow(self, flow: Coroutine[Any, Any, object]) -> None:
         """A key's flow: it reads, then asks in a dialog (or says why it cannot). The keys
         typed behind its key are dropped until the dialog shows or the flow ends."""
+        raise NotImplementedError
+
+    def hold_keys(self) -> None:
+        """Keys typed from now wait for a :class:`HoldEnded`: a key whose work may ask
+        (``a``) decides that in a thread, and what is typed behind it must not reach
+        the board before the question, nor be lost when none comes."""
         raise NotImplementedError
 
     def follow_env_logs(self, env: str, tail: int) -> None:

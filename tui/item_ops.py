@@ -16,6 +16,7 @@ from shipdeck.lifecycle import verbs
 from shipdeck.lifecycle.items import Item
 from shipdeck.lifecycle.stages import Stage
 from shipdeck.tui.crash import STORAGE_ERRORS
+from shipdeck.tui.host import HoldEnded
 
 if TYPE_CHECKING:
     from shipdeck.lifecycle.verbs import AdvancePlan
@@ -115,6 +116,7 @@ class ItemOperations:
     def advance(self) -> None:
         item = self._need_item()
         if item is not None:
+            self.app.hold_keys()  # until the plan says whether it asks (Host.hold_keys)
             self.app.run_engine(f"advance {item.id}", partial(self._advance_work, item.id))
 
     def _advance_work(self, item_id: str) -> None:
@@ -123,26 +125,36 @@ class ItemOperations:
         thread, waiting behind its frames and messages, and out to a second thread
         before the run began (the key to Build's start: +11.5 ms against the engine's
         API in one process, +8.3 ms now). A question (archive it? which environment?
-        approve?) goes back to the UI thread as :meth:`_advance_flow`."""
+        approve?) goes back to the UI thread as :meth:`_advance_flow`, which then owns
+        the keys typed behind ``a``."""
         app = self.app
-        engine = app.engine
         try:
-            plan = engine.plan_advance(item_id)
+            now, env = self._plan_or_ask(item_id)
+        finally:
+            app.post_message(HoldEnded())
+        if now:
+            refusable(app, lambda: app.engine.advance(item_id, env=env, approve=True))
+
+    def _plan_or_ask(self, item_id: str) -> tuple[bool, str | None]:
+        """Whether to advance at once, and into which environment (None: no deploy);
+        not at once when it was refused, or when a flow on the UI thread asks first."""
+        app = self.app
+        try:
+            plan = app.engine.plan_advance(item_id)
         except refusals() as exc:
             app.notify(str(exc), title="Refused", severity="warning")
-            return
+            return False, None
         except STORAGE_ERRORS as exc:
             app.storage_error(f"{item_id} not advanced", exc)
-            return
+            return False, None
         if plan.refusal:
             app.notify(plan.refusal, title="Refused", severity="warning")
-            return
+            return False, None
         env = plan.env if plan.deploys else None
         if plan.archives or plan.needs_env or (env is not None and needs_approval(app, env)):
-            flow = self._advance_flow(plan)
-            app.call_from_thread(app.run_worker, flow, group="flows", exit_on_error=False)
-            return
-        refusable(app, lambda: engine.advance(item_id, env=env, approve=True))
+            app.call_from_thread(app.run_flow, self._advance_flow(plan))
+            return False, None
+        return True, env
 
     async def _advance_flow(self, plan: AdvancePlan) -> None:
         """The questions of an advance (on the UI thread), then the advance."""

@@ -352,6 +352,50 @@ async def test_a_key_typed_before_an_approval_was_asked_never_answers_it(
         assert app.engine.target_for("staging").status().version == "0.1.0"
 
 
+async def test_enter_typed_right_behind_a_does_not_open_the_details_under_its_approval(
+    demo_project: Project,
+) -> None:
+    """``a`` and Enter sent at once on a card whose deploy needs approval: the Enter
+    reached the board while the advance planned in a thread, opened the card's
+    details, and the question came up over them. Now what is typed behind ``a`` waits
+    for its plan: a question drops it (typed before it was asked)."""
+    from shipdeck.tui.details import ItemDetailsScreen
+
+    project = reconfigure(demo_project, "    auto: true\n", "    auto: true\n    approval: true\n")
+    app = ShipdeckApp(project)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("l")  # SD-1, in Code: its advance ends in the approved deploy
+        assert app.board.selected_id() == "SD-1"
+        post_keys(app, "a", "enter")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question")
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, ConfirmScreen), "the Enter typed behind a answered"
+        assert not any(isinstance(s, ItemDetailsScreen) for s in app.screen_stack)
+        await pilot.press("escape")  # no: the stages before the deploy run, up to Release
+        await until(pilot, lambda: not isinstance(app.screen, ConfirmScreen), what="closed")
+        await until(pilot, lambda: app.items["SD-1"].stage is Stage.RELEASE, what="released")
+        await until(pilot, lambda: app.items["SD-1"].current.state is RunState.PASSED)
+        await pilot.press("enter")  # typed with nothing asking: the board's, the details
+        await until(pilot, lambda: isinstance(app.screen, ItemDetailsScreen), what="details")
+
+
+async def test_keys_typed_behind_an_advance_that_asks_nothing_act_after_it_planned(
+    demo_project: Project,
+) -> None:
+    """What waits behind ``a`` is not lost when its plan asks nothing: ``/`` and a
+    word typed with it open the board's filter and type the word into it."""
+    app = ShipdeckApp(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("h")  # Plan: SD-2, whose advance makes its branch and asks nothing
+        await pilot.pause()
+        item = app.board.selected_id()
+        assert item is not None and app.items[item].stage is Stage.PLAN
+        burst(app, "a/hola")
+        await until(pilot, lambda: app.items[item].stage is Stage.CODE, what="in Code")
+        await until(pilot, lambda: isinstance(app.focused, Input), what="the filter's prompt")
+        await until(pilot, lambda: app.focused.value == "hola", what="the word typed")
+
+
 async def test_a_key_typed_before_the_environment_picker_showed_picks_nothing(
     demo_project: Project,
 ) -> None:
