@@ -36,7 +36,7 @@ if __name__ == "__main__":
     here = os.path.abspath(__file__)
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(here))))
 
-_LINE = 1 << 16  # a longer line is masked in pieces (best effort)
+_LINE = 1 << 16  # a longer line is read in blocks, a secret across two masked whole
 # How the relay's interpreter is started: isolated from the service's environment, and
 # without site (the relay needs the standard library and this package only, which the
 # path above finds): 20 ms less before the service itself starts, as the step guard.
@@ -86,15 +86,30 @@ class RotatingFile:
 
 
 def _pump(source: int, out: RotatingFile, masker: SecretMasker | None) -> None:
-    """Copy ``source`` to ``out`` line by line, masked (None: there is nothing to mask)."""
+    """Copy ``source`` to ``out`` line by line, masked (None: there is nothing to mask).
+    A line longer than a block is masked piece by piece, each piece keeping back the
+    tail a secret may go on from (a secret at column 65,535 was written in two halves),
+    decoded as one text (a character cut by a block's end is whole again)."""
     try:
         with open(source, "rb") as pipe:
-            for raw in iter(lambda: pipe.readline(_LINE), b""):
-                if masker is None:
+            if masker is None:
+                for raw in iter(lambda: pipe.readline(_LINE), b""):
                     out.write(raw)
-                    continue
-                text = raw.decode("utf-8", "surrogateescape")
-                out.write(masker.mask(text).encode("utf-8", "surrogateescape"))
+                return
+            import codecs
+
+            decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+            rest = ""
+            for raw in iter(lambda: pipe.readline(_LINE), b""):
+                text = rest + decoder.decode(raw)
+                if raw.endswith(b"\n"):
+                    done, rest = masker.mask(text), ""
+                else:
+                    done, rest = masker.mask_piece(text)
+                out.write(done.encode("utf-8", "surrogateescape"))
+            rest += decoder.decode(b"", final=True)
+            if rest:
+                out.write(masker.mask(rest).encode("utf-8", "surrogateescape"))
     finally:
         out.close()
 

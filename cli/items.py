@@ -60,9 +60,8 @@ def check(args: argparse.Namespace) -> int:
     steps = len(cfg.stages.build) + len(cfg.stages.test)
     from shipdeck.lifecycle.masking import WEAK, SecretMasker
 
-    values = {n: os.environ[n] for n in cfg.secret_names() if n in os.environ}
     passwords = cfg.url_passwords()
-    weak = sorted(SecretMasker(values | passwords).weak)
+    weak = sorted(SecretMasker.for_config(cfg, lambda: os.environ).weak)
     if args.json:
         _dump(
             {
@@ -171,6 +170,7 @@ def status(args: argparse.Namespace) -> int:
 def item_add(args: argparse.Namespace) -> int:
     project = _project()
     project.check_config()  # a broken config is refused before anything is written
+    project.mask_writes()
     store, journal = project.store, project.journal
     if args.from_alert:
         alert = _from_alert(project, args.from_alert)
@@ -301,6 +301,7 @@ def item_move(args: argparse.Namespace) -> int:
 def item_archive(args: argparse.Namespace) -> int:
     project = _project()
     item = _get(project, args.id)
+    project.mask_writes()
     verbs.archive(project.store, project.journal, item.id)
     if args.json:
         _dump({"id": item.id, "archived": True})

@@ -137,8 +137,7 @@ class Engine:
         self._lock = threading.Lock()
         # (thread, env): a deploy.started without its outcome yet, and its undo.
         self._deploys: dict[tuple[int, str], tuple[ev.Event, Callable[[], None]]] = {}
-        named = {n: self.environ[n] for n in config.secret_names() if n in self.environ}
-        self.masker = SecretMasker(named | config.url_passwords())
+        self.masker = SecretMasker.for_config(config, lambda: self.environ)
         # The outbound gate: whatever the board and the journal persist (and so the
         # cards, `item show`, the events pane and the webhook) is masked on the way in.
         if self.masker:

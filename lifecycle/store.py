@@ -584,6 +584,8 @@ class BoardStore:
                 links=links,
                 uid=new_uid(),
             )
+            if self.scrub is not None:  # the item as kept: what `item add` prints, too
+                item = Item.from_dict(self.scrub(item.to_dict()))
             if head is not None and self.refs.read(head, [item_path(item.id)])[item_path(item.id)]:
                 raise BoardError(f"{self._where(META)}: next_id {next_id} is already taken")
             files_out = {

@@ -115,6 +115,20 @@ class Project:
     def journal(self) -> Journal:
         return Journal(self.root)
 
+    def mask_writes(self) -> None:
+        """What the board and the journal keep is masked from now on, as the engine
+        masks it when built: for a command that writes them without one. ``item add``
+        kept a secret typed into a title in the board, the journal, the board's commit
+        message and the branch named from it."""
+        import os
+
+        from shipdeck.lifecycle.masking import SecretMasker
+
+        masker = SecretMasker.for_config(self.config, lambda: os.environ)
+        if masker:
+            self.store.scrub = masker.scrub
+            self.journal.scrub = masker.scrub
+
     def _display(self, path: Path) -> str:
         """A path as the user would type it: relative to the cwd when inside it."""
         try:

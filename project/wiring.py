@@ -145,6 +145,7 @@ def make_target(project: Project, name: str, config: Config | None = None) -> De
             health_interval=health.interval if health else 0.5,
             env=dict(environment.env),
             secrets=secrets,
+            also_masked=config.secret_names(),
             on_recovered=lambda message, data: _journal_recovery(project, message, data),
             log_rotate=(config.retention.log_size, config.retention.log_files),
         )

@@ -23,7 +23,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +74,7 @@ class LocalTarget:
         health_interval: float = 0.5,
         env: Mapping[str, str] | None = None,
         secrets: Mapping[str, str] | None = None,
+        also_masked: Iterable[str] = (),
         base_env: Mapping[str, str] | None = None,
         grace: float = 10,
         on_recovered: Callable[[str, dict[str, Any]], None] | None = None,
@@ -104,6 +105,9 @@ class LocalTarget:
         self.grace = grace
         self._env = dict(env or {})
         self._secrets = dict(secrets or {})  # never written to disk by this class
+        # Secrets the config names for other environments: the service inherits
+        # shipdeck's environment, theirs included, and its relay masks them too.
+        self._also_masked = set(also_masked)
         self._base_env = base_env
         shipdeck_dir = ShipdeckPaths(Path(root)).dir  # a linked work tree's is the main's
         state_dir = shipdeck_dir / "state"
@@ -251,12 +255,13 @@ class LocalTarget:
         return switch.env_lock(self.name, self._lock_path)
 
     def _masked(self) -> list[str]:
-        """What the service's relay masks: the secrets' values, and the password of each
-        URL in the environment's ``env:`` (by name, so no value is on a command line)."""
+        """What the service's relay masks: every secret the config names (this
+        environment's, and others' it inherits), and the password of each URL in the
+        environment's ``env:`` (by name, so no value is on a command line)."""
         from shipdeck.backends.mask_relay import PASSWORD_OF  # loaded to start one anyway
 
         passwords = [f"{n}{PASSWORD_OF}" for n, v in self._env.items() if url_password(v)]
-        return sorted(self._secrets) + sorted(passwords)
+        return sorted(self._secrets.keys() | self._also_masked) + sorted(passwords)
 
     def log_paths(self, version: str) -> tuple[Path, Path]:
         base = self.log_dir / _safe(version)

@@ -3,8 +3,11 @@ no file under .shipdeck, no git object, no webhook payload and no CLI output."""
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 import subprocess
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,10 +60,12 @@ def hook() -> Iterator[Hook]:
     h.close()
 
 
-def _repo(root: Path, config: str) -> Path:
+def _repo(root: Path, config: str, files: dict[str, str] | None = None) -> Path:
     root.mkdir()
     git(root, "init", "-q", "-b", "main")
     (root / "shipdeck.yaml").write_text(config)
+    for name, text in (files or {}).items():
+        (root / name).write_text(text)
     (root / "app.txt").write_text("one\n")
     (root / "failing_tests.sh").write_text(FAILING_TESTS)
     git(root, "add", "-A")
@@ -188,3 +193,103 @@ def test_a_password_in_a_url_in_the_config_is_masked_though_nobody_named_it(
     for name, text in files.items():
         if not name.endswith(copies):
             assert PASSWORD not in text, f"the password is in {name}"
+
+
+# --- the forms a stranger's hunt got past the masks (2026-12-07) ---------------------
+
+ODD = 'Zq9/pa ss+wörd"&x'  # named by another environment; URL-special characters
+LEAK = r"""
+import base64, os, sys, urllib.parse
+t, odd = os.environ["API_TOKEN"], os.environ["ODD_TOKEN"]
+print("split", t[:7] + "\x1b[1m" + t[7:], flush=True)
+print("Authorization: Basic", base64.b64encode(("user:" + t).encode()).decode())
+print("GET /login?" + urllib.parse.urlencode({"token": odd}), urllib.parse.quote(odd))
+print("the other environment's", odd)
+sys.stdout.write("A" * 65535 + t + "B\n")
+sys.stderr.write("fatal: token " + t[:7] + "\x1b[1m" + t[7:] + "\x1b[0m rejected\n")
+sys.exit(3)
+"""
+HUNT_CONFIG = """\
+version: 1
+project: leaky
+stages:
+  test:
+    - run: "true"
+environments:
+  staging:
+    run: "{{python}} leak.py"
+    port: {port}
+    health: {{url: "http://127.0.0.1:{port}/health", timeout: 3, interval: 0.2}}
+    secrets: [API_TOKEN]
+  other:
+    run: "true"
+    secrets: [ODD_TOKEN]
+notify:
+  webhook: {hook}
+"""
+HIDDEN = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
+
+
+def _readable_forms() -> list[str]:
+    """The secrets as a reader could recover them from any text shipdeck writes."""
+    basic = base64.b64encode(("user:" + SECRET).encode()).decode()
+    return [
+        SECRET,
+        SECRET.lower(),  # a branch's slug
+        basic[8:-4],  # the part of the basic-auth value only the secret decides
+        ODD,
+        urllib.parse.quote(ODD),
+        urllib.parse.urlencode({"t": ODD})[2:],
+    ]
+
+
+def test_the_forms_a_stranger_tried_go_nowhere(tmp_path: Path, hook: Hook) -> None:
+    """A title typed with the secret in it (``item add``: no engine built, and nothing
+    was masked: the board, the journal, the board's commit message, the branch), and a
+    service printing the secret cut by a colour code, in a basic-auth header, URL-encoded,
+    at column 65,535 of a long line, and another environment's secret."""
+    env = {"API_TOKEN": SECRET, "ODD_TOKEN": ODD}
+    config = HUNT_CONFIG.format(port=free_port(), hook=hook.url)
+    repo = _repo(tmp_path / "hunt", config, {"leak.py": LEAK})
+    outputs: list[str] = []
+    added = shipdeck(
+        "item", "add", f"Rotate token {SECRET} now", "--body", f"old {SECRET}", "--json",
+        cwd=repo, env=env,
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    new_id = json.loads(added.stdout)["id"]
+    assert json.loads(added.stdout)["title"] == "Rotate token *** now"
+    coded = shipdeck("advance", new_id, "--to", "code", cwd=repo, env=env)
+    assert coded.returncode == 0, coded.stderr
+    outputs += [added.stdout, added.stderr, coded.stdout, coded.stderr]
+
+    deployed = shipdeck("advance", "SD-1", "--to", "deploy", "--env", "staging", cwd=repo, env=env)
+    assert deployed.returncode == 1
+    outputs += [deployed.stdout, deployed.stderr]
+    for args in (
+        ("item", "show", new_id, "--json"),
+        ("item", "list", "--json"),
+        ("item", "history", new_id),
+        ("logs", "SD-1"),
+        ("logs", "--env", "staging"),
+    ):
+        done = shipdeck(*args, cwd=repo, env=env)
+        outputs += [done.stdout, done.stderr]
+    shipdeck("stop", "staging", cwd=repo, env=env)
+
+    assert any("split ***" in text for text in outputs), "the service's log was read"
+    assert hook.bodies
+    refs = git(repo, "for-each-ref", "--format=%(refname)")
+    files = _files_under(repo / ".shipdeck")
+    assert any(name.endswith(".out") and "A" * 100 + "***B" in t for name, t in files.items())
+    texts = {
+        **{f"output {i}": t for i, t in enumerate(outputs)},
+        **{f"webhook {i}": t for i, t in enumerate(hook.bodies)},
+        **files,
+        "git objects": _everything_git_holds(repo),
+        "refs": refs,
+    }
+    for where, text in texts.items():
+        shown = HIDDEN.sub("", text)  # as a screen shows it: the colour codes draw nothing
+        for form in _readable_forms():
+            assert form not in shown, f"{form!r} is in {where}"

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import re
 from collections.abc import Sequence
+from urllib.parse import quote, quote_plus, urlencode
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from shipdeck.lifecycle.config.schema import parse_config
 from shipdeck.lifecycle.masking import SecretMasker, masked_sink, url_password
@@ -131,3 +137,97 @@ def test_the_relay_masks_only_the_password_of_a_url_it_is_told_of(
     line = "to postgres://app:relay-pw-42@db/app with a-token-value"
     assert masker.mask(line) == "to postgres://app:***@db/app with ***"
     assert mask_relay._masker(["UNSET", f"UNSET{mask_relay.PASSWORD_OF}"]) is None
+
+
+# --- forms found leaking by a stranger's hunt (2026-12-07) ---------------------------
+
+SECRETS = st.text(st.characters(min_codepoint=33, max_codepoint=0x2FF), min_size=8, max_size=40)
+AROUND = st.text(st.characters(min_codepoint=32, max_codepoint=0x7E), max_size=12)
+# What a display drops or draws as nothing: colours, a clear, cursor moves, OSC titles
+# and links (with either terminator).
+ESCAPES = st.sampled_from(
+    [
+        *("\x1b[1m", "\x1b[0m", "\x1b[38;5;196m", "\x1b[2J", "\x1b[H", "\x1b[K", "\x1b[?25l"),
+        *("\x1b]0;title\x07", "\x1b]8;;http://x\x1b\\", "\x1b]8;;\x07"),
+    ]
+)
+TEXT = st.text(max_size=30)
+SHOWN = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")
+
+
+@given(SECRETS, AROUND, AROUND, st.lists(st.tuples(st.integers(1, 39), ESCAPES), max_size=4))
+@example("hunter2-SECRET-9f8e7d", "[build] ", "", [(7, "\x1b[1m")])
+def test_a_secret_cut_by_escape_sequences_is_masked_as_the_screen_shows_it(
+    secret: str, before: str, after: str, cuts: list[tuple[int, str]]
+) -> None:
+    """``hunter2 ESC[1m -SECRET`` reads as the secret on a screen, which drops the
+    sequence: it passed every mask (the log pane, the CLI, a health check's stderr in
+    the journal and the webhook)."""
+    cut = secret
+    for at, seq in sorted(cuts, reverse=True):
+        at = min(at, len(secret) - 1)  # a place in the secret; descending: still there
+        cut = cut[:at] + seq + cut[at:]
+    masked = SecretMasker({"TOKEN": secret}).mask(before + cut + after)
+    assert "***" in masked
+    assert secret not in SHOWN.sub("", masked)
+
+
+def test_a_colour_begun_inside_a_masked_secret_goes_on_after_the_mask() -> None:
+    masker = SecretMasker({"TOKEN": "hunter2-SECRET"})
+    assert masker.mask("a hunter2\x1b[1m-SECRET b") == "a ***\x1b[1m b"
+
+
+@given(st.binary(max_size=5), SECRETS, st.binary(max_size=5))
+@example(b"user:", "hunter2-SECRET-9f8e7d", b"")
+def test_a_secret_base64_encoded_with_other_bytes_cannot_be_read_back(
+    before: bytes, secret: str, after: bytes
+) -> None:
+    """``Authorization: Basic base64(user:secret)`` passed: only the secret encoded
+    alone was masked. What is left unmasked decodes to at most two of its bytes in a
+    row at either end."""
+    raw = secret.encode()
+    encoded = base64.b64encode(before + raw + after).decode()
+    masked = SecretMasker({"TOKEN": secret}).mask(f"Authorization: Basic {encoded}")
+    assert "***" in masked
+    for piece in masked.removeprefix("Authorization: Basic ").split("***"):
+        for skip in range(4):  # every alignment the piece could be decoded at
+            chunk = piece.rstrip("=")[skip:]
+            decoded = base64.b64decode(chunk[: len(chunk) // 4 * 4])
+            assert not any(raw[i : i + 3] in decoded for i in range(len(raw) - 2))
+
+
+@pytest.mark.parametrize(
+    "encode",
+    [
+        quote,  # "/" kept, as quote() does by default
+        lambda s: quote(s, safe=""),
+        quote_plus,
+        lambda s: urlencode({"token": s}).removeprefix("token="),
+        lambda s: re.sub("%[0-9A-F]{2}", lambda m: m.group().lower(), quote(s)),  # lower hex
+        lambda s: json.dumps(s)[1:-1],
+        lambda s: json.dumps(s, ensure_ascii=False)[1:-1],
+    ],
+)
+def test_a_secret_url_or_json_encoded_as_libraries_write_it_is_masked(encode) -> None:  # type: ignore[no-untyped-def]
+    secret = 'Zq9/pa ss+wörd"&x'
+    masked = SecretMasker({"ODD": secret}).mask(f"GET /login?token={encode(secret)}&next=1")
+    assert "***" in masked and encode(secret) not in masked
+
+
+@given(
+    SECRETS, st.text(max_size=30), st.text(max_size=30), st.lists(st.integers(1, 20), max_size=8)
+)
+def test_a_secret_cut_by_a_blocks_end_is_masked_whole(
+    secret: str, before: str, after: str, sizes: list[int]
+) -> None:
+    """A service's line longer than the relay's block: a secret across the cut was
+    written in two halves, neither masked."""
+    masker = SecretMasker({"TOKEN": secret})
+    line = before + secret + after
+    out, rest, pos = [], "", 0
+    for size in [*sizes, len(line)]:
+        written, rest = masker.mask_piece(rest + line[pos : pos + size])
+        out.append(written)
+        pos += size
+    out.append(masker.mask(rest))
+    assert "".join(out) == masker.mask(line)
