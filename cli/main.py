@@ -55,6 +55,9 @@ class _Parser(argparse.ArgumentParser):
                 f"argument {invalid.group(1)}: invalid choice '{invalid.group(2)}'"
                 f"{did_you_mean(invalid.group(2), choices)}"
             )
+        from shipdeck.lifecycle.text import escape_controls
+
+        message = escape_controls(message)  # the word typed, as typed: never obeyed
         sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog} --help)\n")
         sys.exit(EXIT_USAGE)
 
@@ -510,7 +513,11 @@ def _missing(parser: argparse.ArgumentParser) -> int:
 
 
 def _report(message: str) -> None:
-    sys.stderr.write(f"shipdeck: {message}\n")
+    """One line on stderr, what the user typed in it escaped: ``shipdeck "$(printf
+    '\\033]0;x\\007')"`` had retitled the terminal through "unknown command"."""
+    from shipdeck.lifecycle.text import escape_controls
+
+    sys.stderr.write(f"shipdeck: {escape_controls(message, keep_newlines=True)}\n")
 
 
 def _looks_like_path(word: str) -> bool:
@@ -689,7 +696,9 @@ def _error_line(exc: Exception) -> int:
     if _raised(
         exc, "shipdeck.lifecycle.config.errors:ConfigError", "shipdeck.lifecycle.board:BoardError"
     ):
-        sys.stderr.write(f"{exc}\n")  # already "file:line:col: message"
+        from shipdeck.lifecycle.text import escape_controls
+
+        sys.stderr.write(f"{escape_controls(str(exc), keep_newlines=True)}\n")  # file:line:col
         return EXIT_USAGE
     if isinstance(exc, UsageError) or _raised(
         exc,

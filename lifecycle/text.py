@@ -47,6 +47,16 @@ def escape_controls(text: str, *, keep_newlines: bool = False) -> str:
     return out if keep_newlines else out.replace("\n", "\\n")
 
 
+_ANY_CONTROL = re.compile(f"[{CONTROL_CHARACTERS}]")
+
+
+def first_control(text: str) -> str | None:
+    """The first character :func:`escape_controls` escapes (newlines too), escaped as it
+    shows it (``\\x1b``); None when there is none."""
+    found = _ANY_CONTROL.search(text)
+    return escape_char(found.group()) if found else None
+
+
 def json_text(encoded: str) -> str:
     """JSON text (from ``json.dumps(..., ensure_ascii=False)``) with the characters
     a terminal would obey written as ``\\uXXXX`` escapes: the same data, safe to print."""

@@ -26,6 +26,7 @@ from shipdeck.lifecycle.journal import Journal
 from shipdeck.lifecycle.stages import Stage
 from shipdeck.lifecycle.stages.gates import Facts, Refusal, check_move, must_build_again
 from shipdeck.lifecycle.store import BoardStore
+from shipdeck.lifecycle.text import escape_controls, first_control
 
 DEFAULT_TAG = "v{version}"  # how a release link is spelled when the config names no tag
 
@@ -55,8 +56,13 @@ def _nothing() -> None:
 
 
 def _title(title: str) -> str:
+    """A title is one line of text: a control character in it (ESC, a newline) would be
+    obeyed by any terminal that shows it raw, or break the one line a card gives it."""
     if not isinstance(title, str) or not title.strip():
         raise InvalidItem("an item needs a title")
+    control = first_control(title)
+    if control is not None:
+        raise InvalidItem(f"a title is one line of text: it holds {control} (a control character)")
     return title
 
 
@@ -256,7 +262,7 @@ def add_bug_from_alert(
     return add(
         store,
         journal,
-        title or bug["title"],
+        title or escape_controls(bug["title"]),  # an alert's words: a probe's, a log's
         kind=Kind.BUG,
         body=bug["body"],
         links=bug["links"],

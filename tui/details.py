@@ -177,9 +177,10 @@ class ItemDetailsScreen(Screen[None]):
                 text = Text(f"{item.branch}: {reason}", style="dim")
             else:
                 text = Text()
+                masker = self.shipdeck.engine.masker  # a subject is anyone's words
                 for c in commits:
                     text.append(f"{c['short']} ", "yellow")
-                    text.append(clean(str(c["subject"])) + "\n")
+                    text.append(clean(masker.mask(str(c["subject"]))) + "\n")
                 if not commits:
                     text = Text(f"{item.branch} has no commits ahead of {base}", style="dim")
         self.app.call_from_thread(self._show_commits, text)

@@ -24,6 +24,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, TextArea
 
 from shipdeck.lifecycle.items import Item, Kind
+from shipdeck.lifecycle.text import escape_controls
 
 
 @dataclass(frozen=True)
@@ -82,11 +83,11 @@ class ItemFormScreen(ModalScreen[Item | None]):
         self.query_one("#heading", Label).update(self._heading())
         self._say("")
         title = self.query_one("#title", Input)
-        title.value = item.title if item else ""
+        title.value = escape_controls(item.title) if item else ""
         title.cursor_position = len(title.value)
         self.query_one("#kind", Select).value = item.kind if item else Kind.FEATURE
         self.query_one("#breaking", Checkbox).value = bool(item and item.breaking)
-        self.query_one("#body", TextArea).load_text(item.body if item else "")
+        self.query_one("#body", TextArea).load_text(_shown_body(item))
         self.query_one("#save", Button).label = "Save (ctrl+s)"
         self.set_focus(title)
 
@@ -98,7 +99,7 @@ class ItemFormScreen(ModalScreen[Item | None]):
         with Vertical(classes="dialog form-dialog"):
             yield Label(self._heading(), id="heading", classes="dialog-question")
             yield Input(
-                value=item.title if item else "",
+                value=escape_controls(item.title) if item else "",
                 placeholder="Title (what should change?)",
                 id="title",
             )
@@ -111,7 +112,7 @@ class ItemFormScreen(ModalScreen[Item | None]):
                     id="kind",
                 )
                 yield Checkbox("breaking change", value=bool(item and item.breaking), id="breaking")
-            yield TextArea(item.body if item else "", id="body")
+            yield TextArea(_shown_body(item), id="body")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Save (ctrl+s)", variant="primary", id="save")
                 yield Button("Cancel (esc)", id="cancel")
@@ -191,3 +192,9 @@ class ItemFormScreen(ModalScreen[Item | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+def _shown_body(item: Item | None) -> str:
+    """The body as the form shows it: a control character written by another writer
+    (the CLI, a synced board) is shown escaped, never sent to the terminal."""
+    return escape_controls(item.body, keep_newlines=True) if item else ""

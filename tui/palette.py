@@ -19,6 +19,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 from textual.fuzzy import Matcher
 
+from shipdeck.lifecycle.text import escape_controls as printable
 from shipdeck.tui.host import Host, host
 
 if TYPE_CHECKING:
@@ -54,7 +55,11 @@ class BoardCommands(Provider):
         ops = app.board.item_ops
         on = partial(_then, app, item.id)
         out: list[Command] = [
-            (f"Go to {item.id} {item.title}", partial(_goto, app, item.id), item.stage.label),
+            (
+                f"Go to {item.id} {printable(item.title)}",
+                partial(_goto, app, item.id),
+                item.stage.label,
+            ),
             (f"Advance {item.id}", on(ops.advance), f"from {item.stage.label} (a)"),
             (f"Back {item.id}", on(ops.back), "one stage back (b)"),
             (f"Re-run {item.id}", on(ops.rerun), f"{item.stage.label} again (r)"),

@@ -579,3 +579,48 @@ async def test_a_board_broken_while_open_is_reported_not_fatal(demo_project: Pro
         await until(pilot, notices.said(where))
         assert app.is_running
         assert "SD-1" in app.items  # the last good board stays on screen
+
+
+RAW = "Zap \x1b[2J\x1b[H\x1b]52;c;cHduZWQ=\x07 \x1b]0;pwned\x07 end"
+
+
+def _terminal_bytes(app: ShipdeckApp) -> str:
+    """What the screen would write to a terminal now: every cell, with Textual's own
+    colour and cursor sequences (a headless app writes nothing itself)."""
+    return app.screen._compositor.render_update(full=True).render_segments(app.console)
+
+
+def _obeyed(written: str) -> list[str]:
+    """The title's sequences, as a terminal would obey them (not shown escaped)."""
+    return [seq for seq in ("\x1b[2J", "\x1b]52;", "\x1b]0;pwned") if seq in written]
+
+
+async def test_a_title_with_terminal_escapes_is_shown_escaped_in_the_palette_and_form(
+    demo_project: Project,
+) -> None:
+    """Found by a stranger's hunt: a title written with escape sequences (by the CLI
+    before it refused them, by another writer, a synced board) went raw to the
+    terminal from the command palette's "Go to" and the edit form: the screen was
+    cleared, the clipboard written (OSC 52) and the terminal retitled. Cards, the
+    events pane and the details showed them escaped."""
+    from shipdeck.lifecycle.items import Kind
+
+    item = demo_project.store.add(RAW, kind=Kind.BUG)  # below verbs: as any writer can
+    app = ShipdeckApp(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette), what="palette")
+        await pilot.press(*f"Go to {item.id}")
+        await pilot.pause(0.5)
+        written = _terminal_bytes(app)
+        assert "Zap \\x1b[2J" in written, "the hit is shown, escaped"
+        assert _obeyed(written) == []
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, CommandPalette))
+        app.board.select(item.id)
+        await pilot.press("e")
+        await until(pilot, lambda: isinstance(app.screen, ItemFormScreen), what="the form")
+        await pilot.pause()
+        assert "\x1b" not in app.screen.query_one("#title", Input).value
+        assert _obeyed(_terminal_bytes(app)) == []

@@ -292,3 +292,29 @@ async def test_the_environments_pane_reads_the_statuses_when_a_deploy_ends(
         await pilot.press("a")
         await until(pilot, lambda: state() not in ("", before), timeout=30, what=state)
         assert "running" in state()  # the fixture stops it
+
+
+async def test_the_details_commits_ahead_are_masked(
+    demo_project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by a stranger's hunt: a commit subject with a secret in it showed in the
+    details' "Commits ahead of base" as written (escaped, but not masked)."""
+    from tests.tui.conftest import commit, reconfigure
+
+    secret = "hunter2-SECRET-9f8e7d"
+    monkeypatch.setenv("API_TOKEN", secret)
+    project = reconfigure(
+        demo_project, "    auto: true\n", "    auto: true\n    secrets: [API_TOKEN]\n"
+    )
+    here = subprocess.run(
+        ["git", "branch", "--show-current"], cwd=project.root, capture_output=True, text=True
+    ).stdout.strip()
+    assert here == project.store.get("SD-1").branch  # the demo is on SD-1's branch
+    commit(project.root, "commit", "-q", "--allow-empty", "-m", f"SD-1: token {secret} here")
+    app = ShipdeckApp(project)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("l", "enter")  # SD-1, in Code
+        await until(pilot, lambda: isinstance(app.screen, ItemDetailsScreen), what="details")
+        await until(pilot, lambda: getattr(app.screen, "commits_loaded", False), what="commits")
+        shown = str(app.screen.query_one("#details-commits", Static).render())
+        assert "SD-1: token *** here" in shown and secret not in shown

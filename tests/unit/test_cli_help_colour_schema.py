@@ -75,6 +75,29 @@ def test_a_mistyped_command_is_did_you_mean_and_exit_2(
     assert len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["stauts\x1b]0;pwn\x07"],  # "unknown command" echoed it raw: the terminal retitled
+        ["item", "x\x1b[2J"],  # argparse's "unknown action"
+        ["-C", "/x\x1b]52;c;cHduZWQ=\x07", "status"],  # "cannot open"
+    ],
+)
+def test_what_was_typed_is_echoed_escaped_in_the_error_line(
+    argv: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    try:
+        code = run(argv)
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\x07" not in err and "\\x1b" in err
+    assert len(err.strip().splitlines()) == 1
+
+
 def test_an_existing_directory_is_still_a_board_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

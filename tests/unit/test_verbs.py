@@ -7,6 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from shipdeck.lifecycle import events as ev
 from shipdeck.lifecycle import verbs
@@ -72,6 +74,30 @@ def test_an_empty_title_is_refused_before_anything_is_written(
     assert isinstance(raised.value, ShipdeckError) and not isinstance(raised.value, KeyError)
     assert store.load().items == []
     assert journal.read() == []
+
+
+PLAIN = st.text(st.characters(exclude_categories=["Cc", "Cf"]), max_size=10)
+CONTROLS = st.characters(categories=["Cc"], exclude_characters="\t")
+CONTROLS |= st.sampled_from(["\u202e", "\u2066", "\u200b", "\ufeff"])  # bidi, invisible
+
+
+@settings(max_examples=50, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(PLAIN, CONTROLS, PLAIN)
+def test_a_title_with_a_control_character_is_refused_and_nothing_is_written(
+    store: BoardStore, journal: Journal, before: str, control: str, after: str
+) -> None:
+    """A title is one line a terminal shows: ESC, a newline or a bidi override in it
+    was kept, and then sent raw by the palette and the edit form (a stranger's hunt)."""
+    with pytest.raises(verbs.InvalidItem, match="control character"):
+        verbs.add(store, journal, f"x{before}{control}{after}")
+    assert store.load().items == [] and journal.read() == []
+
+
+def test_a_title_keeps_its_tabs_and_the_joiners_scripts_need(
+    store: BoardStore, journal: Journal
+) -> None:
+    title = "Fix\tthe \u0915\u094d\u200d\u0937 join and \U0001f468\u200d\U0001f4bb"
+    assert verbs.add(store, journal, title).title == title
 
 
 def test_a_journal_that_cannot_be_written_leaves_the_board_unchanged(
