@@ -145,15 +145,30 @@ def _start(command: list[str]) -> tuple[int, int, int]:
     return pid, out_r, err_r
 
 
+GO = b"go\n"  # what a held start reads on its stdin once shipdeck has recorded it
+
+
 def main(argv: list[str]) -> int:
     if "--" not in argv or len(argv) < 4:
-        sys.stderr.write("usage: mask_relay OUT ERR [--rotate=BYTES:FILES] NAME... -- COMMAND...\n")
+        sys.stderr.write(
+            "usage: mask_relay OUT ERR [--rotate=BYTES:FILES] [--held] NAME... -- COMMAND...\n"
+        )
         return 2
     split = argv.index("--")
     out, err, names, command = argv[0], argv[1], argv[2:split], argv[split + 1 :]
     limit, files = 0, 3
     if names and names[0].startswith("--rotate="):
         limit, files = _rotation(names.pop(0))
+    if names and names[0] == "--held":
+        names.pop(0)
+        # The command starts once shipdeck has recorded this relay (its pid, its group):
+        # shipdeck killed before that closes the pipe, and nothing starts that no record
+        # names (it had run on, holding the port, unknown to every later command).
+        if os.read(0, len(GO)) != GO:
+            return 0
+        null = os.open(os.devnull, os.O_RDONLY)  # stdin as Popen would have made it
+        os.dup2(null, 0)
+        os.close(null)
     try:
         pid, out_r, err_r = _start(command)
     except OSError as exc:

@@ -123,27 +123,36 @@ def spawn(
     err: Path,
     mask: Sequence[str] = (),
     rotate: tuple[int, int] | None = None,
+    gate: int | None = None,
 ) -> tuple[subprocess.Popen[bytes], float]:
     """Start ``/bin/sh -c command`` detached; returns the Popen and its create_time.
 
     With ``mask`` (names of secret variables in ``env``) or ``rotate`` (a file's size
     limit in bytes and how many files to keep), the command runs under ``mask_relay``,
     which writes its output to the files, those values masked, rotated by size.
+
+    With ``gate`` (a pipe's read end), the process waits on it before the command runs:
+    the command starts when ``mask_relay.GO`` is written to the pipe, and never if the
+    pipe closes first (the caller records the process in between).
     """
     out.parent.mkdir(parents=True, exist_ok=True)
     argv = ["/bin/sh", "-c", command]
+    if gate is not None:  # the shell reads the gate, then becomes the command (same pid)
+        wait = 'IFS= read -r go && [ "$go" = go ] && exec /bin/sh -c "$1" </dev/null'
+        argv = ["/bin/sh", "-c", wait, "sh", command]
     if mask or (rotate and rotate[0] > 0):
         from shipdeck.backends import mask_relay
 
         sizes = [f"--rotate={rotate[0]}:{rotate[1]}"] if rotate and rotate[0] > 0 else []
+        sizes += ["--held"] if gate is not None else []
         relay = [sys.executable, *mask_relay.FLAGS, mask_relay.__file__, str(out), str(err), *sizes]
-        argv = [*relay, *mask, "--", *argv]
+        argv = [*relay, *mask, "--", "/bin/sh", "-c", command]
     with open(out, "ab") as out_fh, open(err, "ab") as err_fh:
         proc = subprocess.Popen(
             argv,
             cwd=cwd,
             env=dict(env),
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL if gate is None else gate,
             stdout=out_fh,
             stderr=err_fh,
             start_new_session=True,

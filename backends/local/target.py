@@ -105,6 +105,7 @@ class LocalTarget:
         self.grace = grace
         self._env = dict(env or {})
         self._secrets = dict(secrets or {})  # never written to disk by this class
+        self._gates: list[int] = []  # started, held until recorded (_start, _save)
         # Secrets the config names for other environments: the service inherits
         # shipdeck's environment, theirs included, and its relay masks them too.
         self._also_masked = set(also_masked)
@@ -148,7 +149,27 @@ class LocalTarget:
         }
         if intent is not None:
             data["intent"] = intent
-        supervise.write_json_atomic(self.state_path, data)
+        try:
+            supervise.write_json_atomic(self.state_path, data)
+        except BaseException:
+            self._open_gates(go=False)  # unrecorded: what was started exits before it runs
+            raise
+        self._open_gates(go=True)
+
+    def _open_gates(self, go: bool) -> None:
+        """Let the processes started since the last save run (``go``), now that the
+        state file names them; or close their gates, and they exit without running."""
+        from shipdeck.backends.mask_relay import GO
+
+        gates, self._gates = self._gates, []
+        for fd in gates:
+            try:
+                if go:
+                    os.write(fd, GO)
+            except OSError:
+                pass  # gone already (killed meanwhile): nothing to start
+            finally:
+                os.close(fd)
 
     def _intent(self) -> dict[str, Any] | None:
         raw = supervise.read_json(self.state_path) or {}
@@ -318,6 +339,10 @@ class LocalTarget:
             raise TargetError(f"cannot make {exc.filename}: {exc.strerror or exc}") from exc
         out, err = self.log_paths(version)
         offsets = [p.stat().st_size if p.exists() else 0 for p in (out, err)]
+        # Held until the next save records it (_open_gates): shipdeck killed between the
+        # start and the record (or a full disk refusing the record) left a service running
+        # that no command knew of, holding the port from every later deploy.
+        gate, opener = os.pipe()
         try:
             proc, created = supervise.spawn(
                 command,
@@ -327,9 +352,14 @@ class LocalTarget:
                 err=err,
                 mask=self._masked(),
                 rotate=self.log_rotate,
+                gate=gate,
             )
         except OSError as exc:
+            os.close(opener)
             raise TargetError(f"cannot start {label(version)}: {exc.strerror or exc}") from exc
+        finally:
+            os.close(gate)
+        self._gates.append(opener)
         where = f" on port {self.port}" if self.port is not None else ""
         say(sink, f"starting {label(version)}{where} (pid {proc.pid})")
         return RunRecord(
@@ -515,6 +545,7 @@ class LocalTarget:
                 entry.get("python"),
                 entry.get("cwd"),
             )
+            switch.fault("new-spawned")  # started, held: not running until recorded
             # recorded at once: a crash of shipdeck orphans nothing, and recovery knows
             self._save(new, history, intent | {"step": "checking-new"})
             switch.fault("new-started")
@@ -535,6 +566,7 @@ class LocalTarget:
                 self._save(None, history)
                 return DeployResult(False, version, what)
             back = self._restart(prev, sink)
+            switch.fault("old-respawned")
             self._save(back, history)
             ok_back, why_back = self._await(back, sink, CancelToken(), restoring=True)
             message = f"{label(version)}: {what}"  # rolled_back_to says where it went back to

@@ -71,9 +71,14 @@ def _recoveries(repo: Path) -> list[dict[str, object]]:
     return [e for e in map(json.loads, lines) if e["type"] == "deploy.recovered"]
 
 
+# Started but not yet recorded (a stranger's kill sweep found the window: the service ran
+# on, unknown to shipdeck, holding the port from every later deploy): the start is held
+# until the record is written, so nothing of it runs.
+HELD_STEPS = ("new-spawned", "old-respawned")
 CASES = [
     *((step, n) for step, n in itertools.product(SWITCH_STEPS, range(6))),
     *((step, n) for step, n in itertools.product(ROLLBACK_STEPS, range(6))),
+    *((step, n) for step, n in itertools.product(HELD_STEPS, range(3))),
 ]
 
 
@@ -83,7 +88,7 @@ def test_a_kill_at_each_step_leaves_one_healthy_release(demo: Path, step: str, n
     running = before["version"]
     assert before["healthy"] is True
     switch_to = "0.2.0" if running == "0.1.0" else "0.1.0"
-    target = "0.3.0" if step in ROLLBACK_STEPS else switch_to
+    target = "0.3.0" if step in (*ROLLBACK_STEPS, "old-respawned") else switch_to
     seen = len(_recoveries(demo))
 
     killed = shipdeck(
@@ -100,8 +105,8 @@ def test_a_kill_at_each_step_leaves_one_healthy_release(demo: Path, step: str, n
     assert served_version(demo) == env["version"]
     if step == "new-checked" and target != "0.3.0":
         assert env["version"] == target  # healthy and checked: the switch is finished
-    if step in ROLLBACK_STEPS:
-        assert env["version"] == running  # 0.3.0 never gets healthy: reversed
+    if step in (*ROLLBACK_STEPS, *HELD_STEPS):
+        assert env["version"] == running  # 0.3.0 never gets healthy, or never ran: reversed
     recovered = _recoveries(demo)[seen:]
     assert len(recovered) == 1, recovered
     assert recovered[0]["env"] == "staging"
@@ -109,3 +114,29 @@ def test_a_kill_at_each_step_leaves_one_healthy_release(demo: Path, step: str, n
     services = _services(demo)
     assert len(services) >= 1
     assert {p.cwd() for p in services} == {p.cwd() for p in services[:1]}, "two releases run"
+
+
+def test_a_kill_right_after_the_first_start_leaves_nothing_running(
+    tmp_path: Path,
+) -> None:
+    """Nothing deployed yet, shipdeck killed between starting the service and recording
+    it: the service ran on, ``status`` said absent, ``stop`` stopped nothing, and every
+    later deploy failed on its port ("in use by a process shipdeck did not start")."""
+    assert shipdeck("demo", "demo", "--no-open", "--no-docker", cwd=tmp_path).returncode == 0
+    repo = tmp_path / "demo"
+    try:
+        killed = shipdeck(
+            "advance", "SD-1", "--to", "deploy", "--env", "staging", cwd=repo,
+            env={"SHIPDECK_FAULT_KILL_AT": "new-spawned"},
+        )  # fmt: skip
+        assert killed.returncode == -9, killed.stdout + killed.stderr
+        status = json.loads(shipdeck("status", "--json", cwd=repo).stdout)
+        assert status["environments"]["staging"]["version"] is None
+        assert _services(repo) == []  # the held start exited: nothing serves unrecorded
+        again = shipdeck("advance", "SD-1", "--to", "deploy", "--env", "staging", cwd=repo)
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert served_version(repo) == "0.1.0"
+    finally:
+        shipdeck("stop", "staging", cwd=repo)
+        for proc in _services(tmp_path):
+            proc.kill()

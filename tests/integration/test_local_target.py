@@ -170,6 +170,32 @@ def test_deploy_runs_the_release_and_status_sees_it(world: World) -> None:
     assert out.parent == world.root / ".shipdeck" / "state" / "staging"
 
 
+@pytest.mark.parametrize("relay", [True, False], ids=["relay", "shell"])
+def test_a_start_whose_record_cannot_be_written_never_runs(
+    world: World, monkeypatch: pytest.MonkeyPatch, relay: bool
+) -> None:
+    """A full disk refusing the state file right after the start: the service ran on,
+    unknown to shipdeck (``status`` said absent, ``stop`` stopped nothing), holding the
+    port. A start is held until its record is written; refused, it exits unrun."""
+    from shipdeck.backends.local import supervise
+    from shipdeck.lifecycle.errors import StorageError
+
+    real = supervise.write_json_atomic
+
+    def full(path: Path, data: dict) -> None:  # type: ignore[type-arg]
+        if (data.get("intent") or {}).get("step") == "checking-new":
+            raise StorageError.wrap(OSError(28, "No space left on device"), "staging.json")
+        real(path, data)
+
+    monkeypatch.setattr(supervise, "write_json_atomic", full)
+    target = world.target(log_rotate=(1 << 20, 2) if relay else None)
+    with pytest.raises(StorageError, match="space left"):
+        deploy(target, world.release("0.1.0", "v1"))
+    wait_until(lambda: not procs_under(world.root), what="the unrecorded start gone")
+    with pytest.raises(httpx.ConnectError):
+        world.get()
+
+
 def test_deploy_replaces_the_previous_release(world: World) -> None:
     target = world.target()
     assert deploy(target, world.release("0.1.0", "v1")).ok
