@@ -88,7 +88,7 @@ if TYPE_CHECKING:  # pydantic: only the type, so the engine's modules load witho
     from shipdeck.lifecycle.config.schema import Config
 
 
-_DEPLOY_OUTCOMES = (ev.DEPLOYED, ev.DEPLOY_FAILED, ev.DEPLOY_UNKNOWN)
+_DEPLOY_OUTCOMES = (ev.DEPLOYED, ev.DEPLOY_FAILED, ev.DEPLOY_UNKNOWN, ev.DEPLOY_CANCELLED)
 
 R = TypeVar("R", bound=Reporter)  # what a run's work gets: a RunContext, or a Reporter
 # How long a run waits for its item's lock before calling it taken: a child process
@@ -195,7 +195,7 @@ class Engine:
     def notify(self, event: EngineEvent) -> None:
         """Tell the listeners (from the run's thread); a run's end settles its deploys."""
         if isinstance(event, RunFinished):
-            self._settle_deploys(event.message)
+            self._settle_deploys(event.message, event.state is RunState.CANCELLED)
         for listener in list(self._listeners):
             listener(event)
 
@@ -240,8 +240,9 @@ class Engine:
         ):
             self._notify_hook(event)
 
-    def _settle_deploys(self, reason: str) -> None:
-        """Deploys this thread's run started and never journaled an outcome for."""
+    def _settle_deploys(self, reason: str, cancelled: bool = False) -> None:
+        """Deploys this thread's run started and never journaled an outcome for: failed,
+        or cancelled with the run."""
         me = threading.get_ident()
         with self._lock:
             mine = [k for k in self._deploys if k[0] == me]
@@ -249,7 +250,8 @@ class Engine:
         for started, undo in pending:
             data = {**started.data, "reason": reason or "the deploy stopped"}
             try:
-                self.record(ev.Event(ev.DEPLOY_FAILED, started.item, data))
+                outcome = ev.DEPLOY_CANCELLED if cancelled else ev.DEPLOY_FAILED
+                self.record(ev.Event(outcome, started.item, data))
             except StorageError:
                 with suppress(OSError):
                     undo()

@@ -35,6 +35,7 @@ _WORDS: dict[str, tuple[str, str]] = {
     ev.DEPLOYED: ("✔", "deployed"),
     ev.DEPLOY_FAILED: ("✘", "deploy failed"),
     ev.DEPLOY_UNKNOWN: ("?", "deploy unknown"),
+    ev.DEPLOY_CANCELLED: ("⊘", "deploy cancelled"),
     ev.ROLLED_BACK: ("↶", "rolled back"),
     ev.RESTARTED: ("↻", "restarted"),
     ev.SCALED: ("⇅", "scaled"),
@@ -98,7 +99,7 @@ def event_summary(event: Event) -> str:
         return f"{g('version')} to {g('env')}"
     if t == ev.DEPLOYED:
         return f"{g('version')} on {g('env')}"
-    if t in (ev.DEPLOY_FAILED, ev.DEPLOY_UNKNOWN):
+    if t in (ev.DEPLOY_FAILED, ev.DEPLOY_UNKNOWN, ev.DEPLOY_CANCELLED):
         return f"{g('version')} to {g('env')}: {clean(g('reason') or 'failed')}"
     if t == ev.ROLLED_BACK:
         text = f"{g('from_version') or '?'} → {g('to_version') or '?'}"

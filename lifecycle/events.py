@@ -25,6 +25,8 @@ DEPLOY_STARTED = "deploy.started"  # env, version, run_id
 DEPLOYED = "deployed"  # env, version, sha, lead_time (seconds, may be null)
 DEPLOY_FAILED = "deploy.failed"  # env, version, reason
 DEPLOY_UNKNOWN = "deploy.unknown"  # env, version, reason: the target lost track mid-switch
+# env, version, reason: stopped by its user (Ctrl-C, x): not a failed change, not in DORA
+DEPLOY_CANCELLED = "deploy.cancelled"
 ROLLED_BACK = "rolled_back"  # env, from_version, to_version, reason
 DEPLOY_RECOVERED = "deploy.recovered"  # env, version (what runs), outcome, message
 RESTARTED = "restarted"  # env, version
@@ -49,6 +51,7 @@ ALL_TYPES = frozenset(
         DEPLOYED,
         DEPLOY_FAILED,
         DEPLOY_UNKNOWN,
+        DEPLOY_CANCELLED,
         ROLLED_BACK,
         DEPLOY_RECOVERED,
         RESTARTED,

@@ -29,7 +29,13 @@ from shipdeck.widgets.ops.text import clock
 if TYPE_CHECKING:
     from shipdeck.tui.host import Host
 
-DEPLOY_TYPES = {ev.DEPLOYED, ev.DEPLOY_FAILED, ev.ROLLED_BACK, ev.RELEASE_CUT}
+_DEPLOY_STYLE = {
+    ev.DEPLOYED: "green",
+    ev.DEPLOY_FAILED: "red",
+    ev.DEPLOY_CANCELLED: "yellow",
+    ev.ROLLED_BACK: "yellow",
+}
+DEPLOY_TYPES = {ev.DEPLOYED, ev.DEPLOY_FAILED, ev.DEPLOY_CANCELLED, ev.ROLLED_BACK, ev.RELEASE_CUT}
 
 
 def summary(item: Item) -> Table:
@@ -228,9 +234,7 @@ class ItemDetailsScreen(Screen[None]):
             return Text("none yet", style="dim")
         out = Text()
         for e in reversed(events):
-            style = {ev.DEPLOYED: "green", ev.DEPLOY_FAILED: "red", ev.ROLLED_BACK: "yellow"}.get(
-                e.type, ""
-            )
+            style = _DEPLOY_STYLE.get(e.type, "")
             detail = " ".join(
                 f"{k}={e.get(k)}" for k in ("version", "env", "to_version", "reason") if e.get(k)
             )

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from shipdeck.lifecycle import events as ev
 from shipdeck.lifecycle.config.templates import render
 from shipdeck.lifecycle.items import Item, parse_time
-from shipdeck.lifecycle.ports import Release
+from shipdeck.lifecycle.ports import Cancelled, Release
 from shipdeck.lifecycle.runs import Reporter, RunContext, RunHost, StageFailed
 from shipdeck.lifecycle.stages import Stage
 
@@ -158,6 +158,14 @@ def deploy_release(
             )
         )
         return f"{rel.version} is live on {name}"
+    if ctx.cancel.cancelled and not result.unknown:
+        # Stopped by its user (Ctrl-C, x): the run is cancelled, as Build's or Test's is,
+        # and the change has not failed (DORA counts deploy.failed). What runs now is the
+        # release before it, put back, or nothing.
+        back = f"; {result.rolled_back_to} runs again" if result.rolled_back_to else ""
+        data = {"env": name, "version": rel.version, "reason": f"cancelled{back}"}
+        engine.record(ev.Event(ev.DEPLOY_CANCELLED, item_id, data))
+        raise Cancelled()
     engine.record(
         ev.Event(
             ev.DEPLOY_UNKNOWN if result.unknown else ev.DEPLOY_FAILED,

@@ -320,6 +320,52 @@ def test_sigint_during_build_leaves_no_process(tmp_path: Path) -> None:
     assert shown["states"]["build"]["state"] == "cancelled"
 
 
+NEVER_HEALTHY = """\
+version: 1
+project: cancelme
+stages:
+  test:
+    - run: "true"
+environments:
+  staging:
+    run: "exec sleep 300"
+    port: {port}
+    health: {{url: "http://127.0.0.1:{port}/health", timeout: 120, interval: 0.2}}
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["int", "term"])
+def test_a_deploy_stopped_by_its_user_is_cancelled_not_a_failed_change(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
+    """Found by a stranger's kill sweep: Ctrl-C during the health wait gave the Deploy
+    stage "failed" and a ``deploy.failed`` ("deploy cancelled"), which DORA counted as a
+    failed change (50%), where Build, Test and Release are "cancelled"."""
+    from tests.helpers import free_port
+
+    repo = tmp_path / "r"
+    repo.mkdir()
+    repo_with_item_in_code(repo, NEVER_HEALTHY.format(port=free_port()))
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shipdeck", "advance", "SD-1", "--to", "deploy", "--env", "staging"],
+        cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    stdout = proc.stdout
+    wait_until(lambda: "starting" in stdout.readline(), what="the service to start")
+    proc.send_signal(sig)
+    assert proc.wait(timeout=30) == 130
+    shown = json.loads(shipdeck("item", "show", "SD-1", "--json", cwd=repo).stdout)
+    assert shown["states"]["deploy"]["state"] == "cancelled"
+    events = [json.loads(line) for line in (repo / ".shipdeck" / "journal.jsonl").open()]
+    outcomes = [e["type"] for e in events if e["type"].startswith("deploy")]
+    assert outcomes == ["deploy.started", "deploy.cancelled"], outcomes
+    dora = json.loads(shipdeck("dora", "--json", cwd=repo).stdout)
+    assert (dora["failed_deployments"], dora["failed_changes"]) == (0, 0), dora
+    assert processes_under(repo) == []  # the service was stopped
+
+
 def test_secret_never_reaches_logs_or_terminal(tmp_path: Path) -> None:
     secret = "s3cr3t-Value-4242"
     repo = tmp_path / "r"

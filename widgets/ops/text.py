@@ -104,6 +104,7 @@ _EVENT_STYLE: dict[str, str] = {
     ev.DEPLOYED: f"bold {OK}",
     ev.DEPLOY_FAILED: f"bold {ERROR}",
     ev.DEPLOY_UNKNOWN: f"bold {WARN}",
+    ev.DEPLOY_CANCELLED: WARN,
     ev.ROLLED_BACK: f"bold {WARN}",
     ev.AUTOSCALED: "cyan",
     ev.AUTOSCALE_PAUSED: WARN,
