@@ -63,3 +63,54 @@ def test_probe_environments_false_probes_only_the_listed_ones(tmp_path: Path) ->
     prober = Recorder()
     sample = Sampler(build_engine(project), prober, Host()).sample()  # type: ignore[arg-type]
     assert [p.name for p in sample.probes] == ["staging"]
+
+
+def test_an_endpoint_that_never_answers_holds_no_other_probe(tmp_path: Path) -> None:
+    """Found by a stranger's hunt: probes ran one after another, each up to its timeout,
+    so five endpoints that never answer made a 1 s sample take 25 s, and a healthy
+    environment's alert would come minutes late. Here four probes wait on a real server
+    that reads each request and never answers, for longer than any wait in the suite:
+    all four requests arrive while the sample runs, and the healthy probe's result is
+    in the sample that comes back once the server goes away."""
+    import threading
+
+    from shipdeck.backends.probe import HttpProber
+    from shipdeck.lifecycle.sampling import Sample, Sampler
+    from tests.faults.servers import FaultServer
+    from tests.waiting import DEADLINE, wait_until
+
+    server, healthy = FaultServer(), FaultServer()
+    project = create(tmp_path / "demo")
+    config = project.root / "shipdeck.yaml"
+    never = DEADLINE * 3  # sequential, the second request would come only after this
+    stuck = "".join(
+        f"    - {{name: stuck{n}, url: '{server.url}/silent', timeout: {never}}}\n"
+        for n in range(4)
+    )
+    text = config.read_text().replace(
+        "  probes:\n", f"  probe_environments: false\n  probes:\n{stuck}"
+    )
+    text += f"    - {{name: fine, url: '{healthy.url}/ok'}}\n"
+    config.write_text(text)
+    engine = build_engine(Project(project.root))
+    sampled: list[Sample] = []
+    with HttpProber() as prober:
+        sampler = Sampler(engine, prober, Host())  # type: ignore[arg-type]
+        names = [p.name for p in sampler.probes]
+        assert names[:4] == [f"stuck{n}" for n in range(4)] and "fine" in names
+        thread = threading.Thread(target=lambda: sampled.append(sampler.sample()), daemon=True)
+        thread.start()
+        try:
+            wait_until(
+                lambda: sum(path == "/silent" for _method, path in server.requests) == 4,
+                what="the four stuck probes' requests, all at once",
+            )
+            assert thread.is_alive() and not sampled  # they are still waiting
+        finally:
+            server.close()  # the stuck ones end: their connections close
+            thread.join(DEADLINE)
+            healthy.close()
+    (sample,) = sampled
+    by_name = {p.name: p for p in sample.probes}
+    assert [p.name for p in sample.probes] == names  # in the config's order
+    assert by_name["fine"].ok and not any(by_name[f"stuck{n}"].ok for n in range(4))
