@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import git, initialised_repo, shipdeck
+from tests.helpers import board_store, git, initialised_repo, shipdeck
 
 pytestmark = pytest.mark.slow  # the shipdeck command in subprocesses
 
-HOSTILE = "$(touch /tmp/pwned-shipdeck); rm -rf ~ `id` \x1b]0;pwned\x07"
+SHELL = "$(touch /tmp/pwned-shipdeck); rm -rf ~ `id`"
+HOSTILE = SHELL + " \x1b]0;pwned\x07"
 
 
 @pytest.fixture()
@@ -83,15 +84,19 @@ def test_bad_config_stops_item_commands_before_writing(repo: Path) -> None:
 def test_hostile_title_round_trips_and_never_runs(repo: Path) -> None:
     pwned = Path("/tmp/pwned-shipdeck")
     pwned.unlink(missing_ok=True)
-    added = shipdeck("item", "add", HOSTILE, "--body", HOSTILE, cwd=repo)
+    refused = shipdeck("item", "add", HOSTILE, cwd=repo)  # a title is one line of text
+    assert refused.returncode == 2 and "\x1b" not in refused.stderr
+    assert "holds \\x1b (a control character)" in refused.stderr
+    added = shipdeck("item", "add", SHELL, "--body", HOSTILE, cwd=repo)
     assert added.returncode == 0, added.stderr
     item_id = added.stdout.strip()
     assert item_id == "SD-1"
     shown = json.loads(shipdeck("item", "show", item_id, "--json", cwd=repo).stdout)
-    assert shown["title"] == HOSTILE
+    assert shown["title"] == SHELL
     assert shown["body"] == HOSTILE
+    board_store(repo).add(HOSTILE)  # another writer (an older shipdeck, a synced board)
     listed = json.loads(shipdeck("item", "list", "--json", cwd=repo).stdout)
-    assert [i["title"] for i in listed] == [HOSTILE]
+    assert [i["title"] for i in listed] == [SHELL, HOSTILE]
     human = shipdeck("item", "list", cwd=repo).stdout
     assert "\x1b" not in human and "\x07" not in human  # shown escaped, never obeyed
     assert "\\x1b]0;pwned\\x07" in human
