@@ -589,7 +589,7 @@ class BoardStore:
             if head is not None and self.refs.read(head, [item_path(item.id)])[item_path(item.id)]:
                 raise BoardError(f"{self._where(META)}: next_id {next_id} is already taken")
             files_out = {
-                item_path(item.id): encode_item(item, self.scrub),
+                item_path(item.id): encode_item(item),  # masked above, once
                 META: encode_meta(next_id + 1),
             }
             return BoardChange(files_out, f"{item.id}: add {kind_of(item)}"), item
